@@ -1,0 +1,21 @@
+"""The one exception family of trigrep: everything a user can cause derives from `Error`.
+
+The CLI prints `trigrep: <message>` on one line and exits 2 for any of these; anything else
+escaping is a bug.
+"""
+
+
+class Error(Exception):
+    """Base of every error trigrep raises on purpose."""
+
+
+class PatternError(Error):
+    """The regex (or a glob, type name, pattern file) given by the user is invalid."""
+
+
+class IndexFormatError(Error):
+    """The on-disk index is missing, corrupt, truncated or of another format version."""
+
+
+class PathError(Error):
+    """A path argument does not exist or cannot be read."""

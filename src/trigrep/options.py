@@ -1,0 +1,61 @@
+"""Search options shared by the CLI, the Python API and (later) the daemon.
+
+Field names are ripgrep's long flag names in snake_case, so `--max-count` is `max_count`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+CaseMode = Literal["sensitive", "insensitive", "smart"]
+
+
+@dataclass
+class MatchOptions:
+    """What counts as a match: the pattern(s) and the flags that change the regex."""
+
+    patterns: list[str]
+    fixed_strings: bool = False
+    case: CaseMode = "sensitive"  # -s / -i / -S; the last one given wins, as in rg
+    word_regexp: bool = False
+    line_regexp: bool = False
+    invert_match: bool = False
+    multiline: bool = False  # -U
+
+
+@dataclass
+class WalkOptions:
+    """Which files are searched: rg's defaults plus the flags that narrow or widen the set."""
+
+    globs: list[str] = field(default_factory=list)  # -g, in order; "!" prefix negates
+    types: list[str] = field(default_factory=list)  # -t
+    types_not: list[str] = field(default_factory=list)  # -T
+    hidden: bool = False  # --hidden
+    no_ignore: bool = False  # --no-ignore
+    search_zip: bool = False  # -z
+
+    @property
+    def is_default(self) -> bool:
+        """True when the file set is exactly what the index holds (before glob/type filters)."""
+        return not (self.hidden or self.no_ignore)
+
+
+OutputMode = Literal[
+    "lines", "files_with_matches", "files_without_match", "count", "count_matches", "quiet"
+]
+
+
+@dataclass
+class OutputOptions:
+    """How matches are gathered per file (count limit, context) and printed."""
+
+    mode: OutputMode = "lines"
+    json: bool = False
+    line_number: bool | None = None  # None: rg's default (on for a TTY)
+    heading: bool | None = None  # None: rg's default (on for a TTY)
+    color: Literal["never", "auto", "always"] = "auto"
+    only_matching: bool = False
+    max_count: int | None = None
+    before_context: int = 0
+    after_context: int = 0
