@@ -1,0 +1,121 @@
+"""The benchmark harness's own logic: process measurement, output checking, table rendering.
+
+No timing is asserted: only that the harness measures, compares and reports correctly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH_PATH = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("trigrep_bench_run", BENCH_PATH)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def test_json_elapsed_times_are_masked(bench) -> None:
+    line = (b'{"type":"end","data":{"stats":{"elapsed":{"secs":0,"nanos":12345,'
+            b'"human":"0.000012s"},"searches":1}}}\n')
+    other = line.replace(b"12345", b"999").replace(b"0.000012s", b"0.000001s")
+    assert bench.normalize(line) == bench.normalize(other)
+    assert bench.normalize(b'{"text":"elapsed"}') == b'{"text":"elapsed"}'
+
+
+def test_first_difference_points_at_the_first_differing_line(bench) -> None:
+    assert bench.first_difference(b"a\nb\n", b"a\nb\n") is None
+    report = bench.first_difference(b"a\nb\nc\n", b"a\nX\nc\n")
+    assert "line 2" in report and "X" in report
+    assert "line 3" in bench.first_difference(b"a\nb\n", b"a\nb\nextra\n")
+
+
+def test_sample_paths_takes_every_kth_of_the_sorted_list(bench) -> None:
+    paths = [f"f{i:02}" for i in range(10)][::-1]
+    assert bench.sample_paths(paths, 4) == ["f00", "f04", "f08"]
+    assert bench.sample_paths(paths, 1) == sorted(paths)
+
+
+def test_tree_rss_sums_descendants_only(bench) -> None:
+    table = {10: (1, 100), 11: (10, 50), 12: (11, 25), 20: (1, 1000)}
+    page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
+    assert bench.tree_rss_kib(10, table) == 175 * page_kib
+    assert bench.tree_rss_kib(12, table) == 25 * page_kib
+
+
+def test_run_command_captures_output_exit_code_and_memory(bench, tmp_path: Path) -> None:
+    code = "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"
+    run = bench.run_command([sys.executable, "-c", code], tmp_path, dict(os.environ),
+                            sample_rss=True)
+    assert (run.stdout, run.stderr, run.returncode, run.error) == (b"out\n", b"err\n", 3, None)
+    assert run.peak_rss_kib > 0
+    assert bench.search_failed(run)
+
+
+def test_a_missing_program_or_a_traceback_is_a_failure_not_a_crash(bench, tmp_path: Path) -> None:
+    missing = bench.run_command([str(tmp_path / "nope")], tmp_path, dict(os.environ))
+    assert missing.error and bench.search_failed(missing)
+    crash = bench.run_command([sys.executable, "-c", "raise SystemError('boom')"], tmp_path,
+                              dict(os.environ))
+    assert crash.returncode == 1 and bench.search_failed(crash)
+    assert "SystemError: boom" in bench.failure_text(crash)
+    no_match = bench.Run(0.1, 1)
+    assert not bench.search_failed(no_match)
+
+
+def test_markdown_table_escapes_pipes_and_formats_cells(bench) -> None:
+    result = bench.QueryResult(
+        bench.Query(("a|b",), ("a|b",)),
+        {"rg": bench.Cell(0.010), "csearch": bench.Cell(0.002), "trigrep": bench.Cell(0.020),
+         "api": bench.Cell(note="ERR")},
+        "OK",
+    )
+    table = bench.markdown_table([bench.query_row(result.query.label, result)])
+    row = table.splitlines()[-1]
+    assert row == "| 'a\\|b' | 10.0 ms | 2.0 ms | 20.0 ms | ERR | 10.00x | 2.00x | OK |"
+    assert len(table.splitlines()[0].split(" | ")) == len(bench.COLUMNS)
+
+
+def test_check_output_writes_a_diff_report(bench, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(bench, "CACHE", tmp_path)
+    query = bench.Query(("x",), None)
+    rg, same, other = bench.Run(0.1, 0, b"a:x\n"), bench.Run(0.1, 0, b"a:x\n"), bench.Run(
+        0.1, 0, b"b:x\n")
+    assert bench.check_output(query, rg, same, tmp_path) == "OK"
+    assert bench.check_output(query, rg, other, tmp_path) == "DIFF"
+    (report,) = (tmp_path / "diffs").iterdir()
+    assert "b:x" in report.read_text()
+    assert bench.check_output(query, rg, bench.Run(0.1, 1), tmp_path) == "DIFF"
+    assert bench.check_output(query, rg, bench.Run(0.1, 2), tmp_path) == "ERR"
+
+
+def test_end_to_end_on_a_tiny_tree_reports_every_peer(bench, tmp_path: Path, monkeypatch,
+                                                      capsys) -> None:
+    corpus = tmp_path / "corpus"
+    (corpus / "src").mkdir(parents=True)
+    (corpus / "src" / "pm.c").write_text("int PM_RESUME = 1;\nstatic int x;\n")
+    (corpus / "README").write_text("nothing here\n")
+    monkeypatch.setattr(bench, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(bench, "ERRORS", [])
+    monkeypatch.setattr(bench, "QUERIES", bench.QUERIES[:2])
+    monkeypatch.setattr(bench, "ensure_codesearch", lambda: False)  # never apt-get in a test
+    assert bench.main(["--corpus", str(corpus), "--repeat", "1", "--only", "queries"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Machine: ")
+    rows = [line for line in lines if line.startswith("| PM_RESUME") or "-i PM_RESUME" in line]
+    assert len(rows) == 2
+    for row in rows:
+        cells = row.split(" | ")
+        assert cells[1].endswith(" ms")  # rg always runs
+        assert cells[-1].rstrip(" |") in ("OK", "DIFF", "ERR")
