@@ -113,7 +113,7 @@ def test_end_to_end_on_a_tiny_tree_reports_every_peer(bench, tmp_path: Path, mon
     assert bench.main(["--corpus", str(corpus), "--repeat", "1", "--only", "queries"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("Machine: ")
-    rows = [line for line in lines if line.startswith("| PM_RESUME") or "-i PM_RESUME" in line]
+    rows = [line for line in lines if line.startswith(("| PM_RESUME ", "| -i PM_RESUME "))]
     assert len(rows) == 2
     for row in rows:
         cells = row.split(" | ")
