@@ -417,12 +417,21 @@ class BuildResult:
     index_bytes: dict[str, int]
 
 
-ERRORS: list[str] = []  # one line per failed run, printed under the table
+ERRORS: list[tuple[str, str]] = []  # (what ran, why it failed), printed under the table
 
 
 def _record_error(what: str, run: Run) -> Cell:
-    ERRORS.append(f"{what}: {failure_text(run)}")
+    ERRORS.append((what, failure_text(run)))
     return Cell(note="ERR")
+
+
+def summarize_errors(errors: Sequence[tuple[str, str]]) -> list[str]:
+    """One line per distinct message, naming its first occurrence and how many runs hit it."""
+    by_message: dict[str, list[str]] = {}
+    for what, message in errors:
+        by_message.setdefault(message, []).append(what)
+    return [f"{message} ({whats[0]}" + (f" and {len(whats) - 1} more)" if len(whats) > 1
+                                         else ")") for message, whats in by_message.items()]
 
 
 def measure_build(tree: Path, peers: Peers) -> BuildResult:
@@ -650,7 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "build" in ns.only:
         log("build")
         builds[tree] = measure_build(tree, peers)
-        rows += [section(f"build ({describe(tree, base)})"), *build_rows("all", builds[tree])]
+        rows += [section(f"build ({describe(tree, base)})"), *build_rows("index", builds[tree])]
     if "queries" in ns.only:
         ensure_trigrep_index(tree, peers)
         api = open_api(tree)
@@ -676,8 +685,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(markdown_table(rows))
     if ERRORS:
-        print("\nErrors (first per peer and query):")
-        print("\n".join(f"- {e}" for e in dict.fromkeys(ERRORS)))
+        print("\nErrors:")
+        print("\n".join(f"- {line}" for line in summarize_errors(ERRORS)))
     print(f"\nOutput diffs, if any: {CACHE / 'diffs'}")
     return 0
 

@@ -119,3 +119,10 @@ def test_end_to_end_on_a_tiny_tree_reports_every_peer(bench, tmp_path: Path, mon
         cells = row.split(" | ")
         assert cells[1].endswith(" ms")  # rg always runs
         assert cells[-1].rstrip(" |") in ("OK", "DIFF", "ERR")
+
+
+def test_errors_are_summarized_once_per_message(bench) -> None:
+    errors = [("trigrep a", "ImportError: x"), ("trigrep b", "ImportError: x"),
+              ("api c", "TypeError: y")]
+    assert bench.summarize_errors(errors) == ["ImportError: x (trigrep a and 1 more)",
+                                              "TypeError: y (api c)"]
