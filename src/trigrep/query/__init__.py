@@ -1,4 +1,8 @@
-"""STUB (to be replaced): turns MatchOptions into a compiled regex plus a trigram plan."""
+"""Turn rg's pattern flags (MatchOptions) into one compiled regex plus a trigram plan.
+
+The regex runs over a whole file buffer and finds exactly the matches rg finds line by line:
+`^`/`$` (and `\\A`/`\\z`) are line anchors and nothing matches `\\n` unless -U (multiline).
+"""
 
 from __future__ import annotations
 
@@ -8,26 +12,101 @@ import rurex
 
 from trigrep.errors import PatternError
 from trigrep.options import MatchOptions
-from trigrep.query.plan import ALL, TrigramQuery
+from trigrep.query.emit import emit
+from trigrep.query.plan import ALL, NONE, TrigramQuery, plan_regex
+from trigrep.query.syntax import (
+    Concat,
+    Flags,
+    Group,
+    Literal,
+    Look,
+    Node,
+    parse,
+    smart_case_insensitive,
+)
+
+__all__ = ["ALL", "NONE", "Query", "TrigramQuery", "compile_query"]
+
+_META = frozenset("\\.+*?()|[]{}^$#&-~")
 
 
 @dataclass(frozen=True)
 class Query:
-    """A compiled search: `regex` runs over whole-file bytes with rg's line semantics
-    (`^`/`$` at line ends; no match spans a newline unless `multiline`)."""
+    """A compiled search.
+
+    `regex` runs over whole-file bytes with rg's line semantics (`^`/`$` at line ends; no match
+    spans a newline unless `multiline`). `plan` selects candidate files from the trigram index
+    (ALL when it cannot narrow: -v, or no usable trigram). `invert` is -v. `matches_empty`:
+    the regex can match the empty string (so zero-width matches occur). `literal` is set when
+    the search is one case-sensitive literal string (no -w/-x), for a substring fast path.
+    `source` is the emitted Rust pattern (for debugging and error messages).
+    """
 
     regex: rurex.Pattern
     plan: TrigramQuery
     invert: bool
     multiline: bool
+    matches_empty: bool = False
+    literal: bytes | None = None
+    source: str = ""
+
+
+def escape(text: str) -> str:
+    """Escape a -F string for Rust's regex syntax (only ASCII metacharacters need it)."""
+    return "".join("\\" + ch if ch in _META else ch for ch in text)
+
+
+def _joined(opts: MatchOptions) -> str:
+    """All patterns as one alternation, joined as text the way rg 14 does it."""
+    patterns = [escape(p) if opts.fixed_strings else p for p in opts.patterns]
+    return "|".join(f"(?:{p})" for p in patterns)
+
+
+def _wrap(node: Node, opts: MatchOptions) -> Node:
+    """-x beats -w if both are set (rg keeps only the last one given; the CLI resolves that)."""
+    if opts.line_regexp:
+        return Concat((Look("line_start"), Group(node), Look("line_end")))
+    if opts.word_regexp:
+        return Concat((Look("word_start_half"), Group(node), Look("word_end_half")))
+    return node
+
+
+def _plain_literal(node: Node) -> bytes | None:
+    """The bytes of a single case-sensitive, purely literal pattern (`(?:text)`), else None."""
+    if not isinstance(node, Group):
+        return None
+    items = node.child.items if isinstance(node.child, Concat) else (node.child,)
+    chars = [i for i in items if isinstance(i, Literal) and not i.fold]
+    if not chars or len(chars) != len(items):
+        return None
+    return b"".join(bytes([c.cp]) if c.is_byte else chr(c.cp).encode() for c in chars)
+
+
+def _compile(source: str) -> rurex.Pattern:
+    try:
+        return rurex.compile(("(?u)" + source).encode())
+    except rurex.error as e:
+        message = str(e)
+        if "size limit" in message:
+            raise PatternError(
+                "regex parse error: compiled regex exceeds size limit of 10485760"
+            ) from None
+        if "\\p" in message or "\\P" in message:
+            raise PatternError("regex parse error: Unicode property not found") from None
+        raise PatternError(f"regex parse error: {message.split(' at position')[0]}") from None
 
 
 def compile_query(opts: MatchOptions) -> Query:
-    pats = [rurex.escape(p) if opts.fixed_strings else p for p in opts.patterns]
-    flags = "(?mu)" + ("(?i)" if opts.case == "insensitive" else "")
-    src = flags + "|".join(f"(?:{p})" for p in pats)
-    try:
-        regex = rurex.compile(src.encode())
-    except rurex.error as e:
-        raise PatternError(f"regex parse error: {e}") from None
-    return Query(regex, ALL, opts.invert_match, opts.multiline)
+    """Compile `opts` into a Query; raises PatternError with rg's wording for bad patterns."""
+    text = _joined(opts)
+    insensitive = opts.case == "insensitive"
+    if opts.case == "smart":
+        insensitive = smart_case_insensitive(parse(text, Flags(), opts.multiline))
+    node = _wrap(parse(text, Flags(case_insensitive=insensitive), opts.multiline), opts)
+    source = emit(node, opts.multiline)
+    regex = _compile(source)
+    plan, matches_empty = plan_regex(node)
+    if opts.invert_match:
+        plan = ALL
+    literal = _plain_literal(node) if len(opts.patterns) == 1 else None
+    return Query(regex, plan, opts.invert_match, opts.multiline, matches_empty, literal, source)

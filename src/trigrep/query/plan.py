@@ -1,9 +1,32 @@
-"""STUB (to be replaced by the planner): the boolean trigram query type."""
+"""The trigram planner: which files can possibly match, as a boolean query over trigrams.
+
+Follows Russ Cox, "Regular Expression Matching with a Trigram Index": for each AST node we
+compute whether it can match the empty string, its exact set of matching strings (when small),
+sets of prefixes and suffixes of its matches, and a trigram query every match satisfies; sets
+are capped and turned into trigram queries before information is thrown away. Everything works
+on UTF-8 bytes after ASCII case folding, the form the index stores. The one rule that matters
+is soundness: a file containing a match must satisfy the query.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import reduce
+from typing import Literal as TypingLiteral
+
+from trigrep.query.syntax import (
+    Alt,
+    Class,
+    Concat,
+    Dot,
+    Empty,
+    Group,
+    Literal,
+    Look,
+    Node,
+    Repeat,
+    class_ranges,
+)
 
 
 @dataclass(frozen=True)
@@ -15,10 +38,277 @@ class TrigramQuery:
     `and`/`or` combine `trigrams` (each must / any may occur) with `subs`.
     """
 
-    op: Literal["all", "none", "and", "or"]
+    op: TypingLiteral["all", "none", "and", "or"]
     trigrams: frozenset[int] = field(default_factory=frozenset)
     subs: tuple[TrigramQuery, ...] = ()
 
 
 ALL = TrigramQuery("all")
 NONE = TrigramQuery("none")
+
+MAX_EXACT = 16  # an exact set larger than this is turned into prefix/suffix sets
+MAX_SET = 16  # a prefix/suffix set larger than this is trimmed to shorter strings
+MAX_CLASS = 16  # a class expands to its strings only when it has at most this many
+MAX_UNROLL = 3  # `x{n,m}` is planned as at most this many copies of x, then `x+`
+
+_FOLD = bytes.maketrans(bytes(range(0x41, 0x5B)), bytes(range(0x61, 0x7B)))
+
+# The only non-ASCII members of ASCII letters' simple case folding orbits (Unicode 15).
+_ASCII_ORBIT_EXTRAS = {"k": "\u212a", "s": "\u017f"}
+_EXTRA_TO_ASCII = {extra: letter for letter, extra in _ASCII_ORBIT_EXTRAS.items()}
+
+
+def fold(data: bytes) -> bytes:
+    """ASCII case folding, the form of content the index stores trigrams of."""
+    return data.translate(_FOLD)
+
+
+def _string_trigrams(data: bytes) -> set[int]:
+    return {(data[i] << 16) | (data[i + 1] << 8) | data[i + 2] for i in range(len(data) - 2)}
+
+
+def trigrams_of(data: bytes) -> set[int]:
+    """Reference (slow, pure Python) trigram set of file content, as the index stores it."""
+    return _string_trigrams(fold(data))
+
+
+def evaluate(plan: TrigramQuery, trigrams: set[int] | frozenset[int]) -> bool:
+    """Whether a file whose trigram set is `trigrams` satisfies `plan`."""
+    if plan.op == "all":
+        return True
+    if plan.op == "none":
+        return False
+    if plan.op == "and":
+        return plan.trigrams <= trigrams and all(evaluate(s, trigrams) for s in plan.subs)
+    return not plan.trigrams.isdisjoint(trigrams) or any(evaluate(s, trigrams) for s in plan.subs)
+
+
+def and_(*queries: TrigramQuery) -> TrigramQuery:
+    """Conjunction, flattened and simplified (ALL is the identity, NONE absorbs)."""
+    trigrams: set[int] = set()
+    subs: list[TrigramQuery] = []
+    for q in queries:
+        if q.op == "none":
+            return NONE
+        if q.op == "and":
+            trigrams |= q.trigrams
+            subs += [s for s in q.subs if s not in subs]
+        elif q.op == "or" and q not in subs:
+            subs.append(q)
+    if not trigrams and not subs:
+        return ALL
+    if not trigrams and len(subs) == 1:
+        return subs[0]
+    return TrigramQuery("and", frozenset(trigrams), tuple(subs))
+
+
+def or_(*queries: TrigramQuery) -> TrigramQuery:
+    """Disjunction, flattened and simplified (NONE is the identity, ALL absorbs)."""
+    trigrams: set[int] = set()
+    subs: list[TrigramQuery] = []
+    for q in queries:
+        if q.op == "all":
+            return ALL
+        if q.op == "or":
+            trigrams |= q.trigrams
+            subs += [s for s in q.subs if s not in subs]
+        elif q.op == "and" and len(q.trigrams) == 1 and not q.subs:
+            trigrams |= q.trigrams
+        elif q.op == "and" and q not in subs:
+            subs.append(q)
+    if not trigrams and not subs:
+        return NONE
+    if len(trigrams) == 1 and not subs:
+        return TrigramQuery("and", frozenset(trigrams))
+    if not trigrams and len(subs) == 1:
+        return subs[0]
+    return TrigramQuery("or", frozenset(trigrams), tuple(subs))
+
+
+def strings_query(strings: frozenset[bytes]) -> TrigramQuery:
+    """A match is one of `strings`: OR over them of AND of their trigrams (ALL if one is
+    shorter than a trigram, NONE for no strings at all)."""
+    alternatives = []
+    for s in strings:
+        trigrams = _string_trigrams(s)
+        if not trigrams:
+            return ALL
+        alternatives.append(TrigramQuery("and", frozenset(trigrams)))
+    return reduce(or_, alternatives, NONE)
+
+
+Strings = frozenset[bytes]
+_EMPTY_STRING: Strings = frozenset({b""})
+
+
+@dataclass(frozen=True)
+class _Info:
+    """What the paper computes per node. With `exact` known, prefix == suffix == exact."""
+
+    emptyable: bool
+    exact: Strings | None
+    prefix: Strings
+    suffix: Strings
+    match: TrigramQuery
+
+    def query(self) -> TrigramQuery:
+        """Everything known about a match, as one trigram query."""
+        if self.exact is not None:
+            return and_(self.match, strings_query(self.exact))
+        return and_(self.match, strings_query(self.prefix), strings_query(self.suffix))
+
+
+def _exact(strings: Strings, match: TrigramQuery = ALL) -> _Info:
+    return _Info(b"" in strings, strings, strings, strings, match)
+
+
+_ANY_CHAR = _Info(False, None, _EMPTY_STRING, _EMPTY_STRING, ALL)
+_ANYTHING = _Info(True, None, _EMPTY_STRING, _EMPTY_STRING, ALL)  # x*, unknown, emptyable
+
+
+def _cross(left: Strings, right: Strings) -> Strings:
+    return frozenset(a + b for a in left for b in right)
+
+
+def _trim(strings: Strings, keep_suffix: bool) -> tuple[Strings, TrigramQuery]:
+    """Shrink a prefix (or suffix) set below MAX_SET by cutting its strings shorter; returns the
+    new set and a query holding the information the cut drops."""
+    if len(strings) <= MAX_SET:
+        return strings, ALL
+    lost = strings_query(strings)
+    for n in (3, 2, 1):
+        cut = frozenset(s[-n:] if keep_suffix else s[:n] for s in strings)
+        if len(cut) <= MAX_SET:
+            return cut, lost
+    return _EMPTY_STRING, lost
+
+
+def _inexact(emptyable: bool, prefix: Strings, suffix: Strings, match: TrigramQuery) -> _Info:
+    prefix, lost_prefix = _trim(prefix, keep_suffix=False)
+    suffix, lost_suffix = _trim(suffix, keep_suffix=True)
+    return _Info(emptyable, None, prefix, suffix, and_(match, lost_prefix, lost_suffix))
+
+
+def _concat(x: _Info, y: _Info) -> _Info:
+    emptyable = x.emptyable and y.emptyable
+    match = and_(x.match, y.match)
+    if x.exact is not None and y.exact is not None and len(x.exact) * len(y.exact) <= MAX_EXACT:
+        return _exact(_cross(x.exact, y.exact), match)
+    if x.exact is not None:
+        prefix = _cross(x.exact, y.prefix)
+    else:
+        prefix = x.prefix | y.prefix if x.emptyable else x.prefix
+    if y.exact is not None:
+        suffix = _cross(x.suffix, y.exact)
+    else:
+        suffix = x.suffix | y.suffix if y.emptyable else y.suffix
+    # The strings spanning the x|y boundary: their trigrams are lost once sets are trimmed.
+    if len(x.suffix) * len(y.prefix) <= MAX_SET * MAX_SET:
+        boundary = strings_query(_cross(x.suffix, y.prefix))
+    else:
+        boundary = and_(strings_query(x.suffix), strings_query(y.prefix))
+    return _inexact(emptyable, prefix, suffix, and_(match, boundary))
+
+
+def _alternate(x: _Info, y: _Info) -> _Info:
+    emptyable = x.emptyable or y.emptyable
+    if x.exact is not None and y.exact is not None and len(x.exact | y.exact) <= MAX_EXACT:
+        return _exact(x.exact | y.exact, or_(x.match, y.match))
+    return _inexact(emptyable, x.prefix | y.prefix, x.suffix | y.suffix, or_(x.query(), y.query()))
+
+
+def _plus(x: _Info) -> _Info:
+    """x+: at least one x, so x's prefix starts the match and x's suffix ends it."""
+    return _inexact(x.emptyable, x.prefix, x.suffix, x.query())
+
+
+def _repeat(rep: Repeat, x: _Info) -> _Info:
+    if rep.max == 0:
+        return _exact(_EMPTY_STRING)
+    if rep.min == 0:
+        if rep.max == 1:
+            return _alternate(_exact(_EMPTY_STRING), x)
+        return _ANYTHING
+    if rep.max == rep.min and rep.min <= MAX_UNROLL:
+        return reduce(_concat, [x] * rep.min)
+    # x{n,m} is contained in x^(n-1) x+ (with n-1 capped: fewer copies only loosen it).
+    copies = min(rep.min - 1, MAX_UNROLL)
+    return reduce(_concat, [x] * copies + [_plus(x)])
+
+
+def _caseless(ch: str) -> bool:
+    """True when no case mapping touches `ch` (verified against rurex in the tests)."""
+    return ch.lower() == ch and ch.upper() == ch and ch.casefold() == ch and ch.title() == ch
+
+
+def _char_orbit(cp: int, folded: bool, unicode: bool) -> list[str] | None:
+    """The characters `cp` can match, or None when case folding makes that unknown to us."""
+    ch = chr(cp)
+    if not folded or (cp < 0x80 and not ch.isalpha()):
+        return [ch]
+    if cp < 0x80:
+        extra = _ASCII_ORBIT_EXTRAS.get(ch.lower()) if unicode else None
+        return [ch.lower(), ch.upper()] + ([extra] if extra else [])
+    if not unicode:
+        return [ch]
+    if ch in _EXTRA_TO_ASCII:
+        return _char_orbit(ord(_EXTRA_TO_ASCII[ch]), folded, unicode)
+    return [ch] if _caseless(ch) else None
+
+
+def _literal(lit: Literal) -> _Info:
+    if lit.is_byte:
+        return _exact(frozenset({fold(bytes([lit.cp]))}))
+    orbit = _char_orbit(lit.cp, lit.fold, lit.unicode)
+    if orbit is None:
+        return _ANY_CHAR
+    return _exact(frozenset(fold(ch.encode()) for ch in orbit))
+
+
+def _class(cls: Class) -> _Info:
+    ranges = class_ranges(cls)
+    if ranges is None or sum(hi - lo + 1 for lo, hi in ranges) > MAX_CLASS * 2:
+        return _ANY_CHAR
+    strings: set[bytes] = set()
+    for lo, hi in ranges:
+        for cp in range(lo, hi + 1):
+            if not cls.unicode and cp > 0x7F:
+                strings.add(bytes([cp]))
+                continue
+            if 0xD800 <= cp <= 0xDFFF:
+                continue
+            orbit = _char_orbit(cp, cls.fold, cls.unicode)
+            if orbit is None:
+                return _ANY_CHAR
+            strings.update(fold(ch.encode()) for ch in orbit)
+    if len(strings) > MAX_CLASS:
+        return _ANY_CHAR
+    return _exact(frozenset(strings))
+
+
+def _info(node: Node) -> _Info:
+    match node:
+        case Empty() | Look():
+            return _exact(_EMPTY_STRING)
+        case Literal():
+            return _literal(node)
+        case Dot():
+            return _ANY_CHAR
+        case Class():
+            return _class(node)
+        case Group(child=child):
+            return _info(child)
+        case Repeat(child=child):
+            return _repeat(node, _info(child))
+        case Concat(items=items):
+            return reduce(_concat, (_info(item) for item in items))
+        case Alt(items=items):
+            return reduce(_alternate, (_info(item) for item in items))
+    raise AssertionError(node)
+
+
+def plan_regex(node: Node) -> tuple[TrigramQuery, bool]:
+    """A trigram query that every file containing a match of `node` satisfies, and whether
+    `node` can match the empty string."""
+    info = _info(node)
+    return info.query(), info.emptyable

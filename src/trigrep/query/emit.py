@@ -1,0 +1,184 @@
+"""Print the AST back as a canonical Rust pattern that rurex compiles, with rg's line semantics.
+
+Every flag-dependent leaf carries its own scoped flags (`(?i:..)`, `(?-u:..)`), so the output
+never needs rurex-unsupported mid-pattern flags, every repetition operand is a group (rurex
+rejects `a**`), captures become `(?:..)`, and, unless multiline, nothing can match `\\n` and
+`\\A`/`\\z`/`(?-m)^` act at line boundaries (the whole file buffer is searched at once).
+"""
+
+from __future__ import annotations
+
+from trigrep.query.syntax import (
+    Alt,
+    AsciiClass,
+    Bracket,
+    Class,
+    ClassLiteral,
+    ClassRange,
+    ClassSet,
+    ClassUnion,
+    Concat,
+    Dot,
+    Empty,
+    Group,
+    Literal,
+    Look,
+    Node,
+    PerlClass,
+    Repeat,
+    UnicodeClass,
+    class_ranges,
+)
+
+_LOOK_TEXT = {
+    "word": r"\b",
+    "not_word": r"\B",
+    "word_start": r"\b{start}",
+    "word_end": r"\b{end}",
+    "word_start_half": r"\b{start-half}",
+    "word_end_half": r"\b{end-half}",
+}
+
+
+def _scoped(text: str, fold: bool, unicode: bool) -> str:
+    flags = ("i" if fold else "") + ("" if unicode else "-u")
+    return f"(?{flags}:{text})" if flags else text
+
+
+def _char(cp: int, is_byte: bool) -> str:
+    if is_byte:
+        return f"\\x{cp:02X}"  # the braced form is not a byte under (?-u) in rurex
+    if cp < 0x80:
+        return chr(cp) if chr(cp).isalnum() else f"\\x{cp:02X}"
+    return f"\\x{{{cp:X}}}"
+
+
+def _literal(lit: Literal) -> str:
+    """A literal outside classes: without Unicode, a non-ASCII character is its UTF-8 bytes."""
+    if lit.unicode or lit.is_byte or lit.cp < 0x80:
+        return _char(lit.cp, lit.is_byte)
+    return "".join(_char(b, True) for b in chr(lit.cp).encode())
+
+
+def _class_item(item: object, unicode: bool) -> str:
+    match item:
+        case ClassLiteral(cp=cp, is_byte=is_byte):
+            return _char(cp, is_byte)
+        case ClassRange(lo=lo, hi=hi):
+            return f"{_char(lo.cp, lo.is_byte)}-{_char(hi.cp, hi.is_byte)}"
+        case AsciiClass(name=name, negated=negated):
+            return f"[:{'^' if negated else ''}{name}:]"
+        case PerlClass(kind=kind, negated=negated):
+            return "\\" + (kind.upper() if negated else kind)
+        case UnicodeClass(text=text):
+            return text
+        case Bracket(body=body, negated=negated):
+            return f"[{'^' if negated else ''}{_class_set(body, unicode)}]"
+    raise AssertionError(item)
+
+
+def _class_set(body: ClassSet, unicode: bool) -> str:
+    if isinstance(body, ClassUnion):
+        return "".join(_class_item(item, unicode) for item in body.items)
+    return f"{_operand(body.lhs, unicode)}{body.op}{_operand(body.rhs, unicode)}"
+
+
+def _operand(body: ClassSet, unicode: bool) -> str:
+    """A set-operation operand, bracketed so precedence and empty operands are unambiguous."""
+    if isinstance(body, ClassUnion) and not body.items:
+        return r"[^\x{0}-\x{10FFFF}]" if unicode else r"[^\x00-\xFF]"
+    return f"[{_class_set(body, unicode)}]"
+
+
+def _class(cls: Class, multiline: bool) -> str:
+    text = f"[{'^' if cls.negated else ''}{_class_set(cls.body, cls.unicode)}]"
+    if not multiline:
+        ranges = class_ranges(cls)
+        if ranges is None or any(lo <= 0x0A <= hi for lo, hi in ranges):
+            text = f"[{text}&&[^\\n]]"
+    return _scoped(text, cls.fold, cls.unicode)
+
+
+def _dot(dot: Dot, multiline: bool) -> str:
+    if multiline and dot.dot_all:
+        text = r"(?s:.)"
+    elif dot.crlf and not dot.dot_all:
+        text = r"[^\r\n]"
+    else:
+        text = r"[^\n]"
+    return _scoped(text, False, dot.unicode)
+
+
+def _look(look: Look, multiline: bool) -> str:
+    kind = look.kind
+    if not multiline:  # rg runs the regex on one line at a time: text edges are line edges
+        kind = {"text_start": "line_start", "text_end": "line_end"}.get(kind, kind)
+    if kind in ("text_start", "text_end"):
+        return r"\A" if kind == "text_start" else r"\z"
+    if kind in ("line_start", "line_end"):
+        anchor = "^" if kind == "line_start" else "$"
+        return f"(?m{'R' if look.crlf else ''}:{anchor})"
+    return _scoped(_LOOK_TEXT[kind], False, look.unicode)
+
+
+def _repeat(rep: Repeat, multiline: bool) -> str:
+    if (rep.min, rep.max) == (0, None):
+        op = "*"
+    elif (rep.min, rep.max) == (1, None):
+        op = "+"
+    elif (rep.min, rep.max) == (0, 1):
+        op = "?"
+    elif rep.max is None:
+        op = f"{{{rep.min},}}"
+    elif rep.min == rep.max:
+        op = f"{{{rep.min}}}"
+    else:
+        op = f"{{{rep.min},{rep.max}}}"
+    return f"(?:{emit(rep.child, multiline)}){op}{'' if rep.greedy else '?'}"
+
+
+def _concat(items: tuple[Node, ...], multiline: bool) -> str:
+    """Concatenate, sharing one flag scope per run of literals with the same flags."""
+    out: list[str] = []
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if isinstance(item, Literal):
+            key = (item.fold, item.unicode)
+            run: list[str] = []
+            while i < len(items) and isinstance(items[i], Literal):
+                lit = items[i]
+                assert isinstance(lit, Literal)
+                if (lit.fold, lit.unicode) != key:
+                    break
+                run.append(_literal(lit))
+                i += 1
+            out.append(_scoped("".join(run), *key))
+            continue
+        out.append(emit(item, multiline))
+        i += 1
+    return "".join(out)
+
+
+def emit(node: Node, multiline: bool) -> str:
+    """The Rust regex text for `node`, to be compiled as bytes after a leading `(?u)`."""
+    match node:
+        case Empty():
+            return ""
+        case Literal():
+            return _concat((node,), multiline)
+        case Dot():
+            return _dot(node, multiline)
+        case Look():
+            return _look(node, multiline)
+        case Class():
+            return _class(node, multiline)
+        case Repeat():
+            return _repeat(node, multiline)
+        case Group(child=child):
+            return f"(?:{emit(child, multiline)})"
+        case Concat(items=items):
+            return _concat(items, multiline)
+        case Alt(items=items):
+            return "|".join(emit(item, multiline) for item in items)
+    raise AssertionError(node)

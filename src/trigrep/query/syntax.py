@@ -1,0 +1,813 @@
+"""A parser for the regex syntax ripgrep 14.1 accepts (Rust's regex-syntax 0.8) into a small AST.
+
+We parse ourselves, rather than hand the pattern to rurex as is, because (a) the trigram planner
+needs the structure, (b) rg changes the meaning of some constructs (no match may contain `\\n`
+unless -U, `\\A`/`\\z` act per line) and (c) rurex's front end rejects some things Rust's
+parser accepts (mid-pattern `(?i)`, `a**`), so we re-emit a canonical pattern from the AST.
+Error messages are regex-syntax's wording so users see what rg would tell them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from trigrep.errors import PatternError
+
+MAX_CODEPOINT = 0x10FFFF
+MAX_REPEAT = 0xFFFFFFFF  # regex-syntax parses counts as u32
+
+NEWLINE_BANNED = (
+    'the literal "\\n" is not allowed in a regex (consider enabling multiline mode '
+    "with --multiline or -U)"
+)
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The inline flags in effect at a point of the pattern (`(?imsUuxR)`)."""
+
+    case_insensitive: bool = False
+    multi_line: bool = True  # rg always turns multi-line on; `(?-m)` can turn it off
+    dot_all: bool = False
+    swap_greed: bool = False
+    unicode: bool = True
+    ignore_whitespace: bool = False
+    crlf: bool = False
+
+
+_FLAG_FIELDS = {
+    "i": "case_insensitive",
+    "m": "multi_line",
+    "s": "dot_all",
+    "U": "swap_greed",
+    "u": "unicode",
+    "x": "ignore_whitespace",
+    "R": "crlf",
+}
+
+
+# ---- AST: regex nodes -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Empty:
+    """Matches the empty string."""
+
+
+@dataclass(frozen=True)
+class Literal:
+    """One character (a code point), or one raw byte when `is_byte` (a `\\xFF` under `(?-u)`)."""
+
+    cp: int
+    is_byte: bool = False
+    fold: bool = False  # (?i) in effect
+    unicode: bool = True
+
+
+@dataclass(frozen=True)
+class Dot:
+    """`.`: any character (or byte without Unicode) except `\\n`, unless `dot_all`."""
+
+    dot_all: bool
+    unicode: bool
+    crlf: bool
+
+
+LOOK_KINDS = (
+    "line_start",
+    "line_end",
+    "text_start",
+    "text_end",
+    "word",
+    "not_word",
+    "word_start",
+    "word_end",
+    "word_start_half",
+    "word_end_half",
+)
+
+
+@dataclass(frozen=True)
+class Look:
+    """A zero-width assertion; `kind` is one of LOOK_KINDS."""
+
+    kind: str
+    unicode: bool = True
+    crlf: bool = False
+
+
+@dataclass(frozen=True)
+class Class:
+    """A character class (bracketed, Perl `\\d`, Unicode `\\pL`) and the flags it was built in."""
+
+    body: ClassSet
+    negated: bool = False
+    fold: bool = False
+    unicode: bool = True
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """`child{min,max}`; `max` None is unbounded. `greedy` already accounts for `(?U)`."""
+
+    child: Node
+    min: int
+    max: int | None
+    greedy: bool = True
+
+
+@dataclass(frozen=True)
+class Group:
+    """Parentheses (capturing or not: captures do not matter to a search)."""
+
+    child: Node
+
+
+@dataclass(frozen=True)
+class Concat:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Alt:
+    items: tuple[Node, ...]
+
+
+Node = Empty | Literal | Dot | Look | Class | Repeat | Group | Concat | Alt
+
+
+# ---- AST: class set items ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassLiteral:
+    cp: int
+    is_byte: bool = False
+
+
+@dataclass(frozen=True)
+class ClassRange:
+    lo: ClassLiteral
+    hi: ClassLiteral
+
+
+@dataclass(frozen=True)
+class AsciiClass:
+    """`[:name:]` or `[:^name:]`."""
+
+    name: str
+    negated: bool
+
+
+@dataclass(frozen=True)
+class PerlClass:
+    """`\\d`, `\\s`, `\\w` (kind "d", "s", "w"), negated for the upper-case forms."""
+
+    kind: str
+    negated: bool
+
+
+@dataclass(frozen=True)
+class UnicodeClass:
+    """`\\pL`, `\\p{Greek}`, `\\P{..}`: kept as source text (we have no Unicode tables)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """A nested `[...]` inside a class."""
+
+    body: ClassSet
+    negated: bool
+
+
+@dataclass(frozen=True)
+class ClassUnion:
+    items: tuple[ClassItem, ...]
+
+
+@dataclass(frozen=True)
+class ClassOp:
+    """`lhs && rhs` (intersection), `lhs -- rhs` (difference), `lhs ~~ rhs` (symmetric diff)."""
+
+    op: str
+    lhs: ClassSet
+    rhs: ClassSet
+
+
+ClassItem = ClassLiteral | ClassRange | AsciiClass | PerlClass | UnicodeClass | Bracket
+ClassSet = ClassUnion | ClassOp
+
+ASCII_CLASSES: dict[str, tuple[tuple[int, int], ...]] = {
+    "alnum": ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A)),
+    "alpha": ((0x41, 0x5A), (0x61, 0x7A)),
+    "ascii": ((0x00, 0x7F),),
+    "blank": ((0x09, 0x09), (0x20, 0x20)),
+    "cntrl": ((0x00, 0x1F), (0x7F, 0x7F)),
+    "digit": ((0x30, 0x39),),
+    "graph": ((0x21, 0x7E),),
+    "lower": ((0x61, 0x7A),),
+    "print": ((0x20, 0x7E),),
+    "punct": ((0x21, 0x2F), (0x3A, 0x40), (0x5B, 0x60), (0x7B, 0x7E)),
+    "space": ((0x09, 0x0D), (0x20, 0x20)),
+    "upper": ((0x41, 0x5A),),
+    "word": ((0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)),
+    "xdigit": ((0x30, 0x39), (0x41, 0x46), (0x61, 0x66)),
+}
+PERL_ASCII = {"d": "digit", "s": "space", "w": "word"}
+_SIMPLE_ESCAPES = {"a": 0x07, "f": 0x0C, "t": 0x09, "n": 0x0A, "r": 0x0D, "v": 0x0B}
+_SPECIAL_WORD = {
+    "start": "word_start",
+    "end": "word_end",
+    "start-half": "word_start_half",
+    "end-half": "word_end_half",
+}
+
+
+def _error(message: str) -> PatternError:
+    return PatternError(f"regex parse error: {message}")
+
+
+# ---- class evaluation (exact ranges where we can compute them) --------------------------------
+
+Ranges = tuple[tuple[int, int], ...]
+
+
+def _normalize(ranges: list[tuple[int, int]]) -> Ranges:
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return tuple(merged)
+
+
+def _negate(ranges: Ranges, top: int) -> Ranges:
+    out, nxt = [], 0
+    for lo, hi in ranges:
+        if lo > nxt:
+            out.append((nxt, lo - 1))
+        nxt = hi + 1
+    if nxt <= top:
+        out.append((nxt, top))
+    return tuple(out)
+
+
+def _intersect(a: Ranges, b: Ranges) -> Ranges:
+    return _normalize(
+        [(max(x0, y0), min(x1, y1)) for x0, x1 in a for y0, y1 in b if max(x0, y0) <= min(x1, y1)]
+    )
+
+
+def class_ranges(cls: Class) -> Ranges | None:
+    """The exact set of code points (bytes without Unicode) of a class *before* case folding,
+    or None when it needs Unicode tables we do not have (`\\pL`, Unicode `\\w`...)."""
+    top = MAX_CODEPOINT if cls.unicode else 0xFF
+
+    def of_item(item: ClassItem) -> Ranges | None:
+        match item:
+            case ClassLiteral(cp=cp):
+                return ((cp, cp),)
+            case ClassRange(lo=lo, hi=hi):
+                return ((lo.cp, hi.cp),)
+            case AsciiClass(name=name, negated=neg):
+                ranges = ASCII_CLASSES[name]
+                return _negate(ranges, top) if neg else ranges
+            case PerlClass(kind=kind, negated=neg):
+                if cls.unicode:
+                    return None
+                ranges = ASCII_CLASSES[PERL_ASCII[kind]]
+                return _negate(ranges, top) if neg else ranges
+            case UnicodeClass():
+                return None
+            case Bracket(body=body, negated=neg):
+                inner = of_set(body)
+                if inner is None:
+                    return None
+                return _negate(inner, top) if neg else inner
+        raise AssertionError(item)
+
+    def of_set(body: ClassSet) -> Ranges | None:
+        if isinstance(body, ClassUnion):
+            parts = [of_item(item) for item in body.items]
+            if any(p is None for p in parts):
+                return None
+            return _normalize([r for p in parts for r in p])  # type: ignore[union-attr]
+        lhs, rhs = of_set(body.lhs), of_set(body.rhs)
+        if lhs is None or rhs is None:
+            return None
+        if body.op == "&&":
+            return _intersect(lhs, rhs)
+        if body.op == "--":
+            return _intersect(lhs, _negate(rhs, top))
+        union = _normalize([*lhs, *rhs])
+        return _intersect(union, _negate(_intersect(lhs, rhs), top))
+
+    ranges = of_set(cls.body)
+    if ranges is None:
+        return None
+    return _negate(ranges, top) if cls.negated else ranges
+
+
+# ---- the parser -------------------------------------------------------------------------------
+
+
+class _Parser:
+    """Recursive descent over the pattern text; flags are threaded through like regex-syntax."""
+
+    def __init__(self, pattern: str, flags: Flags, multiline: bool) -> None:
+        self.src = pattern
+        self.pos = 0
+        self.flags = flags
+        self.multiline = multiline
+        self.group_names: set[str] = set()
+
+    # -- low-level helpers
+    def peek(self, offset: int = 0) -> str | None:
+        i = self.pos + offset
+        return self.src[i] if i < len(self.src) else None
+
+    def eof(self) -> bool:
+        return self.pos >= len(self.src)
+
+    def startswith(self, text: str) -> bool:
+        return self.src.startswith(text, self.pos)
+
+    def skip_space(self) -> None:
+        """In `(?x)` mode skip whitespace and `#` comments (which run to the end of the line)."""
+        if not self.flags.ignore_whitespace:
+            return
+        while not self.eof():
+            ch = self.src[self.pos]
+            if ch.isspace():
+                self.pos += 1
+            elif ch == "#":
+                end = self.src.find("\n", self.pos)
+                self.pos = len(self.src) if end < 0 else end + 1
+            else:
+                return
+
+    def literal(self, cp: int, is_byte: bool = False) -> Literal:
+        if cp == 0x0A and not self.multiline:
+            raise PatternError(NEWLINE_BANNED)
+        return Literal(cp, is_byte, self.flags.case_insensitive, self.flags.unicode)
+
+    # -- structure
+    def parse(self) -> Node:
+        node = self.parse_alternation()
+        if not self.eof():  # only a stray ')' stops the top-level alternation early
+            raise _error("unopened group")
+        return node
+
+    def parse_alternation(self) -> Node:
+        """Parse up to an unmatched `)` or the end; flags set by `(?i)` last to the group's end."""
+        saved = self.flags
+        branches = [self.parse_concat()]
+        while self.peek() == "|":
+            self.pos += 1
+            branches.append(self.parse_concat())
+        self.flags = saved
+        return branches[0] if len(branches) == 1 else Alt(tuple(branches))
+
+    def parse_concat(self) -> Node:
+        items: list[Node] = []
+        while True:
+            self.skip_space()
+            ch = self.peek()
+            if ch is None or ch in "|)":
+                break
+            if ch in "*+?" or (ch == "{" and not items):
+                if not items:
+                    raise _error("repetition operator missing expression")
+                items[-1] = self.parse_repetition(items[-1])
+                continue
+            if ch == "{":
+                items[-1] = self.parse_repetition(items[-1])
+                continue
+            atom = self.parse_atom()
+            if atom is not None:
+                items.append(atom)
+        if not items:
+            return Empty()
+        return items[0] if len(items) == 1 else Concat(tuple(items))
+
+    def parse_repetition(self, child: Node) -> Repeat:
+        ch = self.src[self.pos]
+        self.pos += 1
+        if ch == "*":
+            lo, hi = 0, None
+        elif ch == "+":
+            lo, hi = 1, None
+        elif ch == "?":
+            lo, hi = 0, 1
+        else:
+            lo, hi = self.parse_counts()
+        greedy = True
+        if self.peek() == "?":
+            self.pos += 1
+            greedy = False
+        return Repeat(child, lo, hi, greedy != self.flags.swap_greed)
+
+    def parse_decimal(self) -> int:
+        while self.peek() is not None and self.peek().isspace():  # type: ignore[union-attr]
+            self.pos += 1
+        start = self.pos
+        while self.peek() is not None and self.peek() in "0123456789":
+            self.pos += 1
+        digits = self.src[start : self.pos]
+        while self.peek() is not None and self.peek().isspace():  # type: ignore[union-attr]
+            self.pos += 1
+        if not digits:
+            if self.eof():
+                raise _error("unclosed counted repetition")
+            raise _error("repetition quantifier expects a valid decimal")
+        value = int(digits)
+        if value > MAX_REPEAT:
+            raise _error("decimal literal invalid")
+        return value
+
+    def parse_counts(self) -> tuple[int, int | None]:
+        if self.eof():
+            raise _error("repetition quantifier expects a valid decimal")
+        lo = self.parse_decimal()
+        hi: int | None = lo
+        if self.peek() == ",":
+            self.pos += 1
+            hi = None if self.peek() == "}" else self.parse_decimal()
+        if self.peek() != "}":
+            raise _error("unclosed counted repetition")
+        self.pos += 1
+        if hi is not None and lo > hi:
+            raise _error("invalid repetition count range, the start must be <= the end")
+        return lo, hi
+
+    def parse_atom(self) -> Node | None:
+        """One atom; None for a bare `(?flags)` which only changes the flags."""
+        ch = self.src[self.pos]
+        if ch == "(":
+            return self.parse_group()
+        if ch == "[":
+            return self.parse_class()
+        self.pos += 1
+        if ch == ".":
+            return Dot(self.flags.dot_all, self.flags.unicode, self.flags.crlf)
+        if ch == "^":
+            kind = "line_start" if self.flags.multi_line else "text_start"
+            return Look(kind, self.flags.unicode, self.flags.crlf)
+        if ch == "$":
+            kind = "line_end" if self.flags.multi_line else "text_end"
+            return Look(kind, self.flags.unicode, self.flags.crlf)
+        if ch == "\\":
+            return self.parse_escape()
+        return self.literal(ord(ch))
+
+    def parse_group(self) -> Node | None:
+        self.pos += 1  # '('
+        if not self.startswith("?"):
+            return self.finish_group()
+        if (
+            self.startswith("?=")
+            or self.startswith("?!")
+            or self.startswith("?<=")
+            or (self.startswith("?<!"))
+        ):
+            raise _error("look-around, including look-ahead and look-behind, is not supported")
+        if self.startswith("?P<") or self.startswith("?<"):
+            self.pos += 3 if self.startswith("?P<") else 2
+            self.parse_group_name()
+            return self.finish_group()
+        self.pos += 1  # '?'
+        if self.peek() == ")":
+            raise _error("repetition operator missing expression")
+        flags = self.parse_flags()
+        if self.peek() == ")":
+            self.pos += 1
+            self.flags = flags  # lasts until the end of the enclosing group
+            return None
+        self.pos += 1  # ':'
+        outer = self.flags
+        self.flags = flags
+        node = self.finish_group()
+        self.flags = outer
+        return node
+
+    def finish_group(self) -> Group:
+        child = self.parse_alternation()
+        if self.peek() != ")":
+            raise _error("unclosed group")
+        self.pos += 1
+        return Group(child)
+
+    def parse_group_name(self) -> None:
+        start = self.pos
+        while True:
+            ch = self.peek()
+            if ch is None:
+                raise _error("unclosed capture group name")
+            if ch == ">":
+                break
+            first = self.pos == start
+            if not (ch == "_" or ch.isalpha() or (not first and (ch.isdigit() or ch in ".[]"))):
+                raise _error("invalid capture group character")
+            self.pos += 1
+        name = self.src[start : self.pos]
+        self.pos += 1
+        if not name:
+            raise _error("empty capture group name")
+        if name in self.group_names:
+            raise _error("duplicate capture group name")
+        self.group_names.add(name)
+
+    def parse_flags(self) -> Flags:
+        flags = self.flags
+        seen: set[str] = set()
+        negate = False
+        last_was_negation = False
+        while True:
+            ch = self.peek()
+            if ch is None:
+                raise _error("expected flag but got end of regex")
+            if ch in ":)":
+                if last_was_negation:
+                    raise _error("dangling flag negation operator")
+                return flags
+            self.pos += 1
+            if ch == "-":
+                if negate:
+                    raise _error("flag negation operator repeated")
+                negate = last_was_negation = True
+                continue
+            if ch not in _FLAG_FIELDS:
+                raise _error("unrecognized flag")
+            if ch in seen:
+                raise _error("duplicate flag")
+            seen.add(ch)
+            last_was_negation = False
+            flags = replace(flags, **{_FLAG_FIELDS[ch]: not negate})
+
+    # -- escapes
+    def parse_hex(self, kind: str) -> int:
+        """After `\\x`, `\\u` or `\\U`: fixed-width hex digits or a braced `{...}` form."""
+        if self.peek() == "{":
+            end = self.src.find("}", self.pos)
+            self.pos += 1
+            digits = self.src[self.pos : end if end >= 0 else len(self.src)]
+            if end < 0:
+                bad = next((d for d in digits if d not in "0123456789abcdefABCDEF"), None)
+                if bad is None:
+                    raise _error("incomplete escape sequence, reached end of pattern prematurely")
+                raise _error("invalid hexadecimal digit")
+            if not digits:
+                raise _error("hexadecimal literal empty")
+            if any(d not in "0123456789abcdefABCDEF" for d in digits):
+                raise _error("invalid hexadecimal digit")
+            self.pos = end + 1
+        else:
+            width = {"x": 2, "u": 4, "U": 8}[kind]
+            digits = self.src[self.pos : self.pos + width]
+            for d in digits:
+                if d not in "0123456789abcdefABCDEF":
+                    raise _error("invalid hexadecimal digit")
+            if len(digits) < width:
+                raise _error("incomplete escape sequence, reached end of pattern prematurely")
+            self.pos += width
+        value = int(digits, 16)
+        if value > MAX_CODEPOINT or 0xD800 <= value <= 0xDFFF:
+            raise _error("hexadecimal literal is not a Unicode scalar value")
+        return value
+
+    def parse_unicode_class(self, letter: str) -> UnicodeClass:
+        start = self.pos - 2
+        if self.peek() is None:
+            raise _error("incomplete escape sequence, reached end of pattern prematurely")
+        if self.peek() == "{":
+            end = self.src.find("}", self.pos)
+            if end < 0:
+                raise _error("incomplete escape sequence, reached end of pattern prematurely")
+            self.pos = end + 1
+        else:
+            self.pos += 1
+        text = self.src[start : self.pos]
+        return UnicodeClass(text)
+
+    def parse_escape_char(self, in_class: bool) -> ClassItem | Node:
+        """Escapes shared by classes and atoms: literals, Perl and Unicode classes.
+
+        Returns a ClassLiteral/PerlClass/UnicodeClass, or a Look outside classes."""
+        ch = self.peek()
+        if ch is None:
+            raise _error("incomplete escape sequence, reached end of pattern prematurely")
+        self.pos += 1
+        if ch in "xuU":
+            value = self.parse_hex(ch)
+            is_byte = not self.flags.unicode and ch == "x" and value > 0x7F
+            return ClassLiteral(value, is_byte)
+        if ch in _SIMPLE_ESCAPES:
+            return ClassLiteral(_SIMPLE_ESCAPES[ch])
+        if ch in "dswDSW":
+            return PerlClass(ch.lower(), ch.isupper())
+        if ch in "pP":
+            return self.parse_unicode_class(ch)
+        if ch in "0123456789":
+            raise _error("backreferences are not supported")
+        if ch.isascii() and not ch.isalnum() and ch not in "<>":
+            return ClassLiteral(ord(ch))
+        if ch in "bBAz<>":
+            if in_class:
+                raise _error("invalid escape sequence found in character class")
+            return self.parse_assertion(ch)
+        raise _error("unrecognized escape sequence")
+
+    def parse_assertion(self, ch: str) -> Look:
+        uni, crlf = self.flags.unicode, self.flags.crlf
+        if (
+            ch == "b"
+            and self.peek() == "{"
+            and (
+                self.peek(1) is not None and (self.peek(1).isalpha() or self.peek(1) == "-")  # type: ignore[union-attr]
+            )
+        ):
+            end = self.pos + 1
+            while end < len(self.src) and (self.src[end].isalpha() or self.src[end] == "-"):
+                end += 1
+            if end >= len(self.src) or self.src[end] != "}":
+                raise _error(
+                    "special word boundary assertion is either unclosed or contains an "
+                    "invalid character"
+                )
+            name = self.src[self.pos + 1 : end]
+            if name not in _SPECIAL_WORD:
+                raise _error(
+                    "unrecognized special word boundary assertion, valid choices are: "
+                    "start, end, start-half or end-half"
+                )
+            self.pos = end + 1
+            return Look(_SPECIAL_WORD[name], uni, crlf)
+        kind = {
+            "b": "word",
+            "B": "not_word",
+            "A": "text_start",
+            "z": "text_end",
+            "<": "word_start",
+            ">": "word_end",
+        }[ch]
+        return Look(kind, uni, crlf)
+
+    def parse_escape(self) -> Node:
+        item = self.parse_escape_char(in_class=False)
+        if isinstance(item, ClassLiteral):
+            return self.literal(item.cp, item.is_byte)
+        if isinstance(item, PerlClass | UnicodeClass):
+            return self.make_class(ClassUnion((item,)), negated=False)
+        assert isinstance(item, Look)
+        return item
+
+    # -- classes
+    def make_class(self, body: ClassSet, negated: bool) -> Class:
+        cls = Class(body, negated, self.flags.case_insensitive, self.flags.unicode)
+        if not self.multiline and class_ranges(cls) == ((0x0A, 0x0A),):
+            raise PatternError(NEWLINE_BANNED)
+        return cls
+
+    def parse_class(self) -> Class:
+        body, negated = self.parse_bracket()
+        return self.make_class(body, negated)
+
+    def parse_bracket(self) -> tuple[ClassSet, bool]:
+        """Parse `[...]` (the cursor is on `[`) into its set and whether it is negated."""
+        self.pos += 1
+        self.skip_space()
+        negated = False
+        if self.peek() == "^":
+            negated = True
+            self.pos += 1
+            self.skip_space()
+        items: list[ClassItem] = []
+        if self.peek() == "]":  # a leading ']' is a literal
+            self.pos += 1
+            items.append(ClassLiteral(ord("]")))
+        while self.peek() == "-":  # leading '-' are literals
+            self.pos += 1
+            items.append(ClassLiteral(ord("-")))
+            self.skip_space()
+        current: ClassSet | None = None  # left operand of a pending set operation
+        pending_op: str | None = None
+        while True:
+            self.skip_space()
+            ch = self.peek()
+            if ch is None:
+                raise _error("unclosed character class")
+            if ch == "]":
+                self.pos += 1
+                union = ClassUnion(tuple(items))
+                if pending_op is None:
+                    return union, negated
+                assert current is not None
+                return ClassOp(pending_op, current, union), negated
+            op = self.src[self.pos : self.pos + 2]
+            if op in ("&&", "--", "~~"):
+                self.pos += 2
+                union = ClassUnion(tuple(items))
+                if pending_op is None:
+                    current = union
+                else:
+                    assert current is not None
+                    current = ClassOp(pending_op, current, union)
+                pending_op, items = op, []
+                continue
+            items.append(self.parse_class_range())
+
+    def parse_class_item(self) -> ClassItem:
+        ch = self.src[self.pos]
+        if ch == "[":
+            ascii_class = self.maybe_ascii_class()
+            if ascii_class is not None:
+                return ascii_class
+            body, negated = self.parse_bracket()
+            return Bracket(body, negated)
+        if ch == "\\":
+            self.pos += 1
+            item = self.parse_escape_char(in_class=True)
+            assert not isinstance(item, Look)
+            return item  # type: ignore[return-value]
+        self.pos += 1
+        return ClassLiteral(ord(ch))
+
+    def maybe_ascii_class(self) -> AsciiClass | None:
+        if not self.startswith("[:"):
+            return None
+        end = self.src.find(":]", self.pos + 2)
+        if end < 0:
+            return None
+        name = self.src[self.pos + 2 : end]
+        negated = name.startswith("^")
+        if negated:
+            name = name[1:]
+        if name not in ASCII_CLASSES:
+            return None
+        self.pos = end + 2
+        return AsciiClass(name, negated)
+
+    def parse_class_range(self) -> ClassItem:
+        first = self.parse_class_item()
+        self.skip_space()
+        if self.peek() != "-" or self.peek(1) in ("]", "-", None):
+            return first
+        self.pos += 1
+        self.skip_space()
+        if self.eof():
+            raise _error("unclosed character class")
+        if self.src[self.pos] == "[":  # a '[' ending a range is a plain character
+            self.pos += 1
+            last: ClassItem = ClassLiteral(ord("["))
+        else:
+            last = self.parse_class_item()
+        if not isinstance(first, ClassLiteral) or not isinstance(last, ClassLiteral):
+            raise _error("invalid range boundary, must be a literal")
+        if first.cp > last.cp:
+            raise _error("invalid character class range, the start must be <= the end")
+        return ClassRange(first, last)
+
+
+def parse(pattern: str, flags: Flags, multiline: bool) -> Node:
+    """Parse `pattern` (rg's joined pattern text) under the initial `flags`.
+
+    Without `multiline`, a literal newline (or a class of only `\\n`) is an error, as in rg."""
+    return _Parser(pattern, flags, multiline).parse()
+
+
+def _class_literals(body: ClassSet) -> list[int]:
+    if isinstance(body, ClassOp):
+        return _class_literals(body.lhs) + _class_literals(body.rhs)
+    out: list[int] = []
+    for item in body.items:
+        if isinstance(item, ClassLiteral):
+            out.append(item.cp)
+        elif isinstance(item, ClassRange):
+            out += [item.lo.cp, item.hi.cp]
+        elif isinstance(item, Bracket):
+            out += _class_literals(item.body)
+    return out
+
+
+def literal_chars(node: Node) -> list[int]:
+    """Every literal code point written in the pattern, classes included (rg's smart case
+    looks at these only: `\\p{Lu}` or `\\W` are neither literal nor upper case)."""
+    match node:
+        case Literal(cp=cp):
+            return [cp]
+        case Class(body=body):
+            return _class_literals(body)
+        case Repeat(child=child) | Group(child=child):
+            return literal_chars(child)
+        case Concat(items=items) | Alt(items=items):
+            return [cp for item in items for cp in literal_chars(item)]
+    return []
+
+
+def smart_case_insensitive(node: Node) -> bool:
+    """rg's -S rule: case-insensitive iff there is a literal and none is upper case."""
+    chars = literal_chars(node)
+    return bool(chars) and not any(chr(cp).isupper() for cp in chars)
