@@ -5,11 +5,14 @@ STUB: the searcher work refines this (BOM handling details, -z decompression).
 
 from __future__ import annotations
 
+_UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
 
 
 def searchable_bytes(data: bytes) -> bytes:
-    """Transcode a UTF-16 file with a BOM to UTF-8, as rg's default `--encoding auto` does."""
+    """Drop a UTF-8 BOM and transcode UTF-16 with a BOM to UTF-8, as rg's `--encoding auto`."""
+    if data.startswith(_UTF8_BOM):
+        return data[len(_UTF8_BOM):]
     codec = _UTF16_BOMS.get(data[:2])
     if codec is None:
         return data

@@ -1,0 +1,320 @@
+"""rg's printers: the standard text output, the summary modes (-c, -l, ...) and --json.
+
+Each printer receives one `FileResult` per searched file, in output order, and writes rg's
+exact bytes; `matched` then tells the caller whether rg would exit 0.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from typing import BinaryIO, Protocol
+
+from trigrep.options import OutputOptions
+from trigrep.searcher import BinaryMode, FileResult, LineEvent
+
+# rg's default colours (termcolor writes a reset before each spec).
+_PATH_COLOR = b"\x1b[0m\x1b[35m"
+_LINE_COLOR = b"\x1b[0m\x1b[32m"
+_MATCH_COLOR = b"\x1b[0m\x1b[1m\x1b[31m"
+_RESET = b"\x1b[0m"
+
+
+class Printer(Protocol):
+    """What the engine drives: one `file` call per searched file, then `finish`."""
+
+    matched: bool
+
+    def file(self, display_path: str, result: FileResult) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+def use_color(choice: str, is_tty: bool) -> bool:
+    """--color auto means colour on a terminal that is not `dumb`, unless NO_COLOR is set."""
+    if choice == "auto":
+        return is_tty and os.environ.get("TERM") != "dumb" and "NO_COLOR" not in os.environ
+    return choice == "always"
+
+
+def make_printer(
+    out: BinaryIO, opts: OutputOptions, *, with_filename: bool, is_tty: bool
+) -> Printer:
+    """The printer rg would use for these options (summary modes win over --json)."""
+    if opts.mode not in ("lines", "quiet"):
+        return SummaryPrinter(out, opts, with_filename=with_filename, color=use_color(
+            opts.color, is_tty))
+    if opts.json:
+        return JsonPrinter(out, opts)
+    if opts.mode == "quiet":
+        return SummaryPrinter(out, opts, with_filename=with_filename, color=False)
+    return StandardPrinter(out, opts, with_filename=with_filename, is_tty=is_tty)
+
+
+def _paint(text: bytes, spec: bytes | None) -> bytes:
+    return spec + text + _RESET if spec else text
+
+
+def _ensure_newline(line: bytes) -> bytes:
+    return line if line.endswith(b"\n") else line + b"\n"
+
+
+class StandardPrinter:
+    """rg's default line output: optional heading, line numbers, colours, context breaks."""
+
+    def __init__(
+        self, out: BinaryIO, opts: OutputOptions, *, with_filename: bool, is_tty: bool
+    ) -> None:
+        self.out = out
+        self.opts = opts
+        self.with_filename = with_filename
+        self.heading = is_tty if opts.heading is None else opts.heading
+        self.line_number = is_tty if opts.line_number is None else opts.line_number
+        self.color = use_color(opts.color, is_tty)
+        self.has_context = opts.before_context > 0 or opts.after_context > 0
+        self.printed_any = False
+        self.matched = False
+
+    def _spec(self, spec: bytes) -> bytes | None:
+        return spec if self.color else None
+
+    def file(self, display_path: str, result: FileResult) -> None:
+        events = result.events[: result.text_cut]
+        has_match = any(e.is_match for e in result.events)
+        binary_note = has_match and result.binary_offset is not None
+        if not events and not binary_note:
+            return
+        self.matched = self.matched or has_match
+        path = _paint(os.fsencode(display_path), self._spec(_PATH_COLOR))
+        chunks: list[bytes] = []
+        if self.printed_any and self.heading:
+            chunks.append(b"\n")
+        elif self.printed_any and self.has_context and events:
+            chunks.append(b"--\n")
+        if self.heading and self.with_filename and events:
+            chunks.append(path + b"\n")
+        prefix_path = path if self.with_filename and not self.heading else None
+        last_line = None
+        for event in events:
+            if self.has_context and last_line is not None and event.line_number != last_line + 1:
+                chunks.append(b"--\n")
+            last_line = event.last_line_number
+            chunks.extend(self._event(event, prefix_path))
+        if binary_note:
+            chunks.append(self._binary_note(result, path))
+        self.out.write(b"".join(chunks))
+        self.printed_any = True
+
+    def _binary_note(self, result: FileResult, path: bytes) -> bytes:
+        what = (
+            b"WARNING: stopped searching binary file after match"
+            if result.binary_mode is BinaryMode.QUIT
+            else b"binary file matches"
+        )
+        note = what + b' (found "\\0" byte around offset %d)\n' % result.binary_offset
+        return path + b": " + note if self.with_filename else note
+
+    def _prefix(self, path: bytes | None, number: int, sep: bytes) -> bytes:
+        parts = b""
+        if path is not None:
+            parts += path + sep
+        if self.line_number:
+            parts += _paint(b"%d" % number, self._spec(_LINE_COLOR)) + sep
+        return parts
+
+    def _event(self, event: LineEvent, path: bytes | None) -> list[bytes]:
+        sep = b":" if event.is_match else b"-"
+        lines = event.lines
+        if not event.is_match or not event.submatches:
+            return [self._prefix(path, event.line_number, sep) + _ensure_newline(lines)]
+        if self.opts.only_matching:
+            return [
+                self._prefix(path, number, sep) + _ensure_newline(piece)
+                for number, piece in self._split_match(event)
+            ]
+        return self._colored_lines(event, path, sep)
+
+    def _split_match(self, event: LineEvent) -> list[tuple[int, bytes]]:
+        """-o: each submatch, one output line per line it covers (-U)."""
+        pieces = []
+        for start, end in event.submatches:
+            number = event.line_number + event.lines.count(b"\n", 0, start)
+            text = event.lines[start:end]
+            parts = text.split(b"\n")
+            if len(parts) > 1 and parts[-1] == b"":
+                parts.pop()
+            for offset, part in enumerate(parts):
+                pieces.append((number + offset, _paint(part, self._match_spec(part))))
+        return pieces
+
+    def _match_spec(self, text: bytes) -> bytes | None:
+        return self._spec(_MATCH_COLOR) if text else None
+
+    def _colored_lines(self, event: LineEvent, path: bytes | None, sep: bytes) -> list[bytes]:
+        """Each line of the event with its submatches painted (line by line for -U)."""
+        out = []
+        lines = event.lines
+        start = 0
+        for number in range(event.line_number, event.last_line_number + 1):
+            stop = lines.find(b"\n", start)
+            stop = len(lines) if stop < 0 else stop + 1
+            body = lines[start:stop]
+            if self.color:
+                body = self._paint_line(body, start, event.submatches)
+            out.append(self._prefix(path, number, sep) + _ensure_newline(body))
+            start = stop
+        return out
+
+    def _paint_line(self, body: bytes, base: int, spans: list[tuple[int, int]]) -> bytes:
+        content_end = len(body) - 1 if body.endswith(b"\n") else len(body)
+        pieces = []
+        pos = 0
+        for start, end in spans:
+            start, end = max(start - base, 0), min(end - base, content_end)
+            if end <= start or start < pos:
+                continue
+            pieces += [body[pos:start], _MATCH_COLOR, body[start:end], _RESET]
+            pos = end
+        pieces.append(body[pos:])
+        return b"".join(pieces)
+
+    def finish(self) -> None:
+        """Nothing is buffered across files."""
+
+
+class SummaryPrinter:
+    """-c, --count-matches, -l, --files-without-match and -q: one line (or none) per file."""
+
+    def __init__(
+        self, out: BinaryIO, opts: OutputOptions, *, with_filename: bool, color: bool
+    ) -> None:
+        self.out = out
+        self.opts = opts
+        self.with_filename = with_filename
+        self.color = color
+        self.matched = False
+
+    def file(self, display_path: str, result: FileResult) -> None:
+        if result.binary_mode is BinaryMode.QUIT and result.binary_offset is not None:
+            # rg drops a walked file once it met a NUL, rather than report a partial count.
+            return
+        mode = self.opts.mode
+        if mode == "count_matches":
+            count = result.matches
+        elif result.multiline:
+            count = result.matches  # -U: rg's -c counts matches, not groups of lines
+        else:
+            count = sum(e.is_match for e in result.events)
+        if mode == "files_without_match":
+            if count == 0:
+                self.matched = True
+                self._write(display_path, None)
+            return
+        if count == 0:
+            return
+        self.matched = True
+        if mode == "files_with_matches":
+            self._write(display_path, None)
+        elif mode in ("count", "count_matches"):
+            self._write(display_path if self.with_filename else None, count)
+
+    def _write(self, display_path: str | None, count: int | None) -> None:
+        line = b""
+        if display_path is not None:
+            path = os.fsencode(display_path)
+            line = _PATH_COLOR + path + _RESET if self.color else path
+        if count is not None:
+            line += (b":" if line else b"") + b"%d" % count
+        self.out.write(line + b"\n")
+
+    def finish(self) -> None:
+        """Nothing is buffered across files."""
+
+
+def _data(raw: bytes) -> dict[str, str]:
+    """rg's JSON for arbitrary bytes: text when valid UTF-8, otherwise base64."""
+    try:
+        return {"text": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"bytes": base64.b64encode(raw).decode("ascii")}
+
+
+def _dumps(message: dict[str, object], *, sort_keys: bool = False) -> bytes:
+    """One JSON line as serde_json writes it: compact, non-ASCII kept as UTF-8."""
+    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
+    return text.encode() + b"\n"
+
+
+def _elapsed(nanos: int) -> dict[str, object]:
+    return {"secs": nanos // 10**9, "nanos": nanos % 10**9, "human": f"{nanos / 1e9:.6f}s"}
+
+
+class JsonPrinter:
+    """--json: rg's JSON Lines messages (begin, match, context, end, summary)."""
+
+    _STAT_KEYS = ("searches", "searches_with_match", "bytes_searched", "bytes_printed",
+                  "matched_lines", "matches")
+
+    def __init__(self, out: BinaryIO, opts: OutputOptions) -> None:
+        self.out = out
+        self.opts = opts
+        self.matched = False
+        self.started = time.perf_counter_ns()
+        self.last_file_done = self.started
+        self.total = dict.fromkeys(self._STAT_KEYS, 0)
+        self.total_elapsed = 0
+
+    def file(self, display_path: str, result: FileResult) -> None:
+        now = time.perf_counter_ns()
+        elapsed, self.last_file_done = now - self.last_file_done, now
+        has_match = result.has_match
+        self.matched = self.matched or has_match
+        stats = {
+            "searches": 1,
+            "searches_with_match": int(has_match),
+            "bytes_searched": result.bytes_searched,
+            "bytes_printed": 0,
+            "matched_lines": result.matched_lines,
+            "matches": result.matches,
+        }
+        path = _data(os.fsencode(display_path))
+        quiet = self.opts.mode == "quiet"
+        if not result.events and not quiet:
+            return  # rg prints nothing for the file and leaves it out of the summary
+        if not quiet:
+            chunks = [_dumps({"type": "begin", "data": {"path": path}})]
+            chunks += [self._event(path, event) for event in result.events]
+            stats["bytes_printed"] = sum(map(len, chunks))
+            chunks.append(_dumps({"type": "end", "data": {
+                "path": path, "binary_offset": result.binary_offset,
+                "stats": {"elapsed": _elapsed(elapsed), **stats}}}))
+            self.out.write(b"".join(chunks))
+        self.total_elapsed += elapsed
+        for key in self._STAT_KEYS:
+            self.total[key] += stats[key]
+
+    @staticmethod
+    def _event(path: dict[str, str], event: LineEvent) -> bytes:
+        lines = event.lines
+        return _dumps({
+            "type": "match" if event.is_match else "context",
+            "data": {
+                "path": path,
+                "lines": _data(lines),
+                "line_number": event.line_number,
+                "absolute_offset": event.offset,
+                "submatches": [
+                    {"match": _data(lines[start:end]), "start": start, "end": end}
+                    for start, end in event.submatches
+                ],
+            },
+        })
+
+    def finish(self) -> None:
+        """The closing `summary` message (serde_json sorts its keys)."""
+        total_ns = time.perf_counter_ns() - self.started
+        stats = {**self.total, "elapsed": _elapsed(self.total_elapsed)}
+        data = {"elapsed_total": _elapsed(total_ns), "stats": stats}
+        self.out.write(_dumps({"data": data, "type": "summary"}, sort_keys=True))

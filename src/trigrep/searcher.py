@@ -1,0 +1,347 @@
+"""Per-file search: one file's bytes plus a compiled `Query` become rg's line events.
+
+This mirrors ripgrep's grep-searcher: lines are found with the regex run over the whole
+buffer, submatches are re-found per line (terminator trimmed) the way grep-printer does,
+and NUL bytes are handled by the binary mode rg would use for that file, including the
+64 KiB read-buffer boundaries that decide how much of a binary file rg searched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+
+import rurex
+
+from trigrep.options import OutputOptions
+from trigrep.query import Query
+
+# grep-searcher's DEFAULT_BUFFER_CAPACITY: size of a read and of the up-front binary check.
+BUFFER_CAPACITY = 64 * 1024
+NUL = 0
+
+
+class BinaryMode(Enum):
+    """How NUL bytes are treated, which depends on how rg would open the file.
+
+    QUIT: files found by walking a directory. rg reads them in 64 KiB chunks and stops at
+      the chunk holding the first NUL; matches from earlier chunks are kept (text output
+      ends with a "WARNING: stopped searching binary file after match" line).
+    CONVERT: files named on the command line and read as a stream (stdin, or when more than
+      10 paths or any directory is given): every NUL becomes a line terminator, so line
+      numbers shift; text output stops at the first match after the NUL was read and says
+      "binary file matches".
+    CONVERT_MMAP: files named on the command line that rg memory-maps (at most 10 paths,
+      all regular files): NULs are only detected (in the first 64 KiB, then in every
+      printed line), never converted.
+    """
+
+    QUIT = "quit"
+    CONVERT = "convert"
+    CONVERT_MMAP = "convert_mmap"
+
+
+@dataclass(slots=True)
+class LineEvent:
+    """One printed unit: a matching line (or lines, with -U) or a context line."""
+
+    is_match: bool
+    line_number: int  # 1-based number of the first line
+    offset: int  # absolute byte offset of the first line
+    lines: bytes  # the whole line(s), terminator included when the file has one
+    submatches: list[tuple[int, int]]  # match spans relative to `lines`
+
+    @property
+    def last_line_number(self) -> int:
+        """Number of the last line covered (differs from line_number only for -U)."""
+        return self.line_number + self.lines.count(b"\n", 0, len(self.lines) - 1)
+
+
+@dataclass
+class FileResult:
+    """Everything the printers need about one searched file."""
+
+    events: list[LineEvent] = field(default_factory=list)
+    matched_lines: int = 0  # rg's stats: lines of match events
+    matches: int = 0  # rg's stats: submatches (inverted lines count one each)
+    binary_mode: BinaryMode = BinaryMode.QUIT
+    binary_offset: int | None = None  # where rg reports the first NUL, when it saw one
+    # The text printer stops before this event index (CONVERT modes after a NUL was seen).
+    text_cut: int | None = None
+    bytes_searched: int = 0
+    multiline: bool = False  # -U: events may span lines; -c counts matches
+
+    @property
+    def has_match(self) -> bool:
+        return self.matched_lines > 0
+
+
+def find_iter(regex: rurex.Pattern, data: bytes, start: int, end: int) -> Iterator[rurex.Match]:
+    """Matches in data[:end] from `start`, skipping an empty match that touches the previous
+    match, as grep-matcher's find_iter does (Python's finditer would keep it)."""
+    pos = start
+    last_end = -1
+    while pos <= end:
+        m = regex.search(data, pos, end)
+        if m is None:
+            return
+        m_start, m_end = m.span()
+        if m_start == m_end:
+            pos = m_end + 1
+            if m_end == last_end:
+                continue
+        else:
+            pos = m_end
+        last_end = m_end
+        yield m
+
+
+def _line_start(data: bytes, pos: int) -> int:
+    return data.rfind(b"\n", 0, pos) + 1
+
+
+def _line_end(data: bytes, pos: int, end: int) -> int:
+    """End (after the terminator) of the line holding `pos`."""
+    nl = data.find(b"\n", pos, end)
+    return end if nl < 0 else nl + 1
+
+
+def _trimmed_end(data: bytes, line_end: int, line_start: int) -> int:
+    return line_end - 1 if line_end > line_start and data[line_end - 1] == 0x0A else line_end
+
+
+def _stream_searched_end(data: bytes, nul: int, context: int) -> int:
+    """Offset up to which rg's buffered reader searched before the read that met `nul`.
+
+    Emulates grep-searcher's LineBuffer: a 64 KiB buffer, refilled after the complete lines
+    are searched, keeping the partial last line and `context` lines before it; the buffer
+    doubles when a line does not fit.
+    """
+    capacity = BUFFER_CAPACITY
+    searched_end = 0
+    read_end = 0
+    keep_start = 0
+    while True:
+        free = capacity - (read_end - keep_start)
+        if free <= 0:
+            capacity *= 2
+            continue
+        new_end = min(len(data), read_end + free)
+        if nul < new_end:
+            return searched_end
+        last_nl = data.rfind(b"\n", read_end, new_end)
+        read_end = new_end
+        if last_nl < 0:
+            continue
+        searched_end = last_nl + 1
+        keep_start = searched_end
+        for _ in range(context):
+            if keep_start == 0:
+                break
+            keep_start = _line_start(data, keep_start - 1)
+
+
+def _matching_lines(query: Query, data: bytes, end: int) -> Iterator[tuple[int, int]]:
+    """Line ranges (start, end) holding a match, searched the way grep-searcher does."""
+    regex = query.regex
+    if query.multiline:
+        yield from _multiline_groups(regex, data, end)
+        return
+    pos = 0
+    while pos < end:
+        m = regex.search(data, pos, end)
+        if m is None:
+            return
+        start = _line_start(data, m.start())
+        if start == end:  # an empty match after the final terminator is not a line
+            return
+        pos = _line_end(data, m.start(), end)
+        yield start, pos
+
+
+def _multiline_groups(regex: rurex.Pattern, data: bytes, end: int) -> Iterator[tuple[int, int]]:
+    """-U: each match widened to whole lines; matches on touching lines form one group."""
+    pos = 0
+    group: tuple[int, int] | None = None
+    while pos < end:
+        m = regex.search(data, pos, end)
+        if m is None:
+            break
+        m_start, m_end = m.span()
+        pos = m_end + 1 if m_start == m_end else m_end
+        start = _line_start(data, m_start)
+        stop = _line_end(data, max(m_end - 1, start), end)
+        if start == stop:
+            continue
+        if group is not None and group[1] >= start:
+            group = (group[0], stop)
+            continue
+        if group is not None:
+            yield group
+        group = (start, stop)
+    if group is not None:
+        yield group
+
+
+def _inverted(data: bytes, matched: Iterator[tuple[int, int]], end: int) -> Iterator[
+    tuple[int, int]
+]:
+    """Every line not in `matched` (-v)."""
+    pos = 0
+    for start, stop in [*matched, (end, end)]:
+        while pos < start:
+            line_end = _line_end(data, pos, start)
+            yield pos, line_end
+            pos = line_end
+        pos = max(pos, stop)
+
+
+def _submatches(query: Query, data: bytes, start: int, stop: int) -> list[tuple[int, int]]:
+    """Spans relative to `start`: per line without its terminator, or the whole group (-U)."""
+    if query.invert:
+        return []
+    if query.multiline:
+        spans = []
+        for m in find_iter(query.regex, data, start, len(data)):
+            if m.start() >= stop:
+                break
+            spans.append((m.start() - start, m.end() - start))
+        return spans
+    end = _trimmed_end(data, stop, start)
+    return [(m.start() - start, m.end() - start) for m in find_iter(query.regex, data, start, end)]
+
+
+class _Lines:
+    """Line numbers for increasing offsets, counting newlines only once."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.number = 1
+
+    def at(self, offset: int) -> int:
+        self.number += self.data.count(b"\n", self.pos, offset)
+        self.pos = offset
+        return self.number
+
+
+class _Collector:
+    """Turns matching line ranges into events with context, -m and binary detection."""
+
+    def __init__(self, data: bytes, result: FileResult, nul: int, slice_mode: bool) -> None:
+        self.data = data
+        self.result = result
+        self.nul = nul
+        self.slice_mode = slice_mode
+        self.lines = _Lines(data)
+        self.emitted_end = 0  # end of the last line emitted
+        self.detect_at: int | None = None  # offset from which the NUL is known (CONVERT)
+        self.quit = False  # QUIT mode met a NUL in a printed line (-U)
+        self.match_events = 0
+
+    def emit(self, is_match: bool, start: int, stop: int, spans: list[tuple[int, int]]) -> None:
+        """Append an event, checking it for a NUL the way rg's slice searcher does."""
+        nul = self.nul
+        if self.slice_mode and self.result.binary_offset is None and start <= nul < stop:
+            self.result.binary_offset = nul
+            if self.result.binary_mode is BinaryMode.QUIT:
+                self.quit = True
+                return
+            self.detect_at = start
+        event = LineEvent(is_match, self.lines.at(start), start, self.data[start:stop], spans)
+        self.result.events.append(event)
+        self.emitted_end = stop
+        if is_match:
+            self.match_events += 1
+            self.result.matched_lines += event.last_line_number - event.line_number + 1
+            self.result.matches += max(len(spans), 1)
+
+    def context_upto(self, stop: int, count: int) -> int:
+        """Emit up to `count` context lines from the last emitted line to `stop`."""
+        while count and self.emitted_end < stop and not self.quit:
+            self.emit(False, self.emitted_end, _line_end(self.data, self.emitted_end, stop), [])
+            count -= 1
+        return count
+
+    def before_context(self, start: int, count: int) -> None:
+        context_start = start
+        for _ in range(count):
+            if context_start <= self.emitted_end:
+                break
+            context_start = _line_start(self.data, context_start - 1)
+        self.emitted_end = max(self.emitted_end, context_start)
+        self.context_upto(start, count)
+
+
+def search_buffer(
+    data: bytes, query: Query, opts: OutputOptions, *, binary: BinaryMode
+) -> FileResult:
+    """Search one file's bytes as rg would, gathering events for the printers."""
+    result = FileResult(binary_mode=binary, multiline=query.multiline)
+    nul = data.find(b"\0")
+    slice_mode = query.multiline or binary is BinaryMode.CONVERT_MMAP
+    end = len(data)
+    detect_at: int | None = None  # matches from here on come after rg saw the NUL
+    stream_detect = end  # stream modes: where rg reads the chunk holding the NUL
+    if nul >= 0:
+        context = max(opts.before_context, opts.after_context)
+        if slice_mode:
+            if nul < BUFFER_CAPACITY:
+                result.binary_offset = nul
+                if binary is BinaryMode.QUIT:
+                    return result
+                detect_at = 0
+        elif binary is BinaryMode.QUIT:
+            end = stream_detect = _stream_searched_end(data, nul, context)
+        else:
+            data = data.replace(b"\0", b"\n")
+            stream_detect = _stream_searched_end(data, nul, context)
+
+    stop_at_first = opts.mode in ("files_with_matches", "files_without_match") or (
+        opts.mode == "quiet" and not opts.json
+    )
+    limit = 1 if stop_at_first else opts.max_count
+    found = _matching_lines(query, data, end)
+    if query.invert:
+        found = _inverted(data, found, end)
+    need_submatches = opts.mode in ("lines", "count_matches") or (
+        opts.mode == "count" and query.multiline
+    )
+    before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
+    collector = _Collector(data, result, nul, slice_mode)
+    after_left = 0
+    stopped = limit == 0
+    for counted, (start, stop) in enumerate([] if stopped else found):
+        after_left = collector.context_upto(start, after_left)
+        if limit is not None and counted >= limit:
+            if not after_left or collector.emitted_end < start:
+                stopped = True
+                break
+            after_left -= 1
+        else:
+            after_left = after
+            collector.before_context(start, before)
+        spans = _submatches(query, data, start, stop) if need_submatches else []
+        collector.emit(True, start, stop, spans)
+        if collector.quit:
+            break
+    if not stopped:
+        collector.context_upto(end, after_left)
+        stopped = limit is not None and collector.match_events >= limit
+    searched = collector.emitted_end if stopped else end
+    if slice_mode:
+        detect_at = collector.detect_at if detect_at is None else detect_at
+    elif nul >= 0 and (not stopped or searched > stream_detect):
+        result.binary_offset = nul
+        if binary is BinaryMode.CONVERT:
+            detect_at = stream_detect
+    if detect_at is not None and binary is not BinaryMode.QUIT:
+        result.text_cut = next(
+            (i for i, e in enumerate(result.events) if e.is_match and e.offset >= detect_at),
+            None,
+        )
+    if slice_mode and result.binary_offset is not None:
+        searched = min(result.binary_offset, searched)
+    result.bytes_searched = searched
+    return result

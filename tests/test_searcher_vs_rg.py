@@ -1,0 +1,194 @@
+"""searcher + printer against rg 14.1 byte for byte, on a tree of awkward files.
+
+A test-local driver does what the engine does (list files, read, search_buffer, printer), so
+these tests need neither the walker nor the CLI.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trigrep.extract import searchable_bytes
+from trigrep.options import MatchOptions, OutputOptions
+from trigrep.printer import make_printer
+from trigrep.query import compile_query
+from trigrep.searcher import BinaryMode, search_buffer
+
+RG = str(Path(sys.executable).with_name("rg"))
+
+FILES: dict[str, bytes] = {
+    "a/context.txt": b"l1\nfoo\nl3\nl4\nl5\nl6 foo\nl7\n",
+    "a/many.txt": b"foo1\nx\nfoo2\nfoo3\ny\nz\nfoo4\n",
+    "crlf.txt": b"foo\r\nbar foo\r\nbaz\r\n",
+    "e.txt": b"baab\naa\nxyz\n",
+    "empty.txt": b"",
+    "latin1.txt": b"caf\xe9 foo\nok\n",
+    "multi.txt": b"a1\nb1\na2 a3\nb2\nx\na4\nb3 a5\nb4\n",
+    "noeol.txt": b"abc\nfoo",
+    "unicode.txt": "é foo ü\n\tctrl\x01 \"q\" \\ foo\n".encode(),
+    "long.txt": b"x" * 5000 + b" foo " + b"y" * 5000 + b"\n",
+    "small.bin": b"foo\nbar\x00\nfoo\n",
+    "nomatch.bin": b"bar\n\x00",
+    "big.bin": b"foo line\n" * 10000 + b"zz\x00zz foo\n" + b"foo end\n",
+    "late.bin": b"foo line\n" * 9000 + b"foo\x00 nul\n" + b"foo end\n" * 3,
+    "bom8.txt": b"\xef\xbb\xbffoo\nbar\n",
+    "bom16.txt": "foo\nbar é foo\n".encode("utf-16-le").join([b"\xff\xfe", b""]),
+}
+
+FLAG_SETS: list[list[str]] = [
+    [], ["-n"], ["-N", "--heading"], ["-n", "-C1"], ["-A2", "-m1", "-n"], ["-m2", "-A3"],
+    ["-B2", "-n"], ["-v", "-n"], ["-v", "-n", "-C1"], ["-o", "-n"], ["-o", "-v"], ["-c"],
+    ["-c", "-v"], ["--count-matches"], ["-l"], ["--files-without-match"], ["-m0"],
+    ["--json"], ["--json", "-C1"], ["--json", "-m1", "-A1"], ["--json", "-v"],
+    ["--heading", "-n", "-C1"], ["--color", "always", "-n"], ["--color", "always", "-o"],
+    ["--color", "always", "--heading", "-C1", "-n"], ["--color", "always", "-c"],
+    ["--color", "always", "-v"], ["--json", "-q"], ["-c", "-m1"],
+]
+PATTERNS = ["foo", "a*", "", "l[1-5]|zz", "é|ü", "x"]
+MULTILINE_PATTERNS = [r"a\d\nb", r"\d\n", r"foo\nbar", "b"]
+
+
+def _rg_env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "RIPGREP_CONFIG_PATH"}
+    env.update(HOME=str(tmp), XDG_CONFIG_HOME=str(tmp))
+    return env
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tree")
+    for name, data in FILES.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def _walk(root: Path, rel: str = "") -> list[str]:
+    """Files in rg's --sort path order: entries of a directory sorted by name, depth first."""
+    found = []
+    for entry in sorted(os.listdir(root / rel) if rel else os.listdir(root)):
+        path = f"{rel}/{entry}" if rel else entry
+        found += _walk(root, path) if (root / path).is_dir() else [path]
+    return found
+
+
+def _options(flags: list[str]) -> tuple[MatchOptions, OutputOptions]:
+    """The few rg flags these tests use, mapped onto the shared option types."""
+    match = MatchOptions(patterns=[])
+    out = OutputOptions()
+    args = iter(flags)
+    modes = {"-c": "count", "--count-matches": "count_matches", "-l": "files_with_matches",
+             "--files-without-match": "files_without_match", "-q": "quiet"}
+    for flag in args:
+        if flag in modes:
+            out.mode = modes[flag]  # type: ignore[assignment]
+        elif flag in ("-n", "-N"):
+            out.line_number = flag == "-n"
+        elif flag == "--heading":
+            out.heading = True
+        elif flag == "--json":
+            out.json = True
+        elif flag == "--color":
+            out.color = next(args)  # type: ignore[assignment]
+        elif flag == "-o":
+            out.only_matching = True
+        elif flag == "-v":
+            match.invert_match = True
+        elif flag == "-U":
+            match.multiline = True
+        elif m := re.fullmatch(r"-([ABCm])(\d+)", flag):
+            n = int(m[2])
+            if m[1] in "AC":
+                out.after_context = n
+            if m[1] in "BC":
+                out.before_context = n
+            if m[1] == "m":
+                out.max_count = n
+        else:
+            raise AssertionError(flag)
+    if out.only_matching and out.mode == "count":
+        out.mode = "count_matches"
+    return match, out
+
+
+def _drive(root: Path, pattern: str, flags: list[str], paths: list[str] | None) -> bytes:
+    """What the engine will do; `paths` None means walk the root (rg with no path)."""
+    match, out_opts = _options(flags)
+    match.patterns = [pattern]
+    query = compile_query(match)
+    if paths is None:
+        names, mode, with_filename = _walk(root), BinaryMode.QUIT, True
+    else:
+        mmap = len(paths) <= 10
+        names = paths
+        mode = BinaryMode.CONVERT_MMAP if mmap else BinaryMode.CONVERT
+        with_filename = len(paths) > 1
+    buf = io.BytesIO()
+    printer = make_printer(buf, out_opts, with_filename=with_filename, is_tty=False)
+    for name in names:
+        data = searchable_bytes((root / name).read_bytes())
+        printer.file(name, search_buffer(data, query, out_opts, binary=mode))
+    printer.finish()
+    return buf.getvalue()
+
+
+def _normalise(output: bytes, is_json: bool) -> bytes:
+    if not is_json:
+        return output
+    lines = []
+    for line in output.splitlines():
+        message = json.loads(line)
+        for stats in _all_stats(message):
+            for key in ("elapsed", "elapsed_total"):
+                if key in stats:
+                    stats[key] = None
+        lines.append(json.dumps(message))
+    return "\n".join(lines).encode()
+
+
+def _all_stats(message: dict) -> list[dict]:
+    data = message.get("data", {})
+    return [data, data.get("stats", {})] if isinstance(data, dict) else []
+
+
+def _rg(root: Path, pattern: str, flags: list[str], paths: list[str] | None) -> bytes:
+    cmd = [RG, "--sort", "path", *flags, "-e", pattern, *(paths or [])]
+    proc = subprocess.run(cmd, cwd=root, env=_rg_env(root), capture_output=True, check=False)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.stdout
+
+
+def _compare(root: Path, pattern: str, flags: list[str], paths: list[str] | None) -> None:
+    is_json = "--json" in flags
+    expected = _normalise(_rg(root, pattern, flags, paths), is_json)
+    actual = _normalise(_drive(root, pattern, flags, paths), is_json)
+    assert actual.decode(errors="replace") == expected.decode(errors="replace")
+    assert actual == expected
+
+
+@pytest.mark.parametrize("flags", FLAG_SETS, ids=" ".join)
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_walked_tree(tree: Path, pattern: str, flags: list[str]) -> None:
+    _compare(tree, pattern, flags, None)
+
+
+@pytest.mark.parametrize("flags", FLAG_SETS, ids=" ".join)
+@pytest.mark.parametrize("paths", [["small.bin"], ["small.bin", "late.bin", "e.txt"],
+                                   sorted(FILES)])
+def test_explicit_files(tree: Path, paths: list[str], flags: list[str]) -> None:
+    _compare(tree, "foo", flags, paths)
+
+
+@pytest.mark.parametrize("flags", [["-U", *f] for f in FLAG_SETS], ids=" ".join)
+@pytest.mark.parametrize("pattern", MULTILINE_PATTERNS)
+def test_multiline(tree: Path, pattern: str, flags: list[str]) -> None:
+    _compare(tree, pattern, flags, None)
