@@ -210,11 +210,17 @@ def _concat(x: _Info, y: _Info) -> _Info:
     return _inexact(emptyable, prefix, suffix, and_(match, boundary))
 
 
-def _alternate(x: _Info, y: _Info) -> _Info:
-    emptyable = x.emptyable or y.emptyable
-    if x.exact is not None and y.exact is not None and len(x.exact | y.exact) <= MAX_EXACT:
-        return _exact(x.exact | y.exact, or_(x.match, y.match))
-    return _inexact(emptyable, x.prefix | y.prefix, x.suffix | y.suffix, or_(x.query(), y.query()))
+def _alternate(branches: list[_Info]) -> _Info:
+    """All branches at once, so a long alternation gives one flat OR, not a deep tree."""
+    emptyable = any(b.emptyable for b in branches)
+    exacts = [b.exact for b in branches]
+    if all(e is not None for e in exacts):
+        union = frozenset().union(*exacts)  # type: ignore[arg-type]
+        if len(union) <= MAX_EXACT:
+            return _exact(union, or_(*(b.match for b in branches)))
+    prefix = frozenset().union(*(b.prefix for b in branches))
+    suffix = frozenset().union(*(b.suffix for b in branches))
+    return _inexact(emptyable, prefix, suffix, or_(*(b.query() for b in branches)))
 
 
 def _plus(x: _Info) -> _Info:
@@ -227,7 +233,7 @@ def _repeat(rep: Repeat, x: _Info) -> _Info:
         return _exact(_EMPTY_STRING)
     if rep.min == 0:
         if rep.max == 1:
-            return _alternate(_exact(_EMPTY_STRING), x)
+            return _alternate([_exact(_EMPTY_STRING), x])
         return _ANYTHING
     if rep.max == rep.min and rep.min <= MAX_UNROLL:
         return reduce(_concat, [x] * rep.min)
@@ -303,7 +309,7 @@ def _info(node: Node) -> _Info:
         case Concat(items=items):
             return reduce(_concat, (_info(item) for item in items))
         case Alt(items=items):
-            return reduce(_alternate, (_info(item) for item in items))
+            return _alternate([_info(item) for item in items])
     raise AssertionError(node)
 
 
