@@ -1,0 +1,331 @@
+"""Which files rg searches, in `rg --sort path` order, with the paths rg prints.
+
+The walk is rg's: depth first, each directory's entries sorted by name bytes (files and
+subdirectories interleaved), symlinks and special files skipped unless named on the
+command line. An entry is dropped by the first of these that has an opinion, as in the
+`ignore` crate: `-g` globs, then ignore files (.rgignore > .ignore > .gitignore >
+.git/info/exclude > git's global excludes, nearest directory first within each kind),
+then `-t`/`-T`, then "hidden" (a whitelisting glob, `!pattern` or type makes a hidden file
+visible). Paths named on the command line skip all of that.
+
+Everything runs on bytes (names are not always UTF-8, and globs match bytes); paths are
+decoded with surrogateescape only for the entries handed out.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
+
+from trigrep.filetypes import TypeMatcher, type_list
+from trigrep.filetypes import check_types as _check_type_names
+from trigrep.ignore import IgnoreMatcher, global_excludes_path, parse_lines, read_ignore_file
+from trigrep.options import WalkOptions
+
+__all__ = ["FileEntry", "Walker", "check_types", "type_list", "walk"]
+
+INDEX_DIR = b".trigrep"  # trigrep's own state: never listed, whatever the flags
+_DEFAULT_ROOT = b"./"  # rg's implicit path; its `./` is not printed
+_by_name = attrgetter("name")
+
+MessageHandler = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file to search."""
+
+    display: str  # the path exactly as rg prints it for these path arguments
+    path: str  # absolute path
+    explicit: bool  # named on the command line: searched even if ignored, hidden, filtered
+    _source: os.DirEntry[bytes] | os.stat_result = field(compare=False, repr=False)
+
+    def stat(self) -> os.stat_result:
+        """The file's stat, from the walk's own system call (os.DirEntry caches it)."""
+        source = self._source
+        return source if isinstance(source, os.stat_result) else source.stat()
+
+
+def check_types(opts: WalkOptions) -> None:
+    """Raise PatternError (rg's wording) for an unknown name in `-t`/`-T`."""
+    _check_type_names([*opts.types, *opts.types_not])
+
+
+def walk(
+    paths: Sequence[str],
+    opts: WalkOptions,
+    on_error: MessageHandler | None = None,
+    on_warning: MessageHandler | None = None,
+) -> Iterator[FileEntry]:
+    """Yield the files `rg --files --sort path` lists for `paths` (empty: rg's default).
+
+    Problems are reported as rg words them after its `rg: ` prefix: `on_error` for those
+    that make rg exit 2 (missing paths, unreadable directories), `on_warning` for those
+    that do not (bad globs in ignore files). Invalid `-g`/`-t` raise PatternError upfront.
+    """
+    return iter(Walker(paths, opts, on_error, on_warning))
+
+
+# Kinds of ignore files, in rg's order of precedence (within a kind, the nearest wins).
+_RGIGNORE, _DOT_IGNORE, _GITIGNORE, _EXCLUDE, _GLOBAL = range(5)
+_IGNORE_FILES = (
+    (_RGIGNORE, b".rgignore"),
+    (_DOT_IGNORE, b".ignore"),
+    (_GITIGNORE, b".gitignore"),
+    (_EXCLUDE, b".git/info/exclude"),
+)
+_GIT_KINDS = frozenset((_GITIGNORE, _EXCLUDE, _GLOBAL))  # only inside a git repository
+_REPO_KINDS = frozenset((_GITIGNORE, _EXCLUDE))  # not past the repository's root
+
+# (kind, matcher, prefix): entries are matched as `prefix + name`, their path relative to
+# the ignore file's directory.
+_Source = tuple[int, IgnoreMatcher, bytes]
+
+
+class _Rules:
+    """The ignore files in force inside one directory."""
+
+    __slots__ = ("active", "in_git", "sources")
+
+    def __init__(self, sources: Sequence[_Source] = (), in_git: bool = False) -> None:
+        self.sources = tuple(sources)  # by kind, nearest directory first within a kind
+        self.in_git = in_git  # a `.git` here or in any parent directory
+        active = []
+        for kind, matcher, prefix in self.sources:
+            if in_git or kind not in _GIT_KINDS:
+                usable = matcher.at_depth(prefix.count(b"/"))
+                if usable is not None:
+                    active.append((usable, prefix))
+        self.active = tuple(active)
+
+    def child(self, name: bytes, has_git: bool, own: Sequence[tuple[int, IgnoreMatcher]]) -> _Rules:
+        """Rules inside subdirectory `name`, given its own ignore files (kind, matcher).
+
+        A `.git` there makes it a repository root: git's files of directories above stop
+        applying; .ignore/.rgignore of all parents keep applying.
+        """
+        suffix = name + b"/"
+        sources = [(kind, matcher, b"") for kind, matcher in own]
+        sources += [
+            (kind, matcher, prefix + suffix)
+            for kind, matcher, prefix in self.sources
+            if not (has_git and kind in _REPO_KINDS)
+        ]
+        sources.sort(key=itemgetter(0))  # stable: a directory's own files stay first
+        return _Rules(sources, self.in_git or has_git)
+
+    def with_global(self, matcher: IgnoreMatcher, prefix: bytes) -> _Rules:
+        """These rules plus git's global excludes, which see entries as `prefix + name`."""
+        return _Rules((*self.sources, (_GLOBAL, matcher, prefix)), self.in_git)
+
+    def matched(self, name: bytes, is_dir: bool) -> bool | None:
+        """True: ignored, False: whitelisted by a `!` pattern, None: no rule applies."""
+        for matcher, prefix in self.active:
+            verdict = matcher.matched(prefix + name, name, is_dir)
+            if verdict is not None:
+                return verdict
+        return None
+
+
+class Walker:
+    """One walk over the path arguments; iterate it once for the files.
+
+    `errors` and `warnings` collect the messages also passed to the callbacks, so the
+    caller can decide the exit code (rg exits 2 after any error, but not for warnings).
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        opts: WalkOptions,
+        on_error: MessageHandler | None = None,
+        on_warning: MessageHandler | None = None,
+    ) -> None:
+        self.paths = list(paths)
+        self.opts = opts
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self._on_error = on_error
+        self._on_warning = on_warning
+        self._globs = parse_lines(opts.globs)
+        self._types = TypeMatcher(opts.types, opts.types_not)
+        self._cwd = os.getcwdb()
+        self._global = None if opts.no_ignore else self._load_global()
+
+    def __iter__(self) -> Iterator[FileEntry]:
+        for root in self.paths or [None]:
+            yield from self._walk_root(_DEFAULT_ROOT if root is None else os.fsencode(root))
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def _error(self, path: bytes, err: OSError) -> None:
+        shown = os.fsdecode(path)
+        message = (
+            f"{shown}: IO error for operation on {shown}: {err.strerror} (os error {err.errno})"
+        )
+        self.errors.append(message)
+        if self._on_error is not None:
+            self._on_error(message)
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        if self._on_warning is not None:
+            self._on_warning(message)
+
+    def _load(self, path: bytes) -> IgnoreMatcher | None:
+        shown = os.fsdecode(path)
+        return read_ignore_file(
+            path, lambda line, problem: self._warn(f"{shown}: line {line}: {problem}")
+        )
+
+    def _load_global(self) -> IgnoreMatcher | None:
+        path = global_excludes_path()
+        return self._load(path) if path is not None else None
+
+    # -- walking ---------------------------------------------------------------------------
+
+    def _walk_root(self, root: bytes) -> Iterator[FileEntry]:
+        try:
+            root_stat = os.stat(root)
+        except OSError as err:
+            self._error(root, err)
+            return
+        absolute = os.path.abspath(root)
+        if not stat.S_ISDIR(root_stat.st_mode):
+            yield FileEntry(os.fsdecode(root), os.fsdecode(absolute), True, root_stat)
+            return
+        entries = self._list(root)
+        if entries is not None:
+            rules = self._root_rules(root, entries)
+            yield from self._walk_tree(root, absolute.rstrip(b"/") + b"/", entries, rules)
+
+    def _list(self, directory: bytes) -> list[os.DirEntry[bytes]] | None:
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError as err:
+            self._error(directory, err)
+            return None
+        entries.sort(key=_by_name)
+        return entries
+
+    def _root_rules(self, root: bytes, entries: list[os.DirEntry[bytes]]) -> _Rules:
+        """Rules of the root directory: those of its parent directories up to `/` (found
+        through the resolved path, as rg does) plus its own."""
+        if self.opts.no_ignore:
+            return _Rules()
+        rules = _Rules()
+        *parents, name = os.path.realpath(root).split(b"/")[1:]
+        directory = b""
+        for parent in parents:
+            directory += b"/" + parent
+            has_git = os.path.exists(directory + b"/.git")
+            rules = self._child_rules(rules, parent, directory, has_git, None)
+        rules = self._listed_dir_rules(rules, name, root, entries)
+        if self._global is None:
+            return rules
+        # The global file is anchored at the cwd: it sees the walked path, minus any `./`.
+        prefix = root.removeprefix(b"./")
+        if prefix and not prefix.endswith(b"/"):
+            prefix += b"/"
+        return rules.with_global(self._global, prefix)
+
+    def _listed_dir_rules(
+        self, rules: _Rules, name: bytes, path: bytes, entries: list[os.DirEntry[bytes]]
+    ) -> _Rules:
+        """Rules inside a directory whose entries are at hand (so no failed opens)."""
+        if self.opts.no_ignore:
+            return rules
+        dot_names = {entry.name for entry in entries if entry.name[:1] == b"."}
+        return self._child_rules(rules, name, path, b".git" in dot_names, dot_names)
+
+    def _child_rules(
+        self,
+        rules: _Rules,
+        name: bytes,
+        path: bytes,
+        has_git: bool,
+        dot_names: set[bytes] | None,
+    ) -> _Rules:
+        """Rules inside directory `path` (named `name`); `dot_names` lists its entries that
+        start with a dot, or is None when unknown (then every ignore file is tried)."""
+        in_git = rules.in_git or has_git
+        own = []
+        for kind, file in _IGNORE_FILES:
+            if (kind == _GITIGNORE and not in_git) or (kind == _EXCLUDE and not has_git):
+                continue
+            if dot_names is not None and file.partition(b"/")[0] not in dot_names:
+                continue
+            matcher = self._load(path + (b"" if path.endswith(b"/") else b"/") + file)
+            if matcher is not None:
+                own.append((kind, matcher))
+        if not (own or has_git or rules.sources):
+            return rules
+        return rules.child(name, has_git, own)
+
+    def _walk_tree(
+        self, root: bytes, absolute: bytes, entries: list[os.DirEntry[bytes]], rules: _Rules
+    ) -> Iterator[FileEntry]:
+        """Depth-first over the sorted listings; `absolute` ends with `/`."""
+        strip = len(_DEFAULT_ROOT) if root == _DEFAULT_ROOT and not self.paths else 0
+        stack = [(iter(entries), rules, absolute)]
+        while stack:
+            it, rules, absolute = stack[-1]
+            for entry in it:
+                name = entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if name == INDEX_DIR or self._skip(entry.path, name, True, rules):
+                        continue
+                    children = self._list(entry.path)
+                    if children is None:
+                        continue
+                    child_rules = rules
+                    if not self.opts.no_ignore:
+                        dot_names = {c.name for c in children if c.name[:1] == b"."}
+                        has_git = b".git" in dot_names
+                        child_rules = self._child_rules(rules, name, entry.path, has_git, dot_names)
+                    stack.append((iter(children), child_rules, absolute + name + b"/"))
+                    break
+                if entry.is_file(follow_symlinks=False) and not self._skip(
+                    entry.path, name, False, rules
+                ):
+                    yield FileEntry(
+                        entry.path[strip:].decode("utf-8", "surrogateescape"),
+                        (absolute + name).decode("utf-8", "surrogateescape"),
+                        False,
+                        entry,
+                    )
+            else:
+                stack.pop()
+
+    def _skip(self, path: bytes, name: bytes, is_dir: bool, rules: _Rules) -> bool:
+        """The ignore crate's verdict for an entry below a root: True to leave it out."""
+        if self._globs:
+            # -g globs are gitignore lines with the meaning inverted: a plain glob selects.
+            verdict = self._globs.matched(self._glob_path(path), name, is_dir)
+            if verdict is not None:
+                return not verdict
+            if self._globs.num_ignores and not is_dir:
+                return True
+        whitelisted = False
+        if rules.active:
+            verdict = rules.matched(name, is_dir)
+            if verdict:
+                return True
+            whitelisted = verdict is False
+        if self._types and not is_dir:
+            keep = self._types.matched(name)
+            if keep is False:
+                return True
+            whitelisted = whitelisted or keep is True
+        return not (whitelisted or self.opts.hidden) and name[:1] == b"."
+
+    def _glob_path(self, path: bytes) -> bytes:
+        """The path `-g` globs see: without `./`, relative to the cwd when given absolute."""
+        path = path.removeprefix(b"./")
+        if b"/" in path and path.startswith(self._cwd):
+            path = path[len(self._cwd) :].removeprefix(b"/")
+        return path
