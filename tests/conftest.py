@@ -1,0 +1,64 @@
+"""Shared helpers: run rg (the oracle) and trigrep as a user would, isolated from user config."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+RG = str(BIN / "rg")
+TRIGREP = [sys.executable, "-m", "trigrep.cli"]
+
+
+@dataclass(frozen=True)
+class Run:
+    out: bytes
+    err: bytes
+    code: int
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """An environment where neither tool sees the user's rg, git or XDG configuration."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RIPGREP", "GIT_", "XDG_"))}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), LC_ALL="C.UTF-8")
+    return env
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str], stdin: bytes | None = None) -> Run:
+    p = subprocess.run(
+        cmd, cwd=cwd, env=env, input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True, timeout=120, check=False,
+    )
+    return Run(p.stdout, p.stderr, p.returncode)
+
+
+_TIMING = re.compile(rb'"(elapsed|elapsed_total)":\{"human":"[^"]*","nanos":\d+,"secs":\d+\}')
+
+
+def normalise_json(out: bytes) -> bytes:
+    """Blank the timing fields of rg's --json output: the only bytes that may differ."""
+    return _TIMING.sub(rb'"\1":0', out)
+
+
+def parse_json_lines(out: bytes) -> list[dict]:
+    return [json.loads(line) for line in normalise_json(out).splitlines()]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    h = tmp_path / "home"
+    (h / ".config").mkdir(parents=True)
+    return h
+
+
+@pytest.fixture
+def env(home: Path) -> dict[str, str]:
+    return isolated_env(home)
