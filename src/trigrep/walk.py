@@ -41,12 +41,15 @@ class FileEntry:
     display: str  # the path exactly as rg prints it for these path arguments
     path: str  # absolute path
     explicit: bool  # named on the command line: searched even if ignored, hidden, filtered
-    _source: os.DirEntry[bytes] | os.stat_result = field(compare=False, repr=False)
+    _stat: os.stat_result | None = field(default=None, compare=False, repr=False)
 
     def stat(self) -> os.stat_result:
-        """The file's stat, from the walk's own system call (os.DirEntry caches it)."""
-        source = self._source
-        return source if isinstance(source, os.stat_result) else source.stat()
+        """The file's stat (following symlinks), fetched once; the walk itself never stats
+        the files it lists, only the paths named on the command line."""
+        if self._stat is None:
+            object.__setattr__(self, "_stat", os.stat(self.path))  # a cache, not a change
+        assert self._stat is not None
+        return self._stat
 
 
 def check_types(opts: WalkOptions) -> None:
@@ -296,7 +299,6 @@ class Walker:
                         entry.path[strip:].decode("utf-8", "surrogateescape"),
                         (absolute + name).decode("utf-8", "surrogateescape"),
                         False,
-                        entry,
                     )
             else:
                 stack.pop()

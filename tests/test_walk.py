@@ -1,0 +1,448 @@
+"""The walk against `rg --files --sort path`, byte for byte, on generated trees.
+
+Every check runs rg and the walker with the same flags, paths, working directory and an
+isolated HOME/XDG_CONFIG_HOME (so the user's rg and git configuration cannot leak in).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trigrep import walk as walk_module
+from trigrep.errors import PatternError
+from trigrep.filetypes import type_list
+from trigrep.options import WalkOptions
+from trigrep.walk import FileEntry, Walker, check_types, walk
+
+RG = str(Path(sys.executable).with_name("rg"))
+STDLIB = Path(os.__file__).parent
+
+
+def rg_flags(opts: WalkOptions) -> list[str]:
+    """The rg command-line flags meaning the same as `opts`."""
+    flags = [f"--glob={glob}" for glob in opts.globs]
+    flags += [f"--type={name}" for name in opts.types]
+    flags += [f"--type-not={name}" for name in opts.types_not]
+    flags += ["--hidden"] * opts.hidden + ["--no-ignore"] * opts.no_ignore
+    return flags
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty HOME (and XDG_CONFIG_HOME below it) for both rg and the walker."""
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.delenv("RIPGREP_CONFIG_PATH", raising=False)
+    return home
+
+
+def run_rg(cwd: Path, opts: WalkOptions, paths: Sequence[str]) -> tuple[bytes, list[str]]:
+    """rg's listing and its stderr lines without the `rg: ` prefix."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RIPGREP", "GIT_"))}
+    proc = subprocess.run(
+        [RG, "--files", "--sort", "path", *rg_flags(opts), "--", *paths],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    messages = os.fsdecode(proc.stderr).splitlines()
+    return proc.stdout, [m.removeprefix("rg: ") for m in messages]
+
+
+def run_walk(cwd: Path, opts: WalkOptions, paths: Sequence[str]) -> tuple[bytes, Walker]:
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        walker = Walker(paths, opts)
+        listing = b"".join(os.fsencode(entry.display) + b"\n" for entry in walker)
+    finally:
+        os.chdir(old)
+    return listing, walker
+
+
+def same_as_rg(cwd: Path, opts: WalkOptions | None = None, paths: Sequence[str] = ()) -> bytes:
+    """Assert the walk lists what rg lists and reports what rg reports; return the listing."""
+    opts = opts or WalkOptions()
+    expected, rg_messages = run_rg(cwd, opts, paths)
+    listing, walker = run_walk(cwd, opts, paths)
+    assert listing.decode(errors="replace") == expected.decode(errors="replace")
+    assert listing == expected
+    assert sorted(walker.errors + walker.warnings) == sorted(rg_messages)
+    return listing
+
+
+def make_tree(root: Path, files: Sequence[str], contents: dict[str, str] | None = None) -> None:
+    """Create `files` (a trailing `/` makes a directory) and ignore files from `contents`."""
+    for name in files:
+        path = root / name
+        if name.endswith("/"):
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+    for name, text in (contents or {}).items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def git_init(path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+
+
+# -- order, display paths, file kinds ---------------------------------------------------------
+
+BASIC = [
+    "a/b/y", "a/x", "a b", "a-c", "a.txt", "a_c", "A/z", "B", "zz", "é", "!bang", "#hash",
+    ".hidden", ".hdir/k", "sub/.hid/q", "sub/f", "sub/deep/er/f.py", "x.py", ".x.py",
+]  # fmt: skip
+
+
+@pytest.fixture
+def basic(tmp_path: Path, home: Path) -> Path:
+    root = tmp_path / "basic"
+    make_tree(root, BASIC)
+    (root / os.fsdecode(b"x\xffy")).touch()  # not UTF-8: sorted and printed as raw bytes
+    (root / "link").symlink_to("a/x")
+    (root / "linkdir").symlink_to("a")
+    (root / "dangling").symlink_to("nowhere")
+    os.mkfifo(root / "fifo")
+    return root
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        WalkOptions(),
+        WalkOptions(hidden=True),
+        WalkOptions(no_ignore=True),
+        WalkOptions(hidden=True, no_ignore=True),
+    ],
+)
+def test_order_hidden_symlinks_special_files(basic: Path, opts: WalkOptions) -> None:
+    same_as_rg(basic, opts)
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        ["./"],
+        ["."],
+        ["a"],
+        ["a/"],
+        ["./a"],
+        ["a//"],
+        ["sub/.hid"],
+        [".hidden", "link", "linkdir", "a/x"],
+        ["a/x", "a/x", "a", "a"],
+        ["sub", "a", "B"],
+        ["fifo"],
+    ],
+)
+def test_display_paths(basic: Path, paths: list[str]) -> None:
+    same_as_rg(basic, paths=paths)
+
+
+def test_display_paths_outside_cwd(basic: Path) -> None:
+    same_as_rg(basic / "sub", paths=["..", "../a/"])
+    same_as_rg(basic, paths=[str(basic), str(basic / "a") + "/"])
+
+
+def test_missing_path_is_reported_and_others_still_walked(basic: Path) -> None:
+    listing = same_as_rg(basic, paths=["nope", "a", "sub/nope/x"])
+    assert listing == b"a/b/y\na/x\n"
+
+
+def test_entries_carry_absolute_path_stat_and_explicit_flag(basic: Path) -> None:
+    old = os.getcwd()
+    os.chdir(basic)
+    try:
+        entries = list(walk(["a", "link"], WalkOptions()))
+    finally:
+        os.chdir(old)
+    assert [(e.display, e.explicit) for e in entries] == [
+        ("a/b/y", False),
+        ("a/x", False),
+        ("link", True),
+    ]
+    assert entries[1].path == str(basic / "a" / "x")
+    assert entries[2].path == str(basic / "link")
+    assert all(stat.S_ISREG(e.stat().st_mode) for e in entries)
+    assert isinstance(entries[0], FileEntry)
+
+
+def test_unreadable_directory_is_reported_like_rg(
+    basic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rg prints `./a: IO error for operation on ./a: Permission denied (os error 13)` (checked
+    by hand as an unprivileged user; the suite may run as root, so the failure is simulated)."""
+    real_scandir = os.scandir
+
+    def scandir(path: bytes) -> object:
+        if path == b"./a":
+            raise PermissionError(13, "Permission denied", path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(walk_module.os, "scandir", scandir)
+    listing, walker = run_walk(basic, WalkOptions(), [])
+    assert b"a/x" not in listing and b"sub/f" in listing
+    assert walker.errors == ["./a: IO error for operation on ./a: Permission denied (os error 13)"]
+
+
+# -- ignore files -------------------------------------------------------------------------------
+
+GITIGNORE = """\
+# a comment
+*.log
+!keep.log
+build/
+/anchored
+deep/nested/file
+docs/**/*.html
+**/generated
+dironly/
+escaped\\ 
+trailing   
+\\#literal
+\\!literal
+*.{tmp,bak}
+[Tt]humbs.db
+ign/
+!ign/back
+lib/**
+"""  # noqa: W291
+
+IGNORED_TREE = [
+    "a.log", "keep.log", "x/b.log", "x/keep.log", "build/out", "x/build/out", "build",
+    "anchored", "x/anchored", "deep/nested/file", "x/deep/nested/file", "docs/a.html",
+    "docs/p/q/b.html", "x/docs/a.html", "generated/g", "x/y/generated", "dironly",
+    "x/dironly/f", "escaped ", "escaped", "trailing", "#literal", "!literal", "a.tmp", "b.bak",
+    "Thumbs.db", "thumbs.db", "ign/back", "ign/other", "lib", "lib/in", "z/lib/in",
+]  # fmt: skip
+
+
+@pytest.fixture
+def repo(tmp_path: Path, home: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git_init(root)
+    files = [f for f in IGNORED_TREE if f not in ("build", "lib")]
+    make_tree(root, files, {".gitignore": GITIGNORE})
+    return root
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [WalkOptions(), WalkOptions(hidden=True), WalkOptions(no_ignore=True)],
+)
+def test_gitignore_pattern_syntax(repo: Path, opts: WalkOptions) -> None:
+    same_as_rg(repo, opts)
+
+
+def test_gitignore_needs_a_repository(tmp_path: Path, home: Path) -> None:
+    root = tmp_path / "plain"
+    make_tree(root, [f for f in IGNORED_TREE if f not in ("build", "lib")], {".gitignore": "*"})
+    assert b"a.log" in same_as_rg(root)
+    (root / "inner").mkdir()
+    git_init(root / "inner")
+    make_tree(root / "inner", ["a.log", "b.txt"], {".gitignore": "*.log\n"})
+    listing = same_as_rg(root)
+    assert b"inner/b.txt" in listing and b"inner/a.log" not in listing
+
+
+def test_precedence_of_ignore_files(tmp_path: Path, home: Path) -> None:
+    """.rgignore > .ignore > .gitignore > .git/info/exclude > global, whatever the depth."""
+    root = tmp_path / "prec"
+    root.mkdir()
+    git_init(root)
+    names = [f"p{i}" for i in range(1, 9)]
+    make_tree(
+        root,
+        [*names, *(f"d/{n}" for n in names), *(f"d/e/{n}" for n in names)],
+        {
+            ".rgignore": "p1\n!p2\n",
+            ".ignore": "p2\n!p3\np4\n",
+            ".gitignore": "p3\n!p4\np5\n!p6\n",
+            ".git/info/exclude": "p5\np6\np7\n!p8\n",
+            "d/.gitignore": "!p5\np8\n",
+            "d/e/.ignore": "!p1\n!p4\n",
+        },
+    )
+    (home / ".config" / "git").mkdir()
+    (home / ".config" / "git" / "ignore").write_text("p7\np8\n")
+    same_as_rg(root)
+    same_as_rg(root, paths=["d"])
+    same_as_rg(root / "d")
+
+
+def test_global_excludes_file_from_gitconfig(tmp_path: Path, home: Path) -> None:
+    root = tmp_path / "glob"
+    root.mkdir()
+    git_init(root)
+    make_tree(root, ["g1", "g2", "g3", "sub/g2"])
+    (home / ".config" / "git").mkdir()
+    (home / ".config" / "git" / "ignore").write_text("g1\n")
+    (home / "excludes").write_text("g2\n")
+    (home / ".gitconfig").write_text('[core]\n\texcludesFile = "~/excludes"\n')
+    assert b"g1" in same_as_rg(root)
+    (home / ".gitconfig").unlink()
+    (home / ".config" / "git" / "config").write_text("[core]\nexcludesfile=~/excludes\n")
+    assert b"g1" in same_as_rg(root)
+
+
+def test_ignore_files_of_parent_directories(tmp_path: Path, home: Path) -> None:
+    """Parents' .ignore apply up to `/`; parents' .gitignore only up to the repository root."""
+    top = tmp_path / "top"
+    make_tree(
+        top,
+        ["r/f1", "r/f2", "r/f3", "r/sub/f1", "r/sub/f2", "r/sub/f3", "r/sub/f4"],
+        {".gitignore": "f1\n", ".ignore": "f2\n", "r/.gitignore": "/sub/f4\nf3\n"},
+    )
+    git_init(top / "r")
+    for cwd, paths in [
+        (top, []),
+        (top / "r", []),
+        (top / "r", ["sub"]),
+        (top / "r" / "sub", []),
+        (top / "r" / "sub", ["."]),
+        (top / "r" / "sub", [".."]),
+        (top, [str(top / "r" / "sub")]),
+    ]:
+        same_as_rg(cwd, paths=paths)
+
+
+def test_bad_glob_in_ignore_file_is_a_warning(repo: Path) -> None:
+    (repo / ".ignore").write_text("[\n!{a\n*.log\n")
+    same_as_rg(repo)
+
+
+# -- -g, -t, -T -----------------------------------------------------------------------------------
+
+GLOB_CASES = [
+    ["*.txt"],
+    ["*.py", "!x.py"],
+    ["!a"],
+    ["!a/", "!B"],
+    ["a/*"],
+    ["a/**"],
+    ["a/**/y"],
+    ["**/y"],
+    ["**"],
+    ["*"],
+    ["?"],
+    ["??"],
+    ["[!a]*"],
+    ["a[/]x"],
+    ["*.{py,txt}"],
+    ["x\\*"],
+    ["sub/"],
+    [".hidden"],
+    ["*", "!a/", "!sub/deep"],
+]
+
+
+@pytest.mark.parametrize("globs", GLOB_CASES)
+def test_globs(basic: Path, globs: list[str]) -> None:
+    same_as_rg(basic, WalkOptions(globs=globs))
+    same_as_rg(basic, WalkOptions(globs=globs), paths=["./", "sub"])
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        WalkOptions(types=["py"]),
+        WalkOptions(types=["py", "txt"]),
+        WalkOptions(types_not=["py"]),
+        WalkOptions(types=["all"]),
+        WalkOptions(types_not=["all"]),
+        WalkOptions(types=["py"], globs=["!sub"]),
+    ],
+)
+def test_types(basic: Path, opts: WalkOptions) -> None:
+    same_as_rg(basic, opts)
+
+
+def test_filters_do_not_apply_to_named_files(basic: Path) -> None:
+    opts = WalkOptions(globs=["*.txt"], types=["py"])
+    same_as_rg(basic, opts, paths=["a/x", ".hidden", "a.txt"])
+
+
+def test_invalid_glob_and_unknown_type_are_errors_worded_like_rg() -> None:
+    with pytest.raises(PatternError, match=r"^error parsing glob '\[': unclosed character class"):
+        Walker([], WalkOptions(globs=["["]))
+    with pytest.raises(PatternError, match=r"^error parsing glob '\{a,\{b\}\}': nested"):
+        Walker([], WalkOptions(globs=["{a,{b}}"]))
+    with pytest.raises(PatternError, match=r"^unrecognized file type: nope$"):
+        check_types(WalkOptions(types_not=["nope"]))
+    check_types(WalkOptions(types=["all", "py"]))
+
+
+def test_type_list_is_rgs() -> None:
+    expected = subprocess.run([RG, "--type-list"], capture_output=True, check=True).stdout
+    assert type_list().encode() == expected
+
+
+# -- trigrep's index directory -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("opts", [WalkOptions(), WalkOptions(hidden=True, no_ignore=True)])
+def test_index_directory_is_never_listed(basic: Path, opts: WalkOptions) -> None:
+    make_tree(basic, [".trigrep/index.bin", "sub/.trigrep/x"], {".trigrep/.gitignore": "*\n"})
+    expected, _ = run_rg(basic, opts, [])
+    listing, _ = run_walk(basic, opts, [])
+    kept = [line for line in expected.splitlines(True) if b".trigrep/" not in line]
+    assert listing == b"".join(kept)
+
+
+# -- randomised ignore files ---------------------------------------------------------------------
+
+RANDOM_TREE = [
+    "b", "b.c", "a/b/c", "ab/c.c", "x/a", "x/ab.c", "x/y/b", ".a", "x/.b/c", "c/a/b.c", "a/c",
+]  # fmt: skip
+pattern_part = st.sampled_from(["a", "b", "c", "ab", "*", "?", "**", "*.c", "[ab]", "{a,b}"])
+patterns = st.builds(
+    lambda neg, lead, parts, trail: neg + lead + "/".join(parts) + trail,
+    st.sampled_from(["", "", "!"]),
+    st.sampled_from(["", "", "/", "**/"]),
+    st.lists(pattern_part, min_size=1, max_size=3),
+    st.sampled_from(["", "", "/", "/**"]),
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(lines=st.lists(patterns, min_size=1, max_size=5), in_sub=st.booleans())
+def test_random_ignore_files_match_rg(tmp_path: Path, home: Path, lines: list[str], in_sub: bool):
+    root = tmp_path / "rand"
+    if not root.exists():
+        make_tree(root, RANDOM_TREE)
+    ignore_file = root / ("x" if in_sub else "") / ".ignore"
+    ignore_file.write_text("\n".join(lines) + "\n")
+    same_as_rg(root)
+    same_as_rg(root, WalkOptions(globs=lines[:2]))
+
+
+# -- a real tree -------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not (STDLIB / "json").is_dir(), reason="no stdlib source tree")
+@pytest.mark.parametrize(
+    "opts", [WalkOptions(), WalkOptions(types=["py"]), WalkOptions(globs=["*.txt"])]
+)
+def test_python_stdlib_tree(home: Path, opts: WalkOptions) -> None:
+    same_as_rg(STDLIB, opts)
