@@ -61,6 +61,17 @@ def _ensure_newline(line: bytes) -> bytes:
     return line if line.endswith(b"\n") else line + b"\n"
 
 
+def _merge_adjacent(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """rg paints back-to-back matches as one coloured run."""
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and merged[-1][1] == start and start != end:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
 class StandardPrinter:
     """rg's default line output: optional heading, line numbers, colours, context breaks."""
 
@@ -89,7 +100,7 @@ class StandardPrinter:
         self.matched = self.matched or has_match
         path = _paint(os.fsencode(display_path), self._spec(_PATH_COLOR))
         chunks: list[bytes] = []
-        if self.printed_any and self.heading:
+        if self.printed_any and self.heading and events:
             chunks.append(b"\n")
         elif self.printed_any and self.has_context and events:
             chunks.append(b"--\n")
@@ -171,7 +182,7 @@ class StandardPrinter:
         content_end = len(body) - 1 if body.endswith(b"\n") else len(body)
         pieces = []
         pos = 0
-        for start, end in spans:
+        for start, end in _merge_adjacent(spans):
             start, end = max(start - base, 0), min(end - base, content_end)
             if end <= start or start < pos:
                 continue
@@ -201,9 +212,9 @@ class SummaryPrinter:
             # rg drops a walked file once it met a NUL, rather than report a partial count.
             return
         mode = self.opts.mode
-        if mode == "count_matches":
+        if mode == "count_matches" and not result.inverted:
             count = result.matches
-        elif result.multiline:
+        elif mode == "count" and result.multiline:
             count = result.matches  # -U: rg's -c counts matches, not groups of lines
         else:
             count = sum(e.is_match for e in result.events)

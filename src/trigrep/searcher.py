@@ -71,6 +71,7 @@ class FileResult:
     text_cut: int | None = None
     bytes_searched: int = 0
     multiline: bool = False  # -U: events may span lines; -c counts matches
+    inverted: bool = False  # -v: --count-matches counts lines
 
     @property
     def has_match(self) -> bool:
@@ -208,8 +209,13 @@ def _submatches(query: Query, data: bytes, start: int, stop: int) -> list[tuple[
                 break
             spans.append((m.start() - start, m.end() - start))
         return spans
+    # rg drops a match starting at the end of an unterminated last line (an empty one).
     end = _trimmed_end(data, stop, start)
-    return [(m.start() - start, m.end() - start) for m in find_iter(query.regex, data, start, end)]
+    return [
+        (m.start() - start, m.end() - start)
+        for m in find_iter(query.regex, data, start, end)
+        if m.start() < stop
+    ]
 
 
 class _Lines:
@@ -255,7 +261,7 @@ class _Collector:
         if is_match:
             self.match_events += 1
             self.result.matched_lines += event.last_line_number - event.line_number + 1
-            self.result.matches += max(len(spans), 1)
+            self.result.matches += len(spans)
 
     def context_upto(self, stop: int, count: int) -> int:
         """Emit up to `count` context lines from the last emitted line to `stop`."""
@@ -278,7 +284,7 @@ def search_buffer(
     data: bytes, query: Query, opts: OutputOptions, *, binary: BinaryMode
 ) -> FileResult:
     """Search one file's bytes as rg would, gathering events for the printers."""
-    result = FileResult(binary_mode=binary, multiline=query.multiline)
+    result = FileResult(binary_mode=binary, multiline=query.multiline, inverted=query.invert)
     nul = data.find(b"\0")
     slice_mode = query.multiline or binary is BinaryMode.CONVERT_MMAP
     end = len(data)
@@ -305,7 +311,7 @@ def search_buffer(
     found = _matching_lines(query, data, end)
     if query.invert:
         found = _inverted(data, found, end)
-    need_submatches = opts.mode in ("lines", "count_matches") or (
+    need_submatches = opts.json or opts.mode in ("lines", "count_matches") or (
         opts.mode == "count" and query.multiline
     )
     before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
