@@ -1,0 +1,651 @@
+"""Build a trigram index: one segment plus a manifest (format in `trigrep.index.format`).
+
+Two phases, each spread over a process pool (numpy releases no GIL for our small calls, so
+processes, not threads):
+
+1. Extract: workers read batches of files and cut them into chunks of at most CHUNK_BYTES
+   holding at most MAX_CHUNK_FILES files (bigger files are split into overlapping pieces).
+   Per chunk, one numpy pass computes a uint32 key (trigram << 8 | file-in-chunk) for every
+   byte position, sorts, dedupes and writes the keys to a run file, with a table of where each
+   of 4096 trigram ranges starts. Memory per worker is a few chunk-sized arrays.
+2. Merge: the 4096 ranges are grouped into slices of about SLICE_POSTINGS pairs; workers
+   gather a slice's keys from every run, map them to (trigram, file id), sort, and encode the
+   posting lists. The parent streams the encoded slices, in order, into the segment file.
+
+Peak memory is bounded by the chunk and slice sizes, not by the tree.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import fcntl
+import mmap
+import multiprocessing
+import os
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import BinaryIO, TypeVar
+
+import numpy as np
+
+from trigrep.errors import IndexFormatError
+from trigrep.extract import read_searchable
+from trigrep.index.format import (
+    DICT_BLOCK_ENTRIES,
+    FLAG_UNINDEXED,
+    HEADER_SIZE,
+    INDEX_DIR_NAME,
+    LOCK_NAME,
+    MANIFEST_NAME,
+    POST_BLOCK_SIZE,
+    SEGMENT_PREFIX,
+    SEGMENT_SUFFIX,
+    TMP_PREFIX,
+    BuildProgress,
+    IndexEntry,
+    IndexStats,
+    Manifest,
+    Section,
+    SegmentHeader,
+    SegmentRef,
+    fsync_dir,
+    header_crc,
+    padded,
+    parse_manifest,
+    write_atomically,
+)
+
+MAX_INDEXED_FILE_BYTES = 256 << 20  # larger files are flagged unindexed, searched directly
+CHUNK_BYTES = 1 << 20
+MAX_CHUNK_FILES = 255  # file-in-chunk 255 is reserved for the straddling-trigram sentinel
+TASK_BYTES = 16 << 20
+TASK_FILES = 4096
+SLICE_POSTINGS = 1 << 20
+RANGE_BITS = 12  # phase-1 runs record where each of 2**RANGE_BITS trigram ranges starts
+PROGRESS_INTERVAL = 0.25
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+_SENTINEL = np.uint32(0xFFFFFFFF)
+_N_RANGES = 1 << RANGE_BITS
+_RANGE_STARTS = (np.arange(_N_RANGES, dtype=np.uint64) << (32 - RANGE_BITS)).astype(np.uint32)
+_CHUNK_HEADER_WORDS = 256 + _N_RANGES + 1  # file-id table, then range offsets
+
+
+def build_index(
+    root: str,
+    entries: Iterable[IndexEntry],
+    progress: Callable[[BuildProgress], None] | None = None,
+    workers: int | None = None,
+) -> IndexStats:
+    """Index `entries` (files under `root`) into `root/.trigrep/`, replacing any previous index.
+
+    Holds the index lock for the whole build, so concurrent builds run one after the other.
+    `workers` defaults to the number of CPUs.
+    """
+    started = time.time()
+    index_dir = os.path.join(root, INDEX_DIR_NAME)
+    os.makedirs(index_dir, exist_ok=True)
+    files = sorted(entries, key=lambda e: os.fsencode(e.relpath))
+    with _locked(index_dir):
+        gitignore = os.path.join(index_dir, ".gitignore")
+        if not os.path.exists(gitignore):
+            write_atomically(gitignore, b"*\n")
+        _remove_leftovers(index_dir, segments_in_use=None)
+        generation = _previous_generation(index_dir) + 1
+        name = f"{SEGMENT_PREFIX}{generation:08d}-0{SEGMENT_SUFFIX}"
+        builder = _SegmentBuilder(index_dir, files, workers or os.cpu_count() or 1, progress)
+        header, seg_stats = builder.write(os.path.join(index_dir, name))
+        seg_bytes = os.path.getsize(os.path.join(index_dir, name))
+        stats = IndexStats(
+            **seg_stats,
+            index_bytes=seg_bytes,
+            build_seconds=round(time.time() - started, 3),
+            created=time.time(),
+        )
+        manifest = Manifest(
+            generation, [SegmentRef(name, seg_bytes, header_crc(header), len(files))], stats
+        )
+        write_atomically(os.path.join(index_dir, MANIFEST_NAME), manifest.dumps())
+        _remove_leftovers(index_dir, segments_in_use={name})
+    return stats
+
+
+class _locked:
+    """Context manager holding the builders' exclusive flock on `.trigrep/lock`."""
+
+    def __init__(self, index_dir: str) -> None:
+        self._path = os.path.join(index_dir, LOCK_NAME)
+
+    def __enter__(self) -> None:
+        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self._fd)  # closing releases the flock
+
+
+def _previous_generation(index_dir: str) -> int:
+    """The generation of the current manifest; 0 if there is none or it is unreadable
+    (a damaged index is simply replaced)."""
+    try:
+        with open(os.path.join(index_dir, MANIFEST_NAME), "rb") as f:
+            return parse_manifest(f.read(), index_dir).generation
+    except (OSError, IndexFormatError):
+        return 0
+
+
+def _remove_leftovers(index_dir: str, segments_in_use: set[str] | None) -> None:
+    """Delete temp files of crashed builds and, unless `segments_in_use` is None, the
+    segments not in it. Only called with the lock held, so no other builder is writing."""
+    for name in os.listdir(index_dir):
+        unused = (
+            segments_in_use is not None
+            and name.startswith(SEGMENT_PREFIX)
+            and name not in segments_in_use
+        )
+        if name.startswith(TMP_PREFIX) or unused:
+            path = os.path.join(index_dir, name)
+            if os.path.isdir(path):
+                for sub in os.listdir(path):
+                    os.unlink(os.path.join(path, sub))
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+
+
+def _init_worker() -> None:
+    """Keep freed chunk-sized arrays in the malloc heap: by default glibc returns them to the
+    OS and the next chunk pays a page fault per 4 KiB again, which doubled the build time."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)
+        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+    except (OSError, AttributeError):  # not glibc: only slower
+        pass
+
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+# ---------------------------------------------------------------------------------------------
+# Phase 1: extraction
+
+
+@dataclass(frozen=True)
+class _TaskResult:
+    run_path: str
+    chunks: list[tuple[int, int]]  # (byte offset in the run file, number of keys)
+    range_counts: np.ndarray  # keys per trigram range, summed over the task's chunks
+    unindexed: list[int]  # file ids whose content could not be read
+    bytes_read: int
+    files: int
+
+
+def _fold_trigram_keys(data: np.ndarray, local_ids: np.ndarray) -> np.ndarray:
+    """uint32 key (trigram << 8) | local id for every position of `data`, case folded."""
+    upper = data - np.uint8(65)
+    np.less(upper, np.uint8(26), out=upper.view(bool))
+    upper <<= np.uint8(5)
+    upper += data
+    wide = upper.astype(np.uint32)
+    keys = wide[:-2] << np.uint32(24)
+    keys |= wide[1:-1] << np.uint32(16)
+    keys |= wide[2:] << np.uint32(8)
+    keys |= local_ids[:-2]
+    return keys
+
+
+def _chunk_keys(buffers: list[bytes]) -> np.ndarray:
+    """Sorted distinct keys of a chunk of up to MAX_CHUNK_FILES file contents."""
+    lengths = np.fromiter(map(len, buffers), np.int64, len(buffers))
+    data = np.frombuffer(b"".join(buffers), np.uint8)
+    local_ids = np.repeat(np.arange(len(buffers), dtype=np.uint32), lengths)
+    keys = _fold_trigram_keys(data, local_ids)
+    ends = np.cumsum(lengths)[:-1]  # trigrams starting at end-2 and end-1 straddle two files
+    straddling = np.concatenate((ends - 2, ends - 1))
+    keys[straddling[(straddling >= 0) & (straddling < len(keys))]] = _SENTINEL
+    keys.sort()
+    keys = keys[: np.searchsorted(keys, _SENTINEL)]
+    return _distinct(keys)
+
+
+def _distinct(sorted_values: np.ndarray) -> np.ndarray:
+    """Drop repeats from a sorted array (np.unique is far slower; np.compress beats a[mask])."""
+    if len(sorted_values) == 0:
+        return sorted_values
+    distinct = np.empty(len(sorted_values), bool)
+    distinct[0] = True
+    np.not_equal(sorted_values[1:], sorted_values[:-1], out=distinct[1:])
+    return np.compress(distinct, sorted_values)
+
+
+def _chunks(files: Iterator[tuple[int, bytes]]) -> Iterator[tuple[list[int], list[bytes]]]:
+    """Group file contents into chunks; split contents bigger than a chunk into pieces that
+    overlap by two bytes so every trigram lies in some piece."""
+    ids: list[int] = []
+    bufs: list[bytes] = []
+    size = 0
+    for file_id, content in files:
+        if len(content) < 3:
+            continue
+        if len(content) > CHUNK_BYTES:
+            for start in range(0, len(content) - 2, CHUNK_BYTES):
+                yield [file_id], [content[start : start + CHUNK_BYTES + 2]]
+            continue
+        if size + len(content) > CHUNK_BYTES or len(ids) == MAX_CHUNK_FILES:
+            yield ids, bufs
+            ids, bufs, size = [], [], 0
+        ids.append(file_id)
+        bufs.append(content)
+        size += len(content)
+    if ids:
+        yield ids, bufs
+
+
+def _extract_task(task: tuple[str, list[tuple[int, str, int]]]) -> _TaskResult:
+    """Phase-1 worker: index a batch of (file id, absolute path, size) into one run file."""
+    run_path, batch = task
+    unindexed: list[int] = []
+    bytes_read = 0
+
+    def contents() -> Iterator[tuple[int, bytes]]:
+        nonlocal bytes_read
+        for file_id, path, size in batch:
+            if size > MAX_INDEXED_FILE_BYTES:
+                unindexed.append(file_id)
+                continue
+            try:
+                content = read_searchable(path)
+            except OSError:
+                unindexed.append(file_id)
+                continue
+            bytes_read += len(content)
+            yield file_id, content
+
+    chunks: list[tuple[int, int]] = []
+    range_counts = np.zeros(_N_RANGES, np.int64)
+    offset = 0
+    with open(run_path, "wb") as run:
+        for ids, bufs in _chunks(contents()):
+            keys = _chunk_keys(bufs)
+            header = np.zeros(_CHUNK_HEADER_WORDS, np.uint32)
+            header[: len(ids)] = ids
+            starts = np.searchsorted(keys, _RANGE_STARTS)
+            header[256 : 256 + _N_RANGES] = starts
+            header[-1] = len(keys)
+            range_counts += np.diff(header[256:].astype(np.int64))
+            run.write(header.tobytes())
+            run.write(keys.tobytes())
+            chunks.append((offset, len(keys)))
+            offset += 4 * (_CHUNK_HEADER_WORDS + len(keys))
+    return _TaskResult(run_path, chunks, range_counts, unindexed, bytes_read, len(batch))
+
+
+# ---------------------------------------------------------------------------------------------
+# Phase 2: merge and encode
+
+_runs: list[tuple[str, list[tuple[int, int]]]] = []  # set in the merge workers by _init_merge
+_run_maps: dict[str, tuple[mmap.mmap, np.ndarray]] = {}
+
+
+def _init_merge(runs: list[tuple[str, list[tuple[int, int]]]]) -> None:
+    """Tell a merge worker (or this process, for a small build) which runs to read."""
+    global _runs
+    _runs = runs
+    _run_maps.clear()
+
+
+def _run_words(path: str) -> np.ndarray:
+    """A run file as uint32 words, mapped once per worker."""
+    if path not in _run_maps:
+        with open(path, "rb") as f:
+            mapping = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+        _run_maps[path] = mapping, np.frombuffer(mapping, np.uint32)
+    return _run_maps[path][1]
+
+
+def _release_run_pages() -> None:
+    """Unmap the run pages a slice touched: they stay in the page cache but no longer count
+    in this worker's RSS (all runs together are several times the memory budget)."""
+    for mapping, _ in _run_maps.values():
+        mapping.madvise(mmap.MADV_DONTNEED)
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """A merge task: trigram ranges [first, stop), narrowed to chunk keys in [low, high)
+    when a single range holds too many pairs for one task."""
+
+    first: int
+    stop: int
+    low: int
+    high: int
+    n_files: int
+
+
+def _merge_slice(task: _Slice) -> tuple[np.ndarray, np.ndarray, bytes, int]:
+    """Phase-2 worker: the trigrams of a slice, their posting lists' lengths and bytes."""
+    shift = 32 - RANGE_BITS
+    narrowed = (task.low, task.high) != (task.first << shift, task.stop << shift)
+    bounds = np.array([task.low, task.high], np.uint64)
+    parts = []
+    for path, chunks in _runs:
+        if not chunks:
+            continue
+        words = _run_words(path)
+        for offset, _ in chunks:
+            base = offset // 4
+            lo = int(words[base + 256 + task.first])
+            hi = int(words[base + 256 + task.stop])
+            if lo == hi:
+                continue
+            keys = words[base + _CHUNK_HEADER_WORDS + lo : base + _CHUNK_HEADER_WORDS + hi]
+            if narrowed:
+                start, end = np.searchsorted(keys, bounds)
+                keys = keys[start:end]
+            file_ids = words[base : base + 256][keys & np.uint32(0xFF)]
+            pairs = (keys >> np.uint32(8)).astype(np.uint64) << np.uint64(32)
+            pairs |= file_ids
+            parts.append(pairs)
+    _release_run_pages()
+    if not parts:
+        return np.empty(0, np.uint32), np.empty(0, np.uint32), b"", 0
+    pairs = np.concatenate(parts)
+    del parts
+    pairs.sort()
+    pairs = _distinct(pairs)  # the pieces of a file bigger than a chunk share trigrams
+    halves = pairs.view(np.uint32)  # little-endian: (file id, trigram) per pair, no copy
+    dict_trigrams, lengths, data = encode_postings(halves[1::2], halves[0::2], task.n_files)
+    return dict_trigrams, lengths, data, len(pairs)
+
+
+def encode_postings(
+    trigrams: np.ndarray, file_ids: np.ndarray, n_files: int
+) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """Encode (trigram, file id) pairs sorted by both into concatenated posting lists.
+
+    Returns the distinct trigrams, the byte length of each list, and the bytes.
+    """
+    n = len(trigrams)
+    list_start = np.empty(n, bool)
+    list_start[0] = True
+    np.not_equal(trigrams[1:], trigrams[:-1], out=list_start[1:])
+    starts = np.flatnonzero(list_start)
+    counts = np.diff(np.append(starts, n))
+    gaps = np.empty(n, np.uint32)
+    np.subtract(file_ids[1:], file_ids[:-1], out=gaps[1:])
+    gaps -= np.uint32(1)
+    gaps[starts] = file_ids[starts]
+    widths = np.ones(n, np.uint8)
+    for bits in (7, 14, 21, 28):
+        widths += gaps >= np.uint32(1 << bits)
+    varint_lengths = np.add.reduceat(widths, starts, dtype=np.int64)
+    bitmap_length = (n_files + 7) // 8
+    is_bitmap = varint_lengths >= bitmap_length
+    lengths = np.where(is_bitmap, bitmap_length, varint_lengths)
+    if is_bitmap.any():
+        in_varint_list = np.repeat(~is_bitmap, counts)
+        gaps, widths = np.compress(in_varint_list, gaps), np.compress(in_varint_list, widths)
+    stream = _varints(gaps, widths)
+    pieces = []
+    done = 0  # bytes of `stream` already placed
+    varint_ends = np.cumsum(np.where(is_bitmap, 0, varint_lengths))
+    for i in np.flatnonzero(is_bitmap).tolist():
+        members = np.zeros(bitmap_length * 8, bool)
+        members[file_ids[starts[i] : starts[i] + counts[i]]] = True
+        pieces += [stream[done : varint_ends[i]], np.packbits(members, bitorder="little")]
+        done = int(varint_ends[i])
+    pieces.append(stream[done:])
+    return trigrams[starts], lengths.astype(np.uint32), b"".join(p.tobytes() for p in pieces)
+
+
+def _varints(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """LEB128 encoding of `values` whose encoded `widths` are given, concatenated."""
+    if len(widths) == 0 or widths.max() == 1:
+        return values.astype(np.uint8)
+    positions = np.cumsum(widths, dtype=np.int64)
+    positions -= widths
+    out = np.empty(int(positions[-1]) + int(widths[-1]), np.uint8)
+    for byte in range(5):
+        if byte:
+            more = widths > byte
+            positions, values, widths = positions[more], values[more], widths[more]
+        if len(values) == 0:
+            break
+        low = (values >> np.uint32(7 * byte)).astype(np.uint8) & np.uint8(0x7F)
+        low |= (widths > byte + 1).view(np.uint8) << np.uint8(7)
+        out[positions + byte] = low
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The segment file
+
+
+class _SegmentBuilder:
+    """Runs both phases and writes one segment file."""
+
+    def __init__(
+        self,
+        index_dir: str,
+        files: list[IndexEntry],
+        workers: int,
+        progress: Callable[[BuildProgress], None] | None,
+    ) -> None:
+        self.index_dir = index_dir
+        self.files = files
+        self.workers = workers
+        self.progress = progress
+
+    def write(self, path: str) -> tuple[bytes, dict[str, int]]:
+        """Write the segment to `path` (atomically); return its header and its stats."""
+        work_dir = os.path.join(self.index_dir, f"{TMP_PREFIX}{os.getpid()}-work")
+        os.mkdir(work_dir)
+        try:
+            results = self._extract(work_dir)
+            tmp = os.path.join(
+                self.index_dir, f"{TMP_PREFIX}{os.getpid()}-{os.path.basename(path)}"
+            )
+            with open(tmp, "wb") as out:
+                header, stats = self._merge_into(out, results)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+            fsync_dir(self.index_dir)
+            return header, stats
+        finally:
+            for name in os.listdir(work_dir):
+                os.unlink(os.path.join(work_dir, name))
+            os.rmdir(work_dir)
+
+    def _map(
+        self,
+        function: Callable[[_T], _R],
+        tasks: list[_T],
+        initializer: Callable[..., None],
+        initargs: tuple[object, ...] = (),
+    ) -> Iterator[_R]:
+        """`function` over `tasks` in order: in a process pool, or here for a small job
+        where starting processes would cost more than it saves."""
+        if self.workers <= 1 or len(tasks) <= 1:
+            initializer(*initargs)
+            yield from map(function, tasks)
+            return
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=initializer, initargs=initargs
+        ) as pool:
+            yield from pool.map(function, tasks)
+
+    def _extract(self, work_dir: str) -> list[_TaskResult]:
+        tasks = []
+        batch: list[tuple[int, str, int]] = []
+        size = 0
+        for file_id, entry in enumerate(self.files):
+            batch.append((file_id, entry.abspath, entry.size))
+            size += min(entry.size, MAX_INDEXED_FILE_BYTES)
+            if size >= TASK_BYTES or len(batch) >= TASK_FILES:
+                tasks.append((os.path.join(work_dir, f"run-{len(tasks)}"), batch))
+                batch, size = [], 0
+        if batch:
+            tasks.append((os.path.join(work_dir, f"run-{len(tasks)}"), batch))
+        total_bytes = sum(e.size for e in self.files)
+        results = []
+        files_done = bytes_done = 0
+        last_report = 0.0
+        for result in self._map(_extract_task, tasks, _init_worker):
+            results.append(result)
+            files_done += result.files
+            bytes_done += result.bytes_read
+            now = time.monotonic()
+            if self.progress and now - last_report >= PROGRESS_INTERVAL:
+                last_report = now
+                self.progress(BuildProgress(files_done, len(self.files), bytes_done, total_bytes))
+        if self.progress:
+            self.progress(BuildProgress(files_done, len(self.files), bytes_done, total_bytes))
+        return results
+
+    def _merge_into(
+        self, out: BinaryIO, results: list[_TaskResult]
+    ) -> tuple[bytes, dict[str, int]]:
+        n_files = len(self.files)
+        range_counts = sum((r.range_counts for r in results), np.zeros(_N_RANGES, np.int64))
+        slices = _plan_slices(range_counts, n_files)
+        runs = [(r.run_path, r.chunks) for r in results]
+        writer = _BlockWriter(out, HEADER_SIZE)
+        trigram_parts, length_parts = [], []
+        n_postings = 0
+        for trigrams, lengths, data, pairs in self._map(_merge_slice, slices, _init_merge, (runs,)):
+            trigram_parts.append(trigrams)
+            length_parts.append(lengths)
+            writer.write(data)
+            n_postings += pairs
+        _run_maps.clear()  # maps of an in-process merge
+        sections: dict[str, Section] = {}
+        sections["POSTINGS"] = writer.finish()
+        post_crcs = np.array(writer.block_crcs, np.uint32)
+        trigrams = np.concatenate(trigram_parts) if trigram_parts else np.empty(0, np.uint32)
+        lengths = np.concatenate(length_parts) if length_parts else np.empty(0, np.uint32)
+        dict_sections = _dictionary(trigrams, lengths)
+        unindexed = [i for r in results for i in r.unindexed]
+        flags = np.zeros(n_files, np.uint8)
+        flags[unindexed] = FLAG_UNINDEXED
+        paths = b"\0".join(os.fsencode(e.relpath) for e in self.files)
+        plain = {
+            "POST_CRCS": post_crcs.tobytes(),
+            **dict_sections,
+            "FILE_SIZES": np.array([e.size for e in self.files], np.uint64).tobytes(),
+            "FILE_MTIMES": np.array([e.mtime_ns for e in self.files], np.int64).tobytes(),
+            "FILE_FLAGS": flags.tobytes(),
+            "FILE_PATHS": paths,
+        }
+        offset = sections["POSTINGS"].offset + sections["POSTINGS"].length
+        for name, raw in plain.items():
+            body = raw.ljust(padded(len(raw)), b"\0")
+            block_checked = name in ("DICT_TRIGRAMS", "DICT_ENDS")
+            sections[name] = Section(offset, len(body), 0 if block_checked else zlib.crc32(body))
+            out.write(body)
+            offset += len(body)
+        header = SegmentHeader(
+            n_files, len(trigrams), n_postings, POST_BLOCK_SIZE, DICT_BLOCK_ENTRIES, sections
+        ).pack()
+        out.seek(0)
+        out.write(header)
+        stats = {
+            "files": n_files,
+            "bytes": sum(r.bytes_read for r in results),
+            "trigrams": len(trigrams),
+            "postings": n_postings,
+            "unindexed_files": len(unindexed),
+        }
+        return header, stats
+
+
+def _plan_slices(range_counts: np.ndarray, n_files: int) -> list[_Slice]:
+    """Group consecutive trigram ranges into merge tasks of about SLICE_POSTINGS pairs,
+    splitting a range with more pairs into equal parts of its key span."""
+    shift = 32 - RANGE_BITS
+    slices = []
+    first = 0
+    running = 0
+    for i, count in enumerate(range_counts.tolist()):
+        if count > SLICE_POSTINGS:
+            if first < i:
+                slices.append(_Slice(first, i, first << shift, i << shift, n_files))
+            parts = 1 << min(shift - 8, (count // SLICE_POSTINGS).bit_length())
+            step = 1 << (shift - parts.bit_length() + 1)  # a multiple of 256: whole trigrams
+            slices.extend(
+                _Slice(i, i + 1, (i << shift) + p * step, (i << shift) + (p + 1) * step, n_files)
+                for p in range(parts)
+            )
+            first, running = i + 1, 0
+            continue
+        running += count
+        if running >= SLICE_POSTINGS:
+            slices.append(_Slice(first, i + 1, first << shift, (i + 1) << shift, n_files))
+            first, running = i + 1, 0
+    if first < _N_RANGES:
+        slices.append(_Slice(first, _N_RANGES, first << shift, _N_RANGES << shift, n_files))
+    return slices
+
+
+def _dictionary(trigrams: np.ndarray, lengths: np.ndarray) -> dict[str, bytes]:
+    """The DICT_* sections for the lists of `trigrams` with byte `lengths`, in order."""
+    ends = np.cumsum(lengths, dtype=np.uint64)
+    block_starts = np.arange(0, len(trigrams), DICT_BLOCK_ENTRIES)
+    base = (ends - lengths)[block_starts] if len(trigrams) else np.empty(0, np.uint64)
+    relative = ends - np.repeat(base, np.diff(np.append(block_starts, len(trigrams))))
+    if len(relative) and relative.max() > 0xFFFFFFFF:
+        raise OverflowError("a dictionary block's posting lists exceed 4 GiB")
+    tri_bytes = trigrams.astype("<u4").tobytes().ljust(padded(4 * len(trigrams)), b"\0")
+    end_bytes = relative.astype("<u4").tobytes().ljust(padded(4 * len(trigrams)), b"\0")
+    crcs = []
+    step = 4 * DICT_BLOCK_ENTRIES
+    for start in range(0, len(trigrams), DICT_BLOCK_ENTRIES):
+        last = start + DICT_BLOCK_ENTRIES >= len(trigrams)
+        lo, hi = 4 * start, (len(tri_bytes) if last else 4 * start + step)
+        crcs.append(zlib.crc32(end_bytes[lo:hi], zlib.crc32(tri_bytes[lo:hi])))
+    return {
+        "DICT_TRIGRAMS": tri_bytes,
+        "DICT_ENDS": end_bytes,
+        "DICT_FIRST": trigrams[block_starts].astype("<u4").tobytes(),
+        "DICT_BASE": base.astype("<u8").tobytes(),
+        "DICT_CRCS": np.array(crcs, "<u4").tobytes(),
+    }
+
+
+class _BlockWriter:
+    """Streams bytes to a file while computing the crc32 of each POST_BLOCK_SIZE block."""
+
+    def __init__(self, out: BinaryIO, offset: int) -> None:
+        self.out = out
+        self.offset = offset
+        self.length = 0
+        self.pending = bytearray()
+        self.block_crcs: list[int] = []
+        out.seek(offset)
+
+    def write(self, data: bytes) -> None:
+        self.out.write(data)
+        self.length += len(data)
+        self.pending += data
+        full = len(self.pending) - len(self.pending) % POST_BLOCK_SIZE
+        view = memoryview(self.pending)
+        for start in range(0, full, POST_BLOCK_SIZE):
+            self.block_crcs.append(zlib.crc32(view[start : start + POST_BLOCK_SIZE]))
+        view.release()
+        del self.pending[:full]
+
+    def finish(self) -> Section:
+        """Pad to the section alignment and checksum the last, short block."""
+        self.write(b"\0" * (padded(self.length) - self.length))
+        if self.pending:
+            self.block_crcs.append(zlib.crc32(self.pending))
+        return Section(self.offset, self.length, 0)

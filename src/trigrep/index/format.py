@@ -1,0 +1,306 @@
+"""On-disk format of the trigram index, shared by the builder and the reader.
+
+Layout of ``<root>/.trigrep/``::
+
+    .gitignore        "*": the index never shows up in git status
+    lock              fcntl.flock'ed by a builder for its whole run; readers never lock
+    manifest          the current index: which segments, their tombstones, build stats
+    seg-<G>-<N>.tgs   immutable segments (G: generation of the build that wrote it)
+    tmp-*             leftovers of a crashed build; the next builder (holding the lock) deletes them
+
+Atomicity: every file is written under a temporary name, fsync'ed, then renamed. The
+manifest is renamed last and the directory fsync'ed; only then are segments no longer named
+by the manifest deleted. A reader that raced with a builder and finds a segment gone re-reads
+the manifest. So a crash at any moment leaves the previous manifest and its segments intact.
+
+Manifest (UTF-8 text, three lines)::
+
+    trigrep-index-manifest v1
+    {"generation": 3, "segments": [{"name": ..., "bytes": ..., "header_crc": ...,
+      "files": ..., "tombstones": [local file ids superseded by a later segment]}, ...],
+     "stats": {...IndexStats fields...}}
+    crc32=<8 hex digits of the crc32 of line 2>
+
+Global file ids number the segments' files consecutively in manifest order: segment i's
+local id L is global id (files in segments 0..i-1) + L. Tombstoned ids are not live. If a
+path is live in two segments, the later segment wins.
+
+Segment file (all integers little-endian, every section starts 8-byte aligned and its
+length is padded with zeros to a multiple of 8)::
+
+    header   HEADER_SIZE bytes: magic b"TRIGSEG\\0", version u32, n_files u32, n_trigrams u32,
+             n_postings u64, post_block_size u32, dict_block_entries u32, then for each of the
+             SECTIONS (in that order) offset u64, length u64, crc32 u32; zero padding; the
+             crc32 of all preceding header bytes in the last 4 bytes.
+    POSTINGS       posting lists, concatenated in trigram order (see below)
+    POST_CRCS      u32 crc32 of each post_block_size block of POSTINGS (the last block is short)
+    DICT_TRIGRAMS  u32 sorted distinct trigrams
+    DICT_ENDS      u32 per trigram: end of its posting list, relative to its block's base
+    DICT_FIRST     u32 per dictionary block (dict_block_entries trigrams): its first trigram
+    DICT_BASE      u64 per dictionary block: offset in POSTINGS where its first list starts
+    DICT_CRCS      u32 per dictionary block: crc32 of its DICT_TRIGRAMS bytes then DICT_ENDS bytes
+    FILE_SIZES     u64 per file: size from the walker's stat at build time
+    FILE_MTIMES    i64 per file: st_mtime_ns from the same stat
+    FILE_FLAGS     u8 per file: FLAG_UNINDEXED = content not indexed (unreadable, vanished,
+                   too big): the file is a candidate for every query except NONE
+    FILE_PATHS     root-relative paths as os.fsencode bytes, sorted, joined by NUL
+
+Every byte of a segment lies in exactly one checksummed region, so any corruption is detected
+before it is used: the header by its own crc (also recorded in the manifest together with the
+file's length, which catches truncation and swapped files); POST_CRCS and the DICT_FIRST, BASE,
+CRCS sections by their section crc when the segment is opened; the FILE_* sections by their
+section crc on first use; DICT_TRIGRAMS/DICT_ENDS per dictionary block and POSTINGS per block
+when a query reads them. The lookup first bisects the verified DICT_FIRST, so a flipped
+trigram in an unread block cannot misdirect it.
+
+Posting list of a trigram: the sorted local ids of the files containing it, in one of two
+encodings told apart by length alone. Bitmap: exactly ceil(n_files / 8) bytes, bit (id % 8) of
+byte (id // 8) set. Otherwise (always shorter than the bitmap): LEB128 varints of the gaps,
+the first value being the first id and each next one (id - previous id - 1). The builder
+picks the bitmap whenever the varints would not be shorter.
+
+Trigrams are of the searchable bytes (`trigrep.extract.read_searchable`) after ASCII case
+folding, as ints (b0 << 16) | (b1 << 8) | b2 (see `trigrep.query.plan.TrigramQuery`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from dataclasses import asdict, dataclass, field
+
+from trigrep.errors import IndexFormatError
+
+INDEX_DIR_NAME = ".trigrep"
+MANIFEST_NAME = "manifest"
+LOCK_NAME = "lock"
+SEGMENT_PREFIX = "seg-"
+SEGMENT_SUFFIX = ".tgs"
+TMP_PREFIX = "tmp-"
+
+FORMAT_VERSION = 1
+MANIFEST_MAGIC = "trigrep-index-manifest"
+SEGMENT_MAGIC = b"TRIGSEG\0"
+
+FLAG_UNINDEXED = 1
+
+HEADER_SIZE = 512
+POST_BLOCK_SIZE = 16384
+DICT_BLOCK_ENTRIES = 1024
+
+SECTIONS = (
+    "POSTINGS",
+    "POST_CRCS",
+    "DICT_TRIGRAMS",
+    "DICT_ENDS",
+    "DICT_FIRST",
+    "DICT_BASE",
+    "DICT_CRCS",
+    "FILE_SIZES",
+    "FILE_MTIMES",
+    "FILE_FLAGS",
+    "FILE_PATHS",
+)
+_HEADER_FIXED = struct.Struct("<8sIIIQII")
+_SECTION_ENTRY = struct.Struct("<QQI")
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One file to index: the walker's path relative to the root, its absolute path and stat."""
+
+    relpath: str
+    abspath: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class BuildProgress:
+    """Reported by `build_index` a few times a second at most."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """Summary of an index, kept in its manifest (`index_bytes` is measured on open)."""
+
+    files: int = 0
+    bytes: int = 0  # searchable bytes indexed
+    trigrams: int = 0  # distinct trigrams, summed over segments
+    postings: int = 0  # (trigram, file) pairs
+    unindexed_files: int = 0  # files that are candidates for every query
+    index_bytes: int = 0
+    build_seconds: float = 0.0
+    created: float = 0.0  # Unix time the build finished
+
+
+@dataclass(frozen=True)
+class Section:
+    """Where a section lies in a segment file, and its crc32 (0 for block-checked sections)."""
+
+    offset: int
+    length: int
+    crc: int
+
+
+@dataclass(frozen=True)
+class SegmentHeader:
+    """The parsed header of a segment file."""
+
+    n_files: int
+    n_trigrams: int
+    n_postings: int
+    post_block_size: int
+    dict_block_entries: int
+    sections: dict[str, Section]
+
+    def pack(self) -> bytes:
+        """Serialise with the trailing crc; the inverse of `unpack_header`."""
+        body = _HEADER_FIXED.pack(
+            SEGMENT_MAGIC,
+            FORMAT_VERSION,
+            self.n_files,
+            self.n_trigrams,
+            self.n_postings,
+            self.post_block_size,
+            self.dict_block_entries,
+        ) + b"".join(
+            _SECTION_ENTRY.pack(s.offset, s.length, s.crc)
+            for s in (self.sections[name] for name in SECTIONS)
+        )
+        assert len(body) <= HEADER_SIZE - 4, "header sections outgrew HEADER_SIZE"
+        body = body.ljust(HEADER_SIZE - 4, b"\0")
+        return body + struct.pack("<I", zlib.crc32(body))
+
+
+def unpack_header(raw: bytes, where: str) -> SegmentHeader:
+    """Parse and verify a segment header; `where` names the segment in error messages."""
+    if len(raw) < HEADER_SIZE:
+        raise corrupt(where, "truncated header")
+    magic, version, n_files, n_trigrams, n_postings, block_size, dict_entries = (
+        _HEADER_FIXED.unpack_from(raw)
+    )
+    if magic != SEGMENT_MAGIC:
+        raise corrupt(where, "not a trigrep segment")
+    if version != FORMAT_VERSION:
+        raise version_error(where, version)
+    (stored,) = struct.unpack_from("<I", raw, HEADER_SIZE - 4)
+    if zlib.crc32(raw[: HEADER_SIZE - 4]) != stored:
+        raise corrupt(where, "header checksum mismatch")
+    sections = {}
+    for i, name in enumerate(SECTIONS):
+        offset, length, crc = _SECTION_ENTRY.unpack_from(
+            raw, _HEADER_FIXED.size + i * _SECTION_ENTRY.size
+        )
+        sections[name] = Section(offset, length, crc)
+    return SegmentHeader(n_files, n_trigrams, n_postings, block_size, dict_entries, sections)
+
+
+def header_crc(raw_header: bytes) -> int:
+    """The crc a manifest records for a segment: the one stored at the end of its header."""
+    return int.from_bytes(raw_header[HEADER_SIZE - 4 : HEADER_SIZE], "little")
+
+
+@dataclass
+class SegmentRef:
+    """A manifest's record of one segment."""
+
+    name: str
+    bytes: int
+    header_crc: int
+    files: int
+    tombstones: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Manifest:
+    """The current index: its segments in order, and the stats of the build that made it."""
+
+    generation: int
+    segments: list[SegmentRef]
+    stats: IndexStats
+
+    def dumps(self) -> bytes:
+        """Serialise to the three-line text form documented above."""
+        body = json.dumps(
+            {
+                "generation": self.generation,
+                "segments": [asdict(s) for s in self.segments],
+                "stats": asdict(self.stats),
+            },
+            separators=(",", ":"),
+        ).encode()
+        crc = zlib.crc32(body)
+        return (
+            f"{MANIFEST_MAGIC} v{FORMAT_VERSION}\n".encode()
+            + body
+            + f"\ncrc32={crc:08x}\n".encode()
+        )
+
+
+def parse_manifest(raw: bytes, where: str) -> Manifest:
+    """Parse and verify a manifest; `where` is the index directory for error messages."""
+    lines = raw.split(b"\n")
+    if len(lines) != 4 or lines[3] != b"":
+        raise corrupt(where, "manifest is malformed")
+    magic, _, version = lines[0].decode("latin-1").partition(" v")
+    if magic != MANIFEST_MAGIC:
+        raise corrupt(where, "manifest is malformed")
+    if version != str(FORMAT_VERSION):
+        raise version_error(where, version)
+    if lines[2] != f"crc32={zlib.crc32(lines[1]):08x}".encode():
+        raise corrupt(where, "manifest checksum mismatch")
+    try:
+        doc = json.loads(lines[1])
+        return Manifest(
+            generation=doc["generation"],
+            segments=[SegmentRef(**s) for s in doc["segments"]],
+            stats=IndexStats(**doc["stats"]),
+        )
+    except (ValueError, KeyError, TypeError) as e:
+        raise corrupt(where, f"manifest is malformed ({e})") from None
+
+
+def corrupt(where: str, what: str) -> IndexFormatError:
+    """The one-line error for a damaged index, telling how to fix it."""
+    return IndexFormatError(f"index at {where} is corrupt ({what}); run 'trigrep index' to rebuild")
+
+
+def version_error(where: str, version: object) -> IndexFormatError:
+    """The error for an index written by another format version."""
+    return IndexFormatError(
+        f"index at {where} has format version {version}, this trigrep reads version "
+        f"{FORMAT_VERSION}; run 'trigrep index' to rebuild"
+    )
+
+
+def padded(length: int) -> int:
+    """`length` rounded up to the 8-byte section alignment."""
+    return (length + 7) & ~7
+
+
+def write_atomically(path: str, chunks: list[bytes] | bytes) -> None:
+    """Write a file under a temporary name, fsync it, rename it over `path`, fsync the dir."""
+    tmp = os.path.join(os.path.dirname(path), f"{TMP_PREFIX}{os.getpid()}-{os.path.basename(path)}")
+    with open(tmp, "wb") as f:
+        f.write(chunks) if isinstance(chunks, bytes) else f.writelines(chunks)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(os.path.dirname(path))
+
+
+def fsync_dir(path: str) -> None:
+    """Make a rename in `path` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

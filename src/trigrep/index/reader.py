@@ -1,0 +1,432 @@
+"""Read an index written by `trigrep.index.build` (format in `trigrep.index.format`).
+
+Opening maps the segments and verifies only their headers and small directory sections, so it
+costs well under a millisecond per segment. The path table is decoded on first `lookup`;
+numpy is imported only when posting lists are decoded, so a query that needs none (an `ALL`
+plan) stays light.
+"""
+
+from __future__ import annotations
+
+import bisect
+import mmap
+import os
+import sys
+import zlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, NamedTuple
+
+from trigrep.index.format import (
+    FLAG_UNINDEXED,
+    HEADER_SIZE,
+    INDEX_DIR_NAME,
+    MANIFEST_NAME,
+    IndexStats,
+    Manifest,
+    Section,
+    corrupt,
+    parse_manifest,
+    unpack_header,
+)
+from trigrep.query.plan import TrigramQuery
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class FileRecord(NamedTuple):
+    """What the index knows of a file: its global id and the stat it was indexed with."""
+
+    file_id: int
+    size: int
+    mtime_ns: int
+
+
+def find_index_root(start: str) -> str | None:
+    """The nearest directory at or above `start` that holds a `.trigrep/` index directory."""
+    path = os.path.abspath(start)
+    while True:
+        if os.path.isfile(os.path.join(path, INDEX_DIR_NAME, MANIFEST_NAME)):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+
+
+class Candidates:
+    """The files a query may match: `file_id in candidates`, `len()`, iteration, `.ids`.
+
+    `ids` is a sorted numpy array of global file ids; `None` inside means every live file.
+    """
+
+    def __init__(self, reader: IndexReader, ids: np.ndarray | None) -> None:
+        self._reader = reader
+        self._ids = ids
+        self._set: frozenset[int] | None = None
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Sorted global file ids (materialised on demand for an `ALL` result)."""
+        if self._ids is None:
+            import numpy as np
+
+            self._ids = np.fromiter(self._reader.live_ids(), np.int64)
+        return self._ids
+
+    def __contains__(self, file_id: object) -> bool:
+        if self._ids is None:
+            return isinstance(file_id, int) and self._reader.is_live(file_id)
+        if self._set is None:
+            self._set = frozenset(self._ids.tolist())
+        return file_id in self._set
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids.tolist())
+
+
+class _Segment:
+    """One mapped segment file; `base` is the global id of its local file 0."""
+
+    def __init__(
+        self,
+        index_dir: str,
+        ref_name: str,
+        expected_bytes: int,
+        expected_crc: int,
+        number: int,
+        base: int,
+        tombstones: list[int],
+    ) -> None:
+        self.where = index_dir
+        self.label = f"segment {number}"
+        path = os.path.join(index_dir, ref_name)
+        with open(path, "rb") as f:  # FileNotFoundError: the caller re-reads the manifest
+            size = os.fstat(f.fileno()).st_size
+            if size != expected_bytes:
+                raise self.corrupt(f"size {size}, manifest says {expected_bytes}")
+            self.map = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+        self.header = unpack_header(self.map[:HEADER_SIZE], f"{index_dir} ({self.label})")
+        if int.from_bytes(self.map[HEADER_SIZE - 4 : HEADER_SIZE], "little") != expected_crc:
+            raise self.corrupt("header does not match the manifest")
+        for section in self.header.sections.values():
+            if section.offset + section.length > size:
+                raise self.corrupt("section beyond the end of the file")
+        self.base = base
+        self.n_files = self.header.n_files
+        self.tombstones = frozenset(tombstones)
+        self.n_dict_blocks = -(-self.header.n_trigrams // self.header.dict_block_entries)
+        n_post_blocks = -(-self.header.sections["POSTINGS"].length // self.header.post_block_size)
+        # sections are zero-padded to 8 bytes: cut the arrays to their real lengths
+        self.dict_first = self.checked("DICT_FIRST")[: 4 * self.n_dict_blocks].cast("I")
+        self.dict_base = self.checked("DICT_BASE")[: 8 * self.n_dict_blocks].cast("Q")
+        self.dict_crcs = self.checked("DICT_CRCS")[: 4 * self.n_dict_blocks].cast("I")
+        self.post_crcs = self.checked("POST_CRCS")[: 4 * n_post_blocks].cast("I")
+        if len(self.post_crcs) != n_post_blocks or len(self.dict_crcs) != self.n_dict_blocks:
+            raise self.corrupt("checksum table too short")
+        self.dict_verified = bytearray(self.n_dict_blocks)
+        self.post_verified = bytearray(len(self.post_crcs))
+        self._files_checked = False
+
+    def corrupt(self, what: str) -> Exception:
+        return corrupt(self.where, f"{self.label}: {what}")
+
+    def view(self, name: str) -> memoryview:
+        section: Section = self.header.sections[name]
+        return memoryview(self.map)[section.offset : section.offset + section.length]
+
+    def checked(self, name: str) -> memoryview:
+        """A whole-section-checksummed section, verified now."""
+        view = self.view(name)
+        if zlib.crc32(view) != self.header.sections[name].crc:
+            raise self.corrupt(f"{name} checksum mismatch")
+        return view
+
+    def files_sections(self) -> tuple[memoryview, memoryview, memoryview, bytes]:
+        """Sizes, mtimes, flags (unpadded views) and the raw paths blob, verified once."""
+        n = self.n_files
+        names = ("FILE_SIZES", "FILE_MTIMES", "FILE_FLAGS", "FILE_PATHS")
+        views = [self.view(name) if self._files_checked else self.checked(name) for name in names]
+        self._files_checked = True
+        paths = bytes(views[3]).rstrip(b"\0")
+        return views[0][: 8 * n].cast("Q"), views[1][: 8 * n].cast("q"), views[2][:n], paths
+
+    def postings(self, trigram: int) -> memoryview | None:
+        """The encoded posting list of `trigram`, verified; None if no file has it."""
+        block = bisect.bisect_right(self.dict_first, trigram) - 1
+        if block < 0:
+            return None
+        entries = self.header.dict_block_entries
+        start = block * entries
+        stop = min(start + entries, self.header.n_trigrams)
+        trigrams = self.view("DICT_TRIGRAMS")
+        ends = self.view("DICT_ENDS")
+        if not self.dict_verified[block]:
+            hi = len(trigrams) if stop == self.header.n_trigrams else 4 * stop
+            if (
+                zlib.crc32(ends[4 * start : hi], zlib.crc32(trigrams[4 * start : hi]))
+                != (self.dict_crcs[block])
+            ):
+                raise self.corrupt(f"dictionary block {block} checksum mismatch")
+            self.dict_verified[block] = 1
+        block_trigrams = trigrams[4 * start : 4 * stop].cast("I")
+        i = bisect.bisect_left(block_trigrams, trigram)
+        if i == len(block_trigrams) or block_trigrams[i] != trigram:
+            return None
+        block_ends = ends[4 * start : 4 * stop].cast("I")
+        begin = self.dict_base[block] + (block_ends[i - 1] if i else 0)
+        end = self.dict_base[block] + block_ends[i]
+        postings = self.view("POSTINGS")
+        if not begin <= end <= len(postings):
+            raise self.corrupt(f"dictionary block {block} points outside the postings")
+        self.verify_post_blocks(begin, end)
+        return postings[begin:end]
+
+    def verify_post_blocks(self, begin: int, end: int) -> None:
+        size = self.header.post_block_size
+        postings = self.view("POSTINGS")
+        for block in range(begin // size, (max(end, begin + 1) - 1) // size + 1):
+            if block < len(self.post_verified) and not self.post_verified[block]:
+                if zlib.crc32(postings[block * size : (block + 1) * size]) != self.post_crcs[block]:
+                    raise self.corrupt(f"postings block {block} checksum mismatch")
+                self.post_verified[block] = 1
+
+    def verify(self) -> None:
+        """Check every checksum of the segment (what a query would check lazily)."""
+        self.files_sections()
+        for block in range(self.n_dict_blocks):
+            first = self.dict_first[block]
+            if self.postings(first) is None:
+                raise self.corrupt(f"dictionary block {block} does not start with its key")
+        self.verify_post_blocks(0, self.header.sections["POSTINGS"].length)
+
+    def decode(self, encoded: memoryview) -> np.ndarray:
+        """Local file ids of an encoded posting list, sorted (int64)."""
+        import numpy as np
+
+        raw = np.frombuffer(encoded, np.uint8)
+        if len(raw) == (self.n_files + 7) // 8:
+            bits = np.unpackbits(raw, bitorder="little")[: self.n_files]
+            return np.flatnonzero(bits)
+        if len(raw) == 0 or raw[-1] & 0x80:
+            raise self.corrupt("malformed posting list")
+        last = raw < 0x80
+        if last.all():
+            gaps = raw.astype(np.int64)
+        else:
+            value_starts = np.flatnonzero(np.concatenate(([True], last[:-1])))
+            shifts = np.arange(len(raw), dtype=np.int64)
+            shifts -= np.repeat(value_starts, np.diff(np.append(value_starts, len(raw))))
+            parts = (raw & 0x7F).astype(np.int64) << (7 * shifts)
+            gaps = np.bitwise_or.reduceat(parts, value_starts)
+        ids = np.cumsum(gaps + 1) - 1
+        if ids[-1] >= self.n_files:
+            raise self.corrupt("posting list names a file that does not exist")
+        return ids
+
+
+class IndexReader:
+    """Query access to the index under a root: file lookups and trigram candidates."""
+
+    def __init__(
+        self, root: str, index_dir: str, manifest: Manifest, segments: list[_Segment]
+    ) -> None:
+        self.root = root
+        self.index_dir = index_dir
+        self.manifest = manifest
+        self._segments = segments
+        self._by_path: dict[str, int] | None = None
+
+    @classmethod
+    def open(cls, root: str) -> IndexReader:
+        """Open the index of `root`; IndexFormatError if it is missing, damaged or foreign."""
+        index_dir = os.path.join(os.path.abspath(root), INDEX_DIR_NAME)
+        for _attempt in range(5):
+            try:
+                with open(os.path.join(index_dir, MANIFEST_NAME), "rb") as f:
+                    raw = f.read()
+            except FileNotFoundError:
+                raise corrupt(index_dir, "no manifest") from None
+            except OSError as e:
+                raise corrupt(index_dir, f"manifest unreadable: {e.strerror}") from None
+            manifest = parse_manifest(raw, index_dir)
+            try:
+                segments = cls._open_segments(index_dir, manifest)
+            except FileNotFoundError:
+                continue  # a builder replaced the index meanwhile: read its new manifest
+            return cls(os.path.abspath(root), index_dir, manifest, segments)
+        raise corrupt(index_dir, "a segment named by the manifest is missing")
+
+    @staticmethod
+    def _open_segments(index_dir: str, manifest: Manifest) -> list[_Segment]:
+        segments = []
+        base = 0
+        for number, ref in enumerate(manifest.segments):
+            segment = _Segment(
+                index_dir, ref.name, ref.bytes, ref.header_crc, number, base, ref.tombstones
+            )
+            if segment.n_files != ref.files:
+                raise segment.corrupt("file count does not match the manifest")
+            segments.append(segment)
+            base += segment.n_files
+        return segments
+
+    def stats(self) -> IndexStats:
+        """The build's stats, with `index_bytes` as the segments' current total size."""
+        fields = dict(self.manifest.stats.__dict__)
+        fields["index_bytes"] = sum(s.map.size() for s in self._segments)
+        return IndexStats(**fields)
+
+    def verify(self) -> None:
+        """Check every checksum of the index (queries check what they read, lazily)."""
+        for segment in self._segments:
+            segment.verify()
+
+    # --- files ---------------------------------------------------------------------------
+
+    def _segment_of(self, file_id: int) -> _Segment:
+        for segment in reversed(self._segments):
+            if file_id >= segment.base:
+                if file_id - segment.base >= segment.n_files:
+                    break
+                return segment
+        raise KeyError(file_id)
+
+    def is_live(self, file_id: int) -> bool:
+        """True if `file_id` names a file of the index that no later segment superseded."""
+        try:
+            segment = self._segment_of(file_id)
+        except KeyError:
+            return False
+        return file_id - segment.base not in segment.tombstones
+
+    def live_ids(self) -> Iterator[int]:
+        """Every live global file id, ascending."""
+        for segment in self._segments:
+            for local in range(segment.n_files):
+                if local not in segment.tombstones:
+                    yield segment.base + local
+
+    def files(self) -> dict[str, int]:
+        """Live files: root-relative path -> global file id (built once, ~10 ms per 100k)."""
+        if self._by_path is None:
+            encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+            by_path: dict[str, int] = {}
+            for segment in self._segments:
+                paths = segment.files_sections()[3].decode(encoding, errors).split("\0")
+                if len(paths) != segment.n_files:
+                    raise segment.corrupt("path table does not match the file count")
+                by_path.update(
+                    zip(paths, range(segment.base, segment.base + segment.n_files), strict=True)
+                )
+                for local in segment.tombstones:
+                    if by_path.get(paths[local]) == segment.base + local:
+                        del by_path[paths[local]]
+            self._by_path = by_path
+        return self._by_path
+
+    def lookup(self, relpath: str) -> FileRecord | None:
+        """The index's record of a live file, to compare with its current size and mtime."""
+        file_id = self.files().get(relpath)
+        if file_id is None:
+            return None
+        segment = self._segment_of(file_id)
+        sizes, mtimes, _, _ = segment.files_sections()
+        local = file_id - segment.base
+        return FileRecord(file_id, sizes[local], mtimes[local])
+
+    def path_of(self, file_id: int) -> str:
+        """The root-relative path of a file id."""
+        segment = self._segment_of(file_id)
+        paths = segment.files_sections()[3].split(b"\0")
+        return os.fsdecode(paths[file_id - segment.base])
+
+    # --- candidates ----------------------------------------------------------------------
+
+    def candidates(self, plan: TrigramQuery) -> Candidates:
+        """Live files that may match `plan`: a superset of the files whose trigrams satisfy
+        it, plus the files whose content was not indexed (unless the plan is NONE)."""
+        if plan.op == "all":
+            return Candidates(self, None)
+        import numpy as np
+
+        parts = []
+        for segment in self._segments:
+            local = _evaluate(segment, plan)
+            if local is None:
+                local = np.arange(segment.n_files)
+            if plan.op != "none":
+                flags = np.frombuffer(segment.files_sections()[2], np.uint8)
+                unindexed = np.flatnonzero(flags & FLAG_UNINDEXED)
+                if len(unindexed):
+                    local = np.union1d(local, unindexed)
+            if segment.tombstones:
+                dead = np.fromiter(segment.tombstones, np.int64)
+                local = local[~np.isin(local, dead)]
+            parts.append(local + segment.base)
+        ids = np.concatenate(parts) if parts else np.empty(0, np.int64)
+        return Candidates(self, ids.astype(np.int64))
+
+
+def _evaluate(segment: _Segment, plan: TrigramQuery) -> np.ndarray | None:
+    """Sorted local ids satisfying `plan` in `segment`; None stands for every file."""
+    import numpy as np
+
+    if plan.op == "all":
+        return None
+    if plan.op == "none":
+        return np.empty(0, np.int64)
+    lists = []
+    for trigram in plan.trigrams:
+        encoded = segment.postings(trigram)
+        if encoded is None:
+            if plan.op == "and":
+                return np.empty(0, np.int64)
+            continue
+        lists.append(encoded)
+    lists.sort(key=len)  # shortest encoding first: the rarest trigram
+    if plan.op == "and":
+        result: np.ndarray | None = None
+        for encoded in lists:
+            ids = segment.decode(encoded)
+            result = ids if result is None else _intersect(result, ids)
+            if len(result) == 0:
+                return result
+        for sub in plan.subs:
+            ids = _evaluate(segment, sub)
+            if ids is not None:
+                result = ids if result is None else _intersect(result, ids)
+                if len(result) == 0:
+                    return result
+        return result
+    decoded = [segment.decode(encoded) for encoded in lists]
+    for sub in plan.subs:
+        ids = _evaluate(segment, sub)
+        if ids is None:
+            return None
+        decoded.append(ids)
+    if not decoded:
+        return np.empty(0, np.int64)
+    merged = np.concatenate(decoded)
+    merged.sort()
+    keep = np.empty(len(merged), bool)
+    if len(merged):
+        keep[0] = True
+        np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+    return merged[keep]
+
+
+def _intersect(small: np.ndarray, large: np.ndarray) -> np.ndarray:
+    """Sorted intersection of two sorted id arrays, by binary search of the smaller."""
+    import numpy as np
+
+    if len(small) > len(large):
+        small, large = large, small
+    if len(large) == 0:
+        return large
+    at = np.searchsorted(large, small)
+    at[at == len(large)] = 0
+    return small[large[at] == small]

@@ -1,0 +1,324 @@
+"""The trigram index: round trip against a pure-Python reference, corruption, crashes, locking."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trigrep.errors import IndexFormatError
+from trigrep.extract import read_searchable
+from trigrep.index import IndexEntry, IndexReader, find_index_root
+from trigrep.index import build as build_module
+from trigrep.index.build import build_index
+from trigrep.index.format import HEADER_SIZE, INDEX_DIR_NAME, MANIFEST_NAME, SECTIONS
+from trigrep.query.plan import ALL, NONE, TrigramQuery
+
+
+def fold(data: bytes) -> bytes:
+    return data.translate(
+        bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+    )
+
+
+def trigrams_of(data: bytes) -> set[int]:
+    data = fold(data)
+    return {(data[i] << 16) | (data[i + 1] << 8) | data[i + 2] for i in range(len(data) - 2)}
+
+
+def entries_of(root: Path) -> list[IndexEntry]:
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != INDEX_DIR_NAME]
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            st_ = os.stat(path)
+            entries.append(
+                IndexEntry(os.path.relpath(path, root), path, st_.st_size, st_.st_mtime_ns)
+            )
+    return entries
+
+
+def make_tree(root: Path, seed: int = 0, files: int = 60) -> None:
+    rng = random.Random(seed)
+    words = [b"alpha", b"Beta", b"GAMMA", b"delta", b"\xc3\xa9t\xc3\xa9", b"x", b"\x00\xff", b"\n"]
+    for folder in ("sub/deeper", "deeper"):
+        (root / folder).mkdir(parents=True)
+    for i in range(files):
+        body = b" ".join(rng.choice(words) for _ in range(rng.randrange(0, 300)))
+        folder = root / ("sub" if i % 3 else "") / ("deeper" if i % 5 == 0 else "")
+        (folder / f"file{i}.txt").write_bytes(body)
+    (root / "empty").write_bytes(b"")
+    (root / "two").write_bytes(b"ab")
+    (root / "three").write_bytes(b"abc")
+    (root / "binary.bin").write_bytes(bytes(range(256)) * 3)
+    (root / "utf16.txt").write_bytes(b"\xff\xfe" + "Hello UTF16 World".encode("utf-16-le"))
+    (root / "longline.txt").write_bytes(b"q" * 50_000 + b"needle" + b"z" * 50_000)
+    (root / os.fsdecode(b"bad-\xff\xfe-name.txt")).write_bytes(b"non utf8 name content")
+    (root / "MixedCase.TXT").write_bytes(b"SomeThing LOUD and quiet")
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    root.mkdir()
+    make_tree(root)
+    return root
+
+
+def reference(root: Path) -> dict[str, set[int]]:
+    return {e.relpath: trigrams_of(read_searchable(e.abspath)) for e in entries_of(root)}
+
+
+def truth(ref: dict[str, set[int]], plan: TrigramQuery) -> set[str]:
+    def holds(trigrams: set[int], q: TrigramQuery) -> bool:
+        if q.op in ("all", "none"):
+            return q.op == "all"
+        results = [t in trigrams for t in q.trigrams] + [holds(trigrams, s) for s in q.subs]
+        return all(results) if q.op == "and" else any(results)
+
+    return {path for path, trigrams in ref.items() if holds(trigrams, plan)}
+
+
+def answer(reader: IndexReader, plan: TrigramQuery) -> set[str]:
+    return {reader.path_of(i) for i in reader.candidates(plan)}
+
+
+def test_round_trip_is_exact(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build_module, "CHUNK_BYTES", 4096)  # split the long line into pieces
+    stats = build_index(str(tree), entries_of(tree), workers=2)
+    ref = reference(tree)
+    reader = IndexReader.open(str(tree))
+    all_trigrams = set().union(*ref.values())
+    assert stats.files == len(ref) and stats.trigrams == len(all_trigrams)
+    for trigram in all_trigrams:
+        plan = TrigramQuery("and", frozenset([trigram]))
+        assert answer(reader, plan) == truth(ref, plan)
+    assert answer(reader, ALL) == set(ref)
+    assert answer(reader, NONE) == set()
+    assert answer(reader, TrigramQuery("and", frozenset([0x7A7A7A + 1]))) == set()
+    for entry in entries_of(tree):
+        record = reader.lookup(entry.relpath)
+        assert record is not None
+        assert (record.size, record.mtime_ns) == (entry.size, entry.mtime_ns)
+        assert reader.path_of(record.file_id) == entry.relpath
+    assert reader.lookup("no/such/file") is None
+    assert (tree / INDEX_DIR_NAME / ".gitignore").read_text() == "*\n"
+    reader.verify()
+
+
+def test_find_index_root(tree: Path) -> None:
+    assert find_index_root(str(tree / "sub" / "deeper")) is None
+    build_index(str(tree), entries_of(tree), workers=1)
+    assert find_index_root(str(tree / "sub" / "deeper")) == str(tree)
+
+
+trigram_strategy = st.sampled_from(
+    sorted(trigrams_of(b"alpha beta gamma delta SomeThing x\x00\xff"))
+)
+plans = st.recursive(
+    st.builds(
+        TrigramQuery,
+        st.sampled_from(["and", "or"]),
+        st.frozensets(trigram_strategy, max_size=4),
+    )
+    | st.sampled_from([ALL, NONE]),
+    lambda children: st.builds(
+        TrigramQuery,
+        st.sampled_from(["and", "or"]),
+        st.frozensets(trigram_strategy, max_size=3),
+        st.lists(children, max_size=3).map(tuple),
+    ),
+    max_leaves=8,
+)
+
+
+@pytest.fixture(scope="module")
+def built_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[IndexReader, dict[str, set[int]]]:
+    root = tmp_path_factory.mktemp("plans")
+    make_tree(root, seed=1, files=80)
+    (root / "unreadable").write_bytes(b"secret alpha")
+    entries = entries_of(root)
+    os.unlink(root / "unreadable")  # vanishes after the walk: indexed as "always a candidate"
+    build_index(str(root), entries, workers=2)
+    return IndexReader.open(str(root)), reference(root)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(plan=plans)
+def test_candidates_are_the_truth_plus_unindexed(built_tree, plan: TrigramQuery) -> None:
+    reader, ref = built_tree
+    got = answer(reader, plan)
+    expected = truth(ref, plan)
+    if plan.op != "none":
+        expected.add("unreadable")
+    assert got == expected
+    assert reader.stats().unindexed_files == 1
+
+
+def _regions(path: Path) -> list[int]:
+    """A byte offset inside every header field group and every section of a segment."""
+    import struct
+
+    raw = path.read_bytes()
+    offsets = [0, 8, 12, 40, HEADER_SIZE - 1]
+    for i in range(len(SECTIONS)):
+        offset, length, _ = struct.unpack_from("<QQI", raw, 36 + 20 * i)
+        if length:
+            offsets += [offset, offset + length // 2, offset + length - 1]
+    return offsets
+
+
+def test_every_flipped_byte_is_detected_or_harmless(tree: Path) -> None:
+    build_index(str(tree), entries_of(tree), workers=1)
+    ref = reference(tree)
+    index_dir = tree / INDEX_DIR_NAME
+    segment = next(index_dir.glob("seg-*"))
+    pristine = {p: p.read_bytes() for p in (segment, index_dir / MANIFEST_NAME)}
+    targets = [(segment, o) for o in _regions(segment)]
+    manifest_size = len(pristine[index_dir / MANIFEST_NAME])
+    targets += [(index_dir / MANIFEST_NAME, o) for o in range(0, manifest_size, 7)]
+    probes = [TrigramQuery("and", frozenset([t])) for t in sorted(set().union(*ref.values()))[::5]]
+    for path, offset in targets:
+        data = bytearray(pristine[path])
+        data[offset] ^= 0x10
+        path.write_bytes(bytes(data))
+        try:
+            reader = IndexReader.open(str(tree))
+            for plan in [ALL, *probes]:
+                assert answer(reader, plan) == truth(ref, plan), (path.name, offset)
+            reader.verify()
+        except IndexFormatError as e:
+            assert "is corrupt" in str(e) or "format version" in str(e)
+        else:
+            pytest.fail(f"flip at {path.name}:{offset} went unnoticed")
+        path.write_bytes(pristine[path])
+
+
+def test_truncated_missing_and_foreign_versions_are_errors(tree: Path) -> None:
+    build_index(str(tree), entries_of(tree), workers=1)
+    index_dir = tree / INDEX_DIR_NAME
+    segment = next(index_dir.glob("seg-*"))
+    raw = segment.read_bytes()
+    segment.write_bytes(raw[:-1])
+    with pytest.raises(IndexFormatError, match="corrupt"):
+        IndexReader.open(str(tree))
+    segment.unlink()
+    with pytest.raises(IndexFormatError, match="missing"):
+        IndexReader.open(str(tree))
+    segment.write_bytes(raw)
+    manifest = index_dir / MANIFEST_NAME
+    text = manifest.read_bytes()
+    manifest.write_bytes(text.replace(b" v1\n", b" v2\n", 1))
+    with pytest.raises(IndexFormatError, match="format version 2"):
+        IndexReader.open(str(tree))
+    manifest.unlink()
+    with pytest.raises(IndexFormatError, match="no manifest"):
+        IndexReader.open(str(tree))
+
+
+def test_rebuild_replaces_segments_and_cleans_up(tree: Path) -> None:
+    build_index(str(tree), entries_of(tree), workers=1)
+    (tree / "new.txt").write_bytes(b"brand new words")
+    build_index(str(tree), entries_of(tree), workers=1)
+    names = sorted(os.listdir(tree / INDEX_DIR_NAME))
+    assert [n for n in names if n.startswith("seg-")] == ["seg-00000002-0.tgs"]
+    assert not [n for n in names if n.startswith("tmp-")]
+    reader = IndexReader.open(str(tree))
+    assert "new.txt" in answer(reader, TrigramQuery("and", frozenset(trigrams_of(b"brand"))))
+
+
+_BUILD_SCRIPT = """
+import os, sys
+from trigrep.index.build import build_index
+from trigrep.index import IndexEntry
+root = sys.argv[1]
+entries = []
+for d, ds, fs in os.walk(root):
+    ds[:] = [x for x in ds if x != ".trigrep"]
+    for f in fs:
+        p = os.path.join(d, f)
+        s = os.stat(p)
+        entries.append(IndexEntry(os.path.relpath(p, root), p, s.st_size, s.st_mtime_ns))
+print("start", flush=True)
+build_index(root, entries, workers=2)
+"""
+
+
+def _build_process(root: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _BUILD_SCRIPT, str(root)],
+        stdout=subprocess.PIPE,
+        start_new_session=True,  # so kill -9 reaches its pool workers too
+    )
+
+
+def test_kill_during_build_keeps_previous_index(tree: Path) -> None:
+    build_index(str(tree), entries_of(tree), workers=1)
+    ref = reference(tree)
+    plans_ = [
+        ALL,
+        *(TrigramQuery("and", frozenset([t])) for t in sorted(set().union(*ref.values()))[::7]),
+    ]
+    before = [answer(IndexReader.open(str(tree)), p) for p in plans_]
+    for i in range(60):
+        (tree / f"bulk{i}.txt").write_bytes(os.urandom(20_000))
+    rng = random.Random(3)
+    for _ in range(4):
+        process = _build_process(tree)
+        assert process.stdout is not None
+        process.stdout.readline()
+        time.sleep(rng.uniform(0.0, 0.6))
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        reader = IndexReader.open(str(tree))
+        now = [answer(reader, p) for p in plans_]
+        if reader.manifest.generation == 1:
+            assert now == before
+        else:  # the build finished before the kill: the new index is complete
+            reader.verify()
+            assert "bulk0.txt" in answer(reader, ALL)
+    build_index(str(tree), entries_of(tree), workers=1)  # cleans up the leftovers
+    assert not [n for n in os.listdir(tree / INDEX_DIR_NAME) if n.startswith("tmp-")]
+
+
+def test_concurrent_builds_take_turns(tree: Path) -> None:
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            build_index(str(tree), entries_of(tree), workers=1)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=build) for _ in range(3)]
+    for t in threads:
+        t.start()
+    processes = [_build_process(tree) for _ in range(2)]
+    for t in threads:
+        t.join()
+    assert all(p.wait() == 0 for p in processes)
+    assert not errors
+    reader = IndexReader.open(str(tree))
+    reader.verify()
+    assert reader.manifest.generation == 5
+    assert answer(reader, ALL) == set(reference(tree))
+
+
+def test_index_survives_copying(tree: Path, tmp_path: Path) -> None:
+    build_index(str(tree), entries_of(tree), workers=1)
+    copy = tmp_path / "copy"
+    shutil.copytree(tree, copy)
+    assert answer(IndexReader.open(str(copy)), ALL) == set(reference(tree))
