@@ -28,10 +28,11 @@ from trigrep.index.format import (
     parse_manifest,
     unpack_header,
 )
-from trigrep.query.plan import TrigramQuery
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from trigrep.query.plan import TrigramQuery
 
 
 class FileRecord(NamedTuple):
