@@ -92,9 +92,12 @@ def build_index(
     os.makedirs(index_dir, exist_ok=True)
     files = sorted(entries, key=lambda e: os.fsencode(e.relpath))
     with _locked(index_dir):
-        gitignore = os.path.join(index_dir, ".gitignore")
-        if not os.path.exists(gitignore):
-            write_atomically(gitignore, b"*\n")
+        # `.gitignore` hides the index from git (and rg inside repositories), `.ignore` from rg
+        # everywhere else.
+        for name in (".gitignore", ".ignore"):
+            path = os.path.join(index_dir, name)
+            if not os.path.exists(path):
+                write_atomically(path, b"*\n")
         _remove_leftovers(index_dir, segments_in_use=None)
         generation = _previous_generation(index_dir) + 1
         name = f"{SEGMENT_PREFIX}{generation:08d}-0{SEGMENT_SUFFIX}"

@@ -2,7 +2,8 @@
 
 Layout of ``<root>/.trigrep/``::
 
-    .gitignore        "*": the index never shows up in git status
+    .gitignore        "*": the index never shows up in git status (or rg in a repository)
+    .ignore           "*": rg skips the index outside git repositories too
     lock              fcntl.flock'ed by a builder for its whole run; readers never lock
     manifest          the current index: which segments, their tombstones, build stats
     seg-<G>-<N>.tgs   immutable segments (G: generation of the build that wrote it)

@@ -1,0 +1,268 @@
+"""Runs a search: walk the files rg would search, ask the index which can match, search those.
+
+The index only narrows; it never decides alone. A file is skipped only when the index holds
+it with the same size and mtime as now (so its indexed trigrams are its current content) and
+the trigram plan rules it out. Every other file — new, edited, not indexed, or not under an
+index at all — is searched directly, so results are what rg prints at that moment.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from trigrep.errors import Error
+from trigrep.extract import read_searchable, searchable_bytes
+from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
+from trigrep.options import MatchOptions, OutputOptions, WalkOptions
+from trigrep.query import Query, compile_query
+from trigrep.searcher import BinaryMode, FileResult, search_buffer
+from trigrep.walk import FileEntry, walk
+
+# Files whose mtime is this close to the build's start may have changed within the same
+# timestamp tick while being indexed ("racily clean", as git calls it): always search them.
+RACY_WINDOW_NS = 2_000_000_000
+# When this many files (or this share of the index) changed since the build, refresh it.
+REFRESH_MIN_STALE = 200
+REFRESH_STALE_SHARE = 0.02
+# rg memory-maps (and so treats NUL bytes differently) when given at most this many files.
+MMAP_MAX_PATHS = 10
+SEARCH_THREADS = 4
+SEARCH_WINDOW = 32  # files read ahead of the printer
+
+
+def stdin_is_readable() -> bool:
+    """rg searches stdin only when it is a pipe or a file, not a terminal or /dev/null."""
+    try:
+        mode = os.fstat(0).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
+
+
+def default_root(start: str) -> str:
+    """Where a first search builds the index: the git work tree holding `start`, else `start`."""
+    here = os.path.abspath(start)
+    probe = here
+    while True:
+        if os.path.exists(os.path.join(probe, ".git")):
+            return probe
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return here
+        probe = parent
+
+
+@dataclass
+class Plan:
+    """Per-query index state: which indexed files are fresh and which may match."""
+
+    root: str
+    reader: IndexReader
+    candidates: Candidates | None  # None: the plan is ALL, every file is a candidate
+    racy_after_ns: int  # files modified after this may differ from what was indexed
+
+    def should_search(self, entry: FileEntry) -> tuple[bool, bool]:
+        """(search it?, was it stale?) for one file the walker yielded."""
+        rel = os.path.relpath(entry.path, self.root)
+        if rel.startswith(".." + os.sep) or rel == "..":
+            return True, False
+        record = self.reader.lookup(rel)
+        if record is None:
+            return True, True
+        file_id, size, mtime_ns = record
+        st = entry.stat()
+        if st.st_size != size or st.st_mtime_ns != mtime_ns:
+            return True, True
+        if mtime_ns >= self.racy_after_ns:
+            return True, False
+        return (self.candidates is None or file_id in self.candidates), False
+
+
+def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
+    """The index covering `start`, building one on first use; None when none can be had."""
+    root = find_index_root(start)
+    if root is None:
+        if not build_if_missing:
+            return None
+        root = default_root(start if os.path.isdir(start) else os.path.dirname(start) or ".")
+        try:
+            build_at(root, progress=sys.stderr.isatty())
+        except PermissionError:
+            return None  # read-only tree: search without an index
+    return IndexReader.open(root)
+
+
+def _plan(paths: Sequence[str], query: Query) -> Plan | None:
+    start = paths[0] if paths else "."
+    if not os.path.exists(start):
+        return None
+    reader = open_index(start, build_if_missing=True)
+    if reader is None:
+        return None
+    candidates = None if query.plan.op == "all" else reader.candidates(query.plan)
+    stats = reader.stats()
+    build_started_ns = int((stats.created - stats.build_seconds) * 1e9)
+    return Plan(reader.root, reader, candidates, build_started_ns - RACY_WINDOW_NS)
+
+
+def _selected(entries: Iterator[FileEntry], plan: Plan | None) -> Iterator[tuple[FileEntry, bool]]:
+    """Each walked file with whether it must be searched; counts stale files on the plan."""
+    stale = 0
+    for entry in entries:
+        if plan is None:
+            yield entry, True
+            continue
+        search_it, was_stale = plan.should_search(entry)
+        stale += was_stale
+        yield entry, search_it
+    if plan is not None:
+        threshold = max(REFRESH_MIN_STALE, REFRESH_STALE_SHARE * plan.reader.stats().files)
+        if stale >= threshold:
+            refresh_in_background(plan.root)
+
+
+def refresh_in_background(root: str) -> None:
+    """Start `trigrep index ROOT` detached; its lock makes concurrent refreshes harmless."""
+    subprocess.Popen(
+        [sys.executable, "-m", "trigrep.cli", "index", root],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def binary_mode_for(entry: FileEntry, paths: Sequence[str]) -> BinaryMode:
+    """rg's NUL handling depends on how the file was reached and how rg would read it."""
+    if not entry.explicit:
+        return BinaryMode.QUIT
+    if len(paths) > MMAP_MAX_PATHS or any(os.path.isdir(p) for p in paths):
+        return BinaryMode.CONVERT
+    return BinaryMode.CONVERT_MMAP
+
+
+def _searched(
+    items: Iterator[tuple[FileEntry, bool]], search_one: Callable[[FileEntry], FileResult | None]
+) -> Iterator[tuple[FileEntry, FileResult | None, bool]]:
+    """Run `search_one` on the files that need it, a few in flight, in walk order.
+
+    Reading releases the GIL and rurex releases it on large buffers, so threads use both cores.
+    """
+    window: deque[tuple[FileEntry, Future[FileResult | None] | None]] = deque()
+    with ThreadPoolExecutor(max_workers=SEARCH_THREADS) as pool:
+        for entry, needed in items:
+            window.append((entry, pool.submit(search_one, entry) if needed else None))
+            if len(window) >= SEARCH_WINDOW:
+                entry, fut = window.popleft()
+                yield entry, fut.result() if fut else None, fut is not None
+        while window:
+            entry, fut = window.popleft()
+            yield entry, fut.result() if fut else None, fut is not None
+
+
+def search(
+    paths: Sequence[str], match_opts: MatchOptions, walk_opts: WalkOptions, out_opts: OutputOptions
+) -> int:
+    """The CLI's search: prints rg's output for these options; returns rg's exit code."""
+    from trigrep.printer import make_printer
+
+    query = compile_query(match_opts)
+    out = sys.stdout.buffer
+    is_tty = sys.stdout.isatty()
+    if not paths and stdin_is_readable():
+        printer = make_printer(out, out_opts, with_filename=False, is_tty=is_tty)
+        data = searchable_bytes(sys.stdin.buffer.read())
+        printer.file("<stdin>", search_buffer(data, query, out_opts, binary=BinaryMode.CONVERT))
+        printer.finish()
+        return 0 if printer.matched else 1
+    single_file = len(paths) == 1 and not os.path.isdir(paths[0])
+    printer = make_printer(out, out_opts, with_filename=not single_file, is_tty=is_tty)
+    errors: list[str] = []
+    walked = walk(paths, walk_opts, on_error=errors.append, on_warning=_warn)
+    plan = _plan(paths, query) if walk_opts.is_default else None
+
+    def search_one(entry: FileEntry) -> FileResult | None:
+        try:
+            data = read_searchable(entry.path)  # ZIPTODO
+        except OSError as e:
+            errors.append(f"{entry.display}: {e.strerror} (os error {e.errno})")
+            return None
+        return search_buffer(data, query, out_opts, binary=binary_mode_for(entry, paths))
+
+    quiet = out_opts.mode == "quiet" and not out_opts.json
+    report_all = out_opts.json or out_opts.mode == "files_without_match"
+    for entry, result, searched in _searched(_selected(walked, plan), search_one):
+        if not searched and report_all:
+            result = FileResult(bytes_searched=entry.stat().st_size)
+        if result is None:
+            continue
+        printer.file(entry.display, result)
+        if quiet and printer.matched:
+            break
+    printer.finish()
+    for message in errors:
+        sys.stderr.write(f"trigrep: {message}\n")
+    if errors and not (quiet and printer.matched):
+        return 2
+    return 0 if printer.matched else 1
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"trigrep: {message}\n")
+
+
+def list_files(paths: Sequence[str], walk_opts: WalkOptions) -> int:
+    """`--files`: the files that would be searched, one per line, as rg prints them."""
+    out = sys.stdout.buffer
+    found = False
+    for entry in walk(paths, walk_opts):
+        out.write(os.fsencode(entry.display) + b"\n")
+        found = True
+    return 0 if found else 1
+
+
+def build(path: str, *, progress: bool) -> int:
+    """`trigrep index`: build or refresh the index whose root holds `path`."""
+    if not os.path.isdir(path):
+        raise Error(f"{path}: not a directory")
+    root = find_index_root(path) or default_root(path)
+    build_at(root, progress=progress)
+    return 0
+
+
+def build_at(root: str, *, progress: bool) -> None:
+    """Index the files rg would search under `root` (its default walk) into `root/.trigrep`."""
+    from trigrep.index.build import build_index
+    from trigrep.progress import ProgressBar
+
+    root = os.path.abspath(root)
+    entries = []
+    for entry in walk([root], WalkOptions()):
+        st = entry.stat()
+        rel = os.path.relpath(entry.path, root)
+        entries.append(IndexEntry(rel, entry.path, st.st_size, st.st_mtime_ns))
+    with ProgressBar(enabled=progress) as bar:
+        build_index(root, entries, progress=bar.update)
+
+
+def print_stats(path: str, *, as_json: bool) -> int:
+    """`trigrep stats`: the index's statistics as text or JSON."""
+    import json
+    from dataclasses import asdict
+
+    root = find_index_root(path)
+    if root is None:
+        raise Error(f"no index found at or above {path} (run 'trigrep index')")
+    stats = IndexReader.open(root).stats()
+    if as_json:
+        sys.stdout.write(json.dumps(asdict(stats)) + "\n")
+    else:
+        for key, value in asdict(stats).items():
+            sys.stdout.write(f"{key:>14}: {value}\n")
+    return 0
+

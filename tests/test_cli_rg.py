@@ -1,0 +1,237 @@
+"""Differential tests of the whole CLI: trigrep's stdout and exit code must equal rg's.
+
+Each tree is searched twice: once building the index on first use, and once after edits,
+additions, deletions and renames made behind the index's back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import pytest
+from conftest import RG, TRIGREP, Run, normalise_json, run
+
+TEXT = """\
+int main(void) { return PM_RESUME; }
+static int pm_resume(struct device *dev)
+#define PM_RESUME_FLAG 0x10
+foo bar baz qux
+foobar foo_bar foo-bar
+Straße STRASSE strasse
+αβγ Ωmega ωmega ohm: \u2126
+Kelvin \u212a k K; long \u017f s S
+tab\there  trailing   
+x
+"""
+
+# (relative path, bytes). Covers encodings, binary, line endings and ignore rules.
+FILES: dict[str, bytes] = {
+    "src/main.c": TEXT.encode(),
+    "src/util.h": b"#ifndef UTIL_H\n#define UTIL_H\nint pm_resume(void);\n#endif\n",
+    "src/lib.rs": b"fn main() {\n    println!(\"PM_RESUME {}\", 1);\n}\n",
+    "src/app.py": b"def foo():\n    return 'bar'\n\nclass Foo:\n    pass\n",
+    "src/crlf.txt": b"foo\r\nbar\r\nfoo bar\r\n",
+    "src/nonl.txt": b"foo at end without newline",
+    "src/empty.txt": b"",
+    "src/latin1.txt": b"caf\xe9 foo \xff\xfe bar\n",
+    "src/utf16.txt": "\ufefffoo in utf16\nbar\n".encode("utf-16-le"),
+    "src/binary.bin": b"foo\x00bar\x00foo\n" * 3,
+    "src/late_nul.dat": b"foo line\n" * 20 + b"\x00tail foo\n",
+    "src/long.txt": b"a" * 200_000 + b" foo " + b"b" * 1000 + b"\n",
+    "docs/readme.md": b"# Title\nSee `foo()` and PM_RESUME.\n\n- item\n",
+    "docs/deep/nested/file.md": b"deep foo\n",
+    "Makefile": b"all:\n\tcc -o main src/main.c # foo\n",
+    "ignored.log": b"foo in ignored log\n",
+    "build/out.c": b"foo in build dir\n",
+    ".hidden/secret.txt": b"foo hidden\n",
+    ".env": b"FOO=bar\n",
+    "sub/.ignore": b"skip_me.txt\n",
+    "sub/skip_me.txt": b"foo skipped by .ignore\n",
+    "sub/keep.txt": b"foo kept\nPM_RESUME\n",
+    "name with space.txt": b"foo spaced\n",
+    ".gitignore": b"*.log\n/build/\n",
+}
+
+
+def make_tree(root: Path) -> None:
+    for rel, data in FILES.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    make_tree(root)
+    return root
+
+
+ARGS: list[list[str]] = [
+    ["foo"],
+    ["PM_RESUME"],
+    ["-i", "pm_resume"],
+    ["-S", "pm_resume"],
+    ["-S", "PM_resume"],
+    ["-s", "-i", "PM_RESUME"],
+    ["[A-Z]+_RESUME"],
+    ["foo|bar|baz|qux"],
+    ["-w", "foo"],
+    ["-x", "foo"],
+    ["-F", "foo()"],
+    ["-F", "-e", "foo", "-e", "bar"],
+    ["-v", "foo"],
+    ["-n", "foo"],
+    ["-N", "--heading", "foo"],
+    ["-o", "fo+"],
+    ["-c", "foo"],
+    ["--count-matches", "o"],
+    ["-l", "foo"],
+    ["--files-without-match", "foo"],
+    ["-C1", "-n", "bar"],
+    ["-A", "2", "PM_RESUME"],
+    ["-B", "1", "-n", "foo"],
+    ["-m", "1", "foo"],
+    ["-g", "*.c", "foo"],
+    ["-g", "!*.md", "foo"],
+    ["-t", "c", "pm_resume"],
+    ["-T", "md", "foo"],
+    ["--json", "foo"],
+    ["--json", "-C1", "PM_RESUME"],
+    ["--color", "always", "-n", "foo"],
+    ["-i", "strasse"],
+    ["-i", "k"],
+    ["-i", "ωmega"],
+    [r"\p{Greek}+"],
+    [r"\w{5}\s+\w{3}"],
+    [r"\bfoo\b"],
+    ["^foo$"],
+    ["bar$"],
+    ["-U", "foo\\nbar"],
+    ["--hidden", "foo"],
+    ["--no-ignore", "foo"],
+    ["-z", "foo"],
+    ["-q", "foo"],
+    ["nomatchanywhere"],
+    ["foo", "src"],
+    ["foo", "src/main.c"],
+    ["foo", "./docs"],
+    ["foo", "src", "docs/readme.md"],
+    ["--files"],
+    ["[[:upper:]]{4}"],
+    ["(?i)straße"],
+    ["a*"],
+    [""],
+]
+
+
+def _rg(args: list[str], cwd: Path, env: dict[str, str]) -> Run:
+    return run([RG, "--sort", "path", *args], cwd, env)
+
+
+def _trigrep(args: list[str], cwd: Path, env: dict[str, str]) -> Run:
+    return run([*TRIGREP, *args], cwd, env)
+
+
+def assert_same(args: list[str], cwd: Path, env: dict[str, str]) -> None:
+    want, got = _rg(args, cwd, env), _trigrep(args, cwd, env)
+    assert got.code == want.code, (args, got.err.decode(errors="replace"))
+    if "--json" in args:
+        assert normalise_json(got.out) == normalise_json(want.out), args
+    else:
+        assert got.out == want.out, args
+
+
+@pytest.mark.parametrize("args", ARGS, ids=[" ".join(a) or "<empty>" for a in ARGS])
+def test_same_as_rg(tree: Path, env: dict[str, str], args: list[str]) -> None:
+    assert_same(args, tree, env)
+
+
+def test_index_is_built_on_first_use_and_hidden_from_rg(tree: Path, env: dict[str, str]) -> None:
+    assert_same(["foo"], tree, env)
+    assert (tree / ".trigrep").is_dir()
+    assert_same(["--files"], tree, env)
+    assert_same(["--hidden", "--files"], tree, env)
+    ls_files = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored"], cwd=tree, capture_output=True, check=True
+    )
+    assert b".trigrep" not in ls_files.stdout
+
+
+def test_never_stale_after_edits(tree: Path, env: dict[str, str]) -> None:
+    queries = [["foo"], ["PM_RESUME"], ["-c", "zebra"], ["-l", "qux"], ["--files"]]
+    for q in queries:
+        assert_same(q, tree, env)
+    # Same size edit (mtime changes), growth, a new file, a delete, a rename, a new dir.
+    (tree / "src/app.py").write_bytes(FILES["src/app.py"].replace(b"foo", b"zeb"))
+    (tree / "docs/readme.md").write_bytes(b"zebra crossing qux\n")
+    (tree / "src/new.c").write_bytes(b"int zebra = PM_RESUME;\n")
+    (tree / "src/util.h").unlink()
+    os.rename(tree / "sub/keep.txt", tree / "sub/kept.txt")
+    (tree / "newdir").mkdir()
+    (tree / "newdir/z.txt").write_bytes(b"zebra foo qux\n")
+    (tree / ".gitignore").write_bytes(b"*.log\n")  # build/ becomes searchable
+    for q in queries:
+        assert_same(q, tree, env)
+
+
+def test_same_size_edit_within_the_same_second(tree: Path, env: dict[str, str]) -> None:
+    assert_same(["foo"], tree, env)
+    path = tree / "src/app.py"
+    st = path.stat()
+    path.write_bytes(FILES["src/app.py"].replace(b"foo", b"zoo"))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime
+    assert_same(["zoo"], tree, env)
+
+
+def test_errors_are_one_line_with_exit_2(tree: Path, env: dict[str, str]) -> None:
+    for args in (["("], ["a{2,1}"], ["foo", "does-not-exist"], ["-t", "nosuchtype", "x"]):
+        want, got = _rg(args, tree, env), _trigrep(args, tree, env)
+        assert got.code == want.code == 2, args
+        assert b"Traceback" not in got.err
+    got = _trigrep(["("], tree, env)
+    assert got.err.count(b"\n") == 1 and got.err.startswith(b"trigrep: ")
+
+
+def test_stdin_is_searched_when_piped(tree: Path, env: dict[str, str]) -> None:
+    data = b"alpha\nfoo beta\ngamma foo\n"
+    for args in (["foo"], ["-n", "foo"], ["--json", "foo"], ["-c", "foo"]):
+        want = run([RG, *args], tree, env, stdin=data)
+        got = run([*TRIGREP, *args], tree, env, stdin=data)
+        assert (normalise_json(got.out), got.code) == (normalise_json(want.out), want.code)
+
+
+STDLIB_QUERIES = [
+    ["def __init__"],
+    ["-i", "import re$"],
+    ["-w", "yield"],
+    [r"class \w+Error\("],
+    ["-F", "**kwargs"],
+    ["-c", "TODO"],
+    ["-l", "asyncio"],
+    ["-t", "py", "-g", "!test*", "raise NotImplementedError"],
+    [r"\p{Greek}"],
+    ["--json", "-m", "2", "Copyright"],
+]
+
+
+@pytest.fixture(scope="module")
+def stdlib_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of this interpreter's standard library: real code nobody here wrote."""
+    src = Path(sysconfig.get_paths()["stdlib"])
+    dst = tmp_path_factory.mktemp("stdlib") / "lib"
+    shutil.copytree(
+        src, dst, symlinks=True,
+        ignore=shutil.ignore_patterns("site-packages", "__pycache__", "test", "idlelib"),
+    )
+    return dst
+
+
+@pytest.mark.parametrize("args", STDLIB_QUERIES, ids=[" ".join(a) for a in STDLIB_QUERIES])
+def test_stdlib_same_as_rg(stdlib_copy: Path, env: dict[str, str], args: list[str]) -> None:
+    assert_same(args, stdlib_copy, env)
