@@ -468,12 +468,12 @@ def ensure_trigrep_index(tree: Path, peers: Peers) -> None:
             run_command(["cindex", str(tree)], tree, env)
 
 
-_ELAPSED = re.compile(rb'"elapsed":\{"secs":\d+,"nanos":\d+,"human":"[^"]*"\}')
+_ELAPSED = re.compile(rb'"(elapsed(?:_total)?)":\{[^{}]*\}')
 
 
 def normalize(output: bytes) -> bytes:
     """Masks the only run-dependent bytes rg prints: --json's elapsed times."""
-    return _ELAPSED.sub(b'"elapsed":{}', output)
+    return _ELAPSED.sub(rb'"\1":{}', output)
 
 
 def first_difference(expected: bytes, actual: bytes, context: int = 5) -> str | None:
@@ -612,7 +612,7 @@ def machine_line() -> str:
         numpy = importlib.metadata.version("numpy")
     except importlib.metadata.PackageNotFoundError:
         numpy = "none"
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+    commit = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
                             capture_output=True, text=True).stdout.strip()
     return (f"Machine: {cpu}, {os.cpu_count()} cores, {ram:.1f} GiB RAM, "
             f"Python {platform.python_version()}, numpy {numpy}, "
