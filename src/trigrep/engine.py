@@ -15,7 +15,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from trigrep.errors import Error
 from trigrep.extract import read_searchable, searchable_bytes
@@ -67,6 +67,9 @@ class Plan:
     reader: IndexReader
     candidates: Candidates | None  # None: the plan is ALL, every file is a candidate
     racy_after_ns: int  # files modified after this may differ from what was indexed
+    # Summary modes report files without a match too; for irregular files (binary, BOM)
+    # that report depends on the content, so those are searched directly.
+    report_all: bool
 
     def should_search(self, entry: FileEntry) -> tuple[bool, bool]:
         """(search it?, was it stale?) for one file the walker yielded."""
@@ -76,13 +79,12 @@ class Plan:
         record = self.reader.lookup(rel)
         if record is None:
             return True, True
-        file_id, size, mtime_ns = record
         st = entry.stat()
-        if st.st_size != size or st.st_mtime_ns != mtime_ns:
+        if st.st_size != record.size or st.st_mtime_ns != record.mtime_ns:
             return True, True
-        if mtime_ns >= self.racy_after_ns:
+        if record.mtime_ns >= self.racy_after_ns or (self.report_all and record.irregular):
             return True, False
-        return (self.candidates is None or file_id in self.candidates), False
+        return (self.candidates is None or record.file_id in self.candidates), False
 
 
 def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
@@ -99,17 +101,23 @@ def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
     return IndexReader.open(root)
 
 
-def _plan(paths: Sequence[str], query: Query) -> Plan | None:
-    start = paths[0] if paths else "."
-    if not os.path.exists(start):
-        return None
-    reader = open_index(start, build_if_missing=True)
+def make_plan(
+    paths: Sequence[str], query: Query, *, report_all: bool, reader: IndexReader | None = None
+) -> Plan | None:
+    """Index state for this query; None when no index covers the first path."""
     if reader is None:
-        return None
+        start = paths[0] if paths else "."
+        if not os.path.exists(start):
+            return None
+        reader = open_index(start, build_if_missing=True)
+        if reader is None:
+            return None
     candidates = None if query.plan.op == "all" else reader.candidates(query.plan)
     stats = reader.stats()
     build_started_ns = int((stats.created - stats.build_seconds) * 1e9)
-    return Plan(reader.root, reader, candidates, build_started_ns - RACY_WINDOW_NS)
+    return Plan(
+        reader.root, reader, candidates, build_started_ns - RACY_WINDOW_NS, report_all
+    )
 
 
 def _selected(entries: Iterator[FileEntry], plan: Plan | None) -> Iterator[tuple[FileEntry, bool]]:
@@ -165,6 +173,45 @@ def _searched(
             yield entry, fut.result() if fut else None, fut is not None
 
 
+@dataclass
+class SearchRun:
+    """One search over files: the walk, the index plan, the per-file searches, in order.
+
+    Shared by the CLI (which prints each result) and the Python API (which yields matches).
+    Errors (missing paths, unreadable files) are collected in `errors`, worded as rg's.
+    """
+
+    paths: Sequence[str]
+    query: Query
+    walk_opts: WalkOptions
+    out_opts: OutputOptions
+    reader: IndexReader | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def results(self) -> Iterator[tuple[FileEntry, FileResult]]:
+        """Every file rg would report on, with its result, in rg's path order."""
+        out_opts = self.out_opts
+        report_all = out_opts.json or out_opts.mode == "files_without_match"
+        walked = walk(self.paths, self.walk_opts, on_error=self.errors.append, on_warning=_warn)
+        plan = make_plan(self.paths, self.query, report_all=report_all, reader=self.reader)
+        for entry, result, searched in _searched(_selected(walked, plan), self._search_one):
+            if not searched and report_all:
+                # Fresh in the index, ruled out by the plan, regular content: rg would have
+                # searched all of it and found nothing.
+                result = FileResult(bytes_searched=entry.stat().st_size)
+            if result is not None:
+                yield entry, result
+
+    def _search_one(self, entry: FileEntry) -> FileResult | None:
+        try:
+            data = read_searchable(entry.path)  # ZIPTODO
+        except OSError as e:
+            self.errors.append(f"{entry.display}: {e.strerror} (os error {e.errno})")
+            return None
+        binary = binary_mode_for(entry, self.paths)
+        return search_buffer(data, self.query, self.out_opts, binary=binary)
+
+
 def search(
     paths: Sequence[str], match_opts: MatchOptions, walk_opts: WalkOptions, out_opts: OutputOptions
 ) -> int:
@@ -182,32 +229,16 @@ def search(
         return 0 if printer.matched else 1
     single_file = len(paths) == 1 and not os.path.isdir(paths[0])
     printer = make_printer(out, out_opts, with_filename=not single_file, is_tty=is_tty)
-    errors: list[str] = []
-    walked = walk(paths, walk_opts, on_error=errors.append, on_warning=_warn)
-    plan = _plan(paths, query) if walk_opts.is_default else None
-
-    def search_one(entry: FileEntry) -> FileResult | None:
-        try:
-            data = read_searchable(entry.path)  # ZIPTODO
-        except OSError as e:
-            errors.append(f"{entry.display}: {e.strerror} (os error {e.errno})")
-            return None
-        return search_buffer(data, query, out_opts, binary=binary_mode_for(entry, paths))
-
+    run = SearchRun(paths, query, walk_opts, out_opts)
     quiet = out_opts.mode == "quiet" and not out_opts.json
-    report_all = out_opts.json or out_opts.mode == "files_without_match"
-    for entry, result, searched in _searched(_selected(walked, plan), search_one):
-        if not searched and report_all:
-            result = FileResult(bytes_searched=entry.stat().st_size)
-        if result is None:
-            continue
+    for entry, result in run.results():
         printer.file(entry.display, result)
         if quiet and printer.matched:
             break
     printer.finish()
-    for message in errors:
+    for message in run.errors:
         sys.stderr.write(f"trigrep: {message}\n")
-    if errors and not (quiet and printer.matched):
+    if run.errors and not (quiet and printer.matched):
         return 2
     return 0 if printer.matched else 1
 

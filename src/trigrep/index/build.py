@@ -36,6 +36,7 @@ from trigrep.errors import IndexFormatError
 from trigrep.extract import read_searchable
 from trigrep.index.format import (
     DICT_BLOCK_ENTRIES,
+    FLAG_IRREGULAR,
     FLAG_UNINDEXED,
     HEADER_SIZE,
     INDEX_DIR_NAME,
@@ -186,6 +187,7 @@ class _TaskResult:
     chunks: list[tuple[int, int]]  # (byte offset in the run file, number of keys)
     range_counts: np.ndarray  # keys per trigram range, summed over the task's chunks
     unindexed: list[int]  # file ids whose content could not be read
+    irregular: list[int]  # file ids whose content has a NUL or is not the file's bytes
     bytes_read: int
     files: int
 
@@ -255,6 +257,7 @@ def _extract_task(task: tuple[str, list[tuple[int, str, int]]]) -> _TaskResult:
     """Phase-1 worker: index a batch of (file id, absolute path, size) into one run file."""
     run_path, batch = task
     unindexed: list[int] = []
+    irregular: list[int] = []
     bytes_read = 0
 
     def contents() -> Iterator[tuple[int, bytes]]:
@@ -269,6 +272,8 @@ def _extract_task(task: tuple[str, list[tuple[int, str, int]]]) -> _TaskResult:
                 unindexed.append(file_id)
                 continue
             bytes_read += len(content)
+            if len(content) != size or b"\0" in content:
+                irregular.append(file_id)
             yield file_id, content
 
     chunks: list[tuple[int, int]] = []
@@ -287,7 +292,9 @@ def _extract_task(task: tuple[str, list[tuple[int, str, int]]]) -> _TaskResult:
             run.write(keys.tobytes())
             chunks.append((offset, len(keys)))
             offset += 4 * (_CHUNK_HEADER_WORDS + len(keys))
-    return _TaskResult(run_path, chunks, range_counts, unindexed, bytes_read, len(batch))
+    return _TaskResult(
+        run_path, chunks, range_counts, unindexed, irregular, bytes_read, len(batch)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,6 +547,7 @@ class _SegmentBuilder:
         unindexed = [i for r in results for i in r.unindexed]
         flags = np.zeros(n_files, np.uint8)
         flags[unindexed] = FLAG_UNINDEXED
+        flags[[i for r in results for i in r.irregular]] |= FLAG_IRREGULAR
         paths = b"\0".join(os.fsencode(e.relpath) for e in self.files)
         plain = {
             "POST_CRCS": post_crcs.tobytes(),

@@ -43,7 +43,10 @@ length is padded with zeros to a multiple of 8)::
     FILE_SIZES     u64 per file: size from the walker's stat at build time
     FILE_MTIMES    i64 per file: st_mtime_ns from the same stat
     FILE_FLAGS     u8 per file: FLAG_UNINDEXED = content not indexed (unreadable, vanished,
-                   too big): the file is a candidate for every query except NONE
+                   too big): the file is a candidate for every query except NONE;
+                   FLAG_IRREGULAR = its searchable bytes hold a NUL or differ in length from
+                   the file (BOM, UTF-16), so rg's report of it without a match (binary
+                   handling, bytes searched) depends on the content, not just its size
     FILE_PATHS     root-relative paths as os.fsencode bytes, sorted, joined by NUL
 
 Every byte of a segment lies in exactly one checksummed region, so any corruption is detected
@@ -86,6 +89,7 @@ MANIFEST_MAGIC = "trigrep-index-manifest"
 SEGMENT_MAGIC = b"TRIGSEG\0"
 
 FLAG_UNINDEXED = 1
+FLAG_IRREGULAR = 2
 
 HEADER_SIZE = 512
 POST_BLOCK_SIZE = 16384

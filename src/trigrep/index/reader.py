@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 from trigrep.index.format import (
+    FLAG_IRREGULAR,
     FLAG_UNINDEXED,
     HEADER_SIZE,
     INDEX_DIR_NAME,
@@ -36,11 +37,13 @@ if TYPE_CHECKING:
 
 
 class FileRecord(NamedTuple):
-    """What the index knows of a file: its global id and the stat it was indexed with."""
+    """What the index knows of a file: its global id, the stat it was indexed with, and
+    whether its content is irregular (see FLAG_IRREGULAR in format.py)."""
 
     file_id: int
     size: int
     mtime_ns: int
+    irregular: bool
 
 
 def find_index_root(start: str) -> str | None:
@@ -335,9 +338,11 @@ class IndexReader:
         if file_id is None:
             return None
         segment = self._segment_of(file_id)
-        sizes, mtimes, _, _ = segment.files_sections()
+        sizes, mtimes, flags, _ = segment.files_sections()
         local = file_id - segment.base
-        return FileRecord(file_id, sizes[local], mtimes[local])
+        return FileRecord(
+            file_id, sizes[local], mtimes[local], bool(flags[local] & FLAG_IRREGULAR)
+        )
 
     def path_of(self, file_id: int) -> str:
         """The root-relative path of a file id."""
