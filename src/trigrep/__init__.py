@@ -1,3 +1,35 @@
-"""trigrep: indexed code search with ripgrep's syntax, flags and output."""
+"""trigrep: indexed code search with ripgrep's syntax, flags and output.
+
+    import trigrep
+    for m in trigrep.Index("path/to/tree").search("PM_RESUME", ignore_case=True):
+        print(m.path, m.line_number, m.line)
+
+The API's names are loaded on first use, so `import trigrep` (and the CLI) stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from trigrep.errors import Error, IndexFormatError, PathError, PatternError
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from trigrep.api import ContextLine, Index, Match
+    from trigrep.index import IndexStats
+
+_LAZY = {"ContextLine": "trigrep.api", "Index": "trigrep.api", "Match": "trigrep.api",
+         "IndexStats": "trigrep.index"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'trigrep' has no attribute {name!r}")
+
+
+__all__ = ["ContextLine", "Error", "Index", "IndexFormatError", "IndexStats", "Match", "PathError",
+           "PatternError", "__version__"]

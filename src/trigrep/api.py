@@ -1,0 +1,172 @@
+"""The typed Python API: `Index(path).search(pattern, **rg_options)` yields `Match` objects.
+
+Option names are rg's long flags in snake_case. Results are the same files, lines and spans
+the CLI prints, in the same order, and just as fresh: the open index only narrows the files
+to read, changed files are searched directly.
+"""
+
+from __future__ import annotations
+
+import os
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from trigrep.engine import SearchRun, build_at, default_root
+from trigrep.errors import Error, IndexFormatError, PathError
+from trigrep.index import IndexReader, IndexStats, find_index_root
+from trigrep.options import CaseMode, MatchOptions, OutputMode, OutputOptions, WalkOptions
+from trigrep.query import compile_query
+from trigrep.searcher import LineEvent
+from trigrep.walk import check_types
+
+
+@dataclass(frozen=True)
+class ContextLine:
+    """A line printed around a match (-A/-B/-C)."""
+
+    line_number: int
+    line: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """One matching line (with -U, possibly several lines) of one file.
+
+    `path` is relative to the index root. `byte_offset` is the line's offset in the file's
+    searchable bytes; `submatches` are (start, end) byte spans within `line_bytes`. `count`
+    is set only for `count=True` searches: the file's number of matching lines.
+    """
+
+    path: str
+    line_number: int
+    line_bytes: bytes
+    byte_offset: int
+    submatches: tuple[tuple[int, int], ...]
+    before: tuple[ContextLine, ...] = ()
+    after: tuple[ContextLine, ...] = ()
+    count: int | None = None
+
+    @property
+    def line(self) -> str:
+        """The line without its terminator, decoded as UTF-8 (invalid bytes replaced)."""
+        return self.line_bytes.rstrip(b"\n").decode("utf-8", errors="replace")
+
+
+def _text(event: LineEvent) -> str:
+    return event.lines.rstrip(b"\n").decode("utf-8", errors="replace")
+
+
+def _matches(path: str, events: list[LineEvent], before: int, after: int) -> Iterator[Match]:
+    """A file's match events as Matches, each with the context lines within its reach."""
+    context = [e for e in events if not e.is_match]
+    numbers = [e.line_number for e in context]
+
+    def lines(first: int, last: int) -> tuple[ContextLine, ...]:
+        picked = context[bisect_left(numbers, first) : bisect_right(numbers, last)]
+        return tuple(ContextLine(e.line_number, _text(e)) for e in picked)
+
+    for e in events:
+        if e.is_match:
+            yield Match(
+                path, e.line_number, e.lines, e.offset, tuple(e.submatches),
+                before=lines(e.line_number - before, e.line_number - 1),
+                after=lines(e.last_line_number + 1, e.last_line_number + after),
+            )
+
+
+class Index:
+    """The trigram index of the tree at `path` (its root: where `.trigrep/` is, or will be)."""
+
+    def __init__(self, path: str | os.PathLike[str] = ".") -> None:
+        path = os.fspath(path)
+        if not os.path.isdir(path):
+            raise PathError(f"{path}: not a directory")
+        self.root = os.path.abspath(find_index_root(path) or default_root(path))
+        self._reader: IndexReader | None = None
+        self._manifest_stamp: tuple[int, int] | None = None
+
+    def build(self) -> IndexStats:
+        """Build (or rebuild) the index of the tree, replacing the previous one atomically."""
+        build_at(self.root, progress=False)
+        self._reader = None
+        return self.stats()
+
+    def stats(self) -> IndexStats:
+        return self._open().stats()
+
+    def _open(self) -> IndexReader:
+        """The open reader, reopened when a build replaced the manifest since."""
+        manifest = os.path.join(self.root, ".trigrep", "manifest")
+        try:
+            st = os.stat(manifest)
+        except FileNotFoundError:
+            build_at(self.root, progress=False)
+            st = os.stat(manifest)
+        stamp = (st.st_mtime_ns, st.st_ino)
+        if self._reader is None or stamp != self._manifest_stamp:
+            self._reader = IndexReader.open(self.root)
+            self._manifest_stamp = stamp
+        return self._reader
+
+    def search(
+        self,
+        pattern: str | Sequence[str],
+        *,
+        paths: Sequence[str] = (),
+        fixed_strings: bool = False,
+        ignore_case: bool = False,
+        smart_case: bool = False,
+        word_regexp: bool = False,
+        line_regexp: bool = False,
+        invert_match: bool = False,
+        multiline: bool = False,
+        glob: Sequence[str] = (),
+        type: Sequence[str] = (),
+        type_not: Sequence[str] = (),
+        hidden: bool = False,
+        no_ignore: bool = False,
+        max_count: int | None = None,
+        context: int = 0,
+        before_context: int | None = None,
+        after_context: int | None = None,
+        files_with_matches: bool = False,
+        count: bool = False,
+    ) -> Iterator[Match]:
+        """Matches in path order, as `rg --sort path` finds them.
+
+        `pattern` may be a list (like several `-e`). `paths` are files or directories inside
+        the tree, relative to its root (default: the whole tree). With `files_with_matches`
+        one Match per file (its first matching line); with `count`, one per file with `count`.
+        """
+        case: CaseMode = "insensitive" if ignore_case else "smart" if smart_case else "sensitive"
+        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+        query = compile_query(MatchOptions(
+            patterns, fixed_strings=fixed_strings, case=case, word_regexp=word_regexp,
+            line_regexp=line_regexp, invert_match=invert_match, multiline=multiline,
+        ))
+        walk_opts = WalkOptions(globs=list(glob), types=list(type), types_not=list(type_not),
+                                hidden=hidden, no_ignore=no_ignore)
+        check_types(walk_opts)
+        mode: OutputMode = "count" if count else "lines"
+        out_opts = OutputOptions(
+            mode=mode, max_count=1 if files_with_matches else max_count,
+            before_context=context if before_context is None else before_context,
+            after_context=context if after_context is None else after_context,
+        )
+        roots = [os.path.join(self.root, p) for p in paths] or [self.root]
+        run = SearchRun(roots, query, walk_opts, out_opts, reader=self._open())
+        for entry, result in run.results():
+            rel = os.path.relpath(entry.path, self.root)
+            found = _matches(rel, result.events, out_opts.before_context, out_opts.after_context)
+            if count:
+                first = next(found, None)
+                if first is not None:
+                    yield replace(first, count=result.matched_lines)
+            else:
+                yield from found
+        if run.errors:
+            raise Error(run.errors[0])
+
+
+__all__ = ["ContextLine", "Error", "Index", "IndexFormatError", "Match"]

@@ -1,0 +1,89 @@
+"""The Python API returns what `rg --json` reports: same files, lines, offsets and spans."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from conftest import RG, parse_json_lines, run
+from test_cli_rg import make_tree
+
+import trigrep
+
+
+def _text(data: dict) -> bytes:
+    return data["text"].encode() if "text" in data else base64.b64decode(data["bytes"])
+
+
+def rg_matches(root: Path, env: dict[str, str], *args: str) -> list[tuple]:
+    out = run([RG, "--sort", "path", "--json", *args], root, env).out
+    return [
+        (_text(m["data"]["path"]), m["data"]["line_number"], _text(m["data"]["lines"]),
+         m["data"]["absolute_offset"], tuple((s["start"], s["end"]) for s in m["data"]["submatches"]))
+        for m in parse_json_lines(out) if m["type"] == "match"
+    ]
+
+
+def api_matches(matches: list[trigrep.Match]) -> list[tuple]:
+    return [(m.path.encode(), m.line_number, m.line_bytes, m.byte_offset, m.submatches)
+            for m in matches]
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> trigrep.Index:
+    make_tree(tmp_path)
+    return trigrep.Index(tmp_path)
+
+
+CASES = [
+    (("foo",), {}),
+    (("-i", "pm_resume"), {"ignore_case": True}),
+    (("-S", "pm_resume"), {"smart_case": True}),
+    (("-w", "foo"), {"word_regexp": True}),
+    (("-x", "foo"), {"line_regexp": True}),
+    (("-F", "foo()"), {"fixed_strings": True}),
+    (("-v", "o"), {"invert_match": True}),
+    (("-m", "1", "foo"), {"max_count": 1}),
+    (("-g", "*.c", "foo"), {"glob": ["*.c"]}),
+    (("-t", "md", "foo"), {"type": ["md"]}),
+    (("-T", "md", "foo"), {"type_not": ["md"]}),
+    (("-U", r"foo\nbar"), {"multiline": True}),
+    (("--hidden", "foo"), {"hidden": True}),
+    (("--no-ignore", "foo"), {"no_ignore": True}),
+]
+
+
+@pytest.mark.parametrize(("rg_args", "options"), CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_search_equals_rg_json(
+    index: trigrep.Index, env: dict[str, str], rg_args: tuple[str, ...], options: dict
+) -> None:
+    pattern = rg_args[-1]
+    got = api_matches(list(index.search(pattern, **options)))
+    assert got == rg_matches(Path(index.root), env, *rg_args)
+
+
+def test_context_and_counts(index: trigrep.Index) -> None:
+    [m] = [m for m in index.search("PM_RESUME_FLAG", context=1)]
+    assert (m.path, m.line_number) == ("src/main.c", 3)
+    assert [c.line_number for c in m.before] == [2] and [c.line_number for c in m.after] == [4]
+    counts = {m.path: m.count for m in index.search("foo", count=True)}
+    assert counts["src/crlf.txt"] == 2
+    files = [m.path for m in index.search("foo", files_with_matches=True)]
+    assert files == sorted(set(files), key=lambda p: p.split("/")) and "src/main.c" in files
+
+
+def test_paths_and_stats(index: trigrep.Index) -> None:
+    assert {m.path for m in index.search("foo", paths=["docs"])} == {
+        "docs/readme.md", "docs/deep/nested/file.md"}
+    stats = index.build()
+    assert stats.files > 10 and stats.index_bytes > 0 and index.stats() == stats
+
+
+def test_errors_share_one_family(index: trigrep.Index, tmp_path: Path) -> None:
+    with pytest.raises(trigrep.PatternError):
+        list(index.search("("))
+    with pytest.raises(trigrep.Error):
+        list(index.search("x", type=["nosuchtype"]))
+    with pytest.raises(trigrep.Error):
+        trigrep.Index(tmp_path / "missing")
