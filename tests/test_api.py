@@ -6,10 +6,10 @@ import base64
 from pathlib import Path
 
 import pytest
-from conftest import RG, parse_json_lines, run
-from test_cli_rg import make_tree
 
 import trigrep
+from conftest import RG, parse_json_lines, run
+from test_cli_rg import make_tree
 
 
 def _text(data: dict) -> bytes:
@@ -19,9 +19,9 @@ def _text(data: dict) -> bytes:
 def rg_matches(root: Path, env: dict[str, str], *args: str) -> list[tuple]:
     out = run([RG, "--sort", "path", "--json", *args], root, env).out
     return [
-        (_text(m["data"]["path"]), m["data"]["line_number"], _text(m["data"]["lines"]),
-         m["data"]["absolute_offset"], tuple((s["start"], s["end"]) for s in m["data"]["submatches"]))
-        for m in parse_json_lines(out) if m["type"] == "match"
+        (_text(d["path"]), d["line_number"], _text(d["lines"]), d["absolute_offset"],
+         tuple((s["start"], s["end"]) for s in d["submatches"]))
+        for d in (m["data"] for m in parse_json_lines(out) if m["type"] == "match")
     ]
 
 

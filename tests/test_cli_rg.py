@@ -13,6 +13,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+
 from conftest import RG, TRIGREP, Run, normalise_json, run
 
 TEXT = """\
@@ -24,7 +25,7 @@ foobar foo_bar foo-bar
 Straße STRASSE strasse
 αβγ Ωmega ωmega ohm: \u2126
 Kelvin \u212a k K; long \u017f s S
-tab\there  trailing   
+tab\there  trailing\x20\x20\x20
 x
 """
 
