@@ -85,7 +85,7 @@ def test_markdown_table_escapes_pipes_and_formats_cells(bench) -> None:
     )
     table = bench.markdown_table([bench.query_row(result.query.label, result)])
     row = table.splitlines()[-1]
-    assert row == "| 'a\\|b' | 10.0 ms | 2.0 ms | 20.0 ms | ERR | 10.00x | 2.00x | OK |"
+    assert row == "| 'a\\|b' | 10.0 ms | 2.0 ms | 20.0 ms | ERR | 10.00x | 2.00x |  | OK |"
     assert len(table.splitlines()[0].split(" | ")) == len(bench.COLUMNS)
 
 
