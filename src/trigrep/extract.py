@@ -1,12 +1,30 @@
 """The bytes rg searches for a file: what both the indexer and the searcher must agree on.
 
-STUB: the searcher work refines this (BOM handling details, -z decompression).
+`--encoding auto` (BOM sniffing) always applies; `-z` first decompresses files whose name has
+one of rg's compressed extensions. rg does that by running an external program, and only when
+that program is installed (otherwise it searches the file as it is); its failures become rg's
+error message for the file, after rg has searched what the program wrote before failing.
+A single well-formed gzip/bzip2/xz/lzma stream decodes the same in any correct implementation,
+so those are decoded in-process (no fork per file); anything else goes to the program, which
+is then the one to judge the data, exactly as in rg.
 """
 
 from __future__ import annotations
 
+import bz2
+import lzma
+import os
+import shutil
+import subprocess
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+_ERROR_RULE = "-" * 79  # grep-cli frames a failed command's stderr between two of these
 
 
 def searchable_bytes(data: bytes) -> bytes:
@@ -19,7 +37,118 @@ def searchable_bytes(data: bytes) -> bytes:
     return data[2:].decode(codec, errors="replace").encode("utf-8")
 
 
-def read_searchable(path: str) -> bytes:
-    """Read a file and return the bytes rg would search (raises OSError on failure)."""
-    with open(path, "rb") as f:
-        return searchable_bytes(f.read())
+class _Decoder(Protocol):
+    eof: bool
+    unused_data: bytes
+
+    def decompress(self, data: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class _Format:
+    """How rg -z decompresses one kind of file, plus an exact in-process decoder if any."""
+
+    argv: tuple[str, ...]
+    decoder: Callable[[], _Decoder] | None = None
+
+
+_GZIP = _Format(("gzip", "-d", "-c"), lambda: zlib.decompressobj(wbits=31))
+_BZIP2 = _Format(("bzip2", "-d", "-c"), bz2.BZ2Decompressor)
+_XZ = _Format(("xz", "-d", "-c"), lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ))
+_ZSTD = _Format(("zstd", "-q", "-d", "-c"))
+# grep-cli's default table: name suffix (its glob `*.ext`, case-sensitive) -> command.
+_FORMATS: dict[str, _Format] = {
+    ".gz": _GZIP, ".tgz": _GZIP,
+    ".bz2": _BZIP2, ".tbz2": _BZIP2,
+    ".xz": _XZ, ".txz": _XZ,
+    ".lz4": _Format(("lz4", "-d", "-c")),
+    ".lzma": _Format(
+        ("xz", "--format=lzma", "-d", "-c"), lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE)
+    ),
+    ".br": _Format(("brotli", "-d", "-c")),
+    ".zst": _ZSTD, ".zstd": _ZSTD,
+    ".Z": _Format(("uncompress", "-c")),
+}
+
+
+class DecompressionError(OSError):
+    """The decompression program failed. rg still searched what it wrote before failing.
+
+    `partial` holds those searchable bytes (up to the last line terminator: rg never saw the
+    rest as a line); `message` is rg's text after `<path>: ` in its error line.
+    """
+
+    def __init__(self, message: str, partial: bytes) -> None:
+        super().__init__(None, message)
+        self.message = message
+        self.partial = partial
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@cache
+def _installed(program: str) -> bool:
+    return shutil.which(program) is not None
+
+
+def _format_for(path: str) -> _Format | None:
+    """The decompression rg -z applies to `path`, None when it reads the file as it is."""
+    for suffix, fmt in _FORMATS.items():
+        if path.endswith(suffix):
+            return fmt if _installed(fmt.argv[0]) else None
+    return None
+
+
+def is_decompressed(path: str, search_zip: bool) -> bool:
+    """True when rg reads `path` through a decompression program: as a stream, never mmapped,
+    which changes how NUL bytes are treated in files named on the command line."""
+    return search_zip and _format_for(path) is not None
+
+
+def _decode_in_process(fmt: _Format, data: bytes) -> bytes | None:
+    """The content of `data` when it is exactly one complete stream, else None (ask the tool)."""
+    if fmt.decoder is None:
+        return None
+    decoder = fmt.decoder()
+    try:
+        content = decoder.decompress(data)
+    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError):
+        return None
+    return content if decoder.eof and not decoder.unused_data else None
+
+
+def _run_program(fmt: _Format, program_path: str) -> bytes:
+    """Decompress the way rg does, raising DecompressionError with rg's message on failure."""
+    proc = subprocess.run(
+        [*fmt.argv, program_path], stdin=subprocess.DEVNULL, capture_output=True, check=False
+    )
+    if proc.returncode == 0:
+        return proc.stdout
+    stderr = proc.stderr.decode("utf-8", errors="replace").strip()
+    message = f"\n{_ERROR_RULE}\n{stderr}\n{_ERROR_RULE}" if stderr else "<stderr is empty>"
+    complete = proc.stdout[: proc.stdout.rfind(b"\n") + 1]
+    raise DecompressionError(message, searchable_bytes(complete))
+
+
+def read_searchable(
+    path: str, search_zip: bool = False, *, program_path: str | None = None
+) -> bytes:
+    """Read a file and return the bytes rg would search.
+
+    Raises OSError when the file cannot be read, DecompressionError (an OSError) when `-z`
+    decompression fails. `program_path` is the path handed to a decompression program (rg
+    gives it the path as displayed, which its error messages quote); default `path`.
+    """
+    fmt = _format_for(path) if search_zip else None
+    if fmt is None:
+        with open(path, "rb") as f:
+            return searchable_bytes(f.read())
+    try:
+        with open(path, "rb") as f:
+            content = _decode_in_process(fmt, f.read())
+    except OSError:
+        content = None  # the program reports unreadable files in its own words
+    if content is None:
+        content = _run_program(fmt, program_path or os.fspath(path))
+    return searchable_bytes(content)

@@ -94,7 +94,7 @@ class StandardPrinter:
     def file(self, display_path: str, result: FileResult) -> None:
         events = result.events[: result.text_cut]
         has_match = any(e.is_match for e in result.events)
-        binary_note = has_match and result.binary_offset is not None
+        binary_note = has_match and result.binary_offset is not None and not result.cut_short
         if not events and not binary_note:
             return
         self.matched = self.matched or has_match
@@ -208,6 +208,8 @@ class SummaryPrinter:
         self.matched = False
 
     def file(self, display_path: str, result: FileResult) -> None:
+        if result.cut_short:
+            return  # the search failed before the count was final: rg prints nothing
         if result.binary_mode is BinaryMode.QUIT and result.binary_offset is not None:
             # rg drops a walked file once it met a NUL, rather than report a partial count.
             return
@@ -220,12 +222,12 @@ class SummaryPrinter:
             count = sum(e.is_match for e in result.events)
         if mode == "files_without_match":
             if count == 0:
-                self.matched = True
+                self.matched = self.matched or result.error is None
                 self._write(display_path, None)
             return
         if count == 0:
             return
-        self.matched = True
+        self.matched = self.matched or result.error is None
         if mode == "files_with_matches":
             self._write(display_path, None)
         elif mode in ("count", "count_matches"):
@@ -281,7 +283,7 @@ class JsonPrinter:
         now = time.perf_counter_ns()
         elapsed, self.last_file_done = now - self.last_file_done, now
         has_match = result.has_match
-        self.matched = self.matched or has_match
+        self.matched = self.matched or (has_match and result.error is None)
         stats = {
             "searches": 1,
             "searches_with_match": int(has_match),
@@ -298,10 +300,13 @@ class JsonPrinter:
             chunks = [_dumps({"type": "begin", "data": {"path": path}})]
             chunks += [self._event(path, event) for event in result.events]
             stats["bytes_printed"] = sum(map(len, chunks))
-            chunks.append(_dumps({"type": "end", "data": {
-                "path": path, "binary_offset": result.binary_offset,
-                "stats": {"elapsed": _elapsed(elapsed), **stats}}}))
+            if not result.cut_short:
+                chunks.append(_dumps({"type": "end", "data": {
+                    "path": path, "binary_offset": result.binary_offset,
+                    "stats": {"elapsed": _elapsed(elapsed), **stats}}}))
             self.out.write(b"".join(chunks))
+        if result.error is not None:
+            return  # a failed search adds nothing to the summary
         self.total_elapsed += elapsed
         for key in self._STAT_KEYS:
             self.total[key] += stats[key]

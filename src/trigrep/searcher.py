@@ -20,6 +20,10 @@ from trigrep.query import Query
 # grep-searcher's DEFAULT_BUFFER_CAPACITY: size of a read and of the up-front binary check.
 BUFFER_CAPACITY = 64 * 1024
 NUL = 0
+# When rg's search stops early (-l, -q, -m), it closes a -z program's output and reports the
+# program's failure only if the program failed on its own rather than of the closed pipe:
+# sure when it wrote no more than this (gzip's write size), a race above, taken as "no".
+PROGRAM_DONE_SIZE = 32 * 1024
 
 
 class BinaryMode(Enum):
@@ -72,6 +76,12 @@ class FileResult:
     bytes_searched: int = 0
     multiline: bool = False  # -U: events may span lines; -c counts matches
     inverted: bool = False  # -v: --count-matches counts lines
+    # rg reports this error for the file (a -z program failed); its search then counts for
+    # neither the summary stats nor the exit code. `cut_short`: the failure interrupted the
+    # search, so rg printed the events but no count, `end` message or path line; otherwise
+    # rg met it when closing the program after a search that stopped early.
+    error: str | None = None
+    cut_short: bool = False
 
     @property
     def has_match(self) -> bool:
@@ -281,10 +291,21 @@ class _Collector:
 
 
 def search_buffer(
-    data: bytes, query: Query, opts: OutputOptions, *, binary: BinaryMode
+    data: bytes,
+    query: Query,
+    opts: OutputOptions,
+    *,
+    binary: BinaryMode,
+    read_error: str | None = None,
 ) -> FileResult:
-    """Search one file's bytes as rg would, gathering events for the printers."""
+    """Search one file's bytes as rg would, gathering events for the printers.
+
+    `read_error`: reading failed with this message after `data` (a -z decompression program
+    failed); the result's `error` says whether and how rg would report it.
+    """
     result = FileResult(binary_mode=binary, multiline=query.multiline, inverted=query.invert)
+    if read_error is not None and query.multiline:  # rg reads the whole stream first
+        result.error, result.cut_short = read_error, True
     nul = data.find(b"\0")
     slice_mode = query.multiline or binary is BinaryMode.CONVERT_MMAP
     end = len(data)
@@ -350,4 +371,8 @@ def search_buffer(
     if slice_mode and result.binary_offset is not None:
         searched = min(result.binary_offset, searched)
     result.bytes_searched = searched
+    if read_error is not None and not query.multiline:
+        read_all = not (stopped or (nul >= 0 and binary is BinaryMode.QUIT))
+        if read_all or len(data) <= PROGRAM_DONE_SIZE:
+            result.error, result.cut_short = read_error, read_all
     return result
