@@ -71,12 +71,16 @@ class Plan:
     # that report depends on the content, so those are searched directly.
     report_all: bool
 
+    prefix: str = field(init=False)  # absolute paths of indexed files: prefix + index key
+
+    def __post_init__(self) -> None:
+        self.prefix = os.path.join(self.root, "")
+
     def should_search(self, entry: FileEntry) -> tuple[bool, bool]:
         """(search it?, was it stale?) for one file the walker yielded."""
-        rel = os.path.relpath(entry.path, self.root)
-        if rel.startswith(".." + os.sep) or rel == "..":
-            return True, False
-        record = self.reader.lookup(rel)
+        if not entry.path.startswith(self.prefix):
+            return True, False  # outside the indexed tree
+        record = self.reader.lookup(entry.path[len(self.prefix) :])
         if record is None:
             return True, True
         st = entry.stat()

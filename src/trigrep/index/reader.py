@@ -133,7 +133,7 @@ class _Segment:
             raise self.corrupt("checksum table too short")
         self.dict_verified = bytearray(self.n_dict_blocks)
         self.post_verified = bytearray(len(self.post_crcs))
-        self._files_checked = False
+        self._files: tuple[memoryview, memoryview, memoryview, bytes] | None = None
 
     def corrupt(self, what: str) -> Exception:
         return corrupt(self.where, f"{self.label}: {what}")
@@ -151,12 +151,15 @@ class _Segment:
 
     def files_sections(self) -> tuple[memoryview, memoryview, memoryview, bytes]:
         """Sizes, mtimes, flags (unpadded views) and the raw paths blob, verified once."""
-        n = self.n_files
-        names = ("FILE_SIZES", "FILE_MTIMES", "FILE_FLAGS", "FILE_PATHS")
-        views = [self.view(name) if self._files_checked else self.checked(name) for name in names]
-        self._files_checked = True
-        paths = bytes(views[3]).rstrip(b"\0")
-        return views[0][: 8 * n].cast("Q"), views[1][: 8 * n].cast("q"), views[2][:n], paths
+        if self._files is None:
+            n = self.n_files
+            names = ("FILE_SIZES", "FILE_MTIMES", "FILE_FLAGS", "FILE_PATHS")
+            sizes, mtimes, flags, paths = (self.checked(name) for name in names)
+            self._files = (
+                sizes[: 8 * n].cast("Q"), mtimes[: 8 * n].cast("q"), flags[:n],
+                bytes(paths).rstrip(b"\0"),
+            )
+        return self._files
 
     def postings(self, trigram: int) -> memoryview | None:
         """The encoded posting list of `trigram`, verified; None if no file has it."""
