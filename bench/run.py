@@ -39,7 +39,7 @@ SHARED_CORPUS = Path("/work/corpus/linux-source-6.1")  # another helper may have
 KERNEL_PACKAGE = "linux-source-6.1"
 RG_VERSION = "14.1.0"
 APT = ("apt-get", "-o", "DPkg::Lock::Timeout=600")
-RUN_TIMEOUT_S = 1800.0
+BUILD_TIMEOUT_S = 3600.0
 GROWTH_SHARES = (8, 4, 2, 1)  # 1/8, 1/4, 1/2 and the whole tree
 QUICK_STRIDE = 64  # --quick benchmarks every 64th file of the kernel
 
@@ -100,6 +100,7 @@ class Run:
     stderr: bytes = b""
     peak_rss_kib: int = 0
     error: str | None = None
+    timed_out: bool = False
 
 
 def _process_table() -> dict[int, tuple[int, int]]:
@@ -144,9 +145,10 @@ class _TreeRssSampler(threading.Thread):
             self.peak_kib = max(self.peak_kib, tree_rss_kib(self.pid, _process_table()))
 
 
-def run_command(argv: Sequence[str], cwd: Path, env: dict[str, str],
+def run_command(argv: Sequence[str], cwd: Path, env: dict[str, str], timeout_s: float,
                 sample_rss: bool = False) -> Run:
-    """Run argv as a fresh process; never raises for a failing or missing program."""
+    """Run argv as a fresh process, killed after timeout_s; never raises for a failing or
+    missing program."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         try:
@@ -157,7 +159,14 @@ def run_command(argv: Sequence[str], cwd: Path, env: dict[str, str],
         sampler = _TreeRssSampler(proc.pid) if sample_rss else None
         if sampler:
             sampler.start()
-        killer = threading.Timer(RUN_TIMEOUT_S, os.killpg, (proc.pid, signal.SIGKILL))
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        killer = threading.Timer(timeout_s, expire)
         killer.start()
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
@@ -170,7 +179,9 @@ def run_command(argv: Sequence[str], cwd: Path, env: dict[str, str],
         err.seek(0)
         run = Run(seconds, proc.returncode, out.read(), err.read(),
                   max(usage.ru_maxrss, sampler.peak_kib if sampler else 0))
-    if run.returncode < 0:
+    if expired.is_set():
+        run.error, run.timed_out = f"timed out after {timeout_s:g} s", True
+    elif run.returncode < 0:
         run.error = f"killed by signal {-run.returncode}"
     return run
 
@@ -356,6 +367,7 @@ class Peers:
     rg: str
     trigrep: list[str]
     has_codesearch: bool
+    search_timeout_s: float
     env: dict[str, str] = field(default_factory=bench_env)
 
     def csearch_env(self, tree: Path) -> dict[str, str]:
@@ -428,7 +440,7 @@ ERRORS: list[tuple[str, str]] = []  # (what ran, why it failed), printed under t
 
 def _record_error(what: str, run: Run) -> Cell:
     ERRORS.append((what, failure_text(run)))
-    return Cell(note="ERR")
+    return Cell(note="T/O" if run.timed_out else "ERR")
 
 
 def summarize_errors(errors: Sequence[tuple[str, str]]) -> list[str]:
@@ -444,7 +456,8 @@ def measure_build(tree: Path, peers: Peers) -> BuildResult:
     """One fresh build of each index: trigrep's under tree/.trigrep, cindex's in the cache."""
     result = BuildResult({}, {}, {})
     shutil.rmtree(tree / ".trigrep", ignore_errors=True)
-    run = run_command([*peers.trigrep, "index"], tree, peers.env, sample_rss=True)
+    run = run_command([*peers.trigrep, "index"], tree, peers.env, BUILD_TIMEOUT_S,
+                      sample_rss=True)
     if run.error or run.returncode:
         result.cells["trigrep"] = _record_error(f"trigrep index in {tree.name}", run)
     else:
@@ -454,7 +467,7 @@ def measure_build(tree: Path, peers: Peers) -> BuildResult:
     if peers.has_codesearch:
         env = peers.csearch_env(tree)
         Path(env["CSEARCHINDEX"]).unlink(missing_ok=True)
-        run = run_command(["cindex", str(tree)], tree, env, sample_rss=True)
+        run = run_command(["cindex", str(tree)], tree, env, BUILD_TIMEOUT_S, sample_rss=True)
         if run.error or run.returncode:
             result.cells["csearch"] = _record_error(f"cindex {tree.name}", run)
         else:
@@ -467,11 +480,11 @@ def measure_build(tree: Path, peers: Peers) -> BuildResult:
 def ensure_trigrep_index(tree: Path, peers: Peers) -> None:
     """Build the index untimed when the build phase was skipped (--only queries)."""
     if not (tree / ".trigrep").exists():
-        run_command([*peers.trigrep, "index"], tree, peers.env)
+        run_command([*peers.trigrep, "index"], tree, peers.env, BUILD_TIMEOUT_S)
     if peers.has_codesearch:
         env = peers.csearch_env(tree)
         if not Path(env["CSEARCHINDEX"]).exists():
-            run_command(["cindex", str(tree)], tree, env)
+            run_command(["cindex", str(tree)], tree, env, BUILD_TIMEOUT_S)
 
 
 _ELAPSED = re.compile(rb'"(elapsed(?:_total)?)":\{[^{}]*\}')
@@ -502,7 +515,7 @@ def first_difference(expected: bytes, actual: bytes, context: int = 5) -> str | 
 def check_output(query: Query, rg_sorted: Run, trigrep: Run, tree: Path) -> str:
     """OK when trigrep's stdout and exit code equal `rg --sort path`'s; DIFF writes a report."""
     if search_failed(trigrep):
-        return "ERR"
+        return "T/O" if trigrep.timed_out else "ERR"
     report = first_difference(normalize(rg_sorted.stdout), normalize(trigrep.stdout))
     if report is None and rg_sorted.returncode != trigrep.returncode:
         report = f"exit codes: rg {rg_sorted.returncode}, trigrep {trigrep.returncode}\n"
@@ -517,34 +530,40 @@ def check_output(query: Query, rg_sorted: Run, trigrep: Run, tree: Path) -> str:
 
 def measure_query(query: Query, tree: Path, peers: Peers, api: ApiSearcher | None,
                   repeat: int) -> QueryResult:
-    """Medians of `repeat` interleaved runs per peer after one warmup each; checks the output."""
+    """Medians of `repeat` interleaved runs per peer after one warmup each; checks the output.
+
+    A peer stops at its first failure or time-out. The API, which cannot be killed, is skipped
+    when the CLI timed out: both run the same engine.
+    """
+    timeout = peers.search_timeout_s
     cs_env = peers.csearch_env(tree)
     runners: dict[str, Callable[[], Run]] = {
-        "rg": lambda: run_command([peers.rg, *query.args], tree, peers.env),
-        "trigrep": lambda: run_command([*peers.trigrep, *query.args], tree, peers.env),
+        "rg": lambda: run_command([peers.rg, *query.args], tree, peers.env, timeout),
+        "trigrep": lambda: run_command([*peers.trigrep, *query.args], tree, peers.env, timeout),
     }
     if peers.has_codesearch and query.csearch is not None:
-        runners["csearch"] = lambda: run_command(["csearch", *query.csearch], tree, cs_env)
+        runners["csearch"] = lambda: run_command(["csearch", *query.csearch], tree, cs_env,
+                                                 timeout)
     if api is not None:
         runners["api"] = lambda: time_api(api, query)
     # Warmup: rg's is the sorted run the check needs, trigrep's is the output checked.
-    rg_sorted = run_command([peers.rg, "--sort", "path", *query.args], tree, peers.env)
-    warm = {name: run() for name, run in runners.items() if name != "rg"}
+    rg_sorted = run_command([peers.rg, "--sort", "path", *query.args], tree, peers.env, timeout)
+    warm = {name: run() for name, run in runners.items() if name not in ("rg", "api")}
+    if "api" in runners:
+        warm["api"] = (Run(0.0, -1, error="not run: the CLI timed out", timed_out=True)
+                       if warm["trigrep"].timed_out else runners["api"]())
     check = check_output(query, rg_sorted, warm["trigrep"], tree)
-    failed = {name for name, run in warm.items() if search_failed(run)}
-    for name in failed:
-        _record_error(f"{name} {query.label}", warm[name])
-    times: dict[str, list[float]] = {name: [] for name in runners if name not in failed}
+    cells = {name: _record_error(f"{name} {query.label}", run)
+             for name, run in warm.items() if search_failed(run)}
+    times: dict[str, list[float]] = {name: [] for name in runners if name not in cells}
     for _ in range(repeat):
-        for name in [n for n in times if n not in failed]:
+        for name in [n for n in times if n not in cells]:
             run = runners[name]()
             if search_failed(run):
-                failed.add(name)
-                _record_error(f"{name} {query.label}", run)
+                cells[name] = _record_error(f"{name} {query.label}", run)
             times[name].append(run.seconds)
-    cells = {name: Cell(note="ERR") if name in failed else Cell(statistics.median(ts))
-             for name, ts in times.items()}
-    cells.update({name: Cell(note="ERR") for name in failed})
+    cells.update({name: Cell(statistics.median(ts)) for name, ts in times.items()
+                  if name not in cells})
     return QueryResult(query, cells, check)
 
 
@@ -642,6 +661,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--only", action="append", choices=["build", "queries", "growth"],
                    help="run only these parts (repeatable)")
     p.add_argument("--corpus", type=Path, help="benchmark this tree instead of the kernel")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="a search running longer is killed and shows as T/O (default 120)")
     ns = p.parse_args(argv)
     ns.repeat = ns.repeat or (3 if ns.quick else 5)
     ns.only = set(ns.only or ["build", "queries", "growth"])
@@ -658,7 +679,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = parse_args(argv)
     shutil.rmtree(CACHE / "diffs", ignore_errors=True)
     corpus = ns.corpus.resolve() if ns.corpus else ensure_corpus()
-    peers = Peers(rg=ensure_rg(), trigrep=trigrep_command(), has_codesearch=ensure_codesearch())
+    peers = Peers(rg=ensure_rg(), trigrep=trigrep_command(), has_codesearch=ensure_codesearch(),
+                  search_timeout_s=ns.timeout)
     base = QUICK_STRIDE if ns.quick else 1
     tree = ensure_subtree(corpus, base)
     rows: list[list[str]] = []

@@ -58,7 +58,7 @@ def test_tree_rss_sums_descendants_only(bench) -> None:
 
 def test_run_command_captures_output_exit_code_and_memory(bench, tmp_path: Path) -> None:
     code = "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"
-    run = bench.run_command([sys.executable, "-c", code], tmp_path, dict(os.environ),
+    run = bench.run_command([sys.executable, "-c", code], tmp_path, dict(os.environ), 60,
                             sample_rss=True)
     assert (run.stdout, run.stderr, run.returncode, run.error) == (b"out\n", b"err\n", 3, None)
     assert run.peak_rss_kib > 0
@@ -66,10 +66,10 @@ def test_run_command_captures_output_exit_code_and_memory(bench, tmp_path: Path)
 
 
 def test_a_missing_program_or_a_traceback_is_a_failure_not_a_crash(bench, tmp_path: Path) -> None:
-    missing = bench.run_command([str(tmp_path / "nope")], tmp_path, dict(os.environ))
+    missing = bench.run_command([str(tmp_path / "nope")], tmp_path, dict(os.environ), 60)
     assert missing.error and bench.search_failed(missing)
     crash = bench.run_command([sys.executable, "-c", "raise SystemError('boom')"], tmp_path,
-                              dict(os.environ))
+                              dict(os.environ), 60)
     assert crash.returncode == 1 and bench.search_failed(crash)
     assert "SystemError: boom" in bench.failure_text(crash)
     no_match = bench.Run(0.1, 1)
@@ -128,3 +128,10 @@ def test_errors_are_summarized_once_per_message(bench) -> None:
               ("api c", "TypeError: y")]
     assert bench.summarize_errors(errors) == ["ImportError: x (trigrep a and 1 more)",
                                               "TypeError: y (api c)"]
+
+
+def test_a_run_past_its_timeout_is_killed_and_marked(bench, tmp_path: Path) -> None:
+    run = bench.run_command([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path,
+                            dict(os.environ), 0.5)
+    assert run.timed_out and bench.search_failed(run)
+    assert "timed out" in bench.failure_text(run)
