@@ -288,3 +288,33 @@ def test_error_messages_use_rg_wording() -> None:
         compile_query(MatchOptions([r"\n"]))
     with pytest.raises(PatternError, match="exceeds size limit"):
         compile_query(MatchOptions([r"\w{1000}{1000}"]))
+
+
+# Patterns for which rg decides whether -U really searches across lines (the regex must be
+# able to match "\n"; any ^/$/\A/\z counts as able, x{0} as nothing).
+NEWLINE_PROBES = [
+    "z", "^z", "z$", r"\Az", r"z\z", "(?-m)^z", "(?R)z$", r"\bz", r"\Bz", r"\b{start}z",
+    "(?s).z", ".z", "(?R).z", "[^a]z", r"[^\n]z", r"[^\r]", r"\sz", r"\Sz", r"\Wz", r"\wz",
+    r"\Dz", r"(?-u:\W)z", r"\x0az", r"\pLz", r"\p{Cc}", r"\x{85}", r"z(?:\n){0}", r"z\n?",
+    "[[:space:]]z", r"[\s&&a]", r"[\x00-\x0a&&\x0a]", "(?i)z", "",
+]
+
+
+@pytest.mark.parametrize("pattern", NEWLINE_PROBES)
+@pytest.mark.parametrize("flag", ["", "word_regexp", "line_regexp"])
+def test_multiline_only_when_newline_can_match_like_rg(
+    tmp_path: Path, pattern: str, flag: str
+) -> None:
+    """Searching "b\\nb\\n" for `b|P`, rg reports one event per line when it searches line by
+    line, and one event for both lines when it searches across lines."""
+    flags: dict[str, object] = {"multiline": True, **({flag: True} if flag else {})}
+    path = tmp_path / "b.txt"
+    path.write_bytes(b"b\nb\n")
+    out = subprocess.run(
+        [*_rg_args([f"b|{pattern}"], flags), str(path)], capture_output=True,
+        env=_env(tmp_path), check=True,
+    )
+    events = [e for e in map(json.loads, out.stdout.splitlines()) if e["type"] == "match"]
+    assert len(events) in (1, 2)
+    query = compile_query(MatchOptions([f"b|{pattern}"], **flags))  # type: ignore[arg-type]
+    assert query.multiline == (len(events) == 1)

@@ -55,9 +55,8 @@ FLAG_SETS: list[list[str]] = [
 PATTERNS = ["foo", "a*", "", "l[1-5]|zz", "é|ü", "x"]
 MULTILINE_PATTERNS = [
     r"a\d\nb", r"\d\n", r"foo\nbar",
-    # rg searches line by line when the regex cannot match "\n", even with -U: the query
-    # must then report multiline=False (not done yet).
-    pytest.param("b", marks=pytest.mark.xfail(reason="-U with a regex that cannot match \\n")),
+    # rg searches line by line when the regex cannot match "\n", even with -U.
+    "b",
 ]
 
 

@@ -15,12 +15,17 @@ from trigrep.options import MatchOptions
 from trigrep.query.emit import emit
 from trigrep.query.plan import ALL, NONE, TrigramQuery, plan_regex
 from trigrep.query.syntax import (
+    Alt,
+    Class,
     Concat,
+    Dot,
     Flags,
     Group,
     Literal,
     Look,
     Node,
+    Repeat,
+    class_ranges,
     parse,
     smart_case_insensitive,
 )
@@ -35,7 +40,8 @@ class Query:
     """A compiled search.
 
     `regex` runs over whole-file bytes with rg's line semantics (`^`/`$` at line ends; no match
-    spans a newline unless `multiline`). `plan` selects candidate files from the trigram index
+    spans a newline unless `multiline`: -U given and the regex can match `\\n`, since rg
+    searches line by line otherwise). `plan` selects candidate files from the trigram index
     (ALL when it cannot narrow: -v, or no usable trigram). `invert` is -v. `matches_empty`:
     the regex can match the empty string (so zero-width matches occur). `literal` is set when
     the search is one case-sensitive literal string (no -w/-x), for a substring fast path.
@@ -82,6 +88,35 @@ def _plain_literal(node: Node) -> bytes | None:
     return b"".join(bytes([c.cp]) if c.is_byte else chr(c.cp).encode() for c in chars)
 
 
+_ANCHORS = frozenset({"line_start", "line_end", "text_start", "text_end"})
+_NEWLINE = 0x0A
+
+
+def can_match_newline(node: Node) -> bool:
+    r"""Whether -U really searches across lines, decided as rg does: only if some part of the
+    regex can match `\n`. Like rg's grep-regex, any `^`/`$`/`\A`/`\z` counts as matching it,
+    and `x{0}` counts as nothing (regex-syntax drops it)."""
+    match node:
+        case Literal(cp=cp):
+            return cp == _NEWLINE
+        case Dot(dot_all=dot_all):
+            return dot_all
+        case Look(kind=kind):
+            return kind in _ANCHORS
+        case Class():
+            ranges = class_ranges(node)
+            if ranges is None:  # Unicode tables we lack: ask the regex engine
+                return _compile(emit(node, True)).search(b"\n") is not None
+            return any(lo <= _NEWLINE <= hi for lo, hi in ranges)
+        case Repeat(child=child, max=max_count):
+            return max_count != 0 and can_match_newline(child)
+        case Group(child=child):
+            return can_match_newline(child)
+        case Concat(items=items) | Alt(items=items):
+            return any(can_match_newline(item) for item in items)
+    return False
+
+
 def _compile(source: str) -> rurex.Pattern:
     try:
         return rurex.compile(("(?u)" + source).encode())
@@ -109,4 +144,5 @@ def compile_query(opts: MatchOptions) -> Query:
     if opts.invert_match:
         plan = ALL
     literal = _plain_literal(node) if len(opts.patterns) == 1 else None
-    return Query(regex, plan, opts.invert_match, opts.multiline, matches_empty, literal, source)
+    multiline = opts.multiline and can_match_newline(node)
+    return Query(regex, plan, opts.invert_match, multiline, matches_empty, literal, source)
