@@ -6,6 +6,7 @@ additions, deletions and renames made behind the index's back.
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -54,6 +55,8 @@ FILES: dict[str, bytes] = {
     "sub/skip_me.txt": b"foo skipped by .ignore\n",
     "sub/keep.txt": b"foo kept\nPM_RESUME\n",
     "name with space.txt": b"foo spaced\n",
+    "src/packed.txt.gz": gzip.compress(b"zipped foo line\nPM_RESUME zipped\n", mtime=0),
+    "src/broken.gz": b"\x1f\x8b not really gzip foo\n",
     ".gitignore": b"*.log\n/build/\n",
 }
 
@@ -117,6 +120,8 @@ ARGS: list[list[str]] = [
     ["--hidden", "foo"],
     ["--no-ignore", "foo"],
     ["-z", "foo"],
+    ["-z", "-c", "PM_RESUME"],
+    ["-z", "--json", "zipped"],
     ["-q", "foo"],
     ["nomatchanywhere"],
     ["foo", "src"],

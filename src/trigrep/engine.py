@@ -18,7 +18,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from trigrep.errors import Error
-from trigrep.extract import read_searchable, searchable_bytes
+from trigrep.extract import (
+    DecompressionError,
+    is_decompressed,
+    read_searchable,
+    searchable_bytes,
+)
 from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.query import Query, compile_query
@@ -70,7 +75,7 @@ class Plan:
     # Summary modes report files without a match too; for irregular files (binary, BOM)
     # that report depends on the content, so those are searched directly.
     report_all: bool
-
+    search_zip: bool  # -z: compressed files are searched decompressed, unlike their index entry
     prefix: str = field(init=False)  # absolute paths of indexed files: prefix + index key
 
     def __post_init__(self) -> None:
@@ -80,6 +85,8 @@ class Plan:
         """(search it?, was it stale?) for one file the walker yielded."""
         if not entry.path.startswith(self.prefix):
             return True, False  # outside the indexed tree
+        if self.search_zip and is_decompressed(entry.path, True):
+            return True, False
         record = self.reader.lookup(entry.path[len(self.prefix) :])
         if record is None:
             return True, True
@@ -106,7 +113,12 @@ def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
 
 
 def make_plan(
-    paths: Sequence[str], query: Query, *, report_all: bool, reader: IndexReader | None = None
+    paths: Sequence[str],
+    query: Query,
+    *,
+    report_all: bool,
+    search_zip: bool,
+    reader: IndexReader | None = None,
 ) -> Plan | None:
     """Index state for this query; None when no index covers the first path."""
     if reader is None:
@@ -119,9 +131,8 @@ def make_plan(
     candidates = None if query.plan.op == "all" else reader.candidates(query.plan)
     stats = reader.stats()
     build_started_ns = int((stats.created - stats.build_seconds) * 1e9)
-    return Plan(
-        reader.root, reader, candidates, build_started_ns - RACY_WINDOW_NS, report_all
-    )
+    racy_after_ns = build_started_ns - RACY_WINDOW_NS
+    return Plan(reader.root, reader, candidates, racy_after_ns, report_all, search_zip)
 
 
 def _selected(entries: Iterator[FileEntry], plan: Plan | None) -> Iterator[tuple[FileEntry, bool]]:
@@ -197,7 +208,10 @@ class SearchRun:
         out_opts = self.out_opts
         report_all = out_opts.json or out_opts.mode == "files_without_match"
         walked = walk(self.paths, self.walk_opts, on_error=self.errors.append, on_warning=_warn)
-        plan = make_plan(self.paths, self.query, report_all=report_all, reader=self.reader)
+        plan = make_plan(
+            self.paths, self.query, report_all=report_all,
+            search_zip=self.walk_opts.search_zip, reader=self.reader,
+        )
         for entry, result, searched in _searched(_selected(walked, plan), self._search_one):
             if not searched and report_all:
                 # Fresh in the index, ruled out by the plan, regular content: rg would have
@@ -207,13 +221,23 @@ class SearchRun:
                 yield entry, result
 
     def _search_one(self, entry: FileEntry) -> FileResult | None:
+        zipped = self.walk_opts.search_zip
+        binary = binary_mode_for(entry, self.paths)
+        if is_decompressed(entry.path, zipped):
+            binary = BinaryMode.CONVERT  # rg reads a decompressor's output as a stream
+        read_error = None
         try:
-            data = read_searchable(entry.path)  # ZIPTODO
+            data = read_searchable(entry.path, zipped, program_path=entry.display)
+        except DecompressionError as e:
+            data, read_error = e.partial, e.message  # rg still searches what came out
         except OSError as e:
             self.errors.append(f"{entry.display}: {e.strerror} (os error {e.errno})")
             return None
-        binary = binary_mode_for(entry, self.paths)
-        return search_buffer(data, self.query, self.out_opts, binary=binary)
+        result = search_buffer(data, self.query, self.out_opts, binary=binary,
+                               read_error=read_error)
+        if result.error is not None:
+            self.errors.append(f"{entry.display}: {result.error}")
+        return result
 
 
 def search(
