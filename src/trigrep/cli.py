@@ -16,7 +16,7 @@ from trigrep import __version__
 from trigrep.errors import Error
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 
-SUBCOMMANDS = ("search", "index", "stats")
+SUBCOMMANDS = ("search", "index", "stats", "mcp")
 
 EXAMPLES = """\
 examples:
@@ -198,13 +198,23 @@ def _stats(argv: Sequence[str]) -> int:
     return engine.print_stats(ns.path, as_json=ns.json)
 
 
+def _mcp(argv: Sequence[str]) -> int:
+    p = _Parser(prog="trigrep mcp", description="Serve the tree at PATH to AI agents: an MCP "
+                "server over stdio with search, count, files and read tools.")
+    p.add_argument("path", nargs="?", default=".")
+    ns = p.parse_args(argv)
+    from trigrep.server.mcp import serve  # the mcp SDK loads only for this subcommand
+
+    return serve(ns.path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `trigrep` command; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else "search"
     if argv and argv[0] == command:
         argv = argv[1:]
-    run = {"search": _search, "index": _index, "stats": _stats}[command]
+    run = {"search": _search, "index": _index, "stats": _stats, "mcp": _mcp}[command]
     try:
         return run(argv)
     except Error as e:

@@ -1,0 +1,343 @@
+"""`trigrep mcp`: the server spawned as a client would, through the SDK's stdio client.
+
+One server serves one tree for the whole module (spawning costs more than all the calls).
+Results are checked against rg run on the same tree; bounds, tool errors and attempts to
+reach outside the root are checked too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.types import CallToolResult
+
+from conftest import RG, isolated_env, parse_json_lines, run
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+CALL_TIMEOUT = 60
+
+
+class ServerProcess:
+    """A `trigrep mcp` subprocess and its client session, used synchronously from tests.
+
+    The session's async context must be entered and left in one task, so it lives in a task
+    of an event loop running on a helper thread; calls are submitted to that loop.
+    """
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._stop: asyncio.Event | None = None
+        ready: concurrent.futures.Future[ClientSession] = concurrent.futures.Future()
+        params = StdioServerParameters(
+            command=sys.executable, args=["-m", "trigrep.cli", "mcp", str(root)], env=env,
+        )
+        self._held = asyncio.run_coroutine_threadsafe(self._hold(params, ready), self._loop)
+        concurrent.futures.wait([ready, self._held], timeout=CALL_TIMEOUT,
+                                return_when=concurrent.futures.FIRST_COMPLETED)
+        if self._held.done():
+            self._held.result()  # raises what went wrong
+        self.session = ready.result(timeout=0)
+
+    async def _hold(self, params: StdioServerParameters,
+                    ready: concurrent.futures.Future[ClientSession]) -> None:
+        with open(os.devnull, "w") as errlog:
+            async with stdio_client(params, errlog=errlog) as (read, write), \
+                    ClientSession(read, write) as session:
+                await session.initialize()
+                self._stop = asyncio.Event()
+                ready.set_result(session)
+                await self._stop.wait()
+
+    def run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(CALL_TIMEOUT)
+
+    def call(self, tool: str, **arguments: Any) -> CallToolResult:
+        return self.run(self.session.call_tool(tool, arguments))
+
+    def close(self) -> None:
+        assert self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._held.result(CALL_TIMEOUT)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+
+def text(result: CallToolResult) -> str:
+    assert result.content and result.content[0].type == "text"
+    return result.content[0].text
+
+
+def ok(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, text(result)
+    assert isinstance(result.structured_content, dict)
+    return result.structured_content
+
+
+def error(result: CallToolResult) -> str:
+    assert result.is_error, text(result)
+    return text(result)
+
+
+def make_tree(base: Path) -> Path:
+    root = base / "tree"
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "docs").mkdir()
+    (root / "src" / "main.py").write_text(
+        "import os\n\ndef main():\n    print('hello world')\n    return os.getcwd()\n"
+        "\n\nclass Hello:\n    pass\n"
+    )
+    (root / "src" / "pkg" / "util.py").write_text(
+        "def helper(x):\n    # TODO: hello\n    return x + 1\n"
+    )
+    (root / "src" / "lib.rs").write_text("fn main() {\n    println!(\"Hello, world\");\n}\n")
+    (root / "docs" / "guide.md").write_text("# Guide\n\nSay hello.\n")
+    (root / "many.txt").write_text("".join(f"hit {i}\n" for i in range(150)))
+    (root / "wide.txt").write_text("".join(f"wide {i:03} " + "x" * 280 + "\n" for i in range(90)))
+    (root / "minified.js").write_text("var a=1;" * 500 + "needle();" + "var b=2;" * 500 + "\n")
+    (root / "blob.bin").write_bytes(b"hello\0binary\n")
+    (root / "ignored.log").write_text("hello from an ignored file\n")
+    (root / ".ignore").write_text("*.log\n")
+    (root / ".hidden").write_text("hello hidden\n")
+    outside = base / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("hello secret\n")
+    (root / "escape_dir").symlink_to(outside, target_is_directory=True)
+    (root / "escape_file").symlink_to(outside / "secret.txt")
+    (root / "inside_link.py").symlink_to(root / "src" / "main.py")
+    return root
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tree(tmp_path_factory.mktemp("mcp"))
+
+
+@pytest.fixture(scope="module")
+def rg_env(tree: Path) -> dict[str, str]:
+    home = tree.parent / "home"
+    (home / ".config").mkdir(parents=True)
+    return isolated_env(home)
+
+
+@pytest.fixture(scope="module")
+def server(tree: Path, rg_env: dict[str, str]) -> Iterator[ServerProcess]:
+    env = dict(rg_env, PYTHONPATH=str(SRC))
+    process = ServerProcess(tree, env)
+    yield process
+    process.close()
+
+
+def rg(tree: Path, env: dict[str, str], *args: str) -> str:
+    result = run([RG, "--sort", "path", *args], tree, env)
+    assert result.code in (0, 1), result.err
+    return result.out.decode()
+
+
+def rg_matches(tree: Path, env: dict[str, str], *args: str) -> list[tuple[str, int]]:
+    messages = parse_json_lines(run([RG, "--sort", "path", "--json", *args], tree, env).out)
+    return [(m["data"]["path"]["text"], m["data"]["line_number"])
+            for m in messages if m["type"] == "match"]
+
+
+def shown(out: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(f["path"], m["line_number"]) for f in out["files"] for m in f["matches"]]
+
+
+def test_lists_four_read_only_tools_with_schemas(server: ServerProcess) -> None:
+    tools = {t.name: t for t in server.run(server.session.list_tools()).tools}
+    assert set(tools) == {"search", "count", "files", "read"}
+    for tool in tools.values():
+        assert tool.description and tool.output_schema
+        assert tool.annotations is not None and tool.annotations.read_only_hint
+        for prop in tool.input_schema["properties"].values():
+            assert prop.get("description")
+    search_props = tools["search"].input_schema["properties"]
+    assert {"pattern", "path", "fixed_strings", "ignore_case", "smart_case", "word_regexp",
+            "glob", "type", "context", "max_results"} <= set(search_props)
+    assert tools["search"].input_schema["required"] == ["pattern"]
+    assert tools["read"].input_schema["required"] == ["path"]
+
+
+@pytest.mark.parametrize(("arguments", "rg_args"), [
+    ({"pattern": "hello", "ignore_case": True, "context": 1}, ["-i", "-C1", "hello"]),
+    ({"pattern": "Hello", "smart_case": True}, ["-S", "Hello"]),
+    ({"pattern": "main", "word_regexp": True, "path": "src"}, ["-w", "main", "src"]),
+    ({"pattern": "x + 1", "fixed_strings": True}, ["-F", "x + 1"]),
+    ({"pattern": "hello", "ignore_case": True, "glob": "*.md"}, ["-i", "-g", "*.md", "hello"]),
+    ({"pattern": "fn|def", "type": ["rust", "py"]}, ["-t", "rust", "-t", "py", "fn|def"]),
+])
+def test_search_prints_what_rg_prints(
+    server: ServerProcess, tree: Path, rg_env: dict[str, str],
+    arguments: dict[str, Any], rg_args: list[str],
+) -> None:
+    result = server.call("search", **arguments)
+    out = ok(result)
+    assert text(result) + "\n" == rg(tree, rg_env, "--heading", "-n", *rg_args)
+    rg_args = [a for a in rg_args if not a.startswith("-C")]
+    assert shown(out) == rg_matches(tree, rg_env, *rg_args)
+    assert not out["truncated"] and out["hint"] is None
+
+
+def test_search_is_bounded_by_max_results(
+    server: ServerProcess, tree: Path, rg_env: dict[str, str]
+) -> None:
+    expected = rg_matches(tree, rg_env, "hit")
+    assert len(expected) == 150
+    result = server.call("search", pattern="hit")
+    out = ok(result)
+    assert shown(out) == expected[:100]
+    assert (out["truncated"], out["omitted_results"], out["shown_matches"]) == (True, 50, 100)
+    assert "50 more matching lines were left out" in text(result)
+    assert "raise max_results" in text(result)
+    out = ok(server.call("search", pattern="hit", max_results=7))
+    assert shown(out) == expected[:7] and out["omitted_results"] == 143
+
+
+def test_search_is_bounded_by_text_size(server: ServerProcess) -> None:
+    result = server.call("search", pattern="wide", max_results=1000)
+    out = ok(result)
+    assert 0 < out["shown_matches"] < 90
+    assert out["shown_matches"] + out["omitted_results"] == 90
+    assert len(text(result)) < 21_000
+    assert "raise max_results" not in text(result)
+
+
+def test_long_lines_are_clipped_around_the_match(server: ServerProcess) -> None:
+    out = ok(server.call("search", pattern="needle"))
+    line = out["files"][0]["matches"][0]["line"]
+    assert "needle();" in line and len(line) < 400 and line.startswith("[…")
+
+
+def test_count_matches_rg(server: ServerProcess, tree: Path, rg_env: dict[str, str]) -> None:
+    result = server.call("count", pattern="hello", ignore_case=True)
+    out = ok(result)
+    listing = rg(tree, rg_env, "-c", "-i", "hello")
+    assert text(result).split("\n\n")[0] + "\n" == listing
+    counts = [int(line.rsplit(":", 1)[1]) for line in listing.splitlines()]
+    assert out["total_matching_lines"] == sum(counts)
+    assert out["total_files"] == len(counts)
+    assert f"Total: {sum(counts)} matching lines in {len(counts)} files." in text(result)
+    out = ok(server.call("count", pattern="hello", ignore_case=True, max_results=2))
+    assert len(out["files"]) == 2 and out["omitted_results"] == len(counts) - 2
+    assert out["total_files"] == len(counts)
+
+
+@pytest.mark.parametrize(("arguments", "rg_args"), [
+    ({}, ["--files"]),
+    ({"type": "py"}, ["--files", "-t", "py"]),
+    ({"glob": ["*.md", "*.rs"]}, ["--files", "-g", "*.md", "-g", "*.rs"]),
+    ({"path": "src"}, ["--files", "src"]),
+    ({"pattern": "hello", "ignore_case": True}, ["-l", "-i", "hello"]),
+    ({"pattern": "def", "path": "src/pkg"}, ["-l", "def", "src/pkg"]),
+])
+def test_files_lists_what_rg_lists(
+    server: ServerProcess, tree: Path, rg_env: dict[str, str],
+    arguments: dict[str, Any], rg_args: list[str],
+) -> None:
+    out = ok(server.call("files", **arguments))
+    assert out["files"] == rg(tree, rg_env, *rg_args).splitlines()
+
+
+def test_files_is_bounded(server: ServerProcess, tree: Path, rg_env: dict[str, str]) -> None:
+    everything = rg(tree, rg_env, "--files").splitlines()
+    result = server.call("files", max_results=3)
+    out = ok(result)
+    assert out["files"] == everything[:3]
+    assert out["omitted_results"] == len(everything) - 3
+    assert f"{len(everything) - 3} more files were left out" in text(result)
+
+
+def test_read_returns_numbered_lines(server: ServerProcess, tree: Path) -> None:
+    lines = (tree / "src" / "main.py").read_text().splitlines()
+    result = server.call("read", path="src/main.py", start_line=3, end_line=4)
+    out = ok(result)
+    assert out["lines"] == lines[2:4]
+    assert (out["start_line"], out["end_line"], out["total_lines"]) == (3, 4, len(lines))
+    assert text(result).startswith("     3\tdef main():\n     4\t    print('hello world')")
+    assert "start_line=5" in text(result)
+    out = ok(server.call("read", path="inside_link.py"))
+    assert out["lines"] == lines and not out["truncated"]
+
+
+def test_read_is_bounded(server: ServerProcess) -> None:
+    result = server.call("read", path="many.txt")
+    out = ok(result)
+    assert out["end_line"] == 150 and not out["truncated"]
+    out = ok(server.call("read", path="many.txt", start_line=140, end_line=145))
+    assert out["lines"] == [f"hit {i}" for i in range(139, 145)]
+    result = server.call("read", path="wide.txt")
+    out = ok(result)
+    assert out["truncated"] and out["end_line"] < 90
+    assert f"start_line={out['end_line'] + 1}" in out["hint"]
+
+
+def test_results_follow_edits(server: ServerProcess, tree: Path) -> None:
+    fresh = tree / "fresh"
+    fresh.mkdir()
+    target = fresh / "new.py"
+    target.write_text("before_edit = 1\n")
+    assert shown(ok(server.call("search", pattern="before_edit"))) == [("fresh/new.py", 1)]
+    target.write_text("x = 0\nafter_edit = 2\n")
+    assert shown(ok(server.call("search", pattern="after_edit"))) == [("fresh/new.py", 2)]
+    error(server.call("search", pattern="before_edit"))
+
+
+@pytest.mark.parametrize(("tool", "arguments", "message"), [
+    ("search", {"pattern": "a("}, "fixed_strings=true"),
+    ("count", {"pattern": "[z-a]"}, "regex parse error"),
+    ("files", {"pattern": "(?P<"}, "regex parse error"),
+    ("search", {"pattern": "no_such_text_anywhere"}, "No matches for"),
+    ("count", {"pattern": "no_such_text_anywhere", "glob": "*.py"}, "wider path/glob/type"),
+    ("files", {"glob": "*.nothing"}, "No files match"),
+    ("search", {"pattern": "x", "type": "nosuchtype"}, "unrecognized file type"),
+    ("files", {"glob": "a{"}, "error parsing glob"),
+    ("search", {"pattern": "x", "path": "missing"}, "no such file or directory"),
+    ("read", {"path": "src"}, "is a directory"),
+    ("read", {"path": "blob.bin"}, "binary file"),
+    ("read", {"path": "src/main.py", "start_line": 50}, "has only 9 lines"),
+    ("search", {"pattern": "x", "max_results": 0}, "max_results"),
+])
+def test_errors_are_tool_errors(
+    server: ServerProcess, tool: str, arguments: dict[str, Any], message: str
+) -> None:
+    assert message in error(server.call(tool, **arguments))
+
+
+@pytest.mark.parametrize("path", [
+    "../outside", "../outside/secret.txt", "src/../../outside/secret.txt", "escape_dir",
+    "escape_dir/secret.txt", "escape_file", "/etc/passwd", "OUTSIDE_ABSOLUTE",
+])
+@pytest.mark.parametrize("tool", ["search", "count", "files", "read"])
+def test_paths_outside_the_root_are_refused(
+    server: ServerProcess, tree: Path, tool: str, path: str
+) -> None:
+    if path == "OUTSIDE_ABSOLUTE":
+        path = str(tree.parent / "outside" / "secret.txt")
+    arguments: dict[str, Any] = {"path": path}
+    if tool in ("search", "count"):
+        arguments["pattern"] = "secret"
+    message = error(server.call(tool, **arguments))
+    assert "outside the tree" in message or "relative to the root" in message
+    assert "hello secret" not in message
+
+
+def test_walks_never_leave_the_root(server: ServerProcess) -> None:
+    listed = ok(server.call("files"))["files"]
+    assert not any(p.startswith(("escape", "../")) for p in listed)
+    error(server.call("search", pattern="secret"))
+
+
+def test_server_survives_all_of_the_above(server: ServerProcess) -> None:
+    assert ok(server.call("count", pattern="hello"))["total_files"] >= 1
