@@ -173,10 +173,14 @@ def test_lists_four_read_only_tools_with_schemas(server: ServerProcess) -> None:
 @pytest.mark.parametrize(("arguments", "rg_args"), [
     ({"pattern": "hello", "ignore_case": True, "context": 1}, ["-i", "-C1", "hello"]),
     ({"pattern": "Hello", "smart_case": True}, ["-S", "Hello"]),
+    ({"pattern": "o", "path": "src"}, ["o", "src"]),
+    ({"pattern": "return", "context": 1}, ["-C1", "return"]),
     ({"pattern": "main", "word_regexp": True, "path": "src"}, ["-w", "main", "src"]),
     ({"pattern": "x + 1", "fixed_strings": True}, ["-F", "x + 1"]),
     ({"pattern": "hello", "ignore_case": True, "glob": "*.md"}, ["-i", "-g", "*.md", "hello"]),
     ({"pattern": "fn|def", "type": ["rust", "py"]}, ["-t", "rust", "-t", "py", "fn|def"]),
+    ({"pattern": "def", "glob": ["src/**/*.py", "!src/main.py"]},
+     ["-g", "src/**/*.py", "-g", "!src/main.py", "def"]),
 ])
 def test_search_prints_what_rg_prints(
     server: ServerProcess, tree: Path, rg_env: dict[str, str],
@@ -199,7 +203,7 @@ def test_search_is_bounded_by_max_results(
     out = ok(result)
     assert shown(out) == expected[:100]
     assert (out["truncated"], out["omitted_results"], out["shown_matches"]) == (True, 50, 100)
-    assert "50 more matching lines were left out" in text(result)
+    assert "left out 50 matching lines" in text(result)
     assert "raise max_results" in text(result)
     out = ok(server.call("search", pattern="hit", max_results=7))
     assert shown(out) == expected[:7] and out["omitted_results"] == 143
@@ -239,6 +243,7 @@ def test_count_matches_rg(server: ServerProcess, tree: Path, rg_env: dict[str, s
     ({"type": "py"}, ["--files", "-t", "py"]),
     ({"glob": ["*.md", "*.rs"]}, ["--files", "-g", "*.md", "-g", "*.rs"]),
     ({"path": "src"}, ["--files", "src"]),
+    ({"path": "src", "glob": "src/pkg/*"}, ["--files", "-g", "src/pkg/*", "src"]),
     ({"pattern": "hello", "ignore_case": True}, ["-l", "-i", "hello"]),
     ({"pattern": "def", "path": "src/pkg"}, ["-l", "def", "src/pkg"]),
 ])
@@ -256,7 +261,7 @@ def test_files_is_bounded(server: ServerProcess, tree: Path, rg_env: dict[str, s
     out = ok(result)
     assert out["files"] == everything[:3]
     assert out["omitted_results"] == len(everything) - 3
-    assert f"{len(everything) - 3} more files were left out" in text(result)
+    assert f"left out {len(everything) - 3} files" in text(result)
 
 
 def test_read_returns_numbered_lines(server: ServerProcess, tree: Path) -> None:

@@ -170,6 +170,7 @@ class _FileBlock:
     """One file's shown matches, rendered like `rg --heading -n` (context merged, `--` gaps)."""
 
     path: str
+    gaps_marked: bool  # rg prints `--` between non-adjacent lines only when showing context
     matches: list[MatchOut] = field(default_factory=list)
     lines: dict[int, str] = field(default_factory=dict)  # line number -> rendered line
 
@@ -190,7 +191,7 @@ class _FileBlock:
         out = [self.path]
         last = None
         for number in sorted(self.lines):
-            if last is not None and number > last + 1:
+            if self.gaps_marked and last is not None and number > last + 1:
                 out.append("--")
             out.append(self.lines[number])
             last = number
@@ -217,11 +218,11 @@ class _Bounded:
         """The Omission fields, with a hint worded for a model."""
         hint = None
         if self.omitted:
-            more = f"at least {self.omitted}" if self.stopped_counting else str(self.omitted)
+            more = "at least " if self.stopped_counting else ""
             unseen = len(self.omitted_files)
-            where = (f" ({unseen}{'+' if self.stopped_counting else ''} files not shown at all)"
-                     if unseen else "")
-            hint = f"{more} more {what} were left out{where}. {narrow}"
+            where = (f" ({unseen}{'+' if self.stopped_counting else ''} "
+                     f"{'file' if unseen == 1 else 'files'} not shown at all)" if unseen else "")
+            hint = f"left out {more}{_plural(self.omitted, what)}{where}. {narrow}"
         return {"truncated": bool(self.omitted), "omitted_results": self.omitted,
                 "omitted_is_lower_bound": self.stopped_counting, "hint": hint}
 
@@ -302,6 +303,8 @@ class Tree:
                             "fixed_strings=true to search for the text literally.") from None
         except Error as e:
             raise ToolError(str(e)) from None
+        except OSError as e:  # e.g. a read-only tree where the index cannot be built
+            raise ToolError(f"cannot search the tree: {e.strerror} ({e.filename})") from None
 
     def search(self, pattern: str, path: str | None, *, fixed_strings: bool, ignore_case: bool,
                smart_case: bool, word_regexp: bool, glob: list[str], type: list[str],
@@ -321,7 +324,7 @@ class Tree:
                         break
                     continue
                 if not blocks or blocks[-1].path != rel:
-                    blocks.append(_FileBlock(rel))
+                    blocks.append(_FileBlock(rel, gaps_marked=context > 0))
                 size += blocks[-1].add(MatchOut(
                     line_number=m.line_number, line=_match_line(m),
                     before=_context(m.before), after=_context(m.after),
@@ -337,7 +340,7 @@ class Tree:
             narrow += f", or raise max_results (up to {MAX_RESULTS_LIMIT})"
         out = SearchOut(
             files=[FileMatchesOut(path=b.path, matches=b.matches) for b in blocks],
-            shown_matches=shown, **bounded.omission("matching lines", narrow + "."),
+            shown_matches=shown, **bounded.omission("matching line", narrow + "."),
         )
         text = "\n\n".join(b.render() for b in blocks)
         if out.hint:
@@ -367,13 +370,13 @@ class Tree:
                                   narrowed=bool(path or glob or type))
         out = CountOut(
             files=files, total_matching_lines=total, total_files=total_files,
-            **_Bounded(omitted=total_files - len(files)).omission("files", _NARROW_LISTING),
+            **_Bounded(omitted=total_files - len(files)).omission("file", _NARROW_LISTING),
         )
         text = "\n".join(f"{f.path}:{f.count}" for f in files)
         text += (f"\n\nTotal: {_plural(total, 'matching line')} in "
                  f"{_plural(total_files, 'file')}.")
         if out.hint:
-            text += f"\n[{out.hint}]"
+            text += f"\n[Listed {_plural(len(files), 'file')}; {out.hint}]"
         return _result(text, out)
 
     def files(self, pattern: str | None, path: str | None, *, glob: list[str], type: list[str],
@@ -397,7 +400,7 @@ class Tree:
                                       ignore_case=ignore_case, narrowed=bool(path or glob or type))
             raise ToolError("No files match. Check `glob`/`type`/`path`; hidden and "
                             "git-ignored files are not listed, as with ripgrep.")
-        out = FilesOut(files=listed, **bounded.omission("files", _NARROW_LISTING))
+        out = FilesOut(files=listed, **bounded.omission("file", _NARROW_LISTING))
         text = "\n".join(listed)
         if out.hint:
             text += f"\n\n[Listed {_plural(len(listed), 'file')}; {out.hint}]"
@@ -544,6 +547,10 @@ def create_server(tree: Tree) -> MCPServer:
 def serve(path: str) -> int:
     """Serve the tree at `path` over stdio until the client closes the connection."""
     tree = Tree(path)
+    # rg matches `-g` globs against paths relative to its working directory, and so does the
+    # walker: working from the root gives globs the meaning a model expects, whatever
+    # directory the client started the server in.
+    os.chdir(tree.root)
     threading.Thread(target=tree.warm_up, name="trigrep-warm-up", daemon=True).start()
     create_server(tree).run("stdio")
     return 0
