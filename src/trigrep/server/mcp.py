@@ -175,7 +175,7 @@ class _FileBlock:
     lines: dict[int, str] = field(default_factory=dict)  # line number -> rendered line
 
     def add(self, match: MatchOut) -> int:
-        """Add a match with its context; returns the bytes of text it added."""
+        """Add a match with its context; returns how many characters of text it added."""
         self.matches.append(match)
         added = 0 if self.lines else len(self.path) + 2
         entries = [(c, "-") for c in match.before] + [(match, ":")]
