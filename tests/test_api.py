@@ -87,3 +87,13 @@ def test_errors_share_one_family(index: trigrep.Index, tmp_path: Path) -> None:
         list(index.search("x", type=["nosuchtype"]))
     with pytest.raises(trigrep.Error):
         trigrep.Index(tmp_path / "missing")
+
+
+def test_globs_are_relative_to_the_root_whatever_the_cwd(
+    index: trigrep.Index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    paths = {m.path for m in index.search("foo", glob=["src/*.c"])}
+    assert paths == {"src/main.c"}

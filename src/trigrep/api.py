@@ -136,7 +136,7 @@ class Index:
         """Matches in path order, as `rg --sort path` finds them.
 
         `pattern` may be a list (like several `-e`). `paths` are files or directories inside
-        the tree, relative to its root (default: the whole tree). With `files_with_matches`
+        the tree, relative to its root (default: the whole tree); so are `glob` patterns. With `files_with_matches`
         one Match per file (its first matching line); with `count`, one per file with `count`.
         """
         case: CaseMode = "insensitive" if ignore_case else "smart" if smart_case else "sensitive"
@@ -146,7 +146,7 @@ class Index:
             line_regexp=line_regexp, invert_match=invert_match, multiline=multiline,
         ))
         walk_opts = WalkOptions(globs=list(glob), types=list(type), types_not=list(type_not),
-                                hidden=hidden, no_ignore=no_ignore)
+                                hidden=hidden, no_ignore=no_ignore, glob_base=self.root)
         check_types(walk_opts)
         mode: OutputMode = "count" if count else "lines"
         out_opts = OutputOptions(

@@ -34,6 +34,7 @@ class WalkOptions:
     hidden: bool = False  # --hidden
     no_ignore: bool = False  # --no-ignore
     search_zip: bool = False  # -z
+    glob_base: str | None = None  # directory that -g globs are relative to (rg: the cwd)
 
     @property
     def is_default(self) -> bool:

@@ -155,7 +155,7 @@ class Walker:
         self._on_warning = on_warning
         self._globs = parse_lines(opts.globs)
         self._types = TypeMatcher(opts.types, opts.types_not)
-        self._cwd = os.getcwdb()
+        self._cwd = os.fsencode(opts.glob_base) if opts.glob_base else os.getcwdb()
         self._global = None if opts.no_ignore else self._load_global()
 
     def __iter__(self) -> Iterator[FileEntry]:
