@@ -136,8 +136,9 @@ class Index:
         """Matches in path order, as `rg --sort path` finds them.
 
         `pattern` may be a list (like several `-e`). `paths` are files or directories inside
-        the tree, relative to its root (default: the whole tree); so are `glob` patterns. With `files_with_matches`
-        one Match per file (its first matching line); with `count`, one per file with `count`.
+        the tree, relative to its root (default: the whole tree); so are `glob` patterns.
+        With `files_with_matches` one Match per file (its first matching line); with `count`,
+        one per file with `count` set.
         """
         case: CaseMode = "insensitive" if ignore_case else "smart" if smart_case else "sensitive"
         patterns = [pattern] if isinstance(pattern, str) else list(pattern)
