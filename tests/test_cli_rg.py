@@ -97,6 +97,7 @@ ARGS: list[list[str]] = [
     ["--count-matches", "o"],
     ["-l", "foo"],
     ["--files-without-match", "foo"],
+    ["--files-without-match", "-g", "*.bin", "zzz"],  # a walked binary file: exit 0, no path
     ["-C1", "-n", "bar"],
     ["-A", "2", "PM_RESUME"],
     ["-B", "1", "-n", "foo"],

@@ -92,8 +92,11 @@ class StandardPrinter:
         return spec if self.color else None
 
     def file(self, display_path: str, result: FileResult) -> None:
-        events = result.events[: result.text_cut]
-        has_match = any(e.is_match for e in result.events)
+        cut = result.text_cut
+        events = result.events[:cut]
+        # rg counts the match it stops at (and prints the break before it), not context.
+        counted = result.events if cut is None else result.events[: cut + 1]
+        has_match = any(e.is_match for e in counted)
         binary_note = has_match and result.binary_offset is not None and not result.cut_short
         if not events and not binary_note:
             return
@@ -113,6 +116,9 @@ class StandardPrinter:
                 chunks.append(b"--\n")
             last_line = event.last_line_number
             chunks.extend(self._event(event, prefix_path))
+        at_cut = result.events[cut] if cut is not None and cut < len(result.events) else None
+        if self.has_context and last_line and at_cut and at_cut.line_number != last_line + 1:
+            chunks.append(b"--\n")
         if binary_note:
             chunks.append(self._binary_note(result, path))
         self.out.write(b"".join(chunks))
@@ -212,12 +218,16 @@ class SummaryPrinter:
             return  # the search failed before the count was final: rg prints nothing
         if result.binary_mode is BinaryMode.QUIT and result.binary_offset is not None:
             # rg drops a walked file once it met a NUL, rather than report a partial count.
+            # Its match count is then 0, which --files-without-match takes as success (exit 0)
+            # although it prints nothing.
+            if self.opts.mode == "files_without_match":
+                self.matched = self.matched or result.error is None
             return
         mode = self.opts.mode
-        if mode == "count_matches" and not result.inverted:
+        if result.multiline or (mode == "count_matches" and not result.inverted):
+            # -U: rg's summaries (-c, -l, -q, --files-without-match) count regex matches, not
+            # groups of lines, so inverted lines (which hold none) count for nothing.
             count = result.matches
-        elif mode == "count" and result.multiline:
-            count = result.matches  # -U: rg's -c counts matches, not groups of lines
         else:
             count = sum(e.is_match for e in result.events)
         if mode == "files_without_match":

@@ -19,6 +19,9 @@ from trigrep.query import Query
 
 # grep-searcher's DEFAULT_BUFFER_CAPACITY: size of a read and of the up-front binary check.
 BUFFER_CAPACITY = 64 * 1024
+# rg's first read of a stream returns just the bytes its BOM sniffer peeked at (3), so the
+# lines those bytes complete are searched before a NUL later in the first 64 KiB is seen.
+BOM_PEEK = 3
 NUL = 0
 # When rg's search stops early (-l, -q, -m), it closes a -z program's output and reports the
 # program's failure only if the program failed on its own rather than of the closed pipe:
@@ -71,7 +74,8 @@ class FileResult:
     matches: int = 0  # rg's stats: submatches (inverted lines count one each)
     binary_mode: BinaryMode = BinaryMode.QUIT
     binary_offset: int | None = None  # where rg reports the first NUL, when it saw one
-    # The text printer stops before this event index (CONVERT modes after a NUL was seen).
+    # The text printer stops before this event index (CONVERT modes after a NUL was seen),
+    # counting the event there only if it is a match.
     text_cut: int | None = None
     bytes_searched: int = 0
     multiline: bool = False  # -U: events may span lines; -c counts matches
@@ -127,7 +131,7 @@ def _stream_searched_end(data: bytes, nul: int, context: int) -> int:
 
     Emulates grep-searcher's LineBuffer: a 64 KiB buffer, refilled after the complete lines
     are searched, keeping the partial last line and `context` lines before it; the buffer
-    doubles when a line does not fit.
+    doubles when a line does not fit. The first read returns only BOM_PEEK bytes.
     """
     capacity = BUFFER_CAPACITY
     searched_end = 0
@@ -138,7 +142,7 @@ def _stream_searched_end(data: bytes, nul: int, context: int) -> int:
         if free <= 0:
             capacity *= 2
             continue
-        new_end = min(len(data), read_end + free)
+        new_end = min(len(data), read_end + free if read_end else BOM_PEEK)
         if nul < new_end:
             return searched_end
         last_nl = data.rfind(b"\n", read_end, new_end)
@@ -255,6 +259,7 @@ class _Collector:
         self.detect_at: int | None = None  # offset from which the NUL is known (CONVERT)
         self.quit = False  # QUIT mode met a NUL in a printed line (-U)
         self.match_events = 0
+        self.before_lines: set[int] = set()  # indices of before-context events
 
     def emit(self, is_match: bool, start: int, stop: int, spans: list[tuple[int, int]]) -> None:
         """Append an event, checking it for a NUL the way rg's slice searcher does."""
@@ -287,7 +292,26 @@ class _Collector:
                 break
             context_start = _line_start(self.data, context_start - 1)
         self.emitted_end = max(self.emitted_end, context_start)
+        first = len(self.result.events)
         self.context_upto(start, count)
+        self.before_lines.update(range(first, len(self.result.events)))
+
+
+def _text_cut(events: list[LineEvent], before_lines: set[int], detect_at: int) -> int | None:
+    """Index of the first event rg's printer gets after it learnt of the NUL (CONVERT modes).
+
+    It stops there, counting that event only if it is a match. rg hands a match's
+    before-context lines (`before_lines`, empty when the NUL is met line by line) to the
+    printer together with the match, so they are cut when the match is.
+    """
+    sunk_at = [e.offset for e in events]
+    next_match = None
+    for i in reversed(range(len(events))):
+        if events[i].is_match:
+            next_match = events[i].offset
+        elif i in before_lines and next_match is not None:
+            sunk_at[i] = next_match
+    return next((i for i, offset in enumerate(sunk_at) if offset >= detect_at), None)
 
 
 def search_buffer(
@@ -332,9 +356,8 @@ def search_buffer(
     found = _matching_lines(query, data, end)
     if query.invert:
         found = _inverted(data, found, end)
-    need_submatches = opts.json or opts.mode in ("lines", "count_matches") or (
-        opts.mode == "count" and query.multiline
-    )
+    # -U: every summary mode counts regex matches, not groups of lines.
+    need_submatches = opts.json or opts.mode in ("lines", "count_matches") or query.multiline
     before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
     collector = _Collector(data, result, nul, slice_mode)
     after_left = 0
@@ -353,21 +376,21 @@ def search_buffer(
         collector.emit(True, start, stop, spans)
         if collector.quit:
             break
+    after_pending = False  # -m was reached but after-context ran into `end`: rg reads on
     if not stopped:
-        collector.context_upto(end, after_left)
+        after_pending = collector.context_upto(end, after_left) > 0
         stopped = limit is not None and collector.match_events >= limit
     searched = collector.emitted_end if stopped else end
+    before_lines = collector.before_lines
     if slice_mode:
-        detect_at = collector.detect_at if detect_at is None else detect_at
-    elif nul >= 0 and (not stopped or searched > stream_detect):
+        if detect_at is None:  # met line by line, past the up-front check
+            detect_at, before_lines = collector.detect_at, set()
+    elif nul >= 0 and (not stopped or searched > stream_detect or after_pending):
         result.binary_offset = nul
         if binary is BinaryMode.CONVERT:
             detect_at = stream_detect
     if detect_at is not None and binary is not BinaryMode.QUIT:
-        result.text_cut = next(
-            (i for i, e in enumerate(result.events) if e.is_match and e.offset >= detect_at),
-            None,
-        )
+        result.text_cut = _text_cut(result.events, before_lines, detect_at)
     if slice_mode and result.binary_offset is not None:
         searched = min(result.binary_offset, searched)
     result.bytes_searched = searched
