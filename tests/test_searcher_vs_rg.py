@@ -53,6 +53,8 @@ FLAG_SETS: list[list[str]] = [
     ["--heading", "-n", "-C1"], ["--color", "always", "-n"], ["--color", "always", "-o"],
     ["--color", "always", "--heading", "-C1", "-n"], ["--color", "always", "-c"],
     ["--color", "always", "-v"], ["--json", "-q"], ["-c", "-m1"],
+    # -v: context lines are the matching ones, printed with their matches.
+    ["-v", "-o", "-n", "-C1"], ["--color", "always", "-v", "-C1"],
 ]
 PATTERNS = ["foo", "a*", "", "l[1-5]|zz", "é|ü", "x"]
 MULTILINE_PATTERNS = [

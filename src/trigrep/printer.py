@@ -144,7 +144,7 @@ class StandardPrinter:
     def _event(self, event: LineEvent, path: bytes | None) -> list[bytes]:
         sep = b":" if event.is_match else b"-"
         lines = event.lines
-        if not event.is_match or not event.submatches:
+        if not event.submatches:
             return [self._prefix(path, event.line_number, sep) + _ensure_newline(lines)]
         if self.opts.only_matching:
             return [

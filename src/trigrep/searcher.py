@@ -8,7 +8,7 @@ and NUL bytes are handled by the binary mode rg would use for that file, includi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -214,8 +214,6 @@ def _inverted(data: bytes, matched: Iterator[tuple[int, int]], end: int) -> Iter
 
 def _submatches(query: Query, data: bytes, start: int, stop: int) -> list[tuple[int, int]]:
     """Spans relative to `start`: per line without its terminator, or the whole group (-U)."""
-    if query.invert:
-        return []
     if query.multiline:
         spans = []
         for m in find_iter(query.regex, data, start, len(data)):
@@ -260,6 +258,9 @@ class _Collector:
         self.quit = False  # QUIT mode met a NUL in a printed line (-U)
         self.match_events = 0
         self.before_lines: set[int] = set()  # indices of before-context events
+        # -v: context lines are the regex's matching lines; rg reports their matches (-o,
+        # colour, JSON submatches).
+        self.context_spans: Callable[[int, int], list[tuple[int, int]]] | None = None
 
     def emit(self, is_match: bool, start: int, stop: int, spans: list[tuple[int, int]]) -> None:
         """Append an event, checking it for a NUL the way rg's slice searcher does."""
@@ -281,7 +282,9 @@ class _Collector:
     def context_upto(self, stop: int, count: int) -> int:
         """Emit up to `count` context lines from the last emitted line to `stop`."""
         while count and self.emitted_end < stop and not self.quit:
-            self.emit(False, self.emitted_end, _line_end(self.data, self.emitted_end, stop), [])
+            line_end = _line_end(self.data, self.emitted_end, stop)
+            spans = self.context_spans(self.emitted_end, line_end) if self.context_spans else []
+            self.emit(False, self.emitted_end, line_end, spans)
             count -= 1
         return count
 
@@ -360,6 +363,8 @@ def search_buffer(
     need_submatches = opts.json or opts.mode in ("lines", "count_matches") or query.multiline
     before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
     collector = _Collector(data, result, nul, slice_mode)
+    if query.invert and need_submatches:
+        collector.context_spans = lambda start, stop: _submatches(query, data, start, stop)
     after_left = 0
     stopped = limit == 0
     for counted, (start, stop) in enumerate([] if stopped else found):
@@ -372,7 +377,8 @@ def search_buffer(
         else:
             after_left = after
             collector.before_context(start, before)
-        spans = _submatches(query, data, start, stop) if need_submatches else []
+        match_spans = need_submatches and not query.invert
+        spans = _submatches(query, data, start, stop) if match_spans else []
         collector.emit(True, start, stop, spans)
         if collector.quit:
             break
