@@ -671,7 +671,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def describe(tree: Path, stride: int) -> str:
     files, size = tree_size(tree)
-    share = "whole tree" if stride == 1 else f"every {stride}th file"
+    share = "whole tree" if stride == 1 else f"1/{stride} of the files"
     return f"{share}: {files} files, {size / 2**20:.0f} MiB"
 
 
