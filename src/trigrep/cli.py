@@ -152,8 +152,9 @@ def _output_mode(ns: argparse.Namespace) -> str:
 
 
 def _search_paths(ns: argparse.Namespace) -> list[str]:
-    """The path arguments (the first positional is the pattern unless -e/-f gave one)."""
-    return list(ns.args) if ns.regexp or ns.file else list(ns.args[1:])
+    """The path arguments (the first positional is the pattern unless -e/-f gave one or
+    --files needs none)."""
+    return list(ns.args) if ns.regexp or ns.file or ns.files else list(ns.args[1:])
 
 
 def _delegated(argv: Sequence[str], ns: argparse.Namespace) -> int | None:
@@ -164,7 +165,8 @@ def _delegated(argv: Sequence[str], ns: argparse.Namespace) -> int | None:
     paths = _search_paths(ns)
     if (
         os.environ.get("TRIGREP_NO_DAEMON") or ns.type_list or "-" in ns.file
-        or not (ns.args or ns.regexp or ns.file) or (not paths and stdin_is_readable())
+        or not (ns.args or ns.regexp or ns.file or ns.files)
+        or (not paths and stdin_is_readable())
     ):
         return None
     from trigrep.server import client

@@ -116,14 +116,13 @@ class ServedTree:
         for leftover in os.listdir(self.sync_dir):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(self.sync_dir, leftover))
-        ready = threading.Event()
-        self._watcher = threading.Thread(
-            target=self._watch, args=(ready,), name=f"watch {self.root}", daemon=True
-        )
+        self._watcher = threading.Thread(target=self._watch, name=f"watch {self.root}",
+                                         daemon=True)
         self._watcher.start()
-        ready.wait()
-        if not self.sync(timeout=START_TIMEOUT):
-            raise Error(f"{self.root}: the file watcher did not start")
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.sync(timeout=0.25):  # markers dropped before the watch began are lost
+            if time.monotonic() > deadline or not self._watcher.is_alive():
+                raise Error(f"{self.root}: the file watcher did not start")
         with self._lock:
             self._dirty_dirs = {""}
             self._apply_changes()
@@ -135,7 +134,7 @@ class ServedTree:
 
     # -- watching --------------------------------------------------------------------------
 
-    def _watch(self, ready: threading.Event) -> None:
+    def _watch(self) -> None:
         import watchfiles
 
         changes = watchfiles.watch(
@@ -143,7 +142,6 @@ class ServedTree:
             rust_timeout=WATCH_POLL_MS, yield_on_timeout=True, stop_event=self._stop,
             raise_interrupt=False,
         )
-        ready.set()
         for batch in changes:
             if batch:
                 self._note(batch)
