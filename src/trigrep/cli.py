@@ -9,14 +9,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from trigrep import __version__
+from trigrep.console import Console, stdin_is_readable
 from trigrep.errors import Error
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 
-SUBCOMMANDS = ("search", "index", "stats", "mcp")
+if TYPE_CHECKING:
+    from trigrep.engine import WarmTree
+
+SUBCOMMANDS = ("search", "index", "stats", "mcp", "serve", "status", "stop")
 
 EXAMPLES = """\
 examples:
@@ -27,11 +31,14 @@ examples:
   trigrep index                      build or refresh the index of the current directory
   trigrep stats --json               files, bytes, trigrams and index size
   trigrep search index               search for the word "index" (not the subcommand)
+  trigrep serve --detach             watch the tree and answer searches from a warm daemon
+  trigrep status / trigrep stop      the daemon serving this tree
 
 The first search in a tree builds its index in .trigrep/ at the tree's root (the nearest
 directory above holding .trigrep/, else the git work tree, else the current directory).
 Later searches use it, and files changed since are searched directly, so results always
-match what rg prints at that moment.
+match what rg prints at that moment. When a daemon (`trigrep serve`) serves the tree, searches
+are sent to it (set TRIGREP_NO_DAEMON=1 to search locally).
 """
 
 
@@ -57,7 +64,9 @@ def _search_parser() -> _Parser:
     p = _Parser(
         prog="trigrep",
         usage="trigrep [OPTIONS] PATTERN [PATH ...]\n       trigrep [OPTIONS] -e PATTERN ... "
-        "[PATH ...]\n       trigrep index [PATH]\n       trigrep stats [--json] [PATH]",
+        "[PATH ...]\n       trigrep index [PATH]\n       trigrep stats [--json] [PATH]\n"
+        "       trigrep serve [--detach] [PATH ...]\n       trigrep status [--json] [PATH]\n"
+        "       trigrep stop [PATH]",
         description="Indexed code search with ripgrep's syntax, flags and output.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -142,13 +151,41 @@ def _output_mode(ns: argparse.Namespace) -> str:
     return "lines"
 
 
-def _search(argv: Sequence[str]) -> int:
+def _search_paths(ns: argparse.Namespace) -> list[str]:
+    """The path arguments (the first positional is the pattern unless -e/-f gave one or
+    --files needs none)."""
+    return list(ns.args) if ns.regexp or ns.file or ns.files else list(ns.args[1:])
+
+
+def _delegated(argv: Sequence[str], ns: argparse.Namespace) -> int | None:
+    """The exit code of this search run by a daemon serving its tree; None to search here.
+
+    Searches reading stdin stay here, and so does everything when TRIGREP_NO_DAEMON is set.
+    """
+    paths = _search_paths(ns)
+    if (
+        os.environ.get("TRIGREP_NO_DAEMON") or ns.type_list or "-" in ns.file
+        or not (ns.args or ns.regexp or ns.file or ns.files)
+        or (not paths and stdin_is_readable())
+    ):
+        return None
+    from trigrep.server import client
+
+    return client.search(argv, paths)
+
+
+def _search(argv: Sequence[str], console: Console | None = None,
+            warm: WarmTree | None = None) -> int:
     ns = _search_parser().parse_args(argv)
+    if console is None:
+        delegated = _delegated(argv, ns)
+        if delegated is not None:
+            return delegated
     from trigrep import engine
     from trigrep.walk import check_types, type_list
 
     if ns.type_list:
-        sys.stdout.write(type_list())
+        (console.out if console else sys.stdout.buffer).write(type_list().encode())
         return 0
     args: list[str] = list(ns.args)
     walk_opts = WalkOptions(
@@ -157,7 +194,7 @@ def _search(argv: Sequence[str]) -> int:
     )
     check_types(walk_opts)
     if ns.files:
-        return engine.list_files(args, walk_opts)
+        return engine.list_files(args, walk_opts, console, warm)
     patterns = list(ns.regexp) + _read_pattern_files(ns.file)
     if not ns.regexp and not ns.file:
         if not args:
@@ -176,7 +213,7 @@ def _search(argv: Sequence[str]) -> int:
         before_context=context if ns.before_context is None else ns.before_context,
         after_context=context if ns.after_context is None else ns.after_context,
     )
-    return engine.search(args, match_opts, walk_opts, out_opts)
+    return engine.search(args, match_opts, walk_opts, out_opts, console, warm)
 
 
 def _index(argv: Sequence[str]) -> int:
@@ -208,31 +245,84 @@ def _mcp(argv: Sequence[str]) -> int:
     return serve(ns.path)
 
 
+def _serve(argv: Sequence[str]) -> int:
+    p = _Parser(prog="trigrep serve", description="Watch the trees holding PATHs (default: "
+                "the current one) and answer searches in them from a warm index.")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--detach", action="store_true",
+                   help="run in the background (pid in .trigrep/daemon.json, log in "
+                   ".trigrep/daemon.log)")
+    ns = p.parse_args(argv)
+    from trigrep.server import daemon
+
+    return daemon.serve(ns.paths or ["."], detach=ns.detach)
+
+
+def _status(argv: Sequence[str]) -> int:
+    p = _Parser(prog="trigrep status",
+                description="Show the daemon serving PATH; exit 0 if one does, else 1.")
+    p.add_argument("path", nargs="?", default=".")
+    p.add_argument("--json", action="store_true")
+    ns = p.parse_args(argv)
+    from trigrep.server import client
+
+    return client.print_status(ns.path, as_json=ns.json)
+
+
+def _stop(argv: Sequence[str]) -> int:
+    p = _Parser(prog="trigrep stop", description="Stop the daemon serving PATH.")
+    p.add_argument("path", nargs="?", default=".")
+    ns = p.parse_args(argv)
+    from trigrep.server import client
+
+    return client.stop(ns.path)
+
+
+def _guarded(run: Callable[[], int], err: TextIO) -> int:
+    """`run()`'s exit code, with every failure turned into rg's one-line message and code."""
+    try:
+        return run()
+    except Error as e:
+        err.write(f"trigrep: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        if os.environ.get("TRIGREP_DEBUG"):
+            raise
+        err.write(
+            f"trigrep: internal error: {type(e).__name__}: {e} (TRIGREP_DEBUG=1 shows more)\n"
+        )
+        return 2
+
+
+def run_search(argv: Sequence[str], console: Console, warm: WarmTree | None = None) -> int:
+    """The search `trigrep ARGV` printing to `console` (a daemon's client's), as main would.
+
+    A reader that went away (`| head`, a cancel) ends it quietly, as rg does.
+    """
+    try:
+        return _guarded(lambda: _search(argv, console, warm), console.err)
+    except BrokenPipeError:
+        return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `trigrep` command; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else "search"
     if argv and argv[0] == command:
         argv = argv[1:]
-    run = {"search": _search, "index": _index, "stats": _stats, "mcp": _mcp}[command]
+    run = {
+        "search": _search, "index": _index, "stats": _stats, "mcp": _mcp, "serve": _serve,
+        "status": _status, "stop": _stop,
+    }[command]
     try:
-        return run(argv)
-    except Error as e:
-        sys.stderr.write(f"trigrep: {e}\n")
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        return _guarded(lambda: run(argv), sys.stderr)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): quiet exit, as rg does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception as e:
-        if os.environ.get("TRIGREP_DEBUG"):
-            raise
-        sys.stderr.write(
-            f"trigrep: internal error: {type(e).__name__}: {e} (TRIGREP_DEBUG=1 shows more)\n"
-        )
-        return 2
 
 
 if __name__ == "__main__":

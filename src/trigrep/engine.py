@@ -9,14 +9,15 @@ index at all — is searched directly, so results are what rg prints at that mom
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from trigrep.console import Console
 from trigrep.errors import Error
 from trigrep.extract import (
     DecompressionError,
@@ -42,13 +43,17 @@ SEARCH_THREADS = 4
 SEARCH_WINDOW = 32  # files read ahead of the printer
 
 
-def stdin_is_readable() -> bool:
-    """rg searches stdin only when it is a pipe or a file, not a terminal or /dev/null."""
-    try:
-        mode = os.fstat(0).st_mode
-    except OSError:
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
+class WarmTree(Protocol):
+    """What a daemon keeps between searches of one tree (see `trigrep.server.daemon`)."""
+
+    def entries(self, paths: Sequence[str], opts: WalkOptions) -> list[FileEntry] | None:
+        """The files `walk(paths, opts)` would yield now, or None to walk for real."""
+
+    def reader(self) -> IndexReader | None:
+        """The tree's open index, current."""
+
+    def refresh_index(self, root: str) -> None:
+        """Many files changed since the index was built: bring it up to date, in the background."""
 
 
 def default_root(start: str) -> str:
@@ -135,8 +140,11 @@ def make_plan(
     return Plan(reader.root, reader, candidates, racy_after_ns, report_all, search_zip)
 
 
-def _selected(entries: Iterator[FileEntry], plan: Plan | None) -> Iterator[tuple[FileEntry, bool]]:
-    """Each walked file with whether it must be searched; counts stale files on the plan."""
+def _selected(
+    entries: Iterable[FileEntry], plan: Plan | None, on_stale: Callable[[str], None]
+) -> Iterator[tuple[FileEntry, bool]]:
+    """Each walked file with whether it must be searched; calls `on_stale(root)` when the
+    index has fallen too far behind."""
     stale = 0
     for entry in entries:
         if plan is None:
@@ -148,7 +156,7 @@ def _selected(entries: Iterator[FileEntry], plan: Plan | None) -> Iterator[tuple
     if plan is not None:
         threshold = max(REFRESH_MIN_STALE, REFRESH_STALE_SHARE * plan.reader.stats().files)
         if stale >= threshold:
-            refresh_in_background(plan.root)
+            on_stale(plan.root)
 
 
 def refresh_in_background(root: str) -> None:
@@ -202,17 +210,25 @@ class SearchRun:
     out_opts: OutputOptions
     reader: IndexReader | None = None
     errors: list[str] = field(default_factory=list)
+    entries: Iterable[FileEntry] | None = None  # the walk's result when known (a daemon's cache)
+    on_warning: Callable[[str], None] = field(default=lambda message: _warn(message))
+    on_stale: Callable[[str], None] = field(default=lambda root: refresh_in_background(root))
 
     def results(self) -> Iterator[tuple[FileEntry, FileResult]]:
         """Every file rg would report on, with its result, in rg's path order."""
         out_opts = self.out_opts
         report_all = out_opts.json or out_opts.mode == "files_without_match"
-        walked = walk(self.paths, self.walk_opts, on_error=self.errors.append, on_warning=_warn)
+        walked = self.entries
+        if walked is None:
+            walked = walk(
+                self.paths, self.walk_opts, on_error=self.errors.append, on_warning=self.on_warning
+            )
         plan = make_plan(
             self.paths, self.query, report_all=report_all,
             search_zip=self.walk_opts.search_zip, reader=self.reader,
         )
-        for entry, result, searched in _searched(_selected(walked, plan), self._search_one):
+        selected = _selected(walked, plan, self.on_stale)
+        for entry, result, searched in _searched(selected, self._search_one):
             if not searched and report_all:
                 # Fresh in the index, ruled out by the plan, regular content: rg would have
                 # searched all of it and found nothing.
@@ -241,23 +257,39 @@ class SearchRun:
 
 
 def search(
-    paths: Sequence[str], match_opts: MatchOptions, walk_opts: WalkOptions, out_opts: OutputOptions
+    paths: Sequence[str],
+    match_opts: MatchOptions,
+    walk_opts: WalkOptions,
+    out_opts: OutputOptions,
+    console: Console | None = None,
+    warm: WarmTree | None = None,
 ) -> int:
-    """The CLI's search: prints rg's output for these options; returns rg's exit code."""
+    """The CLI's search: prints rg's output for these options; returns rg's exit code.
+
+    `console` defaults to this process's; a daemon passes its client's, and `warm`, its cache.
+    """
     from trigrep.printer import make_printer
 
+    console = console or Console.of_process()
     query = compile_query(match_opts)
-    out = sys.stdout.buffer
-    is_tty = sys.stdout.isatty()
-    if not paths and stdin_is_readable():
-        printer = make_printer(out, out_opts, with_filename=False, is_tty=is_tty)
+    out = console.out
+    if not paths and console.stdin_readable:
+        printer = make_printer(
+            out, out_opts, with_filename=False, is_tty=console.is_tty, env=console.env
+        )
         data = searchable_bytes(sys.stdin.buffer.read())
         printer.file("<stdin>", search_buffer(data, query, out_opts, binary=BinaryMode.CONVERT))
         printer.finish()
         return 0 if printer.matched else 1
     single_file = len(paths) == 1 and not os.path.isdir(paths[0])
-    printer = make_printer(out, out_opts, with_filename=not single_file, is_tty=is_tty)
-    run = SearchRun(paths, query, walk_opts, out_opts)
+    printer = make_printer(
+        out, out_opts, with_filename=not single_file, is_tty=console.is_tty, env=console.env
+    )
+    run = SearchRun(paths, query, walk_opts, out_opts, on_warning=_warner(console))
+    if warm is not None:
+        run.entries = warm.entries(paths, walk_opts)
+        run.reader = warm.reader()
+        run.on_stale = warm.refresh_index
     quiet = out_opts.mode == "quiet" and not out_opts.json
     for entry, result in run.results():
         printer.file(entry.display, result)
@@ -265,7 +297,7 @@ def search(
             break
     printer.finish()
     for message in run.errors:
-        sys.stderr.write(f"trigrep: {message}\n")
+        console.err.write(f"trigrep: {message}\n")
     if run.errors and not (quiet and printer.matched):
         return 2
     return 0 if printer.matched else 1
@@ -275,12 +307,24 @@ def _warn(message: str) -> None:
     sys.stderr.write(f"trigrep: {message}\n")
 
 
-def list_files(paths: Sequence[str], walk_opts: WalkOptions) -> int:
+def _warner(console: Console) -> Callable[[str], None]:
+    return lambda message: console.err.write(f"trigrep: {message}\n")
+
+
+def list_files(
+    paths: Sequence[str],
+    walk_opts: WalkOptions,
+    console: Console | None = None,
+    warm: WarmTree | None = None,
+) -> int:
     """`--files`: the files that would be searched, one per line, as rg prints them."""
-    out = sys.stdout.buffer
+    console = console or Console.of_process()
+    entries = warm.entries(paths, walk_opts) if warm is not None else None
+    if entries is None:
+        entries = walk(paths, walk_opts)
     found = False
-    for entry in walk(paths, walk_opts):
-        out.write(os.fsencode(entry.display) + b"\n")
+    for entry in entries:
+        console.out.write(os.fsencode(entry.display) + b"\n")
         found = True
     return 0 if found else 1
 

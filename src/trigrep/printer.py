@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import time
+from collections.abc import Mapping
 from typing import BinaryIO, Protocol
 
 from trigrep.options import OutputOptions
@@ -32,25 +33,34 @@ class Printer(Protocol):
     def finish(self) -> None: ...
 
 
-def use_color(choice: str, is_tty: bool) -> bool:
-    """--color auto means colour on a terminal that is not `dumb`, unless NO_COLOR is set."""
+def use_color(choice: str, is_tty: bool, env: Mapping[str, str] | None = None) -> bool:
+    """--color auto means colour on a terminal that is not `dumb`, unless NO_COLOR is set.
+
+    `env` is the user's environment (a daemon prints for a client with its own); default ours.
+    """
     if choice == "auto":
-        return is_tty and os.environ.get("TERM") != "dumb" and "NO_COLOR" not in os.environ
+        env = os.environ if env is None else env
+        return is_tty and env.get("TERM") != "dumb" and "NO_COLOR" not in env
     return choice == "always"
 
 
 def make_printer(
-    out: BinaryIO, opts: OutputOptions, *, with_filename: bool, is_tty: bool
+    out: BinaryIO,
+    opts: OutputOptions,
+    *,
+    with_filename: bool,
+    is_tty: bool,
+    env: Mapping[str, str] | None = None,
 ) -> Printer:
     """The printer rg would use for these options (summary modes win over --json)."""
     if opts.mode not in ("lines", "quiet"):
         return SummaryPrinter(out, opts, with_filename=with_filename, color=use_color(
-            opts.color, is_tty))
+            opts.color, is_tty, env))
     if opts.json:
         return JsonPrinter(out, opts)
     if opts.mode == "quiet":
         return SummaryPrinter(out, opts, with_filename=with_filename, color=False)
-    return StandardPrinter(out, opts, with_filename=with_filename, is_tty=is_tty)
+    return StandardPrinter(out, opts, with_filename=with_filename, is_tty=is_tty, env=env)
 
 
 def _paint(text: bytes, spec: bytes | None) -> bytes:
@@ -76,14 +86,20 @@ class StandardPrinter:
     """rg's default line output: optional heading, line numbers, colours, context breaks."""
 
     def __init__(
-        self, out: BinaryIO, opts: OutputOptions, *, with_filename: bool, is_tty: bool
+        self,
+        out: BinaryIO,
+        opts: OutputOptions,
+        *,
+        with_filename: bool,
+        is_tty: bool,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.out = out
         self.opts = opts
         self.with_filename = with_filename
         self.heading = is_tty if opts.heading is None else opts.heading
         self.line_number = is_tty if opts.line_number is None else opts.line_number
-        self.color = use_color(opts.color, is_tty)
+        self.color = use_color(opts.color, is_tty, env)
         self.has_context = opts.before_context > 0 or opts.after_context > 0
         self.printed_any = False
         self.matched = False

@@ -146,8 +146,10 @@ class Walker:
         opts: WalkOptions,
         on_error: MessageHandler | None = None,
         on_warning: MessageHandler | None = None,
+        on_directory: Callable[[bytes], None] | None = None,
     ) -> None:
         self.paths = list(paths)
+        self._on_directory = on_directory  # told each directory listed, so a watcher knows them
         self.opts = opts
         self.errors: list[str] = []
         self.warnings: list[str] = []
@@ -202,6 +204,8 @@ class Walker:
             return
         entries = self._list(root)
         if entries is not None:
+            if self._on_directory is not None:
+                self._on_directory(root)
             rules = self._root_rules(root, entries)
             yield from self._walk_tree(root, absolute.rstrip(b"/") + b"/", entries, rules)
 
@@ -285,6 +289,8 @@ class Walker:
                     children = self._list(entry.path)
                     if children is None:
                         continue
+                    if self._on_directory is not None:
+                        self._on_directory(entry.path)
                     child_rules = rules
                     if not self.opts.no_ignore:
                         dot_names = {c.name for c in children if c.name[:1] == b"."}

@@ -1,5 +1,7 @@
-"""Long-running front ends to trigrep (the MCP server for AI agents).
+"""Long-running front ends to trigrep: the MCP server for AI agents (`mcp.py`) and the
+`trigrep serve` daemon keeping trees' walks and indexes warm (`daemon.py`, its socket
+protocol in `protocol.py`).
 
-Nothing here is imported by the CLI's search path: `trigrep mcp` loads `trigrep.server.mcp`
-(and the `mcp` SDK) only when that subcommand runs.
+The CLI's search path imports only `client.py` and `protocol.py` (standard library only) to
+find a daemon; `trigrep mcp` loads `mcp.py` (and the `mcp` SDK) only when that subcommand runs.
 """

@@ -1,0 +1,42 @@
+"""Where a search writes and what terminal it writes to: this process's, or a daemon client's.
+
+Kept free of heavy imports: the CLI consults it before deciding whether a daemon answers.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import BinaryIO, TextIO
+
+# The environment variables that change what a search prints (--color auto).
+OUTPUT_ENV = ("TERM", "NO_COLOR")
+
+
+def stdin_is_readable() -> bool:
+    """rg searches stdin only when it is a pipe or a file, not a terminal or /dev/null."""
+    try:
+        mode = os.fstat(0).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
+
+
+@dataclass
+class Console:
+    """The output streams of one search and the facts about them rg's output depends on."""
+
+    out: BinaryIO
+    err: TextIO
+    is_tty: bool
+    env: Mapping[str, str] = field(default_factory=dict)  # OUTPUT_ENV values as the user has them
+    stdin_readable: bool = False
+
+    @classmethod
+    def of_process(cls) -> Console:
+        """This process's own stdout, stderr, terminal and stdin."""
+        env = {name: os.environ[name] for name in OUTPUT_ENV if name in os.environ}
+        return cls(sys.stdout.buffer, sys.stderr, sys.stdout.isatty(), env, stdin_is_readable())

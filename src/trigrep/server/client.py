@@ -1,0 +1,140 @@
+"""The CLI's side of the daemon: send a search to the daemon serving its tree, print the answer.
+
+Imported on every CLI search, so it uses only the standard library (no engine, no numpy):
+when a daemon answers, the CLI never loads the search machinery at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator, Sequence
+
+from trigrep.server.protocol import CLIENT_ENV, Message, decode, encode, find_daemon_file
+
+CONNECT_TIMEOUT = 1.0
+
+
+def _connect(start: str) -> tuple[str, Message, socket.socket] | None:
+    """(root, daemon record, connected socket) for the daemon serving `start`, if one answers."""
+    found = find_daemon_file(start)
+    if found is None:
+        return None
+    root, record = found
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(CONNECT_TIMEOUT)
+    try:
+        sock.connect(str(record.get("socket")))
+    except OSError:
+        sock.close()
+        return None
+    sock.settimeout(None)
+    return root, record, sock
+
+
+def _responses(sock: socket.socket) -> Iterator[Message]:
+    with sock.makefile("rb") as lines:
+        for line in lines:
+            yield decode(line)
+
+
+def search(argv: Sequence[str], paths: Sequence[str]) -> int | None:
+    """Run the search `argv` in the daemon serving its tree, printing what it prints.
+
+    Returns the exit code, or None when no daemon answers for that tree (or it declines) and
+    nothing was printed: the caller then searches locally, as if no daemon ran.
+    """
+    start = paths[0] if paths else "."
+    if not os.path.isdir(start):
+        start = os.path.dirname(start) or "."
+    connected = _connect(start)
+    if connected is None:
+        return None
+    root, _record, sock = connected
+    request = {
+        "id": 1, "op": "search", "argv": list(argv), "root": root, "cwd": os.getcwd(),
+        "tty": sys.stdout.isatty(),
+        "env": {name: os.environ[name] for name in CLIENT_ENV if name in os.environ},
+    }
+    out = sys.stdout.buffer
+    printed = False
+    with sock:
+        try:
+            sock.sendall(encode(request))
+            for message in _responses(sock):
+                if "out" in message:
+                    out.write(base64.b64decode(message["out"]))
+                    printed = True
+                elif "exit" in message:
+                    out.flush()
+                    sys.stderr.write(message.get("stderr", ""))
+                    return int(message["exit"])
+                elif "declined" in message:
+                    return None
+        except (ConnectionError, ValueError):
+            pass
+    if not printed:
+        return None  # the daemon went away before answering: search locally
+    sys.stderr.write("trigrep: the daemon stopped in the middle of the search\n")
+    return 2
+
+
+def ask(path: str, message: Message) -> tuple[str, Message, Message] | None:
+    """(root, daemon record, the first answer) for one request to the daemon serving `path`."""
+    connected = _connect(path)
+    if connected is None:
+        return None
+    root, record, sock = connected
+    with sock:
+        try:
+            sock.sendall(encode({"id": 1, **message}))
+            return root, record, next(_responses(sock))
+        except (ConnectionError, ValueError, StopIteration):
+            return None
+
+
+def print_status(path: str, *, as_json: bool) -> int:
+    """`trigrep status`: 0 and the daemon's state when one serves `path`, else 1."""
+    answer = ask(path, {"op": "status"})
+    if answer is None or "status" not in answer[2]:
+        if as_json:
+            sys.stdout.write(json.dumps({"served": False}) + "\n")
+        else:
+            sys.stderr.write(f"trigrep: no daemon serves {path}\n")
+        return 1
+    status = answer[2]["status"]
+    if as_json:
+        sys.stdout.write(json.dumps({"served": True, **status}) + "\n")
+        return 0
+    up = time.time() - status["started"]
+    sys.stdout.write(f"pid {status['pid']}, socket {status['socket']}, up {up:.0f}s\n")
+    for tree in status["roots"]:
+        ago = time.time() - tree["last_update"]
+        sys.stdout.write(
+            f"{tree['root']}: {tree['files']} files, last update {ago:.1f}s ago, "
+            f"{tree['pending']} pending changes, {tree['searches']} searches "
+            f"({tree['warm_searches']} from the warm walk)\n"
+        )
+    return 0
+
+
+def stop(path: str, *, timeout: float = 10.0) -> int:
+    """`trigrep stop`: ask the daemon serving `path` to exit and wait until it has."""
+    answer = ask(path, {"op": "stop"})
+    if answer is None:
+        sys.stderr.write(f"trigrep: no daemon serves {path}\n")
+        return 1
+    pid = int(answer[1]["pid"])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return 0
+        time.sleep(0.02)
+    sys.stderr.write(f"trigrep: daemon {pid} did not stop within {timeout:.0f}s\n")
+    return 2

@@ -1,0 +1,617 @@
+"""The daemon: watched, warm trees answering the CLI's searches over a Unix socket.
+
+Per served tree it keeps the index reader open and the result of one `walk()` (the files with
+their stats), and a watcher thread (watchfiles, inotify underneath) that marks what changed:
+a content edit marks that file for a re-stat; an add, delete or rename marks its directory,
+and an edited ignore file (or a new `.git`) the directory it governs, for a re-walk of that
+subtree. Marks are applied lazily, before the next search that uses the cached walk.
+
+Never stale: before using the cache, a search drops a marker file into `.trigrep/sync/` and
+waits until the watcher reports it. The kernel queues events in order, so by then every
+change made before the search arrived has been marked. If the marker does not show up in
+time the whole tree is re-walked.
+
+The index itself is only ever written by `trigrep index` subprocesses (atomic, under the
+index lock), started when searches find many files changed since the build, so killing the
+daemon at any moment leaves a consistent index; a restarted daemon walks afresh.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import contextlib
+import io
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from trigrep.console import OUTPUT_ENV, Console
+from trigrep.errors import Error
+from trigrep.index import IndexReader
+from trigrep.index.format import INDEX_DIR_NAME, MANIFEST_NAME, write_atomically
+from trigrep.options import WalkOptions
+from trigrep.server.protocol import (
+    WALK_ENV,
+    Message,
+    daemon_file,
+    decode,
+    encode,
+    find_daemon_file,
+    socket_dir,
+)
+from trigrep.walk import FileEntry, Walker
+
+SYNC_DIR = "sync"  # .trigrep/sync/<token>: barrier markers
+SYNC_TIMEOUT = 2.0  # seconds to wait for a marker before re-walking everything
+WATCH_STEP_MS = 5  # watchfiles yields a batch once no event came for this long...
+WATCH_DEBOUNCE_MS = 100  # ...or after this long in a steady stream of events
+WATCH_POLL_MS = 200  # how often the watcher thread checks for shutdown
+OUTPUT_CHUNK = 64 << 10
+IGNORE_FILES = frozenset((".gitignore", ".ignore", ".rgignore"))
+GIT_EXCLUDE = ".git/info/exclude"
+START_TIMEOUT = 600.0  # --detach waits this long for the first walk (and index build)
+
+Key = tuple[bytes, ...]  # a relative path's components: their order is the walk's
+
+
+def _key(rel: str) -> Key:
+    return tuple(os.fsencode(rel).split(b"/")) if rel else ()
+
+
+def _subtree_range(keys: list[Key], directory: Key) -> tuple[int, int]:
+    """[lo, hi) of the sorted `keys` below `directory` (contiguous: the walk is depth first)."""
+    if not directory:
+        return 0, len(keys)
+    lo = bisect.bisect_left(keys, directory)
+    hi = bisect.bisect_left(keys, (*directory[:-1], directory[-1] + b"\0"))
+    return lo, hi
+
+
+def _is_below(rel: str, directory: str) -> bool:
+    return not directory or rel == directory or rel.startswith(directory + "/")
+
+
+class ServedTree:
+    """One watched tree: its cached walk, its index reader, and what changed since."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.prefix = os.path.join(root, "")
+        self.sync_dir = os.path.join(root, INDEX_DIR_NAME, SYNC_DIR)
+        self._lock = threading.Condition()
+        self._files: list[FileEntry] = []  # walk order; display = path relative to the root
+        self._keys: list[Key] = []  # _key of each of _files
+        self._cached: set[str] = set()  # the relative paths in _files
+        self._dirs: set[str] = set()  # directories the walk descended into ("" the root)
+        self._dirty_dirs: set[str] = set()  # subtrees to re-walk
+        self._dirty_files: set[str] = set()  # cached files to re-stat
+        self._markers_seen: set[str] = set()
+        self._marker_ids = itertools.count()
+        self._reader: IndexReader | None = None
+        self._manifest_stamp: tuple[int, int] | None = None
+        self._refresh: subprocess.Popen[bytes] | None = None
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.listeners: list[Callable[[list[str]], None]] = []
+        self.counters = {
+            "searches": 0, "warm_searches": 0, "events": 0, "rewalks": 0, "index_refreshes": 0,
+        }
+        self.last_update = time.time()
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Watch, then walk: changes made while no daemon ran are caught up by the walk, and
+        those made during it by the watcher."""
+        os.makedirs(self.sync_dir, exist_ok=True)
+        for leftover in os.listdir(self.sync_dir):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.sync_dir, leftover))
+        self._watcher = threading.Thread(target=self._watch, name=f"watch {self.root}",
+                                         daemon=True)
+        self._watcher.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.sync(timeout=0.25):  # markers dropped before the watch began are lost
+            if time.monotonic() > deadline or not self._watcher.is_alive():
+                raise Error(f"{self.root}: the file watcher did not start")
+        with self._lock:
+            self._dirty_dirs = {""}
+            self._apply_changes()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
+
+    # -- watching --------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        import watchfiles
+
+        changes = watchfiles.watch(
+            self.root, watch_filter=None, debounce=WATCH_DEBOUNCE_MS, step=WATCH_STEP_MS,
+            rust_timeout=WATCH_POLL_MS, yield_on_timeout=True, stop_event=self._stop,
+            raise_interrupt=False,
+        )
+        for batch in changes:
+            if batch:
+                self._note(batch)
+
+    def _note(self, batch: Iterable[tuple[Any, str]]) -> None:
+        """Mark what one batch of watcher events means for the cached walk."""
+        import watchfiles
+
+        relevant: list[str] = []
+        with self._lock:
+            for change, path in batch:
+                if not path.startswith(self.prefix):
+                    continue
+                rel = path[len(self.prefix) :]
+                if rel.startswith(INDEX_DIR_NAME + "/"):
+                    marker = rel.removeprefix(f"{INDEX_DIR_NAME}/{SYNC_DIR}/")
+                    if marker != rel and change == watchfiles.Change.added:
+                        self._markers_seen.add(marker)
+                    continue
+                if self._mark(rel, change == watchfiles.Change.modified):
+                    relevant.append(rel)
+            self.counters["events"] += len(relevant)
+            self._lock.notify_all()
+        if relevant:
+            for listener in list(self.listeners):
+                listener(sorted(relevant))
+
+    def _mark(self, rel: str, modified: bool) -> bool:
+        """Mark one changed path; False when it cannot change what is searched."""
+        directory, _, name = rel.rpartition("/")
+        components = rel.split("/")
+        if rel.endswith("/" + GIT_EXCLUDE) or rel == GIT_EXCLUDE:
+            repo = rel[: -len(GIT_EXCLUDE)].rstrip("/")
+            return self._mark_dir(repo)
+        if ".git" in components[:-1]:
+            return False  # git's own files: only info/exclude matters
+        if directory not in self._dirs:
+            return False  # in an ignored or hidden directory, or a new one (its parent is marked)
+        if name in IGNORE_FILES or name == ".git" or not modified:
+            return self._mark_dir(directory)
+        if rel in self._cached:
+            self._dirty_files.add(rel)
+            return True
+        return False  # an ignored file (or a directory's own metadata)
+
+    def _mark_dir(self, directory: str) -> bool:
+        if directory not in self._dirs:
+            return False
+        self._dirty_dirs.add(directory)
+        return True
+
+    def sync(self, timeout: float = SYNC_TIMEOUT) -> bool:
+        """Wait until the watcher has reported every change made before this call."""
+        marker = f"{os.getpid()}-{next(self._marker_ids)}"
+        path = os.path.join(self.sync_dir, marker)
+        with open(path, "xb"):
+            pass
+        try:
+            with self._lock:
+                seen = self._lock.wait_for(lambda: marker in self._markers_seen, timeout)
+                self._markers_seen.discard(marker)
+                if not seen:
+                    self._dirty_dirs.add("")  # the watcher is behind: trust nothing
+                return seen
+        finally:
+            os.unlink(path)
+
+    # -- the cached walk -------------------------------------------------------------------
+
+    def _apply_changes(self) -> None:
+        """Re-walk the marked subtrees and re-stat the marked files (lock held)."""
+        if not (self._dirty_dirs or self._dirty_files):
+            return
+        dirs = sorted(self._dirty_dirs, key=_key)
+        outermost = [d for i, d in enumerate(dirs) if not any(_is_below(d, o) for o in dirs[:i])]
+        for rel in sorted(self._dirty_files):
+            if any(_is_below(rel, d) for d in outermost):
+                continue
+            lo = bisect.bisect_left(self._keys, _key(rel))
+            try:
+                self._files[lo] = _entry(rel, self.prefix + rel, os.stat(self.prefix + rel))
+            except OSError:
+                outermost.append(rel.rpartition("/")[0])  # gone: its deletion is on the way
+        for directory in outermost:
+            self._rewalk(directory)
+        self._dirty_dirs.clear()
+        self._dirty_files.clear()
+        self.last_update = time.time()
+
+    def _rewalk(self, directory: str) -> None:
+        """Replace the cached files and directories below `directory` by a fresh walk of it."""
+        self.counters["rewalks"] += 1
+        key = _key(directory)
+        lo, hi = _subtree_range(self._keys, key)
+        self._cached.difference_update(entry.display for entry in self._files[lo:hi])
+        self._dirs = {d for d in self._dirs if not _is_below(d, directory)}
+        absolute = self.prefix + directory if directory else self.root
+        fresh: list[FileEntry] = []
+        # Marked directories were walked, and no ancestor is being re-walked, so none of the
+        # rules that let the walk descend into it has changed: walking it alone is the same.
+        if os.path.isdir(absolute):
+            walked_dirs: list[bytes] = []
+            walker = Walker([absolute], WalkOptions(), on_directory=walked_dirs.append)
+            for entry in walker:
+                rel = entry.path[len(self.prefix) :]
+                with contextlib.suppress(OSError):  # vanished already: its event will follow
+                    fresh.append(_entry(rel, entry.path, os.stat(entry.path)))
+            root_bytes = os.fsencode(self.prefix)
+            self._dirs.update(
+                os.fsdecode(d.removeprefix(root_bytes)) if d != os.fsencode(self.root) else ""
+                for d in walked_dirs
+            )
+        self._files[lo:hi] = fresh
+        self._keys[lo:hi] = [_key(entry.display) for entry in fresh]
+        self._cached.update(entry.display for entry in fresh)
+
+    def entries(self, paths: Sequence[str], opts: WalkOptions) -> list[FileEntry] | None:
+        """The files `walk(paths, opts)` yields now (cwd as the search's), from the cache when
+        the walk is the default one over the root or a directory the cache walked."""
+        if opts.globs or opts.types or opts.types_not or not opts.is_default or len(paths) > 1:
+            return None
+        directory = os.path.abspath(paths[0] if paths else ".")
+        if directory != self.root and not directory.startswith(self.prefix):
+            return None
+        rel = directory[len(self.prefix) :] if directory != self.root else ""
+        if not os.path.isdir(directory) or os.path.realpath(directory) != directory:
+            return None
+        self.sync()
+        with self._lock:
+            self._apply_changes()
+            if rel not in self._dirs:
+                return None  # e.g. a hidden or ignored directory named explicitly
+            lo, hi = _subtree_range(self._keys, _key(rel))
+            cached = self._files[lo:hi]
+            self.counters["warm_searches"] += 1
+        if not paths and not rel:
+            return cached
+        shown = paths[0] if paths else ""
+        skip = len(rel) + 1 if rel else 0
+        return [
+            FileEntry(os.path.join(shown, entry.display[skip:]), entry.path, False, entry.stat())
+            for entry in cached
+        ]
+
+    # -- the index -------------------------------------------------------------------------
+
+    def reader(self) -> IndexReader | None:
+        """The open index, reopened when a build has replaced the manifest since."""
+        try:
+            st = os.stat(os.path.join(self.root, INDEX_DIR_NAME, MANIFEST_NAME))
+        except FileNotFoundError:
+            return None
+        stamp = (st.st_mtime_ns, st.st_ino)
+        with self._lock:
+            if self._reader is None or stamp != self._manifest_stamp:
+                self._reader = IndexReader.open(self.root)
+                self._manifest_stamp = stamp
+            return self._reader
+
+    def refresh_index(self, root: str) -> None:
+        """Rebuild the index in a subprocess (atomic, under the index lock), one at a time."""
+        with self._lock:
+            if self._refresh is not None and self._refresh.poll() is None:
+                return
+            self.counters["index_refreshes"] += 1
+            self._refresh = subprocess.Popen(
+                [sys.executable, "-m", "trigrep.cli", "index", root],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+
+    def count(self, counter: str) -> None:
+        with self._lock:
+            self.counters[counter] += 1
+
+    def status(self) -> Message:
+        with self._lock:
+            return {
+                "root": self.root, "files": len(self._files), "directories": len(self._dirs),
+                "last_update": self.last_update,
+                "pending": len(self._dirty_dirs) + len(self._dirty_files), **self.counters,
+            }
+
+
+def _entry(rel: str, path: str, st: os.stat_result) -> FileEntry:
+    return FileEntry(rel, path, False, st)
+
+
+class CwdGate:
+    """Searches resolve relative paths against the process's one working directory: those
+    from the same directory run together, those from another wait for them to finish."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._cwd: str | None = None
+        self._holders = 0
+
+    @contextlib.contextmanager
+    def inside(self, cwd: str) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._holders or self._cwd == cwd)
+            if self._cwd != cwd:
+                os.chdir(cwd)  # FileNotFoundError: the caller declines
+                self._cwd = cwd
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._holders -= 1
+                self._cond.notify_all()
+
+
+class _Output(io.RawIOBase):
+    """A search's stdout, sent to the client in chunks; a cancelled search's next write fails
+    as if the client's pipe had closed, which stops the search the way `| head` does."""
+
+    def __init__(self, send: Callable[[Message], None], request_id: Any,
+                 cancelled: threading.Event) -> None:
+        self._send = send
+        self._id = request_id
+        self._cancelled = cancelled
+        self._buffer = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self._cancelled.is_set():
+            raise BrokenPipeError("search cancelled")
+        self._buffer += data
+        if len(self._buffer) >= OUTPUT_CHUNK:
+            self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        if self._buffer:
+            self._send({"id": self._id, "out": base64.b64encode(self._buffer).decode()})
+            self._buffer.clear()
+
+
+class Daemon:
+    """The socket server over a set of served trees."""
+
+    def __init__(self, roots: Sequence[str]) -> None:
+        self.trees = [ServedTree(root) for root in roots]
+        self.socket_path = os.path.join(socket_dir(), f"daemon-{os.getpid()}.sock")
+        self.started = time.time()
+        self._stopping = threading.Event()
+        self._gate = CwdGate()
+        self._walk_env = {name: os.environ.get(name) for name in WALK_ENV}
+
+    def run(self) -> None:
+        """Serve until stopped by a `stop` request, SIGTERM or SIGINT."""
+        for tree in self.trees:
+            tree.start()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket_path)
+        old_umask = os.umask(0o177)  # the socket is born 0600
+        try:
+            listener.bind(self.socket_path)
+        finally:
+            os.umask(old_umask)
+        listener.listen(128)
+        listener.settimeout(WATCH_POLL_MS / 1000)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self._stopping.set())
+        record = {"pid": os.getpid(), "socket": self.socket_path, "started": self.started}
+        for tree in self.trees:
+            write_atomically(daemon_file(tree.root), json.dumps({**record, "root": tree.root})
+                             .encode())
+        try:
+            while not self._stopping.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                conn.settimeout(None)
+                threading.Thread(target=self._serve_connection, args=(conn,), daemon=True).start()
+        finally:
+            listener.close()
+            self._clean_up()
+
+    def _clean_up(self) -> None:
+        for tree in self.trees:
+            tree.stop()
+            found = find_daemon_file(tree.root)
+            if found is not None and found[0] == tree.root and found[1].get("pid") == os.getpid():
+                os.unlink(daemon_file(tree.root))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket_path)
+
+    def _serve_connection(self, conn: socket.socket) -> None:
+        session = _Session(self, conn)
+        try:
+            with conn, conn.makefile("rb") as lines:
+                for line in lines:
+                    try:
+                        session.dispatch(decode(line))
+                    except (ValueError, KeyError, TypeError) as e:
+                        session.send({"id": None, "error": f"malformed request: {e}"})
+        except OSError:
+            pass  # the client went away
+        finally:
+            session.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def status(self) -> Message:
+        return {
+            "pid": os.getpid(), "socket": self.socket_path, "started": self.started,
+            "roots": [tree.status() for tree in self.trees],
+        }
+
+    def _tree_for(self, request: Message) -> ServedTree | str:
+        """The tree the client found serving its search, or why it should search by itself."""
+        env = request.get("env", {})
+        if any(env.get(name) != value for name, value in self._walk_env.items()):
+            return "HOME or XDG_CONFIG_HOME differ from the daemon's (git's global excludes)"
+        for tree in self.trees:
+            if tree.root == request["root"]:
+                return tree
+        return f"{request['root']} is not served by this daemon"
+
+    def search(
+        self, request: Message, send: Callable[[Message], None], cancelled: threading.Event
+    ) -> None:
+        """Run one search request, streaming its output; always ends with `exit` or `declined`."""
+        from trigrep.cli import run_search
+
+        request_id = request["id"]
+        tree = self._tree_for(request)
+        if isinstance(tree, str):
+            send({"id": request_id, "declined": tree})
+            return
+        env = request.get("env", {})
+        out = _Output(send, request_id, cancelled)
+        err = io.StringIO()
+        console = Console(
+            out, err, bool(request.get("tty")), {k: env[k] for k in OUTPUT_ENV if k in env}
+        )
+        with contextlib.suppress(OSError):  # the client went away
+            try:
+                with self._gate.inside(request["cwd"]):
+                    tree.count("searches")
+                    code = run_search(request["argv"], console, tree)
+            except FileNotFoundError:
+                send({"id": request_id, "declined": "the working directory is gone"})
+                return
+            out.flush()
+            send({"id": request_id, "exit": code, "stderr": err.getvalue()})
+
+
+class _Session:
+    """One client connection: its requests in flight and its subscriptions."""
+
+    def __init__(self, daemon: Daemon, conn: socket.socket) -> None:
+        self._daemon = daemon
+        self._conn = conn
+        self._send_lock = threading.Lock()
+        self._searches: dict[Any, threading.Event] = {}  # request id -> cancelled
+        self._subscriptions: dict[Any, list[tuple[ServedTree, Callable[[list[str]], None]]]] = {}
+
+    def send(self, message: Message) -> None:
+        with self._send_lock:
+            self._conn.sendall(encode(message))
+
+    def dispatch(self, request: Message) -> None:
+        request_id, op = request["id"], request["op"]
+        if op == "search":
+            cancelled = self._searches[request_id] = threading.Event()
+
+            def run() -> None:
+                try:
+                    self._daemon.search(request, self.send, cancelled)
+                finally:
+                    self._searches.pop(request_id, None)
+
+            threading.Thread(target=run, daemon=True).start()
+        elif op == "cancel":
+            self._cancel(request["target"])
+        elif op == "status":
+            self.send({"id": request_id, "status": self._daemon.status()})
+        elif op == "subscribe":
+            self._subscriptions[request_id] = [
+                (tree, self._on_change(request_id, tree.root)) for tree in self._daemon.trees
+            ]
+            for tree, listener in self._subscriptions[request_id]:
+                tree.listeners.append(listener)
+        elif op == "stop":
+            self.send({"id": request_id, "stopping": True})
+            self._daemon.stop()
+        else:
+            self.send({"id": request_id, "error": f"unknown op {op!r}"})
+
+    def _on_change(self, request_id: Any, root: str) -> Callable[[list[str]], None]:
+        def changed(paths: list[str]) -> None:
+            with contextlib.suppress(OSError):
+                self.send({"id": request_id, "event": "changed", "root": root, "paths": paths})
+
+        return changed
+
+    def _cancel(self, target: Any) -> None:
+        if target in self._searches:
+            self._searches[target].set()
+        for tree, listener in self._subscriptions.pop(target, []):
+            tree.listeners.remove(listener)
+
+    def close(self) -> None:
+        for target in [*self._searches, *self._subscriptions]:
+            self._cancel(target)
+
+
+def serve(paths: Sequence[str], *, detach: bool) -> int:
+    """`trigrep serve`: serve the trees holding `paths`, here or (`detach`) in the background."""
+    from trigrep.engine import build_at, default_root
+    from trigrep.index import find_index_root
+
+    roots = []
+    for path in paths:
+        if not os.path.isdir(path):
+            raise Error(f"{path}: not a directory")
+        roots.append(os.path.realpath(find_index_root(path) or default_root(path)))
+    for root in roots:
+        found = find_daemon_file(root)
+        if found is not None and found[0] == root and _alive(int(found[1].get("pid", 0))):
+            raise Error(f"{root}: already served by the daemon with pid {found[1]['pid']}")
+    if detach:
+        return _detach(roots)
+    for root in roots:
+        if find_index_root(root) != root:
+            build_at(root, progress=sys.stderr.isatty())
+    Daemon(roots).run()
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _detach(roots: Sequence[str]) -> int:
+    """Start the daemon in its own session, logging to .trigrep/daemon.log; return once it
+    serves every root (or report its log if it died first)."""
+    index_dir = os.path.join(roots[0], INDEX_DIR_NAME)
+    os.makedirs(index_dir, exist_ok=True)
+    log_path = os.path.join(index_dir, "daemon.log")
+    with open(log_path, "ab") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "trigrep.cli", "serve", *roots],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            with open(log_path, "rb") as log:
+                tail = log.read()[-2000:].decode(errors="replace")
+            raise Error(f"the daemon exited with code {child.returncode}; its log ends:\n{tail}")
+        records = [find_daemon_file(root) for root in roots]
+        if all(r is not None and r[1].get("pid") == child.pid for r in records):
+            sys.stdout.write(f"trigrep: serving {', '.join(roots)} (pid {child.pid}, "
+                             f"log {log_path})\n")
+            return 0
+        time.sleep(0.05)
+    raise Error(f"the daemon (pid {child.pid}) did not start within {START_TIMEOUT:.0f}s")

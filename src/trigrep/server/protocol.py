@@ -1,0 +1,112 @@
+"""The daemon's socket protocol: newline-delimited JSON over a Unix stream socket.
+
+Where: a daemon listens on one socket, `<dir>/daemon-<pid>.sock`, where `<dir>` is
+`$XDG_RUNTIME_DIR/trigrep/` when XDG_RUNTIME_DIR is set, else `<tmp>/trigrep-<uid>/`. The
+directory is mode 0700 and owned by the user, the socket 0600. Each tree it serves holds
+`.trigrep/daemon.json`: `{"pid": ..., "socket": ..., "root": ..., "started": <unix time>}`;
+clients find a daemon through that file (a stale one, left by a killed daemon, simply fails
+to connect).
+
+Framing: every message is one JSON object encoded as UTF-8 on one line ending in `\\n`.
+Every request carries an `id` (a number or string the client chooses, unique among its
+requests in flight on that connection); every response carries the `id` it answers.
+Several requests may be in flight on one connection; their responses may interleave.
+
+Requests (client -> daemon):
+
+    {"id": 1, "op": "search", "argv": [...], "root": "/abs/root", "cwd": "/abs/dir",
+     "tty": false, "env": {"TERM": ..., "NO_COLOR": ..., "HOME": ..., "XDG_CONFIG_HOME": ...}}
+        Run `trigrep ARGV` (the search command's arguments, as after `trigrep` or
+        `trigrep search`) as if in `cwd` with stdout a terminal when `tty`. `root` is the
+        served tree whose daemon.json the client found above its first path (or cwd); `env`
+        holds those of the listed variables the client has (they decide colours and git's
+        global excludes). Never sent for searches reading stdin (`-f -`, or no path with
+        stdin a pipe or file).
+    {"id": 2, "op": "cancel", "target": 1}
+        Stop request 1 (a search or a subscription). A search stops at its next output
+        chunk and still ends with its `exit` message. Closing the connection cancels all.
+    {"id": 3, "op": "status"}
+    {"id": 4, "op": "subscribe"}
+        Change events until cancelled.
+    {"id": 5, "op": "stop"}
+        Shut the daemon down (it finishes nothing but removes its socket and daemon.json).
+
+Responses (daemon -> client):
+
+    {"id": 1, "out": "<base64>"}        a chunk of the search's stdout bytes, in order
+    {"id": 1, "exit": 0, "stderr": "..."}
+        the search's end: its exit code (rg's) and everything it wrote to stderr
+    {"id": 1, "declined": "<reason>"}   this daemon cannot answer exactly as a local run would
+                                        (path not served, other HOME...): search locally
+    {"id": 3, "status": {"pid": ..., "socket": ..., "started": ..., "roots": [
+        {"root": ..., "files": ..., "directories": ..., "last_update": <unix time>,
+         "pending": <changes seen, not yet applied>, "searches": ..., "warm_searches": ...,
+         "events": ..., "rewalks": ..., "index_refreshes": ...}, ...]}}
+    {"id": 4, "event": "changed", "root": "/abs/root", "paths": ["rel/path", ...]}
+        paths (relative to the root) of a batch of relevant changes the watcher saw
+    {"id": 5, "stopping": true}
+    {"id": ..., "error": "<message>"}    the request was malformed
+
+Only the standard library is imported here: the CLI loads this on every search.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+from typing import Any
+
+DAEMON_FILE = "daemon.json"  # in a served tree's .trigrep/
+CLIENT_ENV = ("TERM", "NO_COLOR", "HOME", "XDG_CONFIG_HOME")
+WALK_ENV = ("HOME", "XDG_CONFIG_HOME")  # must match the daemon's: they locate global excludes
+
+Message = dict[str, Any]
+
+
+def encode(message: Message) -> bytes:
+    """One message as a protocol line."""
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+
+
+def decode(line: bytes) -> Message:
+    """One protocol line as a message; ValueError if it is not a JSON object."""
+    message = json.loads(line)
+    if not isinstance(message, dict):
+        raise ValueError("a message must be a JSON object")
+    return message
+
+
+def socket_dir() -> str:
+    """The private directory for sockets, created 0700 if missing; refuses one that another
+    user owns or others can enter (anyone could then connect, or plant a socket)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        path = os.path.join(runtime, "trigrep")
+    else:
+        path = os.path.join(tempfile.gettempdir(), f"trigrep-{os.getuid()}")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise PermissionError(f"{path}: not a private directory of this user")
+    return path
+
+
+def daemon_file(root: str) -> str:
+    return os.path.join(root, ".trigrep", DAEMON_FILE)
+
+
+def find_daemon_file(start: str) -> tuple[str, Message] | None:
+    """(root, record) of the nearest served tree at or above `start`, if any records one."""
+    path = os.path.abspath(start)
+    while True:
+        try:
+            with open(daemon_file(path), "rb") as f:
+                return path, decode(f.read())
+        except (OSError, ValueError):
+            pass
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent

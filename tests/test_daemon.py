@@ -1,0 +1,285 @@
+"""A real `trigrep serve` daemon on a temporary tree: CLI searches go through it (checked with
+`trigrep status --json` counters) and must print exactly what rg prints after every kind of
+change, under concurrency, and after kill -9."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import trigrep
+from conftest import RG, TRIGREP, Run, isolated_env, normalise_json, run
+
+SRC = str(Path(trigrep.__file__).resolve().parents[1])
+
+QUERIES: list[list[str]] = [
+    ["foo"],
+    ["-i", "FOO", "src"],
+    ["-l", "bar"],
+    ["-c", "foo", "."],
+    ["-w", "-C1", "foo", "src/"],
+    ["--json", "bar"],
+    ["--color", "always", "-n", "foo"],
+    ["-t", "c", "foo"],
+    ["--files"],
+    ["--hidden", "foo"],
+    ["-e", "nothing_matches_this"],
+]
+
+
+def _write(path: Path, data: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    (root / ".git").mkdir(parents=True)
+    _write(root / ".gitignore", "*.log\nbuild/\n")
+    _write(root / "src" / "main.c", "int foo;\nbar baz\nfoo bar\n")
+    _write(root / "src" / "app.py", "def foo():\n    return 'bar'\n")
+    _write(root / "src" / "deep" / "x.txt", "deep foo\n")
+    _write(root / "docs" / "readme.md", "bar only\n")
+    _write(root / "ignored.log", "foo in a log\n")
+    _write(root / "build" / "out.c", "foo built\n")
+    _write(root / ".hidden" / "h.txt", "foo hidden\n")
+    return root
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    env = isolated_env(home)
+    env["PYTHONPATH"] = SRC
+    env.pop("TRIGREP_NO_DAEMON", None)
+    return env
+
+
+def trigrep_run(args: list[str], cwd: Path, env: dict[str, str]) -> Run:
+    return run([*TRIGREP, *args], cwd, env)
+
+
+def status(tree: Path, env: dict[str, str]) -> dict:
+    return json.loads(trigrep_run(["status", "--json"], tree, env).out)
+
+
+class Daemon:
+    """A foreground `trigrep serve` process, stopped (or killed) by the fixture's finaliser."""
+
+    def __init__(self, tree: Path, env: dict[str, str]) -> None:
+        self.tree, self.env = tree, env
+        self.proc = subprocess.Popen(
+            [*TRIGREP, "serve", str(tree)], cwd=tree, env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while not status(tree, env)["served"]:
+            assert self.proc.poll() is None, self.proc.communicate()
+            assert time.monotonic() < deadline, "daemon did not start"
+            time.sleep(0.05)
+
+    def warm_searches(self) -> int:
+        return status(self.tree, self.env)["roots"][0]["warm_searches"]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+@pytest.fixture
+def daemon(tree: Path, env: dict[str, str]) -> Iterator[Daemon]:
+    d = Daemon(tree, env)
+    yield d
+    d.close()
+
+
+def assert_like_rg(tree: Path, env: dict[str, str], args: list[str], cwd: Path | None = None):
+    cwd = cwd or tree
+    ours = trigrep_run(args, cwd, env)
+    theirs = run([RG, "--sort", "path", *args], cwd, env)
+    assert (normalise_json(ours.out), ours.code) == (normalise_json(theirs.out), theirs.code), args
+    assert ours.err == theirs.err.replace(b"rg: ", b"trigrep: "), args
+
+
+def assert_all_like_rg(tree: Path, daemon: Daemon, queries: list[list[str]] = QUERIES) -> None:
+    before = daemon.warm_searches()
+    for args in queries:
+        assert_like_rg(tree, daemon.env, args)
+    assert_like_rg(tree, daemon.env, ["foo"], cwd=tree / "src")
+    assert_like_rg(tree, daemon.env, ["foo", ".."], cwd=tree / "src")
+    # all but -t and --hidden use the warm walk
+    cold = sum(1 for q in queries if "-t" in q or "--hidden" in q)
+    assert daemon.warm_searches() - before == len(queries) - cold + 2
+
+
+def assert_some_like_rg(tree: Path, daemon: Daemon) -> None:
+    assert_all_like_rg(tree, daemon, [["foo"], ["-c", "bar", "."], ["--files"]])
+
+
+def test_results_match_rg_after_every_kind_of_change(tree: Path, daemon: Daemon) -> None:
+    assert_all_like_rg(tree, daemon)
+    _write(tree / "src" / "main.c", "int foo;\nnew line bar\n")  # edit
+    assert_some_like_rg(tree, daemon)
+    _write(tree / "src" / "new" / "added.c", "foo added\n")  # add, in a new directory
+    _write(tree / "docs" / "more.md", "bar more\n")
+    assert_some_like_rg(tree, daemon)
+    (tree / "src" / "app.py").unlink()  # delete
+    assert_some_like_rg(tree, daemon)
+    (tree / "docs" / "readme.md").rename(tree / "src" / "readme.md")  # rename
+    (tree / "src" / "deep").rename(tree / "src" / "deeper")
+    assert_some_like_rg(tree, daemon)
+    _write(tree / ".gitignore", "*.md\n")  # ignore rules change: *.log and build/ come back
+    assert_some_like_rg(tree, daemon)
+    _write(tree / "src" / ".ignore", "*.c\n")
+    assert_some_like_rg(tree, daemon)
+    (tree / "src" / ".ignore").unlink()
+    _write(tree / "ignored.log", "changed but ignored? no longer: foo\n")
+    assert_some_like_rg(tree, daemon)
+
+
+def test_thousands_of_files_moved_at_once(tree: Path, daemon: Daemon) -> None:
+    bulk = tree / "bulk"
+    for i in range(1500):
+        _write(bulk / f"d{i % 30}" / f"f{i}.txt", f"file {i} {'foo' if i % 7 == 0 else 'bar'}\n")
+    assert_some_like_rg(tree, daemon)
+    bulk.rename(tree / "moved")
+    assert_some_like_rg(tree, daemon)
+    subprocess.run(["mv", str(tree / "moved"), str(tree / "build")], check=True)  # now ignored
+    assert_all_like_rg(tree, daemon)
+
+
+def _search_request(tree: Path, env: dict[str, str], request_id: object,
+                    argv: list[str]) -> dict:
+    return {
+        "id": request_id, "op": "search", "argv": argv, "root": str(tree), "cwd": str(tree),
+        "tty": False, "env": {k: env[k] for k in ("HOME", "XDG_CONFIG_HOME")},
+    }
+
+
+def _protocol_search(tree: Path, env: dict[str, str], argv: list[str]) -> tuple[bytes, int]:
+    """One search as a client of the socket protocol: (stdout bytes, exit code)."""
+    with _connect(tree) as sock, sock.makefile("rb") as replies:
+        sock.sendall(json.dumps(_search_request(tree, env, 1, argv)).encode() + b"\n")
+        out = b""
+        while "exit" not in (reply := json.loads(replies.readline())):
+            out += base64.b64decode(reply["out"])
+        return out, reply["exit"]
+
+
+def test_fifty_concurrent_clients(tree: Path, daemon: Daemon) -> None:
+    for i in range(200):
+        _write(tree / "many" / f"m{i}.txt", f"line {i} foo\n" * (i % 5))
+    queries = [QUERIES[i % len(QUERIES)] for i in range(50)]
+    expected = {}
+    for q in queries:
+        theirs = run([RG, "--sort", "path", *q], tree, daemon.env)
+        expected[tuple(q)] = (normalise_json(theirs.out), theirs.code)
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(lambda q: _protocol_search(tree, daemon.env, q), queries))
+    for q, (out, code) in zip(queries, results, strict=True):
+        assert (normalise_json(out), code) == expected[tuple(q)], q
+    assert status(tree, daemon.env)["roots"][0]["searches"] == 50
+
+
+def test_kill_9_leaves_a_usable_index_and_a_restart_catches_up(
+    tree: Path, env: dict[str, str]
+) -> None:
+    first = Daemon(tree, env)
+    try:
+        for i in range(300):
+            _write(tree / "burst" / f"b{i}.c", f"foo {i}\n")
+        assert_like_rg(tree, env, ["foo"])  # many stale files: starts an index refresh
+        first.proc.kill()
+        first.proc.wait()
+    finally:
+        first.close()
+    assert not status(tree, env)["served"]  # daemon.json is left, but nobody answers
+    _write(tree / "src" / "while_down.c", "foo while no daemon ran\n")
+    (tree / "src" / "app.py").unlink()
+    assert_like_rg(tree, env, ["foo"])  # the CLI falls back to the index on its own
+    second = Daemon(tree, env)
+    try:
+        assert_all_like_rg(tree, second)
+    finally:
+        second.close()
+
+
+def test_stop_status_and_private_socket(tree: Path, env: dict[str, str]) -> None:
+    started = trigrep_run(["serve", "--detach", "."], tree, env)
+    assert started.code == 0, started.err
+    try:
+        record = json.loads((tree / ".trigrep" / "daemon.json").read_bytes())
+        sock = record["socket"]
+        assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(os.path.dirname(sock)).st_mode) == 0o700
+        info = status(tree, env)
+        assert info["served"] and info["pid"] == record["pid"]
+        assert info["roots"][0]["files"] == 4
+        assert trigrep_run(["status", "src"], tree, env).code == 0
+        again = trigrep_run(["serve", "."], tree, env)
+        assert again.code == 2 and b"already served" in again.err
+    finally:
+        stopped = trigrep_run(["stop"], tree, env)
+    assert stopped.code == 0, stopped.err
+    assert not (tree / ".trigrep" / "daemon.json").exists()
+    assert not os.path.exists(sock)
+    assert trigrep_run(["status"], tree, env).code == 1
+    assert (tree / ".trigrep" / "daemon.log").exists()
+
+
+def _connect(tree: Path) -> socket.socket:
+    record = json.loads((tree / ".trigrep" / "daemon.json").read_bytes())
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(record["socket"])
+    sock.settimeout(20)
+    return sock
+
+
+def test_protocol_events_cancel_and_errors(tree: Path, env: dict[str, str],
+                                           daemon: Daemon) -> None:
+    with _connect(tree) as sock, sock.makefile("rb") as replies:
+        sock.sendall(b'{"id": "s", "op": "subscribe"}\n')
+        _write(tree / "src" / "evented.c", "x\n")
+        (tree / "ignored.log").write_text("ignored: no event\n")
+        event = json.loads(replies.readline())
+        assert event["id"] == "s" and event["event"] == "changed"
+        assert event["paths"] == ["src/evented.c"]
+        sock.sendall(b'{"id": 2, "op": "cancel", "target": "s"}\nnot json\n')
+        assert "malformed" in json.loads(replies.readline())["error"]
+        request = _search_request(tree, env, 3, ["-c", "foo"])
+        sock.sendall(json.dumps(request).encode() + b"\n")
+        chunks = []
+        while "exit" not in (reply := json.loads(replies.readline())):
+            assert reply["id"] == 3
+            chunks.append(reply["out"])
+        assert reply == {"id": 3, "exit": 0, "stderr": ""}
+        sock.sendall(json.dumps({**request, "id": 4, "env": {}}).encode() + b"\n")
+        assert "declined" in json.loads(replies.readline())
+
+
+def test_sigterm_stops_cleanly(tree: Path, env: dict[str, str]) -> None:
+    d = Daemon(tree, env)
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(timeout=20) == 0
+    assert not (tree / ".trigrep" / "daemon.json").exists()
+    assert_like_rg(tree, env, ["foo"])
+
+
+def test_no_daemon_env_searches_locally(tree: Path, env: dict[str, str], daemon: Daemon) -> None:
+    before = daemon.warm_searches()
+    assert_like_rg(tree, {**env, "TRIGREP_NO_DAEMON": "1"}, ["foo"])
+    assert daemon.warm_searches() == before
