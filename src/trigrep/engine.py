@@ -141,22 +141,28 @@ def make_plan(
 
 
 def _selected(
-    entries: Iterable[FileEntry], plan: Plan | None, on_stale: Callable[[str], None]
+    entries: Iterable[FileEntry],
+    plan: Plan | None,
+    on_stale: Callable[[str], None],
+    *,
+    report_all: bool,
 ) -> Iterator[tuple[FileEntry, bool]]:
-    """Each walked file with whether it must be searched; calls `on_stale(root)` when the
-    index has fallen too far behind."""
-    stale = 0
-    for entry in entries:
-        if plan is None:
+    """The walked files with whether each must be searched (only those that must, unless
+    `report_all`); calls `on_stale(root)` when the index has fallen too far behind."""
+    if plan is None:
+        for entry in entries:
             yield entry, True
-            continue
-        search_it, was_stale = plan.should_search(entry)
+        return
+    stale = 0
+    should_search = plan.should_search
+    for entry in entries:
+        search_it, was_stale = should_search(entry)
         stale += was_stale
-        yield entry, search_it
-    if plan is not None:
-        threshold = max(REFRESH_MIN_STALE, REFRESH_STALE_SHARE * plan.reader.stats().files)
-        if stale >= threshold:
-            on_stale(plan.root)
+        if search_it or report_all:
+            yield entry, search_it
+    threshold = max(REFRESH_MIN_STALE, REFRESH_STALE_SHARE * plan.reader.stats().files)
+    if stale >= threshold:
+        on_stale(plan.root)
 
 
 def refresh_in_background(root: str) -> None:
@@ -227,7 +233,7 @@ class SearchRun:
             self.paths, self.query, report_all=report_all,
             search_zip=self.walk_opts.search_zip, reader=self.reader,
         )
-        selected = _selected(walked, plan, self.on_stale)
+        selected = _selected(walked, plan, self.on_stale, report_all=report_all)
         for entry, result, searched in _searched(selected, self._search_one):
             if not searched and report_all:
                 # Fresh in the index, ruled out by the plan, regular content: rg would have

@@ -245,7 +245,7 @@ class IndexReader:
         self.index_dir = index_dir
         self.manifest = manifest
         self._segments = segments
-        self._by_path: dict[str, int] | None = None
+        self._records: dict[str, FileRecord] | None = None
 
     @classmethod
     def open(cls, root: str) -> IndexReader:
@@ -317,35 +317,38 @@ class IndexReader:
                 if local not in segment.tombstones:
                     yield segment.base + local
 
-    def files(self) -> dict[str, int]:
-        """Live files: root-relative path -> global file id (built once, ~10 ms per 100k)."""
-        if self._by_path is None:
+    def records(self) -> dict[str, FileRecord]:
+        """Live files: root-relative path -> record (built once per open index)."""
+        if self._records is None:
             encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-            by_path: dict[str, int] = {}
+            records: dict[str, FileRecord] = {}
             for segment in self._segments:
-                paths = segment.files_sections()[3].decode(encoding, errors).split("\0")
+                sizes, mtimes, flags, blob = segment.files_sections()
+                paths = blob.decode(encoding, errors).split("\0")
                 if len(paths) != segment.n_files:
                     raise segment.corrupt("path table does not match the file count")
-                by_path.update(
-                    zip(paths, range(segment.base, segment.base + segment.n_files), strict=True)
+                ids = range(segment.base, segment.base + segment.n_files)
+                irregular = [bool(f & FLAG_IRREGULAR) for f in flags]
+                records.update(
+                    (path, FileRecord(*fields))
+                    for path, *fields in zip(
+                        paths, ids, sizes.tolist(), mtimes.tolist(), irregular, strict=True
+                    )
                 )
                 for local in segment.tombstones:
-                    if by_path.get(paths[local]) == segment.base + local:
-                        del by_path[paths[local]]
-            self._by_path = by_path
-        return self._by_path
+                    record = records.get(paths[local])
+                    if record is not None and record.file_id == segment.base + local:
+                        del records[paths[local]]
+            self._records = records
+        return self._records
+
+    def files(self) -> dict[str, int]:
+        """Live files: root-relative path -> global file id."""
+        return {path: record.file_id for path, record in self.records().items()}
 
     def lookup(self, relpath: str) -> FileRecord | None:
         """The index's record of a live file, to compare with its current size and mtime."""
-        file_id = self.files().get(relpath)
-        if file_id is None:
-            return None
-        segment = self._segment_of(file_id)
-        sizes, mtimes, flags, _ = segment.files_sections()
-        local = file_id - segment.base
-        return FileRecord(
-            file_id, sizes[local], mtimes[local], bool(flags[local] & FLAG_IRREGULAR)
-        )
+        return self.records().get(relpath)
 
     def path_of(self, file_id: int) -> str:
         """The root-relative path of a file id."""
