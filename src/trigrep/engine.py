@@ -219,6 +219,12 @@ class SearchRun:
     entries: Iterable[FileEntry] | None = None  # the walk's result when known (a daemon's cache)
     on_warning: Callable[[str], None] = field(default=lambda message: _warn(message))
     on_stale: Callable[[str], None] = field(default=lambda root: refresh_in_background(root))
+    files_walked: int = 0  # rg reports "No files were searched" (exit 2) when this stays 0
+
+    def _counted(self, entries: Iterable[FileEntry]) -> Iterator[FileEntry]:
+        for entry in entries:
+            self.files_walked += 1
+            yield entry
 
     def results(self) -> Iterator[tuple[FileEntry, FileResult]]:
         """Every file rg would report on, with its result, in rg's path order."""
@@ -233,7 +239,7 @@ class SearchRun:
             self.paths, self.query, report_all=report_all,
             search_zip=self.walk_opts.search_zip, reader=self.reader,
         )
-        selected = _selected(walked, plan, self.on_stale, report_all=report_all)
+        selected = _selected(self._counted(walked), plan, self.on_stale, report_all=report_all)
         for entry, result, searched in _searched(selected, self._search_one):
             if not searched and report_all:
                 # Fresh in the index, ruled out by the plan, regular content: rg would have
@@ -304,6 +310,12 @@ def search(
     printer.finish()
     for message in run.errors:
         console.err.write(f"trigrep: {message}\n")
+    if run.files_walked == 0 and not run.errors:
+        console.err.write(
+            "trigrep: No files were searched, which means trigrep probably applied a filter "
+            "you didn't expect.\n"
+        )
+        return 2
     if run.errors and not (quiet and printer.matched):
         return 2
     return 0 if printer.matched else 1
