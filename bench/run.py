@@ -2,7 +2,7 @@
 """Benchmark trigrep against ripgrep 14.1.0 and codesearch on the Linux 6.1 source tree.
 
 Run from the repository root: `.venv/bin/python bench/run.py [--quick] [--repeat N]
-[--only build|queries|growth]`. Prints one markdown table. Everything heavy (corpus, peers,
+[--only build|queries|daemon|growth]`. Prints one markdown table. Everything heavy (corpus, peers,
 hardlinked subtrees, indexes, diffs) lives in ${TRIGREP_BENCH_DIR:-~/.cache/trigrep-bench} and
 is reused by the next run.
 
@@ -17,6 +17,7 @@ import contextlib
 import datetime
 import fcntl
 import importlib.metadata
+import json
 import os
 import platform
 import re
@@ -29,9 +30,11 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("TRIGREP_BENCH_DIR") or Path.home() / ".cache" / "trigrep-bench")
@@ -42,6 +45,10 @@ APT = ("apt-get", "-o", "DPkg::Lock::Timeout=600")
 BUILD_TIMEOUT_S = 3600.0
 GROWTH_SHARES = (8, 4, 2, 1)  # 1/8, 1/4, 1/2 and the whole tree
 QUICK_STRIDE = 64  # --quick benchmarks every 64th file of the kernel
+DAEMON_START_TIMEOUT_S = 600.0  # `trigrep serve --detach` returns once the first walk is done
+LATENCY_TRIALS = 10  # write-to-visible trials per peer and kind of change
+VISIBLE_TIMEOUT_S = 30.0  # a change not found by then is a failure
+NO_DAEMON = "TRIGREP_NO_DAEMON"  # set: the CLI searches by itself even when a daemon serves
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,11 +357,14 @@ def path_bytes(path: Path) -> int:
 
 
 def bench_env() -> dict[str, str]:
-    """rg and trigrep isolated from user configuration, trigrep importable from this checkout."""
+    """rg and trigrep isolated from user configuration, trigrep importable from this checkout.
+
+    The trigrep CLI searches by itself here: only `Daemon.env` lets it use a daemon.
+    """
     home = CACHE / "home"
     home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "RIPGREP_CONFIG_PATH"}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), **{NO_DAEMON: "1"})
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p)
     return env
@@ -409,6 +419,108 @@ def time_api(api: ApiSearcher, query: Query) -> Run:
     return Run(time.perf_counter() - start, 0)
 
 
+@dataclass
+class Daemon:
+    """A `trigrep serve --detach` serving one tree. Searches run with `env`, the bench's own
+    HOME/XDG (the daemon declines clients whose HOME/XDG differ) minus TRIGREP_NO_DAEMON."""
+
+    tree: Path
+    trigrep: list[str]
+    env: dict[str, str]
+    timeout_s: float
+    baseline: int = 0  # the daemon's search counter before the bench's first search
+    sent: int = 0
+    broken: str | None = None  # why searches may not go through the daemon
+
+    def status(self) -> dict[str, Any] | None:
+        """`trigrep status --json`'s answer while a daemon serves the tree, else None."""
+        run = run_command([*self.trigrep, "status", "--json", str(self.tree)], self.tree,
+                          self.env, 60)
+        try:
+            status = json.loads(run.stdout)
+        except ValueError:
+            return None
+        return status if isinstance(status, dict) and status.get("served") else None
+
+    def searches(self) -> int | None:
+        """The daemon's count of searches it ran in this tree; None when it does not serve."""
+        status = self.status()
+        if status is None:
+            return None
+        root = os.path.realpath(self.tree)
+        return sum(int(r["searches"]) for r in status["roots"] if r["root"] == root)
+
+    def unverified(self) -> str | None:
+        """Why the searches sent might not all have gone through the daemon; None when its
+        counter agrees (the CLI silently searches by itself whenever the daemon declines)."""
+        counted = self.searches()
+        if counted is None:
+            return "daemon: `trigrep status --json` does not report it serving"
+        if counted - self.baseline != self.sent:
+            return (f"daemon: {self.sent} searches sent but it ran {counted - self.baseline}: "
+                    "the others did not go through it")
+        return None
+
+    def search(self, args: Sequence[str]) -> Run:
+        """The trigrep CLI as a fresh process with the daemon serving; the first search is
+        checked against the daemon's counter, and a failed check fails every search."""
+        if self.broken:
+            return Run(0.0, 2, error=self.broken)
+        self.sent += 1
+        run = run_command([*self.trigrep, *args], self.tree, self.env, self.timeout_s)
+        if self.sent == 1:
+            self.broken = self.unverified()
+            if self.broken:
+                return Run(run.seconds, 2, error=self.broken)
+        return run
+
+
+def _wait_until_served(daemon: Daemon, timeout_s: float = 60.0) -> int | None:
+    """The daemon's search counter once `status --json` reports it serving; None if never."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        counted = daemon.searches()
+        if counted is not None:
+            return counted
+        time.sleep(0.1)
+    return None
+
+
+@contextlib.contextmanager
+def serving(tree: Path, peers: Peers) -> Iterator[Daemon | None]:
+    """A daemon serving tree for the with-block, stopped at its end however it ends (errors,
+    Ctrl-C: the daemon runs in its own session, so only this stops it). None if it would not
+    start; the error is listed under the table."""
+    env = {k: v for k, v in peers.env.items() if k != NO_DAEMON}
+    daemon = Daemon(tree, peers.trigrep, env, peers.search_timeout_s)
+    stop = [*peers.trigrep, "stop", str(tree)]
+    run_command(stop, tree, env, 60)  # one left behind by an interrupted run
+    pid = None
+    try:
+        log(f"starting trigrep serve --detach {tree}")
+        started = run_command([*peers.trigrep, "serve", "--detach", str(tree)], tree, env,
+                              DAEMON_START_TIMEOUT_S)
+        baseline = None if started.error or started.returncode else _wait_until_served(daemon)
+        if baseline is None:
+            started.error = started.error or (
+                None if started.returncode else "`trigrep status --json` never said it serves")
+            _record_error(f"trigrep serve --detach {tree.name}", started)
+            yield None
+            return
+        status = daemon.status()
+        pid = int(status["pid"]) if status else None
+        daemon.baseline = baseline
+        yield daemon
+        if not daemon.broken and (problem := daemon.unverified()):
+            ERRORS.append(("daemon at the end", problem))
+    finally:
+        stopped = run_command(stop, tree, env, 60)
+        if stopped.returncode and pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        log("daemon stopped")
+
+
 # ---------------------------------------------------------------------------------------------
 # Measurements
 
@@ -425,7 +537,8 @@ class Cell:
 class QueryResult:
     query: Query
     cells: dict[str, Cell]
-    check: str  # OK, DIFF or ERR
+    check: str  # the CLI's output: OK, DIFF or ERR
+    daemon_check: str = ""  # the same with the daemon serving; "" when it did not run
 
 
 @dataclass
@@ -512,8 +625,10 @@ def first_difference(expected: bytes, actual: bytes, context: int = 5) -> str | 
             f"--- trigrep\n{excerpt(got)}")
 
 
-def check_output(query: Query, rg_sorted: Run, trigrep: Run, tree: Path) -> str:
-    """OK when trigrep's stdout and exit code equal `rg --sort path`'s; DIFF writes a report."""
+def check_output(query: Query, rg_sorted: Run, trigrep: Run, tree: Path,
+                 peer: str = "trigrep") -> str:
+    """OK when trigrep's stdout and exit code equal `rg --sort path`'s; DIFF writes a report
+    named after the tree, the peer (the CLI or the daemon) and the query."""
     if search_failed(trigrep):
         return "T/O" if trigrep.timed_out else "ERR"
     report = first_difference(normalize(rg_sorted.stdout), normalize(trigrep.stdout))
@@ -524,13 +639,15 @@ def check_output(query: Query, rg_sorted: Run, trigrep: Run, tree: Path) -> str:
     diffs = CACHE / "diffs"
     diffs.mkdir(exist_ok=True)
     slug = re.sub(r"[^A-Za-z0-9]+", "_", query.label).strip("_")[:60]
-    (diffs / f"{tree.name}-{slug}.txt").write_text(f"query: {query.label}\n{report}")
+    (diffs / f"{tree.name}-{peer}-{slug}.txt").write_text(
+        f"query: {query.label} ({peer})\n{report}")
     return "DIFF"
 
 
 def measure_query(query: Query, tree: Path, peers: Peers, api: ApiSearcher | None,
-                  repeat: int) -> QueryResult:
-    """Medians of `repeat` interleaved runs per peer after one warmup each; checks the output.
+                  repeat: int, daemon: Daemon | None = None) -> QueryResult:
+    """Medians of `repeat` interleaved runs per peer after one warmup each; checks the output
+    of the CLI, and of the CLI with the daemon serving when there is one.
 
     A peer stops at its first failure or time-out. The API, which cannot be killed, is skipped
     when the CLI timed out: both run the same engine.
@@ -544,6 +661,8 @@ def measure_query(query: Query, tree: Path, peers: Peers, api: ApiSearcher | Non
     if peers.has_codesearch and query.csearch is not None:
         runners["csearch"] = lambda: run_command(["csearch", *query.csearch], tree, cs_env,
                                                  timeout)
+    if daemon is not None:
+        runners["daemon"] = lambda: daemon.search(query.args)
     if api is not None:
         runners["api"] = lambda: time_api(api, query)
     # Warmup: rg's is the sorted run the check needs, trigrep's is the output checked.
@@ -553,6 +672,8 @@ def measure_query(query: Query, tree: Path, peers: Peers, api: ApiSearcher | Non
         warm["api"] = (Run(0.0, -1, error="not run: the CLI timed out", timed_out=True)
                        if warm["trigrep"].timed_out else runners["api"]())
     check = check_output(query, rg_sorted, warm["trigrep"], tree)
+    daemon_check = (check_output(query, rg_sorted, warm["daemon"], tree, "daemon")
+                    if "daemon" in warm else "")
     cells = {name: _record_error(f"{name} {query.label}", run)
              for name, run in warm.items() if search_failed(run)}
     times: dict[str, list[float]] = {name: [] for name in runners if name not in cells}
@@ -564,15 +685,135 @@ def measure_query(query: Query, tree: Path, peers: Peers, api: ApiSearcher | Non
             times[name].append(run.seconds)
     cells.update({name: Cell(statistics.median(ts)) for name, ts in times.items()
                   if name not in cells})
-    return QueryResult(query, cells, check)
+    return QueryResult(query, cells, check, daemon_check)
+
+
+# ---------------------------------------------------------------------------------------------
+# Write-to-visible latency: how long after a change a search finds it
+
+
+def pick_edited_file(tree: Path, peers: Peers) -> Path | None:
+    """The middle C file rg searches in tree (else the middle file), made a private copy: the
+    trees are hardlinked to the corpus, which an edit in place must never reach."""
+    for globs in (["-g", "*.c"], []):
+        run = run_command([peers.rg, "--files", "--sort", "path", *globs], tree, peers.env,
+                          peers.search_timeout_s)
+        names = run.stdout.splitlines()
+        if names:
+            path = tree / os.fsdecode(names[len(names) // 2])
+            if path.stat().st_nlink > 1:
+                private = path.with_name(f"{path.name}.bench-copy")
+                shutil.copy2(path, private)
+                os.replace(private, path)
+            return path
+    return None
+
+
+@contextlib.contextmanager
+def appended(path: Path, text: bytes) -> Iterator[None]:
+    """path edited in place (not replaced) by appending text; its old content and times are
+    restored afterwards."""
+    before = path.stat()
+    with open(path, "ab") as f:
+        f.write(text)
+    try:
+        yield
+    finally:
+        os.truncate(path, before.st_size)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+@contextlib.contextmanager
+def created(path: Path, text: bytes) -> Iterator[None]:
+    """A new file holding text, deleted afterwards."""
+    path.write_bytes(text)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def time_to_visible(token: str, change: contextlib.AbstractContextManager[None],
+                    search: Callable[[str], Run]) -> Run:
+    """Seconds from the start of the change until a search for token, repeated as fresh
+    processes, prints it; a failed search, or none finding it in VISIBLE_TIMEOUT_S, is an
+    error."""
+    start = time.perf_counter()
+    with change:
+        while True:
+            run = search(token)
+            seconds = time.perf_counter() - start
+            if search_failed(run):
+                return run
+            if token.encode() in run.stdout:
+                return Run(seconds, 0)
+            if seconds > VISIBLE_TIMEOUT_S:
+                return Run(seconds, 1, error=f"not visible after {VISIBLE_TIMEOUT_S:g} s",
+                           timed_out=True)
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Linear interpolation between the closest ranks, as numpy's default: with ~10 trials
+    p95 lies between the two slowest."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * pct / 100
+    lo = int(position)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (position - lo)
+
+
+def measure_latency(tree: Path, edited: Path, peers: Peers, daemon: Daemon,
+                    trials: int) -> list[list[str]]:
+    """p50/p95 write-to-visible rows for an edit of an existing file and a new file.
+
+    Peers take turns, each with its own change and token; after each change is undone the
+    daemon is synced by one search, so no trial inherits another's pending events. rg and the
+    daemon-free CLI read the disk on every search: their latency is one search's time.
+    """
+    searches: dict[str, Callable[[str], Run]] = {
+        "rg": lambda token: run_command([peers.rg, token], tree, peers.env,
+                                        peers.search_timeout_s),
+        "trigrep": lambda token: run_command([*peers.trigrep, token], tree, peers.env,
+                                             peers.search_timeout_s),
+        "daemon": lambda token: daemon.search([token]),
+    }
+    changes: dict[str, Callable[[str, int], contextlib.AbstractContextManager[None]]] = {
+        "edit an existing file": lambda token, _: appended(edited, f"/* {token} */\n".encode()),
+        "create a new file": lambda token, trial: created(
+            edited.with_name(f"bench_visible_{trial}.c"), f"int {token};\n".encode()),
+    }
+    rows = []
+    for what, change in changes.items():
+        log(f"write-to-visible: {what}")
+        times: dict[str, list[float]] = {name: [] for name in searches}
+        cells: dict[str, Cell] = {}
+        for trial in range(trials):
+            for name in [n for n in searches if n not in cells]:
+                token = f"bench_visible_{uuid.uuid4().hex}"
+                run = time_to_visible(token, change(token, trial), searches[name])
+                if search_failed(run):
+                    cells[name] = _record_error(f"{name} write-to-visible, {what}", run)
+                times[name].append(run.seconds)
+                daemon.search([token])
+        for pct in (50, 95):
+            measured = {name: Cell(percentile(ts, pct)) for name, ts in times.items()
+                        if name not in cells}
+            rows.append(row_from_cells(f"{what}: write-to-visible p{pct}",
+                                       {**cells, **measured}))
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------
 # The table
 
 
-COLUMNS = ("what", "rg", "csearch", "trigrep", "trigrep API", "trigrep/csearch", "trigrep/rg",
-           "API/rg", "check")
+COLUMNS = ("what", "rg", "csearch", "trigrep", "trigrep daemon", "trigrep API",
+           "trigrep/csearch", "trigrep/rg", "daemon/csearch", "daemon/rg", "API/rg", "check")
+TIME_COLUMNS = {"rg": "rg", "csearch": "csearch", "trigrep": "trigrep",
+                "daemon": "trigrep daemon", "api": "trigrep API"}  # peer -> its column
+RATIO_COLUMNS = {"trigrep/csearch": ("trigrep", "csearch"), "trigrep/rg": ("trigrep", "rg"),
+                 "daemon/csearch": ("daemon", "csearch"), "daemon/rg": ("daemon", "rg"),
+                 "API/rg": ("api", "rg")}  # column -> (numerator, denominator) peers
 
 
 def fmt_seconds(seconds: float) -> str:
@@ -595,31 +836,38 @@ def fmt_mib(n_bytes: int | None) -> str:
     return "" if n_bytes is None else f"{n_bytes / 2**20:.1f} MiB"
 
 
-def _seconds(cells: dict[str, Cell], name: str) -> float | None:
-    cell = cells.get(name)
-    return cell.seconds if cell else None
+def table_row(what: str, values: Mapping[str, str]) -> list[str]:
+    """A row in COLUMNS order from column name -> text; absent columns stay empty."""
+    return [what, *(values.get(column, "") for column in COLUMNS[1:])]
+
+
+def row_from_cells(what: str, cells: Mapping[str, Cell], check: str = "") -> list[str]:
+    """Each peer's time in its column plus every ratio both of whose peers have a time."""
+    seconds = {peer: cell.seconds for peer, cell in cells.items()}
+    values = {TIME_COLUMNS[peer]: fmt_cell(cell) for peer, cell in cells.items()}
+    values.update({column: fmt_ratio(seconds.get(num), seconds.get(den))
+                   for column, (num, den) in RATIO_COLUMNS.items()})
+    return table_row(what, {**values, "check": check})
+
+
+def combined_check(result: QueryResult) -> str:
+    """One verdict when the CLI and the daemon agree, else both."""
+    if result.daemon_check in ("", result.check):
+        return result.check
+    return f"CLI {result.check}, daemon {result.daemon_check}"
 
 
 def query_row(what: str, result: QueryResult) -> list[str]:
-    c = result.cells
-    tg = _seconds(c, "trigrep")
-    return [what, fmt_cell(c.get("rg")), fmt_cell(c.get("csearch")), fmt_cell(c.get("trigrep")),
-            fmt_cell(c.get("api")), fmt_ratio(tg, _seconds(c, "csearch")),
-            fmt_ratio(tg, _seconds(c, "rg")), fmt_ratio(_seconds(c, "api"), _seconds(c, "rg")),
-            result.check]
+    return row_from_cells(what, result.cells, combined_check(result))
 
 
 def build_rows(label: str, build: BuildResult) -> list[list[str]]:
-    c = build.cells
     rss = {k: v * 1024 for k, v in build.peak_rss_kib.items()}
-    time_row = [f"{label}: build time", "", fmt_cell(c.get("csearch")),
-                fmt_cell(c.get("trigrep")), "",
-                fmt_ratio(_seconds(c, "trigrep"), _seconds(c, "csearch")), "", "", ""]
-    rows = [time_row]
+    rows = [row_from_cells(f"{label}: build time", build.cells)]
     for what, sizes in (("build peak RSS", rss), ("index size", build.index_bytes)):
-        rows.append([f"{label}: {what}", "", fmt_mib(sizes.get("csearch")),
-                     fmt_mib(sizes.get("trigrep")), "",
-                     fmt_ratio(sizes.get("trigrep"), sizes.get("csearch")), "", "", ""])
+        rows.append(table_row(f"{label}: {what}", {
+            "csearch": fmt_mib(sizes.get("csearch")), "trigrep": fmt_mib(sizes.get("trigrep")),
+            "trigrep/csearch": fmt_ratio(sizes.get("trigrep"), sizes.get("csearch"))}))
     return rows
 
 
@@ -646,7 +894,7 @@ def machine_line() -> str:
 
 
 def section(title: str) -> list[str]:
-    return [f"**{title}**", *[""] * (len(COLUMNS) - 1)]
+    return table_row(f"**{title}**", {})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -658,21 +906,46 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help=f"smoke run on every {QUICK_STRIDE}th file of the kernel, 3 repeats")
     p.add_argument("--repeat", type=int, help="timed runs per peer and query (default 5)")
-    p.add_argument("--only", action="append", choices=["build", "queries", "growth"],
-                   help="run only these parts (repeatable)")
+    p.add_argument("--only", action="append", choices=list(PARTS),
+                   help="run only these parts (repeatable); daemon: the daemon column of "
+                        "the queries and the write-to-visible latency")
     p.add_argument("--corpus", type=Path, help="benchmark this tree instead of the kernel")
     p.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                    help="a search running longer is killed and shows as T/O (default 120)")
     ns = p.parse_args(argv)
     ns.repeat = ns.repeat or (3 if ns.quick else 5)
-    ns.only = set(ns.only or ["build", "queries", "growth"])
+    ns.only = set(ns.only or PARTS)
     return ns
+
+
+PARTS = ("build", "queries", "daemon", "growth")
 
 
 def describe(tree: Path, stride: int) -> str:
     files, size = tree_size(tree)
     share = "whole tree" if stride == 1 else f"1/{stride} of the files"
     return f"{share}: {files} files, {size / 2**20:.0f} MiB"
+
+
+def served_rows(tree: Path, stride: int, peers: Peers, ns: argparse.Namespace) -> list[list[str]]:
+    """The queries (with a daemon column when the daemon part runs) and the daemon's
+    write-to-visible latency; the daemon serves only during these and is always stopped."""
+    ensure_trigrep_index(tree, peers)
+    edited = pick_edited_file(tree, peers) if "daemon" in ns.only else None
+    rows: list[list[str]] = []
+    with serving(tree, peers) if "daemon" in ns.only else contextlib.nullcontext() as daemon:
+        if "queries" in ns.only:
+            api = open_api(tree)
+            rows.append(section(f"queries ({describe(tree, stride)}; median of {ns.repeat})"))
+            for query in QUERIES:
+                log(f"query {query.label}")
+                result = measure_query(query, tree, peers, api, ns.repeat, daemon)
+                rows.append(query_row(query.label, result))
+        if daemon is not None and edited is not None:
+            rows.append(section(f"write-to-visible latency ({LATENCY_TRIALS} trials; "
+                                f"edited: {edited.relative_to(tree)})"))
+            rows += measure_latency(tree, edited, peers, daemon, LATENCY_TRIALS)
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -689,14 +962,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("build")
         builds[tree] = measure_build(tree, peers)
         rows += [section(f"build ({describe(tree, base)})"), *build_rows("index", builds[tree])]
-    if "queries" in ns.only:
-        ensure_trigrep_index(tree, peers)
-        api = open_api(tree)
-        rows.append(section(f"queries ({describe(tree, base)}; median of {ns.repeat})"))
-        for query in QUERIES:
-            log(f"query {query.label}")
-            rows.append(query_row(query.label, measure_query(query, tree, peers, api,
-                                                             ns.repeat)))
+    if ns.only & {"queries", "daemon"}:
+        rows += served_rows(tree, base, peers, ns)
     if "growth" in ns.only:
         rows.append(section("growth (every k-th file of the sorted list, hardlinked)"))
         for share in GROWTH_SHARES:

@@ -6,7 +6,9 @@ No timing is asserted: only that the harness measures, compares and reports corr
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -80,13 +82,52 @@ def test_markdown_table_escapes_pipes_and_formats_cells(bench) -> None:
     result = bench.QueryResult(
         bench.Query(("a|b",), ("a|b",)),
         {"rg": bench.Cell(0.010), "csearch": bench.Cell(0.002), "trigrep": bench.Cell(0.020),
-         "api": bench.Cell(note="ERR")},
-        "OK",
+         "daemon": bench.Cell(0.005), "api": bench.Cell(note="ERR")},
+        "OK", "OK",
     )
     table = bench.markdown_table([bench.query_row(result.query.label, result)])
     row = table.splitlines()[-1]
-    assert row == "| 'a\\|b' | 10.0 ms | 2.0 ms | 20.0 ms | ERR | 10.00x | 2.00x |  | OK |"
+    assert row == ("| 'a\\|b' | 10.0 ms | 2.0 ms | 20.0 ms | 5.0 ms | ERR | 10.00x | 2.00x | "
+                   "2.50x | 0.50x |  | OK |")
     assert len(table.splitlines()[0].split(" | ")) == len(bench.COLUMNS)
+
+
+def test_the_check_cell_names_the_cli_and_the_daemon_only_when_they_disagree(bench) -> None:
+    query = bench.Query(("x",), None)
+    assert bench.combined_check(bench.QueryResult(query, {}, "OK")) == "OK"
+    assert bench.combined_check(bench.QueryResult(query, {}, "DIFF", "DIFF")) == "DIFF"
+    assert bench.combined_check(bench.QueryResult(query, {}, "OK", "ERR")) == "CLI OK, daemon ERR"
+
+
+def test_percentiles_interpolate_between_ranks(bench) -> None:
+    values = [float(v) for v in range(10, 0, -1)]
+    assert bench.percentile(values, 50) == 5.5
+    assert bench.percentile(values, 95) == pytest.approx(9.55)
+    assert bench.percentile([3.0], 95) == 3.0
+
+
+def test_searches_the_daemon_did_not_count_are_reported(bench, tmp_path: Path,
+                                                        monkeypatch) -> None:
+    daemon = bench.Daemon(tmp_path, ["trigrep"], {}, 60, baseline=5, sent=2)
+    root = os.path.realpath(tmp_path)
+    counted = {"served": True, "roots": [{"root": root, "searches": 7},
+                                         {"root": "/elsewhere", "searches": 100}]}
+    monkeypatch.setattr(daemon, "status", lambda: counted)
+    assert daemon.unverified() is None
+    daemon.sent = 3
+    assert "3 searches sent but it ran 2" in daemon.unverified()
+    monkeypatch.setattr(daemon, "status", lambda: None)
+    assert "does not report it serving" in daemon.unverified()
+
+
+def test_an_edit_is_undone_and_a_new_file_removed(bench, tmp_path: Path) -> None:
+    edited, new = tmp_path / "a.c", tmp_path / "b.c"
+    edited.write_bytes(b"int a;\n")
+    os.utime(edited, ns=(1_000_000_000, 2_000_000_000))
+    with bench.appended(edited, b"token\n"), bench.created(new, b"token\n"):
+        assert edited.read_bytes() == b"int a;\ntoken\n" and new.exists()
+    assert edited.read_bytes() == b"int a;\n" and not new.exists()
+    assert edited.stat().st_mtime_ns == 2_000_000_000
 
 
 def test_check_output_writes_a_diff_report(bench, tmp_path: Path, monkeypatch) -> None:
@@ -112,15 +153,28 @@ def test_end_to_end_on_a_tiny_tree_reports_every_peer(bench, tmp_path: Path, mon
     monkeypatch.setattr(bench, "ERRORS", [])
     monkeypatch.setattr(bench, "QUERIES", bench.QUERIES[:2])
     monkeypatch.setattr(bench, "ensure_codesearch", lambda: False)  # never apt-get in a test
-    assert bench.main(["--corpus", str(corpus), "--repeat", "1", "--only", "queries"]) == 0
+    monkeypatch.setattr(bench, "LATENCY_TRIALS", 2)
+    argv = ["--corpus", str(corpus), "--repeat", "1", "--only", "queries", "--only", "daemon"]
+    assert bench.main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("Machine: ")
-    rows = [line for line in lines if line.startswith(("| PM_RESUME ", "| -i PM_RESUME "))]
+    rows = [line.split(" | ") for line in lines
+            if line.startswith(("| PM_RESUME ", "| -i PM_RESUME "))]
     assert len(rows) == 2
-    for row in rows:
-        cells = row.split(" | ")
+    daemon_column = bench.COLUMNS.index("trigrep daemon")
+    for cells in rows:
         assert cells[1].endswith(" ms")  # rg always runs
+        assert cells[daemon_column].endswith(" ms")
         assert cells[-1].rstrip(" |") in ("OK", "DIFF", "ERR")
+    latency = [line.split(" | ") for line in lines if "write-to-visible p" in line]
+    assert len(latency) == 4 and all(c[daemon_column].endswith(" ms") for c in latency)
+    assert not bench.ERRORS
+    tree = next((tmp_path / "cache" / "trees").glob("corpus-*/"))
+    status = subprocess.run([sys.executable, "-m", "trigrep.cli", "status", "--json", str(tree)],
+                            capture_output=True, env=bench.bench_env())
+    assert json.loads(status.stdout) == {"served": False}  # the bench stopped its daemon
+    assert (tree / "src" / "pm.c").read_text() == "int PM_RESUME = 1;\nstatic int x;\n"
+    assert sorted(p.name for p in (tree / "src").iterdir()) == ["pm.c"]
 
 
 def test_errors_are_summarized_once_per_message(bench) -> None:
