@@ -59,6 +59,8 @@ FLAG_SETS: list[list[str]] = [
 PATTERNS = ["foo", "a*", "", "l[1-5]|zz", "é|ü", "x"]
 MULTILINE_PATTERNS = [
     r"a\d\nb", r"\d\n", r"foo\nbar",
+    # Empty matches and bare line terminators: -o prints no empty piece across lines.
+    r"\n?",
     # rg searches line by line when the regex cannot match "\n", even with -U.
     "b",
 ]

@@ -103,6 +103,7 @@ class StandardPrinter:
         self.has_context = opts.before_context > 0 or opts.after_context > 0
         self.printed_any = False
         self.matched = False
+        self.across_lines = False  # the current file's result is a -U search across lines
 
     def _spec(self, spec: bytes) -> bytes | None:
         return spec if self.color else None
@@ -117,6 +118,7 @@ class StandardPrinter:
         if not events and not binary_note:
             return
         self.matched = self.matched or has_match
+        self.across_lines = result.multiline
         path = _paint(os.fsencode(display_path), self._spec(_PATH_COLOR))
         chunks: list[bytes] = []
         if self.printed_any and self.heading and events:
@@ -179,7 +181,10 @@ class StandardPrinter:
             if len(parts) > 1 and parts[-1] == b"":
                 parts.pop()
             for offset, part in enumerate(parts):
-                pieces.append((number + offset, _paint(part, self._match_spec(part))))
+                # -U searching across lines: rg prints no empty piece (an empty match, or a
+                # line's bare terminator); line by line it prints empty matches.
+                if part or not self.across_lines:
+                    pieces.append((number + offset, _paint(part, self._match_spec(part))))
         return pieces
 
     def _match_spec(self, text: bytes) -> bytes | None:
