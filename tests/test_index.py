@@ -21,18 +21,20 @@ from trigrep.extract import read_searchable
 from trigrep.index import IndexEntry, IndexReader, find_index_root
 from trigrep.index import build as build_module
 from trigrep.index.build import build_index
-from trigrep.index.format import HEADER_SIZE, INDEX_DIR_NAME, MANIFEST_NAME, SECTIONS
+from trigrep.index.format import (
+    FORMAT_VERSION,
+    HEADER_SIZE,
+    INDEX_DIR_NAME,
+    MANIFEST_NAME,
+    SECTIONS,
+)
+from trigrep.options import MatchOptions
+from trigrep.query import compile_query
 from trigrep.query.plan import ALL, NONE, TrigramQuery
 
 
-def fold(data: bytes) -> bytes:
-    return data.translate(
-        bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
-    )
-
-
 def trigrams_of(data: bytes) -> set[int]:
-    data = fold(data)
+    """Raw trigrams (no case folding), written out independently of the planner's version."""
     return {(data[i] << 16) | (data[i + 1] << 8) | data[i + 2] for i in range(len(data) - 2)}
 
 
@@ -221,12 +223,38 @@ def test_truncated_missing_and_foreign_versions_are_errors(tree: Path) -> None:
     segment.write_bytes(raw)
     manifest = index_dir / MANIFEST_NAME
     text = manifest.read_bytes()
-    manifest.write_bytes(text.replace(b" v1\n", b" v2\n", 1))
-    with pytest.raises(IndexFormatError, match="format version 2"):
+    old = FORMAT_VERSION - 1
+    manifest.write_bytes(text.replace(f" v{FORMAT_VERSION}\n".encode(), f" v{old}\n".encode(), 1))
+    with pytest.raises(IndexFormatError, match=f"format version {old}, .*run 'trigrep index'"):
         IndexReader.open(str(tree))
+    build_index(str(tree), entries_of(tree), workers=1)  # an old index is simply rebuilt
+    IndexReader.open(str(tree)).verify()
     manifest.unlink()
     with pytest.raises(IndexFormatError, match="no manifest"):
         IndexReader.open(str(tree))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "case", "expected"),
+    [
+        ("PM_RESUME", "sensitive", {"upper.c"}),
+        ("pm_resume", "sensitive", {"lower.c"}),
+        ("Pm_Resume", "sensitive", set()),
+        ("PM_RESUME", "insensitive", {"upper.c", "lower.c"}),
+        ("[A-Z]+_RESUME", "sensitive", {"upper.c"}),
+        ("kelvin", "insensitive", {"kelvin.txt"}),
+    ],
+)
+def test_case_sensitive_candidates_exclude_the_other_case(
+    tmp_path: Path, pattern: str, case: str, expected: set[str]
+) -> None:
+    """Raw-case trigrams: a case-sensitive query skips files holding only the other case."""
+    (tmp_path / "upper.c").write_bytes(b"#define PM_RESUME 1\n")
+    (tmp_path / "lower.c").write_bytes(b"int pm_resume(void);\n")
+    (tmp_path / "kelvin.txt").write_bytes("\u212aELVIN".encode())
+    build_index(str(tmp_path), entries_of(tmp_path), workers=1)
+    plan = compile_query(MatchOptions([pattern], case=case)).plan  # type: ignore[arg-type]
+    assert answer(IndexReader.open(str(tmp_path)), plan) == expected
 
 
 def test_rebuild_replaces_segments_and_cleans_up(tree: Path) -> None:

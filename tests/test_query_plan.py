@@ -131,6 +131,8 @@ def _size(q: TrigramQuery) -> int:
     [
         ("foo", "sensitive"),
         ("HashMap", "insensitive"),
+        ("pm_resume", "insensitive"),
+        ("foo|bar", "insensitive"),
         ("[A-Z]+_RESUME", "sensitive"),
         ("foo|bar|baz|qux", "sensitive"),
         (r"PM_RESUME\w+", "sensitive"),
@@ -183,10 +185,25 @@ def test_boolean_simplification() -> None:
     assert not evaluate(and_(t, TrigramQuery("and", frozenset({2}))), {1})
 
 
-def test_trigrams_of_folds_ascii_only() -> None:
-    assert trigrams_of(b"ABc") == {(ord("a") << 16) | (ord("b") << 8) | ord("c")}
-    assert trigrams_of("É".encode() + b"a") == trigrams_of("É".encode() + b"A")
+def test_trigrams_of_keeps_raw_case() -> None:
+    assert trigrams_of(b"ABc") == {(ord("A") << 16) | (ord("B") << 8) | ord("c")}
+    assert trigrams_of(b"ABc") != trigrams_of(b"abc")
     assert trigrams_of(b"ab") == set()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "case", "present", "absent"),
+    [
+        ("PM_RESUME", "sensitive", "PM_RESUME", "pm_resume"),
+        ("Foo", "smart", "Foo", "foo"),
+        ("(?i:k)iss", "sensitive", "\u212aiss", "kISS"),
+        ("foo", "insensitive", "fOO", "f0o"),
+    ],
+)
+def test_plan_tells_cases_apart(pattern: str, case: str, present: str, absent: str) -> None:
+    plan = compile_query(MatchOptions([pattern], case=case)).plan  # type: ignore[arg-type]
+    assert evaluate(plan, trigrams_of(present.encode()))
+    assert not evaluate(plan, trigrams_of(absent.encode()))
 
 
 def _all_chars_haystack() -> str:

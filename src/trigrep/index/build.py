@@ -192,13 +192,10 @@ class _TaskResult:
     files: int
 
 
-def _fold_trigram_keys(data: np.ndarray, local_ids: np.ndarray) -> np.ndarray:
-    """uint32 key (trigram << 8) | local id for every position of `data`, case folded."""
-    upper = data - np.uint8(65)
-    np.less(upper, np.uint8(26), out=upper.view(bool))
-    upper <<= np.uint8(5)
-    upper += data
-    wide = upper.astype(np.uint32)
+def _trigram_keys(data: np.ndarray, local_ids: np.ndarray) -> np.ndarray:
+    """uint32 key (trigram << 8) | local id for every position of `data`. Raw bytes, not case
+    folded: a case-sensitive query then reads only the files with its exact bytes."""
+    wide = data.astype(np.uint32)
     keys = wide[:-2] << np.uint32(24)
     keys |= wide[1:-1] << np.uint32(16)
     keys |= wide[2:] << np.uint32(8)
@@ -211,7 +208,7 @@ def _chunk_keys(buffers: list[bytes]) -> np.ndarray:
     lengths = np.fromiter(map(len, buffers), np.int64, len(buffers))
     data = np.frombuffer(b"".join(buffers), np.uint8)
     local_ids = np.repeat(np.arange(len(buffers), dtype=np.uint32), lengths)
-    keys = _fold_trigram_keys(data, local_ids)
+    keys = _trigram_keys(data, local_ids)
     ends = np.cumsum(lengths)[:-1]  # trigrams starting at end-2 and end-1 straddle two files
     straddling = np.concatenate((ends - 2, ends - 1))
     keys[straddling[(straddling >= 0) & (straddling < len(keys))]] = _SENTINEL

@@ -16,7 +16,7 @@ the manifest. So a crash at any moment leaves the previous manifest and its segm
 
 Manifest (UTF-8 text, three lines)::
 
-    trigrep-index-manifest v1
+    trigrep-index-manifest v2
     {"generation": 3, "segments": [{"name": ..., "bytes": ..., "header_crc": ...,
       "files": ..., "tombstones": [local file ids superseded by a later segment]}, ...],
      "stats": {...IndexStats fields...}}
@@ -63,8 +63,9 @@ byte (id // 8) set. Otherwise (always shorter than the bitmap): LEB128 varints o
 the first value being the first id and each next one (id - previous id - 1). The builder
 picks the bitmap whenever the varints would not be shorter.
 
-Trigrams are of the searchable bytes (`trigrep.extract.read_searchable`) after ASCII case
-folding, as ints (b0 << 16) | (b1 << 8) | b2 (see `trigrep.query.plan.TrigramQuery`).
+Trigrams are of the raw searchable bytes (`trigrep.extract.read_searchable`, no case folding), as
+ints (b0 << 16) | (b1 << 8) | b2 (see `trigrep.query.plan.TrigramQuery`). Version 1 indexes
+stored them after ASCII case folding; version 2 made case-sensitive queries selective.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ SEGMENT_PREFIX = "seg-"
 SEGMENT_SUFFIX = ".tgs"
 TMP_PREFIX = "tmp-"
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST_MAGIC = "trigrep-index-manifest"
 SEGMENT_MAGIC = b"TRIGSEG\0"
 

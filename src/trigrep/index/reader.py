@@ -367,7 +367,7 @@ class IndexReader:
 
         parts = []
         for segment in self._segments:
-            local = _evaluate(segment, plan)
+            local = _evaluate(segment, plan, {})
             if local is None:
                 local = np.arange(segment.n_files)
             if plan.op != "none":
@@ -383,9 +383,19 @@ class IndexReader:
         return Candidates(self, ids.astype(np.int64))
 
 
-def _evaluate(segment: _Segment, plan: TrigramQuery) -> np.ndarray | None:
-    """Sorted local ids satisfying `plan` in `segment`; None stands for every file."""
+def _evaluate(
+    segment: _Segment, plan: TrigramQuery, decoded: dict[int, np.ndarray]
+) -> np.ndarray | None:
+    """Sorted local ids satisfying `plan` in `segment`; None stands for every file.
+
+    `decoded` memoizes posting lists for one plan: a case-insensitive plan is an OR over case
+    variants whose ANDs share most trigrams, and would otherwise decode them again and again."""
     import numpy as np
+
+    def ids_of(trigram: int, encoded: memoryview) -> np.ndarray:
+        if trigram not in decoded:
+            decoded[trigram] = segment.decode(encoded)
+        return decoded[trigram]
 
     if plan.op == "all":
         return None
@@ -398,31 +408,31 @@ def _evaluate(segment: _Segment, plan: TrigramQuery) -> np.ndarray | None:
             if plan.op == "and":
                 return np.empty(0, np.int64)
             continue
-        lists.append(encoded)
-    lists.sort(key=len)  # shortest encoding first: the rarest trigram
+        lists.append((trigram, encoded))
+    lists.sort(key=lambda item: len(item[1]))  # shortest encoding first: the rarest trigram
     if plan.op == "and":
         result: np.ndarray | None = None
-        for encoded in lists:
-            ids = segment.decode(encoded)
+        for trigram, encoded in lists:
+            ids = ids_of(trigram, encoded)
             result = ids if result is None else _intersect(result, ids)
             if len(result) == 0:
                 return result
         for sub in plan.subs:
-            ids = _evaluate(segment, sub)
+            ids = _evaluate(segment, sub, decoded)
             if ids is not None:
                 result = ids if result is None else _intersect(result, ids)
                 if len(result) == 0:
                     return result
         return result
-    decoded = [segment.decode(encoded) for encoded in lists]
+    alternatives = [ids_of(trigram, encoded) for trigram, encoded in lists]
     for sub in plan.subs:
-        ids = _evaluate(segment, sub)
+        ids = _evaluate(segment, sub, decoded)
         if ids is None:
             return None
-        decoded.append(ids)
-    if not decoded:
+        alternatives.append(ids)
+    if not alternatives:
         return np.empty(0, np.int64)
-    merged = np.concatenate(decoded)
+    merged = np.concatenate(alternatives)
     merged.sort()
     keep = np.empty(len(merged), bool)
     if len(merged):

@@ -4,8 +4,9 @@ Follows Russ Cox, "Regular Expression Matching with a Trigram Index": for each A
 compute whether it can match the empty string, its exact set of matching strings (when small),
 sets of prefixes and suffixes of its matches, and a trigram query every match satisfies; sets
 are capped and turned into trigram queries before information is thrown away. Everything works
-on UTF-8 bytes after ASCII case folding, the form the index stores. The one rule that matters
-is soundness: a file containing a match must satisfy the query.
+on raw UTF-8 bytes, the form the index stores, so a case-sensitive literal plans its exact bytes
+and a case-insensitive letter is the small set of its case variants, like a class. The one rule
+that matters is soundness: a file containing a match must satisfy the query.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from trigrep.query.syntax import (
 
 @dataclass(frozen=True)
 class TrigramQuery:
-    """A boolean query over trigrams of ASCII-case-folded file content.
+    """A boolean query over trigrams of raw file content (no case folding).
 
-    A trigram is the int (b0 << 16) | (b1 << 8) | b2 of three consecutive content bytes after
-    mapping A-Z to a-z (no other byte changes). `all` matches every file, `none` no file;
-    `and`/`or` combine `trigrams` (each must / any may occur) with `subs`.
+    A trigram is the int (b0 << 16) | (b1 << 8) | b2 of three consecutive content bytes.
+    `all` matches every file, `none` no file; `and`/`or` combine `trigrams` (each must / any
+    may occur) with `subs`.
     """
 
     op: TypingLiteral["all", "none", "and", "or"]
@@ -51,16 +52,9 @@ MAX_SET = 16  # a prefix/suffix set larger than this is trimmed to shorter strin
 MAX_CLASS = 16  # a class expands to its strings only when it has at most this many
 MAX_UNROLL = 3  # `x{n,m}` is planned as at most this many copies of x, then `x+`
 
-_FOLD = bytes.maketrans(bytes(range(0x41, 0x5B)), bytes(range(0x61, 0x7B)))
-
 # The only non-ASCII members of ASCII letters' simple case folding orbits (Unicode 15).
 _ASCII_ORBIT_EXTRAS = {"k": "\u212a", "s": "\u017f"}
 _EXTRA_TO_ASCII = {extra: letter for letter, extra in _ASCII_ORBIT_EXTRAS.items()}
-
-
-def fold(data: bytes) -> bytes:
-    """ASCII case folding, the form of content the index stores trigrams of."""
-    return data.translate(_FOLD)
 
 
 def _string_trigrams(data: bytes) -> set[int]:
@@ -69,7 +63,7 @@ def _string_trigrams(data: bytes) -> set[int]:
 
 def trigrams_of(data: bytes) -> set[int]:
     """Reference (slow, pure Python) trigram set of file content, as the index stores it."""
-    return _string_trigrams(fold(data))
+    return _string_trigrams(data)
 
 
 def evaluate(plan: TrigramQuery, trigrams: set[int] | frozenset[int]) -> bool:
@@ -264,11 +258,11 @@ def _char_orbit(cp: int, folded: bool, unicode: bool) -> list[str] | None:
 
 def _literal(lit: Literal) -> _Info:
     if lit.is_byte:
-        return _exact(frozenset({fold(bytes([lit.cp]))}))
+        return _exact(frozenset({bytes([lit.cp])}))
     orbit = _char_orbit(lit.cp, lit.fold, lit.unicode)
     if orbit is None:
         return _ANY_CHAR
-    return _exact(frozenset(fold(ch.encode()) for ch in orbit))
+    return _exact(frozenset(ch.encode() for ch in orbit))
 
 
 def _class(cls: Class) -> _Info:
@@ -286,7 +280,7 @@ def _class(cls: Class) -> _Info:
             orbit = _char_orbit(cp, cls.fold, cls.unicode)
             if orbit is None:
                 return _ANY_CHAR
-            strings.update(fold(ch.encode()) for ch in orbit)
+            strings.update(ch.encode() for ch in orbit)
     if len(strings) > MAX_CLASS:
         return _ANY_CHAR
     return _exact(frozenset(strings))
