@@ -247,3 +247,26 @@ def stdlib_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("args", STDLIB_QUERIES)
 def test_stdlib_same_as_rg(stdlib_copy: Path, env: dict[str, str], args: list[str]) -> None:
     assert_same(args, stdlib_copy, env)
+
+
+def test_index_of_another_format_version_is_rebuilt(tree: Path, env: dict[str, str]) -> None:
+    assert_same(["foo"], tree, env)
+    manifest = tree / ".trigrep" / "manifest"
+    magic, rest = manifest.read_bytes().split(b"\n", 1)
+    manifest.write_bytes(magic.rsplit(b" v", 1)[0] + b" v0\n" + rest)
+    assert_same(["PM_RESUME"], tree, env)
+    assert manifest.read_bytes().split(b"\n", 1)[0] == magic
+
+
+def test_corrupt_index_is_a_one_line_error_and_trigrep_index_repairs_it(
+    tree: Path, env: dict[str, str]
+) -> None:
+    assert_same(["foo"], tree, env)
+    [segment] = (tree / ".trigrep").glob("seg-*")
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    got = _trigrep(["foo"], tree, env)
+    assert got.code == 2 and got.err.count(b"\n") == 1 and b"trigrep index" in got.err
+    assert _trigrep(["index"], tree, env).code == 0
+    assert_same(["foo"], tree, env)

@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from trigrep.engine import SearchRun, build_at, default_root
+from trigrep.engine import SearchRun, build_at, default_root, open_index
 from trigrep.errors import Error, IndexFormatError, PathError
 from trigrep.index import IndexReader, IndexStats, find_index_root
 from trigrep.options import CaseMode, MatchOptions, OutputMode, OutputOptions, WalkOptions
@@ -105,7 +105,9 @@ class Index:
             st = os.stat(manifest)
         stamp = (st.st_mtime_ns, st.st_ino)
         if self._reader is None or stamp != self._manifest_stamp:
-            self._reader = IndexReader.open(self.root)
+            self._reader = open_index(self.root, build_if_missing=True)
+            if self._reader is None:
+                raise PathError(f"{self.root}: cannot build an index here (read-only?)")
             self._manifest_stamp = stamp
         return self._reader
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from trigrep.console import Console
-from trigrep.errors import Error
+from trigrep.errors import Error, IndexVersionError
 from trigrep.extract import (
     DecompressionError,
     is_decompressed,
@@ -104,16 +104,22 @@ class Plan:
 
 
 def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
-    """The index covering `start`, building one on first use; None when none can be had."""
+    """The index covering `start`, building one on first use (or when it was written by
+    another trigrep version); None when none can be had (a read-only tree)."""
     root = find_index_root(start)
-    if root is None:
-        if not build_if_missing:
-            return None
-        root = default_root(start if os.path.isdir(start) else os.path.dirname(start) or ".")
+    if root is not None:
         try:
-            build_at(root, progress=sys.stderr.isatty())
-        except PermissionError:
-            return None  # read-only tree: search without an index
+            return IndexReader.open(root)
+        except IndexVersionError:
+            pass  # rebuilt below: nothing the user made is lost
+    elif not build_if_missing:
+        return None
+    else:
+        root = default_root(start if os.path.isdir(start) else os.path.dirname(start) or ".")
+    try:
+        build_at(root, progress=sys.stderr.isatty())
+    except PermissionError:
+        return None
     return IndexReader.open(root)
 
 

@@ -17,5 +17,9 @@ class IndexFormatError(Error):
     """The on-disk index is missing, corrupt, truncated or of another format version."""
 
 
+class IndexVersionError(IndexFormatError):
+    """The index was written by another format version: safe to rebuild without asking."""
+
+
 class PathError(Error):
     """A path argument does not exist or cannot be read."""

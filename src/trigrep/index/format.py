@@ -76,7 +76,7 @@ import struct
 import zlib
 from dataclasses import asdict, dataclass, field
 
-from trigrep.errors import IndexFormatError
+from trigrep.errors import IndexFormatError, IndexVersionError
 
 INDEX_DIR_NAME = ".trigrep"
 MANIFEST_NAME = "manifest"
@@ -279,9 +279,9 @@ def corrupt(where: str, what: str) -> IndexFormatError:
     return IndexFormatError(f"index at {where} is corrupt ({what}); run 'trigrep index' to rebuild")
 
 
-def version_error(where: str, version: object) -> IndexFormatError:
+def version_error(where: str, version: object) -> IndexVersionError:
     """The error for an index written by another format version."""
-    return IndexFormatError(
+    return IndexVersionError(
         f"index at {where} has format version {version}, this trigrep reads version "
         f"{FORMAT_VERSION}; run 'trigrep index' to rebuild"
     )
