@@ -277,5 +277,7 @@ def test_newline_in_single_character_alternation(tmp_path: Path) -> None:
     root = tmp_path / "tree"
     root.mkdir()
     (root / "a.txt").write_bytes(b"x a\n")
-    assert_same(["-c"], "\\n|a", root, isolated_env(home), ["."])
+    env = isolated_env(home)
+    want = run([RG, "-c", "\\n|a", "."], root, env)
+    assert trigrep_main(["-c", "\\n|a", "."], root, env) == (want.out, want.code)
 
