@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import os
 import sys
 import threading
@@ -346,3 +347,90 @@ def test_walks_never_leave_the_root(server: ServerProcess) -> None:
 
 def test_server_survives_all_of_the_above(server: ServerProcess) -> None:
     assert ok(server.call("count", pattern="hello"))["total_files"] >= 1
+
+
+class Served:
+    """A tree served by a real daemon, with an MCP server that uses it and one that may not."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root, self.env = root, env
+        started = run([sys.executable, "-m", "trigrep.cli", "serve", "--detach", str(root)],
+                      root, env)
+        assert started.code == 0, started.err
+        self.via_daemon = ServerProcess(root, env)
+        self.local = ServerProcess(root, dict(env, TRIGREP_NO_DAEMON="1"))
+
+    def daemon_searches(self) -> int:
+        status = run([sys.executable, "-m", "trigrep.cli", "status", "--json", str(self.root)],
+                     self.root, self.env)
+        assert status.code == 0, status.err
+        return json.loads(status.out)["roots"][0]["searches"]
+
+    def close(self) -> None:
+        self.via_daemon.close()
+        self.local.close()
+        run([sys.executable, "-m", "trigrep.cli", "stop", str(self.root)], self.root, self.env)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    base = tmp_path_factory.mktemp("served")
+    root = make_tree(base)
+    (base / "home" / ".config").mkdir(parents=True)
+    # HOME and XDG_CONFIG_HOME must be the daemon's, or it declines (git's global excludes).
+    env = dict(isolated_env(base / "home"), PYTHONPATH=str(SRC))
+    tree_served = Served(root, env)
+    yield tree_served
+    tree_served.close()
+
+
+# Every call reaches the daemon (failures too: they are then rerun locally for typed errors).
+DAEMON_CALLS: list[tuple[str, dict[str, Any]]] = [
+    ("search", {"pattern": "hello"}),
+    ("search", {"pattern": "hello", "ignore_case": True, "context": 2}),
+    ("search", {"pattern": "HELLO", "smart_case": True, "ignore_case": True, "glob": "*.py"}),
+    ("search", {"pattern": "hello", "word_regexp": True, "type": ["py", "md"], "path": "src"}),
+    ("search", {"pattern": "a=1;v", "fixed_strings": True}),
+    ("search", {"pattern": "hit", "max_results": 7}),
+    ("search", {"pattern": "wide", "max_results": 1000}),
+    ("search", {"pattern": "return", "path": "src/main.py", "context": 1}),
+    ("count", {"pattern": "hello", "ignore_case": True}),
+    ("count", {"pattern": "hit|wide", "max_results": 1}),
+    ("files", {}),
+    ("files", {"path": "src", "glob": "src/pkg/*"}),
+    ("files", {"type": "py", "max_results": 1}),
+    ("files", {"pattern": "hello", "ignore_case": True}),
+    ("search", {"pattern": "a("}),
+    ("count", {"pattern": "no_such_text_anywhere"}),
+    ("search", {"pattern": "x", "type": "nosuchtype"}),
+    ("files", {"glob": "a{"}),
+]
+
+
+def test_daemon_answers_exactly_as_the_index(served: Served) -> None:
+    before = served.daemon_searches()
+    for tool, arguments in DAEMON_CALLS:
+        answer = served.via_daemon.call(tool, **arguments)
+        expected = served.local.call(tool, **arguments)
+        assert (answer.is_error, text(answer), answer.structured_content) == \
+            (expected.is_error, text(expected), expected.structured_content), (tool, arguments)
+    assert served.daemon_searches() - before == len(DAEMON_CALLS)
+
+
+def test_daemon_answers_as_rg(served: Served) -> None:
+    result = served.via_daemon.call("search", pattern="hello", ignore_case=True, context=1)
+    assert text(result) + "\n" == rg(served.root, served.env, "--heading", "-n", "-i", "-C1",
+                                      "hello")
+    assert shown(ok(result)) == rg_matches(served.root, served.env, "-i", "hello")
+    listed = ok(served.via_daemon.call("files"))["files"]
+    assert listed == rg(served.root, served.env, "--files").splitlines()
+
+
+def test_daemon_results_follow_edits(served: Served) -> None:
+    target = served.root / "src" / "pkg" / "util.py"
+    before = served.daemon_searches()
+    target.write_text("def helper(x):\n    return edited_now(x)\n")
+    out = ok(served.via_daemon.call("search", pattern="edited_now"))
+    assert shown(out) == [("src/pkg/util.py", 2)]
+    error(served.via_daemon.call("search", pattern="TODO: hello"))
+    assert served.daemon_searches() - before == 2

@@ -8,19 +8,23 @@ path outside the tree) come back as tool errors with a hint, never as a server c
 Security: every path argument is resolved, symlinks included, and refused unless it lands
 inside the root; the walk never follows symlinks. So no tool returns bytes from outside.
 
-The `Index` stays open between calls. Results are as fresh as the CLI's: files changed since
-the index was built are searched directly. `Tree.matches` is the one place search results
-come from, the seam where a daemon client would plug in.
+When a daemon (`trigrep serve`) serves the tree, searches and listings run there, warm, as
+the CLI's do: `Tree.matches` (the one place search results come from) sends the equivalent
+`trigrep --json` argv and rebuilds the same `Match`es from rg's JSON messages. Otherwise, or
+when the daemon declines, the `Index` kept open between calls answers. Either way results are
+as fresh as the CLI's: files changed since the index was built are searched directly.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -28,9 +32,12 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from trigrep import __version__
-from trigrep.api import ContextLine, Index, Match
+from trigrep.api import ContextLine, Index, Match, _matches
 from trigrep.errors import Error, PatternError
 from trigrep.options import WalkOptions
+from trigrep.searcher import LineEvent
+from trigrep.server import client
+from trigrep.server.protocol import CLIENT_ENV, encode
 from trigrep.walk import check_types, walk
 
 DEFAULT_MAX_RESULTS = 100
@@ -227,6 +234,8 @@ class _Bounded:
                 "omitted_is_lower_bound": self.stopped_counting, "hint": hint}
 
 
+T = TypeVar("T")
+
 _NARROW_LISTING = (f"Narrow with `path`, `glob` or `type`, or raise max_results "
                    f"(up to {MAX_RESULTS_LIMIT}).")
 
@@ -247,6 +256,61 @@ def _no_match_error(pattern: str, *, fixed_strings: bool, ignore_case: bool,
         tips.append("a wider path/glob/type")
     tips.append("a shorter or more general pattern")
     return ToolError(f"No matches for {pattern!r}. Try " + ", ".join(tips) + ".")
+
+
+class _Declined(Exception):
+    """The daemon gave no (complete) answer: no daemon, it declined, went away or failed."""
+
+
+# `Index.search` options as the CLI's flags; -S before -i, since ignore_case wins in the API.
+_FLAGS = {"fixed_strings": "-F", "smart_case": "-S", "ignore_case": "-i", "word_regexp": "-w"}
+_LIST_OPTIONS = {"glob": "--glob", "type": "--type"}
+_DAEMON_OPTIONS = {*_FLAGS, *_LIST_OPTIONS, "context", "count", "files_with_matches"}
+
+
+def _search_argv(pattern: str, sub: str, options: dict[str, Any]) -> list[str]:
+    """`trigrep --json` arguments finding, from the root, what `Index.search` would under `sub`.
+
+    With files_with_matches, one match per file (-m 1); with count, each file's count comes
+    from its `end` message.
+    """
+    unknown = set(options) - _DAEMON_OPTIONS
+    if unknown:
+        raise _Declined(f"no CLI flags for {sorted(unknown)}")
+    argv = ["--json", *(flag for name, flag in _FLAGS.items() if options.get(name))]
+    for name, flag in _LIST_OPTIONS.items():
+        argv += [f"{flag}={value}" for value in options.get(name, ())]
+    if options.get("context"):
+        argv.append(f"--context={options['context']}")
+    if options.get("files_with_matches"):
+        argv.append("--max-count=1")
+    return [*argv, f"--regexp={pattern}", "--", *([] if sub == "." else [sub])]
+
+
+def _json_bytes(value: dict[str, str]) -> bytes:
+    """rg's JSON representation of some bytes (`text` when UTF-8, else base64 `bytes`)."""
+    return value["text"].encode() if "text" in value else base64.b64decode(value["bytes"])
+
+
+def _json_matches(lines: Iterable[bytes], context: int, count: bool) -> Iterator[Match]:
+    """The Matches `Index.search` yields, rebuilt from rg's JSON Lines messages; paths are as
+    printed (relative to the working directory). A file's matches come with its `end`."""
+    events: list[LineEvent] = []
+    for line in lines:
+        message = json.loads(line)
+        kind, data = message["type"], message["data"]
+        if kind == "begin":
+            events = []
+        elif kind in ("match", "context"):
+            spans = [(s["start"], s["end"]) for s in data["submatches"]]
+            events.append(LineEvent(kind == "match", data["line_number"],
+                                    data["absolute_offset"], _json_bytes(data["lines"]), spans))
+        elif kind == "end":
+            found = _matches(os.fsdecode(_json_bytes(data["path"])), events, context, context)
+            if not count:
+                yield from found
+            elif (first := next(found, None)) is not None:
+                yield replace(first, count=data["stats"]["matched_lines"])
 
 
 class Tree:
@@ -286,13 +350,77 @@ class Tree:
     def matches(self, pattern: str, target: str, **options: Any) -> Iterator[tuple[str, Match]]:
         """(path relative to the root, match) for `Index.search` under `target`.
 
-        The single source of search results: a client of the daemon would replace this body.
+        The single source of search results: from the daemon serving the tree when one does,
+        else from the open index.
         """
-        index_root = self._index.root
-        sub = os.path.relpath(target, index_root)
-        paths = [] if sub == "." else [sub]
-        for m in self._index.search(pattern, paths=paths, **options):
-            yield self._relative(os.path.join(index_root, m.path)), m
+        sub = self._relative(target)
+
+        def from_daemon(lines: Iterable[bytes]) -> Iterator[tuple[str, Match]]:
+            found = _json_matches(lines, options.get("context", 0), options.get("count", False))
+            for m in found:
+                yield os.path.normpath(m.path), m
+
+        def from_index() -> Iterator[tuple[str, Match]]:
+            index_root = self._index.root
+            index_sub = os.path.relpath(target, index_root)
+            paths = [] if index_sub == "." else [index_sub]
+            for m in self._index.search(pattern, paths=paths, **options):
+                yield self._relative(os.path.join(index_root, m.path)), m
+
+        return self._answered(lambda: _search_argv(pattern, sub, options), from_daemon,
+                              from_index)
+
+    def _answered(self, argv: Callable[[], list[str]],
+                  parse: Callable[[Iterable[bytes]], Iterator[T]],
+                  local: Callable[[], Iterable[T]]) -> Iterator[T]:
+        """What `parse` makes of the output of `trigrep ARGV` run by the daemon serving the tree;
+        `local()`'s results instead when the daemon gives none (its failures are rerun here,
+        so that they raise the local run's typed errors)."""
+        given = False
+        try:
+            for item in parse(self._daemon_lines(argv())):
+                given = True
+                yield item
+            return
+        except _Declined as e:
+            if given:
+                raise Error(str(e)) from None
+        yield from local()
+
+    def _daemon_lines(self, argv: list[str]) -> Iterator[bytes]:
+        """The output lines of `trigrep ARGV` run from the root by the daemon serving the tree;
+        raises _Declined when there is none, it declines, goes away or the search fails."""
+        if os.environ.get("TRIGREP_NO_DAEMON"):
+            raise _Declined("TRIGREP_NO_DAEMON is set")
+        connected = client._connect(self.root)
+        if connected is None:
+            raise _Declined("no daemon serves the tree")
+        served_root, _record, sock = connected
+        request = {
+            "id": 1, "op": "search", "argv": argv, "root": served_root, "cwd": self.root,
+            "tty": False, "env": {name: os.environ[name] for name in CLIENT_ENV
+                                  if name in os.environ},
+        }
+        pending = b""
+        with sock:  # closing it (the consumer stopped early) cancels the search
+            try:
+                sock.sendall(encode(request))
+                for message in client._responses(sock):
+                    if "out" in message:
+                        *lines, pending = (pending + base64.b64decode(message["out"])).split(b"\n")
+                        yield from lines
+                    elif "exit" in message:
+                        if message["exit"] not in (0, 1):
+                            failure = message.get("stderr", "").partition("\n")[0]
+                            raise _Declined(failure.removeprefix("trigrep: "))
+                        if pending:
+                            yield pending
+                        return
+                    elif "declined" in message:
+                        raise _Declined(message["declined"])
+            except (ConnectionError, ValueError):
+                pass
+        raise _Declined("the daemon stopped in the middle of the search")
 
     def _guarded(self, pattern: str, target: str, **options: Any) -> Iterator[tuple[str, Match]]:
         """`matches`, with trigrep's errors turned into tool errors a model can act on."""
@@ -415,11 +543,21 @@ class Tree:
                                         files_with_matches=True):
                 yield rel
             return
-        opts = WalkOptions(globs=glob, types=type)
-        try:
+        sub = self._relative(target)
+        argv = [*(f"--glob={g}" for g in glob), *(f"--type={t}" for t in type), "--files", "--",
+                *([] if sub == "." else [sub])]
+
+        def from_daemon(lines: Iterable[bytes]) -> Iterator[str]:
+            return (os.path.normpath(os.fsdecode(line)) for line in lines)
+
+        def from_walk() -> Iterator[str]:
+            opts = WalkOptions(globs=glob, types=type)
             check_types(opts)
             for entry in walk([target], opts):
                 yield self._relative(entry.path)
+
+        try:
+            yield from self._answered(lambda: argv, from_daemon, from_walk)
         except Error as e:
             raise ToolError(str(e)) from None
 
