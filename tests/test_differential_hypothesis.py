@@ -23,7 +23,6 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from unittest import mock
 
-import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -174,8 +173,6 @@ def assert_same(
     args = [*flags, f"--regexp={pattern}", *paths]
     want = run([RG, "--sort", "path", *args], root, env)
     got_out, got_code = trigrep_main(args, root, env)
-    if got_code == 2 and "\\n" in pattern and "-U" not in flags:
-        return  # maybe test_newline_in_single_character_alternation's divergence
     assert got_code == want.code, (args, want.err)
     if want.code != 2:
         assert normalise_json(got_out) == normalise_json(want.out), args
@@ -265,12 +262,6 @@ def test_every_file_rg_matches_is_a_candidate(
             assert matched <= candidates, (pattern, args, plan)
 
 
-@pytest.mark.xfail(
-    reason="regex-syntax merges an alternation of single characters into one class, and rg "
-    "bans only a class that is exactly \\n: `\\n|a` is accepted (the \\n stripped, so it "
-    "searches like `a`) while trigrep's parser rejects every literal \\n without -U",
-    strict=True,
-)
 def test_newline_in_single_character_alternation(tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / ".config").mkdir(parents=True)

@@ -141,6 +141,20 @@ EXTRA_CASES: list[tuple[list[str], dict[str, object]]] = [
     (["", "foo"], {}),
     (["\\"], {"fixed_strings": True}),
     (["é"], {"case": "insensitive"}),
+    # regex-syntax merges `\n` into a class with other one-character branches, so rg allows it
+    # (and drops it: these search as if the `\n` were not there).
+    ([r"\n|o"], {}),
+    ([r"(?:\n)|o"], {}),
+    ([r"[\n]|o"], {}),
+    ([r"\x0A|o|\n"], {}),
+    ([r"\n{1}|(?:){3}o"], {}),
+    ([r"(?:\n|a)|b"], {}),
+    ([r"(?i)(?-i:\n)|(?i: )"], {}),
+    ([r"(?x) \n | a"], {}),
+    ([r"\d+\n|\d+x"], {}),  # common prefixes are factored out first
+    ([r"o*\n|o*b|o*c"], {}),
+    ([r"\n", "o"], {}),
+    ([r"\n|(?-u:\xFF)"], {}),
 ]
 
 MULTILINE_CASES = [
@@ -177,6 +191,24 @@ INVALID = [
     "(?P<a>x)(?P<a>y)",
     "(?i-i:a)",
     r"\w{1000}{1000}",
+    # `\n` only merges with one-character literals (or classes with classes), after groups
+    # (not captures), `x{1}`, `x{0}` and empty concatenation items are simplified away.
+    r"\n|\n",
+    r"(\n)|a",
+    r"(?P<n>\n)|a",
+    r"\n|ab",
+    r"\n|",
+    r"\n|[ab]",
+    r"(?i)a|\n",
+    r"(?i)\n|k",
+    r"(?:a|b)|\n",
+    r"(?:\n|ab)|c",
+    r"ax|a\n",
+    r"\n|a{0}",
+    r"\n?|a",
+    r"\n|^",
+    r"\n|.",
+    r"(?-u:\xFF)|é|\n",
 ]
 
 

@@ -53,8 +53,16 @@ def _char(cp: int, is_byte: bool) -> str:
     return f"\\x{{{cp:X}}}"
 
 
-def _literal(lit: Literal) -> str:
-    """A literal outside classes: without Unicode, a non-ASCII character is its UTF-8 bytes."""
+_NEVER = r"[\n&&[^\n]]"
+
+
+def _literal(lit: Literal, multiline: bool) -> str:
+    """A literal outside classes: without Unicode, a non-ASCII character is its UTF-8 bytes.
+
+    Without multiline a `\\n` literal that got past rg's ban was merged into a class (`\\n|a`),
+    and rg drops `\\n` from classes, so it matches nothing."""
+    if lit.cp == 0x0A and not multiline:
+        return _NEVER
     if lit.unicode or lit.is_byte or lit.cp < 0x80:
         return _char(lit.cp, lit.is_byte)
     return "".join(_char(b, True) for b in chr(lit.cp).encode())
@@ -151,7 +159,7 @@ def _concat(items: tuple[Node, ...], multiline: bool) -> str:
                 assert isinstance(lit, Literal)
                 if (lit.fold, lit.unicode) != key:
                     break
-                run.append(_literal(lit))
+                run.append(_literal(lit, multiline))
                 i += 1
             out.append(_scoped("".join(run), *key))
             continue

@@ -118,9 +118,11 @@ class Repeat:
 
 @dataclass(frozen=True)
 class Group:
-    """Parentheses (capturing or not: captures do not matter to a search)."""
+    """Parentheses. Captures do not matter to a search, but rg's newline ban sees them: a
+    capture keeps its alternation branch from merging into a class (`(\\n)|a` is banned)."""
 
     child: Node
+    capturing: bool = False
 
 
 @dataclass(frozen=True)
@@ -317,11 +319,10 @@ def class_ranges(cls: Class) -> Ranges | None:
 class _Parser:
     """Recursive descent over the pattern text; flags are threaded through like regex-syntax."""
 
-    def __init__(self, pattern: str, flags: Flags, multiline: bool) -> None:
+    def __init__(self, pattern: str, flags: Flags) -> None:
         self.src = pattern
         self.pos = 0
         self.flags = flags
-        self.multiline = multiline
         self.group_names: set[str] = set()
 
     # -- low-level helpers
@@ -350,8 +351,6 @@ class _Parser:
                 return
 
     def literal(self, cp: int, is_byte: bool = False) -> Literal:
-        if cp == 0x0A and not self.multiline:
-            raise PatternError(NEWLINE_BANNED)
         return Literal(cp, is_byte, self.flags.case_insensitive, self.flags.unicode)
 
     # -- structure
@@ -466,7 +465,7 @@ class _Parser:
     def parse_group(self) -> Node | None:
         self.pos += 1  # '('
         if not self.startswith("?"):
-            return self.finish_group()
+            return self.finish_group(capturing=True)
         if (
             self.startswith("?=")
             or self.startswith("?!")
@@ -477,7 +476,7 @@ class _Parser:
         if self.startswith("?P<") or self.startswith("?<"):
             self.pos += 3 if self.startswith("?P<") else 2
             self.parse_group_name()
-            return self.finish_group()
+            return self.finish_group(capturing=True)
         self.pos += 1  # '?'
         if self.peek() == ")":
             raise _error("repetition operator missing expression")
@@ -493,12 +492,12 @@ class _Parser:
         self.flags = outer
         return node
 
-    def finish_group(self) -> Group:
+    def finish_group(self, capturing: bool = False) -> Group:
         child = self.parse_alternation()
         if self.peek() != ")":
             raise _error("unclosed group")
         self.pos += 1
-        return Group(child)
+        return Group(child, capturing)
 
     def parse_group_name(self) -> None:
         start = self.pos
@@ -666,10 +665,7 @@ class _Parser:
 
     # -- classes
     def make_class(self, body: ClassSet, negated: bool) -> Class:
-        cls = Class(body, negated, self.flags.case_insensitive, self.flags.unicode)
-        if not self.multiline and class_ranges(cls) == ((0x0A, 0x0A),):
-            raise PatternError(NEWLINE_BANNED)
-        return cls
+        return Class(body, negated, self.flags.case_insensitive, self.flags.unicode)
 
     def parse_class(self) -> Class:
         body, negated = self.parse_bracket()
@@ -774,8 +770,161 @@ class _Parser:
 def parse(pattern: str, flags: Flags, multiline: bool) -> Node:
     """Parse `pattern` (rg's joined pattern text) under the initial `flags`.
 
-    Without `multiline`, a literal newline (or a class of only `\\n`) is an error, as in rg."""
-    return _Parser(pattern, flags, multiline).parse()
+    Without `multiline`, a literal newline (or a class of only `\\n`) is an error, as in rg,
+    unless it merged into a class (see `check_newline_ban`)."""
+    node = _Parser(pattern, flags).parse()
+    if not multiline:
+        check_newline_ban(node)
+    return node
+
+
+# ---- rg's newline ban --------------------------------------------------------------------------
+#
+# rg bans `\n` on regex-syntax's HIR, whose smart constructors simplify as they build: non-capturing
+# groups vanish, `x{1}` is `x` and `x{0}` empty, a concatenation drops empties and fuses adjacent
+# literals, a class of one character is a literal, and an alternation is flattened, then merged
+# into one class when its branches are all one-character literals (or all classes), else its
+# branches' common leading items are factored out. rg rejects a surviving literal holding `\n`;
+# a `\n` merged into a class is allowed and later dropped from the class (so `\n|a` is `a`).
+# The shapes below mirror just enough of that HIR: ("empty",), ("lit", utf8_bytes),
+# ("class", key), ("look",), ("rep", min, max, greedy, sub), ("cap", index, sub),
+# ("concat", items), ("alt", items).
+
+_Hir = tuple
+_EMPTY: _Hir = ("empty",)
+
+
+def _has_case_variants(cp: int, unicode: bool) -> bool:
+    ch = chr(cp)
+    if not unicode:
+        return ch.isascii() and ch.isalpha()
+    return any(len(v) == 1 and v != ch for v in (ch.lower(), ch.upper(), ch.casefold()))
+
+
+def _literal_hir(cp: int, is_byte: bool, fold: bool, unicode: bool, key: object) -> _Hir:
+    if fold and not is_byte and _has_case_variants(cp, unicode):
+        return ("class", key)
+    return ("lit", bytes([cp]) if is_byte else chr(cp).encode())
+
+
+def _zero_width(hir: _Hir) -> bool:
+    match hir[0]:
+        case "empty" | "look":
+            return True
+        case "rep" | "cap":
+            return _zero_width(hir[-1])
+        case "concat" | "alt":
+            return all(_zero_width(h) for h in hir[1])
+    return False
+
+
+def _concat_hir(parts: list[_Hir]) -> _Hir:
+    items: list[_Hir] = []
+    for part in parts:
+        for item in part[1] if part[0] == "concat" else (part,):
+            if item == _EMPTY:
+                continue
+            if item[0] == "lit" and items and items[-1][0] == "lit":
+                items[-1] = ("lit", items[-1][1] + item[1])
+            else:
+                items.append(item)
+    if not items:
+        return _EMPTY
+    return items[0] if len(items) == 1 else ("concat", tuple(items))
+
+
+def _single_char(hir: _Hir) -> str | None:
+    if hir[0] != "lit":
+        return None
+    try:
+        text = hir[1].decode()
+    except UnicodeDecodeError:
+        return None
+    return text if len(text) == 1 else None
+
+
+def _alt_hir(parts: list[_Hir]) -> _Hir:
+    items = [item for part in parts for item in (part[1] if part[0] == "alt" else (part,))]
+    if len(items) == 1:
+        return items[0]
+    chars = [_single_char(item) for item in items]
+    if all(chars):
+        return _class_of_units({ch.encode() for ch in chars})  # type: ignore[union-attr]
+    if all(item[0] == "lit" and len(item[1]) == 1 for item in items):
+        return _class_of_units({item[1] for item in items})
+    if all(item[0] == "class" for item in items):
+        return ("class", tuple(items))
+    if all(item[0] == "concat" for item in items):
+        prefix = 0
+        first = items[0][1]
+        while prefix < len(first) and all(
+            prefix < len(item[1]) and item[1][prefix] == first[prefix] for item in items
+        ):
+            prefix += 1
+        if prefix:
+            suffix = _alt_hir([_concat_hir(list(item[1][prefix:])) for item in items])
+            return _concat_hir([*first[:prefix], suffix])
+    return ("alt", tuple(items))
+
+
+def _class_of_units(units: set[bytes]) -> _Hir:
+    """A merged class; one of a single character is a literal again (`\n|\n` stays banned)."""
+    return ("lit", units.pop()) if len(units) == 1 else ("class", frozenset(units))
+
+
+def _hir(node: Node, captures: list[int]) -> _Hir:
+    match node:
+        case Empty():
+            return _EMPTY
+        case Literal(cp=cp, is_byte=is_byte, fold=fold, unicode=unicode):
+            return _literal_hir(cp, is_byte, fold, unicode, node)
+        case Class(fold=fold, unicode=unicode):
+            ranges = class_ranges(node)
+            if ranges is not None and len(ranges) == 1 and ranges[0][0] == ranges[0][1]:
+                cp = ranges[0][0]
+                return _literal_hir(cp, not unicode and cp >= 0x80, fold, unicode, node)
+            return ("class", node)
+        case Dot():
+            return ("class", node)
+        case Look():
+            return ("look",)
+        case Repeat(child=child, min=lo, max=hi, greedy=greedy):
+            sub = _hir(child, captures)
+            if _zero_width(sub):
+                lo, hi = min(lo, 1), min(1 if hi is None else hi, 1)
+            if (lo, hi) == (0, 0):
+                return _EMPTY
+            return sub if (lo, hi) == (1, 1) else ("rep", lo, hi, greedy, sub)
+        case Group(child=child, capturing=capturing):
+            sub = _hir(child, captures)
+            if not capturing:
+                return sub
+            captures.append(len(captures))
+            return ("cap", len(captures), sub)
+        case Concat(items=items):
+            return _concat_hir([_hir(item, captures) for item in items])
+        case Alt(items=items):
+            return _alt_hir([_hir(item, captures) for item in items])
+    raise AssertionError(node)
+
+
+def _banned(hir: _Hir) -> bool:
+    match hir[0]:
+        case "lit":
+            return b"\n" in hir[1]
+        case "rep" | "cap":
+            return _banned(hir[-1])
+        case "concat" | "alt":
+            return any(_banned(h) for h in hir[1])
+    return False
+
+
+def check_newline_ban(node: Node) -> None:
+    """Raise rg's error if `node` keeps a literal `\n` once simplified as regex-syntax does.
+
+    A `\n` that passes (merged into a class) can never match without -U: the emitter drops it."""
+    if _banned(_hir(node, [])):
+        raise PatternError(NEWLINE_BANNED)
 
 
 def _class_literals(body: ClassSet) -> list[int]:
