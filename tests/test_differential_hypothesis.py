@@ -185,6 +185,17 @@ MUTATION = st.tuples(
 )
 
 
+@contextmanager
+def sandbox() -> Iterator[tuple[Path, dict[str, str]]]:
+    """An empty tree and an isolated environment (home, XDG) for one hypothesis example."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "tree"
+        home = Path(tmp) / "home"
+        (home / ".config").mkdir(parents=True)
+        root.mkdir()
+        yield root, isolated_env(home)
+
+
 @fuzz_settings(default_examples=120)
 @given(files=TREES, queries=QUERIES, mutation=MUTATION, explicit=st.booleans())
 def test_cli_same_as_rg_with_index(
@@ -193,12 +204,7 @@ def test_cli_same_as_rg_with_index(
     mutation: tuple[str, bytes, str, bool],
     explicit: bool,
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "tree"
-        home = Path(tmp) / "home"
-        (home / ".config").mkdir(parents=True)
-        root.mkdir()
-        env = isolated_env(home)
+    with sandbox() as (root, env):
         past = time.time() - 1000
         write_tree(root, files, past)
         assert trigrep_main(["index", "."], root, env)[1] == 0
@@ -236,12 +242,7 @@ SOUNDNESS_FLAGS = st.tuples(
 def test_every_file_rg_matches_is_a_candidate(
     files: dict[str, bytes], patterns: list[tuple[str, tuple[str, str, bool, bool]]]
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "tree"
-        home = Path(tmp) / "home"
-        (home / ".config").mkdir(parents=True)
-        root.mkdir()
-        env = isolated_env(home)
+    with sandbox() as (root, env):
         write_tree(root, files, time.time() - 1000)
         engine.build_at(str(root), progress=False)
         reader = IndexReader.open(str(root))
