@@ -119,6 +119,11 @@ def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
     try:
         build_at(root, progress=sys.stderr.isatty())
     except PermissionError:
+        return None  # a read-only tree: searched directly, as rg would, every time
+    except OSError as e:
+        # A full disk...: the previous index (if any) is intact, and the search is still right
+        # without one, only slower.
+        sys.stderr.write(f"trigrep: not indexing {root}: {e.strerror or e}; searching directly\n")
         return None
     return IndexReader.open(root)
 
