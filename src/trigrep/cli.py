@@ -66,7 +66,7 @@ def _search_parser() -> _Parser:
         usage="trigrep [OPTIONS] PATTERN [PATH ...]\n       trigrep [OPTIONS] -e PATTERN ... "
         "[PATH ...]\n       trigrep index [PATH]\n       trigrep stats [--json] [PATH]\n"
         "       trigrep serve [--detach] [PATH ...]\n       trigrep status [--json] [PATH]\n"
-        "       trigrep stop [PATH]",
+        "       trigrep stop [PATH]\n       trigrep mcp [PATH]",
         description="Indexed code search with ripgrep's syntax, flags and output.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
