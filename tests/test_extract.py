@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from conftest import RG, isolated_env, normalise_json
+from trigrep.cli import parse_search_flags
 from trigrep.extract import DecompressionError, is_decompressed, read_searchable
-from trigrep.options import MatchOptions, OutputOptions
+from trigrep.options import OutputOptions
 from trigrep.printer import make_printer
 from trigrep.query import Query, compile_query
 from trigrep.searcher import BinaryMode, FileResult, search_buffer
@@ -70,8 +71,6 @@ FLAG_SETS: list[list[str]] = [
     ["-m1"], ["-m1", "-A2"], ["-n", "-C1"], ["-v", "-c"], ["--json"], ["--json", "-m2"],
     ["--json", "-q"], ["-U", "-c"],
 ]
-MODES = {"-c": "count", "--count-matches": "count_matches", "-l": "files_with_matches",
-         "--files-without-match": "files_without_match", "-q": "quiet"}
 
 
 @pytest.fixture(scope="module")
@@ -84,27 +83,6 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _options(flags: list[str]) -> tuple[MatchOptions, OutputOptions]:
-    match, out = MatchOptions(patterns=["foo"]), OutputOptions()
-    for flag in flags:
-        if flag in MODES:
-            out.mode = MODES[flag]  # type: ignore[assignment]
-        elif flag == "-n":
-            out.line_number = True
-        elif flag == "--json":
-            out.json = True
-        elif flag == "-v":
-            match.invert_match = True
-        elif flag == "-U":
-            match.multiline = True
-        elif flag.startswith("-m"):
-            out.max_count = int(flag[2:])
-        elif flag.startswith(("-A", "-C")):
-            out.after_context = int(flag[2:])
-            out.before_context = int(flag[2:]) if flag[1] == "C" else 0
-    return match, out
-
-
 def _search(name: str, query: Query, out_opts: OutputOptions, binary: BinaryMode) -> FileResult:
     """What the engine does for one file with -z (the program is run from the root)."""
     try:
@@ -115,7 +93,7 @@ def _search(name: str, query: Query, out_opts: OutputOptions, binary: BinaryMode
 
 
 def _drive(names: list[str], flags: list[str], walked: bool) -> tuple[bytes, bytes, int]:
-    match, out_opts = _options(flags)
+    match, out_opts = parse_search_flags([*flags, "foo"])
     query = compile_query(match)
     out, err = io.BytesIO(), io.BytesIO()
     printer = make_printer(out, out_opts, with_filename=len(names) > 1 or walked, is_tty=False)

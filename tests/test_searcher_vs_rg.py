@@ -9,15 +9,15 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from trigrep.cli import parse_search_flags
 from trigrep.extract import searchable_bytes
-from trigrep.options import MatchOptions, OutputOptions
+from trigrep.options import MatchOptions
 from trigrep.printer import make_printer
 from trigrep.query import compile_query
 from trigrep.searcher import BinaryMode, search_buffer
@@ -91,49 +91,9 @@ def _walk(root: Path, rel: str = "") -> list[str]:
     return found
 
 
-def _options(flags: list[str]) -> tuple[MatchOptions, OutputOptions]:
-    """The few rg flags these tests use, mapped onto the shared option types."""
-    match = MatchOptions(patterns=[])
-    out = OutputOptions()
-    args = iter(flags)
-    modes = {"-c": "count", "--count-matches": "count_matches", "-l": "files_with_matches",
-             "--files-without-match": "files_without_match", "-q": "quiet"}
-    for flag in args:
-        if flag in modes:
-            out.mode = modes[flag]  # type: ignore[assignment]
-        elif flag in ("-n", "-N"):
-            out.line_number = flag == "-n"
-        elif flag == "--heading":
-            out.heading = True
-        elif flag == "--json":
-            out.json = True
-        elif flag == "--color":
-            out.color = next(args)  # type: ignore[assignment]
-        elif flag == "-o":
-            out.only_matching = True
-        elif flag == "-v":
-            match.invert_match = True
-        elif flag == "-U":
-            match.multiline = True
-        elif m := re.fullmatch(r"-([ABCm])(\d+)", flag):
-            n = int(m[2])
-            if m[1] in "AC":
-                out.after_context = n
-            if m[1] in "BC":
-                out.before_context = n
-            if m[1] == "m":
-                out.max_count = n
-        else:
-            raise AssertionError(flag)
-    if out.only_matching and out.mode == "count":
-        out.mode = "count_matches"
-    return match, out
-
-
 def _drive(root: Path, pattern: str, flags: list[str], paths: list[str] | None) -> bytes:
     """What the engine will do; `paths` None means walk the root (rg with no path)."""
-    match, out_opts = _options(flags)
-    match.patterns = [pattern]
+    match, out_opts = parse_search_flags([*flags, "-e", pattern])
     query = compile_query(match)
     if paths is None:
         names, mode, with_filename = _walk(root), BinaryMode.QUIT, True

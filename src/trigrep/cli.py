@@ -174,6 +174,39 @@ def _delegated(argv: Sequence[str], ns: argparse.Namespace) -> int | None:
     return client.search(argv, paths)
 
 
+def search_options(
+    ns: argparse.Namespace, args: list[str]
+) -> tuple[MatchOptions, OutputOptions]:
+    """The match and output options of parsed search flags; takes the positional pattern
+    off `args` (leaving the paths) unless -e/-f gave the patterns."""
+    patterns = list(ns.regexp) + _read_pattern_files(ns.file)
+    if not ns.regexp and not ns.file:
+        if not args:
+            raise Error("no pattern given (usage: trigrep [OPTIONS] PATTERN [PATH ...])")
+        patterns.append(args.pop(0))
+    match_opts = MatchOptions(
+        patterns=patterns, fixed_strings=ns.fixed_strings,
+        case=(ns.case or ["sensitive"])[-1], word_regexp=ns.word_regexp,
+        line_regexp=ns.line_regexp, invert_match=ns.invert_match, multiline=ns.multiline,
+    )
+    context = ns.context or 0
+    out_opts = OutputOptions(
+        mode=_output_mode(ns),  # type: ignore[arg-type]
+        json=ns.json, line_number=ns.line_number, heading=ns.heading, color=ns.color,
+        only_matching=ns.only_matching, max_count=ns.max_count,
+        before_context=context if ns.before_context is None else ns.before_context,
+        after_context=context if ns.after_context is None else ns.after_context,
+    )
+    return match_opts, out_opts
+
+
+def parse_search_flags(argv: Sequence[str]) -> tuple[MatchOptions, OutputOptions]:
+    """Options for a search command line, exactly as the CLI builds them (used by tests that
+    drive the searcher and printers without the walk)."""
+    ns = _search_parser().parse_args(argv)
+    return search_options(ns, list(ns.args))
+
+
 def _search(argv: Sequence[str], console: Console | None = None,
             warm: WarmTree | None = None) -> int:
     ns = _search_parser().parse_args(argv)
@@ -195,24 +228,7 @@ def _search(argv: Sequence[str], console: Console | None = None,
     check_types(walk_opts)
     if ns.files:
         return engine.list_files(args, walk_opts, console, warm)
-    patterns = list(ns.regexp) + _read_pattern_files(ns.file)
-    if not ns.regexp and not ns.file:
-        if not args:
-            raise Error("no pattern given (usage: trigrep [OPTIONS] PATTERN [PATH ...])")
-        patterns.append(args.pop(0))
-    match_opts = MatchOptions(
-        patterns=patterns, fixed_strings=ns.fixed_strings,
-        case=(ns.case or ["sensitive"])[-1], word_regexp=ns.word_regexp,
-        line_regexp=ns.line_regexp, invert_match=ns.invert_match, multiline=ns.multiline,
-    )
-    context = ns.context or 0
-    out_opts = OutputOptions(
-        mode=_output_mode(ns),  # type: ignore[arg-type]
-        json=ns.json, line_number=ns.line_number, heading=ns.heading, color=ns.color,
-        only_matching=ns.only_matching, max_count=ns.max_count,
-        before_context=context if ns.before_context is None else ns.before_context,
-        after_context=context if ns.after_context is None else ns.after_context,
-    )
+    match_opts, out_opts = search_options(ns, args)
     return engine.search(args, match_opts, walk_opts, out_opts, console, warm)
 
 
