@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from trigrep import walk as walk_module
 from trigrep.errors import PatternError
 from trigrep.filetypes import type_list
-from trigrep.options import WalkOptions
+from trigrep.options import TypeChange, WalkOptions
 from trigrep.walk import FileEntry, Walker, check_types, walk
 
 RG = str(Path(sys.executable).with_name("rg"))
@@ -30,8 +30,10 @@ STDLIB = Path(os.__file__).parent
 def rg_flags(opts: WalkOptions) -> list[str]:
     """The rg command-line flags meaning the same as `opts`."""
     flags = [f"--glob={glob}" for glob in opts.globs]
-    flags += [f"--type={name}" for name in opts.types]
-    flags += [f"--type-not={name}" for name in opts.types_not]
+    flags += [f"--iglob={glob}" for glob in opts.iglobs]
+    flags += ["--glob-case-insensitive"] * opts.glob_case_insensitive
+    flags += [f"--type-{kind}={value}".replace("-select", "").replace("-negate", "-not")
+              for kind, value in opts.type_changes]
     flags += ["--hidden"] * opts.hidden + ["--no-ignore"] * opts.no_ignore
     return flags
 
@@ -359,23 +361,82 @@ def test_globs(basic: Path, globs: list[str]) -> None:
     same_as_rg(basic, WalkOptions(globs=globs), paths=["./", "sub"])
 
 
-@pytest.mark.parametrize(
-    "opts",
-    [
-        WalkOptions(types=["py"]),
-        WalkOptions(types=["py", "txt"]),
-        WalkOptions(types_not=["py"]),
-        WalkOptions(types=["all"]),
-        WalkOptions(types_not=["all"]),
-        WalkOptions(types=["py"], globs=["!sub"]),
-    ],
-)
-def test_types(basic: Path, opts: WalkOptions) -> None:
+IGLOB_CASES = [
+    WalkOptions(iglobs=["*.TXT"]),
+    WalkOptions(iglobs=["A/"]),
+    WalkOptions(iglobs=["!A/", "*"]),
+    WalkOptions(globs=["!*.txt"], iglobs=["*.TXT"]),  # --iglob comes after every -g ...
+    WalkOptions(globs=["*.TXT"], iglobs=["!*.txt"]),
+    WalkOptions(globs=["*.TXT", "SUB/**"], glob_case_insensitive=True),  # ... -g ignores case
+    WalkOptions(iglobs=["*.Py"], type_changes=[("negate", "py")]),
+]
+
+
+@pytest.mark.parametrize("opts", IGLOB_CASES)
+def test_case_insensitive_globs(basic: Path, opts: WalkOptions) -> None:
+    make_tree(basic, ["A.TXT", "sub/b.Txt", "SUB/c.tXt", "x.PY"])
     same_as_rg(basic, opts)
 
 
+def select(*names: str) -> list[TypeChange]:
+    return [("select", name) for name in names]
+
+
+def negate(*names: str) -> list[TypeChange]:
+    return [("negate", name) for name in names]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        select("py"),
+        select("py", "txt"),
+        negate("py"),
+        select("all"),
+        negate("all"),
+        # The last selection whose globs match the name decides: the order counts.
+        select("c") + negate("c"),
+        negate("c") + select("c"),
+        select("cpp") + negate("c"),
+        negate("c") + select("cpp"),
+        select("all") + negate("c"),
+        negate("all") + select("c"),
+        [("add", "foo:*.TXT"), *select("foo")],
+        [*select("foo"), ("add", "foo:*.TXT"), ("add", "foo:*.h")],  # defined after -t
+        [("add", "foo:include:c,txt"), *select("foo")],
+        [("clear", "c"), ("add", "c:*.h"), *select("c")],
+        [("add", "foo:*.py"), ("add", "bar:include:foo"), ("clear", "foo"), *select("bar")],
+        [("add", "c:*.TXT"), *select("c"), *negate("py")],
+    ],
+)
+def test_types(basic: Path, changes: list[TypeChange]) -> None:
+    make_tree(basic, ["A.TXT", "c.c", "d.h", ".e.c", "sub/f.cc"])
+    same_as_rg(basic, WalkOptions(type_changes=changes))
+    same_as_rg(basic, WalkOptions(type_changes=changes, globs=["!sub"]))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        [("add", "foo")], [("add", ":*.c")], [("add", "foo:")], [("add", "foo:include:")],
+        [("add", "foo:bar:*.c")], [("add", "foo:include:c,nope")], [("add", "all:*.c")],
+        [("add", "f/oo:*.c")], [("add", "foo:*.c:x")], [("clear", "c"), *select("c")],
+        [("add", "foo:["), *select("foo", "nope")], [*select("nope"), ("add", "foo:["),
+                                                     *select("foo")],
+        [*select("nope"), ("add", "foo")],
+    ],
+)
+def test_type_errors_are_rgs(basic: Path, changes: list[TypeChange]) -> None:
+    """rg's first error: a bad definition, else the first bad selection in order."""
+    expected, messages = run_rg(basic, WalkOptions(type_changes=changes), [])
+    assert expected == b"" and len(messages) == 1
+    with pytest.raises(PatternError) as error:
+        check_types(WalkOptions(type_changes=changes))
+    assert str(error.value) == messages[0]
+
+
 def test_filters_do_not_apply_to_named_files(basic: Path) -> None:
-    opts = WalkOptions(globs=["*.txt"], types=["py"])
+    opts = WalkOptions(globs=["*.txt"], type_changes=select("py"))
     same_as_rg(basic, opts, paths=["a/x", ".hidden", "a.txt"])
 
 
@@ -385,13 +446,22 @@ def test_invalid_glob_and_unknown_type_are_errors_worded_like_rg() -> None:
     with pytest.raises(PatternError, match=r"^error parsing glob '\{a,\{b\}\}': nested"):
         Walker([], WalkOptions(globs=["{a,{b}}"]))
     with pytest.raises(PatternError, match=r"^unrecognized file type: nope$"):
-        check_types(WalkOptions(types_not=["nope"]))
-    check_types(WalkOptions(types=["all", "py"]))
+        check_types(WalkOptions(type_changes=negate("nope")))
+    check_types(WalkOptions(type_changes=select("all", "py")))
+    with pytest.raises(PatternError, match=r"^error parsing glob '\]\[': unclosed"):
+        Walker([], WalkOptions(globs=["]["], iglobs=["["]))  # -g before --iglob, as rg
 
 
 def test_type_list_is_rgs() -> None:
     expected = subprocess.run([RG, "--type-list"], capture_output=True, check=True).stdout
     assert type_list().encode() == expected
+    changes: list[TypeChange] = [
+        ("add", "foo:*.c"), ("add", "foo:*.c"), ("add", "c:*.c"), ("add", "foo:*.a"),
+        ("add", "FOO:*.c"), ("clear", "py"), ("add", "bar:include:foo,md"),
+    ]
+    flags = rg_flags(WalkOptions(type_changes=changes))
+    expected = subprocess.run([RG, *flags, "--type-list"], capture_output=True, check=True).stdout
+    assert type_list(changes).encode() == expected
 
 
 # -- trigrep's index directory -------------------------------------------------------------------
@@ -442,7 +512,8 @@ def test_random_ignore_files_match_rg(tmp_path: Path, home: Path, lines: list[st
 
 @pytest.mark.skipif(not (STDLIB / "json").is_dir(), reason="no stdlib source tree")
 @pytest.mark.parametrize(
-    "opts", [WalkOptions(), WalkOptions(types=["py"]), WalkOptions(globs=["*.txt"])]
+    "opts",
+    [WalkOptions(), WalkOptions(type_changes=select("py")), WalkOptions(globs=["*.txt"])],
 )
 def test_python_stdlib_tree(home: Path, opts: WalkOptions) -> None:
     same_as_rg(STDLIB, opts)

@@ -15,7 +15,14 @@ from dataclasses import dataclass, replace
 from trigrep.engine import SearchRun, build_at, default_root, open_index
 from trigrep.errors import Error, IndexFormatError, PathError
 from trigrep.index import IndexReader, IndexStats, find_index_root
-from trigrep.options import CaseMode, MatchOptions, OutputMode, OutputOptions, WalkOptions
+from trigrep.options import (
+    CaseMode,
+    MatchOptions,
+    OutputMode,
+    OutputOptions,
+    TypeChange,
+    WalkOptions,
+)
 from trigrep.query import compile_query
 from trigrep.searcher import LineEvent
 from trigrep.walk import check_types
@@ -124,8 +131,11 @@ class Index:
         invert_match: bool = False,
         multiline: bool = False,
         glob: Sequence[str] = (),
+        iglob: Sequence[str] = (),
+        glob_case_insensitive: bool = False,
         type: Sequence[str] = (),
         type_not: Sequence[str] = (),
+        type_add: Sequence[str] = (),
         hidden: bool = False,
         no_ignore: bool = False,
         max_count: int | None = None,
@@ -139,6 +149,7 @@ class Index:
 
         `pattern` may be a list (like several `-e`). `paths` are files or directories inside
         the tree, relative to its root (default: the whole tree); so are `glob` patterns.
+        Type flags apply as `--type-add ... -t ... -T ...` (`type_not` wins over `type`).
         With `files_with_matches` one Match per file (its first matching line); with `count`,
         one per file with `count` set.
         """
@@ -148,8 +159,14 @@ class Index:
             patterns, fixed_strings=fixed_strings, case=case, word_regexp=word_regexp,
             line_regexp=line_regexp, invert_match=invert_match, multiline=multiline,
         ))
-        walk_opts = WalkOptions(globs=list(glob), types=list(type), types_not=list(type_not),
-                                hidden=hidden, no_ignore=no_ignore, glob_base=self.root)
+        type_changes: list[TypeChange] = [
+            *(("add", d) for d in type_add), *(("select", t) for t in type),
+            *(("negate", t) for t in type_not),
+        ]
+        walk_opts = WalkOptions(
+            globs=list(glob), iglobs=list(iglob), glob_case_insensitive=glob_case_insensitive,
+            type_changes=type_changes, hidden=hidden, no_ignore=no_ignore, glob_base=self.root,
+        )
         check_types(walk_opts)
         mode: OutputMode = "count" if count else "lines"
         out_opts = OutputOptions(

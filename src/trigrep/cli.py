@@ -60,6 +60,19 @@ def _count(text: str) -> int:
     return value
 
 
+_TYPE_FLAGS = (
+    (("-t", "--type"), "select", "TYPE", "only files of TYPE"),
+    (("-T", "--type-not"), "negate", "TYPE", "no files of TYPE"),
+    (("--type-add",), "add", "TYPE:GLOB", "define a type (or TYPE:include:A,B)"),
+    (("--type-clear",), "clear", "TYPE", "forget a type's globs"),
+)
+
+
+def _type_change(kind: str) -> Callable[[str], tuple[str, str]]:
+    """The argparse converter tagging one type flag's value, so the flags keep their order."""
+    return lambda value: (kind, value)
+
+
 def _search_parser() -> _Parser:
     p = _Parser(
         prog="trigrep",
@@ -91,8 +104,15 @@ def _search_parser() -> _Parser:
     g = p.add_argument_group("files")
     g.add_argument("-g", "--glob", action="append", default=[], metavar="GLOB",
                    help="include files matching GLOB; '!GLOB' excludes")
-    g.add_argument("-t", "--type", action="append", default=[], metavar="TYPE")
-    g.add_argument("-T", "--type-not", action="append", default=[], metavar="TYPE")
+    g.add_argument("--iglob", action="append", default=[], metavar="GLOB",
+                   help="like -g, ignoring case (applied after every -g)")
+    g.add_argument("--glob-case-insensitive", action="store_true",
+                   help="-g globs ignore case too")
+    g.add_argument("--no-glob-case-insensitive", dest="glob_case_insensitive",
+                   action="store_false")
+    for flags, kind, metavar, text in _TYPE_FLAGS:
+        g.add_argument(*flags, dest="type_changes", action="append", default=[],
+                       type=_type_change(kind), metavar=metavar, help=text)
     g.add_argument("--type-list", action="store_true", help="show all file types and exit")
     g.add_argument("--hidden", action="store_true", help="search hidden files and directories")
     g.add_argument("--no-ignore", action="store_true", help="don't respect ignore files")
@@ -217,14 +237,16 @@ def _search(argv: Sequence[str], console: Console | None = None,
     from trigrep import engine
     from trigrep.walk import check_types, type_list
 
-    if ns.type_list:
-        (console.out if console else sys.stdout.buffer).write(type_list().encode())
-        return 0
     args: list[str] = list(ns.args)
     walk_opts = WalkOptions(
-        globs=ns.glob, types=ns.type, types_not=ns.type_not, hidden=ns.hidden,
-        no_ignore=ns.no_ignore, search_zip=ns.search_zip,
+        globs=ns.glob, iglobs=ns.iglob, glob_case_insensitive=ns.glob_case_insensitive,
+        type_changes=ns.type_changes, hidden=ns.hidden, no_ignore=ns.no_ignore,
+        search_zip=ns.search_zip,
     )
+    if ns.type_list:
+        listing = type_list(walk_opts.type_changes)
+        (console.out if console else sys.stdout.buffer).write(listing.encode())
+        return 0
     check_types(walk_opts)
     if ns.files:
         return engine.list_files(args, walk_opts, console, warm)

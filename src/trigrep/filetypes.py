@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from trigrep.errors import PatternError
 from trigrep.ignore import glob_to_regex
+from trigrep.options import TypeChange
 
 TYPES: dict[str, tuple[str, ...]] = {
     "ada": (
@@ -816,40 +817,76 @@ TYPES: dict[str, tuple[str, ...]] = {
 }
 
 ALL_TYPES = "all"  # rg's pseudo type selecting every defined type
+_BAD_DEFINITION = "invalid definition (format is type:glob, e.g., html:*.html)"
 
 
-def type_list() -> str:
-    """Exactly what `rg --type-list` prints."""
-    return "".join(f"{name}: {', '.join(globs)}\n" for name, globs in TYPES.items())
+class FileTypes:
+    """The type definitions and selections after rg's `--type-add`, `--type-clear`, `-t` and
+    `-T`, applied in command-line order (a definition added after `-t NAME` still counts).
 
+    Raises PatternError (rg's wording) for a bad definition.
+    """
 
-def check_types(names: Sequence[str]) -> None:
-    """Raise rg's error for the first type name that is not defined."""
-    for name in names:
-        if name != ALL_TYPES and name not in TYPES:
+    def __init__(self, changes: Sequence[TypeChange] = ()) -> None:
+        self.definitions = {name: list(globs) for name, globs in TYPES.items()}
+        self.selections: list[tuple[str, bool]] = []  # (name, keep), in order
+        for kind, value in changes:
+            if kind == "add":
+                self._add_definition(value)
+            elif kind == "clear":
+                self.definitions.pop(value, None)
+            else:
+                self.selections.append((value, kind == "select"))
+
+    def _add_definition(self, definition: str) -> None:
+        """`name:glob`, or `name:include:a,b` (the globs the named types have now)."""
+        parts = definition.split(":")
+        if len(parts) == 2 and all(parts):
+            name, globs = parts[0], [parts[1]]
+        elif len(parts) == 3 and parts[0] and parts[1] == "include" and parts[2]:
+            name, included = parts[0], parts[2].split(",")
+            if any(t not in self.definitions for t in included):
+                raise PatternError(_BAD_DEFINITION)
+            globs = [glob for t in included for glob in self.definitions[t]]
+        else:
+            raise PatternError(_BAD_DEFINITION)
+        if name == ALL_TYPES or not name.isalnum():
+            raise PatternError(_BAD_DEFINITION)
+        self.definitions.setdefault(name, []).extend(globs)
+
+    def globs_of(self, name: str) -> list[str]:
+        """The globs a selection of `name` stands for; PatternError if it is not defined."""
+        if name == ALL_TYPES:
+            return [glob for globs in self.definitions.values() for glob in globs]
+        if name not in self.definitions:
             raise PatternError(f"unrecognized file type: {name}")
+        return self.definitions[name]
+
+    def listing(self) -> str:
+        """Exactly what `rg --type-list` prints with these definitions."""
+        return "".join(
+            f"{name}: {', '.join(sorted(globs))}\n"
+            for name, globs in sorted(self.definitions.items())
+        )
 
 
-def _globs_of(name: str) -> tuple[str, ...]:
-    if name == ALL_TYPES:
-        return tuple(glob for globs in TYPES.values() for glob in globs)
-    return TYPES[name]
+def type_list(changes: Sequence[TypeChange] = ()) -> str:
+    """Exactly what `rg --type-list` prints (with `--type-add`/`--type-clear` applied)."""
+    return FileTypes(changes).listing()
 
 
 class TypeMatcher:
     """rg's `-t`/`-T` filter: the last selection with a glob matching the file name decides.
 
-    Selections are applied in the order -t names then -T names (rg uses command-line order,
-    which the options no longer carry; it only matters when one file matches both kinds).
+    Raises PatternError as rg does: a bad definition first, then, in selection order, an
+    unknown name or a bad glob of a selected type.
     """
 
-    def __init__(self, selected: Sequence[str], negated: Sequence[str]) -> None:
-        check_types([*selected, *negated])
-        selections = [(name, True) for name in selected] + [(name, False) for name in negated]
-        self._rules = [
-            (re.compile(_union(_globs_of(name))), keep) for name, keep in reversed(selections)
-        ]
-        self._any_selected = bool(selected)
+    def __init__(self, changes: Sequence[TypeChange]) -> None:
+        types = FileTypes(changes)
+        rules = [(re.compile(_union(types.globs_of(t))), keep) for t, keep in types.selections]
+        self._rules = rules[::-1]  # the last selection first
+        self._any_selected = any(keep for _, keep in types.selections)
 
     def __bool__(self) -> bool:
         return bool(self._rules)
@@ -863,4 +900,6 @@ class TypeMatcher:
 
 
 def _union(globs: Sequence[str]) -> bytes:
+    if not globs:
+        return b"(?!)"  # a type left without globs matches nothing
     return b"|".join(b"(?:" + glob_to_regex(glob, literal_separator=False) + b")" for glob in globs)

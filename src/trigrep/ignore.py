@@ -176,9 +176,14 @@ class GitignoreGlob:
     whitelist: bool
     dir_only: bool
     regex: bytes  # `glob` translated
+    case_insensitive: bool = False  # ASCII letters only, as globset's `(?-u)(?i)` regexes
+
+    def body(self, regex: bytes) -> bytes:
+        """`regex` (all or part of this glob's) with the glob's case rule applied."""
+        return b"(?i:" + regex + b")" if self.case_insensitive else regex
 
 
-def parse_line(line: str) -> GitignoreGlob | None:
+def parse_line(line: str, case_insensitive: bool = False) -> GitignoreGlob | None:
     """Turn one ignore-file line into a glob as the ignore crate does; None for no pattern.
 
     Raises PatternError (quoting the line) when the glob does not parse.
@@ -209,7 +214,7 @@ def parse_line(line: str) -> GitignoreGlob | None:
     if line.endswith("/**"):
         line += "/*"
     regex = glob_to_regex(line, literal_separator=True, shown=original)
-    return GitignoreGlob(line, whitelist, dir_only, regex)
+    return GitignoreGlob(line, whitelist, dir_only, regex, case_insensitive)
 
 
 def _basename_glob(glob: str) -> str | None:
@@ -246,7 +251,9 @@ class _Table:
         for index, item in globs:
             rest = _basename_glob(item.glob)
             if rest is None:
-                path_globs.append((index, item.regex))
+                path_globs.append((index, item.body(item.regex)))
+            elif item.case_insensitive:
+                name_globs.append((index, item.body(item.regex.removeprefix(_RECURSIVE_PREFIX))))
             elif not _SPECIAL.intersection(rest):
                 self.names[_encode(rest)] = index
             elif rest.startswith("*") and not _SPECIAL.intersection(rest[1:]):
@@ -325,13 +332,17 @@ class IgnoreMatcher:
 BadGlobHandler = Callable[[int, str], None]
 
 
-def parse_lines(lines: Iterable[str], on_bad_glob: BadGlobHandler | None = None) -> IgnoreMatcher:
+def parse_lines(
+    lines: Iterable[str],
+    on_bad_glob: BadGlobHandler | None = None,
+    case_insensitive: bool = False,
+) -> IgnoreMatcher:
     """Compile ignore-file lines; `on_bad_glob(line_number, message)` hears about globs that
     fail to parse (rg warns and skips them). Without a callback, a bad glob raises."""
     globs = []
     for number, line in enumerate(lines, 1):
         try:
-            parsed = parse_line(line)
+            parsed = parse_line(line, case_insensitive)
         except PatternError as e:
             if on_bad_glob is None:
                 raise

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 CaseMode = Literal["sensitive", "insensitive", "smart"]
+# -t NAME, -T NAME, --type-add DEFINITION, --type-clear NAME: rg applies them in order.
+TypeChange = tuple[Literal["select", "negate", "add", "clear"], str]
 
 
 @dataclass
@@ -29,12 +31,20 @@ class WalkOptions:
     """Which files are searched: rg's defaults plus the flags that narrow or widen the set."""
 
     globs: list[str] = field(default_factory=list)  # -g, in order; "!" prefix negates
-    types: list[str] = field(default_factory=list)  # -t
-    types_not: list[str] = field(default_factory=list)  # -T
+    iglobs: list[str] = field(default_factory=list)  # --iglob: rg applies them after all -g
+    glob_case_insensitive: bool = False  # --glob-case-insensitive: -g globs ignore case too
+    type_changes: list[TypeChange] = field(default_factory=list)  # in command-line order
     hidden: bool = False  # --hidden
     no_ignore: bool = False  # --no-ignore
     search_zip: bool = False  # -z
     glob_base: str | None = None  # directory that -g globs are relative to (rg: the cwd)
+
+    @property
+    def filtered(self) -> bool:
+        """True when globs or type selections narrow (or, by overriding, widen) the walk."""
+        return bool(self.globs or self.iglobs) or any(
+            kind in ("select", "negate") for kind, _ in self.type_changes
+        )
 
     @property
     def is_default(self) -> bool:

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
 from trigrep.filetypes import TypeMatcher, type_list
-from trigrep.filetypes import check_types as _check_type_names
 from trigrep.ignore import IgnoreMatcher, global_excludes_path, parse_lines, read_ignore_file
 from trigrep.options import WalkOptions
 
-__all__ = ["FileEntry", "Walker", "check_types", "type_list", "walk"]
+__all__ = ["EntryFilter", "FileEntry", "Walker", "check_types", "type_list", "walk"]
 
 INDEX_DIR = b".trigrep"  # trigrep's own state: never listed, whatever the flags
 _DEFAULT_ROOT = b"./"  # rg's implicit path; its `./` is not printed
@@ -53,8 +52,58 @@ class FileEntry:
 
 
 def check_types(opts: WalkOptions) -> None:
-    """Raise PatternError (rg's wording) for an unknown name in `-t`/`-T`."""
-    _check_type_names([*opts.types, *opts.types_not])
+    """Raise PatternError (rg's wording) for a bad `--type-add` or an unknown `-t`/`-T`."""
+    TypeMatcher(opts.type_changes)
+
+
+# The ignore rules' verdict on an entry: True ignored, False whitelisted (`!`), None silent.
+Ruling = Callable[[bytes, bool], bool | None]
+
+
+class EntryFilter:
+    """The walk's verdict on one entry below a root, from the `-g`/`--iglob` globs, the
+    types and the ignore rules: one implementation for the walker and for a daemon filtering
+    its cached walk. Raises PatternError (rg's wording) for a bad glob or type."""
+
+    def __init__(self, opts: WalkOptions) -> None:
+        self._types = TypeMatcher(opts.type_changes)
+        globs = parse_lines(opts.globs, case_insensitive=opts.glob_case_insensitive).globs
+        iglobs = parse_lines(opts.iglobs, case_insensitive=True).globs
+        self._globs = IgnoreMatcher([*globs, *iglobs])  # rg adds --iglob after every -g
+        self._hidden = opts.hidden
+        self._cwd = os.fsencode(opts.glob_base) if opts.glob_base else os.getcwdb()
+
+    def skip(self, path: bytes, name: bytes, is_dir: bool, ruling: Ruling | None) -> bool:
+        """The ignore crate's verdict: True to leave the entry out. `path` is the walked path
+        (the root argument joined with the entry's path below it); `ruling` (None: no rules
+        in force) is only asked when the globs have no opinion."""
+        if self._globs:
+            # -g globs are gitignore lines with the meaning inverted: a plain glob selects,
+            # even an ignored or hidden entry.
+            verdict = self._globs.matched(self.glob_path(path), name, is_dir)
+            if verdict is not None:
+                return not verdict
+            if self._globs.num_ignores and not is_dir:
+                return True
+        whitelisted = False
+        if ruling is not None:
+            verdict = ruling(name, is_dir)
+            if verdict:
+                return True
+            whitelisted = verdict is False
+        if self._types and not is_dir:
+            keep = self._types.matched(name)
+            if keep is False:
+                return True
+            whitelisted = whitelisted or keep is True
+        return not (whitelisted or self._hidden) and name[:1] == b"."
+
+    def glob_path(self, path: bytes) -> bytes:
+        """The path `-g` globs see: without `./`, relative to the cwd when given absolute."""
+        path = path.removeprefix(b"./")
+        if b"/" in path and path.startswith(self._cwd):
+            path = path[len(self._cwd) :].removeprefix(b"/")
+        return path
 
 
 def walk(
@@ -147,17 +196,19 @@ class Walker:
         on_error: MessageHandler | None = None,
         on_warning: MessageHandler | None = None,
         on_directory: Callable[[bytes], None] | None = None,
+        on_skipped: Callable[[bytes, bool, bool], None] | None = None,
     ) -> None:
         self.paths = list(paths)
         self._on_directory = on_directory  # told each directory listed, so a watcher knows them
+        # told each file or directory left out below a root, (path, is_dir, ignored): ignored
+        # by the rules, else hidden; so a cache knows what an overriding glob or type brings in
+        self._on_skipped = on_skipped
         self.opts = opts
         self.errors: list[str] = []
         self.warnings: list[str] = []
         self._on_error = on_error
         self._on_warning = on_warning
-        self._globs = parse_lines(opts.globs)
-        self._types = TypeMatcher(opts.types, opts.types_not)
-        self._cwd = os.fsencode(opts.glob_base) if opts.glob_base else os.getcwdb()
+        self._filter = EntryFilter(opts)
         self._global = None if opts.no_ignore else self._load_global()
 
     def __iter__(self) -> Iterator[FileEntry]:
@@ -310,30 +361,10 @@ class Walker:
                 stack.pop()
 
     def _skip(self, path: bytes, name: bytes, is_dir: bool, rules: _Rules) -> bool:
-        """The ignore crate's verdict for an entry below a root: True to leave it out."""
-        if self._globs:
-            # -g globs are gitignore lines with the meaning inverted: a plain glob selects.
-            verdict = self._globs.matched(self._glob_path(path), name, is_dir)
-            if verdict is not None:
-                return not verdict
-            if self._globs.num_ignores and not is_dir:
-                return True
-        whitelisted = False
-        if rules.active:
-            verdict = rules.matched(name, is_dir)
-            if verdict:
-                return True
-            whitelisted = verdict is False
-        if self._types and not is_dir:
-            keep = self._types.matched(name)
-            if keep is False:
-                return True
-            whitelisted = whitelisted or keep is True
-        return not (whitelisted or self.opts.hidden) and name[:1] == b"."
-
-    def _glob_path(self, path: bytes) -> bytes:
-        """The path `-g` globs see: without `./`, relative to the cwd when given absolute."""
-        path = path.removeprefix(b"./")
-        if b"/" in path and path.startswith(self._cwd):
-            path = path[len(self._cwd) :].removeprefix(b"/")
-        return path
+        """True to leave the entry out (reported to `on_skipped`)."""
+        ruling = rules.matched if rules.active else None
+        if not self._filter.skip(path, name, is_dir, ruling):
+            return False
+        if self._on_skipped is not None:
+            self._on_skipped(path, is_dir, ruling is not None and ruling(name, is_dir) is True)
+        return True

@@ -551,7 +551,7 @@ class Tree:
             return (os.path.normpath(os.fsdecode(line)) for line in lines)
 
         def from_walk() -> Iterator[str]:
-            opts = WalkOptions(globs=glob, types=type)
+            opts = WalkOptions(globs=glob, type_changes=[("select", t) for t in type])
             check_types(opts)
             for entry in walk([target], opts):
                 yield self._relative(entry.path)
