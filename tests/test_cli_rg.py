@@ -232,10 +232,9 @@ STDLIB_QUERIES = [
     ["-l", "asyncio"],
     ["-t", "py", "-g", "!test*", "raise NotImplementedError"],
     [r"\p{Greek}"],
-    pytest.param(
-        ["--json", "-m", "2", "Copyright"],
-        marks=pytest.mark.xfail(reason="rg's bytes_searched after -m stops early is irregular"),
-    ),
+    ["--json", "-m", "2", "Copyright"],
+    ["--json", "-m", "1", "-A", "3", "import"],
+    ["--json", "-m", "3", "-B", "2", "-t", "py", "return"],
     ["--json", "-w", "Copyright"],
 ]
 

@@ -8,7 +8,8 @@ and NUL bytes are handled by the binary mode rg would use for that file, includi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -126,35 +127,83 @@ def _trimmed_end(data: bytes, line_end: int, line_start: int) -> int:
     return line_end - 1 if line_end > line_start and data[line_end - 1] == 0x0A else line_end
 
 
-def _stream_searched_end(data: bytes, nul: int, context: int) -> int:
-    """Offset up to which rg's buffered reader searched before the read that met `nul`.
+def _stream_reads(
+    data: bytes, context: int, visited: Sequence[int] = ()
+) -> Iterator[tuple[int, int, int]]:
+    """rg's buffered reads of `data`: (the offset the buffer starts at, i.e. the bytes rg
+    has consumed before this read; the end of the bytes read; the end of the lines complete
+    after it, which rg searches next).
 
     Emulates grep-searcher's LineBuffer: a 64 KiB buffer, refilled after the complete lines
-    are searched, keeping the partial last line and `context` lines before it; the buffer
-    doubles when a line does not fit. The first read returns only BOM_PEEK bytes.
+    are searched, keeping the partial last line and, with context, the last `context` + 1
+    complete lines (lines::preceding counts back from the last line) unless rg visited them
+    already (printed them: `visited` are the ends of those lines, sorted); the buffer doubles
+    when a line does not fit. The first read returns only BOM_PEEK bytes; an unterminated
+    last line is searched after one more, empty, read.
     """
     capacity = BUFFER_CAPACITY
-    searched_end = 0
-    read_end = 0
-    keep_start = 0
-    while True:
-        free = capacity - (read_end - keep_start)
+    searched_end = read_end = consumed = 0
+    while searched_end < len(data):
+        free = capacity - (read_end - consumed)
         if free <= 0:
             capacity *= 2
             continue
-        new_end = min(len(data), read_end + free if read_end else BOM_PEEK)
-        if nul < new_end:
-            return searched_end
-        last_nl = data.rfind(b"\n", read_end, new_end)
-        read_end = new_end
-        if last_nl < 0:
-            continue
-        searched_end = last_nl + 1
-        keep_start = searched_end
-        for _ in range(context):
-            if keep_start == 0:
+        if read_end == len(data):
+            searched_end = read_end
+        else:
+            read_end = min(len(data), read_end + free if read_end else BOM_PEEK)
+            searched_end = max(searched_end, data.rfind(b"\n", 0, read_end) + 1)
+        yield consumed, read_end, searched_end
+        kept = searched_end
+        for _ in range(context + 1 if context else 0):  # the last line and `context` more
+            if kept == 0:
                 break
-            keep_start = _line_start(data, keep_start - 1)
+            kept = _line_start(data, kept - 1)
+        last_visited = bisect_right(visited, searched_end)
+        consumed = max(kept, visited[last_visited - 1] if last_visited else 0)
+
+
+def _stream_searched_end(data: bytes, nul: int, context: int) -> int:
+    """Offset up to which rg's buffered reader searched before the read that met `nul`."""
+    searched_before = 0
+    for _, read_end, searched_end in _stream_reads(data, context):
+        if nul < read_end:
+            break
+        searched_before = searched_end
+    return searched_before
+
+
+def _bytes_searched(
+    data: bytes,
+    query: Query,
+    collector: _Collector,
+    end: int,
+    stopped: bool,
+    context: int,
+    slice_mode: bool,
+) -> int:
+    """rg's `bytes_searched`: `end` unless the search `stopped` early (-m), before the
+    lines after the last one emitted.
+
+    A slice (memory map, -U) then counts up to the last line that matched (with -v: up to the
+    regex's match that ended that run of lines); both count no further than a NUL that ended
+    the search. A read search counts what its buffer had consumed when it stopped: the
+    offset of the buffer in which the last line was searched.
+    """
+    if slice_mode:
+        searched = collector.match_end if stopped else end
+        if stopped and query.invert:
+            following = (stop for start, stop in _matching_lines(query, data, end)
+                         if start >= searched)
+            searched = next(following, end)
+        binary_offset = collector.result.binary_offset
+        return searched if binary_offset is None else min(binary_offset, searched)
+    if not stopped:
+        return end
+    for consumed, _, searched_end in _stream_reads(data, context, collector.visited):
+        if collector.emitted_end <= searched_end:
+            return consumed
+    return end
 
 
 def _matching_lines(query: Query, data: bytes, end: int) -> Iterator[tuple[int, int]]:
@@ -254,6 +303,8 @@ class _Collector:
         self.slice_mode = slice_mode
         self.lines = _Lines(data)
         self.emitted_end = 0  # end of the last line emitted
+        self.visited: list[int] = []  # end of each line emitted, in order
+        self.match_end = 0  # end of the last matching line emitted
         self.detect_at: int | None = None  # offset from which the NUL is known (CONVERT)
         self.quit = False  # QUIT mode met a NUL in a printed line (-U)
         self.match_events = 0
@@ -274,7 +325,9 @@ class _Collector:
         event = LineEvent(is_match, self.lines.at(start), start, self.data[start:stop], spans)
         self.result.events.append(event)
         self.emitted_end = stop
+        self.visited.append(stop)
         if is_match:
+            self.match_end = stop
             self.match_events += 1
             self.result.matched_lines += event.last_line_number - event.line_number + 1
             self.result.matches += len(spans)
@@ -338,8 +391,8 @@ def search_buffer(
     end = len(data)
     detect_at: int | None = None  # matches from here on come after rg saw the NUL
     stream_detect = end  # stream modes: where rg reads the chunk holding the NUL
+    context = max(opts.before_context, opts.after_context)
     if nul >= 0:
-        context = max(opts.before_context, opts.after_context)
         if slice_mode:
             if nul < BUFFER_CAPACITY:
                 result.binary_offset = nul
@@ -397,9 +450,9 @@ def search_buffer(
             detect_at = stream_detect
     if detect_at is not None and binary is not BinaryMode.QUIT:
         result.text_cut = _text_cut(result.events, before_lines, detect_at)
-    if slice_mode and result.binary_offset is not None:
-        searched = min(result.binary_offset, searched)
-    result.bytes_searched = searched
+    result.bytes_searched = _bytes_searched(
+        data, query, collector, end, stopped and not after_pending, context, slice_mode
+    )
     if read_error is not None and not query.multiline:
         read_all = not (stopped or (nul >= 0 and binary is BinaryMode.QUIT))
         if read_all or len(data) <= PROGRAM_DONE_SIZE:
