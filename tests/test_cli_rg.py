@@ -113,6 +113,8 @@ ARGS: list[list[str]] = [
     ["--type-add", "log:*.log", "-t", "log", "-t", "md", "foo"],
     ["--type-add", "nope", "foo"],
     ["--iglob", "[", "foo"],
+    ["-g", "nomatch", "foo"],  # "No files were searched": exit 2 ...
+    ["-g", "nomatch", "foo", "."],  # ... only when no path is given
     ["--type-add", "foo:*.c", "--type-clear", "md", "--type-list"],
     ["--json", "foo"],
     ["--json", "-C1", "PM_RESUME"],

@@ -121,9 +121,57 @@ def assert_all_like_rg(tree: Path, daemon: Daemon, queries: list[list[str]] = QU
         assert_like_rg(tree, daemon.env, args)
     assert_like_rg(tree, daemon.env, ["foo"], cwd=tree / "src")
     assert_like_rg(tree, daemon.env, ["foo", ".."], cwd=tree / "src")
-    # all but -t and --hidden use the warm walk
-    cold = sum(1 for q in queries if "-t" in q or "--hidden" in q)
+    # all but --hidden use the warm walk
+    cold = sum(1 for q in queries if "--hidden" in q)
     assert daemon.warm_searches() - before == len(queries) - cold + 2
+
+
+FILTERED_TREE = {
+    ".gitignore": "*.log\nbuild/\n/vendor\n!keep.log\n",
+    "src/.eslintrc.js": "foo hidden config\n",
+    "src/a.js": "foo a\n", "src/B.JS": "foo upper\n", "src/skip/c.js": "foo in skip\n",
+    "src/keep.log": "foo kept log\n", "src/x.log": "foo ignored log\n",
+    "vendor/v.js": "foo vendored\n", "lib/vendor/w.js": "foo nested vendor\n",
+    "docs/.hidden.md": "foo hidden doc\n", "docs/guide.md": "foo guide\n",
+    "docs/skip/g.md": "foo skip doc\n", ".config/c.js": "foo in a hidden dir\n",
+}
+
+
+# (args, served by the cached walk): globs and types narrow the cached walk as the walker
+# does, bring in hidden or ignored files it left out, and fall back to walking the disk when
+# they select a directory the cache never entered.
+FILTERED_QUERIES: list[tuple[list[str], bool]] = [
+    (["-g", "*.js", "foo"], True),
+    (["-g", "!skip/", "foo"], True),  # prunes every `skip` directory
+    (["-g", "!skip", "-g", "*.md", "foo"], True),
+    (["-g", "src/**", "-g", "!*.log", "foo"], True),  # a whitelist glob prunes no directory
+    (["--iglob", "*.JS", "foo", "src"], True),
+    (["-g", "*.log", "foo"], True),  # ignored files a glob selects
+    (["-g", ".*", "foo"], False),  # selects hidden directories (and .git)
+    (["-g", "vendor", "-g", "*.js", "foo"], False),  # selects ignored directories
+    (["-t", "js", "foo"], True),  # a type makes hidden files visible, not hidden directories
+    (["-t", "md", "-T", "md", "foo", "docs"], True),
+    (["-T", "js", "--files", "src/"], True),
+    (["--type-add", "conf:*.log", "-t", "conf", "-l", "foo"], True),
+    (["-g", "!src/skip/", "-t", "js", "-l", "foo", "."], True),
+    (["-g", "*.md", "-l", "foo", "../docs"], True),  # run from src/
+    (["-g", "[", "foo"], False),  # rg's error, raised before any walk
+]
+
+
+def test_globs_and_types_filter_the_cached_walk(tree: Path, daemon: Daemon) -> None:
+    for name, text in FILTERED_TREE.items():
+        _write(tree / name, text)
+    for change in ("before", "after"):
+        for args, warm in FILTERED_QUERIES:
+            cwd = tree / "src" if "../docs" in args else tree
+            before = daemon.warm_searches()
+            assert_like_rg(tree, daemon.env, args, cwd=cwd)
+            assert daemon.warm_searches() - before == warm, (change, args)
+        # new hidden and ignored files are seen, and a deleted one is gone
+        _write(tree / "src" / ".new.js", "foo new hidden\n")
+        _write(tree / "docs" / "new.log", "foo new log\n")
+        (tree / "src" / "x.log").unlink(missing_ok=True)
 
 
 def assert_some_like_rg(tree: Path, daemon: Daemon) -> None:

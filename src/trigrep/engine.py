@@ -321,7 +321,7 @@ def search(
     printer.finish()
     for message in run.errors:
         console.err.write(f"trigrep: {message}\n")
-    if run.files_walked == 0 and not run.errors:
+    if run.files_walked == 0 and not run.errors and not paths:  # rg: only its implicit ./
         console.err.write(
             "trigrep: No files were searched, which means trigrep probably applied a filter "
             "you didn't expect.\n"

@@ -24,7 +24,7 @@ from trigrep.filetypes import TypeMatcher, type_list
 from trigrep.ignore import IgnoreMatcher, global_excludes_path, parse_lines, read_ignore_file
 from trigrep.options import WalkOptions
 
-__all__ = ["EntryFilter", "FileEntry", "Walker", "check_types", "type_list", "walk"]
+__all__ = ["EntryFilter", "FileEntry", "Ruling", "Walker", "check_types", "type_list", "walk"]
 
 INDEX_DIR = b".trigrep"  # trigrep's own state: never listed, whatever the flags
 _DEFAULT_ROOT = b"./"  # rg's implicit path; its `./` is not printed

@@ -1,7 +1,9 @@
 """The daemon: watched, warm trees answering the CLI's searches over a Unix socket.
 
 Per served tree it keeps the index reader open and the result of one `walk()` (the files with
-their stats), and a watcher thread (watchfiles, inotify underneath) that marks what changed:
+their stats, and the hidden or ignored entries it left out, which `-g`/`-t` can bring back in:
+searches with globs and types filter this cached walk with the walker's own `EntryFilter`),
+and a watcher thread (watchfiles, inotify underneath) that marks what changed:
 a content edit marks that file for a re-stat; an add, delete or rename marks its directory,
 and an edited ignore file (or a new `.git`) the directory it governs, for a re-walk of that
 subtree. Marks are applied lazily, before the next search that uses the cached walk.
@@ -32,6 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from trigrep.console import OUTPUT_ENV, Console
@@ -48,7 +51,7 @@ from trigrep.server.protocol import (
     find_daemon_file,
     socket_dir,
 )
-from trigrep.walk import FileEntry, Walker
+from trigrep.walk import EntryFilter, FileEntry, Ruling, Walker
 
 SYNC_DIR = "sync"  # .trigrep/sync/<token>: barrier markers
 SYNC_TIMEOUT = 2.0  # seconds to wait for a marker before re-walking everything
@@ -92,6 +95,9 @@ class ServedTree:
         self._keys: list[Key] = []  # _key of each of _files
         self._cached: set[str] = set()  # the relative paths in _files
         self._dirs: set[str] = set()  # directories the walk descended into ("" the root)
+        # what the walk left out, so globs and types that bring entries in can be answered:
+        self._skipped: list[_Skipped] = []  # in walk order
+        self._skipped_keys: list[Key] = []  # _key of each of _skipped
         self._dirty_dirs: set[str] = set()  # subtrees to re-walk
         self._dirty_files: set[str] = set()  # cached files to re-stat
         self._markers_seen: set[str] = set()
@@ -240,11 +246,16 @@ class ServedTree:
         self._dirs = {d for d in self._dirs if not _is_below(d, directory)}
         absolute = self.prefix + directory if directory else self.root
         fresh: list[FileEntry] = []
+        skipped: list[_Skipped] = []
+
+        def on_skipped(path: bytes, is_dir: bool, ignored: bool) -> None:
+            skipped.append(_Skipped(os.fsdecode(path)[len(self.prefix) :], is_dir, ignored))
         # Marked directories were walked, and no ancestor is being re-walked, so none of the
         # rules that let the walk descend into it has changed: walking it alone is the same.
         if os.path.isdir(absolute):
             walked_dirs: list[bytes] = []
-            walker = Walker([absolute], WalkOptions(), on_directory=walked_dirs.append)
+            walker = Walker([absolute], WalkOptions(), on_directory=walked_dirs.append,
+                            on_skipped=on_skipped)
             for entry in walker:
                 rel = entry.path[len(self.prefix) :]
                 with contextlib.suppress(OSError):  # vanished already: its event will follow
@@ -257,12 +268,18 @@ class ServedTree:
         self._files[lo:hi] = fresh
         self._keys[lo:hi] = [_key(entry.display) for entry in fresh]
         self._cached.update(entry.display for entry in fresh)
+        lo, hi = _subtree_range(self._skipped_keys, key)
+        self._skipped[lo:hi] = skipped
+        self._skipped_keys[lo:hi] = [_key(entry.rel) for entry in skipped]
 
     def entries(self, paths: Sequence[str], opts: WalkOptions) -> list[FileEntry] | None:
         """The files `walk(paths, opts)` yields now (cwd as the search's), from the cache when
-        the walk is the default one over the root or a directory the cache walked."""
-        if opts.globs or opts.types or opts.types_not or not opts.is_default or len(paths) > 1:
+        the walk is the default one over the root or a directory the cache walked, narrowed
+        by globs and types as the walker would; None when they bring in a directory the
+        cached walk left out."""
+        if not opts.is_default or len(paths) > 1:
             return None
+        entry_filter = EntryFilter(opts) if opts.filtered else None  # bad globs raise here
         directory = os.path.abspath(paths[0] if paths else ".")
         if directory != self.root and not directory.startswith(self.prefix):
             return None
@@ -274,17 +291,29 @@ class ServedTree:
             self._apply_changes()
             if rel not in self._dirs:
                 return None  # e.g. a hidden or ignored directory named explicitly
-            lo, hi = _subtree_range(self._keys, _key(rel))
+            scope = _key(rel)
+            lo, hi = _subtree_range(self._keys, scope)
             cached = self._files[lo:hi]
-            self.counters["warm_searches"] += 1
-        if not paths and not rel:
-            return cached
+            if entry_filter is not None:
+                lo, hi = _subtree_range(self._skipped_keys, scope)
+                skipped = self._skipped[lo:hi]
+                dirs = [d for d in self._dirs if d != rel and _is_below(d, rel)]
         shown = paths[0] if paths else ""
         skip = len(rel) + 1 if rel else 0
-        return [
-            FileEntry(os.path.join(shown, entry.display[skip:]), entry.path, False, entry.stat())
-            for entry in cached
-        ]
+
+        def display(rel_path: str) -> str:
+            return os.path.join(shown, rel_path[skip:]) if skip or shown else rel_path
+
+        if entry_filter is not None:
+            found = _filtered(entry_filter, display, self.prefix, cached, skipped, dirs)
+        elif not paths and not rel:
+            found = cached
+        else:
+            found = [FileEntry(display(entry.display), entry.path, False, entry.stat())
+                     for entry in cached]
+        if found is not None:
+            self.count("warm_searches")
+        return found
 
     # -- the index -------------------------------------------------------------------------
 
@@ -327,6 +356,67 @@ class ServedTree:
 
 def _entry(rel: str, path: str, st: os.stat_result) -> FileEntry:
     return FileEntry(rel, path, False, st)
+
+
+@dataclass(frozen=True)
+class _Skipped:
+    """A file or directory the cached walk left out: ignored by the rules, else hidden."""
+
+    rel: str
+    is_dir: bool
+    ignored: bool
+
+
+def _ignored(name: bytes, is_dir: bool) -> bool:
+    return True
+
+
+def _whitelisted(name: bytes, is_dir: bool) -> bool:
+    return False  # for the walk's purposes, the same as "no rule" for a file it listed
+
+
+def _filtered(
+    entry_filter: EntryFilter,
+    display: Callable[[str], str],
+    prefix: str,
+    cached: list[FileEntry],
+    skipped: list[_Skipped],
+    dirs: list[str],
+) -> list[FileEntry] | None:
+    """What the walk with `entry_filter`'s globs and types yields, from the default walk's
+    files (`cached`), what it left out (`skipped`) and the directories it walked below the
+    search's directory (`dirs`); None when a glob brings in a directory it left out.
+
+    Paths are relative to the root; `display` turns them into the walk's paths.
+    """
+
+    def skip(rel: str, is_dir: bool, ruling: Ruling | None) -> bool:
+        path = os.fsencode(display(rel))
+        return entry_filter.skip(path, path.rpartition(b"/")[2], is_dir, ruling)
+
+    pruned = {_key(d) for d in dirs if skip(d, True, _whitelisted)}
+
+    def kept(rel: str) -> bool:
+        if not pruned:
+            return True
+        parts = _key(rel)
+        return not any(parts[:depth] in pruned for depth in range(1, len(parts)))
+
+    found = [
+        FileEntry(display(entry.display), entry.path, False, entry.stat())
+        for entry in cached
+        if kept(entry.display) and not skip(entry.display, False, _whitelisted)
+    ]
+    brought_in = []
+    for entry in skipped:
+        if kept(entry.rel) and not skip(entry.rel, entry.is_dir, _ignored if entry.ignored
+                                        else None):
+            if entry.is_dir:
+                return None  # the walk would descend where the cache never went
+            brought_in.append(FileEntry(display(entry.rel), prefix + entry.rel, False))
+    if brought_in:
+        found = sorted([*found, *brought_in], key=lambda e: _key(e.path[len(prefix) :]))
+    return found
 
 
 class CwdGate:
