@@ -216,6 +216,23 @@ def test_errors_are_one_line_with_exit_2(tree: Path, env: dict[str, str]) -> Non
     assert got.err.count(b"\n") == 1 and got.err.startswith(b"trigrep: ")
 
 
+@pytest.mark.parametrize("args", [["line"], ["-c", "line"], ["--json", "line"]], ids=" ".join)
+def test_a_reader_that_goes_away_ends_the_search_quietly(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """`trigrep ... | head -1`: exit 0 and nothing on stderr, as rg."""
+    for i in range(40):
+        (tmp_path / f"f{i:02d}.txt").write_bytes(b"line\n" * 20_000)
+    for command in ([RG, *args], [*TRIGREP, *args]):
+        p = subprocess.Popen(command, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert p.stdout is not None and p.stderr is not None
+        p.stdout.readline()
+        p.stdout.close()
+        err = p.stderr.read()
+        assert (p.wait(timeout=60), err) == (0, b""), command
+
+
 def test_stdin_is_searched_when_piped(tree: Path, env: dict[str, str]) -> None:
     data = b"alpha\nfoo beta\ngamma foo\n"
     for args in (["foo"], ["-n", "foo"], ["--json", "foo"], ["-c", "foo"]):

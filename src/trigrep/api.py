@@ -18,7 +18,6 @@ from trigrep.index import IndexReader, IndexStats, find_index_root
 from trigrep.options import (
     CaseMode,
     MatchOptions,
-    OutputMode,
     OutputOptions,
     TypeChange,
     WalkOptions,
@@ -168,9 +167,8 @@ class Index:
             type_changes=type_changes, hidden=hidden, no_ignore=no_ignore, glob_base=self.root,
         )
         check_types(walk_opts)
-        mode: OutputMode = "count" if count else "lines"
-        out_opts = OutputOptions(
-            mode=mode, max_count=1 if files_with_matches else max_count,
+        out_opts = OutputOptions(  # `count` needs the lines too: it yields the first match
+            mode="lines", max_count=1 if files_with_matches else max_count,
             before_context=context if before_context is None else before_context,
             after_context=context if after_context is None else after_context,
         )

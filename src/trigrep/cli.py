@@ -325,6 +325,8 @@ def _guarded(run: Callable[[], int], err: TextIO) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        raise  # the reader went away: the caller's quiet exit, as rg's
     except Exception as e:
         if os.environ.get("TRIGREP_DEBUG"):
             raise

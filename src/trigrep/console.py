@@ -5,6 +5,7 @@ Kept free of heavy imports: the CLI consults it before deciding whether a daemon
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import sys
@@ -14,6 +15,7 @@ from typing import BinaryIO, TextIO
 
 # The environment variables that change what a search prints (--color auto).
 OUTPUT_ENV = ("TERM", "NO_COLOR")
+OUTPUT_BUFFER = 64 << 10
 
 
 def stdin_is_readable() -> bool:
@@ -39,4 +41,11 @@ class Console:
     def of_process(cls) -> Console:
         """This process's own stdout, stderr, terminal and stdin."""
         env = {name: os.environ[name] for name in OUTPUT_ENV if name in os.environ}
-        return cls(sys.stdout.buffer, sys.stderr, sys.stdout.isatty(), env, stdin_is_readable())
+        is_tty = sys.stdout.isatty()
+        out: BinaryIO = sys.stdout.buffer
+        if isinstance(out, io.FileIO) and not is_tty:
+            # PYTHONUNBUFFERED (or -u) left stdout unbuffered: buffer it, as rg does into a
+            # pipe or file, rather than pay a syscall per line.
+            own = io.FileIO(out.fileno(), "wb", closefd=False)  # closing it leaves stdout be
+            out = io.BufferedWriter(own, OUTPUT_BUFFER)  # type: ignore[assignment]
+        return cls(out, sys.stderr, is_tty, env, stdin_is_readable())

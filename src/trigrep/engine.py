@@ -11,25 +11,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from trigrep.console import Console
 from trigrep.errors import Error, IndexVersionError
-from trigrep.extract import (
-    DecompressionError,
-    is_decompressed,
-    read_searchable,
-    searchable_bytes,
-)
+from trigrep.extract import is_decompressed, searchable_bytes
 from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
+from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
 from trigrep.searcher import BinaryMode, FileResult, search_buffer
 from trigrep.walk import FileEntry, walk
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Files whose mtime is this close to the build's start may have changed within the same
 # timestamp tick while being indexed ("racily clean", as git calls it): always search them.
@@ -37,10 +34,6 @@ RACY_WINDOW_NS = 2_000_000_000
 # When this many files (or this share of the index) changed since the build, refresh it.
 REFRESH_MIN_STALE = 200
 REFRESH_STALE_SHARE = 0.02
-# rg memory-maps (and so treats NUL bytes differently) when given at most this many files.
-MMAP_MAX_PATHS = 10
-SEARCH_THREADS = 4
-SEARCH_WINDOW = 32  # files read ahead of the printer
 
 
 class WarmTree(Protocol):
@@ -54,6 +47,13 @@ class WarmTree(Protocol):
 
     def refresh_index(self, root: str) -> None:
         """Many files changed since the index was built: bring it up to date, in the background."""
+
+    def search_pool(self) -> SearchPool | None:
+        """Worker processes kept for this tree's searches (None: fork them when needed)."""
+
+    def indexed_ids(self, entries: Sequence[FileEntry], reader: IndexReader) -> np.ndarray:
+        """`freshness(reader).indexed_id` of each of `entries` (which `entries()` returned),
+        known without checking each file again."""
 
 
 def default_root(start: str) -> str:
@@ -86,21 +86,56 @@ class Plan:
     def __post_init__(self) -> None:
         self.prefix = os.path.join(self.root, "")
 
-    def should_search(self, entry: FileEntry) -> tuple[bool, bool]:
-        """(search it?, was it stale?) for one file the walker yielded."""
+    def indexed_id(self, entry: FileEntry) -> tuple[int, bool]:
+        """(the file's id in the index if what was indexed is its content now, else -1;
+        whether it changed since it was indexed) for one file the walker yielded."""
         if not entry.path.startswith(self.prefix):
-            return True, False  # outside the indexed tree
+            return -1, False  # outside the indexed tree
         if self.search_zip and is_decompressed(entry.path, True):
-            return True, False
+            return -1, False
         record = self.reader.lookup(entry.path[len(self.prefix) :])
         if record is None:
-            return True, True
+            return -1, True
         st = entry.stat()
         if st.st_size != record.size or st.st_mtime_ns != record.mtime_ns:
-            return True, True
+            return -1, True
         if record.mtime_ns >= self.racy_after_ns or (self.report_all and record.irregular):
-            return True, False
-        return (self.candidates is None or record.file_id in self.candidates), False
+            return -1, False
+        return record.file_id, False
+
+    def should_search(self, entry: FileEntry) -> tuple[bool, bool]:
+        """(search it?, was it stale?) for one file the walker yielded."""
+        file_id, stale = self.indexed_id(entry)
+        if file_id < 0:
+            return True, stale
+        return (self.candidates is None or file_id in self.candidates), False
+
+    def select(self, entries: Sequence[FileEntry], indexed_ids: np.ndarray) -> list[FileEntry]:
+        """The `entries` to search, given each one's `indexed_id` (as a daemon keeps them):
+        one vectorised pass instead of a check per file."""
+        import numpy as np
+
+        if self.candidates is None:
+            return list(entries)
+        candidates = self.candidates.ids
+        size = max(int(indexed_ids.max(initial=-1)), int(candidates.max(initial=-1))) + 1
+        is_candidate = np.zeros(size, dtype=bool)
+        is_candidate[candidates] = True
+        wanted = indexed_ids < 0
+        wanted[~wanted] = is_candidate[indexed_ids[~wanted]]
+        return [entries[i] for i in np.flatnonzero(wanted).tolist()]
+
+
+def freshness(reader: IndexReader) -> Plan:
+    """A plan that only tells which files the index holds as they are now (`indexed_id`)."""
+    return Plan(reader.root, reader, None, _racy_after_ns(reader), report_all=False,
+                search_zip=False)
+
+
+def _racy_after_ns(reader: IndexReader) -> int:
+    stats = reader.stats()
+    build_started_ns = int((stats.created - stats.build_seconds) * 1e9)
+    return build_started_ns - RACY_WINDOW_NS
 
 
 def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
@@ -144,11 +179,10 @@ def make_plan(
         reader = open_index(start, build_if_missing=True)
         if reader is None:
             return None
+    if query.plan.op == "all" and not report_all:
+        return None  # every file is searched: no need to know which are fresh
     candidates = None if query.plan.op == "all" else reader.candidates(query.plan)
-    stats = reader.stats()
-    build_started_ns = int((stats.created - stats.build_seconds) * 1e9)
-    racy_after_ns = build_started_ns - RACY_WINDOW_NS
-    return Plan(reader.root, reader, candidates, racy_after_ns, report_all, search_zip)
+    return Plan(reader.root, reader, candidates, _racy_after_ns(reader), report_all, search_zip)
 
 
 def _selected(
@@ -185,34 +219,6 @@ def refresh_in_background(root: str) -> None:
     )
 
 
-def binary_mode_for(entry: FileEntry, paths: Sequence[str]) -> BinaryMode:
-    """rg's NUL handling depends on how the file was reached and how rg would read it."""
-    if not entry.explicit:
-        return BinaryMode.QUIT
-    if len(paths) > MMAP_MAX_PATHS or any(os.path.isdir(p) for p in paths):
-        return BinaryMode.CONVERT
-    return BinaryMode.CONVERT_MMAP
-
-
-def _searched(
-    items: Iterator[tuple[FileEntry, bool]], search_one: Callable[[FileEntry], FileResult | None]
-) -> Iterator[tuple[FileEntry, FileResult | None, bool]]:
-    """Run `search_one` on the files that need it, a few in flight, in walk order.
-
-    Reading releases the GIL and rurex releases it on large buffers, so threads use both cores.
-    """
-    window: deque[tuple[FileEntry, Future[FileResult | None] | None]] = deque()
-    with ThreadPoolExecutor(max_workers=SEARCH_THREADS) as pool:
-        for entry, needed in items:
-            window.append((entry, pool.submit(search_one, entry) if needed else None))
-            if len(window) >= SEARCH_WINDOW:
-                entry, fut = window.popleft()
-                yield entry, fut.result() if fut else None, fut is not None
-        while window:
-            entry, fut = window.popleft()
-            yield entry, fut.result() if fut else None, fut is not None
-
-
 @dataclass
 class SearchRun:
     """One search over files: the walk, the index plan, the per-file searches, in order.
@@ -226,10 +232,9 @@ class SearchRun:
     walk_opts: WalkOptions
     out_opts: OutputOptions
     reader: IndexReader | None = None
+    warm: WarmTree | None = None  # a daemon's cache of this tree
     errors: list[str] = field(default_factory=list)
-    entries: Iterable[FileEntry] | None = None  # the walk's result when known (a daemon's cache)
     on_warning: Callable[[str], None] = field(default=lambda message: _warn(message))
-    on_stale: Callable[[str], None] = field(default=lambda root: refresh_in_background(root))
     files_walked: int = 0  # rg reports "No files were searched" (exit 2) when this stays 0
 
     def _counted(self, entries: Iterable[FileEntry]) -> Iterator[FileEntry]:
@@ -241,42 +246,39 @@ class SearchRun:
         """Every file rg would report on, with its result, in rg's path order."""
         out_opts = self.out_opts
         report_all = out_opts.json or out_opts.mode == "files_without_match"
-        walked = self.entries
-        if walked is None:
-            walked = walk(
-                self.paths, self.walk_opts, on_error=self.errors.append, on_warning=self.on_warning
-            )
+        warm = self.warm
+        cached = warm.entries(self.paths, self.walk_opts) if warm is not None else None
+        reader = self.reader or (warm.reader() if warm is not None else None)
         plan = make_plan(
             self.paths, self.query, report_all=report_all,
-            search_zip=self.walk_opts.search_zip, reader=self.reader,
+            search_zip=self.walk_opts.search_zip, reader=reader,
         )
-        selected = _selected(self._counted(walked), plan, self.on_stale, report_all=report_all)
-        for entry, result, searched in _searched(selected, self._search_one):
-            if not searched and report_all:
+        selected: Iterable[tuple[FileEntry, bool]]
+        if warm is not None and cached is not None and plan is not None and not (
+            plan.report_all or plan.search_zip
+        ):
+            self.files_walked = len(cached)
+            indexed_ids = warm.indexed_ids(cached, plan.reader)
+            selected = ((entry, True) for entry in plan.select(cached, indexed_ids))
+        else:
+            walked = cached if cached is not None else walk(
+                self.paths, self.walk_opts, on_error=self.errors.append, on_warning=self.on_warning
+            )
+            on_stale = warm.refresh_index if warm is not None else refresh_in_background
+            selected = _selected(self._counted(walked), plan, on_stale, report_all=report_all)
+        search = FileSearch.of(self.query, out_opts, self.walk_opts.search_zip, self.paths)
+        pool = warm.search_pool() if warm is not None else None
+        for entry, outcome in search_in_order(selected, search, pool):
+            if outcome is None:
                 # Fresh in the index, ruled out by the plan, regular content: rg would have
                 # searched all of it and found nothing.
-                result = FileResult(bytes_searched=entry.stat().st_size)
+                yield entry, FileResult(bytes_searched=entry.stat().st_size)
+                continue
+            result, error = outcome
+            if error is not None:
+                self.errors.append(error)
             if result is not None:
                 yield entry, result
-
-    def _search_one(self, entry: FileEntry) -> FileResult | None:
-        zipped = self.walk_opts.search_zip
-        binary = binary_mode_for(entry, self.paths)
-        if is_decompressed(entry.path, zipped):
-            binary = BinaryMode.CONVERT  # rg reads a decompressor's output as a stream
-        read_error = None
-        try:
-            data = read_searchable(entry.path, zipped, program_path=entry.display)
-        except DecompressionError as e:
-            data, read_error = e.partial, e.message  # rg still searches what came out
-        except OSError as e:
-            self.errors.append(f"{entry.display}: {e.strerror} (os error {e.errno})")
-            return None
-        result = search_buffer(data, self.query, self.out_opts, binary=binary,
-                               read_error=read_error)
-        if result.error is not None:
-            self.errors.append(f"{entry.display}: {result.error}")
-        return result
 
 
 def search(
@@ -291,10 +293,25 @@ def search(
 
     `console` defaults to this process's; a daemon passes its client's, and `warm`, its cache.
     """
-    from trigrep.printer import make_printer
 
     console = console or Console.of_process()
-    query = compile_query(match_opts)
+    try:
+        return _search_and_print(paths, compile_query(match_opts), walk_opts, out_opts, console,
+                                 warm)
+    finally:
+        console.out.flush()
+
+
+def _search_and_print(
+    paths: Sequence[str],
+    query: Query,
+    walk_opts: WalkOptions,
+    out_opts: OutputOptions,
+    console: Console,
+    warm: WarmTree | None,
+) -> int:
+    from trigrep.printer import make_printer
+
     out = console.out
     if not paths and console.stdin_readable:
         printer = make_printer(
@@ -308,11 +325,7 @@ def search(
     printer = make_printer(
         out, out_opts, with_filename=not single_file, is_tty=console.is_tty, env=console.env
     )
-    run = SearchRun(paths, query, walk_opts, out_opts, on_warning=_warner(console))
-    if warm is not None:
-        run.entries = warm.entries(paths, walk_opts)
-        run.reader = warm.reader()
-        run.on_stale = warm.refresh_index
+    run = SearchRun(paths, query, walk_opts, out_opts, warm=warm, on_warning=_warner(console))
     quiet = out_opts.mode == "quiet" and not out_opts.json
     for entry, result in run.results():
         printer.file(entry.display, result)
@@ -352,9 +365,12 @@ def list_files(
     if entries is None:
         entries = walk(paths, walk_opts)
     found = False
-    for entry in entries:
-        console.out.write(os.fsencode(entry.display) + b"\n")
-        found = True
+    try:
+        for entry in entries:
+            console.out.write(os.fsencode(entry.display) + b"\n")
+            found = True
+    finally:
+        console.out.flush()
     return 0 if found else 1
 
 

@@ -250,7 +250,7 @@ class SummaryPrinter:
             # groups of lines, so inverted lines (which hold none) count for nothing.
             count = result.matches
         else:
-            count = sum(e.is_match for e in result.events)
+            count = result.matched_lines  # one per match event: events hold one line each
         if mode == "files_without_match":
             if count == 0:
                 self.matched = self.matched or result.error is None

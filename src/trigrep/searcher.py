@@ -8,6 +8,7 @@ and NUL bytes are handled by the binary mode rg would use for that file, includi
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -409,6 +410,14 @@ def search_buffer(
         opts.mode == "quiet" and not opts.json
     )
     limit = 1 if stop_at_first else opts.max_count
+    if opts.mode == "count" and nul < 0 and read_error is None and not (
+        query.invert or query.multiline
+    ):
+        # -c prints a number of lines: no need for an event per line.
+        lines = _matching_lines(query, data, end)
+        result.matched_lines = sum(1 for _ in itertools.islice(lines, limit))
+        result.bytes_searched = end
+        return result
     found = _matching_lines(query, data, end)
     if query.invert:
         found = _inverted(data, found, end)

@@ -50,6 +50,10 @@ class FileEntry:
         assert self._stat is not None
         return self._stat
 
+    def known_stat(self) -> os.stat_result | None:
+        """The stat if something fetched it already."""
+        return self._stat
+
 
 def check_types(opts: WalkOptions) -> None:
     """Raise PatternError (rg's wording) for a bad `--type-add` or an unknown `-t`/`-T`."""

@@ -35,13 +35,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trigrep.console import OUTPUT_ENV, Console
+from trigrep.engine import freshness
 from trigrep.errors import Error
 from trigrep.index import IndexReader
 from trigrep.index.format import INDEX_DIR_NAME, MANIFEST_NAME, write_atomically
 from trigrep.options import WalkOptions
+from trigrep.parallel import SearchPool, SharedSearchPool
 from trigrep.server.protocol import (
     WALK_ENV,
     Message,
@@ -52,6 +54,9 @@ from trigrep.server.protocol import (
     socket_dir,
 )
 from trigrep.walk import EntryFilter, FileEntry, Ruling, Walker
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SYNC_DIR = "sync"  # .trigrep/sync/<token>: barrier markers
 SYNC_TIMEOUT = 2.0  # seconds to wait for a marker before re-walking everything
@@ -86,8 +91,9 @@ def _is_below(rel: str, directory: str) -> bool:
 class ServedTree:
     """One watched tree: its cached walk, its index reader, and what changed since."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, pool: SharedSearchPool | None = None) -> None:
         self.root = root
+        self._pool = pool
         self.prefix = os.path.join(root, "")
         self.sync_dir = os.path.join(root, INDEX_DIR_NAME, SYNC_DIR)
         self._lock = threading.Condition()
@@ -103,6 +109,10 @@ class ServedTree:
         self._markers_seen: set[str] = set()
         self._marker_ids = itertools.count()
         self._reader: IndexReader | None = None
+        # Cached files the index holds as they are now: absolute path -> file id, as
+        # `engine.freshness(_indexed_by).indexed_id` says (kept up to date as files change).
+        self._indexed: dict[str, int] = {}
+        self._indexed_by: IndexReader | None = None
         self._manifest_stamp: tuple[int, int] | None = None
         self._refresh: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
@@ -227,10 +237,13 @@ class ServedTree:
             if any(_is_below(rel, d) for d in outermost):
                 continue
             lo = bisect.bisect_left(self._keys, _key(rel))
+            self._indexed.pop(self._files[lo].path, None)
             try:
                 self._files[lo] = _entry(rel, self.prefix + rel, os.stat(self.prefix + rel))
             except OSError:
                 outermost.append(rel.rpartition("/")[0])  # gone: its deletion is on the way
+                continue
+            self._note_indexed(self._files[lo : lo + 1])
         for directory in outermost:
             self._rewalk(directory)
         self._dirty_dirs.clear()
@@ -243,6 +256,8 @@ class ServedTree:
         key = _key(directory)
         lo, hi = _subtree_range(self._keys, key)
         self._cached.difference_update(entry.display for entry in self._files[lo:hi])
+        for entry in self._files[lo:hi]:
+            self._indexed.pop(entry.path, None)
         self._dirs = {d for d in self._dirs if not _is_below(d, directory)}
         absolute = self.prefix + directory if directory else self.root
         fresh: list[FileEntry] = []
@@ -271,6 +286,32 @@ class ServedTree:
         lo, hi = _subtree_range(self._skipped_keys, key)
         self._skipped[lo:hi] = skipped
         self._skipped_keys[lo:hi] = [_key(entry.rel) for entry in skipped]
+        self._note_indexed(fresh)
+
+    def _note_indexed(self, entries: Iterable[FileEntry]) -> None:
+        """Record which of `entries` (just stat'ed) the open index holds as they are."""
+        if self._indexed_by is None:
+            return
+        indexed_id = freshness(self._indexed_by).indexed_id
+        for entry in entries:
+            file_id, _ = indexed_id(entry)
+            if file_id >= 0:
+                self._indexed[entry.path] = file_id
+
+    def indexed_ids(self, entries: Sequence[FileEntry], reader: IndexReader) -> np.ndarray:
+        """Per entry, its id in `reader` if the index holds it as it is now, else -1: a dict
+        lookup per file (a check per file costs ten times as much); worked out again for
+        every file only when the index changed."""
+        import numpy as np
+
+        with self._lock:
+            if self._indexed_by is not reader:
+                self._indexed_by = reader
+                self._indexed = {}
+                self._note_indexed(self._files)
+            known = self._indexed.get
+            return np.fromiter((known(entry.path, -1) for entry in entries), np.int64,
+                               len(entries))
 
     def entries(self, paths: Sequence[str], opts: WalkOptions) -> list[FileEntry] | None:
         """The files `walk(paths, opts)` yields now (cwd as the search's), from the cache when
@@ -340,6 +381,9 @@ class ServedTree:
                 [sys.executable, "-m", "trigrep.cli", "index", root],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
+
+    def search_pool(self) -> SearchPool | None:
+        return self._pool.get() if self._pool is not None else None
 
     def count(self, counter: str) -> None:
         with self._lock:
@@ -476,7 +520,8 @@ class Daemon:
     """The socket server over a set of served trees."""
 
     def __init__(self, roots: Sequence[str]) -> None:
-        self.trees = [ServedTree(root) for root in roots]
+        self.pool = SharedSearchPool()
+        self.trees = [ServedTree(root, self.pool) for root in roots]
         self.socket_path = os.path.join(socket_dir(), f"daemon-{os.getpid()}.sock")
         self.started = time.time()
         self._stopping = threading.Event()
@@ -516,6 +561,7 @@ class Daemon:
             self._clean_up()
 
     def _clean_up(self) -> None:
+        self.pool.close()
         for tree in self.trees:
             tree.stop()
             found = find_daemon_file(tree.root)

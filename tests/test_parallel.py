@@ -1,0 +1,123 @@
+"""Searches spread over worker processes print exactly what rg prints, in rg's order.
+
+The batch sizes are shrunk so that a small tree goes through the workers in many batches,
+with files the index rules out (and, in summary modes, reports) in between.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import RG, isolated_env, normalise_json, run
+from trigrep import engine, parallel
+from trigrep.cli import parse_search_flags
+from trigrep.console import Console
+from trigrep.index import IndexReader
+from trigrep.options import WalkOptions
+from trigrep.parallel import SearchPool
+
+ARGS = [
+    ["needle"],
+    ["-n", "-C1", "needle"],
+    ["-c", "e"],
+    ["--count-matches", "needle|hay"],
+    ["-l", "needle"],
+    ["--files-without-match", "needle"],
+    ["--json", "needle"],
+    ["-v", "-c", "needle"],
+    ["-q", "needle"],
+    ["-m1", "-o", "needle|hay"],
+    [r"\p{Greek}"],
+    ["zzz_nowhere"],
+]
+
+
+def _tree(root: Path) -> None:
+    for i in range(60):
+        directory = root / f"d{i % 7}"
+        directory.mkdir(exist_ok=True)
+        body = b"".join(
+            b"needle %d\n" % j if (i * j) % 5 == 0 else b"hay %d\n" % j for j in range(i % 9)
+        )
+        if i % 11 == 0:
+            body += "\u03b1\u03b2\n".encode()
+        if i % 13 == 0:
+            body += b"needle\0binary\n"
+        (directory / f"f{i:02d}.txt").write_bytes(body)
+
+
+@pytest.fixture
+def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    root = tmp_path / "tree"
+    root.mkdir()
+    _tree(root)
+    monkeypatch.chdir(root)
+    for name in ("HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / "home"))
+    monkeypatch.setattr(parallel, "INLINE_FILES", 3)
+    monkeypatch.setattr(parallel, "BATCH_FILES", 2)
+    engine.build(str(root), progress=False)
+    # Files edited since the build are searched directly, in the same batches.
+    for name in ("d1/f08.txt", "d3/f24.txt"):
+        (root / name).write_bytes(b"needle edited\n")
+    yield root
+
+
+class _Warm:
+    """The daemon's side of a search (a pool of its own), without the rest of the daemon."""
+
+    def __init__(self, root: Path, pool: SearchPool) -> None:
+        self._reader = IndexReader.open(str(root))
+        self._pool = pool
+
+    def entries(self, paths: list[str], opts: WalkOptions) -> None:
+        return None
+
+    def reader(self) -> IndexReader:
+        return self._reader
+
+    def refresh_index(self, root: str) -> None:
+        pass
+
+    def search_pool(self) -> SearchPool:
+        return self._pool
+
+    def indexed_ids(self, entries: list[object], reader: IndexReader) -> None:
+        raise AssertionError("entries() never returns a cached walk here")
+
+
+def _search(args: list[str], warm: _Warm | None = None) -> tuple[bytes, int]:
+    match_opts, out_opts = parse_search_flags(args)
+    out = io.BytesIO()
+    console = Console(out, io.StringIO(), is_tty=False)
+    code = engine.search([], match_opts, WalkOptions(), out_opts, console, warm)
+    return out.getvalue(), code
+
+
+def _rg(args: list[str], root: Path) -> tuple[bytes, int]:
+    got = run([RG, "--sort", "path", *args], root, isolated_env(Path(os.environ["HOME"])))
+    return got.out, got.code
+
+
+@pytest.mark.parametrize("args", ARGS, ids=" ".join)
+def test_forked_workers_print_what_rg_prints(tree: Path, args: list[str]) -> None:
+    out, code = _search(args)
+    want_out, want_code = _rg(args, tree)
+    assert (normalise_json(out), code) == (normalise_json(want_out), want_code)
+
+
+def test_a_shared_fork_server_pool_serves_many_searches(tree: Path) -> None:
+    pool = SearchPool("forkserver", workers=2)
+    try:
+        warm = _Warm(tree, pool)
+        for args in ARGS:
+            out, code = _search(args, warm)
+            want_out, want_code = _rg(args, tree)
+            assert (normalise_json(out), code) == (normalise_json(want_out), want_code), args
+    finally:
+        pool.close()
