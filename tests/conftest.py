@@ -28,6 +28,7 @@ def isolated_env(home: Path) -> dict[str, str]:
     """An environment where neither tool sees the user's rg, git or XDG configuration."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RIPGREP", "GIT_", "XDG_"))}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), LC_ALL="C.UTF-8")
+    env["TRIGREP_AUTO_SERVE"] = "off"  # no daemon outlives a test unless the test asks for one
     return env
 
 

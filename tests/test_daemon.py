@@ -91,6 +91,13 @@ class Daemon:
             assert time.monotonic() < deadline, "daemon did not start"
             time.sleep(0.05)
 
+    @classmethod
+    def attach(cls, tree: Path, env: dict[str, str]) -> Daemon:
+        """The daemon some other command started for `tree` (stop it with `trigrep stop`)."""
+        daemon = cls.__new__(cls)
+        daemon.tree, daemon.env = tree, env
+        return daemon
+
     def warm_searches(self) -> int:
         return status(self.tree, self.env)["roots"][0]["warm_searches"]
 
@@ -287,6 +294,67 @@ def test_stop_status_and_private_socket(tree: Path, env: dict[str, str]) -> None
     assert not os.path.exists(sock)
     assert trigrep_run(["status"], tree, env).code == 1
     assert (tree / ".trigrep" / "daemon.log").exists()
+
+
+def _wait_for(condition, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_a_search_in_a_big_tree_starts_a_daemon_that_stops_when_idle(
+    tree: Path, env: dict[str, str]
+) -> None:
+    env = {**env, "TRIGREP_AUTO_SERVE": "4"}  # "big": at least 4 indexed files
+    assert_like_rg(tree, env, ["foo"])  # builds the index, searches, starts a daemon
+    _wait_for(lambda: status(tree, env)["served"], "no daemon was started")
+    try:
+        assert_all_like_rg(tree, Daemon.attach(tree, env))
+        pid = status(tree, env)["pid"]
+        assert_like_rg(tree, env, ["foo"])  # served: no second daemon
+        assert status(tree, env)["pid"] == pid
+    finally:
+        trigrep_run(["stop"], tree, env)
+    small = {**env, "TRIGREP_AUTO_SERVE": "1000"}
+    assert_like_rg(tree, small, ["foo"])
+    time.sleep(0.5)
+    assert not status(tree, small)["served"]  # a small tree gets no daemon
+
+
+def test_idle_timeout_and_stale_records_of_a_killed_daemon(
+    tree: Path, env: dict[str, str]
+) -> None:
+    first = Daemon(tree, env)
+    first.proc.kill()
+    first.proc.wait()
+    record = json.loads((tree / ".trigrep" / "daemon.json").read_bytes())
+    assert os.path.exists(record["socket"])  # left behind by kill -9
+    started = trigrep_run(["serve", "--detach", "--idle-timeout", "1", "."], tree, env)
+    assert started.code == 0, started.err
+    assert not os.path.exists(record["socket"])  # the new daemon cleaned up
+    assert status(tree, env)["served"]
+    _wait_for(lambda: not (tree / ".trigrep" / "daemon.json").exists(),
+              "the daemon did not stop when idle")
+    assert not status(tree, env)["served"]
+
+
+def test_two_daemons_started_at_once_serve_a_tree_once(tree: Path, env: dict[str, str]) -> None:
+    trigrep_run(["index"], tree, env)
+    procs = [subprocess.Popen([*TRIGREP, "serve", "."], cwd=tree, env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for _ in range(3)]
+    try:
+        _wait_for(lambda: status(tree, env)["served"], "no daemon serves")
+        _wait_for(lambda: sum(p.poll() is not None for p in procs) == 2, "several daemons run")
+        for p in procs:
+            if p.poll() is not None:
+                assert p.returncode == 2 and b"already served" in p.stderr.read()
+        assert_all_like_rg(tree, Daemon.attach(tree, env))
+    finally:
+        trigrep_run(["stop"], tree, env)
+        for p in procs:
+            p.wait(timeout=20)
 
 
 def _connect(tree: Path) -> socket.socket:

@@ -177,21 +177,14 @@ def _search_paths(ns: argparse.Namespace) -> list[str]:
     return list(ns.args) if ns.regexp or ns.file or ns.files else list(ns.args[1:])
 
 
-def _delegated(argv: Sequence[str], ns: argparse.Namespace) -> int | None:
-    """The exit code of this search run by a daemon serving its tree; None to search here.
-
-    Searches reading stdin stay here, and so does everything when TRIGREP_NO_DAEMON is set.
-    """
-    paths = _search_paths(ns)
-    if (
+def _may_use_daemon(ns: argparse.Namespace) -> bool:
+    """Whether a daemon may run this search: not one reading stdin, and not when
+    TRIGREP_NO_DAEMON is set."""
+    return not (
         os.environ.get("TRIGREP_NO_DAEMON") or ns.type_list or "-" in ns.file
         or not (ns.args or ns.regexp or ns.file or ns.files)
-        or (not paths and stdin_is_readable())
-    ):
-        return None
-    from trigrep.server import client
-
-    return client.search(argv, paths)
+        or (not _search_paths(ns) and stdin_is_readable())
+    )
 
 
 def search_options(
@@ -230,8 +223,11 @@ def parse_search_flags(argv: Sequence[str]) -> tuple[MatchOptions, OutputOptions
 def _search(argv: Sequence[str], console: Console | None = None,
             warm: WarmTree | None = None) -> int:
     ns = _search_parser().parse_args(argv)
-    if console is None:
-        delegated = _delegated(argv, ns)
+    use_daemon = console is None and _may_use_daemon(ns)
+    if use_daemon:
+        from trigrep.server import client
+
+        delegated = client.search(argv, _search_paths(ns))
         if delegated is not None:
             return delegated
     from trigrep import engine
@@ -251,7 +247,10 @@ def _search(argv: Sequence[str], console: Console | None = None,
     if ns.files:
         return engine.list_files(args, walk_opts, console, warm)
     match_opts, out_opts = search_options(ns, args)
-    return engine.search(args, match_opts, walk_opts, out_opts, console, warm)
+    code = engine.search(args, match_opts, walk_opts, out_opts, console, warm)
+    if use_daemon:
+        client.serve_in_background(args[0] if args else ".")
+    return code
 
 
 def _index(argv: Sequence[str]) -> int:
@@ -290,10 +289,12 @@ def _serve(argv: Sequence[str]) -> int:
     p.add_argument("--detach", action="store_true",
                    help="run in the background (pid in .trigrep/daemon.json, log in "
                    ".trigrep/daemon.log)")
+    p.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                   help="stop after this long without a search (default: never)")
     ns = p.parse_args(argv)
     from trigrep.server import daemon
 
-    return daemon.serve(ns.paths or ["."], detach=ns.detach)
+    return daemon.serve(ns.paths or ["."], detach=ns.detach, idle_timeout=ns.idle_timeout)
 
 
 def _status(argv: Sequence[str]) -> int:

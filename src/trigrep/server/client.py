@@ -10,13 +10,29 @@ import base64
 import json
 import os
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
 
-from trigrep.server.protocol import CLIENT_ENV, Message, decode, encode, find_daemon_file
+from trigrep.errors import Error
+from trigrep.server.protocol import (
+    CLIENT_ENV,
+    DAEMON_LOG,
+    Message,
+    decode,
+    encode,
+    find_daemon_file,
+    is_served,
+)
 
 CONNECT_TIMEOUT = 1.0
+# After a search the CLI ran itself, it starts a daemon for the tree when the index holds at
+# least this many files (TRIGREP_AUTO_SERVE: another number, or "off"); the daemon stops
+# after AUTO_SERVE_IDLE seconds without a search.
+AUTO_SERVE_ENV = "TRIGREP_AUTO_SERVE"
+AUTO_SERVE_MIN_FILES = 10_000
+AUTO_SERVE_IDLE = 1800.0
 
 
 def _connect(start: str) -> tuple[str, Message, socket.socket] | None:
@@ -138,3 +154,39 @@ def stop(path: str, *, timeout: float = 10.0) -> int:
         time.sleep(0.02)
     sys.stderr.write(f"trigrep: daemon {pid} did not stop within {timeout:.0f}s\n")
     return 2
+
+
+def spawn_daemon(roots: Sequence[str], idle_timeout: float | None) -> subprocess.Popen[bytes]:
+    """Start `trigrep serve ROOTS` in its own session, logging to the first root's
+    .trigrep/daemon.log; it exits at once if another daemon serves one of them."""
+    index_dir = os.path.join(roots[0], ".trigrep")
+    os.makedirs(index_dir, exist_ok=True)
+    idle = ["--idle-timeout", f"{idle_timeout:g}"] if idle_timeout is not None else []
+    with open(os.path.join(index_dir, DAEMON_LOG), "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "trigrep.cli", "serve", *idle, *roots],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        )
+
+
+def serve_in_background(path: str) -> None:
+    """After a search without a daemon in a big indexed tree, start one for the tree, so that
+    the next searches skip walking and checking every file (a watcher knows what changed)."""
+    from trigrep.index.format import MANIFEST_NAME, parse_manifest
+    from trigrep.index.reader import find_index_root
+
+    setting = os.environ.get(AUTO_SERVE_ENV, "")
+    if setting == "off":
+        return
+    min_files = int(setting) if setting.isdigit() else AUTO_SERVE_MIN_FILES
+    root = find_index_root(path if os.path.isdir(path) else os.path.dirname(path) or ".")
+    if root is None or is_served(root):
+        return
+    index_dir = os.path.join(root, ".trigrep")
+    try:
+        with open(os.path.join(index_dir, MANIFEST_NAME), "rb") as f:
+            files = parse_manifest(f.read(), index_dir).stats.files
+    except (OSError, Error):
+        return
+    if files >= min_files:
+        spawn_daemon([os.path.realpath(root)], AUTO_SERVE_IDLE)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import bisect
 import contextlib
+import fcntl
 import io
 import itertools
 import json
@@ -38,19 +39,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trigrep.console import OUTPUT_ENV, Console
-from trigrep.engine import freshness
+from trigrep.engine import build_at, default_root, freshness
 from trigrep.errors import Error
-from trigrep.index import IndexReader
+from trigrep.index import IndexReader, find_index_root
 from trigrep.index.format import INDEX_DIR_NAME, MANIFEST_NAME, write_atomically
 from trigrep.options import WalkOptions
 from trigrep.parallel import SearchPool, SharedSearchPool
+from trigrep.server.client import spawn_daemon
 from trigrep.server.protocol import (
+    DAEMON_LOG,
     WALK_ENV,
     Message,
     daemon_file,
+    daemon_lock_path,
     decode,
     encode,
     find_daemon_file,
+    is_served,
     socket_dir,
 )
 from trigrep.walk import EntryFilter, FileEntry, Ruling, Walker
@@ -519,17 +524,23 @@ class _Output(io.RawIOBase):
 class Daemon:
     """The socket server over a set of served trees."""
 
-    def __init__(self, roots: Sequence[str]) -> None:
+    def __init__(self, roots: Sequence[str], idle_timeout: float | None = None) -> None:
         self.pool = SharedSearchPool()
         self.trees = [ServedTree(root, self.pool) for root in roots]
         self.socket_path = os.path.join(socket_dir(), f"daemon-{os.getpid()}.sock")
         self.started = time.time()
+        self.idle_timeout = idle_timeout  # stop after this long without a search
+        self.last_search = time.monotonic()
+        self._locks: list[int] = []
         self._stopping = threading.Event()
         self._gate = CwdGate()
         self._walk_env = {name: os.environ.get(name) for name in WALK_ENV}
 
     def run(self) -> None:
-        """Serve until stopped by a `stop` request, SIGTERM or SIGINT."""
+        """Serve until stopped by a `stop` request, SIGTERM or SIGINT, the idle timeout, or
+        the removal of a served tree's index."""
+        for tree in self.trees:
+            self._locks.append(_lock_served(tree.root))
         for tree in self.trees:
             tree.start()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -553,6 +564,10 @@ class Daemon:
                 try:
                     conn, _ = listener.accept()
                 except TimeoutError:
+                    if self._idle() or not all(
+                        os.path.isdir(os.path.join(t.root, INDEX_DIR_NAME)) for t in self.trees
+                    ):
+                        break
                     continue
                 conn.settimeout(None)
                 threading.Thread(target=self._serve_connection, args=(conn,), daemon=True).start()
@@ -569,6 +584,12 @@ class Daemon:
                 os.unlink(daemon_file(tree.root))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
+        for fd in self._locks:
+            os.close(fd)  # closing releases the flock
+
+    def _idle(self) -> bool:
+        return (self.idle_timeout is not None
+                and time.monotonic() - self.last_search > self.idle_timeout)
 
     def _serve_connection(self, conn: socket.socket) -> None:
         session = _Session(self, conn)
@@ -610,6 +631,7 @@ class Daemon:
         from trigrep.cli import run_search
 
         request_id = request["id"]
+        self.last_search = time.monotonic()
         tree = self._tree_for(request)
         if isinstance(tree, str):
             send({"id": request_id, "declined": tree})
@@ -692,52 +714,56 @@ class _Session:
             self._cancel(target)
 
 
-def serve(paths: Sequence[str], *, detach: bool) -> int:
+def serve(paths: Sequence[str], *, detach: bool, idle_timeout: float | None = None) -> int:
     """`trigrep serve`: serve the trees holding `paths`, here or (`detach`) in the background."""
-    from trigrep.engine import build_at, default_root
-    from trigrep.index import find_index_root
-
-    roots = []
-    for path in paths:
-        if not os.path.isdir(path):
-            raise Error(f"{path}: not a directory")
-        roots.append(os.path.realpath(find_index_root(path) or default_root(path)))
+    roots = [served_root(path) for path in paths]
     for root in roots:
-        found = find_daemon_file(root)
-        if found is not None and found[0] == root and _alive(int(found[1].get("pid", 0))):
-            raise Error(f"{root}: already served by the daemon with pid {found[1]['pid']}")
+        if is_served(root):
+            found = find_daemon_file(root)
+            pid = found[1].get("pid") if found is not None and found[0] == root else "?"
+            raise Error(f"{root}: already served by the daemon with pid {pid}")
     if detach:
-        return _detach(roots)
+        child = spawn_daemon(roots, idle_timeout)
+        return _wait_until_serving(child, roots)
     for root in roots:
         if find_index_root(root) != root:
             build_at(root, progress=sys.stderr.isatty())
-    Daemon(roots).run()
+    Daemon(roots, idle_timeout).run()
     return 0
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
+def served_root(path: str) -> str:
+    """The root of the tree a daemon serves for `path`: that of its index, or where a first
+    search would build one."""
+    if not os.path.isdir(path):
+        raise Error(f"{path}: not a directory")
+    return os.path.realpath(find_index_root(path) or default_root(path))
+
+
+def _lock_served(root: str) -> int:
+    """Take `root`'s daemon lock for this process's life (Error if another daemon has it),
+    then remove what a daemon killed before its clean-up left: its record and socket."""
+    os.makedirs(os.path.join(root, INDEX_DIR_NAME), exist_ok=True)
+    fd = os.open(daemon_lock_path(root), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise Error(f"{root}: already served by another daemon") from None
+    found = find_daemon_file(root)
+    if found is not None and found[0] == root:
+        stale_socket = str(found[1].get("socket", ""))
+        if os.path.dirname(stale_socket) == socket_dir():
+            with contextlib.suppress(OSError):
+                os.unlink(stale_socket)
+        with contextlib.suppress(OSError):
+            os.unlink(daemon_file(root))
+    return fd
 
 
-def _detach(roots: Sequence[str]) -> int:
-    """Start the daemon in its own session, logging to .trigrep/daemon.log; return once it
-    serves every root (or report its log if it died first)."""
-    index_dir = os.path.join(roots[0], INDEX_DIR_NAME)
-    os.makedirs(index_dir, exist_ok=True)
-    log_path = os.path.join(index_dir, "daemon.log")
-    with open(log_path, "ab") as log:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "trigrep.cli", "serve", *roots],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-        )
+def _wait_until_serving(child: subprocess.Popen[bytes], roots: Sequence[str]) -> int:
+    """Return once the spawned daemon serves every root (or report its log if it died)."""
+    log_path = os.path.join(roots[0], INDEX_DIR_NAME, DAEMON_LOG)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if child.poll() is not None:

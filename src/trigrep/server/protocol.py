@@ -52,6 +52,7 @@ Only the standard library is imported here: the CLI loads this on every search.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import stat
@@ -59,6 +60,8 @@ import tempfile
 from typing import Any
 
 DAEMON_FILE = "daemon.json"  # in a served tree's .trigrep/
+DAEMON_LOCK = "daemon.lock"  # flock'ed by the daemon serving the tree, for its whole life
+DAEMON_LOG = "daemon.log"
 CLIENT_ENV = ("TERM", "NO_COLOR", "HOME", "XDG_CONFIG_HOME")
 WALK_ENV = ("HOME", "XDG_CONFIG_HOME")  # must match the daemon's: they locate global excludes
 
@@ -95,6 +98,26 @@ def socket_dir() -> str:
 
 def daemon_file(root: str) -> str:
     return os.path.join(root, ".trigrep", DAEMON_FILE)
+
+
+def daemon_lock_path(root: str) -> str:
+    return os.path.join(root, ".trigrep", DAEMON_LOCK)
+
+
+def is_served(root: str) -> bool:
+    """True while a daemon holds `root`'s daemon lock (the kernel drops it when the daemon
+    dies, however it dies)."""
+    try:
+        fd = os.open(daemon_lock_path(root), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def find_daemon_file(start: str) -> tuple[str, Message] | None:
