@@ -359,11 +359,14 @@ def path_bytes(path: Path) -> int:
 def bench_env() -> dict[str, str]:
     """rg and trigrep isolated from user configuration, trigrep importable from this checkout.
 
-    The trigrep CLI searches by itself here: only `Daemon.env` lets it use a daemon.
+    The trigrep CLI searches by itself here: only `Daemon.env` lets it use a daemon. Python
+    runs as a user's shell runs it: with cached bytecode and buffered output, whatever this
+    process's PYTHONDONTWRITEBYTECODE or PYTHONUNBUFFERED say.
     """
     home = CACHE / "home"
     home.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k != "RIPGREP_CONFIG_PATH"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RIPGREP_CONFIG_PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), **{NO_DAEMON: "1"})
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p)

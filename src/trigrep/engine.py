@@ -28,6 +28,8 @@ from trigrep.walk import FileEntry, walk
 if TYPE_CHECKING:
     import numpy as np
 
+    from trigrep.printer import LineFormat
+
 # Files whose mtime is this close to the build's start may have changed within the same
 # timestamp tick while being indexed ("racily clean", as git calls it): always search them.
 RACY_WINDOW_NS = 2_000_000_000
@@ -236,6 +238,7 @@ class SearchRun:
     errors: list[str] = field(default_factory=list)
     on_warning: Callable[[str], None] = field(default=lambda message: _warn(message))
     files_walked: int = 0  # rg reports "No files were searched" (exit 2) when this stays 0
+    render: LineFormat | None = None  # render each file's output as it is searched
 
     def _counted(self, entries: Iterable[FileEntry]) -> Iterator[FileEntry]:
         for entry in entries:
@@ -266,7 +269,8 @@ class SearchRun:
             )
             on_stale = warm.refresh_index if warm is not None else refresh_in_background
             selected = _selected(self._counted(walked), plan, on_stale, report_all=report_all)
-        search = FileSearch.of(self.query, out_opts, self.walk_opts.search_zip, self.paths)
+        search = FileSearch.of(self.query, out_opts, self.walk_opts.search_zip, self.paths,
+                               self.render)
         pool = warm.search_pool() if warm is not None else None
         for entry, outcome in search_in_order(selected, search, pool):
             if outcome is None:
@@ -325,7 +329,8 @@ def _search_and_print(
     printer = make_printer(
         out, out_opts, with_filename=not single_file, is_tty=console.is_tty, env=console.env
     )
-    run = SearchRun(paths, query, walk_opts, out_opts, warm=warm, on_warning=_warner(console))
+    run = SearchRun(paths, query, walk_opts, out_opts, warm=warm, on_warning=_warner(console),
+                    render=printer.line_format)
     quiet = out_opts.mode == "quiet" and not out_opts.json
     for entry, result in run.results():
         printer.file(entry.display, result)

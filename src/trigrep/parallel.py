@@ -32,6 +32,8 @@ from trigrep.walk import FileEntry
 if TYPE_CHECKING:
     from multiprocessing.pool import AsyncResult
 
+    from trigrep.printer import LineFormat
+
 # A search hands files to workers only once it has searched this much itself: forking costs
 # more than searching a few candidate files.
 INLINE_FILES = 128
@@ -58,12 +60,13 @@ class FileSearch:
     # How the command line named its paths decides how rg reads (and treats NULs in) the
     # files named there: True when rg reads them as streams, False when it memory-maps them.
     explicit_as_stream: bool
+    render: LineFormat | None  # render the output here (set when printing it is the job)
 
     @classmethod
     def of(cls, query: Query, out_opts: OutputOptions, search_zip: bool,
-           paths: Sequence[str]) -> FileSearch:
+           paths: Sequence[str], render: LineFormat | None = None) -> FileSearch:
         as_stream = len(paths) > MMAP_MAX_PATHS or any(os.path.isdir(p) for p in paths)
-        return cls(query, out_opts, search_zip, as_stream)
+        return cls(query, out_opts, search_zip, as_stream, render)
 
     def binary_mode(self, entry: FileEntry) -> BinaryMode:
         """rg's NUL handling depends on how the file was reached and how rg reads it."""
@@ -82,8 +85,14 @@ class FileSearch:
             data, read_error = e.partial, e.message  # rg still searches what came out
         except OSError as e:
             return None, f"{entry.display}: {e.strerror} (os error {e.errno})"
+        render = self.render
         result = search_buffer(data, self.query, self.out_opts, binary=self.binary_mode(entry),
-                               read_error=read_error)
+                               read_error=read_error,
+                               spans=render is None or render.needs_spans)
+        if render is not None:
+            result.rendered = render.render(entry.display, result)
+            if result.rendered is not None:
+                result.events = []  # the bytes are all the printer needs, and cheaper to ship
         return result, None if result.error is None else f"{entry.display}: {result.error}"
 
 

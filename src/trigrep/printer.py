@@ -11,10 +11,11 @@ import json
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from trigrep.options import OutputOptions
-from trigrep.searcher import BinaryMode, FileResult, LineEvent
+from trigrep.searcher import BinaryMode, FileResult, LineEvent, Rendered
 
 # rg's default colours (termcolor writes a reset before each spec).
 _PATH_COLOR = b"\x1b[0m\x1b[35m"
@@ -27,6 +28,9 @@ class Printer(Protocol):
     """What the engine drives: one `file` call per searched file, then `finish`."""
 
     matched: bool
+    # How worker processes may render each file's output ahead of `file` (which then writes
+    # `FileResult.rendered`); None when the printer needs the line events themselves.
+    line_format: LineFormat | None
 
     def file(self, display_path: str, result: FileResult) -> None: ...
 
@@ -82,33 +86,31 @@ def _merge_adjacent(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-class StandardPrinter:
-    """rg's default line output: optional heading, line numbers, colours, context breaks."""
+@dataclass(frozen=True)
+class LineFormat:
+    """How rg prints one file's lines. It depends on nothing printed before, so worker
+    processes render files with it (and ship bytes instead of line events)."""
 
-    def __init__(
-        self,
-        out: BinaryIO,
-        opts: OutputOptions,
-        *,
-        with_filename: bool,
-        is_tty: bool,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
-        self.out = out
-        self.opts = opts
-        self.with_filename = with_filename
-        self.heading = is_tty if opts.heading is None else opts.heading
-        self.line_number = is_tty if opts.line_number is None else opts.line_number
-        self.color = use_color(opts.color, is_tty, env)
-        self.has_context = opts.before_context > 0 or opts.after_context > 0
-        self.printed_any = False
-        self.matched = False
-        self.across_lines = False  # the current file's result is a -U search across lines
+    opts: OutputOptions
+    with_filename: bool
+    heading: bool
+    line_number: bool
+    color: bool
+
+    @property
+    def needs_spans(self) -> bool:
+        """Whether match events must carry their submatch spans: to paint or print them."""
+        return self.color or self.opts.only_matching
+
+    @property
+    def has_context(self) -> bool:
+        return self.opts.before_context > 0 or self.opts.after_context > 0
 
     def _spec(self, spec: bytes) -> bytes | None:
         return spec if self.color else None
 
-    def file(self, display_path: str, result: FileResult) -> None:
+    def render(self, display_path: str, result: FileResult) -> Rendered | None:
+        """The file's output; None when rg prints nothing for it."""
         cut = result.text_cut
         events = result.events[:cut]
         # rg counts the match it stops at (and prints the break before it), not context.
@@ -116,31 +118,25 @@ class StandardPrinter:
         has_match = any(e.is_match for e in counted)
         binary_note = has_match and result.binary_offset is not None and not result.cut_short
         if not events and not binary_note:
-            return
-        self.matched = self.matched or has_match
-        self.across_lines = result.multiline
+            return None
         path = _paint(os.fsencode(display_path), self._spec(_PATH_COLOR))
         chunks: list[bytes] = []
-        if self.printed_any and self.heading and events:
-            chunks.append(b"\n")
-        elif self.printed_any and self.has_context and events:
-            chunks.append(b"--\n")
         if self.heading and self.with_filename and events:
             chunks.append(path + b"\n")
         prefix_path = path if self.with_filename and not self.heading else None
+        has_context = self.has_context
         last_line = None
         for event in events:
-            if self.has_context and last_line is not None and event.line_number != last_line + 1:
+            if has_context and last_line is not None and event.line_number != last_line + 1:
                 chunks.append(b"--\n")
             last_line = event.last_line_number
-            chunks.extend(self._event(event, prefix_path))
+            chunks.extend(self._event(event, prefix_path, result.multiline))
         at_cut = result.events[cut] if cut is not None and cut < len(result.events) else None
-        if self.has_context and last_line and at_cut and at_cut.line_number != last_line + 1:
+        if has_context and last_line and at_cut and at_cut.line_number != last_line + 1:
             chunks.append(b"--\n")
         if binary_note:
             chunks.append(self._binary_note(result, path))
-        self.out.write(b"".join(chunks))
-        self.printed_any = True
+        return Rendered(b"".join(chunks), has_match, bool(events))
 
     def _binary_note(self, result: FileResult, path: bytes) -> bytes:
         what = (
@@ -159,7 +155,7 @@ class StandardPrinter:
             parts += _paint(b"%d" % number, self._spec(_LINE_COLOR)) + sep
         return parts
 
-    def _event(self, event: LineEvent, path: bytes | None) -> list[bytes]:
+    def _event(self, event: LineEvent, path: bytes | None, across_lines: bool) -> list[bytes]:
         sep = b":" if event.is_match else b"-"
         lines = event.lines
         if not event.submatches:
@@ -167,11 +163,11 @@ class StandardPrinter:
         if self.opts.only_matching:
             return [
                 self._prefix(path, number, sep) + _ensure_newline(piece)
-                for number, piece in self._split_match(event)
+                for number, piece in self._split_match(event, across_lines)
             ]
         return self._colored_lines(event, path, sep)
 
-    def _split_match(self, event: LineEvent) -> list[tuple[int, bytes]]:
+    def _split_match(self, event: LineEvent, across_lines: bool) -> list[tuple[int, bytes]]:
         """-o: each submatch, one output line per line it covers (-U)."""
         pieces = []
         for start, end in event.submatches:
@@ -183,7 +179,7 @@ class StandardPrinter:
             for offset, part in enumerate(parts):
                 # -U searching across lines: rg prints no empty piece (an empty match, or a
                 # line's bare terminator); line by line it prints empty matches.
-                if part or not self.across_lines:
+                if part or not across_lines:
                     pieces.append((number + offset, _paint(part, self._match_spec(part))))
         return pieces
 
@@ -205,7 +201,8 @@ class StandardPrinter:
             start = stop
         return out
 
-    def _paint_line(self, body: bytes, base: int, spans: list[tuple[int, int]]) -> bytes:
+    @staticmethod
+    def _paint_line(body: bytes, base: int, spans: list[tuple[int, int]]) -> bytes:
         content_end = len(body) - 1 if body.endswith(b"\n") else len(body)
         pieces = []
         pos = 0
@@ -217,6 +214,41 @@ class StandardPrinter:
             pos = end
         pieces.append(body[pos:])
         return b"".join(pieces)
+
+
+class StandardPrinter:
+    """rg's default line output: optional heading, line numbers, colours, context breaks."""
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        opts: OutputOptions,
+        *,
+        with_filename: bool,
+        is_tty: bool,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.out = out
+        self.line_format = LineFormat(
+            opts, with_filename,
+            heading=is_tty if opts.heading is None else opts.heading,
+            line_number=is_tty if opts.line_number is None else opts.line_number,
+            color=use_color(opts.color, is_tty, env),
+        )
+        self.printed_any = False
+        self.matched = False
+
+    def file(self, display_path: str, result: FileResult) -> None:
+        rendered = result.rendered or self.line_format.render(display_path, result)
+        if rendered is None:
+            return
+        self.matched = self.matched or rendered.has_match
+        if self.printed_any and rendered.has_lines and self.line_format.heading:
+            self.out.write(b"\n")
+        elif self.printed_any and rendered.has_lines and self.line_format.has_context:
+            self.out.write(b"--\n")
+        self.out.write(rendered.body)
+        self.printed_any = True
 
     def finish(self) -> None:
         """Nothing is buffered across files."""
@@ -233,6 +265,7 @@ class SummaryPrinter:
         self.with_filename = with_filename
         self.color = color
         self.matched = False
+        self.line_format = None
 
     def file(self, display_path: str, result: FileResult) -> None:
         if result.cut_short:
@@ -305,6 +338,7 @@ class JsonPrinter:
         self.out = out
         self.opts = opts
         self.matched = False
+        self.line_format = None
         self.started = time.perf_counter_ns()
         self.last_file_done = self.started
         self.total = dict.fromkeys(self._STAT_KEYS, 0)

@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 import rurex
 
@@ -67,6 +68,14 @@ class LineEvent:
         return self.line_number + self.lines.count(b"\n", 0, len(self.lines) - 1)
 
 
+class Rendered(NamedTuple):
+    """One file's standard output, minus what depends on the files before it."""
+
+    body: bytes
+    has_match: bool  # rg exits 0 because of this file
+    has_lines: bool  # it printed lines: a break (`--` or a blank line) goes before it
+
+
 @dataclass
 class FileResult:
     """Everything the printers need about one searched file."""
@@ -88,6 +97,8 @@ class FileResult:
     # rg met it when closing the program after a search that stopped early.
     error: str | None = None
     cut_short: bool = False
+    # Set (and `events` emptied) when a worker process rendered the output already.
+    rendered: Rendered | None = None
 
     @property
     def has_match(self) -> bool:
@@ -330,7 +341,9 @@ class _Collector:
         if is_match:
             self.match_end = stop
             self.match_events += 1
-            self.result.matched_lines += event.last_line_number - event.line_number + 1
+            self.result.matched_lines += (
+                event.last_line_number - event.line_number + 1 if self.result.multiline else 1
+            )
             self.result.matches += len(spans)
 
     def context_upto(self, stop: int, count: int) -> int:
@@ -378,11 +391,14 @@ def search_buffer(
     *,
     binary: BinaryMode,
     read_error: str | None = None,
+    spans: bool = True,
 ) -> FileResult:
     """Search one file's bytes as rg would, gathering events for the printers.
 
     `read_error`: reading failed with this message after `data` (a -z decompression program
-    failed); the result's `error` says whether and how rg would report it.
+    failed); the result's `error` says whether and how rg would report it. `spans`: False
+    when the standard printer needs no submatch spans (no colour, no -o), so line events
+    come without them (and `matches` is not counted).
     """
     result = FileResult(binary_mode=binary, multiline=query.multiline, inverted=query.invert)
     if read_error is not None and query.multiline:  # rg reads the whole stream first
@@ -422,7 +438,10 @@ def search_buffer(
     if query.invert:
         found = _inverted(data, found, end)
     # -U: every summary mode counts regex matches, not groups of lines.
-    need_submatches = opts.json or opts.mode in ("lines", "count_matches") or query.multiline
+    need_submatches = (
+        opts.json or opts.mode == "count_matches" or (opts.mode == "lines" and spans)
+        or query.multiline
+    )
     before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
     collector = _Collector(data, result, nul, slice_mode)
     if query.invert and need_submatches:
@@ -438,7 +457,8 @@ def search_buffer(
             after_left -= 1
         else:
             after_left = after
-            collector.before_context(start, before)
+            if before:
+                collector.before_context(start, before)
         match_spans = need_submatches and not query.invert
         spans = _submatches(query, data, start, stop) if match_spans else []
         collector.emit(True, start, stop, spans)
