@@ -13,12 +13,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from trigrep import __version__
-from trigrep.console import Console, stdin_is_readable
+from trigrep.console import stdin_is_readable
 from trigrep.errors import Error
-from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the options' dataclasses load only once a search runs here
+    from trigrep.console import Console
     from trigrep.engine import WarmTree
+    from trigrep.options import MatchOptions, OutputOptions
 
 SUBCOMMANDS = ("search", "index", "stats", "mcp", "serve", "status", "stop")
 
@@ -192,6 +193,8 @@ def search_options(
 ) -> tuple[MatchOptions, OutputOptions]:
     """The match and output options of parsed search flags; takes the positional pattern
     off `args` (leaving the paths) unless -e/-f gave the patterns."""
+    from trigrep.options import MatchOptions, OutputOptions
+
     patterns = list(ns.regexp) + _read_pattern_files(ns.file)
     if not ns.regexp and not ns.file:
         if not args:
@@ -231,6 +234,7 @@ def _search(argv: Sequence[str], console: Console | None = None,
         if delegated is not None:
             return delegated
     from trigrep import engine
+    from trigrep.options import WalkOptions
     from trigrep.walk import check_types, type_list
 
     args: list[str] = list(ns.args)

@@ -10,7 +10,6 @@ import os
 import stat
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
 # The environment variables that change what a search prints (--color auto).
@@ -27,15 +26,26 @@ def stdin_is_readable() -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
 
 
-@dataclass
 class Console:
-    """The output streams of one search and the facts about them rg's output depends on."""
+    """The output streams of one search and the facts about them rg's output depends on.
 
-    out: BinaryIO
-    err: TextIO
-    is_tty: bool
-    env: Mapping[str, str] = field(default_factory=dict)  # OUTPUT_ENV values as the user has them
-    stdin_readable: bool = False
+    (A plain class: the CLI imports this module before it knows whether a daemon answers, and
+    `dataclasses` would add its import time to every search.)
+    """
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        err: TextIO,
+        is_tty: bool,
+        env: Mapping[str, str] | None = None,  # OUTPUT_ENV values as the user has them
+        stdin_readable: bool = False,
+    ) -> None:
+        self.out = out
+        self.err = err
+        self.is_tty = is_tty
+        self.env = env or {}
+        self.stdin_readable = stdin_readable
 
     @classmethod
     def of_process(cls) -> Console:

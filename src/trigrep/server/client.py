@@ -10,10 +10,10 @@ import base64
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from trigrep.errors import Error
 from trigrep.server.protocol import (
@@ -25,6 +25,9 @@ from trigrep.server.protocol import (
     find_daemon_file,
     is_served,
 )
+
+if TYPE_CHECKING:
+    import subprocess
 
 CONNECT_TIMEOUT = 1.0
 # After a search the CLI ran itself, it starts a daemon for the tree when the index holds at
@@ -159,6 +162,8 @@ def stop(path: str, *, timeout: float = 10.0) -> int:
 def spawn_daemon(roots: Sequence[str], idle_timeout: float | None) -> subprocess.Popen[bytes]:
     """Start `trigrep serve ROOTS` in its own session, logging to the first root's
     .trigrep/daemon.log; it exits at once if another daemon serves one of them."""
+    import subprocess  # not on the path of a search the daemon answers
+
     index_dir = os.path.join(roots[0], ".trigrep")
     os.makedirs(index_dir, exist_ok=True)
     idle = ["--idle-timeout", f"{idle_timeout:g}"] if idle_timeout is not None else []

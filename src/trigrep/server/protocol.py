@@ -56,7 +56,6 @@ import fcntl
 import json
 import os
 import stat
-import tempfile
 from typing import Any
 
 DAEMON_FILE = "daemon.json"  # in a served tree's .trigrep/
@@ -88,6 +87,8 @@ def socket_dir() -> str:
     if runtime and os.path.isdir(runtime):
         path = os.path.join(runtime, "trigrep")
     else:
+        import tempfile  # only the daemon needs it: clients read the path from daemon.json
+
         path = os.path.join(tempfile.gettempdir(), f"trigrep-{os.getuid()}")
     os.makedirs(path, mode=0o700, exist_ok=True)
     st = os.lstat(path)
