@@ -29,7 +29,7 @@ examples:
   trigrep -i 'open\\(' src -t py      case-insensitive regex, only Python files under src/
   trigrep -w -C2 main -g '*.c'        whole words, two lines of context, only *.c files
   trigrep --json -F 'a.b' | jq .      rg's JSON Lines messages
-  trigrep index                      build or refresh the index of the current directory
+  trigrep index                      build or update the index of the current directory
   trigrep stats --json               files, bytes, trigrams and index size
   trigrep search index               search for the word "index" (not the subcommand)
   trigrep serve --detach             watch the tree and answer searches from a warm daemon
@@ -78,7 +78,7 @@ def _search_parser() -> _Parser:
     p = _Parser(
         prog="trigrep",
         usage="trigrep [OPTIONS] PATTERN [PATH ...]\n       trigrep [OPTIONS] -e PATTERN ... "
-        "[PATH ...]\n       trigrep index [PATH]\n       trigrep stats [--json] [PATH]\n"
+        "[PATH ...]\n       trigrep index [--full] [PATH]\n       trigrep stats [--json] [PATH]\n"
         "       trigrep serve [--detach] [PATH ...]\n       trigrep status [--json] [PATH]\n"
         "       trigrep stop [PATH]\n       trigrep mcp [PATH]",
         description="Indexed code search with ripgrep's syntax, flags and output.",
@@ -260,10 +260,12 @@ def _search(argv: Sequence[str], console: Console | None = None,
 def _index(argv: Sequence[str]) -> int:
     p = _Parser(prog="trigrep index", description="Build or bring up to date the index of PATH.")
     p.add_argument("path", nargs="?", default=".")
+    p.add_argument("--full", action="store_true",
+                   help="rebuild from scratch instead of updating the changed files")
     ns = p.parse_args(argv)
     from trigrep import engine
 
-    return engine.build(ns.path, progress=sys.stderr.isatty())
+    return engine.build(ns.path, progress=sys.stderr.isatty(), full=ns.full)
 
 
 def _stats(argv: Sequence[str]) -> int:

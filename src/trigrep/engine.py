@@ -30,9 +30,6 @@ if TYPE_CHECKING:
 
     from trigrep.printer import LineFormat
 
-# Files whose mtime is this close to the build's start may have changed within the same
-# timestamp tick while being indexed ("racily clean", as git calls it): always search them.
-RACY_WINDOW_NS = 2_000_000_000
 # When this many files (or this share of the index) changed since the build, refresh it.
 REFRESH_MIN_STALE = 200
 REFRESH_STALE_SHARE = 0.02
@@ -78,7 +75,6 @@ class Plan:
     root: str
     reader: IndexReader
     candidates: Candidates | None  # None: the plan is ALL, every file is a candidate
-    racy_after_ns: int  # files modified after this may differ from what was indexed
     # Summary modes report files without a match too; for irregular files (binary, BOM)
     # that report depends on the content, so those are searched directly.
     report_all: bool
@@ -101,7 +97,8 @@ class Plan:
         st = entry.stat()
         if st.st_size != record.size or st.st_mtime_ns != record.mtime_ns:
             return -1, True
-        if record.mtime_ns >= self.racy_after_ns or (self.report_all and record.irregular):
+        # Racily clean (modified too close to its segment's build): its content may be newer.
+        if record.racily_clean or (self.report_all and record.irregular):
             return -1, False
         return record.file_id, False
 
@@ -130,14 +127,7 @@ class Plan:
 
 def freshness(reader: IndexReader) -> Plan:
     """A plan that only tells which files the index holds as they are now (`indexed_id`)."""
-    return Plan(reader.root, reader, None, _racy_after_ns(reader), report_all=False,
-                search_zip=False)
-
-
-def _racy_after_ns(reader: IndexReader) -> int:
-    stats = reader.stats()
-    build_started_ns = int((stats.created - stats.build_seconds) * 1e9)
-    return build_started_ns - RACY_WINDOW_NS
+    return Plan(reader.root, reader, None, report_all=False, search_zip=False)
 
 
 def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
@@ -184,7 +174,7 @@ def make_plan(
     if query.plan.op == "all" and not report_all:
         return None  # every file is searched: no need to know which are fresh
     candidates = None if query.plan.op == "all" else reader.candidates(query.plan)
-    return Plan(reader.root, reader, candidates, _racy_after_ns(reader), report_all, search_zip)
+    return Plan(reader.root, reader, candidates, report_all, search_zip)
 
 
 def _selected(
@@ -379,18 +369,20 @@ def list_files(
     return 0 if found else 1
 
 
-def build(path: str, *, progress: bool) -> int:
-    """`trigrep index`: build or refresh the index whose root holds `path`."""
+def build(path: str, *, progress: bool, full: bool = False) -> int:
+    """`trigrep index [--full]`: bring up to date (or rebuild) the index whose root holds
+    `path`."""
     if not os.path.isdir(path):
         raise Error(f"{path}: not a directory")
     root = find_index_root(path) or default_root(path)
-    build_at(root, progress=progress)
+    build_at(root, progress=progress, full=full)
     return 0
 
 
-def build_at(root: str, *, progress: bool) -> None:
-    """Index the files rg would search under `root` (its default walk) into `root/.trigrep`."""
-    from trigrep.index.build import build_index
+def build_at(root: str, *, progress: bool, full: bool = False) -> None:
+    """Index the files rg would search under `root` (its default walk) into `root/.trigrep`:
+    an incremental update of a valid index, else (or when `full`) a full build."""
+    from trigrep.index.update import update_index
     from trigrep.progress import ProgressBar
 
     root = os.path.abspath(root)
@@ -400,7 +392,7 @@ def build_at(root: str, *, progress: bool) -> None:
         rel = os.path.relpath(entry.path, root)
         entries.append(IndexEntry(rel, entry.path, st.st_size, st.st_mtime_ns))
     with ProgressBar(enabled=progress) as bar:
-        build_index(root, entries, progress=bar.update)
+        update_index(root, entries, progress=bar.update, full=full)
 
 
 def print_stats(path: str, *, as_json: bool) -> int:

@@ -88,39 +88,85 @@ def build_index(
     Holds the index lock for the whole build, so concurrent builds run one after the other.
     `workers` defaults to the number of CPUs.
     """
-    started = time.time()
+    index_dir = prepare_index_dir(root)
+    with IndexLock(index_dir):
+        return rebuild_locked(index_dir, entries, progress, workers)
+
+
+def prepare_index_dir(root: str) -> str:
+    """Create `root/.trigrep/` if needed; return its path."""
     index_dir = os.path.join(root, INDEX_DIR_NAME)
     os.makedirs(index_dir, exist_ok=True)
-    files = sorted(entries, key=lambda e: os.fsencode(e.relpath))
-    with _locked(index_dir):
-        # `.gitignore` hides the index from git (and rg inside repositories), `.ignore` from rg
-        # everywhere else.
-        for name in (".gitignore", ".ignore"):
-            path = os.path.join(index_dir, name)
-            if not os.path.exists(path):
-                write_atomically(path, b"*\n")
-        _remove_leftovers(index_dir, segments_in_use=None)
-        generation = _previous_generation(index_dir) + 1
-        name = f"{SEGMENT_PREFIX}{generation:08d}-0{SEGMENT_SUFFIX}"
-        builder = _SegmentBuilder(index_dir, files, workers or os.cpu_count() or 1, progress)
-        header, seg_stats = builder.write(os.path.join(index_dir, name))
-        seg_bytes = os.path.getsize(os.path.join(index_dir, name))
-        stats = IndexStats(
-            **seg_stats,
-            index_bytes=seg_bytes,
-            build_seconds=round(time.time() - started, 3),
-            created=time.time(),
-        )
-        manifest = Manifest(
-            generation, [SegmentRef(name, seg_bytes, header_crc(header), len(files))], stats
-        )
-        write_atomically(os.path.join(index_dir, MANIFEST_NAME), manifest.dumps())
-        _remove_leftovers(index_dir, segments_in_use={name})
+    return index_dir
+
+
+def rebuild_locked(
+    index_dir: str,
+    entries: Iterable[IndexEntry],
+    progress: Callable[[BuildProgress], None] | None = None,
+    workers: int | None = None,
+) -> IndexStats:
+    """`build_index` with the lock already held: one segment of every file, a new manifest."""
+    started = time.time()
+    started_ns = time.time_ns()
+    files = sort_entries(entries)
+    # `.gitignore` hides the index from git (and rg inside repositories), `.ignore` from rg
+    # everywhere else.
+    for name in (".gitignore", ".ignore"):
+        path = os.path.join(index_dir, name)
+        if not os.path.exists(path):
+            write_atomically(path, b"*\n")
+    remove_leftovers(index_dir, segments_in_use=None)
+    generation = previous_generation(index_dir) + 1
+    ref, seg_stats = write_segment(
+        index_dir, generation, files, workers or os.cpu_count() or 1, progress, started_ns
+    )
+    stats = IndexStats(
+        **seg_stats,
+        index_bytes=ref.bytes,
+        build_seconds=round(time.time() - started, 3),
+        created=time.time(),
+        segments=1,
+    )
+    publish(index_dir, Manifest(generation, [ref], stats))
     return stats
 
 
-class _locked:
-    """Context manager holding the builders' exclusive flock on `.trigrep/lock`."""
+def sort_entries(entries: Iterable[IndexEntry]) -> list[IndexEntry]:
+    """Entries in a segment's path order (os.fsencode bytes)."""
+    return sorted(entries, key=lambda e: os.fsencode(e.relpath))
+
+
+def segment_name(generation: int) -> str:
+    """The file name of the segment written by the build, update or merge of `generation`."""
+    return f"{SEGMENT_PREFIX}{generation:08d}-0{SEGMENT_SUFFIX}"
+
+
+def write_segment(
+    index_dir: str,
+    generation: int,
+    files: list[IndexEntry],
+    workers: int,
+    progress: Callable[[BuildProgress], None] | None,
+    started_ns: int,
+) -> tuple[SegmentRef, dict[str, int]]:
+    """Index `files` (in `sort_entries` order) into a new segment; its manifest record and
+    stats (files, bytes, trigrams, postings, unindexed_files)."""
+    name = segment_name(generation)
+    path = os.path.join(index_dir, name)
+    header, seg_stats = _SegmentBuilder(index_dir, files, workers, progress).write(path)
+    ref = SegmentRef(name, os.path.getsize(path), header_crc(header), len(files), started_ns)
+    return ref, seg_stats
+
+
+def publish(index_dir: str, manifest: Manifest) -> None:
+    """Make `manifest` the current index, then delete the segments it no longer names."""
+    write_atomically(os.path.join(index_dir, MANIFEST_NAME), manifest.dumps())
+    remove_leftovers(index_dir, segments_in_use={ref.name for ref in manifest.segments})
+
+
+class IndexLock:
+    """Context manager holding the writers' exclusive flock on `.trigrep/lock`."""
 
     def __init__(self, index_dir: str) -> None:
         self._path = os.path.join(index_dir, LOCK_NAME)
@@ -133,7 +179,7 @@ class _locked:
         os.close(self._fd)  # closing releases the flock
 
 
-def _previous_generation(index_dir: str) -> int:
+def previous_generation(index_dir: str) -> int:
     """The generation of the current manifest; 0 if there is none or it is unreadable
     (a damaged index is simply replaced)."""
     try:
@@ -143,9 +189,9 @@ def _previous_generation(index_dir: str) -> int:
         return 0
 
 
-def _remove_leftovers(index_dir: str, segments_in_use: set[str] | None) -> None:
-    """Delete temp files of crashed builds and, unless `segments_in_use` is None, the
-    segments not in it. Only called with the lock held, so no other builder is writing."""
+def remove_leftovers(index_dir: str, segments_in_use: set[str] | None) -> None:
+    """Delete temp files of crashed writers and, unless `segments_in_use` is None, the
+    segments not in it. Only called with the lock held, so no other writer is writing."""
     for name in os.listdir(index_dir):
         unused = (
             segments_in_use is not None
@@ -456,16 +502,9 @@ class _SegmentBuilder:
         os.mkdir(work_dir)
         try:
             results = self._extract(work_dir)
-            tmp = os.path.join(
-                self.index_dir, f"{TMP_PREFIX}{os.getpid()}-{os.path.basename(path)}"
-            )
-            with open(tmp, "wb") as out:
-                header, stats = self._merge_into(out, results)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-            fsync_dir(self.index_dir)
-            return header, stats
+            with SegmentWriter(path) as writer:
+                stats = self._merge_into(writer, results)
+            return writer.header, stats
         finally:
             for name in os.listdir(work_dir):
                 os.unlink(os.path.join(work_dir, name))
@@ -519,39 +558,87 @@ class _SegmentBuilder:
             self.progress(BuildProgress(files_done, len(self.files), bytes_done, total_bytes))
         return results
 
-    def _merge_into(
-        self, out: BinaryIO, results: list[_TaskResult]
-    ) -> tuple[bytes, dict[str, int]]:
+    def _merge_into(self, writer: SegmentWriter, results: list[_TaskResult]) -> dict[str, int]:
         n_files = len(self.files)
         range_counts = sum((r.range_counts for r in results), np.zeros(_N_RANGES, np.int64))
         slices = _plan_slices(range_counts, n_files)
         runs = [(r.run_path, r.chunks) for r in results]
-        writer = _BlockWriter(out, HEADER_SIZE)
-        trigram_parts, length_parts = [], []
-        n_postings = 0
         for trigrams, lengths, data, pairs in self._map(_merge_slice, slices, _init_merge, (runs,)):
-            trigram_parts.append(trigrams)
-            length_parts.append(lengths)
-            writer.write(data)
-            n_postings += pairs
+            writer.add_postings(trigrams, lengths, data, pairs)
         _run_maps.clear()  # maps of an in-process merge
-        sections: dict[str, Section] = {}
-        sections["POSTINGS"] = writer.finish()
-        post_crcs = np.array(writer.block_crcs, np.uint32)
-        trigrams = np.concatenate(trigram_parts) if trigram_parts else np.empty(0, np.uint32)
-        lengths = np.concatenate(length_parts) if length_parts else np.empty(0, np.uint32)
-        dict_sections = _dictionary(trigrams, lengths)
         unindexed = [i for r in results for i in r.unindexed]
         flags = np.zeros(n_files, np.uint8)
         flags[unindexed] = FLAG_UNINDEXED
         flags[[i for r in results for i in r.irregular]] |= FLAG_IRREGULAR
-        paths = b"\0".join(os.fsencode(e.relpath) for e in self.files)
+        writer.finish(
+            np.array([e.size for e in self.files], np.uint64),
+            np.array([e.mtime_ns for e in self.files], np.int64),
+            flags,
+            b"\0".join(os.fsencode(e.relpath) for e in self.files),
+        )
+        return {
+            "files": n_files,
+            "bytes": sum(r.bytes_read for r in results),
+            "trigrams": writer.n_trigrams,
+            "postings": writer.n_postings,
+            "unindexed_files": len(unindexed),
+        }
+
+
+class SegmentWriter:
+    """Writes one segment file atomically: posting lists in trigram order (`add_postings`),
+    then the dictionary and the file table (`finish`). A context manager: the file appears
+    under its name only if the block ends without an exception."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.tmp = os.path.join(
+            os.path.dirname(path), f"{TMP_PREFIX}{os.getpid()}-{os.path.basename(path)}"
+        )
+        self.header = b""
+        self.n_trigrams = 0
+        self.n_postings = 0
+        self._trigram_parts: list[np.ndarray] = []
+        self._length_parts: list[np.ndarray] = []
+
+    def __enter__(self) -> SegmentWriter:
+        self._out = open(self.tmp, "wb")  # closed by __exit__
+        self._postings = _BlockWriter(self._out, HEADER_SIZE)
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self._out.close()
+        if exc_type is not None:
+            os.unlink(self.tmp)
+            return
+        os.replace(self.tmp, self.path)
+        fsync_dir(os.path.dirname(self.path))
+
+    def add_postings(
+        self, trigrams: np.ndarray, lengths: np.ndarray, data: bytes, pairs: int
+    ) -> None:
+        """The next posting lists (trigrams ascending, after every earlier one)."""
+        self._trigram_parts.append(trigrams)
+        self._length_parts.append(lengths)
+        self._postings.write(data)
+        self.n_postings += pairs
+
+    def finish(
+        self, sizes: np.ndarray, mtimes: np.ndarray, flags: np.ndarray, paths: bytes
+    ) -> None:
+        """Write the remaining sections for the files (in path order) and the header."""
+        out = self._out
+        sections: dict[str, Section] = {"POSTINGS": self._postings.finish()}
+        post_crcs = np.array(self._postings.block_crcs, np.uint32)
+        parts, length_parts = self._trigram_parts, self._length_parts
+        trigrams = np.concatenate(parts) if parts else np.empty(0, np.uint32)
+        lengths = np.concatenate(length_parts) if length_parts else np.empty(0, np.uint32)
         plain = {
             "POST_CRCS": post_crcs.tobytes(),
-            **dict_sections,
-            "FILE_SIZES": np.array([e.size for e in self.files], np.uint64).tobytes(),
-            "FILE_MTIMES": np.array([e.mtime_ns for e in self.files], np.int64).tobytes(),
-            "FILE_FLAGS": flags.tobytes(),
+            **_dictionary(trigrams, lengths),
+            "FILE_SIZES": sizes.astype("<u8").tobytes(),
+            "FILE_MTIMES": mtimes.astype("<i8").tobytes(),
+            "FILE_FLAGS": flags.astype(np.uint8).tobytes(),
             "FILE_PATHS": paths,
         }
         offset = sections["POSTINGS"].offset + sections["POSTINGS"].length
@@ -561,19 +648,15 @@ class _SegmentBuilder:
             sections[name] = Section(offset, len(body), 0 if block_checked else zlib.crc32(body))
             out.write(body)
             offset += len(body)
-        header = SegmentHeader(
-            n_files, len(trigrams), n_postings, POST_BLOCK_SIZE, DICT_BLOCK_ENTRIES, sections
+        self.n_trigrams = len(trigrams)
+        self.header = SegmentHeader(
+            len(flags), len(trigrams), self.n_postings, POST_BLOCK_SIZE, DICT_BLOCK_ENTRIES,
+            sections,
         ).pack()
         out.seek(0)
-        out.write(header)
-        stats = {
-            "files": n_files,
-            "bytes": sum(r.bytes_read for r in results),
-            "trigrams": len(trigrams),
-            "postings": n_postings,
-            "unindexed_files": len(unindexed),
-        }
-        return header, stats
+        out.write(self.header)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _plan_slices(range_counts: np.ndarray, n_files: int) -> list[_Slice]:

@@ -18,13 +18,39 @@ Manifest (UTF-8 text, three lines)::
 
     trigrep-index-manifest v2
     {"generation": 3, "segments": [{"name": ..., "bytes": ..., "header_crc": ...,
-      "files": ..., "tombstones": [local file ids superseded by a later segment]}, ...],
+      "files": ..., "tombstones": [local ids of files no longer live], "started_ns": ...}, ...],
      "stats": {...IndexStats fields...}}
     crc32=<8 hex digits of the crc32 of line 2>
 
 Global file ids number the segments' files consecutively in manifest order: segment i's
-local id L is global id (files in segments 0..i-1) + L. Tombstoned ids are not live. If a
-path is live in two segments, the later segment wins.
+local id L is global id (files in segments 0..i-1) + L. Tombstoned ids are not live. Writers
+keep every path live in at most one segment; should two ever hold it, the later one wins.
+
+Segments and updates (a log-structured merge tree): a full build (`trigrep index --full`, or
+any index that is missing, damaged or of another version) writes one segment of every file.
+`trigrep index` on a valid index writes ONE new segment of the files that are new, changed
+(size or mtime differ) or were racily clean (below) and no longer would be, appends it, and
+tombstones the old records of those files and of the files no longer walked; nothing changed,
+nothing written. Merges keep the segment count bounded: whenever MERGE_FANIN segments at the
+end of the list lie within one size tier or below (tiers of live files grow 8-fold), and no
+one of them holds most of their files, they are combined into one by merging their posting
+lists (tombstoned files dropped, ids renumbered, no file re-read), in the place of the run.
+When the first (full-build) segment has tombstoned over REBUILD_TOMBSTONE_SHARE of its files,
+the next update rebuilds in full instead. Updates
+and merges are atomic like a build: new segment, then new manifest, then the files no longer
+named are deleted, all under the lock (constants in `trigrep.index.update`).
+
+Racily clean files (git's term): the walker's stat precedes the read of a file's content, and
+an edit within the same mtime tick after the read would leave size and mtime unchanged. So a
+segment records `started_ns`, the wall clock (ns) when its build started reading, before any
+content was read; a file of that segment whose indexed mtime is at or after started_ns -
+RACY_WINDOW_NS is never trusted (always searched directly) and is re-indexed by the next update
+that starts more than RACY_WINDOW_NS after its mtime. A merged segment records the latest
+start that keeps racily clean every file that was so in its own segment: the minimum of the
+merged segments' latest start and, over those files, mtime + RACY_WINDOW_NS (too early only
+searches more files directly; too late would trust a file whose content may be stale). A
+manifest written before `started_ns` existed (one full-build segment) uses the build's start
+from its stats (`created - build_seconds`).
 
 Segment file (all integers little-endian, every section starts 8-byte aligned and its
 length is padded with zeros to a multiple of 8)::
@@ -92,6 +118,10 @@ SEGMENT_MAGIC = b"TRIGSEG\0"
 FLAG_UNINDEXED = 1
 FLAG_IRREGULAR = 2
 
+# A file modified this close to (or after) its segment's build start may have changed within
+# the same mtime tick after it was read: never trusted (see "Racily clean files" above).
+RACY_WINDOW_NS = 2_000_000_000
+
 HEADER_SIZE = 512
 POST_BLOCK_SIZE = 16384
 DICT_BLOCK_ENTRIES = 1024
@@ -143,8 +173,15 @@ class IndexStats:
     postings: int = 0  # (trigram, file) pairs
     unindexed_files: int = 0  # files that are candidates for every query
     index_bytes: int = 0
-    build_seconds: float = 0.0
-    created: float = 0.0  # Unix time the build finished
+    build_seconds: float = 0.0  # of the last full build, update or merge
+    created: float = 0.0  # Unix time the last full build, update or merge finished
+    segments: int = 0  # measured on open, like index_bytes
+    tombstones: int = 0  # files of the segments that are no longer live (measured on open)
+
+    @property
+    def started_ns(self) -> int:
+        """When the last write started: the racy threshold of manifests without `started_ns`."""
+        return int((self.created - self.build_seconds) * 1e9)
 
 
 @dataclass(frozen=True)
@@ -222,6 +259,7 @@ class SegmentRef:
     bytes: int
     header_crc: int
     files: int
+    started_ns: int  # when its build started reading files (see "Racily clean files" above)
     tombstones: list[int] = field(default_factory=list)
 
 
@@ -265,10 +303,11 @@ def parse_manifest(raw: bytes, where: str) -> Manifest:
         raise corrupt(where, "manifest checksum mismatch")
     try:
         doc = json.loads(lines[1])
+        stats = IndexStats(**doc["stats"])
         return Manifest(
             generation=doc["generation"],
-            segments=[SegmentRef(**s) for s in doc["segments"]],
-            stats=IndexStats(**doc["stats"]),
+            segments=[SegmentRef(**{"started_ns": stats.started_ns, **s}) for s in doc["segments"]],
+            stats=stats,
         )
     except (ValueError, KeyError, TypeError) as e:
         raise corrupt(where, f"manifest is malformed ({e})") from None

@@ -22,9 +22,11 @@ from trigrep.index.format import (
     HEADER_SIZE,
     INDEX_DIR_NAME,
     MANIFEST_NAME,
+    RACY_WINDOW_NS,
     IndexStats,
     Manifest,
     Section,
+    SegmentRef,
     corrupt,
     parse_manifest,
     unpack_header,
@@ -37,13 +39,20 @@ if TYPE_CHECKING:
 
 
 class FileRecord(NamedTuple):
-    """What the index knows of a file: its global id, the stat it was indexed with, and
-    whether its content is irregular (see FLAG_IRREGULAR in format.py)."""
+    """What the index knows of a file: its global id, the stat it was indexed with, whether
+    its content is irregular (see FLAG_IRREGULAR in format.py), and from which mtime on its
+    segment cannot vouch for it (its segment's start minus RACY_WINDOW_NS)."""
 
     file_id: int
     size: int
     mtime_ns: int
     irregular: bool
+    racy_after_ns: int
+
+    @property
+    def racily_clean(self) -> bool:
+        """Modified so close to its indexing that a same-tick edit could hide: never trusted."""
+        return self.mtime_ns >= self.racy_after_ns
 
 
 def find_index_root(start: str) -> str | None:
@@ -92,36 +101,29 @@ class Candidates:
         return iter(self.ids.tolist())
 
 
-class _Segment:
+class Segment:
     """One mapped segment file; `base` is the global id of its local file 0."""
 
-    def __init__(
-        self,
-        index_dir: str,
-        ref_name: str,
-        expected_bytes: int,
-        expected_crc: int,
-        number: int,
-        base: int,
-        tombstones: list[int],
-    ) -> None:
+    def __init__(self, index_dir: str, ref: SegmentRef, number: int, base: int) -> None:
         self.where = index_dir
         self.label = f"segment {number}"
-        path = os.path.join(index_dir, ref_name)
+        self.ref = ref
+        path = os.path.join(index_dir, ref.name)
         with open(path, "rb") as f:  # FileNotFoundError: the caller re-reads the manifest
             size = os.fstat(f.fileno()).st_size
-            if size != expected_bytes:
-                raise self.corrupt(f"size {size}, manifest says {expected_bytes}")
+            if size != ref.bytes:
+                raise self.corrupt(f"size {size}, manifest says {ref.bytes}")
             self.map = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
         self.header = unpack_header(self.map[:HEADER_SIZE], f"{index_dir} ({self.label})")
-        if int.from_bytes(self.map[HEADER_SIZE - 4 : HEADER_SIZE], "little") != expected_crc:
+        if int.from_bytes(self.map[HEADER_SIZE - 4 : HEADER_SIZE], "little") != ref.header_crc:
             raise self.corrupt("header does not match the manifest")
         for section in self.header.sections.values():
             if section.offset + section.length > size:
                 raise self.corrupt("section beyond the end of the file")
         self.base = base
         self.n_files = self.header.n_files
-        self.tombstones = frozenset(tombstones)
+        self.tombstones = frozenset(ref.tombstones)
+        self.racy_after_ns = ref.started_ns - RACY_WINDOW_NS
         self.n_dict_blocks = -(-self.header.n_trigrams // self.header.dict_block_entries)
         n_post_blocks = -(-self.header.sections["POSTINGS"].length // self.header.post_block_size)
         # sections are zero-padded to 8 bytes: cut the arrays to their real lengths
@@ -239,7 +241,7 @@ class IndexReader:
     """Query access to the index under a root: file lookups and trigram candidates."""
 
     def __init__(
-        self, root: str, index_dir: str, manifest: Manifest, segments: list[_Segment]
+        self, root: str, index_dir: str, manifest: Manifest, segments: list[Segment]
     ) -> None:
         self.root = root
         self.index_dir = index_dir
@@ -268,23 +270,28 @@ class IndexReader:
         raise corrupt(index_dir, "a segment named by the manifest is missing")
 
     @staticmethod
-    def _open_segments(index_dir: str, manifest: Manifest) -> list[_Segment]:
+    def _open_segments(index_dir: str, manifest: Manifest) -> list[Segment]:
         segments = []
         base = 0
         for number, ref in enumerate(manifest.segments):
-            segment = _Segment(
-                index_dir, ref.name, ref.bytes, ref.header_crc, number, base, ref.tombstones
-            )
+            segment = Segment(index_dir, ref, number, base)
             if segment.n_files != ref.files:
                 raise segment.corrupt("file count does not match the manifest")
             segments.append(segment)
             base += segment.n_files
         return segments
 
+    @property
+    def segments(self) -> list[Segment]:
+        """The open segments, in manifest order (for updates and merges)."""
+        return self._segments
+
     def stats(self) -> IndexStats:
-        """The build's stats, with `index_bytes` as the segments' current total size."""
+        """The manifest's stats, with the segments' current total size and their counts."""
         fields = dict(self.manifest.stats.__dict__)
         fields["index_bytes"] = sum(s.map.size() for s in self._segments)
+        fields["segments"] = len(self._segments)
+        fields["tombstones"] = sum(len(s.tombstones) for s in self._segments)
         return IndexStats(**fields)
 
     def verify(self) -> None:
@@ -294,7 +301,7 @@ class IndexReader:
 
     # --- files ---------------------------------------------------------------------------
 
-    def _segment_of(self, file_id: int) -> _Segment:
+    def _segment_of(self, file_id: int) -> Segment:
         for segment in reversed(self._segments):
             if file_id >= segment.base:
                 if file_id - segment.base >= segment.n_files:
@@ -329,8 +336,9 @@ class IndexReader:
                     raise segment.corrupt("path table does not match the file count")
                 ids = range(segment.base, segment.base + segment.n_files)
                 irregular = [bool(f & FLAG_IRREGULAR) for f in flags]
+                racy_after = segment.racy_after_ns
                 records.update(
-                    (path, FileRecord(*fields))
+                    (path, FileRecord(*fields, racy_after))
                     for path, *fields in zip(
                         paths, ids, sizes.tolist(), mtimes.tolist(), irregular, strict=True
                     )
@@ -384,7 +392,7 @@ class IndexReader:
 
 
 def _evaluate(
-    segment: _Segment, plan: TrigramQuery, decoded: dict[int, np.ndarray]
+    segment: Segment, plan: TrigramQuery, decoded: dict[int, np.ndarray]
 ) -> np.ndarray | None:
     """Sorted local ids satisfying `plan` in `segment`; None stands for every file.
 

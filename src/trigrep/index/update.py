@@ -1,0 +1,426 @@
+"""Incremental updates and merges: the log-structured side of the index (see "Segments and
+updates" in `trigrep.index.format`).
+
+`update_index` compares the walk with the index's records and writes one small segment of
+what changed, tombstoning the records it supersedes; then `merge_segments` keeps the segment
+count bounded by combining the posting lists of a run of small segments, without re-reading
+any file. Everything happens under the index lock, with the build's atomic write discipline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from trigrep.errors import IndexFormatError
+from trigrep.index.build import (
+    IndexLock,
+    SegmentWriter,
+    encode_postings,
+    prepare_index_dir,
+    publish,
+    rebuild_locked,
+    segment_name,
+    sort_entries,
+    write_segment,
+)
+from trigrep.index.format import (
+    DICT_BLOCK_ENTRIES,
+    FLAG_UNINDEXED,
+    RACY_WINDOW_NS,
+    BuildProgress,
+    IndexEntry,
+    IndexStats,
+    Manifest,
+    SegmentRef,
+    header_crc,
+)
+from trigrep.index.reader import IndexReader, Segment
+
+MERGE_FANIN = 4  # merge as soon as this many segments at the end lie within one tier or below
+TIER_BITS = 3  # size tiers of live files: [1, 8), [8, 64), [64, 512), ...
+MAX_DOMINANT_SHARE = 0.5  # no merge of a run where one segment holds more of its files
+REBUILD_TOMBSTONE_SHARE = 0.25  # of the first segment's files: rebuild in full beyond
+SMALL_UPDATE_FILES = 2000  # an update this small indexes in this process, without a pool
+SMALL_UPDATE_BYTES = 32 << 20
+MERGE_SLICE_IDS = 1 << 21  # decoded (trigram, file) pairs held at once by a merge, about
+
+UpdateKind = Literal["full", "update", "unchanged"]
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What `update_index` did: a full build, an update (one new segment), or nothing;
+    how many files it indexed and tombstoned, and how many merges followed."""
+
+    kind: UpdateKind
+    indexed: int
+    tombstoned: int
+    merges: int
+    stats: IndexStats
+
+
+def update_index(
+    root: str,
+    entries: Iterable[IndexEntry],
+    progress: Callable[[BuildProgress], None] | None = None,
+    *,
+    full: bool = False,
+    workers: int | None = None,
+) -> UpdateResult:
+    """Bring the index of `root` up to date with `entries` (the walk of the files under it).
+
+    A missing, damaged or other-version index (or `full`) is rebuilt in full, as is one whose
+    first segment would have tombstoned more than REBUILD_TOMBSTONE_SHARE of its files.
+    Otherwise the new and changed files go into one new segment, then runs of small segments
+    are merged. `workers` (default: the CPUs) is used only by big updates and full builds.
+    """
+    index_dir = prepare_index_dir(root)
+    files = sort_entries(entries)
+    with IndexLock(index_dir):
+        reader = None if full else _open_verified(root)
+        if reader is None:
+            stats = rebuild_locked(index_dir, files, progress, workers)
+            return UpdateResult("full", len(files), 0, 0, stats)
+        started = time.time()
+        started_ns = time.time_ns()  # before any content is read: the racy threshold
+        changed, dead = _changes(reader, files, started_ns)
+        first = reader.segments[0]
+        first_dead = len(first.tombstones) + sum(1 for i in dead if i < first.n_files)
+        if first_dead > REBUILD_TOMBSTONE_SHARE * first.n_files:
+            stats = rebuild_locked(index_dir, files, progress, workers)
+            return UpdateResult("full", len(files), 0, 0, stats)
+        kind: UpdateKind = "unchanged"
+        if changed or dead:
+            kind = "update"
+            small = (
+                len(changed) <= SMALL_UPDATE_FILES
+                and sum(e.size for e in changed) <= SMALL_UPDATE_BYTES
+            )
+            pool = 1 if small else workers or os.cpu_count() or 1
+            _append_segment(index_dir, reader, changed, dead, pool, progress, started, started_ns)
+        merges = merge_segments(root)
+        stats = IndexReader.open(root).stats()
+    return UpdateResult(kind, len(changed), len(dead), merges, stats)
+
+
+def _open_verified(root: str) -> IndexReader | None:
+    """The index of `root` with every checksum verified, or None if it must be rebuilt: an
+    update must not carry damage into a segment with fresh checksums, and `trigrep index` is
+    what the error message of a damaged index tells the user to run."""
+    try:
+        reader = IndexReader.open(root)
+        reader.verify()
+        reader.records()
+    except IndexFormatError:
+        return None
+    return reader
+
+
+def _changes(
+    reader: IndexReader, files: list[IndexEntry], started_ns: int
+) -> tuple[list[IndexEntry], list[int]]:
+    """The walked files to index now, and the global ids of the records to tombstone.
+
+    A file is indexed when it has no record, its size or mtime differ, or its record is
+    racily clean and would no longer be once indexed by a build starting at `started_ns`
+    (re-indexing one still inside the window would only produce another racy record)."""
+    records = reader.records()
+    settled_before = started_ns - RACY_WINDOW_NS
+    changed = []
+    dead = []
+    for entry in files:
+        record = records.get(entry.relpath)
+        if record is None:
+            changed.append(entry)
+        elif (
+            (record.size, record.mtime_ns) != (entry.size, entry.mtime_ns)
+            or (record.racily_clean and entry.mtime_ns < settled_before)
+        ):
+            changed.append(entry)
+            dead.append(record.file_id)
+    walked = {entry.relpath for entry in files}
+    dead += [record.file_id for path, record in records.items() if path not in walked]
+    return changed, sorted(dead)
+
+
+def _append_segment(
+    index_dir: str,
+    reader: IndexReader,
+    changed: list[IndexEntry],
+    dead: list[int],
+    workers: int,
+    progress: Callable[[BuildProgress], None] | None,
+    started: float,
+    started_ns: int,
+) -> None:
+    """Write the segment of `changed`, then the manifest that appends it and tombstones
+    `dead` (global ids) in their segments."""
+    manifest = reader.manifest
+    generation = manifest.generation + 1
+    ref, seg_stats = write_segment(index_dir, generation, changed, workers, progress, started_ns)
+    refs = [dataclasses.replace(r, tombstones=list(r.tombstones)) for r in manifest.segments]
+    dead_bytes = dead_unindexed = 0
+    for file_id in dead:
+        number, segment = _segment_holding(reader.segments, file_id)
+        local = file_id - segment.base
+        sizes, _, flags, _ = segment.files_sections()
+        dead_bytes += sizes[local]
+        dead_unindexed += bool(flags[local] & FLAG_UNINDEXED)
+        refs[number].tombstones.append(local)
+    for r in refs:
+        r.tombstones.sort()
+    old = manifest.stats
+    stats = dataclasses.replace(
+        old,
+        bytes=max(0, old.bytes - dead_bytes) + seg_stats["bytes"],
+        trigrams=old.trigrams + seg_stats["trigrams"],
+        postings=old.postings + seg_stats["postings"],
+        unindexed_files=old.unindexed_files - dead_unindexed + seg_stats["unindexed_files"],
+    )
+    publish(index_dir, _manifest(generation, [*refs, ref], stats, started))
+
+
+def _segment_holding(segments: list[Segment], file_id: int) -> tuple[int, Segment]:
+    for number in range(len(segments) - 1, -1, -1):
+        if file_id >= segments[number].base:
+            return number, segments[number]
+    raise KeyError(file_id)
+
+
+def _manifest(
+    generation: int, refs: list[SegmentRef], stats: IndexStats, started: float
+) -> Manifest:
+    """A manifest for `refs`, its stats' counts and times brought up to date."""
+    now = time.time()
+    return Manifest(generation, refs, dataclasses.replace(
+        stats,
+        files=sum(r.files - len(r.tombstones) for r in refs),
+        index_bytes=sum(r.bytes for r in refs),
+        build_seconds=round(now - started, 3),
+        created=now,
+        segments=len(refs),
+        tombstones=sum(len(r.tombstones) for r in refs),
+    ))
+
+
+# ---------------------------------------------------------------------------------------------
+# Merges
+
+
+def merge_run(refs: list[SegmentRef]) -> tuple[int, int] | None:
+    """The run [first, stop) of segments to merge next, if any: the shortest run at the end
+    of MERGE_FANIN or more segments within one size tier or below it, unless one of them
+    holds most of the run's files (merging would mostly rewrite that one, e.g. the first
+    segment, for a few small ones: they wait for more of their size instead).
+
+    Segments are appended as updates come, so the newest (smallest) are at the end, and a run
+    there is merged into a segment that takes its place, keeping the manifest order by age."""
+    sizes = [max(1, r.files - len(r.tombstones)) for r in refs]
+    tiers = [(size.bit_length() - 1) // TIER_BITS for size in sizes]
+    for limit in sorted(set(tiers)):
+        first = len(tiers)
+        while first > 0 and tiers[first - 1] <= limit:
+            first -= 1
+        run = sizes[first:]
+        if len(run) >= MERGE_FANIN and max(run) <= MAX_DOMINANT_SHARE * sum(run):
+            return first, len(tiers)
+    return None
+
+
+def merge_segments(root: str) -> int:
+    """Merge runs of segments until `merge_run` finds none; how many merges were made.
+    The caller holds the index lock."""
+    merges = 0
+    while True:
+        reader = IndexReader.open(root)
+        run = merge_run(reader.manifest.segments)
+        if run is None:
+            return merges
+        _merge(reader, *run)
+        merges += 1
+
+
+def _merge(reader: IndexReader, first: int, stop: int) -> None:
+    """Replace segments [first, stop) by one holding their live files and posting lists."""
+    started = time.time()
+    manifest = reader.manifest
+    sources = reader.segments[first:stop]
+    for segment in sources:
+        segment.verify()  # never carry damage into a segment with fresh checksums
+    table = _LiveFiles(sources)
+    generation = manifest.generation + 1
+    name = segment_name(generation)
+    path = os.path.join(reader.index_dir, name)
+    with SegmentWriter(path) as writer:
+        lists = [_PostingTable(segment) for segment in sources]
+        for low, high in _slices(lists):
+            keys = [
+                table.keys(k, *lists[k].decode(low, high)) for k in range(len(sources))
+            ]
+            merged = np.concatenate(keys)
+            if not len(merged):
+                continue
+            merged.sort()
+            halves = merged.view(np.uint32)  # little-endian: (file id, trigram) per key
+            writer.add_postings(
+                *encode_postings(halves[1::2], halves[0::2], table.n_files), len(merged)
+            )
+        writer.finish(table.sizes, table.mtimes, table.flags, table.paths)
+    ref = SegmentRef(
+        name, os.path.getsize(path), header_crc(writer.header),
+        table.n_files, table.started_ns(sources),
+    )
+    old = manifest.stats
+    stats = dataclasses.replace(
+        old,
+        trigrams=old.trigrams - sum(s.header.n_trigrams for s in sources) + writer.n_trigrams,
+        postings=old.postings - sum(s.header.n_postings for s in sources) + writer.n_postings,
+    )
+    refs = [*manifest.segments[:first], ref, *manifest.segments[stop:]]
+    publish(reader.index_dir, _manifest(generation, refs, stats, started))
+
+
+class _LiveFiles:
+    """The live files of the merged segments in the new segment's path order, and the map
+    from each source segment's local ids to the new ids (-1: tombstoned)."""
+
+    def __init__(self, sources: list[Segment]) -> None:
+        order: list[tuple[bytes, int, int]] = []
+        columns = []
+        for k, segment in enumerate(sources):
+            sizes, mtimes, flags, blob = segment.files_sections()
+            columns.append((sizes, mtimes, flags))
+            paths = blob.split(b"\0") if segment.n_files else []
+            if len(paths) != segment.n_files:
+                raise segment.corrupt("path table does not match the file count")
+            order += [
+                (path, k, local) for local, path in enumerate(paths)
+                if local not in segment.tombstones
+            ]
+        order.sort()
+        self.n_files = len(order)
+        self.new_ids = [np.full(s.n_files, -1, np.int64) for s in sources]
+        for new, (_, k, local) in enumerate(order):
+            self.new_ids[k][local] = new
+        self.sizes = np.array([columns[k][0][local] for _, k, local in order], np.uint64)
+        self.mtimes = np.array([columns[k][1][local] for _, k, local in order], np.int64)
+        self.flags = np.array([columns[k][2][local] for _, k, local in order], np.uint8)
+        self.paths = b"\0".join(path for path, _, _ in order)
+        self._sources = [k for _, k, _ in order]
+
+    def keys(self, k: int, trigrams: np.ndarray, local_ids: np.ndarray) -> np.ndarray:
+        """(trigram << 32 | new id) of source k's live (trigram, local id) pairs."""
+        new = self.new_ids[k][local_ids]
+        live = new >= 0
+        return (trigrams[live].astype(np.uint64) << np.uint64(32)) | new[live].astype(np.uint64)
+
+    def started_ns(self, sources: list[Segment]) -> int:
+        """The merged segment's build start: the latest that keeps racily clean every file
+        that was racily clean in its own segment (see "Racily clean files" in format.py)."""
+        latest = max(s.ref.started_ns for s in sources)
+        racy = self.mtimes >= np.array(
+            [sources[k].racy_after_ns for k in self._sources], np.int64
+        )
+        if racy.any():
+            latest = min(latest, int(self.mtimes[racy].min()) + RACY_WINDOW_NS)
+        return latest
+
+
+class _PostingTable:
+    """Where each posting list of a (verified) segment lies, and their bulk decoding."""
+
+    def __init__(self, segment: Segment) -> None:
+        self.segment = segment
+        n = segment.header.n_trigrams
+        self.trigrams = np.frombuffer(segment.view("DICT_TRIGRAMS"), "<u4", n).astype(np.int64)
+        rel_ends = np.frombuffer(segment.view("DICT_ENDS"), "<u4", n).astype(np.int64)
+        blocks = np.arange(n) // DICT_BLOCK_ENTRIES
+        block_base = np.frombuffer(segment.view("DICT_BASE"), "<u8", segment.n_dict_blocks)
+        base = block_base.astype(np.int64)[blocks]
+        rel_starts = np.zeros(n, np.int64)
+        rel_starts[1:] = rel_ends[:-1]
+        rel_starts[::DICT_BLOCK_ENTRIES] = 0
+        self.starts = base + rel_starts
+        self.ends = base + rel_ends
+        self.postings = np.frombuffer(segment.view("POSTINGS"), np.uint8)
+        bitmap_length = (segment.n_files + 7) // 8
+        lengths = self.ends - self.starts
+        # at most this many ids per list: one per varint byte, n_files for a bitmap
+        self.weights = np.where(lengths == bitmap_length, segment.n_files, lengths)
+
+    def decode(self, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
+        """(trigram, local id) of every posting of the trigrams in [low, high)."""
+        i, j = np.searchsorted(self.trigrams, [low, high])
+        lists, ids = _decode_lists(
+            self.postings, self.starts[i:j], self.ends[i:j], self.segment
+        )
+        return self.trigrams[i:j][lists], ids
+
+
+def _slices(tables: list[_PostingTable]) -> list[tuple[int, int]]:
+    """Trigram ranges [low, high) covering every trigram, each holding about MERGE_SLICE_IDS
+    postings over all `tables`, so a merge's memory is bounded whatever the segments' size."""
+    trigrams = np.concatenate([t.trigrams for t in tables])
+    weights = np.concatenate([t.weights for t in tables])
+    order = np.argsort(trigrams, kind="stable")
+    trigrams, cumulative = trigrams[order], np.cumsum(weights[order])
+    total = int(cumulative[-1]) if len(cumulative) else 0
+    marks = np.arange(MERGE_SLICE_IDS, total, MERGE_SLICE_IDS)
+    cuts = np.unique(trigrams[np.searchsorted(cumulative, marks)]).tolist()
+    bounds = [0, *(c for c in cuts if c > 0), 1 << 32]
+    return list(itertools.pairwise(bounds))
+
+
+def _decode_lists(
+    postings: np.ndarray, starts: np.ndarray, ends: np.ndarray, segment: Segment
+) -> tuple[np.ndarray, np.ndarray]:
+    """(list number, local id) of every id of the posting lists postings[starts[i]:ends[i]],
+    decoded all at once (the format is in `trigrep.index.format`)."""
+    n_files = segment.n_files
+    lengths = ends - starts
+    is_bitmap = lengths == (n_files + 7) // 8
+    list_parts: list[np.ndarray] = []
+    id_parts: list[np.ndarray] = []
+    varint = np.flatnonzero(~is_bitmap)
+    if len(varint):
+        sizes = lengths[varint]
+        total = int(sizes.sum())
+        list_offsets = np.cumsum(sizes) - sizes
+        raw = postings[np.repeat(starts[varint] - list_offsets, sizes) + np.arange(total)]
+        if (raw[list_offsets + sizes - 1] & 0x80).any():
+            raise segment.corrupt("malformed posting list")
+        value_starts = np.flatnonzero(np.concatenate(([True], raw[:-1] < 0x80)))
+        value_sizes = np.diff(np.append(value_starts, total))
+        shifts = np.arange(total) - np.repeat(value_starts, value_sizes)
+        values = np.bitwise_or.reduceat((raw & 0x7F).astype(np.int64) << (7 * shifts),
+                                        value_starts)
+        owners = np.repeat(np.arange(len(varint)), sizes)[value_starts]
+        steps = np.cumsum(values + 1)  # id = running sum of (gap + 1) - 1, restarted per list
+        first = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
+        before = np.concatenate(([0], steps[first[1:] - 1]))
+        ids = steps - 1 - np.repeat(before, np.diff(np.append(first, len(values))))
+        list_parts.append(varint[owners])
+        id_parts.append(ids)
+    bitmaps = np.flatnonzero(is_bitmap)
+    rows_at_once = max(1, MERGE_SLICE_IDS // max(n_files, 1))
+    for at in range(0, len(bitmaps), rows_at_once):
+        rows = bitmaps[at : at + rows_at_once]
+        matrix = postings[starts[rows][:, None] + np.arange((n_files + 7) // 8)]
+        bits = np.unpackbits(matrix, axis=1, bitorder="little")[:, :n_files]
+        row, ids = np.nonzero(bits)
+        list_parts.append(rows[row])
+        id_parts.append(ids)
+    if not id_parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    ids = np.concatenate(id_parts)
+    if len(ids) and (ids.min() < 0 or ids.max() >= n_files):
+        raise segment.corrupt("posting list names a file that does not exist")
+    return np.concatenate(list_parts), ids
