@@ -36,9 +36,10 @@ end of the list lie within one size tier or below (tiers of live files grow 8-fo
 one of them holds most of their files, they are combined into one by merging their posting
 lists (tombstoned files dropped, ids renumbered, no file re-read), in the place of the run.
 When the first (full-build) segment has tombstoned over REBUILD_TOMBSTONE_SHARE of its files,
-the next update rebuilds in full instead. Updates
-and merges are atomic like a build: new segment, then new manifest, then the files no longer
-named are deleted, all under the lock (constants in `trigrep.index.update`).
+the next update rebuilds in full instead. Updates and merges are atomic like a build: new
+segment, then new manifest, then the files no longer named are deleted, all under the lock
+(constants in `trigrep.index.update`). Readers keep their open segments until they see a new
+manifest.
 
 Racily clean files (git's term): the walker's stat precedes the read of a file's content, and
 an edit within the same mtime tick after the read would leave size and mtime unchanged. So a

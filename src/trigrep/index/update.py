@@ -161,12 +161,17 @@ def _append_segment(
     started: float,
     started_ns: int,
 ) -> None:
-    """Write the segment of `changed`, then the manifest that appends it and tombstones
-    `dead` (global ids) in their segments."""
+    """Write the segment of `changed` (if any), then the manifest that appends it and
+    tombstones `dead` (global ids) in their segments."""
     manifest = reader.manifest
     generation = manifest.generation + 1
-    ref, seg_stats = write_segment(index_dir, generation, changed, workers, progress, started_ns)
     refs = [dataclasses.replace(r, tombstones=list(r.tombstones)) for r in manifest.segments]
+    seg_stats = {"bytes": 0, "trigrams": 0, "postings": 0, "unindexed_files": 0}
+    if changed:  # else only tombstones: no empty segment
+        ref, seg_stats = write_segment(
+            index_dir, generation, changed, workers, progress, started_ns
+        )
+        refs.append(ref)
     dead_bytes = dead_unindexed = 0
     for file_id in dead:
         number, segment = _segment_holding(reader.segments, file_id)
@@ -185,7 +190,7 @@ def _append_segment(
         postings=old.postings + seg_stats["postings"],
         unindexed_files=old.unindexed_files - dead_unindexed + seg_stats["unindexed_files"],
     )
-    publish(index_dir, _manifest(generation, [*refs, ref], stats, started))
+    publish(index_dir, _manifest(generation, refs, stats, started))
 
 
 def _segment_holding(segments: list[Segment], file_id: int) -> tuple[int, Segment]:

@@ -1,0 +1,324 @@
+"""Incremental index updates (one new segment + tombstones), merges, racily clean files, crashes
+and damage: after every step trigrep's output must be rg's, and the index's candidates exact.
+
+Files get mtimes in the past, so the index really rules files out (files modified within
+RACY_WINDOW_NS of a build are always searched directly and would hide index bugs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import RG, TRIGREP, isolated_env, normalise_json, run
+from test_differential_hypothesis import trigrep_main
+from test_index import answer, entries_of, make_tree, reference, trigrams_of, truth
+from trigrep.index import IndexEntry, IndexReader
+from trigrep.index.format import INDEX_DIR_NAME, MANIFEST_NAME, RACY_WINDOW_NS, parse_manifest
+from trigrep.index.update import merge_run, update_index
+from trigrep.query.plan import ALL, TrigramQuery
+
+PAST = time.time() - 10_000
+QUERIES = [["-c", "alpha"], ["-l", "Beta"], ["-i", "gamma"], ["-c", "needle|brand new"],
+           ["-n", "delta"], ["--files-without-match", "alpha"], ["-c", "x"]]
+
+
+def write(path: Path, data: bytes, mtime: float = PAST) -> None:
+    """Replace `path` by a new file (never in place) with a past mtime."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_bytes(data)
+    os.utime(tmp, (mtime, mtime))
+    os.replace(tmp, path)
+
+
+def age(root: Path) -> None:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != INDEX_DIR_NAME]
+        for name in filenames:
+            os.utime(os.path.join(dirpath, name), (PAST, PAST))
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    root.mkdir()
+    make_tree(root, files=80)
+    age(root)
+    return root
+
+
+def trigrep_index(root: Path, env: dict[str, str], *args: str) -> None:
+    """`trigrep index` (in-process: the tests run hundreds)."""
+    assert trigrep_main(["index", *args], root, env)[1] == 0
+
+
+def assert_like_rg(root: Path, env: dict[str, str]) -> None:
+    env = {**env, "TRIGREP_NO_DAEMON": "1"}
+    for args in QUERIES:
+        theirs = run([RG, "--sort", "path", *args], root, env)
+        assert trigrep_main(args, root, env) == (theirs.out, theirs.code), args
+
+
+def assert_exact(root: Path) -> None:
+    """The index's candidates are exactly the files holding each trigram, and its records
+    are the tree's files."""
+    reader = IndexReader.open(str(root))
+    reader.verify()
+    ref = reference(root)
+    assert set(reader.records()) == set(ref)
+    trigrams = sorted(set().union(*ref.values()))
+    for trigram in trigrams[:: max(1, len(trigrams) // 300)]:
+        plan = TrigramQuery("and", frozenset([trigram]))
+        assert answer(reader, plan) == truth(ref, plan)
+    assert answer(reader, ALL) == set(ref)
+    stats = reader.stats()
+    assert stats.files == len(ref)
+    assert stats.segments == len(reader.manifest.segments)
+
+
+def manifest(root: Path):
+    return parse_manifest((root / INDEX_DIR_NAME / MANIFEST_NAME).read_bytes(), str(root))
+
+
+def test_edit_add_delete_rename_make_one_segment_with_tombstones(
+    tree: Path, env: dict[str, str]
+) -> None:
+    trigrep_index(tree, env)
+    assert_like_rg(tree, env)
+    write(tree / "sub" / "file1.txt", b"alpha brand new content\n", PAST + 1)  # edit
+    write(tree / "added.txt", b"brand new delta\n")  # add
+    (tree / "sub" / "file2.txt").unlink()  # delete
+    os.replace(tree / "file3.txt", tree / "sub" / "renamed.txt")  # rename
+    trigrep_index(tree, env)
+    segments = manifest(tree).segments
+    assert [len(s.tombstones) for s in segments] == [3, 0]
+    assert segments[1].files == 3  # the edited, the added and the renamed file
+    assert_like_rg(tree, env)
+    assert_exact(tree)
+    generation = manifest(tree).generation
+    trigrep_index(tree, env)  # nothing changed: nothing written
+    assert manifest(tree).generation == generation
+    trigrep_index(tree, env, "--full")
+    assert [(s.files, s.tombstones) for s in manifest(tree).segments] == [(len(reference(tree)),
+                                                                           [])]
+    assert_like_rg(tree, env)
+
+
+def test_many_updates_merge_and_stay_bounded(tree: Path, env: dict[str, str]) -> None:
+    trigrep_index(tree, env)
+    rng = random.Random(5)
+    merged = False
+    for step in range(14):
+        for _ in range(rng.randrange(1, 4)):
+            name = tree / f"churn{rng.randrange(12)}.txt"
+            if name.exists() and rng.random() < 0.3:
+                name.unlink()
+            else:
+                write(name, b"alpha needle %d Beta\n" % step * rng.randrange(1, 50), PAST + step)
+        write(tree / "sub" / f"file{step + 1}.txt", b"delta %d\n" % step, PAST + step)
+        trigrep_index(tree, env)
+        segments = manifest(tree).segments
+        assert len(segments) <= 5
+        merged |= any(s.files > 8 for s in segments[1:])
+        assert merge_run(segments) is None
+        assert_like_rg(tree, env)
+    assert merged
+    assert_exact(tree)
+
+
+def test_merge_of_bitmaps_varints_and_flags_is_exact(tree: Path) -> None:
+    """Merged posting lists hold exactly the live files, whatever their encoding (many
+    files share the common trigrams: bitmaps), unindexed and irregular files included."""
+    update_index(str(tree), entries_of(tree))
+    for step in range(8):
+        for i in range(step, 80, 7):
+            write(tree / f"grown{i}.txt", b"alpha Beta common %d\n" % i)
+        if step % 3 == 0:  # same size: a new mtime tells the change
+            write(tree / "bom.txt", b"\xef\xbb\xbfalpha " + b"%d" % step, PAST + step)
+        (tree / f"grown{step}.txt").unlink()
+        result = update_index(str(tree), entries_of(tree))
+        assert result.kind == "update"
+        assert_exact(tree)
+    vanished = IndexEntry("vanished.txt", str(tree / "vanished.txt"), 7, 1)  # walked, then gone
+    update_index(str(tree), [*entries_of(tree), vanished])
+    reader = IndexReader.open(str(tree))
+    assert reader.stats().unindexed_files == 1
+    plan = TrigramQuery("and", frozenset(trigrams_of(b"alpha")))
+    assert "vanished.txt" in answer(reader, plan)
+
+
+def test_racily_clean_files_are_reindexed_once_settled(tree: Path, env: dict[str, str]) -> None:
+    fresh = tree / "fresh.txt"
+    write(fresh, b"alpha fresh\n", mtime=time.time())
+    trigrep_index(tree, env)
+    records = IndexReader.open(str(tree)).records()
+    assert records["fresh.txt"].racily_clean and not records["file3.txt"].racily_clean
+    generation = manifest(tree).generation
+    trigrep_index(tree, env)  # still within the window: indexing it again would not help
+    assert manifest(tree).generation == generation
+    # Make every record racily clean, as if the build had started right after the writes.
+    index_manifest = manifest(tree)
+    index_manifest.segments[0].started_ns = int(PAST * 1e9) + RACY_WINDOW_NS // 2
+    (tree / INDEX_DIR_NAME / MANIFEST_NAME).write_bytes(index_manifest.dumps())
+    assert_like_rg(tree, env)
+    trigrep_index(tree, env)
+    segments = manifest(tree).segments
+    assert len(segments) == 1  # so many re-indexed that it rebuilt in full
+    reader = IndexReader.open(str(tree))
+    assert not reader.records()["file3.txt"].racily_clean
+    assert reader.records()["fresh.txt"].racily_clean
+    assert_like_rg(tree, env)
+    assert_exact(tree)
+
+
+def test_merged_segment_keeps_racy_files_racy(tree: Path) -> None:
+    update_index(str(tree), entries_of(tree))
+    now = time.time()
+    for i in range(4):
+        write(tree / f"new{i}.txt", b"alpha %d" % i, mtime=PAST if i else now)
+        assert update_index(str(tree), entries_of(tree)).kind == "update"
+    reader = IndexReader.open(str(tree))
+    assert len(reader.segments) == 2  # the four small segments were merged
+    records = reader.records()
+    assert records["new0.txt"].racily_clean
+    assert not records["new1.txt"].racily_clean
+    assert not records["file3.txt"].racily_clean
+
+
+def test_many_tombstones_rebuild_in_full(tree: Path, env: dict[str, str]) -> None:
+    trigrep_index(tree, env)
+    files = sorted(reference(tree))
+    for name in files[: len(files) // 5]:
+        write(tree / name, b"alpha rewritten\n", PAST + 1)
+    trigrep_index(tree, env)
+    assert len(manifest(tree).segments) == 2
+    for name in files[len(files) // 5 : len(files) // 3]:
+        write(tree / name, b"Beta rewritten\n", PAST + 2)
+    trigrep_index(tree, env)
+    assert [len(s.tombstones) for s in manifest(tree).segments] == [0]
+    assert_like_rg(tree, env)
+
+
+SMALL_ALPHABET = bytes(b"alphneds \n"[i % 10] for i in range(256))  # few distinct trigrams
+_UPDATE_SCRIPT = """
+import sys
+from trigrep import engine
+print("start", flush=True)
+engine.build_at(sys.argv[1], progress=False)
+"""
+
+
+@pytest.mark.parametrize("merging", [False, True])
+def test_kill_9_during_update_or_merge(tree: Path, env: dict[str, str], merging: bool) -> None:
+    trigrep_index(tree, env)
+    rng = random.Random(7)
+    for round_ in range(5):
+        if merging:  # three small segments: the next update ends with a merge
+            for i in range(3):
+                write(tree / f"pre{round_}-{i}.txt", b"alpha pre %d\n" % i)
+                trigrep_index(tree, env)
+        for i in range(40):
+            write(tree / f"bulk{round_}-{i}.txt", os.urandom(30_000).translate(SMALL_ALPHABET))
+        process = subprocess.Popen(
+            [sys.executable, "-c", _UPDATE_SCRIPT, str(tree)], env=env, stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert process.stdout is not None
+        process.stdout.readline()
+        time.sleep(rng.uniform(0.0, 0.5))
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        IndexReader.open(str(tree)).verify()
+        assert_like_rg(tree, env)
+    trigrep_index(tree, env)
+    assert not [n for n in os.listdir(tree / INDEX_DIR_NAME) if n.startswith("tmp-")]
+    in_use = {s.name for s in manifest(tree).segments}
+    assert {n for n in os.listdir(tree / INDEX_DIR_NAME) if n.startswith("seg-")} == in_use
+    assert_exact(tree)
+
+
+def test_corrupt_small_segment_is_reported_and_repaired(tree: Path, env: dict[str, str]) -> None:
+    trigrep_index(tree, env)
+    write(tree / "added.txt", b"alpha brand new\n")
+    trigrep_index(tree, env)
+    small = tree / INDEX_DIR_NAME / manifest(tree).segments[1].name
+    data = bytearray(small.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    small.write_bytes(bytes(data))
+    env = {**env, "TRIGREP_NO_DAEMON": "1"}
+    failed = run([*TRIGREP, "-c", "alpha"], tree, env)
+    assert failed.code == 2
+    assert failed.err.count(b"\n") == 1 and b"is corrupt" in failed.err
+    assert b"run 'trigrep index'" in failed.err
+    trigrep_index(tree, env)
+    assert_like_rg(tree, env)
+    assert_exact(tree)
+
+
+# --- random sequences ----------------------------------------------------------------------
+
+NAMES = ["a.txt", "b.txt", "d/c.txt", "d/e.txt", "f.rs", "g.md"]
+CONTENTS = st.lists(st.sampled_from([b"alpha", b"Beta", b"gamma", b" ", b"\n", b"x", b"needle",
+                                     b"\x00", b"delta", b"brand new"]), max_size=12).map(b"".join)
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("write"), st.sampled_from(NAMES), CONTENTS),
+        st.tuples(st.just("delete"), st.sampled_from(NAMES), st.just(b"")),
+        st.tuples(st.just("rename"), st.sampled_from(NAMES), st.sampled_from(NAMES)),
+        st.tuples(st.just("index"), st.just(""), st.just(b"")),
+    ),
+    min_size=1, max_size=25,
+)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(steps=STEPS)
+def test_random_edits_updates_and_merges_match_rg(steps: list[tuple[str, str, object]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "tree"
+        home = Path(tmp) / "home"
+        (home / ".config").mkdir(parents=True)
+        root.mkdir()
+        env = {**isolated_env(home), "TRIGREP_NO_DAEMON": "1"}
+        write(root / "base.txt", b"alpha base\n")
+        assert trigrep_main(["index", "."], root, env)[1] == 0
+        for tick, (op, name, arg) in enumerate(steps):
+            path = root / name
+            if op == "write":
+                write(path, arg, PAST + tick)  # type: ignore[arg-type]
+            elif op == "delete" and path.exists():
+                path.unlink()
+            elif op == "rename" and path.exists():
+                target = root / str(arg)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+            elif op == "index":
+                assert trigrep_main(["index", "."], root, env)[1] == 0
+                assert merge_run(IndexReader.open(str(root)).manifest.segments) is None
+        assert trigrep_main(["index", "."], root, env)[1] == 0
+        for args in (["-c", "alpha|needle"], ["-l", "Beta"], ["--json", "gamma"], ["-c", "a"]):
+            theirs = run([RG, "--sort", "path", *args], root, env)
+            out, code = trigrep_main(args, root, env)
+            assert (normalise_json(out), code) == (normalise_json(theirs.out), theirs.code), args
+        assert_exact(root)
+
+
+def test_status_json_shape_of_stats(tree: Path, env: dict[str, str]) -> None:
+    trigrep_index(tree, env)
+    write(tree / "added.txt", b"alpha\n")
+    trigrep_index(tree, env)
+    stats = json.loads(run([*TRIGREP, "stats", "--json"], tree, env).out)
+    assert (stats["segments"], stats["tombstones"]) == (2, 0)
+    assert stats["files"] == len(reference(tree))
