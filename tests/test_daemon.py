@@ -11,6 +11,7 @@ import signal
 import socket
 import stat
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -399,3 +400,73 @@ def test_no_daemon_env_searches_locally(tree: Path, env: dict[str, str], daemon:
     before = daemon.warm_searches()
     assert_like_rg(tree, {**env, "TRIGREP_NO_DAEMON": "1"}, ["foo"])
     assert daemon.warm_searches() == before
+
+
+def _wait_for(predicate, what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_burst_of_rewrites_updates_the_index_incrementally(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """2,000 files rewritten or added at once while searches run: every answer shows each
+    file either before or after its change, and the index absorbs the burst as a new segment
+    with tombstones (not a rebuild)."""
+    root = tmp_path / "big"
+    (root / ".git").mkdir(parents=True)
+    past = time.time() - 1000
+    old: dict[str, int] = {}
+    for i in range(4500):
+        path = root / f"d{i % 50}" / f"f{i}.txt"
+        _write(path, "foo\n" * (i % 3) + "bar\n")
+        os.utime(path, (past, past))
+        if i % 3:
+            old[f"d{i % 50}/f{i}.txt"] = i % 3
+    daemon = Daemon(root, env)
+    try:
+        root_status = lambda: status(root, env)["roots"][0]  # noqa: E731
+        _wait_for(lambda: root_status()["index_updates"] >= 1 and not root_status()[
+            "index_updating"], "the catch-up update at start")
+        new = dict(old)
+        answers: list[bytes] = []
+        stop = threading.Event()
+
+        def search_meanwhile() -> None:
+            while not stop.is_set():
+                out, code = _protocol_search(root, env, ["-c", "foo"])
+                assert code == 0
+                answers.append(out)
+
+        searcher = threading.Thread(target=search_meanwhile)
+        searcher.start()
+        try:
+            for i in range(0, 4500, 9):  # 500 rewritten twice over: 1,000 rewrites
+                for round_ in range(2):
+                    rel = f"d{i % 50}/f{i}.txt"
+                    tmp = root / (rel + ".tmp")
+                    tmp.write_text("foo\n" * (3 + round_) + "bar\n")
+                    os.replace(tmp, root / rel)
+                    new[rel] = 3 + round_
+            for i in range(1000):  # and 1,000 added
+                _write(root / "added" / f"a{i}.txt", "foo\n")
+                new[f"added/a{i}.txt"] = 1
+        finally:
+            stop.set()
+            searcher.join()
+        for out in answers:
+            counts = dict(line.rsplit(":", 1) for line in out.decode().splitlines())
+            for path in old.keys() | new.keys() | counts.keys():
+                got = int(counts[path]) if path in counts else None
+                assert got in (old.get(path), new.get(path), 3), path  # 3: first rewrite
+        assert_like_rg(root, env, ["-c", "foo"])
+        _wait_for(lambda: not root_status()["index_updating"]
+                  and (root_status()["tombstones"] or 0) >= 500, "an incremental update")
+        after = root_status()
+        assert after["segments"] >= 2  # a new segment, not a rebuild (one, no tombstones)
+        assert_like_rg(root, env, ["-c", "foo"])
+        assert_like_rg(root, env, ["-l", "bar"])
+    finally:
+        daemon.close()

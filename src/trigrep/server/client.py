@@ -136,7 +136,8 @@ def print_status(path: str, *, as_json: bool) -> int:
         sys.stdout.write(
             f"{tree['root']}: {tree['files']} files, last update {ago:.1f}s ago, "
             f"{tree['pending']} pending changes, {tree['searches']} searches "
-            f"({tree['warm_searches']} from the warm walk)\n"
+            f"({tree['warm_searches']} from the warm walk), index: {tree['segments']} segments, "
+            f"{tree['tombstones']} tombstones{' (updating)' if tree['index_updating'] else ''}\n"
         )
     return 0
 

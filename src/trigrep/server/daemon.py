@@ -13,9 +13,14 @@ waits until the watcher reports it. The kernel queues events in order, so by the
 change made before the search arrived has been marked. If the marker does not show up in
 time the whole tree is re-walked.
 
-The index itself is only ever written by `trigrep index` subprocesses (atomic, under the
-index lock), started when searches find many files changed since the build, so killing the
-daemon at any moment leaves a consistent index; a restarted daemon walks afresh.
+The index is kept up to date by an `_IndexUpdater`: once the watcher's changes have gone
+quiet for UPDATE_DEBOUNCE (or a search found many stale files), it runs `trigrep index ROOT`
+in a subprocess: an incremental update (one small segment, then merges; see
+`trigrep.index.update`), atomic under the index lock. Searches never wait for it: they keep the
+open reader until the manifest changes. A subprocess rather than a thread: it holds no GIL the
+searches need, may use a process pool for a big burst (forking this threaded process would
+not be safe), and returns its memory when done. Killing the daemon (or the update) at any
+moment leaves a consistent index; a restarted daemon walks afresh and updates the index.
 """
 
 from __future__ import annotations
@@ -40,9 +45,9 @@ from typing import TYPE_CHECKING, Any
 
 from trigrep.console import OUTPUT_ENV, Console
 from trigrep.engine import build_at, default_root, freshness
-from trigrep.errors import Error
+from trigrep.errors import Error, IndexFormatError
 from trigrep.index import IndexReader, find_index_root
-from trigrep.index.format import INDEX_DIR_NAME, MANIFEST_NAME, write_atomically
+from trigrep.index.format import INDEX_DIR_NAME, MANIFEST_NAME, RACY_WINDOW_NS, write_atomically
 from trigrep.options import WalkOptions
 from trigrep.parallel import SearchPool, SharedSearchPool
 from trigrep.server.client import spawn_daemon
@@ -72,6 +77,9 @@ OUTPUT_CHUNK = 64 << 10
 IGNORE_FILES = frozenset((".gitignore", ".ignore", ".rgignore"))
 GIT_EXCLUDE = ".git/info/exclude"
 START_TIMEOUT = 600.0  # --detach waits this long for the first walk (and index build)
+UPDATE_DEBOUNCE = 0.2  # seconds without a change before the index is updated...
+UPDATE_MAX_DELAY = 5.0  # ...or this long after the first change of a steady stream
+UPDATE_STOP_TIMEOUT = 5.0  # a stopping daemon waits this long for a running update to exit
 
 Key = tuple[bytes, ...]  # a relative path's components: their order is the walk's
 
@@ -119,12 +127,12 @@ class ServedTree:
         self._indexed: dict[str, int] = {}
         self._indexed_by: IndexReader | None = None
         self._manifest_stamp: tuple[int, int] | None = None
-        self._refresh: subprocess.Popen[bytes] | None = None
+        self._updater = _IndexUpdater(root)
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.listeners: list[Callable[[list[str]], None]] = []
         self.counters = {
-            "searches": 0, "warm_searches": 0, "events": 0, "rewalks": 0, "index_refreshes": 0,
+            "searches": 0, "warm_searches": 0, "events": 0, "rewalks": 0,
         }
         self.last_update = time.time()
 
@@ -147,11 +155,13 @@ class ServedTree:
         with self._lock:
             self._dirty_dirs = {""}
             self._apply_changes()
+        self._updater.start()  # catches up with changes made while no daemon ran
 
     def stop(self) -> None:
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join()
+        self._updater.stop()
 
     # -- watching --------------------------------------------------------------------------
 
@@ -187,6 +197,7 @@ class ServedTree:
             self.counters["events"] += len(relevant)
             self._lock.notify_all()
         if relevant:
+            self._updater.changed()
             for listener in list(self.listeners):
                 listener(sorted(relevant))
 
@@ -377,15 +388,8 @@ class ServedTree:
             return self._reader
 
     def refresh_index(self, root: str) -> None:
-        """Rebuild the index in a subprocess (atomic, under the index lock), one at a time."""
-        with self._lock:
-            if self._refresh is not None and self._refresh.poll() is None:
-                return
-            self.counters["index_refreshes"] += 1
-            self._refresh = subprocess.Popen(
-                [sys.executable, "-m", "trigrep.cli", "index", root],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
+        """A search found many stale files: update the index now, in the background."""
+        self._updater.request()
 
     def search_pool(self) -> SearchPool | None:
         return self._pool.get() if self._pool is not None else None
@@ -395,12 +399,103 @@ class ServedTree:
             self.counters[counter] += 1
 
     def status(self) -> Message:
+        try:
+            reader = self.reader()
+            index_stats = reader.stats() if reader is not None else None
+        except IndexFormatError:
+            index_stats = None
         with self._lock:
             return {
                 "root": self.root, "files": len(self._files), "directories": len(self._dirs),
                 "last_update": self.last_update,
                 "pending": len(self._dirty_dirs) + len(self._dirty_files), **self.counters,
+                "index_updates": self._updater.runs, "index_updating": self._updater.running,
+                "segments": index_stats.segments if index_stats else None,
+                "tombstones": index_stats.tombstones if index_stats else None,
             }
+
+
+class _IndexUpdater:
+    """Runs `trigrep index ROOT` (an incremental update) in the background, one at a time:
+    UPDATE_DEBOUNCE after the last change seen (at most UPDATE_MAX_DELAY after the first of a
+    stream), or at once on `request()`.
+
+    Files changed just before an update started are indexed racily clean (searched directly
+    until re-indexed, see `trigrep.index.format`), so once RACY_WINDOW_NS has passed after the
+    last change such an update saw, one more update settles them."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.runs = 0
+        self.running = False
+        self._cond = threading.Condition()
+        self._due: float | None = None  # time.monotonic() at which to start the next update
+        self._stream_began: float | None = None  # first change not yet handed to an update
+        self._last_change = 0.0  # time.time() when the newest change was seen (>= its mtime)
+        self._stopping = False
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._loop, name=f"index {root}", daemon=True)
+
+    def start(self) -> None:
+        self.request()
+        self._thread.start()
+
+    def changed(self) -> None:
+        with self._cond:
+            now = time.monotonic()
+            self._last_change = time.time()
+            if self._stream_began is None:
+                self._stream_began = now
+            self._schedule(min(now + UPDATE_DEBOUNCE, self._stream_began + UPDATE_MAX_DELAY),
+                           replace=True)
+
+    def request(self) -> None:
+        with self._cond:
+            self._schedule(time.monotonic(), replace=True)
+
+    def _schedule(self, due: float, *, replace: bool) -> None:
+        """Start an update at `due` (`replace`: even if one was due earlier, the debounce)."""
+        if self._due is None or replace:
+            self._due = due
+        self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+            process = self._process
+        if process is not None:  # atomic: an update killed at any moment leaves the index whole
+            process.terminate()
+        if self._thread.is_alive():
+            self._thread.join(UPDATE_STOP_TIMEOUT)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and (
+                    self._due is None or time.monotonic() < self._due
+                ):
+                    timeout = None if self._due is None else self._due - time.monotonic()
+                    self._cond.wait(timeout)
+                if self._stopping:
+                    return
+                self._due = self._stream_began = None
+                started = time.time()
+                self.running = True
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "trigrep.cli", "index", self.root],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            self._process.wait()
+            with self._cond:
+                self._process = None
+                self.running = False
+                self.runs += 1
+                settle_at = self._last_change + RACY_WINDOW_NS / 1e9
+                if settle_at > started:
+                    delay = settle_at - time.time() + UPDATE_DEBOUNCE
+                    self._schedule(time.monotonic() + max(0.0, delay), replace=False)
 
 
 def _entry(rel: str, path: str, st: os.stat_result) -> FileEntry:

@@ -41,7 +41,8 @@ Responses (daemon -> client):
     {"id": 3, "status": {"pid": ..., "socket": ..., "started": ..., "roots": [
         {"root": ..., "files": ..., "directories": ..., "last_update": <unix time>,
          "pending": <changes seen, not yet applied>, "searches": ..., "warm_searches": ...,
-         "events": ..., "rewalks": ..., "index_refreshes": ...}, ...]}}
+         "events": ..., "rewalks": ..., "index_updates": <runs of trigrep index>,
+         "index_updating": <bool>, "segments": ..., "tombstones": ...}, ...]}}
     {"id": 4, "event": "changed", "root": "/abs/root", "paths": ["rel/path", ...]}
         paths (relative to the root) of a batch of relevant changes the watcher saw
     {"id": 5, "stopping": true}
