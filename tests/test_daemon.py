@@ -431,14 +431,12 @@ def test_burst_of_rewrites_updates_the_index_incrementally(
         _wait_for(lambda: root_status()["index_updates"] >= 1 and not root_status()[
             "index_updating"], "the catch-up update at start")
         new = dict(old)
-        answers: list[bytes] = []
+        answers: list[tuple[bytes, int]] = []
         stop = threading.Event()
 
         def search_meanwhile() -> None:
             while not stop.is_set():
-                out, code = _protocol_search(root, env, ["-c", "foo"])
-                assert code == 0
-                answers.append(out)
+                answers.append(_protocol_search(root, env, ["-c", "foo"]))
 
         searcher = threading.Thread(target=search_meanwhile)
         searcher.start()
@@ -446,9 +444,9 @@ def test_burst_of_rewrites_updates_the_index_incrementally(
             for i in range(0, 4500, 9):  # 500 rewritten twice over: 1,000 rewrites
                 for round_ in range(2):
                     rel = f"d{i % 50}/f{i}.txt"
-                    tmp = root / (rel + ".tmp")
-                    tmp.write_text("foo\n" * (3 + round_) + "bar\n")
-                    os.replace(tmp, root / rel)
+                    staged = tmp_path / "staged"  # outside the tree: searches never see it
+                    staged.write_text("foo\n" * (3 + round_) + "bar\n")
+                    os.replace(staged, root / rel)
                     new[rel] = 3 + round_
             for i in range(1000):  # and 1,000 added
                 _write(root / "added" / f"a{i}.txt", "foo\n")
@@ -456,7 +454,9 @@ def test_burst_of_rewrites_updates_the_index_incrementally(
         finally:
             stop.set()
             searcher.join()
-        for out in answers:
+        assert answers
+        for out, code in answers:
+            assert code == 0
             counts = dict(line.rsplit(":", 1) for line in out.decode().splitlines())
             for path in old.keys() | new.keys() | counts.keys():
                 got = int(counts[path]) if path in counts else None
