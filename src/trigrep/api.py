@@ -11,6 +11,7 @@ import os
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from trigrep.engine import SearchRun, build_at, default_root, open_index
 from trigrep.errors import Error, IndexFormatError, PathError
@@ -25,6 +26,9 @@ from trigrep.options import (
 from trigrep.query import compile_query
 from trigrep.searcher import LineEvent
 from trigrep.walk import check_types
+
+if TYPE_CHECKING:
+    from trigrep.server.daemon import ServedTree
 
 
 @dataclass(frozen=True)
@@ -84,13 +88,45 @@ def _matches(path: str, events: list[LineEvent], before: int, after: int) -> Ite
 class Index:
     """The trigram index of the tree at `path` (its root: where `.trigrep/` is, or will be)."""
 
-    def __init__(self, path: str | os.PathLike[str] = ".") -> None:
+    def __init__(self, path: str | os.PathLike[str] = ".", *, watch: bool = False) -> None:
+        """`watch=True` keeps the tree warm in this process, as the daemon does: the first
+        search walks the tree and starts a file watcher; later searches check only what it
+        reported changed, instead of walking and checking every file. `close()` (or leaving
+        a `with` block) stops the watcher."""
         path = os.fspath(path)
         if not os.path.isdir(path):
             raise PathError(f"{path}: not a directory")
         self.root = os.path.abspath(find_index_root(path) or default_root(path))
         self._reader: IndexReader | None = None
         self._manifest_stamp: tuple[int, int] | None = None
+        self._watch = watch
+        self._warm: ServedTree | None = None
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the watcher (a later search starts it again)."""
+        if self._warm is not None:
+            self._warm.stop()
+            self._warm = None
+
+    def _warm_tree(self) -> ServedTree | None:
+        if not self._watch:
+            return None
+        if self._warm is None:
+            from trigrep.server.daemon import ServedTree
+
+            self._open()  # built first: the watcher must not see the build's own writes
+            # Big searches fork their workers, as the CLI does: a pool started from a fork
+            # server would re-import this program's main module in each worker.
+            warm = ServedTree(os.path.realpath(self.root))
+            warm.start()
+            self._warm = warm
+        return self._warm
 
     def build(self) -> IndexStats:
         """Build (or rebuild) the index of the tree, replacing the previous one atomically."""
@@ -173,7 +209,9 @@ class Index:
             after_context=context if after_context is None else after_context,
         )
         roots = [os.path.join(self.root, p) for p in paths] or [self.root]
-        run = SearchRun(roots, query, walk_opts, out_opts, reader=self._open())
+        warm = self._warm_tree()
+        run = SearchRun(roots, query, walk_opts, out_opts, reader=None if warm else self._open(),
+                        warm=warm)
         for entry, result in run.results():
             rel = os.path.relpath(entry.path, self.root)
             found = _matches(rel, result.events, out_opts.before_context, out_opts.after_context)

@@ -261,7 +261,7 @@ class SearchRun:
             selected = _selected(self._counted(walked), plan, on_stale, report_all=report_all)
         search = FileSearch.of(self.query, out_opts, self.walk_opts.search_zip, self.paths,
                                self.render)
-        pool = warm.search_pool() if warm is not None else None
+        pool = warm.search_pool if warm is not None else None
         for entry, outcome in search_in_order(selected, search, pool):
             if outcome is None:
                 # Fresh in the index, ruled out by the plan, regular content: rg would have

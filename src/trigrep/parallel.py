@@ -19,7 +19,7 @@ import pickle
 import signal
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -161,10 +161,13 @@ def _size(entry: FileEntry) -> int:
 
 
 def search_in_order(
-    items: Iterable[tuple[FileEntry, bool]], search: FileSearch, pool: SearchPool | None
+    items: Iterable[tuple[FileEntry, bool]],
+    search: FileSearch,
+    pool: Callable[[], SearchPool | None] | None,
 ) -> Iterator[tuple[FileEntry, Outcome | None]]:
     """Each (file, whether to search it) with its outcome (None when not searched), in the
-    given order. Uses `pool`, or forks a pool of its own once the search is big enough."""
+    given order. Once the search is big enough it asks `pool()` for workers (started on first
+    use), or forks a pool of its own when there is none."""
     items = iter(items)
     searched = searched_bytes = 0
     for entry, needed in items:
@@ -178,14 +181,15 @@ def search_in_order(
             break
     else:
         return
-    if pool is not None:
-        yield from _in_workers(items, search, pool)
+    shared = pool() if pool is not None else None
+    if shared is not None:
+        yield from _in_workers(items, search, shared)
         return
-    pool = SearchPool("fork")
+    own = SearchPool("fork")
     try:
-        yield from _in_workers(items, search, pool)
+        yield from _in_workers(items, search, own)
     finally:
-        pool.close()
+        own.close()
 
 
 def _in_workers(
