@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,10 +31,11 @@ def api_matches(matches: list[trigrep.Match]) -> list[tuple]:
             for m in matches]
 
 
-@pytest.fixture
-def index(tmp_path: Path) -> trigrep.Index:
+@pytest.fixture(params=[False, True], ids=["cold", "watched"])
+def index(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[trigrep.Index]:
     make_tree(tmp_path)
-    return trigrep.Index(tmp_path)
+    with trigrep.Index(tmp_path, watch=request.param) as index:
+        yield index
 
 
 CASES = [
@@ -97,3 +99,21 @@ def test_globs_are_relative_to_the_root_whatever_the_cwd(
     monkeypatch.chdir(elsewhere)
     paths = {m.path for m in index.search("foo", glob=["src/*.c"])}
     assert paths == {"src/main.c"}
+
+
+def test_a_watched_index_sees_every_change(tmp_path: Path, env: dict[str, str]) -> None:
+    make_tree(tmp_path)
+    with trigrep.Index(tmp_path, watch=True) as index:
+        def same_as_rg() -> None:
+            for pattern in ("foo", "fresh"):
+                got = api_matches(list(index.search(pattern)))
+                assert got == rg_matches(tmp_path, env, pattern), pattern
+
+        same_as_rg()
+        (tmp_path / "src" / "main.c").write_bytes(b"fresh foo\n")  # edited
+        (tmp_path / "new" / "deeper").mkdir(parents=True)
+        (tmp_path / "new" / "deeper" / "n.txt").write_bytes(b"foo fresh\n")  # added
+        (tmp_path / "docs" / "readme.md").unlink()  # deleted
+        same_as_rg()
+        (tmp_path / ".gitignore").write_bytes(b"new/\n")  # a rule change re-walks
+        same_as_rg()

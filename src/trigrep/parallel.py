@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 # A search hands files to workers only once it has searched this much itself: forking costs
 # more than searching a few candidate files.
-INLINE_FILES = 128
-INLINE_BYTES = 16 << 20
+INLINE_FILES = 512
+INLINE_BYTES = 32 << 20
 # Files go to a worker in batches of this size (whichever limit is reached first)...
 BATCH_FILES = 32
 BATCH_BYTES = 4 << 20

@@ -76,6 +76,7 @@ WATCH_POLL_MS = 200  # how often the watcher thread checks for shutdown
 OUTPUT_CHUNK = 64 << 10
 IGNORE_FILES = frozenset((".gitignore", ".ignore", ".rgignore"))
 GIT_EXCLUDE = ".git/info/exclude"
+MAX_VIEWS = 8
 START_TIMEOUT = 600.0  # --detach waits this long for the first walk (and index build)
 UPDATE_DEBOUNCE = 0.2  # seconds without a change before the index is updated...
 UPDATE_MAX_DELAY = 5.0  # ...or this long after the first change of a steady stream
@@ -99,6 +100,13 @@ def _subtree_range(keys: list[Key], directory: Key) -> tuple[int, int]:
 
 def _is_below(rel: str, directory: str) -> bool:
     return not directory or rel == directory or rel.startswith(directory + "/")
+
+
+@dataclass
+class _View:
+    entries: list[FileEntry]
+    ids: np.ndarray | None = None
+    ids_for: IndexReader | None = None  # the index `ids` were worked out for
 
 
 class ServedTree:
@@ -126,7 +134,12 @@ class ServedTree:
         # `engine.freshness(_indexed_by).indexed_id` says (kept up to date as files change).
         self._indexed: dict[str, int] = {}
         self._indexed_by: IndexReader | None = None
+        # Lists of cached files as searches asked for them (by path shown, directory), with
+        # their `indexed_ids`: reused until something changes.
+        self._views: dict[tuple[str, str], _View] = {}
         self._manifest_stamp: tuple[int, int] | None = None
+        # While a replaced index is reopened in the background: paths changed meanwhile.
+        self._touched: set[str] | None = None
         self._updater = _IndexUpdater(root)
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -155,6 +168,7 @@ class ServedTree:
         with self._lock:
             self._dirty_dirs = {""}
             self._apply_changes()
+        self.reader()  # checks every file against the index now, not at the first search
         self._updater.start()  # catches up with changes made while no daemon ran
 
     def stop(self) -> None:
@@ -253,7 +267,7 @@ class ServedTree:
             if any(_is_below(rel, d) for d in outermost):
                 continue
             lo = bisect.bisect_left(self._keys, _key(rel))
-            self._indexed.pop(self._files[lo].path, None)
+            self._forget_indexed(self._files[lo].path)
             try:
                 self._files[lo] = _entry(rel, self.prefix + rel, os.stat(self.prefix + rel))
             except OSError:
@@ -264,6 +278,7 @@ class ServedTree:
             self._rewalk(directory)
         self._dirty_dirs.clear()
         self._dirty_files.clear()
+        self._views.clear()
         self.last_update = time.time()
 
     def _rewalk(self, directory: str) -> None:
@@ -273,7 +288,7 @@ class ServedTree:
         lo, hi = _subtree_range(self._keys, key)
         self._cached.difference_update(entry.display for entry in self._files[lo:hi])
         for entry in self._files[lo:hi]:
-            self._indexed.pop(entry.path, None)
+            self._forget_indexed(entry.path)
         self._dirs = {d for d in self._dirs if not _is_below(d, directory)}
         absolute = self.prefix + directory if directory else self.root
         fresh: list[FileEntry] = []
@@ -304,6 +319,12 @@ class ServedTree:
         self._skipped_keys[lo:hi] = [_key(entry.rel) for entry in skipped]
         self._note_indexed(fresh)
 
+    def _forget_indexed(self, path: str) -> None:
+        """`path` changed: search it directly until it is checked against the index again."""
+        self._indexed.pop(path, None)
+        if self._touched is not None:
+            self._touched.add(path)
+
     def _note_indexed(self, entries: Iterable[FileEntry]) -> None:
         """Record which of `entries` (just stat'ed) the open index holds as they are."""
         if self._indexed_by is None:
@@ -321,13 +342,20 @@ class ServedTree:
         import numpy as np
 
         with self._lock:
-            if self._indexed_by is not reader:
-                self._indexed_by = reader
-                self._indexed = {}
-                self._note_indexed(self._files)
+            if reader is not self._indexed_by:  # a search that began before a reopen
+                indexed_id = freshness(reader).indexed_id
+                return np.fromiter((indexed_id(entry)[0] for entry in entries), np.int64,
+                                   len(entries))
+            view = next((v for v in self._views.values() if v.entries is entries), None)
+            if view is not None and view.ids_for is reader and view.ids is not None:
+                return view.ids
             known = self._indexed.get
-            return np.fromiter((known(entry.path, -1) for entry in entries), np.int64,
-                               len(entries))
+            ids = np.fromiter((known(entry.path, -1) for entry in entries), np.int64,
+                              len(entries))
+            ids.setflags(write=False)
+            if view is not None:
+                view.ids, view.ids_for = ids, reader
+            return ids
 
     def entries(self, paths: Sequence[str], opts: WalkOptions) -> list[FileEntry] | None:
         """The files `walk(paths, opts)` yields now (cwd as the search's), from the cache when
@@ -343,6 +371,12 @@ class ServedTree:
         rel = directory[len(self.prefix) :] if directory != self.root else ""
         if not os.path.isdir(directory) or os.path.realpath(directory) != directory:
             return None
+        shown = paths[0] if paths else ""
+        skip = len(rel) + 1 if rel else 0
+
+        def display(rel_path: str) -> str:
+            return os.path.join(shown, rel_path[skip:]) if skip or shown else rel_path
+
         self.sync()
         with self._lock:
             self._apply_changes()
@@ -350,24 +384,23 @@ class ServedTree:
                 return None  # e.g. a hidden or ignored directory named explicitly
             scope = _key(rel)
             lo, hi = _subtree_range(self._keys, scope)
+            if entry_filter is None:
+                view = self._views.get((shown, rel))
+                if view is None:
+                    if len(self._views) >= MAX_VIEWS:
+                        self._views.clear()
+                    listed = self._files[lo:hi]
+                    if shown or rel:
+                        listed = [FileEntry(display(e.display), e.path, False, e.stat())
+                                  for e in listed]
+                    view = self._views[(shown, rel)] = _View(listed)
+                self.counters["warm_searches"] += 1
+                return view.entries
             cached = self._files[lo:hi]
-            if entry_filter is not None:
-                lo, hi = _subtree_range(self._skipped_keys, scope)
-                skipped = self._skipped[lo:hi]
-                dirs = [d for d in self._dirs if d != rel and _is_below(d, rel)]
-        shown = paths[0] if paths else ""
-        skip = len(rel) + 1 if rel else 0
-
-        def display(rel_path: str) -> str:
-            return os.path.join(shown, rel_path[skip:]) if skip or shown else rel_path
-
-        if entry_filter is not None:
-            found = _filtered(entry_filter, display, self.prefix, cached, skipped, dirs)
-        elif not paths and not rel:
-            found = cached
-        else:
-            found = [FileEntry(display(entry.display), entry.path, False, entry.stat())
-                     for entry in cached]
+            lo, hi = _subtree_range(self._skipped_keys, scope)
+            skipped = self._skipped[lo:hi]
+            dirs = [d for d in self._dirs if d != rel and _is_below(d, rel)]
+        found = _filtered(entry_filter, display, self.prefix, cached, skipped, dirs)
         if found is not None:
             self.count("warm_searches")
         return found
@@ -375,17 +408,56 @@ class ServedTree:
     # -- the index -------------------------------------------------------------------------
 
     def reader(self) -> IndexReader | None:
-        """The open index, reopened when a build has replaced the manifest since."""
+        """The open index. When a build or update has replaced the manifest since, the new
+        one is opened in the background (with `indexed_ids` worked out for it), and searches
+        use the previous one until then: a reader stays valid after its files are replaced."""
         try:
             st = os.stat(os.path.join(self.root, INDEX_DIR_NAME, MANIFEST_NAME))
         except FileNotFoundError:
             return None
         stamp = (st.st_mtime_ns, st.st_ino)
         with self._lock:
-            if self._reader is None or stamp != self._manifest_stamp:
-                self._reader = IndexReader.open(self.root)
-                self._manifest_stamp = stamp
+            if self._reader is None:
+                self._install(IndexReader.open(self.root), stamp)
+            elif stamp != self._manifest_stamp and self._touched is None:
+                self._touched = set()
+                threading.Thread(target=self._reopen, args=(stamp,), daemon=True,
+                                 name=f"reopen {self.root}").start()
             return self._reader
+
+    def _install(self, reader: IndexReader, stamp: tuple[int, int],
+                 indexed: dict[str, int] | None = None) -> None:
+        """Make `reader` the open index (lock held); `indexed` as `_indexed` for it, if known."""
+        self._reader, self._manifest_stamp, self._indexed_by = reader, stamp, reader
+        if indexed is None:
+            self._indexed = {}
+            self._note_indexed(self._files)
+        else:
+            self._indexed = indexed
+        self._views.clear()
+
+    def _reopen(self, stamp: tuple[int, int]) -> None:
+        """Open the replaced index and check every cached file against it, off the lock;
+        files that change meanwhile (`_touched`) are left to be searched directly."""
+        try:
+            reader = IndexReader.open(self.root)
+            with self._lock:
+                files = list(self._files)
+            indexed_id = freshness(reader).indexed_id
+            indexed = {}
+            for entry in files:
+                file_id, _ = indexed_id(entry)
+                if file_id >= 0:
+                    indexed[entry.path] = file_id
+            with self._lock:
+                for path in self._touched or ():
+                    indexed.pop(path, None)
+                self._install(reader, stamp, indexed)
+        except (OSError, Error) as e:
+            sys.stderr.write(f"trigrep: {self.root}: keeping the previous index: {e}\n")
+        finally:
+            with self._lock:
+                self._touched = None
 
     def refresh_index(self, root: str) -> None:
         """A search found many stale files: update the index now, in the background."""
