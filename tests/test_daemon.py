@@ -297,6 +297,24 @@ def test_stop_status_and_private_socket(tree: Path, env: dict[str, str]) -> None
     assert (tree / ".trigrep" / "daemon.log").exists()
 
 
+def test_flags_are_parsed_by_the_daemon_and_stdin_stays_local(
+    tree: Path, env: dict[str, str], daemon: Daemon
+) -> None:
+    local = {**env, "TRIGREP_NO_DAEMON": "1"}
+    for args in (["--no-such-flag", "foo"], ["-m", "x", "foo"], ["--help"], ["-hi", "foo"],
+                 ["--version"], ["-t", "nosuchtype", "foo"]):
+        got, want = trigrep_run(args, tree, env), trigrep_run(args, tree, local)
+        assert (got.out, got.err, got.code) == (want.out, want.err, want.code), args
+    searches = status(tree, env)["roots"][0]["searches"]
+    data = b"foo from stdin\nbar\n"
+    for args in (["foo"], ["-f", "-", "src"]):
+        ours = run([*TRIGREP, *args], tree, env, stdin=data)
+        theirs = run([RG, *args], tree, env, stdin=data)
+        assert (ours.out, ours.code) == (theirs.out, theirs.code), args
+    # The daemon saw both (and declined them): the client searched stdin itself.
+    assert status(tree, env)["roots"][0]["searches"] == searches + 2
+
+
 def _wait_for(condition, what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

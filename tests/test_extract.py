@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from conftest import RG, isolated_env, normalise_json
-from trigrep.cli import parse_search_flags
 from trigrep.extract import DecompressionError, is_decompressed, read_searchable
+from trigrep.flags import parse_search_flags
 from trigrep.options import OutputOptions
 from trigrep.printer import make_printer
 from trigrep.query import Query, compile_query

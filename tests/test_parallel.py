@@ -15,8 +15,8 @@ import pytest
 
 from conftest import RG, isolated_env, normalise_json, run
 from trigrep import engine, parallel
-from trigrep.cli import parse_search_flags
 from trigrep.console import Console
+from trigrep.flags import parse_search_flags
 from trigrep.index import IndexReader
 from trigrep.options import WalkOptions
 from trigrep.parallel import SearchPool

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from trigrep.cli import parse_search_flags
 from trigrep.extract import searchable_bytes
+from trigrep.flags import parse_search_flags
 from trigrep.options import MatchOptions
 from trigrep.printer import make_printer
 from trigrep.query import compile_query

@@ -9,12 +9,11 @@ The API's names are loaded on first use, so `import trigrep` (and the CLI) stays
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from trigrep.errors import Error, IndexFormatError, PathError, PatternError
 
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
 if TYPE_CHECKING:
     from trigrep.api import ContextLine, Index, Match
     from trigrep.index import IndexStats
@@ -23,7 +22,7 @@ _LAZY = {"ContextLine": "trigrep.api", "Index": "trigrep.api", "Match": "trigrep
          "IndexStats": "trigrep.index"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 

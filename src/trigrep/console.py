@@ -10,7 +10,10 @@ import os
 import stat
 import sys
 from collections.abc import Mapping
-from typing import BinaryIO, TextIO
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
+if TYPE_CHECKING:
+    from typing import BinaryIO, TextIO
 
 # The environment variables that change what a search prints (--color auto).
 OUTPUT_ENV = ("TERM", "NO_COLOR")

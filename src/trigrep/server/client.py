@@ -13,7 +13,6 @@ import socket
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from trigrep.errors import Error
 from trigrep.server.protocol import (
@@ -26,6 +25,7 @@ from trigrep.server.protocol import (
     is_served,
 )
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
 if TYPE_CHECKING:
     import subprocess
 
@@ -61,8 +61,12 @@ def _responses(sock: socket.socket) -> Iterator[Message]:
             yield decode(line)
 
 
-def search(argv: Sequence[str], paths: Sequence[str]) -> int | None:
-    """Run the search `argv` in the daemon serving its tree, printing what it prints.
+def search(argv: Sequence[str], paths: Sequence[str], *, stdin_readable: bool = False) -> (
+    int | None
+):
+    """Run the search `argv` in the daemon serving the tree of `paths[0]` (or "."), printing
+    what it prints. `stdin_readable`: whether rg would read this process's stdin when no path
+    is given (the daemon then declines).
 
     Returns the exit code, or None when no daemon answers for that tree (or it declines) and
     nothing was printed: the caller then searches locally, as if no daemon ran.
@@ -76,7 +80,7 @@ def search(argv: Sequence[str], paths: Sequence[str]) -> int | None:
     root, _record, sock = connected
     request = {
         "id": 1, "op": "search", "argv": list(argv), "root": root, "cwd": os.getcwd(),
-        "tty": sys.stdout.isatty(),
+        "tty": sys.stdout.isatty(), "stdin_readable": stdin_readable,
         "env": {name: os.environ[name] for name in CLIENT_ENV if name in os.environ},
     }
     out = sys.stdout.buffer

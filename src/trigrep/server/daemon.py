@@ -795,7 +795,7 @@ class Daemon:
         self, request: Message, send: Callable[[Message], None], cancelled: threading.Event
     ) -> None:
         """Run one search request, streaming its output; always ends with `exit` or `declined`."""
-        from trigrep.cli import run_search
+        from trigrep.cli import Declined, run_search
 
         request_id = request["id"]
         self.last_search = time.monotonic()
@@ -807,7 +807,8 @@ class Daemon:
         out = _Output(send, request_id, cancelled)
         err = io.StringIO()
         console = Console(
-            out, err, bool(request.get("tty")), {k: env[k] for k in OUTPUT_ENV if k in env}
+            out, err, bool(request.get("tty")), {k: env[k] for k in OUTPUT_ENV if k in env},
+            stdin_readable=bool(request.get("stdin_readable")),
         )
         with contextlib.suppress(OSError):  # the client went away
             try:
@@ -816,6 +817,9 @@ class Daemon:
                     code = run_search(request["argv"], console, tree)
             except FileNotFoundError:
                 send({"id": request_id, "declined": "the working directory is gone"})
+                return
+            except Declined:
+                send({"id": request_id, "declined": "the search reads the client's stdin"})
                 return
             out.flush()
             send({"id": request_id, "exit": code, "stderr": err.getvalue()})

@@ -15,13 +15,16 @@ Several requests may be in flight on one connection; their responses may interle
 Requests (client -> daemon):
 
     {"id": 1, "op": "search", "argv": [...], "root": "/abs/root", "cwd": "/abs/dir",
-     "tty": false, "env": {"TERM": ..., "NO_COLOR": ..., "HOME": ..., "XDG_CONFIG_HOME": ...}}
+     "tty": false, "stdin_readable": false,
+     "env": {"TERM": ..., "NO_COLOR": ..., "HOME": ..., "XDG_CONFIG_HOME": ...}}
         Run `trigrep ARGV` (the search command's arguments, as after `trigrep` or
-        `trigrep search`) as if in `cwd` with stdout a terminal when `tty`. `root` is the
-        served tree whose daemon.json the client found above its first path (or cwd); `env`
-        holds those of the listed variables the client has (they decide colours and git's
-        global excludes). Never sent for searches reading stdin (`-f -`, or no path with
-        stdin a pipe or file).
+        `trigrep search`, unparsed: the daemon parses them and reports flag errors) as if
+        in `cwd` with stdout a terminal when `tty`. `root` is the served tree whose
+        daemon.json the client found above its first path (or cwd); `env` holds those of the
+        listed variables the client has (they decide colours and git's global excludes).
+        `stdin_readable`: the client's stdin is a pipe or file, so without a path the search
+        would read it; the daemon declines such searches, and those reading patterns from
+        stdin (`-f -`).
     {"id": 2, "op": "cancel", "target": 1}
         Stop request 1 (a search or a subscription). A search stops at its next output
         chunk and still ends with its `exit` message. Closing the connection cancels all.
@@ -57,7 +60,10 @@ import fcntl
 import json
 import os
 import stat
-from typing import Any
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
+if TYPE_CHECKING:
+    from typing import Any
 
 DAEMON_FILE = "daemon.json"  # in a served tree's .trigrep/
 DAEMON_LOCK = "daemon.lock"  # flock'ed by the daemon serving the tree, for its whole life
@@ -65,7 +71,7 @@ DAEMON_LOG = "daemon.log"
 CLIENT_ENV = ("TERM", "NO_COLOR", "HOME", "XDG_CONFIG_HOME")
 WALK_ENV = ("HOME", "XDG_CONFIG_HOME")  # must match the daemon's: they locate global excludes
 
-Message = dict[str, Any]
+Message = dict[str, "Any"]
 
 
 def encode(message: Message) -> bytes:

@@ -1,0 +1,207 @@
+"""rg's flags: the argparse parsers of trigrep's commands and the options they make.
+
+Imported only once a command runs here: a search that a daemon answers never parses its
+flags in the client (the daemon does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NoReturn
+
+from trigrep import __version__
+from trigrep.errors import Error
+
+if TYPE_CHECKING:
+    from trigrep.options import MatchOptions, OutputOptions
+
+EXAMPLES = """\
+examples:
+  trigrep PM_RESUME                  search the tree under the current directory
+  trigrep -i 'open\\(' src -t py      case-insensitive regex, only Python files under src/
+  trigrep -w -C2 main -g '*.c'        whole words, two lines of context, only *.c files
+  trigrep --json -F 'a.b' | jq .      rg's JSON Lines messages
+  trigrep index                      build or update the index of the current directory
+  trigrep stats --json               files, bytes, trigrams and index size
+  trigrep search index               search for the word "index" (not the subcommand)
+  trigrep serve --detach             watch the tree and answer searches from a warm daemon
+  trigrep status / trigrep stop      the daemon serving this tree
+
+The first search in a tree builds its index in .trigrep/ at the tree's root (the nearest
+directory above holding .trigrep/, else the git work tree, else the current directory).
+Later searches use it, and files changed since are searched directly, so results always
+match what rg prints at that moment. When a daemon (`trigrep serve`) serves the tree, searches
+are sent to it (set TRIGREP_NO_DAEMON=1 to search locally).
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with rg-style one-line errors (exit code 2, from the CLI's error handling,
+    which a daemon running the search also has)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise Error(message)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"number must be non-negative: {text!r}")
+    return value
+
+
+_TYPE_FLAGS = (
+    (("-t", "--type"), "select", "TYPE", "only files of TYPE"),
+    (("-T", "--type-not"), "negate", "TYPE", "no files of TYPE"),
+    (("--type-add",), "add", "TYPE:GLOB", "define a type (or TYPE:include:A,B)"),
+    (("--type-clear",), "clear", "TYPE", "forget a type's globs"),
+)
+
+
+def _type_change(kind: str) -> Callable[[str], tuple[str, str]]:
+    """The argparse converter tagging one type flag's value, so the flags keep their order."""
+    return lambda value: (kind, value)
+
+
+def search_parser() -> Parser:
+    p = Parser(
+        prog="trigrep",
+        usage="trigrep [OPTIONS] PATTERN [PATH ...]\n       trigrep [OPTIONS] -e PATTERN ... "
+        "[PATH ...]\n       trigrep index [--full] [PATH]\n       trigrep stats [--json] [PATH]\n"
+        "       trigrep serve [--detach] [PATH ...]\n       trigrep status [--json] [PATH]\n"
+        "       trigrep stop [PATH]\n       trigrep mcp [PATH]",
+        description="Indexed code search with ripgrep's syntax, flags and output.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = p.add_argument
+    add("args", nargs="*", metavar="PATTERN/PATH", help="the pattern (unless -e/-f), then paths")
+    add("-V", "--version", action="version", version=f"trigrep {__version__}")
+    g = p.add_argument_group("patterns")
+    g.add_argument("-e", "--regexp", action="append", default=[], metavar="PATTERN")
+    g.add_argument("-f", "--file", action="append", default=[], metavar="PATTERNFILE",
+                   help="read patterns from a file, one per line ('-' for stdin)")
+    g.add_argument("-F", "--fixed-strings", action="store_true", help="patterns are literals")
+    g.add_argument("-i", "--ignore-case", dest="case", action="append_const", const="insensitive")
+    g.add_argument("-S", "--smart-case", dest="case", action="append_const", const="smart",
+                   help="insensitive unless the pattern has an uppercase letter")
+    g.add_argument("-s", "--case-sensitive", dest="case", action="append_const",
+                   const="sensitive")
+    g.add_argument("-w", "--word-regexp", action="store_true")
+    g.add_argument("-x", "--line-regexp", action="store_true")
+    g.add_argument("-v", "--invert-match", action="store_true")
+    g.add_argument("-U", "--multiline", action="store_true", help="matches may span lines")
+    g = p.add_argument_group("files")
+    g.add_argument("-g", "--glob", action="append", default=[], metavar="GLOB",
+                   help="include files matching GLOB; '!GLOB' excludes")
+    g.add_argument("--iglob", action="append", default=[], metavar="GLOB",
+                   help="like -g, ignoring case (applied after every -g)")
+    g.add_argument("--glob-case-insensitive", action="store_true",
+                   help="-g globs ignore case too")
+    g.add_argument("--no-glob-case-insensitive", dest="glob_case_insensitive",
+                   action="store_false")
+    for flags, kind, metavar, text in _TYPE_FLAGS:
+        g.add_argument(*flags, dest="type_changes", action="append", default=[],
+                       type=_type_change(kind), metavar=metavar, help=text)
+    g.add_argument("--type-list", action="store_true", help="show all file types and exit")
+    g.add_argument("--hidden", action="store_true", help="search hidden files and directories")
+    g.add_argument("--no-ignore", action="store_true", help="don't respect ignore files")
+    g.add_argument("-z", "--search-zip", action="store_true", help="search compressed files")
+    g.add_argument("--files", action="store_true", help="print the files that would be searched")
+    g.add_argument("--sort", choices=["path", "none"], default="path",
+                   help="output is always in path order; accepted for rg compatibility")
+    g = p.add_argument_group("output")
+    g.add_argument("-n", "--line-number", dest="line_number", action="store_true", default=None)
+    g.add_argument("-N", "--no-line-number", dest="line_number", action="store_false")
+    g.add_argument("--heading", dest="heading", action="store_true", default=None)
+    g.add_argument("--no-heading", dest="heading", action="store_false")
+    g.add_argument("--color", "--colour", choices=["never", "auto", "always"], default="auto")
+    g.add_argument("-o", "--only-matching", action="store_true")
+    g.add_argument("-m", "--max-count", type=_count, metavar="NUM")
+    g.add_argument("-A", "--after-context", type=_count, metavar="NUM")
+    g.add_argument("-B", "--before-context", type=_count, metavar="NUM")
+    g.add_argument("-C", "--context", type=_count, metavar="NUM")
+    g.add_argument("-l", "--files-with-matches", action="store_true")
+    g.add_argument("--files-without-match", action="store_true")
+    g.add_argument("-c", "--count", action="store_true", help="matching lines per file")
+    g.add_argument("--count-matches", action="store_true", help="matches per file")
+    g.add_argument("-q", "--quiet", action="store_true", help="print nothing; exit 0 on a match")
+    g.add_argument("--json", action="store_true", help="rg's JSON Lines output")
+    return p
+
+
+def read_pattern_files(names: list[str]) -> list[str]:
+    """Patterns from -f files, one per line as rg reads them (a final newline ends no pattern)."""
+    patterns: list[str] = []
+    for name in names:
+        try:
+            if name == "-":
+                data = sys.stdin.buffer.read()
+            else:
+                with open(name, "rb") as f:
+                    data = f.read()
+        except OSError as e:
+            raise Error(f"{name}: {e.strerror}") from None
+        text = data.decode("utf-8", errors="surrogateescape")
+        patterns.extend(line.removesuffix("\r") for line in text.splitlines())
+    return patterns
+
+
+def _output_mode(ns: argparse.Namespace) -> str:
+    if ns.quiet:
+        return "quiet"
+    if ns.files_with_matches:
+        return "files_with_matches"
+    if ns.files_without_match:
+        return "files_without_match"
+    if ns.count_matches or (ns.count and ns.only_matching):
+        return "count_matches"
+    if ns.count:
+        return "count"
+    return "lines"
+
+
+def search_paths(ns: argparse.Namespace) -> list[str]:
+    """The path arguments (the first positional is the pattern unless -e/-f gave one or
+    --files needs none)."""
+    return list(ns.args) if ns.regexp or ns.file or ns.files else list(ns.args[1:])
+
+
+def search_options(
+    ns: argparse.Namespace, args: list[str]
+) -> tuple[MatchOptions, OutputOptions]:
+    """The match and output options of parsed search flags; takes the positional pattern
+    off `args` (leaving the paths) unless -e/-f gave the patterns."""
+    from trigrep.options import MatchOptions, OutputOptions
+
+    patterns = list(ns.regexp) + read_pattern_files(ns.file)
+    if not ns.regexp and not ns.file:
+        if not args:
+            raise Error("no pattern given (usage: trigrep [OPTIONS] PATTERN [PATH ...])")
+        patterns.append(args.pop(0))
+    match_opts = MatchOptions(
+        patterns=patterns, fixed_strings=ns.fixed_strings,
+        case=(ns.case or ["sensitive"])[-1], word_regexp=ns.word_regexp,
+        line_regexp=ns.line_regexp, invert_match=ns.invert_match, multiline=ns.multiline,
+    )
+    context = ns.context or 0
+    out_opts = OutputOptions(
+        mode=_output_mode(ns),  # type: ignore[arg-type]
+        json=ns.json, line_number=ns.line_number, heading=ns.heading, color=ns.color,
+        only_matching=ns.only_matching, max_count=ns.max_count,
+        before_context=context if ns.before_context is None else ns.before_context,
+        after_context=context if ns.after_context is None else ns.after_context,
+    )
+    return match_opts, out_opts
+
+
+def parse_search_flags(argv: Sequence[str]) -> tuple[MatchOptions, OutputOptions]:
+    """Options for a search command line, exactly as the CLI builds them (used by tests that
+    drive the searcher and printers without the walk)."""
+    ns = search_parser().parse_args(argv)
+    return search_options(ns, list(ns.args))
