@@ -389,13 +389,15 @@ class Peers:
 
 
 class ApiSearcher:
-    """trigrep's Python API with the index opened once, as a long-lived program would use it."""
+    """trigrep's Python API with the index opened once and the tree watched
+    (`Index(tree, watch=True)`), as a long-lived program would use it."""
 
     def __init__(self, tree: Path) -> None:
         import trigrep
 
-        self.index = trigrep.Index(tree)
-        self.index.stats()  # opens the reader now, not in the first timed search
+        self.index = trigrep.Index(tree, watch=True)
+        # Opens the reader, walks the tree and starts the watcher now, not in a timed search.
+        sum(1 for _ in self.index.search("NO_SUCH_IDENTIFIER_XYZZY"))
 
     def search(self, query: Query) -> int:
         """Runs the query to its end, as a caller using every result would; returns the count."""
