@@ -20,7 +20,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import fcntl
-import mmap
 import multiprocessing
 import os
 import time
@@ -62,7 +61,8 @@ from trigrep.index.format import (
 
 MAX_INDEXED_FILE_BYTES = 256 << 20  # larger files are flagged unindexed, searched directly
 CHUNK_BYTES = 1 << 20
-MAX_CHUNK_FILES = 255  # file-in-chunk 255 is reserved for the straddling-trigram sentinel
+MAX_CHUNK_FILES = 255  # a chunk's file ids span less: local id 255 is the sentinel's
+BLOCK_KEYS = 2 << 20  # a phase-1 worker writes its keys to the run file in blocks this big
 TASK_BYTES = 16 << 20
 TASK_FILES = 4096
 SLICE_POSTINGS = 1 << 20
@@ -74,7 +74,6 @@ _R = TypeVar("_R")
 _SENTINEL = np.uint32(0xFFFFFFFF)
 _N_RANGES = 1 << RANGE_BITS
 _RANGE_STARTS = (np.arange(_N_RANGES, dtype=np.uint64) << (32 - RANGE_BITS)).astype(np.uint32)
-_CHUNK_HEADER_WORDS = 256 + _N_RANGES + 1  # file-id table, then range offsets
 
 
 def build_index(
@@ -228,10 +227,26 @@ _M_MMAP_THRESHOLD = -3
 
 
 @dataclass(frozen=True)
+class _Block:
+    """One block of a run file, at `offset` bytes: its `n_keys` keys (trigram << 8 | file id
+    minus the chunk's base) range-major, that is for each trigram range the keys of each
+    chunk in it, chunk after chunk; then a table of uint32 where each (range, chunk) piece
+    starts, range-major, and the number of keys. Range-major, a merge slice of consecutive
+    ranges is one read per block, however many chunks the block holds."""
+
+    path: str
+    offset: int
+    n_keys: int
+    bases: np.ndarray  # the first file id of each chunk (uint32)
+
+    def table_offset(self) -> int:
+        return self.offset + 4 * self.n_keys
+
+
+@dataclass(frozen=True)
 class _TaskResult:
-    run_path: str
-    chunks: list[tuple[int, int]]  # (byte offset in the run file, number of keys)
-    range_counts: np.ndarray  # keys per trigram range, summed over the task's chunks
+    blocks: list[_Block]
+    range_counts: np.ndarray  # keys per trigram range, summed over the task's blocks
     unindexed: list[int]  # file ids whose content could not be read
     irregular: list[int]  # file ids whose content has a NUL or is not the file's bytes
     bytes_read: int
@@ -249,12 +264,12 @@ def _trigram_keys(data: np.ndarray, local_ids: np.ndarray) -> np.ndarray:
     return keys
 
 
-def _chunk_keys(buffers: list[bytes]) -> np.ndarray:
-    """Sorted distinct keys of a chunk of up to MAX_CHUNK_FILES file contents."""
+def _chunk_keys(local_ids: list[int], buffers: list[bytes]) -> np.ndarray:
+    """Sorted distinct keys of a chunk: file contents with their ids relative to the chunk's
+    first (each below MAX_CHUNK_FILES)."""
     lengths = np.fromiter(map(len, buffers), np.int64, len(buffers))
     data = np.frombuffer(b"".join(buffers), np.uint8)
-    local_ids = np.repeat(np.arange(len(buffers), dtype=np.uint32), lengths)
-    keys = _trigram_keys(data, local_ids)
+    keys = _trigram_keys(data, np.repeat(np.array(local_ids, np.uint32), lengths))
     ends = np.cumsum(lengths)[:-1]  # trigrams starting at end-2 and end-1 straddle two files
     straddling = np.concatenate((ends - 2, ends - 1))
     keys[straddling[(straddling >= 0) & (straddling < len(keys))]] = _SENTINEL
@@ -273,10 +288,14 @@ def _distinct(sorted_values: np.ndarray) -> np.ndarray:
     return np.compress(distinct, sorted_values)
 
 
-def _chunks(files: Iterator[tuple[int, bytes]]) -> Iterator[tuple[list[int], list[bytes]]]:
-    """Group file contents into chunks; split contents bigger than a chunk into pieces that
+def _chunks(
+    files: Iterator[tuple[int, bytes]],
+) -> Iterator[tuple[int, list[int], list[bytes]]]:
+    """Group file contents into chunks (first file id, ids relative to it, contents) whose
+    ids span fewer than MAX_CHUNK_FILES; split contents bigger than a chunk into pieces that
     overlap by two bytes so every trigram lies in some piece."""
-    ids: list[int] = []
+    base = 0
+    local_ids: list[int] = []
     bufs: list[bytes] = []
     size = 0
     for file_id, content in files:
@@ -284,16 +303,81 @@ def _chunks(files: Iterator[tuple[int, bytes]]) -> Iterator[tuple[list[int], lis
             continue
         if len(content) > CHUNK_BYTES:
             for start in range(0, len(content) - 2, CHUNK_BYTES):
-                yield [file_id], [content[start : start + CHUNK_BYTES + 2]]
+                yield file_id, [0], [content[start : start + CHUNK_BYTES + 2]]
             continue
-        if size + len(content) > CHUNK_BYTES or len(ids) == MAX_CHUNK_FILES:
-            yield ids, bufs
-            ids, bufs, size = [], [], 0
-        ids.append(file_id)
+        if bufs and (size + len(content) > CHUNK_BYTES or file_id - base >= MAX_CHUNK_FILES):
+            yield base, local_ids, bufs
+            local_ids, bufs, size = [], [], 0
+        if not bufs:
+            base = file_id
+        local_ids.append(file_id - base)
         bufs.append(content)
         size += len(content)
-    if ids:
-        yield ids, bufs
+    if bufs:
+        yield base, local_ids, bufs
+
+
+class _RunWriter:
+    """Collects a phase-1 task's sorted chunk keys and writes them to its run file as
+    blocks of about BLOCK_KEYS keys (memory stays bounded however big the task's files)."""
+
+    def __init__(self, path: str, out: BinaryIO) -> None:
+        self.path = path
+        self.blocks: list[_Block] = []
+        self.range_counts = np.zeros(_N_RANGES, np.int64)
+        self._out = out
+        self._offset = 0
+        self._keys: list[np.ndarray] = []
+        self._bases: list[int] = []
+        self._pending = 0
+
+    def add(self, base: int, keys: np.ndarray) -> None:
+        """The sorted distinct keys of the chunk whose first file id is `base`."""
+        self._keys.append(keys)
+        self._bases.append(base)
+        self._pending += len(keys)
+        if self._pending >= BLOCK_KEYS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the keys added since the last block as a block."""
+        if not self._keys:
+            return
+        keys, table, range_counts = _range_major(self._keys)
+        self._out.write(keys.tobytes())
+        self._out.write(table.tobytes())
+        self.blocks.append(
+            _Block(self.path, self._offset, len(keys), np.array(self._bases, np.uint32))
+        )
+        self.range_counts += range_counts
+        self._offset += 4 * (len(keys) + len(table))
+        self._keys, self._bases, self._pending = [], [], 0
+
+
+def _range_major(
+    chunk_keys: list[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The keys of sorted chunks reordered range-major, the uint32 table of where each
+    (range, chunk) piece starts (then the total), and the number of keys per range."""
+    n_chunks = len(chunk_keys)
+    concatenated = np.concatenate(chunk_keys)
+    chunk_starts = np.zeros(n_chunks + 1, np.int64)
+    np.cumsum([len(k) for k in chunk_keys], out=chunk_starts[1:])
+    # source[c, r]: where chunk c's piece of range r starts in `concatenated`
+    source = np.empty((n_chunks, _N_RANGES + 1), np.int64)
+    for c, keys in enumerate(chunk_keys):
+        source[c, :-1] = np.searchsorted(keys, _RANGE_STARTS)
+    source[:, -1] = [len(k) for k in chunk_keys]
+    counts = np.diff(source, axis=1)
+    source = source[:, :-1] + chunk_starts[:-1, None]
+    table = np.zeros(_N_RANGES * n_chunks + 1, np.int64)
+    np.cumsum(counts.T.ravel(), out=table[1:])
+    target = table[:-1].reshape(_N_RANGES, n_chunks).T
+    destinations = np.arange(len(concatenated), dtype=np.int64)
+    destinations += np.repeat((target - source).ravel(), counts.ravel())
+    reordered = np.empty_like(concatenated)
+    reordered[destinations] = concatenated
+    return reordered, table.astype(np.uint32), counts.sum(axis=0)
 
 
 def _extract_task(task: tuple[str, list[tuple[int, str, int]]]) -> _TaskResult:
@@ -319,55 +403,43 @@ def _extract_task(task: tuple[str, list[tuple[int, str, int]]]) -> _TaskResult:
                 irregular.append(file_id)
             yield file_id, content
 
-    chunks: list[tuple[int, int]] = []
-    range_counts = np.zeros(_N_RANGES, np.int64)
-    offset = 0
-    with open(run_path, "wb") as run:
-        for ids, bufs in _chunks(contents()):
-            keys = _chunk_keys(bufs)
-            header = np.zeros(_CHUNK_HEADER_WORDS, np.uint32)
-            header[: len(ids)] = ids
-            starts = np.searchsorted(keys, _RANGE_STARTS)
-            header[256 : 256 + _N_RANGES] = starts
-            header[-1] = len(keys)
-            range_counts += np.diff(header[256:].astype(np.int64))
-            run.write(header.tobytes())
-            run.write(keys.tobytes())
-            chunks.append((offset, len(keys)))
-            offset += 4 * (_CHUNK_HEADER_WORDS + len(keys))
+    with open(run_path, "wb") as out:
+        run = _RunWriter(run_path, out)
+        for base, local_ids, bufs in _chunks(contents()):
+            run.add(base, _chunk_keys(local_ids, bufs))
+        run.flush()
     return _TaskResult(
-        run_path, chunks, range_counts, unindexed, irregular, bytes_read, len(batch)
+        run.blocks, run.range_counts, unindexed, irregular, bytes_read, len(batch)
     )
 
 
 # ---------------------------------------------------------------------------------------------
 # Phase 2: merge and encode
 
-_runs: list[tuple[str, list[tuple[int, int]]]] = []  # set in the merge workers by _init_merge
-_run_maps: dict[str, tuple[mmap.mmap, np.ndarray]] = {}
+_blocks: list[_Block] = []  # set in the merge workers (or here) by _init_merge
+_run_fds: dict[str, int] = {}
 
 
-def _init_merge(runs: list[tuple[str, list[tuple[int, int]]]]) -> None:
-    """Tell a merge worker (or this process, for a small build) which runs to read."""
-    global _runs
-    _runs = runs
-    _run_maps.clear()
+def _init_merge(blocks: list[_Block]) -> None:
+    """Tell a merge worker (or this process, for a small build) which blocks to read."""
+    global _blocks
+    _blocks = blocks
+    for fd in _run_fds.values():
+        os.close(fd)
+    _run_fds.clear()
 
 
-def _run_words(path: str) -> np.ndarray:
-    """A run file as uint32 words, mapped once per worker."""
-    if path not in _run_maps:
-        with open(path, "rb") as f:
-            mapping = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
-        _run_maps[path] = mapping, np.frombuffer(mapping, np.uint32)
-    return _run_maps[path][1]
-
-
-def _release_run_pages() -> None:
-    """Unmap the run pages a slice touched: they stay in the page cache but no longer count
-    in this worker's RSS (all runs together are several times the memory budget)."""
-    for mapping, _ in _run_maps.values():
-        mapping.madvise(mmap.MADV_DONTNEED)
+def _read_words(path: str, offset: int, count: int) -> np.ndarray:
+    """`count` uint32 words of a run file from byte `offset`. pread, not mmap: a mapped page
+    counts in the RSS of every worker that touched it, and ext4's large folios map a whole
+    folio (up to megabytes) per touched byte."""
+    fd = _run_fds.get(path)
+    if fd is None:
+        fd = _run_fds[path] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    data = os.pread(fd, 4 * count, offset)
+    if len(data) != 4 * count:
+        raise OSError(f"{path}: run file truncated")
+    return np.frombuffer(data, np.uint32)
 
 
 @dataclass(frozen=True)
@@ -386,27 +458,26 @@ def _merge_slice(task: _Slice) -> tuple[np.ndarray, np.ndarray, bytes, int]:
     """Phase-2 worker: the trigrams of a slice, their posting lists' lengths and bytes."""
     shift = 32 - RANGE_BITS
     narrowed = (task.low, task.high) != (task.first << shift, task.stop << shift)
-    bounds = np.array([task.low, task.high], np.uint64)
     parts = []
-    for path, chunks in _runs:
-        if not chunks:
+    for block in _blocks:
+        n_chunks = len(block.bases)
+        table = _read_words(
+            block.path,
+            block.table_offset() + 4 * task.first * n_chunks,
+            (task.stop - task.first) * n_chunks + 1,
+        )
+        start, end = int(table[0]), int(table[-1])
+        if start == end:
             continue
-        words = _run_words(path)
-        for offset, _ in chunks:
-            base = offset // 4
-            lo = int(words[base + 256 + task.first])
-            hi = int(words[base + 256 + task.stop])
-            if lo == hi:
-                continue
-            keys = words[base + _CHUNK_HEADER_WORDS + lo : base + _CHUNK_HEADER_WORDS + hi]
-            if narrowed:
-                start, end = np.searchsorted(keys, bounds)
-                keys = keys[start:end]
-            file_ids = words[base : base + 256][keys & np.uint32(0xFF)]
-            pairs = (keys >> np.uint32(8)).astype(np.uint64) << np.uint64(32)
-            pairs |= file_ids
-            parts.append(pairs)
-    _release_run_pages()
+        keys = _read_words(block.path, block.offset + 4 * start, end - start)
+        bases = np.repeat(np.tile(block.bases, task.stop - task.first), np.diff(table))
+        if narrowed:  # one range, whose keys are sorted only within each chunk's piece
+            inside = (keys >= np.uint32(task.low)) & (keys < np.uint32(task.high))
+            keys, bases = np.compress(inside, keys), np.compress(inside, bases)
+        bases += keys & np.uint32(0xFF)
+        pairs = (keys >> np.uint32(8)).astype(np.uint64) << np.uint64(32)
+        pairs |= bases
+        parts.append(pairs)
     if not parts:
         return np.empty(0, np.uint32), np.empty(0, np.uint32), b"", 0
     pairs = np.concatenate(parts)
@@ -562,10 +633,11 @@ class _SegmentBuilder:
         n_files = len(self.files)
         range_counts = sum((r.range_counts for r in results), np.zeros(_N_RANGES, np.int64))
         slices = _plan_slices(range_counts, n_files)
-        runs = [(r.run_path, r.chunks) for r in results]
-        for trigrams, lengths, data, pairs in self._map(_merge_slice, slices, _init_merge, (runs,)):
+        blocks = [block for r in results for block in r.blocks]
+        merged = self._map(_merge_slice, slices, _init_merge, (blocks,))
+        for trigrams, lengths, data, pairs in merged:
             writer.add_postings(trigrams, lengths, data, pairs)
-        _run_maps.clear()  # maps of an in-process merge
+        _init_merge([])  # closes the run files of an in-process merge
         unindexed = [i for r in results for i in r.unindexed]
         flags = np.zeros(n_files, np.uint8)
         flags[unindexed] = FLAG_UNINDEXED
