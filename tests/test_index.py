@@ -119,6 +119,34 @@ def test_round_trip_is_exact(tree: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     reader.verify()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_how_the_work_is_cut_does_not_change_the_segment(
+    tree: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Pieces of big files, chunks whose file ids skip tiny files, several blocks per run,
+    many tasks and merge slices narrowed inside one trigram range only cut the work
+    differently: the segment holds the same bytes as with the default sizes."""
+    build_index(str(tree), entries_of(tree), workers=1)
+    expected = next((tree / INDEX_DIR_NAME).glob("seg-*")).read_bytes()
+    for name, value in [
+        ("CHUNK_BYTES", 4096),
+        ("MAX_CHUNK_FILES", 3),
+        ("BLOCK_KEYS", 100),
+        ("TASK_FILES", 7),
+        ("SLICE_POSTINGS", 50),
+    ]:
+        monkeypatch.setattr(build_module, name, value)
+    planned = []
+    plan_slices = build_module._plan_slices
+    monkeypatch.setattr(
+        build_module, "_plan_slices", lambda *a: planned.extend(plan_slices(*a)) or planned
+    )
+    build_index(str(tree), entries_of(tree), workers=workers)
+    assert any(s.stop - s.first == 1 and s.high - s.low < 1 << 20 for s in planned)
+    assert next((tree / INDEX_DIR_NAME).glob("seg-*")).read_bytes() == expected
+    IndexReader.open(str(tree)).verify()
+
+
 def test_find_index_root(tree: Path) -> None:
     assert find_index_root(str(tree / "sub" / "deeper")) is None
     build_index(str(tree), entries_of(tree), workers=1)

@@ -478,10 +478,10 @@ def _merge_slice(task: _Slice) -> tuple[np.ndarray, np.ndarray, bytes, int]:
         pairs = (keys >> np.uint32(8)).astype(np.uint64) << np.uint64(32)
         pairs |= bases
         parts.append(pairs)
-    if not parts:
-        return np.empty(0, np.uint32), np.empty(0, np.uint32), b"", 0
-    pairs = np.concatenate(parts)
+    pairs = np.concatenate(parts) if parts else np.empty(0, np.uint64)
     del parts
+    if len(pairs) == 0:  # also a narrowed slice of a range whose keys all lie elsewhere
+        return np.empty(0, np.uint32), np.empty(0, np.uint32), b"", 0
     pairs.sort()
     pairs = _distinct(pairs)  # the pieces of a file bigger than a chunk share trigrams
     halves = pairs.view(np.uint32)  # little-endian: (file id, trigram) per pair, no copy
