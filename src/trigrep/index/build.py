@@ -4,15 +4,18 @@ Two phases, each spread over a process pool (numpy releases no GIL for our small
 processes, not threads):
 
 1. Extract: workers read batches of files and cut them into chunks of at most CHUNK_BYTES
-   holding at most MAX_CHUNK_FILES files (bigger files are split into overlapping pieces).
-   Per chunk, one numpy pass computes a uint32 key (trigram << 8 | file-in-chunk) for every
-   byte position, sorts, dedupes and writes the keys to a run file, with a table of where each
-   of 4096 trigram ranges starts. Memory per worker is a few chunk-sized arrays.
+   whose file ids span fewer than MAX_CHUNK_FILES (bigger files are split into overlapping
+   pieces). Per chunk, one numpy pass computes a uint32 key (trigram << 8 | file id minus the
+   chunk's first) for every byte position, sorts and dedupes. A worker collects its chunks'
+   keys into blocks of about BLOCK_KEYS and writes each to its run file range-major (for each
+   of 4096 trigram ranges, every chunk's keys in it), with a table of where each piece starts.
+   Memory per worker is a few chunk-sized arrays and one block.
 2. Merge: the 4096 ranges are grouped into slices of about SLICE_POSTINGS pairs; workers
-   gather a slice's keys from every run, map them to (trigram, file id), sort, and encode the
-   posting lists. The parent streams the encoded slices, in order, into the segment file.
+   read a slice's keys from every block (a pread of its table, one of its keys: consecutive
+   ranges are contiguous), map them to (trigram, file id), sort, and encode the posting
+   lists. The parent streams the encoded slices, in order, into the segment file.
 
-Peak memory is bounded by the chunk and slice sizes, not by the tree.
+Peak memory is bounded by the chunk, block and slice sizes, not by the tree.
 """
 
 from __future__ import annotations
