@@ -28,7 +28,6 @@ from hypothesis import strategies as st
 
 from conftest import RG, isolated_env, normalise_json, run
 from trigrep import cli, engine
-from trigrep.errors import PatternError
 from trigrep.index import IndexReader
 from trigrep.options import MatchOptions
 from trigrep.query import compile_query
@@ -153,21 +152,9 @@ def trigrep_main(args: list[str], root: Path, env: dict[str, str]) -> tuple[byte
     return out.getvalue(), code
 
 
-def known_divergence(flags: list[str], pattern: str) -> bool:
-    """Divergences already marked xfail in test_searcher_vs_rg / test_cli_rg (see there)."""
-    limited = any(f.startswith("-m") for f in flags)
-    try:
-        across_lines = compile_query(MatchOptions([pattern], multiline="-U" in flags)).multiline
-    except PatternError:
-        return False
-    return across_lines and ("-v" in flags or limited)  # -U with -v or -m
-
-
 def assert_same(
     flags: list[str], pattern: str, root: Path, env: dict[str, str], paths: list[str]
 ) -> None:
-    if known_divergence(flags, pattern):
-        return
     args = [*flags, f"--regexp={pattern}", *paths]
     want = run([RG, "--sort", "path", *args], root, env)
     got_out, got_code = trigrep_main(args, root, env)

@@ -17,7 +17,6 @@ import pytest
 
 from trigrep.extract import searchable_bytes
 from trigrep.flags import parse_search_flags
-from trigrep.options import MatchOptions
 from trigrep.printer import make_printer
 from trigrep.query import compile_query
 from trigrep.searcher import BinaryMode, search_buffer
@@ -137,17 +136,7 @@ def _rg(root: Path, pattern: str, flags: list[str], paths: list[str] | None) -> 
     return proc.stdout
 
 
-def _known_divergence(pattern: str, flags: list[str], paths: list[str] | None) -> str | None:
-    """Cases not matched yet (listed in the searcher report), so the table stays useful."""
-    across_lines = compile_query(MatchOptions([pattern], multiline="-U" in flags)).multiline
-    if across_lines and ("-v" in flags or any(f.startswith("-m") for f in flags)):
-        return "-U with -v or -m"
-    return None
-
-
 def _compare(root: Path, pattern: str, flags: list[str], paths: list[str] | None) -> None:
-    if reason := _known_divergence(pattern, flags, paths):
-        pytest.xfail(reason)
     is_json = "--json" in flags
     expected = _normalise(_rg(root, pattern, flags, paths), is_json)
     actual = _normalise(_drive(root, pattern, flags, paths), is_json)

@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import NamedTuple
 
 import rurex
@@ -219,11 +220,9 @@ def _bytes_searched(
 
 
 def _matching_lines(query: Query, data: bytes, end: int) -> Iterator[tuple[int, int]]:
-    """Line ranges (start, end) holding a match, searched the way grep-searcher does."""
+    """Line ranges (start, end) holding a match, searched line by line as grep-searcher does
+    (-U across lines: see _MultiLine)."""
     regex = query.regex
-    if query.multiline:
-        yield from _multiline_groups(regex, data, end)
-        return
     pos = 0
     while pos < end:
         m = regex.search(data, pos, end)
@@ -234,30 +233,6 @@ def _matching_lines(query: Query, data: bytes, end: int) -> Iterator[tuple[int, 
             return
         pos = _line_end(data, m.start(), end)
         yield start, pos
-
-
-def _multiline_groups(regex: rurex.Pattern, data: bytes, end: int) -> Iterator[tuple[int, int]]:
-    """-U: each match widened to whole lines; matches on touching lines form one group."""
-    pos = 0
-    group: tuple[int, int] | None = None
-    while pos < end:
-        m = regex.search(data, pos, end)
-        if m is None:
-            break
-        m_start, m_end = m.span()
-        pos = m_end + 1 if m_start == m_end else m_end
-        start = _line_start(data, m_start)
-        stop = _line_end(data, max(m_end - 1, start), end)
-        if start == stop:
-            continue
-        if group is not None and group[1] >= start:
-            group = (group[0], stop)
-            continue
-        if group is not None:
-            yield group
-        group = (start, stop)
-    if group is not None:
-        yield group
 
 
 def _inverted(data: bytes, matched: Iterator[tuple[int, int]], end: int) -> Iterator[
@@ -291,6 +266,21 @@ def _submatches(query: Query, data: bytes, start: int, stop: int) -> list[tuple[
     ]
 
 
+def _line_spans(query: Query, data: bytes, start: int, stop: int) -> list[tuple[int, int]]:
+    """-U -v: the matches rg shows on a context line, found in that line alone (terminator
+    included), as its printers do."""
+    return [m.span() for m in find_iter(query.regex, data[start:stop], 0, stop - start)]
+
+
+def _locate(data: bytes, start: int, end: int) -> tuple[int, int]:
+    """The whole lines holding the match data[start:end] (grep-searcher's lines::locate): empty
+    for an empty match after the final terminator."""
+    line_start = _line_start(data, start)
+    if end > line_start and data[end - 1] == 0x0A:
+        return line_start, end
+    return line_start, _line_end(data, end, len(data))
+
+
 class _Lines:
     """Line numbers for increasing offsets, counting newlines only once."""
 
@@ -300,7 +290,10 @@ class _Lines:
         self.number = 1
 
     def at(self, offset: int) -> int:
-        self.number += self.data.count(b"\n", self.pos, offset)
+        if offset >= self.pos:
+            self.number += self.data.count(b"\n", self.pos, offset)
+        else:  # -U prints a context line twice in one rare case
+            self.number -= self.data.count(b"\n", offset, self.pos)
         self.pos = offset
         return self.number
 
@@ -325,15 +318,19 @@ class _Collector:
         # colour, JSON submatches).
         self.context_spans: Callable[[int, int], list[tuple[int, int]]] | None = None
 
-    def emit(self, is_match: bool, start: int, stop: int, spans: list[tuple[int, int]]) -> None:
-        """Append an event, checking it for a NUL the way rg's slice searcher does."""
-        nul = self.nul
-        if self.slice_mode and self.result.binary_offset is None and start <= nul < stop:
-            self.result.binary_offset = nul
-            if self.result.binary_mode is BinaryMode.QUIT:
-                self.quit = True
-                return
-            self.detect_at = start
+    def emit(self, is_match: bool, start: int, stop: int, spans: list[tuple[int, int]]) -> bool:
+        """Append an event, checking it for a NUL the way rg's slice searcher does; False
+        (nothing appended) once a NUL ended the search (QUIT mode)."""
+        if self.quit:
+            return False
+        if self.slice_mode and self.result.binary_offset is None and self.nul >= 0:
+            nul = self.data.find(b"\0", start, stop)
+            if nul >= 0:
+                self.result.binary_offset = nul
+                if self.result.binary_mode is BinaryMode.QUIT:
+                    self.quit = True
+                    return False
+                self.detect_at = start
         event = LineEvent(is_match, self.lines.at(start), start, self.data[start:stop], spans)
         self.result.events.append(event)
         self.emitted_end = stop
@@ -345,6 +342,7 @@ class _Collector:
                 event.last_line_number - event.line_number + 1 if self.result.multiline else 1
             )
             self.result.matches += len(spans)
+        return True
 
     def context_upto(self, stop: int, count: int) -> int:
         """Emit up to `count` context lines from the last emitted line to `stop`."""
@@ -367,6 +365,190 @@ class _Collector:
         self.before_lines.update(range(first, len(self.result.events)))
 
 
+class _Quota:
+    """The printer's verdict on each line rg's searcher hands it: go on, or stop (-m, -l).
+
+    The lines and JSON printers count events and, past the limit, go on while after-context
+    is owed (a match met then counts as context); the summary printers (-c, -l, ...) count
+    the regex's matches in what they get (-U), and -l, -q, --files-without-match stop at once.
+    """
+
+    def __init__(self, opts: OutputOptions, limit: int | None, after: int, stop_at_first: bool):
+        self.limit = limit
+        self.after = after
+        self.summary = not (opts.mode == "lines" or (opts.mode == "quiet" and opts.json))
+        self.stop_at_first = stop_at_first
+        self.count = 0
+        self.after_left = 0
+
+    def matched(self, matches: int) -> bool:
+        if self.summary:
+            self.count += matches
+            return not self.stop_at_first and not self._limit_reached()
+        self.count += 1
+        if self.limit is not None and self.count > self.limit:
+            self.after_left = max(0, self.after_left - 1)
+        else:
+            self.after_left = self.after
+        return not self._done()
+
+    def context(self, is_after: bool) -> bool:
+        if is_after:
+            self.after_left = max(0, self.after_left - 1)
+        return self.summary or not self._done()
+
+    def _limit_reached(self) -> bool:
+        return self.limit is not None and self.count >= self.limit
+
+    def _done(self) -> bool:
+        return self._limit_reached() and self.after_left == 0
+
+
+class _MultiLine:
+    """rg 14.1's multi-line searcher (grep-searcher's MultiLine over its Core), step by step.
+
+    Its output differs from a line-by-line search in ways only a faithful copy reproduces:
+    - the regex is re-run on the rest of the buffer from where the last match ended, so `\\A`,
+      `^` and word boundaries see a text start there (`Query.restart_sensitive`);
+    - matches on touching lines go to the printer as one group, each group only once the
+      next match that does not touch it is found; with -v the lines between the lines of
+      consecutive matches are the matches, and a match starting on the last line of the
+      previous one is never seen;
+    - the printer's verdict (`_Quota`) stops the search, except on the last group, where rg
+      ignores it and still prints the after-context owed: a context line can come twice, or
+      after a match past -m; an empty last group (a match after the final terminator) gets
+      its context lines printed but no match.
+    `last_visited` and `after_left` are Core's: the end of the last line the printer took,
+    and the after-context lines owed.
+    """
+
+    def __init__(
+        self, data: bytes, query: Query, collector: _Collector, quota: _Quota, before: int,
+        after: int,
+    ) -> None:
+        self.data = data
+        self.query = query
+        self.collector = collector
+        self.quota = quota
+        self.before = before
+        self.after = after
+        self.pos = 0
+        self.last_visited = 0
+        self.after_left = 0
+
+    def run(self) -> int:
+        """Search, emitting events; returns where the search stopped (rg's bytes_searched)."""
+        end = len(self.data)
+        keepgoing = True
+        if self.query.invert:
+            while keepgoing and self.pos < end:
+                keepgoing = self._sink_inverted()
+        else:
+            group: tuple[int, int] | None = None
+            while keepgoing and self.pos < end:
+                found = self._find()
+                if found is None:
+                    self.pos = end
+                    break
+                line = _locate(self.data, *found)
+                if group is None:
+                    group = line
+                elif group[1] >= line[0]:
+                    group = (group[0], line[1])
+                else:
+                    keepgoing = self._sink_context(group[0]) and self._matched(*group)
+                    group = line
+            if keepgoing and group is not None and self._sink_context(group[0]):
+                self._matched(*group)  # its verdict is ignored
+        if keepgoing:
+            self._after_context(end)
+        return self.pos
+
+    def _find(self) -> tuple[int, int] | None:
+        """The next match from `pos`, which then moves past it."""
+        data, pos = self.data, self.pos
+        sensitive = self.query.restart_sensitive
+        if pos and (sensitive == "anywhere" or (sensitive and data[pos - 1] != 0x0A)):
+            m = self.query.regex.search(data[pos:])
+            found = None if m is None else (pos + m.start(), pos + m.end())
+        else:
+            m = self.query.regex.search(data, pos, len(data))
+            found = None if m is None else m.span()
+        if found is not None:
+            start, end = found
+            self.pos = end + 1 if start == end and end < len(data) else end
+        return found
+
+    def _sink_inverted(self) -> bool:
+        """-v: the lines from `pos` to the first line of the next match are the matches;
+        the search goes on after that match's last line."""
+        run_start, end = self.pos, len(self.data)
+        found = self._find()
+        if found is None:
+            run_end = self.pos = end
+        else:
+            run_end, self.pos = _locate(self.data, *found)
+        if run_start == run_end:
+            return True
+        if not self._sink_context(run_start):
+            return False
+        while run_start < run_end:
+            line_end = _line_end(self.data, run_start, run_end)
+            if not self._matched(run_start, line_end):
+                return False
+            run_start = line_end
+        return True
+
+    def _sink_context(self, upto: int) -> bool:
+        return self._after_context(upto) and self._before_context(upto)
+
+    def _after_context(self, upto: int) -> bool:
+        if self.after_left == 0:
+            return True
+        start = self.last_visited
+        while start < upto:
+            stop = _line_end(self.data, start, upto)
+            if not self._context(start, stop, is_after=True):
+                return False
+            self.after_left -= 1
+            if self.after_left == 0:
+                break
+            start = stop
+        return True
+
+    def _before_context(self, upto: int) -> bool:
+        start = upto
+        for _ in range(self.before):
+            if start <= self.last_visited:
+                break
+            start = _line_start(self.data, start - 1)
+        while start < upto:
+            stop = _line_end(self.data, start, upto)
+            self.collector.before_lines.add(len(self.collector.result.events))
+            if not self._context(start, stop, is_after=False):
+                return False
+            start = stop
+        return True
+
+    def _context(self, start: int, stop: int, is_after: bool) -> bool:
+        collector = self.collector
+        spans = collector.context_spans(start, stop) if collector.context_spans else []
+        if not collector.emit(False, start, stop, spans) or not self.quota.context(is_after):
+            return False
+        self.last_visited = stop
+        return True
+
+    def _matched(self, start: int, stop: int) -> bool:
+        if start == stop:  # a match after the final terminator is no line
+            return False
+        spans = [] if self.query.invert else _submatches(self.query, self.data, start, stop)
+        if not self.collector.emit(True, start, stop, spans) or not self.quota.matched(len(spans)):
+            return False
+        self.last_visited = stop
+        self.after_left = self.after
+        return True
+
+
 def _text_cut(events: list[LineEvent], before_lines: set[int], detect_at: int) -> int | None:
     """Index of the first event rg's printer gets after it learnt of the NUL (CONVERT modes).
 
@@ -382,6 +564,45 @@ def _text_cut(events: list[LineEvent], before_lines: set[int], detect_at: int) -
         elif i in before_lines and next_match is not None:
             sunk_at[i] = next_match
     return next((i for i, offset in enumerate(sunk_at) if offset >= detect_at), None)
+
+
+def _search_by_line(
+    data: bytes,
+    query: Query,
+    collector: _Collector,
+    end: int,
+    limit: int | None,
+    before: int,
+    after: int,
+    need_submatches: bool,
+) -> tuple[bool, bool]:
+    """Emit the events of a line-by-line search. Returns whether -m `stopped` it early, and
+    whether after-context was still owed at `end` when -m was reached (rg then reads on)."""
+    found = _matching_lines(query, data, end)
+    if query.invert:
+        found = _inverted(data, found, end)
+    after_left = 0
+    stopped = limit == 0
+    for counted, (start, stop) in enumerate([] if stopped else found):
+        after_left = collector.context_upto(start, after_left)
+        if limit is not None and counted >= limit:
+            if not after_left or collector.emitted_end < start:
+                stopped = True
+                break
+            after_left -= 1
+        else:
+            after_left = after
+            if before:
+                collector.before_context(start, before)
+        match_spans = need_submatches and not query.invert
+        spans = _submatches(query, data, start, stop) if match_spans else []
+        if not collector.emit(True, start, stop, spans):
+            break
+    after_pending = False
+    if not stopped:
+        after_pending = collector.context_upto(end, after_left) > 0
+        stopped = limit is not None and collector.match_events >= limit
+    return stopped, after_pending
 
 
 def search_buffer(
@@ -434,9 +655,6 @@ def search_buffer(
         result.matched_lines = sum(1 for _ in itertools.islice(lines, limit))
         result.bytes_searched = end
         return result
-    found = _matching_lines(query, data, end)
-    if query.invert:
-        found = _inverted(data, found, end)
     # -U: every summary mode counts regex matches, not groups of lines.
     need_submatches = (
         opts.json or opts.mode == "count_matches" or (opts.mode == "lines" and spans)
@@ -445,30 +663,19 @@ def search_buffer(
     before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
     collector = _Collector(data, result, nul, slice_mode)
     if query.invert and need_submatches:
-        collector.context_spans = lambda start, stop: _submatches(query, data, start, stop)
-    after_left = 0
-    stopped = limit == 0
-    for counted, (start, stop) in enumerate([] if stopped else found):
-        after_left = collector.context_upto(start, after_left)
-        if limit is not None and counted >= limit:
-            if not after_left or collector.emitted_end < start:
-                stopped = True
-                break
-            after_left -= 1
-        else:
-            after_left = after
-            if before:
-                collector.before_context(start, before)
-        match_spans = need_submatches and not query.invert
-        spans = _submatches(query, data, start, stop) if match_spans else []
-        collector.emit(True, start, stop, spans)
-        if collector.quit:
-            break
-    after_pending = False  # -m was reached but after-context ran into `end`: rg reads on
-    if not stopped:
-        after_pending = collector.context_upto(end, after_left) > 0
-        stopped = limit is not None and collector.match_events >= limit
-    searched = collector.emitted_end if stopped else end
+        collector.context_spans = partial(
+            _line_spans if query.multiline else _submatches, query, data
+        )
+    if query.multiline:
+        quota = _Quota(opts, limit, after, stop_at_first)
+        searcher = _MultiLine(data, query, collector, quota, before, after)
+        searched = searcher.run() if limit != 0 else 0
+        stopped = after_pending = False  # only the line-by-line bookkeeping needs these
+    else:
+        stopped, after_pending = _search_by_line(
+            data, query, collector, end, limit, before, after, need_submatches
+        )
+        searched = collector.emitted_end if stopped else end
     before_lines = collector.before_lines
     if slice_mode:
         if detect_at is None:  # met line by line, past the up-front check
@@ -479,9 +686,13 @@ def search_buffer(
             detect_at = stream_detect
     if detect_at is not None and binary is not BinaryMode.QUIT:
         result.text_cut = _text_cut(result.events, before_lines, detect_at)
-    result.bytes_searched = _bytes_searched(
-        data, query, collector, end, stopped and not after_pending, context, slice_mode
-    )
+    if query.multiline:  # rg's multi-line searcher counts up to where its regex stopped
+        offset = result.binary_offset
+        result.bytes_searched = searched if offset is None else min(offset, searched)
+    else:
+        result.bytes_searched = _bytes_searched(
+            data, query, collector, end, stopped and not after_pending, context, slice_mode
+        )
     if read_error is not None and not query.multiline:
         read_all = not (stopped or (nul >= 0 and binary is BinaryMode.QUIT))
         if read_all or len(data) <= PROGRAM_DONE_SIZE:

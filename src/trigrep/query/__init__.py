@@ -7,6 +7,7 @@ The regex runs over a whole file buffer and finds exactly the matches rg finds l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal as Choice
 
 import rurex
 
@@ -45,6 +46,10 @@ class Query:
     (ALL when it cannot narrow: -v, or no usable trigram). `invert` is -v. `matches_empty`:
     the regex can match the empty string (so zero-width matches occur). `literal` is set when
     the search is one case-sensitive literal string (no -w/-x), for a substring fast path.
+    `restart_sensitive` (multiline only): where rg's multi-line searcher, which re-runs the
+    regex on the rest of the buffer, sees a text start that the whole buffer would not show
+    the regex: "anywhere" (`\\A`), "mid_line" (`^`, word boundaries: they look at the previous
+    character, and a `\\n` there looks like a text start) or "" (nothing looks behind).
     `source` is the emitted Rust pattern (for debugging and error messages).
     """
 
@@ -54,6 +59,7 @@ class Query:
     multiline: bool
     matches_empty: bool = False
     literal: bytes | None = None
+    restart_sensitive: Choice["", "mid_line", "anywhere"] = ""
     source: str = ""
 
 
@@ -117,6 +123,31 @@ def can_match_newline(node: Node) -> bool:
     return False
 
 
+def _look_kinds(node: Node) -> set[str]:
+    """The kinds of every assertion in the regex."""
+    match node:
+        case Look(kind=kind):
+            return {kind}
+        case Repeat(child=child) | Group(child=child):
+            return _look_kinds(child)
+        case Concat(items=items) | Alt(items=items):
+            return set().union(*(_look_kinds(item) for item in items))
+    return set()
+
+
+_LOOKS_BEHIND = frozenset(
+    {"line_start", "word", "not_word", "word_start", "word_end", "word_start_half",
+     "word_end_half"}
+)
+
+
+def _restart_sensitive(node: Node) -> Choice["", "mid_line", "anywhere"]:
+    kinds = _look_kinds(node)
+    if "text_start" in kinds:
+        return "anywhere"
+    return "mid_line" if kinds & _LOOKS_BEHIND else ""
+
+
 def _compile(source: str) -> rurex.Pattern:
     try:
         return rurex.compile(("(?u)" + source).encode())
@@ -145,4 +176,8 @@ def compile_query(opts: MatchOptions) -> Query:
         plan = ALL
     literal = _plain_literal(node) if len(opts.patterns) == 1 else None
     multiline = opts.multiline and can_match_newline(node)
-    return Query(regex, plan, opts.invert_match, multiline, matches_empty, literal, source)
+    restart_sensitive = _restart_sensitive(node) if multiline else ""
+    return Query(
+        regex, plan, opts.invert_match, multiline, matches_empty, literal, restart_sensitive,
+        source,
+    )
