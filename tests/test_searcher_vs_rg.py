@@ -7,13 +7,17 @@ these tests need neither the walker nor the CLI.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from trigrep.extract import searchable_bytes
 from trigrep.flags import parse_search_flags
@@ -191,3 +195,73 @@ def test_bytes_searched_after_max_count(buffer_tree: Path, flags: list[str]) -> 
     for paths in (None, sorted(BUFFER_FILES)):
         expected = _normalise(_rg(buffer_tree, "foo", ["--json", *flags], paths), True)
         assert _normalise(_drive(buffer_tree, "foo", ["--json", *flags], paths), True) == expected
+
+
+# -U across lines: rg's multi-line searcher hands the printer groups of touching lines, with
+# -v the lines between the lines of consecutive matches, and stops on the printer's -m verdict
+# except on the last group (see searcher._MultiLine).
+ACROSS_FILES: dict[str, bytes] = {
+    "touching.txt": b"a1\nb1\na2 a3\nb2\nx\na4\nb3 a5\nb4\n",
+    "ends.txt": b"a\nb\n\n\nxa\nb\nab\nc\nd",
+    "crlf.txt": b"a\r\nb\r\nx\r\nz\r\na\r\n",
+    "late_nul.txt": b"x\n" * 40000 + b"a\nb\x00\na\nb\n",
+}
+ACROSS_PATTERNS = [
+    r"a\d?\r?\nb", r"\n?", r"x[^y]*z", r"(?:\nZ)?\z", r"^b|a\r?\n", r"\Ab|a\n", r"\bb\nc|a",
+]
+ACROSS_FLAGS: list[list[str]] = [
+    ["-v", "-n"], ["-v", "-m1"], ["-m1", "-A2", "-n"], ["-m1", "-A1"], ["-m2", "-B1", "-n"],
+    ["-v", "-C1", "-m2"], ["--json", "-m1", "-A2"], ["--json", "-v", "-B1", "-m3"], ["-c", "-m1"],
+    ["--count-matches", "-v"], ["-l", "-v"], ["-o", "-v", "-n"],
+]
+
+
+@pytest.fixture(scope="module")
+def across_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("across")
+    for name, data in ACROSS_FILES.items():
+        (root / name).write_bytes(data)
+    return root
+
+
+@pytest.mark.parametrize("flags", ACROSS_FLAGS, ids=" ".join)
+@pytest.mark.parametrize("pattern", ACROSS_PATTERNS)
+def test_across_lines(across_tree: Path, pattern: str, flags: list[str]) -> None:
+    for paths in (None, sorted(ACROSS_FILES)):
+        _compare(across_tree, pattern, ["-U", *flags], paths)
+
+
+_ACROSS_CHUNKS = st.sampled_from(
+    [b"a", b"b", b"x", b"z", b"1", b" ", b"\n", b"\n", b"\n", b"\r\n", b"ab", b"\x00"]
+)
+_ACROSS_PATTERN = st.sampled_from([
+    r"a\nb", r"\n?", r"x[^y]*z", r"a\d?\n", r"^b|\n\n", r"\Ab|a\n", r"\bb\n|a", r"(?s)a.*?b",
+    r"(?:\nZ)?\z", r"(?m)^\s*$", r"\B\n", r"(?-m)^a|b\n", r"\w+\n\w+",
+])
+_ACROSS_FLAGS = st.tuples(
+    st.sampled_from([[], ["-v"]]),
+    st.sampled_from([[], ["-m1"], ["-m2"]]),
+    st.sampled_from([[], ["-A1"], ["-B1"], ["-C1"], ["-A2"]]),
+    st.sampled_from([[], ["-c"], ["--count-matches"], ["-l"], ["-o"], ["--json"], ["-n"]]),
+).map(lambda groups: ["-U", *itertools.chain.from_iterable(groups)])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    contents=st.lists(st.lists(_ACROSS_CHUNKS, max_size=20).map(b"".join), min_size=1,
+                      max_size=3),
+    pattern=_ACROSS_PATTERN,
+    flags=_ACROSS_FLAGS,
+    explicit=st.booleans(),
+)
+def test_across_lines_random(
+    tmp_path: Path, contents: list[bytes], pattern: str, flags: list[str], explicit: bool
+) -> None:
+    root = tmp_path / "random"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    names = [f"f{i}.txt" for i in range(len(contents))]
+    for name, data in zip(names, contents, strict=True):
+        (root / name).write_bytes(data)
+    _compare(root, pattern, flags, names if explicit else None)
