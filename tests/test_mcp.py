@@ -104,6 +104,7 @@ def make_tree(base: Path) -> Path:
     )
     (root / "src" / "lib.rs").write_text("fn main() {\n    println!(\"Hello, world\");\n}\n")
     (root / "docs" / "guide.md").write_text("# Guide\n\nSay hello.\n")
+    (root / "docs" / "NOTES.MD").write_text("hello in upper case\n")
     (root / "many.txt").write_text("".join(f"hit {i}\n" for i in range(150)))
     (root / "wide.txt").write_text("".join(f"wide {i:03} " + "x" * 280 + "\n" for i in range(90)))
     (root / "minified.js").write_text("var a=1;" * 500 + "needle();" + "var b=2;" * 500 + "\n")
@@ -166,7 +167,9 @@ def test_lists_four_read_only_tools_with_schemas(server: ServerProcess) -> None:
             assert prop.get("description")
     search_props = tools["search"].input_schema["properties"]
     assert {"pattern", "path", "fixed_strings", "ignore_case", "smart_case", "word_regexp",
-            "glob", "type", "context", "max_results"} <= set(search_props)
+            "glob", "iglob", "type", "context", "max_results"} <= set(search_props)
+    for name in ("count", "files"):
+        assert {"glob", "iglob", "type"} <= set(tools[name].input_schema["properties"])
     assert tools["search"].input_schema["required"] == ["pattern"]
     assert tools["read"].input_schema["required"] == ["path"]
 
@@ -182,6 +185,9 @@ def test_lists_four_read_only_tools_with_schemas(server: ServerProcess) -> None:
     ({"pattern": "fn|def", "type": ["rust", "py"]}, ["-t", "rust", "-t", "py", "fn|def"]),
     ({"pattern": "def", "glob": ["src/**/*.py", "!src/main.py"]},
      ["-g", "src/**/*.py", "-g", "!src/main.py", "def"]),
+    ({"pattern": "hello", "iglob": "*.md"}, ["--iglob", "*.md", "hello"]),
+    ({"pattern": "hello", "glob": "*.py", "iglob": ["*.MD", "!docs/g*"]},
+     ["-g", "*.py", "--iglob", "*.MD", "--iglob", "!docs/g*", "hello"]),
 ])
 def test_search_prints_what_rg_prints(
     server: ServerProcess, tree: Path, rg_env: dict[str, str],
@@ -225,6 +231,13 @@ def test_long_lines_are_clipped_around_the_match(server: ServerProcess) -> None:
     assert "needle();" in line and len(line) < 400 and line.startswith("[…")
 
 
+def test_count_with_iglob(server: ServerProcess, tree: Path, rg_env: dict[str, str]) -> None:
+    result = server.call("count", pattern="hello", iglob=["*.MD"])
+    assert text(result).split("\n\n")[0] + "\n" == rg(tree, rg_env, "-c", "--iglob", "*.MD",
+                                                        "hello")
+    assert ok(result)["total_files"] == 2
+
+
 def test_count_matches_rg(server: ServerProcess, tree: Path, rg_env: dict[str, str]) -> None:
     result = server.call("count", pattern="hello", ignore_case=True)
     out = ok(result)
@@ -245,7 +258,12 @@ def test_count_matches_rg(server: ServerProcess, tree: Path, rg_env: dict[str, s
     ({"glob": ["*.md", "*.rs"]}, ["--files", "-g", "*.md", "-g", "*.rs"]),
     ({"path": "src"}, ["--files", "src"]),
     ({"path": "src", "glob": "src/pkg/*"}, ["--files", "-g", "src/pkg/*", "src"]),
+    ({"iglob": "*.MD"}, ["--files", "--iglob", "*.MD"]),
+    ({"path": "docs", "glob": "!*.md", "iglob": "*.Md"},
+     ["--files", "-g", "!*.md", "--iglob", "*.Md", "docs"]),
     ({"pattern": "hello", "ignore_case": True}, ["-l", "-i", "hello"]),
+    ({"pattern": "hello", "iglob": ["*.md", "*.PY"]}, ["-l", "--iglob", "*.md", "--iglob", "*.PY",
+                                                       "hello"]),
     ({"pattern": "def", "path": "src/pkg"}, ["-l", "def", "src/pkg"]),
 ])
 def test_files_lists_what_rg_lists(
@@ -398,6 +416,9 @@ DAEMON_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("count", {"pattern": "hit|wide", "max_results": 1}),
     ("files", {}),
     ("files", {"path": "src", "glob": "src/pkg/*"}),
+    ("search", {"pattern": "hello", "iglob": "*.MD"}),
+    ("count", {"pattern": "hello", "glob": "!*.py", "iglob": ["*.md"]}),
+    ("files", {"iglob": "DOCS/*"}),
     ("files", {"type": "py", "max_results": 1}),
     ("files", {"pattern": "hello", "ignore_case": True}),
     ("search", {"pattern": "a("}),

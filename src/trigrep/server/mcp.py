@@ -67,6 +67,8 @@ WordRegexpArg = Annotated[bool, Field(
 GlobArg = Annotated[str | list[str] | None, Field(
     description="Only files whose path matches these globs, e.g. `*.py`, `src/**/*.ts`; "
     "a leading `!` excludes, e.g. `!*_test.go`.")]
+IGlobArg = Annotated[str | list[str] | None, Field(
+    description="Like `glob`, but ignoring case: `*.md` also selects `README.MD`.")]
 TypeArg = Annotated[str | list[str] | None, Field(
     description="Only files of these ripgrep file types, e.g. `py`, `rust`, `js`, `c`, `go`, "
     "`java`, `md`.")]
@@ -264,7 +266,7 @@ class _Declined(Exception):
 
 # `Index.search` options as the CLI's flags; -S before -i, since ignore_case wins in the API.
 _FLAGS = {"fixed_strings": "-F", "smart_case": "-S", "ignore_case": "-i", "word_regexp": "-w"}
-_LIST_OPTIONS = {"glob": "--glob", "type": "--type"}
+_LIST_OPTIONS = {"glob": "--glob", "iglob": "--iglob", "type": "--type"}
 _DAEMON_OPTIONS = {*_FLAGS, *_LIST_OPTIONS, "context", "count", "files_with_matches"}
 
 
@@ -435,8 +437,8 @@ class Tree:
             raise ToolError(f"cannot search the tree: {e.strerror} ({e.filename})") from None
 
     def search(self, pattern: str, path: str | None, *, fixed_strings: bool, ignore_case: bool,
-               smart_case: bool, word_regexp: bool, glob: list[str], type: list[str],
-               context: int, max_results: int) -> CallToolResult:
+               smart_case: bool, word_regexp: bool, glob: list[str], iglob: list[str],
+               type: list[str], context: int, max_results: int) -> CallToolResult:
         target = self.resolve(path)
         blocks: list[_FileBlock] = []
         bounded = _Bounded()
@@ -444,8 +446,8 @@ class Tree:
         with self._lock:
             for rel, m in self._guarded(
                 pattern, target, fixed_strings=fixed_strings, ignore_case=ignore_case,
-                smart_case=smart_case, word_regexp=word_regexp, glob=glob, type=type,
-                context=context,
+                smart_case=smart_case, word_regexp=word_regexp, glob=glob, iglob=iglob,
+                type=type, context=context,
             ):
                 if bounded.omitted or shown >= max_results or size >= MAX_TEXT_BYTES:
                     if not bounded.leave_out(rel):
@@ -460,7 +462,7 @@ class Tree:
                 shown += 1
         if not blocks:
             raise _no_match_error(pattern, fixed_strings=fixed_strings, ignore_case=ignore_case,
-                                  narrowed=bool(path or glob or type))
+                                  narrowed=bool(path or glob or iglob or type))
         bounded.omitted_files.difference_update(b.path for b in blocks)
         narrow = "Narrow with `path`, `glob`, `type` or a more specific pattern (`count` shows " \
                  "where the matches are)"
@@ -477,15 +479,16 @@ class Tree:
         return _result(text, out)
 
     def count(self, pattern: str, path: str | None, *, fixed_strings: bool, ignore_case: bool,
-              smart_case: bool, word_regexp: bool, glob: list[str], type: list[str],
-              max_results: int) -> CallToolResult:
+              smart_case: bool, word_regexp: bool, glob: list[str], iglob: list[str],
+              type: list[str], max_results: int) -> CallToolResult:
         target = self.resolve(path)
         files: list[FileCountOut] = []
         total = total_files = size = 0
         with self._lock:
             for rel, m in self._guarded(
                 pattern, target, fixed_strings=fixed_strings, ignore_case=ignore_case,
-                smart_case=smart_case, word_regexp=word_regexp, glob=glob, type=type, count=True,
+                smart_case=smart_case, word_regexp=word_regexp, glob=glob, iglob=iglob, type=type,
+                count=True,
             ):
                 assert m.count is not None
                 total += m.count
@@ -495,7 +498,7 @@ class Tree:
                     size += len(rel) + 8
         if not total_files:
             raise _no_match_error(pattern, fixed_strings=fixed_strings, ignore_case=ignore_case,
-                                  narrowed=bool(path or glob or type))
+                                  narrowed=bool(path or glob or iglob or type))
         out = CountOut(
             files=files, total_matching_lines=total, total_files=total_files,
             **_Bounded(omitted=total_files - len(files)).omission("file", _NARROW_LISTING),
@@ -507,14 +510,15 @@ class Tree:
             text += f"\n[Listed {_plural(len(files), 'file')}; {out.hint}]"
         return _result(text, out)
 
-    def files(self, pattern: str | None, path: str | None, *, glob: list[str], type: list[str],
-              fixed_strings: bool, ignore_case: bool, max_results: int) -> CallToolResult:
+    def files(self, pattern: str | None, path: str | None, *, glob: list[str],
+              iglob: list[str], type: list[str], fixed_strings: bool, ignore_case: bool,
+              max_results: int) -> CallToolResult:
         target = self.resolve(path)
         listed: list[str] = []
         bounded = _Bounded()
         size = 0
         with self._lock:
-            for rel in self._list(pattern, target, glob=glob, type=type,
+            for rel in self._list(pattern, target, glob=glob, iglob=iglob, type=type,
                                   fixed_strings=fixed_strings, ignore_case=ignore_case):
                 if bounded.omitted or len(listed) >= max_results or size >= MAX_TEXT_BYTES:
                     if not bounded.leave_out():
@@ -525,7 +529,8 @@ class Tree:
         if not listed:
             if pattern is not None:
                 raise _no_match_error(pattern, fixed_strings=fixed_strings,
-                                      ignore_case=ignore_case, narrowed=bool(path or glob or type))
+                                      ignore_case=ignore_case,
+                                      narrowed=bool(path or glob or iglob or type))
             raise ToolError("No files match. Check `glob`/`type`/`path`; hidden and "
                             "git-ignored files are not listed, as with ripgrep.")
         out = FilesOut(files=listed, **bounded.omission("file", _NARROW_LISTING))
@@ -534,24 +539,25 @@ class Tree:
             text += f"\n\n[Listed {_plural(len(listed), 'file')}; {out.hint}]"
         return _result(text, out)
 
-    def _list(self, pattern: str | None, target: str, *, glob: list[str], type: list[str],
-              fixed_strings: bool, ignore_case: bool) -> Iterator[str]:
+    def _list(self, pattern: str | None, target: str, *, glob: list[str], iglob: list[str],
+              type: list[str], fixed_strings: bool, ignore_case: bool) -> Iterator[str]:
         """Files under `target` as `rg --files` lists them, or only those `pattern` matches."""
         if pattern is not None:
-            for rel, _ in self._guarded(pattern, target, glob=glob, type=type,
+            for rel, _ in self._guarded(pattern, target, glob=glob, iglob=iglob, type=type,
                                         fixed_strings=fixed_strings, ignore_case=ignore_case,
                                         files_with_matches=True):
                 yield rel
             return
         sub = self._relative(target)
-        argv = [*(f"--glob={g}" for g in glob), *(f"--type={t}" for t in type), "--files", "--",
-                *([] if sub == "." else [sub])]
+        argv = [*(f"--glob={g}" for g in glob), *(f"--iglob={g}" for g in iglob),
+                *(f"--type={t}" for t in type), "--files", "--", *([] if sub == "." else [sub])]
 
         def from_daemon(lines: Iterable[bytes]) -> Iterator[str]:
             return (os.path.normpath(os.fsdecode(line)) for line in lines)
 
         def from_walk() -> Iterator[str]:
-            opts = WalkOptions(globs=glob, type_changes=[("select", t) for t in type])
+            opts = WalkOptions(globs=glob, iglobs=iglob,
+                               type_changes=[("select", t) for t in type])
             check_types(opts)
             for entry in walk([target], opts):
                 yield self._relative(entry.path)
@@ -640,34 +646,36 @@ def create_server(tree: Tree) -> MCPServer:
     def search(
         pattern: PatternArg, path: PathArg = None, fixed_strings: FixedStringsArg = False,
         ignore_case: IgnoreCaseArg = False, smart_case: SmartCaseArg = False,
-        word_regexp: WordRegexpArg = False, glob: GlobArg = None, type: TypeArg = None,
-        context: ContextArg = 0, max_results: MaxResultsArg = DEFAULT_MAX_RESULTS,
+        word_regexp: WordRegexpArg = False, glob: GlobArg = None, iglob: IGlobArg = None,
+        type: TypeArg = None, context: ContextArg = 0,
+        max_results: MaxResultsArg = DEFAULT_MAX_RESULTS,
     ) -> Annotated[CallToolResult, SearchOut]:
         return tree.search(
             pattern, path, fixed_strings=fixed_strings, ignore_case=ignore_case,
             smart_case=smart_case, word_regexp=word_regexp, glob=_as_list(glob),
-            type=_as_list(type), context=context, max_results=max_results,
+            iglob=_as_list(iglob), type=_as_list(type), context=context, max_results=max_results,
         )
 
     def count(
         pattern: PatternArg, path: PathArg = None, fixed_strings: FixedStringsArg = False,
         ignore_case: IgnoreCaseArg = False, smart_case: SmartCaseArg = False,
-        word_regexp: WordRegexpArg = False, glob: GlobArg = None, type: TypeArg = None,
-        max_results: MaxResultsArg = DEFAULT_MAX_RESULTS,
+        word_regexp: WordRegexpArg = False, glob: GlobArg = None, iglob: IGlobArg = None,
+        type: TypeArg = None, max_results: MaxResultsArg = DEFAULT_MAX_RESULTS,
     ) -> Annotated[CallToolResult, CountOut]:
         return tree.count(
             pattern, path, fixed_strings=fixed_strings, ignore_case=ignore_case,
             smart_case=smart_case, word_regexp=word_regexp, glob=_as_list(glob),
-            type=_as_list(type), max_results=max_results,
+            iglob=_as_list(iglob), type=_as_list(type), max_results=max_results,
         )
 
     def files(
-        glob: GlobArg = None, type: TypeArg = None, pattern: OptionalPatternArg = None,
+        glob: GlobArg = None, iglob: IGlobArg = None, type: TypeArg = None,
+        pattern: OptionalPatternArg = None,
         path: PathArg = None, fixed_strings: FixedStringsArg = False,
         ignore_case: IgnoreCaseArg = False, max_results: MaxResultsArg = DEFAULT_MAX_RESULTS,
     ) -> Annotated[CallToolResult, FilesOut]:
         return tree.files(
-            pattern, path, glob=_as_list(glob), type=_as_list(type),
+            pattern, path, glob=_as_list(glob), iglob=_as_list(iglob), type=_as_list(type),
             fixed_strings=fixed_strings, ignore_case=ignore_case, max_results=max_results,
         )
 
