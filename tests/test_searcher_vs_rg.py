@@ -179,12 +179,16 @@ BUFFER_FILES: dict[str, bytes] = {
 }
 
 
+def _module_tree(factory: pytest.TempPathFactory, name: str, files: dict[str, bytes]) -> Path:
+    root = factory.mktemp(name)
+    for path, data in files.items():
+        (root / path).write_bytes(data)
+    return root
+
+
 @pytest.fixture(scope="module")
 def buffer_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("buffers")
-    for name, data in BUFFER_FILES.items():
-        (root / name).write_bytes(data)
-    return root
+    return _module_tree(tmp_path_factory, "buffers", BUFFER_FILES)
 
 
 @pytest.mark.parametrize("flags", [
@@ -218,10 +222,7 @@ ACROSS_FLAGS: list[list[str]] = [
 
 @pytest.fixture(scope="module")
 def across_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("across")
-    for name, data in ACROSS_FILES.items():
-        (root / name).write_bytes(data)
-    return root
+    return _module_tree(tmp_path_factory, "across", ACROSS_FILES)
 
 
 @pytest.mark.parametrize("flags", ACROSS_FLAGS, ids=" ".join)
