@@ -78,7 +78,10 @@ IGNORE_FILES = frozenset((".gitignore", ".ignore", ".rgignore"))
 GIT_EXCLUDE = ".git/info/exclude"
 MAX_VIEWS = 8
 START_TIMEOUT = 600.0  # --detach waits this long for the first walk (and index build)
-UPDATE_DEBOUNCE = 0.2  # seconds without a change before the index is updated...
+# Until the index is updated, changed files are searched directly (cheap for a few), so it
+# waits for edits to pause: its walk of the whole tree would slow the searches of the
+# person editing.
+UPDATE_DEBOUNCE = 2.0  # seconds without a change before the index is updated...
 UPDATE_MAX_DELAY = 5.0  # ...or this long after the first change of a steady stream
 UPDATE_STOP_TIMEOUT = 5.0  # a stopping daemon waits this long for a running update to exit
 
