@@ -105,6 +105,17 @@ def _is_below(rel: str, directory: str) -> bool:
     return not directory or rel == directory or rel.startswith(directory + "/")
 
 
+def _indexed_paths(reader: IndexReader, entries: Iterable[FileEntry]) -> dict[str, int]:
+    """Absolute path -> file id of those `entries` the index holds as they are now."""
+    indexed_id = freshness(reader).indexed_id
+    found = {}
+    for entry in entries:
+        file_id, _ = indexed_id(entry)
+        if file_id >= 0:
+            found[entry.path] = file_id
+    return found
+
+
 @dataclass
 class _View:
     entries: list[FileEntry]
@@ -330,13 +341,8 @@ class ServedTree:
 
     def _note_indexed(self, entries: Iterable[FileEntry]) -> None:
         """Record which of `entries` (just stat'ed) the open index holds as they are."""
-        if self._indexed_by is None:
-            return
-        indexed_id = freshness(self._indexed_by).indexed_id
-        for entry in entries:
-            file_id, _ = indexed_id(entry)
-            if file_id >= 0:
-                self._indexed[entry.path] = file_id
+        if self._indexed_by is not None:
+            self._indexed.update(_indexed_paths(self._indexed_by, entries))
 
     def indexed_ids(self, entries: Sequence[FileEntry], reader: IndexReader) -> np.ndarray:
         """Per entry, its id in `reader` if the index holds it as it is now, else -1: a dict
@@ -421,7 +427,8 @@ class ServedTree:
         stamp = (st.st_mtime_ns, st.st_ino)
         with self._lock:
             if self._reader is None:
-                self._install(IndexReader.open(self.root), stamp)
+                reader = IndexReader.open(self.root)
+                self._install(reader, stamp, _indexed_paths(reader, self._files))
             elif stamp != self._manifest_stamp and self._touched is None:
                 self._touched = set()
                 threading.Thread(target=self._reopen, args=(stamp,), daemon=True,
@@ -429,14 +436,10 @@ class ServedTree:
             return self._reader
 
     def _install(self, reader: IndexReader, stamp: tuple[int, int],
-                 indexed: dict[str, int] | None = None) -> None:
-        """Make `reader` the open index (lock held); `indexed` as `_indexed` for it, if known."""
+                 indexed: dict[str, int]) -> None:
+        """Make `reader` the open index, `indexed` its `_indexed_paths` (lock held)."""
         self._reader, self._manifest_stamp, self._indexed_by = reader, stamp, reader
-        if indexed is None:
-            self._indexed = {}
-            self._note_indexed(self._files)
-        else:
-            self._indexed = indexed
+        self._indexed = indexed
         self._views.clear()
 
     def _reopen(self, stamp: tuple[int, int]) -> None:
@@ -446,12 +449,7 @@ class ServedTree:
             reader = IndexReader.open(self.root)
             with self._lock:
                 files = list(self._files)
-            indexed_id = freshness(reader).indexed_id
-            indexed = {}
-            for entry in files:
-                file_id, _ = indexed_id(entry)
-                if file_id >= 0:
-                    indexed[entry.path] = file_id
+            indexed = _indexed_paths(reader, files)
             with self._lock:
                 for path in self._touched or ():
                     indexed.pop(path, None)
