@@ -11,6 +11,7 @@ import pytest
 import trigrep
 from conftest import RG, parse_json_lines, run
 from test_cli_rg import make_tree
+from trigrep import parallel
 
 
 def _text(data: dict) -> bytes:
@@ -117,3 +118,20 @@ def test_a_watched_index_sees_every_change(tmp_path: Path, env: dict[str, str]) 
         same_as_rg()
         (tmp_path / ".gitignore").write_bytes(b"new/\n")  # a rule change re-walks
         same_as_rg()
+
+
+def test_a_watched_index_keeps_its_workers_until_closed(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big searches of a watched index go to worker processes started once, not per search."""
+    monkeypatch.setattr(parallel, "INLINE_FILES", 1)
+    monkeypatch.setattr(parallel, "BATCH_FILES", 2)
+    make_tree(tmp_path)
+    with trigrep.Index(tmp_path, watch=True) as index:
+        for pattern in ("foo", "o", "foo"):
+            assert api_matches(list(index.search(pattern))) == rg_matches(
+                tmp_path, env, pattern), pattern
+        pool = index._pool.get()
+        workers = list(pool._pool._pool)
+        assert index._pool.get() is pool and all(w.is_alive() for w in workers)
+    assert not any(w.is_alive() for w in workers)

@@ -23,6 +23,7 @@ from trigrep.options import (
     TypeChange,
     WalkOptions,
 )
+from trigrep.parallel import SharedSearchPool
 from trigrep.query import compile_query
 from trigrep.searcher import LineEvent
 from trigrep.walk import check_types
@@ -101,6 +102,7 @@ class Index:
         self._manifest_stamp: tuple[int, int] | None = None
         self._watch = watch
         self._warm: ServedTree | None = None
+        self._pool = SharedSearchPool("fork")  # kept by warm searches between searches
 
     def __enter__(self) -> Index:
         return self
@@ -109,10 +111,11 @@ class Index:
         self.close()
 
     def close(self) -> None:
-        """Stop the watcher (a later search starts it again)."""
+        """Stop the watcher and the worker processes (a later search starts them again)."""
         if self._warm is not None:
             self._warm.stop()
             self._warm = None
+        self._pool.close()
 
     def _warm_tree(self) -> ServedTree | None:
         if not self._watch:
@@ -121,9 +124,7 @@ class Index:
             from trigrep.server.daemon import ServedTree
 
             self._open()  # built first: the watcher must not see the build's own writes
-            # Big searches fork their workers, as the CLI does: a pool started from a fork
-            # server would re-import this program's main module in each worker.
-            warm = ServedTree(os.path.realpath(self.root))
+            warm = ServedTree(os.path.realpath(self.root), self._pool)
             warm.start()
             self._warm = warm
         return self._warm
@@ -152,6 +153,17 @@ class Index:
                 raise PathError(f"{self.root}: cannot build an index here (read-only?)")
             self._manifest_stamp = stamp
         return self._reader
+
+    def _relative(self, path: str, warm: ServedTree | None) -> str:
+        """`path` relative to the root, as os.path.relpath would say it but without its
+        cost per file (a warm tree walks from the root's real path)."""
+        for root in (self.root, warm.root if warm is not None else self.root):
+            prefix = os.path.join(root, "")
+            if path.startswith(prefix):
+                rel = path[len(prefix):]
+                if os.path.normpath(rel) == rel:
+                    return rel
+        return os.path.relpath(path, self.root)
 
     def search(
         self,
@@ -213,7 +225,7 @@ class Index:
         run = SearchRun(roots, query, walk_opts, out_opts, reader=None if warm else self._open(),
                         warm=warm)
         for entry, result in run.results():
-            rel = os.path.relpath(entry.path, self.root)
+            rel = self._relative(entry.path, warm)
             found = _matches(rel, result.events, out_opts.before_context, out_opts.after_context)
             if count:
                 first = next(found, None)

@@ -119,17 +119,23 @@ class SearchPool:
 
 
 class SharedSearchPool:
-    """One SearchPool for a long-lived process's threads, started on first use from a fork
-    server: forking a process that has threads (a watcher, a lock held) is not safe."""
+    """One SearchPool for a long-lived process's threads, started on first use.
 
-    def __init__(self) -> None:
+    The daemon's starts from a fork server: forking a process that has threads (a watcher,
+    a lock held) is not safe. A library caller's program (the API) forks its pool instead, as
+    every one-shot search did before: a fork server would re-import the caller's main module
+    in each worker.
+    """
+
+    def __init__(self, start_method: str = "forkserver") -> None:
+        self._start_method = start_method
         self._lock = threading.Lock()
         self._pool: SearchPool | None = None
 
     def get(self) -> SearchPool:
         with self._lock:
             if self._pool is None:
-                self._pool = SearchPool("forkserver")
+                self._pool = SearchPool(self._start_method)
             return self._pool
 
     def close(self) -> None:
