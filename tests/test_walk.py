@@ -21,7 +21,7 @@ from trigrep import walk as walk_module
 from trigrep.errors import PatternError
 from trigrep.filetypes import type_list
 from trigrep.options import TypeChange, WalkOptions
-from trigrep.walk import FileEntry, Walker, check_types, walk
+from trigrep.walk import FileEntry, Walker, check_types, relative_path, walk
 
 RG = str(Path(sys.executable).with_name("rg"))
 STDLIB = Path(os.__file__).parent
@@ -517,3 +517,11 @@ def test_random_ignore_files_match_rg(tmp_path: Path, home: Path, lines: list[st
 )
 def test_python_stdlib_tree(home: Path, opts: WalkOptions) -> None:
     same_as_rg(STDLIB, opts)
+
+
+@pytest.mark.parametrize("path", [
+    "/r/a", "/r/a/b.c", "/r/./a", "/r//a", "/r/a/../b", "/r", "/r/", "/rx/a", "/other/a", "/r/.a",
+])
+@pytest.mark.parametrize("root", ["/r", "/r/", "/"])
+def test_relative_path_is_relpath(path: str, root: str) -> None:
+    assert relative_path(path, root) == os.path.relpath(path, root)

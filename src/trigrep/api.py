@@ -26,7 +26,7 @@ from trigrep.options import (
 from trigrep.parallel import SharedSearchPool
 from trigrep.query import compile_query
 from trigrep.searcher import LineEvent
-from trigrep.walk import check_types
+from trigrep.walk import check_types, relative_path
 
 if TYPE_CHECKING:
     from trigrep.server.daemon import ServedTree
@@ -155,15 +155,10 @@ class Index:
         return self._reader
 
     def _relative(self, path: str, warm: ServedTree | None) -> str:
-        """`path` relative to the root, as os.path.relpath would say it but without its
-        cost per file (a warm tree walks from the root's real path)."""
-        for root in (self.root, warm.root if warm is not None else self.root):
-            prefix = os.path.join(root, "")
-            if path.startswith(prefix):
-                rel = path[len(prefix):]
-                if os.path.normpath(rel) == rel:
-                    return rel
-        return os.path.relpath(path, self.root)
+        """`path` relative to the root (a warm tree walks from the root's real path)."""
+        if warm is not None and not path.startswith(os.path.join(self.root, "")):
+            return relative_path(path, warm.root)
+        return relative_path(path, self.root)
 
     def search(
         self,

@@ -23,7 +23,7 @@ from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
 from trigrep.searcher import BinaryMode, FileResult, search_buffer
-from trigrep.walk import FileEntry, walk
+from trigrep.walk import FileEntry, relative_path, walk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -389,7 +389,7 @@ def build_at(root: str, *, progress: bool, full: bool = False) -> None:
     entries = []
     for entry in walk([root], WalkOptions()):
         st = entry.stat()
-        rel = os.path.relpath(entry.path, root)
+        rel = relative_path(entry.path, root)
         entries.append(IndexEntry(rel, entry.path, st.st_size, st.st_mtime_ns))
     with ProgressBar(enabled=progress) as bar:
         update_index(root, entries, progress=bar.update, full=full)

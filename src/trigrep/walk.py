@@ -24,13 +24,27 @@ from trigrep.filetypes import TypeMatcher, type_list
 from trigrep.ignore import IgnoreMatcher, global_excludes_path, parse_lines, read_ignore_file
 from trigrep.options import WalkOptions
 
-__all__ = ["EntryFilter", "FileEntry", "Ruling", "Walker", "check_types", "type_list", "walk"]
+__all__ = [
+    "EntryFilter", "FileEntry", "Ruling", "Walker", "check_types", "relative_path", "type_list",
+    "walk",
+]
 
 INDEX_DIR = b".trigrep"  # trigrep's own state: never listed, whatever the flags
 _DEFAULT_ROOT = b"./"  # rg's implicit path; its `./` is not printed
 _by_name = attrgetter("name")
 
 MessageHandler = Callable[[str], None]
+
+
+def relative_path(path: str, root: str) -> str:
+    """`os.path.relpath(path, root)`, by slicing when `path` is below `root` as the walk
+    builds paths: relpath costs more than a stat, per file of a whole tree."""
+    prefix = os.path.join(root, "")
+    if path.startswith(prefix):
+        rel = path[len(prefix):]
+        if rel and not os.path.isabs(rel) and os.path.normpath(rel) == rel:
+            return rel
+    return os.path.relpath(path, root)
 
 
 @dataclass(frozen=True)

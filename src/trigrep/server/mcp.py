@@ -38,7 +38,7 @@ from trigrep.options import WalkOptions
 from trigrep.searcher import LineEvent
 from trigrep.server import client
 from trigrep.server.protocol import CLIENT_ENV, encode
-from trigrep.walk import check_types, walk
+from trigrep.walk import check_types, relative_path, walk
 
 DEFAULT_MAX_RESULTS = 100
 MAX_RESULTS_LIMIT = 1000
@@ -347,7 +347,7 @@ class Tree:
         return real
 
     def _relative(self, path: str) -> str:
-        return os.path.relpath(path, self.root)
+        return relative_path(path, self.root)
 
     def matches(self, pattern: str, target: str, **options: Any) -> Iterator[tuple[str, Match]]:
         """(path relative to the root, match) for `Index.search` under `target`.
