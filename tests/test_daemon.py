@@ -219,21 +219,34 @@ def test_thousands_of_files_moved_at_once(tree: Path, daemon: Daemon) -> None:
 
 
 def _search_request(tree: Path, env: dict[str, str], request_id: object,
-                    argv: list[str]) -> dict:
+                    argv: list[str], **extra: object) -> dict:
     return {
         "id": request_id, "op": "search", "argv": argv, "root": str(tree), "cwd": str(tree),
-        "tty": False, "env": {k: env[k] for k in ("HOME", "XDG_CONFIG_HOME")},
+        "tty": False, "env": {k: env[k] for k in ("HOME", "XDG_CONFIG_HOME")}, **extra,
     }
 
 
-def _protocol_search(tree: Path, env: dict[str, str], argv: list[str]) -> tuple[bytes, int]:
+def _protocol_search(tree: Path, env: dict[str, str], argv: list[str],
+                     **extra: object) -> tuple[bytes, int]:
     """One search as a client of the socket protocol: (stdout bytes, exit code)."""
     with _connect(tree) as sock, sock.makefile("rb") as replies:
-        sock.sendall(json.dumps(_search_request(tree, env, 1, argv)).encode() + b"\n")
+        sock.sendall(json.dumps(_search_request(tree, env, 1, argv, **extra)).encode() + b"\n")
         out = b""
         while "exit" not in (reply := json.loads(replies.readline())):
             out += base64.b64decode(reply["out"])
         return out, reply["exit"]
+
+
+def test_sync_markers_of_clients(tree: Path, daemon: Daemon, env: dict[str, str]) -> None:
+    """The CLI drops its never-stale marker before it connects and deletes it after; a
+    request naming no usable marker is synced by one the daemon drops itself."""
+    _write(tree / "src" / "main.c", "fresh foo\n")
+    assert_some_like_rg(tree, daemon)
+    assert list((tree / ".trigrep" / "sync").iterdir()) == []
+    for bogus in ("no-such-marker", "../manifest", "/etc/passwd"):
+        _write(tree / "src" / "main.c", f"{bogus} foo\n")
+        out, code = _protocol_search(tree, env, ["foo"], sync=bogus)
+        assert (code, bogus.encode() in out) == (0, True)
 
 
 def test_fifty_concurrent_clients(tree: Path, daemon: Daemon) -> None:
@@ -315,7 +328,7 @@ def test_flags_are_parsed_by_the_daemon_and_stdin_stays_local(
     assert status(tree, env)["roots"][0]["searches"] == searches + 2
 
 
-def _wait_for(condition, what: str, timeout: float = 30) -> None:
+def _wait_for(condition, what: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, what
@@ -418,13 +431,6 @@ def test_no_daemon_env_searches_locally(tree: Path, env: dict[str, str], daemon:
     before = daemon.warm_searches()
     assert_like_rg(tree, {**env, "TRIGREP_NO_DAEMON": "1"}, ["foo"])
     assert daemon.warm_searches() == before
-
-
-def _wait_for(predicate, what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 def test_burst_of_rewrites_updates_the_index_incrementally(

@@ -6,10 +6,10 @@ when a daemon answers, the CLI never loads the search machinery at all.
 
 from __future__ import annotations
 
-import base64
+import binascii
+import contextlib
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -20,13 +20,16 @@ from trigrep.server.protocol import (
     DAEMON_LOG,
     Message,
     decode,
+    drop_sync_marker,
     encode,
     find_daemon_file,
     is_served,
+    sync_dir,
 )
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
 if TYPE_CHECKING:
+    import socket
     import subprocess
 
 CONNECT_TIMEOUT = 1.0
@@ -38,12 +41,19 @@ AUTO_SERVE_MIN_FILES = 10_000
 AUTO_SERVE_IDLE = 1800.0
 
 
-def _connect(start: str) -> tuple[str, Message, socket.socket] | None:
+def connect(start: str) -> tuple[str, Message, socket.socket] | None:
     """(root, daemon record, connected socket) for the daemon serving `start`, if one answers."""
-    found = find_daemon_file(start)
+    return _connect(find_daemon_file(start))
+
+
+def _connect(found: tuple[str, Message] | None) -> tuple[str, Message, socket.socket] | None:
+    """(root, daemon record, connected socket) for the daemon `find_daemon_file` found, if
+    one answers."""
     if found is None:
         return None
     root, record = found
+    import socket  # after the caller dropped its sync marker: the watcher works meanwhile
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT)
     try:
@@ -74,7 +84,20 @@ def search(argv: Sequence[str], paths: Sequence[str], *, stdin_readable: bool = 
     start = paths[0] if paths else "."
     if not os.path.isdir(start):
         start = os.path.dirname(start) or "."
-    connected = _connect(start)
+    found = find_daemon_file(start)
+    if found is None:
+        return None
+    marker = drop_sync_marker(found[0])
+    try:
+        return _search_in(_connect(found), argv, stdin_readable, marker)
+    finally:
+        if marker is not None:
+            with contextlib.suppress(OSError):  # else the daemon's start-up sweep deletes it
+                os.unlink(os.path.join(sync_dir(found[0]), marker))
+
+
+def _search_in(connected: tuple[str, Message, socket.socket] | None, argv: Sequence[str],
+               stdin_readable: bool, marker: str | None) -> int | None:
     if connected is None:
         return None
     root, _record, sock = connected
@@ -83,6 +106,8 @@ def search(argv: Sequence[str], paths: Sequence[str], *, stdin_readable: bool = 
         "tty": sys.stdout.isatty(), "stdin_readable": stdin_readable,
         "env": {name: os.environ[name] for name in CLIENT_ENV if name in os.environ},
     }
+    if marker is not None:
+        request["sync"] = marker
     out = sys.stdout.buffer
     printed = False
     with sock:
@@ -90,7 +115,7 @@ def search(argv: Sequence[str], paths: Sequence[str], *, stdin_readable: bool = 
             sock.sendall(encode(request))
             for message in _responses(sock):
                 if "out" in message:
-                    out.write(base64.b64decode(message["out"]))
+                    out.write(binascii.a2b_base64(message["out"]))
                     printed = True
                 elif "exit" in message:
                     out.flush()
@@ -108,7 +133,7 @@ def search(argv: Sequence[str], paths: Sequence[str], *, stdin_readable: bool = 
 
 def ask(path: str, message: Message) -> tuple[str, Message, Message] | None:
     """(root, daemon record, the first answer) for one request to the daemon serving `path`."""
-    connected = _connect(path)
+    connected = connect(path)
     if connected is None:
         return None
     root, record, sock = connected

@@ -11,7 +11,8 @@ subtree. Marks are applied lazily, before the next search that uses the cached w
 Never stale: before using the cache, a search drops a marker file into `.trigrep/sync/` and
 waits until the watcher reports it. The kernel queues events in order, so by then every
 change made before the search arrived has been marked. If the marker does not show up in
-time the whole tree is re-walked.
+time the whole tree is re-walked. The CLI drops that marker itself, before it connects, so the
+watcher's latency (a few ms) passes while the client starts up.
 
 The index is kept up to date by an `_IndexUpdater`: once the watcher's changes have gone
 quiet for UPDATE_DEBOUNCE (or a search found many stale files), it runs `trigrep index ROOT`
@@ -53,6 +54,7 @@ from trigrep.parallel import SearchPool, SharedSearchPool
 from trigrep.server.client import spawn_daemon
 from trigrep.server.protocol import (
     DAEMON_LOG,
+    SYNC_DIR,
     WALK_ENV,
     Message,
     daemon_file,
@@ -62,14 +64,15 @@ from trigrep.server.protocol import (
     find_daemon_file,
     is_served,
     socket_dir,
+    sync_dir,
 )
 from trigrep.walk import EntryFilter, FileEntry, Ruling, Walker
 
 if TYPE_CHECKING:
     import numpy as np
 
-SYNC_DIR = "sync"  # .trigrep/sync/<token>: barrier markers
 SYNC_TIMEOUT = 2.0  # seconds to wait for a marker before re-walking everything
+MAX_MARKERS_SEEN = 1000  # markers seen that no search waited for are forgotten past this
 WATCH_STEP_MS = 5  # watchfiles yields a batch once no event came for this long...
 WATCH_DEBOUNCE_MS = 100  # ...or after this long in a steady stream of events
 WATCH_POLL_MS = 200  # how often the watcher thread checks for shutdown
@@ -130,7 +133,7 @@ class ServedTree:
         self.root = root
         self._pool = pool
         self.prefix = os.path.join(root, "")
-        self.sync_dir = os.path.join(root, INDEX_DIR_NAME, SYNC_DIR)
+        self.sync_dir = sync_dir(root)
         self._lock = threading.Condition()
         self._files: list[FileEntry] = []  # walk order; display = path relative to the root
         self._keys: list[Key] = []  # _key of each of _files
@@ -143,6 +146,7 @@ class ServedTree:
         self._dirty_files: set[str] = set()  # cached files to re-stat
         self._markers_seen: set[str] = set()
         self._marker_ids = itertools.count()
+        self._client_marker = threading.local()  # .name: see `synced_by`
         self._reader: IndexReader | None = None
         # Cached files the index holds as they are now: absolute path -> file id, as
         # `engine.freshness(_indexed_by).indexed_id` says (kept up to date as files change).
@@ -253,21 +257,39 @@ class ServedTree:
         self._dirty_dirs.add(directory)
         return True
 
+    @contextlib.contextmanager
+    def synced_by(self, marker: str | None) -> Iterator[None]:
+        """Searches in this block (in this thread) wait for `marker`, which their client
+        dropped into the sync directory before it connected (`protocol.drop_sync_marker`),
+        instead of dropping one of their own: the watcher saw it while the client started."""
+        self._client_marker.name = marker
+        try:
+            yield
+        finally:
+            self._client_marker.name = None
+
     def sync(self, timeout: float = SYNC_TIMEOUT) -> bool:
-        """Wait until the watcher has reported every change made before this call."""
-        marker = f"{os.getpid()}-{next(self._marker_ids)}"
-        path = os.path.join(self.sync_dir, marker)
-        with open(path, "xb"):
-            pass
+        """Wait until the watcher has reported every change made before this call (or, in a
+        `synced_by` block, before the client dropped its marker)."""
+        marker = getattr(self._client_marker, "name", None)
+        own = marker is None or "/" in marker or not os.path.isfile(
+            os.path.join(self.sync_dir, marker))
+        if own:
+            marker = f"{os.getpid()}-{next(self._marker_ids)}"
+            with open(os.path.join(self.sync_dir, marker), "xb"):
+                pass
         try:
             with self._lock:
                 seen = self._lock.wait_for(lambda: marker in self._markers_seen, timeout)
                 self._markers_seen.discard(marker)
+                if len(self._markers_seen) > MAX_MARKERS_SEEN:
+                    self._markers_seen.clear()  # markers of clients that went away unasked
                 if not seen:
                     self._dirty_dirs.add("")  # the watcher is behind: trust nothing
                 return seen
         finally:
-            os.unlink(path)
+            if own:
+                os.unlink(os.path.join(self.sync_dir, marker))
 
     # -- the cached walk -------------------------------------------------------------------
 
@@ -813,7 +835,7 @@ class Daemon:
         )
         with contextlib.suppress(OSError):  # the client went away
             try:
-                with self._gate.inside(request["cwd"]):
+                with self._gate.inside(request["cwd"]), tree.synced_by(request.get("sync")):
                     tree.count("searches")
                     code = run_search(request["argv"], console, tree)
             except FileNotFoundError:

@@ -394,7 +394,7 @@ class Tree:
         raises _Declined when there is none, it declines, goes away or the search fails."""
         if os.environ.get("TRIGREP_NO_DAEMON"):
             raise _Declined("TRIGREP_NO_DAEMON is set")
-        connected = client._connect(self.root)
+        connected = client.connect(self.root)
         if connected is None:
             raise _Declined("no daemon serves the tree")
         served_root, _record, sock = connected
