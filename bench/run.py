@@ -48,6 +48,8 @@ QUICK_STRIDE = 64  # --quick benchmarks every 64th file of the kernel
 DAEMON_START_TIMEOUT_S = 600.0  # `trigrep serve --detach` returns once the first walk is done
 LATENCY_TRIALS = 10  # write-to-visible trials per peer and kind of change
 VISIBLE_TIMEOUT_S = 30.0  # a change not found by then is a failure
+BURST_FILES = 10_000  # new files written at once, as a switch of git branches would
+BURST_TIMEOUT_S = 600.0
 NO_DAEMON = "TRIGREP_NO_DAEMON"  # set: the CLI searches by itself even when a daemon serves
 
 
@@ -808,6 +810,85 @@ def measure_latency(tree: Path, edited: Path, peers: Peers, daemon: Daemon,
     return rows
 
 
+def measure_burst(tree: Path, edited: Path, daemon: Daemon) -> list[list[str]]:
+    """BURST_FILES new files written at once, then deleted at once, with the daemon serving.
+
+    Rows (daemon column): until a search finds all of them; until the daemon's index update
+    that absorbs them is done; a query's time while that happens against before, with every
+    answer meanwhile checked against the one before the burst (outside the new files); until
+    none is found after the deletion. The files are new (the tree's own files are hardlinked
+    to the corpus)."""
+    token = f"bench_burst_{uuid.uuid4().hex}"
+    body = edited.read_bytes()[:4096]
+    body = body[: body.rfind(b"\n") + 1]
+    burst = tree / "bench_burst"
+    probe = QUERIES[0].args
+    baseline = daemon.search(probe)
+    before = [daemon.search(probe).seconds for _ in range(5)]
+    status = daemon.status() or {}
+    updates_before = sum(int(r.get("index_updates", 0)) for r in status.get("roots", []))
+    during: list[Run] = []
+    done = threading.Event()
+
+    def query_meanwhile() -> None:
+        while not done.is_set():
+            during.append(daemon.search(probe))
+
+    def found() -> int:
+        return len(daemon.search(["-l", token]).stdout.splitlines())
+
+    def absorbed() -> bool:
+        status = daemon.status() or {}
+        roots = status.get("roots", [])
+        updates = sum(int(r.get("index_updates", 0)) for r in roots)
+        return updates > updates_before and not any(r.get("index_updating") for r in roots)
+
+    def until(condition: Callable[[], bool], start: float) -> Cell:
+        while not condition():
+            if time.perf_counter() - start > BURST_TIMEOUT_S:
+                return Cell(note="ERR")
+            time.sleep(0.05)
+        return Cell(time.perf_counter() - start)
+
+    log(f"burst: writing {BURST_FILES} files")
+    querying = threading.Thread(target=query_meanwhile)
+    querying.start()
+    rows = []
+    try:
+        start = time.perf_counter()
+        for i in range(BURST_FILES):
+            path = burst / f"d{i // 100:03d}" / f"f{i:05d}.c"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(f"/* {token} {i} */\n".encode() + body)
+        written = Cell(time.perf_counter() - start)
+        all_found = until(lambda: found() == BURST_FILES, start)
+        index_done = until(absorbed, start)
+    finally:
+        done.set()
+        querying.join()
+        shutil.rmtree(burst, ignore_errors=True)
+    gone = until(lambda: found() == 0, time.perf_counter())
+    def outside_burst(run: Run) -> tuple[int, list[bytes]]:  # a burst file may match too
+        lines = run.stdout.splitlines()
+        return run.returncode, [line for line in lines if not line.startswith(b"bench_burst/")]
+
+    same = all(outside_burst(run) == outside_burst(baseline) for run in during)
+    rows.append(row_from_cells(f"burst: {BURST_FILES} new files written", {"daemon": written}))
+    rows.append(row_from_cells("burst: until a search finds them all", {"daemon": all_found}))
+    rows.append(row_from_cells("burst: until the index holds them", {"daemon": index_done}))
+    rows.append(row_from_cells(f"burst: {QUERIES[0].label} before",
+                               {"daemon": Cell(statistics.median(before))}))
+    rows.append(row_from_cells(
+        f"burst: {QUERIES[0].label} meanwhile (median of {len(during)})",
+        {"daemon": Cell(statistics.median(r.seconds for r in during)) if during else Cell()},
+        "OK" if same else "DIFF"))
+    rows.append(row_from_cells(
+        "burst: ... its slowest",
+        {"daemon": Cell(max(r.seconds for r in during)) if during else Cell()}))
+    rows.append(row_from_cells("burst: deleted, until none is found", {"daemon": gone}))
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------
 # The table
 
@@ -950,6 +1031,8 @@ def served_rows(tree: Path, stride: int, peers: Peers, ns: argparse.Namespace) -
             rows.append(section(f"write-to-visible latency ({LATENCY_TRIALS} trials; "
                                 f"edited: {edited.relative_to(tree)})"))
             rows += measure_latency(tree, edited, peers, daemon, LATENCY_TRIALS)
+            rows.append(section(f"a burst of {BURST_FILES} changed files"))
+            rows += measure_burst(tree, edited, daemon)
     return rows
 
 

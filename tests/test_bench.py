@@ -154,6 +154,7 @@ def test_end_to_end_on_a_tiny_tree_reports_every_peer(bench, tmp_path: Path, mon
     monkeypatch.setattr(bench, "QUERIES", bench.QUERIES[:2])
     monkeypatch.setattr(bench, "ensure_codesearch", lambda: False)  # never apt-get in a test
     monkeypatch.setattr(bench, "LATENCY_TRIALS", 2)
+    monkeypatch.setattr(bench, "BURST_FILES", 20)
     argv = ["--corpus", str(corpus), "--repeat", "1", "--only", "queries", "--only", "daemon"]
     assert bench.main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -168,6 +169,9 @@ def test_end_to_end_on_a_tiny_tree_reports_every_peer(bench, tmp_path: Path, mon
         assert cells[-1].rstrip(" |") in ("OK", "DIFF", "ERR")
     latency = [line.split(" | ") for line in lines if "write-to-visible p" in line]
     assert len(latency) == 4 and all(c[daemon_column].endswith(" ms") for c in latency)
+    burst = [line.split(" | ") for line in lines if line.startswith("| burst: ")]
+    assert len(burst) == 7 and all(c[daemon_column].endswith(("ms", " s")) for c in burst)
+    assert [c[-1].rstrip(" |") for c in burst if "meanwhile" in c[0]] == ["OK"]
     assert not bench.ERRORS
     tree = next((tmp_path / "cache" / "trees").glob("corpus-*/"))
     status = subprocess.run([sys.executable, "-m", "trigrep.cli", "status", "--json", str(tree)],
@@ -175,6 +179,7 @@ def test_end_to_end_on_a_tiny_tree_reports_every_peer(bench, tmp_path: Path, mon
     assert json.loads(status.stdout) == {"served": False}  # the bench stopped its daemon
     assert (tree / "src" / "pm.c").read_text() == "int PM_RESUME = 1;\nstatic int x;\n"
     assert sorted(p.name for p in (tree / "src").iterdir()) == ["pm.c"]
+    assert not (tree / "bench_burst").exists()
 
 
 def test_errors_are_summarized_once_per_message(bench) -> None:
