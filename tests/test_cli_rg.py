@@ -118,6 +118,10 @@ ARGS: list[list[str]] = [
     ["--type-add", "foo:*.c", "--type-clear", "md", "--type-list"],
     ["--json", "foo"],
     ["--json", "-C1", "PM_RESUME"],
+    ["--json", "nomatchanywhere"],  # the summary counts only files with a match...
+    ["--json", "-q", "foo"],  # ... except with -q: every file searched, binary ones too
+    ["--json", "-q", "nomatchanywhere"],
+    ["--json", "-q", "-z", "zipped"],
     ["--color", "always", "-n", "foo"],
     ["-i", "strasse"],
     ["-i", "k"],

@@ -321,10 +321,12 @@ def _search_and_print(
     )
     run = SearchRun(paths, query, walk_opts, out_opts, warm=warm, on_warning=_warner(console),
                     render=printer.line_format)
-    quiet = out_opts.mode == "quiet" and not out_opts.json
+    # -q: a match makes the exit code 0 even after errors; the search stops at the first
+    # one unless --json wants its summary of every file.
+    quiet = out_opts.mode == "quiet"
     for entry, result in run.results():
         printer.file(entry.display, result)
-        if quiet and printer.matched:
+        if quiet and printer.matched and not out_opts.json:
             break
     printer.finish()
     for message in run.errors:

@@ -40,7 +40,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -152,9 +152,10 @@ class ServedTree:
         # `engine.freshness(_indexed_by).indexed_id` says (kept up to date as files change).
         self._indexed: dict[str, int] = {}
         self._indexed_by: IndexReader | None = None
-        # Lists of cached files as searches asked for them (by path shown, directory), with
-        # their `indexed_ids`: reused until something changes.
-        self._views: dict[tuple[str, str], _View] = {}
+        # Lists of cached files as searches asked for them (by path shown, directory, globs
+        # and types), with their `indexed_ids`: reused until something changes.
+        self._views: dict[tuple[str, str, Hashable], _View] = {}
+        self._views_dropped = 0  # how many times _views were dropped (a view's age)
         self._manifest_stamp: tuple[int, int] | None = None
         # While a replaced index is reopened in the background: paths changed meanwhile.
         self._touched: set[str] | None = None
@@ -314,7 +315,7 @@ class ServedTree:
             self._rewalk(directory)
         self._dirty_dirs.clear()
         self._dirty_files.clear()
-        self._views.clear()
+        self._drop_views()
         self.last_update = time.time()
 
     def _rewalk(self, directory: str) -> None:
@@ -408,33 +409,51 @@ class ServedTree:
         def display(rel_path: str) -> str:
             return os.path.join(shown, rel_path[skip:]) if skip or shown else rel_path
 
+        filter_key = None if entry_filter is None else _filter_key(opts)
         self.sync()
         with self._lock:
             self._apply_changes()
             if rel not in self._dirs:
                 return None  # e.g. a hidden or ignored directory named explicitly
+            view = self._views.get((shown, rel, filter_key))
+            if view is not None:
+                self.counters["warm_searches"] += 1
+                return view.entries
             scope = _key(rel)
             lo, hi = _subtree_range(self._keys, scope)
             if entry_filter is None:
-                view = self._views.get((shown, rel))
-                if view is None:
-                    if len(self._views) >= MAX_VIEWS:
-                        self._views.clear()
-                    listed = self._files[lo:hi]
-                    if shown or rel:
-                        listed = [FileEntry(display(e.display), e.path, False, e.stat())
-                                  for e in listed]
-                    view = self._views[(shown, rel)] = _View(listed)
+                listed = self._files[lo:hi]
+                if shown or rel:
+                    listed = [FileEntry(display(e.display), e.path, False, e.stat())
+                              for e in listed]
+                self._keep_view((shown, rel, None), listed)
                 self.counters["warm_searches"] += 1
-                return view.entries
+                return listed
             cached = self._files[lo:hi]
             lo, hi = _subtree_range(self._skipped_keys, scope)
             skipped = self._skipped[lo:hi]
             dirs = [d for d in self._dirs if d != rel and _is_below(d, rel)]
+            dropped = self._views_dropped
+        # Filtered off the lock: a pass over every cached file.
         found = _filtered(entry_filter, display, self.prefix, cached, skipped, dirs)
-        if found is not None:
-            self.count("warm_searches")
+        if found is None:
+            return None
+        with self._lock:
+            if self._views_dropped == dropped:  # nothing changed meanwhile
+                self._keep_view((shown, rel, filter_key), found)
+            self.counters["warm_searches"] += 1
         return found
+
+    def _keep_view(self, key: tuple[str, str, Hashable], entries: list[FileEntry]) -> None:
+        """Cache a list of files searches asked for (lock held)."""
+        if len(self._views) >= MAX_VIEWS:
+            self._drop_views()
+        self._views[key] = _View(entries)
+
+    def _drop_views(self) -> None:
+        """Forget the cached lists of files: something changed (lock held)."""
+        self._views.clear()
+        self._views_dropped += 1
 
     # -- the index -------------------------------------------------------------------------
 
@@ -462,7 +481,7 @@ class ServedTree:
         """Make `reader` the open index, `indexed` its `_indexed_paths` (lock held)."""
         self._reader, self._manifest_stamp, self._indexed_by = reader, stamp, reader
         self._indexed = indexed
-        self._views.clear()
+        self._drop_views()
 
     def _reopen(self, stamp: tuple[int, int]) -> None:
         """Open the replaced index and check every cached file against it, off the lock;
@@ -612,6 +631,13 @@ def _ignored(name: bytes, is_dir: bool) -> bool:
 
 def _whitelisted(name: bytes, is_dir: bool) -> bool:
     return False  # for the walk's purposes, the same as "no rule" for a file it listed
+
+
+def _filter_key(opts: WalkOptions) -> Hashable:
+    """What decides `EntryFilter(opts)`'s verdicts on a cached walk (the cwd is the glob base
+    when none is given)."""
+    return (tuple(opts.globs), tuple(opts.iglobs), opts.glob_case_insensitive,
+            tuple(opts.type_changes), opts.glob_base or os.getcwd())
 
 
 def _filtered(
