@@ -61,6 +61,7 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         monkeypatch.setenv(name, str(tmp_path / "home"))
     monkeypatch.setattr(parallel, "INLINE_FILES", 3)
     monkeypatch.setattr(parallel, "BATCH_FILES", 2)
+    monkeypatch.setattr(parallel, "BATCH_FILES_MAX", 4)
     engine.build(str(root), progress=False)
     # Files edited since the build are searched directly, in the same batches.
     for name in ("d1/f08.txt", "d3/f24.txt"):

@@ -95,7 +95,14 @@ def _walk(root: Path, rel: str = "") -> list[str]:
 
 
 def _drive(root: Path, pattern: str, flags: list[str], paths: list[str] | None) -> bytes:
-    """What the engine will do; `paths` None means walk the root (rg with no path)."""
+    return _drive_matched(root, pattern, flags, paths)[0]
+
+
+def _drive_matched(
+    root: Path, pattern: str, flags: list[str], paths: list[str] | None
+) -> tuple[bytes, bool]:
+    """What the engine will do (output, whether rg exits 0); `paths` None means walk the root
+    (rg with no path)."""
     match, out_opts = parse_search_flags([*flags, "-e", pattern])
     query = compile_query(match)
     if paths is None:
@@ -111,7 +118,7 @@ def _drive(root: Path, pattern: str, flags: list[str], paths: list[str] | None) 
         data = searchable_bytes((root / name).read_bytes())
         printer.file(name, search_buffer(data, query, out_opts, binary=mode))
     printer.finish()
-    return buf.getvalue()
+    return buf.getvalue(), printer.matched
 
 
 def _normalise(output: bytes, is_json: bool) -> bytes:
@@ -134,10 +141,16 @@ def _all_stats(message: dict) -> list[dict]:
 
 
 def _rg(root: Path, pattern: str, flags: list[str], paths: list[str] | None) -> bytes:
+    return _rg_matched(root, pattern, flags, paths)[0]
+
+
+def _rg_matched(
+    root: Path, pattern: str, flags: list[str], paths: list[str] | None
+) -> tuple[bytes, bool]:
     cmd = [RG, "--sort", "path", *flags, "-e", pattern, *(paths or [])]
     proc = subprocess.run(cmd, cwd=root, env=_rg_env(root), capture_output=True, check=False)
     assert proc.returncode in (0, 1), proc.stderr
-    return proc.stdout
+    return proc.stdout, proc.returncode == 0
 
 
 def _compare(root: Path, pattern: str, flags: list[str], paths: list[str] | None) -> None:
@@ -266,3 +279,43 @@ def test_across_lines_random(
     for name, data in zip(names, contents, strict=True):
         (root / name).write_bytes(data)
     _compare(root, pattern, flags, names if explicit else None)
+
+
+
+# Text searched without -v, -U, context or JSON lines takes a short path (searcher's
+# _search_plain); files with a NUL (before or after the first match, in the first 64 KiB
+# buffer or later) and the flags next to those take the full one. Both must agree with rg,
+# exit code included (-q prints nothing).
+PLAIN_FILES: dict[str, bytes] = {
+    "crlf.txt": b"foo\r\nbar foo\r\n\r\nbaz\r\n",
+    "empty.txt": b"",
+    "empty_lines.txt": b"\n\nfoo\n\n",
+    "nomatch.txt": b"bar\nbaz\n",
+    "noeol.txt": b"a foo\nfoo",
+    "nul_after.bin": b"foo\nx\n\x00\nfoo\n",
+    "nul_before.bin": b"x\x00\nfoo\n",
+    "nul_late.bin": b"foo line\n" * 9000 + b"\x00\nfoo\n",
+}
+PLAIN_PATTERNS = ["foo", "", "a*", r"o\r?$", "(?m)^$", "x|foo"]
+PLAIN_FLAGS: list[list[str]] = [
+    [], ["-n"], ["-m1", "-n"], ["-m2"], ["-m0"], ["-o", "-n"], ["--color", "always", "-n"],
+    ["-l"], ["-l", "-m2"], ["--files-without-match"], ["-q"], ["-c", "-m1"], ["--count-matches"],
+    ["--count-matches", "-m1"], ["--json", "-l"], ["--json", "--count-matches"],
+    # Next to the short path: the full one.
+    ["-m1", "--json"], ["-q", "--json"], ["-v", "-l"], ["-A1", "-n"], ["-U", "-c"],
+]
+
+
+@pytest.fixture(scope="module")
+def plain_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _module_tree(tmp_path_factory, "plain", PLAIN_FILES)
+
+
+@pytest.mark.parametrize("flags", PLAIN_FLAGS, ids=" ".join)
+@pytest.mark.parametrize("pattern", PLAIN_PATTERNS)
+def test_plain_searches(plain_tree: Path, pattern: str, flags: list[str]) -> None:
+    is_json = flags[-1:] == ["--json"]  # rg's last output mode wins: --json -l prints paths
+    for paths in (None, sorted(PLAIN_FILES), ["crlf.txt", "nul_after.bin"]):
+        want, want_matched = _rg_matched(plain_tree, pattern, flags, paths)
+        got, matched = _drive_matched(plain_tree, pattern, flags, paths)
+        assert (_normalise(got, is_json), matched) == (_normalise(want, is_json), want_matched)

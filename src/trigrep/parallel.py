@@ -42,6 +42,10 @@ INLINE_BYTES = 32 << 20
 BATCH_FILES = 32
 BATCH_BYTES = 4 << 20
 BATCH_ITEMS = 1024  # files not to search (but to report) count too, in a summary mode
+# ...the file limit doubling with each batch up to this: a scan of a whole tree of small
+# files then costs fewer messages (each a pickle, a pipe write, a wake-up of the pool's
+# threads in the printing process), while a short list of candidates is still spread out.
+BATCH_FILES_MAX = 512
 # ...and this many batches per worker are in flight ahead of the printer.
 BATCHES_PER_WORKER = 4
 # rg memory-maps (and so treats NUL bytes differently) when given at most this many files.
@@ -206,7 +210,7 @@ def _in_workers(
     pickled = pickle.dumps(search)
     window: deque[_Batch] = deque()
     limit = pool.workers * BATCHES_PER_WORKER
-    batch = _Batch()
+    batch = _Batch(BATCH_FILES)
     for entry, needed in items:
         batch.items.append((entry, needed))
         if needed:
@@ -216,7 +220,7 @@ def _in_workers(
             continue
         batch.submit(pool, pickled)
         window.append(batch)
-        batch = _Batch()
+        batch = _Batch(min(2 * batch.max_files, BATCH_FILES_MAX))
         while window and (len(window) >= limit or window[0].ready()):
             yield from window.popleft().outcomes()
     batch.submit(pool, pickled)
@@ -229,13 +233,14 @@ def _in_workers(
 class _Batch:
     """Consecutive files of a search (some of them to search) and their pending outcomes."""
 
+    max_files: int
     items: list[tuple[FileEntry, bool]] = field(default_factory=list)
     to_search: list[FileEntry] = field(default_factory=list)
     bytes: int = 0
     pending: AsyncResult[list[Outcome]] | None = None
 
     def full(self) -> bool:
-        return (len(self.to_search) >= BATCH_FILES or self.bytes >= BATCH_BYTES
+        return (len(self.to_search) >= self.max_files or self.bytes >= BATCH_BYTES
                 or len(self.items) >= BATCH_ITEMS)
 
     def submit(self, pool: SearchPool, search: bytes) -> None:

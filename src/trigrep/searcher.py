@@ -89,7 +89,7 @@ class FileResult:
     # The text printer stops before this event index (CONVERT modes after a NUL was seen),
     # counting the event there only if it is a match.
     text_cut: int | None = None
-    bytes_searched: int = 0
+    bytes_searched: int = 0  # rg's stats; only --json reports it, so only then computed
     multiline: bool = False  # -U: events may span lines; -c counts matches
     inverted: bool = False  # -v: --count-matches counts lines
     # rg reports this error for the file (a -z program failed); its search then counts for
@@ -605,6 +605,38 @@ def _search_by_line(
     return stopped, after_pending
 
 
+def _is_plain(query: Query, opts: OutputOptions, before: int, after: int) -> bool:
+    """Whether a search of text (no NUL, no read error) is just its matching lines: no -v,
+    -U or context, and nothing that reports `bytes_searched` (a JSON lines printer)."""
+    if query.invert or query.multiline or before or after:
+        return False
+    return not (opts.json and opts.mode in ("lines", "quiet"))
+
+
+def _search_plain(
+    data: bytes,
+    query: Query,
+    result: FileResult,
+    limit: int | None,
+    need_submatches: bool,
+    need_events: bool,
+) -> None:
+    """The matching lines of a text file, without the collector's bookkeeping (context,
+    NUL checks, where -m stopped): most files are searched this way. Summary modes get
+    their counts only; -l and -q stop at the first line (`limit` 1)."""
+    lines = _Lines(data)
+    events = result.events
+    matched_lines = matches = 0
+    for start, stop in itertools.islice(_matching_lines(query, data, len(data)), limit):
+        spans = _submatches(query, data, start, stop) if need_submatches else []
+        if need_events:
+            events.append(LineEvent(True, lines.at(start), start, data[start:stop], spans))
+        matched_lines += 1
+        matches += len(spans)
+    result.matched_lines = matched_lines
+    result.matches = matches
+
+
 def search_buffer(
     data: bytes,
     query: Query,
@@ -647,20 +679,15 @@ def search_buffer(
         opts.mode == "quiet" and not opts.json
     )
     limit = 1 if stop_at_first else opts.max_count
-    if opts.mode == "count" and nul < 0 and read_error is None and not (
-        query.invert or query.multiline
-    ):
-        # -c prints a number of lines: no need for an event per line.
-        lines = _matching_lines(query, data, end)
-        result.matched_lines = sum(1 for _ in itertools.islice(lines, limit))
-        result.bytes_searched = end
-        return result
     # -U: every summary mode counts regex matches, not groups of lines.
     need_submatches = (
         opts.json or opts.mode == "count_matches" or (opts.mode == "lines" and spans)
         or query.multiline
     )
     before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
+    if nul < 0 and read_error is None and _is_plain(query, opts, before, after):
+        _search_plain(data, query, result, limit, need_submatches, opts.mode == "lines")
+        return result
     collector = _Collector(data, result, nul, slice_mode)
     if query.invert and need_submatches:
         collector.context_spans = partial(
@@ -686,10 +713,10 @@ def search_buffer(
             detect_at = stream_detect
     if detect_at is not None and binary is not BinaryMode.QUIT:
         result.text_cut = _text_cut(result.events, before_lines, detect_at)
-    if query.multiline:  # rg's multi-line searcher counts up to where its regex stopped
+    if opts.json and query.multiline:  # rg's multi-line searcher counts up to where it stopped
         offset = result.binary_offset
         result.bytes_searched = searched if offset is None else min(offset, searched)
-    else:
+    elif opts.json:  # the one printer that reports it
         result.bytes_searched = _bytes_searched(
             data, query, collector, end, stopped and not after_pending, context, slice_mode
         )
