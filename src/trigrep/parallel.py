@@ -93,7 +93,7 @@ class FileSearch:
         result = search_buffer(data, self.query, self.out_opts, binary=self.binary_mode(entry),
                                read_error=read_error,
                                spans=render is None or render.needs_spans)
-        if render is not None:
+        if render is not None and result.events:
             result.rendered = render.render(entry.display, result)
             if result.rendered is not None:
                 result.events = []  # the bytes are all the printer needs, and cheaper to ship

@@ -241,7 +241,9 @@ class StandardPrinter:
         self.matched = False
 
     def file(self, display_path: str, result: FileResult) -> None:
-        rendered = result.rendered or self.line_format.render(display_path, result)
+        rendered = result.rendered
+        if rendered is None and result.events:  # else a worker rendered it, or nothing to print
+            rendered = self.line_format.render(display_path, result)
         if rendered is None:
             return
         self.matched = self.matched or rendered.has_match
