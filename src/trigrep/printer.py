@@ -129,9 +129,10 @@ class LineFormat:
         for event in events:
             # rg breaks before a line past a gap; a -U search can go back a line (see
             # searcher._MultiLine), which is never a break.
-            if has_context and last_line is not None and event.line_number > last_line + 1:
-                chunks.append(b"--\n")
-            last_line = event.last_line_number
+            if has_context:
+                if last_line is not None and event.line_number > last_line + 1:
+                    chunks.append(b"--\n")
+                last_line = event.last_line_number
             chunks.extend(self._event(event, prefix_path, result.multiline))
         at_cut = result.events[cut] if cut is not None and cut < len(result.events) else None
         if has_context and last_line and at_cut and at_cut.line_number > last_line + 1:
