@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RG, isolated_env, normalise_json
-from trigrep.extract import DecompressionError, is_decompressed, read_searchable
+from trigrep.extract import DecompressionError, is_decompressed, read_file, read_searchable
 from trigrep.flags import parse_search_flags
 from trigrep.options import OutputOptions
 from trigrep.printer import make_printer
@@ -159,3 +159,11 @@ def test_without_search_zip_reads_raw(tree: Path) -> None:
     assert read_searchable(str(tree / "a.gz")) == FILES["a.gz"]
     assert not is_decompressed("a.gz", False)
     assert not is_decompressed("upper.GZ", True)
+
+
+@pytest.mark.parametrize("hint", [0, 5, 11, 12, 100])
+def test_a_stale_size_hint_still_reads_the_whole_file(tmp_path: Path, hint: int) -> None:
+    """The hint (a stat taken before the file changed) only saves the fstat."""
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"0123456789\n")
+    assert read_file(str(path), size_hint=hint) == b"0123456789\n"

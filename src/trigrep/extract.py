@@ -133,12 +133,13 @@ def _run_program(fmt: _Format, program_path: str) -> bytes:
     raise DecompressionError(message, searchable_bytes(complete))
 
 
-def read_file(path: str) -> bytes:
+def read_file(path: str, size_hint: int | None = None) -> bytes:
     """The whole file, in as few syscalls as rg uses (open() and its buffering cost twice as
-    many, which shows when a search reads thousands of small files)."""
+    many, which shows when a search reads thousands of small files). `size_hint`: the size a
+    stat found before (saves the fstat; if the file changed since, it is still read whole)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        size = os.fstat(fd).st_size
+        size = os.fstat(fd).st_size if size_hint is None else size_hint
         data = os.read(fd, size + 1)
         if len(data) <= size and len(data) < LINUX_MAX_READ:
             return data  # a short read of a regular file is its end
@@ -151,17 +152,22 @@ def read_file(path: str) -> bytes:
 
 
 def read_searchable(
-    path: str, search_zip: bool = False, *, program_path: str | None = None
+    path: str,
+    search_zip: bool = False,
+    *,
+    program_path: str | None = None,
+    size_hint: int | None = None,
 ) -> bytes:
     """Read a file and return the bytes rg would search.
 
     Raises OSError when the file cannot be read, DecompressionError (an OSError) when `-z`
     decompression fails. `program_path` is the path handed to a decompression program (rg
     gives it the path as displayed, which its error messages quote); default `path`.
+    `size_hint`: see read_file.
     """
     fmt = _format_for(path) if search_zip else None
     if fmt is None:
-        return searchable_bytes(read_file(path))
+        return searchable_bytes(read_file(path, size_hint))
     try:
         with open(path, "rb") as f:
             content = _decode_in_process(fmt, f.read())

@@ -84,7 +84,9 @@ class FileSearch:
         """Search one file; a failure is returned as rg's message for it, not raised."""
         read_error = None
         try:
-            data = read_searchable(entry.path, self.search_zip, program_path=entry.display)
+            stat = entry.known_stat()
+            data = read_searchable(entry.path, self.search_zip, program_path=entry.display,
+                                   size_hint=None if stat is None else stat.st_size)
         except DecompressionError as e:
             data, read_error = e.partial, e.message  # rg still searches what came out
         except OSError as e:
