@@ -258,3 +258,15 @@ def test_newline_in_single_character_alternation(tmp_path: Path) -> None:
     want = run([RG, "-c", "\\n|a", "."], root, env)
     assert trigrep_main(["-c", "\\n|a", "."], root, env) == (want.out, want.code)
 
+
+
+def test_json_summaries_with_files_the_index_rules_out() -> None:
+    """`--json -q`'s summary counts every file searched, those the index rules out too;
+    `--json` (lines) leaves files without a match out, so it need not hear of them."""
+    files = {"a.txt": b"foo\n", "b.rs": b"bar\n", "d/c.txt": b"bar foo\n", "z.py": b"baz\n"}
+    with sandbox() as (root, env):
+        write_tree(root, files, time.time() - 1000)
+        assert trigrep_main(["index", "."], root, env)[1] == 0
+        for flags in (["--json", "-q"], ["--json"], ["--json", "-c"], ["--files-without-match"]):
+            for pattern in ("foo", "nowhere"):
+                assert_same(flags, pattern, root, env, [])

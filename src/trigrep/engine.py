@@ -238,7 +238,11 @@ class SearchRun:
     def results(self) -> Iterator[tuple[FileEntry, FileResult]]:
         """Every file rg would report on, with its result, in rg's path order."""
         out_opts = self.out_opts
-        report_all = out_opts.json or out_opts.mode == "files_without_match"
+        # Files the index rules out are reported only by --files-without-match and counted
+        # only by the summary of --json -q (rg's JSON lines leave files without a match out).
+        report_all = out_opts.mode == "files_without_match" or (
+            out_opts.json and out_opts.mode == "quiet"
+        )
         warm = self.warm
         cached = warm.entries(self.paths, self.walk_opts) if warm is not None else None
         reader = self.reader or (warm.reader() if warm is not None else None)
