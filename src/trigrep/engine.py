@@ -1,9 +1,10 @@
 """Runs a search: walk the files rg would search, ask the index which can match, search those.
 
 The index only narrows; it never decides alone. A file is skipped only when the index holds
-it with the same size and mtime as now (so its indexed trigrams are its current content) and
-the trigram plan rules it out. Every other file — new, edited, not indexed, or not under an
-index at all — is searched directly, so results are what rg prints at that moment.
+it with the same size and mtime as now (so its indexed trigrams and bytes are its current
+content) and the trigram plan or the byte filter rules it out. Every other file — new,
+edited, not indexed, or not under an index at all — is searched directly, so results are
+what rg prints at that moment.
 """
 
 from __future__ import annotations
@@ -171,9 +172,10 @@ def make_plan(
         reader = open_index(start, build_if_missing=True)
         if reader is None:
             return None
-    if query.plan.op == "all" and not report_all:
+    narrows = query.plan.op != "all" or bool(query.required_bytes)
+    if not narrows and not report_all:
         return None  # every file is searched: no need to know which are fresh
-    candidates = None if query.plan.op == "all" else reader.candidates(query.plan)
+    candidates = reader.candidates(query.plan, query.required_bytes) if narrows else None
     return Plan(reader.root, reader, candidates, report_all, search_zip)
 
 

@@ -252,6 +252,7 @@ class _TaskResult:
     range_counts: np.ndarray  # keys per trigram range, summed over the task's blocks
     unindexed: list[int]  # file ids whose content could not be read
     irregular: list[int]  # file ids whose content has a NUL or is not the file's bytes
+    byte_sets: np.ndarray  # (files, 32) uint8: the FILE_BYTES rows of the task's files
     bytes_read: int
     files: int
 
@@ -279,6 +280,14 @@ def _chunk_keys(local_ids: list[int], buffers: list[bytes]) -> np.ndarray:
     keys.sort()
     keys = keys[: np.searchsorted(keys, _SENTINEL)]
     return _distinct(keys)
+
+
+def _mark_leading_bytes(present: np.ndarray, first_row: int, keys: np.ndarray) -> None:
+    """Set present[first_row + local id, b] for the first byte b of each chunk key. With a
+    file's last two bytes these are all its bytes, read off the distinct keys (far fewer than
+    the content's bytes) rather than by a second pass over the content."""
+    rows = (keys & np.uint32(0xFF)) + np.uint32(first_row)
+    present.reshape(-1)[(rows << np.uint32(8)) | (keys >> np.uint32(24))] = True
 
 
 def _distinct(sorted_values: np.ndarray) -> np.ndarray:
@@ -389,6 +398,10 @@ def _extract_task(task: tuple[str, list[tuple[int, str, int]]]) -> _TaskResult:
     unindexed: list[int] = []
     irregular: list[int] = []
     bytes_read = 0
+    first_id = batch[0][0] if batch else 0
+    present = np.zeros((len(batch), 256), bool)  # which byte values each file holds
+    tails = bytearray()  # the last two bytes of each file, which start no trigram
+    tail_rows: list[int] = []
 
     def contents() -> Iterator[tuple[int, bytes]]:
         nonlocal bytes_read
@@ -404,15 +417,23 @@ def _extract_task(task: tuple[str, list[tuple[int, str, int]]]) -> _TaskResult:
             bytes_read += len(content)
             if len(content) != size or b"\0" in content:
                 irregular.append(file_id)
+            tail = content[-2:]
+            tails.extend(tail)
+            tail_rows.extend([file_id - first_id] * len(tail))
             yield file_id, content
 
     with open(run_path, "wb") as out:
         run = _RunWriter(run_path, out)
         for base, local_ids, bufs in _chunks(contents()):
-            run.add(base, _chunk_keys(local_ids, bufs))
+            keys = _chunk_keys(local_ids, bufs)
+            run.add(base, keys)
+            _mark_leading_bytes(present, base - first_id, keys)
         run.flush()
+    present[tail_rows, np.frombuffer(tails, np.uint8)] = True
+    present[[i - first_id for i in unindexed]] = True  # unknown content: any byte may occur
+    byte_sets = np.packbits(present, axis=1, bitorder="little")
     return _TaskResult(
-        run.blocks, run.range_counts, unindexed, irregular, bytes_read, len(batch)
+        run.blocks, run.range_counts, unindexed, irregular, byte_sets, bytes_read, len(batch)
     )
 
 
@@ -645,10 +666,12 @@ class _SegmentBuilder:
         flags = np.zeros(n_files, np.uint8)
         flags[unindexed] = FLAG_UNINDEXED
         flags[[i for r in results for i in r.irregular]] |= FLAG_IRREGULAR
+        byte_sets = [r.byte_sets for r in results]
         writer.finish(
             np.array([e.size for e in self.files], np.uint64),
             np.array([e.mtime_ns for e in self.files], np.int64),
             flags,
+            np.concatenate(byte_sets) if byte_sets else np.empty((0, 32), np.uint8),
             b"\0".join(os.fsencode(e.relpath) for e in self.files),
         )
         return {
@@ -699,9 +722,15 @@ class SegmentWriter:
         self.n_postings += pairs
 
     def finish(
-        self, sizes: np.ndarray, mtimes: np.ndarray, flags: np.ndarray, paths: bytes
+        self,
+        sizes: np.ndarray,
+        mtimes: np.ndarray,
+        flags: np.ndarray,
+        byte_sets: np.ndarray,
+        paths: bytes,
     ) -> None:
-        """Write the remaining sections for the files (in path order) and the header."""
+        """Write the remaining sections for the files (in path order) and the header;
+        `byte_sets` holds each file's FILE_BYTES row ((files, 32) uint8)."""
         out = self._out
         sections: dict[str, Section] = {"POSTINGS": self._postings.finish()}
         post_crcs = np.array(self._postings.block_crcs, np.uint32)
@@ -714,6 +743,7 @@ class SegmentWriter:
             "FILE_SIZES": sizes.astype("<u8").tobytes(),
             "FILE_MTIMES": mtimes.astype("<i8").tobytes(),
             "FILE_FLAGS": flags.astype(np.uint8).tobytes(),
+            "FILE_BYTES": np.ascontiguousarray(byte_sets, np.uint8).tobytes(),
             "FILE_PATHS": paths,
         }
         offset = sections["POSTINGS"].offset + sections["POSTINGS"].length

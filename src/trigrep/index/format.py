@@ -74,6 +74,11 @@ length is padded with zeros to a multiple of 8)::
                    FLAG_IRREGULAR = its searchable bytes hold a NUL or differ in length from
                    the file (BOM, UTF-16), so rg's report of it without a match (binary
                    handling, bytes searched) depends on the content, not just its size
+    FILE_BYTES     32 bytes per file: the set of byte values occurring in its searchable bytes
+                   (the bytes its trigrams are taken from), bit (b % 8) of byte (b // 8) set
+                   for value b; all 256 set for an FLAG_UNINDEXED file. A query whose every
+                   match must contain one of some bytes skips the files holding none of them
+                   (`trigrep.query.plan.required_bytes`), which helps where trigrams cannot
     FILE_PATHS     root-relative paths as os.fsencode bytes, sorted, joined by NUL
 
 Every byte of a segment lies in exactly one checksummed region, so any corruption is detected
@@ -92,7 +97,8 @@ picks the bitmap whenever the varints would not be shorter.
 
 Trigrams are of the raw searchable bytes (`trigrep.extract.read_searchable`, no case folding), as
 ints (b0 << 16) | (b1 << 8) | b2 (see `trigrep.query.plan.TrigramQuery`). Version 1 indexes
-stored them after ASCII case folding; version 2 made case-sensitive queries selective.
+stored them after ASCII case folding; version 2 made case-sensitive queries selective;
+version 3 added FILE_BYTES (patterns without a trigram, like `\\p{Greek}` or `é`).
 """
 
 from __future__ import annotations
@@ -112,7 +118,7 @@ SEGMENT_PREFIX = "seg-"
 SEGMENT_SUFFIX = ".tgs"
 TMP_PREFIX = "tmp-"
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST_MAGIC = "trigrep-index-manifest"
 SEGMENT_MAGIC = b"TRIGSEG\0"
 
@@ -138,6 +144,7 @@ SECTIONS = (
     "FILE_SIZES",
     "FILE_MTIMES",
     "FILE_FLAGS",
+    "FILE_BYTES",
     "FILE_PATHS",
 )
 _HEADER_FIXED = struct.Struct("<8sIIIQII")

@@ -13,7 +13,7 @@ import mmap
 import os
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from trigrep.index.format import (
@@ -136,6 +136,7 @@ class Segment:
         self.dict_verified = bytearray(self.n_dict_blocks)
         self.post_verified = bytearray(len(self.post_crcs))
         self._files: tuple[memoryview, memoryview, memoryview, bytes] | None = None
+        self._byte_sets: np.ndarray | None = None
 
     def corrupt(self, what: str) -> Exception:
         return corrupt(self.where, f"{self.label}: {what}")
@@ -162,6 +163,18 @@ class Segment:
                 bytes(paths).rstrip(b"\0"),
             )
         return self._files
+
+    def byte_sets(self) -> np.ndarray:
+        """The FILE_BYTES section as an (n_files, 4) uint64 array (bit b % 64 of word b // 64
+        set when byte value b occurs), verified once."""
+        if self._byte_sets is None:
+            import numpy as np
+
+            raw = self.checked("FILE_BYTES")[: 32 * self.n_files]
+            if len(raw) != 32 * self.n_files:
+                raise self.corrupt("FILE_BYTES does not match the file count")
+            self._byte_sets = np.frombuffer(raw, "<u8").reshape(self.n_files, 4)
+        return self._byte_sets
 
     def postings(self, trigram: int) -> memoryview | None:
         """The encoded posting list of `trigram`, verified; None if no file has it."""
@@ -206,6 +219,7 @@ class Segment:
     def verify(self) -> None:
         """Check every checksum of the segment (what a query would check lazily)."""
         self.files_sections()
+        self.byte_sets()
         for block in range(self.n_dict_blocks):
             first = self.dict_first[block]
             if self.postings(first) is None:
@@ -366,16 +380,20 @@ class IndexReader:
 
     # --- candidates ----------------------------------------------------------------------
 
-    def candidates(self, plan: TrigramQuery) -> Candidates:
-        """Live files that may match `plan`: a superset of the files whose trigrams satisfy
-        it, plus the files whose content was not indexed (unless the plan is NONE)."""
-        if plan.op == "all":
+    def candidates(self, plan: TrigramQuery, required_bytes: Sequence[int] = ()) -> Candidates:
+        """Live files that may match: a superset of the files whose trigrams satisfy `plan`
+        and which hold at least one byte of each of the `required_bytes` sets (256-bit ints,
+        bit b for byte value b; see `trigrep.query.plan.required_bytes`), plus the files
+        whose content was not indexed (unless the plan is NONE)."""
+        if plan.op == "all" and not required_bytes:
             return Candidates(self, None)
         import numpy as np
 
         parts = []
         for segment in self._segments:
             local = _evaluate(segment, plan, {})
+            if required_bytes and plan.op != "none":
+                local = _holding_bytes(segment, local, required_bytes)
             if local is None:
                 local = np.arange(segment.n_files)
             if plan.op != "none":
@@ -389,6 +407,34 @@ class IndexReader:
             parts.append(local + segment.base)
         ids = np.concatenate(parts) if parts else np.empty(0, np.int64)
         return Candidates(self, ids.astype(np.int64))
+
+
+def _words(byte_set: int) -> list[int]:
+    """A 256-bit set as the four uint64 words of a FILE_BYTES row."""
+    return [(byte_set >> (64 * i)) & 0xFFFF_FFFF_FFFF_FFFF for i in range(4)]
+
+
+def _holding_bytes(
+    segment: Segment, local: np.ndarray | None, required_bytes: Sequence[int]
+) -> np.ndarray:
+    """The sorted local ids among `local` (None: every file) whose FILE_BYTES row meets each
+    of `required_bytes`: one vectorised pass per set, the single bytes checked all at once."""
+    import numpy as np
+
+    rows = segment.byte_sets()
+    if local is not None:
+        rows = rows[local]
+    singles = 0
+    keep = np.ones(len(rows), bool)
+    for byte_set in required_bytes:
+        if byte_set and byte_set & (byte_set - 1) == 0:  # one byte value
+            singles |= byte_set
+        else:
+            keep &= (rows & np.array(_words(byte_set), np.uint64)).any(axis=1)
+    if singles:
+        all_of = np.array(_words(singles), np.uint64)
+        keep &= ((rows & all_of) == all_of).all(axis=1)
+    return np.flatnonzero(keep) if local is None else local[keep]
 
 
 def _evaluate(

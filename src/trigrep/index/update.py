@@ -278,7 +278,7 @@ def _merge(reader: IndexReader, first: int, stop: int) -> None:
             writer.add_postings(
                 *encode_postings(halves[1::2], halves[0::2], table.n_files), len(merged)
             )
-        writer.finish(table.sizes, table.mtimes, table.flags, table.paths)
+        writer.finish(table.sizes, table.mtimes, table.flags, table.byte_sets, table.paths)
     ref = SegmentRef(
         name, os.path.getsize(path), header_crc(writer.header),
         table.n_files, table.started_ns(sources),
@@ -318,6 +318,10 @@ class _LiveFiles:
         self.sizes = np.array([columns[k][0][local] for _, k, local in order], np.uint64)
         self.mtimes = np.array([columns[k][1][local] for _, k, local in order], np.int64)
         self.flags = np.array([columns[k][2][local] for _, k, local in order], np.uint8)
+        first_rows = np.cumsum([0] + [s.n_files for s in sources])
+        rows = np.array([first_rows[k] + local for _, k, local in order], np.int64)
+        all_sets = np.concatenate([s.byte_sets() for s in sources])
+        self.byte_sets = all_sets[rows].astype("<u8").view(np.uint8)  # FILE_BYTES rows
         self.paths = b"\0".join(path for path, _, _ in order)
         self._sources = [k for _, k, _ in order]
 

@@ -14,7 +14,7 @@ import rurex
 from trigrep.errors import PatternError
 from trigrep.options import MatchOptions
 from trigrep.query.emit import emit
-from trigrep.query.plan import ALL, NONE, TrigramQuery, plan_regex
+from trigrep.query.plan import ALL, NONE, ByteSet, TrigramQuery, plan_regex, required_bytes
 from trigrep.query.syntax import (
     Alt,
     Class,
@@ -43,9 +43,11 @@ class Query:
     `regex` runs over whole-file bytes with rg's line semantics (`^`/`$` at line ends; no match
     spans a newline unless `multiline`: -U given and the regex can match `\\n`, since rg
     searches line by line otherwise). `plan` selects candidate files from the trigram index
-    (ALL when it cannot narrow: -v, or no usable trigram). `invert` is -v. `matches_empty`:
-    the regex can match the empty string (so zero-width matches occur). `literal` is set when
-    the search is one case-sensitive literal string (no -w/-x), for a substring fast path.
+    (ALL when it cannot narrow: -v, or no usable trigram); so does `required_bytes`, byte sets
+    every match meets (see `trigrep.query.plan.required_bytes`; none with -v). `invert` is -v.
+    `matches_empty`: the regex can match the empty string (so zero-width matches occur).
+    `literal` is set when the search is one case-sensitive literal string (no -w/-x), for a
+    substring fast path.
     `restart_sensitive` (multiline only): where rg's multi-line searcher, which re-runs the
     regex on the rest of the buffer, sees a text start that the whole buffer would not show
     the regex: "anywhere" (`\\A`), "mid_line" (`^`, word boundaries: they look at the previous
@@ -61,6 +63,7 @@ class Query:
     literal: bytes | None = None
     restart_sensitive: Choice["", "mid_line", "anywhere"] = ""
     source: str = ""
+    required_bytes: tuple[ByteSet, ...] = ()
 
 
 def escape(text: str) -> str:
@@ -172,6 +175,7 @@ def compile_query(opts: MatchOptions) -> Query:
     source = emit(node, opts.multiline)
     regex = _compile(source)
     plan, matches_empty = plan_regex(node)
+    required = () if opts.invert_match else required_bytes(node)
     if opts.invert_match:
         plan = ALL
     literal = _plain_literal(node) if len(opts.patterns) == 1 else None
@@ -179,5 +183,5 @@ def compile_query(opts: MatchOptions) -> Query:
     restart_sensitive = _restart_sensitive(node) if multiline else ""
     return Query(
         regex, plan, opts.invert_match, multiline, matches_empty, literal, restart_sensitive,
-        source,
+        source, required,
     )

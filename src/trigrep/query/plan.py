@@ -11,10 +11,14 @@ that matters is soundness: a file containing a match must satisfy the query.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import reduce
+from functools import cache, reduce
 from typing import Literal as TypingLiteral
 
+import rurex
+
+from trigrep.query.emit import emit
 from trigrep.query.syntax import (
     Alt,
     Class,
@@ -312,3 +316,161 @@ def plan_regex(node: Node) -> tuple[TrigramQuery, bool]:
     `node` can match the empty string."""
     info = _info(node)
     return info.query(), info.emptyable
+
+
+# ---------------------------------------------------------------------------------------------
+# Required byte sets: the per-file byte filter (FILE_BYTES in `trigrep.index.format`)
+#
+# A byte set is an int with bit b set for byte value b. `required_bytes` returns a conjunction
+# of sets, each holding at least one byte of every match: a file without any byte of one of
+# them cannot match. This rules files out where trigrams cannot (`\p{Greek}`, `é`, `->`).
+
+ByteSet = int
+MAX_SET_BYTES = 128  # a set of more byte values rules out almost no file: not required
+MAX_BYTE_SETS = 16  # an alternation's branches combine into at most this many sets
+MAX_EXACT_CLASS = 64  # a class of at most this many characters is planned as its strings
+_ASCII_TEXT = bytes(range(0x80))
+# First bytes of 4-byte characters: not probed (the probe text would take 4 MiB to build),
+# so assumed present in every class the probe answers for.
+_SUPPLEMENTARY_LEADS: ByteSet = sum(1 << lead for lead in range(0xF0, 0xF5))
+
+
+def required_bytes(node: Node) -> tuple[ByteSet, ...]:
+    """Byte sets each of which every match of `node` meets (an empty set: nothing matches)."""
+    return tuple(_required(node))
+
+
+def _required(node: Node) -> list[ByteSet]:
+    match node:
+        case Literal():
+            return _literal_bytes(node)
+        case Class():
+            return _class_bytes(node)
+        case Group(child=child):
+            return _required(child)
+        case Repeat(child=child, min=least):
+            return _required(child) if least > 0 else []
+        case Concat(items=items):
+            return _pruned([s for item in items for s in _required(item)])
+        case Alt(items=items):
+            return _alternation_bytes([_required(item) for item in items])
+    return []  # Empty, Look: no bytes; Dot: any byte but `\n`, which rules out nothing
+
+
+def _pruned(sets: list[ByteSet]) -> list[ByteSet]:
+    """Without duplicates, sets of over MAX_SET_BYTES and sets implied by a subset of them."""
+    unique = sorted(
+        (s for s in set(sets) if s.bit_count() <= MAX_SET_BYTES), key=lambda s: (s.bit_count(), s)
+    )
+    kept: list[ByteSet] = []
+    for s in unique:
+        if not any(k & s == k for k in kept):
+            kept.append(s)
+    return kept
+
+
+def _rarity(byte_set: ByteSet) -> tuple[int, int]:
+    """Sort key, most selective first: ASCII bytes are in nearly every file, others rarely."""
+    return (byte_set & ((1 << 128) - 1)).bit_count(), byte_set.bit_count()
+
+
+def _alternation_bytes(branches: list[list[ByteSet]]) -> list[ByteSet]:
+    """A match meets one set of each branch's: each union of one set per branch is required.
+    All such unions while they are few, else the union of each branch's most selective set."""
+    combined: list[ByteSet] = [0]
+    for sets in branches:
+        if not sets:
+            return []  # this branch requires nothing
+        if len(combined) * len(sets) > MAX_BYTE_SETS:
+            combined = [min(combined, key=_rarity)]
+            sets = [min(sets, key=_rarity)]
+        combined = _pruned([c | s for c in combined for s in sets])
+    return combined
+
+
+def _positional(strings: Iterable[bytes]) -> list[ByteSet]:
+    """For a node matching exactly one of `strings`: the set of their i-th bytes, for each i
+    within the shortest one."""
+    strings = list(strings)
+    shortest = min(map(len, strings))
+    return _pruned([sum({1 << s[i] for s in strings}) for i in range(shortest)])
+
+
+def _literal_bytes(lit: Literal) -> list[ByteSet]:
+    if lit.is_byte:
+        return [1 << lit.cp]
+    orbit = _char_orbit(lit.cp, lit.fold, lit.unicode)
+    if orbit is None:
+        return _probed(lit)
+    return _positional(ch.encode() for ch in orbit)
+
+
+def _lead_byte(cp: int) -> int:
+    """The first byte of the UTF-8 encoding of `cp`."""
+    if cp < 0x80:
+        return cp
+    if cp < 0x800:
+        return 0xC0 | cp >> 6
+    if cp < 0x10000:
+        return 0xE0 | cp >> 12
+    return 0xF0 | cp >> 18
+
+
+@cache
+def _bmp_probe_text() -> tuple[bytes, list[tuple[int, int, int]]]:
+    """Every non-ASCII character below U+10000 (no surrogates) in UTF-8, and the window
+    (first byte, start, end) of the characters encoded with each first byte."""
+    parts: list[bytes] = []
+    windows = []
+    offset = 0
+    for lead in range(0xC2, 0xF0):
+        low, high = (lead & 0x1F) << 6, ((lead & 0x1F) << 6) + 0x40
+        if lead >= 0xE0:
+            low, high = max(0x800, (lead & 0x0F) << 12), ((lead & 0x0F) + 1) << 12
+        if lead == 0xED:
+            high = 0xD800
+        part = "".join(map(chr, range(low, high))).encode()
+        parts.append(part)
+        windows.append((lead, offset, offset + len(part)))
+        offset += len(part)
+    return b"".join(parts), windows
+
+
+def _probed(node: Literal | Class) -> list[ByteSet]:
+    """The first bytes of the characters a Unicode-mode `node` matches, asked of the regex
+    engine (it has the Unicode tables and case folding we lack). Nothing is required of a
+    node that matches ASCII: nearly every file holds some, so the probe would be wasted."""
+    if not node.unicode:
+        return []
+    regex = rurex.compile(("(?u)" + emit(node, True)).encode())
+    if regex.search(_ASCII_TEXT) is not None:
+        return []
+    text, windows = _bmp_probe_text()
+    leads = _SUPPLEMENTARY_LEADS
+    for lead, start, end in windows:
+        if regex.search(text, start, end) is not None:
+            leads |= 1 << lead
+    return [leads]
+
+
+def _class_bytes(cls: Class) -> list[ByteSet]:
+    ranges = class_ranges(cls)
+    if ranges is None or (cls.fold and cls.unicode):
+        return _probed(cls)
+    if not cls.unicode:  # bytes; (?i-u) folds ASCII letters only
+        members = {b for lo, hi in ranges for b in range(lo, hi + 1)}
+        if cls.fold:
+            members |= {ord(chr(b).swapcase()) for b in members if chr(b).isascii()}
+        return _pruned([sum(1 << b for b in members)])
+    if sum(hi - lo + 1 for lo, hi in ranges) <= MAX_EXACT_CLASS:
+        strings = [
+            chr(cp).encode() for lo, hi in ranges for cp in range(lo, hi + 1)
+            if not 0xD800 <= cp <= 0xDFFF
+        ]
+        return _positional(strings) if strings else [0]
+    # The first byte grows with the code point: a range starts every first byte in between.
+    leads = 0
+    for lo, hi in ranges:
+        first, last = _lead_byte(lo), _lead_byte(hi)
+        leads |= ((1 << (last + 1)) - 1) ^ ((1 << first) - 1)
+    return _pruned([leads])
