@@ -2,11 +2,12 @@
 
 Hypothesis draws small trees whose content is rich in the bytes that break searchers (case
 folding orbits like K/k/U+212A and s/S/U+017F, ß, Greek, CR, tabs, NUL, invalid UTF-8) and
-patterns from a grammar of Rust regex constructs, with random rg flags. trigrep runs in-process
-(`trigrep.cli.main`) for speed, over an index built once per tree with file mtimes in the past
-so the index really rules files out; the tree is then edited behind the index's back, and
-re-indexed, and compared again. A second test checks the index alone: every file rg finds a
-match in must be a candidate of the trigram plan.
+patterns from a grammar of Rust regex constructs, with random rg flags; some files are UTF-16
+with a BOM (searched transcoded). trigrep runs in-process (`trigrep.cli.main`) for speed, over
+an index built once per tree with file mtimes in the past so the index really rules files out;
+the tree is then edited behind the index's back, and re-indexed, and compared again. A second
+test checks the index alone: every file rg finds a match in must be a candidate of the trigram
+plan and the byte filter.
 
 Runs are derandomized so CI is deterministic; set TRIGREP_FUZZ_EXAMPLES=500 (and optionally
 TRIGREP_FUZZ_SEED) to hunt for more.
@@ -58,12 +59,18 @@ _TEXT_CHUNKS = [
     "a", "b", "k", "K", "s", "S", "x", "o", "_", "1", "42", " ", " ", "  ",
     "é", "É", "ß", "ẞ", "\u212a", "\u017f", "α", "Ω", "ω", "σ", "ς", "Σ", "\u2126",
     "foo", "bar", "Foo", "FOO", "PM_RESUME", "pm_resume", "foobar", "foo_bar", "oo",
-    "\t", "\r", "\n", "\n", "\n", "\r\n",
+    "\t", "\r", "\n", "\n", "\n", "\r\n", "->", "→", "✓",
 ]
 _BYTE_CHUNKS = [b"\xff", b"\xe9", b"\xc3", b"\x00"]
 # Each odd byte is drawn about once in every 200 chunks: present in some files, not all.
 CHUNKS = st.sampled_from([c.encode() for c in _TEXT_CHUNKS] * 5 + _BYTE_CHUNKS)
-CONTENT = st.lists(CHUNKS, max_size=30).map(b"".join)
+UTF16_BOM = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}
+CONTENT = st.one_of(
+    st.lists(CHUNKS, max_size=30).map(b"".join),
+    st.tuples(st.sampled_from(sorted(UTF16_BOM)), st.lists(st.sampled_from(_TEXT_CHUNKS))).map(
+        lambda t: UTF16_BOM[t[0]] + "".join(t[1]).encode(t[0])
+    ),
+)
 FILE_NAMES = ["a.txt", "b.rs", "d/c.txt", "d/e/f.md", "z.py"]
 TREES = st.dictionaries(st.sampled_from(FILE_NAMES), CONTENT, min_size=1, max_size=4)
 
@@ -81,7 +88,7 @@ def write_tree(root: Path, files: dict[str, bytes], mtime: float) -> None:
 _LITERALS = [
     "a", "b", "f", "o", "k", "K", "s", "S", "x", "_", "1", " ", "é", "É", "ß", "\u212a",
     "\u017f", "α", "Ω", "ω", "Σ", "ς", "foo", "bar", "PM_RESUME", "oo", "\\.", "\\t",
-    "\\r", "\\n", "\\x{212A}", "(?-u:\\xff)", "(?-u:\\xe9)",
+    "\\r", "\\n", "\\x{212A}", "(?-u:\\xff)", "(?-u:\\xe9)", "->", "→", "✓",
 ]
 _CLASSES = [
     ".", "\\w", "\\W", "\\d", "\\s", "\\S", "\\D", "[a-z]", "[^a ]", "[ks]", "[KS]",
@@ -243,9 +250,10 @@ def test_every_file_rg_matches_is_a_candidate(
             if want.code == 2:
                 continue
             matched = set(os.fsdecode(want.out).splitlines())
-            plan = compile_query(opts).plan
-            candidates = {reader.path_of(i) for i in reader.candidates(plan)}
-            assert matched <= candidates, (pattern, args, plan)
+            query = compile_query(opts)
+            found = reader.candidates(query.plan, query.required_bytes)
+            candidates = {reader.path_of(i) for i in found}
+            assert matched <= candidates, (pattern, args, query.plan, query.required_bytes)
 
 
 def test_newline_in_single_character_alternation(tmp_path: Path) -> None:

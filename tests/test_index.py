@@ -96,6 +96,27 @@ def answer(reader: IndexReader, plan: TrigramQuery) -> set[str]:
     return {reader.path_of(i) for i in reader.candidates(plan)}
 
 
+def byte_answer(reader: IndexReader, *required: int) -> set[str]:
+    """The candidates of files holding a byte of each of the `required` sets."""
+    return {reader.path_of(i) for i in reader.candidates(ALL, required)}
+
+
+def assert_byte_sets_exact(reader: IndexReader, root: Path) -> None:
+    """Each file's FILE_BYTES row is the set of the bytes of its searchable content."""
+    contents = {e.relpath: set(read_searchable(e.abspath)) for e in entries_of(root)}
+    for value in range(256):
+        expected = {path for path, held in contents.items() if value in held}
+        assert byte_answer(reader, 1 << value) == expected, value
+    greek_or_x, x, e = {0xCE, ord("x")}, 1 << ord("x"), 1 << ord("e")
+    assert byte_answer(reader, sum(1 << b for b in greek_or_x)) == {
+        path for path, held in contents.items() if held & greek_or_x
+    }
+    assert byte_answer(reader, x, e) == {
+        path for path, held in contents.items() if {ord("x"), ord("e")} <= held
+    }
+    assert byte_answer(reader, 0) == set()
+
+
 def test_round_trip_is_exact(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build_module, "CHUNK_BYTES", 4096)  # split the long line into pieces
     stats = build_index(str(tree), entries_of(tree), workers=2)
@@ -117,6 +138,7 @@ def test_round_trip_is_exact(tree: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert reader.lookup("no/such/file") is None
     assert (tree / INDEX_DIR_NAME / ".gitignore").read_text() == "*\n"
     reader.verify()
+    assert_byte_sets_exact(reader, tree)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

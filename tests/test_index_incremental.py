@@ -22,7 +22,16 @@ from hypothesis import strategies as st
 
 from conftest import RG, TRIGREP, isolated_env, normalise_json, run
 from test_differential_hypothesis import trigrep_main
-from test_index import answer, entries_of, make_tree, reference, trigrams_of, truth
+from test_index import (
+    answer,
+    assert_byte_sets_exact,
+    byte_answer,
+    entries_of,
+    make_tree,
+    reference,
+    trigrams_of,
+    truth,
+)
 from trigrep.index import IndexEntry, IndexReader
 from trigrep.index.format import INDEX_DIR_NAME, MANIFEST_NAME, RACY_WINDOW_NS, parse_manifest
 from trigrep.index.update import merge_run, update_index
@@ -71,8 +80,8 @@ def assert_like_rg(root: Path, env: dict[str, str]) -> None:
 
 
 def assert_exact(root: Path) -> None:
-    """The index's candidates are exactly the files holding each trigram, and its records
-    are the tree's files."""
+    """The index's candidates are exactly the files holding each trigram (or byte), and its
+    records are the tree's files."""
     reader = IndexReader.open(str(root))
     reader.verify()
     ref = reference(root)
@@ -82,6 +91,7 @@ def assert_exact(root: Path) -> None:
         plan = TrigramQuery("and", frozenset([trigram]))
         assert answer(reader, plan) == truth(ref, plan)
     assert answer(reader, ALL) == set(ref)
+    assert_byte_sets_exact(reader, root)
     stats = reader.stats()
     assert stats.files == len(ref)
     assert stats.segments == len(reader.manifest.segments)
@@ -156,6 +166,7 @@ def test_merge_of_bitmaps_varints_and_flags_is_exact(tree: Path) -> None:
     assert reader.stats().unindexed_files == 1
     plan = TrigramQuery("and", frozenset(trigrams_of(b"alpha")))
     assert "vanished.txt" in answer(reader, plan)
+    assert "vanished.txt" in byte_answer(reader, 1 << 0xF4)  # content unknown: any byte
 
 
 def test_racily_clean_files_are_reindexed_once_settled(tree: Path, env: dict[str, str]) -> None:

@@ -1,4 +1,5 @@
-"""The trigram planner: soundness above all (a file with a match must pass its plan)."""
+"""The trigram planner and the required byte sets: soundness above all (a file with a match
+must pass its plan and hold a byte of each required set)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,21 @@ from hypothesis import strategies as st
 from trigrep.errors import PatternError
 from trigrep.options import MatchOptions
 from trigrep.query import ALL, NONE, TrigramQuery, compile_query
-from trigrep.query.plan import _caseless, and_, evaluate, or_, trigrams_of
+from trigrep.query.plan import (
+    _bmp_probe_text,
+    _caseless,
+    and_,
+    evaluate,
+    or_,
+    required_bytes,
+    trigrams_of,
+)
+from trigrep.query.syntax import Flags, parse
 
-ALPHABET = ["a", "b", "k", "K", "\u212a", "s", "S", "\u017f", "é", "É", "\r", "x", " ", "_", "1"]
+ALPHABET = [
+    "a", "b", "k", "K", "\u212a", "s", "S", "\u017f", "é", "É", "\r", "x", " ", "_", "1",
+    "α", "ϐ", "→", ">",
+]
 
 ATOMS = [
     *ALPHABET,
@@ -31,6 +44,12 @@ ATOMS = [
     r"\pL",
     r"(?-u:\w)",
     r"(?-u:\xC3)",
+    r"(?-u:\xE9)",
+    r"(?-u:[\x80-\xff])",
+    r"\p{Greek}",
+    "[αβ]",
+    "[é-ú]",
+    "->",
     "^",
     "$",
     r"\b",
@@ -55,7 +74,9 @@ def _regex_strategy() -> st.SearchStrategy[str]:
     return st.recursive(st.sampled_from(ATOMS), extend, max_leaves=8)
 
 
-TEXTS = st.lists(st.sampled_from([*ALPHABET, "\n", "ſ", "ab", "kiss", "\xff"]), max_size=14)
+TEXTS = st.lists(
+    st.sampled_from([*ALPHABET, "\n", "ſ", "ab", "kiss", "\xff", "Β", "-", "\0"]), max_size=14
+)
 FLAGS = st.fixed_dictionaries(
     {
         "case": st.sampled_from(["sensitive", "insensitive", "smart"]),
@@ -77,6 +98,13 @@ def _assert_sound(opts: MatchOptions, text: bytes) -> None:
         return
     if query.regex.search(text) is not None:
         assert evaluate(query.plan, trigrams_of(text)), (opts, text, query.source, query.plan)
+    for match in query.regex.finditer(text):
+        held = _byte_set(text[match.start() : match.end()])
+        assert all(s & held for s in query.required_bytes), (opts, text, query.source)
+
+
+def _byte_set(data: bytes) -> int:
+    return sum(1 << b for b in set(data))
 
 
 @settings(max_examples=400, deadline=None)
@@ -111,6 +139,14 @@ def test_plan_is_sound_for_fixed_strings(
         ("a\rb", "sensitive", "a\rb"),
         ("é+x", "sensitive", "ééx"),
         ("(?-u:\\xE9)", "sensitive", "\xe9"),
+        ("(?i)ſ", "sensitive", "s"),
+        ("(?i)\\x{212A}", "sensitive", "k"),
+        ("k", "insensitive", "\u212a"),
+        ("é", "insensitive", "É"),
+        ("ϐ", "insensitive", "Β"),
+        ("[αβ]x", "insensitive", "ϐX"),
+        ("é|foo", "sensitive", "foo"),
+        ("(?i)ß", "sensitive", "ẞ"),
     ],
 )
 def test_tricky_cases_are_sound(pattern: str, case: str, text: str) -> None:
@@ -230,3 +266,71 @@ def test_caseless_rule_agrees_with_rust_case_folding() -> None:
 def test_ascii_letters_fold_only_to_kelvin_and_long_s() -> None:
     found = rurex.compile(b"(?iu)[a-z]").findall(_all_chars_haystack().encode())
     assert {m.decode() for m in found} == {"\u212a", "\u017f"}
+
+
+def _bytes_of(byte_set: int) -> set[int]:
+    return {b for b in range(256) if byte_set >> b & 1}
+
+
+def _required(pattern: str, **flags: object) -> list[set[int]]:
+    return [_bytes_of(s) for s in compile_query(MatchOptions([pattern], **flags)).required_bytes]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags", "expected"),
+    [
+        ("é", {}, [{0xA9}, {0xC3}]),
+        ("->", {}, [{ord("-")}, {ord(">")}]),
+        ("(?-u:\\xe9)", {}, [{0xE9}]),
+        ("(?i-u)[a-c]", {}, [set(b"abcABC")]),
+        ("[αβ]", {}, [{0xCE}, {0xB1, 0xB2}]),
+        # Unicode simple case folding reaches ASCII from U+017F and U+212A, and back.
+        ("(?i)ſ", {}, [{ord("s"), ord("S"), 0xC5}]),
+        ("(?i)\\x{212A}", {}, [{ord("k"), ord("K"), 0xE2}]),
+        ("s", {"case": "insensitive"}, [{ord("s"), ord("S"), 0xC5}]),
+        ("K", {"case": "smart"}, [{ord("K")}]),
+        ("k", {"case": "smart"}, [{ord("k"), ord("K"), 0xE2}]),
+        ("é|foo", {}, [{0xA9, ord("f")}, {0xA9, ord("o")}, {0xC3, ord("f")}, {0xC3, ord("o")}]),
+        ("é", {"word_regexp": True}, [{0xA9}, {0xC3}]),
+        ("é", {"line_regexp": True, "multiline": True}, [{0xA9}, {0xC3}]),
+        ("é", {"fixed_strings": True}, [{0xA9}, {0xC3}]),
+        # nothing is required where a match may hold none of some bytes
+        ("é", {"invert_match": True}, []),
+        ("x*", {}, []),
+        ("é?", {}, []),
+        ("é|", {}, []),
+        ("é|x*", {}, []),
+        (".", {}, []),
+        ("\\w", {}, []),  # it matches ASCII: a set would rule out no file
+        ("[^a]", {}, []),  # over MAX_SET_BYTES values
+        ("[a&&b]", {}, [set()]),  # no match at all
+    ],
+)
+def test_required_bytes(pattern: str, flags: dict, expected: list[set[int]]) -> None:
+    assert sorted(map(sorted, _required(pattern, **flags))) == sorted(map(sorted, expected))
+
+
+@pytest.mark.parametrize("pattern", ["\\p{Greek}", "(?i:é)", "(?i:[αβ])", "\\p{Cyrillic}+x"])
+def test_probed_classes_require_their_first_bytes(pattern: str) -> None:
+    """Classes we have no tables for: the regex engine itself tells their first bytes."""
+    [leads, *_] = sorted(_required(pattern), key=len, reverse=True)
+    regex = rurex.compile(f"(?u)(?:{pattern.removesuffix('+x')})".encode())
+    matched = {m[0] for m in regex.findall(_all_chars_haystack().encode())}
+    assert matched <= leads and not leads & set(range(0x80))
+
+
+def test_probe_text_is_every_bmp_character_windowed_by_first_byte() -> None:
+    text, windows = _bmp_probe_text()
+    assert text.decode() == "".join(
+        chr(cp) for cp in range(0x80, 0x10000) if not 0xD800 <= cp <= 0xDFFF
+    )
+    assert [w[0] for w in windows] == list(range(0xC2, 0xF0))
+    for lead, start, end in windows:
+        assert text[start] == lead and (end == len(text) or text[end] != lead)
+    assert windows[-1][2] == len(text)
+
+
+def test_required_bytes_of_a_parsed_node() -> None:
+    assert required_bytes(parse("a(?:b|c)+", Flags(), False)) == (
+        1 << ord("a"), (1 << ord("b")) | (1 << ord("c")),
+    )

@@ -286,8 +286,10 @@ def _mark_leading_bytes(present: np.ndarray, first_row: int, keys: np.ndarray) -
     """Set present[first_row + local id, b] for the first byte b of each chunk key. With a
     file's last two bytes these are all its bytes, read off the distinct keys (far fewer than
     the content's bytes) rather than by a second pass over the content."""
-    rows = (keys & np.uint32(0xFF)) + np.uint32(first_row)
-    present.reshape(-1)[(rows << np.uint32(8)) | (keys >> np.uint32(24))] = True
+    key_bytes = keys.astype("<u4", copy=False).view(np.uint8).reshape(-1, 4)
+    flat = key_bytes[:, 0].astype(np.intp) << 8  # local id: the key's low byte
+    flat |= key_bytes[:, 3]  # the trigram's first byte: the key's high byte
+    present[first_row : first_row + 256].reshape(-1)[flat] = True
 
 
 def _distinct(sorted_values: np.ndarray) -> np.ndarray:
