@@ -498,3 +498,33 @@ def test_burst_of_rewrites_updates_the_index_incrementally(
         assert_like_rg(root, env, ["-l", "bar"])
     finally:
         daemon.close()
+
+
+def test_byte_filter_narrows_the_daemons_searches(tmp_path: Path, env: dict[str, str]) -> None:
+    """Patterns without a trigram (`é`, `\\p{Greek}`, `->`) go through the daemon's warm walk
+    and index like any other; files edited since the index was built are searched directly."""
+    root = tmp_path / "bytes"
+    (root / ".git").mkdir(parents=True)
+    files = {
+        "a.c": b"int f(struct s *p) { return p->x; }\n",
+        "b.txt": "café αβγ\n".encode(),
+        "c.txt": b"plain\n",
+        "d.txt": "\ufeffΩ é ->\n".encode("utf-16-le"),
+        "e.txt": b"caf\xe9\n",
+    }
+    past = time.time() - 1000
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+        os.utime(root / name, (past, past))
+    queries = [["é"], ["-c", r"\p{Greek}"], ["--regexp=->"], ["-i", "-l", "É"], ["-v", "é"]]
+    daemon = Daemon(root, env)
+    try:
+        before = daemon.warm_searches()
+        for args in queries:
+            assert_like_rg(root, env, args)
+        _write(root / "c.txt", "now λ and é\n")  # fresh: searched directly, not by its index
+        for args in queries:
+            assert_like_rg(root, env, args)
+        assert daemon.warm_searches() - before == 2 * len(queries)
+    finally:
+        daemon.close()
