@@ -39,10 +39,56 @@ are sent to it (set TRIGREP_NO_DAEMON=1 to search locally).
 
 class Parser(argparse.ArgumentParser):
     """argparse with rg-style one-line errors (exit code 2, from the CLI's error handling,
-    which a daemon running the search also has)."""
+    which a daemon running the search also has), and rg's reading of a flag's value: the
+    next argument, whatever it looks like (`-e '->'`, `-g -x`), where argparse would take
+    one starting with `-` for a flag."""
 
     def error(self, message: str) -> NoReturn:
         raise Error(message)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        args = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(self._values_attached(args), namespace)
+
+    def _values_attached(self, args: list[str]) -> list[str]:
+        """`args` with each flag's separate value joined to it (`--regexp=VALUE`)."""
+        takes_value = {
+            option: action for option, action in self._option_string_actions.items()
+            if action.nargs is None
+        }
+
+        def attached(action: argparse.Action, value: str) -> str:
+            long = next((o for o in action.option_strings if o.startswith("--")), None)
+            return f"{long}={value}" if long else action.option_strings[0] + value
+
+        out: list[str] = []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            i += 1
+            if arg == "--":
+                return out + args[i - 1 :]
+            action = takes_value.get(arg)
+            if action is not None and arg.startswith("--") and i < len(args):
+                out.append(attached(action, args[i]))
+                i += 1
+                continue
+            if arg.startswith("-") and not arg.startswith("--") and i < len(args):
+                # a cluster of short flags (`-ie`): does it end with one that takes a value?
+                for k in range(1, len(arg)):
+                    action = takes_value.get("-" + arg[k])
+                    if action is not None or f"-{arg[k]}" not in self._option_string_actions:
+                        break
+                if action is not None and k == len(arg) - 1:
+                    if k > 1:
+                        out.append(arg[:k])
+                    out.append(attached(action, args[i]))
+                    i += 1
+                    continue
+            out.append(arg)
+        return out
 
 
 def _count(text: str) -> int:
