@@ -109,6 +109,15 @@ _TYPE_FLAGS = (
 )
 
 
+_MODE_FLAGS = (
+    (("-l", "--files-with-matches"), "files_with_matches", "print the files with a match"),
+    (("--files-without-match",), "files_without_match", "print the files without a match"),
+    (("-c", "--count"), "count", "matching lines per file"),
+    (("--count-matches",), "count_matches", "matches per file"),
+    (("--json",), "json", "rg's JSON Lines output"),
+)
+
+
 def _type_change(kind: str) -> Callable[[str], tuple[str, str]]:
     """The argparse converter tagging one type flag's value, so the flags keep their order."""
     return lambda value: (kind, value)
@@ -172,12 +181,11 @@ def search_parser() -> Parser:
     g.add_argument("-A", "--after-context", type=_count, metavar="NUM")
     g.add_argument("-B", "--before-context", type=_count, metavar="NUM")
     g.add_argument("-C", "--context", type=_count, metavar="NUM")
-    g.add_argument("-l", "--files-with-matches", action="store_true")
-    g.add_argument("--files-without-match", action="store_true")
-    g.add_argument("-c", "--count", action="store_true", help="matching lines per file")
-    g.add_argument("--count-matches", action="store_true", help="matches per file")
+    # What is printed: as in rg, the last of these flags decides.
+    for flags, mode, text in _MODE_FLAGS:
+        g.add_argument(*flags, dest="modes", action="append_const", const=mode, default=[],
+                       help=text)
     g.add_argument("-q", "--quiet", action="store_true", help="print nothing; exit 0 on a match")
-    g.add_argument("--json", action="store_true", help="rg's JSON Lines output")
     return p
 
 
@@ -199,17 +207,14 @@ def read_pattern_files(names: list[str]) -> list[str]:
 
 
 def _output_mode(ns: argparse.Namespace) -> str:
+    mode = ns.modes[-1] if ns.modes else "lines"
     if ns.quiet:
         return "quiet"
-    if ns.files_with_matches:
-        return "files_with_matches"
-    if ns.files_without_match:
-        return "files_without_match"
-    if ns.count_matches or (ns.count and ns.only_matching):
+    if mode == "json":
+        return "lines"
+    if mode == "count" and ns.only_matching:
         return "count_matches"
-    if ns.count:
-        return "count"
-    return "lines"
+    return mode
 
 
 def search_paths(ns: argparse.Namespace) -> list[str]:
@@ -238,7 +243,8 @@ def search_options(
     context = ns.context or 0
     out_opts = OutputOptions(
         mode=_output_mode(ns),  # type: ignore[arg-type]
-        json=ns.json, line_number=ns.line_number, heading=ns.heading, color=ns.color,
+        json=ns.modes[-1:] == ["json"], line_number=ns.line_number, heading=ns.heading,
+        color=ns.color,
         only_matching=ns.only_matching, max_count=ns.max_count,
         before_context=context if ns.before_context is None else ns.before_context,
         after_context=context if ns.after_context is None else ns.after_context,
