@@ -70,6 +70,9 @@ class Parser(argparse.ArgumentParser):
             i += 1
             if arg == "--":
                 return out + args[i - 1 :]
+            if i < len(args) and args[i] == "--":
+                out.append(arg)  # argparse drops a value "--" even when attached: let it
+                continue  # say "expected one argument" rather than take an empty value
             action = takes_value.get(arg)
             if action is not None and arg.startswith("--") and i < len(args):
                 out.append(attached(action, args[i]))
