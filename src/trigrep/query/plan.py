@@ -407,13 +407,7 @@ def _literal_bytes(lit: Literal) -> list[ByteSet]:
 
 def _lead_byte(cp: int) -> int:
     """The first byte of the UTF-8 encoding of `cp`."""
-    if cp < 0x80:
-        return cp
-    if cp < 0x800:
-        return 0xC0 | cp >> 6
-    if cp < 0x10000:
-        return 0xE0 | cp >> 12
-    return 0xF0 | cp >> 18
+    return chr(cp).encode("utf-8", "surrogatepass")[0]
 
 
 @cache

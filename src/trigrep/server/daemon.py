@@ -273,6 +273,7 @@ class ServedTree:
         """Wait until the watcher has reported every change made before this call (or, in a
         `synced_by` block, before the client dropped its marker)."""
         marker = getattr(self._client_marker, "name", None)
+        self._client_marker.name = None  # it stands for one wait: a later one drops its own
         own = marker is None or "/" in marker or not os.path.isfile(
             os.path.join(self.sync_dir, marker))
         if own:
