@@ -222,6 +222,69 @@ def test_thousands_of_files_moved_at_once(tree: Path, daemon: Daemon) -> None:
     assert_all_like_rg(tree, daemon)
 
 
+def test_directories_listed_again_keep_their_cached_subdirectories(
+    tree: Path, daemon: Daemon
+) -> None:
+    """A file added to or removed from a directory re-lists that directory only (its known
+    subdirectories keep their cached walk); random changes at every depth, including
+    directories deleted and made anew under the same name (or moved in from elsewhere, with
+    files no watcher reports), replaced by files, and hidden or ignored entries, must leave
+    the cached walk exactly what rg walks."""
+    import random
+    import shutil
+
+    rng = random.Random(4)
+    queries = [["--files"], ["-c", "foo"], ["-g", "*.c", "-l", "foo"], ["-g", "*.log", "foo"]]
+
+    for kept in ("keep.c", "keep.log", "src/keep.c"):  # every query has a file to search
+        _write(tree / kept, "foo kept\n")
+
+    def dirs() -> list[Path]:
+        inside = (p for p in tree.rglob("*") if {".git", ".trigrep"}.isdisjoint(p.parts))
+        return [tree, *sorted(p for p in inside if p.is_dir())]
+
+    for step in range(14):
+        for _ in range(3):
+            place = rng.choice(dirs())
+            kind = rng.randrange(7) if place not in (tree, tree / "src") else rng.choice([0, 1, 4])
+            if kind == 0:  # a new file, visible, hidden or ignored
+                name = rng.choice(["n{}.c", ".h{}.c", "l{}.log", "t{}.txt"]).format(step)
+                _write(place / name, f"foo {step}\n")
+            elif kind == 1:  # a new directory with files at two depths
+                _write(place / f"d{step}" / "a.c", "foo a\n")
+                _write(place / f"d{step}" / "e" / "b.txt", "foo b\n")
+            elif kind == 2:  # a directory made anew, with other files
+                shutil.rmtree(place)
+                _write(place / f"again{step}.c", "foo again\n")
+            elif kind == 3:  # a directory replaced by a file
+                shutil.rmtree(place)
+                _write(place, f"foo was a directory {step}\n")
+            elif kind == 4:  # a file removed
+                files = [p for p in place.iterdir()
+                         if p.is_file() and not p.name.startswith((".gitignore", "keep."))]
+                if files:
+                    rng.choice(files).unlink()
+            elif kind == 5:  # a directory renamed
+                place.rename(place.with_name(place.name + "_r"))
+            elif kind == 6:  # one moved in over it: no event for its files
+                _moved_in_over(tree, place, step)
+        assert_all_like_rg(tree, daemon, queries)
+    (tree / "empty").mkdir()  # nothing inside to report its removal but its own event
+    assert_all_like_rg(tree, daemon, queries)
+    _moved_in_over(tree, tree / "empty", 99)
+    assert_all_like_rg(tree, daemon, queries)
+
+
+def _moved_in_over(tree: Path, place: Path, step: int) -> None:
+    """Replace directory `place` by one with files moved in from outside the watched `tree`."""
+    import shutil
+
+    outside = tree.parent / f"outside{step}"
+    _write(outside / "sub" / f"m{step}.c", "foo moved in\n")
+    shutil.rmtree(place)
+    outside.rename(place)
+
+
 def _search_request(tree: Path, env: dict[str, str], request_id: object,
                     argv: list[str], **extra: object) -> dict:
     return {

@@ -215,12 +215,17 @@ class Walker:
         on_warning: MessageHandler | None = None,
         on_directory: Callable[[bytes], None] | None = None,
         on_skipped: Callable[[bytes, bool, bool], None] | None = None,
+        descend: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.paths = list(paths)
         self._on_directory = on_directory  # told each directory listed, so a watcher knows them
         # told each file or directory left out below a root, (path, is_dir, ignored): ignored
         # by the rules, else hidden; so a cache knows what an overriding glob or type brings in
         self._on_skipped = on_skipped
+        # asked before listing each directory below a root that the rules let in: False leaves
+        # it out, unlisted and unreported (a cache that already knows its contents re-lists
+        # only the directory that changed)
+        self._descend = descend
         self.opts = opts
         self.errors: list[str] = []
         self.warnings: list[str] = []
@@ -354,6 +359,8 @@ class Walker:
                 name = entry.name
                 if entry.is_dir(follow_symlinks=False):
                     if name == INDEX_DIR or self._skip(entry.path, name, True, rules):
+                        continue
+                    if self._descend is not None and not self._descend(entry.path):
                         continue
                     children = self._list(entry.path)
                     if children is None:

@@ -4,9 +4,12 @@ Per served tree it keeps the index reader open and the result of one `walk()` (t
 their stats, and the hidden or ignored entries it left out, which `-g`/`-t` can bring back in:
 searches with globs and types filter this cached walk with the walker's own `EntryFilter`),
 and a watcher thread (watchfiles, inotify underneath) that marks what changed:
-a content edit marks that file for a re-stat; an add, delete or rename marks its directory,
-and an edited ignore file (or a new `.git`) the directory it governs, for a re-walk of that
-subtree. Marks are applied lazily, before the next search that uses the cached walk.
+a content edit marks that file for a re-stat; an add, delete or rename marks its directory
+to be listed again (new subdirectories are walked, known ones keep their cached contents: a
+change inside one marks it), and an edited ignore file (or a new `.git`) the directory it
+governs, for a re-walk of that subtree, as does a known directory removed or made anew (a
+directory moved in brings files no event reported). Marks are applied lazily, before the next
+search that uses the cached walk.
 
 Never stale: before using the cache, a search drops a marker file into `.trigrep/sync/` and
 waits until the watcher reports it. The kernel queues events in order, so by then every
@@ -42,7 +45,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from trigrep.console import OUTPUT_ENV, Console
 from trigrep.engine import build_at, default_root, freshness
@@ -89,6 +92,7 @@ UPDATE_MAX_DELAY = 5.0  # ...or this long after the first change of a steady str
 UPDATE_STOP_TIMEOUT = 5.0  # a stopping daemon waits this long for a running update to exit
 
 Key = tuple[bytes, ...]  # a relative path's components: their order is the walk's
+T = TypeVar("T")
 
 
 def _key(rel: str) -> Key:
@@ -106,6 +110,22 @@ def _subtree_range(keys: list[Key], directory: Key) -> tuple[int, int]:
 
 def _is_below(rel: str, directory: str) -> bool:
     return not directory or rel == directory or rel.startswith(directory + "/")
+
+
+def _merged(fresh: list[T], fresh_keys: list[Key], cached: list[T], cached_keys: list[Key],
+            kept: list[tuple[int, int]]) -> tuple[list[T], list[Key]]:
+    """`fresh` (sorted by `fresh_keys`) with the slices `kept` of `cached` (each the subtree
+    of a kept directory, so no fresh key falls inside one) put in their places, and the keys."""
+    items, keys = [], []
+    done = 0
+    for klo, khi in sorted(kept):
+        if klo == khi:
+            continue
+        at = bisect.bisect_left(fresh_keys, cached_keys[klo], done)
+        items += fresh[done:at] + cached[klo:khi]
+        keys += fresh_keys[done:at] + cached_keys[klo:khi]
+        done = at
+    return items + fresh[done:], keys + fresh_keys[done:]
 
 
 def _indexed_paths(reader: IndexReader, entries: Iterable[FileEntry]) -> dict[str, int]:
@@ -143,6 +163,7 @@ class ServedTree:
         self._skipped: list[_Skipped] = []  # in walk order
         self._skipped_keys: list[Key] = []  # _key of each of _skipped
         self._dirty_dirs: set[str] = set()  # subtrees to re-walk
+        self._relisted_dirs: set[str] = set()  # directories to list again (not their subtrees)
         self._dirty_files: set[str] = set()  # cached files to re-stat
         self._markers_seen: set[str] = set()
         self._marker_ids = itertools.count()
@@ -245,17 +266,23 @@ class ServedTree:
             return False  # git's own files: only info/exclude matters
         if directory not in self._dirs:
             return False  # in an ignored or hidden directory, or a new one (its parent is marked)
-        if name in IGNORE_FILES or name == ".git" or not modified:
-            return self._mark_dir(directory)
+        if name in IGNORE_FILES or name == ".git":
+            return self._mark_dir(directory)  # the rules of the whole subtree may have changed
+        if not modified:
+            if rel in self._dirs:  # a directory the walk knew, gone or made anew: walk it again
+                self._mark_dir(rel)
+            return self._mark_dir(directory, relist=True)
         if rel in self._cached:
             self._dirty_files.add(rel)
             return True
         return False  # an ignored file (or a directory's own metadata)
 
-    def _mark_dir(self, directory: str) -> bool:
+    def _mark_dir(self, directory: str, *, relist: bool = False) -> bool:
+        """Mark `directory` to be walked again, or with `relist` only listed again: an entry
+        was added or removed, and a change below its subdirectories marks those."""
         if directory not in self._dirs:
             return False
-        self._dirty_dirs.add(directory)
+        (self._relisted_dirs if relist else self._dirty_dirs).add(directory)
         return True
 
     @contextlib.contextmanager
@@ -296,66 +323,96 @@ class ServedTree:
     # -- the cached walk -------------------------------------------------------------------
 
     def _apply_changes(self) -> None:
-        """Re-walk the marked subtrees and re-stat the marked files (lock held)."""
-        if not (self._dirty_dirs or self._dirty_files):
+        """Re-walk the marked subtrees, re-list the marked directories and re-stat the marked
+        files (lock held)."""
+        if not (self._dirty_dirs or self._relisted_dirs or self._dirty_files):
             return
         dirs = sorted(self._dirty_dirs, key=_key)
         outermost = [d for i, d in enumerate(dirs) if not any(_is_below(d, o) for o in dirs[:i])]
+        relisted = {d for d in self._relisted_dirs
+                    if not any(_is_below(d, o) for o in outermost)}
         for rel in sorted(self._dirty_files):
-            if any(_is_below(rel, d) for d in outermost):
-                continue
+            directory = rel.rpartition("/")[0]
+            if directory in relisted or any(_is_below(rel, d) for d in outermost):
+                continue  # listed again below
             lo = bisect.bisect_left(self._keys, _key(rel))
             self._forget_indexed(self._files[lo].path)
             try:
                 self._files[lo] = _entry(rel, self.prefix + rel, os.stat(self.prefix + rel))
             except OSError:
-                outermost.append(rel.rpartition("/")[0])  # gone: its deletion is on the way
+                relisted.add(directory)  # gone: its deletion is on the way
                 continue
             self._note_indexed(self._files[lo : lo + 1])
         for directory in outermost:
-            self._rewalk(directory)
+            self._rewalk(directory, relist=False)
+        for directory in sorted(relisted, key=_key):
+            if directory in self._dirs:  # else gone with a directory listed before it
+                self._rewalk(directory, relist=True)
         self._dirty_dirs.clear()
+        self._relisted_dirs.clear()
         self._dirty_files.clear()
         self._drop_views()
         self.last_update = time.time()
 
-    def _rewalk(self, directory: str) -> None:
-        """Replace the cached files and directories below `directory` by a fresh walk of it."""
+    def _rewalk(self, directory: str, *, relist: bool) -> None:
+        """Replace the cached files and directories below `directory` by a fresh walk of it;
+        with `relist`, its subdirectories the cache holds are kept as they are and only new
+        ones are walked: a file added at the root costs one listing, not a walk of the tree."""
         self.counters["rewalks"] += 1
         key = _key(directory)
-        lo, hi = _subtree_range(self._keys, key)
-        self._cached.difference_update(entry.display for entry in self._files[lo:hi])
-        for entry in self._files[lo:hi]:
-            self._forget_indexed(entry.path)
-        self._dirs = {d for d in self._dirs if not _is_below(d, directory)}
+        below = {d for d in self._dirs if _is_below(d, directory)}
+        kept: list[str] = []  # subdirectories whose cached contents stay
+
+        def descend(path: bytes) -> bool:
+            rel = os.fsdecode(path)[len(self.prefix) :]
+            if rel in below:
+                kept.append(rel)
+                return False
+            return True
+
         absolute = self.prefix + directory if directory else self.root
         fresh: list[FileEntry] = []
         skipped: list[_Skipped] = []
+        walked_dirs: list[bytes] = []
 
         def on_skipped(path: bytes, is_dir: bool, ignored: bool) -> None:
             skipped.append(_Skipped(os.fsdecode(path)[len(self.prefix) :], is_dir, ignored))
         # Marked directories were walked, and no ancestor is being re-walked, so none of the
         # rules that let the walk descend into it has changed: walking it alone is the same.
         if os.path.isdir(absolute):
-            walked_dirs: list[bytes] = []
             walker = Walker([absolute], WalkOptions(), on_directory=walked_dirs.append,
-                            on_skipped=on_skipped)
+                            on_skipped=on_skipped, descend=descend if relist else None)
             for entry in walker:
                 rel = entry.path[len(self.prefix) :]
                 with contextlib.suppress(OSError):  # vanished already: its event will follow
                     fresh.append(_entry(rel, entry.path, os.stat(entry.path)))
-            root_bytes = os.fsencode(self.prefix)
-            self._dirs.update(
-                os.fsdecode(d.removeprefix(root_bytes)) if d != os.fsencode(self.root) else ""
-                for d in walked_dirs
-            )
-        self._files[lo:hi] = fresh
-        self._keys[lo:hi] = [_key(entry.display) for entry in fresh]
+        root_bytes = os.fsencode(self.prefix)
+        walked = {os.fsdecode(d.removeprefix(root_bytes)) if d != os.fsencode(self.root) else ""
+                  for d in walked_dirs}
+        kept_keys = [_key(d) for d in kept]
+        self._dirs -= below
+        self._dirs |= walked
+        inside = len(directory) + 1 if directory else 0  # where a path below it goes on
+        kept_names = {d[inside:] for d in kept}
+        self._dirs.update(d for d in below if d[inside:].partition("/")[0] in kept_names)
+
+        lo, hi = _subtree_range(self._keys, key)
+        kept_ranges = [_subtree_range(self._keys, k) for k in kept_keys]
+        start = lo
+        for klo, khi in [*kept_ranges, (hi, hi)]:  # what is not kept is replaced
+            for entry in self._files[start:klo]:
+                self._cached.discard(entry.display)
+                self._forget_indexed(entry.path)
+            start = khi
+        fresh_keys = [_key(entry.display) for entry in fresh]
+        self._files[lo:hi], self._keys[lo:hi] = _merged(
+            fresh, fresh_keys, self._files, self._keys, kept_ranges)
         self._cached.update(entry.display for entry in fresh)
-        lo, hi = _subtree_range(self._skipped_keys, key)
-        self._skipped[lo:hi] = skipped
-        self._skipped_keys[lo:hi] = [_key(entry.rel) for entry in skipped]
         self._note_indexed(fresh)
+        lo, hi = _subtree_range(self._skipped_keys, key)
+        self._skipped[lo:hi], self._skipped_keys[lo:hi] = _merged(
+            skipped, [_key(entry.rel) for entry in skipped], self._skipped, self._skipped_keys,
+            [_subtree_range(self._skipped_keys, k) for k in kept_keys])
 
     def _forget_indexed(self, path: str) -> None:
         """`path` changed: search it directly until it is checked against the index again."""
@@ -523,7 +580,8 @@ class ServedTree:
             return {
                 "root": self.root, "files": len(self._files), "directories": len(self._dirs),
                 "last_update": self.last_update,
-                "pending": len(self._dirty_dirs) + len(self._dirty_files), **self.counters,
+                "pending": len(self._dirty_dirs) + len(self._relisted_dirs)
+                + len(self._dirty_files), **self.counters,
                 "index_updates": self._updater.runs, "index_updating": self._updater.running,
                 "segments": index_stats.segments if index_stats else None,
                 "tombstones": index_stats.tombstones if index_stats else None,
