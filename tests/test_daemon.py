@@ -11,6 +11,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ import trigrep
 from conftest import RG, TRIGREP, Run, isolated_env, normalise_json, run
 
 SRC = str(Path(trigrep.__file__).resolve().parents[1])
+SCRIPT = Path(SRC).parent / "scripts" / "trigrep"  # the installed `trigrep` command
 
 QUERIES: list[list[str]] = [
     ["foo"],
@@ -393,6 +395,34 @@ def test_flags_are_parsed_by_the_daemon_and_stdin_stays_local(
         assert (ours.out, ours.code) == (theirs.out, theirs.code), args
     # The daemon saw both (and declined them): the client searched stdin itself.
     assert status(tree, env)["roots"][0]["searches"] == searches + 2
+
+
+# All that a search the daemon answers may load beyond the interpreter's own start-up
+# (`binascii` only to decode output). Not `re`, `enum`, `json`, `socket`, `typing`,
+# `dataclasses`, `collections`, `contextlib`, `__future__`...: start-up time on every search.
+CLIENT_MODULES = {"trigrep", "trigrep.console", "trigrep.cli", "trigrep.server",
+                  "trigrep.server.client", "trigrep.server.protocol", "trigrep.server.wire",
+                  "_socket", "binascii"}
+
+
+def _imported_after_site(importtime: bytes) -> set[str]:
+    """The modules `python -X importtime` reports the script itself loading (those after
+    `site`, which the interpreter loads before it runs the script)."""
+    names = [line.rpartition(b"|")[2].strip().decode() for line in importtime.splitlines()
+             if line.startswith(b"import time:")]
+    return set(names[len(names) - names[::-1].index("site"):])
+
+
+def test_a_search_the_daemon_answers_loads_only_the_client(
+    tree: Path, env: dict[str, str], daemon: Daemon
+) -> None:
+    searches = status(tree, env)["roots"][0]["searches"]
+    for args in (["-n", "foo"], ["nothing_matches_this"]):
+        ours = run([sys.executable, "-X", "importtime", str(SCRIPT), *args], tree, env)
+        theirs = run([RG, "--sort", "path", *args], tree, env)
+        assert (ours.out, ours.code) == (theirs.out, theirs.code), args
+        assert _imported_after_site(ours.err) - CLIENT_MODULES == set(), args
+    assert status(tree, env)["roots"][0]["searches"] == searches + 2  # the daemon answered
 
 
 def _wait_for(condition, what: str, timeout: float = 120) -> None:

@@ -4,22 +4,22 @@
     for m in trigrep.Index("path/to/tree").search("PM_RESUME", ignore_case=True):
         print(m.path, m.line_number, m.line)
 
-The API's names are loaded on first use, so `import trigrep` (and the CLI) stays light.
+The API's names, the errors' too, are loaded on first use, so `import trigrep` (and the CLI,
+when a daemon answers its search) loads no other module: no `from __future__` either.
 """
-
-from __future__ import annotations
-
-from trigrep.errors import Error, IndexFormatError, PathError, PatternError
 
 __version__ = "0.1.0"
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
 if TYPE_CHECKING:
     from trigrep.api import ContextLine, Index, Match
+    from trigrep.errors import Error, IndexFormatError, PathError, PatternError
     from trigrep.index import IndexStats
 
 _LAZY = {"ContextLine": "trigrep.api", "Index": "trigrep.api", "Match": "trigrep.api",
-         "IndexStats": "trigrep.index"}
+         "IndexStats": "trigrep.index", "Error": "trigrep.errors",
+         "IndexFormatError": "trigrep.errors", "PathError": "trigrep.errors",
+         "PatternError": "trigrep.errors"}
 
 
 def __getattr__(name: str) -> object:

@@ -8,17 +8,17 @@ does: then this process loads nothing but the socket client. Otherwise the flags
 here (`trigrep.flags`) and the search runs here, or in the daemon serving its paths.
 """
 
-from __future__ import annotations
-
+# Neither `from __future__ import annotations` (a module to load) nor a runtime import of
+# `collections.abc` (it loads `collections`) nor of `trigrep.errors`: when a daemon answers,
+# loading this module is most of what a search costs beyond the interpreter's start-up.
 import os
 import sys
-from collections.abc import Callable, Sequence
 
 from trigrep.console import stdin_is_readable
-from trigrep.errors import Error
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
     from typing import TextIO
 
     from trigrep.console import Console
@@ -35,8 +35,8 @@ class Declined(Exception):
     """A daemon cannot run this search for its client: it reads the client's stdin."""
 
 
-def _search(argv: Sequence[str], console: Console | None = None,
-            warm: WarmTree | None = None) -> int:
+def _search(argv: "Sequence[str]", console: "Console | None" = None,
+            warm: "WarmTree | None" = None) -> int:
     """The search `argv`, printed to `console` (default: this process's), with `warm` the
     daemon's cache when a daemon runs it."""
     from trigrep import flags
@@ -81,7 +81,7 @@ def _search(argv: Sequence[str], console: Console | None = None,
     return code
 
 
-def _index(argv: Sequence[str]) -> int:
+def _index(argv: "Sequence[str]") -> int:
     from trigrep import flags
 
     p = flags.Parser(prog="trigrep index",
@@ -95,7 +95,7 @@ def _index(argv: Sequence[str]) -> int:
     return engine.build(ns.path, progress=sys.stderr.isatty(), full=ns.full)
 
 
-def _stats(argv: Sequence[str]) -> int:
+def _stats(argv: "Sequence[str]") -> int:
     from trigrep import flags
 
     p = flags.Parser(prog="trigrep stats", description="Show the statistics of the index of PATH.")
@@ -107,7 +107,7 @@ def _stats(argv: Sequence[str]) -> int:
     return engine.print_stats(ns.path, as_json=ns.json)
 
 
-def _mcp(argv: Sequence[str]) -> int:
+def _mcp(argv: "Sequence[str]") -> int:
     from trigrep import flags
 
     p = flags.Parser(prog="trigrep mcp", description="Serve the tree at PATH to AI agents: an MCP "
@@ -119,7 +119,7 @@ def _mcp(argv: Sequence[str]) -> int:
     return serve(ns.path)
 
 
-def _serve(argv: Sequence[str]) -> int:
+def _serve(argv: "Sequence[str]") -> int:
     from trigrep import flags
 
     p = flags.Parser(prog="trigrep serve", description="Watch the trees holding PATHs (default: "
@@ -136,7 +136,7 @@ def _serve(argv: Sequence[str]) -> int:
     return daemon.serve(ns.paths or ["."], detach=ns.detach, idle_timeout=ns.idle_timeout)
 
 
-def _status(argv: Sequence[str]) -> int:
+def _status(argv: "Sequence[str]") -> int:
     from trigrep import flags
 
     p = flags.Parser(prog="trigrep status",
@@ -149,7 +149,7 @@ def _status(argv: Sequence[str]) -> int:
     return client.print_status(ns.path, as_json=ns.json)
 
 
-def _stop(argv: Sequence[str]) -> int:
+def _stop(argv: "Sequence[str]") -> int:
     from trigrep import flags
 
     p = flags.Parser(prog="trigrep stop", description="Stop the daemon serving PATH.")
@@ -160,8 +160,10 @@ def _stop(argv: Sequence[str]) -> int:
     return client.stop(ns.path)
 
 
-def _guarded(run: Callable[[], int], err: TextIO) -> int:
+def _guarded(run: "Callable[[], int]", err: "TextIO") -> int:
     """`run()`'s exit code, with every failure turned into rg's one-line message and code."""
+    from trigrep.errors import Error
+
     try:
         return run()
     except Error as e:
@@ -180,7 +182,7 @@ def _guarded(run: Callable[[], int], err: TextIO) -> int:
         return 2
 
 
-def run_search(argv: Sequence[str], console: Console, warm: WarmTree | None = None) -> int:
+def run_search(argv: "Sequence[str]", console: "Console", warm: "WarmTree | None" = None) -> int:
     """The search `trigrep ARGV` printing to `console` (a daemon's client's), as main would.
 
     A reader that went away (`| head`, a cancel) ends it quietly, as rg does.
@@ -191,7 +193,7 @@ def run_search(argv: Sequence[str], console: Console, warm: WarmTree | None = No
         return 0
 
 
-def _daemon_may_parse(argv: Sequence[str]) -> bool:
+def _daemon_may_parse(argv: "Sequence[str]") -> bool:
     """Whether the search may go, flags unparsed, to a daemon serving the current directory's
     tree: it parses them (and declines a search of stdin), so a search it answers loads none
     of the CLI's parsing. Errs on the side of parsing here."""
@@ -207,7 +209,7 @@ def _daemon_may_parse(argv: Sequence[str]) -> bool:
     return True
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: "Sequence[str] | None" = None) -> int:
     """Entry point of the `trigrep` command; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else "search"

@@ -1,18 +1,17 @@
 """Where a search writes and what terminal it writes to: this process's, or a daemon client's.
 
-Kept free of heavy imports: the CLI consults it before deciding whether a daemon answers.
+Kept free of imports beyond those the interpreter itself loads (no `collections.abc`, no
+`from __future__`): the CLI consults it before deciding whether a daemon answers.
 """
-
-from __future__ import annotations
 
 import io
 import os
 import stat
 import sys
-from collections.abc import Mapping
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import BinaryIO, TextIO
 
 # The environment variables that change what a search prints (--color auto).
@@ -38,10 +37,10 @@ class Console:
 
     def __init__(
         self,
-        out: BinaryIO,
-        err: TextIO,
+        out: "BinaryIO",
+        err: "TextIO",
         is_tty: bool,
-        env: Mapping[str, str] | None = None,  # OUTPUT_ENV values as the user has them
+        env: "Mapping[str, str] | None" = None,  # OUTPUT_ENV values as the user has them
         stdin_readable: bool = False,
     ) -> None:
         self.out = out
@@ -51,7 +50,7 @@ class Console:
         self.stdin_readable = stdin_readable
 
     @classmethod
-    def of_process(cls) -> Console:
+    def of_process(cls) -> "Console":
         """This process's own stdout, stderr, terminal and stdin."""
         env = {name: os.environ[name] for name in OUTPUT_ENV if name in os.environ}
         is_tty = sys.stdout.isatty()

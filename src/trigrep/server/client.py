@@ -1,20 +1,16 @@
 """The CLI's side of the daemon: send a search to the daemon serving its tree, print the answer.
 
-Imported on every CLI search, so it uses only the standard library (no engine, no numpy):
-when a daemon answers, the CLI never loads the search machinery at all.
+Imported on every CLI search, and when a daemon answers, its start-up is most of what the
+search costs: so this module and `protocol` load nothing beyond what the interpreter itself
+loads, bar `_socket` (`socket` would add `selectors`, `enum`...; `binascii` only when output
+comes). No engine, no numpy, no json (`wire` instead), no typing, no `from __future__`.
 """
 
-from __future__ import annotations
-
-import binascii
-import contextlib
-import json
+import _socket
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
 
-from trigrep.errors import Error
 from trigrep.server.protocol import (
     CLIENT_ENV,
     DAEMON_LOG,
@@ -29,8 +25,8 @@ from trigrep.server.protocol import (
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
 if TYPE_CHECKING:
-    import socket
     import subprocess
+    from collections.abc import Iterator, Sequence
 
 CONNECT_TIMEOUT = 1.0
 # After a search the CLI ran itself, it starts a daemon for the tree when the index holds at
@@ -41,20 +37,23 @@ AUTO_SERVE_MIN_FILES = 10_000
 AUTO_SERVE_IDLE = 1800.0
 
 
-def connect(start: str) -> tuple[str, Message, socket.socket] | None:
-    """(root, daemon record, connected socket) for the daemon serving `start`, if one answers."""
+RESPONSE_BUFFER = 1 << 17  # a whole output line (64 KiB of output, in base64) per read
+Connection = tuple[str, Message, _socket.socket]  # (root, daemon record, connected socket)
+
+
+def connect(start: str) -> Connection | None:
+    """(root, daemon record, connected socket) for the daemon serving `start`, if one answers;
+    the caller closes the socket."""
     return _connect(find_daemon_file(start))
 
 
-def _connect(found: tuple[str, Message] | None) -> tuple[str, Message, socket.socket] | None:
+def _connect(found: "tuple[str, Message] | None") -> Connection | None:
     """(root, daemon record, connected socket) for the daemon `find_daemon_file` found, if
     one answers."""
     if found is None:
         return None
     root, record = found
-    import socket  # after the caller dropped its sync marker: the watcher works meanwhile
-
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT)
     try:
         sock.connect(str(record.get("socket")))
@@ -65,13 +64,14 @@ def _connect(found: tuple[str, Message] | None) -> tuple[str, Message, socket.so
     return root, record, sock
 
 
-def _responses(sock: socket.socket) -> Iterator[Message]:
-    with sock.makefile("rb") as lines:
+def responses(sock: _socket.socket) -> "Iterator[Message]":
+    """The messages the daemon sends on `sock`, until it closes the connection."""
+    with open(sock.fileno(), "rb", buffering=RESPONSE_BUFFER, closefd=False) as lines:
         for line in lines:
             yield decode(line)
 
 
-def search(argv: Sequence[str], paths: Sequence[str], *, stdin_readable: bool = False) -> (
+def search(argv: "Sequence[str]", paths: "Sequence[str]", *, stdin_readable: bool = False) -> (
     int | None
 ):
     """Run the search `argv` in the daemon serving the tree of `paths[0]` (or "."), printing
@@ -92,12 +92,14 @@ def search(argv: Sequence[str], paths: Sequence[str], *, stdin_readable: bool = 
         return _search_in(_connect(found), argv, stdin_readable, marker)
     finally:
         if marker is not None:
-            with contextlib.suppress(OSError):  # else the daemon's start-up sweep deletes it
+            try:  # noqa: SIM105 (contextlib.suppress: a module to load on every search)
                 os.unlink(os.path.join(sync_dir(found[0]), marker))
+            except OSError:
+                pass  # the daemon's start-up sweep deletes it
 
 
-def _search_in(connected: tuple[str, Message, socket.socket] | None, argv: Sequence[str],
-               stdin_readable: bool, marker: str | None) -> int | None:
+def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readable: bool,
+               marker: str | None) -> int | None:
     if connected is None:
         return None
     root, _record, sock = connected
@@ -110,21 +112,24 @@ def _search_in(connected: tuple[str, Message, socket.socket] | None, argv: Seque
         request["sync"] = marker
     out = sys.stdout.buffer
     printed = False
-    with sock:
-        try:
-            sock.sendall(encode(request))
-            for message in _responses(sock):
-                if "out" in message:
-                    out.write(binascii.a2b_base64(message["out"]))
-                    printed = True
-                elif "exit" in message:
-                    out.flush()
-                    sys.stderr.write(message.get("stderr", ""))
-                    return int(message["exit"])
-                elif "declined" in message:
-                    return None
-        except (ConnectionError, ValueError):
-            pass
+    try:
+        sock.sendall(encode(request))
+        for message in responses(sock):
+            if "out" in message:
+                import binascii  # loaded only when there is output (a shared library)
+
+                out.write(binascii.a2b_base64(message["out"]))
+                printed = True
+            elif "exit" in message:
+                out.flush()
+                sys.stderr.write(message.get("stderr", ""))
+                return int(message["exit"])
+            elif "declined" in message:
+                return None
+    except (ConnectionError, ValueError):
+        pass
+    finally:
+        sock.close()
     if not printed:
         return None  # the daemon went away before answering: search locally
     sys.stderr.write("trigrep: the daemon stopped in the middle of the search\n")
@@ -137,16 +142,19 @@ def ask(path: str, message: Message) -> tuple[str, Message, Message] | None:
     if connected is None:
         return None
     root, record, sock = connected
-    with sock:
-        try:
-            sock.sendall(encode({"id": 1, **message}))
-            return root, record, next(_responses(sock))
-        except (ConnectionError, ValueError, StopIteration):
-            return None
+    try:
+        sock.sendall(encode({"id": 1, **message}))
+        return root, record, next(responses(sock))
+    except (ConnectionError, ValueError, StopIteration):
+        return None
+    finally:
+        sock.close()
 
 
 def print_status(path: str, *, as_json: bool) -> int:
     """`trigrep status`: 0 and the daemon's state when one serves `path`, else 1."""
+    import json
+
     answer = ask(path, {"op": "status"})
     if answer is None or "status" not in answer[2]:
         if as_json:
@@ -189,7 +197,9 @@ def stop(path: str, *, timeout: float = 10.0) -> int:
     return 2
 
 
-def spawn_daemon(roots: Sequence[str], idle_timeout: float | None) -> subprocess.Popen[bytes]:
+def spawn_daemon(roots: "Sequence[str]", idle_timeout: float | None) -> (
+    "subprocess.Popen[bytes]"
+):
     """Start `trigrep serve ROOTS` in its own session, logging to the first root's
     .trigrep/daemon.log; it exits at once if another daemon serves one of them."""
     import subprocess  # not on the path of a search the daemon answers
@@ -207,6 +217,7 @@ def spawn_daemon(roots: Sequence[str], idle_timeout: float | None) -> subprocess
 def serve_in_background(path: str) -> None:
     """After a search without a daemon in a big indexed tree, start one for the tree, so that
     the next searches skip walking and checking every file (a watcher knows what changed)."""
+    from trigrep.errors import Error
     from trigrep.index.format import MANIFEST_NAME, parse_manifest
     from trigrep.index.reader import find_index_root
 

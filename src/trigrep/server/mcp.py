@@ -22,7 +22,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import suppress
+from contextlib import closing, suppress
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, TypeVar
 
@@ -404,10 +404,10 @@ class Tree:
                                   if name in os.environ},
         }
         pending = b""
-        with sock:  # closing it (the consumer stopped early) cancels the search
+        with closing(sock):  # closing it (the consumer stopped early) cancels the search
             try:
                 sock.sendall(encode(request))
-                for message in client._responses(sock):
+                for message in client.responses(sock):
                     if "out" in message:
                         *lines, pending = (pending + base64.b64decode(message["out"])).split(b"\n")
                         yield from lines

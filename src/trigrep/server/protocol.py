@@ -54,15 +54,15 @@ Responses (daemon -> client):
     {"id": 5, "stopping": true}
     {"id": ..., "error": "<message>"}    the request was malformed
 
-Only the standard library is imported here: the CLI loads this on every search.
+The CLI loads this on every search, so it imports next to nothing: the lines' JSON is
+`wire`'s, not the json package's (see there why), and no `from __future__` import (that
+alone is a module to load).
 """
 
-from __future__ import annotations
-
-import fcntl
-import json
 import os
 import stat
+
+from trigrep.server import wire
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
 if TYPE_CHECKING:
@@ -80,12 +80,12 @@ Message = dict[str, "Any"]
 
 def encode(message: Message) -> bytes:
     """One message as a protocol line."""
-    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+    return wire.dumps(message).encode() + b"\n"
 
 
 def decode(line: bytes) -> Message:
     """One protocol line as a message; ValueError if it is not a JSON object."""
-    message = json.loads(line)
+    message = wire.loads(line.decode())
     if not isinstance(message, dict):
         raise ValueError("a message must be a JSON object")
     return message
@@ -136,6 +136,8 @@ def drop_sync_marker(root: str) -> str | None:
 def is_served(root: str) -> bool:
     """True while a daemon holds `root`'s daemon lock (the kernel drops it when the daemon
     dies, however it dies)."""
+    import fcntl  # not on the path of a search a daemon answers
+
     try:
         fd = os.open(daemon_lock_path(root), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
