@@ -397,9 +397,9 @@ def test_flags_are_parsed_by_the_daemon_and_stdin_stays_local(
     assert status(tree, env)["roots"][0]["searches"] == searches + 2
 
 
-# All that a search the daemon answers may load beyond the interpreter's own start-up
-# (`binascii` only to decode output). Not `re`, `enum`, `json`, `socket`, `typing`,
-# `dataclasses`, `collections`, `contextlib`, `__future__`...: start-up time on every search.
+# All that a search the daemon answers may load beyond the interpreter's own start-up. Not
+# `re`, `enum`, `json`, `socket`, `typing`, `dataclasses`, `collections`, `contextlib`,
+# `__future__`...: their import time would add to every search.
 CLIENT_MODULES = {"trigrep", "trigrep.console", "trigrep.cli", "trigrep.server",
                   "trigrep.server.client", "trigrep.server.protocol", "trigrep.server.wire",
                   "_socket", "binascii"}

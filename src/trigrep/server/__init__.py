@@ -2,6 +2,7 @@
 `trigrep serve` daemon keeping trees' walks and indexes warm (`daemon.py`, its socket
 protocol in `protocol.py`).
 
-The CLI's search path imports only `client.py` and `protocol.py` (standard library only) to
-find a daemon; `trigrep mcp` loads `mcp.py` (and the `mcp` SDK) only when that subcommand runs.
+The CLI's search path imports only `client.py`, `protocol.py` and `wire.py` (the protocol's
+JSON), which load nothing beyond `_socket`, to find a daemon; `trigrep mcp` loads `mcp.py`
+(and the `mcp` SDK) only when that subcommand runs.
 """

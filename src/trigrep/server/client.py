@@ -2,11 +2,11 @@
 
 Imported on every CLI search, and when a daemon answers, its start-up is most of what the
 search costs: so this module and `protocol` load nothing beyond what the interpreter itself
-loads, bar `_socket` (`socket` would add `selectors`, `enum`...; `binascii` only when output
-comes). No engine, no numpy, no json (`wire` instead), no typing, no `from __future__`.
+loads, bar `_socket` and `binascii` (`socket` would add `selectors`, `enum`...), and those
+two only while the daemon's watcher or search is at work. No engine, no numpy, no json
+(`wire` instead), no typing, no `from __future__`.
 """
 
-import _socket
 import os
 import sys
 import time
@@ -25,6 +25,7 @@ from trigrep.server.protocol import (
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
 if TYPE_CHECKING:
+    import _socket
     import subprocess
     from collections.abc import Iterator, Sequence
 
@@ -38,7 +39,7 @@ AUTO_SERVE_IDLE = 1800.0
 
 
 RESPONSE_BUFFER = 1 << 17  # a whole output line (64 KiB of output, in base64) per read
-Connection = tuple[str, Message, _socket.socket]  # (root, daemon record, connected socket)
+Connection = tuple[str, Message, "_socket.socket"]  # (root, daemon record, connected socket)
 
 
 def connect(start: str) -> Connection | None:
@@ -53,6 +54,8 @@ def _connect(found: "tuple[str, Message] | None") -> Connection | None:
     if found is None:
         return None
     root, record = found
+    import _socket  # after the caller dropped its sync marker: the watcher works meanwhile
+
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT)
     try:
@@ -64,7 +67,7 @@ def _connect(found: "tuple[str, Message] | None") -> Connection | None:
     return root, record, sock
 
 
-def responses(sock: _socket.socket) -> "Iterator[Message]":
+def responses(sock: "_socket.socket") -> "Iterator[Message]":
     """The messages the daemon sends on `sock`, until it closes the connection."""
     with open(sock.fileno(), "rb", buffering=RESPONSE_BUFFER, closefd=False) as lines:
         for line in lines:
@@ -114,10 +117,10 @@ def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readab
     printed = False
     try:
         sock.sendall(encode(request))
+        import binascii  # while the daemon searches (a shared library to load)
+
         for message in responses(sock):
             if "out" in message:
-                import binascii  # loaded only when there is output (a shared library)
-
                 out.write(binascii.a2b_base64(message["out"]))
                 printed = True
             elif "exit" in message:
