@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy  # noqa: F401  (loaded, so the searcher counts long runs of lines with it)
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -45,6 +46,8 @@ FILES: dict[str, bytes] = {
     "big.bin": b"foo line\n" * 10000 + b"zz\x00zz foo\n" + b"foo end\n",
     "late.bin": b"foo line\n" * 9000 + b"foo\x00 nul\n" + b"foo end\n" * 3,
     "bom8.txt": b"\xef\xbb\xbffoo\nbar\n",
+    # matches far apart: line numbers from counts over spans beyond searcher.VECTOR_COUNT_MIN
+    "far.txt": b"".join(b"line %d\n" % i + b"foo %d\n" % i * (i % 1500 == 7) for i in range(6000)),
     "bom16.txt": "foo\nbar é foo\n".encode("utf-16-le").join([b"\xff\xfe", b""]),
 }
 

@@ -110,6 +110,10 @@ class SearchPool:
 
         self.workers = workers or os.cpu_count() or 1
         context = multiprocessing.get_context(start_method)
+        if start_method == "forkserver":
+            # Workers fork from the server with these loaded (numpy for the searcher's
+            # vectorised line counts); forked ones get what their parent has.
+            context.set_forkserver_preload(["numpy", __name__])
         self._pool = context.Pool(self.workers, initializer=_init_worker)
 
     def submit(self, search: bytes, entries: list[FileEntry]) -> AsyncResult[list[Outcome]]:
