@@ -277,6 +277,22 @@ def test_directories_listed_again_keep_their_cached_subdirectories(
     assert_all_like_rg(tree, daemon, queries)
 
 
+def test_git_exclude_and_directories_moved_out(tree: Path, daemon: Daemon) -> None:
+    """.git/info/exclude counts as an ignore file (also when .git/info appears after the walk);
+    a directory moved out of the tree is no longer watched under its old name."""
+    queries = [["--files"], ["-l", "foo"]]
+    _write(tree / ".git" / "info" / "exclude", "*.md\n")  # .git/info is new
+    assert_all_like_rg(tree, daemon, queries)
+    _write(tree / ".git" / "info" / "exclude", "*.py\n")
+    assert_all_like_rg(tree, daemon, queries)
+    events = status(tree, daemon.env)["roots"][0]["events"]
+    (tree / "src" / "deep").rename(tree.parent / "deep_outside")
+    _write(tree.parent / "deep_outside" / "later.c", "foo written outside\n")
+    _write(tree / "build" / "out2.c", "foo in an ignored directory\n")
+    assert_all_like_rg(tree, daemon, queries)
+    assert status(tree, daemon.env)["roots"][0]["events"] == events + 1  # the move alone
+
+
 def _moved_in_over(tree: Path, place: Path, step: int) -> None:
     """Replace directory `place` by one with files moved in from outside the watched `tree`."""
     import shutil
@@ -498,6 +514,7 @@ def test_protocol_events_cancel_and_errors(tree: Path, env: dict[str, str],
                                            daemon: Daemon) -> None:
     with _connect(tree) as sock, sock.makefile("rb") as replies:
         sock.sendall(b'{"id": "s", "op": "subscribe"}\n')
+        assert json.loads(replies.readline()) == {"id": "s", "subscribed": True}
         _write(tree / "src" / "evented.c", "x\n")
         (tree / "ignored.log").write_text("ignored: no event\n")
         event = json.loads(replies.readline())

@@ -3,7 +3,8 @@
 Per served tree it keeps the index reader open and the result of one `walk()` (the files with
 their stats, and the hidden or ignored entries it left out, which `-g`/`-t` can bring back in:
 searches with globs and types filter this cached walk with the walker's own `EntryFilter`),
-and a watcher thread (watchfiles, inotify underneath) that marks what changed:
+and a watcher (`trigrep.server.watch`: inotify on each directory the walk entered) that marks
+what changed:
 a content edit marks that file for a re-stat; an add, delete or rename marks its directory
 to be listed again (new subdirectories are walked, known ones keep their cached contents: a
 change inside one marks it), and an edited ignore file (or a new `.git`) the directory it
@@ -69,19 +70,19 @@ from trigrep.server.protocol import (
     socket_dir,
     sync_dir,
 )
+from trigrep.server.watch import ADDED, ENTRIES_MASK, MODIFIED, Batch, TreeWatcher
 from trigrep.walk import EntryFilter, FileEntry, Ruling, Walker
 
 if TYPE_CHECKING:
     import numpy as np
 
 SYNC_TIMEOUT = 2.0  # seconds to wait for a marker before re-walking everything
+ACCEPT_POLL_S = 0.2  # how often the accepting thread checks for shutdown
 MAX_MARKERS_SEEN = 1000  # markers seen that no search waited for are forgotten past this
-WATCH_STEP_MS = 5  # watchfiles yields a batch once no event came for this long...
-WATCH_DEBOUNCE_MS = 100  # ...or after this long in a steady stream of events
-WATCH_POLL_MS = 200  # how often the watcher thread checks for shutdown
 OUTPUT_CHUNK = 64 << 10
 IGNORE_FILES = frozenset((".gitignore", ".ignore", ".rgignore"))
-GIT_EXCLUDE = ".git/info/exclude"
+GIT_INFO = ".git/info"
+GIT_EXCLUDE = GIT_INFO + "/exclude"
 MAX_VIEWS = 8
 START_TIMEOUT = 600.0  # --detach waits this long for the first walk (and index build)
 # Until the index is updated, changed files are searched directly (cheap for a few), so it
@@ -181,8 +182,7 @@ class ServedTree:
         # While a replaced index is reopened in the background: paths changed meanwhile.
         self._touched: set[str] | None = None
         self._updater = _IndexUpdater(root)
-        self._stop = threading.Event()
-        self._watcher: threading.Thread | None = None
+        self._watcher = TreeWatcher(f"watch {root}", self._note)
         self.listeners: list[Callable[[list[str]], None]] = []
         self.counters = {
             "searches": 0, "warm_searches": 0, "events": 0, "rewalks": 0,
@@ -192,19 +192,14 @@ class ServedTree:
     # -- life cycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Watch, then walk: changes made while no daemon ran are caught up by the walk, and
-        those made during it by the watcher."""
+        """Walk, watching each directory before it is listed: changes made while no daemon
+        ran are caught up by the walk, and those made during it by the watcher."""
         os.makedirs(self.sync_dir, exist_ok=True)
         for leftover in os.listdir(self.sync_dir):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(self.sync_dir, leftover))
-        self._watcher = threading.Thread(target=self._watch, name=f"watch {self.root}",
-                                         daemon=True)
+        self._watcher.watch(self.sync_dir, ENTRIES_MASK)
         self._watcher.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self.sync(timeout=0.25):  # markers dropped before the watch began are lost
-            if time.monotonic() > deadline or not self._watcher.is_alive():
-                raise Error(f"{self.root}: the file watcher did not start")
         with self._lock:
             self._dirty_dirs = {""}
             self._apply_changes()
@@ -212,41 +207,27 @@ class ServedTree:
         self._updater.start()  # catches up with changes made while no daemon ran
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._watcher is not None:
-            self._watcher.join()
+        self._watcher.stop()
         self._updater.stop()
 
     # -- watching --------------------------------------------------------------------------
 
-    def _watch(self) -> None:
-        import watchfiles
-
-        changes = watchfiles.watch(
-            self.root, watch_filter=None, debounce=WATCH_DEBOUNCE_MS, step=WATCH_STEP_MS,
-            rust_timeout=WATCH_POLL_MS, yield_on_timeout=True, stop_event=self._stop,
-            raise_interrupt=False,
-        )
-        for batch in changes:
-            if batch:
-                self._note(batch)
-
-    def _note(self, batch: Iterable[tuple[Any, str]]) -> None:
+    def _note(self, batch: Batch, overflowed: bool) -> None:
         """Mark what one batch of watcher events means for the cached walk."""
-        import watchfiles
-
         relevant: list[str] = []
         with self._lock:
+            if overflowed:
+                self._dirty_dirs.add("")  # events were lost: trust nothing
             for change, path in batch:
                 if not path.startswith(self.prefix):
                     continue
                 rel = path[len(self.prefix) :]
                 if rel.startswith(INDEX_DIR_NAME + "/"):
                     marker = rel.removeprefix(f"{INDEX_DIR_NAME}/{SYNC_DIR}/")
-                    if marker != rel and change == watchfiles.Change.added:
+                    if marker != rel and change == ADDED:
                         self._markers_seen.add(marker)
                     continue
-                if self._mark(rel, change == watchfiles.Change.modified):
+                if self._mark(rel, change):
                     relevant.append(rel)
             self.counters["events"] += len(relevant)
             self._lock.notify_all()
@@ -255,20 +236,23 @@ class ServedTree:
             for listener in list(self.listeners):
                 listener(sorted(relevant))
 
-    def _mark(self, rel: str, modified: bool) -> bool:
+    def _mark(self, rel: str, change: str) -> bool:
         """Mark one changed path; False when it cannot change what is searched."""
         directory, _, name = rel.rpartition("/")
         components = rel.split("/")
         if rel.endswith("/" + GIT_EXCLUDE) or rel == GIT_EXCLUDE:
             repo = rel[: -len(GIT_EXCLUDE)].rstrip("/")
             return self._mark_dir(repo)
+        if (rel.endswith("/" + GIT_INFO) or rel == GIT_INFO) and change == ADDED:
+            self._watcher.watch(self.prefix + rel)  # a new .git/info: its exclude file counts
+            return self._mark_dir(rel[: -len(GIT_INFO)].rstrip("/"))
         if ".git" in components[:-1]:
             return False  # git's own files: only info/exclude matters
         if directory not in self._dirs:
             return False  # in an ignored or hidden directory, or a new one (its parent is marked)
         if name in IGNORE_FILES or name == ".git":
             return self._mark_dir(directory)  # the rules of the whole subtree may have changed
-        if not modified:
+        if change != MODIFIED:
             if rel in self._dirs:  # a directory the walk knew, gone or made anew: walk it again
                 self._mark_dir(rel)
             return self._mark_dir(directory, relist=True)
@@ -364,13 +348,16 @@ class ServedTree:
         kept: list[str] = []  # subdirectories whose cached contents stay
 
         def descend(path: bytes) -> bool:
-            rel = os.fsdecode(path)[len(self.prefix) :]
-            if rel in below:
+            absolute = os.fsdecode(path)
+            rel = absolute[len(self.prefix) :]
+            if relist and rel in below:
                 kept.append(rel)
                 return False
+            self._watcher.watch(absolute)  # before it is listed
             return True
 
         absolute = self.prefix + directory if directory else self.root
+        self._watcher.watch(absolute)
         fresh: list[FileEntry] = []
         skipped: list[_Skipped] = []
         walked_dirs: list[bytes] = []
@@ -381,7 +368,7 @@ class ServedTree:
         # rules that let the walk descend into it has changed: walking it alone is the same.
         if os.path.isdir(absolute):
             walker = Walker([absolute], WalkOptions(), on_directory=walked_dirs.append,
-                            on_skipped=on_skipped, descend=descend if relist else None)
+                            on_skipped=on_skipped, descend=descend)
             for entry in walker:
                 rel = entry.path[len(self.prefix) :]
                 with contextlib.suppress(OSError):  # vanished already: its event will follow
@@ -395,6 +382,12 @@ class ServedTree:
         inside = len(directory) + 1 if directory else 0  # where a path below it goes on
         kept_names = {d[inside:] for d in kept}
         self._dirs.update(d for d in below if d[inside:].partition("/")[0] in kept_names)
+        self._watcher.unwatch(self.prefix + d if d else self.root for d in below - self._dirs)
+        for d in walked:  # git repositories: their .git/info/exclude counts as an ignore file
+            git = os.path.join(self.prefix + d if d else self.root, ".git")
+            if os.path.isdir(git):
+                self._watcher.watch(git, ENTRIES_MASK)
+                self._watcher.watch(os.path.join(git, "info"))
 
         lo, hi = _subtree_range(self._keys, key)
         kept_ranges = [_subtree_range(self._keys, k) for k in kept_keys]
@@ -827,7 +820,7 @@ class Daemon:
         finally:
             os.umask(old_umask)
         listener.listen(128)
-        listener.settimeout(WATCH_POLL_MS / 1000)
+        listener.settimeout(ACCEPT_POLL_S)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self._stopping.set())
         record = {"pid": os.getpid(), "socket": self.socket_path, "started": self.started}
@@ -969,6 +962,7 @@ class _Session:
             ]
             for tree, listener in self._subscriptions[request_id]:
                 tree.listeners.append(listener)
+            self.send({"id": request_id, "subscribed": True})
         elif op == "stop":
             self.send({"id": request_id, "stopping": True})
             self._daemon.stop()

@@ -33,7 +33,7 @@ Requests (client -> daemon):
         chunk and still ends with its `exit` message. Closing the connection cancels all.
     {"id": 3, "op": "status"}
     {"id": 4, "op": "subscribe"}
-        Change events until cancelled.
+        Change events until cancelled (from the `subscribed` answer on).
     {"id": 5, "op": "stop"}
         Shut the daemon down (it finishes nothing but removes its socket and daemon.json).
 
@@ -49,6 +49,7 @@ Responses (daemon -> client):
          "pending": <changes seen, not yet applied>, "searches": ..., "warm_searches": ...,
          "events": ..., "rewalks": ..., "index_updates": <runs of trigrep index>,
          "index_updating": <bool>, "segments": ..., "tombstones": ...}, ...]}}
+    {"id": 4, "subscribed": true}     changes from now on are reported:
     {"id": 4, "event": "changed", "root": "/abs/root", "paths": ["rel/path", ...]}
         paths (relative to the root) of a batch of relevant changes the watcher saw
     {"id": 5, "stopping": true}
