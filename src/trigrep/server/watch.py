@@ -60,7 +60,8 @@ class TreeWatcher:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.ident is not None:  # started
+            self._thread.join()
         self._inotify.close()
 
     def watch(self, directory: str, mask: int = WATCH_MASK) -> None:
@@ -130,4 +131,5 @@ class TreeWatcher:
                             self._forget_tree(path)  # (deleted ones: the kernel drops them)
                     else:
                         batch.append((MODIFIED, path))
-            self._on_batch(batch, overflowed)
+            if batch or overflowed:
+                self._on_batch(batch, overflowed)
