@@ -76,6 +76,23 @@ def test_context_and_counts(index: trigrep.Index) -> None:
     assert files == sorted(set(files), key=lambda p: p.split("/")) and "src/main.c" in files
 
 
+@pytest.mark.parametrize(("rg_args", "options"), CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_counts_equal_rg_count_and_first_lines(
+    index: trigrep.Index, env: dict[str, str], rg_args: tuple[str, ...], options: dict
+) -> None:
+    """count=True: per file, rg -c's count and (as the Match) its first matching line."""
+    pattern = rg_args[-1]
+    got = list(index.search(pattern, count=True, **options))
+    out = run([RG, "--sort", "path", "-c", "--with-filename", *rg_args], Path(index.root), env).out
+    assert [(m.path.encode(), m.count) for m in got] == [
+        (path, int(n)) for path, _, n in (line.rpartition(b":") for line in out.splitlines())
+    ]
+    first: dict[str, trigrep.Match] = {}
+    for m in index.search(pattern, **options):
+        first.setdefault(m.path, m)
+    assert api_matches(got) == api_matches([first[m.path] for m in got])
+
+
 def test_paths_and_stats(index: trigrep.Index) -> None:
     assert {m.path for m in index.search("foo", paths=["docs"])} == {
         "docs/readme.md", "docs/deep/nested/file.md"}

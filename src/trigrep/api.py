@@ -210,8 +210,9 @@ class Index:
             type_changes=type_changes, hidden=hidden, no_ignore=no_ignore, glob_base=self.root,
         )
         check_types(walk_opts)
-        out_opts = OutputOptions(  # `count` needs the lines too: it yields the first match
-            mode="lines", max_count=1 if files_with_matches else max_count,
+        out_opts = OutputOptions(  # `count` needs the first line too: it yields it
+            mode="count" if count else "lines", first_line=count,
+            max_count=1 if files_with_matches else max_count,
             before_context=context if before_context is None else before_context,
             after_context=context if after_context is None else after_context,
         )

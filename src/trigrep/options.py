@@ -70,3 +70,5 @@ class OutputOptions:
     max_count: int | None = None
     before_context: int = 0
     after_context: int = 0
+    # A summary mode keeps the first matching line too (the API's count=True yields it).
+    first_line: bool = False

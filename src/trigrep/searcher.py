@@ -632,20 +632,24 @@ def _search_plain(
     result: FileResult,
     limit: int | None,
     need_submatches: bool,
-    need_events: bool,
+    kept_lines: int | None,
 ) -> None:
     """The matching lines of a text file, without the collector's bookkeeping (context,
-    NUL checks, where -m stopped): most files are searched this way. Summary modes get
-    their counts only; -l and -q stop at the first line (`limit` 1)."""
+    NUL checks, where -m stopped): most files are searched this way. The first `kept_lines`
+    become events (None: all, as `need_submatches` says with or without spans; else with
+    them); the others are only counted. -l and -q stop at the first line (`limit` 1)."""
     lines = _Lines(data)
     events = result.events
     matched_lines = matches = 0
     for start, stop in itertools.islice(_matching_lines(query, data, len(data)), limit):
-        spans = _submatches(query, data, start, stop) if need_submatches else []
-        if need_events:
+        kept = kept_lines is None or matched_lines < kept_lines
+        spanned = need_submatches or (kept and kept_lines is not None)
+        spans = _submatches(query, data, start, stop) if spanned else []
+        if kept:
             events.append(LineEvent(True, lines.at(start), start, data[start:stop], spans))
         matched_lines += 1
-        matches += len(spans)
+        if need_submatches:
+            matches += len(spans)
     result.matched_lines = matched_lines
     result.matches = matches
 
@@ -699,7 +703,8 @@ def search_buffer(
     )
     before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
     if nul < 0 and read_error is None and _is_plain(query, opts, before, after):
-        _search_plain(data, query, result, limit, need_submatches, opts.mode == "lines")
+        kept_lines = None if opts.mode == "lines" else int(opts.first_line)
+        _search_plain(data, query, result, limit, need_submatches, kept_lines)
         return result
     collector = _Collector(data, result, nul, slice_mode)
     if query.invert and need_submatches:
