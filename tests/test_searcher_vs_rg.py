@@ -47,7 +47,8 @@ FILES: dict[str, bytes] = {
     "late.bin": b"foo line\n" * 9000 + b"foo\x00 nul\n" + b"foo end\n" * 3,
     "bom8.txt": b"\xef\xbb\xbffoo\nbar\n",
     # matches far apart: line numbers from counts over spans beyond searcher.VECTOR_COUNT_MIN
-    "far.txt": b"".join(b"line %d\n" % i + b"foo %d\n" % i * (i % 1500 == 7) for i in range(6000)),
+    "far.txt": (b"y" * 3500 + b"\n") * 3 + b"".join(b"foo %d\n" % i + (b"z" * 3500 + b"\n") * 3
+                                                  for i in range(3)),
     "bom16.txt": "foo\nbar é foo\n".encode("utf-16-le").join([b"\xff\xfe", b""]),
 }
 
