@@ -244,7 +244,7 @@ class ServedTree:
             repo = rel[: -len(GIT_EXCLUDE)].rstrip("/")
             return self._mark_dir(repo)
         if (rel.endswith("/" + GIT_INFO) or rel == GIT_INFO) and change == ADDED:
-            self._watcher.watch(self.prefix + rel)  # a new .git/info: its exclude file counts
+            # a new .git/info: the repository's re-walk watches it (its exclude file counts)
             return self._mark_dir(rel[: -len(GIT_INFO)].rstrip("/"))
         if ".git" in components[:-1]:
             return False  # git's own files: only info/exclude matters
