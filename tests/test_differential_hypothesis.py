@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from conftest import RG, isolated_env, normalise_json, run
 from trigrep import cli, engine
-from trigrep.index import IndexReader
+from trigrep.index import IndexReader, build
 from trigrep.options import MatchOptions
 from trigrep.query import compile_query
 
@@ -180,8 +180,10 @@ MUTATION = st.tuples(
 
 @contextmanager
 def sandbox() -> Iterator[tuple[Path, dict[str, str]]]:
-    """An empty tree and an isolated environment (home, XDG) for one hypothesis example."""
-    with tempfile.TemporaryDirectory() as tmp:
+    """An empty tree and an isolated environment (home, XDG) for one hypothesis example.
+    Files are indexed as documents of a few bytes each (see "Documents" in format.py), so
+    that the index's within-line candidate selection meets every kind of line break."""
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(build, "DOC_BYTES", 16):
         root = Path(tmp) / "tree"
         home = Path(tmp) / "home"
         (home / ".config").mkdir(parents=True)
@@ -254,7 +256,9 @@ def test_every_file_rg_matches_is_a_candidate(
                 continue
             matched = set(os.fsdecode(want.out).splitlines())
             query = compile_query(opts)
-            found = reader.candidates(query.plan, query.required_bytes)
+            found = reader.candidates(
+                query.plan, query.required_bytes, within_lines=not query.multiline
+            )
             candidates = {reader.path_of(i) for i in found}
             assert matched <= candidates, (pattern, args, query.plan, query.required_bytes)
 

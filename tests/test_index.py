@@ -27,6 +27,7 @@ from trigrep.index.format import (
     INDEX_DIR_NAME,
     MANIFEST_NAME,
     SECTIONS,
+    unpack_header,
 )
 from trigrep.options import MatchOptions
 from trigrep.query import compile_query
@@ -222,12 +223,10 @@ def test_candidates_are_the_truth_plus_unindexed(built_tree, plan: TrigramQuery)
 
 def _regions(path: Path) -> list[int]:
     """A byte offset inside every header field group and every section of a segment."""
-    import struct
-
-    raw = path.read_bytes()
-    offsets = [0, 8, 12, 40, HEADER_SIZE - 1]
-    for i in range(len(SECTIONS)):
-        offset, length, _ = struct.unpack_from("<QQI", raw, 36 + 20 * i)
+    header = unpack_header(path.read_bytes(), str(path))
+    offsets = [0, 8, 12, 36, 40, 44, HEADER_SIZE - 1]
+    for name in SECTIONS:
+        offset, length = header.sections[name].offset, header.sections[name].length
         if length:
             offsets += [offset, offset + length // 2, offset + length - 1]
     return offsets

@@ -175,7 +175,11 @@ def make_plan(
     narrows = query.plan.op != "all" or bool(query.required_bytes)
     if not narrows and not report_all:
         return None  # every file is searched: no need to know which are fresh
-    candidates = reader.candidates(query.plan, query.required_bytes) if narrows else None
+    candidates = (
+        reader.candidates(query.plan, query.required_bytes, within_lines=not query.multiline)
+        if narrows
+        else None
+    )
     return Plan(reader.root, reader, candidates, report_all, search_zip)
 
 

@@ -3,16 +3,18 @@
 Two phases, each spread over a process pool (numpy releases no GIL for our small calls, so
 processes, not threads):
 
-1. Extract: workers read batches of files and cut them into chunks of at most CHUNK_BYTES
-   whose file ids span fewer than MAX_CHUNK_FILES (bigger files are split into overlapping
-   pieces). Per chunk, one numpy pass computes a uint32 key (trigram << 8 | file id minus the
-   chunk's first) for every byte position, sorts and dedupes. A worker collects its chunks'
-   keys into blocks of about BLOCK_KEYS and writes each to its run file range-major (for each
-   of 4096 trigram ranges, every chunk's keys in it), with a table of where each piece starts.
+1. Extract: workers read batches of files, cut files bigger than DOC_BYTES into documents
+   (see "Documents" in format.py), and group documents into chunks of at most CHUNK_BYTES
+   whose document ids span fewer than MAX_CHUNK_FILES (bigger documents are split into
+   overlapping pieces). Per chunk, one numpy pass computes a uint32 key (trigram << 8 |
+   document id minus the chunk's first) for every byte position, sorts and dedupes. A worker
+   collects its chunks' keys into blocks of about BLOCK_KEYS and writes each to its run file
+   range-major (for each of 4096 trigram ranges, every chunk's keys in it), with a table of
+   where each piece starts.
    Memory per worker is a few chunk-sized arrays and one block.
 2. Merge: the 4096 ranges are grouped into slices of about SLICE_POSTINGS pairs; workers
    read a slice's keys from every block (a pread of its table, one of its keys: consecutive
-   ranges are contiguous), map them to (trigram, file id), sort, and encode the posting
+   ranges are contiguous), map them to (trigram, document id), sort, and encode the posting
    lists. The parent streams the encoded slices, in order, into the segment file.
 
 Peak memory is bounded by the chunk, block and slice sizes, not by the tree.
@@ -30,7 +32,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -63,8 +65,9 @@ from trigrep.index.format import (
 )
 
 MAX_INDEXED_FILE_BYTES = 256 << 20  # larger files are flagged unindexed, searched directly
+DOC_BYTES = 64 << 10  # bigger files are indexed as documents of about this size
 CHUNK_BYTES = 1 << 20
-MAX_CHUNK_FILES = 255  # a chunk's file ids span less: local id 255 is the sentinel's
+MAX_CHUNK_FILES = 255  # a chunk's document ids span less: local id 255 is the sentinel's
 BLOCK_KEYS = 2 << 20  # a phase-1 worker writes its keys to the run file in blocks this big
 TASK_BYTES = 16 << 20
 TASK_FILES = 4096
@@ -229,10 +232,34 @@ _M_MMAP_THRESHOLD = -3
 # Phase 1: extraction
 
 
+def documents_of(size: int) -> int:
+    """How many documents a file of `size` bytes (the walker's stat) is indexed as; its
+    content, which may differ in length (UTF-16), is cut as format.py's "Documents" says."""
+    if size <= DOC_BYTES or size > MAX_INDEXED_FILE_BYTES:
+        return 1
+    return -(-size // DOC_BYTES)
+
+
+def document_bounds(content: bytes, n_docs: int) -> Iterator[tuple[int, int, int]]:
+    """(document number within the file, begin, end) of each document of `content` that is
+    not empty: content[begin:end] is what its trigrams are taken from, a piece that starts at
+    a line start and reaches two bytes back, so that every trigram, and every line with the
+    newlines around it, lies in one piece."""
+    start = 0
+    for number in range(n_docs):
+        at = (number + 1) * DOC_BYTES
+        end = len(content)
+        if number + 1 < n_docs and at <= len(content):
+            end = content.find(b"\n", at - 1) + 1 or len(content)
+        if end > start:
+            yield number, max(0, start - 2), end
+            start = end
+
+
 @dataclass(frozen=True)
 class _Block:
-    """One block of a run file, at `offset` bytes: its `n_keys` keys (trigram << 8 | file id
-    minus the chunk's base) range-major, that is for each trigram range the keys of each
+    """One block of a run file, at `offset` bytes: its `n_keys` keys (trigram << 8 | document
+    id minus the chunk's base) range-major, that is for each trigram range the keys of each
     chunk in it, chunk after chunk; then a table of uint32 where each (range, chunk) piece
     starts, range-major, and the number of keys. Range-major, a merge slice of consecutive
     ranges is one read per block, however many chunks the block holds."""
@@ -240,7 +267,7 @@ class _Block:
     path: str
     offset: int
     n_keys: int
-    bases: np.ndarray  # the first file id of each chunk (uint32)
+    bases: np.ndarray  # the first document id of each chunk (uint32)
 
     def table_offset(self) -> int:
         return self.offset + 4 * self.n_keys
@@ -269,12 +296,12 @@ def _trigram_keys(data: np.ndarray, local_ids: np.ndarray) -> np.ndarray:
 
 
 def _chunk_keys(local_ids: list[int], buffers: list[bytes]) -> np.ndarray:
-    """Sorted distinct keys of a chunk: file contents with their ids relative to the chunk's
-    first (each below MAX_CHUNK_FILES)."""
+    """Sorted distinct keys of a chunk: document contents with their ids relative to the
+    chunk's first (each below MAX_CHUNK_FILES)."""
     lengths = np.fromiter(map(len, buffers), np.int64, len(buffers))
     data = np.frombuffer(b"".join(buffers), np.uint8)
     keys = _trigram_keys(data, np.repeat(np.array(local_ids, np.uint32), lengths))
-    ends = np.cumsum(lengths)[:-1]  # trigrams starting at end-2 and end-1 straddle two files
+    ends = np.cumsum(lengths)[:-1]  # trigrams starting at end-2 and end-1 straddle two docs
     straddling = np.concatenate((ends - 2, ends - 1))
     keys[straddling[(straddling >= 0) & (straddling < len(keys))]] = _SENTINEL
     keys.sort()
@@ -284,8 +311,8 @@ def _chunk_keys(local_ids: list[int], buffers: list[bytes]) -> np.ndarray:
 
 def _mark_leading_bytes(present: np.ndarray, first_row: int, keys: np.ndarray) -> None:
     """Set present[first_row + local id, b] for the first byte b of each chunk key. With a
-    file's last two bytes these are all its bytes, read off the distinct keys (far fewer than
-    the content's bytes) rather than by a second pass over the content."""
+    file's last two bytes these are all its documents' bytes, read off the distinct keys (far
+    fewer than the content's bytes) rather than by a second pass over the content."""
     key_bytes = keys.astype("<u4", copy=False).view(np.uint8).reshape(-1, 4)
     flat = key_bytes[:, 0].astype(np.intp) << 8  # local id: the key's low byte
     flat |= key_bytes[:, 3]  # the trigram's first byte: the key's high byte
@@ -303,28 +330,28 @@ def _distinct(sorted_values: np.ndarray) -> np.ndarray:
 
 
 def _chunks(
-    files: Iterator[tuple[int, bytes]],
+    docs: Iterator[tuple[int, bytes]],
 ) -> Iterator[tuple[int, list[int], list[bytes]]]:
-    """Group file contents into chunks (first file id, ids relative to it, contents) whose
-    ids span fewer than MAX_CHUNK_FILES; split contents bigger than a chunk into pieces that
-    overlap by two bytes so every trigram lies in some piece."""
+    """Group document contents into chunks (first document id, ids relative to it, contents)
+    whose ids span fewer than MAX_CHUNK_FILES; split contents bigger than a chunk into pieces
+    that overlap by two bytes so every trigram lies in some piece."""
     base = 0
     local_ids: list[int] = []
     bufs: list[bytes] = []
     size = 0
-    for file_id, content in files:
+    for doc_id, content in docs:
         if len(content) < 3:
             continue
         if len(content) > CHUNK_BYTES:
             for start in range(0, len(content) - 2, CHUNK_BYTES):
-                yield file_id, [0], [content[start : start + CHUNK_BYTES + 2]]
+                yield doc_id, [0], [content[start : start + CHUNK_BYTES + 2]]
             continue
-        if bufs and (size + len(content) > CHUNK_BYTES or file_id - base >= MAX_CHUNK_FILES):
+        if bufs and (size + len(content) > CHUNK_BYTES or doc_id - base >= MAX_CHUNK_FILES):
             yield base, local_ids, bufs
             local_ids, bufs, size = [], [], 0
         if not bufs:
-            base = file_id
-        local_ids.append(file_id - base)
+            base = doc_id
+        local_ids.append(doc_id - base)
         bufs.append(content)
         size += len(content)
     if bufs:
@@ -346,7 +373,7 @@ class _RunWriter:
         self._pending = 0
 
     def add(self, base: int, keys: np.ndarray) -> None:
-        """The sorted distinct keys of the chunk whose first file id is `base`."""
+        """The sorted distinct keys of the chunk whose first document id is `base`."""
         self._keys.append(keys)
         self._bases.append(base)
         self._pending += len(keys)
@@ -394,20 +421,29 @@ def _range_major(
     return reordered, table.astype(np.uint32), counts.sum(axis=0)
 
 
-def _extract_task(task: tuple[str, list[tuple[int, str, int]]]) -> _TaskResult:
-    """Phase-1 worker: index a batch of (file id, absolute path, size) into one run file."""
-    run_path, batch = task
+class _Task(NamedTuple):
+    """A phase-1 batch: its run file and its files (file id, first document id, documents,
+    absolute path, size)."""
+
+    run_path: str
+    files: list[tuple[int, int, int, str, int]]
+
+
+def _extract_task(task: _Task) -> _TaskResult:
+    """Phase-1 worker: index a batch of files into one run file."""
     unindexed: list[int] = []
     irregular: list[int] = []
     bytes_read = 0
-    first_id = batch[0][0] if batch else 0
-    present = np.zeros((len(batch), 256), bool)  # which byte values each file holds
+    first_id, first_doc = (task.files[0][0], task.files[0][1]) if task.files else (0, 0)
+    doc_rows = [doc - first_doc for _, doc, _, _, _ in task.files]  # each file's first row
+    n_rows = sum(n_docs for _, _, n_docs, _, _ in task.files)
+    present = np.zeros((n_rows, 256), bool)  # which byte values each document holds
     tails = bytearray()  # the last two bytes of each file, which start no trigram
     tail_rows: list[int] = []
 
     def contents() -> Iterator[tuple[int, bytes]]:
         nonlocal bytes_read
-        for file_id, path, size in batch:
+        for file_id, doc_id, n_docs, path, size in task.files:
             if size > MAX_INDEXED_FILE_BYTES:
                 unindexed.append(file_id)
                 continue
@@ -421,21 +457,25 @@ def _extract_task(task: tuple[str, list[tuple[int, str, int]]]) -> _TaskResult:
                 irregular.append(file_id)
             tail = content[-2:]
             tails.extend(tail)
-            tail_rows.extend([file_id - first_id] * len(tail))
-            yield file_id, content
+            tail_rows.extend([doc_id - first_doc] * len(tail))
+            for number, begin, end in document_bounds(content, n_docs):
+                yield doc_id + number, content if n_docs == 1 else content[begin:end]
 
-    with open(run_path, "wb") as out:
-        run = _RunWriter(run_path, out)
+    with open(task.run_path, "wb") as out:
+        run = _RunWriter(task.run_path, out)
         for base, local_ids, bufs in _chunks(contents()):
             keys = _chunk_keys(local_ids, bufs)
             run.add(base, keys)
-            _mark_leading_bytes(present, base - first_id, keys)
+            _mark_leading_bytes(present, base - first_doc, keys)
         run.flush()
     present[tail_rows, np.frombuffer(tails, np.uint8)] = True
+    if n_rows > len(doc_rows):  # a file's bytes are those of its documents
+        present = np.logical_or.reduceat(present, doc_rows, axis=0)
     present[[i - first_id for i in unindexed]] = True  # unknown content: any byte may occur
     byte_sets = np.packbits(present, axis=1, bitorder="little")
     return _TaskResult(
-        run.blocks, run.range_counts, unindexed, irregular, byte_sets, bytes_read, len(batch)
+        run.blocks, run.range_counts, unindexed, irregular, byte_sets, bytes_read,
+        len(task.files),
     )
 
 
@@ -477,7 +517,7 @@ class _Slice:
     stop: int
     low: int
     high: int
-    n_files: int
+    n_docs: int
 
 
 def _merge_slice(task: _Slice) -> tuple[np.ndarray, np.ndarray, bytes, int]:
@@ -509,16 +549,16 @@ def _merge_slice(task: _Slice) -> tuple[np.ndarray, np.ndarray, bytes, int]:
     if len(pairs) == 0:  # also a narrowed slice of a range whose keys all lie elsewhere
         return np.empty(0, np.uint32), np.empty(0, np.uint32), b"", 0
     pairs.sort()
-    pairs = _distinct(pairs)  # the pieces of a file bigger than a chunk share trigrams
-    halves = pairs.view(np.uint32)  # little-endian: (file id, trigram) per pair, no copy
-    dict_trigrams, lengths, data = encode_postings(halves[1::2], halves[0::2], task.n_files)
+    pairs = _distinct(pairs)  # the pieces of a document bigger than a chunk share trigrams
+    halves = pairs.view(np.uint32)  # little-endian: (doc id, trigram) per pair, no copy
+    dict_trigrams, lengths, data = encode_postings(halves[1::2], halves[0::2], task.n_docs)
     return dict_trigrams, lengths, data, len(pairs)
 
 
 def encode_postings(
-    trigrams: np.ndarray, file_ids: np.ndarray, n_files: int
+    trigrams: np.ndarray, doc_ids: np.ndarray, n_docs: int
 ) -> tuple[np.ndarray, np.ndarray, bytes]:
-    """Encode (trigram, file id) pairs sorted by both into concatenated posting lists.
+    """Encode (trigram, document id) pairs sorted by both into concatenated posting lists.
 
     Returns the distinct trigrams, the byte length of each list, and the bytes.
     """
@@ -529,14 +569,14 @@ def encode_postings(
     starts = np.flatnonzero(list_start)
     counts = np.diff(np.append(starts, n))
     gaps = np.empty(n, np.uint32)
-    np.subtract(file_ids[1:], file_ids[:-1], out=gaps[1:])
+    np.subtract(doc_ids[1:], doc_ids[:-1], out=gaps[1:])
     gaps -= np.uint32(1)
-    gaps[starts] = file_ids[starts]
+    gaps[starts] = doc_ids[starts]
     widths = np.ones(n, np.uint8)
     for bits in (7, 14, 21, 28):
         widths += gaps >= np.uint32(1 << bits)
     varint_lengths = np.add.reduceat(widths, starts, dtype=np.int64)
-    bitmap_length = (n_files + 7) // 8
+    bitmap_length = (n_docs + 7) // 8
     is_bitmap = varint_lengths >= bitmap_length
     lengths = np.where(is_bitmap, bitmap_length, varint_lengths)
     if is_bitmap.any():
@@ -548,7 +588,7 @@ def encode_postings(
     varint_ends = np.cumsum(np.where(is_bitmap, 0, varint_lengths))
     for i in np.flatnonzero(is_bitmap).tolist():
         members = np.zeros(bitmap_length * 8, bool)
-        members[file_ids[starts[i] : starts[i] + counts[i]]] = True
+        members[doc_ids[starts[i] : starts[i] + counts[i]]] = True
         pieces += [stream[done : varint_ends[i]], np.packbits(members, bitorder="little")]
         done = int(varint_ends[i])
     pieces.append(stream[done:])
@@ -590,6 +630,7 @@ class _SegmentBuilder:
     ) -> None:
         self.index_dir = index_dir
         self.files = files
+        self.doc_counts = [documents_of(e.size) for e in files]
         self.workers = workers
         self.progress = progress
 
@@ -629,16 +670,18 @@ class _SegmentBuilder:
 
     def _extract(self, work_dir: str) -> list[_TaskResult]:
         tasks = []
-        batch: list[tuple[int, str, int]] = []
+        batch: list[tuple[int, int, int, str, int]] = []
         size = 0
-        for file_id, entry in enumerate(self.files):
-            batch.append((file_id, entry.abspath, entry.size))
+        first_doc = 0
+        for file_id, (entry, n_docs) in enumerate(zip(self.files, self.doc_counts, strict=True)):
+            batch.append((file_id, first_doc, n_docs, entry.abspath, entry.size))
+            first_doc += n_docs
             size += min(entry.size, MAX_INDEXED_FILE_BYTES)
             if size >= TASK_BYTES or len(batch) >= TASK_FILES:
-                tasks.append((os.path.join(work_dir, f"run-{len(tasks)}"), batch))
+                tasks.append(_Task(os.path.join(work_dir, f"run-{len(tasks)}"), batch))
                 batch, size = [], 0
         if batch:
-            tasks.append((os.path.join(work_dir, f"run-{len(tasks)}"), batch))
+            tasks.append(_Task(os.path.join(work_dir, f"run-{len(tasks)}"), batch))
         total_bytes = sum(e.size for e in self.files)
         results = []
         files_done = bytes_done = 0
@@ -658,7 +701,7 @@ class _SegmentBuilder:
     def _merge_into(self, writer: SegmentWriter, results: list[_TaskResult]) -> dict[str, int]:
         n_files = len(self.files)
         range_counts = sum((r.range_counts for r in results), np.zeros(_N_RANGES, np.int64))
-        slices = _plan_slices(range_counts, n_files)
+        slices = _plan_slices(range_counts, sum(self.doc_counts))
         blocks = [block for r in results for block in r.blocks]
         merged = self._map(_merge_slice, slices, _init_merge, (blocks,))
         for trigrams, lengths, data, pairs in merged:
@@ -674,6 +717,7 @@ class _SegmentBuilder:
             np.array([e.mtime_ns for e in self.files], np.int64),
             flags,
             np.concatenate(byte_sets) if byte_sets else np.empty((0, 32), np.uint8),
+            np.array(self.doc_counts, np.uint32),
             b"\0".join(os.fsencode(e.relpath) for e in self.files),
         )
         return {
@@ -729,10 +773,12 @@ class SegmentWriter:
         mtimes: np.ndarray,
         flags: np.ndarray,
         byte_sets: np.ndarray,
+        doc_counts: np.ndarray,
         paths: bytes,
     ) -> None:
         """Write the remaining sections for the files (in path order) and the header;
-        `byte_sets` holds each file's FILE_BYTES row ((files, 32) uint8)."""
+        `byte_sets` holds each file's FILE_BYTES row ((files, 32) uint8), `doc_counts` its
+        number of documents."""
         out = self._out
         sections: dict[str, Section] = {"POSTINGS": self._postings.finish()}
         post_crcs = np.array(self._postings.block_crcs, np.uint32)
@@ -746,6 +792,7 @@ class SegmentWriter:
             "FILE_MTIMES": mtimes.astype("<i8").tobytes(),
             "FILE_FLAGS": flags.astype(np.uint8).tobytes(),
             "FILE_BYTES": np.ascontiguousarray(byte_sets, np.uint8).tobytes(),
+            "FILE_DOCS": doc_counts.astype("<u4").tobytes(),
             "FILE_PATHS": paths,
         }
         offset = sections["POSTINGS"].offset + sections["POSTINGS"].length
@@ -758,7 +805,7 @@ class SegmentWriter:
         self.n_trigrams = len(trigrams)
         self.header = SegmentHeader(
             len(flags), len(trigrams), self.n_postings, POST_BLOCK_SIZE, DICT_BLOCK_ENTRIES,
-            sections,
+            int(doc_counts.sum()), sections,
         ).pack()
         out.seek(0)
         out.write(self.header)
@@ -766,7 +813,7 @@ class SegmentWriter:
         os.fsync(out.fileno())
 
 
-def _plan_slices(range_counts: np.ndarray, n_files: int) -> list[_Slice]:
+def _plan_slices(range_counts: np.ndarray, n_docs: int) -> list[_Slice]:
     """Group consecutive trigram ranges into merge tasks of about SLICE_POSTINGS pairs,
     splitting a range with more pairs into equal parts of its key span."""
     shift = 32 - RANGE_BITS
@@ -776,21 +823,21 @@ def _plan_slices(range_counts: np.ndarray, n_files: int) -> list[_Slice]:
     for i, count in enumerate(range_counts.tolist()):
         if count > SLICE_POSTINGS:
             if first < i:
-                slices.append(_Slice(first, i, first << shift, i << shift, n_files))
+                slices.append(_Slice(first, i, first << shift, i << shift, n_docs))
             parts = 1 << min(shift - 8, (count // SLICE_POSTINGS).bit_length())
             step = 1 << (shift - parts.bit_length() + 1)  # a multiple of 256: whole trigrams
             slices.extend(
-                _Slice(i, i + 1, (i << shift) + p * step, (i << shift) + (p + 1) * step, n_files)
+                _Slice(i, i + 1, (i << shift) + p * step, (i << shift) + (p + 1) * step, n_docs)
                 for p in range(parts)
             )
             first, running = i + 1, 0
             continue
         running += count
         if running >= SLICE_POSTINGS:
-            slices.append(_Slice(first, i + 1, first << shift, (i + 1) << shift, n_files))
+            slices.append(_Slice(first, i + 1, first << shift, (i + 1) << shift, n_docs))
             first, running = i + 1, 0
     if first < _N_RANGES:
-        slices.append(_Slice(first, _N_RANGES, first << shift, _N_RANGES << shift, n_files))
+        slices.append(_Slice(first, _N_RANGES, first << shift, _N_RANGES << shift, n_docs))
     return slices
 
 

@@ -57,7 +57,8 @@ Segment file (all integers little-endian, every section starts 8-byte aligned an
 length is padded with zeros to a multiple of 8)::
 
     header   HEADER_SIZE bytes: magic b"TRIGSEG\\0", version u32, n_files u32, n_trigrams u32,
-             n_postings u64, post_block_size u32, dict_block_entries u32, then for each of the
+             n_postings u64, post_block_size u32, dict_block_entries u32, n_docs u32, then for
+             each of the
              SECTIONS (in that order) offset u64, length u64, crc32 u32; zero padding; the
              crc32 of all preceding header bytes in the last 4 bytes.
     POSTINGS       posting lists, concatenated in trigram order (see below)
@@ -79,6 +80,7 @@ length is padded with zeros to a multiple of 8)::
                    for value b; all 256 set for an FLAG_UNINDEXED file. A query whose every
                    match must contain one of some bytes skips the files holding none of them
                    (`trigrep.query.plan.required_bytes`), which helps where trigrams cannot
+    FILE_DOCS      u32 per file: how many documents (below) its posting ids cover (at least 1)
     FILE_PATHS     root-relative paths as os.fsencode bytes, sorted, joined by NUL
 
 Every byte of a segment lies in exactly one checksummed region, so any corruption is detected
@@ -89,8 +91,20 @@ section crc on first use; DICT_TRIGRAMS/DICT_ENDS per dictionary block and POSTI
 when a query reads them. The lookup first bisects the verified DICT_FIRST, so a flipped
 trigram in an unread block cannot misdirect it.
 
-Posting list of a trigram: the sorted local ids of the files containing it, in one of two
-encodings told apart by length alone. Bitmap: exactly ceil(n_files / 8) bytes, bit (id % 8) of
+Documents: a posting list names documents, not files. A file of more than DOC_BYTES
+(`trigrep.index.build`) is cut into pieces at line starts, each a document of its own, so a
+query whose matches lie within one line (all but multiline ones) needs its trigrams together
+in one piece: a 5 MB register header that holds `PM_`, `_RE` and `SUM` far apart is no
+longer a candidate for `PM_RESUME`. Documents are numbered in file order, file f owning the
+FILE_DOCS[f] ids after those of files 0..f-1 (n_docs in all). Document i of a file holds the
+trigrams of its bytes [start_i - 2, start_{i+1}) (start_0 = 0; start_i, for i >= 1, is the
+start of the first line that begins at or after i * DOC_BYTES, and the last document ends at
+the file's end), so every trigram of the file lies in some document, and every line, with the
+newline before it and its own, lies in one. A piece may be empty (no line starts in its
+range: it holds no trigram). Multiline queries map each list to files before combining.
+
+Posting list of a trigram: the sorted local ids of the documents containing it, in one of two
+encodings told apart by length alone. Bitmap: exactly ceil(n_docs / 8) bytes, bit (id % 8) of
 byte (id // 8) set. Otherwise (always shorter than the bitmap): LEB128 varints of the gaps,
 the first value being the first id and each next one (id - previous id - 1). The builder
 picks the bitmap whenever the varints would not be shorter.
@@ -98,7 +112,8 @@ picks the bitmap whenever the varints would not be shorter.
 Trigrams are of the raw searchable bytes (`trigrep.extract.read_searchable`, no case folding), as
 ints (b0 << 16) | (b1 << 8) | b2 (see `trigrep.query.plan.TrigramQuery`). Version 1 indexes
 stored them after ASCII case folding; version 2 made case-sensitive queries selective;
-version 3 added FILE_BYTES (patterns without a trigram, like `\\p{Greek}` or `é`).
+version 3 added FILE_BYTES (patterns without a trigram, like `\\p{Greek}` or `é`); version 4
+documents (FILE_DOCS).
 """
 
 from __future__ import annotations
@@ -118,7 +133,7 @@ SEGMENT_PREFIX = "seg-"
 SEGMENT_SUFFIX = ".tgs"
 TMP_PREFIX = "tmp-"
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST_MAGIC = "trigrep-index-manifest"
 SEGMENT_MAGIC = b"TRIGSEG\0"
 
@@ -145,9 +160,10 @@ SECTIONS = (
     "FILE_MTIMES",
     "FILE_FLAGS",
     "FILE_BYTES",
+    "FILE_DOCS",
     "FILE_PATHS",
 )
-_HEADER_FIXED = struct.Struct("<8sIIIQII")
+_HEADER_FIXED = struct.Struct("<8sIIIQIII")
 _SECTION_ENTRY = struct.Struct("<QQI")
 
 
@@ -210,6 +226,7 @@ class SegmentHeader:
     n_postings: int
     post_block_size: int
     dict_block_entries: int
+    n_docs: int
     sections: dict[str, Section]
 
     def pack(self) -> bytes:
@@ -222,6 +239,7 @@ class SegmentHeader:
             self.n_postings,
             self.post_block_size,
             self.dict_block_entries,
+            self.n_docs,
         ) + b"".join(
             _SECTION_ENTRY.pack(s.offset, s.length, s.crc)
             for s in (self.sections[name] for name in SECTIONS)
@@ -235,7 +253,7 @@ def unpack_header(raw: bytes, where: str) -> SegmentHeader:
     """Parse and verify a segment header; `where` names the segment in error messages."""
     if len(raw) < HEADER_SIZE:
         raise corrupt(where, "truncated header")
-    magic, version, n_files, n_trigrams, n_postings, block_size, dict_entries = (
+    magic, version, n_files, n_trigrams, n_postings, block_size, dict_entries, n_docs = (
         _HEADER_FIXED.unpack_from(raw)
     )
     if magic != SEGMENT_MAGIC:
@@ -251,7 +269,9 @@ def unpack_header(raw: bytes, where: str) -> SegmentHeader:
             raw, _HEADER_FIXED.size + i * _SECTION_ENTRY.size
         )
         sections[name] = Section(offset, length, crc)
-    return SegmentHeader(n_files, n_trigrams, n_postings, block_size, dict_entries, sections)
+    return SegmentHeader(
+        n_files, n_trigrams, n_postings, block_size, dict_entries, n_docs, sections
+    )
 
 
 def header_crc(raw_header: bytes) -> int:

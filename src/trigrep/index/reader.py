@@ -13,7 +13,7 @@ import mmap
 import os
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from trigrep.index.format import (
@@ -122,6 +122,9 @@ class Segment:
                 raise self.corrupt("section beyond the end of the file")
         self.base = base
         self.n_files = self.header.n_files
+        self.n_docs = self.header.n_docs
+        if self.n_docs < self.n_files:
+            raise self.corrupt("fewer documents than files")
         self.tombstones = frozenset(ref.tombstones)
         self.racy_after_ns = ref.started_ns - RACY_WINDOW_NS
         self.n_dict_blocks = -(-self.header.n_trigrams // self.header.dict_block_entries)
@@ -137,6 +140,7 @@ class Segment:
         self.post_verified = bytearray(len(self.post_crcs))
         self._files: tuple[memoryview, memoryview, memoryview, bytes] | None = None
         self._byte_sets: np.ndarray | None = None
+        self._doc_files: np.ndarray | None = None
 
     def corrupt(self, what: str) -> Exception:
         return corrupt(self.where, f"{self.label}: {what}")
@@ -175,6 +179,31 @@ class Segment:
                 raise self.corrupt("FILE_BYTES does not match the file count")
             self._byte_sets = np.frombuffer(raw, "<u8").reshape(self.n_files, 4)
         return self._byte_sets
+
+    def doc_counts(self) -> np.ndarray:
+        """The FILE_DOCS section: how many documents each file has (int64), verified."""
+        import numpy as np
+
+        raw = self.checked("FILE_DOCS")[: 4 * self.n_files]
+        counts = np.frombuffer(raw, "<u4").astype(np.int64)
+        if len(counts) != self.n_files or counts.sum() != self.n_docs or (counts < 1).any():
+            raise self.corrupt("FILE_DOCS does not match the file and document counts")
+        return counts
+
+    def files_of(self, docs: np.ndarray) -> np.ndarray:
+        """The sorted distinct local file ids owning the sorted document ids `docs`."""
+        import numpy as np
+
+        if self.n_docs == self.n_files:  # one document a file: the ids are the same
+            return docs
+        if self._doc_files is None:
+            self._doc_files = np.repeat(np.arange(self.n_files), self.doc_counts())
+        files = self._doc_files[docs]
+        keep = np.empty(len(files), bool)
+        if len(files):
+            keep[0] = True
+            np.not_equal(files[1:], files[:-1], out=keep[1:])
+        return files[keep]
 
     def postings(self, trigram: int) -> memoryview | None:
         """The encoded posting list of `trigram`, verified; None if no file has it."""
@@ -220,6 +249,7 @@ class Segment:
         """Check every checksum of the segment (what a query would check lazily)."""
         self.files_sections()
         self.byte_sets()
+        self.doc_counts()
         for block in range(self.n_dict_blocks):
             first = self.dict_first[block]
             if self.postings(first) is None:
@@ -227,12 +257,12 @@ class Segment:
         self.verify_post_blocks(0, self.header.sections["POSTINGS"].length)
 
     def decode(self, encoded: memoryview) -> np.ndarray:
-        """Local file ids of an encoded posting list, sorted (int64)."""
+        """Local document ids of an encoded posting list, sorted (int64)."""
         import numpy as np
 
         raw = np.frombuffer(encoded, np.uint8)
-        if len(raw) == (self.n_files + 7) // 8:
-            bits = np.unpackbits(raw, bitorder="little")[: self.n_files]
+        if len(raw) == (self.n_docs + 7) // 8:
+            bits = np.unpackbits(raw, bitorder="little")[: self.n_docs]
             return np.flatnonzero(bits)
         if len(raw) == 0 or raw[-1] & 0x80:
             raise self.corrupt("malformed posting list")
@@ -246,8 +276,8 @@ class Segment:
             parts = (raw & 0x7F).astype(np.int64) << (7 * shifts)
             gaps = np.bitwise_or.reduceat(parts, value_starts)
         ids = np.cumsum(gaps + 1) - 1
-        if ids[-1] >= self.n_files:
-            raise self.corrupt("posting list names a file that does not exist")
+        if ids[-1] >= self.n_docs:
+            raise self.corrupt("posting list names a document that does not exist")
         return ids
 
 
@@ -380,18 +410,30 @@ class IndexReader:
 
     # --- candidates ----------------------------------------------------------------------
 
-    def candidates(self, plan: TrigramQuery, required_bytes: Sequence[int] = ()) -> Candidates:
+    def candidates(
+        self,
+        plan: TrigramQuery,
+        required_bytes: Sequence[int] = (),
+        *,
+        within_lines: bool = False,
+    ) -> Candidates:
         """Live files that may match: a superset of the files whose trigrams satisfy `plan`
         and which hold at least one byte of each of the `required_bytes` sets (256-bit ints,
         bit b for byte value b; see `trigrep.query.plan.required_bytes`), plus the files
-        whose content was not indexed (unless the plan is NONE)."""
+        whose content was not indexed (unless the plan is NONE). `within_lines`: every match
+        lies within one line, so `plan` must hold in one document of a file (see "Documents"
+        in format.py), not just somewhere in it."""
         if plan.op == "all" and not required_bytes:
             return Candidates(self, None)
         import numpy as np
 
         parts = []
         for segment in self._segments:
-            local = _evaluate(segment, plan, {})
+            if within_lines:
+                local = _evaluate(segment, plan, {}, lambda docs: docs)
+                local = None if local is None else segment.files_of(local)
+            else:
+                local = _evaluate(segment, plan, {}, segment.files_of)
             if required_bytes and plan.op != "none":
                 local = _holding_bytes(segment, local, required_bytes)
             if local is None:
@@ -438,9 +480,13 @@ def _holding_bytes(
 
 
 def _evaluate(
-    segment: Segment, plan: TrigramQuery, decoded: dict[int, np.ndarray]
+    segment: Segment,
+    plan: TrigramQuery,
+    decoded: dict[int, np.ndarray],
+    unit: Callable[[np.ndarray], np.ndarray],
 ) -> np.ndarray | None:
-    """Sorted local ids satisfying `plan` in `segment`; None stands for every file.
+    """Sorted local ids satisfying `plan` in `segment`; None stands for every one. The ids
+    are of what `unit` maps each posting list's documents to: documents themselves, or files.
 
     `decoded` memoizes posting lists for one plan: a case-insensitive plan is an OR over case
     variants whose ANDs share most trigrams, and would otherwise decode them again and again."""
@@ -448,7 +494,7 @@ def _evaluate(
 
     def ids_of(trigram: int, encoded: memoryview) -> np.ndarray:
         if trigram not in decoded:
-            decoded[trigram] = segment.decode(encoded)
+            decoded[trigram] = unit(segment.decode(encoded))
         return decoded[trigram]
 
     if plan.op == "all":
@@ -472,7 +518,7 @@ def _evaluate(
             if len(result) == 0:
                 return result
         for sub in plan.subs:
-            ids = _evaluate(segment, sub, decoded)
+            ids = _evaluate(segment, sub, decoded, unit)
             if ids is not None:
                 result = ids if result is None else _intersect(result, ids)
                 if len(result) == 0:
@@ -480,7 +526,7 @@ def _evaluate(
         return result
     alternatives = [ids_of(trigram, encoded) for trigram, encoded in lists]
     for sub in plan.subs:
-        ids = _evaluate(segment, sub, decoded)
+        ids = _evaluate(segment, sub, decoded, unit)
         if ids is None:
             return None
         alternatives.append(ids)

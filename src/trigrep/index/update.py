@@ -274,11 +274,14 @@ def _merge(reader: IndexReader, first: int, stop: int) -> None:
             if not len(merged):
                 continue
             merged.sort()
-            halves = merged.view(np.uint32)  # little-endian: (file id, trigram) per key
+            halves = merged.view(np.uint32)  # little-endian: (doc id, trigram) per key
             writer.add_postings(
-                *encode_postings(halves[1::2], halves[0::2], table.n_files), len(merged)
+                *encode_postings(halves[1::2], halves[0::2], table.n_docs), len(merged)
             )
-        writer.finish(table.sizes, table.mtimes, table.flags, table.byte_sets, table.paths)
+        writer.finish(
+            table.sizes, table.mtimes, table.flags, table.byte_sets, table.doc_counts,
+            table.paths,
+        )
     ref = SegmentRef(
         name, os.path.getsize(path), header_crc(writer.header),
         table.n_files, table.started_ns(sources),
@@ -295,7 +298,7 @@ def _merge(reader: IndexReader, first: int, stop: int) -> None:
 
 class _LiveFiles:
     """The live files of the merged segments in the new segment's path order, and the map
-    from each source segment's local ids to the new ids (-1: tombstoned)."""
+    from each source segment's local document ids to the new ones (-1: tombstoned)."""
 
     def __init__(self, sources: list[Segment]) -> None:
         order: list[tuple[bytes, int, int]] = []
@@ -312,9 +315,21 @@ class _LiveFiles:
             ]
         order.sort()
         self.n_files = len(order)
-        self.new_ids = [np.full(s.n_files, -1, np.int64) for s in sources]
+        new_ids = [np.full(s.n_files, -1, np.int64) for s in sources]
         for new, (_, k, local) in enumerate(order):
-            self.new_ids[k][local] = new
+            new_ids[k][local] = new
+        counts = [s.doc_counts() for s in sources]
+        self.doc_counts = np.array([counts[k][local] for _, k, local in order], np.int64)
+        self.n_docs = int(self.doc_counts.sum())
+        new_first_docs = np.cumsum(self.doc_counts) - self.doc_counts
+        self.new_doc_ids = []  # per source: its document ids -> the new ones (-1: dead)
+        for k in range(len(sources)):
+            owners = np.repeat(np.arange(len(counts[k])), counts[k])  # document -> file
+            within = np.arange(len(owners)) - (np.cumsum(counts[k]) - counts[k])[owners]
+            new_file = new_ids[k][owners]
+            self.new_doc_ids.append(
+                np.where(new_file >= 0, new_first_docs[new_file] + within, -1)
+            )
         self.sizes = np.array([columns[k][0][local] for _, k, local in order], np.uint64)
         self.mtimes = np.array([columns[k][1][local] for _, k, local in order], np.int64)
         self.flags = np.array([columns[k][2][local] for _, k, local in order], np.uint8)
@@ -326,8 +341,8 @@ class _LiveFiles:
         self._sources = [k for _, k, _ in order]
 
     def keys(self, k: int, trigrams: np.ndarray, local_ids: np.ndarray) -> np.ndarray:
-        """(trigram << 32 | new id) of source k's live (trigram, local id) pairs."""
-        new = self.new_ids[k][local_ids]
+        """(trigram << 32 | new id) of source k's live (trigram, local document id) pairs."""
+        new = self.new_doc_ids[k][local_ids]
         live = new >= 0
         return (trigrams[live].astype(np.uint64) << np.uint64(32)) | new[live].astype(np.uint64)
 
@@ -360,13 +375,13 @@ class _PostingTable:
         self.starts = base + rel_starts
         self.ends = base + rel_ends
         self.postings = np.frombuffer(segment.view("POSTINGS"), np.uint8)
-        bitmap_length = (segment.n_files + 7) // 8
+        bitmap_length = (segment.n_docs + 7) // 8
         lengths = self.ends - self.starts
-        # at most this many ids per list: one per varint byte, n_files for a bitmap
-        self.weights = np.where(lengths == bitmap_length, segment.n_files, lengths)
+        # at most this many ids per list: one per varint byte, n_docs for a bitmap
+        self.weights = np.where(lengths == bitmap_length, segment.n_docs, lengths)
 
     def decode(self, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
-        """(trigram, local id) of every posting of the trigrams in [low, high)."""
+        """(trigram, local document id) of every posting of the trigrams in [low, high)."""
         i, j = np.searchsorted(self.trigrams, [low, high])
         lists, ids = _decode_lists(
             self.postings, self.starts[i:j], self.ends[i:j], self.segment
@@ -391,11 +406,11 @@ def _slices(tables: list[_PostingTable]) -> list[tuple[int, int]]:
 def _decode_lists(
     postings: np.ndarray, starts: np.ndarray, ends: np.ndarray, segment: Segment
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(list number, local id) of every id of the posting lists postings[starts[i]:ends[i]],
-    decoded all at once (the format is in `trigrep.index.format`)."""
-    n_files = segment.n_files
+    """(list number, local document id) of every id of the posting lists
+    postings[starts[i]:ends[i]], decoded all at once (the format is in `trigrep.index.format`)."""
+    n_docs = segment.n_docs
     lengths = ends - starts
-    is_bitmap = lengths == (n_files + 7) // 8
+    is_bitmap = lengths == (n_docs + 7) // 8
     list_parts: list[np.ndarray] = []
     id_parts: list[np.ndarray] = []
     varint = np.flatnonzero(~is_bitmap)
@@ -419,17 +434,17 @@ def _decode_lists(
         list_parts.append(varint[owners])
         id_parts.append(ids)
     bitmaps = np.flatnonzero(is_bitmap)
-    rows_at_once = max(1, MERGE_SLICE_IDS // max(n_files, 1))
+    rows_at_once = max(1, MERGE_SLICE_IDS // max(n_docs, 1))
     for at in range(0, len(bitmaps), rows_at_once):
         rows = bitmaps[at : at + rows_at_once]
-        matrix = postings[starts[rows][:, None] + np.arange((n_files + 7) // 8)]
-        bits = np.unpackbits(matrix, axis=1, bitorder="little")[:, :n_files]
+        matrix = postings[starts[rows][:, None] + np.arange((n_docs + 7) // 8)]
+        bits = np.unpackbits(matrix, axis=1, bitorder="little")[:, :n_docs]
         row, ids = np.nonzero(bits)
         list_parts.append(rows[row])
         id_parts.append(ids)
     if not id_parts:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     ids = np.concatenate(id_parts)
-    if len(ids) and (ids.min() < 0 or ids.max() >= n_files):
-        raise segment.corrupt("posting list names a file that does not exist")
+    if len(ids) and (ids.min() < 0 or ids.max() >= n_docs):
+        raise segment.corrupt("posting list names a document that does not exist")
     return np.concatenate(list_parts), ids
