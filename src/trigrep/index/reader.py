@@ -13,7 +13,7 @@ import mmap
 import os
 import sys
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from trigrep.index.format import (
@@ -205,6 +205,17 @@ class Segment:
             np.not_equal(files[1:], files[:-1], out=keep[1:])
         return files[keep]
 
+    def is_bitmap(self, encoded: memoryview) -> bool:
+        """Whether a posting list is encoded as a bitmap (see format.py)."""
+        return len(encoded) == (self.n_docs + 7) // 8
+
+    def in_bitmap(self, encoded: memoryview, docs: np.ndarray) -> np.ndarray:
+        """Which of the document ids `docs` the bitmap posting list `encoded` holds (a mask)."""
+        import numpy as np
+
+        raw = np.frombuffer(encoded, np.uint8)
+        return (raw[docs >> 3] >> (docs & 7).astype(np.uint8)) & 1 == 1
+
     def postings(self, trigram: int) -> memoryview | None:
         """The encoded posting list of `trigram`, verified; None if no file has it."""
         block = bisect.bisect_right(self.dict_first, trigram) - 1
@@ -261,7 +272,7 @@ class Segment:
         import numpy as np
 
         raw = np.frombuffer(encoded, np.uint8)
-        if len(raw) == (self.n_docs + 7) // 8:
+        if self.is_bitmap(encoded):
             bits = np.unpackbits(raw, bitorder="little")[: self.n_docs]
             return np.flatnonzero(bits)
         if len(raw) == 0 or raw[-1] & 0x80:
@@ -429,11 +440,9 @@ class IndexReader:
 
         parts = []
         for segment in self._segments:
-            if within_lines:
-                local = _evaluate(segment, plan, {}, lambda docs: docs)
-                local = None if local is None else segment.files_of(local)
-            else:
-                local = _evaluate(segment, plan, {}, segment.files_of)
+            local = _evaluate(segment, plan, {}, per_file=not within_lines)
+            if within_lines and local is not None:
+                local = segment.files_of(local)
             if required_bytes and plan.op != "none":
                 local = _holding_bytes(segment, local, required_bytes)
             if local is None:
@@ -480,21 +489,24 @@ def _holding_bytes(
 
 
 def _evaluate(
-    segment: Segment,
-    plan: TrigramQuery,
-    decoded: dict[int, np.ndarray],
-    unit: Callable[[np.ndarray], np.ndarray],
+    segment: Segment, plan: TrigramQuery, decoded: dict[int, np.ndarray], per_file: bool
 ) -> np.ndarray | None:
     """Sorted local ids satisfying `plan` in `segment`; None stands for every one. The ids
-    are of what `unit` maps each posting list's documents to: documents themselves, or files.
+    are of files when `per_file` (each posting list is mapped to its files first), else of
+    documents.
 
     `decoded` memoizes posting lists for one plan: a case-insensitive plan is an OR over case
-    variants whose ANDs share most trigrams, and would otherwise decode them again and again."""
+    variants whose ANDs share most trigrams, and would otherwise decode them again and again.
+    An AND tests the few ids left against the bitmaps of common trigrams instead of decoding
+    them (most of a plan's time went to listing the members of bitmaps)."""
     import numpy as np
+
+    by_document = not per_file or segment.n_docs == segment.n_files
 
     def ids_of(trigram: int, encoded: memoryview) -> np.ndarray:
         if trigram not in decoded:
-            decoded[trigram] = unit(segment.decode(encoded))
+            ids = segment.decode(encoded)
+            decoded[trigram] = segment.files_of(ids) if per_file else ids
         return decoded[trigram]
 
     if plan.op == "all":
@@ -513,12 +525,15 @@ def _evaluate(
     if plan.op == "and":
         result: np.ndarray | None = None
         for trigram, encoded in lists:
-            ids = ids_of(trigram, encoded)
-            result = ids if result is None else _intersect(result, ids)
+            if result is not None and by_document and segment.is_bitmap(encoded):
+                result = result[segment.in_bitmap(encoded, result)]
+            else:
+                ids = ids_of(trigram, encoded)
+                result = ids if result is None else _intersect(result, ids)
             if len(result) == 0:
                 return result
         for sub in plan.subs:
-            ids = _evaluate(segment, sub, decoded, unit)
+            ids = _evaluate(segment, sub, decoded, per_file)
             if ids is not None:
                 result = ids if result is None else _intersect(result, ids)
                 if len(result) == 0:
@@ -526,7 +541,7 @@ def _evaluate(
         return result
     alternatives = [ids_of(trigram, encoded) for trigram, encoded in lists]
     for sub in plan.subs:
-        ids = _evaluate(segment, sub, decoded, unit)
+        ids = _evaluate(segment, sub, decoded, per_file)
         if ids is None:
             return None
         alternatives.append(ids)
