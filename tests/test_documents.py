@@ -4,6 +4,8 @@ only in the file, and updates and merges carry the documents over exactly."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -11,6 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import RG, run
+from test_differential_hypothesis import trigrep_main
 from test_index import entries_of, reference, trigrams_of, truth
 from trigrep.index import IndexReader
 from trigrep.index import build as build_module
@@ -119,3 +123,29 @@ def test_updates_and_merges_keep_the_documents(tree: Path) -> None:
         (tree / name).unlink()
     update_index(str(tree), entries_of(tree))
     assert_documents_decide(tree)
+
+
+def test_cli_on_a_big_file_finds_what_rg_finds(tmp_path: Path, env: dict[str, str]) -> None:
+    """With the real DOC_BYTES: a multiline match from the first document to the last is
+    found, and within-line queries print what rg prints, whichever documents they touch."""
+    root = tmp_path / "tree"
+    root.mkdir()
+    filler = b"".join(b"static int filler_%d(void) { return %d; }\n" % (i, i) for i in range(6000))
+    (root / "big.c").write_bytes(b"alpha first\n" + filler + b"omega last\nalpha omega\n")
+    (root / "small.c").write_bytes(b"alpha\nomega\n")
+    past = time.time() - 1000
+    for path in root.iterdir():
+        os.utime(path, (past, past))
+    env = {**env, "TRIGREP_NO_DAEMON": "1"}
+    assert trigrep_main(["index", "."], root, env)[1] == 0
+    assert IndexReader.open(str(root)).segments[0].n_docs > 4
+    for args in (
+        ["-U", "-c", r"alpha first[\s\S]*omega last"],
+        ["-U", "-l", r"first\nstatic"],
+        ["-c", "alpha.*omega"],
+        ["-n", "filler_5999|alpha first|omega last"],
+        ["-w", "-c", "filler_1234"],
+        ["-l", "alpha first.*omega"],
+    ):
+        want = run([RG, "--sort", "path", *args], root, env)
+        assert trigrep_main(args, root, env) == (want.out, want.code), args
