@@ -122,3 +122,27 @@ def test_a_shared_fork_server_pool_serves_many_searches(tree: Path) -> None:
             assert (normalise_json(out), code) == (normalise_json(want_out), want_code), args
     finally:
         pool.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "misses_kept"),
+    [(["needle"], False), (["-c", "needle"], False), (["-l", "needle"], False),
+     (["--json", "needle"], True), (["--files-without-match", "needle"], True)],
+)
+def test_workers_ship_back_only_files_that_print_something(
+    tree: Path, args: list[str], misses_kept: bool
+) -> None:
+    """A file without a match prints nothing unless --json or --files-without-match reports
+    it: then a worker returns it, otherwise nothing for it (an error always comes back)."""
+    import pickle
+
+    from trigrep.parallel import FileSearch
+
+    match_opts, out_opts = parse_search_flags(args)
+    search = FileSearch.of(engine.compile_query(match_opts), out_opts, False, ["."])
+    names = ["d2/f09.txt", "d1/f08.txt", "missing.txt"]  # empty, a needle, no such file
+    named = [(name, str(tree / name), False) for name in names]
+    miss, hit, missing = parallel._search_batch(pickle.dumps(search), named)
+    assert (miss is not None) == misses_kept
+    assert hit is not None and hit[0] is not None and hit[0].matched_lines == 1
+    assert missing is not None and missing[0] is None and "missing.txt" in missing[1]

@@ -72,6 +72,12 @@ class FileSearch:
         as_stream = len(paths) > MMAP_MAX_PATHS or any(os.path.isdir(p) for p in paths)
         return cls(query, out_opts, search_zip, as_stream, render)
 
+    @property
+    def misses_print_nothing(self) -> bool:
+        """Whether a file without a match (and without an error) shows nowhere in the output:
+        only --json's summary and --files-without-match take note of such files."""
+        return not self.out_opts.json and self.out_opts.mode != "files_without_match"
+
     def binary_mode(self, entry: FileEntry) -> BinaryMode:
         """rg's NUL handling depends on how the file was reached and how rg reads it."""
         if is_decompressed(entry.path, self.search_zip):
@@ -163,13 +169,28 @@ def _init_worker() -> None:
 _searches: dict[bytes, FileSearch] = {}  # per worker: compiled once, not once per batch
 
 
-def _search_batch(search: bytes, named: list[tuple[str, str, bool]]) -> list[Outcome]:
+def _search_batch(search: bytes, named: list[tuple[str, str, bool]]) -> list[Outcome | None]:
+    """The outcome of each file; None for a file that would print nothing, when files
+    without a match print nothing (in a scan of a whole tree most files are such: not
+    shipping them back spares the printing process a pickle and a printer call for each)."""
     run = _searches.get(search)
     if run is None:
         if len(_searches) > 16:
             _searches.clear()
         run = _searches[search] = pickle.loads(search)
-    return [run(FileEntry(*fields)) for fields in named]
+    outcomes = [run(FileEntry(*fields)) for fields in named]
+    if not run.misses_print_nothing:
+        return outcomes
+    return [None if _is_miss(outcome) else outcome for outcome in outcomes]
+
+
+def _is_miss(outcome: Outcome) -> bool:
+    """A file searched without a match, an error or anything to print."""
+    result, error = outcome
+    return (
+        result is not None and error is None and not result.events and result.rendered is None
+        and result.matched_lines == 0 and result.matches == 0 and not result.cut_short
+    )
 
 
 def _size(entry: FileEntry) -> int:
@@ -184,8 +205,9 @@ def search_in_order(
     pool: Callable[[], SearchPool | None] | None,
 ) -> Iterator[tuple[FileEntry, Outcome | None]]:
     """Each (file, whether to search it) with its outcome (None when not searched), in the
-    given order. Once the search is big enough it asks `pool()` for workers (started on first
-    use), or forks a pool of its own when there is none."""
+    given order; files a worker searched that print nothing may be left out (see
+    `_search_batch`). Once the search is big enough it asks `pool()` for workers (started on
+    first use), or forks a pool of its own when there is none."""
     items = iter(items)
     searched = searched_bytes = 0
     for entry, needed in items:
@@ -257,6 +279,11 @@ class _Batch:
         return self.pending is None or self.pending.ready()
 
     def outcomes(self) -> Iterator[tuple[FileEntry, Outcome | None]]:
+        """The batch's files with their outcomes, leaving out the files searched that would
+        print nothing (see `_search_batch`)."""
         found = iter(self.pending.get() if self.pending is not None else ())
         for entry, needed in self.items:
-            yield entry, next(found) if needed else None
+            if not needed:
+                yield entry, None
+            elif (outcome := next(found)) is not None:
+                yield entry, outcome
