@@ -146,3 +146,47 @@ def test_workers_ship_back_only_files_that_print_something(
     assert (miss is not None) == misses_kept
     assert hit is not None and hit[0] is not None and hit[0].matched_lines == 1
     assert missing is not None and missing[0] is None and "missing.txt" in missing[1]
+
+
+def test_workers_are_never_forked_while_a_thread_starts_a_program(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fork inside another thread's Popen (between its fork and exec) hands the workers
+    the pipe Popen waits on: the API's index updater then hung until the pool closed, and
+    the API's close() waited for the updater. Popen and pool forks take turns."""
+    import multiprocessing
+    import subprocess
+    import threading
+    import time
+
+    from trigrep import spawn
+
+    inside_popen = threading.Event()
+    overlapped = []
+
+    class SlowPopen:  # a Popen whose fork-to-exec window lasts 0.3 s
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            inside_popen.set()
+            time.sleep(0.3)
+            inside_popen.clear()
+
+    real_context = multiprocessing.get_context
+
+    class Context:
+        def __init__(self, method: str) -> None:
+            self._context = real_context(method)
+
+        def Pool(self, *args: object, **kwargs: object) -> object:
+            overlapped.append(inside_popen.is_set())
+            return self._context.Pool(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", SlowPopen)
+    monkeypatch.setattr(multiprocessing, "get_context", Context)
+    starter = threading.Thread(target=spawn.popen, args=(["true"],))
+    starter.start()
+    while not inside_popen.is_set():
+        time.sleep(0.001)
+    pool = SearchPool("fork", workers=1)
+    pool.close()
+    starter.join()
+    assert overlapped == [False]

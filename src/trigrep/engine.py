@@ -24,6 +24,7 @@ from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
 from trigrep.searcher import BinaryMode, FileResult, search_buffer
+from trigrep.spawn import popen
 from trigrep.walk import FileEntry, relative_path, walk
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ def _selected(
 
 def refresh_in_background(root: str) -> None:
     """Start `trigrep index ROOT` detached; its lock makes concurrent refreshes harmless."""
-    subprocess.Popen(
+    popen(
         [sys.executable, "-m", "trigrep.cli", "index", root],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,

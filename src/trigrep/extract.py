@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
 
+from trigrep.spawn import popen
+
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
 READ_CHUNK = 1 << 20
@@ -122,14 +124,16 @@ def _decode_in_process(fmt: _Format, data: bytes) -> bytes | None:
 
 def _run_program(fmt: _Format, program_path: str) -> bytes:
     """Decompress the way rg does, raising DecompressionError with rg's message on failure."""
-    proc = subprocess.run(
-        [*fmt.argv, program_path], stdin=subprocess.DEVNULL, capture_output=True, check=False
+    proc = popen(
+        [*fmt.argv, program_path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
+    out, err = proc.communicate()
     if proc.returncode == 0:
-        return proc.stdout
-    stderr = proc.stderr.decode("utf-8", errors="replace").strip()
+        return out
+    stderr = err.decode("utf-8", errors="replace").strip()
     message = f"\n{_ERROR_RULE}\n{stderr}\n{_ERROR_RULE}" if stderr else "<stderr is empty>"
-    complete = proc.stdout[: proc.stdout.rfind(b"\n") + 1]
+    complete = out[: out.rfind(b"\n") + 1]
     raise DecompressionError(message, searchable_bytes(complete))
 
 

@@ -27,6 +27,7 @@ from trigrep.extract import DecompressionError, is_decompressed, read_searchable
 from trigrep.options import OutputOptions
 from trigrep.query import Query
 from trigrep.searcher import BinaryMode, FileResult, search_buffer
+from trigrep.spawn import FORK_LOCK
 from trigrep.walk import FileEntry
 
 if TYPE_CHECKING:
@@ -120,7 +121,8 @@ class SearchPool:
             # Workers fork from the server with these loaded (numpy for the searcher's
             # vectorised line counts); forked ones get what their parent has.
             context.set_forkserver_preload(["numpy", __name__])
-        self._pool = context.Pool(self.workers, initializer=_init_worker)
+        with FORK_LOCK:  # see trigrep.spawn
+            self._pool = context.Pool(self.workers, initializer=_init_worker)
 
     def submit(self, search: bytes, entries: list[FileEntry]) -> AsyncResult[list[Outcome]]:
         """Search `entries` with the pickled FileSearch `search` in some worker (each sent

@@ -71,6 +71,7 @@ from trigrep.server.protocol import (
     sync_dir,
 )
 from trigrep.server.watch import ADDED, ENTRIES_MASK, MODIFIED, Batch, TreeWatcher
+from trigrep.spawn import popen
 from trigrep.walk import EntryFilter, FileEntry, Ruling, Walker
 
 if TYPE_CHECKING:
@@ -648,7 +649,7 @@ class _IndexUpdater:
                 self._due = self._stream_began = None
                 started = time.time()
                 self.running = True
-                self._process = subprocess.Popen(
+                self._process = popen(
                     [sys.executable, "-m", "trigrep.cli", "index", self.root],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
