@@ -6,18 +6,19 @@ processes, not threads):
 1. Extract: workers read batches of files, cut files bigger than DOC_BYTES into documents
    (see "Documents" in format.py), and group documents into chunks of at most CHUNK_BYTES
    whose document ids span fewer than MAX_CHUNK_FILES (bigger documents are split into
-   overlapping pieces). Per chunk, one numpy pass computes a uint32 key (trigram << 8 |
-   document id minus the chunk's first) for every byte position, sorts and dedupes. A worker
-   collects its chunks' keys into blocks of about BLOCK_KEYS and writes each to its run file
-   range-major (for each of 4096 trigram ranges, every chunk's keys in it), with a table of
-   where each piece starts.
+   overlapping pieces). Per document, numpy computes the trigram at every byte position and
+   keeps one of each (`_Deduper`, linear time); the chunk's distinct uint32 keys (trigram <<
+   8 | document id minus the chunk's first) are then sorted. A worker collects its chunks'
+   keys into blocks of about BLOCK_KEYS and writes each to its run file range-major (for each
+   of 4096 trigram ranges, every chunk's keys in it), with a table of where each piece starts.
    Memory per worker is a few chunk-sized arrays and one block.
 2. Merge: the 4096 ranges are grouped into slices of about SLICE_POSTINGS pairs; workers
    read a slice's keys from every block (a pread of its table, one of its keys: consecutive
    ranges are contiguous), map them to (trigram, document id), sort, and encode the posting
    lists. The parent streams the encoded slices, in order, into the segment file.
 
-Peak memory is bounded by the chunk, block and slice sizes, not by the tree.
+Peak memory is bounded by the chunk, block and slice sizes (and a worker's 64 MiB dedupe
+table), not by the tree.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ from trigrep.index.format import (
 MAX_INDEXED_FILE_BYTES = 256 << 20  # larger files are flagged unindexed, searched directly
 DOC_BYTES = 64 << 10  # bigger files are indexed as documents of about this size
 CHUNK_BYTES = 1 << 20
-MAX_CHUNK_FILES = 255  # a chunk's document ids span less: local id 255 is the sentinel's
+MAX_CHUNK_FILES = 256  # a chunk's document ids span less: a local id is a key's low byte
 BLOCK_KEYS = 2 << 20  # a phase-1 worker writes its keys to the run file in blocks this big
 TASK_BYTES = 16 << 20
 TASK_FILES = 4096
@@ -77,7 +78,6 @@ PROGRESS_INTERVAL = 0.25
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-_SENTINEL = np.uint32(0xFFFFFFFF)
 _N_RANGES = 1 << RANGE_BITS
 _RANGE_STARTS = (np.arange(_N_RANGES, dtype=np.uint64) << (32 - RANGE_BITS)).astype(np.uint32)
 
@@ -284,29 +284,53 @@ class _TaskResult:
     files: int
 
 
-def _trigram_keys(data: np.ndarray, local_ids: np.ndarray) -> np.ndarray:
-    """uint32 key (trigram << 8) | local id for every position of `data`. Raw bytes, not case
-    folded: a case-sensitive query then reads only the files with its exact bytes."""
-    wide = data.astype(np.uint32)
-    keys = wide[:-2] << np.uint32(24)
-    keys |= wide[1:-1] << np.uint32(16)
-    keys |= wide[2:] << np.uint32(8)
-    keys |= local_ids[:-2]
-    return keys
+def _trigrams(content: bytes) -> np.ndarray:
+    """The uint32 trigram starting at every position of `content` (but its last two). Raw
+    bytes, not case folded: a case-sensitive query then reads only the files with its exact
+    bytes."""
+    wide = np.frombuffer(content, np.uint8).astype(np.uint32)
+    trigrams = wide[:-2] << np.uint32(16)
+    trigrams |= wide[1:-1] << np.uint32(8)
+    trigrams |= wide[2:]
+    return trigrams
+
+
+class _Deduper:
+    """Distinct trigrams of a document in time linear in its length: each position writes
+    itself into a table indexed by its trigram, and a position is kept when it reads itself
+    back, so exactly one per distinct trigram is (whichever write lands last). Sorting every
+    position instead, as numpy does without AVX-512 sort, took most of the build's time."""
+
+    def __init__(self) -> None:
+        self._seen = np.empty(1 << 24, np.int32)  # trigram -> a position holding it
+        self._positions = np.arange(CHUNK_BYTES + 2, dtype=np.int32)
+
+    def distinct(self, trigrams: np.ndarray) -> np.ndarray:
+        if len(trigrams) > len(self._positions):
+            self._positions = np.arange(len(trigrams), dtype=np.int32)
+        positions = self._positions[: len(trigrams)]
+        self._seen[trigrams] = positions
+        return np.compress(self._seen[trigrams] == positions, trigrams)
+
+
+_deduper: _Deduper | None = None  # per process, made on first use (a 64 MiB table)
 
 
 def _chunk_keys(local_ids: list[int], buffers: list[bytes]) -> np.ndarray:
-    """Sorted distinct keys of a chunk: document contents with their ids relative to the
-    chunk's first (each below MAX_CHUNK_FILES)."""
-    lengths = np.fromiter(map(len, buffers), np.int64, len(buffers))
-    data = np.frombuffer(b"".join(buffers), np.uint8)
-    keys = _trigram_keys(data, np.repeat(np.array(local_ids, np.uint32), lengths))
-    ends = np.cumsum(lengths)[:-1]  # trigrams starting at end-2 and end-1 straddle two docs
-    straddling = np.concatenate((ends - 2, ends - 1))
-    keys[straddling[(straddling >= 0) & (straddling < len(keys))]] = _SENTINEL
+    """Sorted distinct keys (trigram << 8 | local id) of a chunk: document contents with
+    their ids relative to the chunk's first (each below MAX_CHUNK_FILES)."""
+    global _deduper
+    if _deduper is None:
+        _deduper = _Deduper()
+    parts = []
+    for local_id, content in zip(local_ids, buffers, strict=True):
+        if len(content) >= 3:
+            keys = _deduper.distinct(_trigrams(content)) << np.uint32(8)
+            keys |= np.uint32(local_id)
+            parts.append(keys)
+    keys = np.concatenate(parts) if parts else np.empty(0, np.uint32)
     keys.sort()
-    keys = keys[: np.searchsorted(keys, _SENTINEL)]
-    return _distinct(keys)
+    return keys
 
 
 def _mark_leading_bytes(present: np.ndarray, first_row: int, keys: np.ndarray) -> None:
@@ -696,6 +720,8 @@ class _SegmentBuilder:
                 self.progress(BuildProgress(files_done, len(self.files), bytes_done, total_bytes))
         if self.progress:
             self.progress(BuildProgress(files_done, len(self.files), bytes_done, total_bytes))
+        global _deduper
+        _deduper = None  # this process may live on (the API): give its table back
         return results
 
     def _merge_into(self, writer: SegmentWriter, results: list[_TaskResult]) -> dict[str, int]:
