@@ -572,11 +572,27 @@ def _merge_slice(task: _Slice) -> tuple[np.ndarray, np.ndarray, bytes, int]:
     del parts
     if len(pairs) == 0:  # also a narrowed slice of a range whose keys all lie elsewhere
         return np.empty(0, np.uint32), np.empty(0, np.uint32), b"", 0
-    pairs.sort()
+    _sort_pairs(pairs, task.first << (32 - RANGE_BITS - 8))
     pairs = _distinct(pairs)  # the pieces of a document bigger than a chunk share trigrams
     halves = pairs.view(np.uint32)  # little-endian: (doc id, trigram) per pair, no copy
     dict_trigrams, lengths, data = encode_postings(halves[1::2], halves[0::2], task.n_docs)
     return dict_trigrams, lengths, data, len(pairs)
+
+
+def _sort_pairs(pairs: np.ndarray, first_trigram: int) -> None:
+    """Sort a slice's (trigram << 32 | document id) pairs, gathered block by block, in place.
+
+    For any one trigram they come in increasing document order already (blocks, and chunks
+    within a block, follow the document order; a chunk's keys are sorted), so a stable sort
+    by the trigram alone sorts them: numpy's stable sort of 16-bit values is a radix sort,
+    so one or two passes (the trigram's offset in the slice is below 2**24) take about half
+    the time of numpy's sort of the 64-bit pairs where that sort lacks AVX-512."""
+    offsets = (pairs >> np.uint64(32)) - np.uint64(first_trigram)
+    order = np.argsort(offsets.astype(np.uint16), kind="stable")  # the low 16 bits
+    if int(offsets.max()) >= 1 << 16:
+        high = (offsets >> np.uint64(16)).astype(np.uint16)[order]
+        order = order[np.argsort(high, kind="stable")]
+    pairs[:] = pairs[order]
 
 
 def encode_postings(
