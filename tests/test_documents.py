@@ -149,3 +149,23 @@ def test_cli_on_a_big_file_finds_what_rg_finds(tmp_path: Path, env: dict[str, st
     ):
         want = run([RG, "--sort", "path", *args], root, env)
         assert trigrep_main(args, root, env) == (want.out, want.code), args
+
+
+def test_a_merge_of_segments_whose_files_are_all_gone(tree: Path) -> None:
+    from trigrep.index.update import _merge
+
+    build_index(str(tree), entries_of(tree), workers=1)
+    for step in range(2):
+        (tree / f"gone{step}.txt").write_bytes(b"alpha\n" + b"-\n" * 99 + b"omega\n")
+        update_index(str(tree), entries_of(tree))
+    for step in range(2):
+        (tree / f"gone{step}.txt").unlink()
+    update_index(str(tree), entries_of(tree))
+    reader = IndexReader.open(str(tree))
+    assert len(reader.segments) == 3 and all(
+        len(s.tombstones) == s.n_files for s in reader.segments[1:]
+    )
+    _merge(reader, 1, 3)
+    reader = IndexReader.open(str(tree))
+    assert reader.segments[1].n_files == 0
+    assert_documents_decide(tree)

@@ -198,12 +198,7 @@ class Segment:
             return docs
         if self._doc_files is None:
             self._doc_files = np.repeat(np.arange(self.n_files), self.doc_counts())
-        files = self._doc_files[docs]
-        keep = np.empty(len(files), bool)
-        if len(files):
-            keep[0] = True
-            np.not_equal(files[1:], files[:-1], out=keep[1:])
-        return files[keep]
+        return _distinct(self._doc_files[docs])
 
     def is_bitmap(self, encoded: memoryview) -> bool:
         """Whether a posting list is encoded as a bitmap (see format.py)."""
@@ -549,11 +544,18 @@ def _evaluate(
         return np.empty(0, np.int64)
     merged = np.concatenate(alternatives)
     merged.sort()
-    keep = np.empty(len(merged), bool)
-    if len(merged):
+    return _distinct(merged)
+
+
+def _distinct(sorted_ids: np.ndarray) -> np.ndarray:
+    """`sorted_ids` without repeats."""
+    import numpy as np
+
+    keep = np.empty(len(sorted_ids), bool)
+    if len(sorted_ids):
         keep[0] = True
-        np.not_equal(merged[1:], merged[:-1], out=keep[1:])
-    return merged[keep]
+        np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=keep[1:])
+    return sorted_ids[keep]
 
 
 def _intersect(small: np.ndarray, large: np.ndarray) -> np.ndarray:

@@ -321,7 +321,9 @@ class _LiveFiles:
         counts = [s.doc_counts() for s in sources]
         self.doc_counts = np.array([counts[k][local] for _, k, local in order], np.int64)
         self.n_docs = int(self.doc_counts.sum())
-        new_first_docs = np.cumsum(self.doc_counts) - self.doc_counts
+        # each new file's first document id; the extra last entry is what dead files (-1) read
+        new_first_docs = np.zeros(self.n_files + 1, np.int64)
+        np.cumsum(self.doc_counts, out=new_first_docs[1:])
         self.new_doc_ids = []  # per source: its document ids -> the new ones (-1: dead)
         for k in range(len(sources)):
             owners = np.repeat(np.arange(len(counts[k])), counts[k])  # document -> file
