@@ -323,12 +323,11 @@ def _chunk_keys(local_ids: list[int], buffers: list[bytes]) -> np.ndarray:
     if _deduper is None:
         _deduper = _Deduper()
     parts = []
-    for local_id, content in zip(local_ids, buffers, strict=True):
-        if len(content) >= 3:
-            keys = _deduper.distinct(_trigrams(content)) << np.uint32(8)
-            keys |= np.uint32(local_id)
-            parts.append(keys)
-    keys = np.concatenate(parts) if parts else np.empty(0, np.uint32)
+    for local_id, content in zip(local_ids, buffers, strict=True):  # each of 3 bytes or more
+        keys = _deduper.distinct(_trigrams(content)) << np.uint32(8)
+        keys |= np.uint32(local_id)
+        parts.append(keys)
+    keys = np.concatenate(parts)
     keys.sort()
     return keys
 

@@ -190,15 +190,19 @@ class Segment:
             raise self.corrupt("FILE_DOCS does not match the file and document counts")
         return counts
 
+    def doc_files(self) -> np.ndarray:
+        """The local file id owning each document (int64), worked out once."""
+        if self._doc_files is None:
+            import numpy as np
+
+            self._doc_files = np.repeat(np.arange(self.n_files), self.doc_counts())
+        return self._doc_files
+
     def files_of(self, docs: np.ndarray) -> np.ndarray:
         """The sorted distinct local file ids owning the sorted document ids `docs`."""
-        import numpy as np
-
         if self.n_docs == self.n_files:  # one document a file: the ids are the same
             return docs
-        if self._doc_files is None:
-            self._doc_files = np.repeat(np.arange(self.n_files), self.doc_counts())
-        return _distinct(self._doc_files[docs])
+        return _distinct(self.doc_files()[docs])
 
     def is_bitmap(self, encoded: memoryview) -> bool:
         """Whether a posting list is encoded as a bitmap (see format.py)."""

@@ -325,8 +325,8 @@ class _LiveFiles:
         new_first_docs = np.zeros(self.n_files + 1, np.int64)
         np.cumsum(self.doc_counts, out=new_first_docs[1:])
         self.new_doc_ids = []  # per source: its document ids -> the new ones (-1: dead)
-        for k in range(len(sources)):
-            owners = np.repeat(np.arange(len(counts[k])), counts[k])  # document -> file
+        for k, segment in enumerate(sources):
+            owners = segment.doc_files()
             within = np.arange(len(owners)) - (np.cumsum(counts[k]) - counts[k])[owners]
             new_file = new_ids[k][owners]
             self.new_doc_ids.append(
