@@ -141,7 +141,7 @@ def test_a_watched_index_keeps_its_workers_until_closed(
     tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Big searches of a watched index go to worker processes started once, not per search."""
-    monkeypatch.setattr(parallel, "INLINE_FILES", 1)
+    monkeypatch.setattr(parallel, "WARM_INLINE_FILES", 1)
     monkeypatch.setattr(parallel, "BATCH_FILES", 2)
     make_tree(tmp_path)
     with trigrep.Index(tmp_path, watch=True) as index:
@@ -149,6 +149,6 @@ def test_a_watched_index_keeps_its_workers_until_closed(
             assert api_matches(list(index.search(pattern))) == rg_matches(
                 tmp_path, env, pattern), pattern
         pool = index._pool.get()
-        workers = list(pool._pool._pool)
+        workers = [worker.process for worker in pool._all]
         assert index._pool.get() is pool and all(w.is_alive() for w in workers)
     assert not any(w.is_alive() for w in workers)

@@ -20,6 +20,7 @@ from trigrep.flags import parse_search_flags
 from trigrep.index import IndexReader
 from trigrep.options import WalkOptions
 from trigrep.parallel import SearchPool
+from trigrep.walk import FileEntry
 
 ARGS = [
     ["needle"],
@@ -60,6 +61,7 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in ("HOME", "XDG_CONFIG_HOME"):
         monkeypatch.setenv(name, str(tmp_path / "home"))
     monkeypatch.setattr(parallel, "INLINE_FILES", 3)
+    monkeypatch.setattr(parallel, "WARM_INLINE_FILES", 3)
     monkeypatch.setattr(parallel, "BATCH_FILES", 2)
     monkeypatch.setattr(parallel, "BATCH_FILES_MAX", 4)
     engine.build(str(root), progress=False)
@@ -176,9 +178,12 @@ def test_workers_are_never_forked_while_a_thread_starts_a_program(
         def __init__(self, method: str) -> None:
             self._context = real_context(method)
 
-        def Pool(self, *args: object, **kwargs: object) -> object:
+        def Pipe(self) -> object:
+            return self._context.Pipe()
+
+        def Process(self, *args: object, **kwargs: object) -> object:
             overlapped.append(inside_popen.is_set())
-            return self._context.Pool(*args, **kwargs)
+            return self._context.Process(*args, **kwargs)
 
     monkeypatch.setattr(subprocess, "Popen", SlowPopen)
     monkeypatch.setattr(multiprocessing, "get_context", Context)
@@ -190,3 +195,86 @@ def test_workers_are_never_forked_while_a_thread_starts_a_program(
     pool.close()
     starter.join()
     assert overlapped == [False]
+
+
+def test_concurrent_searches_take_turns_with_one_worker(tree: Path) -> None:
+    """Searches from several threads (a daemon's clients) share a pool smaller than their
+    number: each waits for the worker, or gets it back in turn, and prints what rg prints."""
+    import threading
+
+    pool = SearchPool("forkserver", workers=1)
+    wanted = {tuple(args): _rg(args, tree) for args in ARGS}
+    failures: list[object] = []
+
+    def client(offset: int) -> None:
+        warm = _Warm(tree, pool)
+        try:
+            for args in ARGS[offset:] + ARGS[:offset]:
+                out, code = _search(args, warm)
+                want_out, want_code = wanted[tuple(args)]
+                if (normalise_json(out), code) != (normalise_json(want_out), want_code):
+                    failures.append(args)
+        except Exception as e:
+            failures.append(e)
+
+    try:
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        pool.close()
+    assert failures == []
+
+
+def test_answers_to_a_search_that_stopped_early_go_to_nobody(tree: Path) -> None:
+    """A search that stops (-q, -m, a closed client) gives its worker back with batches
+    still unanswered: the next search that leases it gets only its own answers."""
+    import pickle
+
+    from trigrep.parallel import FileSearch
+
+    def pickled(args: list[str]) -> bytes:
+        match_opts, out_opts = parse_search_flags(args)
+        return pickle.dumps(FileSearch.of(engine.compile_query(match_opts), out_opts, False,
+                                          ["."]))
+
+    entry = FileEntry("d1/f08.txt", str(tree / "d1/f08.txt"), False)
+    pool = SearchPool("fork", workers=1)
+    try:
+        worker = pool.lease(wait=False)
+        assert worker is not None
+        worker.send(pickled(["zzz_nowhere"]), [entry])
+        worker.send(pickled(["zzz_nowhere"]), [entry])
+        pool.release(worker, unanswered=2)
+        again = pool.lease(wait=False)
+        assert again is worker and worker.stale == 0
+        worker.send(pickled(["needle"]), [entry])
+        [(result, error)] = worker.receive()
+        assert error is None and result.matched_lines == 1
+    finally:
+        pool.close()
+
+
+def test_a_killed_worker_fails_one_search_and_is_replaced(tree: Path) -> None:
+    """A worker killed mid-life (the OOM killer) makes the search that used it fail with a
+    one-line error rather than print less; the pool starts another, and the next search is
+    whole."""
+    import signal
+
+    from trigrep.errors import Error
+
+    pool = SearchPool("forkserver", workers=1)
+    try:
+        warm = _Warm(tree, pool)
+        dead = pool._all[0].process
+        os.kill(dead.pid, signal.SIGKILL)
+        dead.join()
+        with pytest.raises(Error, match="search worker stopped"):
+            _search(["needle"], warm)
+        assert pool._all[0].process is not dead
+        out, code = _search(["needle"], warm)
+        assert (out, code) == _rg(["needle"], tree)
+    finally:
+        pool.close()

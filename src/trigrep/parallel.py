@@ -21,8 +21,9 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
+from trigrep.errors import Error
 from trigrep.extract import DecompressionError, is_decompressed, read_searchable
 from trigrep.options import OutputOptions
 from trigrep.query import Query
@@ -31,14 +32,19 @@ from trigrep.spawn import FORK_LOCK
 from trigrep.walk import FileEntry
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import AsyncResult
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import BaseContext
 
     from trigrep.printer import LineFormat
 
 # A search hands files to workers only once it has searched this much itself: forking costs
-# more than searching a few candidate files.
+# more than searching a few candidate files...
 INLINE_FILES = 512
 INLINE_BYTES = 32 << 20
+# ...while workers already running cost only a message: a search that has them searches less
+# itself, and the workers start at once.
+WARM_INLINE_FILES = 32
+WARM_INLINE_BYTES = 1 << 20
 # Files go to a worker in batches of this size (whichever limit is reached first)...
 BATCH_FILES = 32
 BATCH_BYTES = 4 << 20
@@ -47,8 +53,13 @@ BATCH_ITEMS = 1024  # files not to search (but to report) count too, in a summar
 # files then costs fewer messages (each a pickle, a pipe write, a wake-up of the pool's
 # threads in the printing process), while a short list of candidates is still spread out.
 BATCH_FILES_MAX = 512
-# ...and this many batches per worker are in flight ahead of the printer.
+# ...and this many batches per worker are in flight ahead of the printer, at most
+# SENT_PER_WORKER of them in a worker's pipe (the rest answered, waiting to be printed).
 BATCHES_PER_WORKER = 4
+SENT_PER_WORKER = 2
+# A batch's paths stay well within a pipe's buffer: a search sends a worker its next batch
+# while the worker may be blocked writing a big answer, which the search reads only after.
+BATCH_NAME_BYTES = 64 << 10
 # rg memory-maps (and so treats NUL bytes differently) when given at most this many files.
 MMAP_MAX_PATHS = 10
 
@@ -110,30 +121,139 @@ class FileSearch:
 
 
 class SearchPool:
-    """Worker processes that search batches of files, for any number of searches."""
+    """Worker processes that search batches of files, for any number of searches.
+
+    Each worker answers on its own pipe, and a search leases workers and talks to them from
+    its own thread: no helper threads relay tasks and results (multiprocessing.Pool's three
+    cost the daemon more CPU than its workers spent searching a few thousand files). Leased
+    workers go back to the pool as soon as another search waits for one.
+    """
 
     def __init__(self, start_method: str, workers: int | None = None) -> None:
         import multiprocessing  # not on the start-up path of searches that need no workers
 
         self.workers = workers or os.cpu_count() or 1
-        context = multiprocessing.get_context(start_method)
+        self._context = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
             # Workers fork from the server with these loaded (numpy for the searcher's
             # vectorised line counts); forked ones get what their parent has.
-            context.set_forkserver_preload(["numpy", __name__])
+            self._context.set_forkserver_preload(["numpy", __name__])
+        self._lock = threading.Condition()
+        self._waiting = 0  # searches waiting for a worker
+        self._closed = False
         with FORK_LOCK:  # see trigrep.spawn
-            self._pool = context.Pool(self.workers, initializer=_init_worker)
+            self._all = [_Worker(self._context) for _ in range(self.workers)]
+        self._idle = list(self._all)
 
-    def submit(self, search: bytes, entries: list[FileEntry]) -> AsyncResult[list[Outcome]]:
-        """Search `entries` with the pickled FileSearch `search` in some worker (each sent
-        without its stat: pickling that costs more than the worker's own fstat)."""
-        named = [(entry.display, entry.path, entry.explicit) for entry in entries]
-        return self._pool.apply_async(_search_batch, (search, named))
+    def lease(self, *, wait: bool) -> _Worker | None:
+        """An idle worker for one search; None when none is idle (or, with `wait`, only when
+        the pool is closed)."""
+        with self._lock:
+            if wait:
+                self._waiting += 1
+                while not self._idle and not self._closed:
+                    self._lock.wait()
+                self._waiting -= 1
+            if self._closed or not self._idle:
+                return None
+            worker = self._idle.pop()
+        try:
+            worker.discard_stale()
+        except (EOFError, OSError):
+            return self._replace(worker)
+        return worker
+
+    @property
+    def contended(self) -> bool:
+        """Whether a search waits for a worker (the others give theirs back soon)."""
+        return self._waiting > 0
+
+    def release(self, worker: _Worker, unanswered: int = 0) -> None:
+        """Give `worker` back; `unanswered` batches it was sent are dropped by the next lease."""
+        worker.stale += unanswered
+        with self._lock:
+            if self._closed:
+                return
+            self._idle.append(worker)
+            self._lock.notify()
+
+    def discard(self, worker: _Worker) -> None:
+        """`worker` failed: put a new one in its place."""
+        with self._lock:
+            if self._closed:
+                return
+        self.release(self._replace(worker))
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        worker.stop()
+        with FORK_LOCK:
+            fresh = _Worker(self._context)
+        with self._lock:
+            self._all = [fresh if w is worker else w for w in self._all]
+        return fresh
 
     def close(self) -> None:
         """Stop the workers now (a search that ends early does not wait for them)."""
-        self._pool.terminate()
-        self._pool.join()
+        with self._lock:
+            self._closed = True
+            workers, self._all, self._idle = self._all, [], []
+            self._lock.notify_all()
+        for worker in workers:
+            worker.stop()
+
+
+class _Worker:
+    """One worker process and the pipe it takes batches on and answers on, in turn."""
+
+    def __init__(self, context: BaseContext) -> None:
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve_batches, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        self.stale = 0  # answers to batches of a search that stopped early, still to come
+
+    def send(self, search: bytes, entries: list[FileEntry]) -> None:
+        """Search `entries` with the pickled FileSearch `search` (each sent without its
+        stat: pickling that costs more than the worker's own fstat)."""
+        named = [(entry.display, entry.path, entry.explicit) for entry in entries]
+        self.conn.send_bytes(pickle.dumps((search, named), pickle.HIGHEST_PROTOCOL))
+
+    def receive(self) -> list[Outcome | None]:
+        """The answer to the oldest batch sent and not answered yet (EOFError: it died)."""
+        ok, answer = pickle.loads(self.conn.recv_bytes())
+        if not ok:
+            raise answer
+        return answer
+
+    def discard_stale(self) -> None:
+        while self.stale:
+            self.conn.recv_bytes()
+            self.stale -= 1
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.join()
+        self.conn.close()
+
+
+def _serve_batches(conn: Connection) -> None:
+    """A worker's life: search each batch that comes, answer with its outcomes (or with the
+    exception it raised, which the search raises again)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    while True:
+        try:
+            search, named = pickle.loads(conn.recv_bytes())
+        except EOFError:
+            return
+        try:
+            answer: tuple[bool, object] = (True, _search_batch(search, named))
+        except Exception as e:
+            answer = (False, e)
+        try:
+            message = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
+        except Exception as e:
+            message = pickle.dumps((False, RuntimeError(f"a search worker failed: {e!r}")))
+        conn.send_bytes(message)
 
 
 class SharedSearchPool:
@@ -161,11 +281,6 @@ class SharedSearchPool:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
-
-
-def _init_worker() -> None:
-    # Ctrl-C is the parent's to handle: it stops the workers itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 _searches: dict[bytes, FileSearch] = {}  # per worker: compiled once, not once per batch
@@ -211,6 +326,9 @@ def search_in_order(
     `_search_batch`). Once the search is big enough it asks `pool()` for workers (started on
     first use), or forks a pool of its own when there is none."""
     items = iter(items)
+    inline_files, inline_bytes = (
+        (INLINE_FILES, INLINE_BYTES) if pool is None else (WARM_INLINE_FILES, WARM_INLINE_BYTES)
+    )
     searched = searched_bytes = 0
     for entry, needed in items:
         if not needed:
@@ -219,7 +337,7 @@ def search_in_order(
         yield entry, search(entry)
         searched += 1
         searched_bytes += _size(entry)
-        if searched >= INLINE_FILES or searched_bytes >= INLINE_BYTES:
+        if searched >= inline_files or searched_bytes >= inline_bytes:
             break
     else:
         return
@@ -237,53 +355,130 @@ def search_in_order(
 def _in_workers(
     items: Iterator[tuple[FileEntry, bool]], search: FileSearch, pool: SearchPool
 ) -> Iterator[tuple[FileEntry, Outcome | None]]:
-    pickled = pickle.dumps(search)
-    window: deque[_Batch] = deque()
-    limit = pool.workers * BATCHES_PER_WORKER
-    batch = _Batch(BATCH_FILES)
-    for entry, needed in items:
-        batch.items.append((entry, needed))
-        if needed:
-            batch.to_search.append(entry)
-            batch.bytes += _size(entry)
-        if not batch.full():
-            continue
-        batch.submit(pool, pickled)
-        window.append(batch)
-        batch = _Batch(min(2 * batch.max_files, BATCH_FILES_MAX))
-        while window and (len(window) >= limit or window[0].ready()):
-            yield from window.popleft().outcomes()
-    batch.submit(pool, pickled)
-    window.append(batch)
-    while window:
-        yield from window.popleft().outcomes()
+    dispatch = _Dispatch(pool, pickle.dumps(search))
+    try:
+        yield from dispatch.run(items)
+    finally:
+        dispatch.release()
+
+
+class _Dispatch:
+    """One search's batches on the workers it leased. Each worker has at most
+    `SENT_PER_WORKER` batches at a time (the next one waits in its pipe while it searches
+    one) and answers them in turn; the search yields the batches in their order."""
+
+    def __init__(self, pool: SearchPool, search: bytes) -> None:
+        self.pool = pool
+        self.search = search
+        self.sent: dict[_Worker, deque[_Batch]] = {}  # the leased workers, their batches
+
+    def run(
+        self, items: Iterator[tuple[FileEntry, bool]]
+    ) -> Iterator[tuple[FileEntry, Outcome | None]]:
+        window: deque[_Batch] = deque()
+        limit = self.pool.workers * BATCHES_PER_WORKER
+        max_files = BATCH_FILES
+        more = True
+        while True:
+            while more and len(window) < limit and (worker := self._worker()) is not None:
+                batch = _Batch(max_files)
+                more = batch.fill(items)
+                max_files = min(2 * max_files, BATCH_FILES_MAX)
+                if batch.to_search:
+                    self._send(worker, batch)
+                window.append(batch)
+            while window and not window[0].pending:
+                yield from window.popleft().outcomes()
+            if window:
+                self._receive()
+            elif not more:
+                return
+
+    def _worker(self) -> _Worker | None:
+        """A leased worker with room for a batch, or a newly leased one; None when there is
+        none and some batch is pending. While another search waits for a worker, the leased
+        ones get no more batches, and go back to the pool once they answered them all."""
+        if self.pool.contended:
+            for worker in [w for w, batches in self.sent.items() if not batches]:
+                del self.sent[worker]
+                self.pool.release(worker)
+        else:
+            for worker, batches in self.sent.items():
+                if len(batches) < SENT_PER_WORKER:
+                    return worker
+        pending = any(self.sent.values())
+        worker = self.pool.lease(wait=not pending)
+        if worker is None:
+            if not pending:
+                raise Error("the search workers were stopped")
+            return None
+        self.sent[worker] = deque()
+        return worker
+
+    def _send(self, worker: _Worker, batch: _Batch) -> None:
+        try:
+            worker.send(self.search, batch.to_search)
+        except OSError as e:
+            self._lost(worker, e)
+        self.sent[worker].append(batch)
+        batch.pending = True
+
+    def _receive(self) -> None:
+        """Take the next answer of whichever leased worker gives one first."""
+        from multiprocessing.connection import wait
+
+        busy = {worker.conn: worker for worker, batches in self.sent.items() if batches}
+        worker = busy[wait(list(busy))[0]]  # type: ignore[index]
+        batch = self.sent[worker].popleft()
+        try:
+            batch.found = worker.receive()
+        except (EOFError, OSError) as e:
+            self._lost(worker, e)
+        batch.pending = False
+
+    def _lost(self, worker: _Worker, e: Exception) -> NoReturn:
+        """A worker died (killed, or its pool closed): a new one takes its place in the pool,
+        and this search fails rather than print less than it should."""
+        del self.sent[worker]
+        self.pool.discard(worker)
+        raise Error(f"a search worker stopped ({e or type(e).__name__}); search again")
+
+    def release(self) -> None:
+        """Give the workers back (answers still to come are dropped by their next lease)."""
+        for worker, batches in self.sent.items():
+            self.pool.release(worker, unanswered=len(batches))
+        self.sent.clear()
 
 
 @dataclass
 class _Batch:
-    """Consecutive files of a search (some of them to search) and their pending outcomes."""
+    """Consecutive files of a search (some of them to search) and their outcomes."""
 
     max_files: int
     items: list[tuple[FileEntry, bool]] = field(default_factory=list)
     to_search: list[FileEntry] = field(default_factory=list)
     bytes: int = 0
-    pending: AsyncResult[list[Outcome]] | None = None
+    name_bytes: int = 0
+    pending: bool = False  # sent to a worker, not answered yet
+    found: list[Outcome | None] = field(default_factory=list)
 
-    def full(self) -> bool:
-        return (len(self.to_search) >= self.max_files or self.bytes >= BATCH_BYTES
-                or len(self.items) >= BATCH_ITEMS)
-
-    def submit(self, pool: SearchPool, search: bytes) -> None:
-        if self.to_search:
-            self.pending = pool.submit(search, self.to_search)
-
-    def ready(self) -> bool:
-        return self.pending is None or self.pending.ready()
+    def fill(self, items: Iterator[tuple[FileEntry, bool]]) -> bool:
+        """Take files from `items` until full; False when `items` ran out."""
+        for entry, needed in items:
+            self.items.append((entry, needed))
+            if needed:
+                self.to_search.append(entry)
+                self.bytes += _size(entry)
+                self.name_bytes += len(entry.path) + len(entry.display)
+            if (len(self.to_search) >= self.max_files or self.bytes >= BATCH_BYTES
+                    or len(self.items) >= BATCH_ITEMS or self.name_bytes >= BATCH_NAME_BYTES):
+                return True
+        return False
 
     def outcomes(self) -> Iterator[tuple[FileEntry, Outcome | None]]:
         """The batch's files with their outcomes, leaving out the files searched that would
         print nothing (see `_search_batch`)."""
-        found = iter(self.pending.get() if self.pending is not None else ())
+        found = iter(self.found)
         for entry, needed in self.items:
             if not needed:
                 yield entry, None

@@ -34,6 +34,7 @@ import base64
 import bisect
 import contextlib
 import fcntl
+import gc
 import io
 import itertools
 import json
@@ -812,6 +813,9 @@ class Daemon:
             self._locks.append(_lock_served(tree.root))
         for tree in self.trees:
             tree.start()
+        # The cached walks are hundreds of thousands of long-lived objects: kept out of the
+        # collector's full passes, which a search's allocations would otherwise set off.
+        gc.freeze()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
