@@ -541,6 +541,27 @@ def test_sigterm_stops_cleanly(tree: Path, env: dict[str, str]) -> None:
     assert_like_rg(tree, env, ["foo"])
 
 
+def test_a_reader_that_goes_away_ends_a_served_search_quietly(
+    tree: Path, env: dict[str, str], daemon: Daemon
+) -> None:
+    """`trigrep ... | head -1` with a daemon answering: exit 0 and nothing on stderr, as rg
+    (the client took its closed stdout for a daemon that stopped mid-search)."""
+    for i in range(40):
+        (tree / "src" / f"many{i:02d}.txt").write_bytes(b"foo line\n" * 20_000)
+    _wait_for(lambda: trigrep_run(["-c", "foo", "src/many39.txt"], tree, env).out.strip()
+              == b"20000", "the daemon to see the new files")
+    before = daemon.warm_searches()
+    for command in ([RG, "foo"], [*TRIGREP, "foo"]):
+        p = subprocess.Popen(command, cwd=tree, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert p.stdout is not None and p.stderr is not None
+        p.stdout.readline()
+        p.stdout.close()
+        err = p.stderr.read()
+        assert (p.wait(timeout=60), err) == (0, b""), command
+    assert daemon.warm_searches() > before  # the daemon answered it
+
+
 def test_no_daemon_env_searches_locally(tree: Path, env: dict[str, str], daemon: Daemon) -> None:
     before = daemon.warm_searches()
     assert_like_rg(tree, {**env, "TRIGREP_NO_DAEMON": "1"}, ["foo"])

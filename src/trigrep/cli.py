@@ -215,17 +215,17 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else "search"
     if argv and argv[0] == command:
         argv = argv[1:]
-    if command == "search" and _daemon_may_parse(argv):
-        from trigrep.server import client
-
-        answered = client.search(argv, ["."], stdin_readable=stdin_is_readable())
-        if answered is not None:
-            return answered
     run = {
         "search": _search, "index": _index, "stats": _stats, "mcp": _mcp, "serve": _serve,
         "status": _status, "stop": _stop,
     }[command]
     try:
+        if command == "search" and _daemon_may_parse(argv):
+            from trigrep.server import client
+
+            answered = client.search(argv, ["."], stdin_readable=stdin_is_readable())
+            if answered is not None:
+                return answered
         return _guarded(lambda: run(argv), sys.stderr)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): quiet exit, as rg does.

@@ -114,23 +114,26 @@ def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readab
     if marker is not None:
         request["sync"] = marker
     out = sys.stdout.buffer
-    printed = False
+    printed = writing = False
     try:
         sock.sendall(encode(request))
         import binascii  # while the daemon searches (a shared library to load)
 
         for message in responses(sock):
             if "out" in message:
+                writing = True
                 out.write(binascii.a2b_base64(message["out"]))
-                printed = True
+                writing, printed = False, True
             elif "exit" in message:
+                writing = True
                 out.flush()
                 sys.stderr.write(message.get("stderr", ""))
                 return int(message["exit"])
             elif "declined" in message:
                 return None
     except (ConnectionError, ValueError):
-        pass
+        if writing:
+            raise  # stdout's reader went away (`| head`), not the daemon: a quiet exit
     finally:
         sock.close()
     if not printed:
