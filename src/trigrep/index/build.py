@@ -7,10 +7,11 @@ processes, not threads):
    (see "Documents" in format.py), and group documents into chunks of at most CHUNK_BYTES
    whose document ids span fewer than MAX_CHUNK_FILES (bigger documents are split into
    overlapping pieces). Per document, numpy computes the trigram at every byte position and
-   keeps one of each (`_Deduper`, linear time); the chunk's distinct uint32 keys (trigram <<
-   8 | document id minus the chunk's first) are then sorted. A worker collects its chunks'
-   keys into blocks of about BLOCK_KEYS and writes each to its run file range-major (for each
-   of 4096 trigram ranges, every chunk's keys in it), with a table of where each piece starts.
+   keeps one of each (`_Deduper`, linear time), giving the chunk's distinct uint32 keys
+   (trigram << 8 | document id minus the chunk's first). A worker collects its chunks' keys
+   into blocks of about BLOCK_KEYS and writes each to its run file range-major (for each of
+   4096 trigram ranges, every chunk's keys in it, in document order), with a table of where
+   each piece starts. Nothing is sorted but by range (a radix pass).
    Memory per worker is a few chunk-sized arrays and one block.
 2. Merge: the 4096 ranges are grouped into slices of about SLICE_POSTINGS pairs; workers
    read a slice's keys from every block (a pread of its table, one of its keys: consecutive
@@ -317,8 +318,8 @@ _deduper: _Deduper | None = None  # per process, made on first use (a 64 MiB tab
 
 
 def _chunk_keys(local_ids: list[int], buffers: list[bytes]) -> np.ndarray:
-    """Sorted distinct keys (trigram << 8 | local id) of a chunk: document contents with
-    their ids relative to the chunk's first (each below MAX_CHUNK_FILES)."""
+    """Distinct keys (trigram << 8 | local id) of a chunk, document after document: document
+    contents with their ids relative to the chunk's first (each below MAX_CHUNK_FILES)."""
     global _deduper
     if _deduper is None:
         _deduper = _Deduper()
@@ -327,9 +328,7 @@ def _chunk_keys(local_ids: list[int], buffers: list[bytes]) -> np.ndarray:
         keys = _deduper.distinct(_trigrams(content)) << np.uint32(8)
         keys |= np.uint32(local_id)
         parts.append(keys)
-    keys = np.concatenate(parts)
-    keys.sort()
-    return keys
+    return np.concatenate(parts)
 
 
 def _mark_leading_bytes(present: np.ndarray, first_row: int, keys: np.ndarray) -> None:
@@ -382,7 +381,7 @@ def _chunks(
 
 
 class _RunWriter:
-    """Collects a phase-1 task's sorted chunk keys and writes them to its run file as
+    """Collects a phase-1 task's chunk keys and writes them to its run file as
     blocks of about BLOCK_KEYS keys (memory stays bounded however big the task's files)."""
 
     def __init__(self, path: str, out: BinaryIO) -> None:
@@ -396,7 +395,7 @@ class _RunWriter:
         self._pending = 0
 
     def add(self, base: int, keys: np.ndarray) -> None:
-        """The sorted distinct keys of the chunk whose first document id is `base`."""
+        """The distinct keys of the chunk whose first document id is `base`."""
         self._keys.append(keys)
         self._bases.append(base)
         self._pending += len(keys)
@@ -421,27 +420,23 @@ class _RunWriter:
 def _range_major(
     chunk_keys: list[np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The keys of sorted chunks reordered range-major, the uint32 table of where each
-    (range, chunk) piece starts (then the total), and the number of keys per range."""
+    """The keys of a block's chunks reordered range-major (for each trigram range, every
+    chunk's keys in it, each chunk's in document order), the uint32 table of where each
+    (range, chunk) piece starts (then the total), and the number of keys per range.
+
+    The order comes from a stable sort by range alone: numpy sorts 16-bit values by radix,
+    in far less time than a sort of the keys, which the merge does not need (it sorts each
+    slice by trigram, and only needs each trigram's documents to come in order)."""
     n_chunks = len(chunk_keys)
     concatenated = np.concatenate(chunk_keys)
-    chunk_starts = np.zeros(n_chunks + 1, np.int64)
-    np.cumsum([len(k) for k in chunk_keys], out=chunk_starts[1:])
-    # source[c, r]: where chunk c's piece of range r starts in `concatenated`
-    source = np.empty((n_chunks, _N_RANGES + 1), np.int64)
-    for c, keys in enumerate(chunk_keys):
-        source[c, :-1] = np.searchsorted(keys, _RANGE_STARTS)
-    source[:, -1] = [len(k) for k in chunk_keys]
-    counts = np.diff(source, axis=1)
-    source = source[:, :-1] + chunk_starts[:-1, None]
+    ranges = (concatenated >> np.uint32(32 - RANGE_BITS)).astype(np.uint16)
+    reordered = concatenated[np.argsort(ranges, kind="stable")]
+    chunk_of = np.repeat(np.arange(n_chunks, dtype=np.intp), [len(k) for k in chunk_keys])
+    pieces = ranges.astype(np.intp) * n_chunks + chunk_of  # (range, chunk), range-major
+    counts = np.bincount(pieces, minlength=_N_RANGES * n_chunks)
     table = np.zeros(_N_RANGES * n_chunks + 1, np.int64)
-    np.cumsum(counts.T.ravel(), out=table[1:])
-    target = table[:-1].reshape(_N_RANGES, n_chunks).T
-    destinations = np.arange(len(concatenated), dtype=np.int64)
-    destinations += np.repeat((target - source).ravel(), counts.ravel())
-    reordered = np.empty_like(concatenated)
-    reordered[destinations] = concatenated
-    return reordered, table.astype(np.uint32), counts.sum(axis=0)
+    np.cumsum(counts, out=table[1:])
+    return reordered, table.astype(np.uint32), counts.reshape(_N_RANGES, n_chunks).sum(axis=1)
 
 
 class _Task(NamedTuple):
@@ -560,7 +555,7 @@ def _merge_slice(task: _Slice) -> tuple[np.ndarray, np.ndarray, bytes, int]:
             continue
         keys = _read_words(block.path, block.offset + 4 * start, end - start)
         bases = np.repeat(np.tile(block.bases, task.stop - task.first), np.diff(table))
-        if narrowed:  # one range, whose keys are sorted only within each chunk's piece
+        if narrowed:  # one range: its keys lie anywhere in each chunk's piece
             inside = (keys >= np.uint32(task.low)) & (keys < np.uint32(task.high))
             keys, bases = np.compress(inside, keys), np.compress(inside, bases)
         bases += keys & np.uint32(0xFF)
@@ -582,10 +577,11 @@ def _sort_pairs(pairs: np.ndarray, first_trigram: int) -> None:
     """Sort a slice's (trigram << 32 | document id) pairs, gathered block by block, in place.
 
     For any one trigram they come in increasing document order already (blocks, and chunks
-    within a block, follow the document order; a chunk's keys are sorted), so a stable sort
-    by the trigram alone sorts them: numpy's stable sort of 16-bit values is a radix sort,
-    so one or two passes (the trigram's offset in the slice is below 2**24) take about half
-    the time of numpy's sort of the 64-bit pairs where that sort lacks AVX-512."""
+    within a block, follow the document order; a chunk's keys come document after document),
+    so a stable sort by the trigram alone sorts them: numpy's stable sort of 16-bit values
+    is a radix sort, so one or two passes (the trigram's offset in the slice is below 2**24)
+    take about half the time of numpy's sort of the 64-bit pairs where that sort lacks
+    AVX-512."""
     offsets = (pairs >> np.uint64(32)) - np.uint64(first_trigram)
     order = np.argsort(offsets.astype(np.uint16), kind="stable")  # the low 16 bits
     if int(offsets.max()) >= 1 << 16:
