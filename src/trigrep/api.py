@@ -70,6 +70,11 @@ def _text(event: LineEvent) -> str:
 
 def _matches(path: str, events: list[LineEvent], before: int, after: int) -> Iterator[Match]:
     """A file's match events as Matches, each with the context lines within its reach."""
+    if not (before or after):  # no context lines: each Match is its event alone
+        for e in events:
+            if e.is_match:
+                yield Match(path, e.line_number, e.lines, e.offset, tuple(e.submatches))
+        return
     context = [e for e in events if not e.is_match]
     numbers = [e.line_number for e in context]
 
