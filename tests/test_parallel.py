@@ -243,12 +243,12 @@ def test_answers_to_a_search_that_stopped_early_go_to_nobody(tree: Path) -> None
     entry = FileEntry("d1/f08.txt", str(tree / "d1/f08.txt"), False)
     pool = SearchPool("fork", workers=1)
     try:
-        worker = pool.lease(wait=False)
+        worker = pool.lease()
         assert worker is not None
         worker.send(pickled(["zzz_nowhere"]), [entry])
         worker.send(pickled(["zzz_nowhere"]), [entry])
         pool.release(worker, unanswered=2)
-        again = pool.lease(wait=False)
+        again = pool.lease()
         assert again is worker and worker.stale == 0
         worker.send(pickled(["needle"]), [entry])
         [(result, error)] = worker.receive()
@@ -278,3 +278,58 @@ def test_a_killed_worker_fails_one_search_and_is_replaced(tree: Path) -> None:
         assert (out, code) == _rg(["needle"], tree)
     finally:
         pool.close()
+
+
+def test_a_search_whose_reader_stopped_does_not_block_the_others(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon's search whose client stopped reading (`| less`) keeps its leased worker;
+    another search waits a little for one, then searches its batches itself."""
+    import threading
+
+    monkeypatch.setattr(parallel, "WARM_INLINE_FILES", 1)
+    pool = SearchPool("fork", workers=1)
+    try:
+        warm = _Warm(tree, pool)
+        match_opts, out_opts = parse_search_flags(["e"])
+        stuck = engine.SearchRun([], engine.compile_query(match_opts), WalkOptions(), out_opts,
+                                 warm=warm).results()
+        for _ in range(3):  # past the inline files: the worker is leased, its reader stopped
+            next(stuck)
+        assert pool._idle == []
+        got: list[tuple[bytes, int]] = []
+        other = threading.Thread(target=lambda: got.append(_search(["needle"], warm)))
+        other.start()
+        other.join(timeout=60)
+        assert got == [_rg(["needle"], tree)]
+        stuck.close()
+        assert len(pool._idle) == 1
+    finally:
+        pool.close()
+
+
+def test_a_search_too_big_to_queue_sends_one_batch_at_a_time(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's second batch must fit in its pipe while it may be blocked writing a big
+    answer: a search whose pickled query is big (a long -f file) sends it one batch at a
+    time, and still prints what rg prints."""
+    words = [f"word{i:05d}x" for i in range(4000)]
+    patterns = tree.parent / "patterns.txt"
+    patterns.write_text("\n".join([*words, "needle"]) + "\n")
+    monkeypatch.setattr(parallel, "SMALL_SEARCH_BYTES", 1024)
+    sent: list[int] = []
+    real_send = parallel._Dispatch._send
+
+    def send(self: parallel._Dispatch, worker: object, batch: object) -> None:
+        sent.append(self.per_worker)
+        real_send(self, worker, batch)
+
+    monkeypatch.setattr(parallel._Dispatch, "_send", send)
+    pool = SearchPool("forkserver", workers=2)
+    try:
+        args = ["-f", str(patterns), "-n"]
+        assert _search(args, _Warm(tree, pool)) == _rg(args, tree)
+    finally:
+        pool.close()
+    assert sent and set(sent) == {1}

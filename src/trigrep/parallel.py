@@ -50,16 +50,23 @@ BATCH_FILES = 32
 BATCH_BYTES = 4 << 20
 BATCH_ITEMS = 1024  # files not to search (but to report) count too, in a summary mode
 # ...the file limit doubling with each batch up to this: a scan of a whole tree of small
-# files then costs fewer messages (each a pickle, a pipe write, a wake-up of the pool's
-# threads in the printing process), while a short list of candidates is still spread out.
+# files then costs fewer messages (each a pickle, a pipe write, a wake-up of the printing
+# process), while a short list of candidates is still spread out.
 BATCH_FILES_MAX = 512
 # ...and this many batches per worker are in flight ahead of the printer, at most
-# SENT_PER_WORKER of them in a worker's pipe (the rest answered, waiting to be printed).
+# SENT_PER_WORKER of them sent to a worker and not answered yet.
 BATCHES_PER_WORKER = 4
 SENT_PER_WORKER = 2
-# A batch's paths stay well within a pipe's buffer: a search sends a worker its next batch
-# while the worker may be blocked writing a big answer, which the search reads only after.
+# A worker's second batch waits in its pipe while it searches the first, and must fit in the
+# pipe's buffer (about 200 KiB): the worker may be blocked writing a big answer, which the
+# search reads only after sending. So a batch's paths stay within BATCH_NAME_BYTES, and a
+# search whose pickled query is bigger than SMALL_SEARCH_BYTES (a long -f file) sends a
+# worker one batch at a time.
 BATCH_NAME_BYTES = 64 << 10
+SMALL_SEARCH_BYTES = 32 << 10
+# A search that finds every worker leased by others (whose readers may be slow, or stopped:
+# `| less`) waits this long for one, then searches its next batch itself.
+LEASE_WAIT_S = 0.05
 # rg memory-maps (and so treats NUL bytes differently) when given at most this many files.
 MMAP_MAX_PATHS = 10
 
@@ -145,14 +152,13 @@ class SearchPool:
             self._all = [_Worker(self._context) for _ in range(self.workers)]
         self._idle = list(self._all)
 
-    def lease(self, *, wait: bool) -> _Worker | None:
-        """An idle worker for one search; None when none is idle (or, with `wait`, only when
-        the pool is closed)."""
+    def lease(self, timeout: float = 0) -> _Worker | None:
+        """An idle worker for one search, waiting up to `timeout` seconds for one; None if
+        none came (or the pool is closed)."""
         with self._lock:
-            if wait:
+            if not self._idle and timeout > 0 and not self._closed:
                 self._waiting += 1
-                while not self._idle and not self._closed:
-                    self._lock.wait()
+                self._lock.wait_for(lambda: self._idle or self._closed, timeout)
                 self._waiting -= 1
             if self._closed or not self._idle:
                 return None
@@ -164,6 +170,10 @@ class SearchPool:
         return worker
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def contended(self) -> bool:
         """Whether a search waits for a worker (the others give theirs back soon)."""
         return self._waiting > 0
@@ -172,10 +182,11 @@ class SearchPool:
         """Give `worker` back; `unanswered` batches it was sent are dropped by the next lease."""
         worker.stale += unanswered
         with self._lock:
-            if self._closed:
+            if not self._closed:
+                self._idle.append(worker)
+                self._lock.notify()
                 return
-            self._idle.append(worker)
-            self._lock.notify()
+        worker.stop()  # one that replaced a failed worker while the pool closed
 
     def discard(self, worker: _Worker) -> None:
         """`worker` failed: put a new one in its place."""
@@ -215,8 +226,8 @@ class _Worker:
     def send(self, search: bytes, entries: list[FileEntry]) -> None:
         """Search `entries` with the pickled FileSearch `search` (each sent without its
         stat: pickling that costs more than the worker's own fstat)."""
-        named = [(entry.display, entry.path, entry.explicit) for entry in entries]
-        self.conn.send_bytes(pickle.dumps((search, named), pickle.HIGHEST_PROTOCOL))
+        message = pickle.dumps((search, _named(entries)), pickle.HIGHEST_PROTOCOL)
+        self.conn.send_bytes(message)
 
     def receive(self) -> list[Outcome | None]:
         """The answer to the oldest batch sent and not answered yet (EOFError: it died)."""
@@ -234,6 +245,10 @@ class _Worker:
         self.process.terminate()
         self.process.join()
         self.conn.close()
+
+
+def _named(entries: list[FileEntry]) -> list[tuple[str, str, bool]]:
+    return [(entry.display, entry.path, entry.explicit) for entry in entries]
 
 
 def _serve_batches(conn: Connection) -> None:
@@ -371,6 +386,7 @@ class _Dispatch:
         self.pool = pool
         self.search = search
         self.sent: dict[_Worker, deque[_Batch]] = {}  # the leased workers, their batches
+        self.per_worker = SENT_PER_WORKER if len(search) <= SMALL_SEARCH_BYTES else 1
 
     def run(
         self, items: Iterator[tuple[FileEntry, bool]]
@@ -380,12 +396,17 @@ class _Dispatch:
         max_files = BATCH_FILES
         more = True
         while True:
-            while more and len(window) < limit and (worker := self._worker()) is not None:
+            while more and len(window) < limit:
+                worker = self._worker()
+                if worker is None and any(self.sent.values()):
+                    break  # no room for another batch until an answer comes
                 batch = _Batch(max_files)
                 more = batch.fill(items)
                 max_files = min(2 * max_files, BATCH_FILES_MAX)
-                if batch.to_search:
+                if batch.to_search and worker is not None:
                     self._send(worker, batch)
+                elif batch.to_search:  # every worker is another search's for now
+                    batch.found = _search_batch(self.search, _named(batch.to_search))
                 window.append(batch)
             while window and not window[0].pending:
                 yield from window.popleft().outcomes()
@@ -395,21 +416,21 @@ class _Dispatch:
                 return
 
     def _worker(self) -> _Worker | None:
-        """A leased worker with room for a batch, or a newly leased one; None when there is
-        none and some batch is pending. While another search waits for a worker, the leased
-        ones get no more batches, and go back to the pool once they answered them all."""
+        """A leased worker with room for a batch, or a newly leased one (waiting a little
+        for one when no batch is pending); None if none. While another search waits for a
+        worker, the leased ones get no more batches, and go back to the pool once they
+        answered them all."""
         if self.pool.contended:
             for worker in [w for w, batches in self.sent.items() if not batches]:
                 del self.sent[worker]
                 self.pool.release(worker)
         else:
             for worker, batches in self.sent.items():
-                if len(batches) < SENT_PER_WORKER:
+                if len(batches) < self.per_worker:
                     return worker
-        pending = any(self.sent.values())
-        worker = self.pool.lease(wait=not pending)
+        worker = self.pool.lease(0 if any(self.sent.values()) else LEASE_WAIT_S)
         if worker is None:
-            if not pending:
+            if self.pool.closed:
                 raise Error("the search workers were stopped")
             return None
         self.sent[worker] = deque()
