@@ -41,6 +41,17 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str], stdin: bytes | None = No
     return Run(p.stdout, p.stderr, p.returncode)
 
 
+def run_until_first_line(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, bytes]:
+    """(exit code, stderr) of `cmd` whose reader goes away after one line (`cmd | head -1`)."""
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None and p.stderr is not None
+    p.stdout.readline()
+    p.stdout.close()
+    err = p.stderr.read()
+    return p.wait(timeout=60), err
+
+
 _TIMING = re.compile(rb'"(elapsed|elapsed_total)":\{[^{}]*\}')
 
 

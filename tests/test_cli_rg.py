@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RG, TRIGREP, Run, normalise_json, run
+from conftest import RG, TRIGREP, Run, normalise_json, run, run_until_first_line
 
 TEXT = """\
 int main(void) { return PM_RESUME; }
@@ -248,13 +248,7 @@ def test_a_reader_that_goes_away_ends_the_search_quietly(
     for i in range(40):
         (tmp_path / f"f{i:02d}.txt").write_bytes(b"line\n" * 20_000)
     for command in ([RG, *args], [*TRIGREP, *args]):
-        p = subprocess.Popen(command, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert p.stdout is not None and p.stderr is not None
-        p.stdout.readline()
-        p.stdout.close()
-        err = p.stderr.read()
-        assert (p.wait(timeout=60), err) == (0, b""), command
+        assert run_until_first_line(command, tmp_path, env) == (0, b""), command
 
 
 def test_stdin_is_searched_when_piped(tree: Path, env: dict[str, str]) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import trigrep
-from conftest import RG, TRIGREP, Run, isolated_env, normalise_json, run
+from conftest import RG, TRIGREP, Run, isolated_env, normalise_json, run, run_until_first_line
 
 SRC = str(Path(trigrep.__file__).resolve().parents[1])
 SCRIPT = Path(SRC).parent / "scripts" / "trigrep"  # the installed `trigrep` command
@@ -552,13 +552,7 @@ def test_a_reader_that_goes_away_ends_a_served_search_quietly(
               == b"20000", "the daemon to see the new files")
     before = daemon.warm_searches()
     for command in ([RG, "foo"], [*TRIGREP, "foo"]):
-        p = subprocess.Popen(command, cwd=tree, env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert p.stdout is not None and p.stderr is not None
-        p.stdout.readline()
-        p.stdout.close()
-        err = p.stderr.read()
-        assert (p.wait(timeout=60), err) == (0, b""), command
+        assert run_until_first_line(command, tree, env) == (0, b""), command
     assert daemon.warm_searches() > before  # the daemon answered it
 
 
