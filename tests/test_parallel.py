@@ -25,6 +25,8 @@ from trigrep.walk import FileEntry
 ARGS = [
     ["needle"],
     ["-n", "-C1", "needle"],
+    ["--heading", "needle"],
+    ["--heading", "-A1", "needle|hay 3"],
     ["-c", "e"],
     ["--count-matches", "needle|hay"],
     ["-l", "needle"],
@@ -148,6 +150,40 @@ def test_workers_ship_back_only_files_that_print_something(
     assert (miss is not None) == misses_kept
     assert hit is not None and hit[0] is not None and hit[0].matched_lines == 1
     assert missing is not None and missing[0] is None and "missing.txt" in missing[1]
+
+
+@pytest.mark.parametrize("args", [["needle"], ["-C1", "needle"], ["--heading", "needle"]],
+                         ids=" ".join)
+def test_a_batch_rendered_in_a_worker_comes_back_joined(tree: Path, args: list[str]) -> None:
+    """A worker joins consecutive files it rendered into the first one's result, with the
+    breaks between them that the printer would write; files without a match do not end the
+    join, an unreadable file does. Printed, the batch is what printing each file gives."""
+    import pickle
+
+    from trigrep.parallel import FileSearch
+    from trigrep.printer import make_printer
+
+    match_opts, out_opts = parse_search_flags(args)
+    query = engine.compile_query(match_opts)
+    printer = make_printer(io.BytesIO(), out_opts, with_filename=True, is_tty=False, env={})
+    search = FileSearch.of(query, out_opts, False, ["."], printer.line_format)
+    names = ["d0/f07.txt", "d1/f08.txt", "d2/f09.txt", "d3/f10.txt", "missing.txt",
+             "d4/f11.txt", "d5/f12.txt"]
+    named = [(name, str(tree / name), False) for name in names]
+    outcomes = parallel._search_batch(pickle.dumps(search), named)
+    assert [o is not None for o in outcomes] == [True, False, False, False, True, True, False]
+
+    def printed(results: list[tuple[str, object]]) -> bytes:
+        out = io.BytesIO()
+        printer = make_printer(out, out_opts, with_filename=True, is_tty=False, env={})
+        for name, result in results:
+            printer.file(name, result)
+        return out.getvalue()
+
+    one_by_one = [(name, search(FileEntry(name, path, False))[0]) for name, path, _ in named]
+    joined = [(name, o[0]) for name, o in zip(names, outcomes, strict=True) if o is not None]
+    assert printed([r for r in joined if r[1] is not None]) == printed(
+        [r for r in one_by_one if r[1] is not None])
 
 
 def test_workers_are_never_forked_while_a_thread_starts_a_program(

@@ -27,7 +27,7 @@ from trigrep.errors import Error
 from trigrep.extract import DecompressionError, is_decompressed, read_searchable
 from trigrep.options import OutputOptions
 from trigrep.query import Query
-from trigrep.searcher import BinaryMode, FileResult, search_buffer
+from trigrep.searcher import BinaryMode, FileResult, Rendered, search_buffer
 from trigrep.spawn import FORK_LOCK
 from trigrep.walk import FileEntry
 
@@ -313,7 +313,39 @@ def _search_batch(search: bytes, named: list[tuple[str, str, bool]]) -> list[Out
     outcomes = [run(FileEntry(*fields)) for fields in named]
     if not run.misses_print_nothing:
         return outcomes
-    return [None if _is_miss(outcome) else outcome for outcome in outcomes]
+    outcomes = [None if _is_miss(outcome) else outcome for outcome in outcomes]
+    return outcomes if run.render is None else _joined(outcomes, run.render)
+
+
+def _joined(outcomes: list[Outcome | None], line_format: LineFormat) -> list[Outcome | None]:
+    """Runs of files rendered here without an error, joined into the first of each (the
+    others' outcomes None): in a search that prints many files, the printing process then
+    takes one result, not one per file. Files that print nothing do not break a run."""
+    joined: list[Outcome | None] = []
+    first: FileResult | None = None  # the result heading the run in progress
+    rest: list[Rendered] = []
+    for outcome in outcomes:
+        result = None if outcome is None or outcome[1] is not None else outcome[0]
+        if result is not None and result.rendered is not None:
+            if first is None:
+                first = result
+                joined.append(outcome)
+            else:
+                rest.append(result.rendered)
+                joined.append(None)
+            continue
+        if outcome is not None:  # an error, or events the printer renders: the run ends
+            _end_run(first, rest, line_format)
+            first = None
+        joined.append(outcome)
+    _end_run(first, rest, line_format)
+    return joined
+
+
+def _end_run(first: FileResult | None, rest: list[Rendered], line_format: LineFormat) -> None:
+    if first is not None and first.rendered is not None and rest:
+        first.rendered = line_format.joined(first.rendered, rest)
+    rest.clear()
 
 
 def _is_miss(outcome: Outcome) -> bool:

@@ -106,6 +106,23 @@ class LineFormat:
     def has_context(self) -> bool:
         return self.opts.before_context > 0 or self.opts.after_context > 0
 
+    @property
+    def file_break(self) -> bytes:
+        """What rg prints before a file's lines when some file printed before it: a blank
+        line under headings, `--` between context groups, else nothing."""
+        return b"\n" if self.heading else b"--\n" if self.has_context else b""
+
+    def joined(self, first: Rendered, rest: list[Rendered]) -> Rendered:
+        """The output of consecutive files as one: what the printer would write for them,
+        but the break before the first (which depends on the files before them)."""
+        body = [first.body]
+        for rendered in rest:
+            if rendered.has_lines:
+                body.append(self.file_break)
+            body.append(rendered.body)
+        has_match = first.has_match or any(r.has_match for r in rest)
+        return Rendered(b"".join(body), has_match, first.has_lines)
+
     def _spec(self, spec: bytes) -> bytes | None:
         return spec if self.color else None
 
@@ -248,10 +265,8 @@ class StandardPrinter:
         if rendered is None:
             return
         self.matched = self.matched or rendered.has_match
-        if self.printed_any and rendered.has_lines and self.line_format.heading:
-            self.out.write(b"\n")
-        elif self.printed_any and rendered.has_lines and self.line_format.has_context:
-            self.out.write(b"--\n")
+        if self.printed_any and rendered.has_lines:
+            self.out.write(self.line_format.file_break)
         self.out.write(rendered.body)
         self.printed_any = True
 
