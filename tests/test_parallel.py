@@ -152,12 +152,17 @@ def test_workers_ship_back_only_files_that_print_something(
     assert missing is not None and missing[0] is None and "missing.txt" in missing[1]
 
 
-@pytest.mark.parametrize("args", [["needle"], ["-C1", "needle"], ["--heading", "needle"]],
-                         ids=" ".join)
+@pytest.mark.parametrize(
+    "args",
+    [["needle"], ["-C1", "needle"], ["--heading", "needle"], ["-c", "needle"], ["-l", "needle"],
+     ["-q", "needle"]],
+    ids=" ".join,
+)
 def test_a_batch_rendered_in_a_worker_comes_back_joined(tree: Path, args: list[str]) -> None:
-    """A worker joins consecutive files it rendered into the first one's result, with the
-    breaks between them that the printer would write; files without a match do not end the
-    join, an unreadable file does. Printed, the batch is what printing each file gives."""
+    """A worker joins consecutive files it rendered (their lines, or their summary lines)
+    into the first one's result, with the breaks between them that the printer would write;
+    files without a match do not end the join, an unreadable file does. Printed, the batch
+    is what printing each file gives."""
     import pickle
 
     from trigrep.parallel import FileSearch
@@ -166,7 +171,7 @@ def test_a_batch_rendered_in_a_worker_comes_back_joined(tree: Path, args: list[s
     match_opts, out_opts = parse_search_flags(args)
     query = engine.compile_query(match_opts)
     printer = make_printer(io.BytesIO(), out_opts, with_filename=True, is_tty=False, env={})
-    search = FileSearch.of(query, out_opts, False, ["."], printer.line_format)
+    search = FileSearch.of(query, out_opts, False, ["."], printer.file_format)
     names = ["d0/f07.txt", "d1/f08.txt", "d2/f09.txt", "d3/f10.txt", "missing.txt",
              "d4/f11.txt", "d5/f12.txt"]
     named = [(name, str(tree / name), False) for name in names]

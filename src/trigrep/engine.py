@@ -30,7 +30,7 @@ from trigrep.walk import FileEntry, relative_path, walk
 if TYPE_CHECKING:
     import numpy as np
 
-    from trigrep.printer import LineFormat
+    from trigrep.printer import FileFormat
 
 # When this many files (or this share of the index) changed since the build, refresh it.
 REFRESH_MIN_STALE = 200
@@ -235,7 +235,7 @@ class SearchRun:
     errors: list[str] = field(default_factory=list)
     on_warning: Callable[[str], None] = field(default=lambda message: _warn(message))
     files_walked: int = 0  # rg reports "No files were searched" (exit 2) when this stays 0
-    render: LineFormat | None = None  # render each file's output as it is searched
+    render: FileFormat | None = None  # render each file's output as it is searched
 
     def _counted(self, entries: Iterable[FileEntry]) -> Iterator[FileEntry]:
         for entry in entries:
@@ -331,7 +331,7 @@ def _search_and_print(
         out, out_opts, with_filename=not single_file, is_tty=console.is_tty, env=console.env
     )
     run = SearchRun(paths, query, walk_opts, out_opts, warm=warm, on_warning=_warner(console),
-                    render=printer.line_format)
+                    render=printer.file_format)
     # -q: a match makes the exit code 0 even after errors; the search stops at the first
     # one unless --json wants its summary of every file.
     quiet = out_opts.mode == "quiet"

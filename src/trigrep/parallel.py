@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.context import BaseContext
 
-    from trigrep.printer import LineFormat
+    from trigrep.printer import FileFormat
 
 # A search hands files to workers only once it has searched this much itself: forking costs
 # more than searching a few candidate files...
@@ -83,11 +83,11 @@ class FileSearch:
     # How the command line named its paths decides how rg reads (and treats NULs in) the
     # files named there: True when rg reads them as streams, False when it memory-maps them.
     explicit_as_stream: bool
-    render: LineFormat | None  # render the output here (set when printing it is the job)
+    render: FileFormat | None  # render the output here (set when printing it is the job)
 
     @classmethod
     def of(cls, query: Query, out_opts: OutputOptions, search_zip: bool,
-           paths: Sequence[str], render: LineFormat | None = None) -> FileSearch:
+           paths: Sequence[str], render: FileFormat | None = None) -> FileSearch:
         as_stream = len(paths) > MMAP_MAX_PATHS or any(os.path.isdir(p) for p in paths)
         return cls(query, out_opts, search_zip, as_stream, render)
 
@@ -120,7 +120,7 @@ class FileSearch:
         result = search_buffer(data, self.query, self.out_opts, binary=self.binary_mode(entry),
                                read_error=read_error,
                                spans=render is None or render.needs_spans)
-        if render is not None and result.events:
+        if render is not None and (result.events or render.renders_without_events):
             result.rendered = render.render(entry.display, result)
             if result.rendered is not None:
                 result.events = []  # the bytes are all the printer needs, and cheaper to ship
@@ -317,7 +317,7 @@ def _search_batch(search: bytes, named: list[tuple[str, str, bool]]) -> list[Out
     return outcomes if run.render is None else _joined(outcomes, run.render)
 
 
-def _joined(outcomes: list[Outcome | None], line_format: LineFormat) -> list[Outcome | None]:
+def _joined(outcomes: list[Outcome | None], file_format: FileFormat) -> list[Outcome | None]:
     """Runs of files rendered here without an error, joined into the first of each (the
     others' outcomes None): in a search that prints many files, the printing process then
     takes one result, not one per file. Files that print nothing do not break a run."""
@@ -335,16 +335,16 @@ def _joined(outcomes: list[Outcome | None], line_format: LineFormat) -> list[Out
                 joined.append(None)
             continue
         if outcome is not None:  # an error, or events the printer renders: the run ends
-            _end_run(first, rest, line_format)
+            _end_run(first, rest, file_format)
             first = None
         joined.append(outcome)
-    _end_run(first, rest, line_format)
+    _end_run(first, rest, file_format)
     return joined
 
 
-def _end_run(first: FileResult | None, rest: list[Rendered], line_format: LineFormat) -> None:
+def _end_run(first: FileResult | None, rest: list[Rendered], file_format: FileFormat) -> None:
     if first is not None and first.rendered is not None and rest:
-        first.rendered = line_format.joined(first.rendered, rest)
+        first.rendered = file_format.joined(first.rendered, rest)
     rest.clear()
 
 

@@ -30,7 +30,7 @@ class Printer(Protocol):
     matched: bool
     # How worker processes may render each file's output ahead of `file` (which then writes
     # `FileResult.rendered`); None when the printer needs the line events themselves.
-    line_format: LineFormat | None
+    file_format: FileFormat | None
 
     def file(self, display_path: str, result: FileResult) -> None: ...
 
@@ -86,10 +86,42 @@ def _merge_adjacent(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+class FileFormat:
+    """How a printer turns one file's result into its output, which depends on nothing
+    printed before: worker processes render files with it and ship bytes, not line events."""
+
+    # Whether a result without line events may print something (a summary line).
+    renders_without_events = False
+
+    @property
+    def needs_spans(self) -> bool:
+        """Whether match events must carry their submatch spans."""
+        return False
+
+    @property
+    def file_break(self) -> bytes:
+        """What rg prints before a file's lines when some file printed before it."""
+        return b""
+
+    def render(self, display_path: str, result: FileResult) -> Rendered | None:
+        """The file's output; None when it prints nothing and changes no exit code."""
+        raise NotImplementedError
+
+    def joined(self, first: Rendered, rest: list[Rendered]) -> Rendered:
+        """The output of consecutive files as one: what the printer would write for them,
+        but the break before the first (which depends on the files before them)."""
+        body = [first.body]
+        for rendered in rest:
+            if rendered.has_lines:
+                body.append(self.file_break)
+            body.append(rendered.body)
+        has_match = first.has_match or any(r.has_match for r in rest)
+        return Rendered(b"".join(body), has_match, first.has_lines)
+
+
 @dataclass(frozen=True)
-class LineFormat:
-    """How rg prints one file's lines. It depends on nothing printed before, so worker
-    processes render files with it (and ship bytes instead of line events)."""
+class LineFormat(FileFormat):
+    """How rg prints one file's lines."""
 
     opts: OutputOptions
     with_filename: bool
@@ -108,20 +140,8 @@ class LineFormat:
 
     @property
     def file_break(self) -> bytes:
-        """What rg prints before a file's lines when some file printed before it: a blank
-        line under headings, `--` between context groups, else nothing."""
+        """A blank line under headings, `--` between context groups, else nothing."""
         return b"\n" if self.heading else b"--\n" if self.has_context else b""
-
-    def joined(self, first: Rendered, rest: list[Rendered]) -> Rendered:
-        """The output of consecutive files as one: what the printer would write for them,
-        but the break before the first (which depends on the files before them)."""
-        body = [first.body]
-        for rendered in rest:
-            if rendered.has_lines:
-                body.append(self.file_break)
-            body.append(rendered.body)
-        has_match = first.has_match or any(r.has_match for r in rest)
-        return Rendered(b"".join(body), has_match, first.has_lines)
 
     def _spec(self, spec: bytes) -> bytes | None:
         return spec if self.color else None
@@ -249,7 +269,7 @@ class StandardPrinter:
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.out = out
-        self.line_format = LineFormat(
+        self.file_format = LineFormat(
             opts, with_filename,
             heading=is_tty if opts.heading is None else opts.heading,
             line_number=is_tty if opts.line_number is None else opts.line_number,
@@ -261,17 +281,64 @@ class StandardPrinter:
     def file(self, display_path: str, result: FileResult) -> None:
         rendered = result.rendered
         if rendered is None and result.events:  # else a worker rendered it, or nothing to print
-            rendered = self.line_format.render(display_path, result)
+            rendered = self.file_format.render(display_path, result)
         if rendered is None:
             return
         self.matched = self.matched or rendered.has_match
         if self.printed_any and rendered.has_lines:
-            self.out.write(self.line_format.file_break)
+            self.out.write(self.file_format.file_break)
         self.out.write(rendered.body)
         self.printed_any = True
 
     def finish(self) -> None:
         """Nothing is buffered across files."""
+
+
+@dataclass(frozen=True)
+class SummaryFormat(FileFormat):
+    """How rg reports one file in a summary mode: a line for -c, --count-matches, -l and
+    --files-without-match, nothing for -q (which only sets the exit code)."""
+
+    opts: OutputOptions
+    with_filename: bool
+    color: bool
+    renders_without_events = True
+
+    def render(self, display_path: str, result: FileResult) -> Rendered | None:
+        mode = self.opts.mode
+        if result.cut_short:
+            return None  # the search failed before the count was final: rg prints nothing
+        if result.binary_mode is BinaryMode.QUIT and result.binary_offset is not None:
+            # rg drops a walked file once it met a NUL, rather than report a partial count.
+            # Its match count is then 0, which --files-without-match takes as success (exit 0)
+            # although it prints nothing.
+            if mode == "files_without_match" and result.error is None:
+                return Rendered(b"", True, False)
+            return None
+        if result.multiline or (mode == "count_matches" and not result.inverted):
+            # -U: rg's summaries (-c, -l, -q, --files-without-match) count regex matches, not
+            # groups of lines, so inverted lines (which hold none) count for nothing.
+            count = result.matches
+        else:
+            count = result.matched_lines  # one per match event: events hold one line each
+        if (count == 0) != (mode == "files_without_match"):
+            return None
+        if mode in ("files_with_matches", "files_without_match"):
+            line = self._line(display_path, None)
+        elif mode in ("count", "count_matches"):
+            line = self._line(display_path if self.with_filename else None, count)
+        else:
+            line = b""  # -q
+        return Rendered(line, result.error is None, False)
+
+    def _line(self, display_path: str | None, count: int | None) -> bytes:
+        line = b""
+        if display_path is not None:
+            path = os.fsencode(display_path)
+            line = _PATH_COLOR + path + _RESET if self.color else path
+        if count is not None:
+            line += (b":" if line else b"") + b"%d" % count
+        return line + b"\n"
 
 
 class SummaryPrinter:
@@ -281,50 +348,16 @@ class SummaryPrinter:
         self, out: BinaryIO, opts: OutputOptions, *, with_filename: bool, color: bool
     ) -> None:
         self.out = out
-        self.opts = opts
-        self.with_filename = with_filename
-        self.color = color
+        self.file_format = SummaryFormat(opts, with_filename, color)
         self.matched = False
-        self.line_format = None
 
     def file(self, display_path: str, result: FileResult) -> None:
-        if result.cut_short:
-            return  # the search failed before the count was final: rg prints nothing
-        if result.binary_mode is BinaryMode.QUIT and result.binary_offset is not None:
-            # rg drops a walked file once it met a NUL, rather than report a partial count.
-            # Its match count is then 0, which --files-without-match takes as success (exit 0)
-            # although it prints nothing.
-            if self.opts.mode == "files_without_match":
-                self.matched = self.matched or result.error is None
-            return
-        mode = self.opts.mode
-        if result.multiline or (mode == "count_matches" and not result.inverted):
-            # -U: rg's summaries (-c, -l, -q, --files-without-match) count regex matches, not
-            # groups of lines, so inverted lines (which hold none) count for nothing.
-            count = result.matches
-        else:
-            count = result.matched_lines  # one per match event: events hold one line each
-        if mode == "files_without_match":
-            if count == 0:
-                self.matched = self.matched or result.error is None
-                self._write(display_path, None)
-            return
-        if count == 0:
-            return
-        self.matched = self.matched or result.error is None
-        if mode == "files_with_matches":
-            self._write(display_path, None)
-        elif mode in ("count", "count_matches"):
-            self._write(display_path if self.with_filename else None, count)
-
-    def _write(self, display_path: str | None, count: int | None) -> None:
-        line = b""
-        if display_path is not None:
-            path = os.fsencode(display_path)
-            line = _PATH_COLOR + path + _RESET if self.color else path
-        if count is not None:
-            line += (b":" if line else b"") + b"%d" % count
-        self.out.write(line + b"\n")
+        rendered = result.rendered
+        if rendered is None:  # else a worker rendered it
+            rendered = self.file_format.render(display_path, result)
+        if rendered is not None:
+            self.matched = self.matched or rendered.has_match
+            self.out.write(rendered.body)
 
     def finish(self) -> None:
         """Nothing is buffered across files."""
@@ -358,7 +391,7 @@ class JsonPrinter:
         self.out = out
         self.opts = opts
         self.matched = False
-        self.line_format = None
+        self.file_format = None
         self.started = time.perf_counter_ns()
         self.last_file_done = self.started
         self.total = dict.fromkeys(self._STAT_KEYS, 0)
