@@ -120,8 +120,8 @@ class FileSearch:
         result = search_buffer(data, self.query, self.out_opts, binary=self.binary_mode(entry),
                                read_error=read_error,
                                spans=render is None or render.needs_spans)
-        if render is not None and (result.events or render.renders_without_events):
-            result.rendered = render.render(entry.display, result)
+        if render is not None:
+            result.rendered = render.output(entry.display, result)
             if result.rendered is not None:
                 result.events = []  # the bytes are all the printer needs, and cheaper to ship
         return result, None if result.error is None else f"{entry.display}: {result.error}"

@@ -107,6 +107,14 @@ class FileFormat:
         """The file's output; None when it prints nothing and changes no exit code."""
         raise NotImplementedError
 
+    def output(self, display_path: str, result: FileResult) -> Rendered | None:
+        """The file's output, as a worker rendered it already or rendered now."""
+        if result.rendered is not None:
+            return result.rendered
+        if result.events or self.renders_without_events:
+            return self.render(display_path, result)
+        return None
+
     def joined(self, first: Rendered, rest: list[Rendered]) -> Rendered:
         """The output of consecutive files as one: what the printer would write for them,
         but the break before the first (which depends on the files before them)."""
@@ -279,9 +287,7 @@ class StandardPrinter:
         self.matched = False
 
     def file(self, display_path: str, result: FileResult) -> None:
-        rendered = result.rendered
-        if rendered is None and result.events:  # else a worker rendered it, or nothing to print
-            rendered = self.file_format.render(display_path, result)
+        rendered = self.file_format.output(display_path, result)
         if rendered is None:
             return
         self.matched = self.matched or rendered.has_match
@@ -352,9 +358,7 @@ class SummaryPrinter:
         self.matched = False
 
     def file(self, display_path: str, result: FileResult) -> None:
-        rendered = result.rendered
-        if rendered is None:  # else a worker rendered it
-            rendered = self.file_format.render(display_path, result)
+        rendered = self.file_format.output(display_path, result)
         if rendered is not None:
             self.matched = self.matched or rendered.has_match
             self.out.write(rendered.body)

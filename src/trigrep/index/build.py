@@ -65,6 +65,7 @@ from trigrep.index.format import (
     parse_manifest,
     write_atomically,
 )
+from trigrep.index.reader import distinct_sorted
 
 MAX_INDEXED_FILE_BYTES = 256 << 20  # larger files are flagged unindexed, searched directly
 DOC_BYTES = 64 << 10  # bigger files are indexed as documents of about this size
@@ -341,16 +342,6 @@ def _mark_leading_bytes(present: np.ndarray, first_row: int, keys: np.ndarray) -
     present[first_row : first_row + 256].reshape(-1)[flat] = True
 
 
-def _distinct(sorted_values: np.ndarray) -> np.ndarray:
-    """Drop repeats from a sorted array (np.unique is far slower; np.compress beats a[mask])."""
-    if len(sorted_values) == 0:
-        return sorted_values
-    distinct = np.empty(len(sorted_values), bool)
-    distinct[0] = True
-    np.not_equal(sorted_values[1:], sorted_values[:-1], out=distinct[1:])
-    return np.compress(distinct, sorted_values)
-
-
 def _chunks(
     docs: Iterator[tuple[int, bytes]],
 ) -> Iterator[tuple[int, list[int], list[bytes]]]:
@@ -567,7 +558,7 @@ def _merge_slice(task: _Slice) -> tuple[np.ndarray, np.ndarray, bytes, int]:
     if len(pairs) == 0:  # also a narrowed slice of a range whose keys all lie elsewhere
         return np.empty(0, np.uint32), np.empty(0, np.uint32), b"", 0
     _sort_pairs(pairs, task.first << (32 - RANGE_BITS - 8))
-    pairs = _distinct(pairs)  # the pieces of a document bigger than a chunk share trigrams
+    pairs = distinct_sorted(pairs)  # the pieces of a document bigger than a chunk share trigrams
     halves = pairs.view(np.uint32)  # little-endian: (doc id, trigram) per pair, no copy
     dict_trigrams, lengths, data = encode_postings(halves[1::2], halves[0::2], task.n_docs)
     return dict_trigrams, lengths, data, len(pairs)

@@ -202,7 +202,7 @@ class Segment:
         """The sorted distinct local file ids owning the sorted document ids `docs`."""
         if self.n_docs == self.n_files:  # one document a file: the ids are the same
             return docs
-        return _distinct(self.doc_files()[docs])
+        return distinct_sorted(self.doc_files()[docs])
 
     def is_bitmap(self, encoded: memoryview) -> bool:
         """Whether a posting list is encoded as a bitmap (see format.py)."""
@@ -548,18 +548,19 @@ def _evaluate(
         return np.empty(0, np.int64)
     merged = np.concatenate(alternatives)
     merged.sort()
-    return _distinct(merged)
+    return distinct_sorted(merged)
 
 
-def _distinct(sorted_ids: np.ndarray) -> np.ndarray:
-    """`sorted_ids` without repeats."""
+def distinct_sorted(sorted_values: np.ndarray) -> np.ndarray:
+    """Drop repeats from a sorted array (np.unique is far slower; np.compress beats a[mask])."""
     import numpy as np
 
-    keep = np.empty(len(sorted_ids), bool)
-    if len(sorted_ids):
-        keep[0] = True
-        np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=keep[1:])
-    return sorted_ids[keep]
+    if len(sorted_values) == 0:
+        return sorted_values
+    distinct = np.empty(len(sorted_values), bool)
+    distinct[0] = True
+    np.not_equal(sorted_values[1:], sorted_values[:-1], out=distinct[1:])
+    return np.compress(distinct, sorted_values)
 
 
 def _intersect(small: np.ndarray, large: np.ndarray) -> np.ndarray:
