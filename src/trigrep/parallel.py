@@ -119,7 +119,8 @@ class FileSearch:
         render = self.render
         result = search_buffer(data, self.query, self.out_opts, binary=self.binary_mode(entry),
                                read_error=read_error,
-                               spans=render is None or render.needs_spans)
+                               spans=render is None or render.needs_spans,
+                               line_numbers=render is None or render.needs_line_numbers)
         if render is not None:
             result.rendered = render.output(entry.display, result)
             if result.rendered is not None:

@@ -99,6 +99,12 @@ class FileFormat:
         return False
 
     @property
+    def needs_line_numbers(self) -> bool:
+        """Whether line events must carry their line numbers (counting them reads every byte
+        before the last match)."""
+        return True
+
+    @property
     def file_break(self) -> bytes:
         """What rg prints before a file's lines when some file printed before it."""
         return b""
@@ -143,6 +149,11 @@ class LineFormat(FileFormat):
         return self.color or self.opts.only_matching
 
     @property
+    def needs_line_numbers(self) -> bool:
+        """To print them, or to see the gaps between context lines."""
+        return self.line_number or self.has_context
+
+    @property
     def has_context(self) -> bool:
         return self.opts.before_context > 0 or self.opts.after_context > 0
 
@@ -171,14 +182,21 @@ class LineFormat(FileFormat):
         prefix_path = path if self.with_filename and not self.heading else None
         has_context = self.has_context
         last_line = None
-        for event in events:
-            # rg breaks before a line past a gap; a -U search can go back a line (see
-            # searcher._MultiLine), which is never a break.
-            if has_context:
-                if last_line is not None and event.line_number > last_line + 1:
-                    chunks.append(b"--\n")
-                last_line = event.last_line_number
-            chunks.extend(self._event(event, prefix_path, result.multiline))
+        if not (has_context or self.line_number or self.needs_spans or result.multiline):
+            # Each event is one line ending in a newline (but perhaps the file's last), so the
+            # lines need only the path before each (most searches print this way).
+            lead = b"" if prefix_path is None else prefix_path + b":"
+            if events:
+                chunks.append(_ensure_newline(lead + lead.join(e.lines for e in events)))
+        else:
+            for event in events:
+                # rg breaks before a line past a gap; a -U search can go back a line (see
+                # searcher._MultiLine), which is never a break.
+                if has_context:
+                    if last_line is not None and event.line_number > last_line + 1:
+                        chunks.append(b"--\n")
+                    last_line = event.last_line_number
+                chunks.extend(self._event(event, prefix_path, result.multiline))
         at_cut = result.events[cut] if cut is not None and cut < len(result.events) else None
         if has_context and last_line and at_cut and at_cut.line_number > last_line + 1:
             chunks.append(b"--\n")

@@ -232,10 +232,12 @@ def _matching_lines(query: Query, data: bytes, end: int) -> Iterator[tuple[int, 
         m = regex.search(data, pos, end)
         if m is None:
             return
-        start = _line_start(data, m.start())
+        m_start = m.start()
+        start = data.rfind(b"\n", 0, m_start) + 1  # _line_start and _line_end, inlined
         if start == end:  # an empty match after the final terminator is not a line
             return
-        pos = _line_end(data, m.start(), end)
+        nl = data.find(b"\n", m_start, end)
+        pos = end if nl < 0 else nl + 1
         yield start, pos
 
 
@@ -633,11 +635,13 @@ def _search_plain(
     limit: int | None,
     need_submatches: bool,
     kept_lines: int | None,
+    line_numbers: bool,
 ) -> None:
     """The matching lines of a text file, without the collector's bookkeeping (context,
     NUL checks, where -m stopped): most files are searched this way. The first `kept_lines`
     become events (None: all, as `need_submatches` says with or without spans; else with
-    them); the others are only counted. -l and -q stop at the first line (`limit` 1)."""
+    them); the others are only counted. -l and -q stop at the first line (`limit` 1).
+    Without `line_numbers`, events say line 0."""
     lines = _Lines(data)
     events = result.events
     matched_lines = matches = 0
@@ -646,7 +650,8 @@ def _search_plain(
         spanned = need_submatches or (kept and kept_lines is not None)
         spans = _submatches(query, data, start, stop) if spanned else []
         if kept:
-            events.append(LineEvent(True, lines.at(start), start, data[start:stop], spans))
+            number = lines.at(start) if line_numbers else 0
+            events.append(LineEvent(True, number, start, data[start:stop], spans))
         matched_lines += 1
         if need_submatches:
             matches += len(spans)
@@ -662,13 +667,16 @@ def search_buffer(
     binary: BinaryMode,
     read_error: str | None = None,
     spans: bool = True,
+    line_numbers: bool = True,
 ) -> FileResult:
     """Search one file's bytes as rg would, gathering events for the printers.
 
     `read_error`: reading failed with this message after `data` (a -z decompression program
     failed); the result's `error` says whether and how rg would report it. `spans`: False
     when the standard printer needs no submatch spans (no colour, no -o), so line events
-    come without them (and `matches` is not counted).
+    come without them (and `matches` is not counted). `line_numbers`: False when nothing
+    needs the line numbers of matching lines (no -n, no context), so a search that finds
+    only matching lines need not count the newlines before each.
     """
     result = FileResult(binary_mode=binary, multiline=query.multiline, inverted=query.invert)
     if read_error is not None and query.multiline:  # rg reads the whole stream first
@@ -704,7 +712,7 @@ def search_buffer(
     before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
     if nul < 0 and read_error is None and _is_plain(query, opts, before, after):
         kept_lines = None if opts.mode == "lines" else int(opts.first_line)
-        _search_plain(data, query, result, limit, need_submatches, kept_lines)
+        _search_plain(data, query, result, limit, need_submatches, kept_lines, line_numbers)
         return result
     collector = _Collector(data, result, nul, slice_mode)
     if query.invert and need_submatches:
