@@ -322,6 +322,35 @@ def _protocol_search(tree: Path, env: dict[str, str], argv: list[str],
         return out, reply["exit"]
 
 
+def _raw_protocol_search(tree: Path, env: dict[str, str], argv: list[str]) -> tuple[bytes, int]:
+    """The same with `"raw": true`: each `out_bytes` line followed by that many output bytes."""
+    with _connect(tree) as sock, sock.makefile("rb") as replies:
+        sock.sendall(json.dumps(_search_request(tree, env, 1, argv, raw=True)).encode() + b"\n")
+        out = b""
+        while "exit" not in (reply := json.loads(replies.readline())):
+            assert set(reply) == {"id", "out_bytes"}
+            out += replies.read(reply["out_bytes"])
+        return out, reply["exit"]
+
+
+def test_raw_output_is_the_base64_output(tree: Path, daemon: Daemon, env: dict[str, str]) -> None:
+    """Output of several chunks (and bytes that are not UTF-8) comes the same both ways."""
+    (tree / "src" / "many.c").write_bytes(b"".join(b"foo %d \xff\n" % i for i in range(20_000)))
+    argv = ["-n", "foo"]
+    raw = _raw_protocol_search(tree, env, argv)
+    assert len(raw[0]) > 200_000
+    assert raw == _protocol_search(tree, env, argv)
+    assert raw[0] == run([RG, "--sort", "path", *argv], tree, env).out
+
+
+def test_the_client_reads_base64_output_of_older_daemons() -> None:
+    from trigrep.server.client import output_of
+
+    assert output_of({"id": 1, "out": base64.b64encode(b"\xffx\n").decode()}) == b"\xffx\n"
+    assert output_of({"id": 1, "out_bytes": 2, "data": b"ab"}) == b"ab"
+    assert output_of({"id": 1, "exit": 0, "stderr": ""}) is None
+
+
 def test_sync_markers_of_clients(tree: Path, daemon: Daemon, env: dict[str, str]) -> None:
     """The CLI drops its never-stale marker before it connects and deletes it after; a
     request naming no usable marker is synced by one the daemon drops itself."""
@@ -418,7 +447,7 @@ def test_flags_are_parsed_by_the_daemon_and_stdin_stays_local(
 # `__future__`...: their import time would add to every search.
 CLIENT_MODULES = {"trigrep", "trigrep.console", "trigrep.cli", "trigrep.server",
                   "trigrep.server.client", "trigrep.server.protocol", "trigrep.server.wire",
-                  "_socket", "binascii"}
+                  "_socket"}
 
 
 def _imported_after_site(importtime: bytes) -> set[str]:

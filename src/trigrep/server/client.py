@@ -2,9 +2,10 @@
 
 Imported on every CLI search, and when a daemon answers, its start-up is most of what the
 search costs: so this module and `protocol` load nothing beyond what the interpreter itself
-loads, bar `_socket` and `binascii` (`socket` would add `selectors`, `enum`...), and those
-two only while the daemon's watcher or search is at work. No engine, no numpy, no json
-(`wire` instead), no typing, no `from __future__`.
+loads, bar `_socket` (`socket` would add `selectors`, `enum`...), and that only while the
+daemon's watcher is at work. No engine, no numpy, no json (`wire` instead), no typing, no
+`from __future__`. The output comes raw, not in base64, so nothing is decoded (`binascii`
+loads only for a daemon an older trigrep started).
 """
 
 import os
@@ -38,7 +39,7 @@ AUTO_SERVE_MIN_FILES = 10_000
 AUTO_SERVE_IDLE = 1800.0
 
 
-RESPONSE_BUFFER = 1 << 17  # a whole output line (64 KiB of output, in base64) per read
+RESPONSE_BUFFER = 1 << 17  # a whole output chunk (64 KiB, raw or in base64) per read
 Connection = tuple[str, Message, "_socket.socket"]  # (root, daemon record, connected socket)
 
 
@@ -68,10 +69,28 @@ def _connect(found: "tuple[str, Message] | None") -> Connection | None:
 
 
 def responses(sock: "_socket.socket") -> "Iterator[Message]":
-    """The messages the daemon sends on `sock`, until it closes the connection."""
+    """The messages the daemon sends on `sock`, until it closes the connection; an
+    `out_bytes` message (a search asked for raw output) comes with its bytes as `data`."""
     with open(sock.fileno(), "rb", buffering=RESPONSE_BUFFER, closefd=False) as lines:
         for line in lines:
-            yield decode(line)
+            message = decode(line)
+            if "out_bytes" in message:
+                message["data"] = lines.read(message["out_bytes"])
+                if len(message["data"]) != message["out_bytes"]:
+                    raise ConnectionError("the daemon went away in the middle of its output")
+            yield message
+
+
+def output_of(message: Message) -> "bytes | None":
+    """The output bytes a search's message carries, if any: raw, or in base64 from a daemon
+    started by a trigrep older than raw output."""
+    if "data" in message:
+        return message["data"]
+    if "out" in message:
+        import binascii
+
+        return binascii.a2b_base64(message["out"])
+    return None
 
 
 def search(argv: "Sequence[str]", paths: "Sequence[str]", *, stdin_readable: bool = False) -> (
@@ -108,7 +127,7 @@ def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readab
     root, _record, sock = connected
     request = {
         "id": 1, "op": "search", "argv": list(argv), "root": root, "cwd": os.getcwd(),
-        "tty": sys.stdout.isatty(), "stdin_readable": stdin_readable,
+        "tty": sys.stdout.isatty(), "stdin_readable": stdin_readable, "raw": True,
         "env": {name: os.environ[name] for name in CLIENT_ENV if name in os.environ},
     }
     if marker is not None:
@@ -117,12 +136,11 @@ def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readab
     printed = writing = False
     try:
         sock.sendall(encode(request))
-        import binascii  # while the daemon searches (a shared library to load)
-
         for message in responses(sock):
-            if "out" in message:
+            data = output_of(message)
+            if data is not None:
                 writing = True
-                out.write(binascii.a2b_base64(message["out"]))
+                out.write(data)
                 writing, printed = False, True
             elif "exit" in message:
                 writing = True

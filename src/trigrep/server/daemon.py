@@ -47,7 +47,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trigrep.console import OUTPUT_ENV, Console
 from trigrep.engine import build_at, default_root, freshness
@@ -763,15 +763,23 @@ class CwdGate:
                 self._cond.notify_all()
 
 
-class _Output(io.RawIOBase):
-    """A search's stdout, sent to the client in chunks; a cancelled search's next write fails
-    as if the client's pipe had closed, which stops the search the way `| head` does."""
+class Sender(Protocol):
+    """Sends one message to a client, followed by `payload` (raw output bytes) if any."""
 
-    def __init__(self, send: Callable[[Message], None], request_id: Any,
-                 cancelled: threading.Event) -> None:
+    def __call__(self, message: Message, payload: bytes = b"") -> None: ...
+
+
+class _Output(io.RawIOBase):
+    """A search's stdout, sent to the client in chunks (raw after an `out_bytes` message when
+    the client asked for that, else in base64); a cancelled search's next write fails as if
+    the client's pipe had closed, which stops the search the way `| head` does."""
+
+    def __init__(self, send: Sender, request_id: Any, cancelled: threading.Event,
+                 raw: bool) -> None:
         self._send = send
         self._id = request_id
         self._cancelled = cancelled
+        self._raw = raw
         self._buffer = bytearray()
 
     def writable(self) -> bool:
@@ -786,9 +794,11 @@ class _Output(io.RawIOBase):
         return len(data)
 
     def flush(self) -> None:
-        if self._buffer:
+        if self._buffer and self._raw:
+            self._send({"id": self._id, "out_bytes": len(self._buffer)}, bytes(self._buffer))
+        elif self._buffer:
             self._send({"id": self._id, "out": base64.b64encode(self._buffer).decode()})
-            self._buffer.clear()
+        self._buffer.clear()
 
 
 class Daemon:
@@ -898,7 +908,7 @@ class Daemon:
         return f"{request['root']} is not served by this daemon"
 
     def search(
-        self, request: Message, send: Callable[[Message], None], cancelled: threading.Event
+        self, request: Message, send: Sender, cancelled: threading.Event
     ) -> None:
         """Run one search request, streaming its output; always ends with `exit` or `declined`."""
         from trigrep.cli import Declined, run_search
@@ -910,7 +920,7 @@ class Daemon:
             send({"id": request_id, "declined": tree})
             return
         env = request.get("env", {})
-        out = _Output(send, request_id, cancelled)
+        out = _Output(send, request_id, cancelled, raw=bool(request.get("raw")))
         err = io.StringIO()
         console = Console(
             out, err, bool(request.get("tty")), {k: env[k] for k in OUTPUT_ENV if k in env},
@@ -941,9 +951,9 @@ class _Session:
         self._searches: dict[Any, threading.Event] = {}  # request id -> cancelled
         self._subscriptions: dict[Any, list[tuple[ServedTree, Callable[[list[str]], None]]]] = {}
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Message, payload: bytes = b"") -> None:
         with self._send_lock:
-            self._conn.sendall(encode(message))
+            self._conn.sendall(encode(message) + payload if payload else encode(message))
 
     def dispatch(self, request: Message) -> None:
         request_id, op = request["id"], request["op"]

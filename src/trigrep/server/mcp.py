@@ -400,16 +400,17 @@ class Tree:
         served_root, _record, sock = connected
         request = {
             "id": 1, "op": "search", "argv": argv, "root": served_root, "cwd": self.root,
-            "tty": False, "env": {name: os.environ[name] for name in CLIENT_ENV
-                                  if name in os.environ},
+            "tty": False, "raw": True, "env": {name: os.environ[name] for name in CLIENT_ENV
+                                               if name in os.environ},
         }
         pending = b""
         with closing(sock):  # closing it (the consumer stopped early) cancels the search
             try:
                 sock.sendall(encode(request))
                 for message in client.responses(sock):
-                    if "out" in message:
-                        *lines, pending = (pending + base64.b64decode(message["out"])).split(b"\n")
+                    data = client.output_of(message)
+                    if data is not None:
+                        *lines, pending = (pending + data).split(b"\n")
                         yield from lines
                     elif "exit" in message:
                         if message["exit"] not in (0, 1):

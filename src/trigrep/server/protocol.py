@@ -7,7 +7,8 @@ directory is mode 0700 and owned by the user, the socket 0600. Each tree it serv
 clients find a daemon through that file (a stale one, left by a killed daemon, simply fails
 to connect).
 
-Framing: every message is one JSON object encoded as UTF-8 on one line ending in `\\n`.
+Framing: every message is one JSON object encoded as UTF-8 on one line ending in `\\n`
+(but the raw output bytes a search that asked for them gets after each `out_bytes` line).
 Every request carries an `id` (a number or string the client chooses, unique among its
 requests in flight on that connection); every response carries the `id` it answers.
 Several requests may be in flight on one connection; their responses may interleave.
@@ -28,6 +29,8 @@ Requests (client -> daemon):
         `.trigrep/sync/<name>` before it connected (see `drop_sync_marker`); the search
         waits for the watcher to report that marker instead of dropping its own, so the
         watcher's latency passes while the client starts up. The client deletes it after.
+        Optional `"raw": true`: the output comes as raw bytes after `out_bytes` lines, not
+        in base64 `out` lines (what the CLI asks for: no encoding nor decoding of output).
     {"id": 2, "op": "cancel", "target": 1}
         Stop request 1 (a search or a subscription). A search stops at its next output
         chunk and still ends with its `exit` message. Closing the connection cancels all.
@@ -40,6 +43,8 @@ Requests (client -> daemon):
 Responses (daemon -> client):
 
     {"id": 1, "out": "<base64>"}        a chunk of the search's stdout bytes, in order
+    {"id": 1, "out_bytes": N}           the same with `"raw": true`: the line is followed by
+                                        exactly N bytes of output (not JSON), then the next line
     {"id": 1, "exit": 0, "stderr": "..."}
         the search's end: its exit code (rg's) and everything it wrote to stderr
     {"id": 1, "declined": "<reason>"}   this daemon cannot answer exactly as a local run would
