@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from trigrep.errors import IndexFormatError
 from trigrep.extract import read_searchable
 from trigrep.index import IndexEntry, IndexReader, find_index_root
 from trigrep.index import build as build_module
-from trigrep.index.build import build_index
+from trigrep.index.build import PathOrdered, build_index, sort_entries
 from trigrep.index.format import (
     FORMAT_VERSION,
     HEADER_SIZE,
@@ -29,9 +30,10 @@ from trigrep.index.format import (
     SECTIONS,
     unpack_header,
 )
-from trigrep.options import MatchOptions
+from trigrep.options import MatchOptions, WalkOptions
 from trigrep.query import compile_query
 from trigrep.query.plan import ALL, NONE, TrigramQuery
+from trigrep.walk import walk
 
 
 def trigrams_of(data: bytes) -> set[int]:
@@ -168,6 +170,32 @@ def test_how_the_work_is_cut_does_not_change_the_segment(
     assert any(s.stop - s.first == 1 and s.high - s.low < 1 << 20 for s in planned)
     assert next((tree / INDEX_DIR_NAME).glob("seg-*")).read_bytes() == expected
     IndexReader.open(str(tree)).verify()
+
+
+def test_a_build_takes_a_walk_in_path_order_as_it_comes(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries streamed from a walk in path order (tasks sent to the workers while it goes
+    on) give the segment a sorted list gives; entries out of order are refused."""
+    (tree / "a.c").write_bytes(b"alpha dot\n")
+    (tree / "a").mkdir()
+    (tree / "a" / "x.c").write_bytes(b"alpha slash\n")
+    (tree / "a0").write_bytes(b"alpha zero\n")
+    build_index(str(tree), entries_of(tree), workers=1)
+    expected = next((tree / INDEX_DIR_NAME).glob("seg-*")).read_bytes()
+    monkeypatch.setattr(build_module, "TASK_FILES", 7)
+
+    def walked() -> Iterator[IndexEntry]:
+        for entry in walk([str(tree)], WalkOptions(hidden=True, no_ignore=True), path_order=True):
+            st_ = entry.stat()
+            rel = os.path.relpath(entry.path, tree)
+            yield IndexEntry(rel, entry.path, st_.st_size, st_.st_mtime_ns)
+
+    build_index(str(tree), PathOrdered(walked()), workers=2)
+    assert next((tree / INDEX_DIR_NAME).glob("seg-*")).read_bytes() == expected
+    with pytest.raises(ValueError, match="comes after"):
+        build_index(str(tree), PathOrdered(reversed(sort_entries(entries_of(tree)))), workers=2)
+    IndexReader.open(str(tree)).verify()  # the refused build left the index as it was
 
 
 def test_find_index_root(tree: Path) -> None:
@@ -319,7 +347,7 @@ def test_rebuild_replaces_segments_and_cleans_up(tree: Path) -> None:
 
 _BUILD_SCRIPT = """
 import os, sys
-from trigrep.index.build import build_index
+from trigrep.index.build import PathOrdered, build_index, sort_entries
 from trigrep.index import IndexEntry
 root = sys.argv[1]
 entries = []

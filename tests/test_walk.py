@@ -137,6 +137,19 @@ def test_order_hidden_symlinks_special_files(basic: Path, opts: WalkOptions) -> 
     same_as_rg(basic, opts)
 
 
+def test_path_order_is_byte_order_of_paths(tmp_path: Path) -> None:
+    """A directory sorts as its name and `/`: `a.c` and `a-b` before `a/`, `a0` after it
+    (rg's order puts `a/...` before them)."""
+    for rel in ("a.c", "a/x", "a/y/z", "a0", "a-b/c", "B", "_"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x\n")
+    listed = [e.display for e in walk([str(tmp_path)], WalkOptions(), path_order=True)]
+    relative = [os.fsencode(os.path.relpath(p, tmp_path)) for p in listed]
+    assert relative == sorted(relative) and len(relative) == 7
+    rg_order = [e.display for e in walk([str(tmp_path)], WalkOptions())]
+    assert sorted(rg_order) == sorted(listed) and rg_order != listed
+
+
 @pytest.mark.parametrize(
     "paths",
     [

@@ -395,17 +395,20 @@ def build(path: str, *, progress: bool, full: bool = False) -> int:
 def build_at(root: str, *, progress: bool, full: bool = False) -> None:
     """Index the files rg would search under `root` (its default walk) into `root/.trigrep`:
     an incremental update of a valid index, else (or when `full`) a full build."""
+    from trigrep.index.build import PathOrdered
     from trigrep.index.update import update_index
     from trigrep.progress import ProgressBar
 
     root = os.path.abspath(root)
-    entries = []
-    for entry in walk([root], WalkOptions()):
-        st = entry.stat()
-        rel = relative_path(entry.path, root)
-        entries.append(IndexEntry(rel, entry.path, st.st_size, st.st_mtime_ns))
+
+    def entries() -> Iterator[IndexEntry]:  # walked as the build goes
+        for entry in walk([root], WalkOptions(), path_order=True):
+            st = entry.stat()
+            rel = relative_path(entry.path, root)
+            yield IndexEntry(rel, entry.path, st.st_size, st.st_mtime_ns)
+
     with ProgressBar(enabled=progress) as bar:
-        update_index(root, entries, progress=bar.update, full=full)
+        update_index(root, PathOrdered(entries()), progress=bar.update, full=full)
 
 
 def print_stats(path: str, *, as_json: bool) -> int:

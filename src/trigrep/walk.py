@@ -33,6 +33,12 @@ INDEX_DIR = b".trigrep"  # trigrep's own state: never listed, whatever the flags
 _DEFAULT_ROOT = b"./"  # rg's implicit path; its `./` is not printed
 _by_name = attrgetter("name")
 
+
+def _by_path(entry: os.DirEntry[bytes]) -> bytes:
+    """A directory sorts as its name and `/`, so a depth-first walk lists paths in byte order
+    (`a.c` comes before `a/x`: `.` < `/`), the order of an index's files."""
+    return entry.name + b"/" if entry.is_dir(follow_symlinks=False) else entry.name
+
 MessageHandler = Callable[[str], None]
 
 
@@ -129,14 +135,17 @@ def walk(
     opts: WalkOptions,
     on_error: MessageHandler | None = None,
     on_warning: MessageHandler | None = None,
+    *,
+    path_order: bool = False,
 ) -> Iterator[FileEntry]:
-    """Yield the files `rg --files --sort path` lists for `paths` (empty: rg's default).
+    """Yield the files `rg --files --sort path` lists for `paths` (empty: rg's default), in
+    that order, or in byte order of their paths with `path_order`.
 
     Problems are reported as rg words them after its `rg: ` prefix: `on_error` for those
     that make rg exit 2 (missing paths, unreadable directories), `on_warning` for those
     that do not (bad globs in ignore files). Invalid `-g`/`-t` raise PatternError upfront.
     """
-    return iter(Walker(paths, opts, on_error, on_warning))
+    return iter(Walker(paths, opts, on_error, on_warning, path_order=path_order))
 
 
 # Kinds of ignore files, in rg's order of precedence (within a kind, the nearest wins).
@@ -216,8 +225,11 @@ class Walker:
         on_directory: Callable[[bytes], None] | None = None,
         on_skipped: Callable[[bytes, bool, bool], None] | None = None,
         descend: Callable[[bytes], bool] | None = None,
+        *,
+        path_order: bool = False,
     ) -> None:
         self.paths = list(paths)
+        self._sort_key = _by_path if path_order else _by_name
         self._on_directory = on_directory  # told each directory listed, so a watcher knows them
         # told each file or directory left out below a root, (path, is_dir, ignored): ignored
         # by the rules, else hidden; so a cache knows what an overriding glob or type brings in
@@ -290,7 +302,7 @@ class Walker:
         except OSError as err:
             self._error(directory, err)
             return None
-        entries.sort(key=_by_name)
+        entries.sort(key=self._sort_key)
         return entries
 
     def _root_rules(self, root: bytes, entries: list[os.DirEntry[bytes]]) -> _Rules:

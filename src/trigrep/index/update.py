@@ -83,12 +83,12 @@ def update_index(
     are merged. `workers` (default: the CPUs) is used only by big updates and full builds.
     """
     index_dir = prepare_index_dir(root)
-    files = sort_entries(entries)
     with IndexLock(index_dir):
         reader = None if full else _open_verified(root)
-        if reader is None:
-            stats = rebuild_locked(index_dir, files, progress, workers)
-            return UpdateResult("full", len(files), 0, 0, stats)
+        if reader is None:  # PathOrdered entries are indexed as they come
+            stats = rebuild_locked(index_dir, entries, progress, workers)
+            return UpdateResult("full", stats.files, 0, 0, stats)
+        files = sort_entries(entries)
         started = time.time()
         started_ns = time.time_ns()  # before any content is read: the racy threshold
         changed, dead = _changes(reader, files, started_ns)
