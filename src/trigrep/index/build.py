@@ -11,7 +11,8 @@ processes, not threads):
    (trigram << 8 | document id minus the chunk's first). A worker collects its chunks' keys
    into blocks of about BLOCK_KEYS and writes each to its run file range-major (for each of
    4096 trigram ranges, every chunk's keys in it, in document order), with a table of where
-   each piece starts. Nothing is sorted but by range (a radix pass).
+   each piece starts. Nothing is sorted but by range (a radix pass). Batches go to the
+   workers as the files come: a walk in path order (PathOrdered) goes on meanwhile.
    Memory per worker is a few chunk-sized arrays and one block.
 2. Merge: the 4096 ranges are grouped into slices of about SLICE_POSTINGS pairs; workers
    read a slice's keys from every block (a pread of its table, one of its keys: consecutive
