@@ -374,3 +374,13 @@ def test_a_search_too_big_to_queue_sends_one_batch_at_a_time(
     finally:
         pool.close()
     assert sent and set(sent) == {1}
+
+
+def test_line_events_survive_pickling() -> None:
+    """Workers ship events pickled as their constructor's arguments (LineEvent.__reduce__)."""
+    import pickle
+
+    from trigrep.searcher import LineEvent
+
+    event = LineEvent(False, 7, 120, b"a\xffb\n", [(0, 1), (2, 3)])
+    assert pickle.loads(pickle.dumps(event, pickle.HIGHEST_PROTOCOL)) == event

@@ -72,6 +72,13 @@ class LineEvent:
         """Number of the last line covered (differs from line_number only for -U)."""
         return self.line_number + self.lines.count(b"\n", 0, len(self.lines) - 1)
 
+    def __reduce__(self) -> tuple[type[LineEvent], tuple[object, ...]]:
+        """Pickled as its constructor's arguments: workers ship events by the thousand, and
+        pickle's way with slots (a state dict per event, set attribute by attribute) took
+        twice as long to write and three times as long to read."""
+        return LineEvent, (self.is_match, self.line_number, self.offset, self.lines,
+                           self.submatches)
+
 
 class Rendered(NamedTuple):
     """One file's standard output, minus what depends on the files before it."""
