@@ -59,8 +59,8 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
             return delegated
     if console is None:
         # This process searches once: the objects it makes per file are freed by reference
-        # counting, and the cycle collector's frequent passes over its growing heap cost 8%
-        # of a search of the Linux tree. It still runs, far less often.
+        # counting, and the cycle collector's frequent passes over its growing heap cost
+        # 5-15% of a search of the Linux tree. It still runs, far less often.
         import gc
 
         gc.set_threshold(100_000, 50, 1000)

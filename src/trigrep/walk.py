@@ -39,6 +39,7 @@ def _by_path(entry: os.DirEntry[bytes]) -> bytes:
     (`a.c` comes before `a/x`: `.` < `/`), the order of an index's files."""
     return entry.name + b"/" if entry.is_dir(follow_symlinks=False) else entry.name
 
+
 MessageHandler = Callable[[str], None]
 
 
