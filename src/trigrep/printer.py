@@ -182,9 +182,9 @@ class LineFormat(FileFormat):
         prefix_path = path if self.with_filename and not self.heading else None
         has_context = self.has_context
         last_line = None
-        if not (has_context or self.line_number or self.needs_spans or result.multiline):
-            # Each event is one line ending in a newline (but perhaps the file's last), so the
-            # lines need only the path before each (most searches print this way).
+        if not (self.needs_line_numbers or self.needs_spans or result.multiline):
+            # Events without numbers or spans, each one line ending in a newline (but perhaps
+            # the file's last): the lines need only the path before each (most searches).
             lead = b"" if prefix_path is None else prefix_path + b":"
             if events:
                 chunks.append(_ensure_newline(lead + lead.join(e.lines for e in events)))

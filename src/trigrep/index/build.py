@@ -83,7 +83,6 @@ PROGRESS_INTERVAL = 0.25
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 _N_RANGES = 1 << RANGE_BITS
-_RANGE_STARTS = (np.arange(_N_RANGES, dtype=np.uint64) << (32 - RANGE_BITS)).astype(np.uint32)
 
 
 def build_index(
