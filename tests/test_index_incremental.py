@@ -125,6 +125,20 @@ def test_edit_add_delete_rename_make_one_segment_with_tombstones(
     assert_like_rg(tree, env)
 
 
+def test_an_empty_tree_indexes_then_grows_and_merges(tmp_path: Path, env: dict[str, str]) -> None:
+    """The segment of no files has an empty path table; searches and updates read it, and
+    merges take it in."""
+    root = tmp_path / "tree"
+    root.mkdir()
+    trigrep_index(root, env)
+    for k in range(6):
+        write(root / f"f{k}.txt", f"alpha Beta {k}\n".encode())
+        assert_like_rg(root, env)  # searches the index's files and the new one
+        trigrep_index(root, env)
+        assert_exact(root)
+    assert len(manifest(root).segments) < 6
+
+
 def test_many_updates_merge_and_stay_bounded(tree: Path, env: dict[str, str]) -> None:
     trigrep_index(tree, env)
     rng = random.Random(5)

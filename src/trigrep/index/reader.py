@@ -157,15 +157,16 @@ class Segment:
         return view
 
     def files_sections(self) -> tuple[memoryview, memoryview, memoryview, bytes]:
-        """Sizes, mtimes, flags (unpadded views) and the raw paths blob, verified once."""
+        """Sizes, mtimes, flags (unpadded views) and the paths blob (NUL-separated, empty for
+        no files), verified once."""
         if self._files is None:
             n = self.n_files
             names = ("FILE_SIZES", "FILE_MTIMES", "FILE_FLAGS", "FILE_PATHS")
             sizes, mtimes, flags, paths = (self.checked(name) for name in names)
-            self._files = (
-                sizes[: 8 * n].cast("Q"), mtimes[: 8 * n].cast("q"), flags[:n],
-                bytes(paths).rstrip(b"\0"),
-            )
+            blob = bytes(paths).rstrip(b"\0")
+            if (blob.count(b"\0") + 1 if blob else 0) != n:
+                raise self.corrupt("path table does not match the file count")
+            self._files = (sizes[: 8 * n].cast("Q"), mtimes[: 8 * n].cast("q"), flags[:n], blob)
         return self._files
 
     def byte_sets(self) -> np.ndarray:
@@ -385,9 +386,7 @@ class IndexReader:
             records: dict[str, FileRecord] = {}
             for segment in self._segments:
                 sizes, mtimes, flags, blob = segment.files_sections()
-                paths = blob.decode(encoding, errors).split("\0")
-                if len(paths) != segment.n_files:
-                    raise segment.corrupt("path table does not match the file count")
+                paths = blob.decode(encoding, errors).split("\0") if blob else []
                 ids = range(segment.base, segment.base + segment.n_files)
                 irregular = [bool(f & FLAG_IRREGULAR) for f in flags]
                 racy_after = segment.racy_after_ns

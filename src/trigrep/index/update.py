@@ -306,9 +306,7 @@ class _LiveFiles:
         for k, segment in enumerate(sources):
             sizes, mtimes, flags, blob = segment.files_sections()
             columns.append((sizes, mtimes, flags))
-            paths = blob.split(b"\0") if segment.n_files else []
-            if len(paths) != segment.n_files:
-                raise segment.corrupt("path table does not match the file count")
+            paths = blob.split(b"\0") if blob else []
             order += [
                 (path, k, local) for local, path in enumerate(paths)
                 if local not in segment.tombstones
