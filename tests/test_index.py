@@ -69,6 +69,9 @@ def make_tree(root: Path, seed: int = 0, files: int = 60) -> None:
     (root / "binary.bin").write_bytes(bytes(range(256)) * 3)
     (root / "utf16.txt").write_bytes(b"\xff\xfe" + "Hello UTF16 World".encode("utf-16-le"))
     (root / "longline.txt").write_bytes(b"q" * 50_000 + b"needle" + b"z" * 50_000)
+    # A line longer than a chunk after a small file: documents must still come in order.
+    (root / "m0.txt").write_bytes(b"rare words")
+    (root / "minified.js").write_bytes(b"alpha Beta rare words " * 4_000)
     (root / os.fsdecode(b"bad-\xff\xfe-name.txt")).write_bytes(b"non utf8 name content")
     (root / "MixedCase.TXT").write_bytes(b"SomeThing LOUD and quiet")
 

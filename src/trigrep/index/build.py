@@ -386,6 +386,9 @@ def _chunks(
         if len(content) < 3:
             continue
         if len(content) > CHUNK_BYTES:
+            if bufs:  # the documents before it come first: the merge needs document order
+                yield base, local_ids, bufs
+                local_ids, bufs, size = [], [], 0
             for start in range(0, len(content) - 2, CHUNK_BYTES):
                 yield doc_id, [0], [content[start : start + CHUNK_BYTES + 2]]
             continue
