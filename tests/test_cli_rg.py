@@ -302,6 +302,43 @@ def test_stdlib_same_as_rg(stdlib_copy: Path, env: dict[str, str], args: list[st
     assert_same(args, stdlib_copy, env)
 
 
+SITE_PACKAGES_QUERIES = [
+    ["-c", "import_module"],
+    ["-l", "-w", "frozenset"],
+    ["-c", "-i", r"utf-?8"],
+    ["-c", r"__\w+__\("],
+    ["-l", "-F", "(*args, **kwargs)"],
+    ["-c", "GLIBC_2"],
+    ["-l", "-i", "numpy"],
+]
+
+
+@pytest.fixture(scope="module")
+def site_packages_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test environment's installed packages (hard links where possible): code, data
+    and shared libraries nobody here wrote, with lines far longer than an index chunk."""
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    dst = tmp_path_factory.mktemp("site") / "site-packages"
+    shutil.copytree(
+        sysconfig.get_paths()["purelib"], dst, symlinks=True, copy_function=link_or_copy,
+        ignore=shutil.ignore_patterns("__pycache__", "__editable__*", "*.pth"),
+    )
+    return dst
+
+
+@pytest.mark.parametrize("args", SITE_PACKAGES_QUERIES)
+def test_site_packages_same_as_rg(
+    site_packages_copy: Path, env: dict[str, str], args: list[str]
+) -> None:
+    assert_same(args, site_packages_copy, env)
+
+
 def test_index_of_another_format_version_is_rebuilt(tree: Path, env: dict[str, str]) -> None:
     assert_same(["foo"], tree, env)
     manifest = tree / ".trigrep" / "manifest"
