@@ -43,6 +43,9 @@ FILES: dict[str, bytes] = {
     "src/utf16.txt": "\ufefffoo in utf16\nbar\n".encode("utf-16-le"),
     "src/binary.bin": b"foo\x00bar\x00foo\n" * 3,
     "src/late_nul.dat": b"foo line\n" * 20 + b"\x00tail foo\n",
+    # Bigger than rg's buffer: read only up to 64 KiB when its NUL lies there (not the last).
+    "src/big_early_nul.bin": b"foo line\n" * 100 + b"\x00" + b"foo PM_RESUME\n" * 9000,
+    "src/big_late_nul.bin": b"foo line\n" * 9000 + b"\x00" + b"foo PM_RESUME\n" * 9000,
     "src/long.txt": b"a" * 200_000 + b" foo " + b"b" * 1000 + b"\n",
     "docs/readme.md": b"# Title\nSee `foo()` and PM_RESUME.\n\n- item\n",
     "docs/deep/nested/file.md": b"deep foo\n",

@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trigrep.extract import searchable_bytes
+from trigrep.extract import read_searchable, searchable_bytes
 from trigrep.flags import parse_search_flags
 from trigrep.printer import make_printer
 from trigrep.query import compile_query
-from trigrep.searcher import BinaryMode, search_buffer
+from trigrep.searcher import BUFFER_CAPACITY, BinaryMode, search_buffer
 
 RG = str(Path(sys.executable).with_name("rg"))
 
@@ -323,3 +323,42 @@ def test_plain_searches(plain_tree: Path, pattern: str, flags: list[str]) -> Non
         want, want_matched = _rg_matched(plain_tree, pattern, flags, paths)
         got, matched = _drive_matched(plain_tree, pattern, flags, paths)
         assert (_normalise(got, is_json), matched) == (_normalise(want, is_json), want_matched)
+
+
+# A walked file bigger than rg's buffer with a NUL in its first 64 KiB is read only that far
+# (extract.read_file's binary_head): rg searches no further, so the output must not change.
+_HEAD_CHUNKS = st.sampled_from([b"foo", b"\n", b"\x00", b"x" * 700, b"a1\nb1", b"\r\n", b"zz"])
+_HEAD_FLAGS = st.sampled_from(
+    [*FLAG_SETS, ["-U"], ["-U", "-c"], ["-U", "--json"], ["-U", "-l"], ["-U", "-n", "-A1"]]
+)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    before=st.lists(_HEAD_CHUNKS, max_size=30).map(b"".join),
+    lines=st.integers(0, 9000),
+    after=st.lists(_HEAD_CHUNKS, max_size=30).map(b"".join),
+    pattern=st.sampled_from([*PATTERNS, *MULTILINE_PATTERNS]),
+    flags=_HEAD_FLAGS,
+)
+def test_binary_head_searches_like_the_whole_file(
+    tmp_path: Path, before: bytes, lines: int, after: bytes, pattern: str, flags: list[str]
+) -> None:
+    data = before + b"foo line\n" * lines + after + b"foo\x00tail foo\n" + b"foo end\n" * 9000
+    if pattern in MULTILINE_PATTERNS and "-U" not in flags:
+        flags = ["-U", *flags]
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    head = read_searchable(str(path), binary_head=BUFFER_CAPACITY)
+    assert len(head) < len(data) if b"\0" in data[:BUFFER_CAPACITY] else head == data
+    match, out_opts = parse_search_flags([*flags, "-e", pattern])
+    query = compile_query(match)
+    outputs = []
+    for content in (read_searchable(str(path)), head):
+        buf = io.BytesIO()
+        printer = make_printer(buf, out_opts, with_filename=True, is_tty=False)
+        printer.file("big.bin", search_buffer(content, query, out_opts, binary=BinaryMode.QUIT))
+        printer.finish()
+        outputs.append((_normalise(buf.getvalue(), "--json" in flags), printer.matched))
+    assert outputs[1] == outputs[0]

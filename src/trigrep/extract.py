@@ -137,22 +137,37 @@ def _run_program(fmt: _Format, program_path: str) -> bytes:
     raise DecompressionError(message, searchable_bytes(complete))
 
 
-def read_file(path: str, size_hint: int | None = None) -> bytes:
+def read_file(path: str, size_hint: int | None = None, *, binary_head: int = 0) -> bytes:
     """The whole file, in as few syscalls as rg uses (open() and its buffering cost twice as
     many, which shows when a search reads thousands of small files). `size_hint`: the size a
-    stat found before (saves the fstat; if the file changed since, it is still read whole)."""
+    stat found before (saves the fstat; if the file changed since, it is still read whole).
+
+    `binary_head`: when a file bigger than this holds a NUL in its first `binary_head` bytes
+    (and no UTF-16 BOM, whose text is full of NULs before transcoding), only those bytes:
+    for a caller that knows rg would stop there (a big binary file is then not read whole).
+    """
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         size = os.fstat(fd).st_size if size_hint is None else size_hint
-        data = os.read(fd, size + 1)
-        if len(data) <= size and len(data) < LINUX_MAX_READ:
-            return data  # a short read of a regular file is its end
-        chunks = [data]
-        while chunk := os.read(fd, READ_CHUNK):
-            chunks.append(chunk)
-        return b"".join(chunks)
+        if not 0 < binary_head < size:
+            return _read_to_end(fd, size)
+        head = os.read(fd, binary_head)
+        if b"\0" in head and head[:2] not in _UTF16_BOMS:
+            return head
+        return head + _read_to_end(fd, size - len(head))
     finally:
         os.close(fd)
+
+
+def _read_to_end(fd: int, size: int) -> bytes:
+    """The rest of an open file expected to hold `size` more bytes (it may have changed)."""
+    data = os.read(fd, size + 1)
+    if len(data) <= size and len(data) < LINUX_MAX_READ:
+        return data  # a short read of a regular file is its end
+    chunks = [data]
+    while chunk := os.read(fd, READ_CHUNK):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def read_searchable(
@@ -161,17 +176,18 @@ def read_searchable(
     *,
     program_path: str | None = None,
     size_hint: int | None = None,
+    binary_head: int = 0,
 ) -> bytes:
     """Read a file and return the bytes rg would search.
 
     Raises OSError when the file cannot be read, DecompressionError (an OSError) when `-z`
     decompression fails. `program_path` is the path handed to a decompression program (rg
     gives it the path as displayed, which its error messages quote); default `path`.
-    `size_hint`: see read_file.
+    `size_hint` and `binary_head`: see read_file (a decompressed file is read whole).
     """
     fmt = _format_for(path) if search_zip else None
     if fmt is None:
-        return searchable_bytes(read_file(path, size_hint))
+        return searchable_bytes(read_file(path, size_hint, binary_head=binary_head))
     try:
         with open(path, "rb") as f:
             content = _decode_in_process(fmt, f.read())

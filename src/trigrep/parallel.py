@@ -28,7 +28,7 @@ from trigrep.errors import Error
 from trigrep.extract import DecompressionError, is_decompressed, read_searchable
 from trigrep.options import OutputOptions
 from trigrep.query import Query
-from trigrep.searcher import BinaryMode, FileResult, Rendered, search_buffer
+from trigrep.searcher import BUFFER_CAPACITY, BinaryMode, FileResult, Rendered, search_buffer
 from trigrep.spawn import FORK_LOCK
 from trigrep.walk import FileEntry
 
@@ -109,16 +109,20 @@ class FileSearch:
     def __call__(self, entry: FileEntry) -> Outcome:
         """Search one file; a failure is returned as rg's message for it, not raised."""
         read_error = None
+        binary = self.binary_mode(entry)
         try:
             stat = entry.known_stat()
-            data = read_searchable(entry.path, self.search_zip, program_path=entry.display,
-                                   size_hint=None if stat is None else stat.st_size)
+            data = read_searchable(
+                entry.path, self.search_zip, program_path=entry.display,
+                size_hint=None if stat is None else stat.st_size,
+                binary_head=BUFFER_CAPACITY if binary is BinaryMode.QUIT else 0,
+            )
         except DecompressionError as e:
             data, read_error = e.partial, e.message  # rg still searches what came out
         except OSError as e:
             return None, f"{entry.display}: {e.strerror} (os error {e.errno})"
         render = self.render
-        result = search_buffer(data, self.query, self.out_opts, binary=self.binary_mode(entry),
+        result = search_buffer(data, self.query, self.out_opts, binary=binary,
                                read_error=read_error,
                                spans=render is None or render.needs_spans,
                                line_numbers=render is None or render.needs_line_numbers)

@@ -42,7 +42,8 @@ class BinaryMode(Enum):
 
     QUIT: files found by walking a directory. rg reads them in 64 KiB chunks and stops at
       the chunk holding the first NUL; matches from earlier chunks are kept (text output
-      ends with a "WARNING: stopped searching binary file after match" line).
+      ends with a "WARNING: stopped searching binary file after match" line). So (-U too)
+      the first BUFFER_CAPACITY bytes, or more, decide the search when they hold a NUL.
     CONVERT: files named on the command line and read as a stream (stdin, or when more than
       10 paths or any directory is given): every NUL becomes a line terminator, so line
       numbers shift; text output stops at the first match after the NUL was read and says
