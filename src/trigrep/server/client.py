@@ -35,7 +35,7 @@ CONNECT_TIMEOUT = 1.0
 # least this many files (TRIGREP_AUTO_SERVE: another number, or "off"); the daemon stops
 # after AUTO_SERVE_IDLE seconds without a search.
 AUTO_SERVE_ENV = "TRIGREP_AUTO_SERVE"
-AUTO_SERVE_MIN_FILES = 10_000
+AUTO_SERVE_MIN_FILES = 1_000
 AUTO_SERVE_IDLE = 1800.0
 
 
