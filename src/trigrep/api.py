@@ -229,7 +229,7 @@ class Index:
             rel = self._relative(entry.path, warm)
             found = _matches(rel, result.events, out_opts.before_context, out_opts.after_context)
             if count:
-                first = next(found, None)
+                first = None if result.quit_at_nul else next(found, None)  # as rg -c
                 if first is not None:
                     yield replace(first, count=result.matched_lines)
             else:

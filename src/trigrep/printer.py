@@ -332,8 +332,7 @@ class SummaryFormat(FileFormat):
         mode = self.opts.mode
         if result.cut_short:
             return None  # the search failed before the count was final: rg prints nothing
-        if result.binary_mode is BinaryMode.QUIT and result.binary_offset is not None:
-            # rg drops a walked file once it met a NUL, rather than report a partial count.
+        if result.quit_at_nul:
             # Its match count is then 0, which --files-without-match takes as success (exit 0)
             # although it prints nothing.
             if mode == "files_without_match" and result.error is None:

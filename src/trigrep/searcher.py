@@ -117,6 +117,12 @@ class FileResult:
     def has_match(self) -> bool:
         return self.matched_lines > 0
 
+    @property
+    def quit_at_nul(self) -> bool:
+        """A walked file in which rg met a NUL: its summaries (-c, --count-matches) then
+        drop the file rather than report a partial count."""
+        return self.binary_mode is BinaryMode.QUIT and self.binary_offset is not None
+
 
 def find_iter(regex: rurex.Pattern, data: bytes, start: int, end: int) -> Iterator[rurex.Match]:
     """Matches in data[:end] from `start`, skipping an empty match that touches the previous
@@ -715,7 +721,7 @@ def search_buffer(
     # -U: every summary mode counts regex matches, not groups of lines.
     need_submatches = (
         opts.json or opts.mode == "count_matches" or (opts.mode == "lines" and spans)
-        or query.multiline
+        or query.multiline or opts.first_line
     )
     before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
     if nul < 0 and read_error is None and _is_plain(query, opts, before, after):
