@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -360,6 +361,8 @@ for d, ds, fs in os.walk(root):
         p = os.path.join(d, f)
         s = os.stat(p)
         entries.append(IndexEntry(os.path.relpath(p, root), p, s.st_size, s.st_mtime_ns))
+import trigrep.index.build as build_module
+build_module.TASK_FILES = 16  # several tasks: the extract phase runs in a pool of workers
 print("start", flush=True)
 build_index(root, entries, workers=2)
 """
@@ -400,6 +403,33 @@ def test_kill_during_build_keeps_previous_index(tree: Path) -> None:
             assert "bulk0.txt" in answer(reader, ALL)
     build_index(str(tree), entries_of(tree), workers=1)  # cleans up the leftovers
     assert not [n for n in os.listdir(tree / INDEX_DIR_NAME) if n.startswith("tmp-")]
+
+
+def test_a_build_killed_alone_leaves_no_worker_holding_the_lock(tree: Path) -> None:
+    """kill -9 of the building process only (not its process group): its workers die with
+    it, so the next build gets the lock at once and completes."""
+    for i in range(400):
+        (tree / f"bulk{i}.txt").write_bytes(os.urandom(20_000))
+    process = _build_process(tree)
+    assert process.stdout is not None
+    process.stdout.readline()
+    time.sleep(0.3)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (tree / INDEX_DIR_NAME / MANIFEST_NAME).exists()  # killed while building
+    deadline = time.monotonic() + 10
+    try:
+        while True:
+            os.killpg(process.pid, 0)  # ProcessLookupError: no process of the build is left
+            assert time.monotonic() < deadline, "the killed build's workers live on"
+            time.sleep(0.05)
+    except ProcessLookupError:
+        pass
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    build_index(str(tree), entries_of(tree), workers=1)
+    assert "bulk0.txt" in answer(IndexReader.open(str(tree)), ALL)
 
 
 def test_concurrent_builds_take_turns(tree: Path) -> None:

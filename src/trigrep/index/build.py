@@ -68,6 +68,7 @@ from trigrep.index.format import (
     write_atomically,
 )
 from trigrep.index.reader import distinct_sorted
+from trigrep.spawn import die_with_parent
 
 MAX_INDEXED_FILE_BYTES = 256 << 20  # larger files are flagged unindexed, searched directly
 DOC_BYTES = 64 << 10  # bigger files are indexed as documents of about this size
@@ -252,6 +253,13 @@ def _init_worker() -> None:
         libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
     except (OSError, AttributeError):  # not glibc: only slower
         pass
+
+
+def _start_worker(
+    parent: int, initializer: Callable[..., None], initargs: tuple[object, ...]
+) -> None:
+    die_with_parent(parent)
+    initializer(*initargs)
 
 
 _M_TRIM_THRESHOLD = -1
@@ -728,7 +736,8 @@ class _SegmentBuilder:
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         with ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=initializer, initargs=initargs
+            self.workers, mp_context=context, initializer=_start_worker,
+            initargs=(os.getpid(), initializer, initargs),
         ) as pool:
             yield from pool.map(function, itertools.chain(first, tasks))
 
