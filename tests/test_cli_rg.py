@@ -125,6 +125,9 @@ ARGS: list[list[str]] = [
     ["--json", "-q", "foo"],  # ... except with -q: every file searched, binary ones too
     ["--json", "-q", "nomatchanywhere"],
     ["--json", "-q", "-z", "zipped"],
+    # No pattern at all (an empty -f file): rg searches nothing and prints nothing, exit 1.
+    ["-f", os.devnull], ["-v", "-c", "-f", os.devnull], ["--json", "-f", os.devnull],
+    ["--files-without-match", "-f", os.devnull, "nonexistent"],
     ["--color", "always", "-n", "foo"],
     ["-i", "strasse"],
     ["-i", "k"],

@@ -82,6 +82,8 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
     if ns.files:
         return engine.list_files(args, walk_opts, console, warm)
     match_opts, out_opts = flags.search_options(ns, args)
+    if not match_opts.patterns:  # only empty -f files: rg searches nothing, prints nothing
+        return 1
     code = engine.search(args, match_opts, walk_opts, out_opts, console, warm)
     if use_daemon:
         client.serve_in_background(args[0] if args else ".")
