@@ -10,7 +10,7 @@ import argparse
 import functools
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from trigrep import __version__
 from trigrep.errors import Error
@@ -43,6 +43,10 @@ class Parser(argparse.ArgumentParser):
     which a daemon running the search also has), and rg's reading of a flag's value: the
     next argument, whatever it looks like (`-e '->'`, `-g -x`), where argparse would take
     one starting with `-` for a flag."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # rg takes no abbreviated long flag
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise Error(message)
@@ -96,13 +100,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"number must be non-negative: {text!r}")
-    return value
+    """A count as rg parses one (a u64: digits after an optional "+", nothing else)."""
+    digits = text.removeprefix("+")
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}")
+    value = int(digits)
+    if value >= 1 << 64:
+        raise argparse.ArgumentTypeError(f"number too large: {text!r}")
+    return min(value, sys.maxsize)  # as good as unlimited, and fits islice and range
 
 
 _TYPE_FLAGS = (
@@ -182,7 +187,7 @@ def search_parser() -> Parser:
     g.add_argument("-N", "--no-line-number", dest="line_number", action="store_false")
     g.add_argument("--heading", dest="heading", action="store_true", default=None)
     g.add_argument("--no-heading", dest="heading", action="store_false")
-    g.add_argument("--color", "--colour", choices=["never", "auto", "always"], default="auto")
+    g.add_argument("--color", choices=["never", "auto", "always"], default="auto")
     g.add_argument("-o", "--only-matching", action="store_true")
     g.add_argument("-m", "--max-count", type=_count, metavar="NUM")
     g.add_argument("-A", "--after-context", type=_count, metavar="NUM")
