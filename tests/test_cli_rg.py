@@ -128,6 +128,7 @@ ARGS: list[list[str]] = [
     # No pattern at all (an empty -f file): rg searches nothing and prints nothing, exit 1.
     ["-f", os.devnull], ["-v", "-c", "-f", os.devnull], ["--json", "-f", os.devnull],
     ["--files-without-match", "-f", os.devnull, "nonexistent"],
+    ["--files", "nonexistent", "src"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

@@ -370,8 +370,9 @@ def list_files(
     """`--files`: the files that would be searched, one per line, as rg prints them."""
     console = console or Console.of_process()
     entries = warm.entries(paths, walk_opts) if warm is not None else None
+    errors: list[str] = []
     if entries is None:
-        entries = walk(paths, walk_opts)
+        entries = walk(paths, walk_opts, on_error=errors.append, on_warning=_warner(console))
     found = False
     try:
         for entry in entries:
@@ -379,7 +380,9 @@ def list_files(
             found = True
     finally:
         console.out.flush()
-    return 0 if found else 1
+    for message in errors:  # missing paths, unreadable directories: rg's exit 2
+        console.err.write(f"trigrep: {message}\n")
+    return 2 if errors else 0 if found else 1
 
 
 def build(path: str, *, progress: bool, full: bool = False) -> int:
