@@ -347,3 +347,6 @@ def test_status_json_shape_of_stats(tree: Path, env: dict[str, str]) -> None:
     stats = json.loads(run([*TRIGREP, "stats", "--json"], tree, env).out)
     assert (stats["segments"], stats["tombstones"]) == (2, 0)
     assert stats["files"] == len(reference(tree))
+    missing = run([*TRIGREP, "stats", "no-such-dir"], tree, env)
+    assert (missing.code, missing.out) == (2, b"")
+    assert missing.err == b"trigrep: no-such-dir: No such file or directory\n"

@@ -419,6 +419,8 @@ def print_stats(path: str, *, as_json: bool) -> int:
     import json
     from dataclasses import asdict
 
+    if not os.path.exists(path):
+        raise Error(f"{path}: No such file or directory")
     root = find_index_root(path)
     if root is None:
         raise Error(f"no index found at or above {path} (run 'trigrep index')")
