@@ -48,10 +48,7 @@ def entries_of(root: Path) -> list[IndexEntry]:
         dirnames[:] = [d for d in dirnames if d != INDEX_DIR_NAME]
         for name in filenames:
             path = os.path.join(dirpath, name)
-            st_ = os.stat(path)
-            entries.append(
-                IndexEntry(os.path.relpath(path, root), path, st_.st_size, st_.st_mtime_ns)
-            )
+            entries.append(IndexEntry.of(os.path.relpath(path, root), path, os.stat(path)))
     return entries
 
 
@@ -140,7 +137,9 @@ def test_round_trip_is_exact(tree: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     for entry in entries_of(tree):
         record = reader.lookup(entry.relpath)
         assert record is not None
-        assert (record.size, record.mtime_ns) == (entry.size, entry.mtime_ns)
+        assert (record.size, record.mtime_ns, record.ctime_ns) == (
+            entry.size, entry.mtime_ns, entry.ctime_ns
+        )
         assert reader.path_of(record.file_id) == entry.relpath
     assert reader.lookup("no/such/file") is None
     assert (tree / INDEX_DIR_NAME / ".gitignore").read_text() == "*\n"
@@ -191,9 +190,7 @@ def test_a_build_takes_a_walk_in_path_order_as_it_comes(
 
     def walked() -> Iterator[IndexEntry]:
         for entry in walk([str(tree)], WalkOptions(hidden=True, no_ignore=True), path_order=True):
-            st_ = entry.stat()
-            rel = os.path.relpath(entry.path, tree)
-            yield IndexEntry(rel, entry.path, st_.st_size, st_.st_mtime_ns)
+            yield IndexEntry.of(os.path.relpath(entry.path, tree), entry.path, entry.stat())
 
     build_index(str(tree), PathOrdered(walked()), workers=2)
     assert next((tree / INDEX_DIR_NAME).glob("seg-*")).read_bytes() == expected
@@ -360,7 +357,7 @@ for d, ds, fs in os.walk(root):
     for f in fs:
         p = os.path.join(d, f)
         s = os.stat(p)
-        entries.append(IndexEntry(os.path.relpath(p, root), p, s.st_size, s.st_mtime_ns))
+        entries.append(IndexEntry.of(os.path.relpath(p, root), p, s))
 import trigrep.index.build as build_module
 build_module.TASK_FILES = 16  # several tasks: the extract phase runs in a pool of workers
 print("start", flush=True)

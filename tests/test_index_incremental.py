@@ -139,6 +139,26 @@ def test_an_empty_tree_indexes_then_grows_and_merges(tmp_path: Path, env: dict[s
     assert len(manifest(root).segments) < 6
 
 
+def test_edits_that_keep_size_and_mtime_are_seen(tree: Path, env: dict[str, str]) -> None:
+    """touch -r after an edit in place, or a copy that keeps the mtime (cp -p, rsync -t):
+    only the ctime tells, and the index records it."""
+    trigrep_index(tree, env)
+    in_place, replaced = tree / "sub" / "file1.txt", tree / "file3.txt"
+    before = {path: path.stat() for path in (in_place, replaced)}
+    with open(in_place, "r+b") as f:
+        f.write(b"needle")
+    os.utime(in_place, ns=(before[in_place].st_atime_ns, before[in_place].st_mtime_ns))
+    write(replaced, b"needle" + replaced.read_bytes()[6:], before[replaced].st_mtime_ns / 1e9)
+    os.utime(replaced, ns=(before[replaced].st_atime_ns, before[replaced].st_mtime_ns))
+    for path, old in before.items():
+        assert (path.stat().st_size, path.stat().st_mtime_ns) == (old.st_size, old.st_mtime_ns)
+    assert_like_rg(tree, env)
+    trigrep_index(tree, env)
+    assert [len(s.tombstones) for s in manifest(tree).segments] == [2, 0]
+    assert_like_rg(tree, env)
+    assert_exact(tree)
+
+
 def test_many_updates_merge_and_stay_bounded(tree: Path, env: dict[str, str]) -> None:
     trigrep_index(tree, env)
     rng = random.Random(5)
@@ -174,7 +194,7 @@ def test_merge_of_bitmaps_varints_and_flags_is_exact(tree: Path) -> None:
         result = update_index(str(tree), entries_of(tree))
         assert result.kind == "update"
         assert_exact(tree)
-    vanished = IndexEntry("vanished.txt", str(tree / "vanished.txt"), 7, 1)  # walked, then gone
+    vanished = IndexEntry("vanished.txt", str(tree / "vanished.txt"), 7, 1, 1)  # walked, then gone
     update_index(str(tree), [*entries_of(tree), vanished])
     reader = IndexReader.open(str(tree))
     assert reader.stats().unindexed_files == 1

@@ -1,7 +1,7 @@
 """Runs a search: walk the files rg would search, ask the index which can match, search those.
 
 The index only narrows; it never decides alone. A file is skipped only when the index holds
-it with the same size and mtime as now (so its indexed trigrams and bytes are its current
+it with the same size, mtime and ctime as now (so its indexed trigrams and bytes are its current
 content) and the trigram plan or the byte filter rules it out. Every other file — new,
 edited, not indexed, or not under an index at all — is searched directly, so results are
 what rg prints at that moment.
@@ -97,7 +97,9 @@ class Plan:
         if record is None:
             return -1, True
         st = entry.stat()
-        if st.st_size != record.size or st.st_mtime_ns != record.mtime_ns:
+        if (st.st_size, st.st_mtime_ns, st.st_ctime_ns) != (
+            record.size, record.mtime_ns, record.ctime_ns
+        ):
             return -1, True
         # Racily clean (modified too close to its segment's build): its content may be newer.
         if record.racily_clean or (self.report_all and record.irregular):
@@ -408,7 +410,7 @@ def build_at(root: str, *, progress: bool, full: bool = False) -> None:
         for entry in walk([root], WalkOptions(), path_order=True):
             st = entry.stat()
             rel = relative_path(entry.path, root)
-            yield IndexEntry(rel, entry.path, st.st_size, st.st_mtime_ns)
+            yield IndexEntry.of(rel, entry.path, st)
 
     with ProgressBar(enabled=progress) as bar:
         update_index(root, PathOrdered(entries()), progress=bar.update, full=full)

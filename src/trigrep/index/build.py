@@ -801,6 +801,7 @@ class _SegmentBuilder:
         writer.finish(
             np.array([e.size for e in self.files], np.uint64),
             np.array([e.mtime_ns for e in self.files], np.int64),
+            np.array([e.ctime_ns for e in self.files], np.int64),
             flags,
             np.concatenate(byte_sets) if byte_sets else np.empty((0, 32), np.uint8),
             np.array(self.doc_counts, np.uint32),
@@ -857,6 +858,7 @@ class SegmentWriter:
         self,
         sizes: np.ndarray,
         mtimes: np.ndarray,
+        ctimes: np.ndarray,
         flags: np.ndarray,
         byte_sets: np.ndarray,
         doc_counts: np.ndarray,
@@ -876,6 +878,7 @@ class SegmentWriter:
             **_dictionary(trigrams, lengths),
             "FILE_SIZES": sizes.astype("<u8").tobytes(),
             "FILE_MTIMES": mtimes.astype("<i8").tobytes(),
+            "FILE_CTIMES": ctimes.astype("<i8").tobytes(),
             "FILE_FLAGS": flags.astype(np.uint8).tobytes(),
             "FILE_BYTES": np.ascontiguousarray(byte_sets, np.uint8).tobytes(),
             "FILE_DOCS": doc_counts.astype("<u4").tobytes(),

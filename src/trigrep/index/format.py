@@ -29,7 +29,7 @@ keep every path live in at most one segment; should two ever hold it, the later 
 Segments and updates (a log-structured merge tree): a full build (`trigrep index --full`, or
 any index that is missing, damaged or of another version) writes one segment of every file.
 `trigrep index` on a valid index writes ONE new segment of the files that are new, changed
-(size or mtime differ) or were racily clean (below) and no longer would be, appends it, and
+(size, mtime or ctime differ) or were racily clean (below) and no longer would be, appends it, and
 tombstones the old records of those files and of the files no longer walked; nothing changed,
 nothing written. Merges keep the segment count bounded: whenever MERGE_FANIN segments at the
 end of the list lie within one size tier or below (tiers of live files grow 8-fold), and no
@@ -70,6 +70,9 @@ length is padded with zeros to a multiple of 8)::
     DICT_CRCS      u32 per dictionary block: crc32 of its DICT_TRIGRAMS bytes then DICT_ENDS bytes
     FILE_SIZES     u64 per file: size from the walker's stat at build time
     FILE_MTIMES    i64 per file: st_mtime_ns from the same stat
+    FILE_CTIMES    i64 per file: st_ctime_ns from the same stat. Tools that keep an edited
+                   file's mtime (touch -r, cp -p, tar, rsync -t) cannot keep its ctime, so
+                   a file is current only while size, mtime and ctime are all unchanged
     FILE_FLAGS     u8 per file: FLAG_UNINDEXED = content not indexed (unreadable, vanished,
                    too big): the file is a candidate for every query except NONE;
                    FLAG_IRREGULAR = its searchable bytes hold a NUL or differ in length from
@@ -133,7 +136,7 @@ SEGMENT_PREFIX = "seg-"
 SEGMENT_SUFFIX = ".tgs"
 TMP_PREFIX = "tmp-"
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 MANIFEST_MAGIC = "trigrep-index-manifest"
 SEGMENT_MAGIC = b"TRIGSEG\0"
 
@@ -158,6 +161,7 @@ SECTIONS = (
     "DICT_CRCS",
     "FILE_SIZES",
     "FILE_MTIMES",
+    "FILE_CTIMES",
     "FILE_FLAGS",
     "FILE_BYTES",
     "FILE_DOCS",
@@ -175,6 +179,11 @@ class IndexEntry:
     abspath: str
     size: int
     mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, relpath: str, abspath: str, st: os.stat_result) -> IndexEntry:
+        return cls(relpath, abspath, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 @dataclass(frozen=True)

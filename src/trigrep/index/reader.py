@@ -46,6 +46,7 @@ class FileRecord(NamedTuple):
     file_id: int
     size: int
     mtime_ns: int
+    ctime_ns: int
     irregular: bool
     racy_after_ns: int
 
@@ -156,17 +157,20 @@ class Segment:
             raise self.corrupt(f"{name} checksum mismatch")
         return view
 
-    def files_sections(self) -> tuple[memoryview, memoryview, memoryview, bytes]:
-        """Sizes, mtimes, flags (unpadded views) and the paths blob (NUL-separated, empty for
-        no files), verified once."""
+    def files_sections(self) -> tuple[memoryview, memoryview, memoryview, memoryview, bytes]:
+        """Sizes, mtimes, ctimes, flags (unpadded views) and the paths blob (NUL-separated,
+        empty for no files), verified once."""
         if self._files is None:
             n = self.n_files
-            names = ("FILE_SIZES", "FILE_MTIMES", "FILE_FLAGS", "FILE_PATHS")
-            sizes, mtimes, flags, paths = (self.checked(name) for name in names)
+            names = ("FILE_SIZES", "FILE_MTIMES", "FILE_CTIMES", "FILE_FLAGS", "FILE_PATHS")
+            sizes, mtimes, ctimes, flags, paths = (self.checked(name) for name in names)
             blob = bytes(paths).rstrip(b"\0")
             if (blob.count(b"\0") + 1 if blob else 0) != n:
                 raise self.corrupt("path table does not match the file count")
-            self._files = (sizes[: 8 * n].cast("Q"), mtimes[: 8 * n].cast("q"), flags[:n], blob)
+            self._files = (
+                sizes[: 8 * n].cast("Q"), mtimes[: 8 * n].cast("q"), ctimes[: 8 * n].cast("q"),
+                flags[:n], blob,
+            )
         return self._files
 
     def byte_sets(self) -> np.ndarray:
@@ -385,7 +389,7 @@ class IndexReader:
             encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
             records: dict[str, FileRecord] = {}
             for segment in self._segments:
-                sizes, mtimes, flags, blob = segment.files_sections()
+                sizes, mtimes, ctimes, flags, blob = segment.files_sections()
                 paths = blob.decode(encoding, errors).split("\0") if blob else []
                 ids = range(segment.base, segment.base + segment.n_files)
                 irregular = [bool(f & FLAG_IRREGULAR) for f in flags]
@@ -393,7 +397,8 @@ class IndexReader:
                 records.update(
                     (path, FileRecord(*fields, racy_after))
                     for path, *fields in zip(
-                        paths, ids, sizes.tolist(), mtimes.tolist(), irregular, strict=True
+                        paths, ids, sizes.tolist(), mtimes.tolist(), ctimes.tolist(), irregular,
+                        strict=True,
                     )
                 )
                 for local in segment.tombstones:
@@ -414,7 +419,7 @@ class IndexReader:
     def path_of(self, file_id: int) -> str:
         """The root-relative path of a file id."""
         segment = self._segment_of(file_id)
-        paths = segment.files_sections()[3].split(b"\0")
+        paths = segment.files_sections()[4].split(b"\0")
         return os.fsdecode(paths[file_id - segment.base])
 
     # --- candidates ----------------------------------------------------------------------
@@ -446,7 +451,7 @@ class IndexReader:
             if local is None:
                 local = np.arange(segment.n_files)
             if plan.op != "none":
-                flags = np.frombuffer(segment.files_sections()[2], np.uint8)
+                flags = np.frombuffer(segment.files_sections()[3], np.uint8)
                 unindexed = np.flatnonzero(flags & FLAG_UNINDEXED)
                 if len(unindexed):
                     local = np.union1d(local, unindexed)

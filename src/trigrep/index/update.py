@@ -129,7 +129,7 @@ def _changes(
 ) -> tuple[list[IndexEntry], list[int]]:
     """The walked files to index now, and the global ids of the records to tombstone.
 
-    A file is indexed when it has no record, its size or mtime differ, or its record is
+    A file is indexed when it has no record, its size, mtime or ctime differ, or its record is
     racily clean and would no longer be once indexed by a build starting at `started_ns`
     (re-indexing one still inside the window would only produce another racy record)."""
     records = reader.records()
@@ -141,7 +141,8 @@ def _changes(
         if record is None:
             changed.append(entry)
         elif (
-            (record.size, record.mtime_ns) != (entry.size, entry.mtime_ns)
+            (record.size, record.mtime_ns, record.ctime_ns)
+            != (entry.size, entry.mtime_ns, entry.ctime_ns)
             or (record.racily_clean and entry.mtime_ns < settled_before)
         ):
             changed.append(entry)
@@ -176,7 +177,7 @@ def _append_segment(
     for file_id in dead:
         number, segment = _segment_holding(reader.segments, file_id)
         local = file_id - segment.base
-        sizes, _, flags, _ = segment.files_sections()
+        sizes, _, _, flags, _ = segment.files_sections()
         dead_bytes += sizes[local]
         dead_unindexed += bool(flags[local] & FLAG_UNINDEXED)
         refs[number].tombstones.append(local)
@@ -279,7 +280,8 @@ def _merge(reader: IndexReader, first: int, stop: int) -> None:
                 *encode_postings(halves[1::2], halves[0::2], table.n_docs), len(merged)
             )
         writer.finish(
-            table.sizes, table.mtimes, table.flags, table.byte_sets, table.doc_counts,
+            table.sizes, table.mtimes, table.ctimes, table.flags, table.byte_sets,
+            table.doc_counts,
             table.paths,
         )
     ref = SegmentRef(
@@ -304,8 +306,8 @@ class _LiveFiles:
         order: list[tuple[bytes, int, int]] = []
         columns = []
         for k, segment in enumerate(sources):
-            sizes, mtimes, flags, blob = segment.files_sections()
-            columns.append((sizes, mtimes, flags))
+            sizes, mtimes, ctimes, flags, blob = segment.files_sections()
+            columns.append((sizes, mtimes, ctimes, flags))
             paths = blob.split(b"\0") if blob else []
             order += [
                 (path, k, local) for local, path in enumerate(paths)
@@ -332,7 +334,8 @@ class _LiveFiles:
             )
         self.sizes = np.array([columns[k][0][local] for _, k, local in order], np.uint64)
         self.mtimes = np.array([columns[k][1][local] for _, k, local in order], np.int64)
-        self.flags = np.array([columns[k][2][local] for _, k, local in order], np.uint8)
+        self.ctimes = np.array([columns[k][2][local] for _, k, local in order], np.int64)
+        self.flags = np.array([columns[k][3][local] for _, k, local in order], np.uint8)
         first_rows = np.cumsum([0] + [s.n_files for s in sources])
         rows = np.array([first_rows[k] + local for _, k, local in order], np.int64)
         all_sets = np.concatenate([s.byte_sets() for s in sources])
