@@ -154,7 +154,8 @@ def read_file(path: str, size_hint: int | None = None, *, binary_head: int = 0) 
         head = os.read(fd, binary_head)
         if b"\0" in head and head[:2] not in _UTF16_BOMS:
             return head
-        return head + _read_to_end(fd, size - len(head))
+        os.lseek(fd, 0, os.SEEK_SET)  # read it again whole: cheaper than joining the rest
+        return _read_to_end(fd, size)
     finally:
         os.close(fd)
 
