@@ -262,10 +262,19 @@ def test_a_reader_that_goes_away_ends_the_search_quietly(
         assert run_until_first_line(command, tmp_path, env) == (0, b""), command
 
 
-def test_stdin_is_searched_when_piped(tree: Path, env: dict[str, str]) -> None:
+def test_stdin_is_searched_when_piped_or_named(tree: Path, env: dict[str, str]) -> None:
     data = b"alpha\nfoo beta\ngamma foo\n"
-    for args in (["foo"], ["-n", "foo"], ["--json", "foo"], ["-c", "foo"]):
-        want = run([RG, *args], tree, env, stdin=data)
+    for args in (
+        ["foo"], ["-n", "foo"], ["--json", "foo"], ["-c", "foo"],
+        # `-` names standard input among other paths, in their order.
+        ["foo", "-"], ["-n", "foo", "src/main.c", "-", "docs"], ["-l", "foo", "-", "-", "src"],
+        ["-q", "foo", "-", "src"], ["--json", "foo", "docs", "-"], ["-c", "zzz", "-"],
+        # A path that is not a file (`-`, a missing one) makes rg read the files it names as
+        # streams: NULs become line ends.
+        ["foo", "src/big_late_nul.bin", "-"], ["foo", "src/big_late_nul.bin", "nonexistent"],
+        ["foo", "src/big_late_nul.bin", "src/main.c"],
+    ):
+        want = run([RG, "--sort", "path", *args], tree, env, stdin=data)
         got = run([*TRIGREP, *args], tree, env, stdin=data)
         assert (normalise_json(got.out), got.code) == (normalise_json(want.out), want.code)
 

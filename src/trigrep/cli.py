@@ -44,7 +44,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
     ns = flags.search_parser().parse_args(argv)
     paths = flags.search_paths(ns)
     stdin_readable = console.stdin_readable if console else stdin_is_readable()
-    reads_stdin = "-" in ns.file or (not paths and stdin_readable)
+    reads_stdin = "-" in ns.file or "-" in paths or (not paths and stdin_readable)
     if console is not None and reads_stdin:
         raise Declined
     use_daemon = console is None and not (

@@ -238,6 +238,9 @@ class SearchRun:
     on_warning: Callable[[str], None] = field(default=lambda message: _warn(message))
     files_walked: int = 0  # rg reports "No files were searched" (exit 2) when this stays 0
     render: FileFormat | None = None  # render each file's output as it is searched
+    # Every path the command line named, when this run searches some of them (`-`, standard
+    # input, splits them): how rg reads the files it was given depends on all of them.
+    named_paths: Sequence[str] | None = None
 
     def _counted(self, entries: Iterable[FileEntry]) -> Iterator[FileEntry]:
         for entry in entries:
@@ -272,7 +275,8 @@ class SearchRun:
             )
             on_stale = warm.refresh_index if warm is not None else refresh_in_background
             selected = _selected(self._counted(walked), plan, on_stale, report_all=report_all)
-        search = FileSearch.of(self.query, out_opts, self.walk_opts.search_zip, self.paths,
+        named = self.paths if self.named_paths is None else self.named_paths
+        search = FileSearch.of(self.query, out_opts, self.walk_opts.search_zip, named,
                                self.render)
         pool = warm.search_pool if warm is not None else None
         for entry, outcome in search_in_order(selected, search, pool):
@@ -320,39 +324,58 @@ def _search_and_print(
     from trigrep.printer import make_printer
 
     out = console.out
-    if not paths and console.stdin_readable:
-        printer = make_printer(
-            out, out_opts, with_filename=False, is_tty=console.is_tty, env=console.env
-        )
-        data = searchable_bytes(sys.stdin.buffer.read())
-        printer.file("<stdin>", search_buffer(data, query, out_opts, binary=BinaryMode.CONVERT))
-        printer.finish()
-        return 0 if printer.matched else 1
-    single_file = len(paths) == 1 and not os.path.isdir(paths[0])
+    named = paths or (["-"] if console.stdin_readable else [])
+    single_file = len(named) == 1 and (named[0] == "-" or not os.path.isdir(named[0]))
     printer = make_printer(
         out, out_opts, with_filename=not single_file, is_tty=console.is_tty, env=console.env
     )
-    run = SearchRun(paths, query, walk_opts, out_opts, warm=warm, on_warning=_warner(console),
-                    render=printer.file_format)
     # -q: a match makes the exit code 0 even after errors; the search stops at the first
     # one unless --json wants its summary of every file.
     quiet = out_opts.mode == "quiet"
-    for entry, result in run.results():
-        printer.file(entry.display, result)
+    runs: list[SearchRun] = []
+    for group in _around_stdin(named):
+        if group is None:  # `-`: rg reads standard input as a stream
+            data = searchable_bytes(sys.stdin.buffer.read())
+            printer.file("<stdin>", search_buffer(data, query, out_opts, binary=BinaryMode.CONVERT))
+        else:
+            run = SearchRun(group, query, walk_opts, out_opts, warm=warm,
+                            on_warning=_warner(console), render=printer.file_format,
+                            named_paths=named)
+            runs.append(run)
+            for entry, result in run.results():
+                printer.file(entry.display, result)
+                if quiet and printer.matched and not out_opts.json:
+                    break
         if quiet and printer.matched and not out_opts.json:
             break
     printer.finish()
-    for message in run.errors:
+    errors = [message for run in runs for message in run.errors]
+    for message in errors:
         console.err.write(f"trigrep: {message}\n")
-    if run.files_walked == 0 and not run.errors and not paths:  # rg: only its implicit ./
+    if not named and runs[0].files_walked == 0 and not errors:  # rg: only its implicit ./
         console.err.write(
             "trigrep: No files were searched, which means trigrep probably applied a filter "
             "you didn't expect.\n"
         )
         return 2
-    if run.errors and not (quiet and printer.matched):
+    if errors and not (quiet and printer.matched):
         return 2
     return 0 if printer.matched else 1
+
+
+def _around_stdin(paths: Sequence[str]) -> Iterator[list[str] | None]:
+    """`paths` in runs between the `-`s (None for each `-`); one empty run for no path."""
+    run: list[str] = []
+    for path in paths:
+        if path != "-":
+            run.append(path)
+            continue
+        if run:
+            yield run
+            run = []
+        yield None
+    if run or not paths:
+        yield run
 
 
 def _warn(message: str) -> None:

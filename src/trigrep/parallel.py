@@ -89,7 +89,9 @@ class FileSearch:
     @classmethod
     def of(cls, query: Query, out_opts: OutputOptions, search_zip: bool,
            paths: Sequence[str], render: FileFormat | None = None) -> FileSearch:
-        as_stream = len(paths) > MMAP_MAX_PATHS or any(os.path.isdir(p) for p in paths)
+        # rg maps files only when it was given a few paths, all of them files (so neither
+        # a directory, nor `-`, nor a missing path).
+        as_stream = len(paths) > MMAP_MAX_PATHS or not all(os.path.isfile(p) for p in paths)
         return cls(query, out_opts, search_zip, as_stream, render)
 
     @property
