@@ -1,8 +1,8 @@
 """Runs a search: walk the files rg would search, ask the index which can match, search those.
 
 The index only narrows; it never decides alone. A file is skipped only when the index holds
-it with the same size, mtime and ctime as now (so its indexed trigrams and bytes are its current
-content) and the trigram plan or the byte filter rules it out. Every other file — new,
+it with the same size, mtime and ctime as now (so its indexed trigrams and bytes are its
+current content) and the trigram plan or the byte filter rules it out. Every other file — new,
 edited, not indexed, or not under an index at all — is searched directly, so results are
 what rg prints at that moment.
 """
@@ -332,6 +332,7 @@ def _search_and_print(
     # -q: a match makes the exit code 0 even after errors; the search stops at the first
     # one unless --json wants its summary of every file.
     quiet = out_opts.mode == "quiet"
+    stops_at_a_match = quiet and not out_opts.json
     runs: list[SearchRun] = []
     for group in _around_stdin(named):
         if group is None:  # `-`: rg reads standard input as a stream
@@ -344,9 +345,9 @@ def _search_and_print(
             runs.append(run)
             for entry, result in run.results():
                 printer.file(entry.display, result)
-                if quiet and printer.matched and not out_opts.json:
+                if stops_at_a_match and printer.matched:
                     break
-        if quiet and printer.matched and not out_opts.json:
+        if stops_at_a_match and printer.matched:
             break
     printer.finish()
     errors = [message for run in runs for message in run.errors]
