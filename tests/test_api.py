@@ -93,6 +93,14 @@ def test_counts_equal_rg_count_and_first_lines(
     assert api_matches(got) == api_matches([first[m.path] for m in got])
 
 
+def test_lone_strings_and_no_pattern(index: trigrep.Index) -> None:
+    """A lone string is one glob, type or path, not its letters; no pattern matches nothing,
+    as rg with only an empty -f file."""
+    assert {m.path for m in index.search("foo", glob="*.c")} == {"src/main.c"}
+    assert {m.path for m in index.search("foo", type="c", paths="src")} == {"src/main.c"}
+    assert list(index.search([])) == []
+
+
 def test_paths_and_stats(index: trigrep.Index) -> None:
     assert {m.path for m in index.search("foo", paths=["docs"])} == {
         "docs/readme.md", "docs/deep/nested/file.md"}
@@ -103,6 +111,13 @@ def test_paths_and_stats(index: trigrep.Index) -> None:
 def test_errors_share_one_family(index: trigrep.Index, tmp_path: Path) -> None:
     with pytest.raises(trigrep.PatternError):
         list(index.search("("))
+    with pytest.raises(trigrep.PatternError, match="not valid UTF-8"):
+        list(index.search("\ud800"))
+    for bad in [{"pattern": b"foo"}, {"pattern": "foo", "glob": [b"*.c"]},
+                {"pattern": "foo", "max_count": -1}, {"pattern": "foo", "context": -1},
+                {"pattern": "foo", "after_context": 1.5}]:
+        with pytest.raises(trigrep.Error):
+            list(index.search(**bad))
     with pytest.raises(trigrep.Error):
         list(index.search("x", type=["nosuchtype"]))
     with pytest.raises(trigrep.Error):

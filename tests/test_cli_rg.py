@@ -129,6 +129,7 @@ ARGS: list[list[str]] = [
     ["-f", os.devnull], ["-v", "-c", "-f", os.devnull], ["--json", "-f", os.devnull],
     ["--files-without-match", "-f", os.devnull, "nonexistent"],
     ["--files", "nonexistent", "src"],
+    ["foo|\udcff"],  # an argument of non-UTF-8 bytes: "pattern given is not valid UTF-8"
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

@@ -169,7 +169,7 @@ class Index:
         self,
         pattern: str | Sequence[str],
         *,
-        paths: Sequence[str] = (),
+        paths: str | Sequence[str] = (),
         fixed_strings: bool = False,
         ignore_case: bool = False,
         smart_case: bool = False,
@@ -177,12 +177,12 @@ class Index:
         line_regexp: bool = False,
         invert_match: bool = False,
         multiline: bool = False,
-        glob: Sequence[str] = (),
-        iglob: Sequence[str] = (),
+        glob: str | Sequence[str] = (),
+        iglob: str | Sequence[str] = (),
         glob_case_insensitive: bool = False,
-        type: Sequence[str] = (),
-        type_not: Sequence[str] = (),
-        type_add: Sequence[str] = (),
+        type: str | Sequence[str] = (),
+        type_not: str | Sequence[str] = (),
+        type_add: str | Sequence[str] = (),
         hidden: bool = False,
         no_ignore: bool = False,
         max_count: int | None = None,
@@ -201,7 +201,19 @@ class Index:
         one per file with `count` set.
         """
         case: CaseMode = "insensitive" if ignore_case else "smart" if smart_case else "sensitive"
-        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+        patterns = _strings("pattern", pattern)
+        paths, glob, iglob, type, type_not, type_add = (
+            _strings(name, value) for name, value in [
+                ("paths", paths), ("glob", glob), ("iglob", iglob), ("type", type),
+                ("type_not", type_not), ("type_add", type_add),
+            ]
+        )
+        for name, value in [("max_count", max_count), ("context", context),
+                            ("before_context", before_context), ("after_context", after_context)]:
+            if value is not None and not (isinstance(value, int) and value >= 0):
+                raise Error(f"{name} must be a non-negative integer, not {value!r}")
+        if not patterns:
+            return  # as rg with no pattern (an empty -f file): nothing can match
         query = compile_query(MatchOptions(
             patterns, fixed_strings=fixed_strings, case=case, word_regexp=word_regexp,
             line_regexp=line_regexp, invert_match=invert_match, multiline=multiline,
@@ -236,6 +248,14 @@ class Index:
                 yield from found
         if run.errors:
             raise Error(run.errors[0])
+
+
+def _strings(name: str, value: str | Sequence[str]) -> list[str]:
+    """An option of one string or several (a lone string is one value, not its letters)."""
+    values = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(v, str) for v in values):
+        raise Error(f"{name} must be a string or a list of strings, not {value!r}")
+    return values
 
 
 __all__ = ["ContextLine", "Error", "Index", "IndexFormatError", "Match"]

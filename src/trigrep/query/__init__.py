@@ -168,6 +168,11 @@ def _compile(source: str) -> rurex.Pattern:
 def compile_query(opts: MatchOptions) -> Query:
     """Compile `opts` into a Query; raises PatternError with rg's wording for bad patterns."""
     text = _joined(opts)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # an argument of non-UTF-8 bytes (surrogate escapes)
+            raise PatternError("pattern given is not valid UTF-8") from None
     insensitive = opts.case == "insensitive"
     if opts.case == "smart":
         insensitive = smart_case_insensitive(parse(text, Flags(), opts.multiline))
