@@ -455,3 +455,22 @@ def test_daemon_results_follow_edits(served: Served) -> None:
     assert shown(out) == [("src/pkg/util.py", 2)]
     error(served.via_daemon.call("search", pattern="TODO: hello"))
     assert served.daemon_searches() - before == 2
+
+
+def test_daemon_counts_and_lists_odd_files_as_the_index(served: Served) -> None:
+    """A walked file with a NUL after its match (rg -c leaves it out) and a name holding a
+    newline (rg --files cannot tell it from two names: the listing is then walked here)."""
+    odd = [served.root / "odd\nname.txt", served.root / "late.bin"]
+    odd[0].write_text("hello there\n")
+    odd[1].write_bytes(b"hello\n" + b"x" * 70_000 + b"\0\n")
+    try:
+        for tool, arguments in [("count", {"pattern": "hello"}), ("files", {})]:
+            answer = served.via_daemon.call(tool, **arguments)
+            expected = served.local.call(tool, **arguments)
+            assert answer.structured_content == expected.structured_content, tool
+        counted = ok(served.via_daemon.call("count", pattern="hello"))
+        assert "late.bin" not in json.dumps(counted)
+        assert "odd\nname.txt" in ok(served.via_daemon.call("files"))["files"]
+    finally:
+        for path in odd:
+            path.unlink()

@@ -294,9 +294,13 @@ def _json_bytes(value: dict[str, str]) -> bytes:
     return value["text"].encode() if "text" in value else base64.b64decode(value["bytes"])
 
 
-def _json_matches(lines: Iterable[bytes], context: int, count: bool) -> Iterator[Match]:
+def _json_matches(
+    lines: Iterable[bytes], context: int, count: bool, walked: bool
+) -> Iterator[Match]:
     """The Matches `Index.search` yields, rebuilt from rg's JSON Lines messages; paths are as
-    printed (relative to the working directory). A file's matches come with its `end`."""
+    printed (relative to the working directory). A file's matches come with its `end`.
+    `walked`: the files were found in a directory, so (as rg -c) a count leaves out those in
+    which rg met a NUL."""
     events: list[LineEvent] = []
     for line in lines:
         message = json.loads(line)
@@ -311,6 +315,8 @@ def _json_matches(lines: Iterable[bytes], context: int, count: bool) -> Iterator
             found = _matches(os.fsdecode(_json_bytes(data["path"])), events, context, context)
             if not count:
                 yield from found
+            elif walked and data["binary_offset"] is not None:
+                continue
             elif (first := next(found, None)) is not None:
                 yield replace(first, count=data["stats"]["matched_lines"])
 
@@ -358,7 +364,8 @@ class Tree:
         sub = self._relative(target)
 
         def from_daemon(lines: Iterable[bytes]) -> Iterator[tuple[str, Match]]:
-            found = _json_matches(lines, options.get("context", 0), options.get("count", False))
+            found = _json_matches(lines, options.get("context", 0), options.get("count", False),
+                                  walked=os.path.isdir(target))
             for m in found:
                 yield os.path.normpath(m.path), m
 
@@ -554,7 +561,11 @@ class Tree:
                 *(f"--type={t}" for t in type), "--files", "--", *([] if sub == "." else [sub])]
 
         def from_daemon(lines: Iterable[bytes]) -> Iterator[str]:
-            return (os.path.normpath(os.fsdecode(line)) for line in lines)
+            names = [os.path.normpath(os.fsdecode(line)) for line in lines]
+            # rg --files ends each name with a newline, which a name may hold too: then walk.
+            if not all(os.path.lexists(os.path.join(self.root, name)) for name in names):
+                raise _Declined("a listed name holds a newline")
+            yield from names
 
         def from_walk() -> Iterator[str]:
             opts = WalkOptions(globs=glob, iglobs=iglob,
