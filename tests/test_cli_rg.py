@@ -130,6 +130,11 @@ ARGS: list[list[str]] = [
     ["--files-without-match", "-f", os.devnull, "nonexistent"],
     ["--files", "nonexistent", "src"],
     ["foo|\udcff"],  # an argument of non-UTF-8 bytes: "pattern given is not valid UTF-8"
+    # --null: a NUL ends each path (no ':' after it, no newline after a path alone).
+    ["-0", "-l", "foo"], ["-l0", "foo"], ["--null", "-c", "foo"], ["--null", "--files"],
+    ["--null", "-n", "-C1", "PM_RESUME"], ["--null", "--heading", "-n", "foo"],
+    ["--null", "--color", "always", "foo"], ["--null", "--json", "PM_RESUME"],
+    ["--null", "foo", "src/main.c"], ["--null", "-o", "-n", "foo"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

@@ -38,6 +38,7 @@ QUERIES: list[list[str]] = [
     ["--files"],
     ["--hidden", "foo"],
     ["-e", "nothing_matches_this"],
+    ["--null", "-n", "foo"],
 ]
 
 
@@ -291,6 +292,23 @@ def test_git_exclude_and_directories_moved_out(tree: Path, daemon: Daemon) -> No
     _write(tree / "build" / "out2.c", "foo in an ignored directory\n")
     assert_all_like_rg(tree, daemon, queries)
     assert status(tree, daemon.env)["roots"][0]["events"] == events + 1  # the move alone
+
+
+def test_ignore_files_outside_the_tree(tree: Path, daemon: Daemon) -> None:
+    """A parent directory's .ignore, git's global excludes and its config are not watched,
+    but a search still sees their changes."""
+    queries = [["--files"], ["-l", "foo"]]
+    home = Path(daemon.env["HOME"])
+    assert_all_like_rg(tree, daemon, queries)
+    _write(tree.parent / ".ignore", "*.c\n")
+    assert_all_like_rg(tree, daemon, queries)
+    (tree.parent / ".ignore").unlink()
+    assert_all_like_rg(tree, daemon, queries)
+    _write(home / ".config" / "git" / "ignore", "*.py\n")
+    assert_all_like_rg(tree, daemon, queries)
+    _write(home / "other-ignore", "*.md\n")
+    _write(home / ".gitconfig", "[core]\n\texcludesFile = ~/other-ignore\n")
+    assert_all_like_rg(tree, daemon, queries)
 
 
 def _moved_in_over(tree: Path, place: Path, step: int) -> None:

@@ -392,17 +392,21 @@ def list_files(
     walk_opts: WalkOptions,
     console: Console | None = None,
     warm: WarmTree | None = None,
+    *,
+    null: bool = False,
 ) -> int:
-    """`--files`: the files that would be searched, one per line, as rg prints them."""
+    """`--files`: the files that would be searched, one per line (or each ending in a NUL
+    with `null`), as rg prints them."""
     console = console or Console.of_process()
     entries = warm.entries(paths, walk_opts) if warm is not None else None
     errors: list[str] = []
     if entries is None:
         entries = walk(paths, walk_opts, on_error=errors.append, on_warning=_warner(console))
     found = False
+    end = b"\0" if null else b"\n"
     try:
         for entry in entries:
-            console.out.write(os.fsencode(entry.display) + b"\n")
+            console.out.write(os.fsencode(entry.display) + end)
             found = True
     finally:
         console.out.flush()

@@ -188,6 +188,8 @@ def search_parser() -> Parser:
     g.add_argument("--heading", dest="heading", action="store_true", default=None)
     g.add_argument("--no-heading", dest="heading", action="store_false")
     g.add_argument("--color", choices=["never", "auto", "always"], default="auto")
+    g.add_argument("-0", "--null", action="store_true",
+                   help="end each path printed with a NUL, not ':' or a newline (for xargs -0)")
     g.add_argument("-o", "--only-matching", action="store_true")
     g.add_argument("-m", "--max-count", type=_count, metavar="NUM")
     g.add_argument("-A", "--after-context", type=_count, metavar="NUM")
@@ -256,7 +258,7 @@ def search_options(
     out_opts = OutputOptions(
         mode=_output_mode(ns),  # type: ignore[arg-type]
         json=ns.modes[-1:] == ["json"], line_number=ns.line_number, heading=ns.heading,
-        color=ns.color,
+        null=ns.null, color=ns.color,
         only_matching=ns.only_matching, max_count=ns.max_count,
         before_context=context if ns.before_context is None else ns.before_context,
         after_context=context if ns.after_context is None else ns.after_context,

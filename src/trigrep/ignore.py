@@ -367,20 +367,30 @@ def read_ignore_file(
     return matcher or None
 
 
-def global_excludes_path() -> bytes | None:
-    """git's global excludes file as the ignore crate finds it: `core.excludesFile` from
-    ~/.gitconfig, else from $XDG_CONFIG_HOME/git/config, else $XDG_CONFIG_HOME/git/ignore
-    (XDG_CONFIG_HOME defaulting to ~/.config)."""
+def _homes() -> tuple[str | None, str | None]:
+    """$HOME, and $XDG_CONFIG_HOME defaulting to ~/.config."""
     home = os.environ.get("HOME")
     config_home = os.environ.get("XDG_CONFIG_HOME") or (
         os.path.join(home, ".config") if home else None
     )
-    candidates = []
-    if home:
-        candidates.append(os.path.join(home, ".gitconfig"))
+    return home, config_home
+
+
+def git_config_paths() -> list[bytes]:
+    """The git config files `global_excludes_path` reads, in its order."""
+    home, config_home = _homes()
+    candidates = [os.path.join(home, ".gitconfig")] if home else []
     if config_home:
         candidates.append(os.path.join(config_home, "git", "config"))
-    for config in candidates:
+    return [os.fsencode(path) for path in candidates]
+
+
+def global_excludes_path() -> bytes | None:
+    """git's global excludes file as the ignore crate finds it: `core.excludesFile` from
+    ~/.gitconfig, else from $XDG_CONFIG_HOME/git/config, else $XDG_CONFIG_HOME/git/ignore
+    (XDG_CONFIG_HOME defaulting to ~/.config)."""
+    home, config_home = _homes()
+    for config in git_config_paths():
         try:
             with open(config, "rb") as f:
                 m = _EXCLUDES_FILE.search(f.read())

@@ -65,6 +65,7 @@ class OutputOptions:
     json: bool = False
     line_number: bool | None = None  # None: rg's default (on for a TTY)
     heading: bool | None = None  # None: rg's default (on for a TTY)
+    null: bool = False  # --null: a NUL, not ':' or a newline, ends each path printed
     color: Literal["never", "auto", "always"] = "auto"
     only_matching: bool = False
     max_count: int | None = None

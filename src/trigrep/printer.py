@@ -178,14 +178,14 @@ class LineFormat(FileFormat):
         path = _paint(os.fsencode(display_path), self._spec(_PATH_COLOR))
         chunks: list[bytes] = []
         if self.heading and self.with_filename and events:
-            chunks.append(path + b"\n")
+            chunks.append(path + (b"\0" if self.opts.null else b"\n"))
         prefix_path = path if self.with_filename and not self.heading else None
         has_context = self.has_context
         last_line = None
         if not (self.needs_line_numbers or self.needs_spans or result.multiline):
             # Events without numbers or spans, each one line ending in a newline (but perhaps
             # the file's last): the lines need only the path before each (most searches).
-            lead = b"" if prefix_path is None else prefix_path + b":"
+            lead = b"" if prefix_path is None else prefix_path + self._path_end(b":")
             if events:
                 chunks.append(_ensure_newline(lead + lead.join(e.lines for e in events)))
         else:
@@ -213,10 +213,14 @@ class LineFormat(FileFormat):
         note = what + b' (found "\\0" byte around offset %d)\n' % result.binary_offset
         return path + b": " + note if self.with_filename else note
 
+    def _path_end(self, sep: bytes) -> bytes:
+        """What follows a path before the line: `sep`, or a NUL with --null."""
+        return b"\0" if self.opts.null else sep
+
     def _prefix(self, path: bytes | None, number: int, sep: bytes) -> bytes:
         parts = b""
         if path is not None:
-            parts += path + sep
+            parts += path + self._path_end(sep)
         if self.line_number:
             parts += _paint(b"%d" % number, self._spec(_LINE_COLOR)) + sep
         return parts
@@ -359,6 +363,8 @@ class SummaryFormat(FileFormat):
         if display_path is not None:
             path = os.fsencode(display_path)
             line = _PATH_COLOR + path + _RESET if self.color else path
+            if self.opts.null:  # the NUL ends the path: no ':' and, for a path alone, no newline
+                return line + b"\0" + (b"" if count is None else b"%d\n" % count)
         if count is not None:
             line += (b":" if line else b"") + b"%d" % count
         return line + b"\n"

@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
 from trigrep.filetypes import TypeMatcher, type_list
-from trigrep.ignore import IgnoreMatcher, global_excludes_path, parse_lines, read_ignore_file
+from trigrep.ignore import (
+    IgnoreMatcher,
+    git_config_paths,
+    global_excludes_path,
+    parse_lines,
+    read_ignore_file,
+)
 from trigrep.options import WalkOptions
 
 __all__ = [
@@ -147,6 +153,20 @@ def walk(
     that do not (bad globs in ignore files). Invalid `-g`/`-t` raise PatternError upfront.
     """
     return iter(Walker(paths, opts, on_error, on_warning, path_order=path_order))
+
+
+def rule_files_outside(root: str) -> list[bytes]:
+    """The files outside `root` whose presence or content decides which files below it the
+    default walk yields: the ignore files and `.git` of each parent directory, git's config
+    files and its global excludes (a watcher of the tree sees none of them change)."""
+    paths = []
+    directory = b""
+    for parent in os.fsencode(os.path.realpath(root)).split(b"/")[1:-1]:
+        directory += b"/" + parent
+        paths += [directory + b"/" + name for _, name in _IGNORE_FILES]
+        paths.append(directory + b"/.git")
+    excludes = global_excludes_path()
+    return [*paths, *git_config_paths(), *([excludes] if excludes is not None else [])]
 
 
 # Kinds of ignore files, in rg's order of precedence (within a kind, the nearest wins).

@@ -73,7 +73,7 @@ from trigrep.server.protocol import (
 )
 from trigrep.server.watch import ADDED, ENTRIES_MASK, MODIFIED, Batch, TreeWatcher
 from trigrep.spawn import popen
-from trigrep.walk import EntryFilter, FileEntry, Ruling, Walker
+from trigrep.walk import EntryFilter, FileEntry, Ruling, Walker, rule_files_outside
 
 if TYPE_CHECKING:
     import numpy as np
@@ -142,6 +142,20 @@ def _indexed_paths(reader: IndexReader, entries: Iterable[FileEntry]) -> dict[st
     return found
 
 
+def _outside_rules(root: str) -> list[tuple[int, int, int, int] | None]:
+    """The stat (size, mtime, ctime, inode; None if missing) of each rule file outside the
+    tree: an edit there changes which files are searched, and no watcher sees it."""
+    stamps: list[tuple[int, int, int, int] | None] = []
+    for path in rule_files_outside(root):
+        try:
+            st = os.stat(path)
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    return stamps
+
+
 @dataclass
 class _View:
     entries: list[FileEntry]
@@ -168,6 +182,8 @@ class ServedTree:
         self._dirty_dirs: set[str] = set()  # subtrees to re-walk
         self._relisted_dirs: set[str] = set()  # directories to list again (not their subtrees)
         self._dirty_files: set[str] = set()  # cached files to re-stat
+        # The stat of each rule file outside the tree (see `rule_files_outside`) at the walk.
+        self._outside_rules = _outside_rules(root)
         self._markers_seen: set[str] = set()
         self._marker_ids = itertools.count()
         self._client_marker = threading.local()  # .name: see `synced_by`
@@ -293,8 +309,12 @@ class ServedTree:
             marker = f"{os.getpid()}-{next(self._marker_ids)}"
             with open(os.path.join(self.sync_dir, marker), "xb"):
                 pass
+        outside_rules = _outside_rules(self.root)  # unwatched: a few stats per search
         try:
             with self._lock:
+                if outside_rules != self._outside_rules:
+                    self._outside_rules = outside_rules
+                    self._dirty_dirs.add("")  # which files are in may have changed anywhere
                 seen = self._lock.wait_for(lambda: marker in self._markers_seen, timeout)
                 self._markers_seen.discard(marker)
                 if len(self._markers_seen) > MAX_MARKERS_SEEN:

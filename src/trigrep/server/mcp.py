@@ -381,13 +381,13 @@ class Tree:
 
     def _answered(self, argv: Callable[[], list[str]],
                   parse: Callable[[Iterable[bytes]], Iterator[T]],
-                  local: Callable[[], Iterable[T]]) -> Iterator[T]:
+                  local: Callable[[], Iterable[T]], end: bytes = b"\n") -> Iterator[T]:
         """What `parse` makes of the output of `trigrep ARGV` run by the daemon serving the tree;
         `local()`'s results instead when the daemon gives none (its failures are rerun here,
         so that they raise the local run's typed errors)."""
         given = False
         try:
-            for item in parse(self._daemon_lines(argv())):
+            for item in parse(self._daemon_lines(argv(), end)):
                 given = True
                 yield item
             return
@@ -396,9 +396,10 @@ class Tree:
                 raise Error(str(e)) from None
         yield from local()
 
-    def _daemon_lines(self, argv: list[str]) -> Iterator[bytes]:
-        """The output lines of `trigrep ARGV` run from the root by the daemon serving the tree;
-        raises _Declined when there is none, it declines, goes away or the search fails."""
+    def _daemon_lines(self, argv: list[str], end: bytes) -> Iterator[bytes]:
+        """The output of `trigrep ARGV` run from the root by the daemon serving the tree, in
+        pieces that each ended in `end`; raises _Declined when there is none, it declines,
+        goes away or the search fails."""
         if os.environ.get("TRIGREP_NO_DAEMON"):
             raise _Declined("TRIGREP_NO_DAEMON is set")
         connected = client.connect(self.root)
@@ -417,7 +418,7 @@ class Tree:
                 for message in client.responses(sock):
                     data = client.output_of(message)
                     if data is not None:
-                        *lines, pending = (pending + data).split(b"\n")
+                        *lines, pending = (pending + data).split(end)
                         yield from lines
                     elif "exit" in message:
                         if message["exit"] not in (0, 1):
@@ -558,14 +559,11 @@ class Tree:
             return
         sub = self._relative(target)
         argv = [*(f"--glob={g}" for g in glob), *(f"--iglob={g}" for g in iglob),
-                *(f"--type={t}" for t in type), "--files", "--", *([] if sub == "." else [sub])]
+                *(f"--type={t}" for t in type), "--files", "--null", "--",
+                *([] if sub == "." else [sub])]
 
-        def from_daemon(lines: Iterable[bytes]) -> Iterator[str]:
-            names = [os.path.normpath(os.fsdecode(line)) for line in lines]
-            # rg --files ends each name with a newline, which a name may hold too: then walk.
-            if not all(os.path.lexists(os.path.join(self.root, name)) for name in names):
-                raise _Declined("a listed name holds a newline")
-            yield from names
+        def from_daemon(names: Iterable[bytes]) -> Iterator[str]:
+            return (os.path.normpath(os.fsdecode(name)) for name in names)
 
         def from_walk() -> Iterator[str]:
             opts = WalkOptions(globs=glob, iglobs=iglob,
@@ -575,7 +573,7 @@ class Tree:
                 yield self._relative(entry.path)
 
         try:
-            yield from self._answered(lambda: argv, from_daemon, from_walk)
+            yield from self._answered(lambda: argv, from_daemon, from_walk, end=b"\0")
         except Error as e:
             raise ToolError(str(e)) from None
 
