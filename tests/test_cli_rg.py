@@ -135,6 +135,14 @@ ARGS: list[list[str]] = [
     ["--null", "-n", "-C1", "PM_RESUME"], ["--null", "--heading", "-n", "foo"],
     ["--null", "--color", "always", "foo"], ["--null", "--json", "PM_RESUME"],
     ["--null", "foo", "src/main.c"], ["--null", "-o", "-n", "foo"],
+    # Binary files: -a searches them as text, --binary (and -uuu) as if named.
+    ["-a", "-n", "foo"], ["-a", "-c", "foo"], ["-a", "--json", "PM_RESUME"],
+    ["--binary", "-n", "foo"], ["--binary", "-c", "foo"], ["--binary", "--json", "foo"],
+    ["-uuu", "-c", "foo"], ["-a", "--no-text", "-c", "foo"], ["--binary", "-a", "-l", "foo"],
+    ["-a", "foo", "src/binary.bin", "src/late_nul.dat"], ["-a", "-z", "-c", "zipped"],
+    # -u: --no-ignore, -uu: and --hidden; -H/-I: the path or not.
+    ["-u", "-c", "foo"], ["-uu", "-l", "foo"], ["-uu", "--files"],
+    ["-H", "foo", "src/main.c"], ["-I", "-n", "foo"], ["-I", "-c", "foo"], ["-I", "-H", "foo"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

@@ -39,6 +39,8 @@ QUERIES: list[list[str]] = [
     ["--hidden", "foo"],
     ["-e", "nothing_matches_this"],
     ["--null", "-n", "foo"],
+    ["-a", "-c", "foo"],
+    ["-I", "--binary", "foo"],
 ]
 
 

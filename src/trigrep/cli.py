@@ -71,7 +71,8 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
     args: list[str] = list(ns.args)
     walk_opts = WalkOptions(
         globs=ns.glob, iglobs=ns.iglob, glob_case_insensitive=ns.glob_case_insensitive,
-        type_changes=ns.type_changes, hidden=ns.hidden, no_ignore=ns.no_ignore,
+        type_changes=ns.type_changes, hidden=ns.hidden or ns.unrestricted >= 2,
+        no_ignore=ns.no_ignore or ns.unrestricted >= 1,
         search_zip=ns.search_zip,
     )
     if ns.type_list:

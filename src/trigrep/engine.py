@@ -326,8 +326,9 @@ def _search_and_print(
     out = console.out
     named = paths or (["-"] if console.stdin_readable else [])
     single_file = len(named) == 1 and (named[0] == "-" or not os.path.isdir(named[0]))
+    with_filename = not single_file if out_opts.with_filename is None else out_opts.with_filename
     printer = make_printer(
-        out, out_opts, with_filename=not single_file, is_tty=console.is_tty, env=console.env
+        out, out_opts, with_filename=with_filename, is_tty=console.is_tty, env=console.env
     )
     # -q: a match makes the exit code 0 even after errors; the search stops at the first
     # one unless --json wants its summary of every file.
@@ -337,7 +338,8 @@ def _search_and_print(
     for group in _around_stdin(named):
         if group is None:  # `-`: rg reads standard input as a stream
             data = searchable_bytes(sys.stdin.buffer.read())
-            printer.file("<stdin>", search_buffer(data, query, out_opts, binary=BinaryMode.CONVERT))
+            binary = BinaryMode.TEXT if out_opts.binary == "text" else BinaryMode.CONVERT
+            printer.file("<stdin>", search_buffer(data, query, out_opts, binary=binary))
         else:
             run = SearchRun(group, query, walk_opts, out_opts, warm=warm,
                             on_warning=_warner(console), render=printer.file_format,

@@ -178,6 +178,8 @@ def search_parser() -> Parser:
     g.add_argument("--type-list", action="store_true", help="show all file types and exit")
     g.add_argument("--hidden", action="store_true", help="search hidden files and directories")
     g.add_argument("--no-ignore", action="store_true", help="don't respect ignore files")
+    g.add_argument("-u", "--unrestricted", action="count", default=0,
+                   help="-u: --no-ignore; -uu: and --hidden; -uuu: and --binary")
     g.add_argument("-z", "--search-zip", action="store_true", help="search compressed files")
     g.add_argument("--files", action="store_true", help="print the files that would be searched")
     g.add_argument("--sort", choices=["path", "none"], default="path",
@@ -188,6 +190,16 @@ def search_parser() -> Parser:
     g.add_argument("--heading", dest="heading", action="store_true", default=None)
     g.add_argument("--no-heading", dest="heading", action="store_false")
     g.add_argument("--color", choices=["never", "auto", "always"], default="auto")
+    g.add_argument("-H", "--with-filename", dest="with_filename", action="store_true",
+                   default=None, help="print the path of each match, even for one file")
+    g.add_argument("-I", "--no-filename", dest="with_filename", action="store_false")
+    g.add_argument("--binary", dest="binary", action="store_const", const="binary",
+                   default="auto", help="in files found by walking, keep printing matches after "
+                   "a NUL, up to the first match after it ('binary file matches')")
+    g.add_argument("--no-binary", dest="binary", action="store_const", const="auto")
+    g.add_argument("-a", "--text", dest="binary", action="store_const", const="text",
+                   help="search binary files as text: a NUL is a byte like any other")
+    g.add_argument("--no-text", dest="binary", action="store_const", const="auto")
     g.add_argument("-0", "--null", action="store_true",
                    help="end each path printed with a NUL, not ':' or a newline (for xargs -0)")
     g.add_argument("-o", "--only-matching", action="store_true")
@@ -258,7 +270,8 @@ def search_options(
     out_opts = OutputOptions(
         mode=_output_mode(ns),  # type: ignore[arg-type]
         json=ns.modes[-1:] == ["json"], line_number=ns.line_number, heading=ns.heading,
-        null=ns.null, color=ns.color,
+        null=ns.null, color=ns.color, with_filename=ns.with_filename,
+        binary="binary" if ns.binary == "auto" and ns.unrestricted >= 3 else ns.binary,
         only_matching=ns.only_matching, max_count=ns.max_count,
         before_context=context if ns.before_context is None else ns.before_context,
         after_context=context if ns.after_context is None else ns.after_context,

@@ -102,10 +102,12 @@ class FileSearch:
 
     def binary_mode(self, entry: FileEntry) -> BinaryMode:
         """rg's NUL handling depends on how the file was reached and how rg reads it."""
+        if self.out_opts.binary == "text":
+            return BinaryMode.TEXT
         if is_decompressed(entry.path, self.search_zip):
             return BinaryMode.CONVERT  # rg reads a decompressor's output as a stream
         if not entry.explicit:
-            return BinaryMode.QUIT
+            return BinaryMode.CONVERT if self.out_opts.binary == "binary" else BinaryMode.QUIT
         return BinaryMode.CONVERT if self.explicit_as_stream else BinaryMode.CONVERT_MMAP
 
     def __call__(self, entry: FileEntry) -> Outcome:

@@ -51,11 +51,13 @@ class BinaryMode(Enum):
     CONVERT_MMAP: files named on the command line that rg memory-maps (at most 10 paths,
       all regular files): NULs are only detected (in the first 64 KiB, then in every
       printed line), never converted.
+    TEXT: -a: a NUL is a byte like any other; nothing is detected.
     """
 
     QUIT = "quit"
     CONVERT = "convert"
     CONVERT_MMAP = "convert_mmap"
+    TEXT = "text"
 
 
 @dataclass(slots=True)
@@ -695,7 +697,7 @@ def search_buffer(
     result = FileResult(binary_mode=binary, multiline=query.multiline, inverted=query.invert)
     if read_error is not None and query.multiline:  # rg reads the whole stream first
         result.error, result.cut_short = read_error, True
-    nul = data.find(b"\0")
+    nul = data.find(b"\0") if binary is not BinaryMode.TEXT else -1
     slice_mode = query.multiline or binary is BinaryMode.CONVERT_MMAP
     end = len(data)
     detect_at: int | None = None  # matches from here on come after rg saw the NUL
