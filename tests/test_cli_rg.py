@@ -143,6 +143,9 @@ ARGS: list[list[str]] = [
     # -u: --no-ignore, -uu: and --hidden; -H/-I: the path or not.
     ["-u", "-c", "foo"], ["-uu", "-l", "foo"], ["-uu", "--files"],
     ["-H", "foo", "src/main.c"], ["-I", "-n", "foo"], ["-I", "-c", "foo"], ["-I", "-H", "foo"],
+    # --max-depth: levels below each path given; 0 only the paths given.
+    ["--max-depth", "0", "foo"], ["--max-depth", "0", "foo", "src/main.c", "docs"],
+    ["--max-depth", "1", "-c", "foo"], ["-d", "2", "-l", "foo"], ["-d1", "--files", "docs", "."],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

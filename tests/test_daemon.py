@@ -41,6 +41,7 @@ QUERIES: list[list[str]] = [
     ["--null", "-n", "foo"],
     ["-a", "-c", "foo"],
     ["-I", "--binary", "foo"],
+    ["--max-depth", "2", "-l", "foo"],
 ]
 
 
@@ -134,8 +135,8 @@ def assert_all_like_rg(tree: Path, daemon: Daemon, queries: list[list[str]] = QU
         assert_like_rg(tree, daemon.env, args)
     assert_like_rg(tree, daemon.env, ["foo"], cwd=tree / "src")
     assert_like_rg(tree, daemon.env, ["foo", ".."], cwd=tree / "src")
-    # all but --hidden use the warm walk
-    cold = sum(1 for q in queries if "--hidden" in q)
+    # all but --hidden and --max-depth use the warm walk
+    cold = sum(1 for q in queries if "--hidden" in q or "--max-depth" in q)
     assert daemon.warm_searches() - before == len(queries) - cold + 2
 
 

@@ -73,7 +73,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         globs=ns.glob, iglobs=ns.iglob, glob_case_insensitive=ns.glob_case_insensitive,
         type_changes=ns.type_changes, hidden=ns.hidden or ns.unrestricted >= 2,
         no_ignore=ns.no_ignore or ns.unrestricted >= 1,
-        search_zip=ns.search_zip,
+        search_zip=ns.search_zip, max_depth=ns.max_depth,
     )
     if ns.type_list:
         listing = type_list(walk_opts.type_changes)

@@ -178,6 +178,8 @@ def search_parser() -> Parser:
     g.add_argument("--type-list", action="store_true", help="show all file types and exit")
     g.add_argument("--hidden", action="store_true", help="search hidden files and directories")
     g.add_argument("--no-ignore", action="store_true", help="don't respect ignore files")
+    g.add_argument("-d", "--max-depth", type=_count, metavar="NUM",
+                   help="descend at most NUM directories below each path (0: the paths only)")
     g.add_argument("-u", "--unrestricted", action="count", default=0,
                    help="-u: --no-ignore; -uu: and --hidden; -uuu: and --binary")
     g.add_argument("-z", "--search-zip", action="store_true", help="search compressed files")

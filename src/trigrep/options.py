@@ -37,6 +37,7 @@ class WalkOptions:
     hidden: bool = False  # --hidden
     no_ignore: bool = False  # --no-ignore
     search_zip: bool = False  # -z
+    max_depth: int | None = None  # --max-depth: levels below each path given (0: just them)
     glob_base: str | None = None  # directory that -g globs are relative to (rg: the cwd)
 
     @property
@@ -49,7 +50,7 @@ class WalkOptions:
     @property
     def is_default(self) -> bool:
         """True when the file set is exactly what the index holds (before glob/type filters)."""
-        return not (self.hidden or self.no_ignore)
+        return not (self.hidden or self.no_ignore) and self.max_depth is None
 
 
 OutputMode = Literal[

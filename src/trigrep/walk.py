@@ -309,6 +309,8 @@ class Walker:
         if not stat.S_ISDIR(root_stat.st_mode):
             yield FileEntry(os.fsdecode(root), os.fsdecode(absolute), True, root_stat)
             return
+        if self.opts.max_depth == 0:
+            return  # only the paths given, and this one is a directory
         entries = self._list(root)
         if entries is not None:
             if self._on_directory is not None:
@@ -385,12 +387,15 @@ class Walker:
     ) -> Iterator[FileEntry]:
         """Depth-first over the sorted listings; `absolute` ends with `/`."""
         strip = len(_DEFAULT_ROOT) if root == _DEFAULT_ROOT and not self.paths else 0
+        max_depth = self.opts.max_depth
         stack = [(iter(entries), rules, absolute)]
         while stack:
             it, rules, absolute = stack[-1]
             for entry in it:
                 name = entry.name
                 if entry.is_dir(follow_symlinks=False):
+                    if max_depth is not None and len(stack) >= max_depth:
+                        continue  # its files would lie deeper than --max-depth
                     if name == INDEX_DIR or self._skip(entry.path, name, True, rules):
                         continue
                     if self._descend is not None and not self._descend(entry.path):
