@@ -146,6 +146,11 @@ ARGS: list[list[str]] = [
     # --max-depth: levels below each path given; 0 only the paths given.
     ["--max-depth", "0", "foo"], ["--max-depth", "0", "foo", "src/main.c", "docs"],
     ["--max-depth", "1", "-c", "foo"], ["-d", "2", "-l", "foo"], ["-d1", "--files", "docs", "."],
+    # --column: the first match's (bytes, from 1); it implies -n unless -N is given.
+    ["--column", "foo"], ["--column", "-N", "-C1", "PM_RESUME"], ["--column", "-o", "o"],
+    ["--column", "-v", "foo"], ["--column", "--color", "always", "-o", "-i", "foo"],
+    ["--column", "-U", "foo\\nbar|o"], ["--column", "-o", "-U", "foo\\nbar"],
+    ["--column", "x*"], ["--column", "--heading", "-i", "strasse"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

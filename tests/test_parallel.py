@@ -191,6 +191,37 @@ def test_a_batch_rendered_in_a_worker_comes_back_joined(tree: Path, args: list[s
         [r for r in one_by_one if r[1] is not None])
 
 
+def test_joined_runs_print_as_their_files_do() -> None:
+    """Whatever came before, a run of rendered files joined into one prints as the files
+    printed one by one: files with lines, a binary note alone, or a match that printed nothing
+    (-U -o with only empty matches)."""
+    import itertools
+
+    from trigrep.printer import make_printer
+    from trigrep.searcher import FileResult, Rendered
+
+    kinds = {
+        "lines": Rendered(b"a:x\n", True, True),
+        "note": Rendered(b"a: binary file matches\n", True, False),
+        "nothing": Rendered(b"", True, False),
+    }
+    opts = parse_search_flags(["-C1", "x"])[1]
+
+    def printed(renders: list[Rendered]) -> bytes:
+        out = io.BytesIO()
+        printer = make_printer(out, opts, with_filename=True, is_tty=False, env={})
+        for rendered in renders:
+            printer.file("a", FileResult(rendered=rendered))
+        return out.getvalue()
+
+    file_format = make_printer(io.BytesIO(), opts, with_filename=True, is_tty=False,
+                               env={}).file_format
+    for before in itertools.product(kinds.values(), repeat=2):
+        for files in itertools.product(kinds.values(), repeat=3):
+            joined = file_format.joined(files[0], list(files[1:]))
+            assert printed([*before, joined]) == printed([*before, *files]), (before, files)
+
+
 def test_workers_are_never_forked_while_a_thread_starts_a_program(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

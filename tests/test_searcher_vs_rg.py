@@ -62,6 +62,7 @@ FLAG_SETS: list[list[str]] = [
     ["--color", "always", "-v"], ["--json", "-q"], ["-c", "-m1"], ["--json", "-v", "-m2", "-A1"],
     # -v: context lines are the matching ones, printed with their matches.
     ["-v", "-o", "-n", "-C1"], ["--color", "always", "-v", "-C1"],
+    ["--column"], ["--column", "-o", "-C1"], ["--column", "--color", "always", "-N"],
 ]
 PATTERNS = ["foo", "a*", "", "l[1-5]|zz", "é|ü", "x"]
 MULTILINE_PATTERNS = [

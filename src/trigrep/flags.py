@@ -202,6 +202,9 @@ def search_parser() -> Parser:
     g.add_argument("-a", "--text", dest="binary", action="store_const", const="text",
                    help="search binary files as text: a NUL is a byte like any other")
     g.add_argument("--no-text", dest="binary", action="store_const", const="auto")
+    g.add_argument("--column", action="store_true", default=False,
+                   help="print the column (bytes, from 1) of each line's first match; implies -n")
+    g.add_argument("--no-column", dest="column", action="store_false")
     g.add_argument("-0", "--null", action="store_true",
                    help="end each path printed with a NUL, not ':' or a newline (for xargs -0)")
     g.add_argument("-o", "--only-matching", action="store_true")
@@ -272,7 +275,7 @@ def search_options(
     out_opts = OutputOptions(
         mode=_output_mode(ns),  # type: ignore[arg-type]
         json=ns.modes[-1:] == ["json"], line_number=ns.line_number, heading=ns.heading,
-        null=ns.null, color=ns.color, with_filename=ns.with_filename,
+        null=ns.null, column=ns.column, color=ns.color, with_filename=ns.with_filename,
         binary="binary" if ns.binary == "auto" and ns.unrestricted >= 3 else ns.binary,
         only_matching=ns.only_matching, max_count=ns.max_count,
         before_context=context if ns.before_context is None else ns.before_context,

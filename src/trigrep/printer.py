@@ -22,6 +22,7 @@ _PATH_COLOR = b"\x1b[0m\x1b[35m"
 _LINE_COLOR = b"\x1b[0m\x1b[32m"
 _MATCH_COLOR = b"\x1b[0m\x1b[1m\x1b[31m"
 _RESET = b"\x1b[0m"
+_COLUMN_COLOR = _RESET  # rg paints the column with an empty style: a reset on each side
 
 
 class Printer(Protocol):
@@ -125,12 +126,17 @@ class FileFormat:
         """The output of consecutive files as one: what the printer would write for them,
         but the break before the first (which depends on the files before them)."""
         body = [first.body]
+        has_lines, written = first.has_lines, bool(first.body)
         for rendered in rest:
             if rendered.has_lines:
-                body.append(self.file_break)
+                if written:
+                    body.append(self.file_break)
+                else:  # the run's first output: the printer decides the break before it
+                    has_lines = True
             body.append(rendered.body)
+            written = written or bool(rendered.body)
         has_match = first.has_match or any(r.has_match for r in rest)
-        return Rendered(b"".join(body), has_match, first.has_lines)
+        return Rendered(b"".join(body), has_match, has_lines)
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,7 @@ class LineFormat(FileFormat):
     @property
     def needs_spans(self) -> bool:
         """Whether match events must carry their submatch spans: to paint or print them."""
-        return self.color or self.opts.only_matching
+        return self.color or self.opts.only_matching or self.opts.column
 
     @property
     def needs_line_numbers(self) -> bool:
@@ -200,9 +206,10 @@ class LineFormat(FileFormat):
         at_cut = result.events[cut] if cut is not None and cut < len(result.events) else None
         if has_context and last_line and at_cut and at_cut.line_number > last_line + 1:
             chunks.append(b"--\n")
+        lines = b"".join(chunks)  # empty when -o found only empty matches (-U prints none)
         if binary_note:
-            chunks.append(self._binary_note(result, path))
-        return Rendered(b"".join(chunks), has_match, bool(events))
+            return Rendered(lines + self._binary_note(result, path), has_match, bool(lines))
+        return Rendered(lines, has_match, bool(lines))
 
     def _binary_note(self, result: FileResult, path: bytes) -> bytes:
         what = (
@@ -217,12 +224,16 @@ class LineFormat(FileFormat):
         """What follows a path before the line: `sep`, or a NUL with --null."""
         return b"\0" if self.opts.null else sep
 
-    def _prefix(self, path: bytes | None, number: int, sep: bytes) -> bytes:
+    def _prefix(
+        self, path: bytes | None, number: int, sep: bytes, column: int | None = None
+    ) -> bytes:
         parts = b""
         if path is not None:
             parts += path + self._path_end(sep)
         if self.line_number:
             parts += _paint(b"%d" % number, self._spec(_LINE_COLOR)) + sep
+        if column is not None:
+            parts += _paint(b"%d" % column, self._spec(_COLUMN_COLOR)) + sep
         return parts
 
     def _event(self, event: LineEvent, path: bytes | None, across_lines: bool) -> list[bytes]:
@@ -232,16 +243,24 @@ class LineFormat(FileFormat):
             return [self._prefix(path, event.line_number, sep) + _ensure_newline(lines)]
         if self.opts.only_matching:
             return [
-                self._prefix(path, number, sep) + _ensure_newline(piece)
-                for number, piece in self._split_match(event, across_lines)
+                self._prefix(path, number, sep, column) + _ensure_newline(piece)
+                for number, piece, column in self._split_match(event, across_lines)
             ]
-        return self._colored_lines(event, path, sep)
+        # --column: the first match's, on each line of the event (also the lines after the
+        # first of a -U match).
+        column = event.submatches[0][0] + 1 if self.opts.column else None
+        return self._colored_lines(event, path, sep, column)
 
-    def _split_match(self, event: LineEvent, across_lines: bool) -> list[tuple[int, bytes]]:
-        """-o: each submatch, one output line per line it covers (-U)."""
+    def _split_match(
+        self, event: LineEvent, across_lines: bool
+    ) -> list[tuple[int, bytes, int | None]]:
+        """-o: each submatch, one output line per line it covers (-U), with the column (if
+        --column) on each: where the submatch starts, counted from the event's start as rg
+        does (so a -U match on the second line of an event has a column past that line's)."""
         pieces = []
         for start, end in event.submatches:
             number = event.line_number + event.lines.count(b"\n", 0, start)
+            column = start + 1 if self.opts.column else None
             text = event.lines[start:end]
             parts = text.split(b"\n")
             if len(parts) > 1 and parts[-1] == b"":
@@ -250,13 +269,15 @@ class LineFormat(FileFormat):
                 # -U searching across lines: rg prints no empty piece (an empty match, or a
                 # line's bare terminator); line by line it prints empty matches.
                 if part or not across_lines:
-                    pieces.append((number + offset, _paint(part, self._match_spec(part))))
+                    pieces.append((number + offset, _paint(part, self._match_spec(part)), column))
         return pieces
 
     def _match_spec(self, text: bytes) -> bytes | None:
         return self._spec(_MATCH_COLOR) if text else None
 
-    def _colored_lines(self, event: LineEvent, path: bytes | None, sep: bytes) -> list[bytes]:
+    def _colored_lines(
+        self, event: LineEvent, path: bytes | None, sep: bytes, column: int | None
+    ) -> list[bytes]:
         """Each line of the event with its submatches painted (line by line for -U)."""
         out = []
         lines = event.lines
@@ -267,7 +288,7 @@ class LineFormat(FileFormat):
             body = lines[start:stop]
             if self.color:
                 body = self._paint_line(body, start, event.submatches)
-            out.append(self._prefix(path, number, sep) + _ensure_newline(body))
+            out.append(self._prefix(path, number, sep, column) + _ensure_newline(body))
             start = stop
         return out
 
@@ -302,7 +323,7 @@ class StandardPrinter:
         self.file_format = LineFormat(
             opts, with_filename,
             heading=is_tty if opts.heading is None else opts.heading,
-            line_number=is_tty if opts.line_number is None else opts.line_number,
+            line_number=(is_tty or opts.column) if opts.line_number is None else opts.line_number,
             color=use_color(opts.color, is_tty, env),
         )
         self.printed_any = False
@@ -316,7 +337,7 @@ class StandardPrinter:
         if self.printed_any and rendered.has_lines:
             self.out.write(self.file_format.file_break)
         self.out.write(rendered.body)
-        self.printed_any = True
+        self.printed_any = self.printed_any or bool(rendered.body)
 
     def finish(self) -> None:
         """Nothing is buffered across files."""
