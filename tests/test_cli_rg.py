@@ -151,6 +151,10 @@ ARGS: list[list[str]] = [
     ["--column", "-v", "foo"], ["--column", "--color", "always", "-o", "-i", "foo"],
     ["--column", "-U", "foo\\nbar|o"], ["--column", "-o", "-U", "foo\\nbar"],
     ["--column", "x*"], ["--column", "--heading", "-i", "strasse"],
+    # --vimgrep: a line per match (path, line, column), the whole line, only it painted.
+    ["--vimgrep", "o"], ["--vimgrep", "-U", "foo\\nbar|o"], ["--vimgrep", "-C1", "PM_RESUME"],
+    ["--vimgrep", "--color", "always", "o"], ["--vimgrep", "-I", "-N", "foo", "src/main.c"],
+    ["--vimgrep", "-v", "o"], ["--vimgrep", "--heading", "foo"], ["--vimgrep", "-c", "foo"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

@@ -63,6 +63,7 @@ FLAG_SETS: list[list[str]] = [
     # -v: context lines are the matching ones, printed with their matches.
     ["-v", "-o", "-n", "-C1"], ["--color", "always", "-v", "-C1"],
     ["--column"], ["--column", "-o", "-C1"], ["--column", "--color", "always", "-N"],
+    ["--vimgrep"], ["--vimgrep", "--color", "always", "-C1"],
 ]
 PATTERNS = ["foo", "a*", "", "l[1-5]|zz", "é|ü", "x"]
 MULTILINE_PATTERNS = [
@@ -117,6 +118,8 @@ def _drive_matched(
         names = paths
         mode = BinaryMode.CONVERT_MMAP if mmap else BinaryMode.CONVERT
         with_filename = len(paths) > 1
+    if out_opts.with_filename is not None:  # -H/-I, or --vimgrep's -H
+        with_filename = out_opts.with_filename
     buf = io.BytesIO()
     printer = make_printer(buf, out_opts, with_filename=with_filename, is_tty=False)
     for name in names:
@@ -182,6 +185,9 @@ def test_explicit_files(tree: Path, paths: list[str], flags: list[str]) -> None:
 @pytest.mark.parametrize("flags", [["-U", *f] for f in FLAG_SETS], ids=" ".join)
 @pytest.mark.parametrize("pattern", MULTILINE_PATTERNS)
 def test_multiline(tree: Path, pattern: str, flags: list[str]) -> None:
+    if pattern == r"\n?" and "--vimgrep" in flags:
+        pytest.skip("rg's --vimgrep -U leaves out this pattern's empty match at offset 0 "
+                    "(its JSON has it); see the README's known differences")
     _compare(tree, pattern, flags, None)
 
 

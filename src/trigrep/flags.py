@@ -205,6 +205,8 @@ def search_parser() -> Parser:
     g.add_argument("--column", action="store_true", default=False,
                    help="print the column (bytes, from 1) of each line's first match; implies -n")
     g.add_argument("--no-column", dest="column", action="store_false")
+    g.add_argument("--vimgrep", action="store_true",
+                   help="a line per match: path, line and column, then the whole line")
     g.add_argument("-0", "--null", action="store_true",
                    help="end each path printed with a NUL, not ':' or a newline (for xargs -0)")
     g.add_argument("-o", "--only-matching", action="store_true")
@@ -274,8 +276,10 @@ def search_options(
     context = ns.context or 0
     out_opts = OutputOptions(
         mode=_output_mode(ns),  # type: ignore[arg-type]
-        json=ns.modes[-1:] == ["json"], line_number=ns.line_number, heading=ns.heading,
-        null=ns.null, column=ns.column, color=ns.color, with_filename=ns.with_filename,
+        json=ns.modes[-1:] == ["json"], line_number=ns.line_number,
+        null=ns.null, column=ns.column or ns.vimgrep, vimgrep=ns.vimgrep, color=ns.color,
+        with_filename=True if ns.vimgrep and ns.with_filename is None else ns.with_filename,
+        heading=False if ns.vimgrep else ns.heading,
         binary="binary" if ns.binary == "auto" and ns.unrestricted >= 3 else ns.binary,
         only_matching=ns.only_matching, max_count=ns.max_count,
         before_context=context if ns.before_context is None else ns.before_context,

@@ -68,6 +68,7 @@ class OutputOptions:
     heading: bool | None = None  # None: rg's default (on for a TTY)
     null: bool = False  # --null: a NUL, not ':' or a newline, ends each path printed
     column: bool = False  # --column: the column (1-based byte) of a line's first match
+    vimgrep: bool = False  # --vimgrep: a line per match, with its line and column
     with_filename: bool | None = None  # -H/-I; None: rg's default (unless one file is named)
     # NUL bytes: "auto" as rg by default, "binary" (--binary, -uuu) treats walked files as
     # named ones, "text" (-a) sees a NUL as any other byte.

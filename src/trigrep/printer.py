@@ -246,6 +246,8 @@ class LineFormat(FileFormat):
                 self._prefix(path, number, sep, column) + _ensure_newline(piece)
                 for number, piece, column in self._split_match(event, across_lines)
             ]
+        if self.opts.vimgrep:
+            return self._vimgrep_lines(event, path)
         # --column: the first match's, on each line of the event (also the lines after the
         # first of a -U match).
         column = event.submatches[0][0] + 1 if self.opts.column else None
@@ -271,6 +273,23 @@ class LineFormat(FileFormat):
                 if part or not across_lines:
                     pieces.append((number + offset, _paint(part, self._match_spec(part)), column))
         return pieces
+
+    def _vimgrep_lines(self, event: LineEvent, path: bytes | None) -> list[bytes]:
+        """--vimgrep: each submatch on its own output line: the line where it starts, with
+        that line's number and the submatch's column in it, and only it painted."""
+        out = []
+        lines = event.lines
+        for start, end in event.submatches:
+            line_start = lines.rfind(b"\n", 0, start) + 1
+            line_end = lines.find(b"\n", start)
+            line_end = len(lines) if line_end < 0 else line_end + 1
+            body = lines[line_start:line_end]
+            if self.color:
+                body = self._paint_line(body, line_start, [(start, end)])
+            number = event.line_number + lines.count(b"\n", 0, line_start)
+            out.append(self._prefix(path, number, b":", start - line_start + 1)
+                       + _ensure_newline(body))
+        return out
 
     def _match_spec(self, text: bytes) -> bytes | None:
         return self._spec(_MATCH_COLOR) if text else None
