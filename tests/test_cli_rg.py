@@ -57,6 +57,7 @@ FILES: dict[str, bytes] = {
     "sub/.ignore": b"skip_me.txt\n",
     "sub/skip_me.txt": b"foo skipped by .ignore\n",
     "sub/keep.txt": b"foo kept\nPM_RESUME\n",
+    "sub/.trigrep/mine.txt": b"foo in a directory of the user's named like the index\n",
     "name with space.txt": b"foo spaced\n",
     "src/packed.txt.gz": gzip.compress(b"zipped foo line\nPM_RESUME zipped\n", mtime=0),
     "src/broken.gz": b"\x1f\x8b not really gzip foo\n",
@@ -129,6 +130,8 @@ ARGS: list[list[str]] = [
     ["-f", os.devnull], ["-v", "-c", "-f", os.devnull], ["--json", "-f", os.devnull],
     ["--files-without-match", "-f", os.devnull, "nonexistent"],
     ["--files", "nonexistent", "src"],
+    ["-e", "\\x00", "-e", "foo"], ["-c", "(?-u:\\x00)"], ["-c", "[\\x00-\\x01]|foo"],
+    ["-a", "-c", "\\x00"],  # a literal NUL: an error unless -a (a class of it is fine)
     ["foo|\udcff"],  # an argument of non-UTF-8 bytes: "pattern given is not valid UTF-8"
     # --null: a NUL ends each path (no ':' after it, no newline after a path alone).
     ["-0", "-l", "foo"], ["-l0", "foo"], ["--null", "-c", "foo"], ["--null", "--files"],
@@ -383,6 +386,19 @@ def test_site_packages_same_as_rg(
     site_packages_copy: Path, env: dict[str, str], args: list[str]
 ) -> None:
     assert_same(args, site_packages_copy, env)
+
+
+def test_a_file_named_like_the_index_directory(tmp_path: Path, env: dict[str, str]) -> None:
+    """A file `.trigrep` at the root: `trigrep index` fails with one line, and searches still
+    print rg's output (warning once that they search directly)."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_bytes(b"foo\n")
+    (tmp_path / ".trigrep").write_bytes(b"not a directory\n")
+    indexed = run([*TRIGREP, "index"], tmp_path, env)
+    assert indexed.code == 2 and indexed.err.count(b"\n") == 1, indexed.err
+    assert b"cannot write the index" in indexed.err
+    searched = run([*TRIGREP, "foo"], tmp_path, env)
+    assert (searched.out, searched.code) == (b"sub/a.txt:foo\n", 0)
 
 
 def test_index_of_another_format_version_is_rebuilt(tree: Path, env: dict[str, str]) -> None:

@@ -159,6 +159,26 @@ def test_edits_that_keep_size_and_mtime_are_seen(tree: Path, env: dict[str, str]
     assert_exact(tree)
 
 
+def test_a_file_gone_between_the_walk_and_its_stat_is_left_out(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A temporary file listed by the walk but deleted before its stat: the index is
+    updated without it, not abandoned."""
+    from trigrep import engine
+    from trigrep.walk import FileEntry
+
+    walked = engine.walk
+
+    def walk_with_a_ghost(*args, **kwargs):
+        yield from walked(*args, **kwargs)
+        yield FileEntry("zzz-gone.txt", str(tree / "zzz-gone.txt"), False)  # last in order
+
+    monkeypatch.setattr(engine, "walk", walk_with_a_ghost)
+    engine.build_at(str(tree), progress=False)
+    assert "zzz-gone.txt" not in IndexReader.open(str(tree)).records()
+    assert_exact(tree)
+
+
 def test_many_updates_merge_and_stay_bounded(tree: Path, env: dict[str, str]) -> None:
     trigrep_index(tree, env)
     rng = random.Random(5)

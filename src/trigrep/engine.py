@@ -20,6 +20,7 @@ from trigrep.console import Console
 from trigrep.errors import Error, IndexVersionError
 from trigrep.extract import is_decompressed, searchable_bytes
 from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
+from trigrep.index.format import INDEX_DIR_NAME
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
@@ -423,7 +424,11 @@ def build(path: str, *, progress: bool, full: bool = False) -> int:
     if not os.path.isdir(path):
         raise Error(f"{path}: not a directory")
     root = find_index_root(path) or default_root(path)
-    build_at(root, progress=progress, full=full)
+    try:
+        build_at(root, progress=progress, full=full)
+    except OSError as e:  # a full disk, a read-only .trigrep/: the previous index stays
+        raise Error(f"cannot write the index in {os.path.join(root, INDEX_DIR_NAME)}: "
+                    f"{e.strerror or e}") from None
     return 0
 
 
@@ -438,9 +443,11 @@ def build_at(root: str, *, progress: bool, full: bool = False) -> None:
 
     def entries() -> Iterator[IndexEntry]:  # walked as the build goes
         for entry in walk([root], WalkOptions(), path_order=True):
-            st = entry.stat()
-            rel = relative_path(entry.path, root)
-            yield IndexEntry.of(rel, entry.path, st)
+            try:
+                st = entry.stat()
+            except OSError:
+                continue  # gone since it was listed (a temporary file): as if never walked
+            yield IndexEntry.of(relative_path(entry.path, root), entry.path, st)
 
     with ProgressBar(enabled=progress) as bar:
         update_index(root, PathOrdered(entries()), progress=bar.update, full=full)

@@ -272,6 +272,7 @@ def search_options(
         patterns=patterns, fixed_strings=ns.fixed_strings,
         case=(ns.case or ["sensitive"])[-1], word_regexp=ns.word_regexp,
         line_regexp=ns.line_regexp, invert_match=ns.invert_match, multiline=ns.multiline,
+        text=ns.binary == "text",
     )
     context = ns.context or 0
     out_opts = OutputOptions(

@@ -28,6 +28,7 @@ from trigrep.ignore import (
     parse_lines,
     read_ignore_file,
 )
+from trigrep.index.format import LOCK_NAME, MANIFEST_NAME
 from trigrep.options import WalkOptions
 
 __all__ = [
@@ -36,6 +37,13 @@ __all__ = [
 ]
 
 INDEX_DIR = b".trigrep"  # trigrep's own state: never listed, whatever the flags
+
+
+def _is_index(directory: bytes) -> bool:
+    """Whether a directory named INDEX_DIR holds an index (its lock or manifest), not files of
+    the user's that rg would search."""
+    return any(os.path.exists(directory + b"/" + os.fsencode(name))
+               for name in (LOCK_NAME, MANIFEST_NAME))
 _DEFAULT_ROOT = b"./"  # rg's implicit path; its `./` is not printed
 _by_name = attrgetter("name")
 
@@ -396,7 +404,9 @@ class Walker:
                 if entry.is_dir(follow_symlinks=False):
                     if max_depth is not None and len(stack) >= max_depth:
                         continue  # its files would lie deeper than --max-depth
-                    if name == INDEX_DIR or self._skip(entry.path, name, True, rules):
+                    if name == INDEX_DIR and _is_index(entry.path):
+                        continue
+                    if self._skip(entry.path, name, True, rules):
                         continue
                     if self._descend is not None and not self._descend(entry.path):
                         continue

@@ -26,6 +26,7 @@ from trigrep.query.syntax import (
     Look,
     Node,
     Repeat,
+    check_nul_ban,
     class_ranges,
     parse,
     smart_case_insensitive,
@@ -176,7 +177,10 @@ def compile_query(opts: MatchOptions) -> Query:
     insensitive = opts.case == "insensitive"
     if opts.case == "smart":
         insensitive = smart_case_insensitive(parse(text, Flags(), opts.multiline))
-    node = _wrap(parse(text, Flags(case_insensitive=insensitive), opts.multiline), opts)
+    parsed = parse(text, Flags(case_insensitive=insensitive), opts.multiline)
+    if not opts.text:
+        check_nul_ban(parsed)
+    node = _wrap(parsed, opts)
     source = emit(node, opts.multiline)
     regex = _compile(source)
     plan, matches_empty = plan_regex(node)

@@ -20,6 +20,10 @@ NEWLINE_BANNED = (
     'the literal "\\n" is not allowed in a regex (consider enabling multiline mode '
     "with --multiline or -U)"
 )
+NUL_BANNED = (
+    'pattern contains "\\0" but it is impossible to match (binary detection stops at a NUL; '
+    "consider enabling text mode with --text or -a)"
+)
 
 
 @dataclass(frozen=True)
@@ -908,14 +912,14 @@ def _hir(node: Node, captures: list[int]) -> _Hir:
     raise AssertionError(node)
 
 
-def _banned(hir: _Hir) -> bool:
+def _banned(hir: _Hir, byte: bytes) -> bool:
     match hir[0]:
         case "lit":
-            return b"\n" in hir[1]
+            return byte in hir[1]
         case "rep" | "cap":
-            return _banned(hir[-1])
+            return _banned(hir[-1], byte)
         case "concat" | "alt":
-            return any(_banned(h) for h in hir[1])
+            return any(_banned(h, byte) for h in hir[1])
     return False
 
 
@@ -923,8 +927,15 @@ def check_newline_ban(node: Node) -> None:
     """Raise rg's error if `node` keeps a literal `\n` once simplified as regex-syntax does.
 
     A `\n` that passes (merged into a class) can never match without -U: the emitter drops it."""
-    if _banned(_hir(node, [])):
+    if _banned(_hir(node, []), b"\n"):
         raise PatternError(NEWLINE_BANNED)
+
+
+def check_nul_ban(node: Node) -> None:
+    """Raise rg's error if `node` keeps a literal NUL (as the newline ban simplifies it): with
+    binary detection on (no -a), no match can hold one."""
+    if _banned(_hir(node, []), b"\0"):
+        raise PatternError(NUL_BANNED)
 
 
 def _class_literals(body: ClassSet) -> list[int]:
