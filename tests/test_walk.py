@@ -482,11 +482,19 @@ def test_type_list_is_rgs() -> None:
 
 @pytest.mark.parametrize("opts", [WalkOptions(), WalkOptions(hidden=True, no_ignore=True)])
 def test_index_directory_is_never_listed(basic: Path, opts: WalkOptions) -> None:
-    make_tree(basic, [".trigrep/index.bin", "sub/.trigrep/x"], {".trigrep/.gitignore": "*\n"})
+    """trigrep's own directories (the index at the root, a nested one, one a daemon has just
+    made) are never listed; a user's directory of that name is, as rg lists it."""
+    make_tree(basic, [".trigrep/lock", ".trigrep/seg-1.tgs", "sub/.trigrep/manifest",
+                      "new/.trigrep/daemon.lock", "mine/.trigrep/x"],
+              {".trigrep/.gitignore": "*\n", ".trigrep/.ignore": "*\n",
+               "new/.trigrep/.ignore": "*\n"})
     expected, _ = run_rg(basic, opts, [])
     listing, _ = run_walk(basic, opts, [])
-    kept = [line for line in expected.splitlines(True) if b".trigrep/" not in line]
+    kept = [line for line in expected.splitlines(True)
+            if b".trigrep/" not in line or line.startswith(b"mine/")]
     assert listing == b"".join(kept)
+    if opts.hidden:
+        assert b"mine/.trigrep/x" in listing
 
 
 # -- randomised ignore files ---------------------------------------------------------------------

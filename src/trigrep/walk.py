@@ -40,10 +40,10 @@ INDEX_DIR = b".trigrep"  # trigrep's own state: never listed, whatever the flags
 
 
 def _is_index(directory: bytes) -> bool:
-    """Whether a directory named INDEX_DIR holds an index (its lock or manifest), not files of
-    the user's that rg would search."""
+    """Whether a directory named INDEX_DIR is trigrep's (it holds the `.ignore` trigrep
+    writes first, a lock or a manifest), not one of the user's that rg would search."""
     return any(os.path.exists(directory + b"/" + os.fsencode(name))
-               for name in (LOCK_NAME, MANIFEST_NAME))
+               for name in (".ignore", LOCK_NAME, MANIFEST_NAME))
 _DEFAULT_ROOT = b"./"  # rg's implicit path; its `./` is not printed
 _by_name = attrgetter("name")
 

@@ -103,9 +103,22 @@ def build_index(
 
 
 def prepare_index_dir(root: str) -> str:
-    """Create `root/.trigrep/` if needed; return its path."""
+    """Create `root/.trigrep/` if needed, with the ignore files that mark it as trigrep's;
+    return its path."""
     index_dir = os.path.join(root, INDEX_DIR_NAME)
     os.makedirs(index_dir, exist_ok=True)
+    # `.gitignore` hides the index from git (and rg inside repositories), `.ignore` from rg
+    # everywhere else. Written without the lock (a daemon marks its directory too): every
+    # writer writes the same two bytes, and a file a crash left empty is written again.
+    for name in (".gitignore", ".ignore"):
+        path = os.path.join(index_dir, name)
+        try:
+            if os.path.getsize(path):
+                continue
+        except FileNotFoundError:
+            pass
+        with open(path, "wb") as f:
+            f.write(b"*\n")
     return index_dir
 
 
@@ -121,12 +134,6 @@ def rebuild_locked(
     started = time.time()
     started_ns = time.time_ns()  # before any file is read (or, if PathOrdered, stat'ed)
     files = in_path_order(entries)
-    # `.gitignore` hides the index from git (and rg inside repositories), `.ignore` from rg
-    # everywhere else.
-    for name in (".gitignore", ".ignore"):
-        path = os.path.join(index_dir, name)
-        if not os.path.exists(path):
-            write_atomically(path, b"*\n")
     remove_leftovers(index_dir, segments_in_use=None)
     generation = previous_generation(index_dir) + 1
     ref, seg_stats = write_segment(

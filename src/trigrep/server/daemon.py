@@ -1051,7 +1051,9 @@ def served_root(path: str) -> str:
 def _lock_served(root: str) -> int:
     """Take `root`'s daemon lock for this process's life (Error if another daemon has it),
     then remove what a daemon killed before its clean-up left: its record and socket."""
-    os.makedirs(os.path.join(root, INDEX_DIR_NAME), exist_ok=True)
+    from trigrep.index.build import prepare_index_dir
+
+    prepare_index_dir(root)
     fd = os.open(daemon_lock_path(root), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
