@@ -20,7 +20,7 @@ from trigrep.console import Console
 from trigrep.errors import Error, IndexVersionError
 from trigrep.extract import is_decompressed, searchable_bytes
 from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
-from trigrep.index.format import INDEX_DIR_NAME
+from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
@@ -97,10 +97,7 @@ class Plan:
         record = self.reader.lookup(entry.path[len(self.prefix) :])
         if record is None:
             return -1, True
-        st = entry.stat()
-        if (st.st_size, st.st_mtime_ns, st.st_ctime_ns) != (
-            record.size, record.mtime_ns, record.ctime_ns
-        ):
+        if stat_stamp(entry.stat()) != record.stamp:
             return -1, True
         # Racily clean (modified too close to its segment's build): its content may be newer.
         if record.racily_clean or (self.report_all and record.irregular):

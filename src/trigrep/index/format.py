@@ -171,6 +171,15 @@ _HEADER_FIXED = struct.Struct("<8sIIIQIII")
 _SECTION_ENTRY = struct.Struct("<QQI")
 
 
+Stamp = tuple[int, int, int]
+
+
+def stat_stamp(st: os.stat_result) -> Stamp:
+    """What a file's record must still equal for its indexed content to be current: its size,
+    mtime and ctime (see FILE_CTIMES)."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
 @dataclass(frozen=True)
 class IndexEntry:
     """One file to index: the walker's path relative to the root, its absolute path and stat."""
@@ -183,7 +192,11 @@ class IndexEntry:
 
     @classmethod
     def of(cls, relpath: str, abspath: str, st: os.stat_result) -> IndexEntry:
-        return cls(relpath, abspath, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        return cls(relpath, abspath, *stat_stamp(st))
+
+    @property
+    def stamp(self) -> Stamp:
+        return self.size, self.mtime_ns, self.ctime_ns
 
 
 @dataclass(frozen=True)

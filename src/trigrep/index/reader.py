@@ -27,6 +27,7 @@ from trigrep.index.format import (
     Manifest,
     Section,
     SegmentRef,
+    Stamp,
     corrupt,
     parse_manifest,
     unpack_header,
@@ -49,6 +50,11 @@ class FileRecord(NamedTuple):
     ctime_ns: int
     irregular: bool
     racy_after_ns: int
+
+    @property
+    def stamp(self) -> Stamp:
+        """The stat the file was indexed with (see format.stat_stamp)."""
+        return self.size, self.mtime_ns, self.ctime_ns
 
     @property
     def racily_clean(self) -> bool:

@@ -140,10 +140,8 @@ def _changes(
         record = records.get(entry.relpath)
         if record is None:
             changed.append(entry)
-        elif (
-            (record.size, record.mtime_ns, record.ctime_ns)
-            != (entry.size, entry.mtime_ns, entry.ctime_ns)
-            or (record.racily_clean and entry.mtime_ns < settled_before)
+        elif record.stamp != entry.stamp or (
+            record.racily_clean and entry.mtime_ns < settled_before
         ):
             changed.append(entry)
             dead.append(record.file_id)
