@@ -314,6 +314,46 @@ def test_ignore_files_outside_the_tree(tree: Path, daemon: Daemon) -> None:
     assert_all_like_rg(tree, daemon, queries)
 
 
+def _hog_inotify_instances() -> list:
+    """Every inotify instance this user may still create (a limit all its processes share),
+    or skip when the limit is too high to reach."""
+    from inotify_simple import INotify
+
+    limit = int(Path("/proc/sys/fs/inotify/max_user_instances").read_text())
+    if limit > 1000:
+        pytest.skip(f"max_user_instances is {limit}: too many to hold them all")
+    hogs = []
+    try:
+        while len(hogs) <= limit:
+            hogs.append(INotify())
+    except OSError:
+        return hogs
+    for hog in hogs:
+        hog.close()
+    pytest.skip("the inotify instance limit was not reached")
+
+
+def test_a_daemon_refused_a_watcher_searches_like_rg(tree: Path, env: dict[str, str]) -> None:
+    """Without an inotify instance (other programs took them all, as on a busy CI host) the
+    daemon serves anyway, walking the tree again before each search: still never stale."""
+    hogs = _hog_inotify_instances()
+    try:
+        daemon = Daemon(tree, env)
+    finally:
+        for hog in hogs:
+            hog.close()
+    try:
+        assert status(tree, env)["roots"][0]["watching"] is False
+        _wait_for(lambda: not status(tree, env)["roots"][0]["index_updating"], "catch-up")
+        updates = status(tree, env)["roots"][0]["index_updates"]
+        test_results_match_rg_after_every_kind_of_change(tree, daemon)
+        # the walks found the changes, so the index takes them in as with a watcher
+        _wait_for(lambda: status(tree, env)["roots"][0]["index_updates"] > updates, "update")
+    finally:
+        daemon.close()
+    assert b"cannot watch" in daemon.proc.stderr.read()
+
+
 def _moved_in_over(tree: Path, place: Path, step: int) -> None:
     """Replace directory `place` by one with files moved in from outside the watched `tree`."""
     import shutil

@@ -53,7 +53,14 @@ from trigrep.console import OUTPUT_ENV, Console
 from trigrep.engine import build_at, default_root, freshness
 from trigrep.errors import Error, IndexFormatError
 from trigrep.index import IndexReader, find_index_root
-from trigrep.index.format import INDEX_DIR_NAME, MANIFEST_NAME, RACY_WINDOW_NS, write_atomically
+from trigrep.index.format import (
+    INDEX_DIR_NAME,
+    MANIFEST_NAME,
+    RACY_WINDOW_NS,
+    Stamp,
+    stat_stamp,
+    write_atomically,
+)
 from trigrep.options import WalkOptions
 from trigrep.parallel import SearchPool, SharedSearchPool
 from trigrep.server.client import spawn_daemon
@@ -201,6 +208,7 @@ class ServedTree:
         self._touched: set[str] | None = None
         self._updater = _IndexUpdater(root)
         self._watcher = TreeWatcher(f"watch {root}", self._note)
+        self._blind_said = False
         self.listeners: list[Callable[[list[str]], None]] = []
         self.counters = {
             "searches": 0, "warm_searches": 0, "events": 0, "rewalks": 0,
@@ -303,6 +311,11 @@ class ServedTree:
         `synced_by` block, before the client dropped its marker)."""
         marker = getattr(self._client_marker, "name", None)
         self._client_marker.name = None  # it stands for one wait: a later one drops its own
+        if self._watcher.blind:
+            self._go_blind()
+            with self._lock:
+                self._dirty_dirs.add("")  # nothing reports changes: walk everything again
+            return True
         own = marker is None or "/" in marker or not os.path.isfile(
             os.path.join(self.sync_dir, marker))
         if own:
@@ -325,6 +338,13 @@ class ServedTree:
         finally:
             if own:
                 os.unlink(os.path.join(self.sync_dir, marker))
+
+    def _go_blind(self) -> None:
+        """Say once, in the log, that this tree is searched as if it were not watched."""
+        if not self._blind_said:
+            self._blind_said = True
+            sys.stderr.write(f"trigrep: {self.root}: {self._watcher.blind}: every search "
+                             "walks the tree again\n")
 
     # -- the cached walk -------------------------------------------------------------------
 
@@ -419,6 +439,8 @@ class ServedTree:
                 self._cached.discard(entry.display)
                 self._forget_indexed(entry.path)
             start = khi
+        if self._watcher.blind and _stamps(self._files[lo:hi]) != _stamps(fresh):
+            self._updater.changed()  # no event says so: the walk found the change
         fresh_keys = [_key(entry.display) for entry in fresh]
         self._files[lo:hi], self._keys[lo:hi] = _merged(
             fresh, fresh_keys, self._files, self._keys, kept_ranges)
@@ -594,6 +616,7 @@ class ServedTree:
         with self._lock:
             return {
                 "root": self.root, "files": len(self._files), "directories": len(self._dirs),
+                "watching": self._watcher.blind is None,
                 "last_update": self.last_update,
                 "pending": len(self._dirty_dirs) + len(self._relisted_dirs)
                 + len(self._dirty_files), **self.counters,
@@ -688,6 +711,11 @@ class _IndexUpdater:
 
 def _entry(rel: str, path: str, st: os.stat_result) -> FileEntry:
     return FileEntry(rel, path, False, st)
+
+
+def _stamps(entries: Iterable[FileEntry]) -> list[tuple[str, Stamp]]:
+    """What tells two cached walks apart: each file's path and `stat_stamp`."""
+    return [(entry.display, stat_stamp(entry.stat())) for entry in entries]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ Linux only (inotify), like the daemon. The batches go to `on_batch` in kernel or
 (change, absolute path) pairs: ADDED for a created or moved-in entry, DELETED for a deleted
 or moved-out one, MODIFIED for written or re-stat'ed contents; an overflowed kernel queue is
 reported as `on_batch([], overflowed=True)`: the caller must assume anything changed.
+
+When the kernel refuses (too many inotify instances or watches for this user, a limit other
+programs share) the watcher goes blind instead of failing: `blind` says why, and the caller
+must then assume anything may have changed before each search.
 """
 
 from __future__ import annotations
@@ -25,8 +29,6 @@ from collections.abc import Callable, Iterable
 
 from inotify_simple import INotify
 from inotify_simple import flags as IN
-
-from trigrep.errors import Error
 
 ADDED, MODIFIED, DELETED = "added", "modified", "deleted"
 Batch = list[tuple[str, str]]
@@ -47,7 +49,13 @@ class TreeWatcher:
 
     def __init__(self, name: str,
                  on_batch: Callable[[Batch, bool], None]) -> None:
-        self._inotify = INotify()
+        self.blind: str | None = None  # why it reports nothing, once the kernel refused
+        try:
+            self._inotify: INotify | None = INotify()
+        except OSError as e:
+            self._inotify = None
+            self.blind = (f"cannot watch ({e.strerror}; the limit is "
+                          "/proc/sys/fs/inotify/max_user_instances)")
         self._on_batch = on_batch
         self._lock = threading.Lock()
         self._paths: dict[int, str] = {}  # watch descriptor -> directory
@@ -56,23 +64,27 @@ class TreeWatcher:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        if self._inotify is not None:
+            self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread.ident is not None:  # started
             self._thread.join()
-        self._inotify.close()
+        if self._inotify is not None:
+            self._inotify.close()
 
     def watch(self, directory: str, mask: int = WATCH_MASK) -> None:
         """Report changes in `directory` from now on (call before listing it). A directory
         that vanished or cannot be read is skipped: its parent reports what became of it."""
+        if self._inotify is None or self.blind:
+            return
         try:
             wd = self._inotify.add_watch(directory, mask)
         except OSError as e:
             if e.errno == errno.ENOSPC:
-                raise Error(f"{directory}: cannot watch more directories (the limit is "
-                            "/proc/sys/fs/inotify/max_user_watches)") from None
+                self.blind = ("cannot watch more directories (the limit is "
+                              "/proc/sys/fs/inotify/max_user_watches)")
             return
         with self._lock:
             former = self._paths.get(wd)  # the same directory under another name
@@ -103,6 +115,7 @@ class TreeWatcher:
             self._forget(path)
 
     def _run(self) -> None:
+        assert self._inotify is not None  # (started only with one)
         while not self._stop.is_set():
             events = self._inotify.read(timeout=POLL_MS)
             if not events:
