@@ -145,7 +145,7 @@ def test_workers_ship_back_only_files_that_print_something(
     match_opts, out_opts = parse_search_flags(args)
     search = FileSearch.of(engine.compile_query(match_opts), out_opts, False, ["."])
     names = ["d2/f09.txt", "d1/f08.txt", "missing.txt"]  # empty, a needle, no such file
-    named = [(name, str(tree / name), False) for name in names]
+    named = parallel._named([FileEntry(name, str(tree / name), False) for name in names])
     miss, hit, missing = parallel._search_batch(pickle.dumps(search), named)
     assert (miss is not None) == misses_kept
     assert hit is not None and hit[0] is not None and hit[0].matched_lines == 1
@@ -174,7 +174,7 @@ def test_a_batch_rendered_in_a_worker_comes_back_joined(tree: Path, args: list[s
     search = FileSearch.of(query, out_opts, False, ["."], printer.file_format)
     names = ["d0/f07.txt", "d1/f08.txt", "d2/f09.txt", "d3/f10.txt", "missing.txt",
              "d4/f11.txt", "d5/f12.txt"]
-    named = [(name, str(tree / name), False) for name in names]
+    named = parallel._named([FileEntry(name, str(tree / name), False) for name in names])
     outcomes = parallel._search_batch(pickle.dumps(search), named)
     assert [o is not None for o in outcomes] == [True, False, False, False, True, True, False]
 
@@ -185,7 +185,7 @@ def test_a_batch_rendered_in_a_worker_comes_back_joined(tree: Path, args: list[s
             printer.file(name, result)
         return out.getvalue()
 
-    one_by_one = [(name, search(FileEntry(name, path, False))[0]) for name, path, _ in named]
+    one_by_one = [(name, search(FileEntry(name, path, False))[0]) for name, path, *_ in named]
     joined = [(name, o[0]) for name, o in zip(names, outcomes, strict=True) if o is not None]
     assert printed([r for r in joined if r[1] is not None]) == printed(
         [r for r in one_by_one if r[1] is not None])
