@@ -52,6 +52,7 @@ CASES = [
     (("-t", "md", "foo"), {"type": ["md"]}),
     (("-T", "md", "foo"), {"type_not": ["md"]}),
     (("-U", r"foo\nbar"), {"multiline": True}),
+    (("-U", "--multiline-dotall", "foo.bar"), {"multiline": True, "multiline_dotall": True}),
     (("--hidden", "foo"), {"hidden": True}),
     (("--no-ignore", "foo"), {"no_ignore": True}),
 ]

@@ -158,6 +158,10 @@ ARGS: list[list[str]] = [
     ["--vimgrep", "o"], ["--vimgrep", "-U", "foo\\nbar|o"], ["--vimgrep", "-C1", "PM_RESUME"],
     ["--vimgrep", "--color", "always", "o"], ["--vimgrep", "-I", "-N", "foo", "src/main.c"],
     ["--vimgrep", "-v", "o"], ["--vimgrep", "--heading", "foo"], ["--vimgrep", "-c", "foo"],
+    # --multiline-dotall: with -U, `.` matches a newline too; without -U it changes nothing.
+    ["-U", "--multiline-dotall", "-n", "foo.bar"], ["--multiline-dotall", "-c", "foo.bar"],
+    ["-U", "--multiline-dotall", "--no-multiline-dotall", "-c", "foo.bar"],
+    ["-U", "--no-multiline", "-c", "foo.bar"], ["-U", "--multiline-dotall", "-c", "(?-s)o.b"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

@@ -46,7 +46,8 @@ class Match:
 
     `path` is relative to the index root. `byte_offset` is the line's offset in the file's
     searchable bytes; `submatches` are (start, end) byte spans within `line_bytes`. `count`
-    is set only for `count=True` searches: the file's number of matching lines.
+    is set only for `count=True` searches: what `rg -c` prints for the file (its matching lines;
+    with `multiline`, its matches).
     """
 
     path: str
@@ -177,6 +178,7 @@ class Index:
         line_regexp: bool = False,
         invert_match: bool = False,
         multiline: bool = False,
+        multiline_dotall: bool = False,
         glob: str | Sequence[str] = (),
         iglob: str | Sequence[str] = (),
         glob_case_insensitive: bool = False,
@@ -217,6 +219,7 @@ class Index:
         query = compile_query(MatchOptions(
             patterns, fixed_strings=fixed_strings, case=case, word_regexp=word_regexp,
             line_regexp=line_regexp, invert_match=invert_match, multiline=multiline,
+            multiline_dotall=multiline_dotall,
         ))
         type_changes: list[TypeChange] = [
             *(("add", d) for d in type_add), *(("select", t) for t in type),
@@ -243,7 +246,7 @@ class Index:
             if count:
                 first = None if result.quit_at_nul else next(found, None)  # as rg -c
                 if first is not None:
-                    yield replace(first, count=result.matched_lines)
+                    yield replace(first, count=result.summary_count())
             else:
                 yield from found
         if run.errors:

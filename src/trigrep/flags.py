@@ -163,6 +163,10 @@ def search_parser() -> Parser:
     g.add_argument("-x", "--line-regexp", action="store_true")
     g.add_argument("-v", "--invert-match", action="store_true")
     g.add_argument("-U", "--multiline", action="store_true", help="matches may span lines")
+    g.add_argument("--no-multiline", dest="multiline", action="store_false")
+    g.add_argument("--multiline-dotall", action="store_true",
+                   help="with -U, '.' matches line terminators too")
+    g.add_argument("--no-multiline-dotall", dest="multiline_dotall", action="store_false")
     g = p.add_argument_group("files")
     g.add_argument("-g", "--glob", action="append", default=[], metavar="GLOB",
                    help="include files matching GLOB; '!GLOB' excludes")
@@ -272,7 +276,7 @@ def search_options(
         patterns=patterns, fixed_strings=ns.fixed_strings,
         case=(ns.case or ["sensitive"])[-1], word_regexp=ns.word_regexp,
         line_regexp=ns.line_regexp, invert_match=ns.invert_match, multiline=ns.multiline,
-        text=ns.binary == "text",
+        multiline_dotall=ns.multiline_dotall, text=ns.binary == "text",
     )
     context = ns.context or 0
     out_opts = OutputOptions(

@@ -24,6 +24,7 @@ class MatchOptions:
     line_regexp: bool = False
     invert_match: bool = False
     multiline: bool = False  # -U
+    multiline_dotall: bool = False  # --multiline-dotall: with -U, `.` matches `\n` too
     text: bool = False  # -a: a literal NUL in a pattern may match (rg refuses it otherwise)
 
 

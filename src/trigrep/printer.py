@@ -382,12 +382,7 @@ class SummaryFormat(FileFormat):
             if mode == "files_without_match" and result.error is None:
                 return Rendered(b"", True, False)
             return None
-        if result.multiline or (mode == "count_matches" and not result.inverted):
-            # -U: rg's summaries (-c, -l, -q, --files-without-match) count regex matches, not
-            # groups of lines, so inverted lines (which hold none) count for nothing.
-            count = result.matches
-        else:
-            count = result.matched_lines  # one per match event: events hold one line each
+        count = result.summary_count(mode == "count_matches")
         if (count == 0) != (mode == "files_without_match"):
             return None
         if mode in ("files_with_matches", "files_without_match"):

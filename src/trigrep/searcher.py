@@ -125,6 +125,14 @@ class FileResult:
         drop the file rather than report a partial count."""
         return self.binary_mode is BinaryMode.QUIT and self.binary_offset is not None
 
+    def summary_count(self, count_matches: bool = False) -> int:
+        """The count rg's summaries take (-c, or --count-matches with `count_matches`; -l,
+        -q and --files-without-match ask whether it is 0). With -U they count regex matches,
+        not groups of lines, so inverted lines (which hold none) count for nothing."""
+        if self.multiline or (count_matches and not self.inverted):
+            return self.matches
+        return self.matched_lines  # one per match event: events hold one line each
+
 
 def find_iter(regex: rurex.Pattern, data: bytes, start: int, end: int) -> Iterator[rurex.Match]:
     """Matches in data[:end] from `start`, skipping an empty match that touches the previous

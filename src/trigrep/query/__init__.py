@@ -175,9 +175,10 @@ def compile_query(opts: MatchOptions) -> Query:
         except UnicodeEncodeError:  # an argument of non-UTF-8 bytes (surrogate escapes)
             raise PatternError("pattern given is not valid UTF-8") from None
     insensitive = opts.case == "insensitive"
+    dot_all = opts.multiline and opts.multiline_dotall  # rg: no effect without -U
     if opts.case == "smart":
-        insensitive = smart_case_insensitive(parse(text, Flags(), opts.multiline))
-    parsed = parse(text, Flags(case_insensitive=insensitive), opts.multiline)
+        insensitive = smart_case_insensitive(parse(text, Flags(dot_all=dot_all), opts.multiline))
+    parsed = parse(text, Flags(case_insensitive=insensitive, dot_all=dot_all), opts.multiline)
     if not opts.text:
         check_nul_ban(parsed)
     node = _wrap(parsed, opts)
