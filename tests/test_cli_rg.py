@@ -162,6 +162,19 @@ ARGS: list[list[str]] = [
     ["-U", "--multiline-dotall", "-n", "foo.bar"], ["--multiline-dotall", "-c", "foo.bar"],
     ["-U", "--multiline-dotall", "--no-multiline-dotall", "-c", "foo.bar"],
     ["-U", "--no-multiline", "-c", "foo.bar"], ["-U", "--multiline-dotall", "-c", "(?-s)o.b"],
+    # --include-zero: -c and --count-matches also print files without a match (binary
+    # files that stop at a NUL stay out); nothing else changes.
+    ["-c", "--include-zero", "foo"], ["--count-matches", "--include-zero", "-v", "o"],
+    ["-c", "--include-zero", "nomatchanywhere"], ["-c", "--include-zero", "--no-include-zero",
+                                                  "foo"],
+    ["-l", "--include-zero", "foo"], ["--include-zero", "-n", "PM_RESUME"],
+    ["-c", "--include-zero", "-g", "*.md", "foo", "src", "docs"],
+    # --no-messages: no word on unreadable paths (the exit code still tells); -j and
+    # --no-config are accepted.
+    ["--no-messages", "foo", "missing.txt", "src/main.c"], ["--no-messages", "-g", "*.no", "x"],
+    ["--no-messages", "--messages", "-c", "foo", "missing.txt"],
+    ["--no-messages", "--files", "missing", "docs"], ["-j", "1", "-c", "foo"],
+    ["--threads", "x", "foo"], ["--no-config", "-l", "foo"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],
@@ -229,6 +242,7 @@ def _trigrep(args: list[str], cwd: Path, env: dict[str, str]) -> Run:
 def assert_same(args: list[str], cwd: Path, env: dict[str, str]) -> None:
     want, got = _rg(args, cwd, env), _trigrep(args, cwd, env)
     assert got.code == want.code, (args, got.err.decode(errors="replace"))
+    assert bool(got.err) == bool(want.err), (args, got.err, want.err)
     if "--json" in args:
         assert normalise_json(got.out) == normalise_json(want.out), args
     else:

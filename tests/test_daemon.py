@@ -42,6 +42,8 @@ QUERIES: list[list[str]] = [
     ["-a", "-c", "foo"],
     ["-I", "--binary", "foo"],
     ["--max-depth", "2", "-l", "foo"],
+    ["-c", "--include-zero", "foo"],
+    ["--no-messages", "-c", "foo", "missing", "src"],
 ]
 
 
@@ -135,8 +137,9 @@ def assert_all_like_rg(tree: Path, daemon: Daemon, queries: list[list[str]] = QU
         assert_like_rg(tree, daemon.env, args)
     assert_like_rg(tree, daemon.env, ["foo"], cwd=tree / "src")
     assert_like_rg(tree, daemon.env, ["foo", ".."], cwd=tree / "src")
-    # all but --hidden and --max-depth use the warm walk
-    cold = sum(1 for q in queries if "--hidden" in q or "--max-depth" in q)
+    # all but --hidden, --max-depth and a missing path (its error comes from a walk) use
+    # the warm walk
+    cold = sum(1 for q in queries if {"--hidden", "--max-depth", "missing"} & set(q))
     assert daemon.warm_searches() - before == len(queries) - cold + 2
 
 

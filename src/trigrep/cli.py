@@ -81,7 +81,8 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         return 0
     check_types(walk_opts)
     if ns.files:
-        return engine.list_files(args, walk_opts, console, warm, null=ns.null)
+        return engine.list_files(args, walk_opts, console, warm, null=ns.null,
+                                 messages=ns.messages)
     match_opts, out_opts = flags.search_options(ns, args)
     if not match_opts.patterns:  # only empty -f files: rg searches nothing, prints nothing
         return 1

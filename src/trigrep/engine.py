@@ -248,9 +248,10 @@ class SearchRun:
     def results(self) -> Iterator[tuple[FileEntry, FileResult]]:
         """Every file rg would report on, with its result, in rg's path order."""
         out_opts = self.out_opts
-        # Files the index rules out are reported only by --files-without-match and counted
-        # only by the summary of --json -q (rg's JSON lines leave files without a match out).
-        report_all = out_opts.mode == "files_without_match" or (
+        # Files the index rules out are reported only by --files-without-match and
+        # --include-zero, and counted only by the summary of --json -q (rg's JSON lines
+        # leave files without a match out).
+        report_all = out_opts.mode == "files_without_match" or out_opts.counts_zero or (
             out_opts.json and out_opts.mode == "quiet"
         )
         warm = self.warm
@@ -351,13 +352,15 @@ def _search_and_print(
             break
     printer.finish()
     errors = [message for run in runs for message in run.errors]
-    for message in errors:
-        console.err.write(f"trigrep: {message}\n")
+    if out_opts.messages:
+        for message in errors:
+            console.err.write(f"trigrep: {message}\n")
     if not named and runs[0].files_walked == 0 and not errors:  # rg: only its implicit ./
-        console.err.write(
-            "trigrep: No files were searched, which means trigrep probably applied a filter "
-            "you didn't expect.\n"
-        )
+        if out_opts.messages:
+            console.err.write(
+                "trigrep: No files were searched, which means trigrep probably applied a "
+                "filter you didn't expect.\n"
+            )
         return 2
     if errors and not (quiet and printer.matched):
         return 2
@@ -394,9 +397,10 @@ def list_files(
     warm: WarmTree | None = None,
     *,
     null: bool = False,
+    messages: bool = True,
 ) -> int:
     """`--files`: the files that would be searched, one per line (or each ending in a NUL
-    with `null`), as rg prints them."""
+    with `null`), as rg prints them; errors unreported without `messages` (--no-messages)."""
     console = console or Console.of_process()
     entries = warm.entries(paths, walk_opts) if warm is not None else None
     errors: list[str] = []
@@ -410,7 +414,7 @@ def list_files(
             found = True
     finally:
         console.out.flush()
-    for message in errors:  # missing paths, unreadable directories: rg's exit 2
+    for message in errors if messages else ():  # missing paths, unreadable directories
         console.err.write(f"trigrep: {message}\n")
     return 2 if errors else 0 if found else 1
 

@@ -222,7 +222,19 @@ def search_parser() -> Parser:
     for flags, mode, text in _MODE_FLAGS:
         g.add_argument(*flags, dest="modes", action="append_const", const=mode, default=[],
                        help=text)
+    g.add_argument("--include-zero", action="store_true",
+                   help="with -c or --count-matches, also print files with no match (count 0)")
+    g.add_argument("--no-include-zero", dest="include_zero", action="store_false")
     g.add_argument("-q", "--quiet", action="store_true", help="print nothing; exit 0 on a match")
+    g.add_argument("--no-messages", dest="messages", action="store_false", default=True,
+                   help="do not report files that cannot be opened or read (the exit code "
+                   "still says so)")
+    g.add_argument("--messages", dest="messages", action="store_true")
+    g = p.add_argument_group("accepted for rg compatibility")
+    g.add_argument("-j", "--threads", type=_count, metavar="NUM",
+                   help="ignored: trigrep sizes its worker pool to the machine's cores")
+    g.add_argument("--no-config", action="store_true",
+                   help="ignored: trigrep never reads rg's config file")
     return p
 
 
@@ -286,7 +298,8 @@ def search_options(
         with_filename=True if ns.vimgrep and ns.with_filename is None else ns.with_filename,
         heading=False if ns.vimgrep else ns.heading,
         binary="binary" if ns.binary == "auto" and ns.unrestricted >= 3 else ns.binary,
-        only_matching=ns.only_matching, max_count=ns.max_count,
+        only_matching=ns.only_matching, max_count=ns.max_count, include_zero=ns.include_zero,
+        messages=ns.messages,
         before_context=context if ns.before_context is None else ns.before_context,
         after_context=context if ns.after_context is None else ns.after_context,
     )

@@ -78,7 +78,15 @@ class OutputOptions:
     color: Literal["never", "auto", "always"] = "auto"
     only_matching: bool = False
     max_count: int | None = None
+    include_zero: bool = False  # --include-zero: -c/--count-matches print files counting 0
+    messages: bool = True  # False (--no-messages): files that cannot be read go unreported
     before_context: int = 0
     after_context: int = 0
+    @property
+    def counts_zero(self) -> bool:
+        """--include-zero in a count mode (the only ones it changes): a file without a match
+        prints its count too."""
+        return self.include_zero and self.mode in ("count", "count_matches")
+
     # A summary mode keeps the first matching line too (the API's count=True yields it).
     first_line: bool = False

@@ -383,7 +383,7 @@ class SummaryFormat(FileFormat):
                 return Rendered(b"", True, False)
             return None
         count = result.summary_count(mode == "count_matches")
-        if (count == 0) != (mode == "files_without_match"):
+        if (count == 0) != (mode == "files_without_match") and not self.opts.counts_zero:
             return None
         if mode in ("files_with_matches", "files_without_match"):
             line = self._line(display_path, None)
@@ -391,7 +391,9 @@ class SummaryFormat(FileFormat):
             line = self._line(display_path if self.with_filename else None, count)
         else:
             line = b""  # -q
-        return Rendered(line, result.error is None, False)
+        # A file printed by --files-without-match is a success, a 0 of --include-zero is not.
+        success = count > 0 or mode == "files_without_match"
+        return Rendered(line, result.error is None and success, False)
 
     def _line(self, display_path: str | None, count: int | None) -> bytes:
         line = b""
