@@ -175,6 +175,13 @@ ARGS: list[list[str]] = [
     ["--no-messages", "--messages", "-c", "foo", "missing.txt"],
     ["--no-messages", "--files", "missing", "docs"], ["-j", "1", "-c", "foo"],
     ["--threads", "x", "foo"], ["--no-config", "-l", "foo"],
+    # -b, --trim, and the separators rg lets one choose.
+    ["-b", "-n", "-C1", "foo"], ["-b", "-o", "-U", "foo\\nbar"], ["--trim", "-n", "tab"],
+    ["--trim", "-o", "--color", "always", " +trailing"], ["--vimgrep", "-b", "--trim", "o"],
+    ["--context-separator", "\\x3d\\x", "-C1", "PM_RESUME"], ["--no-context-separator", "-A1", "x"],
+    ["--field-match-separator", "\\0", "--field-context-separator", "|", "-n", "-C1", "foo"],
+    ["--field-match-separator", "=", "-c", "foo"], ["--heading", "--context-separator", "",
+                                                    "-C1", "foo"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

@@ -46,6 +46,7 @@ FILES: dict[str, bytes] = {
     "big.bin": b"foo line\n" * 10000 + b"zz\x00zz foo\n" + b"foo end\n",
     "late.bin": b"foo line\n" * 9000 + b"foo\x00 nul\n" + b"foo end\n" * 3,
     "bom8.txt": b"\xef\xbb\xbffoo\nbar\n",
+    "indent.txt": b"  foo\n\t\x0b foo x\n   \n\r\nfoo\n \x0c\r foo",
     # matches far apart: line numbers from counts over spans beyond searcher.VECTOR_COUNT_MIN
     "far.txt": (b"y" * 3500 + b"\n") * 3 + b"".join(b"foo %d\n" % i + (b"z" * 3500 + b"\n") * 3
                                                   for i in range(3)),
@@ -64,6 +65,12 @@ FLAG_SETS: list[list[str]] = [
     ["-v", "-o", "-n", "-C1"], ["--color", "always", "-v", "-C1"],
     ["--column"], ["--column", "-o", "-C1"], ["--column", "--color", "always", "-N"],
     ["--vimgrep"], ["--vimgrep", "--color", "always", "-C1"],
+    # -b: the byte offset of each line (of each -o match); --trim: no leading spaces.
+    ["-b", "-n", "-C1"], ["-b", "-o"], ["--trim", "-n", "-C1"],
+    ["--trim", "--color", "always", "-o"], ["--trim", "--vimgrep", "-b"],
+    ["--trim", "--color", "always", "-v", "-C1"],
+    ["--context-separator", "X\\tY", "--field-context-separator", "=", "-C1", "-n"],
+    ["--no-context-separator", "--field-match-separator", "", "-A1", "--column"],
 ]
 PATTERNS = ["foo", "a*", "", "l[1-5]|zz", "é|ü", "x"]
 MULTILINE_PATTERNS = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -108,6 +109,34 @@ def _count(text: str) -> int:
     if value >= 1 << 64:
         raise argparse.ArgumentTypeError(f"number too large: {text!r}")
     return min(value, sys.maxsize)  # as good as unlimited, and fits islice and range
+
+
+_ESCAPES = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("0"): b"\0",
+            ord("\\"): b"\\"}
+_HEX = b"0123456789abcdefABCDEF"
+
+
+def _unescaped(text: str) -> bytes:
+    """A separator as rg reads it: `\\n`, `\\r`, `\\t`, `\\0`, `\\\\` and `\\xHH` escapes; any
+    other backslash stands for itself."""
+    data = os.fsencode(text)
+    out = bytearray()
+    i = 0
+    while i < len(data):
+        if data[i] == 0x5C and i + 1 < len(data):
+            escape = _ESCAPES.get(data[i + 1])
+            if escape is not None:
+                out += escape
+                i += 2
+                continue
+            digits = data[i + 2 : i + 4]
+            if data[i + 1] == ord("x") and len(digits) == 2 and all(d in _HEX for d in digits):
+                out.append(int(digits, 16))
+                i += 4
+                continue
+        out.append(data[i])
+        i += 1
+    return bytes(out)
 
 
 _TYPE_FLAGS = (
@@ -211,6 +240,19 @@ def search_parser() -> Parser:
     g.add_argument("--no-column", dest="column", action="store_false")
     g.add_argument("--vimgrep", action="store_true",
                    help="a line per match: path, line and column, then the whole line")
+    g.add_argument("-b", "--byte-offset", action="store_true",
+                   help="print the byte offset of each line (or -o match) before it")
+    g.add_argument("--no-byte-offset", dest="byte_offset", action="store_false")
+    g.add_argument("--trim", action="store_true", help="print lines without leading spaces")
+    g.add_argument("--no-trim", dest="trim", action="store_false")
+    g.add_argument("--context-separator", type=_unescaped, default=b"--", metavar="SEP",
+                   help="the line between context groups (escapes: \\t \\n \\xHH ...)")
+    g.add_argument("--no-context-separator", dest="context_separator", action="store_const",
+                   const=None)
+    g.add_argument("--field-match-separator", type=_unescaped, default=b":", metavar="SEP",
+                   help="what follows the path, number... of a matching line")
+    g.add_argument("--field-context-separator", type=_unescaped, default=b"-", metavar="SEP",
+                   help="what follows the path, number... of a context line")
     g.add_argument("-0", "--null", action="store_true",
                    help="end each path printed with a NUL, not ':' or a newline (for xargs -0)")
     g.add_argument("-o", "--only-matching", action="store_true")
@@ -299,6 +341,9 @@ def search_options(
         heading=False if ns.vimgrep else ns.heading,
         binary="binary" if ns.binary == "auto" and ns.unrestricted >= 3 else ns.binary,
         only_matching=ns.only_matching, max_count=ns.max_count, include_zero=ns.include_zero,
+        byte_offset=ns.byte_offset, trim=ns.trim, context_separator=ns.context_separator,
+        field_match_separator=ns.field_match_separator,
+        field_context_separator=ns.field_context_separator,
         messages=ns.messages,
         before_context=context if ns.before_context is None else ns.before_context,
         after_context=context if ns.after_context is None else ns.after_context,

@@ -78,6 +78,11 @@ class OutputOptions:
     color: Literal["never", "auto", "always"] = "auto"
     only_matching: bool = False
     max_count: int | None = None
+    byte_offset: bool = False  # -b: each line's (or -o match's) byte offset in the file
+    trim: bool = False  # --trim: lines printed without their leading ASCII spaces
+    context_separator: bytes | None = b"--"  # between context groups; None: no line at all
+    field_match_separator: bytes = b":"  # after the path, line number... of a matching line
+    field_context_separator: bytes = b"-"  # ... and of a context line
     include_zero: bool = False  # --include-zero: -c/--count-matches print files counting 0
     messages: bool = True  # False (--no-messages): files that cannot be read go unreported
     before_context: int = 0

@@ -23,6 +23,7 @@ _LINE_COLOR = b"\x1b[0m\x1b[32m"
 _MATCH_COLOR = b"\x1b[0m\x1b[1m\x1b[31m"
 _RESET = b"\x1b[0m"
 _COLUMN_COLOR = _RESET  # rg paints the column with an empty style: a reset on each side
+_TRIMMED = b" \t\x0b\x0c\r"  # what --trim takes off a line's front (ASCII spaces but `\n`)
 
 
 class Printer(Protocol):
@@ -165,8 +166,14 @@ class LineFormat(FileFormat):
 
     @property
     def file_break(self) -> bytes:
-        """A blank line under headings, `--` between context groups, else nothing."""
-        return b"\n" if self.heading else b"--\n" if self.has_context else b""
+        """A blank line under headings, the context separator with context, else nothing."""
+        return b"\n" if self.heading else self.context_break if self.has_context else b""
+
+    @property
+    def context_break(self) -> bytes:
+        """The line between context groups (none with --no-context-separator)."""
+        sep = self.opts.context_separator
+        return b"" if sep is None else sep + b"\n"
 
     def _spec(self, spec: bytes) -> bytes | None:
         return spec if self.color else None
@@ -188,10 +195,13 @@ class LineFormat(FileFormat):
         prefix_path = path if self.with_filename and not self.heading else None
         has_context = self.has_context
         last_line = None
-        if not (self.needs_line_numbers or self.needs_spans or result.multiline):
+        opts = self.opts
+        if not (self.needs_line_numbers or self.needs_spans or result.multiline
+                or opts.byte_offset or opts.trim):
             # Events without numbers or spans, each one line ending in a newline (but perhaps
             # the file's last): the lines need only the path before each (most searches).
-            lead = b"" if prefix_path is None else prefix_path + self._path_end(b":")
+            lead = b"" if prefix_path is None else prefix_path + self._path_end(
+                opts.field_match_separator)
             if events:
                 chunks.append(_ensure_newline(lead + lead.join(e.lines for e in events)))
         else:
@@ -200,12 +210,12 @@ class LineFormat(FileFormat):
                 # searcher._MultiLine), which is never a break.
                 if has_context:
                     if last_line is not None and event.line_number > last_line + 1:
-                        chunks.append(b"--\n")
+                        chunks.append(self.context_break)
                     last_line = event.last_line_number
                 chunks.extend(self._event(event, prefix_path, result.multiline))
         at_cut = result.events[cut] if cut is not None and cut < len(result.events) else None
         if has_context and last_line and at_cut and at_cut.line_number > last_line + 1:
-            chunks.append(b"--\n")
+            chunks.append(self.context_break)
         lines = b"".join(chunks)  # empty when -o found only empty matches (-U prints none)
         if binary_note:
             return Rendered(lines + self._binary_note(result, path), has_match, bool(lines))
@@ -225,8 +235,10 @@ class LineFormat(FileFormat):
         return b"\0" if self.opts.null else sep
 
     def _prefix(
-        self, path: bytes | None, number: int, sep: bytes, column: int | None = None
+        self, path: bytes | None, number: int, sep: bytes, column: int | None, offset: int
     ) -> bytes:
+        """What goes before a printed line: path, line number, column, byte offset (each as
+        asked for), each followed by the separator of matching or of context lines."""
         parts = b""
         if path is not None:
             parts += path + self._path_end(sep)
@@ -234,60 +246,81 @@ class LineFormat(FileFormat):
             parts += _paint(b"%d" % number, self._spec(_LINE_COLOR)) + sep
         if column is not None:
             parts += _paint(b"%d" % column, self._spec(_COLUMN_COLOR)) + sep
+        if self.opts.byte_offset:
+            parts += _paint(b"%d" % offset, self._spec(_COLUMN_COLOR)) + sep
         return parts
 
+    def _trimmed(self, text: bytes) -> int:
+        """How many bytes --trim takes off the front of `text` (ASCII spaces, not `\\n`)."""
+        return len(text) - len(text.lstrip(_TRIMMED)) if self.opts.trim else 0
+
     def _event(self, event: LineEvent, path: bytes | None, across_lines: bool) -> list[bytes]:
-        sep = b":" if event.is_match else b"-"
+        opts = self.opts
+        sep = opts.field_match_separator if event.is_match else opts.field_context_separator
         lines = event.lines
         if not event.submatches:
-            return [self._prefix(path, event.line_number, sep) + _ensure_newline(lines)]
-        if self.opts.only_matching:
+            body = lines[self._trimmed(lines) :]
+            return [self._prefix(path, event.line_number, sep, None, event.offset)
+                    + _ensure_newline(body)]
+        if opts.only_matching:
             return [
-                self._prefix(path, number, sep, column) + _ensure_newline(piece)
-                for number, piece, column in self._split_match(event, across_lines)
+                self._prefix(path, number, sep, column, event.offset + start)
+                + _ensure_newline(piece)
+                for number, piece, column, start in self._split_match(event, across_lines)
             ]
-        if self.opts.vimgrep:
-            return self._vimgrep_lines(event, path)
+        if opts.vimgrep:
+            return self._vimgrep_lines(event, path, across_lines)
         # --column: the first match's, on each line of the event (also the lines after the
         # first of a -U match).
-        column = event.submatches[0][0] + 1 if self.opts.column else None
+        column = event.submatches[0][0] + 1 if opts.column else None
         return self._colored_lines(event, path, sep, column)
 
     def _split_match(
         self, event: LineEvent, across_lines: bool
-    ) -> list[tuple[int, bytes, int | None]]:
+    ) -> list[tuple[int, bytes, int | None, int]]:
         """-o: each submatch, one output line per line it covers (-U), with the column (if
         --column) on each: where the submatch starts, counted from the event's start as rg
-        does (so a -U match on the second line of an event has a column past that line's)."""
+        does (so a -U match on the second line of an event has a column past that line's);
+        and that start, from which -b counts the offset of every piece of the submatch."""
         pieces = []
+        lines = event.lines
         for start, end in event.submatches:
-            number = event.line_number + event.lines.count(b"\n", 0, start)
+            number = event.line_number + lines.count(b"\n", 0, start)
             column = start + 1 if self.opts.column else None
-            text = event.lines[start:end]
+            text = lines[start:end]
             parts = text.split(b"\n")
             if len(parts) > 1 and parts[-1] == b"":
                 parts.pop()
-            for offset, part in enumerate(parts):
+            for index, part in enumerate(parts):
+                # --trim: rg trims a piece that starts its line, or line by line any match.
+                if not across_lines or index or start == 0 or lines[start - 1] == 0x0A:
+                    part = part[self._trimmed(part) :]
                 # -U searching across lines: rg prints no empty piece (an empty match, or a
                 # line's bare terminator); line by line it prints empty matches.
                 if part or not across_lines:
-                    pieces.append((number + offset, _paint(part, self._match_spec(part)), column))
+                    pieces.append((number + index, _paint(part, self._match_spec(part)), column,
+                                   start))
         return pieces
 
-    def _vimgrep_lines(self, event: LineEvent, path: bytes | None) -> list[bytes]:
+    def _vimgrep_lines(self, event: LineEvent, path: bytes | None,
+                       across_lines: bool) -> list[bytes]:
         """--vimgrep: each submatch on its own output line: the line where it starts, with
-        that line's number and the submatch's column in it, and only it painted."""
+        that line's number and the submatch's column in it, and only it painted; -b gives the
+        submatch's offset (the line's when searching across lines, as rg does)."""
         out = []
         lines = event.lines
         for start, end in event.submatches:
             line_start = lines.rfind(b"\n", 0, start) + 1
             line_end = lines.find(b"\n", start)
             line_end = len(lines) if line_end < 0 else line_end + 1
-            body = lines[line_start:line_end]
+            trimmed = line_start + self._trimmed(lines[line_start:line_end])
+            body = lines[trimmed:line_end]
             if self.color:
-                body = self._paint_line(body, line_start, [(start, end)])
+                body = self._paint_line(body, trimmed, [(start, end)])
             number = event.line_number + lines.count(b"\n", 0, line_start)
-            out.append(self._prefix(path, number, b":", start - line_start + 1)
+            offset = event.offset + (line_start if across_lines else start)
+            out.append(self._prefix(path, number, self.opts.field_match_separator,
+                                    start - line_start + 1, offset)
                        + _ensure_newline(body))
         return out
 
@@ -304,10 +337,12 @@ class LineFormat(FileFormat):
         for number in range(event.line_number, event.last_line_number + 1):
             stop = lines.find(b"\n", start)
             stop = len(lines) if stop < 0 else stop + 1
-            body = lines[start:stop]
+            trimmed = start + self._trimmed(lines[start:stop])
+            body = lines[trimmed:stop]
             if self.color:
-                body = self._paint_line(body, start, event.submatches)
-            out.append(self._prefix(path, number, sep, column) + _ensure_newline(body))
+                body = self._paint_line(body, trimmed, event.submatches)
+            out.append(self._prefix(path, number, sep, column, event.offset + start)
+                       + _ensure_newline(body))
             start = stop
         return out
 
