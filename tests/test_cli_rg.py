@@ -182,6 +182,8 @@ ARGS: list[list[str]] = [
     ["--field-match-separator", "\\0", "--field-context-separator", "|", "-n", "-C1", "foo"],
     ["--field-match-separator", "=", "-c", "foo"], ["--heading", "--context-separator", "",
                                                     "-C1", "foo"],
+    ["-M", "20", "foo"], ["-M", "20", "--max-columns-preview", "--color", "always", "-i", "k"],
+    ["-M", "0", "-c", "foo"], ["-M", "12", "-U", "--vimgrep", "foo\\nbar"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

@@ -47,6 +47,9 @@ FILES: dict[str, bytes] = {
     "late.bin": b"foo line\n" * 9000 + b"foo\x00 nul\n" + b"foo end\n" * 3,
     "bom8.txt": b"\xef\xbb\xbffoo\nbar\n",
     "indent.txt": b"  foo\n\t\x0b foo x\n   \n\r\nfoo\n \x0c\r foo",
+    "graphemes.txt": "e\u0301e\u0301 foo \U0001f1eb\U0001f1f7\U0001f44d\U0001f3fd x\u200dy foo\n"
+                     "a\tb\x7f\u00ad foo \r\nfoo \u0915\u093f\u0915 \U0001f468\u200d\U0001f469"
+                     " foo\n".encode() + b"\xe2\x82 foo \xff\xfe\n",
     # matches far apart: line numbers from counts over spans beyond searcher.VECTOR_COUNT_MIN
     "far.txt": (b"y" * 3500 + b"\n") * 3 + b"".join(b"foo %d\n" % i + (b"z" * 3500 + b"\n") * 3
                                                   for i in range(3)),
@@ -71,6 +74,13 @@ FLAG_SETS: list[list[str]] = [
     ["--trim", "--color", "always", "-v", "-C1"],
     ["--context-separator", "X\\tY", "--field-context-separator", "=", "-C1", "-n"],
     ["--no-context-separator", "--field-match-separator", "", "-A1", "--column"],
+    # -M: a line longer than that many bytes is a note; with a preview, its first graphemes
+    # and the matches left out (each way of printing a line measures and counts its own way).
+    ["-M", "4", "-n"], ["-M", "4", "--max-columns-preview", "-C1"], ["-M", "5", "--column"],
+    ["-M", "3", "--max-columns-preview", "--color", "always", "-o"], ["-M", "2", "-o", "-b"],
+    ["-M", "5", "--vimgrep", "--max-columns-preview"], ["-M", "6", "--column", "--trim"],
+    ["-M", "6", "--color", "always", "--trim", "-v", "-C1", "--max-columns-preview"],
+    ["-M", "7", "--vimgrep", "--color", "always", "--trim"], ["-M", "4", "--json"],
 ]
 PATTERNS = ["foo", "a*", "", "l[1-5]|zz", "é|ü", "x"]
 MULTILINE_PATTERNS = [

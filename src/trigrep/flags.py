@@ -240,6 +240,12 @@ def search_parser() -> Parser:
     g.add_argument("--no-column", dest="column", action="store_false")
     g.add_argument("--vimgrep", action="store_true",
                    help="a line per match: path, line and column, then the whole line")
+    g.add_argument("-M", "--max-columns", type=_count, metavar="NUM",
+                   help="print a note instead of a line longer than NUM bytes (0: no limit)")
+    g.add_argument("--max-columns-preview", action="store_true",
+                   help="with -M, print the start of such a line instead")
+    g.add_argument("--no-max-columns-preview", dest="max_columns_preview",
+                   action="store_false")
     g.add_argument("-b", "--byte-offset", action="store_true",
                    help="print the byte offset of each line (or -o match) before it")
     g.add_argument("--no-byte-offset", dest="byte_offset", action="store_false")
@@ -341,6 +347,7 @@ def search_options(
         heading=False if ns.vimgrep else ns.heading,
         binary="binary" if ns.binary == "auto" and ns.unrestricted >= 3 else ns.binary,
         only_matching=ns.only_matching, max_count=ns.max_count, include_zero=ns.include_zero,
+        max_columns=ns.max_columns or None, max_columns_preview=ns.max_columns_preview,
         byte_offset=ns.byte_offset, trim=ns.trim, context_separator=ns.context_separator,
         field_match_separator=ns.field_match_separator,
         field_context_separator=ns.field_context_separator,

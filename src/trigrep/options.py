@@ -78,6 +78,8 @@ class OutputOptions:
     color: Literal["never", "auto", "always"] = "auto"
     only_matching: bool = False
     max_count: int | None = None
+    max_columns: int | None = None  # -M: lines longer (in bytes) print as a note; None: any
+    max_columns_preview: bool = False  # -M's note is the line's start and what is left out
     byte_offset: bool = False  # -b: each line's (or -o match's) byte offset in the file
     trim: bool = False  # --trim: lines printed without their leading ASCII spaces
     context_separator: bytes | None = b"--"  # between context groups; None: no line at all

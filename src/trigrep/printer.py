@@ -10,7 +10,7 @@ import base64
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
@@ -24,6 +24,10 @@ _MATCH_COLOR = b"\x1b[0m\x1b[1m\x1b[31m"
 _RESET = b"\x1b[0m"
 _COLUMN_COLOR = _RESET  # rg paints the column with an empty style: a reset on each side
 _TRIMMED = b" \t\x0b\x0c\r"  # what --trim takes off a line's front (ASCII spaces but `\n`)
+# rg's --max-columns-preview counts Unicode's extended grapheme clusters; `_graphemes_end`
+# follows their main rules: marks extend a character, controls (and lone bytes) stand alone.
+_MARK_CATEGORIES = frozenset({"Mn", "Me", "Mc"})
+_SINGLE_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})  # Cs: a byte that is not UTF-8
 
 
 class Printer(Protocol):
@@ -67,6 +71,66 @@ def make_printer(
     if opts.mode == "quiet":
         return SummaryPrinter(out, opts, with_filename=with_filename, color=False)
     return StandardPrinter(out, opts, with_filename=with_filename, is_tty=is_tty, env=env)
+
+
+def _graphemes_end(text: bytes, count: int) -> int:
+    """Where the first `count` graphemes of `text` end, in bytes: an ill-formed UTF-8 unit is
+    one (as rg decodes them: see `_ill_formed_length`), `\\r\\n` is one, a control character is
+    one, and any other character takes along the marks and joiners after it (and the
+    character a joiner joins, and a flag's second regional indicator)."""
+    import unicodedata
+
+    chars = text.decode("utf-8", "surrogateescape")
+    i, n = 0, len(chars)
+    while i < n and count > 0:
+        first = chars[i]
+        i += 1
+        count -= 1
+        if first == "\r" and chars[i : i + 1] == "\n":
+            i += 1
+        elif "\udc80" <= first <= "\udcff":  # a byte of ill-formed UTF-8
+            i += _ill_formed_length(chars, i - 1) - 1
+        elif unicodedata.category(first) not in _SINGLE_CATEGORIES:
+            if _is_regional(first) and i < n and _is_regional(chars[i]):
+                i += 1
+            while i < n and (_extends(chars[i]) or chars[i - 1] == "\u200d"):
+                i += 1
+    return len(chars[:i].encode("utf-8", "surrogateescape"))
+
+
+def _ill_formed_length(chars: str, i: int) -> int:
+    """How many of the escaped bytes from chars[i] make one ill-formed unit: the longest
+    start of a UTF-8 sequence there (a lead byte and the continuation bytes it allows), or
+    the byte alone (what Unicode calls a maximal subpart, which decoders, rg's too, turn
+    into one U+FFFD)."""
+    def byte(k: int) -> int:
+        c = chars[k : k + 1]
+        return ord(c) - 0xDC00 if c and "\udc80" <= c <= "\udcff" else -1
+
+    lead = byte(i)
+    if not 0xC2 <= lead <= 0xF4:
+        return 1
+    low = {0xE0: 0xA0, 0xF0: 0x90}.get(lead, 0x80)
+    high = {0xED: 0x9F, 0xF4: 0x8F}.get(lead, 0xBF)
+    if not low <= byte(i + 1) <= high:
+        return 1
+    length = 2
+    while length < (2 if lead < 0xE0 else 3 if lead < 0xF0 else 4) and (
+            0x80 <= byte(i + length) <= 0xBF):
+        length += 1
+    return length
+
+
+def _is_regional(c: str) -> bool:
+    return "\U0001f1e6" <= c <= "\U0001f1ff"
+
+
+def _extends(c: str) -> bool:
+    """Joins the grapheme before it: a mark, a joiner, an emoji modifier or a tag."""
+    import unicodedata
+
+    return (unicodedata.category(c) in _MARK_CATEGORIES or c in "\u200c\u200d"
+            or "\U0001f3fb" <= c <= "\U0001f3ff" or "\U000e0020" <= c <= "\U000e007f")
 
 
 def _paint(text: bytes, spec: bytes | None) -> bytes:
@@ -197,7 +261,7 @@ class LineFormat(FileFormat):
         last_line = None
         opts = self.opts
         if not (self.needs_line_numbers or self.needs_spans or result.multiline
-                or opts.byte_offset or opts.trim):
+                or opts.byte_offset or opts.trim or opts.max_columns):
             # Events without numbers or spans, each one line ending in a newline (but perhaps
             # the file's last): the lines need only the path before each (most searches).
             lead = b"" if prefix_path is None else prefix_path + self._path_end(
@@ -260,6 +324,8 @@ class LineFormat(FileFormat):
         lines = event.lines
         if not event.submatches:
             body = lines[self._trimmed(lines) :]
+            if self._too_long(body):
+                body = self._cut(event, body, 0, len(body), [])
             return [self._prefix(path, event.line_number, sep, None, event.offset)
                     + _ensure_newline(body)]
         if opts.only_matching:
@@ -273,7 +339,7 @@ class LineFormat(FileFormat):
         # --column: the first match's, on each line of the event (also the lines after the
         # first of a -U match).
         column = event.submatches[0][0] + 1 if opts.column else None
-        return self._colored_lines(event, path, sep, column)
+        return self._colored_lines(event, path, sep, column, across_lines)
 
     def _split_match(
         self, event: LineEvent, across_lines: bool
@@ -287,50 +353,134 @@ class LineFormat(FileFormat):
         for start, end in event.submatches:
             number = event.line_number + lines.count(b"\n", 0, start)
             column = start + 1 if self.opts.column else None
-            text = lines[start:end]
-            parts = text.split(b"\n")
+            parts = lines[start:end].split(b"\n")
             if len(parts) > 1 and parts[-1] == b"":
                 parts.pop()
+            part_start = start
             for index, part in enumerate(parts):
                 # --trim: rg trims a piece that starts its line, or line by line any match.
+                trimmed = 0
                 if not across_lines or index or start == 0 or lines[start - 1] == 0x0A:
-                    part = part[self._trimmed(part) :]
+                    trimmed = self._trimmed(part)
+                shown = part[trimmed:]
                 # -U searching across lines: rg prints no empty piece (an empty match, or a
                 # line's bare terminator); line by line it prints empty matches.
-                if part or not across_lines:
-                    pieces.append((number + index, _paint(part, self._match_spec(part)), column,
-                                   start))
+                if shown or not across_lines:
+                    pieces.append((number + index, self._piece(event, part, part_start, trimmed,
+                                                               across_lines), column, start))
+                part_start += len(part) + 1
         return pieces
+
+    def _piece(self, event: LineEvent, part: bytes, part_start: int, trimmed: int,
+               across_lines: bool) -> bytes:
+        """One -o piece as printed: painted, or cut by --max-columns as rg cuts it (each of
+        its three ways of printing a piece measures, and counts matches, its own way)."""
+        shown = part[trimmed:]
+        if across_lines:
+            if self._too_long(shown):
+                start = part_start + trimmed
+                return self._cut(event, event.lines, start, start + len(shown), event.submatches)
+        elif self.color:
+            if self._too_long(part):
+                return self._cut(event, part, trimmed, len(part), [(0, len(part))])
+        elif self._too_long(shown):
+            return self._cut(event, shown, 0, len(shown), event.submatches)
+        return _paint(shown, self._match_spec(shown))
+
+    def _too_long(self, text: bytes) -> bool:
+        """Past --max-columns (bytes, as rg measures them)."""
+        limit = self.opts.max_columns
+        return limit is not None and len(text) > limit
+
+    def _cut(self, event: LineEvent, data: bytes, start: int, end: int,
+             matches: Sequence[tuple[int, int]]) -> bytes:
+        """What rg prints instead of data[start:end], a line (or -o piece) past --max-columns:
+        a note, or with --max-columns-preview its first columns (graphemes), painted, and how
+        many of `matches` start after them (or that the line goes on, when none is known).
+        Ends with a newline. Matches are known only when the printer looks for them (to
+        paint them, or for -o, --column, --vimgrep), as rg's does."""
+        opts = self.opts
+        granular = self.color or opts.only_matching or opts.column or opts.vimgrep
+        if not granular:
+            matches = ()
+        if opts.max_columns_preview:
+            assert opts.max_columns is not None
+            cut = start + _graphemes_end(data[start:end], opts.max_columns)
+            shown = data[start:cut].removesuffix(b"\n")
+            if self.color and matches:
+                shown = self._paint_line(shown, start, list(matches))
+            if not matches:
+                return shown + b" [... omitted end of long line]\n"
+            remaining = sum(1 for m_start, _ in matches if cut <= m_start < end)
+            return shown + b" [... %d more %s]\n" % (
+                remaining, b"match" if remaining == 1 else b"matches")
+        if not (granular and event.submatches) or opts.only_matching:
+            return b"[Omitted long matching line]\n" if event.is_match else (
+                b"[Omitted long context line]\n")
+        return b"[Omitted long line with %d matches]\n" % len(event.submatches)
 
     def _vimgrep_lines(self, event: LineEvent, path: bytes | None,
                        across_lines: bool) -> list[bytes]:
         """--vimgrep: each submatch on its own output line: the line where it starts, with
         that line's number and the submatch's column in it, and only it painted; -b gives the
         submatch's offset (the line's when searching across lines, as rg does)."""
+        if across_lines:
+            return [line for span in event.submatches
+                    for line in self._vimgrep_across(event, path, span)]
         out = []
         lines = event.lines
+        sep = self.opts.field_match_separator
         for start, end in event.submatches:
             line_start = lines.rfind(b"\n", 0, start) + 1
             line_end = lines.find(b"\n", start)
             line_end = len(lines) if line_end < 0 else line_end + 1
             trimmed = line_start + self._trimmed(lines[line_start:line_end])
             body = lines[trimmed:line_end]
-            if self.color:
+            if self.color and self._too_long(lines[line_start:line_end]):
+                body = self._cut(event, lines, trimmed, line_end, [(start, end)])
+            elif not self.color and self._too_long(body):
+                body = self._cut(event, body, 0, len(body), event.submatches)
+            elif self.color:
                 body = self._paint_line(body, trimmed, [(start, end)])
             number = event.line_number + lines.count(b"\n", 0, line_start)
-            offset = event.offset + (line_start if across_lines else start)
-            out.append(self._prefix(path, number, self.opts.field_match_separator,
-                                    start - line_start + 1, offset)
-                       + _ensure_newline(body))
+            out.append(self._prefix(path, number, sep, start - line_start + 1,
+                                    event.offset + start) + _ensure_newline(body))
         return out
+
+    def _vimgrep_across(self, event: LineEvent, path: bytes | None,
+                        span: tuple[int, int]) -> Iterator[bytes]:
+        """-U --vimgrep: the line where the submatch starts; when --max-columns cuts it, rg
+        goes on with the submatch's next line (column 1), until one is printed whole."""
+        lines = event.lines
+        start, end = span
+        line_start = lines.rfind(b"\n", 0, start) + 1
+        number = event.line_number + lines.count(b"\n", 0, line_start)
+        while line_start < len(lines) and (line_start < end or line_start == start):
+            line_end = lines.find(b"\n", line_start)
+            line_end = len(lines) if line_end < 0 else line_end + 1
+            content_end = line_end - (lines[line_end - 1] == 0x0A)
+            trimmed = line_start + self._trimmed(lines[line_start:content_end])
+            prefix = self._prefix(path, number, self.opts.field_match_separator,
+                                  max(start - line_start, 0) + 1, event.offset + line_start)
+            if self._too_long(lines[trimmed:content_end]):
+                yield prefix + self._cut(event, lines, trimmed, content_end, [span])
+            else:
+                body = lines[trimmed:line_end]
+                if self.color:
+                    body = self._paint_line(body, trimmed, [span])
+                yield prefix + _ensure_newline(body)
+                return
+            line_start, number = line_end, number + 1
 
     def _match_spec(self, text: bytes) -> bytes | None:
         return self._spec(_MATCH_COLOR) if text else None
 
     def _colored_lines(
-        self, event: LineEvent, path: bytes | None, sep: bytes, column: int | None
+        self, event: LineEvent, path: bytes | None, sep: bytes, column: int | None,
+        across_lines: bool,
     ) -> list[bytes]:
-        """Each line of the event with its submatches painted (line by line for -U)."""
+        """Each line of the event with its submatches painted (line by line for -U), or cut
+        by --max-columns (measured as rg's printer for that case measures it)."""
         out = []
         lines = event.lines
         start = 0
@@ -339,8 +489,14 @@ class LineFormat(FileFormat):
             stop = len(lines) if stop < 0 else stop + 1
             trimmed = start + self._trimmed(lines[start:stop])
             body = lines[trimmed:stop]
-            if self.color:
-                body = self._paint_line(body, trimmed, event.submatches)
+            subs = event.submatches
+            if across_lines or self.color:
+                if self._too_long(lines[trimmed if across_lines else start : stop]):
+                    body = self._cut(event, lines, trimmed, stop, subs)
+                elif self.color:
+                    body = self._paint_line(body, trimmed, subs)
+            elif self._too_long(body):  # (the spans stay where they were before the trim)
+                body = self._cut(event, body, 0, len(body), subs)
             out.append(self._prefix(path, number, sep, column, event.offset + start)
                        + _ensure_newline(body))
             start = stop
