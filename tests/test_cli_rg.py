@@ -184,6 +184,12 @@ ARGS: list[list[str]] = [
                                                     "-C1", "foo"],
     ["-M", "20", "foo"], ["-M", "20", "--max-columns-preview", "--color", "always", "-i", "k"],
     ["-M", "0", "-c", "foo"], ["-M", "12", "-U", "--vimgrep", "foo\\nbar"],
+    # Flags anywhere among the positional arguments, as rg takes them; -w and -x: the last
+    # one wins; -m0 searches nothing (not even a missing path is reported).
+    ["foo", "-n", "src/main.c"], ["foo", "src", "-c", "docs"], ["foo", "-i", "--", "src/main.c"],
+    ["-e", "x", "--", "-y"], ["foo", "-g", "*.md", "docs", "-l"], ["-x", "-w", "-c", "foo"],
+    ["-w", "-x", "-c", "foo"], ["-xw", "-c", "foo"], ["-m0", "-l", "foo"], ["-m0", "-q", "foo"],
+    ["-m0", "--files-without-match", "foo"], ["-m0", "--json", "foo"], ["-m0", "foo", "nope"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

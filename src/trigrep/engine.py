@@ -305,9 +305,11 @@ def search(
     """
 
     console = console or Console.of_process()
+    query = compile_query(match_opts)
+    if out_opts.max_count == 0:
+        return 1  # as rg: -m0 searches nothing, prints nothing, reports no missing path
     try:
-        return _search_and_print(paths, compile_query(match_opts), walk_opts, out_opts, console,
-                                 warm)
+        return _search_and_print(paths, query, walk_opts, out_opts, console, warm)
     finally:
         console.out.flush()
 

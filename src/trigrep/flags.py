@@ -10,7 +10,7 @@ import argparse
 import functools
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from trigrep import __version__
@@ -56,10 +56,22 @@ class Parser(argparse.ArgumentParser):
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
         args = list(sys.argv[1:] if args is None else args)
-        return super().parse_known_args(self._values_attached(args), namespace)
+        return super().parse_known_args(self._flags_first(args), namespace)
 
-    def _values_attached(self, args: list[str]) -> list[str]:
-        """`args` with each flag's separate value joined to it (`--regexp=VALUE`)."""
+    def _flags_first(self, args: list[str]) -> list[str]:
+        """`args` with each flag's separate value joined to it (`--regexp=VALUE`), then the
+        flags before the positional arguments, which follow a `--`: rg takes flags anywhere
+        (`rg foo -n src`), where argparse would stop taking positionals at the first flag
+        after them."""
+        out: list[str] = []
+        rest: list[str] = []  # what followed a `--`: positional, whatever it looks like
+        for arg in self._values_attached(args, rest):
+            (rest if arg == "-" or not arg.startswith("-") else out).append(arg)
+        return [*out, "--", *rest]
+
+    def _values_attached(self, args: list[str], after_dashes: list[str]) -> Iterator[str]:
+        """`args` up to a `--` (what follows it goes to `after_dashes`), each flag's separate
+        value joined to it (`--regexp=VALUE`)."""
         takes_value = {
             option: action for option, action in self._option_string_actions.items()
             if action.nargs is None
@@ -69,19 +81,19 @@ class Parser(argparse.ArgumentParser):
             long = next((o for o in action.option_strings if o.startswith("--")), None)
             return f"{long}={value}" if long else action.option_strings[0] + value
 
-        out: list[str] = []
         i = 0
         while i < len(args):
             arg = args[i]
             i += 1
             if arg == "--":
-                return out + args[i - 1 :]
+                after_dashes.extend(args[i:])
+                return
             if i < len(args) and args[i] == "--":
-                out.append(arg)  # argparse drops a value "--" even when attached: let it
-                continue  # say "expected one argument" rather than take an empty value
+                yield arg  # argparse drops a value "--" even when attached: let it say
+                continue  # "expected one argument" rather than take an empty value
             action = takes_value.get(arg)
             if action is not None and arg.startswith("--") and i < len(args):
-                out.append(attached(action, args[i]))
+                yield attached(action, args[i])
                 i += 1
                 continue
             if arg.startswith("-") and not arg.startswith("--") and i < len(args):
@@ -92,12 +104,11 @@ class Parser(argparse.ArgumentParser):
                         break
                 if action is not None and k == len(arg) - 1:
                     if k > 1:
-                        out.append(arg[:k])
-                    out.append(attached(action, args[i]))
+                        yield arg[:k]
+                    yield attached(action, args[i])
                     i += 1
                     continue
-            out.append(arg)
-        return out
+            yield arg
 
 
 def _count(text: str) -> int:
@@ -188,8 +199,10 @@ def search_parser() -> Parser:
                    help="insensitive unless the pattern has an uppercase letter")
     g.add_argument("-s", "--case-sensitive", dest="case", action="append_const",
                    const="sensitive")
-    g.add_argument("-w", "--word-regexp", action="store_true")
-    g.add_argument("-x", "--line-regexp", action="store_true")
+    # -w and -x: as in rg, the last one given wins.
+    g.add_argument("-w", "--word-regexp", dest="bounds", action="append_const", const="word",
+                   default=[])
+    g.add_argument("-x", "--line-regexp", dest="bounds", action="append_const", const="line")
     g.add_argument("-v", "--invert-match", action="store_true")
     g.add_argument("-U", "--multiline", action="store_true", help="matches may span lines")
     g.add_argument("--no-multiline", dest="multiline", action="store_false")
@@ -334,9 +347,9 @@ def search_options(
         patterns.append(args.pop(0))
     match_opts = MatchOptions(
         patterns=patterns, fixed_strings=ns.fixed_strings,
-        case=(ns.case or ["sensitive"])[-1], word_regexp=ns.word_regexp,
-        line_regexp=ns.line_regexp, invert_match=ns.invert_match, multiline=ns.multiline,
-        multiline_dotall=ns.multiline_dotall, text=ns.binary == "text",
+        case=(ns.case or ["sensitive"])[-1], word_regexp=ns.bounds[-1:] == ["word"],
+        line_regexp=ns.bounds[-1:] == ["line"], invert_match=ns.invert_match,
+        multiline=ns.multiline, multiline_dotall=ns.multiline_dotall, text=ns.binary == "text",
     )
     context = ns.context or 0
     out_opts = OutputOptions(
