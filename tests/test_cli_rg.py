@@ -190,6 +190,8 @@ ARGS: list[list[str]] = [
     ["-e", "x", "--", "-y"], ["foo", "-g", "*.md", "docs", "-l"], ["-x", "-w", "-c", "foo"],
     ["-w", "-x", "-c", "foo"], ["-xw", "-c", "foo"], ["-m0", "-l", "foo"], ["-m0", "-q", "foo"],
     ["-m0", "--files-without-match", "foo"], ["-m0", "--json", "foo"], ["-m0", "foo", "nope"],
+    ["--count-matches", "$"], ["--count-matches", "$", "src/nonl.txt"], ["-l", "x$"],
+    ["-N", "--json", "-C1", "foo"], ["--json", "-o", "-N", "-U", "foo\\nbar"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

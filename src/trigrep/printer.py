@@ -573,8 +573,12 @@ class SummaryFormat(FileFormat):
             if mode == "files_without_match" and result.error is None:
                 return Rendered(b"", True, False)
             return None
+        # Whether the file matched is a count of lines (-U: of matches) even for
+        # --count-matches, which may then print 0 (`$` at the end of a file without a final
+        # newline is a matching line, but not a match rg's printer shows).
+        matched = result.summary_count() > 0
         count = result.summary_count(mode == "count_matches")
-        if (count == 0) != (mode == "files_without_match") and not self.opts.counts_zero:
+        if matched == (mode == "files_without_match") and not self.opts.counts_zero:
             return None
         if mode in ("files_with_matches", "files_without_match"):
             line = self._line(display_path, None)
@@ -583,7 +587,7 @@ class SummaryFormat(FileFormat):
         else:
             line = b""  # -q
         # A file printed by --files-without-match is a success, a 0 of --include-zero is not.
-        success = count > 0 or mode == "files_without_match"
+        success = matched or mode == "files_without_match"
         return Rendered(line, result.error is None and success, False)
 
     def _line(self, display_path: str | None, count: int | None) -> bytes:
@@ -684,15 +688,15 @@ class JsonPrinter:
         for key in self._STAT_KEYS:
             self.total[key] += stats[key]
 
-    @staticmethod
-    def _event(path: dict[str, str], event: LineEvent) -> bytes:
+    def _event(self, path: dict[str, str], event: LineEvent) -> bytes:
         lines = event.lines
         return _dumps({
             "type": "match" if event.is_match else "context",
             "data": {
                 "path": path,
                 "lines": _data(lines),
-                "line_number": event.line_number,
+                # -N: null (rg's JSON has line numbers unless told otherwise)
+                "line_number": None if self.opts.line_number is False else event.line_number,
                 "absolute_offset": event.offset,
                 "submatches": [
                     {"match": _data(lines[start:end]), "start": start, "end": end}
