@@ -317,6 +317,17 @@ def test_global_excludes_file_from_gitconfig(tmp_path: Path, home: Path) -> None
     assert b"g1" in same_as_rg(root)
 
 
+def test_a_bom_is_part_of_the_first_pattern(tmp_path: Path, home: Path) -> None:
+    """rg 14.1 reads an ignore file's UTF-8 BOM as the start of its first pattern (git
+    would drop it), which then never matches."""
+    make_tree(tmp_path, ["one.txt", "two.txt", "sub/one.txt", "sub/three.txt"], {
+        ".ignore": "\ufeffone.txt\ntwo.txt\n", "sub/.gitignore": "\ufeff*.txt\n",
+        "sub/.ignore": "\ufeff\n!three.txt\n",
+    })
+    git_init(tmp_path / "sub")
+    same_as_rg(tmp_path)
+
+
 def test_ignore_files_of_parent_directories(tmp_path: Path, home: Path) -> None:
     """Parents' .ignore apply up to `/`; parents' .gitignore only up to the repository root."""
     top = tmp_path / "top"
@@ -423,7 +434,7 @@ def negate(*names: str) -> list[TypeChange]:
     ],
 )
 def test_types(basic: Path, changes: list[TypeChange]) -> None:
-    make_tree(basic, ["A.TXT", "c.c", "d.h", ".e.c", "sub/f.cc"])
+    make_tree(basic, ["A.TXT", "c.c", "d.h", ".e.c", "sub/f.cc", "new\nline.txt", "n\nl.c"])
     same_as_rg(basic, WalkOptions(type_changes=changes))
     same_as_rg(basic, WalkOptions(type_changes=changes, globs=["!sub"]))
 

@@ -884,7 +884,8 @@ class TypeMatcher:
 
     def __init__(self, changes: Sequence[TypeChange]) -> None:
         types = FileTypes(changes)
-        rules = [(re.compile(_union(types.globs_of(t))), keep) for t, keep in types.selections]
+        rules = [(re.compile(b"(?s)" + _union(types.globs_of(t))), keep)  # `*` takes a \n
+                 for t, keep in types.selections]
         self._rules = rules[::-1]  # the last selection first
         self._any_selected = any(keep for _, keep in types.selections)
 

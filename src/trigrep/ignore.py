@@ -362,7 +362,9 @@ def read_ignore_file(
             data = f.read()
     except OSError:
         return None
-    text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    # A UTF-8 BOM stays: rg 14.1 reads it as part of the first pattern (which then never
+    # matches), where git would drop it.
+    text = data.decode("utf-8", "surrogateescape")
     matcher = parse_lines(text.split("\n"), on_bad_glob)
     return matcher or None
 
