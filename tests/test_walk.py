@@ -328,6 +328,20 @@ def test_a_bom_is_part_of_the_first_pattern(tmp_path: Path, home: Path) -> None:
     same_as_rg(tmp_path)
 
 
+def test_a_linked_worktree_uses_its_main_repositorys_exclude(tmp_path: Path, home: Path) -> None:
+    main, worktree = tmp_path / "main", tmp_path / "wt"
+    make_tree(main, ["ok.txt"])
+    git_init(main)
+    git = ["git", "-C", str(main), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    subprocess.run([*git, "worktree", "add", "-q", str(worktree)], check=True,
+                   capture_output=True)
+    (main / ".git" / "info" / "exclude").write_text("excluded.txt\n")
+    make_tree(worktree, ["excluded.txt", "kept.txt", "sub/excluded.txt"])
+    assert same_as_rg(worktree) == b"kept.txt\nok.txt\n"
+
+
 def test_ignore_files_of_parent_directories(tmp_path: Path, home: Path) -> None:
     """Parents' .ignore apply up to `/`; parents' .gitignore only up to the repository root."""
     top = tmp_path / "top"

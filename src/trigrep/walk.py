@@ -193,6 +193,25 @@ _REPO_KINDS = frozenset((_GITIGNORE, _EXCLUDE))  # not past the repository's roo
 _Source = tuple[int, IgnoreMatcher, bytes]
 
 
+def _exclude_file(directory: bytes) -> bytes:
+    """The `info/exclude` of the repository whose root is `directory` (ends with `/`): in its
+    `.git`, or for a linked worktree (a `.git` file: `gitdir: PATH`), in the main repository's
+    git directory (the worktree's `commondir`), as rg finds it."""
+    git = directory + b".git"
+    try:
+        with open(git, "rb") as f:
+            line = f.readline().rstrip(b"\r\n")
+    except OSError:  # a directory (or nothing)
+        return git + b"/info/exclude"
+    gitdir = os.path.join(directory, line.removeprefix(b"gitdir: "))
+    try:
+        with open(os.path.join(gitdir, b"commondir"), "rb") as f:
+            common = os.path.join(gitdir, f.readline().rstrip(b"\r\n"))
+    except OSError:
+        common = gitdir
+    return os.path.join(common, b"info/exclude")
+
+
 class _Rules:
     """The ignore files in force inside one directory."""
 
@@ -383,7 +402,9 @@ class Walker:
                 continue
             if dot_names is not None and file.partition(b"/")[0] not in dot_names:
                 continue
-            matcher = self._load(path + (b"" if path.endswith(b"/") else b"/") + file)
+            directory = path if path.endswith(b"/") else path + b"/"
+            matcher = self._load(_exclude_file(directory) if kind == _EXCLUDE
+                                 else directory + file)
             if matcher is not None:
                 own.append((kind, matcher))
         if not (own or has_git or rules.sources):
