@@ -310,7 +310,7 @@ def read_pattern_files(names: list[str]) -> list[str]:
                 with open(name, "rb") as f:
                     data = f.read()
         except OSError as e:
-            raise Error(f"{name}: {e.strerror}") from None
+            raise Error(f"{name}: {e.strerror} (os error {e.errno})") from None
         text = data.decode("utf-8", errors="surrogateescape")
         patterns.extend(line.removesuffix("\r") for line in text.splitlines())
     return patterns

@@ -158,9 +158,7 @@ def _compile(source: str) -> rurex.Pattern:
     except rurex.error as e:
         message = str(e)
         if "size limit" in message:
-            raise PatternError(
-                "regex parse error: compiled regex exceeds size limit of 10485760"
-            ) from None
+            raise PatternError("compiled regex exceeds size limit of 10485760") from None
         if "\\p" in message or "\\P" in message:
             raise PatternError("regex parse error: Unicode property not found") from None
         raise PatternError(f"regex parse error: {message.split(' at position')[0]}") from None
