@@ -192,6 +192,12 @@ ARGS: list[list[str]] = [
     ["-m0", "--files-without-match", "foo"], ["-m0", "--json", "foo"], ["-m0", "foo", "nope"],
     ["--count-matches", "$"], ["--count-matches", "$", "src/nonl.txt"], ["-l", "x$"],
     ["-N", "--json", "-C1", "foo"], ["--json", "-o", "-N", "-U", "foo\\nbar"],
+    # Each kind of ignore file can be left out (--no-ignore-vcs, -dot, ...), or all but
+    # brought back (--ignore).
+    ["--no-ignore-vcs", "-l", "foo"], ["--no-ignore-dot", "-l", "foo"],
+    ["--no-ignore-parent", "--no-ignore-exclude", "--no-ignore-global", "-c", "foo"],
+    ["--no-ignore", "--ignore", "-c", "foo"], ["--no-require-git", "--files"],
+    ["--no-ignore-vcs", "--ignore-vcs", "-l", "foo"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

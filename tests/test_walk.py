@@ -35,7 +35,13 @@ def rg_flags(opts: WalkOptions) -> list[str]:
     flags += [f"--type-{kind}={value}".replace("-select", "").replace("-negate", "-not")
               for kind, value in opts.type_changes]
     flags += ["--hidden"] * opts.hidden + ["--no-ignore"] * opts.no_ignore
+    flags += [f"--no-{name.removeprefix('no_').replace('_', '-')}" for name in _NARROW_NO_IGNORE
+              if getattr(opts, name)]
     return flags
+
+
+_NARROW_NO_IGNORE = ("no_ignore_vcs", "no_ignore_dot", "no_ignore_exclude", "no_ignore_global",
+                     "no_ignore_parent", "no_require_git")
 
 
 @pytest.fixture
@@ -340,6 +346,31 @@ def test_a_linked_worktree_uses_its_main_repositorys_exclude(tmp_path: Path, hom
     (main / ".git" / "info" / "exclude").write_text("excluded.txt\n")
     make_tree(worktree, ["excluded.txt", "kept.txt", "sub/excluded.txt"])
     assert same_as_rg(worktree) == b"kept.txt\nok.txt\n"
+
+
+@pytest.mark.parametrize("names", [(), *((n,) for n in _NARROW_NO_IGNORE),
+                                   ("no_ignore_vcs", "no_require_git"),
+                                   ("no_ignore_parent", "no_require_git")], ids=str)
+@pytest.mark.parametrize("repo", [True, False], ids=["repo", "no-repo"])
+def test_each_kind_of_ignore_file_can_be_left_out(tmp_path: Path, home: Path,
+                                                  names: tuple[str, ...], repo: bool) -> None:
+    """--no-ignore-vcs, -dot, -exclude, -global, -parent and --no-require-git, as rg."""
+    top = tmp_path / "top"
+    root = top / "r"
+    files = [f"{d}{n}.txt" for d in ("", "sub/") for n in "abcdefgh"]
+    make_tree(root, files, {
+        "../.ignore": "a.txt\n", "../.gitignore": "h.txt\n", ".gitignore": "b.txt\n",
+        ".ignore": "c.txt\n", ".rgignore": "d.txt\n", "sub/.gitignore": "f.txt\n",
+    })
+    (home / ".config" / "git").mkdir(parents=True)
+    (home / ".config" / "git" / "ignore").write_text("g.txt\n")
+    if repo:
+        git_init(root)
+        (root / ".git" / "info" / "exclude").write_text("e.txt\n")
+    opts = WalkOptions(**dict.fromkeys(names, True))
+    same_as_rg(root, opts)
+    same_as_rg(root / "sub", opts)
+    same_as_rg(top, opts, ["r"])
 
 
 def test_ignore_files_of_parent_directories(tmp_path: Path, home: Path) -> None:

@@ -72,8 +72,10 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
     walk_opts = WalkOptions(
         globs=ns.glob, iglobs=ns.iglob, glob_case_insensitive=ns.glob_case_insensitive,
         type_changes=ns.type_changes, hidden=ns.hidden or ns.unrestricted >= 2,
-        no_ignore=ns.no_ignore or ns.unrestricted >= 1,
-        search_zip=ns.search_zip, max_depth=ns.max_depth,
+        no_ignore=ns.no_ignore or ns.unrestricted >= 1, no_ignore_vcs=ns.no_ignore_vcs,
+        no_ignore_dot=ns.no_ignore_dot, no_ignore_exclude=ns.no_ignore_exclude,
+        no_ignore_global=ns.no_ignore_global, no_ignore_parent=ns.no_ignore_parent,
+        no_require_git=ns.no_require_git, search_zip=ns.search_zip, max_depth=ns.max_depth,
     )
     if ns.type_list:
         listing = type_list(walk_opts.type_changes)

@@ -150,6 +150,16 @@ def _unescaped(text: str) -> bytes:
     return bytes(out)
 
 
+_IGNORE_KINDS = (  # --no-NAME (and --NAME, its negation)
+    ("ignore-vcs", "no .gitignore, .git/info/exclude or global git excludes"),
+    ("ignore-dot", "no .ignore or .rgignore files"),
+    ("ignore-exclude", "no .git/info/exclude"),
+    ("ignore-global", "no global git excludes (core.excludesFile)"),
+    ("ignore-parent", "no ignore files from directories above the paths searched"),
+    ("require-git", ".gitignore files count outside git repositories too"),
+)
+
+
 _TYPE_FLAGS = (
     (("-t", "--type"), "select", "TYPE", "only files of TYPE"),
     (("-T", "--type-not"), "negate", "TYPE", "no files of TYPE"),
@@ -224,6 +234,11 @@ def search_parser() -> Parser:
     g.add_argument("--type-list", action="store_true", help="show all file types and exit")
     g.add_argument("--hidden", action="store_true", help="search hidden files and directories")
     g.add_argument("--no-ignore", action="store_true", help="don't respect ignore files")
+    g.add_argument("--ignore", dest="no_ignore", action="store_false")
+    for name, text in _IGNORE_KINDS:
+        dest = "no_" + name.replace("-", "_")
+        g.add_argument(f"--no-{name}", dest=dest, action="store_true", help=text)
+        g.add_argument(f"--{name}", dest=dest, action="store_false")
     g.add_argument("-d", "--max-depth", type=_count, metavar="NUM",
                    help="descend at most NUM directories below each path (0: the paths only)")
     g.add_argument("-u", "--unrestricted", action="count", default=0,

@@ -37,7 +37,13 @@ class WalkOptions:
     glob_case_insensitive: bool = False  # --glob-case-insensitive: -g globs ignore case too
     type_changes: list[TypeChange] = field(default_factory=list)  # in command-line order
     hidden: bool = False  # --hidden
-    no_ignore: bool = False  # --no-ignore
+    no_ignore: bool = False  # --no-ignore: none of the following ignore files
+    no_ignore_vcs: bool = False  # --no-ignore-vcs: no .gitignore, info/exclude, global excludes
+    no_ignore_dot: bool = False  # --no-ignore-dot: no .ignore or .rgignore
+    no_ignore_exclude: bool = False  # --no-ignore-exclude: no .git/info/exclude
+    no_ignore_global: bool = False  # --no-ignore-global: no global git excludes
+    no_ignore_parent: bool = False  # --no-ignore-parent: none from above the paths searched
+    no_require_git: bool = False  # --no-require-git: .gitignore counts outside repositories
     search_zip: bool = False  # -z
     max_depth: int | None = None  # --max-depth: levels below each path given (0: just them)
     glob_base: str | None = None  # directory that -g globs are relative to (rg: the cwd)
@@ -52,7 +58,9 @@ class WalkOptions:
     @property
     def is_default(self) -> bool:
         """True when the file set is exactly what the index holds (before glob/type filters)."""
-        return not (self.hidden or self.no_ignore) and self.max_depth is None
+        return not (self.hidden or self.no_ignore or self.no_ignore_vcs or self.no_ignore_dot
+                    or self.no_ignore_exclude or self.no_ignore_global or self.no_ignore_parent
+                    or self.no_require_git) and self.max_depth is None
 
 
 OutputMode = Literal[

@@ -186,6 +186,23 @@ _IGNORE_FILES = (
     (_EXCLUDE, b".git/info/exclude"),
 )
 _GIT_KINDS = frozenset((_GITIGNORE, _EXCLUDE, _GLOBAL))  # only inside a git repository
+_ALL_KINDS = frozenset((_RGIGNORE, _DOT_IGNORE, *_GIT_KINDS))
+
+
+def _kinds_respected(opts: WalkOptions) -> frozenset[int]:
+    """The kinds of ignore files the walk reads, given --no-ignore and its narrower forms."""
+    if opts.no_ignore:
+        return frozenset()
+    off = set()
+    if opts.no_ignore_vcs:
+        off |= _GIT_KINDS
+    if opts.no_ignore_dot:
+        off |= {_RGIGNORE, _DOT_IGNORE}
+    if opts.no_ignore_exclude:
+        off.add(_EXCLUDE)
+    if opts.no_ignore_global:
+        off.add(_GLOBAL)
+    return _ALL_KINDS - off
 _REPO_KINDS = frozenset((_GITIGNORE, _EXCLUDE))  # not past the repository's root
 
 # (kind, matcher, prefix): entries are matched as `prefix + name`, their path relative to
@@ -215,14 +232,18 @@ def _exclude_file(directory: bytes) -> bytes:
 class _Rules:
     """The ignore files in force inside one directory."""
 
-    __slots__ = ("active", "in_git", "sources")
+    __slots__ = ("active", "in_git", "require_git", "sources")
 
-    def __init__(self, sources: Sequence[_Source] = (), in_git: bool = False) -> None:
+    def __init__(self, sources: Sequence[_Source] = (), in_git: bool = False,
+                 require_git: bool = True) -> None:
         self.sources = tuple(sources)  # by kind, nearest directory first within a kind
         self.in_git = in_git  # a `.git` here or in any parent directory
+        # git's files count only in a repository, and not past its root (--no-require-git:
+        # anywhere, from every directory above)
+        self.require_git = require_git
         active = []
         for kind, matcher, prefix in self.sources:
-            if in_git or kind not in _GIT_KINDS:
+            if in_git or not require_git or kind not in _GIT_KINDS:
                 usable = matcher.at_depth(prefix.count(b"/"))
                 if usable is not None:
                     active.append((usable, prefix))
@@ -239,14 +260,15 @@ class _Rules:
         sources += [
             (kind, matcher, prefix + suffix)
             for kind, matcher, prefix in self.sources
-            if not (has_git and kind in _REPO_KINDS)
+            if not (has_git and self.require_git and kind in _REPO_KINDS)
         ]
         sources.sort(key=itemgetter(0))  # stable: a directory's own files stay first
-        return _Rules(sources, self.in_git or has_git)
+        return _Rules(sources, self.in_git or has_git, self.require_git)
 
     def with_global(self, matcher: IgnoreMatcher, prefix: bytes) -> _Rules:
         """These rules plus git's global excludes, which see entries as `prefix + name`."""
-        return _Rules((*self.sources, (_GLOBAL, matcher, prefix)), self.in_git)
+        return _Rules((*self.sources, (_GLOBAL, matcher, prefix)), self.in_git,
+                      self.require_git)
 
     def matched(self, name: bytes, is_dir: bool) -> bool | None:
         """True: ignored, False: whitelisted by a `!` pattern, None: no rule applies."""
@@ -292,7 +314,8 @@ class Walker:
         self._on_error = on_error
         self._on_warning = on_warning
         self._filter = EntryFilter(opts)
-        self._global = None if opts.no_ignore else self._load_global()
+        self._kinds = _kinds_respected(opts)
+        self._global = self._load_global() if _GLOBAL in self._kinds else None
 
     def __iter__(self) -> Iterator[FileEntry]:
         for root in self.paths or [None]:
@@ -358,14 +381,17 @@ class Walker:
     def _root_rules(self, root: bytes, entries: list[os.DirEntry[bytes]]) -> _Rules:
         """Rules of the root directory: those of its parent directories up to `/` (found
         through the resolved path, as rg does) plus its own."""
-        if self.opts.no_ignore:
-            return _Rules()
-        rules = _Rules()
+        rules = _Rules(require_git=not self.opts.no_require_git)
+        if not self._kinds:
+            return rules
         *parents, name = os.path.realpath(root).split(b"/")[1:]
         directory = b""
         for parent in parents:
             directory += b"/" + parent
             has_git = os.path.exists(directory + b"/.git")
+            if self.opts.no_ignore_parent:  # their files are not read, but their .git counts
+                rules = _Rules((), rules.in_git or has_git, rules.require_git)
+                continue
             rules = self._child_rules(rules, parent, directory, has_git, None)
         rules = self._listed_dir_rules(rules, name, root, entries)
         if self._global is None:
@@ -380,7 +406,7 @@ class Walker:
         self, rules: _Rules, name: bytes, path: bytes, entries: list[os.DirEntry[bytes]]
     ) -> _Rules:
         """Rules inside a directory whose entries are at hand (so no failed opens)."""
-        if self.opts.no_ignore:
+        if not self._kinds:
             return rules
         dot_names = {entry.name for entry in entries if entry.name[:1] == b"."}
         return self._child_rules(rules, name, path, b".git" in dot_names, dot_names)
@@ -395,10 +421,11 @@ class Walker:
     ) -> _Rules:
         """Rules inside directory `path` (named `name`); `dot_names` lists its entries that
         start with a dot, or is None when unknown (then every ignore file is tried)."""
-        in_git = rules.in_git or has_git
+        in_git = rules.in_git or has_git or not rules.require_git
         own = []
         for kind, file in _IGNORE_FILES:
-            if (kind == _GITIGNORE and not in_git) or (kind == _EXCLUDE and not has_git):
+            if kind not in self._kinds or (kind == _GITIGNORE and not in_git) or (
+                    kind == _EXCLUDE and not has_git):
                 continue
             if dot_names is not None and file.partition(b"/")[0] not in dot_names:
                 continue
@@ -437,7 +464,7 @@ class Walker:
                     if self._on_directory is not None:
                         self._on_directory(entry.path)
                     child_rules = rules
-                    if not self.opts.no_ignore:
+                    if self._kinds:
                         dot_names = {c.name for c in children if c.name[:1] == b"."}
                         has_git = b".git" in dot_names
                         child_rules = self._child_rules(rules, name, entry.path, has_git, dot_names)
