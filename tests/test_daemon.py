@@ -357,6 +357,29 @@ def test_a_daemon_refused_a_watcher_searches_like_rg(tree: Path, env: dict[str, 
     assert b"cannot watch" in daemon.proc.stderr.read()
 
 
+def test_ignore_files_the_watcher_cannot_see(tmp_path: Path, tree: Path, daemon: Daemon) -> None:
+    """A symlinked .gitignore whose target changes, and a linked worktree's exclude file
+    (in its main repository): no watch of the tree sees those edits, a search still does."""
+    queries = [["--files"], ["-l", "foo"]]
+    shared = tmp_path / "shared-gitignore"
+    shared.write_text("*.c\n")
+    (tree / "src" / ".gitignore").symlink_to(shared)
+    main = tmp_path / "main-repo"
+    (main / ".git" / "worktrees" / "wt" / "info").mkdir(parents=True)
+    (main / ".git" / "worktrees" / "wt" / "commondir").write_text("../..\n")
+    (main / ".git" / "info").mkdir()
+    (main / ".git" / "info" / "exclude").write_text("")
+    worktree = tree / "wt"
+    _write(worktree / ".git", f"gitdir: {main / '.git' / 'worktrees' / 'wt'}\n")
+    _write(worktree / "a.py", "foo in a worktree\n")
+    _write(worktree / "b.md", "foo in a worktree\n")
+    assert_all_like_rg(tree, daemon, queries)
+    shared.write_text("*.py\n")
+    assert_all_like_rg(tree, daemon, queries)
+    (main / ".git" / "info" / "exclude").write_text("*.md\n")
+    assert_all_like_rg(tree, daemon, queries)
+
+
 def _moved_in_over(tree: Path, place: Path, step: int) -> None:
     """Replace directory `place` by one with files moved in from outside the watched `tree`."""
     import shutil

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
@@ -210,6 +210,12 @@ _REPO_KINDS = frozenset((_GITIGNORE, _EXCLUDE))  # not past the repository's roo
 _Source = tuple[int, IgnoreMatcher, bytes]
 
 
+def _dot_names(entries: Iterable[os.DirEntry[bytes]]) -> dict[bytes, bool]:
+    """The entries whose names start with a dot (where the ignore files are), each with
+    whether it is a symlink (from the listing: no stat)."""
+    return {entry.name: entry.is_symlink() for entry in entries if entry.name[:1] == b"."}
+
+
 def _exclude_file(directory: bytes) -> bytes:
     """The `info/exclude` of the repository whose root is `directory` (ends with `/`): in its
     `.git`, or for a linked worktree (a `.git` file: `gitdir: PATH`), in the main repository's
@@ -311,6 +317,9 @@ class Walker:
         self.opts = opts
         self.errors: list[str] = []
         self.warnings: list[str] = []
+        # Ignore files read below the paths whose edits no watcher of their directories sees:
+        # a symlinked one (or one in a symlinked .git), a linked worktree's exclude file.
+        self.rules_elsewhere: set[bytes] = set()
         self._on_error = on_error
         self._on_warning = on_warning
         self._filter = EntryFilter(opts)
@@ -408,7 +417,7 @@ class Walker:
         """Rules inside a directory whose entries are at hand (so no failed opens)."""
         if not self._kinds:
             return rules
-        dot_names = {entry.name for entry in entries if entry.name[:1] == b"."}
+        dot_names = _dot_names(entries)
         return self._child_rules(rules, name, path, b".git" in dot_names, dot_names)
 
     def _child_rules(
@@ -417,7 +426,7 @@ class Walker:
         name: bytes,
         path: bytes,
         has_git: bool,
-        dot_names: set[bytes] | None,
+        dot_names: dict[bytes, bool] | None,
     ) -> _Rules:
         """Rules inside directory `path` (named `name`); `dot_names` lists its entries that
         start with a dot, or is None when unknown (then every ignore file is tried)."""
@@ -430,8 +439,11 @@ class Walker:
             if dot_names is not None and file.partition(b"/")[0] not in dot_names:
                 continue
             directory = path if path.endswith(b"/") else path + b"/"
-            matcher = self._load(_exclude_file(directory) if kind == _EXCLUDE
-                                 else directory + file)
+            rule_file = _exclude_file(directory) if kind == _EXCLUDE else directory + file
+            matcher = self._load(rule_file)
+            if dot_names is not None and (dot_names[file.partition(b"/")[0]] or (
+                    not rule_file.startswith(directory))):
+                self.rules_elsewhere.add(rule_file)  # through a symlink, or a worktree's
             if matcher is not None:
                 own.append((kind, matcher))
         if not (own or has_git or rules.sources):
@@ -465,7 +477,7 @@ class Walker:
                         self._on_directory(entry.path)
                     child_rules = rules
                     if self._kinds:
-                        dot_names = {c.name for c in children if c.name[:1] == b"."}
+                        dot_names = _dot_names(children)
                         has_git = b".git" in dot_names
                         child_rules = self._child_rules(rules, name, entry.path, has_git, dot_names)
                     stack.append((iter(children), child_rules, absolute + name + b"/"))

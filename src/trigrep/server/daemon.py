@@ -149,11 +149,15 @@ def _indexed_paths(reader: IndexReader, entries: Iterable[FileEntry]) -> dict[st
     return found
 
 
-def _outside_rules(root: str) -> list[tuple[int, int, int, int] | None]:
+def _outside_rules(root: str, elsewhere: Iterable[bytes] = ()) -> list[
+    tuple[int, int, int, int] | None
+]:
     """The stat (size, mtime, ctime, inode; None if missing) of each rule file outside the
-    tree: an edit there changes which files are searched, and no watcher sees it."""
+    tree, and of those the walk read `elsewhere` (`Walker.rules_elsewhere`: symlinked ones,
+    a worktree's exclude file): an edit there changes which files are searched, and no
+    watcher of the tree sees it."""
     stamps: list[tuple[int, int, int, int] | None] = []
-    for path in rule_files_outside(root):
+    for path in [*rule_files_outside(root), *sorted(elsewhere)]:
         try:
             st = os.stat(path)
         except OSError:
@@ -190,6 +194,7 @@ class ServedTree:
         self._relisted_dirs: set[str] = set()  # directories to list again (not their subtrees)
         self._dirty_files: set[str] = set()  # cached files to re-stat
         # The stat of each rule file outside the tree (see `rule_files_outside`) at the walk.
+        self._rules_elsewhere: set[bytes] = set()  # see `_outside_rules`
         self._outside_rules = _outside_rules(root)
         self._markers_seen: set[str] = set()
         self._marker_ids = itertools.count()
@@ -322,7 +327,8 @@ class ServedTree:
             marker = f"{os.getpid()}-{next(self._marker_ids)}"
             with open(os.path.join(self.sync_dir, marker), "xb"):
                 pass
-        outside_rules = _outside_rules(self.root)  # unwatched: a few stats per search
+        # unwatched: a few stats per search
+        outside_rules = _outside_rules(self.root, self._rules_elsewhere)
         try:
             with self._lock:
                 if outside_rules != self._outside_rules:
@@ -415,6 +421,10 @@ class ServedTree:
                 rel = entry.path[len(self.prefix) :]
                 with contextlib.suppress(OSError):  # vanished already: its event will follow
                     fresh.append(_entry(rel, entry.path, os.stat(entry.path)))
+            if not walker.rules_elsewhere <= self._rules_elsewhere:
+                # from now on checked before each search, from their state at this walk
+                self._rules_elsewhere |= walker.rules_elsewhere
+                self._outside_rules = _outside_rules(self.root, self._rules_elsewhere)
         root_bytes = os.fsencode(self.prefix)
         walked = {os.fsdecode(d.removeprefix(root_bytes)) if d != os.fsencode(self.root) else ""
                   for d in walked_dirs}
