@@ -380,6 +380,35 @@ def test_ignore_files_the_watcher_cannot_see(tmp_path: Path, tree: Path, daemon:
     assert_all_like_rg(tree, daemon, queries)
 
 
+def test_a_segment_written_in_place_is_checked_again(tree: Path, daemon: Daemon) -> None:
+    """A byte of an open segment changed by a stray write: the daemon (and a watched API
+    index) open the index again and check it, so a search is rg's answer or a one-line
+    error, never a wrong answer from what was checked before the write."""
+    for i in range(60):
+        _write(tree / "many" / f"f{i:02}.txt", f"line {i}\n" + "foo here\n" * (i % 3))
+    trigrep_run(["index"], tree, daemon.env)
+    want = run([RG, "--sort", "path", "-l", "foo"], tree, daemon.env)
+    assert trigrep_run(["-l", "foo"], tree, daemon.env).out == want.out
+    segment = max((tree / ".trigrep").glob("*.tgs"), key=lambda p: p.stat().st_size)
+    data = bytearray(segment.read_bytes())
+    errors = 0
+    for offset in range(64, len(data), max(1, len(data) // 25)):
+        with open(segment, "r+b") as f:  # in place, as a stray write would
+            f.seek(offset)
+            f.write(bytes([data[offset] ^ 0x5A]))
+        got = trigrep_run(["-l", "foo"], tree, daemon.env)
+        if got.code == 2:
+            assert b"corrupt" in got.err and got.err.count(b"\n") == 1, got.err
+            errors += 1
+        else:
+            assert (got.out, got.code) == (want.out, want.code), offset
+        with open(segment, "r+b") as f:
+            f.seek(offset)
+            f.write(bytes([data[offset]]))
+    assert errors  # some flips hit what a search reads
+    assert trigrep_run(["-l", "foo"], tree, daemon.env).out == want.out
+
+
 def _moved_in_over(tree: Path, place: Path, step: int) -> None:
     """Replace directory `place` by one with files moved in from outside the watched `tree`."""
     import shutil

@@ -153,7 +153,8 @@ class Index:
             build_at(self.root, progress=False)
             st = os.stat(manifest)
         stamp = (st.st_mtime_ns, st.st_ino)
-        if self._reader is None or stamp != self._manifest_stamp:
+        if (self._reader is None or stamp != self._manifest_stamp
+                or self._reader.written_since_open()):
             self._reader = open_index(self.root, build_if_missing=True)
             if self._reader is None:
                 raise PathError(f"{self.root}: cannot build an index here (read-only?)")

@@ -115,9 +115,11 @@ class Segment:
         self.where = index_dir
         self.label = f"segment {number}"
         self.ref = ref
-        path = os.path.join(index_dir, ref.name)
+        self.path = path = os.path.join(index_dir, ref.name)
         with open(path, "rb") as f:  # FileNotFoundError: the caller re-reads the manifest
-            size = os.fstat(f.fileno()).st_size
+            st = os.fstat(f.fileno())
+            size = st.st_size
+            self.opened_as = (st.st_ino, st.st_mtime_ns, size)  # see written_since_open
             if size != ref.bytes:
                 raise self.corrupt(f"size {size}, manifest says {ref.bytes}")
             self.map = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
@@ -358,6 +360,20 @@ class IndexReader:
         fields["segments"] = len(self._segments)
         fields["tombstones"] = sum(len(s.tombstones) for s in self._segments)
         return IndexStats(**fields)
+
+    def written_since_open(self) -> bool:
+        """Whether a segment file was written in place since it was opened. trigrep never
+        does that (it writes new files); a stray write may have damaged what was checked
+        already, so the index must be opened (and checked) again. A few stats."""
+        for segment in self._segments:
+            try:
+                st = os.stat(segment.path)
+            except OSError:
+                continue  # replaced by a newer index: this one stays valid in its mapping
+            ino, mtime, size = segment.opened_as
+            if st.st_ino == ino and (st.st_mtime_ns, st.st_size) != (mtime, size):
+                return True
+        return False
 
     def verify(self) -> None:
         """Check every checksum of the index (queries check what they read, lazily)."""

@@ -572,7 +572,7 @@ class ServedTree:
             return None
         stamp = (st.st_mtime_ns, st.st_ino)
         with self._lock:
-            if self._reader is None:
+            if self._reader is None or self._reader.written_since_open():
                 reader = IndexReader.open(self.root)
                 self._install(reader, stamp, _indexed_paths(reader, self._files))
             elif stamp != self._manifest_stamp and self._touched is None:
