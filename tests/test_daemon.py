@@ -380,6 +380,25 @@ def test_ignore_files_the_watcher_cannot_see(tmp_path: Path, tree: Path, daemon:
     assert_all_like_rg(tree, daemon, queries)
 
 
+def test_an_edit_through_a_hard_link_in_the_tree(tree: Path, env: dict[str, str]) -> None:
+    """The watcher reports a write under the name written through; the file's other
+    names in the tree are re-stat'ed too (the index holds them as they were)."""
+    queries = [["-l", "foo"], ["-c", "bar"]]
+    _write(tree / "docs" / "linked.md", "nothing yet\n")
+    os.link(tree / "docs" / "linked.md", tree / "src" / "link.md")
+    an_hour_ago = time.time() - 3600
+    os.utime(tree / "docs" / "linked.md", (an_hour_ago, an_hour_ago))  # not racily clean
+    trigrep_run(["index"], tree, env)
+    daemon = Daemon(tree, env)
+    try:
+        assert_all_like_rg(tree, daemon, queries)
+        with open(tree / "src" / "link.md", "a") as f:  # in place: both names see it
+            f.write("foo bar\n")
+        assert_all_like_rg(tree, daemon, queries)
+    finally:
+        daemon.close()
+
+
 def test_a_segment_written_in_place_is_checked_again(tree: Path, daemon: Daemon) -> None:
     """A byte of an open segment changed by a stray write: the daemon (and a watched API
     index) open the index again and check it, so a search is rg's answer or a one-line

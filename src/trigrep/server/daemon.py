@@ -289,8 +289,20 @@ class ServedTree:
             return self._mark_dir(directory, relist=True)
         if rel in self._cached:
             self._dirty_files.add(rel)
+            self._dirty_files.update(self._other_links(rel))
             return True
         return False  # an ignored file (or a directory's own metadata)
+
+    def _other_links(self, rel: str) -> list[str]:
+        """The cached file's other names in the tree (hard links): a write through one name
+        is reported for that name only. (One through a name outside the tree is not reported
+        at all: see the README.) A pass over the cache, for files with several links only."""
+        st = self._files[bisect.bisect_left(self._keys, _key(rel))].known_stat()
+        if st is None or st.st_nlink < 2:
+            return []
+        inode = (st.st_ino, st.st_dev)
+        return [entry.display for entry in self._files if entry.display != rel
+                and (s := entry.known_stat()) is not None and (s.st_ino, s.st_dev) == inode]
 
     def _mark_dir(self, directory: str, *, relist: bool = False) -> bool:
         """Mark `directory` to be walked again, or with `relist` only listed again: an entry
