@@ -198,6 +198,11 @@ ARGS: list[list[str]] = [
     ["--no-ignore-parent", "--no-ignore-exclude", "--no-ignore-global", "-c", "foo"],
     ["--no-ignore", "--ignore", "-c", "foo"], ["--no-require-git", "--files"],
     ["--no-ignore-vcs", "--ignore-vcs", "-l", "foo"],
+    # -r: groups by number and name, unknown ones, `$$`, several patterns, -w/-x, -U.
+    ["-r", "$2-$1", "(f)(o)|(b)(a)"], ["-r", "${2}$1", "-e", "(f)(o)", "-e", "(b)(a)"],
+    ["-r", "<$w>", "(?P<w>fo)o"], ["-r", "$1x|${1}x|${x|$", "(o)"], ["-w", "-r", "W", "foo"],
+    ["-i", "-x", "-r", "X$0", "x"], ["-U", "-n", "-r", "N$1", "foo(\\n)bar"],
+    ["-F", "-r", "$0$0", "o("], ["-o", "-r", "[$1]", "(é)|o"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

@@ -81,6 +81,10 @@ FLAG_SETS: list[list[str]] = [
     ["-M", "5", "--vimgrep", "--max-columns-preview"], ["-M", "6", "--column", "--trim"],
     ["-M", "6", "--color", "always", "--trim", "-v", "-C1", "--max-columns-preview"],
     ["-M", "7", "--vimgrep", "--color", "always", "--trim"], ["-M", "4", "--json"],
+    # -r: each match printed as the replacement, its groups interpolated.
+    ["-r", "<$0>"], ["-r", "", "-o", "-n"], ["-r", "$$ ${0}x $0x $", "--color", "always", "-C1"],
+    ["-r", "[$0]", "-v", "-C1"], ["-r", "R", "--vimgrep", "-b"], ["-r", "-", "-M", "5"],
+    ["-r", "<$0>", "--column", "--trim", "-c"], ["-r", "<$0>", "--json"],
 ]
 PATTERNS = ["foo", "a*", "", "l[1-5]|zz", "é|ü", "x"]
 MULTILINE_PATTERNS = [

@@ -290,6 +290,8 @@ def search_parser() -> Parser:
     g.add_argument("-0", "--null", action="store_true",
                    help="end each path printed with a NUL, not ':' or a newline (for xargs -0)")
     g.add_argument("-o", "--only-matching", action="store_true")
+    g.add_argument("-r", "--replace", type=os.fsencode, metavar="REPLACEMENT",
+                   help="print each match as REPLACEMENT ($1, $name, ${name}: its groups)")
     g.add_argument("-m", "--max-count", type=_count, metavar="NUM")
     g.add_argument("-A", "--after-context", type=_count, metavar="NUM")
     g.add_argument("-B", "--before-context", type=_count, metavar="NUM")
@@ -354,6 +356,7 @@ def search_options(
     """The match and output options of parsed search flags; takes the positional pattern
     off `args` (leaving the paths) unless -e/-f gave the patterns."""
     from trigrep.options import MatchOptions, OutputOptions
+    from trigrep.query import compile_replacer
 
     patterns = list(ns.regexp) + read_pattern_files(ns.file)
     if not ns.regexp and not ns.file:
@@ -374,7 +377,9 @@ def search_options(
         with_filename=True if ns.vimgrep and ns.with_filename is None else ns.with_filename,
         heading=False if ns.vimgrep else ns.heading,
         binary="binary" if ns.binary == "auto" and ns.unrestricted >= 3 else ns.binary,
-        only_matching=ns.only_matching, max_count=ns.max_count, include_zero=ns.include_zero,
+        only_matching=ns.only_matching, max_count=ns.max_count,
+        replace=None if ns.replace is None else compile_replacer(match_opts, ns.replace),
+        include_zero=ns.include_zero,
         max_columns=ns.max_columns or None, max_columns_preview=ns.max_columns_preview,
         byte_offset=ns.byte_offset, trim=ns.trim, context_separator=ns.context_separator,
         field_match_separator=ns.field_match_separator,

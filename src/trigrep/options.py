@@ -6,7 +6,10 @@ Field names are ripgrep's long flag names in snake_case, so `--max-count` is `ma
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from trigrep.query.replace import Replacer
 
 CaseMode = Literal["sensitive", "insensitive", "smart"]
 # -t NAME, -T NAME, --type-add DEFINITION, --type-clear NAME: rg applies them in order.
@@ -85,6 +88,7 @@ class OutputOptions:
     binary: Literal["auto", "binary", "text"] = "auto"
     color: Literal["never", "auto", "always"] = "auto"
     only_matching: bool = False
+    replace: Replacer | None = None  # -r: what a match prints as (see query.replace)
     max_count: int | None = None
     max_columns: int | None = None  # -M: lines longer (in bytes) print as a note; None: any
     max_columns_preview: bool = False  # -M's note is the line's start and what is left out

@@ -216,8 +216,10 @@ class LineFormat(FileFormat):
 
     @property
     def needs_spans(self) -> bool:
-        """Whether match events must carry their submatch spans: to paint or print them."""
-        return self.color or self.opts.only_matching or self.opts.column
+        """Whether match events must carry their submatch spans: to paint, print or replace
+        them."""
+        return (self.color or self.opts.only_matching or self.opts.column
+                or self.opts.replace is not None)
 
     @property
     def needs_line_numbers(self) -> bool:
@@ -276,7 +278,7 @@ class LineFormat(FileFormat):
                     if last_line is not None and event.line_number > last_line + 1:
                         chunks.append(self.context_break)
                     last_line = event.last_line_number
-                chunks.extend(self._event(event, prefix_path, result.multiline))
+                chunks.extend(self._event(self._replaced(event), prefix_path, result.multiline))
         at_cut = result.events[cut] if cut is not None and cut < len(result.events) else None
         if has_context and last_line and at_cut and at_cut.line_number > last_line + 1:
             chunks.append(self.context_break)
@@ -284,6 +286,14 @@ class LineFormat(FileFormat):
         if binary_note:
             return Rendered(lines + self._binary_note(result, path), has_match, bool(lines))
         return Rendered(lines, has_match, bool(lines))
+
+    def _replaced(self, event: LineEvent) -> LineEvent:
+        """-r: the event as rg prints it, each match replaced (context lines with -v hold
+        matches too); its breaks were decided from the original."""
+        if self.opts.replace is None or not event.submatches:
+            return event
+        lines, spans = self.opts.replace.replaced(event.lines, event.submatches)
+        return LineEvent(event.is_match, event.line_number, event.offset, lines, spans)
 
     def _binary_note(self, result: FileResult, path: bytes) -> bytes:
         what = (
@@ -398,9 +408,10 @@ class LineFormat(FileFormat):
         a note, or with --max-columns-preview its first columns (graphemes), painted, and how
         many of `matches` start after them (or that the line goes on, when none is known).
         Ends with a newline. Matches are known only when the printer looks for them (to
-        paint them, or for -o, --column, --vimgrep), as rg's does."""
+        paint or replace them, or for -o, --column, --vimgrep), as rg's does."""
         opts = self.opts
-        granular = self.color or opts.only_matching or opts.column or opts.vimgrep
+        granular = (self.color or opts.only_matching or opts.column or opts.vimgrep
+                    or opts.replace is not None)
         if not granular:
             matches = ()
         if opts.max_columns_preview:
@@ -480,12 +491,15 @@ class LineFormat(FileFormat):
         across_lines: bool,
     ) -> list[bytes]:
         """Each line of the event with its submatches painted (line by line for -U), or cut
-        by --max-columns (measured as rg's printer for that case measures it)."""
+        by --max-columns (measured as rg's printer for that case measures it). rg prints a
+        context event whole (one line, but with -U -v -r its replacement may hold a newline)."""
         out = []
         lines = event.lines
         start = 0
-        for number in range(event.line_number, event.last_line_number + 1):
-            stop = lines.find(b"\n", start)
+        last = event.last_line_number if event.is_match else event.line_number
+        across_lines = across_lines and event.is_match
+        for number in range(event.line_number, last + 1):
+            stop = lines.find(b"\n", start) if event.is_match else -1
             stop = len(lines) if stop < 0 else stop + 1
             trimmed = start + self._trimmed(lines[start:stop])
             body = lines[trimmed:stop]

@@ -13,8 +13,9 @@ import rurex
 
 from trigrep.errors import PatternError
 from trigrep.options import MatchOptions
-from trigrep.query.emit import emit
+from trigrep.query.emit import capture_names, emit
 from trigrep.query.plan import ALL, NONE, ByteSet, TrigramQuery, plan_regex, required_bytes
+from trigrep.query.replace import Replacer
 from trigrep.query.syntax import (
     Alt,
     Class,
@@ -32,7 +33,7 @@ from trigrep.query.syntax import (
     smart_case_insensitive,
 )
 
-__all__ = ["ALL", "NONE", "Query", "TrigramQuery", "compile_query"]
+__all__ = ["ALL", "NONE", "Query", "Replacer", "TrigramQuery", "compile_query", "compile_replacer"]
 
 _META = frozenset("\\.+*?()|[]{}^$#&-~")
 
@@ -164,8 +165,8 @@ def _compile(source: str) -> rurex.Pattern:
         raise PatternError(f"regex parse error: {message.split(' at position')[0]}") from None
 
 
-def compile_query(opts: MatchOptions) -> Query:
-    """Compile `opts` into a Query; raises PatternError with rg's wording for bad patterns."""
+def _pattern(opts: MatchOptions) -> Node:
+    """The patterns of `opts` parsed into one tree, with -w/-x around them."""
     text = _joined(opts)
     if not text.isascii():
         try:
@@ -179,7 +180,12 @@ def compile_query(opts: MatchOptions) -> Query:
     parsed = parse(text, Flags(case_insensitive=insensitive, dot_all=dot_all), opts.multiline)
     if not opts.text:
         check_nul_ban(parsed)
-    node = _wrap(parsed, opts)
+    return _wrap(parsed, opts)
+
+
+def compile_query(opts: MatchOptions) -> Query:
+    """Compile `opts` into a Query; raises PatternError with rg's wording for bad patterns."""
+    node = _pattern(opts)
     source = emit(node, opts.multiline)
     regex = _compile(source)
     plan, matches_empty = plan_regex(node)
@@ -193,3 +199,11 @@ def compile_query(opts: MatchOptions) -> Query:
         regex, plan, opts.invert_match, multiline, matches_empty, literal, restart_sensitive,
         source, required,
     )
+
+
+def compile_replacer(opts: MatchOptions, template: bytes) -> Replacer:
+    """-r: what each match of `opts` prints as (PatternError as `compile_query`)."""
+    node = _pattern(opts)
+    capturing = _compile(emit(node, opts.multiline, captures=True))
+    return Replacer(capturing, capture_names(node), template,
+                    opts.multiline and can_match_newline(node))

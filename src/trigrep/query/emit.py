@@ -2,8 +2,9 @@
 
 Every flag-dependent leaf carries its own scoped flags (`(?i:..)`, `(?-u:..)`), so the output
 never needs rurex-unsupported mid-pattern flags, every repetition operand is a group (rurex
-rejects `a**`), captures become `(?:..)`, and, unless multiline, nothing can match `\\n` and
-`\\A`/`\\z`/`(?-m)^` act at line boundaries (the whole file buffer is searched at once).
+rejects `a**`), captures become `(?:..)` (unless -r asks for them), and, unless multiline,
+nothing can match `\\n` and `\\A`/`\\z`/`(?-m)^` act at line boundaries (the whole file buffer
+is searched at once).
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def _look(look: Look, multiline: bool) -> str:
     return _scoped(_LOOK_TEXT[kind], False, look.unicode)
 
 
-def _repeat(rep: Repeat, multiline: bool) -> str:
+def _repeat(rep: Repeat, multiline: bool, captures: bool) -> str:
     if (rep.min, rep.max) == (0, None):
         op = "*"
     elif (rep.min, rep.max) == (1, None):
@@ -142,10 +143,10 @@ def _repeat(rep: Repeat, multiline: bool) -> str:
         op = f"{{{rep.min}}}"
     else:
         op = f"{{{rep.min},{rep.max}}}"
-    return f"(?:{emit(rep.child, multiline)}){op}{'' if rep.greedy else '?'}"
+    return f"(?:{emit(rep.child, multiline, captures)}){op}{'' if rep.greedy else '?'}"
 
 
-def _concat(items: tuple[Node, ...], multiline: bool) -> str:
+def _concat(items: tuple[Node, ...], multiline: bool, captures: bool) -> str:
     """Concatenate, sharing one flag scope per run of literals with the same flags."""
     out: list[str] = []
     i = 0
@@ -163,18 +164,20 @@ def _concat(items: tuple[Node, ...], multiline: bool) -> str:
                 i += 1
             out.append(_scoped("".join(run), *key))
             continue
-        out.append(emit(item, multiline))
+        out.append(emit(item, multiline, captures))
         i += 1
     return "".join(out)
 
 
-def emit(node: Node, multiline: bool) -> str:
-    """The Rust regex text for `node`, to be compiled as bytes after a leading `(?u)`."""
+def emit(node: Node, multiline: bool, captures: bool = False) -> str:
+    """The Rust regex text for `node`, to be compiled as bytes after a leading `(?u)`;
+    with `captures`, the pattern's capturing groups capture (unnamed, numbered as the
+    pattern's: see `capture_names`)."""
     match node:
         case Empty():
             return ""
         case Literal():
-            return _concat((node,), multiline)
+            return _concat((node,), multiline, captures)
         case Dot():
             return _dot(node, multiline)
         case Look():
@@ -182,11 +185,37 @@ def emit(node: Node, multiline: bool) -> str:
         case Class():
             return _class(node, multiline)
         case Repeat():
-            return _repeat(node, multiline)
-        case Group(child=child):
-            return f"(?:{emit(child, multiline)})"
+            return _repeat(node, multiline, captures)
+        case Group(child=child, capturing=capturing):
+            opening = "(" if captures and capturing else "(?:"
+            return f"{opening}{emit(child, multiline, captures)})"
         case Concat(items=items):
-            return _concat(items, multiline)
+            return _concat(items, multiline, captures)
         case Alt(items=items):
-            return "|".join(emit(item, multiline) for item in items)
+            return "|".join(emit(item, multiline, captures) for item in items)
     raise AssertionError(node)
+
+
+def capture_names(node: Node) -> dict[str, int]:
+    """The index of each named capturing group, as `emit(..., captures=True)` numbers them
+    (in the order their parentheses open, from 1)."""
+    names: dict[str, int] = {}
+    count = 0
+
+    def visit(node: Node) -> None:
+        nonlocal count
+        match node:
+            case Group(child=child, capturing=capturing, name=name):
+                if capturing:
+                    count += 1
+                    if name is not None:
+                        names[name] = count
+                visit(child)
+            case Repeat(child=child):
+                visit(child)
+            case Concat(items=items) | Alt(items=items):
+                for item in items:
+                    visit(item)
+
+    visit(node)
+    return names

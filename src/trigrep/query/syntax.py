@@ -127,6 +127,7 @@ class Group:
 
     child: Node
     capturing: bool = False
+    name: str | None = None  # (?P<name>..) or (?<name>..)
 
 
 @dataclass(frozen=True)
@@ -479,8 +480,8 @@ class _Parser:
             raise _error("look-around, including look-ahead and look-behind, is not supported")
         if self.startswith("?P<") or self.startswith("?<"):
             self.pos += 3 if self.startswith("?P<") else 2
-            self.parse_group_name()
-            return self.finish_group(capturing=True)
+            name = self.parse_group_name()
+            return self.finish_group(capturing=True, name=name)
         self.pos += 1  # '?'
         if self.peek() == ")":
             raise _error("repetition operator missing expression")
@@ -496,14 +497,14 @@ class _Parser:
         self.flags = outer
         return node
 
-    def finish_group(self, capturing: bool = False) -> Group:
+    def finish_group(self, capturing: bool = False, name: str | None = None) -> Group:
         child = self.parse_alternation()
         if self.peek() != ")":
             raise _error("unclosed group")
         self.pos += 1
-        return Group(child, capturing)
+        return Group(child, capturing, name)
 
-    def parse_group_name(self) -> None:
+    def parse_group_name(self) -> str:
         start = self.pos
         while True:
             ch = self.peek()
@@ -522,6 +523,7 @@ class _Parser:
         if name in self.group_names:
             raise _error("duplicate capture group name")
         self.group_names.add(name)
+        return name
 
     def parse_flags(self) -> Flags:
         flags = self.flags
