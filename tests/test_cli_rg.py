@@ -203,6 +203,12 @@ ARGS: list[list[str]] = [
     ["-r", "<$w>", "(?P<w>fo)o"], ["-r", "$1x|${1}x|${x|$", "(o)"], ["-w", "-r", "W", "foo"],
     ["-i", "-x", "-r", "X$0", "x"], ["-U", "-n", "-r", "N$1", "foo(\\n)bar"],
     ["-F", "-r", "$0$0", "o("], ["-o", "-r", "[$1]", "(é)|o"],
+    # --path-separator (text output only), -p, buffering flags accepted, --sortr path.
+    ["--path-separator", "\\\\", "-n", "foo"], ["--path-separator", "\\x3A", "-l", "foo"],
+    ["--path-separator", "+", "--files", "docs"], ["--path-separator", "+", "--json", "x"],
+    ["--path-separator", "", "-c", "foo"], ["-p", "foo"], ["-p", "--no-heading", "-N", "foo"],
+    ["--line-buffered", "-c", "foo"], ["--block-buffered", "-l", "foo"],
+    ["--sortr", "path", "-n", "foo", "docs", "sub"], ["--sortr", "path", "--files"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

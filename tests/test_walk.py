@@ -37,6 +37,8 @@ def rg_flags(opts: WalkOptions) -> list[str]:
     flags += ["--hidden"] * opts.hidden + ["--no-ignore"] * opts.no_ignore
     flags += [f"--no-{name.removeprefix('no_').replace('_', '-')}" for name in _NARROW_NO_IGNORE
               if getattr(opts, name)]
+    if opts.sort_by != "path" or opts.sort_reverse:  # after run_rg's --sort path
+        flags.append(f"--sort{'r' * opts.sort_reverse}={opts.sort_by}")
     return flags
 
 
@@ -371,6 +373,18 @@ def test_each_kind_of_ignore_file_can_be_left_out(tmp_path: Path, home: Path,
     same_as_rg(root, opts)
     same_as_rg(root / "sub", opts)
     same_as_rg(top, opts, ["r"])
+
+
+@pytest.mark.parametrize(("sort_by", "reverse"), [("path", True), ("modified", False),
+                                                  ("modified", True), ("accessed", True)])
+def test_sorted_by_a_stat_field_or_in_reverse(basic: Path, sort_by: str, reverse: bool) -> None:
+    files = sorted(p for p in basic.rglob("*") if p.is_file() and not p.is_symlink())
+    for i, path in enumerate(files):  # times all different, in no relation to the paths
+        seconds = 1_000_000 + (i * 7919) % len(files) * 60
+        os.utime(path, (seconds, seconds))
+    opts = WalkOptions(sort_by=sort_by, sort_reverse=reverse)  # type: ignore[arg-type]
+    same_as_rg(basic, opts)
+    same_as_rg(basic, opts, ["sub", "a", "a-c", "a.txt"])
 
 
 def test_ignore_files_of_parent_directories(tmp_path: Path, home: Path) -> None:

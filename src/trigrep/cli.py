@@ -75,7 +75,8 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         no_ignore=ns.no_ignore or ns.unrestricted >= 1, no_ignore_vcs=ns.no_ignore_vcs,
         no_ignore_dot=ns.no_ignore_dot, no_ignore_exclude=ns.no_ignore_exclude,
         no_ignore_global=ns.no_ignore_global, no_ignore_parent=ns.no_ignore_parent,
-        no_require_git=ns.no_require_git, search_zip=ns.search_zip, max_depth=ns.max_depth,
+        no_require_git=ns.no_require_git, sort_by=ns.sort[0], sort_reverse=ns.sort[1],
+        search_zip=ns.search_zip, max_depth=ns.max_depth,
     )
     if ns.type_list:
         listing = type_list(walk_opts.type_changes)
@@ -84,7 +85,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
     check_types(walk_opts)
     if ns.files:
         return engine.list_files(args, walk_opts, console, warm, null=ns.null,
-                                 messages=ns.messages)
+                                 messages=ns.messages, path_separator=ns.path_separator)
     match_opts, out_opts = flags.search_options(ns, args)
     if not match_opts.patterns:  # only empty -f files: rg searches nothing, prints nothing
         return 1

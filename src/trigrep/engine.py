@@ -21,7 +21,7 @@ from trigrep.errors import Error, IndexVersionError
 from trigrep.extract import is_decompressed, searchable_bytes
 from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
 from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
-from trigrep.options import MatchOptions, OutputOptions, WalkOptions
+from trigrep.options import MatchOptions, OutputOptions, WalkOptions, shown_path
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
 from trigrep.searcher import BinaryMode, FileResult, search_buffer
@@ -400,9 +400,11 @@ def list_files(
     *,
     null: bool = False,
     messages: bool = True,
+    path_separator: bytes | None = None,
 ) -> int:
     """`--files`: the files that would be searched, one per line (or each ending in a NUL
-    with `null`), as rg prints them; errors unreported without `messages` (--no-messages)."""
+    with `null`), as rg prints them; errors unreported without `messages` (--no-messages);
+    `/` printed as `path_separator` if given."""
     console = console or Console.of_process()
     entries = warm.entries(paths, walk_opts) if warm is not None else None
     errors: list[str] = []
@@ -412,7 +414,7 @@ def list_files(
     end = b"\0" if null else b"\n"
     try:
         for entry in entries:
-            console.out.write(os.fsencode(entry.display) + end)
+            console.out.write(shown_path(entry.display, path_separator) + end)
             found = True
     finally:
         console.out.flush()

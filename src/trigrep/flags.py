@@ -177,6 +177,38 @@ _MODE_FLAGS = (
 )
 
 
+def _path_separator(value: str) -> bytes | None:
+    """--path-separator: one byte (an escape such as `\\x5C` counts as one), or nothing."""
+    separator = _unescaped(value)
+    if len(separator) > 1:
+        raise argparse.ArgumentTypeError(
+            f"A path separator must be exactly one byte, but the given separator is "
+            f"{len(separator)} bytes: {value}")
+    return separator or None
+
+
+class _Pretty(argparse.Action):
+    """-p: --color always --heading --line-number, as if given there (later flags win)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        namespace.color, namespace.heading, namespace.line_number = "always", True, True
+
+
+def _sort_key(reverse: bool) -> Callable[[str], tuple[str, bool]]:
+    """The argparse converter of --sort (or --sortr) to (field, reverse)."""
+    def converted(value: str) -> tuple[str, bool]:
+        if value == "created":
+            raise argparse.ArgumentTypeError(
+                "sorting by creation time is not supported (Python's stat has no birth time "
+                "on Linux)")
+        if value not in ("path", "none", "modified", "accessed"):
+            raise argparse.ArgumentTypeError(f"invalid value {value!r}")
+        return ("path" if value == "none" else value), reverse and value != "none"
+
+    return converted
+
+
 def _type_change(kind: str) -> Callable[[str], tuple[str, str]]:
     """The argparse converter tagging one type flag's value, so the flags keep their order."""
     return lambda value: (kind, value)
@@ -245,8 +277,10 @@ def search_parser() -> Parser:
                    help="-u: --no-ignore; -uu: and --hidden; -uuu: and --binary")
     g.add_argument("-z", "--search-zip", action="store_true", help="search compressed files")
     g.add_argument("--files", action="store_true", help="print the files that would be searched")
-    g.add_argument("--sort", choices=["path", "none"], default="path",
-                   help="output is always in path order; accepted for rg compatibility")
+    g.add_argument("--sort", dest="sort", type=_sort_key(False), default=("path", False),
+                   metavar="SORTBY", help="path (the default; also none), modified, accessed")
+    g.add_argument("--sortr", dest="sort", type=_sort_key(True), metavar="SORTBY",
+                   help="the same, in reverse")
     g = p.add_argument_group("output")
     g.add_argument("-n", "--line-number", dest="line_number", action="store_true", default=None)
     g.add_argument("-N", "--no-line-number", dest="line_number", action="store_false")
@@ -287,6 +321,10 @@ def search_parser() -> Parser:
                    help="what follows the path, number... of a matching line")
     g.add_argument("--field-context-separator", type=_unescaped, default=b"-", metavar="SEP",
                    help="what follows the path, number... of a context line")
+    g.add_argument("--path-separator", type=_path_separator, metavar="SEPARATOR",
+                   help="print paths with this byte between their parts, not '/'")
+    g.add_argument("-p", "--pretty", action=_Pretty, nargs=0,
+                   help="--color always --heading --line-number")
     g.add_argument("-0", "--null", action="store_true",
                    help="end each path printed with a NUL, not ':' or a newline (for xargs -0)")
     g.add_argument("-o", "--only-matching", action="store_true")
@@ -309,6 +347,10 @@ def search_parser() -> Parser:
                    "still says so)")
     g.add_argument("--messages", dest="messages", action="store_true")
     g = p.add_argument_group("accepted for rg compatibility")
+    for name in ("line-buffered", "block-buffered"):
+        g.add_argument(f"--{name}", action="store_true",
+                       help="ignored: trigrep writes each file's output at once")
+        g.add_argument(f"--no-{name}", dest=name.replace("-", "_"), action="store_false")
     g.add_argument("-j", "--threads", type=_count, metavar="NUM",
                    help="ignored: trigrep sizes its worker pool to the machine's cores")
     g.add_argument("--no-config", action="store_true",
@@ -373,7 +415,8 @@ def search_options(
     out_opts = OutputOptions(
         mode=_output_mode(ns),  # type: ignore[arg-type]
         json=ns.modes[-1:] == ["json"], line_number=ns.line_number,
-        null=ns.null, column=ns.column or ns.vimgrep, vimgrep=ns.vimgrep, color=ns.color,
+        null=ns.null, path_separator=ns.path_separator, column=ns.column or ns.vimgrep,
+        vimgrep=ns.vimgrep, color=ns.color,
         with_filename=True if ns.vimgrep and ns.with_filename is None else ns.with_filename,
         heading=False if ns.vimgrep else ns.heading,
         binary="binary" if ns.binary == "auto" and ns.unrestricted >= 3 else ns.binary,

@@ -5,6 +5,7 @@ Field names are ripgrep's long flag names in snake_case, so `--max-count` is `ma
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -50,6 +51,10 @@ class WalkOptions:
     search_zip: bool = False  # -z
     max_depth: int | None = None  # --max-depth: levels below each path given (0: just them)
     glob_base: str | None = None  # directory that -g globs are relative to (rg: the cwd)
+    # --sort/--sortr: files in path order (trigrep's order, also for --sort none) unless
+    # sorted by another stat field, or in reverse
+    sort_by: Literal["path", "modified", "accessed"] = "path"
+    sort_reverse: bool = False
 
     @property
     def filtered(self) -> bool:
@@ -63,7 +68,8 @@ class WalkOptions:
         """True when the file set is exactly what the index holds (before glob/type filters)."""
         return not (self.hidden or self.no_ignore or self.no_ignore_vcs or self.no_ignore_dot
                     or self.no_ignore_exclude or self.no_ignore_global or self.no_ignore_parent
-                    or self.no_require_git) and self.max_depth is None
+                    or self.no_require_git) and self.max_depth is None and (
+            self.sort_by == "path" and not self.sort_reverse)
 
 
 OutputMode = Literal[
@@ -80,6 +86,7 @@ class OutputOptions:
     line_number: bool | None = None  # None: rg's default (on for a TTY)
     heading: bool | None = None  # None: rg's default (on for a TTY)
     null: bool = False  # --null: a NUL, not ':' or a newline, ends each path printed
+    path_separator: bytes | None = None  # --path-separator: printed paths use it, not '/'
     column: bool = False  # --column: the column (1-based byte) of a line's first match
     vimgrep: bool = False  # --vimgrep: a line per match, with its line and column
     with_filename: bool | None = None  # -H/-I; None: rg's default (unless one file is named)
@@ -101,6 +108,10 @@ class OutputOptions:
     messages: bool = True  # False (--no-messages): files that cannot be read go unreported
     before_context: int = 0
     after_context: int = 0
+    def shown_path(self, display_path: str) -> bytes:
+        """A path as the text printers show it (--json shows paths as they are)."""
+        return shown_path(display_path, self.path_separator)
+
     @property
     def counts_zero(self) -> bool:
         """--include-zero in a count mode (the only ones it changes): a file without a match
@@ -109,3 +120,9 @@ class OutputOptions:
 
     # A summary mode keeps the first matching line too (the API's count=True yields it).
     first_line: bool = False
+
+
+def shown_path(display_path: str, separator: bytes | None) -> bytes:
+    """`display_path` with each `/` replaced by `separator` (--path-separator), if given."""
+    path = os.fsencode(display_path)
+    return path if separator is None else path.replace(b"/", separator)

@@ -254,7 +254,7 @@ class LineFormat(FileFormat):
         binary_note = has_match and result.binary_offset is not None and not result.cut_short
         if not events and not binary_note:
             return None
-        path = _paint(os.fsencode(display_path), self._spec(_PATH_COLOR))
+        path = _paint(self.opts.shown_path(display_path), self._spec(_PATH_COLOR))
         chunks: list[bytes] = []
         if self.heading and self.with_filename and events:
             chunks.append(path + (b"\0" if self.opts.null else b"\n"))
@@ -607,7 +607,7 @@ class SummaryFormat(FileFormat):
     def _line(self, display_path: str | None, count: int | None) -> bytes:
         line = b""
         if display_path is not None:
-            path = os.fsencode(display_path)
+            path = self.opts.shown_path(display_path)
             line = _PATH_COLOR + path + _RESET if self.color else path
             if self.opts.null:  # the NUL ends the path: no ':' and, for a path alone, no newline
                 return line + b"\0" + (b"" if count is None else b"%d\n" % count)

@@ -163,6 +163,27 @@ def walk(
     return iter(Walker(paths, opts, on_error, on_warning, path_order=path_order))
 
 
+_SORT_FIELDS = {"modified": "st_mtime_ns", "accessed": "st_atime_ns"}
+
+
+def _sorted(entries: Iterable[FileEntry], opts: WalkOptions) -> list[FileEntry]:
+    """--sort modified/accessed (`opts.sort_by`), or any --sortr: the files of all paths
+    ordered by that key (a path compared part by part), as rg does (a stable sort of the
+    walks of all the paths, in their order)."""
+    if opts.sort_by == "path":
+        return sorted(entries, key=lambda entry: os.fsencode(entry.display).split(b"/"),
+                      reverse=opts.sort_reverse)
+    field = _SORT_FIELDS[opts.sort_by]
+
+    def key(entry: FileEntry) -> int:
+        try:
+            return getattr(entry.stat(), field)
+        except OSError:
+            return 0  # gone since the walk: its search reports it
+
+    return sorted(entries, key=key, reverse=opts.sort_reverse)
+
+
 def rule_files_outside(root: str) -> list[bytes]:
     """The files outside `root` whose presence or content decides which files below it the
     default walk yields: the ignore files and `.git` of each parent directory, git's config
@@ -327,6 +348,12 @@ class Walker:
         self._global = self._load_global() if _GLOBAL in self._kinds else None
 
     def __iter__(self) -> Iterator[FileEntry]:
+        if self.opts.sort_by == "path" and not self.opts.sort_reverse:
+            yield from self._walk_roots()  # (each path in turn, as given)
+        else:
+            yield from _sorted(self._walk_roots(), self.opts)
+
+    def _walk_roots(self) -> Iterator[FileEntry]:
         for root in self.paths or [None]:
             yield from self._walk_root(_DEFAULT_ROOT if root is None else os.fsencode(root))
 
