@@ -209,6 +209,10 @@ ARGS: list[list[str]] = [
     ["--path-separator", "", "-c", "foo"], ["-p", "foo"], ["-p", "--no-heading", "-N", "foo"],
     ["--line-buffered", "-c", "foo"], ["--block-buffered", "-l", "foo"],
     ["--sortr", "path", "-n", "foo", "docs", "sub"], ["--sortr", "path", "--files"],
+    # --max-filesize: bigger files found by walking are left out (not the paths given).
+    ["--max-filesize", "30", "-l", "foo"], ["--max-filesize", "1K", "--files"],
+    ["--max-filesize", "0", "foo"], ["--max-filesize", "1K", "-c", "foo", "src/long.txt"],
+    ["--max-filesize", "1k", "foo"], ["--max-filesize", "1M", "-c", "foo"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

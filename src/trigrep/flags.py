@@ -177,6 +177,16 @@ _MODE_FLAGS = (
 )
 
 
+def _file_size(value: str) -> int:
+    """--max-filesize: digits and an optional K, M or G (powers of 1024), as rg reads it."""
+    digits, unit = (value[:-1], value[-1]) if value[-1:] in ("K", "M", "G") else (value, "")
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"invalid size: invalid format for size '{value}', which should be a non-empty "
+            "sequence of digits followed by an optional 'K', 'M' or 'G' suffix")
+    return int(digits) << {"": 0, "K": 10, "M": 20, "G": 30}[unit]
+
+
 def _path_separator(value: str) -> bytes | None:
     """--path-separator: one byte (an escape such as `\\x5C` counts as one), or nothing."""
     separator = _unescaped(value)
@@ -273,6 +283,8 @@ def search_parser() -> Parser:
         g.add_argument(f"--{name}", dest=dest, action="store_false")
     g.add_argument("-d", "--max-depth", type=_count, metavar="NUM",
                    help="descend at most NUM directories below each path (0: the paths only)")
+    g.add_argument("--max-filesize", type=_file_size, metavar="NUM+SUFFIX?",
+                   help="leave out files found by walking that are bigger (suffixes K, M, G)")
     g.add_argument("-u", "--unrestricted", action="count", default=0,
                    help="-u: --no-ignore; -uu: and --hidden; -uuu: and --binary")
     g.add_argument("-z", "--search-zip", action="store_true", help="search compressed files")

@@ -50,6 +50,7 @@ class WalkOptions:
     no_require_git: bool = False  # --no-require-git: .gitignore counts outside repositories
     search_zip: bool = False  # -z
     max_depth: int | None = None  # --max-depth: levels below each path given (0: just them)
+    max_filesize: int | None = None  # --max-filesize: bigger files found by walking are left out
     glob_base: str | None = None  # directory that -g globs are relative to (rg: the cwd)
     # --sort/--sortr: files in path order (trigrep's order, also for --sort none) unless
     # sorted by another stat field, or in reverse
@@ -69,6 +70,7 @@ class WalkOptions:
         return not (self.hidden or self.no_ignore or self.no_ignore_vcs or self.no_ignore_dot
                     or self.no_ignore_exclude or self.no_ignore_global or self.no_ignore_parent
                     or self.no_require_git) and self.max_depth is None and (
+            self.max_filesize is None) and (
             self.sort_by == "path" and not self.sort_reverse)
 
 

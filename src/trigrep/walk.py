@@ -483,6 +483,7 @@ class Walker:
         """Depth-first over the sorted listings; `absolute` ends with `/`."""
         strip = len(_DEFAULT_ROOT) if root == _DEFAULT_ROOT and not self.paths else 0
         max_depth = self.opts.max_depth
+        max_size = self.opts.max_filesize
         stack = [(iter(entries), rules, absolute)]
         while stack:
             it, rules, absolute = stack[-1]
@@ -512,10 +513,18 @@ class Walker:
                 if entry.is_file(follow_symlinks=False) and not self._skip(
                     entry.path, name, False, rules
                 ):
+                    st = None
+                    if max_size is not None:  # --max-filesize (not for paths given)
+                        try:
+                            st = entry.stat(follow_symlinks=False)
+                        except OSError:
+                            continue  # gone already
+                        if st.st_size > max_size:
+                            continue
                     yield FileEntry(
                         entry.path[strip:].decode("utf-8", "surrogateescape"),
                         (absolute + name).decode("utf-8", "surrogateescape"),
-                        False,
+                        False, st,
                     )
             else:
                 stack.pop()
