@@ -213,6 +213,10 @@ ARGS: list[list[str]] = [
     ["--max-filesize", "30", "-l", "foo"], ["--max-filesize", "1K", "--files"],
     ["--max-filesize", "0", "foo"], ["--max-filesize", "1K", "-c", "foo", "src/long.txt"],
     ["--max-filesize", "1k", "foo"], ["--max-filesize", "1M", "-c", "foo"],
+    # --no-unicode: every pattern as in (?-u): bytes, ASCII classes and word boundaries.
+    ["--no-unicode", "-o", "\\w+"], ["--no-unicode", "-o", "-i", "k"], ["--no-unicode", "-c", "."],
+    ["--no-unicode", "-w", "-o", "Stra"], ["--no-unicode", "--unicode", "-o", "\\w{3,}"],
+    ["--no-unicode", "-o", "(?u)\\w+"], ["--no-unicode", "-c", "\\p{Greek}"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

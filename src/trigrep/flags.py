@@ -261,6 +261,9 @@ def search_parser() -> Parser:
     g.add_argument("--multiline-dotall", action="store_true",
                    help="with -U, '.' matches line terminators too")
     g.add_argument("--no-multiline-dotall", dest="multiline_dotall", action="store_false")
+    g.add_argument("--no-unicode", dest="unicode", action="store_false", default=True,
+                   help="patterns match bytes and ASCII classes, as in (?-u)")
+    g.add_argument("--unicode", dest="unicode", action="store_true")
     g = p.add_argument_group("files")
     g.add_argument("-g", "--glob", action="append", default=[], metavar="GLOB",
                    help="include files matching GLOB; '!GLOB' excludes")
@@ -421,7 +424,8 @@ def search_options(
         patterns=patterns, fixed_strings=ns.fixed_strings,
         case=(ns.case or ["sensitive"])[-1], word_regexp=ns.bounds[-1:] == ["word"],
         line_regexp=ns.bounds[-1:] == ["line"], invert_match=ns.invert_match,
-        multiline=ns.multiline, multiline_dotall=ns.multiline_dotall, text=ns.binary == "text",
+        multiline=ns.multiline, multiline_dotall=ns.multiline_dotall, unicode=ns.unicode,
+        text=ns.binary == "text",
     )
     context = ns.context or 0
     out_opts = OutputOptions(

@@ -29,6 +29,7 @@ class MatchOptions:
     invert_match: bool = False
     multiline: bool = False  # -U
     multiline_dotall: bool = False  # --multiline-dotall: with -U, `.` matches `\n` too
+    unicode: bool = True  # --no-unicode: every pattern as if in `(?-u)`
     text: bool = False  # -a: a literal NUL in a pattern may match (rg refuses it otherwise)
 
 

@@ -6,6 +6,7 @@ The regex runs over a whole file buffer and finds exactly the matches rg finds l
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal as Choice
 
@@ -84,7 +85,8 @@ def _wrap(node: Node, opts: MatchOptions) -> Node:
     if opts.line_regexp:
         return Concat((Look("line_start"), Group(node), Look("line_end")))
     if opts.word_regexp:
-        return Concat((Look("word_start_half"), Group(node), Look("word_end_half")))
+        return Concat((Look("word_start_half", opts.unicode), Group(node),
+                       Look("word_end_half", opts.unicode)))
     return node
 
 
@@ -175,9 +177,10 @@ def _pattern(opts: MatchOptions) -> Node:
             raise PatternError("pattern given is not valid UTF-8") from None
     insensitive = opts.case == "insensitive"
     dot_all = opts.multiline and opts.multiline_dotall  # rg: no effect without -U
+    flags = Flags(dot_all=dot_all, unicode=opts.unicode)
     if opts.case == "smart":
-        insensitive = smart_case_insensitive(parse(text, Flags(dot_all=dot_all), opts.multiline))
-    parsed = parse(text, Flags(case_insensitive=insensitive, dot_all=dot_all), opts.multiline)
+        insensitive = smart_case_insensitive(parse(text, flags, opts.multiline))
+    parsed = parse(text, dataclasses.replace(flags, case_insensitive=insensitive), opts.multiline)
     if not opts.text:
         check_nul_ban(parsed)
     return _wrap(parsed, opts)
