@@ -445,18 +445,28 @@ class LineFormat(FileFormat):
             line_start = lines.rfind(b"\n", 0, start) + 1
             line_end = lines.find(b"\n", start)
             line_end = len(lines) if line_end < 0 else line_end + 1
-            trimmed = line_start + self._trimmed(lines[line_start:line_end])
-            body = lines[trimmed:line_end]
-            if self.color and self._too_long(lines[line_start:line_end]):
-                body = self._cut(event, lines, trimmed, line_end, [(start, end)])
-            elif not self.color and self._too_long(body):
-                body = self._cut(event, body, 0, len(body), event.submatches)
-            elif self.color:
-                body = self._paint_line(body, trimmed, [(start, end)])
+            body = self._line_body(event, line_start, line_end, [(start, end)])
             number = event.line_number + lines.count(b"\n", 0, line_start)
             out.append(self._prefix(path, number, sep, start - line_start + 1,
                                     event.offset + start) + _ensure_newline(body))
         return out
+
+    def _line_body(self, event: LineEvent, start: int, stop: int,
+                   spans: list[tuple[int, int]]) -> bytes:
+        """Line lines[start:stop] of an event searched line by line, as rg prints it: trimmed
+        (--trim) and painted with `spans`, or cut by --max-columns, which measures a painted
+        line untrimmed and a plain one trimmed (its matches then stay where they were before
+        the trim), both with the terminator."""
+        lines = event.lines
+        trimmed = start + self._trimmed(lines[start:stop])
+        body = lines[trimmed:stop]
+        if self.color:
+            if self._too_long(lines[start:stop]):
+                return self._cut(event, lines, trimmed, stop, spans)
+            return self._paint_line(body, trimmed, spans)
+        if self._too_long(body):
+            return self._cut(event, body, 0, len(body), event.submatches)
+        return body
 
     def _vimgrep_across(self, event: LineEvent, path: bytes | None,
                         span: tuple[int, int]) -> Iterator[bytes]:
@@ -501,16 +511,15 @@ class LineFormat(FileFormat):
         for number in range(event.line_number, last + 1):
             stop = lines.find(b"\n", start) if event.is_match else -1
             stop = len(lines) if stop < 0 else stop + 1
-            trimmed = start + self._trimmed(lines[start:stop])
-            body = lines[trimmed:stop]
-            subs = event.submatches
-            if across_lines or self.color:
-                if self._too_long(lines[trimmed if across_lines else start : stop]):
-                    body = self._cut(event, lines, trimmed, stop, subs)
+            if across_lines:  # measured trimmed, with its terminator
+                trimmed = start + self._trimmed(lines[start:stop])
+                body = lines[trimmed:stop]
+                if self._too_long(body):
+                    body = self._cut(event, lines, trimmed, stop, event.submatches)
                 elif self.color:
-                    body = self._paint_line(body, trimmed, subs)
-            elif self._too_long(body):  # (the spans stay where they were before the trim)
-                body = self._cut(event, body, 0, len(body), subs)
+                    body = self._paint_line(body, trimmed, event.submatches)
+            else:
+                body = self._line_body(event, start, stop, event.submatches)
             out.append(self._prefix(path, number, sep, column, event.offset + start)
                        + _ensure_newline(body))
             start = stop
