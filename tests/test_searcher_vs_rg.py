@@ -47,6 +47,8 @@ FILES: dict[str, bytes] = {
     "late.bin": b"foo line\n" * 9000 + b"foo\x00 nul\n" + b"foo end\n" * 3,
     "bom8.txt": b"\xef\xbb\xbffoo\nbar\n",
     "indent.txt": b"  foo\n\t\x0b foo x\n   \n\r\nfoo\n \x0c\r foo",
+    "joiners.txt": "a\u200dbcdefgh foo\n\u200d\u200dx foo\n\U0001f468\u200d\U0001f469x foo\n"
+                   .encode(),
     "graphemes.txt": "e\u0301e\u0301 foo \U0001f1eb\U0001f1f7\U0001f44d\U0001f3fd x\u200dy foo\n"
                      "a\tb\x7f\u00ad foo \r\nfoo \u0915\u093f\u0915 \U0001f468\u200d\U0001f469"
                      " foo\n".encode() + b"\xe2\x82 foo \xff\xfe\n",
@@ -81,6 +83,7 @@ FLAG_SETS: list[list[str]] = [
     ["-M", "5", "--vimgrep", "--max-columns-preview"], ["-M", "6", "--column", "--trim"],
     ["-M", "6", "--color", "always", "--trim", "-v", "-C1", "--max-columns-preview"],
     ["-M", "7", "--vimgrep", "--color", "always", "--trim"], ["-M", "4", "--json"],
+    ["--vimgrep", "-v", "-B1", "--field-context-separator", "="],
     # -r: each match printed as the replacement, its groups interpolated.
     ["-r", "<$0>"], ["-r", "", "-o", "-n"], ["-r", "$$ ${0}x $0x $", "--color", "always", "-C1"],
     ["-r", "[$0]", "-v", "-C1"], ["-r", "R", "--vimgrep", "-b"], ["-r", "-", "-M", "5"],
@@ -206,9 +209,6 @@ def test_explicit_files(tree: Path, paths: list[str], flags: list[str]) -> None:
 @pytest.mark.parametrize("flags", [["-U", *f] for f in FLAG_SETS], ids=" ".join)
 @pytest.mark.parametrize("pattern", MULTILINE_PATTERNS)
 def test_multiline(tree: Path, pattern: str, flags: list[str]) -> None:
-    if pattern == r"\n?" and "--vimgrep" in flags:
-        pytest.skip("rg's --vimgrep -U leaves out this pattern's empty match at offset 0 "
-                    "(its JSON has it); see the README's known differences")
     _compare(tree, pattern, flags, None)
 
 

@@ -76,8 +76,8 @@ def make_printer(
 def _graphemes_end(text: bytes, count: int) -> int:
     """Where the first `count` graphemes of `text` end, in bytes: an ill-formed UTF-8 unit is
     one (as rg decodes them: see `_ill_formed_length`), `\\r\\n` is one, a control character is
-    one, and any other character takes along the marks and joiners after it (and the
-    character a joiner joins, and a flag's second regional indicator)."""
+    one, and any other character takes along the marks and joiners after it (and an emoji
+    a joiner joins to an emoji, and a flag's second regional indicator)."""
     import unicodedata
 
     chars = text.decode("utf-8", "surrogateescape")
@@ -93,7 +93,9 @@ def _graphemes_end(text: bytes, count: int) -> int:
         elif unicodedata.category(first) not in _SINGLE_CATEGORIES:
             if _is_regional(first) and i < n and _is_regional(chars[i]):
                 i += 1
-            while i < n and (_extends(chars[i]) or chars[i - 1] == "\u200d"):
+            while i < n and (_extends(chars[i]) or (
+                    chars[i - 1] == "\u200d" and _pictographic(first)
+                    and _pictographic(chars[i]))):
                 i += 1
     return len(chars[:i].encode("utf-8", "surrogateescape"))
 
@@ -119,6 +121,14 @@ def _ill_formed_length(chars: str, i: int) -> int:
             0x80 <= byte(i + length) <= 0xBF):
         length += 1
     return length
+
+
+def _pictographic(c: str) -> bool:
+    """An emoji-like character (roughly Unicode's Extended_Pictographic), which a joiner
+    (U+200D) joins to the one before it."""
+    import unicodedata
+
+    return c >= "\U0001f000" or unicodedata.category(c) == "So"
 
 
 def _is_regional(c: str) -> bool:
@@ -345,7 +355,7 @@ class LineFormat(FileFormat):
                 for number, piece, column, start in self._split_match(event, across_lines)
             ]
         if opts.vimgrep:
-            return self._vimgrep_lines(event, path, across_lines)
+            return self._vimgrep_lines(event, path, sep, across_lines)
         # --column: the first match's, on each line of the event (also the lines after the
         # first of a -U match).
         column = event.submatches[0][0] + 1 if opts.column else None
@@ -430,17 +440,16 @@ class LineFormat(FileFormat):
                 b"[Omitted long context line]\n")
         return b"[Omitted long line with %d matches]\n" % len(event.submatches)
 
-    def _vimgrep_lines(self, event: LineEvent, path: bytes | None,
+    def _vimgrep_lines(self, event: LineEvent, path: bytes | None, sep: bytes,
                        across_lines: bool) -> list[bytes]:
         """--vimgrep: each submatch on its own output line: the line where it starts, with
         that line's number and the submatch's column in it, and only it painted; -b gives the
         submatch's offset (the line's when searching across lines, as rg does)."""
         if across_lines:
             return [line for span in event.submatches
-                    for line in self._vimgrep_across(event, path, span)]
+                    for line in self._vimgrep_across(event, path, sep, span)]
         out = []
         lines = event.lines
-        sep = self.opts.field_match_separator
         for start, end in event.submatches:
             line_start = lines.rfind(b"\n", 0, start) + 1
             line_end = lines.find(b"\n", start)
@@ -468,21 +477,22 @@ class LineFormat(FileFormat):
             return self._cut(event, body, 0, len(body), event.submatches)
         return body
 
-    def _vimgrep_across(self, event: LineEvent, path: bytes | None,
+    def _vimgrep_across(self, event: LineEvent, path: bytes | None, sep: bytes,
                         span: tuple[int, int]) -> Iterator[bytes]:
         """-U --vimgrep: the line where the submatch starts; when --max-columns cuts it, rg
-        goes on with the submatch's next line (column 1), until one is printed whole."""
+        goes on with the submatch's next line (column 1), until one is printed whole. As
+        rg's, it prints nothing for an empty submatch at a line's start."""
         lines = event.lines
         start, end = span
         line_start = lines.rfind(b"\n", 0, start) + 1
         number = event.line_number + lines.count(b"\n", 0, line_start)
-        while line_start < len(lines) and (line_start < end or line_start == start):
+        while line_start < len(lines) and line_start < end:
             line_end = lines.find(b"\n", line_start)
             line_end = len(lines) if line_end < 0 else line_end + 1
             content_end = line_end - (lines[line_end - 1] == 0x0A)
             trimmed = line_start + self._trimmed(lines[line_start:content_end])
-            prefix = self._prefix(path, number, self.opts.field_match_separator,
-                                  max(start - line_start, 0) + 1, event.offset + line_start)
+            prefix = self._prefix(path, number, sep, max(start - line_start, 0) + 1,
+                                  event.offset + line_start)
             if self._too_long(lines[trimmed:content_end]):
                 yield prefix + self._cut(event, lines, trimmed, content_end, [span])
             else:
