@@ -190,6 +190,7 @@ ARGS: list[list[str]] = [
     ["-e", "x", "--", "-y"], ["foo", "-g", "*.md", "docs", "-l"], ["-x", "-w", "-c", "foo"],
     ["-w", "-x", "-c", "foo"], ["-xw", "-c", "foo"], ["-m0", "-l", "foo"], ["-m0", "-q", "foo"],
     ["-m0", "--files-without-match", "foo"], ["-m0", "--json", "foo"], ["-m0", "foo", "nope"],
+    ["-m0", "("], ["-m0", "-g", "[", "foo"],
     ["--count-matches", "$"], ["--count-matches", "$", "src/nonl.txt"], ["-l", "x$"],
     ["-N", "--json", "-C1", "foo"], ["--json", "-o", "-N", "-U", "foo\\nbar"],
     # Each kind of ignore file can be left out (--no-ignore-vcs, -dot, ...), or all but

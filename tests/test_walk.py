@@ -21,7 +21,7 @@ from trigrep import walk as walk_module
 from trigrep.errors import PatternError
 from trigrep.filetypes import type_list
 from trigrep.options import TypeChange, WalkOptions
-from trigrep.walk import FileEntry, Walker, check_types, relative_path, walk
+from trigrep.walk import FileEntry, Walker, check_filters, relative_path, walk
 
 RG = str(Path(sys.executable).with_name("rg"))
 STDLIB = Path(os.__file__).parent
@@ -514,7 +514,7 @@ def test_type_errors_are_rgs(basic: Path, changes: list[TypeChange]) -> None:
     expected, messages = run_rg(basic, WalkOptions(type_changes=changes), [])
     assert expected == b"" and len(messages) == 1
     with pytest.raises(PatternError) as error:
-        check_types(WalkOptions(type_changes=changes))
+        check_filters(WalkOptions(type_changes=changes))
     assert str(error.value) == messages[0]
 
 
@@ -529,8 +529,8 @@ def test_invalid_glob_and_unknown_type_are_errors_worded_like_rg() -> None:
     with pytest.raises(PatternError, match=r"^error parsing glob '\{a,\{b\}\}': nested"):
         Walker([], WalkOptions(globs=["{a,{b}}"]))
     with pytest.raises(PatternError, match=r"^unrecognized file type: nope$"):
-        check_types(WalkOptions(type_changes=negate("nope")))
-    check_types(WalkOptions(type_changes=select("all", "py")))
+        check_filters(WalkOptions(type_changes=negate("nope")))
+    check_filters(WalkOptions(type_changes=select("all", "py")))
     with pytest.raises(PatternError, match=r"^error parsing glob '\]\[': unclosed"):
         Walker([], WalkOptions(globs=["]["], iglobs=["["]))  # -g before --iglob, as rg
 

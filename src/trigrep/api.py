@@ -26,7 +26,7 @@ from trigrep.options import (
 from trigrep.parallel import SharedSearchPool
 from trigrep.query import compile_query
 from trigrep.searcher import LineEvent
-from trigrep.walk import check_types, relative_path
+from trigrep.walk import check_filters, relative_path
 
 if TYPE_CHECKING:
     from trigrep.server.daemon import ServedTree
@@ -230,7 +230,7 @@ class Index:
             globs=list(glob), iglobs=list(iglob), glob_case_insensitive=glob_case_insensitive,
             type_changes=type_changes, hidden=hidden, no_ignore=no_ignore, glob_base=self.root,
         )
-        check_types(walk_opts)
+        check_filters(walk_opts)
         out_opts = OutputOptions(  # `count` needs the first line too: it yields it
             mode="count" if count else "lines", first_line=count,
             max_count=1 if files_with_matches else max_count,

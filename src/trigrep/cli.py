@@ -66,7 +66,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         gc.set_threshold(100_000, 50, 1000)
     from trigrep import engine
     from trigrep.options import WalkOptions
-    from trigrep.walk import check_types, type_list
+    from trigrep.walk import check_filters, type_list
 
     args: list[str] = list(ns.args)
     walk_opts = WalkOptions(
@@ -82,7 +82,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         listing = type_list(walk_opts.type_changes)
         (console.out if console else sys.stdout.buffer).write(listing.encode())
         return 0
-    check_types(walk_opts)
+    check_filters(walk_opts)
     if ns.files:
         return engine.list_files(args, walk_opts, console, warm, null=ns.null,
                                  messages=ns.messages, path_separator=ns.path_separator)

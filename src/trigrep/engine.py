@@ -304,10 +304,10 @@ def search(
     `console` defaults to this process's; a daemon passes its client's, and `warm`, its cache.
     """
 
+    if out_opts.max_count == 0:
+        return 1  # as rg: -m0 searches nothing and reports nothing (not even a bad regex)
     console = console or Console.of_process()
     query = compile_query(match_opts)
-    if out_opts.max_count == 0:
-        return 1  # as rg: -m0 searches nothing, prints nothing, reports no missing path
     try:
         return _search_and_print(paths, query, walk_opts, out_opts, console, warm)
     finally:

@@ -32,7 +32,7 @@ from trigrep.index.format import LOCK_NAME, MANIFEST_NAME
 from trigrep.options import WalkOptions
 
 __all__ = [
-    "EntryFilter", "FileEntry", "Ruling", "Walker", "check_types", "relative_path", "type_list",
+    "EntryFilter", "FileEntry", "Ruling", "Walker", "check_filters", "relative_path", "type_list",
     "walk",
 ]
 
@@ -90,9 +90,10 @@ class FileEntry:
         return self._stat
 
 
-def check_types(opts: WalkOptions) -> None:
-    """Raise PatternError (rg's wording) for a bad `--type-add` or an unknown `-t`/`-T`."""
-    TypeMatcher(opts.type_changes)
+def check_filters(opts: WalkOptions) -> None:
+    """Raise PatternError (rg's wording) for a bad `--type-add`, an unknown `-t`/`-T` or a
+    bad `-g`/`--iglob`."""
+    EntryFilter(opts)
 
 
 # The ignore rules' verdict on an entry: True ignored, False whitelisted (`!`), None silent.

@@ -38,7 +38,7 @@ from trigrep.options import WalkOptions
 from trigrep.searcher import LineEvent
 from trigrep.server import client
 from trigrep.server.protocol import CLIENT_ENV, encode
-from trigrep.walk import check_types, relative_path, walk
+from trigrep.walk import check_filters, relative_path, walk
 
 DEFAULT_MAX_RESULTS = 100
 MAX_RESULTS_LIMIT = 1000
@@ -568,7 +568,7 @@ class Tree:
         def from_walk() -> Iterator[str]:
             opts = WalkOptions(globs=glob, iglobs=iglob,
                                type_changes=[("select", t) for t in type])
-            check_types(opts)
+            check_filters(opts)
             for entry in walk([target], opts):
                 yield self._relative(entry.path)
 
