@@ -198,7 +198,9 @@ ARGS: list[list[str]] = [
     ["--no-ignore-vcs", "-l", "foo"], ["--no-ignore-dot", "-l", "foo"],
     ["--no-ignore-parent", "--no-ignore-exclude", "--no-ignore-global", "-c", "foo"],
     ["--no-ignore", "--ignore", "-c", "foo"], ["--no-require-git", "--files"],
-    ["--no-ignore-vcs", "--ignore-vcs", "-l", "foo"],
+    ["--no-ignore-vcs", "--ignore-vcs", "-l", "foo"], ["--no-ignore", "--ignore-vcs", "-l", "foo"],
+    ["-u", "--ignore-dot", "-l", "foo"], ["--no-ignore-dot", "--ignore", "-l", "foo"],
+    ["-uu", "--ignore", "-l", "foo"],
     # -r: groups by number and name, unknown ones, `$$`, several patterns, -w/-x, -U.
     ["-r", "$2-$1", "(f)(o)|(b)(a)"], ["-r", "${2}$1", "-e", "(f)(o)", "-e", "(b)(a)"],
     ["-r", "<$w>", "(?P<w>fo)o"], ["-r", "$1x|${1}x|${x|$", "(o)"], ["-w", "-r", "W", "foo"],

@@ -197,6 +197,31 @@ def _path_separator(value: str) -> bytes | None:
     return separator or None
 
 
+_IGNORE_DESTS = [f"no_{name.replace('-', '_')}" for name, _ in _IGNORE_KINDS
+                 if name != "require-git"]
+
+
+class _AllIgnoreKinds(argparse.Action):
+    """--no-ignore (const True) and --ignore (False) set every --no-ignore-* flag, so
+    that the last flag given wins, as in rg."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        for dest in _IGNORE_DESTS:
+            setattr(namespace, dest, self.const)
+
+
+class _Unrestricted(argparse.Action):
+    """-u: --no-ignore there; -uu: and --hidden; -uuu: and --binary (counted)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        namespace.unrestricted += 1
+        if namespace.unrestricted == 1:
+            for dest in _IGNORE_DESTS:
+                setattr(namespace, dest, True)
+
+
 class _Pretty(argparse.Action):
     """-p: --color always --heading --line-number, as if given there (later flags win)."""
 
@@ -278,8 +303,9 @@ def search_parser() -> Parser:
                        type=_type_change(kind), metavar=metavar, help=text)
     g.add_argument("--type-list", action="store_true", help="show all file types and exit")
     g.add_argument("--hidden", action="store_true", help="search hidden files and directories")
-    g.add_argument("--no-ignore", action="store_true", help="don't respect ignore files")
-    g.add_argument("--ignore", dest="no_ignore", action="store_false")
+    g.add_argument("--no-ignore", action=_AllIgnoreKinds, nargs=0, const=True,
+                   help="don't respect ignore files (as all the --no-ignore-* below)")
+    g.add_argument("--ignore", action=_AllIgnoreKinds, nargs=0, const=False)
     for name, text in _IGNORE_KINDS:
         dest = "no_" + name.replace("-", "_")
         g.add_argument(f"--no-{name}", dest=dest, action="store_true", help=text)
@@ -288,7 +314,7 @@ def search_parser() -> Parser:
                    help="descend at most NUM directories below each path (0: the paths only)")
     g.add_argument("--max-filesize", type=_file_size, metavar="NUM+SUFFIX?",
                    help="leave out files found by walking that are bigger (suffixes K, M, G)")
-    g.add_argument("-u", "--unrestricted", action="count", default=0,
+    g.add_argument("-u", "--unrestricted", action=_Unrestricted, nargs=0, default=0,
                    help="-u: --no-ignore; -uu: and --hidden; -uuu: and --binary")
     g.add_argument("-z", "--search-zip", action="store_true", help="search compressed files")
     g.add_argument("--files", action="store_true", help="print the files that would be searched")
