@@ -220,6 +220,9 @@ ARGS: list[list[str]] = [
     ["--no-unicode", "-o", "\\w+"], ["--no-unicode", "-o", "-i", "k"], ["--no-unicode", "-c", "."],
     ["--no-unicode", "-w", "-o", "Stra"], ["--no-unicode", "--unicode", "-o", "\\w{3,}"],
     ["--no-unicode", "-o", "(?u)\\w+"], ["--no-unicode", "-c", "\\p{Greek}"],
+    # A value `--` attached to its flag (argparse would drop it).
+    ["--context-separator=--", "-C1", "PM_RESUME"], ["--regexp=--", "-c"], ["-e--", "-c"],
+    ["--field-match-separator=--", "-n", "foo"], ["--max-depth=--", "foo"],
     # Flags as rg parses them: no abbreviations, no --colour, counts that fit a u64.
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],

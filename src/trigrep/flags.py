@@ -56,7 +56,14 @@ class Parser(argparse.ArgumentParser):
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
         args = list(sys.argv[1:] if args is None else args)
-        return super().parse_known_args(self._flags_first(args), namespace)
+        parsed, extras = super().parse_known_args(self._flags_first(args), namespace)
+        for name, value in vars(parsed).items():  # see _DASHES
+            if isinstance(value, list):
+                setattr(parsed, name, [
+                    tuple(map(_given, v)) if isinstance(v, tuple) else _given(v) for v in value])
+            elif isinstance(value, str):
+                setattr(parsed, name, _given(value))
+        return parsed, extras
 
     def _flags_first(self, args: list[str]) -> list[str]:
         """`args` with each flag's separate value joined to it (`--regexp=VALUE`), then the
@@ -96,6 +103,11 @@ class Parser(argparse.ArgumentParser):
                 yield attached(action, args[i])
                 i += 1
                 continue
+            long = arg.startswith("--")
+            flag, value = arg.partition("=")[::2] if long else (arg[:2], arg[2:])
+            if value in ("--", "=--") and flag in takes_value and (not long or "=" in arg):
+                yield (flag + "=" if long else flag) + _DASHES  # `--regexp=--`, `-e--`
+                continue
             if arg.startswith("-") and not arg.startswith("--") and i < len(args):
                 # a cluster of short flags (`-ie`): does it end with one that takes a value?
                 for k in range(1, len(arg)):
@@ -111,8 +123,19 @@ class Parser(argparse.ArgumentParser):
             yield arg
 
 
+# argparse drops a flag's value `--` even when given attached (`--regexp=--`, `-e--`), where
+# rg takes it: the parser passes it as this (no argument can hold a NUL), and each converter
+# and the parsed values get `--` back (`_given`).
+_DASHES = "\0--\0"
+
+
+def _given(text: str) -> str:
+    return "--" if text == _DASHES else text
+
+
 def _count(text: str) -> int:
     """A count as rg parses one (a u64: digits after an optional "+", nothing else)."""
+    text = _given(text)
     digits = text.removeprefix("+")
     if not (digits.isascii() and digits.isdigit()):
         raise argparse.ArgumentTypeError(f"invalid number: {text!r}")
@@ -130,6 +153,14 @@ _HEX = b"0123456789abcdefABCDEF"
 def _unescaped(text: str) -> bytes:
     """A separator as rg reads it: `\\n`, `\\r`, `\\t`, `\\0`, `\\\\` and `\\xHH` escapes; any
     other backslash stands for itself."""
+    text = _given(text)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8 (surrogate escapes)
+            raise argparse.ArgumentTypeError(
+                "separator must be valid UTF-8 (use escape sequences to provide a separator "
+                "that is not valid UTF-8)") from None
     data = os.fsencode(text)
     out = bytearray()
     i = 0
