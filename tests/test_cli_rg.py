@@ -158,6 +158,8 @@ ARGS: list[list[str]] = [
     ["--vimgrep", "o"], ["--vimgrep", "-U", "foo\\nbar|o"], ["--vimgrep", "-C1", "PM_RESUME"],
     ["--vimgrep", "--color", "always", "o"], ["--vimgrep", "-I", "-N", "foo", "src/main.c"],
     ["--vimgrep", "-v", "o"], ["--vimgrep", "--heading", "foo"], ["--vimgrep", "-c", "foo"],
+    ["--vimgrep", "-U", "^"], ["--vimgrep", "-U", "b|^", "src"],
+    ["--vimgrep", "-U", "\\n?", "docs"],
     # --multiline-dotall: with -U, `.` matches a newline too; without -U it changes nothing.
     ["-U", "--multiline-dotall", "-n", "foo.bar"], ["--multiline-dotall", "-c", "foo.bar"],
     ["-U", "--multiline-dotall", "--no-multiline-dotall", "-c", "foo.bar"],

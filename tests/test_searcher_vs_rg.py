@@ -209,6 +209,10 @@ def test_explicit_files(tree: Path, paths: list[str], flags: list[str]) -> None:
 @pytest.mark.parametrize("flags", [["-U", *f] for f in FLAG_SETS], ids=" ".join)
 @pytest.mark.parametrize("pattern", MULTILINE_PATTERNS)
 def test_multiline(tree: Path, pattern: str, flags: list[str]) -> None:
+    if pattern == r"\n?" and "--vimgrep" in flags:
+        # an empty match at every byte, each printing its whole line: hundreds of MB from
+        # the 10 KB lines (test_cli_rg checks --vimgrep -U with empty matches instead)
+        pytest.skip("quadratic output")
     _compare(tree, pattern, flags, None)
 
 
