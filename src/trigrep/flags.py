@@ -232,14 +232,19 @@ _IGNORE_DESTS = [f"no_{name.replace('-', '_')}" for name, _ in _IGNORE_KINDS
                  if name != "require-git"]
 
 
+def _set_ignore_kinds(namespace: argparse.Namespace, off: bool) -> None:
+    """Every --no-ignore-* flag at once, where --no-ignore, -u or --ignore stands (so the
+    last flag given wins, as in rg)."""
+    for dest in _IGNORE_DESTS:
+        setattr(namespace, dest, off)
+
+
 class _AllIgnoreKinds(argparse.Action):
-    """--no-ignore (const True) and --ignore (False) set every --no-ignore-* flag, so
-    that the last flag given wins, as in rg."""
+    """--no-ignore (const True) and --ignore (False)."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: object, option_string: str | None = None) -> None:
-        for dest in _IGNORE_DESTS:
-            setattr(namespace, dest, self.const)
+        _set_ignore_kinds(namespace, bool(self.const))
 
 
 class _Unrestricted(argparse.Action):
@@ -249,8 +254,7 @@ class _Unrestricted(argparse.Action):
                  values: object, option_string: str | None = None) -> None:
         namespace.unrestricted += 1
         if namespace.unrestricted == 1:
-            for dest in _IGNORE_DESTS:
-                setattr(namespace, dest, True)
+            _set_ignore_kinds(namespace, True)
 
 
 class _Pretty(argparse.Action):

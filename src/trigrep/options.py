@@ -68,11 +68,11 @@ class WalkOptions:
     @property
     def is_default(self) -> bool:
         """True when the file set is exactly what the index holds (before glob/type filters)."""
-        return not (self.hidden or self.no_ignore or self.no_ignore_vcs or self.no_ignore_dot
-                    or self.no_ignore_exclude or self.no_ignore_global or self.no_ignore_parent
-                    or self.no_require_git) and self.max_depth is None and (
-            self.max_filesize is None) and (
-            self.sort_by == "path" and not self.sort_reverse)
+        every_ignore_file = not (
+            self.no_ignore or self.no_ignore_vcs or self.no_ignore_dot or self.no_ignore_exclude
+            or self.no_ignore_global or self.no_ignore_parent or self.no_require_git)
+        return (every_ignore_file and not self.hidden and self.max_depth is None
+                and self.max_filesize is None and self.sort_by == "path" and not self.sort_reverse)
 
 
 OutputMode = Literal[
