@@ -229,6 +229,11 @@ ARGS: list[list[str]] = [
     ["--head", "foo"], ["--colour", "never", "foo"], ["-C", "99999999999999999999", "foo"],
     ["-C", "1_0", "foo"], ["-C", "+1", "foo"], ["-m", "18446744073709551615", "foo"],
     ["-C", "18446744073709551615", "foo"],
+    # --passthru: every file searched printed whole, even those the index rules out; the last
+    # of it and -A/-B/-C wins.
+    ["--passthru", "-n", "PM_RESUME"], ["--passthru", "nomatchanywhere", "src", "docs"],
+    ["--passthrough", "-c", "foo"], ["-C1", "--passthru", "-m1", "foo", "src"],
+    ["--passthru", "-B1", "foo"], ["--passthru", "--json", "-U", "foo\nbar", "src"],
     ["--color", "always", "-n", "foo"],
     ["-i", "strasse"],
     ["-i", "k"],

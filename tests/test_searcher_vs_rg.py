@@ -88,6 +88,10 @@ FLAG_SETS: list[list[str]] = [
     ["-r", "<$0>"], ["-r", "", "-o", "-n"], ["-r", "$$ ${0}x $0x $", "--color", "always", "-C1"],
     ["-r", "[$0]", "-v", "-C1"], ["-r", "R", "--vimgrep", "-b"], ["-r", "-", "-M", "5"],
     ["-r", "<$0>", "--column", "--trim", "-c"], ["-r", "<$0>", "--json"],
+    # --passthru: every line, the matching ones as matches, up to where -m stops the search.
+    ["--passthru", "-n"], ["--passthru", "-m1", "--json"], ["--passthru", "-v", "-m2", "-b"],
+    ["--passthru", "-o", "--color", "always"], ["--passthru", "--vimgrep", "-r", "R"],
+    ["-C1", "--passthru", "--heading"], ["--passthru", "-A1", "-n"],
 ]
 PATTERNS = ["foo", "a*", "", "l[1-5]|zz", "é|ü", "x"]
 MULTILINE_PATTERNS = [

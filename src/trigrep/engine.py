@@ -257,7 +257,8 @@ class SearchRun:
         warm = self.warm
         cached = warm.entries(self.paths, self.walk_opts) if warm is not None else None
         reader = self.reader or (warm.reader() if warm is not None else None)
-        plan = make_plan(
+        # --passthru prints every file searched, matching or not: none may be left out.
+        plan = None if out_opts.passthru and out_opts.mode == "lines" else make_plan(
             self.paths, self.query, report_all=report_all,
             search_zip=self.walk_opts.search_zip, reader=reader,
         )

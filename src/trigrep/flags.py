@@ -265,6 +265,24 @@ class _Pretty(argparse.Action):
         namespace.color, namespace.heading, namespace.line_number = "always", True, True
 
 
+class _Context(argparse.Action):
+    """-A, -B, -C: as rg, they replace an earlier --passthru (and keep each other)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.passthru = False
+
+
+class _Passthru(argparse.Action):
+    """--passthru: replaces any -A, -B and -C given before it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        namespace.passthru = True
+        namespace.after_context = namespace.before_context = namespace.context = None
+
+
 def _sort_key(reverse: bool) -> Callable[[str], tuple[str, bool]]:
     """The argparse converter of --sort (or --sortr) to (field, reverse)."""
     def converted(value: str) -> tuple[str, bool]:
@@ -407,9 +425,10 @@ def search_parser() -> Parser:
     g.add_argument("-r", "--replace", type=os.fsencode, metavar="REPLACEMENT",
                    help="print each match as REPLACEMENT ($1, $name, ${name}: its groups)")
     g.add_argument("-m", "--max-count", type=_count, metavar="NUM")
-    g.add_argument("-A", "--after-context", type=_count, metavar="NUM")
-    g.add_argument("-B", "--before-context", type=_count, metavar="NUM")
-    g.add_argument("-C", "--context", type=_count, metavar="NUM")
+    for flags in (("-A", "--after-context"), ("-B", "--before-context"), ("-C", "--context")):
+        g.add_argument(*flags, action=_Context, type=_count, metavar="NUM")
+    g.add_argument("--passthru", "--passthrough", action=_Passthru, nargs=0, default=False,
+                   help="print every line, matching or not (the last of it and -A/-B/-C wins)")
     # What is printed: as in rg, the last of these flags decides.
     for flags, mode, text in _MODE_FLAGS:
         g.add_argument(*flags, dest="modes", action="append_const", const=mode, default=[],
@@ -507,6 +526,7 @@ def search_options(
         messages=ns.messages,
         before_context=context if ns.before_context is None else ns.before_context,
         after_context=context if ns.after_context is None else ns.after_context,
+        passthru=ns.passthru,
     )
     return match_opts, out_opts
 

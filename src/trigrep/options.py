@@ -111,6 +111,7 @@ class OutputOptions:
     messages: bool = True  # False (--no-messages): files that cannot be read go unreported
     before_context: int = 0
     after_context: int = 0
+    passthru: bool = False  # --passthru: every line of every file searched, matching or not
     def shown_path(self, display_path: str) -> bytes:
         """A path as the text printers show it (--json shows paths as they are)."""
         return shown_path(display_path, self.path_separator)

@@ -273,8 +273,8 @@ class LineFormat(FileFormat):
         last_line = None
         opts = self.opts
         if not (self.needs_line_numbers or self.needs_spans or result.multiline
-                or opts.byte_offset or opts.trim or opts.max_columns):
-            # Events without numbers or spans, each one line ending in a newline (but perhaps
+                or opts.byte_offset or opts.trim or opts.max_columns or opts.passthru):
+            # Matches without numbers or spans, each one line ending in a newline (but perhaps
             # the file's last): the lines need only the path before each (most searches).
             lead = b"" if prefix_path is None else prefix_path + self._path_end(
                 opts.field_match_separator)

@@ -35,6 +35,7 @@ PROGRAM_DONE_SIZE = 32 * 1024
 # Newlines in spans this long are counted with numpy (~9 GB/s here) rather than bytes.count
 # (~1.2 GB/s), when numpy is loaded already: importing it would cost more than it saves.
 VECTOR_COUNT_MIN = 8 * 1024
+EVERY_LINE = sys.maxsize  # a count of context lines: as many as there are (--passthru)
 
 
 class BinaryMode(Enum):
@@ -463,9 +464,10 @@ class _MultiLine:
 
     def __init__(
         self, data: bytes, query: Query, collector: _Collector, quota: _Quota, before: int,
-        after: int,
+        after: int, passthru: bool,
     ) -> None:
         self.data = data
+        self.passthru = passthru
         self.query = query
         self.collector = collector
         self.quota = quota
@@ -500,7 +502,7 @@ class _MultiLine:
             if keepgoing and group is not None and self._sink_context(group[0]):
                 self._matched(*group)  # its verdict is ignored
         if keepgoing:
-            self._after_context(end)
+            self._sink_context(end, at_end=True)
         return self.pos
 
     def _find(self) -> tuple[int, int] | None:
@@ -538,7 +540,13 @@ class _MultiLine:
             run_start = line_end
         return True
 
-    def _sink_context(self, upto: int) -> bool:
+    def _sink_context(self, upto: int, at_end: bool = False) -> bool:
+        """The context lines before `upto`: with --passthru every line not printed yet, else
+        the after-context owed and (unless `at_end`) the before-context."""
+        if self.passthru:
+            return self._lines_upto(self.last_visited, upto, is_after=False)
+        if at_end:
+            return self._after_context(upto)
         return self._after_context(upto) and self._before_context(upto)
 
     def _after_context(self, upto: int) -> bool:
@@ -561,10 +569,15 @@ class _MultiLine:
             if start <= self.last_visited:
                 break
             start = _line_start(self.data, start - 1)
+        return self._lines_upto(start, upto, is_after=False, before=True)
+
+    def _lines_upto(self, start: int, upto: int, *, is_after: bool, before: bool = False) -> bool:
+        """Context lines from `start` to `upto`; `before`: a match's before-context."""
         while start < upto:
             stop = _line_end(self.data, start, upto)
-            self.collector.before_lines.add(len(self.collector.result.events))
-            if not self._context(start, stop, is_after=False):
+            if before:
+                self.collector.before_lines.add(len(self.collector.result.events))
+            if not self._context(start, stop, is_after=is_after):
                 return False
             start = stop
         return True
@@ -614,9 +627,11 @@ def _search_by_line(
     before: int,
     after: int,
     need_submatches: bool,
+    passthru: bool,
 ) -> tuple[bool, bool]:
     """Emit the events of a line-by-line search. Returns whether -m `stopped` it early, and
-    whether after-context was still owed at `end` when -m was reached (rg then reads on)."""
+    whether after-context was still owed at `end` when -m was reached (rg then reads on).
+    With `passthru` every line up to where the search stopped is an event."""
     found = _matching_lines(query, data, end)
     if query.invert:
         found = _inverted(data, found, end)
@@ -631,7 +646,9 @@ def _search_by_line(
             after_left -= 1
         else:
             after_left = after
-            if before:
+            if passthru:
+                collector.context_upto(start, EVERY_LINE)
+            elif before:
                 collector.before_context(start, before)
         match_spans = need_submatches and not query.invert
         spans = _submatches(query, data, start, stop) if match_spans else []
@@ -639,15 +656,18 @@ def _search_by_line(
             break
     after_pending = False
     if not stopped:
-        after_pending = collector.context_upto(end, after_left) > 0
         stopped = limit is not None and collector.match_events >= limit
+        after_pending = collector.context_upto(end, after_left) > 0
+        if passthru and not stopped:
+            collector.context_upto(end, EVERY_LINE)
     return stopped, after_pending
 
 
 def _is_plain(query: Query, opts: OutputOptions, before: int, after: int) -> bool:
     """Whether a search of text (no NUL, no read error) is just its matching lines: no -v,
-    -U or context, and nothing that reports `bytes_searched` (a JSON lines printer)."""
-    if query.invert or query.multiline or before or after:
+    -U, context or --passthru, and nothing that reports `bytes_searched` (a JSON lines
+    printer)."""
+    if query.invert or query.multiline or before or after or opts.passthru:
         return False
     return not (opts.json and opts.mode in ("lines", "quiet"))
 
@@ -734,6 +754,7 @@ def search_buffer(
         or query.multiline or opts.first_line
     )
     before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
+    passthru = opts.passthru and opts.mode == "lines"
     if nul < 0 and read_error is None and _is_plain(query, opts, before, after):
         kept_lines = None if opts.mode == "lines" else int(opts.first_line)
         _search_plain(data, query, result, limit, need_submatches, kept_lines, line_numbers)
@@ -745,12 +766,12 @@ def search_buffer(
         )
     if query.multiline:
         quota = _Quota(opts, limit, after, stop_at_first)
-        searcher = _MultiLine(data, query, collector, quota, before, after)
+        searcher = _MultiLine(data, query, collector, quota, before, after, passthru)
         searched = searcher.run() if limit != 0 else 0
         stopped = after_pending = False  # only the line-by-line bookkeeping needs these
     else:
         stopped, after_pending = _search_by_line(
-            data, query, collector, end, limit, before, after, need_submatches
+            data, query, collector, end, limit, before, after, need_submatches, passthru
         )
         searched = collector.emitted_end if stopped else end
     before_lines = collector.before_lines
