@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -88,10 +89,10 @@ def status(tree: Path, env: dict[str, str]) -> dict:
 class Daemon:
     """A foreground `trigrep serve` process, stopped (or killed) by the fixture's finaliser."""
 
-    def __init__(self, tree: Path, env: dict[str, str]) -> None:
+    def __init__(self, tree: Path, env: dict[str, str], prefix: tuple[str, ...] = ()) -> None:
         self.tree, self.env = tree, env
         self.proc = subprocess.Popen(
-            [*TRIGREP, "serve", str(tree)], cwd=tree, env=env,
+            [*prefix, *TRIGREP, "serve", str(tree)], cwd=tree, env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 30
@@ -399,6 +400,75 @@ def test_an_edit_through_a_hard_link_in_the_tree(tree: Path, env: dict[str, str]
         daemon.close()
 
 
+def _twins(a: Path, b: Path) -> None:
+    """Files at `a` and `b` of the same size, mtime and ctime (the ctime can only be had by
+    writing both within one tick of the kernel's clock), an hour old (not racily clean)."""
+    an_hour_ago = time.time() - 3600
+    for _ in range(100):
+        _write(a, "AAAA\n")
+        _write(b, "BBBB\n")
+        os.utime(a, (an_hour_ago, an_hour_ago))
+        os.utime(b, (an_hour_ago, an_hour_ago))
+        if os.stat(a).st_ctime_ns == os.stat(b).st_ctime_ns:
+            return
+    pytest.skip("no two writes within one tick of the kernel's clock")
+
+
+def test_directories_swapped_holding_files_of_equal_stat(tree: Path, env: dict[str, str]) -> None:
+    """Renaming a directory changes no ctime of its files: only their inodes tell the files
+    of two swapped directories apart, without a daemon and with one."""
+    _twins(tree / "x" / "f", tree / "y" / "f")
+    queries = [["AAAA"], ["-c", "AAAA|BBBB"]]
+    local = {**env, "TRIGREP_NO_DAEMON": "1"}
+    trigrep_run(["index"], tree, env)
+    (tree / "x").rename(tree / "tmp")
+    (tree / "y").rename(tree / "x")
+    (tree / "tmp").rename(tree / "y")
+    for args in queries:
+        assert_like_rg(tree, local, args)
+    trigrep_run(["index"], tree, env)  # the update re-indexes them
+    for args in queries:
+        assert_like_rg(tree, local, args)
+    daemon = Daemon(tree, env)
+    try:
+        (tree / "x").rename(tree / "tmp")
+        (tree / "y").rename(tree / "x")
+        (tree / "tmp").rename(tree / "y")
+        assert_all_like_rg(tree, daemon, queries)
+    finally:
+        daemon.close()
+
+
+def test_a_directory_unreadable_when_walked_then_readable(
+    tree: Path, env: dict[str, str]
+) -> None:
+    """A directory the walk could not list is reported by each search, as rg reports it,
+    and searched once it can be read (no watcher sees inside it)."""
+    # As root, every directory is readable, unless the capabilities that make it so are gone.
+    prefix = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search")
+    if os.geteuid() != 0:
+        prefix = ()
+    elif subprocess.run([*prefix, "true"], check=False).returncode != 0:
+        pytest.skip("setpriv cannot drop the capabilities that let root read anything")
+    locked = tree / "src" / "deep"
+    locked.chmod(0)
+    daemon = Daemon(tree, env, prefix)
+    try:
+        before = daemon.warm_searches()
+        for args in [["foo"], ["-c", "foo", "src"], ["-l", "foo", "docs"]]:
+            ours = run([*prefix, *TRIGREP, *args], tree, env)
+            theirs = run([*prefix, RG, "--sort", "path", *args], tree, env)
+            assert (ours.out, ours.code, ours.err) == (
+                theirs.out, theirs.code, theirs.err.replace(b"rg: ", b"trigrep: ")), args
+        assert daemon.warm_searches() == before + 1  # docs/ holds no unreadable directory
+        locked.chmod(0o755)
+        _write(locked / "new.txt", "foo new\n")
+        assert_all_like_rg(tree, daemon, [["foo"], ["-c", "foo", "src"]])
+    finally:
+        locked.chmod(0o755)
+        daemon.close()
+
+
 def test_a_segment_written_in_place_is_checked_again(tree: Path, daemon: Daemon) -> None:
     """A byte of an open segment changed by a stray write: the daemon (and a watched API
     index) open the index again and check it, so a search is rg's answer or a one-line
@@ -496,6 +566,21 @@ def test_sync_markers_of_clients(tree: Path, daemon: Daemon, env: dict[str, str]
         _write(tree / "src" / "main.c", f"{bogus} foo\n")
         out, code = _protocol_search(tree, env, ["foo"], sync=bogus)
         assert (code, bogus.encode() in out) == (0, True)
+
+
+def test_the_sync_directory_deleted(tree: Path, daemon: Daemon) -> None:
+    """Deleted (`rm -rf .trigrep/sync`), it is made and watched again; made anew by someone
+    else, it is watched again: searches stay right, and no marker is waited for in vain (a
+    wait that times out re-walks the tree)."""
+    sync = tree / ".trigrep" / "sync"
+    rewalks = status(tree, daemon.env)["roots"][0]["rewalks"]
+    for remake in (False, True):
+        shutil.rmtree(sync)
+        if remake:
+            sync.mkdir()
+        _write(tree / "src" / "main.c", f"remade {remake} foo\n")
+        assert_some_like_rg(tree, daemon)
+    assert status(tree, daemon.env)["roots"][0]["rewalks"] == rewalks
 
 
 def test_fifty_concurrent_clients(tree: Path, daemon: Daemon) -> None:

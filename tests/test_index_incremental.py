@@ -214,7 +214,8 @@ def test_merge_of_bitmaps_varints_and_flags_is_exact(tree: Path) -> None:
         result = update_index(str(tree), entries_of(tree))
         assert result.kind == "update"
         assert_exact(tree)
-    vanished = IndexEntry("vanished.txt", str(tree / "vanished.txt"), 7, 1, 1)  # walked, then gone
+    vanished = IndexEntry(  # walked, then gone
+        "vanished.txt", str(tree / "vanished.txt"), 7, 1, 1, 1)
     update_index(str(tree), [*entries_of(tree), vanished])
     reader = IndexReader.open(str(tree))
     assert reader.stats().unindexed_files == 1

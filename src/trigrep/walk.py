@@ -338,6 +338,7 @@ class Walker:
         self._descend = descend
         self.opts = opts
         self.errors: list[str] = []
+        self.failed: list[bytes] = []  # the paths of `errors` (directories it could not list)
         self.warnings: list[str] = []
         # Ignore files read below the paths whose edits no watcher of their directories sees:
         # a symlinked one (or one in a symlinked .git), a linked worktree's exclude file.
@@ -366,6 +367,7 @@ class Walker:
             f"{shown}: IO error for operation on {shown}: {err.strerror} (os error {err.errno})"
         )
         self.errors.append(message)
+        self.failed.append(path)
         if self._on_error is not None:
             self._on_error(message)
 

@@ -29,17 +29,17 @@ keep every path live in at most one segment; should two ever hold it, the later 
 Segments and updates (a log-structured merge tree): a full build (`trigrep index --full`, or
 any index that is missing, damaged or of another version) writes one segment of every file.
 `trigrep index` on a valid index writes ONE new segment of the files that are new, changed
-(size, mtime or ctime differ) or were racily clean (below) and no longer would be, appends it, and
-tombstones the old records of those files and of the files no longer walked; nothing changed,
-nothing written. Merges keep the segment count bounded: whenever MERGE_FANIN segments at the
-end of the list lie within one size tier or below (tiers of live files grow 8-fold), and no
-one of them holds most of their files, they are combined into one by merging their posting
-lists (tombstoned files dropped, ids renumbered, no file re-read), in the place of the run.
-When the first (full-build) segment has tombstoned over REBUILD_TOMBSTONE_SHARE of its files,
-the next update rebuilds in full instead. Updates and merges are atomic like a build: new
-segment, then new manifest, then the files no longer named are deleted, all under the lock
-(constants in `trigrep.index.update`). Readers keep their open segments until they see a new
-manifest.
+(size, mtime, ctime or inode differ) or were racily clean (below) and no longer would be,
+appends it, and tombstones the old records of those files and of the files no longer walked;
+nothing changed, nothing written. Merges keep the segment count bounded: whenever MERGE_FANIN
+segments at the end of the list lie within one size tier or below (tiers of live files grow
+8-fold), and no one of them holds most of their files, they are combined into one by merging
+their posting lists (tombstoned files dropped, ids renumbered, no file re-read), in the place
+of the run. When the first (full-build) segment has tombstoned over REBUILD_TOMBSTONE_SHARE of
+its files, the next update rebuilds in full instead. Updates and merges are atomic like a
+build: new segment, then new manifest, then the files no longer named are deleted, all under
+the lock (constants in `trigrep.index.update`). Readers keep their open segments until they see
+a new manifest.
 
 Racily clean files (git's term): the walker's stat precedes the read of a file's content, and
 an edit within the same mtime tick after the read would leave size and mtime unchanged. So a
@@ -71,8 +71,12 @@ length is padded with zeros to a multiple of 8)::
     FILE_SIZES     u64 per file: size from the walker's stat at build time
     FILE_MTIMES    i64 per file: st_mtime_ns from the same stat
     FILE_CTIMES    i64 per file: st_ctime_ns from the same stat. Tools that keep an edited
-                   file's mtime (touch -r, cp -p, tar, rsync -t) cannot keep its ctime, so
-                   a file is current only while size, mtime and ctime are all unchanged
+                   file's mtime (touch -r, cp -p, tar, rsync -t) cannot keep its ctime
+    FILE_INODES    u64 per file: st_ino from the same stat. Renaming a directory changes no
+                   ctime of the files in it, so two directories swapped (or one replaced by
+                   a copy) could show files of the same size and times under each other's
+                   paths. A file is current only while size, mtime, ctime and inode are all
+                   unchanged
     FILE_FLAGS     u8 per file: FLAG_UNINDEXED = content not indexed (unreadable, vanished,
                    too big): the file is a candidate for every query except NONE;
                    FLAG_IRREGULAR = its searchable bytes hold a NUL or differ in length from
@@ -116,7 +120,7 @@ Trigrams are of the raw searchable bytes (`trigrep.extract.read_searchable`, no 
 ints (b0 << 16) | (b1 << 8) | b2 (see `trigrep.query.plan.TrigramQuery`). Version 1 indexes
 stored them after ASCII case folding; version 2 made case-sensitive queries selective;
 version 3 added FILE_BYTES (patterns without a trigram, like `\\p{Greek}` or `é`); version 4
-documents (FILE_DOCS).
+documents (FILE_DOCS); version 6 FILE_INODES.
 """
 
 from __future__ import annotations
@@ -136,7 +140,7 @@ SEGMENT_PREFIX = "seg-"
 SEGMENT_SUFFIX = ".tgs"
 TMP_PREFIX = "tmp-"
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 MANIFEST_MAGIC = "trigrep-index-manifest"
 SEGMENT_MAGIC = b"TRIGSEG\0"
 
@@ -162,6 +166,7 @@ SECTIONS = (
     "FILE_SIZES",
     "FILE_MTIMES",
     "FILE_CTIMES",
+    "FILE_INODES",
     "FILE_FLAGS",
     "FILE_BYTES",
     "FILE_DOCS",
@@ -171,13 +176,13 @@ _HEADER_FIXED = struct.Struct("<8sIIIQIII")
 _SECTION_ENTRY = struct.Struct("<QQI")
 
 
-Stamp = tuple[int, int, int]
+Stamp = tuple[int, int, int, int]
 
 
 def stat_stamp(st: os.stat_result) -> Stamp:
     """What a file's record must still equal for its indexed content to be current: its size,
-    mtime and ctime (see FILE_CTIMES)."""
-    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
+    mtime, ctime and inode (see FILE_CTIMES and FILE_INODES)."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,7 @@ class IndexEntry:
     size: int
     mtime_ns: int
     ctime_ns: int
+    inode: int
 
     @classmethod
     def of(cls, relpath: str, abspath: str, st: os.stat_result) -> IndexEntry:
@@ -196,7 +202,7 @@ class IndexEntry:
 
     @property
     def stamp(self) -> Stamp:
-        return self.size, self.mtime_ns, self.ctime_ns
+        return self.size, self.mtime_ns, self.ctime_ns, self.inode
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,18 @@ if TYPE_CHECKING:
     from trigrep.query.plan import TrigramQuery
 
 
+class FileTable(NamedTuple):
+    """A segment's file table: columns per local file id (unpadded views of the FILE_*
+    sections) and the paths blob (NUL-separated, empty for no files)."""
+
+    sizes: memoryview
+    mtimes: memoryview
+    ctimes: memoryview
+    inodes: memoryview
+    flags: memoryview
+    paths: bytes
+
+
 class FileRecord(NamedTuple):
     """What the index knows of a file: its global id, the stat it was indexed with, whether
     its content is irregular (see FLAG_IRREGULAR in format.py), and from which mtime on its
@@ -48,13 +60,14 @@ class FileRecord(NamedTuple):
     size: int
     mtime_ns: int
     ctime_ns: int
+    inode: int
     irregular: bool
     racy_after_ns: int
 
     @property
     def stamp(self) -> Stamp:
         """The stat the file was indexed with (see format.stat_stamp)."""
-        return self.size, self.mtime_ns, self.ctime_ns
+        return self.size, self.mtime_ns, self.ctime_ns, self.inode
 
     @property
     def racily_clean(self) -> bool:
@@ -147,7 +160,7 @@ class Segment:
             raise self.corrupt("checksum table too short")
         self.dict_verified = bytearray(self.n_dict_blocks)
         self.post_verified = bytearray(len(self.post_crcs))
-        self._files: tuple[memoryview, memoryview, memoryview, bytes] | None = None
+        self._files: FileTable | None = None
         self._byte_sets: np.ndarray | None = None
         self._doc_files: np.ndarray | None = None
 
@@ -165,19 +178,19 @@ class Segment:
             raise self.corrupt(f"{name} checksum mismatch")
         return view
 
-    def files_sections(self) -> tuple[memoryview, memoryview, memoryview, memoryview, bytes]:
-        """Sizes, mtimes, ctimes, flags (unpadded views) and the paths blob (NUL-separated,
-        empty for no files), verified once."""
+    def files_sections(self) -> FileTable:
+        """The file table, verified once."""
         if self._files is None:
             n = self.n_files
-            names = ("FILE_SIZES", "FILE_MTIMES", "FILE_CTIMES", "FILE_FLAGS", "FILE_PATHS")
-            sizes, mtimes, ctimes, flags, paths = (self.checked(name) for name in names)
+            sizes, mtimes, ctimes, inodes, flags, paths = (self.checked(name) for name in (
+                "FILE_SIZES", "FILE_MTIMES", "FILE_CTIMES", "FILE_INODES", "FILE_FLAGS",
+                "FILE_PATHS"))
             blob = bytes(paths).rstrip(b"\0")
             if (blob.count(b"\0") + 1 if blob else 0) != n:
                 raise self.corrupt("path table does not match the file count")
-            self._files = (
+            self._files = FileTable(
                 sizes[: 8 * n].cast("Q"), mtimes[: 8 * n].cast("q"), ctimes[: 8 * n].cast("q"),
-                flags[:n], blob,
+                inodes[: 8 * n].cast("Q"), flags[:n], blob,
             )
         return self._files
 
@@ -411,7 +424,7 @@ class IndexReader:
             encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
             records: dict[str, FileRecord] = {}
             for segment in self._segments:
-                sizes, mtimes, ctimes, flags, blob = segment.files_sections()
+                sizes, mtimes, ctimes, inodes, flags, blob = segment.files_sections()
                 paths = blob.decode(encoding, errors).split("\0") if blob else []
                 ids = range(segment.base, segment.base + segment.n_files)
                 irregular = [bool(f & FLAG_IRREGULAR) for f in flags]
@@ -419,8 +432,8 @@ class IndexReader:
                 records.update(
                     (path, FileRecord(*fields, racy_after))
                     for path, *fields in zip(
-                        paths, ids, sizes.tolist(), mtimes.tolist(), ctimes.tolist(), irregular,
-                        strict=True,
+                        paths, ids, sizes.tolist(), mtimes.tolist(), ctimes.tolist(),
+                        inodes.tolist(), irregular, strict=True,
                     )
                 )
                 for local in segment.tombstones:
@@ -441,7 +454,7 @@ class IndexReader:
     def path_of(self, file_id: int) -> str:
         """The root-relative path of a file id."""
         segment = self._segment_of(file_id)
-        paths = segment.files_sections()[4].split(b"\0")
+        paths = segment.files_sections().paths.split(b"\0")
         return os.fsdecode(paths[file_id - segment.base])
 
     # --- candidates ----------------------------------------------------------------------
@@ -473,7 +486,7 @@ class IndexReader:
             if local is None:
                 local = np.arange(segment.n_files)
             if plan.op != "none":
-                flags = np.frombuffer(segment.files_sections()[3], np.uint8)
+                flags = np.frombuffer(segment.files_sections().flags, np.uint8)
                 unindexed = np.flatnonzero(flags & FLAG_UNINDEXED)
                 if len(unindexed):
                     local = np.union1d(local, unindexed)

@@ -129,8 +129,8 @@ def _changes(
 ) -> tuple[list[IndexEntry], list[int]]:
     """The walked files to index now, and the global ids of the records to tombstone.
 
-    A file is indexed when it has no record, its size, mtime or ctime differ, or its record is
-    racily clean and would no longer be once indexed by a build starting at `started_ns`
+    A file is indexed when it has no record, its size, mtime, ctime or inode differ, or its
+    record is racily clean and would no longer be once indexed by a build starting at `started_ns`
     (re-indexing one still inside the window would only produce another racy record)."""
     records = reader.records()
     settled_before = started_ns - RACY_WINDOW_NS
@@ -175,9 +175,9 @@ def _append_segment(
     for file_id in dead:
         number, segment = _segment_holding(reader.segments, file_id)
         local = file_id - segment.base
-        sizes, _, _, flags, _ = segment.files_sections()
-        dead_bytes += sizes[local]
-        dead_unindexed += bool(flags[local] & FLAG_UNINDEXED)
+        table = segment.files_sections()
+        dead_bytes += table.sizes[local]
+        dead_unindexed += bool(table.flags[local] & FLAG_UNINDEXED)
         refs[number].tombstones.append(local)
     for r in refs:
         r.tombstones.sort()
@@ -278,7 +278,7 @@ def _merge(reader: IndexReader, first: int, stop: int) -> None:
                 *encode_postings(halves[1::2], halves[0::2], table.n_docs), len(merged)
             )
         writer.finish(
-            table.sizes, table.mtimes, table.ctimes, table.flags, table.byte_sets,
+            table.sizes, table.mtimes, table.ctimes, table.inodes, table.flags, table.byte_sets,
             table.doc_counts,
             table.paths,
         )
@@ -304,9 +304,9 @@ class _LiveFiles:
         order: list[tuple[bytes, int, int]] = []
         columns = []
         for k, segment in enumerate(sources):
-            sizes, mtimes, ctimes, flags, blob = segment.files_sections()
-            columns.append((sizes, mtimes, ctimes, flags))
-            paths = blob.split(b"\0") if blob else []
+            files = segment.files_sections()
+            columns.append(files)
+            paths = files.paths.split(b"\0") if files.paths else []
             order += [
                 (path, k, local) for local, path in enumerate(paths)
                 if local not in segment.tombstones
@@ -330,10 +330,11 @@ class _LiveFiles:
             self.new_doc_ids.append(
                 np.where(new_file >= 0, new_first_docs[new_file] + within, -1)
             )
-        self.sizes = np.array([columns[k][0][local] for _, k, local in order], np.uint64)
-        self.mtimes = np.array([columns[k][1][local] for _, k, local in order], np.int64)
-        self.ctimes = np.array([columns[k][2][local] for _, k, local in order], np.int64)
-        self.flags = np.array([columns[k][3][local] for _, k, local in order], np.uint8)
+        self.sizes = np.array([columns[k].sizes[local] for _, k, local in order], np.uint64)
+        self.mtimes = np.array([columns[k].mtimes[local] for _, k, local in order], np.int64)
+        self.ctimes = np.array([columns[k].ctimes[local] for _, k, local in order], np.int64)
+        self.inodes = np.array([columns[k].inodes[local] for _, k, local in order], np.uint64)
+        self.flags = np.array([columns[k].flags[local] for _, k, local in order], np.uint8)
         first_rows = np.cumsum([0] + [s.n_files for s in sources])
         rows = np.array([first_rows[k] + local for _, k, local in order], np.int64)
         all_sets = np.concatenate([s.byte_sets() for s in sources])

@@ -149,21 +149,19 @@ def _indexed_paths(reader: IndexReader, entries: Iterable[FileEntry]) -> dict[st
     return found
 
 
-def _outside_rules(root: str, elsewhere: Iterable[bytes] = ()) -> list[
-    tuple[int, int, int, int] | None
-]:
-    """The stat (size, mtime, ctime, inode; None if missing) of each rule file outside the
+def _outside_rules(root: str, elsewhere: Iterable[bytes] = ()) -> list[Stamp | None]:
+    """The `stat_stamp` (None if missing) of each rule file outside the
     tree, and of those the walk read `elsewhere` (`Walker.rules_elsewhere`: symlinked ones,
     a worktree's exclude file): an edit there changes which files are searched, and no
     watcher of the tree sees it."""
-    stamps: list[tuple[int, int, int, int] | None] = []
+    stamps: list[Stamp | None] = []
     for path in [*rule_files_outside(root), *sorted(elsewhere)]:
         try:
             st = os.stat(path)
         except OSError:
             stamps.append(None)
         else:
-            stamps.append((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+            stamps.append(stat_stamp(st))
     return stamps
 
 
@@ -187,6 +185,9 @@ class ServedTree:
         self._keys: list[Key] = []  # _key of each of _files
         self._cached: set[str] = set()  # the relative paths in _files
         self._dirs: set[str] = set()  # directories the walk descended into ("" the root)
+        # directories the walk could not list (unreadable): no watcher sees them become
+        # readable, and searches must report them as rg does (see `entries`)
+        self._unlisted: set[str] = set()
         # what the walk left out, so globs and types that bring entries in can be answered:
         self._skipped: list[_Skipped] = []  # in walk order
         self._skipped_keys: list[Key] = []  # _key of each of _skipped
@@ -229,7 +230,7 @@ class ServedTree:
         for leftover in os.listdir(self.sync_dir):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(self.sync_dir, leftover))
-        self._watcher.watch(self.sync_dir, ENTRIES_MASK)
+        self._watch_sync_dir()
         self._watcher.start()
         with self._lock:
             self._dirty_dirs = {""}
@@ -279,6 +280,8 @@ class ServedTree:
             return self._mark_dir(rel[: -len(GIT_INFO)].rstrip("/"))
         if ".git" in components[:-1]:
             return False  # git's own files: only info/exclude matters
+        if rel in self._unlisted:  # perhaps readable now (chmod)
+            return self._mark_dir(directory, relist=True)
         if directory not in self._dirs:
             return False  # in an ignored or hidden directory, or a new one (its parent is marked)
         if name in IGNORE_FILES or name == ".git":
@@ -333,12 +336,16 @@ class ServedTree:
             with self._lock:
                 self._dirty_dirs.add("")  # nothing reports changes: walk everything again
             return True
+        if not self._watcher.watching(self.sync_dir):  # deleted (and made anew?) by someone
+            marker = None  # a client's marker, dropped before it is watched again, is unseen
         own = marker is None or "/" in marker or not os.path.isfile(
             os.path.join(self.sync_dir, marker))
         if own:
-            marker = f"{os.getpid()}-{next(self._marker_ids)}"
-            with open(os.path.join(self.sync_dir, marker), "xb"):
-                pass
+            marker = self._drop_marker()
+            if marker is None:
+                with self._lock:
+                    self._dirty_dirs.add("")  # no marker can tell: walk everything again
+                return False
         # unwatched: a few stats per search
         outside_rules = _outside_rules(self.root, self._rules_elsewhere)
         try:
@@ -355,7 +362,29 @@ class ServedTree:
                 return seen
         finally:
             if own:
-                os.unlink(os.path.join(self.sync_dir, marker))
+                with contextlib.suppress(OSError):  # (the directory deleted meanwhile)
+                    os.unlink(os.path.join(self.sync_dir, marker))
+
+    def _drop_marker(self) -> str | None:
+        """A new marker file of this daemon's in the sync directory (watched again, made anew
+        if it was deleted); None if it cannot be had."""
+        marker = f"{os.getpid()}-{next(self._marker_ids)}"
+        for _ in range(2):
+            if self._watcher.watching(self.sync_dir) or self._watch_sync_dir():
+                path = os.path.join(self.sync_dir, marker)
+                with contextlib.suppress(FileNotFoundError), open(path, "xb"):  # (deleted?)
+                    return marker
+            self._watcher.unwatch([self.sync_dir])
+        return None
+
+    def _watch_sync_dir(self) -> bool:
+        """Watch the sync directory, made anew if it is gone; False if that fails."""
+        try:
+            os.makedirs(self.sync_dir, exist_ok=True)
+        except OSError:
+            return False
+        self._watcher.watch(self.sync_dir, ENTRIES_MASK)
+        return self._watcher.watching(self.sync_dir)
 
     def _go_blind(self) -> None:
         """Say once, in the log, that this tree is searched as if it were not watched."""
@@ -421,6 +450,7 @@ class ServedTree:
         fresh: list[FileEntry] = []
         skipped: list[_Skipped] = []
         walked_dirs: list[bytes] = []
+        failed: list[bytes] = []
 
         def on_skipped(path: bytes, is_dir: bool, ignored: bool) -> None:
             skipped.append(_Skipped(os.fsdecode(path)[len(self.prefix) :], is_dir, ignored))
@@ -433,6 +463,7 @@ class ServedTree:
                 rel = entry.path[len(self.prefix) :]
                 with contextlib.suppress(OSError):  # vanished already: its event will follow
                     fresh.append(_entry(rel, entry.path, os.stat(entry.path)))
+            failed = walker.failed
             if not walker.rules_elsewhere <= self._rules_elsewhere:
                 # from now on checked before each search, from their state at this walk
                 self._rules_elsewhere |= walker.rules_elsewhere
@@ -443,6 +474,9 @@ class ServedTree:
         kept_keys = [_key(d) for d in kept]
         self._dirs -= below
         self._dirs |= walked
+        self._unlisted = {d for d in self._unlisted if not _is_below(d, directory)
+                          or any(_is_below(d, k) for k in kept)}
+        self._unlisted.update(os.fsdecode(path)[len(self.prefix) :] for path in failed)
         inside = len(directory) + 1 if directory else 0  # where a path below it goes on
         kept_names = {d[inside:] for d in kept}
         self._dirs.update(d for d in below if d[inside:].partition("/")[0] in kept_names)
@@ -532,6 +566,10 @@ class ServedTree:
             self._apply_changes()
             if rel not in self._dirs:
                 return None  # e.g. a hidden or ignored directory named explicitly
+            unlisted = [d for d in self._unlisted if _is_below(d, rel)]
+            if unlisted:  # the search walks, to report them as rg does; listed again next
+                self._relisted_dirs.update(d.rpartition("/")[0] for d in unlisted)
+                return None
             view = self._views.get((shown, rel, filter_key))
             if view is not None:
                 self.counters["warm_searches"] += 1
