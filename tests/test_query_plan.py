@@ -147,6 +147,9 @@ def test_plan_is_sound_for_fixed_strings(
         ("[αβ]x", "insensitive", "ϐX"),
         ("é|foo", "sensitive", "foo"),
         ("(?i)ß", "sensitive", "ẞ"),
+        ("[a-f&&A-F]{4}", "insensitive", "beef"),
+        ("(?i)[[:lower:]&&[:upper:]]", "sensitive", "q"),
+        ("(?-u)\\x{e9}", "sensitive", "\xc3\xa9"),
     ],
 )
 def test_tricky_cases_are_sound(pattern: str, case: str, text: str) -> None:

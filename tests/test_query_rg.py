@@ -97,6 +97,14 @@ PATTERNS = [
     r"\x7F|\x{10FFFF}|\u{00e9}",
     r"(?-u)\xC3",
     r"(?-u)[\x80-\xFF]+",
+    # Under (?-u) only `\xHH` is a byte: `\x{HH}` is a code point (matched as UTF-8).
+    r"(?-u)\x{e9}",
+    r"(?-u)\x{100}|\x{FF}",
+    # (?i) folds each operand of `&&` first: `[a-f&&A-F]` is not empty then.
+    r"(?i)[a-f&&A-F]+",
+    r"(?i)x[a&&A]",
+    r"(?i)[[:lower:]&&[:upper:]]",
+    r"(?i-u)[a-f&&A-F]",
     r"\xE9",
     r"a{2}",
     r"\d{2,3}",
@@ -170,6 +178,10 @@ MULTILINE_CASES = [
 
 INVALID = [
     "[[]",
+    # A byte class holds no code point above ASCII.
+    r"(?-u)[\x{e9}]",
+    "(?-u)[Σ]",
+    r"(?-u)[\x80-\x{FF}]",
     "(?x)a # comment",
     "(a",
     "[a",

@@ -268,9 +268,22 @@ def _intersect(a: Ranges, b: Ranges) -> Ranges:
     )
 
 
+def _intersects(body: ClassSet) -> bool:
+    """Whether a class set holds an intersection (`&&`), at any depth."""
+    if isinstance(body, ClassOp):
+        return body.op == "&&" or _intersects(body.lhs) or _intersects(body.rhs)
+    return any(isinstance(item, Bracket) and _intersects(item.body) for item in body.items)
+
+
 def class_ranges(cls: Class) -> Ranges | None:
-    """The exact set of code points (bytes without Unicode) of a class *before* case folding,
-    or None when it needs Unicode tables we do not have (`\\pL`, Unicode `\\w`...)."""
+    """The set of code points (bytes without Unicode) of a class *before* case folding, or
+    None when it needs Unicode tables we do not have (`\\pL`, Unicode `\\w`...).
+
+    Folding it after gives what the regex matches, or more: rg folds each operand of a set
+    operation and a negated class before applying it, which only an intersection can make
+    larger (`(?i)[a-f&&A-F]` is `[a-fA-F]`, not empty), so a folded class with one is None."""
+    if cls.fold and _intersects(cls.body):
+        return None
     top = MAX_CODEPOINT if cls.unicode else 0xFF
 
     def of_item(item: ClassItem) -> Ranges | None:
@@ -606,8 +619,10 @@ class _Parser:
             raise _error("incomplete escape sequence, reached end of pattern prematurely")
         self.pos += 1
         if ch in "xuU":
+            braced = self.peek() == "{"
             value = self.parse_hex(ch)
-            is_byte = not self.flags.unicode and ch == "x" and value > 0x7F
+            # Under (?-u) only `\xHH` is a byte: `\x{HH}` is a code point, as `\uHHHH` is.
+            is_byte = not self.flags.unicode and ch == "x" and not braced and value > 0x7F
             return ClassLiteral(value, is_byte)
         if ch in _SIMPLE_ESCAPES:
             return ClassLiteral(_SIMPLE_ESCAPES[ch])
@@ -722,6 +737,13 @@ class _Parser:
             items.append(self.parse_class_range())
 
     def parse_class_item(self) -> ClassItem:
+        item = self._class_item()
+        if (isinstance(item, ClassLiteral) and item.cp > 0x7F and not item.is_byte
+                and not self.flags.unicode):
+            raise _error("Unicode not allowed here")  # a byte class holds no code point
+        return item
+
+    def _class_item(self) -> ClassItem:
         ch = self.src[self.pos]
         if ch == "[":
             ascii_class = self.maybe_ascii_class()
