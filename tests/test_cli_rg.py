@@ -461,6 +461,33 @@ def test_site_packages_same_as_rg(
     assert_same(args, site_packages_copy, env)
 
 
+FOLLOW_ARGS = [
+    ["-L", "foo"], ["-L", "--files"], ["-L", "-c", "foo", "a"], ["-L", "-d1", "foo"],
+    ["-L", "foo", "dangling", "outlink", "filelink"], ["-L", "-l", "foo", "deep", "self"],
+    ["-L", "--hidden", "-u", "foo"], ["-L", "--no-follow", "foo"], ["-L", "-g", "!a", "foo"],
+]
+
+
+@pytest.mark.parametrize("args", FOLLOW_ARGS, ids=" ".join)
+def test_follow_symlinks_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
+    """-L: links to files and directories in and outside the tree (hidden, ignored ones),
+    loops (to the root, to an ancestor) and dangling links, each error worded as rg's."""
+    tree, outside = tmp_path / "t", tmp_path / "out"
+    for directory in (tree / "a" / "b", tree / "ign", tree / "deep" / "e", outside):
+        directory.mkdir(parents=True)
+    for path in (tree / "a" / "b" / "x", outside / "y", tree / ".hid", tree / "ign" / "z"):
+        path.write_text("foo\n")
+    (tree / ".ignore").write_text("ign\nd3\n")
+    for link, target in [("a/b/loop", "../../a"), ("outlink", "../out"), ("dangling", "nowhere"),
+                         ("filelink", "a/b/x"), ("self", "."), ("hidlink", ".hid"),
+                         ("ignlink", "ign"), (".hiddangle", "nowhere"), ("d3", "nowhere"),
+                         ("deep/e/up", "../../deep")]:
+        (tree / link).symlink_to(target)
+    want, got = _rg(args, tree, env), _trigrep(args, tree, env)
+    assert (got.out, got.code) == (want.out, want.code), args
+    assert got.err == want.err.replace(b"rg: ", b"trigrep: "), args
+
+
 def test_a_file_named_like_the_index_directory(tmp_path: Path, env: dict[str, str]) -> None:
     """A file `.trigrep` at the root: `trigrep index` fails with one line, and searches still
     print rg's output (warning once that they search directly)."""

@@ -188,6 +188,7 @@ class Index:
         type_add: str | Sequence[str] = (),
         hidden: bool = False,
         no_ignore: bool = False,
+        follow: bool = False,
         max_count: int | None = None,
         context: int = 0,
         before_context: int | None = None,
@@ -228,7 +229,8 @@ class Index:
         ]
         walk_opts = WalkOptions(
             globs=list(glob), iglobs=list(iglob), glob_case_insensitive=glob_case_insensitive,
-            type_changes=type_changes, hidden=hidden, no_ignore=no_ignore, glob_base=self.root,
+            type_changes=type_changes, hidden=hidden, no_ignore=no_ignore, follow=follow,
+            glob_base=self.root,
         )
         check_filters(walk_opts)
         out_opts = OutputOptions(  # `count` needs the first line too: it yields it

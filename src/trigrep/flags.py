@@ -369,6 +369,9 @@ def search_parser() -> Parser:
                    help="leave out files found by walking that are bigger (suffixes K, M, G)")
     g.add_argument("-u", "--unrestricted", action=_Unrestricted, nargs=0, default=0,
                    help="-u: --no-ignore; -uu: and --hidden; -uuu: and --binary")
+    g.add_argument("-L", "--follow", action="store_true",
+                   help="follow symlinks (a loop or a dangling link is an error)")
+    g.add_argument("--no-follow", dest="follow", action="store_false")
     g.add_argument("-z", "--search-zip", action="store_true", help="search compressed files")
     g.add_argument("--files", action="store_true", help="print the files that would be searched")
     g.add_argument("--sort", dest="sort", type=_sort_key(False), default=("path", False),

@@ -50,6 +50,7 @@ class WalkOptions:
     no_ignore_parent: bool = False  # --no-ignore-parent: none from above the paths searched
     no_require_git: bool = False  # --no-require-git: .gitignore counts outside repositories
     search_zip: bool = False  # -z
+    follow: bool = False  # -L: symlinks are followed (loops and dangling links are errors)
     max_depth: int | None = None  # --max-depth: levels below each path given (0: just them)
     max_filesize: int | None = None  # --max-filesize: bigger files found by walking are left out
     glob_base: str | None = None  # directory that -g globs are relative to (rg: the cwd)
@@ -71,7 +72,8 @@ class WalkOptions:
         every_ignore_file = not (
             self.no_ignore or self.no_ignore_vcs or self.no_ignore_dot or self.no_ignore_exclude
             or self.no_ignore_global or self.no_ignore_parent or self.no_require_git)
-        return (every_ignore_file and not self.hidden and self.max_depth is None
+        return (every_ignore_file and not self.hidden and not self.follow
+                and self.max_depth is None
                 and self.max_filesize is None and self.sort_by == "path" and not self.sort_reverse)
 
 

@@ -90,6 +90,10 @@ class FileEntry:
         return self._stat
 
 
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
 def check_filters(opts: WalkOptions) -> None:
     """Raise PatternError (rg's wording) for a bad `--type-add`, an unknown `-t`/`-T` or a
     bad `-g`/`--iglob`."""
@@ -363,9 +367,10 @@ class Walker:
 
     def _error(self, path: bytes, err: OSError) -> None:
         shown = os.fsdecode(path)
-        message = (
-            f"{shown}: IO error for operation on {shown}: {err.strerror} (os error {err.errno})"
-        )
+        self._fail(path, f"{shown}: IO error for operation on {shown}: {err.strerror} "
+                         f"(os error {err.errno})")
+
+    def _fail(self, path: bytes, message: str) -> None:
         self.errors.append(message)
         self.failed.append(path)
         if self._on_error is not None:
@@ -487,12 +492,23 @@ class Walker:
         strip = len(_DEFAULT_ROOT) if root == _DEFAULT_ROOT and not self.paths else 0
         max_depth = self.opts.max_depth
         max_size = self.opts.max_filesize
+        follow = self.opts.follow
         stack = [(iter(entries), rules, absolute)]
+        # -L: the (device, inode) and path of each directory on the stack, to tell loops
+        ancestors = [(_identity(os.stat(root)), root)] if follow else []
         while stack:
             it, rules, absolute = stack[-1]
             for entry in it:
                 name = entry.name
-                if entry.is_dir(follow_symlinks=False):
+                target = None  # -L: the stat of a symlink's target
+                if follow and entry.is_symlink():
+                    target = self._followed(entry.path, ancestors[: len(stack)])
+                    if target is None:
+                        continue
+                    is_dir = stat.S_ISDIR(target.st_mode)
+                else:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                if is_dir:
                     if max_depth is not None and len(stack) >= max_depth:
                         continue  # its files would lie deeper than --max-depth
                     if name == INDEX_DIR and _is_index(entry.path):
@@ -506,6 +522,10 @@ class Walker:
                         continue
                     if self._on_directory is not None:
                         self._on_directory(entry.path)
+                    if follow:
+                        identity = _identity(target or entry.stat(follow_symlinks=False))
+                        del ancestors[len(stack) :]
+                        ancestors.append((identity, entry.path))
                     child_rules = rules
                     if self._kinds:
                         dot_names = _dot_names(children)
@@ -513,15 +533,16 @@ class Walker:
                         child_rules = self._child_rules(rules, name, entry.path, has_git, dot_names)
                     stack.append((iter(children), child_rules, absolute + name + b"/"))
                     break
-                if entry.is_file(follow_symlinks=False) and not self._skip(
-                    entry.path, name, False, rules
-                ):
-                    st = None
+                is_file = stat.S_ISREG(target.st_mode) if target else entry.is_file(
+                    follow_symlinks=False)
+                if is_file and not self._skip(entry.path, name, False, rules):
+                    st = target
                     if max_size is not None:  # --max-filesize (not for paths given)
-                        try:
-                            st = entry.stat(follow_symlinks=False)
-                        except OSError:
-                            continue  # gone already
+                        if st is None:
+                            try:
+                                st = entry.stat(follow_symlinks=False)
+                            except OSError:
+                                continue  # gone already
                         if st.st_size > max_size:
                             continue
                     yield FileEntry(
@@ -531,6 +552,24 @@ class Walker:
                     )
             else:
                 stack.pop()
+
+    def _followed(
+        self, path: bytes, ancestors: list[tuple[tuple[int, int], bytes]]
+    ) -> os.stat_result | None:
+        """-L: the stat of the target of the symlink `path`; None (an error, as rg reports it,
+        whatever the rules say of the link) when it dangles or is one of the `ancestors`."""
+        try:
+            st = os.stat(path)
+        except OSError as err:
+            self._error(path, err)
+            return None
+        identity = _identity(st)
+        for ancestor_identity, ancestor in ancestors:
+            if stat.S_ISDIR(st.st_mode) and ancestor_identity == identity:
+                self._fail(path, f"File system loop found: {os.fsdecode(path)} points to an "
+                                 f"ancestor {os.fsdecode(ancestor)}")
+                return None
+        return st
 
     def _skip(self, path: bytes, name: bytes, is_dir: bool, rules: _Rules) -> bool:
         """True to leave the entry out (reported to `on_skipped`)."""
