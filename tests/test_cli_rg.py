@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 import subprocess
 import sysconfig
@@ -459,6 +460,27 @@ def test_site_packages_same_as_rg(
     site_packages_copy: Path, env: dict[str, str], args: list[str]
 ) -> None:
     assert_same(args, site_packages_copy, env)
+
+
+STATS_ARGS = [
+    ["foo"], ["-l", "foo"], ["-q", "foo"], ["--files-without-match", "foo"], ["-v", "foo"],
+    ["-o", "-i", "foo"], ["--count-matches", "foo"], ["nomatchanywhere"], ["-m1", "foo"],
+    ["--heading", "-n", "foo"], ["-C1", "foo"], ["-c", "-v", "foo", "src"], ["--json", "foo"],
+    ["-U", "foo\\nbar"], ["-a", "foo"], ["--binary", "foo"], ["-uuu", "-C1", "foo"],
+    ["--passthru", "bar"], ["-r", "X", "foo"], ["-w", "PM_RESUME"], ["--no-stats", "foo"],
+]
+
+
+def _without_timings(out: bytes) -> bytes:
+    return re.sub(rb"(?m)^[0-9.]+ seconds", b"N seconds", normalise_json(out))
+
+
+@pytest.mark.parametrize("args", STATS_ARGS, ids=" ".join)
+def test_stats_like_rg(tree: Path, env: dict[str, str], args: list[str]) -> None:
+    """--stats: rg's totals, every file searched counted (those the index rules out too),
+    binary files as rg's printers stop in them."""
+    want, got = _rg(["--stats", *args], tree, env), _trigrep(["--stats", *args], tree, env)
+    assert (_without_timings(got.out), got.code) == (_without_timings(want.out), want.code)
 
 
 FOLLOW_ARGS = [

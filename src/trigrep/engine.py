@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -252,8 +253,7 @@ class SearchRun:
         # --include-zero, and counted only by the summary of --json -q (rg's JSON lines
         # leave files without a match out).
         report_all = out_opts.mode == "files_without_match" or out_opts.counts_zero or (
-            out_opts.json and out_opts.mode == "quiet"
-        )
+            out_opts.json and out_opts.mode == "quiet") or out_opts.stats
         warm = self.warm
         cached = warm.entries(self.paths, self.walk_opts) if warm is not None else None
         reader = self.reader or (warm.reader() if warm is not None else None)
@@ -323,8 +323,9 @@ def _search_and_print(
     console: Console,
     warm: WarmTree | None,
 ) -> int:
-    from trigrep.printer import make_printer
+    from trigrep.printer import SearchStats, make_printer
 
+    started = time.perf_counter_ns()
     out = console.out
     named = paths or (["-"] if console.stdin_readable else [])
     single_file = len(named) == 1 and (named[0] == "-" or not os.path.isdir(named[0]))
@@ -335,13 +336,17 @@ def _search_and_print(
     # -q: a match makes the exit code 0 even after errors; the search stops at the first
     # one unless --json wants its summary of every file.
     quiet = out_opts.mode == "quiet"
-    stops_at_a_match = quiet and not out_opts.json
+    stops_at_a_match = quiet and not (out_opts.json or out_opts.stats)
+    stats = SearchStats() if out_opts.stats and not out_opts.json else None
     runs: list[SearchRun] = []
     for group in _around_stdin(named):
         if group is None:  # `-`: rg reads standard input as a stream
             data = searchable_bytes(sys.stdin.buffer.read())
             binary = BinaryMode.TEXT if out_opts.binary == "text" else BinaryMode.CONVERT
-            printer.file("<stdin>", search_buffer(data, query, out_opts, binary=binary))
+            result = search_buffer(data, query, out_opts, binary=binary)
+            printer.file("<stdin>", result)
+            if stats is not None:
+                stats.add(result)
         else:
             run = SearchRun(group, query, walk_opts, out_opts, warm=warm,
                             on_warning=_warner(console), render=printer.file_format,
@@ -349,11 +354,15 @@ def _search_and_print(
             runs.append(run)
             for entry, result in run.results():
                 printer.file(entry.display, result)
+                if stats is not None:
+                    stats.add(result)
                 if stops_at_a_match and printer.matched:
                     break
         if stops_at_a_match and printer.matched:
             break
     printer.finish()
+    if stats is not None:
+        out.write(stats.render(printer.bytes_printed, time.perf_counter_ns() - started))
     errors = [message for run in runs for message in run.errors]
     if out_opts.messages:
         for message in errors:

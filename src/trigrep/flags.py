@@ -440,6 +440,9 @@ def search_parser() -> Parser:
                    help="with -c or --count-matches, also print files with no match (count 0)")
     g.add_argument("--no-include-zero", dest="include_zero", action="store_false")
     g.add_argument("-q", "--quiet", action="store_true", help="print nothing; exit 0 on a match")
+    g.add_argument("--stats", action="store_true",
+                   help="print totals after the output (matches, files and bytes searched...)")
+    g.add_argument("--no-stats", dest="stats", action="store_false")
     g.add_argument("--no-messages", dest="messages", action="store_false", default=True,
                    help="do not report files that cannot be opened or read (the exit code "
                    "still says so)")
@@ -529,7 +532,7 @@ def search_options(
         messages=ns.messages,
         before_context=context if ns.before_context is None else ns.before_context,
         after_context=context if ns.after_context is None else ns.after_context,
-        passthru=ns.passthru,
+        passthru=ns.passthru, stats=ns.stats,
     )
     return match_opts, out_opts
 

@@ -114,6 +114,7 @@ class OutputOptions:
     before_context: int = 0
     after_context: int = 0
     passthru: bool = False  # --passthru: every line of every file searched, matching or not
+    stats: bool = False  # --stats: totals after the output (every file searched in full)
     def shown_path(self, display_path: str) -> bytes:
         """A path as the text printers show it (--json shows paths as they are)."""
         return shown_path(display_path, self.path_separator)

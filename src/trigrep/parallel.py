@@ -97,10 +97,11 @@ class FileSearch:
     @property
     def misses_print_nothing(self) -> bool:
         """Whether a file without a match (and without an error) shows nowhere in the output:
-        only --json's summary, --files-without-match and --include-zero take note of such
-        files."""
+        only --json's summary, --stats, --files-without-match and --include-zero take note of
+        such files."""
         opts = self.out_opts
-        return not (opts.json or opts.mode == "files_without_match" or opts.counts_zero)
+        return not (opts.json or opts.stats or opts.mode == "files_without_match"
+                    or opts.counts_zero)
 
     def binary_mode(self, entry: FileEntry) -> BinaryMode:
         """rg's NUL handling depends on how the file was reached and how rg reads it."""

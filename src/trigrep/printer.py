@@ -37,6 +37,7 @@ class Printer(Protocol):
     # How worker processes may render each file's output ahead of `file` (which then writes
     # `FileResult.rendered`); None when the printer needs the line events themselves.
     file_format: FileFormat | None
+    bytes_printed: int  # what --stats reports: only rg's standard printer counts its bytes
 
     def file(self, display_path: str, result: FileResult) -> None: ...
 
@@ -571,6 +572,7 @@ class StandardPrinter:
         )
         self.printed_any = False
         self.matched = False
+        self.bytes_printed = 0
 
     def file(self, display_path: str, result: FileResult) -> None:
         rendered = self.file_format.output(display_path, result)
@@ -579,7 +581,9 @@ class StandardPrinter:
         self.matched = self.matched or rendered.has_match
         if self.printed_any and rendered.has_lines:
             self.out.write(self.file_format.file_break)
+            self.bytes_printed += len(self.file_format.file_break)
         self.out.write(rendered.body)
+        self.bytes_printed += len(rendered.body)
         self.printed_any = self.printed_any or bool(rendered.body)
 
     def finish(self) -> None:
@@ -638,6 +642,8 @@ class SummaryFormat(FileFormat):
 class SummaryPrinter:
     """-c, --count-matches, -l, --files-without-match and -q: one line (or none) per file."""
 
+    bytes_printed = 0  # (rg's summary printer counts none)
+
     def __init__(
         self, out: BinaryIO, opts: OutputOptions, *, with_filename: bool, color: bool
     ) -> None:
@@ -653,6 +659,37 @@ class SummaryPrinter:
 
     def finish(self) -> None:
         """Nothing is buffered across files."""
+
+
+@dataclass
+class SearchStats:
+    """--stats: rg's totals over the files searched, printed after the output (--json's
+    summary message has them already)."""
+
+    matches: int = 0
+    matched_lines: int = 0
+    searches_with_match: int = 0
+    searches: int = 0
+    bytes_searched: int = 0
+
+    def add(self, result: FileResult) -> None:
+        if result.error is not None:
+            return  # a failed search counts for nothing
+        self.searches += 1
+        self.searches_with_match += result.has_match
+        self.matched_lines += result.matched_lines
+        self.matches += result.matches
+        self.bytes_searched += result.bytes_searched
+
+    def render(self, bytes_printed: int, elapsed_ns: int) -> bytes:
+        """rg's block; its two timings (spent searching, and in all) are both `elapsed_ns`."""
+        seconds = f"{elapsed_ns / 1e9:.6f}"
+        return (
+            f"\n{self.matches} matches\n{self.matched_lines} matched lines\n"
+            f"{self.searches_with_match} files contained matches\n{self.searches} files searched\n"
+            f"{bytes_printed} bytes printed\n{self.bytes_searched} bytes searched\n"
+            f"{seconds} seconds spent searching\n{seconds} seconds\n"
+        ).encode()
 
 
 def _data(raw: bytes) -> dict[str, str]:
@@ -675,6 +712,8 @@ def _elapsed(nanos: int) -> dict[str, object]:
 
 class JsonPrinter:
     """--json: rg's JSON Lines messages (begin, match, context, end, summary)."""
+
+    bytes_printed = 0  # (its own summary reports them; --stats prints nothing more)
 
     _STAT_KEYS = ("searches", "searches_with_match", "bytes_searched", "bytes_printed",
                   "matched_lines", "matches")

@@ -104,7 +104,7 @@ class FileResult:
     # The text printer stops before this event index (CONVERT modes after a NUL was seen),
     # counting the event there only if it is a match.
     text_cut: int | None = None
-    bytes_searched: int = 0  # rg's stats; only --json reports it, so only then computed
+    bytes_searched: int = 0  # rg's stats; only --json and --stats report it: only then computed
     multiline: bool = False  # -U: events may span lines; -c counts matches
     inverted: bool = False  # -v: --count-matches counts lines
     # rg reports this error for the file (a -z program failed); its search then counts for
@@ -215,6 +215,15 @@ def _stream_searched_end(data: bytes, nul: int, context: int) -> int:
     return searched_before
 
 
+def _consumed_by_read_of(data: bytes, nul: int, context: int, visited: Sequence[int]) -> int:
+    """What rg's buffer had consumed when the read that met `nul` ended its search (QUIT):
+    its `bytes_searched`."""
+    for consumed, read_end, _ in _stream_reads(data, context, visited):
+        if nul < read_end:
+            return consumed
+    return len(data)
+
+
 def _bytes_searched(
     data: bytes,
     query: Query,
@@ -233,19 +242,62 @@ def _bytes_searched(
     offset of the buffer in which the last line was searched.
     """
     if slice_mode:
-        searched = collector.match_end if stopped else end
-        if stopped and query.invert:
-            following = (stop for start, stop in _matching_lines(query, data, end)
-                         if start >= searched)
-            searched = next(following, end)
         binary_offset = collector.result.binary_offset
-        return searched if binary_offset is None else min(binary_offset, searched)
+        if stopped:
+            return _slice_stopped_at(data, query, collector.match_end, end, binary_offset)
+        return end if binary_offset is None else min(binary_offset, end)
     if not stopped:
         return end
-    for consumed, _, searched_end in _stream_reads(data, context, collector.visited):
-        if collector.emitted_end <= searched_end:
+    return _consumed_at(data, context, collector.visited, collector.emitted_end, end)
+
+
+def _slice_stopped_at(
+    data: bytes, query: Query, match_end: int, end: int, binary_offset: int | None
+) -> int:
+    """rg's `bytes_searched` of a slice searched line by line that stopped after the line
+    ending at `match_end` (with -v: after the regex's match that ended that run of lines),
+    no further than a NUL that ended the search."""
+    searched = match_end
+    if query.invert:
+        following = (stop for start, stop in _matching_lines(query, data, end)
+                     if start >= searched)
+        searched = next(following, end)
+    return searched if binary_offset is None else min(binary_offset, searched)
+
+
+def _consumed_at(
+    data: bytes, context: int, visited: Sequence[int], position: int, end: int
+) -> int:
+    """What rg's buffer had consumed when it searched the line ending at `position`."""
+    for consumed, _, searched_end in _stream_reads(data, context, visited):
+        if position <= searched_end:
             return consumed
     return end
+
+
+def _standard_stats_at_cut(
+    result: FileResult, data: bytes, query: Query, context: int, visited: Sequence[int],
+    slice_mode: bool,
+) -> None:
+    """--stats of rg's standard printer, which ends the search at `text_cut` (a match after
+    a NUL in CONVERT modes): only what it was given before counts, and a slice searched line
+    by line counts its bytes up to the last match it gave (a multi-line search and a read
+    count theirs as --json does: up to where the search was, and what the buffer held)."""
+    events, cut = result.events, result.text_cut
+    assert cut is not None
+    counted = [e for e in events[: cut + 1 if events[cut].is_match else cut] if e.is_match]
+    result.matched_lines = sum(
+        e.last_line_number - e.line_number + 1 if result.multiline else 1 for e in counted)
+    result.matches = sum(len(e.submatches) for e in counted)
+    if result.multiline:
+        return
+    if slice_mode:
+        last = counted[-1].offset + len(counted[-1].lines) if counted else 0
+        result.bytes_searched = _slice_stopped_at(
+            data, query, last, len(data), result.binary_offset)
+    else:
+        stop = events[cut].offset + len(events[cut].lines)
+        result.bytes_searched = _consumed_at(data, context, visited[: cut + 1], stop, stop)
 
 
 def _matching_lines(query: Query, data: bytes, end: int) -> Iterator[tuple[int, int]]:
@@ -669,7 +721,7 @@ def _is_plain(query: Query, opts: OutputOptions, before: int, after: int) -> boo
     printer)."""
     if query.invert or query.multiline or before or after or opts.passthru:
         return False
-    return not (opts.json and opts.mode in ("lines", "quiet"))
+    return not (opts.stats or (opts.json and opts.mode in ("lines", "quiet")))
 
 
 def _search_plain(
@@ -744,14 +796,16 @@ def search_buffer(
             data = data.replace(b"\0", b"\n")
             stream_detect = _stream_searched_end(data, nul, context)
 
-    stop_at_first = opts.mode in ("files_with_matches", "files_without_match") or (
-        opts.mode == "quiet" and not opts.json
+    # rg's summary printers stop at a file's first match, unless they count for --stats.
+    stop_at_first = not opts.stats and (
+        opts.mode in ("files_with_matches", "files_without_match")
+        or (opts.mode == "quiet" and not opts.json)
     )
     limit = 1 if stop_at_first else opts.max_count
     # -U: every summary mode counts regex matches, not groups of lines.
     need_submatches = (
-        opts.json or opts.mode == "count_matches" or (opts.mode == "lines" and spans)
-        or query.multiline or opts.first_line
+        opts.json or opts.stats or opts.mode == "count_matches"
+        or (opts.mode == "lines" and spans) or query.multiline or opts.first_line
     )
     before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
     passthru = opts.passthru and opts.mode == "lines"
@@ -784,13 +838,19 @@ def search_buffer(
             detect_at = stream_detect
     if detect_at is not None and binary is not BinaryMode.QUIT:
         result.text_cut = _text_cut(result.events, before_lines, detect_at)
-    if opts.json and query.multiline:  # rg's multi-line searcher counts up to where it stopped
-        offset = result.binary_offset
+    if (opts.json or opts.stats) and query.multiline:  # (the only ones that report it)
+        offset = result.binary_offset  # rg's multi-line searcher counts up to where it stopped
         result.bytes_searched = searched if offset is None else min(offset, searched)
-    elif opts.json:  # the one printer that reports it
+    elif opts.json or opts.stats:
+        searched_total = end  # of a search not stopped early
+        if nul >= 0 and binary is BinaryMode.QUIT and not slice_mode:
+            searched_total = _consumed_by_read_of(data, nul, context, collector.visited)
         result.bytes_searched = _bytes_searched(
-            data, query, collector, end, stopped and not after_pending, context, slice_mode
+            data, query, collector, searched_total, stopped and not after_pending, context,
+            slice_mode,
         )
+    if opts.stats and opts.mode == "lines" and not opts.json and result.text_cut is not None:
+        _standard_stats_at_cut(result, data, query, context, collector.visited, slice_mode)
     if read_error is not None and not query.multiline:
         read_all = not (stopped or (nul >= 0 and binary is BinaryMode.QUIT))
         if read_all or len(data) <= PROGRAM_DONE_SIZE:
