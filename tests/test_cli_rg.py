@@ -483,6 +483,41 @@ def test_stats_like_rg(tree: Path, env: dict[str, str], args: list[str]) -> None
     assert (_without_timings(got.out), got.code) == (_without_timings(want.out), want.code)
 
 
+IGNORE_FILE_ARGS = [
+    ["--ignore-file", "../rules/ig", "foo"], ["--ignore-file", "../rules/anch", "foo"],
+    ["--ignore-file", "sub/.ignorefile", "foo"], ["--ignore-file", "../rules/ig", "-u", "foo"],
+    ["--ignore-file", "../rules/ig", "--no-ignore-files", "foo"],
+    ["--no-ignore-files", "--ignore-files", "--ignore-file", "../rules/ig", "--no-ignore-vcs",
+     "foo"],
+    ["--ignore-file", "../rules/anch", "foo", "sub"], ["--ignore-file", "missing", "-c", "foo"],
+    ["--ignore-file", "../rules/ig", "--ignore-file", "../rules/anch", "--no-ignore-vcs",
+     "--files"],
+    ["--ignore-file", "../rules/anch", "--ignore-file", "../rules/ig", "--no-ignore-vcs",
+     "--files"],
+    ["--ignore-file", "../rules/ig", "--no-ignore-vcs", "-g", "*.log", "foo"],
+]
+
+
+@pytest.mark.parametrize("args", IGNORE_FILE_ARGS, ids=" ".join)
+def test_ignore_files_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
+    """--ignore-file: below every other ignore file (a .gitignore's `!` wins), kept by
+    --no-ignore and -u, anchored at the cwd, the last one given first; --no-ignore-files
+    drops them wherever given; one that cannot be read is reported, not fatal."""
+    tree, rules = tmp_path / "t", tmp_path / "rules"
+    (tree / "sub" / "deep").mkdir(parents=True)
+    rules.mkdir()
+    for name in ("a.txt", "b.log", "keep.log", "sub/c.txt", "sub/deep/d.txt", "sub/e.md"):
+        (tree / name).write_text("foo\n")
+    (rules / "ig").write_text("*.log\n!keep.log\n")
+    (rules / "anch").write_text("sub/*.txt\n!*.log\n")
+    (tree / "sub" / ".ignorefile").write_text("*.md\n")
+    (tree / ".gitignore").write_text("!*.log\n")
+    subprocess.run(["git", "init", "-q", str(tree)], check=True)
+    want, got = _rg(args, tree, env), _trigrep(args, tree, env)
+    assert (got.out, got.code) == (want.out, want.code), args
+    assert got.err == want.err.replace(b"rg: ", b"trigrep: "), args
+
+
 FOLLOW_ARGS = [
     ["-L", "foo"], ["-L", "--files"], ["-L", "-c", "foo", "a"], ["-L", "-d1", "foo"],
     ["-L", "foo", "dangling", "outlink", "filelink"], ["-L", "-l", "foo", "deep", "self"],

@@ -45,6 +45,7 @@ QUERIES: list[list[str]] = [
     ["--max-depth", "2", "-l", "foo"],
     ["-c", "--include-zero", "foo"],
     ["--no-messages", "-c", "foo", "missing", "src"],
+    ["--ignore-file", ".gitignore", "--no-ignore-vcs", "-l", "foo"],
 ]
 
 
@@ -138,9 +139,10 @@ def assert_all_like_rg(tree: Path, daemon: Daemon, queries: list[list[str]] = QU
         assert_like_rg(tree, daemon.env, args)
     assert_like_rg(tree, daemon.env, ["foo"], cwd=tree / "src")
     assert_like_rg(tree, daemon.env, ["foo", ".."], cwd=tree / "src")
-    # all but --hidden, --max-depth and a missing path (its error comes from a walk) use
-    # the warm walk
-    cold = sum(1 for q in queries if {"--hidden", "--max-depth", "missing"} & set(q))
+    # all but --hidden, --max-depth, --ignore-file and a missing path (its error comes from a
+    # walk) use the warm walk
+    cold = sum(1 for q in queries
+               if {"--hidden", "--max-depth", "--ignore-file", "missing"} & set(q))
     assert daemon.warm_searches() - before == len(queries) - cold + 2
 
 

@@ -363,6 +363,11 @@ def search_parser() -> Parser:
         dest = "no_" + name.replace("-", "_")
         g.add_argument(f"--no-{name}", dest=dest, action="store_true", help=text)
         g.add_argument(f"--{name}", dest=dest, action="store_false")
+    g.add_argument("--ignore-file", action="append", default=[], metavar="PATH",
+                   help="also ignore what this gitignore-style file says (lowest precedence)")
+    g.add_argument("--no-ignore-files", action="store_true",
+                   help="no --ignore-file, wherever given")
+    g.add_argument("--ignore-files", dest="no_ignore_files", action="store_false")
     g.add_argument("-d", "--max-depth", type=_count, metavar="NUM",
                    help="descend at most NUM directories below each path (0: the paths only)")
     g.add_argument("--max-filesize", type=_file_size, metavar="NUM+SUFFIX?",

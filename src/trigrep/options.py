@@ -49,6 +49,9 @@ class WalkOptions:
     no_ignore_global: bool = False  # --no-ignore-global: no global git excludes
     no_ignore_parent: bool = False  # --no-ignore-parent: none from above the paths searched
     no_require_git: bool = False  # --no-require-git: .gitignore counts outside repositories
+    # --ignore-file: gitignore-style files ranking below all others (even --no-ignore keeps
+    # them), anchored at the cwd like the global excludes; the last one given wins
+    ignore_files: list[str] = field(default_factory=list)
     search_zip: bool = False  # -z
     follow: bool = False  # -L: symlinks are followed (loops and dangling links are errors)
     max_depth: int | None = None  # --max-depth: levels below each path given (0: just them)
@@ -72,9 +75,9 @@ class WalkOptions:
         every_ignore_file = not (
             self.no_ignore or self.no_ignore_vcs or self.no_ignore_dot or self.no_ignore_exclude
             or self.no_ignore_global or self.no_ignore_parent or self.no_require_git)
-        return (every_ignore_file and not self.hidden and not self.follow
-                and self.max_depth is None
-                and self.max_filesize is None and self.sort_by == "path" and not self.sort_reverse)
+        return (every_ignore_file and not self.ignore_files and not self.hidden
+                and not self.follow and self.max_depth is None and self.max_filesize is None
+                and self.sort_by == "path" and not self.sort_reverse)
 
 
 OutputMode = Literal[

@@ -204,7 +204,8 @@ def rule_files_outside(root: str) -> list[bytes]:
 
 
 # Kinds of ignore files, in rg's order of precedence (within a kind, the nearest wins).
-_RGIGNORE, _DOT_IGNORE, _GITIGNORE, _EXCLUDE, _GLOBAL = range(5)
+# (--ignore-file's, _EXPLICIT, rank lowest: they apply everywhere, even with --no-ignore)
+_RGIGNORE, _DOT_IGNORE, _GITIGNORE, _EXCLUDE, _GLOBAL, _EXPLICIT = range(6)
 _IGNORE_FILES = (
     (_RGIGNORE, b".rgignore"),
     (_DOT_IGNORE, b".ignore"),
@@ -297,10 +298,10 @@ class _Rules:
         sources.sort(key=itemgetter(0))  # stable: a directory's own files stay first
         return _Rules(sources, self.in_git or has_git, self.require_git)
 
-    def with_global(self, matcher: IgnoreMatcher, prefix: bytes) -> _Rules:
-        """These rules plus git's global excludes, which see entries as `prefix + name`."""
-        return _Rules((*self.sources, (_GLOBAL, matcher, prefix)), self.in_git,
-                      self.require_git)
+    def with_source(self, kind: int, matcher: IgnoreMatcher, prefix: bytes) -> _Rules:
+        """These rules plus an ignore file of no directory (git's global excludes, an
+        --ignore-file), which sees entries as `prefix + name`."""
+        return _Rules((*self.sources, (kind, matcher, prefix)), self.in_git, self.require_git)
 
     def matched(self, name: bytes, is_dir: bool) -> bool | None:
         """True: ignored, False: whitelisted by a `!` pattern, None: no rule applies."""
@@ -352,6 +353,8 @@ class Walker:
         self._filter = EntryFilter(opts)
         self._kinds = _kinds_respected(opts)
         self._global = self._load_global() if _GLOBAL in self._kinds else None
+        # the last --ignore-file given wins, as in rg: it comes first
+        self._explicit = self._load_explicit(reversed(opts.ignore_files))
 
     def __iter__(self) -> Iterator[FileEntry]:
         if self.opts.sort_by == "path" and not self.opts.sort_reverse:
@@ -391,6 +394,21 @@ class Walker:
         path = global_excludes_path()
         return self._load(path) if path is not None else None
 
+    def _load_explicit(self, paths: Iterable[str]) -> list[IgnoreMatcher]:
+        """--ignore-file: one that cannot be read is reported, and the search goes on."""
+        matchers = []
+        for path in paths:
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as e:
+                self._warn(f"{path}: {e.strerror} (os error {e.errno})")
+                continue
+            matcher = self._load(os.fsencode(path))
+            if matcher is not None:
+                matchers.append(matcher)
+        return matchers
+
     # -- walking ---------------------------------------------------------------------------
 
     def _walk_root(self, root: bytes) -> Iterator[FileEntry]:
@@ -426,7 +444,7 @@ class Walker:
         """Rules of the root directory: those of its parent directories up to `/` (found
         through the resolved path, as rg does) plus its own."""
         rules = _Rules(require_git=not self.opts.no_require_git)
-        if not self._kinds:
+        if not (self._kinds or self._explicit):
             return rules
         *parents, name = os.path.realpath(root).split(b"/")[1:]
         directory = b""
@@ -438,13 +456,16 @@ class Walker:
                 continue
             rules = self._child_rules(rules, parent, directory, has_git, None)
         rules = self._listed_dir_rules(rules, name, root, entries)
-        if self._global is None:
-            return rules
-        # The global file is anchored at the cwd: it sees the walked path, minus any `./`.
+        # The global file and --ignore-file's are anchored at the cwd: they see the walked
+        # path, minus any `./`.
         prefix = root.removeprefix(b"./")
         if prefix and not prefix.endswith(b"/"):
             prefix += b"/"
-        return rules.with_global(self._global, prefix)
+        if self._global is not None:
+            rules = rules.with_source(_GLOBAL, self._global, prefix)
+        for matcher in self._explicit:
+            rules = rules.with_source(_EXPLICIT, matcher, prefix)
+        return rules
 
     def _listed_dir_rules(
         self, rules: _Rules, name: bytes, path: bytes, entries: list[os.DirEntry[bytes]]
@@ -527,7 +548,7 @@ class Walker:
                         del ancestors[len(stack) :]
                         ancestors.append((identity, entry.path))
                     child_rules = rules
-                    if self._kinds:
+                    if self._kinds or self._explicit:
                         dot_names = _dot_names(children)
                         has_git = b".git" in dot_names
                         child_rules = self._child_rules(rules, name, entry.path, has_git, dot_names)
