@@ -518,6 +518,38 @@ def test_ignore_files_like_rg(tmp_path: Path, env: dict[str, str], args: list[st
     assert got.err == want.err.replace(b"rg: ", b"trigrep: "), args
 
 
+ENCODING_FILES = {
+    "l1.txt": b"caf\xe9 foo \x80\x81 x\n", "u8.txt": b"bad \xff utf8 foo\n",
+    "bom16.txt": b"\xff\xfef\x00o\x00o\x00\n\x00", "be.txt": b"\xfe\xff\x00f\x00o\x00o\x00\n",
+    "le.txt": b"f\x00o\x00o\x00 \x00\xe9\x00\n\x00", "bom8.txt": b"\xef\xbb\xbfcaf\xc3\xa9 foo\n",
+}
+ENCODING_ARGS = [
+    ["-c", "foo|caf"], ["-E", "none", "-c", "foo|caf"], ["-E", "utf-8", "-o", ".+"],
+    ["-E", "utf-16le", "-n", "."], ["-E", "utf-16", "-c", "foo"], ["-E", "latin1", "-o", ".+"],
+    ["-E", "Windows-1252", "--json", "é|€"], ["--encoding=utf-16be", "-o", ".+"],
+    ["-E", "latin1", "--no-encoding", "-c", "caf"], ["-E", "utf8", "-c", "\\x{FFFD}"],
+    ["-E", "bogus", "foo"], ["-E", "ascii", "-o", "\\x{81}|€"],
+]
+
+
+@pytest.mark.parametrize("args", ENCODING_ARGS, ids=" ".join)
+def test_encodings_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
+    """-E: the text of each file in the encoding given (U+FFFD for ill-formed input; the
+    C1 controls for windows-1252's holes), a UTF-16 BOM still deciding, a UTF-8 BOM dropped;
+    none: bytes as they are. Files the index holds are searched directly."""
+    for name, data in ENCODING_FILES.items():
+        (tmp_path / name).write_bytes(data)
+    want, got = _rg(args, tmp_path, env), _trigrep(args, tmp_path, env)
+    assert (normalise_json(got.out), got.code) == (normalise_json(want.out), want.code), args
+
+
+def test_an_encoding_rg_knows_and_trigrep_does_not_is_one_line(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    got = _trigrep(["-E", "shift_jis", "foo"], tmp_path, env)
+    assert (got.code, got.err.count(b"\n"), b"not supported" in got.err) == (2, 1, True)
+
+
 FOLLOW_ARGS = [
     ["-L", "foo"], ["-L", "--files"], ["-L", "-c", "foo", "a"], ["-L", "-d1", "foo"],
     ["-L", "foo", "dangling", "outlink", "filelink"], ["-L", "-l", "foo", "deep", "self"],

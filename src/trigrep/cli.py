@@ -78,6 +78,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         no_require_git=ns.no_require_git, sort_by=ns.sort[0], sort_reverse=ns.sort[1],
         search_zip=ns.search_zip, max_depth=ns.max_depth, max_filesize=ns.max_filesize,
         follow=ns.follow, ignore_files=[] if ns.no_ignore_files else ns.ignore_file,
+        encoding=ns.encoding,
     )
     if ns.type_list:
         listing = type_list(walk_opts.type_changes)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from trigrep.console import Console
 from trigrep.errors import Error, IndexVersionError
-from trigrep.extract import is_decompressed, searchable_bytes
+from trigrep.extract import decoded, is_decompressed
 from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
 from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions, shown_path
@@ -257,8 +257,10 @@ class SearchRun:
         warm = self.warm
         cached = warm.entries(self.paths, self.walk_opts) if warm is not None else None
         reader = self.reader or (warm.reader() if warm is not None else None)
-        # --passthru prints every file searched, matching or not: none may be left out.
-        plan = None if out_opts.passthru and out_opts.mode == "lines" else make_plan(
+        # --passthru prints every file searched, matching or not: none may be left out; the
+        # index holds the text of `-E auto` only.
+        every_file = out_opts.passthru and out_opts.mode == "lines"
+        plan = None if every_file or self.walk_opts.encoding != "auto" else make_plan(
             self.paths, self.query, report_all=report_all,
             search_zip=self.walk_opts.search_zip, reader=reader,
         )
@@ -277,7 +279,7 @@ class SearchRun:
             selected = _selected(self._counted(walked), plan, on_stale, report_all=report_all)
         named = self.paths if self.named_paths is None else self.named_paths
         search = FileSearch.of(self.query, out_opts, self.walk_opts.search_zip, named,
-                               self.render)
+                               self.render, self.walk_opts.encoding)
         pool = warm.search_pool if warm is not None else None
         for entry, outcome in search_in_order(selected, search, pool):
             if outcome is None:
@@ -341,7 +343,7 @@ def _search_and_print(
     runs: list[SearchRun] = []
     for group in _around_stdin(named):
         if group is None:  # `-`: rg reads standard input as a stream
-            data = searchable_bytes(sys.stdin.buffer.read())
+            data = decoded(sys.stdin.buffer.read(), walk_opts.encoding)
             binary = BinaryMode.TEXT if out_opts.binary == "text" else BinaryMode.CONVERT
             result = search_buffer(data, query, out_opts, binary=binary)
             printer.file("<stdin>", result)

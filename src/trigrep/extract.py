@@ -1,6 +1,7 @@
 """The bytes rg searches for a file: what both the indexer and the searcher must agree on.
 
-`--encoding auto` (BOM sniffing) always applies; `-z` first decompresses files whose name has
+`--encoding auto` (BOM sniffing) unless `-E` names another (see `decoded`); `-z` first
+decompresses files whose name has
 one of rg's compressed extensions. rg does that by running an external program, and only when
 that program is installed (otherwise it searches the file as it is); its failures become rg's
 error message for the file, after rg has searched what the program wrote before failing.
@@ -12,6 +13,7 @@ is then the one to judge the data, exactly as in rg.
 from __future__ import annotations
 
 import bz2
+import codecs
 import lzma
 import os
 import shutil
@@ -29,6 +31,51 @@ _UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
 READ_CHUNK = 1 << 20
 LINUX_MAX_READ = 0x7FFFF000  # one read(2) returns at most this much, whatever the file size
 _ERROR_RULE = "-" * 79  # grep-cli frames a failed command's stderr between two of these
+
+
+# -E labels trigrep decodes as rg does (the WHATWG Encoding Standard's labels, as rg's
+# encoding_rs reads them), by the Python codec of the same encoding.
+ENCODINGS = {
+    **dict.fromkeys(("utf-8", "utf8", "unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8",
+                     "x-unicode20utf8"), "utf-8"),
+    **dict.fromkeys(("utf-16le", "utf-16", "csunicode", "iso-10646-ucs-2", "ucs-2", "unicode",
+                     "unicodefeff"), "utf-16-le"),
+    **dict.fromkeys(("utf-16be", "unicodefffe"), "utf-16-be"),
+    **dict.fromkeys(("windows-1252", "ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1",
+                     "ibm819", "iso-8859-1", "iso-ir-100", "iso8859-1", "iso88591", "iso_8859-1",
+                     "iso_8859-1:1987", "l1", "latin1", "us-ascii", "x-cp1252"), "cp1252"),
+}
+
+
+def encoding_codec(label: str) -> str | None:
+    """-E's value as a Python codec; "auto" and "none" stay themselves; None: unknown here."""
+    label = label.strip().lower()
+    if label in ("auto", "none"):
+        return label
+    return ENCODINGS.get(label)
+
+
+def decoded(data: bytes, codec: str) -> bytes:
+    """The bytes rg searches for file bytes under `-E` (`codec` from `encoding_codec`): as
+    they are for "none", BOM sniffing for "auto" (`searchable_bytes`); for an encoding, its
+    text as UTF-8, with U+FFFD for ill-formed input. A UTF-16 BOM still decides the encoding;
+    a UTF-8 one is only dropped (what follows it is read in the encoding given)."""
+    if codec == "none":
+        return data
+    if codec == "auto" or data[:2] in _UTF16_BOMS:
+        return searchable_bytes(data)
+    data = data.removeprefix(_UTF8_BOM)
+    errors = "trigrep-c1" if codec == "cp1252" else "replace"
+    return data.decode(codec, errors=errors).encode("utf-8")
+
+
+def _c1_controls(error: UnicodeError) -> tuple[str, int]:
+    """windows-1252's undefined bytes decode to the C1 controls of the same value (WHATWG)."""
+    assert isinstance(error, UnicodeDecodeError)
+    return "".join(map(chr, error.object[error.start : error.end])), error.end
+
+
+codecs.register_error("trigrep-c1", _c1_controls)
 
 
 def searchable_bytes(data: bytes) -> bytes:
@@ -178,6 +225,7 @@ def read_searchable(
     program_path: str | None = None,
     size_hint: int | None = None,
     binary_head: int = 0,
+    codec: str = "auto",
 ) -> bytes:
     """Read a file and return the bytes rg would search.
 
@@ -185,10 +233,11 @@ def read_searchable(
     decompression fails. `program_path` is the path handed to a decompression program (rg
     gives it the path as displayed, which its error messages quote); default `path`.
     `size_hint` and `binary_head`: see read_file (a decompressed file is read whole).
+    `codec`: -E's (see `decoded`).
     """
     fmt = _format_for(path) if search_zip else None
     if fmt is None:
-        return searchable_bytes(read_file(path, size_hint, binary_head=binary_head))
+        return decoded(read_file(path, size_hint, binary_head=binary_head), codec)
     try:
         with open(path, "rb") as f:
             content = _decode_in_process(fmt, f.read())
@@ -196,4 +245,4 @@ def read_searchable(
         content = None  # the program reports unreadable files in its own words
     if content is None:
         content = _run_program(fmt, program_path or os.fspath(path))
-    return searchable_bytes(content)
+    return decoded(content, codec)

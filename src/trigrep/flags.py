@@ -218,6 +218,25 @@ def _file_size(value: str) -> int:
     return int(digits) << {"": 0, "K": 10, "M": 20, "G": 30}[unit]
 
 
+def _encoding(value: str) -> str:
+    """-E: a codec `extract.decoded` knows, else rg's error (or ours, for an encoding rg
+    knows and trigrep does not decode)."""
+    import codecs
+
+    from trigrep.extract import encoding_codec
+
+    codec = encoding_codec(value)
+    if codec is not None:
+        return codec
+    try:
+        codecs.lookup(value.strip())
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding: {value}") from None
+    raise argparse.ArgumentTypeError(
+        f"encoding {value} is not supported by trigrep (UTF-8, UTF-16 and windows-1252 are, "
+        "with their labels, and auto and none)")
+
+
 def _path_separator(value: str) -> bytes | None:
     """--path-separator: one byte (an escape such as `\\x5C` counts as one), or nothing."""
     separator = _unescaped(value)
@@ -378,6 +397,10 @@ def search_parser() -> Parser:
                    help="follow symlinks (a loop or a dangling link is an error)")
     g.add_argument("--no-follow", dest="follow", action="store_false")
     g.add_argument("-z", "--search-zip", action="store_true", help="search compressed files")
+    g.add_argument("-E", "--encoding", type=_encoding, default="auto", metavar="ENCODING",
+                   help="read files as this encoding (utf-8, utf-16le/be, latin1...; none: as "
+                   "bytes); a BOM still decides")
+    g.add_argument("--no-encoding", dest="encoding", action="store_const", const="auto")
     g.add_argument("--files", action="store_true", help="print the files that would be searched")
     g.add_argument("--sort", dest="sort", type=_sort_key(False), default=("path", False),
                    metavar="SORTBY", help="path (the default; also none), modified, accessed")

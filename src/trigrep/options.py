@@ -53,6 +53,9 @@ class WalkOptions:
     # them), anchored at the cwd like the global excludes; the last one given wins
     ignore_files: list[str] = field(default_factory=list)
     search_zip: bool = False  # -z
+    # -E: how file bytes become the text searched, as a codec of `extract.encoding_codec`
+    # ("auto": BOM sniffing, what the index holds; another: every file is searched directly)
+    encoding: str = "auto"
     follow: bool = False  # -L: symlinks are followed (loops and dangling links are errors)
     max_depth: int | None = None  # --max-depth: levels below each path given (0: just them)
     max_filesize: int | None = None  # --max-filesize: bigger files found by walking are left out

@@ -85,14 +85,16 @@ class FileSearch:
     # files named there: True when rg reads them as streams, False when it memory-maps them.
     explicit_as_stream: bool
     render: FileFormat | None  # render the output here (set when printing it is the job)
+    codec: str = "auto"  # -E (see extract.decoded)
 
     @classmethod
     def of(cls, query: Query, out_opts: OutputOptions, search_zip: bool,
-           paths: Sequence[str], render: FileFormat | None = None) -> FileSearch:
+           paths: Sequence[str], render: FileFormat | None = None,
+           codec: str = "auto") -> FileSearch:
         # rg maps files only when it was given a few paths, all of them files (so neither
         # a directory, nor `-`, nor a missing path).
         as_stream = len(paths) > MMAP_MAX_PATHS or not all(os.path.isfile(p) for p in paths)
-        return cls(query, out_opts, search_zip, as_stream, render)
+        return cls(query, out_opts, search_zip, as_stream, render, codec)
 
     @property
     def misses_print_nothing(self) -> bool:
@@ -122,7 +124,10 @@ class FileSearch:
             data = read_searchable(
                 entry.path, self.search_zip, program_path=entry.display,
                 size_hint=_known_size(entry) if size is None else size,
-                binary_head=BUFFER_CAPACITY if binary is BinaryMode.QUIT else 0,
+                # (decoded UTF-16 has no NUL where the file has one)
+                binary_head=BUFFER_CAPACITY if binary is BinaryMode.QUIT
+                and not self.codec.startswith("utf-16") else 0,
+                codec=self.codec,
             )
         except DecompressionError as e:
             data, read_error = e.partial, e.message  # rg still searches what came out
