@@ -550,6 +550,40 @@ def test_an_encoding_rg_knows_and_trigrep_does_not_is_one_line(
     assert (got.code, got.err.count(b"\n"), b"not supported" in got.err) == (2, 1, True)
 
 
+SMALL_FILES = {
+    "m.txt": b"foo\nbar\nbaz\nfoo bar\n", "one.txt": b"\n", "four.txt": b"a\n\n\nb\n",
+    "n3.txt": b"foo\n", "n4.txt": b"xx\n",
+    "u16.txt": "\ufefffoo\x00x\nfoo\n".encode("utf-16-le"),
+}
+SMALL_ARGS = [
+    # -c -o -v counts the matches of inverted lines (none); --count-matches -v counts lines.
+    ["-c", "-o", "-v", "foo"], ["-c", "-o", "-v", "--include-zero", "foo"],
+    ["--count-matches", "-v", "foo"], ["--count-matches", "-o", "-v", "-U", "foo"],
+    # -r: a replacement holding a newline is one line unless the search runs across lines;
+    # replaced by nothing across lines, a match prints nothing.
+    ["-n", "-r", "X\nY", "a", "m.txt"], ["-o", "-b", "-r", "X\nY", "a"],
+    ["--vimgrep", "-r", "X\nY", "a"], ["-U", "-n", "-r", "X\nY", "o\\nb"],
+    ["-U", "-r", "", "\\n", "one.txt"], ["-n", "-U", "-r", "", "a\\n", "four.txt"],
+    # A UTF-16 file named on the command line is read as a stream: a NUL breaks its line.
+    ["--json", "foo", "u16.txt"], ["-v", "foo", "u16.txt"],
+    # -o printing nothing for a file still puts a break before it.
+    ["-C1", "-U", "-o", "foo|\\n", "n3.txt", "n4.txt"],
+    ["-A1", "-U", "-o", "foo|\\n", "n3.txt", "n4.txt", "n3.txt"],
+    # `-` for --files is standard input; -u at most three times.
+    ["--files", "-", "m.txt"], ["-uuuu", "foo"],
+]
+
+
+@pytest.mark.parametrize("args", SMALL_ARGS, ids=" ".join)
+def test_small_cases_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
+    """Cases found by exploratory sessions, each on a few small files."""
+    for name, data in SMALL_FILES.items():
+        (tmp_path / name).write_bytes(data)
+    want, got = _rg(args, tmp_path, env), _trigrep(args, tmp_path, env)
+    assert (normalise_json(got.out), got.code) == (normalise_json(want.out), want.code), args
+    assert got.err == want.err.replace(b"rg: ", b"trigrep: "), args
+
+
 FOLLOW_ARGS = [
     ["-L", "foo"], ["-L", "--files"], ["-L", "-c", "foo", "a"], ["-L", "-d1", "foo"],
     ["-L", "foo", "dangling", "outlink", "filelink"], ["-L", "-l", "foo", "deep", "self"],

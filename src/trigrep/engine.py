@@ -418,15 +418,24 @@ def list_files(
     with `null`), as rg prints them; errors unreported without `messages` (--no-messages);
     `/` printed as `path_separator` if given."""
     console = console or Console.of_process()
-    entries = warm.entries(paths, walk_opts) if warm is not None else None
     errors: list[str] = []
-    if entries is None:
-        entries = walk(paths, walk_opts, on_error=errors.append, on_warning=_warner(console))
+
+    def listed() -> Iterator[str]:
+        for group in _around_stdin(paths):
+            if group is None:
+                yield "<stdin>"  # `-`, as rg lists it
+                continue
+            entries = warm.entries(group, walk_opts) if warm is not None else None
+            if entries is None:
+                entries = walk(group, walk_opts, on_error=errors.append,
+                               on_warning=_warner(console))
+            yield from (entry.display for entry in entries)
+
     found = False
     end = b"\0" if null else b"\n"
     try:
-        for entry in entries:
-            console.out.write(shown_path(entry.display, path_separator) + end)
+        for display in listed():
+            console.out.write(shown_path(display, path_separator) + end)
             found = True
     finally:
         console.out.flush()

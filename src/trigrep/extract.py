@@ -78,6 +78,18 @@ def _c1_controls(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error("trigrep-c1", _c1_controls)
 
 
+def transcodes(path: str, codec: str) -> bool:
+    """Whether rg reads the file through a decoder (so as a stream, never memory-mapped):
+    under an -E encoding, or `auto` with a UTF-16 BOM."""
+    if codec != "auto":
+        return codec != "none"
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) in _UTF16_BOMS
+    except OSError:
+        return False
+
+
 def searchable_bytes(data: bytes) -> bytes:
     """Drop a UTF-8 BOM and transcode UTF-16 with a BOM to UTF-8, as rg's `--encoding auto`."""
     if data.startswith(_UTF8_BOM):

@@ -272,6 +272,8 @@ class _Unrestricted(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: object, option_string: str | None = None) -> None:
         namespace.unrestricted += 1
+        if namespace.unrestricted > 3:
+            parser.error("error parsing flag -u: flag can only be repeated up to 3 times")
         if namespace.unrestricted == 1:
             _set_ignore_kinds(namespace, True)
 
@@ -510,6 +512,8 @@ def _output_mode(ns: argparse.Namespace) -> str:
         return "quiet"
     if mode == "json":
         return "lines"
+    if mode == "count_matches" and ns.invert_match:
+        return "count"  # rg counts inverted lines then (-c -o -v counts their matches: none)
     if mode == "count" and ns.only_matching:
         return "count_matches"
     return mode

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NoReturn
 
 from trigrep.errors import Error
-from trigrep.extract import DecompressionError, is_decompressed, read_searchable
+from trigrep.extract import DecompressionError, is_decompressed, read_searchable, transcodes
 from trigrep.options import OutputOptions
 from trigrep.query import Query
 from trigrep.searcher import BUFFER_CAPACITY, BinaryMode, FileResult, Rendered, search_buffer
@@ -120,6 +120,8 @@ class FileSearch:
         `size`: what a stat found (else the entry's own stat, if it has one), saving one."""
         read_error = None
         binary = self.binary_mode(entry)
+        if binary is BinaryMode.CONVERT_MMAP and transcodes(entry.path, self.codec):
+            binary = BinaryMode.CONVERT
         try:
             data = read_searchable(
                 entry.path, self.search_zip, program_path=entry.display,

@@ -293,10 +293,12 @@ class LineFormat(FileFormat):
         at_cut = result.events[cut] if cut is not None and cut < len(result.events) else None
         if has_context and last_line and at_cut and at_cut.line_number > last_line + 1:
             chunks.append(self.context_break)
-        lines = b"".join(chunks)  # empty when -o found only empty matches (-U prints none)
+        # `lines` is empty when -o found only empty matches (-U prints none): rg still puts a
+        # break before them, if anything was printed before
+        lines = b"".join(chunks)
         if binary_note:
-            return Rendered(lines + self._binary_note(result, path), has_match, bool(lines))
-        return Rendered(lines, has_match, bool(lines))
+            return Rendered(lines + self._binary_note(result, path), has_match, bool(events))
+        return Rendered(lines, has_match, bool(events))
 
     def _replaced(self, event: LineEvent) -> LineEvent:
         """-r: the event as rg prints it, each match replaced (context lines with -v hold
@@ -372,9 +374,10 @@ class LineFormat(FileFormat):
         pieces = []
         lines = event.lines
         for start, end in event.submatches:
-            number = event.line_number + lines.count(b"\n", 0, start)
+            # (searched line by line, an event is one line, whatever -r puts in it)
+            number = event.line_number + (lines.count(b"\n", 0, start) if across_lines else 0)
             column = start + 1 if self.opts.column else None
-            parts = lines[start:end].split(b"\n")
+            parts = lines[start:end].split(b"\n") if across_lines else [lines[start:end]]
             if len(parts) > 1 and parts[-1] == b"":
                 parts.pop()
             part_start = start
@@ -451,13 +454,9 @@ class LineFormat(FileFormat):
                     for line in self._vimgrep_across(event, path, sep, span)]
         out = []
         lines = event.lines
-        for start, end in event.submatches:
-            line_start = lines.rfind(b"\n", 0, start) + 1
-            line_end = lines.find(b"\n", start)
-            line_end = len(lines) if line_end < 0 else line_end + 1
-            body = self._line_body(event, line_start, line_end, [(start, end)])
-            number = event.line_number + lines.count(b"\n", 0, line_start)
-            out.append(self._prefix(path, number, sep, start - line_start + 1,
+        for start, end in event.submatches:  # one line (whatever -r puts in it)
+            body = self._line_body(event, 0, len(lines), [(start, end)])
+            out.append(self._prefix(path, event.line_number, sep, start + 1,
                                     event.offset + start) + _ensure_newline(body))
         return out
 
@@ -517,10 +516,13 @@ class LineFormat(FileFormat):
         out = []
         lines = event.lines
         start = 0
-        last = event.last_line_number if event.is_match else event.line_number
         across_lines = across_lines and event.is_match
+        if across_lines and not lines:
+            return []  # -r replaced it all with nothing: rg prints each line of that, so none
+        # (searched line by line, an event is one line, whatever -r puts in it)
+        last = event.last_line_number if across_lines else event.line_number
         for number in range(event.line_number, last + 1):
-            stop = lines.find(b"\n", start) if event.is_match else -1
+            stop = lines.find(b"\n", start) if across_lines else -1
             stop = len(lines) if stop < 0 else stop + 1
             if across_lines:  # measured trimmed, with its terminator
                 trimmed = start + self._trimmed(lines[start:stop])

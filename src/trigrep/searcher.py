@@ -89,7 +89,9 @@ class Rendered(NamedTuple):
 
     body: bytes
     has_match: bool  # rg exits 0 because of this file
-    has_lines: bool  # it printed lines: a break (`--` or a blank line) goes before it
+    # it has lines to print (perhaps as nothing: empty -o matches): a break (`--` or a blank
+    # line) goes before it when something was printed before
+    has_lines: bool
 
 
 @dataclass
@@ -98,7 +100,7 @@ class FileResult:
 
     events: list[LineEvent] = field(default_factory=list)
     matched_lines: int = 0  # rg's stats: lines of match events
-    matches: int = 0  # rg's stats: submatches (inverted lines count one each)
+    matches: int = 0  # rg's stats: submatches (inverted lines hold none)
     binary_mode: BinaryMode = BinaryMode.QUIT
     binary_offset: int | None = None  # where rg reports the first NUL, when it saw one
     # The text printer stops before this event index (CONVERT modes after a NUL was seen),
@@ -106,7 +108,6 @@ class FileResult:
     text_cut: int | None = None
     bytes_searched: int = 0  # rg's stats; only --json and --stats report it: only then computed
     multiline: bool = False  # -U: events may span lines; -c counts matches
-    inverted: bool = False  # -v: --count-matches counts lines
     # rg reports this error for the file (a -z program failed); its search then counts for
     # neither the summary stats nor the exit code. `cut_short`: the failure interrupted the
     # search, so rg printed the events but no count, `end` message or path line; otherwise
@@ -130,7 +131,7 @@ class FileResult:
         """The count rg's summaries take (-c, or --count-matches with `count_matches`; -l,
         -q and --files-without-match ask whether it is 0). With -U they count regex matches,
         not groups of lines, so inverted lines (which hold none) count for nothing."""
-        if self.multiline or (count_matches and not self.inverted):
+        if self.multiline or count_matches:
             return self.matches
         return self.matched_lines  # one per match event: events hold one line each
 
@@ -774,7 +775,7 @@ def search_buffer(
     needs the line numbers of matching lines (no -n, no context), so a search that finds
     only matching lines need not count the newlines before each.
     """
-    result = FileResult(binary_mode=binary, multiline=query.multiline, inverted=query.invert)
+    result = FileResult(binary_mode=binary, multiline=query.multiline)
     if read_error is not None and query.multiline:  # rg reads the whole stream first
         result.error, result.cut_short = read_error, True
     nul = data.find(b"\0") if binary is not BinaryMode.TEXT else -1
