@@ -554,6 +554,7 @@ SMALL_FILES = {
     "m.txt": b"foo\nbar\nbaz\nfoo bar\n", "one.txt": b"\n", "four.txt": b"a\n\n\nb\n",
     "n3.txt": b"foo\n", "n4.txt": b"xx\n",
     "u16.txt": "\ufefffoo\x00x\nfoo\n".encode("utf-16-le"),
+    "long.txt": (b"x" * 300 + b" foo y\n\n" + b"foo " * 100 + b"\n") * 5 + b"end foo",
 }
 SMALL_ARGS = [
     # -c -o -v counts the matches of inverted lines (none); --count-matches -v counts lines.
@@ -569,6 +570,11 @@ SMALL_ARGS = [
     # -o printing nothing for a file still puts a break before it.
     ["-C1", "-U", "-o", "foo|\\n", "n3.txt", "n4.txt"],
     ["-A1", "-U", "-o", "foo|\\n", "n3.txt", "n4.txt", "n3.txt"],
+    # -U re-runs a regex that looks behind on the rest of the text after each match (a text
+    # start there); one whose matches hold no newline is re-run on a few lines at a time.
+    ["-U", "-c", "^", "long.txt"], ["-U", "-o", "-b", "\\bfoo", "long.txt"],
+    ["-U", "-n", "^x|y$|^$", "long.txt"], ["-U", "--count-matches", "\\b", "long.txt"],
+    ["-U", "-o", "-b", "^.{0,5}", "long.txt"], ["-U", "-c", "\\Afoo|end", "long.txt"],
     # `-` for --files is standard input; -u at most three times.
     ["--files", "-", "m.txt"], ["-uuuu", "foo"],
 ]

@@ -35,6 +35,8 @@ PROGRAM_DONE_SIZE = 32 * 1024
 # Newlines in spans this long are counted with numpy (~9 GB/s here) rather than bytes.count
 # (~1.2 GB/s), when numpy is loaded already: importing it would cost more than it saves.
 VECTOR_COUNT_MIN = 8 * 1024
+# -U: the bytes a re-run of the regex copies at first (see `_MultiLine._restarted`)
+RESTART_WINDOW = 256
 EVERY_LINE = sys.maxsize  # a count of context lines: as many as there are (--passthru)
 
 
@@ -563,8 +565,7 @@ class _MultiLine:
         data, pos = self.data, self.pos
         sensitive = self.query.restart_sensitive
         if pos and (sensitive == "anywhere" or (sensitive and data[pos - 1] != 0x0A)):
-            m = self.query.regex.search(data[pos:])
-            found = None if m is None else (pos + m.start(), pos + m.end())
+            found = self._restarted(pos)
         else:
             m = self.query.regex.search(data, pos, len(data))
             found = None if m is None else m.span()
@@ -572,6 +573,21 @@ class _MultiLine:
             start, end = found
             self.pos = end + 1 if start == end and end < len(data) else end
         return found
+
+    def _restarted(self, pos: int) -> tuple[int, int] | None:
+        """The first match of the regex run on data[pos:] as a text of its own (as rg re-runs
+        it). Copying all the rest for each match would be quadratic (`-U '^'` matches at
+        every line): a regex whose matches hold no newline is run on whole lines from `pos`,
+        as many as it takes (a match starting before the last line end is the one the rest
+        holds: it cannot reach past that line end)."""
+        data, regex = self.data, self.query.regex
+        size = RESTART_WINDOW if self.query.line_bounded else len(data)
+        while True:
+            end = data.find(b"\n", pos + size) + 1 or len(data)
+            m = regex.search(data[pos:end])
+            if end == len(data) or (m is not None and m.start() < end - pos):
+                return None if m is None else (pos + m.start(), pos + m.end())
+            size *= 2
 
     def _sink_inverted(self) -> bool:
         """-v: the lines from `pos` to the first line of the next match are the matches;

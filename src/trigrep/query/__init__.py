@@ -55,6 +55,8 @@ class Query:
     regex on the rest of the buffer, sees a text start that the whole buffer would not show
     the regex: "anywhere" (`\\A`), "mid_line" (`^`, word boundaries: they look at the previous
     character, and a `\\n` there looks like a text start) or "" (nothing looks behind).
+    `line_bounded` (multiline only): no match can hold a `\\n` (the regex counts as
+    multi-line for its anchors alone), so a search can stop at any line end.
     `source` is the emitted Rust pattern (for debugging and error messages).
     """
 
@@ -65,6 +67,7 @@ class Query:
     matches_empty: bool = False
     literal: bytes | None = None
     restart_sensitive: Choice["", "mid_line", "anywhere"] = ""
+    line_bounded: bool = False
     source: str = ""
     required_bytes: tuple[ByteSet, ...] = ()
 
@@ -128,6 +131,20 @@ def can_match_newline(node: Node) -> bool:
         case Concat(items=items) | Alt(items=items):
             return any(can_match_newline(item) for item in items)
     return False
+
+
+def _holds_newline(node: Node) -> bool:
+    """Whether some match of the regex can hold a `\\n` byte (anchors hold none)."""
+    match node:
+        case Look():
+            return False
+        case Repeat(child=child, max=max_count):
+            return max_count != 0 and _holds_newline(child)
+        case Group(child=child):
+            return _holds_newline(child)
+        case Concat(items=items) | Alt(items=items):
+            return any(_holds_newline(item) for item in items)
+    return can_match_newline(node)
 
 
 def _look_kinds(node: Node) -> set[str]:
@@ -200,7 +217,7 @@ def compile_query(opts: MatchOptions) -> Query:
     restart_sensitive = _restart_sensitive(node) if multiline else ""
     return Query(
         regex, plan, opts.invert_match, multiline, matches_empty, literal, restart_sensitive,
-        source, required,
+        multiline and not _holds_newline(node), source, required,
     )
 
 
