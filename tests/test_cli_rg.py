@@ -468,6 +468,8 @@ STATS_ARGS = [
     ["--heading", "-n", "foo"], ["-C1", "foo"], ["-c", "-v", "foo", "src"], ["--json", "foo"],
     ["-U", "foo\\nbar"], ["-a", "foo"], ["--binary", "foo"], ["-uuu", "-C1", "foo"],
     ["--passthru", "bar"], ["-r", "X", "foo"], ["-w", "PM_RESUME"], ["--no-stats", "foo"],
+    # counting them, rg's printer knows each line's matches: its -M note says how many
+    ["-M", "5", "foo"], ["-M", "5", "--max-columns-preview", "foo"],
 ]
 
 

@@ -227,10 +227,10 @@ class LineFormat(FileFormat):
 
     @property
     def needs_spans(self) -> bool:
-        """Whether match events must carry their submatch spans: to paint, print or replace
-        them."""
+        """Whether match events must carry their submatch spans: to paint, print, replace or
+        count (--stats) them."""
         return (self.color or self.opts.only_matching or self.opts.column
-                or self.opts.replace is not None)
+                or self.opts.replace is not None or self.opts.stats)
 
     @property
     def needs_line_numbers(self) -> bool:
@@ -422,10 +422,11 @@ class LineFormat(FileFormat):
         a note, or with --max-columns-preview its first columns (graphemes), painted, and how
         many of `matches` start after them (or that the line goes on, when none is known).
         Ends with a newline. Matches are known only when the printer looks for them (to
-        paint or replace them, or for -o, --column, --vimgrep), as rg's does."""
+        paint or replace them, for -o, --column, --vimgrep, or to count them for --stats), as
+        rg's does."""
         opts = self.opts
         granular = (self.color or opts.only_matching or opts.column or opts.vimgrep
-                    or opts.replace is not None)
+                    or opts.replace is not None or opts.stats)
         if not granular:
             matches = ()
         if opts.max_columns_preview:
