@@ -108,43 +108,30 @@ _ANCHORS = frozenset({"line_start", "line_end", "text_start", "text_end"})
 _NEWLINE = 0x0A
 
 
-def can_match_newline(node: Node) -> bool:
+def can_match_newline(node: Node, anchors: bool = True) -> bool:
     r"""Whether -U really searches across lines, decided as rg does: only if some part of the
-    regex can match `\n`. Like rg's grep-regex, any `^`/`$`/`\A`/`\z` counts as matching it,
-    and `x{0}` counts as nothing (regex-syntax drops it)."""
+    regex can match `\n`. Like rg's grep-regex, any `^`/`$`/`\A`/`\z` counts as matching it
+    (unless `anchors` is False: then whether a match can hold a `\n` byte), and `x{0}` counts
+    as nothing (regex-syntax drops it)."""
     match node:
         case Literal(cp=cp):
             return cp == _NEWLINE
         case Dot(dot_all=dot_all):
             return dot_all
         case Look(kind=kind):
-            return kind in _ANCHORS
+            return anchors and kind in _ANCHORS
         case Class():
             ranges = class_ranges(node)
             if ranges is None:  # Unicode tables we lack: ask the regex engine
                 return _compile(emit(node, True)).search(b"\n") is not None
             return any(lo <= _NEWLINE <= hi for lo, hi in ranges)
         case Repeat(child=child, max=max_count):
-            return max_count != 0 and can_match_newline(child)
+            return max_count != 0 and can_match_newline(child, anchors)
         case Group(child=child):
-            return can_match_newline(child)
+            return can_match_newline(child, anchors)
         case Concat(items=items) | Alt(items=items):
-            return any(can_match_newline(item) for item in items)
+            return any(can_match_newline(item, anchors) for item in items)
     return False
-
-
-def _holds_newline(node: Node) -> bool:
-    """Whether some match of the regex can hold a `\\n` byte (anchors hold none)."""
-    match node:
-        case Look():
-            return False
-        case Repeat(child=child, max=max_count):
-            return max_count != 0 and _holds_newline(child)
-        case Group(child=child):
-            return _holds_newline(child)
-        case Concat(items=items) | Alt(items=items):
-            return any(_holds_newline(item) for item in items)
-    return can_match_newline(node)
 
 
 def _look_kinds(node: Node) -> set[str]:
@@ -217,7 +204,7 @@ def compile_query(opts: MatchOptions) -> Query:
     restart_sensitive = _restart_sensitive(node) if multiline else ""
     return Query(
         regex, plan, opts.invert_match, multiline, matches_empty, literal, restart_sensitive,
-        multiline and not _holds_newline(node), source, required,
+        multiline and not can_match_newline(node, anchors=False), source, required,
     )
 
 
