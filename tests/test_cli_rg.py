@@ -497,6 +497,7 @@ IGNORE_FILE_ARGS = [
     ["--ignore-file", "../rules/anch", "--ignore-file", "../rules/ig", "--no-ignore-vcs",
      "--files"],
     ["--ignore-file", "../rules/ig", "--no-ignore-vcs", "-g", "*.log", "foo"],
+    ["--ignore-file", "../rules/rooted", "foo", "."], ["--ignore-file", "sub", "foo"],
 ]
 
 
@@ -512,6 +513,7 @@ def test_ignore_files_like_rg(tmp_path: Path, env: dict[str, str], args: list[st
         (tree / name).write_text("foo\n")
     (rules / "ig").write_text("*.log\n!keep.log\n")
     (rules / "anch").write_text("sub/*.txt\n!*.log\n")
+    (rules / "rooted").write_text("/a.txt\n/sub/deep/d.txt\n")
     (tree / "sub" / ".ignorefile").write_text("*.md\n")
     (tree / ".gitignore").write_text("!*.log\n")
     subprocess.run(["git", "init", "-q", str(tree)], check=True)
@@ -596,6 +598,7 @@ FOLLOW_ARGS = [
     ["-L", "foo"], ["-L", "--files"], ["-L", "-c", "foo", "a"], ["-L", "-d1", "foo"],
     ["-L", "foo", "dangling", "outlink", "filelink"], ["-L", "-l", "foo", "deep", "self"],
     ["-L", "--hidden", "-u", "foo"], ["-L", "--no-follow", "foo"], ["-L", "-g", "!a", "foo"],
+    ["-L", "-c", "foo", "sib"],  # a loop names the nearest of the ancestors it points to
 ]
 
 
@@ -612,7 +615,8 @@ def test_follow_symlinks_like_rg(tmp_path: Path, env: dict[str, str], args: list
     for link, target in [("a/b/loop", "../../a"), ("outlink", "../out"), ("dangling", "nowhere"),
                          ("filelink", "a/b/x"), ("self", "."), ("hidlink", ".hid"),
                          ("ignlink", "ign"), (".hiddangle", "nowhere"), ("d3", "nowhere"),
-                         ("deep/e/up", "../../deep")]:
+                         ("deep/e/up", "../../deep"), ("sib", "deep/e"), ("deep/e/parent", ".."),
+                         ("deep/e/dot", ".")]:
         (tree / link).symlink_to(target)
     want, got = _rg(args, tree, env), _trigrep(args, tree, env)
     assert (got.out, got.code) == (want.out, want.code), args

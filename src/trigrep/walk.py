@@ -14,6 +14,7 @@ decoded with surrogateescape only for the entries handed out.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -402,7 +403,8 @@ class Walker:
                 with open(path, "rb"):
                     pass
             except OSError as e:
-                self._warn(f"{path}: {e.strerror} (os error {e.errno})")
+                where = "line 1: " if e.errno == errno.EISDIR else ""  # rg read it line by line
+                self._warn(f"{path}: {where}{e.strerror} (os error {e.errno})")
                 continue
             matcher = self._load(os.fsencode(path))
             if matcher is not None:
@@ -459,6 +461,8 @@ class Walker:
         # The global file and --ignore-file's are anchored at the cwd: they see the walked
         # path, minus any `./`.
         prefix = root.removeprefix(b"./")
+        if prefix == b".":
+            prefix = b""
         if prefix and not prefix.endswith(b"/"):
             prefix += b"/"
         if self._global is not None:
@@ -585,7 +589,7 @@ class Walker:
             self._error(path, err)
             return None
         identity = _identity(st)
-        for ancestor_identity, ancestor in ancestors:
+        for ancestor_identity, ancestor in reversed(ancestors):  # rg names the nearest
             if stat.S_ISDIR(st.st_mode) and ancestor_identity == identity:
                 self._fail(path, f"File system loop found: {os.fsdecode(path)} points to an "
                                  f"ancestor {os.fsdecode(ancestor)}")
