@@ -344,7 +344,7 @@ class Walker:
         self._descend = descend
         self.opts = opts
         self.errors: list[str] = []
-        self.failed: list[bytes] = []  # the paths of `errors` (directories it could not list)
+        self.failed: list[bytes] = []  # the path each of `errors` is about
         self.warnings: list[str] = []
         # Ignore files read below the paths whose edits no watcher of their directories sees:
         # a symlinked one (or one in a symlinked .git), a linked worktree's exclude file.
