@@ -425,8 +425,7 @@ class LineFormat(FileFormat):
         paint or replace them, for -o, --column, --vimgrep, or to count them for --stats), as
         rg's does."""
         opts = self.opts
-        granular = (self.color or opts.only_matching or opts.column or opts.vimgrep
-                    or opts.replace is not None or opts.stats)
+        granular = self.needs_spans or opts.vimgrep
         if not granular:
             matches = ()
         if opts.max_columns_preview:

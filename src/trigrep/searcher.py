@@ -613,7 +613,7 @@ class _MultiLine:
         """The context lines before `upto`: with --passthru every line not printed yet, else
         the after-context owed and (unless `at_end`) the before-context."""
         if self.passthru:
-            return self._lines_upto(self.last_visited, upto, is_after=False)
+            return self._lines_upto(self.last_visited, upto)
         if at_end:
             return self._after_context(upto)
         return self._after_context(upto) and self._before_context(upto)
@@ -638,15 +638,16 @@ class _MultiLine:
             if start <= self.last_visited:
                 break
             start = _line_start(self.data, start - 1)
-        return self._lines_upto(start, upto, is_after=False, before=True)
+        return self._lines_upto(start, upto, before=True)
 
-    def _lines_upto(self, start: int, upto: int, *, is_after: bool, before: bool = False) -> bool:
-        """Context lines from `start` to `upto`; `before`: a match's before-context."""
+    def _lines_upto(self, start: int, upto: int, *, before: bool = False) -> bool:
+        """Context lines (not after-context) from `start` to `upto`; `before`: a match's
+        before-context."""
         while start < upto:
             stop = _line_end(self.data, start, upto)
             if before:
                 self.collector.before_lines.add(len(self.collector.result.events))
-            if not self._context(start, stop, is_after=is_after):
+            if not self._context(start, stop, is_after=False):
                 return False
             start = stop
         return True
