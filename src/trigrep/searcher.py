@@ -698,10 +698,12 @@ def _search_by_line(
     after: int,
     need_submatches: bool,
     passthru: bool,
+    first_spans: bool,
 ) -> tuple[bool, bool]:
     """Emit the events of a line-by-line search. Returns whether -m `stopped` it early, and
     whether after-context was still owed at `end` when -m was reached (rg then reads on).
-    With `passthru` every line up to where the search stopped is an event."""
+    With `passthru` every line up to where the search stopped is an event; `first_spans`:
+    the first matching line needs its spans even without `need_submatches`."""
     found = _matching_lines(query, data, end)
     if query.invert:
         found = _inverted(data, found, end)
@@ -720,7 +722,8 @@ def _search_by_line(
                 collector.context_upto(start, EVERY_LINE)
             elif before:
                 collector.before_context(start, before)
-        match_spans = need_submatches and not query.invert
+        match_spans = (need_submatches or (first_spans and not collector.match_events)) and (
+            not query.invert)
         spans = _submatches(query, data, start, stop) if match_spans else []
         if not collector.emit(True, start, stop, spans):
             break
@@ -823,7 +826,7 @@ def search_buffer(
     # -U: every summary mode counts regex matches, not groups of lines.
     need_submatches = (
         opts.json or opts.stats or opts.mode == "count_matches"
-        or (opts.mode == "lines" and spans) or query.multiline or opts.first_line
+        or (opts.mode == "lines" and spans) or query.multiline
     )
     before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
     passthru = opts.passthru and opts.mode == "lines"
@@ -843,7 +846,8 @@ def search_buffer(
         stopped = after_pending = False  # only the line-by-line bookkeeping needs these
     else:
         stopped, after_pending = _search_by_line(
-            data, query, collector, end, limit, before, after, need_submatches, passthru
+            data, query, collector, end, limit, before, after, need_submatches, passthru,
+            opts.first_line,
         )
         searched = collector.emitted_end if stopped else end
     before_lines = collector.before_lines
