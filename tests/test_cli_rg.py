@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sysconfig
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -236,6 +237,37 @@ ARGS: list[list[str]] = [
     ["--passthrough", "-c", "foo"], ["-C1", "--passthru", "-m1", "foo", "src"],
     ["--passthru", "-B1", "foo"], ["--passthru", "--json", "-U", "foo\nbar", "src"],
     ["--color", "always", "-n", "foo"],
+    # --colors: specs applied in order over rg's defaults, as termcolor writes them
+    ["--color", "always", "--colors", "match:none", "-n", "--column", "foo"],
+    ["--color", "always", "--colors", "match:fg:blue", "--colors", "match:style:nobold",
+     "--colors", "line:bg:0x10,20,255", "--colors", "path:style:underline", "-C1", "foo"],
+    ["--color", "always", "--colors", "Path:FG:Red", "--colors", "path:style:intense",
+     "--colors", "column:fg:200", "--colors", "line:none", "--vimgrep", "-b", "foo"],
+    ["--color", "always", "--colors", "match:style:underline", "-o", "-r", "X", "fo+"],
+    ["--color", "always", "--colors", "path:bg:cyan", "--heading", "-n", "foo"],
+    ["--color", "always", "--colors", "path:fg:yellow", "-c", "foo"],
+    ["--color", "always", "--colors", "match:none", "--colors", "match:style:intense",
+     "-U", "foo\\nbar"],
+    ["--colors", "match:fg:0x1G", "foo"], ["--colors", "match:fg:256", "foo"],
+    ["--colors", "match:fg:1,2", "foo"], ["--colors", "nope:fg:red", "foo"],
+    ["--colors", "match:fg", "foo"], ["--colors", "match:xx:red", "foo"],
+    ["--colors", "match:style:blink", "foo"], ["--colors", "match:fg:red:x", "foo"],
+    # --hyperlink-format: links around what precedes each line, when painting
+    *[["--color", "always", "--hyperlink-format", link, *args]
+      for link in ("vscode", "default", "kitty", "grep+", "macvim", "textmate", "file",
+                   "vscode-insiders", "vscodium", "a+b.c:{path}{{{line}}}{host}")
+      for args in (["-n", "--column", "foo"], ["--heading", "foo"], ["-o", "-b", "o"],
+                   ["-C1", "PM_RESUME"], ["-c", "foo"], ["--vimgrep", "-U", "foo\\nbar"])],
+    ["--color", "always", "--hyperlink-format", "vscode", "--heading", "-n", "-0", "foo"],
+    ["--color", "always", "--hyperlink-format", "vscode", "-l", "-0", "foo"],
+    ["--color", "always", "--hyperlink-format", "vscode", "-H", "-v", "foo", "src/main.c"],
+    ["--color", "always", "--hyperlink-format", "vscode", "-n", "foo", "src/main.c"],
+    ["--color", "always", "--hyperlink-format", "none", "-n", "foo"],
+    ["--color", "never", "--hyperlink-format", "vscode", "-n", "foo"],
+    ["--hyperlink-format", "{path}", "foo"], ["--hyperlink-format", "x_y:{path}", "foo"],
+    ["--hyperlink-format", "a:{path}{column}", "foo"], ["--hyperlink-format", "a:{line}", "foo"],
+    ["--hyperlink-format", "a:{{path}}", "foo"], ["--hyperlink-format", "a:{nope}", "foo"],
+    ["--hyperlink-format", "a:{path}{", "foo"], ["--hyperlink-format", "a:{path}}", "foo"],
     ["-i", "strasse"],
     ["-i", "k"],
     ["-i", "ωmega"],
@@ -621,6 +653,69 @@ def test_follow_symlinks_like_rg(tmp_path: Path, env: dict[str, str], args: list
     want, got = _rg(args, tree, env), _trigrep(args, tree, env)
     assert (got.out, got.code) == (want.out, want.code), args
     assert got.err == want.err.replace(b"rg: ", b"trigrep: "), args
+
+
+CONFIGS = {
+    "flags": b"# rg's flags\n  --smart-case  \n\n-n\r\n\t# indented comment\n--glob=!b.txt\n",
+    "valued": b"-g\n!c.txt\n--context\n1\n",
+    "pattern": b"foo\n",  # a positional argument: the pattern, before the command line's
+    "bogus": b"-n\n--bogus\n",
+    "not-utf8": b"-n\n\xff\n",
+}
+CONFIG_CASES = [
+    ("flags", ["FOO"]), ("flags", ["foo"]), ("flags", ["-c", "foo", "--no-config"]),
+    ("flags", ["-e", "--no-config", "-e", "foo"]), ("flags", ["--", "foo", "--no-config"]),
+    ("valued", ["bar"]), ("valued", ["-C0", "bar"]), ("pattern", ["-c", "a.txt"]),
+    ("bogus", ["foo"]), ("bogus", ["--no-config", "foo"]), ("not-utf8", ["foo"]),
+    ("missing", ["foo"]), ("directory", ["foo"]),
+]
+
+
+@pytest.mark.parametrize(("config", "args"), CONFIG_CASES, ids=lambda v: " ".join(v))
+def test_config_file_like_rg(
+    tmp_path: Path, env: dict[str, str], config: str, args: list[str]
+) -> None:
+    """RIPGREP_CONFIG_PATH: one argument per line before the command line's, trimmed,
+    comments and blank lines left out, unless --no-config; a file that cannot be read is
+    reported and the search goes on."""
+    tree = tmp_path / "t"
+    tree.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tree / name).write_bytes(b"x\nfoo bar\nFOO\ny\n")
+    path = tmp_path / config
+    if config == "directory":
+        path.mkdir()
+    elif config in CONFIGS:
+        path.write_bytes(CONFIGS[config])
+    env = {**env, "RIPGREP_CONFIG_PATH": str(path)}
+    want, got = _rg(args, tree, env), _trigrep(args, tree, env)
+    assert (got.out, got.code) == (want.out, want.code), args
+    assert got.err == want.err.replace(b"rg: ", b"trigrep: "), args
+
+
+OTHER_DEVICE = Path("/dev/shm")
+
+
+@pytest.mark.skipif(not OTHER_DEVICE.is_dir(), reason="no /dev/shm")
+@pytest.mark.parametrize("args", [
+    ["-L", "--one-file-system", "foo"], ["-L", "--one-file-system", "--files"],
+    ["-L", "--one-file-system", "--no-one-file-system", "foo"],
+    ["--one-file-system", "-L", "foo", "dirlink", "."], ["--one-file-system", "foo", "dirlink"],
+], ids=" ".join)
+def test_one_file_system_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
+    """--one-file-system: a directory on another device (here reached through a link, with
+    -L) is left out unless it is the path searched; files there still are searched."""
+    tree = tmp_path / "t"
+    (tree / "a").mkdir(parents=True)
+    (tree / "a" / "x").write_text("foo\n")
+    with tempfile.TemporaryDirectory(dir=OTHER_DEVICE) as other:
+        if os.stat(other).st_dev == os.stat(tree).st_dev:
+            pytest.skip("/dev/shm is on the tree's file system")
+        (Path(other) / "y").write_text("foo\n")
+        (tree / "dirlink").symlink_to(other)
+        (tree / "filelink").symlink_to(Path(other) / "y")
+        want, got = _rg(args, tree, env), _trigrep(args, tree, env)
+    assert (got.out, got.code, got.err) == (want.out, want.code, want.err), args
 
 
 def test_a_file_named_like_the_index_directory(tmp_path: Path, env: dict[str, str]) -> None:

@@ -672,6 +672,20 @@ CLIENT_MODULES = {"trigrep", "trigrep.console", "trigrep.cli", "trigrep.server",
                   "_socket"}
 
 
+def test_the_clients_rg_config_file_counts(
+    tmp_path: Path, tree: Path, env: dict[str, str], daemon: Daemon
+) -> None:
+    """RIPGREP_CONFIG_PATH is the client's: the daemon searches with its arguments, and
+    without them after --no-config (not after `-e --no-config`, a pattern)."""
+    config = tmp_path / "ripgreprc"
+    config.write_text("# mine\n--smart-case\n-n\n")
+    env = {**env, "RIPGREP_CONFIG_PATH": str(config)}
+    searches = status(tree, env)["roots"][0]["searches"]
+    for args in (["FOO"], ["foo"], ["foo", "--no-config"], ["-e", "--no-config", "-e", "foo"]):
+        assert_like_rg(tree, env, args)
+    assert status(tree, env)["roots"][0]["searches"] == searches + 4
+
+
 def _imported_after_site(importtime: bytes) -> set[str]:
     """The modules `python -X importtime` reports the script itself loading (those after
     `site`, which the interpreter loads before it runs the script)."""

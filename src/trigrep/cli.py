@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from trigrep.console import Console
     from trigrep.engine import WarmTree
 
+CONFIG_ENV = "RIPGREP_CONFIG_PATH"  # rg's config file: one argument per line, put first
 SUBCOMMANDS = ("search", "index", "stats", "mcp", "serve", "status", "stop")
 NO_DAEMON_ENV = "TRIGREP_NO_DAEMON"  # set: searches neither use nor start a daemon
 # Flags a daemon must not see: argparse prints their answers on its own stdout.
@@ -42,6 +43,10 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
     from trigrep import flags
 
     ns = flags.search_parser().parse_args(argv)
+    if console is None and not ns.no_config and "--no-config" in argv:
+        # main did not add the config: rg's --no-config was a value (`-e --no-config`)
+        argv = [*_config_args(), *argv]
+        ns = flags.search_parser().parse_args(argv)
     paths = flags.search_paths(ns)
     stdin_readable = console.stdin_readable if console else stdin_is_readable()
     reads_stdin = "-" in ns.file or "-" in paths or (not paths and stdin_readable)
@@ -77,8 +82,8 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         no_ignore_global=ns.no_ignore_global, no_ignore_parent=ns.no_ignore_parent,
         no_require_git=ns.no_require_git, sort_by=ns.sort[0], sort_reverse=ns.sort[1],
         search_zip=ns.search_zip, max_depth=ns.max_depth, max_filesize=ns.max_filesize,
-        follow=ns.follow, ignore_files=[] if ns.no_ignore_files else ns.ignore_file,
-        encoding=ns.encoding,
+        follow=ns.follow, one_file_system=ns.one_file_system,
+        ignore_files=[] if ns.no_ignore_files else ns.ignore_file, encoding=ns.encoding,
     )
     if ns.type_list:
         listing = type_list(walk_opts.type_changes)
@@ -209,12 +214,40 @@ def run_search(argv: "Sequence[str]", console: "Console", warm: "WarmTree | None
         return 0
 
 
+def _config_args() -> "list[str]":
+    """The arguments in rg's config file (RIPGREP_CONFIG_PATH), as rg reads them: one per
+    line, trimmed, none from blank lines and `#` comments. A file that cannot be read is
+    reported, and the search goes on without it."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        return []
+    where = f"{path}: "
+    try:
+        with open(path, "rb") as f:
+            where = ""  # rg names the file only when it cannot open it
+            lines = f.read().splitlines()
+    except OSError as e:
+        if isinstance(e, IsADirectoryError):
+            where = ""  # rg opens a directory, then fails to read it
+        sys.stderr.write(f"trigrep: failed to read the file specified in {CONFIG_ENV}: "
+                         f"{where}{e.strerror} (os error {e.errno})\n")
+        return []
+    return [os.fsdecode(line) for line in map(bytes.strip, lines)
+            if line and not line.startswith(b"#")]
+
+
+def _configured(argv: "list[str]") -> "list[str]":
+    """A search's arguments after those of rg's config file, unless `--no-config` may be
+    among them (then `_search` decides, once the flags are parsed)."""
+    return argv if "--no-config" in argv else [*_config_args(), *argv]
+
+
 def _daemon_may_parse(argv: "Sequence[str]") -> bool:
     """Whether the search may go, flags unparsed, to a daemon serving the current directory's
     tree: it parses them (and declines a search of stdin), so a search it answers loads none
     of the CLI's parsing. Errs on the side of parsing here."""
-    if os.environ.get(NO_DAEMON_ENV):
-        return False
+    if os.environ.get(NO_DAEMON_ENV) or ("--no-config" in argv and os.environ.get(CONFIG_ENV)):
+        return False  # (whether rg's config file counts is for _search to tell)
     for arg in argv:
         if arg == "--":
             break
@@ -231,6 +264,8 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else "search"
     if argv and argv[0] == command:
         argv = argv[1:]
+    if command == "search":
+        argv = _configured(argv)
     run = {
         "search": _search, "index": _index, "stats": _stats, "mcp": _mcp, "serve": _serve,
         "status": _status, "stop": _stop,

@@ -50,6 +50,10 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        unknown = message.removeprefix("unrecognized arguments: ")
+        if unknown != message and unknown[:1] == "-" and unknown[1:2] not in ("", " "):
+            flag = unknown.split(" ")[0]  # rg names the first, a short one alone
+            message = f"unrecognized flag {flag.split('=')[0] if flag[1] == '-' else flag[:2]}"
         raise Error(message)
 
     def parse_known_args(  # type: ignore[override]
@@ -398,6 +402,9 @@ def search_parser() -> Parser:
     g.add_argument("-L", "--follow", action="store_true",
                    help="follow symlinks (a loop or a dangling link is an error)")
     g.add_argument("--no-follow", dest="follow", action="store_false")
+    g.add_argument("--one-file-system", action="store_true",
+                   help="do not descend into directories on other file systems")
+    g.add_argument("--no-one-file-system", dest="one_file_system", action="store_false")
     g.add_argument("-z", "--search-zip", action="store_true", help="search compressed files")
     g.add_argument("-E", "--encoding", type=_encoding, default="auto", metavar="ENCODING",
                    help="read files as this encoding (utf-8, utf-16le/be, latin1...; none: as "
@@ -414,6 +421,11 @@ def search_parser() -> Parser:
     g.add_argument("--heading", dest="heading", action="store_true", default=None)
     g.add_argument("--no-heading", dest="heading", action="store_false")
     g.add_argument("--color", choices=["never", "auto", "always"], default="auto")
+    g.add_argument("--colors", action="append", default=[], metavar="COLOR_SPEC",
+                   help="{path,line,column,match}:{fg,bg,style}:VALUE or TYPE:none (repeatable)")
+    g.add_argument("--hyperlink-format", default="", metavar="FORMAT",
+                   help="link printed paths (when coloured): an alias (vscode, file, kitty...) "
+                   "or a URL with {path}, {line}, {column}, {host}")
     g.add_argument("-H", "--with-filename", dest="with_filename", action="store_true",
                    default=None, help="print the path of each match, even for one file")
     g.add_argument("-I", "--no-filename", dest="with_filename", action="store_false")
@@ -485,7 +497,7 @@ def search_parser() -> Parser:
     g.add_argument("-j", "--threads", type=_count, metavar="NUM",
                    help="ignored: trigrep sizes its worker pool to the machine's cores")
     g.add_argument("--no-config", action="store_true",
-                   help="ignored: trigrep never reads rg's config file")
+                   help="do not read the config file named by RIPGREP_CONFIG_PATH")
     return p
 
 
@@ -530,6 +542,8 @@ def search_options(
 ) -> tuple[MatchOptions, OutputOptions]:
     """The match and output options of parsed search flags; takes the positional pattern
     off `args` (leaving the paths) unless -e/-f gave the patterns."""
+    from trigrep import hyperlink
+    from trigrep.colors import palette
     from trigrep.options import MatchOptions, OutputOptions
     from trigrep.query import compile_replacer
 
@@ -550,7 +564,8 @@ def search_options(
         mode=_output_mode(ns),  # type: ignore[arg-type]
         json=ns.modes[-1:] == ["json"], line_number=ns.line_number,
         null=ns.null, path_separator=ns.path_separator, column=ns.column or ns.vimgrep,
-        vimgrep=ns.vimgrep, color=ns.color,
+        vimgrep=ns.vimgrep, color=ns.color, palette=palette(ns.colors),
+        hyperlinks=hyperlink.parse(ns.hyperlink_format, os.getcwd()),
         with_filename=True if ns.vimgrep and ns.with_filename is None else ns.with_filename,
         heading=False if ns.vimgrep else ns.heading,
         binary="binary" if ns.binary == "auto" and ns.unrestricted >= 3 else ns.binary,

@@ -9,7 +9,10 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from trigrep.colors import DEFAULT_PALETTE, Palette
+
 if TYPE_CHECKING:
+    from trigrep.hyperlink import Hyperlinks
     from trigrep.query.replace import Replacer
 
 CaseMode = Literal["sensitive", "insensitive", "smart"]
@@ -57,6 +60,8 @@ class WalkOptions:
     # ("auto": BOM sniffing, what the index holds; another: every file is searched directly)
     encoding: str = "auto"
     follow: bool = False  # -L: symlinks are followed (loops and dangling links are errors)
+    one_file_system: bool = False  # --one-file-system: no directory on another device than
+    # the path searched (files still are, as rg)
     max_depth: int | None = None  # --max-depth: levels below each path given (0: just them)
     max_filesize: int | None = None  # --max-filesize: bigger files found by walking are left out
     glob_base: str | None = None  # directory that -g globs are relative to (rg: the cwd)
@@ -79,7 +84,8 @@ class WalkOptions:
             self.no_ignore or self.no_ignore_vcs or self.no_ignore_dot or self.no_ignore_exclude
             or self.no_ignore_global or self.no_ignore_parent or self.no_require_git)
         return (every_ignore_file and not self.ignore_files and not self.hidden
-                and not self.follow and self.max_depth is None and self.max_filesize is None
+                and not self.follow and not self.one_file_system and self.max_depth is None
+                and self.max_filesize is None
                 and self.sort_by == "path" and not self.sort_reverse)
 
 
@@ -105,6 +111,8 @@ class OutputOptions:
     # named ones, "text" (-a) sees a NUL as any other byte.
     binary: Literal["auto", "binary", "text"] = "auto"
     color: Literal["never", "auto", "always"] = "auto"
+    palette: Palette = DEFAULT_PALETTE  # --colors: what each painted piece starts with
+    hyperlinks: Hyperlinks | None = None  # --hyperlink-format (printed when painting)
     only_matching: bool = False
     replace: Replacer | None = None  # -r: what a match prints as (see query.replace)
     max_count: int | None = None

@@ -12,17 +12,13 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
+from trigrep import hyperlink
+from trigrep.colors import RESET
 from trigrep.options import OutputOptions
 from trigrep.searcher import BinaryMode, FileResult, LineEvent, Rendered
 
-# rg's default colours (termcolor writes a reset before each spec).
-_PATH_COLOR = b"\x1b[0m\x1b[35m"
-_LINE_COLOR = b"\x1b[0m\x1b[32m"
-_MATCH_COLOR = b"\x1b[0m\x1b[1m\x1b[31m"
-_RESET = b"\x1b[0m"
-_COLUMN_COLOR = _RESET  # rg paints the column with an empty style: a reset on each side
 _TRIMMED = b" \t\x0b\x0c\r"  # what --trim takes off a line's front (ASCII spaces but `\n`)
 # rg's --max-columns-preview counts Unicode's extended grapheme clusters; `_graphemes_end`
 # follows their main rules: marks extend a character, controls (and lone bytes) stand alone.
@@ -145,7 +141,15 @@ def _extends(c: str) -> bool:
 
 
 def _paint(text: bytes, spec: bytes | None) -> bytes:
-    return spec + text + _RESET if spec else text
+    return spec + text + RESET if spec else text
+
+
+class _Lead(NamedTuple):
+    """What a file's printed lines start with: its painted path (None under a heading or
+    without paths) and the link around it and the line's numbers (None: no link)."""
+
+    path: bytes | None
+    link: hyperlink.Link | None
 
 
 def _ensure_newline(line: bytes) -> bytes:
@@ -252,7 +256,14 @@ class LineFormat(FileFormat):
         sep = self.opts.context_separator
         return b"" if sep is None else sep + b"\n"
 
-    def _spec(self, spec: bytes) -> bytes | None:
+    def _link(self, display_path: str) -> hyperlink.Link | None:
+        """The file's hyperlink: rg links a path it prints, when it paints."""
+        links = self.opts.hyperlinks
+        if links is None or not (self.color and self.with_filename):
+            return None
+        return links.start(display_path)
+
+    def _spec(self, spec: bytes | None) -> bytes | None:
         return spec if self.color else None
 
     def render(self, display_path: str, result: FileResult) -> Rendered | None:
@@ -265,11 +276,13 @@ class LineFormat(FileFormat):
         binary_note = has_match and result.binary_offset is not None and not result.cut_short
         if not events and not binary_note:
             return None
-        path = _paint(self.opts.shown_path(display_path), self._spec(_PATH_COLOR))
+        path = _paint(self.opts.shown_path(display_path), self._spec(self.opts.palette.path))
+        link = self._link(display_path)
         chunks: list[bytes] = []
         if self.heading and self.with_filename and events:
-            chunks.append(path + (b"\0" if self.opts.null else b"\n"))
-        prefix_path = path if self.with_filename and not self.heading else None
+            linked = path if link is None else link.at(1, 1) + path + hyperlink.END
+            chunks.append(linked + (b"\0" if self.opts.null else b"\n"))
+        lead = _Lead(path if self.with_filename and not self.heading else None, link)
         has_context = self.has_context
         last_line = None
         opts = self.opts
@@ -277,10 +290,10 @@ class LineFormat(FileFormat):
                 or opts.byte_offset or opts.trim or opts.max_columns or opts.passthru):
             # Matches without numbers or spans, each one line ending in a newline (but perhaps
             # the file's last): the lines need only the path before each (most searches).
-            lead = b"" if prefix_path is None else prefix_path + self._path_end(
+            before = b"" if lead.path is None else lead.path + self._path_end(
                 opts.field_match_separator)
             if events:
-                chunks.append(_ensure_newline(lead + lead.join(e.lines for e in events)))
+                chunks.append(_ensure_newline(before + before.join(e.lines for e in events)))
         else:
             for event in events:
                 # rg breaks before a line past a gap; a -U search can go back a line (see
@@ -289,7 +302,7 @@ class LineFormat(FileFormat):
                     if last_line is not None and event.line_number > last_line + 1:
                         chunks.append(self.context_break)
                     last_line = event.last_line_number
-                chunks.extend(self._event(self._replaced(event), prefix_path, result.multiline))
+                chunks.extend(self._event(self._replaced(event), lead, result.multiline))
         at_cut = result.events[cut] if cut is not None and cut < len(result.events) else None
         if has_context and last_line and at_cut and at_cut.line_number > last_line + 1:
             chunks.append(self.context_break)
@@ -297,7 +310,8 @@ class LineFormat(FileFormat):
         # break before them, if anything was printed before
         lines = b"".join(chunks)
         if binary_note:
-            return Rendered(lines + self._binary_note(result, path), has_match, bool(events))
+            linked = path if link is None else link.at(1, 1) + path + hyperlink.END
+            return Rendered(lines + self._binary_note(result, linked), has_match, bool(events))
         return Rendered(lines, has_match, bool(events))
 
     def _replaced(self, event: LineEvent) -> LineEvent:
@@ -322,26 +336,34 @@ class LineFormat(FileFormat):
         return b"\0" if self.opts.null else sep
 
     def _prefix(
-        self, path: bytes | None, number: int, sep: bytes, column: int | None, offset: int
+        self, lead: _Lead, number: int, sep: bytes, column: int | None, offset: int,
+        at: int = 1,
     ) -> bytes:
         """What goes before a printed line: path, line number, column, byte offset (each as
-        asked for), each followed by the separator of matching or of context lines."""
+        asked for), each followed by the separator of matching or of context lines. With a
+        link, rg links them all but that last separator, to the line (if numbered) and the
+        column `at`."""
         parts = b""
-        if path is not None:
-            parts += path + self._path_end(sep)
+        if lead.path is not None:
+            parts += lead.path + self._path_end(sep)
         if self.line_number:
-            parts += _paint(b"%d" % number, self._spec(_LINE_COLOR)) + sep
+            parts += _paint(b"%d" % number, self._spec(self.opts.palette.line)) + sep
         if column is not None:
-            parts += _paint(b"%d" % column, self._spec(_COLUMN_COLOR)) + sep
+            parts += _paint(b"%d" % column, self._spec(self.opts.palette.column)) + sep
         if self.opts.byte_offset:
-            parts += _paint(b"%d" % offset, self._spec(_COLUMN_COLOR)) + sep
-        return parts
+            parts += _paint(b"%d" % offset, self._spec(self.opts.palette.column)) + sep
+        if lead.link is None or (lead.path is None and not lead.link.has_line):
+            return parts
+        numbered = self.line_number or column is not None or self.opts.byte_offset
+        tail = len(sep if numbered else self._path_end(sep) if lead.path is not None else b"")
+        start = lead.link.at(number if self.line_number else 1, at)
+        return start + parts[: len(parts) - tail] + hyperlink.END + parts[len(parts) - tail :]
 
     def _trimmed(self, text: bytes) -> int:
         """How many bytes --trim takes off the front of `text` (ASCII spaces, not `\\n`)."""
         return len(text) - len(text.lstrip(_TRIMMED)) if self.opts.trim else 0
 
-    def _event(self, event: LineEvent, path: bytes | None, across_lines: bool) -> list[bytes]:
+    def _event(self, event: LineEvent, lead: _Lead, across_lines: bool) -> list[bytes]:
         opts = self.opts
         sep = opts.field_match_separator if event.is_match else opts.field_context_separator
         lines = event.lines
@@ -349,20 +371,21 @@ class LineFormat(FileFormat):
             body = lines[self._trimmed(lines) :]
             if self._too_long(body):
                 body = self._cut(event, body, 0, len(body), [])
-            return [self._prefix(path, event.line_number, sep, None, event.offset)
+            return [self._prefix(lead, event.line_number, sep, None, event.offset)
                     + _ensure_newline(body)]
         if opts.only_matching:
             return [
-                self._prefix(path, number, sep, column, event.offset + start)
+                self._prefix(lead, number, sep, column, event.offset + start, start + 1)
                 + _ensure_newline(piece)
                 for number, piece, column, start in self._split_match(event, across_lines)
             ]
         if opts.vimgrep:
-            return self._vimgrep_lines(event, path, sep, across_lines)
+            return self._vimgrep_lines(event, lead, sep, across_lines)
         # --column: the first match's, on each line of the event (also the lines after the
         # first of a -U match).
-        column = event.submatches[0][0] + 1 if opts.column else None
-        return self._colored_lines(event, path, sep, column, across_lines)
+        first = event.submatches[0][0] + 1
+        return self._colored_lines(event, lead, sep, first if opts.column else None, first,
+                                   across_lines)
 
     def _split_match(
         self, event: LineEvent, across_lines: bool
@@ -444,20 +467,20 @@ class LineFormat(FileFormat):
                 b"[Omitted long context line]\n")
         return b"[Omitted long line with %d matches]\n" % len(event.submatches)
 
-    def _vimgrep_lines(self, event: LineEvent, path: bytes | None, sep: bytes,
+    def _vimgrep_lines(self, event: LineEvent, lead: _Lead, sep: bytes,
                        across_lines: bool) -> list[bytes]:
         """--vimgrep: each submatch on its own output line: the line where it starts, with
         that line's number and the submatch's column in it, and only it painted; -b gives the
         submatch's offset (the line's when searching across lines, as rg does)."""
         if across_lines:
             return [line for span in event.submatches
-                    for line in self._vimgrep_across(event, path, sep, span)]
+                    for line in self._vimgrep_across(event, lead, sep, span)]
         out = []
         lines = event.lines
         for start, end in event.submatches:  # one line (whatever -r puts in it)
             body = self._line_body(event, 0, len(lines), [(start, end)])
-            out.append(self._prefix(path, event.line_number, sep, start + 1,
-                                    event.offset + start) + _ensure_newline(body))
+            out.append(self._prefix(lead, event.line_number, sep, start + 1,
+                                    event.offset + start, start + 1) + _ensure_newline(body))
         return out
 
     def _line_body(self, event: LineEvent, start: int, stop: int,
@@ -477,7 +500,7 @@ class LineFormat(FileFormat):
             return self._cut(event, body, 0, len(body), event.submatches)
         return body
 
-    def _vimgrep_across(self, event: LineEvent, path: bytes | None, sep: bytes,
+    def _vimgrep_across(self, event: LineEvent, lead: _Lead, sep: bytes,
                         span: tuple[int, int]) -> Iterator[bytes]:
         """-U --vimgrep: the line where the submatch starts; when --max-columns cuts it, rg
         goes on with the submatch's next line (column 1), until one is printed whole. As
@@ -491,8 +514,8 @@ class LineFormat(FileFormat):
             line_end = len(lines) if line_end < 0 else line_end + 1
             content_end = line_end - (lines[line_end - 1] == 0x0A)
             trimmed = line_start + self._trimmed(lines[line_start:content_end])
-            prefix = self._prefix(path, number, sep, max(start - line_start, 0) + 1,
-                                  event.offset + line_start)
+            column = max(start - line_start, 0) + 1
+            prefix = self._prefix(lead, number, sep, column, event.offset + line_start, column)
             if self._too_long(lines[trimmed:content_end]):
                 yield prefix + self._cut(event, lines, trimmed, content_end, [span])
             else:
@@ -504,10 +527,10 @@ class LineFormat(FileFormat):
             line_start, number = line_end, number + 1
 
     def _match_spec(self, text: bytes) -> bytes | None:
-        return self._spec(_MATCH_COLOR) if text else None
+        return self._spec(self.opts.palette.match) if text else None
 
     def _colored_lines(
-        self, event: LineEvent, path: bytes | None, sep: bytes, column: int | None,
+        self, event: LineEvent, lead: _Lead, sep: bytes, column: int | None, first: int,
         across_lines: bool,
     ) -> list[bytes]:
         """Each line of the event with its submatches painted (line by line for -U), or cut
@@ -533,13 +556,15 @@ class LineFormat(FileFormat):
                     body = self._paint_line(body, trimmed, event.submatches)
             else:
                 body = self._line_body(event, start, stop, event.submatches)
-            out.append(self._prefix(path, number, sep, column, event.offset + start)
+            out.append(self._prefix(lead, number, sep, column, event.offset + start, first)
                        + _ensure_newline(body))
             start = stop
         return out
 
-    @staticmethod
-    def _paint_line(body: bytes, base: int, spans: list[tuple[int, int]]) -> bytes:
+    def _paint_line(self, body: bytes, base: int, spans: list[tuple[int, int]]) -> bytes:
+        spec = self.opts.palette.match
+        if spec is None:  # match:none: rg prints the line as it is
+            return body
         content_end = len(body) - 1 if body.endswith(b"\n") else len(body)
         pieces = []
         pos = 0
@@ -547,7 +572,7 @@ class LineFormat(FileFormat):
             start, end = max(start - base, 0), min(end - base, content_end)
             if end <= start or start < pos:
                 continue
-            pieces += [body[pos:start], _MATCH_COLOR, body[start:end], _RESET]
+            pieces += [body[pos:start], spec, body[start:end], RESET]
             pos = end
         pieces.append(body[pos:])
         return b"".join(pieces)
@@ -633,7 +658,11 @@ class SummaryFormat(FileFormat):
         line = b""
         if display_path is not None:
             path = self.opts.shown_path(display_path)
-            line = _PATH_COLOR + path + _RESET if self.color else path
+            line = self.opts.palette.path + path + RESET if self.color else path
+            link = self.opts.hyperlinks.start(display_path) if (
+                self.color and self.opts.hyperlinks) else None
+            if link is not None:
+                line = link.at(1, 1) + line + hyperlink.END
             if self.opts.null:  # the NUL ends the path: no ':' and, for a path alone, no newline
                 return line + b"\0" + (b"" if count is None else b"%d\n" % count)
         if count is not None:

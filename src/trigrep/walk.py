@@ -518,6 +518,7 @@ class Walker:
         max_depth = self.opts.max_depth
         max_size = self.opts.max_filesize
         follow = self.opts.follow
+        device = os.stat(root).st_dev if self.opts.one_file_system else None
         stack = [(iter(entries), rules, absolute)]
         # -L: the (device, inode) and path of each directory on the stack, to tell loops
         ancestors = [(_identity(os.stat(root)), root)] if follow else []
@@ -539,6 +540,8 @@ class Walker:
                     if name == INDEX_DIR and _is_index(entry.path):
                         continue
                     if self._skip(entry.path, name, True, rules):
+                        continue
+                    if device is not None and not self._same_device(entry, target, device):
                         continue
                     if self._descend is not None and not self._descend(entry.path):
                         continue
@@ -577,6 +580,18 @@ class Walker:
                     )
             else:
                 stack.pop()
+
+    def _same_device(
+        self, entry: os.DirEntry[bytes], target: os.stat_result | None, device: int
+    ) -> bool:
+        """--one-file-system: whether the directory `entry` (-L: its `target`) lies on the
+        `device` of the path searched; a failing stat is reported, as rg does."""
+        try:
+            st = target or entry.stat(follow_symlinks=False)
+        except OSError as err:
+            self._error(entry.path, err)
+            return False
+        return st.st_dev == device
 
     def _followed(
         self, path: bytes, ancestors: list[tuple[tuple[int, int], bytes]]
