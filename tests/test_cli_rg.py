@@ -655,6 +655,100 @@ def test_follow_symlinks_like_rg(tmp_path: Path, env: dict[str, str], args: list
     assert got.err == want.err.replace(b"rg: ", b"trigrep: "), args
 
 
+CRLF_FILES = {
+    "a.txt": b"foo bar\r\nbaz foo\r\nlast foo",
+    "b.txt": b"x foo\ny\n",
+    "c.txt": b"a\rfoo\nx.\ry\nfoo\r\r\n\r\n",
+    "d.txt": b"foo longlonglonglong line\r\nctx\r\nctx2\r\nctx3\r\nfoo again\r\n",
+    "e.dat": b"foo\0bin\r\nfoo\r\n",
+}
+CRLF_ARGS = [
+    ["foo$"], ["-n", "foo.$"], ["-x", "baz.foo"], ["-o", "foo$"], ["-c", "^"], ["-c", "-v", "foo"],
+    ["--count-matches", "$"], ["-o", "$"], ["--json", "-o", "$"], ["--vimgrep", "foo"],
+    ["-C1", "foo"], ["--heading", "-n", "foo"], ["-M5", "foo"], ["-M5", "--max-columns-preview",
+                                                                  "foo"],
+    ["-r", "X", "foo"], ["-r", "X", "-o", "foo"], ["-c", "foo"], ["-l", "-0", "foo"],
+    ["-c", "-0", "foo"], ["--passthru", "zz"],
+    ["-a", "-o", "foo", "e.dat"], ["-U", "foo$"], ["-U", "o$\\n"], ["-U", "-n", "foo.."],
+    ["-U", "-o", "foo.."], ["--vimgrep", "-U", "foo.."], ["-U", "-r", "X", "-o", "foo\\r?\\n"],
+    ["--color", "always", "-n", "foo"], ["--color", "always", "-C1", "foo"],
+    ["--color", "always", "-U", "o\\r?\\n"], ["--color", "always", "--vimgrep", "foo"],
+    ["--color", "always", "-r", "X", "foo"], ["--color", "always", "--colors", "match:none",
+                                               "foo"],
+    ["--no-crlf", "foo$"], ["-w", "foo"], ["--trim", "-o", "."], ["(?-R)foo$"],
+    # -U: lines printed by their matches (a column, -r, --vimgrep, colour) end in CRLF
+    ["-U", "--column", "foo\\r?\\nbaz"], ["-U", "-r", "X", "foo\\r?\\n"],
+    ["-U", "--vimgrep", "o\\r?\\n"], ["-U", "-n", "-r", "<$0>", "bar\\r?\\nbaz"],
+    ["-U", "--color", "always", "--colors", "match:none", "--column", "o\\r?\\n"],
+    ["-U", "--color", "always", "--colors", "match:none", "-o", "o\\r?\\n"],
+    ["-U", "--color", "always", "--colors", "match:none", "o\\r?\\n"],
+    # rg strips `\r` from the pattern, then bans `\n`: a class of both is an error, a class
+    # losing `\r` may merge into an alternation of single characters
+    ["-c", "a\\r"], ["-c", "[\\r]"], ["-c", "a[\\r\\n]"], ["-c", "[\\r\\n]|a"],
+    ["-c", "[\\r\\n]|ab"], ["-c", "[\\r\\n]|\\w"], ["-c", "\\r|\\n"], ["-c", "(?i)\\r"],
+    ["--count-matches", "[^a]"], ["--count-matches", "\\s"], ["--count-matches", "[\\ra]"],
+    ["-U", "--count-matches", "\\r"],
+]
+
+
+@pytest.mark.parametrize("args", CRLF_ARGS, ids=" ".join)
+def test_crlf_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
+    """--crlf: `$` before `\\r\\n`, `^` after a lone `\\r`, `.` takes no `\\r`; every line
+    the printer ends (a painted or replaced one, -o's pieces, counts, paths, separators,
+    notes) ends in `\\r\\n`; other lines print as they are."""
+    for name, data in CRLF_FILES.items():
+        (tmp_path / name).write_bytes(data)
+    args = ["--crlf", *args]
+    want, got = _rg(args, tmp_path, env), _trigrep(args, tmp_path, env)
+    assert (normalise_json(got.out), got.code) == (normalise_json(want.out), want.code), args
+    # rg's message for a banned line terminator goes on for three lines (see the README)
+    hint = b"\n\nConsider enabling multiline mode with the --multiline flag (or -U for short).\n" \
+        b"When multiline mode is enabled, new line characters can be matched.\n"
+    one_line = b" (consider enabling multiline mode with --multiline or -U)\n"
+    assert got.err == want.err.replace(b"rg: ", b"trigrep: ").replace(hint, one_line), args
+
+
+PREPROCESSOR = """#!/bin/sh
+case "$1" in
+  *fail*) echo "oops on $1" >&2; echo "partial foo"; exit 3;;
+  *quiet*) exit 4;;
+  *) tr a-z A-Z;;
+esac
+"""
+PRE_ARGS = [
+    ["FOO"], ["-c", "."], ["--pre-glob", "*.md", "-i", "zz"], ["--pre-glob", "!*.md", "ZZ"],
+    ["foo"], ["--no-pre", "foo"], ["-z", "-i", "foo"], ["--no-search-zip", "-i", "foo"],
+    ["BIN"], ["FOO", "a.txt"], ["-l", "FOO"], ["FOO", "n.dat"], ["-g", "n.dat", "FOO"],
+    ["--json", "FOO", "a.txt"], ["--files-without-match", "FOO"], ["-c", "FOO"],
+    ["--pre-glob", "[", "FOO"], ["-C1", "-n", "FOO", "a.txt", "quiet.txt"],
+]
+
+
+@pytest.mark.parametrize("args", PRE_ARGS, ids=" ".join)
+def test_preprocessor_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
+    """--pre COMMAND: files (those --pre-glob selects) searched as COMMAND PATH's output, read
+    as a stream; a failing command's stderr is reported after what it printed is searched;
+    the last of -z and --pre decides."""
+    command = tmp_path / "upper.sh"
+    command.write_text(PREPROCESSOR)
+    command.chmod(0o755)
+    tree = tmp_path / "t"
+    (tree / "sub").mkdir(parents=True)
+    for name, data in {"a.txt": b"hello world\nfoo\n", "b.dat": b"bin\0ary foo\n",
+                       "sub/c.md": b"zzz\n", "fail.txt": b"foo fail\n", "quiet.txt": b"foo\n",
+                       "n.dat": b"FOO\0x\nFOO\n", "z.txt.gz": gzip.compress(b"foo\n")}.items():
+        (tree / name).write_bytes(data)
+    args = ["--pre", str(command), *args]
+    for _ in range(2):  # the second time, the files are in the index
+        want, got = _rg(args, tree, env), _trigrep(args, tree, env)
+        assert (normalise_json(got.out), got.code) == (normalise_json(want.out), want.code), args
+        assert got.err == want.err.replace(b"rg: ", b"trigrep: "), args
+    missing = ["--pre", str(tmp_path / "nowhere"), "foo"]
+    want, got = _rg(missing, tree, env), _trigrep(missing, tree, env)
+    assert (got.out, got.code, got.err) == (want.out, want.code, want.err.replace(b"rg: ",
+                                                                                   b"trigrep: "))
+
+
 CONFIGS = {
     "flags": b"# rg's flags\n  --smart-case  \n\n-n\r\n\t# indented comment\n--glob=!b.txt\n",
     "valued": b"-g\n!c.txt\n--context\n1\n",

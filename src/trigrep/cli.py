@@ -70,6 +70,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
 
         gc.set_threshold(100_000, 50, 1000)
     from trigrep import engine
+    from trigrep.extract import Preprocessor
     from trigrep.options import WalkOptions
     from trigrep.walk import check_filters, type_list
 
@@ -82,6 +83,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         no_ignore_global=ns.no_ignore_global, no_ignore_parent=ns.no_ignore_parent,
         no_require_git=ns.no_require_git, sort_by=ns.sort[0], sort_reverse=ns.sort[1],
         search_zip=ns.search_zip, max_depth=ns.max_depth, max_filesize=ns.max_filesize,
+        pre=Preprocessor(ns.pre, tuple(ns.pre_glob), os.getcwd()) if ns.pre else None,
         follow=ns.follow, one_file_system=ns.one_file_system,
         ignore_files=[] if ns.no_ignore_files else ns.ignore_file, encoding=ns.encoding,
     )

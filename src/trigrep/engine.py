@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from trigrep.console import Console
 from trigrep.errors import Error, IndexVersionError
-from trigrep.extract import decoded, is_decompressed
+from trigrep.extract import Preprocessor, decoded, is_decompressed
 from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
 from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions, shown_path
@@ -83,6 +83,7 @@ class Plan:
     # that report depends on the content, so those are searched directly.
     report_all: bool
     search_zip: bool  # -z: compressed files are searched decompressed, unlike their index entry
+    pre: Preprocessor | None  # --pre: the files it applies to are searched as its output
     prefix: str = field(init=False)  # absolute paths of indexed files: prefix + index key
 
     def __post_init__(self) -> None:
@@ -95,10 +96,16 @@ class Plan:
             return -1, False  # outside the indexed tree
         if self.search_zip and is_decompressed(entry.path, True):
             return -1, False
+        if self.pre is not None and self.pre.applies(entry.display):
+            return -1, False
         record = self.reader.lookup(entry.path[len(self.prefix) :])
         if record is None:
             return -1, True
-        if stat_stamp(entry.stat()) != record.stamp:
+        try:
+            stamp = stat_stamp(entry.stat())
+        except OSError:  # gone since the walk, or in a directory it may list but not enter:
+            return -1, False  # reading it reports what rg reports
+        if stamp != record.stamp:
             return -1, True
         # Racily clean (modified too close to its segment's build): its content may be newer.
         if record.racily_clean or (self.report_all and record.irregular):
@@ -130,7 +137,7 @@ class Plan:
 
 def freshness(reader: IndexReader) -> Plan:
     """A plan that only tells which files the index holds as they are now (`indexed_id`)."""
-    return Plan(reader.root, reader, None, report_all=False, search_zip=False)
+    return Plan(reader.root, reader, None, report_all=False, search_zip=False, pre=None)
 
 
 def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
@@ -146,8 +153,12 @@ def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
         return None
     else:
         root = default_root(start if os.path.isdir(start) else os.path.dirname(start) or ".")
+    from trigrep.index.build import IndexBusy
+
     try:
-        build_at(root, progress=sys.stderr.isatty())
+        build_at(root, progress=sys.stderr.isatty(), wait=False)
+    except IndexBusy:
+        return None  # another trigrep builds it: this search goes on without
     except PermissionError:
         return None  # a read-only tree: searched directly, as rg would, every time
     except OSError as e:
@@ -164,6 +175,7 @@ def make_plan(
     *,
     report_all: bool,
     search_zip: bool,
+    pre: Preprocessor | None = None,
     reader: IndexReader | None = None,
 ) -> Plan | None:
     """Index state for this query; None when no index covers the first path."""
@@ -171,7 +183,9 @@ def make_plan(
         start = paths[0] if paths else "."
         if not os.path.exists(start):
             return None
-        reader = open_index(start, build_if_missing=True)
+        # A search of a file uses its tree's index, but builds none (`trigrep x ~/notes.txt`
+        # must not index the home directory).
+        reader = open_index(start, build_if_missing=os.path.isdir(start))
         if reader is None:
             return None
     narrows = query.plan.op != "all" or bool(query.required_bytes)
@@ -182,7 +196,7 @@ def make_plan(
         if narrows
         else None
     )
-    return Plan(reader.root, reader, candidates, report_all, search_zip)
+    return Plan(reader.root, reader, candidates, report_all, search_zip, pre)
 
 
 def _selected(
@@ -262,11 +276,11 @@ class SearchRun:
         every_file = out_opts.passthru and out_opts.mode == "lines"
         plan = None if every_file or self.walk_opts.encoding != "auto" else make_plan(
             self.paths, self.query, report_all=report_all,
-            search_zip=self.walk_opts.search_zip, reader=reader,
+            search_zip=self.walk_opts.search_zip, pre=self.walk_opts.pre, reader=reader,
         )
         selected: Iterable[tuple[FileEntry, bool]]
         if warm is not None and cached is not None and plan is not None and not (
-            plan.report_all or plan.search_zip
+            plan.report_all or plan.search_zip or plan.pre
         ):
             self.files_walked = len(cached)
             indexed_ids = warm.indexed_ids(cached, plan.reader)
@@ -279,7 +293,7 @@ class SearchRun:
             selected = _selected(self._counted(walked), plan, on_stale, report_all=report_all)
         named = self.paths if self.named_paths is None else self.named_paths
         search = FileSearch.of(self.query, out_opts, self.walk_opts.search_zip, named,
-                               self.render, self.walk_opts.encoding)
+                               self.render, self.walk_opts.encoding, self.walk_opts.pre)
         pool = warm.search_pool if warm is not None else None
         for entry, outcome in search_in_order(selected, search, pool):
             if outcome is None:
@@ -458,9 +472,10 @@ def build(path: str, *, progress: bool, full: bool = False) -> int:
     return 0
 
 
-def build_at(root: str, *, progress: bool, full: bool = False) -> None:
+def build_at(root: str, *, progress: bool, full: bool = False, wait: bool = True) -> None:
     """Index the files rg would search under `root` (its default walk) into `root/.trigrep`:
-    an incremental update of a valid index, else (or when `full`) a full build."""
+    an incremental update of a valid index, else (or when `full`) a full build. Without
+    `wait`, IndexBusy when another writer is at work."""
     from trigrep.index.build import PathOrdered
     from trigrep.index.update import update_index
     from trigrep.progress import ProgressBar
@@ -476,7 +491,7 @@ def build_at(root: str, *, progress: bool, full: bool = False) -> None:
             yield IndexEntry.of(relative_path(entry.path, root), entry.path, st)
 
     with ProgressBar(enabled=progress) as bar:
-        update_index(root, PathOrdered(entries()), progress=bar.update, full=full)
+        update_index(root, PathOrdered(entries()), progress=bar.update, full=full, wait=wait)
 
 
 def print_stats(path: str, *, as_json: bool) -> int:

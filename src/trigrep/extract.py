@@ -187,13 +187,74 @@ def _run_program(fmt: _Format, program_path: str) -> bytes:
         [*fmt.argv, program_path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    return _output(proc, "")
+
+
+def _output(proc: subprocess.Popen[bytes], failed: str) -> bytes:
+    """A command's output, or DecompressionError with rg's message (after `failed`) holding
+    the lines it wrote before failing."""
     out, err = proc.communicate()
     if proc.returncode == 0:
         return out
     stderr = err.decode("utf-8", errors="replace").strip()
     message = f"\n{_ERROR_RULE}\n{stderr}\n{_ERROR_RULE}" if stderr else "<stderr is empty>"
     complete = out[: out.rfind(b"\n") + 1]
-    raise DecompressionError(message, searchable_bytes(complete))
+    raise DecompressionError(failed + message, searchable_bytes(complete))
+
+
+@dataclass(frozen=True)
+class Preprocessor:
+    """--pre COMMAND: a file is searched as the output of `COMMAND PATH` (PATH as shown, the
+    file on its standard input), if the --pre-glob globs (gitignore lines, a `!` excluding,
+    relative to `glob_base`) select it: none select every file."""
+
+    command: str
+    globs: tuple[str, ...] = ()
+    glob_base: str = ""
+
+    def applies(self, shown: str) -> bool:
+        if not self.globs:
+            return True
+        return _pre_globs(self.globs, self.glob_base)(shown)
+
+    def run(self, path: str, shown: str) -> bytes:
+        quoted = f"'{_debug_quoted(self.command)} {_debug_quoted(shown)}'"
+        with open(path, "rb") as stdin:
+            try:
+                proc = popen([self.command, shown], stdin=stdin, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+            except OSError as e:
+                raise DecompressionError(
+                    f"preprocessor command could not start: {quoted}: {e.strerror} "
+                    f"(os error {e.errno})", b"") from None
+        return _output(proc, f"preprocessor command failed: {quoted}: ")
+
+
+@cache
+def _pre_globs(globs: tuple[str, ...], base: str) -> Callable[[str], bool]:
+    """Whether --pre-glob selects a path: a match decides (`!` excludes); a path no glob
+    matches is selected only when every glob excludes (rg's override globs)."""
+    from trigrep.ignore import IgnoreMatcher, parse_lines
+
+    rules = IgnoreMatcher(parse_lines(list(globs)).globs)
+    prefix = os.path.join(base, "") if base else ""
+
+    def selects(shown: str) -> bool:
+        path = shown.removeprefix("./")
+        if prefix and path.startswith(prefix):
+            path = path[len(prefix) :]
+        raw = os.fsencode(path)
+        verdict = rules.matched(raw, os.path.basename(raw), False)
+        return verdict if verdict is not None else not rules.num_ignores
+
+    return selects
+
+
+def _debug_quoted(text: str) -> str:
+    """`text` as Rust's Debug prints a string (rg quotes a failed command so)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return f'"{escaped}"'
 
 
 def read_file(path: str, size_hint: int | None = None, *, binary_head: int = 0) -> bytes:
@@ -238,8 +299,9 @@ def read_searchable(
     size_hint: int | None = None,
     binary_head: int = 0,
     codec: str = "auto",
+    pre: Preprocessor | None = None,
 ) -> bytes:
-    """Read a file and return the bytes rg would search.
+    """Read a file and return the bytes rg would search (`pre`: through --pre's command).
 
     Raises OSError when the file cannot be read, DecompressionError (an OSError) when `-z`
     decompression fails. `program_path` is the path handed to a decompression program (rg
@@ -247,6 +309,9 @@ def read_searchable(
     `size_hint` and `binary_head`: see read_file (a decompressed file is read whole).
     `codec`: -E's (see `decoded`).
     """
+    shown = program_path or os.fspath(path)
+    if pre is not None and pre.applies(shown):
+        return decoded(pre.run(path, shown), codec)
     fmt = _format_for(path) if search_zip else None
     if fmt is None:
         return decoded(read_file(path, size_hint, binary_head=binary_head), codec)
@@ -256,5 +321,5 @@ def read_searchable(
     except OSError:
         content = None  # the program reports unreadable files in its own words
     if content is None:
-        content = _run_program(fmt, program_path or os.fspath(path))
+        content = _run_program(fmt, shown)
     return decoded(content, codec)

@@ -290,6 +290,18 @@ class _Pretty(argparse.Action):
         namespace.color, namespace.heading, namespace.line_number = "always", True, True
 
 
+class _Reader(argparse.Action):
+    """-z and --pre: the last given decides how files are read (`--pre ''` reads them as
+    they are; --no-search-zip leaves --pre alone)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        if option_string in ("-z", "--search-zip"):
+            namespace.search_zip, namespace.pre = True, None
+        else:
+            namespace.pre, namespace.search_zip = values or None, False
+
+
 class _Context(argparse.Action):
     """-A, -B, -C: as rg, they replace an earlier --passthru (and keep each other)."""
 
@@ -367,6 +379,9 @@ def search_parser() -> Parser:
     g.add_argument("--no-unicode", dest="unicode", action="store_false", default=True,
                    help="patterns match bytes and ASCII classes, as in (?-u)")
     g.add_argument("--unicode", dest="unicode", action="store_true")
+    g.add_argument("--crlf", action="store_true",
+                   help="lines end in CRLF: '$' matches before '\\r\\n'; printed lines end so")
+    g.add_argument("--no-crlf", dest="crlf", action="store_false")
     g = p.add_argument_group("files")
     g.add_argument("-g", "--glob", action="append", default=[], metavar="GLOB",
                    help="include files matching GLOB; '!GLOB' excludes")
@@ -405,7 +420,14 @@ def search_parser() -> Parser:
     g.add_argument("--one-file-system", action="store_true",
                    help="do not descend into directories on other file systems")
     g.add_argument("--no-one-file-system", dest="one_file_system", action="store_false")
-    g.add_argument("-z", "--search-zip", action="store_true", help="search compressed files")
+    g.add_argument("-z", "--search-zip", action=_Reader, nargs=0, default=False,
+                   help="search compressed files")
+    g.add_argument("--no-search-zip", dest="search_zip", action="store_false")
+    g.add_argument("--pre", action=_Reader, metavar="COMMAND",
+                   help="search the output of COMMAND PATH (the file on its input) instead")
+    g.add_argument("--no-pre", dest="pre", action="store_const", const=None)
+    g.add_argument("--pre-glob", action="append", default=[], metavar="GLOB",
+                   help="run --pre's COMMAND only on files matching GLOB ('!GLOB' excludes)")
     g.add_argument("-E", "--encoding", type=_encoding, default="auto", metavar="ENCODING",
                    help="read files as this encoding (utf-8, utf-16le/be, latin1...; none: as "
                    "bytes); a BOM still decides")
@@ -557,14 +579,14 @@ def search_options(
         case=(ns.case or ["sensitive"])[-1], word_regexp=ns.bounds[-1:] == ["word"],
         line_regexp=ns.bounds[-1:] == ["line"], invert_match=ns.invert_match,
         multiline=ns.multiline, multiline_dotall=ns.multiline_dotall, unicode=ns.unicode,
-        text=ns.binary == "text",
+        text=ns.binary == "text", crlf=ns.crlf,
     )
     context = ns.context or 0
     out_opts = OutputOptions(
         mode=_output_mode(ns),  # type: ignore[arg-type]
         json=ns.modes[-1:] == ["json"], line_number=ns.line_number,
         null=ns.null, path_separator=ns.path_separator, column=ns.column or ns.vimgrep,
-        vimgrep=ns.vimgrep, color=ns.color, palette=palette(ns.colors),
+        vimgrep=ns.vimgrep, color=ns.color, palette=palette(ns.colors), crlf=ns.crlf,
         hyperlinks=hyperlink.parse(ns.hyperlink_format, os.getcwd()),
         with_filename=True if ns.vimgrep and ns.with_filename is None else ns.with_filename,
         heading=False if ns.vimgrep else ns.heading,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from trigrep.colors import DEFAULT_PALETTE, Palette
 
 if TYPE_CHECKING:
+    from trigrep.extract import Preprocessor
     from trigrep.hyperlink import Hyperlinks
     from trigrep.query.replace import Replacer
 
@@ -34,6 +35,7 @@ class MatchOptions:
     multiline_dotall: bool = False  # --multiline-dotall: with -U, `.` matches `\n` too
     unicode: bool = True  # --no-unicode: every pattern as if in `(?-u)`
     text: bool = False  # -a: a literal NUL in a pattern may match (rg refuses it otherwise)
+    crlf: bool = False  # --crlf: `$` matches before `\r\n`, `^` after a `\r`, `.` takes no `\r`
 
 
 @dataclass
@@ -56,6 +58,7 @@ class WalkOptions:
     # them), anchored at the cwd like the global excludes; the last one given wins
     ignore_files: list[str] = field(default_factory=list)
     search_zip: bool = False  # -z
+    pre: Preprocessor | None = None  # --pre, --pre-glob: files read through a command
     # -E: how file bytes become the text searched, as a codec of `extract.encoding_codec`
     # ("auto": BOM sniffing, what the index holds; another: every file is searched directly)
     encoding: str = "auto"
@@ -112,6 +115,7 @@ class OutputOptions:
     binary: Literal["auto", "binary", "text"] = "auto"
     color: Literal["never", "auto", "always"] = "auto"
     palette: Palette = DEFAULT_PALETTE  # --colors: what each painted piece starts with
+    crlf: bool = False  # --crlf: lines the printer ends (and its separators) end in `\r\n`
     hyperlinks: Hyperlinks | None = None  # --hyperlink-format (printed when painting)
     only_matching: bool = False
     replace: Replacer | None = None  # -r: what a match prints as (see query.replace)

@@ -25,11 +25,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NoReturn
 
 from trigrep.errors import Error
-from trigrep.extract import DecompressionError, is_decompressed, read_searchable, transcodes
+from trigrep.extract import (
+    DecompressionError,
+    Preprocessor,
+    is_decompressed,
+    read_searchable,
+    transcodes,
+)
 from trigrep.options import OutputOptions
 from trigrep.query import Query
 from trigrep.searcher import BUFFER_CAPACITY, BinaryMode, FileResult, Rendered, search_buffer
-from trigrep.spawn import FORK_LOCK
+from trigrep.spawn import FORK_LOCK, die_with_parent
 from trigrep.walk import FileEntry
 
 if TYPE_CHECKING:
@@ -86,15 +92,16 @@ class FileSearch:
     explicit_as_stream: bool
     render: FileFormat | None  # render the output here (set when printing it is the job)
     codec: str = "auto"  # -E (see extract.decoded)
+    pre: Preprocessor | None = None  # --pre
 
     @classmethod
     def of(cls, query: Query, out_opts: OutputOptions, search_zip: bool,
            paths: Sequence[str], render: FileFormat | None = None,
-           codec: str = "auto") -> FileSearch:
+           codec: str = "auto", pre: Preprocessor | None = None) -> FileSearch:
         # rg maps files only when it was given a few paths, all of them files (so neither
         # a directory, nor `-`, nor a missing path).
         as_stream = len(paths) > MMAP_MAX_PATHS or not all(os.path.isfile(p) for p in paths)
-        return cls(query, out_opts, search_zip, as_stream, render, codec)
+        return cls(query, out_opts, search_zip, as_stream, render, codec, pre)
 
     @property
     def misses_print_nothing(self) -> bool:
@@ -111,6 +118,10 @@ class FileSearch:
             return BinaryMode.TEXT
         if is_decompressed(entry.path, self.search_zip):
             return BinaryMode.CONVERT  # rg reads a decompressor's output as a stream
+        if self.pre is not None and self.pre.applies(entry.display):
+            # a command's output, read as a stream (a file named on the command line too)
+            walked = not entry.explicit and self.out_opts.binary != "binary"
+            return BinaryMode.QUIT if walked else BinaryMode.CONVERT
         if not entry.explicit:
             return BinaryMode.CONVERT if self.out_opts.binary == "binary" else BinaryMode.QUIT
         return BinaryMode.CONVERT if self.explicit_as_stream else BinaryMode.CONVERT_MMAP
@@ -129,7 +140,7 @@ class FileSearch:
                 # (decoded UTF-16 has no NUL where the file has one)
                 binary_head=BUFFER_CAPACITY if binary is BinaryMode.QUIT
                 and not self.codec.startswith("utf-16") else 0,
-                codec=self.codec,
+                codec=self.codec, pre=self.pre,
             )
         except DecompressionError as e:
             data, read_error = e.partial, e.message  # rg still searches what came out
@@ -238,7 +249,15 @@ class _Worker:
 
     def __init__(self, context: BaseContext) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve_batches, args=(child,), daemon=True)
+        # A forked worker shares the parent's end of its pipe (closed there: see
+        # _serve_batches), and dies with the parent if the main thread forked it; a fork
+        # server's workers die with it (it dies with the daemon).
+        forked = context.get_start_method() == "fork"
+        parent = (os.getpid() if threading.current_thread() is threading.main_thread()
+                  else None) if forked else 0
+        shared = self.conn.fileno() if forked else -1
+        self.process = context.Process(target=_serve_batches, args=(child, parent, shared),
+                                       daemon=True)
         self.process.start()
         child.close()
         self.stale = 0  # answers to batches of a search that stopped early, still to come
@@ -287,10 +306,20 @@ def _named(entries: list[FileEntry]) -> list[Named]:
             for entry in entries]
 
 
-def _serve_batches(conn: Connection) -> None:
+def _serve_batches(conn: Connection, parent: int | None, shared: int) -> None:
     """A worker's life: search each batch that comes, answer with its outcomes (or with the
-    exception it raised, which the search raises again)."""
+    exception it raised, which the search raises again).
+
+    A search killed (SIGKILL, SIGTERM) must not leave its workers behind, holding its output
+    pipe open: a worker dies with `parent` (0: the process that forked it; None: it may not,
+    forked by a thread whose end would kill it), and closes its copy of the parent's end of
+    its pipe (`shared`, -1: none), so that it sees the end of the pipe when the parent goes.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if shared >= 0:
+        os.close(shared)
+    if parent is not None:
+        die_with_parent(parent or os.getppid())
     while True:
         try:
             search, named = pickle.loads(conn.recv_bytes())

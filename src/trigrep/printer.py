@@ -152,10 +152,6 @@ class _Lead(NamedTuple):
     link: hyperlink.Link | None
 
 
-def _ensure_newline(line: bytes) -> bytes:
-    return line if line.endswith(b"\n") else line + b"\n"
-
-
 def _merge_adjacent(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """rg paints back-to-back matches as one coloured run."""
     merged: list[tuple[int, int]] = []
@@ -248,13 +244,28 @@ class LineFormat(FileFormat):
     @property
     def file_break(self) -> bytes:
         """A blank line under headings, the context separator with context, else nothing."""
-        return b"\n" if self.heading else self.context_break if self.has_context else b""
+        return self.term if self.heading else self.context_break if self.has_context else b""
 
     @property
     def context_break(self) -> bytes:
         """The line between context groups (none with --no-context-separator)."""
         sep = self.opts.context_separator
-        return b"" if sep is None else sep + b"\n"
+        return b"" if sep is None else sep + self.term
+
+    @property
+    def term(self) -> bytes:
+        """What ends a line the printer ends (one printed without its own terminator)."""
+        return b"\r\n" if self.opts.crlf else b"\n"
+
+    def _ended(self, line: bytes) -> bytes:
+        return line if line.endswith(b"\n") else line + self.term
+
+    def _reterminated(self, line: bytes) -> bytes:
+        """--crlf: a line of a -U match that rg prints by its matches (painted, replaced,
+        with a column, one per match) ends in `\\r\\n`, whatever its own terminator."""
+        if not (self.opts.crlf and line.endswith(b"\n")):
+            return line
+        return line[: -2 if line.endswith(b"\r\n") else -1] + self.term
 
     def _link(self, display_path: str) -> hyperlink.Link | None:
         """The file's hyperlink: rg links a path it prints, when it paints."""
@@ -281,7 +292,7 @@ class LineFormat(FileFormat):
         chunks: list[bytes] = []
         if self.heading and self.with_filename and events:
             linked = path if link is None else link.at(1, 1) + path + hyperlink.END
-            chunks.append(linked + (b"\0" if self.opts.null else b"\n"))
+            chunks.append(linked + (b"\0" if self.opts.null else self.term))
         lead = _Lead(path if self.with_filename and not self.heading else None, link)
         has_context = self.has_context
         last_line = None
@@ -293,7 +304,7 @@ class LineFormat(FileFormat):
             before = b"" if lead.path is None else lead.path + self._path_end(
                 opts.field_match_separator)
             if events:
-                chunks.append(_ensure_newline(before + before.join(e.lines for e in events)))
+                chunks.append(self._ended(before + before.join(e.lines for e in events)))
         else:
             for event in events:
                 # rg breaks before a line past a gap; a -U search can go back a line (see
@@ -372,11 +383,11 @@ class LineFormat(FileFormat):
             if self._too_long(body):
                 body = self._cut(event, body, 0, len(body), [])
             return [self._prefix(lead, event.line_number, sep, None, event.offset)
-                    + _ensure_newline(body)]
+                    + self._ended(body)]
         if opts.only_matching:
             return [
                 self._prefix(lead, number, sep, column, event.offset + start, start + 1)
-                + _ensure_newline(piece)
+                + self._ended(piece)
                 for number, piece, column, start in self._split_match(event, across_lines)
             ]
         if opts.vimgrep:
@@ -401,10 +412,14 @@ class LineFormat(FileFormat):
             number = event.line_number + (lines.count(b"\n", 0, start) if across_lines else 0)
             column = start + 1 if self.opts.column else None
             parts = lines[start:end].split(b"\n") if across_lines else [lines[start:end]]
+            ended = len(parts) - 1  # the pieces a `\n` follows
             if len(parts) > 1 and parts[-1] == b"":
                 parts.pop()
             part_start = start
-            for index, part in enumerate(parts):
+            for index, whole in enumerate(parts):
+                # --crlf: a `\r` before the `\n` is the rest of the line's terminator
+                part = whole[:-1] if (self.opts.crlf and index < ended
+                                      and whole.endswith(b"\r")) else whole
                 # --trim: rg trims a piece that starts its line, or line by line any match.
                 trimmed = 0
                 if not across_lines or index or start == 0 or lines[start - 1] == 0x0A:
@@ -415,7 +430,7 @@ class LineFormat(FileFormat):
                 if shown or not across_lines:
                     pieces.append((number + index, self._piece(event, part, part_start, trimmed,
                                                                across_lines), column, start))
-                part_start += len(part) + 1
+                part_start += len(whole) + 1
         return pieces
 
     def _piece(self, event: LineEvent, part: bytes, part_start: int, trimmed: int,
@@ -432,6 +447,8 @@ class LineFormat(FileFormat):
                 return self._cut(event, part, trimmed, len(part), [(0, len(part))])
         elif self._too_long(shown):
             return self._cut(event, shown, 0, len(shown), event.submatches)
+        if across_lines and self.color and self.opts.palette.match is None and shown:
+            return _paint(shown, RESET)  # (rg paints a -U match with match:none's empty style)
         return _paint(shown, self._match_spec(shown))
 
     def _too_long(self, text: bytes) -> bool:
@@ -453,19 +470,21 @@ class LineFormat(FileFormat):
             matches = ()
         if opts.max_columns_preview:
             assert opts.max_columns is not None
+            if opts.crlf and data.endswith(b"\r\n", start, end):
+                end -= 2  # (the preview of the line without its terminator)
             cut = start + _graphemes_end(data[start:end], opts.max_columns)
             shown = data[start:cut].removesuffix(b"\n")
             if self.color and matches:
                 shown = self._paint_line(shown, start, list(matches))
             if not matches:
-                return shown + b" [... omitted end of long line]\n"
+                return shown + b" [... omitted end of long line]" + self.term
             remaining = sum(1 for m_start, _ in matches if cut <= m_start < end)
-            return shown + b" [... %d more %s]\n" % (
-                remaining, b"match" if remaining == 1 else b"matches")
+            return shown + b" [... %d more %s]" % (
+                remaining, b"match" if remaining == 1 else b"matches") + self.term
         if not (granular and event.submatches) or opts.only_matching:
-            return b"[Omitted long matching line]\n" if event.is_match else (
-                b"[Omitted long context line]\n")
-        return b"[Omitted long line with %d matches]\n" % len(event.submatches)
+            note = b"matching" if event.is_match else b"context"
+            return b"[Omitted long %s line]" % note + self.term
+        return b"[Omitted long line with %d matches]" % len(event.submatches) + self.term
 
     def _vimgrep_lines(self, event: LineEvent, lead: _Lead, sep: bytes,
                        across_lines: bool) -> list[bytes]:
@@ -480,7 +499,7 @@ class LineFormat(FileFormat):
         for start, end in event.submatches:  # one line (whatever -r puts in it)
             body = self._line_body(event, 0, len(lines), [(start, end)])
             out.append(self._prefix(lead, event.line_number, sep, start + 1,
-                                    event.offset + start, start + 1) + _ensure_newline(body))
+                                    event.offset + start, start + 1) + self._ended(body))
         return out
 
     def _line_body(self, event: LineEvent, start: int, stop: int,
@@ -521,8 +540,8 @@ class LineFormat(FileFormat):
             else:
                 body = lines[trimmed:line_end]
                 if self.color:
-                    body = self._paint_line(body, trimmed, [span])
-                yield prefix + _ensure_newline(body)
+                    body = self._paint_line(body, trimmed, [span], across_lines=True)
+                yield prefix + self._ended(self._reterminated(body))
                 return
             line_start, number = line_end, number + 1
 
@@ -550,22 +569,35 @@ class LineFormat(FileFormat):
             if across_lines:  # measured trimmed, with its terminator
                 trimmed = start + self._trimmed(lines[start:stop])
                 body = lines[trimmed:stop]
+                # rg prints the lines of a -U match as they are unless it needs the matches
+                by_match = (column is not None or self.opts.replace is not None
+                            or (self.color and self.opts.palette.match is not None))
                 if self._too_long(body):
                     body = self._cut(event, lines, trimmed, stop, event.submatches)
-                elif self.color:
-                    body = self._paint_line(body, trimmed, event.submatches)
+                elif by_match and self.color:
+                    body = self._paint_line(body, trimmed, event.submatches, across_lines=True)
+                elif by_match:
+                    body = self._reterminated(body)
             else:
                 body = self._line_body(event, start, stop, event.submatches)
             out.append(self._prefix(lead, number, sep, column, event.offset + start, first)
-                       + _ensure_newline(body))
+                       + self._ended(body))
             start = stop
         return out
 
-    def _paint_line(self, body: bytes, base: int, spans: list[tuple[int, int]]) -> bytes:
+    def _paint_line(self, body: bytes, base: int, spans: list[tuple[int, int]],
+                    across_lines: bool = False) -> bytes:
         spec = self.opts.palette.match
-        if spec is None:  # match:none: rg prints the line as it is
-            return body
+        if spec is None:  # match:none: rg prints the line as it is, but for a -U match's
+            if not across_lines:
+                return body
+            spec = RESET  # (which it paints with the empty style)
         content_end = len(body) - 1 if body.endswith(b"\n") else len(body)
+        # --crlf: rg prints a painted line without its terminator (`\r\n` or `\n`), then `\r\n`
+        term = body[content_end:]
+        if term and self.opts.crlf:
+            content_end -= body.endswith(b"\r\n")
+            term = self.term
         pieces = []
         pos = 0
         for start, end in _merge_adjacent(spans):
@@ -574,7 +606,7 @@ class LineFormat(FileFormat):
                 continue
             pieces += [body[pos:start], spec, body[start:end], RESET]
             pos = end
-        pieces.append(body[pos:])
+        pieces += [body[pos:content_end], term]
         return b"".join(pieces)
 
 
@@ -655,6 +687,7 @@ class SummaryFormat(FileFormat):
         return Rendered(line, result.error is None and success, False)
 
     def _line(self, display_path: str | None, count: int | None) -> bytes:
+        term = b"\r\n" if self.opts.crlf else b"\n"
         line = b""
         if display_path is not None:
             path = self.opts.shown_path(display_path)
@@ -664,10 +697,10 @@ class SummaryFormat(FileFormat):
             if link is not None:
                 line = link.at(1, 1) + line + hyperlink.END
             if self.opts.null:  # the NUL ends the path: no ':' and, for a path alone, no newline
-                return line + b"\0" + (b"" if count is None else b"%d\n" % count)
+                return line + b"\0" + (b"" if count is None else b"%d" % count + term)
         if count is not None:
             line += (b":" if line else b"") + b"%d" % count
-        return line + b"\n"
+        return line + term
 
 
 class SummaryPrinter:

@@ -168,8 +168,13 @@ def _line_end(data: bytes, pos: int, end: int) -> int:
     return end if nl < 0 else nl + 1
 
 
-def _trimmed_end(data: bytes, line_end: int, line_start: int) -> int:
-    return line_end - 1 if line_end > line_start and data[line_end - 1] == 0x0A else line_end
+def _trimmed_end(data: bytes, line_end: int, line_start: int, crlf: bool) -> int:
+    """Where the line's terminator starts (`\n`; with `crlf`, `\r\n` if it ends so)."""
+    if line_end <= line_start or data[line_end - 1] != 0x0A:
+        return line_end
+    if crlf and line_end - 1 > line_start and data[line_end - 2] == 0x0D:
+        return line_end - 2
+    return line_end - 1
 
 
 def _stream_reads(
@@ -344,7 +349,7 @@ def _submatches(query: Query, data: bytes, start: int, stop: int) -> list[tuple[
             spans.append((m.start() - start, m.end() - start))
         return spans
     # rg drops a match starting at the end of an unterminated last line (an empty one).
-    end = _trimmed_end(data, stop, start)
+    end = _trimmed_end(data, stop, start, query.crlf)
     return [
         (m.start() - start, m.end() - start)
         for m in find_iter(query.regex, data, start, end)

@@ -97,8 +97,10 @@ def _identity(st: os.stat_result) -> tuple[int, int]:
 
 def check_filters(opts: WalkOptions) -> None:
     """Raise PatternError (rg's wording) for a bad `--type-add`, an unknown `-t`/`-T` or a
-    bad `-g`/`--iglob`."""
+    bad `-g`/`--iglob`/`--pre-glob`."""
     EntryFilter(opts)
+    if opts.pre is not None:
+        opts.pre.applies("")
 
 
 # The ignore rules' verdict on an entry: True ignored, False whitelisted (`!`), None silent.

@@ -208,15 +208,26 @@ def publish(index_dir: str, manifest: Manifest) -> None:
     remove_leftovers(index_dir, segments_in_use={ref.name for ref in manifest.segments})
 
 
-class IndexLock:
-    """Context manager holding the writers' exclusive flock on `.trigrep/lock`."""
+class IndexBusy(OSError):
+    """Another writer holds the index lock, and the caller would rather not wait."""
 
-    def __init__(self, index_dir: str) -> None:
+
+class IndexLock:
+    """Context manager holding the writers' exclusive flock on `.trigrep/lock`; without
+    `wait`, IndexBusy when another writer holds it (a search then searches directly rather
+    than wait for a build that may take long, or never end: a stopped `trigrep index`)."""
+
+    def __init__(self, index_dir: str, *, wait: bool = True) -> None:
         self._path = os.path.join(index_dir, LOCK_NAME)
+        self._wait = wait
 
     def __enter__(self) -> None:
         self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | (0 if self._wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(self._fd)
+            raise IndexBusy(f"{self._path} is held by another trigrep") from None
 
     def __exit__(self, *exc: object) -> None:
         os.close(self._fd)  # closing releases the flock

@@ -9,8 +9,10 @@ plan) stays light.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import mmap
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
@@ -121,6 +123,25 @@ class Candidates:
         return iter(self.ids.tolist())
 
 
+@contextlib.contextmanager
+def _regular_file(path: str) -> Iterator[int | None]:
+    """The open descriptor of `path`, None if it is not a regular file: a FIFO put in the
+    index's place must not block the search (opened without waiting for a writer), nor a
+    directory fail it with another error than a damaged index's."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        yield fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    finally:
+        os.close(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class Segment:
     """One mapped segment file; `base` is the global id of its local file 0."""
 
@@ -129,13 +150,15 @@ class Segment:
         self.label = f"segment {number}"
         self.ref = ref
         self.path = path = os.path.join(index_dir, ref.name)
-        with open(path, "rb") as f:  # FileNotFoundError: the caller re-reads the manifest
-            st = os.fstat(f.fileno())
+        with _regular_file(path) as fd:  # FileNotFoundError: the caller re-reads the manifest
+            if fd is None:
+                raise self.corrupt("not a regular file")
+            st = os.fstat(fd)
             size = st.st_size
             self.opened_as = (st.st_ino, st.st_mtime_ns, size)  # see written_since_open
             if size != ref.bytes:
                 raise self.corrupt(f"size {size}, manifest says {ref.bytes}")
-            self.map = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+            self.map = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
         self.header = unpack_header(self.map[:HEADER_SIZE], f"{index_dir} ({self.label})")
         if int.from_bytes(self.map[HEADER_SIZE - 4 : HEADER_SIZE], "little") != ref.header_crc:
             raise self.corrupt("header does not match the manifest")
@@ -335,8 +358,10 @@ class IndexReader:
         index_dir = os.path.join(os.path.abspath(root), INDEX_DIR_NAME)
         for _attempt in range(5):
             try:
-                with open(os.path.join(index_dir, MANIFEST_NAME), "rb") as f:
-                    raw = f.read()
+                with _regular_file(os.path.join(index_dir, MANIFEST_NAME)) as fd:
+                    if fd is None:
+                        raise corrupt(index_dir, "the manifest is not a regular file")
+                    raw = _read_all(fd)
             except FileNotFoundError:
                 raise corrupt(index_dir, "no manifest") from None
             except OSError as e:

@@ -74,6 +74,7 @@ def update_index(
     *,
     full: bool = False,
     workers: int | None = None,
+    wait: bool = True,
 ) -> UpdateResult:
     """Bring the index of `root` up to date with `entries` (the walk of the files under it).
 
@@ -81,9 +82,10 @@ def update_index(
     first segment would have tombstoned more than REBUILD_TOMBSTONE_SHARE of its files.
     Otherwise the new and changed files go into one new segment, then runs of small segments
     are merged. `workers` (default: the CPUs) is used only by big updates and full builds.
+    Without `wait`, IndexBusy when another writer is at work.
     """
     index_dir = prepare_index_dir(root)
-    with IndexLock(index_dir):
+    with IndexLock(index_dir, wait=wait):
         reader = None if full else _open_verified(root)
         if reader is None:  # PathOrdered entries are indexed as they come
             stats = rebuild_locked(index_dir, entries, progress, workers)

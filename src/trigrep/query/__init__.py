@@ -57,7 +57,8 @@ class Query:
     character, and a `\\n` there looks like a text start) or "" (nothing looks behind).
     `line_bounded` (multiline only): no match can hold a `\\n` (the regex counts as
     multi-line for its anchors alone), so a search can stop at any line end.
-    `source` is the emitted Rust pattern (for debugging and error messages).
+    `source` is the emitted Rust pattern (for debugging and error messages). `crlf`
+    (--crlf): a line's terminator is its `\r\n`, if it has one.
     """
 
     regex: rurex.Pattern
@@ -70,6 +71,7 @@ class Query:
     line_bounded: bool = False
     source: str = ""
     required_bytes: tuple[ByteSet, ...] = ()
+    crlf: bool = False
 
 
 def escape(text: str) -> str:
@@ -86,7 +88,8 @@ def _joined(opts: MatchOptions) -> str:
 def _wrap(node: Node, opts: MatchOptions) -> Node:
     """-x beats -w if both are set (rg keeps only the last one given; the CLI resolves that)."""
     if opts.line_regexp:
-        return Concat((Look("line_start"), Group(node), Look("line_end")))
+        return Concat((Look("line_start", crlf=opts.crlf), Group(node),
+                       Look("line_end", crlf=opts.crlf)))
     if opts.word_regexp:
         return Concat((Look("word_start_half", opts.unicode), Group(node),
                        Look("word_end_half", opts.unicode)))
@@ -181,7 +184,7 @@ def _pattern(opts: MatchOptions) -> Node:
             raise PatternError("pattern given is not valid UTF-8") from None
     insensitive = opts.case == "insensitive"
     dot_all = opts.multiline and opts.multiline_dotall  # rg: no effect without -U
-    flags = Flags(dot_all=dot_all, unicode=opts.unicode)
+    flags = Flags(dot_all=dot_all, unicode=opts.unicode, crlf=opts.crlf)
     if opts.case == "smart":
         insensitive = smart_case_insensitive(parse(text, flags, opts.multiline))
     parsed = parse(text, dataclasses.replace(flags, case_insensitive=insensitive), opts.multiline)
@@ -193,7 +196,7 @@ def _pattern(opts: MatchOptions) -> Node:
 def compile_query(opts: MatchOptions) -> Query:
     """Compile `opts` into a Query; raises PatternError with rg's wording for bad patterns."""
     node = _pattern(opts)
-    source = emit(node, opts.multiline)
+    source = emit(node, opts.multiline, crlf=opts.crlf)
     regex = _compile(source)
     plan, matches_empty = plan_regex(node)
     required = () if opts.invert_match else required_bytes(node)
@@ -204,13 +207,13 @@ def compile_query(opts: MatchOptions) -> Query:
     restart_sensitive = _restart_sensitive(node) if multiline else ""
     return Query(
         regex, plan, opts.invert_match, multiline, matches_empty, literal, restart_sensitive,
-        multiline and not can_match_newline(node, anchors=False), source, required,
+        multiline and not can_match_newline(node, anchors=False), source, required, opts.crlf,
     )
 
 
 def compile_replacer(opts: MatchOptions, template: bytes) -> Replacer:
     """-r: what each match of `opts` prints as (PatternError as `compile_query`)."""
     node = _pattern(opts)
-    capturing = _compile(emit(node, opts.multiline, captures=True))
+    capturing = _compile(emit(node, opts.multiline, captures=True, crlf=opts.crlf))
     return Replacer(capturing, capture_names(node), template,
-                    opts.multiline and can_match_newline(node))
+                    opts.multiline and can_match_newline(node), opts.crlf)

@@ -57,12 +57,12 @@ def _char(cp: int, is_byte: bool) -> str:
 _NEVER = r"[\n&&[^\n]]"
 
 
-def _literal(lit: Literal, multiline: bool) -> str:
+def _literal(lit: Literal, ends: str) -> str:
     """A literal outside classes: without Unicode, a non-ASCII character is its UTF-8 bytes.
 
-    Without multiline a `\\n` literal that got past rg's ban was merged into a class (`\\n|a`),
-    and rg drops `\\n` from classes, so it matches nothing."""
-    if lit.cp == 0x0A and not multiline:
+    A line terminator (`ends`) that got past rg's ban was merged into a class (`\\n|a`), and
+    rg drops line terminators from classes, so it matches nothing."""
+    if lit.cp < 0x80 and chr(lit.cp) in ends:
         return _NEVER
     if lit.unicode or lit.is_byte or lit.cp < 0x80:
         return _char(lit.cp, lit.is_byte)
@@ -99,17 +99,17 @@ def _operand(body: ClassSet, unicode: bool) -> str:
     return f"[{_class_set(body, unicode)}]"
 
 
-def _class(cls: Class, multiline: bool) -> str:
+def _class(cls: Class, ends: str) -> str:
     text = f"[{'^' if cls.negated else ''}{_class_set(cls.body, cls.unicode)}]"
-    if not multiline:
+    if ends:
         ranges = class_ranges(cls)
-        if ranges is None or any(lo <= 0x0A <= hi for lo, hi in ranges):
-            text = f"[{text}&&[^\\n]]"
+        if ranges is None or any(lo <= ord(c) <= hi for lo, hi in ranges for c in ends):
+            text = f"[{text}&&[^{''.join(_char(ord(c), False) for c in ends)}]]"
     return _scoped(text, cls.fold, cls.unicode)
 
 
-def _dot(dot: Dot, multiline: bool) -> str:
-    if multiline and dot.dot_all:
+def _dot(dot: Dot, ends: str) -> str:
+    if not ends and dot.dot_all:
         text = r"(?s:.)"
     elif dot.crlf and not dot.dot_all:
         text = r"[^\r\n]"
@@ -118,9 +118,9 @@ def _dot(dot: Dot, multiline: bool) -> str:
     return _scoped(text, False, dot.unicode)
 
 
-def _look(look: Look, multiline: bool) -> str:
+def _look(look: Look, ends: str) -> str:
     kind = look.kind
-    if not multiline:  # rg runs the regex on one line at a time: text edges are line edges
+    if ends:  # rg runs the regex on one line at a time: text edges are line edges
         kind = {"text_start": "line_start", "text_end": "line_end"}.get(kind, kind)
     if kind in ("text_start", "text_end"):
         return r"\A" if kind == "text_start" else r"\z"
@@ -130,7 +130,7 @@ def _look(look: Look, multiline: bool) -> str:
     return _scoped(_LOOK_TEXT[kind], False, look.unicode)
 
 
-def _repeat(rep: Repeat, multiline: bool, captures: bool) -> str:
+def _repeat(rep: Repeat, ends: str, captures: bool) -> str:
     if (rep.min, rep.max) == (0, None):
         op = "*"
     elif (rep.min, rep.max) == (1, None):
@@ -143,10 +143,10 @@ def _repeat(rep: Repeat, multiline: bool, captures: bool) -> str:
         op = f"{{{rep.min}}}"
     else:
         op = f"{{{rep.min},{rep.max}}}"
-    return f"(?:{emit(rep.child, multiline, captures)}){op}{'' if rep.greedy else '?'}"
+    return f"(?:{_emit(rep.child, ends, captures)}){op}{'' if rep.greedy else '?'}"
 
 
-def _concat(items: tuple[Node, ...], multiline: bool, captures: bool) -> str:
+def _concat(items: tuple[Node, ...], ends: str, captures: bool) -> str:
     """Concatenate, sharing one flag scope per run of literals with the same flags."""
     out: list[str] = []
     i = 0
@@ -160,39 +160,44 @@ def _concat(items: tuple[Node, ...], multiline: bool, captures: bool) -> str:
                 assert isinstance(lit, Literal)
                 if (lit.fold, lit.unicode) != key:
                     break
-                run.append(_literal(lit, multiline))
+                run.append(_literal(lit, ends))
                 i += 1
             out.append(_scoped("".join(run), *key))
             continue
-        out.append(emit(item, multiline, captures))
+        out.append(_emit(item, ends, captures))
         i += 1
     return "".join(out)
 
 
-def emit(node: Node, multiline: bool, captures: bool = False) -> str:
+def emit(node: Node, multiline: bool, captures: bool = False, crlf: bool = False) -> str:
     """The Rust regex text for `node`, to be compiled as bytes after a leading `(?u)`;
     with `captures`, the pattern's capturing groups capture (unnamed, numbered as the
-    pattern's: see `capture_names`)."""
+    pattern's: see `capture_names`). Without `multiline` no match holds a line terminator:
+    `\\n`, and with `crlf` (--crlf) `\\r` too, as rg strips them from classes."""
+    return _emit(node, "" if multiline else "\r\n" if crlf else "\n", captures)
+
+
+def _emit(node: Node, ends: str, captures: bool) -> str:
     match node:
         case Empty():
             return ""
         case Literal():
-            return _concat((node,), multiline, captures)
+            return _concat((node,), ends, captures)
         case Dot():
-            return _dot(node, multiline)
+            return _dot(node, ends)
         case Look():
-            return _look(node, multiline)
+            return _look(node, ends)
         case Class():
-            return _class(node, multiline)
+            return _class(node, ends)
         case Repeat():
-            return _repeat(node, multiline, captures)
+            return _repeat(node, ends, captures)
         case Group(child=child, capturing=capturing):
             opening = "(" if captures and capturing else "(?:"
-            return f"{opening}{emit(child, multiline, captures)})"
+            return f"{opening}{_emit(child, ends, captures)})"
         case Concat(items=items):
-            return _concat(items, multiline, captures)
+            return _concat(items, ends, captures)
         case Alt(items=items):
-            return "|".join(emit(item, multiline, captures) for item in items)
+            return "|".join(_emit(item, ends, captures) for item in items)
     raise AssertionError(node)
 
 

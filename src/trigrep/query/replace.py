@@ -24,6 +24,7 @@ class Replacer:
     names: dict[str, int]  # group name -> number
     template: bytes
     multiline: bool  # matches may span lines (-U): the haystack is the whole event
+    crlf: bool  # --crlf: a line's terminator is its `\r\n` (else its `\n`)
 
     def replaced(self, lines: bytes, spans: list[tuple[int, int]]) -> tuple[
         bytes, list[tuple[int, int]]
@@ -31,7 +32,9 @@ class Replacer:
         """`lines` with each match (at `spans`) replaced, and where the replacements are.
         As rg's, the result of one line has no terminator (the printer ends the line; a
         --max-columns limit measures it without one)."""
-        end = len(lines) if self.multiline else len(lines) - lines.endswith(b"\n")
+        end = len(lines)
+        if not self.multiline and lines.endswith(b"\n"):
+            end -= 2 if self.crlf and lines.endswith(b"\r\n") else 1
         out = bytearray()
         new_spans = []
         pos = 0

@@ -799,10 +799,11 @@ def parse(pattern: str, flags: Flags, multiline: bool) -> Node:
     """Parse `pattern` (rg's joined pattern text) under the initial `flags`.
 
     Without `multiline`, a literal newline (or a class of only `\\n`) is an error, as in rg,
-    unless it merged into a class (see `check_newline_ban`)."""
+    unless it merged into a class (see `check_newline_ban`); with `flags.crlf` (--crlf), a
+    `\\r` too."""
     node = _Parser(pattern, flags).parse()
     if not multiline:
-        check_newline_ban(node)
+        check_newline_ban(node, flags.crlf)
     return node
 
 
@@ -947,12 +948,58 @@ def _banned(hir: _Hir, byte: bytes) -> bool:
     return False
 
 
-def check_newline_ban(node: Node) -> None:
+def check_newline_ban(node: Node, crlf: bool = False) -> None:
     """Raise rg's error if `node` keeps a literal `\n` once simplified as regex-syntax does.
 
-    A `\n` that passes (merged into a class) can never match without -U: the emitter drops it."""
-    if _banned(_hir(node, []), b"\n"):
+    A `\n` that passes (merged into a class) can never match without -U: the emitter drops it.
+    With `crlf` rg first strips `\r` from the pattern (a literal `\r` is an error, a class
+    loses it and may become a literal: `[\r\n]` is `\n`), then bans `\n` in what is left."""
+    hir = _hir(node, [])
+    if crlf:
+        hir = _without_cr(hir)
+    if _banned(hir, b"\n"):
         raise PatternError(NEWLINE_BANNED)
+
+
+def _without_cr(hir: _Hir) -> _Hir:
+    """`hir` with `\r` stripped as grep-regex strips it, simplified again."""
+    match hir[0]:
+        case "lit":
+            if b"\r" in hir[1]:
+                raise PatternError(NEWLINE_BANNED.replace("\\n", "\\r", 1))
+        case "class":
+            rest = _class_points(hir[1])
+            if rest is not None and 0x0D in rest and len(rest) == 2:
+                (cp,) = rest - {0x0D}
+                return ("lit", chr(cp).encode())
+        case "rep" | "cap":
+            return (*hir[:-1], _without_cr(hir[-1]))
+        case "concat":
+            return _concat_hir([_without_cr(h) for h in hir[1]])
+        case "alt":
+            return _alt_hir([_without_cr(h) for h in hir[1]])
+    return hir
+
+
+def _class_points(key: object) -> set[int] | None:
+    """The code points of a class's HIR key when there are at most two (else None)."""
+    if isinstance(key, frozenset):  # merged one-character literals
+        points = {ord(unit.decode()) for unit in key}
+    elif isinstance(key, tuple):  # merged classes
+        points = set()
+        for item in key:
+            sub = _class_points(item[1])
+            if sub is None:
+                return None
+            points |= sub
+    elif isinstance(key, Class):
+        ranges = class_ranges(key)
+        if ranges is None or sum(hi - lo + 1 for lo, hi in ranges) > 2:
+            return None
+        points = {cp for lo, hi in ranges for cp in range(lo, hi + 1)}
+    else:
+        return None  # a dot, a folded letter
+    return points if len(points) <= 2 else None
 
 
 def check_nul_ban(node: Node) -> None:

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
 CONNECT_TIMEOUT = 1.0
+# A daemon takes a search at once (its `accepted` answer); one that does not within this
+# long is stopped (`kill -STOP`, Ctrl-Z) or stuck: the CLI searches by itself.
+ACCEPT_TIMEOUT = 3.0
+_unresponsive: set = set()  # roots whose daemon did not take a search: not asked again
 # After a search the CLI ran itself, it starts a daemon for the tree when the index holds at
 # least this many files (TRIGREP_AUTO_SERVE: another number, or "off"); the daemon stops
 # after AUTO_SERVE_IDLE seconds without a search.
@@ -39,6 +43,7 @@ AUTO_SERVE_MIN_FILES = 1_000
 AUTO_SERVE_IDLE = 1800.0
 
 
+_MSG_PEEK = 2  # socket.MSG_PEEK (its module would load enum)
 RESPONSE_BUFFER = 1 << 17  # a whole output chunk (64 KiB, raw or in base64) per read
 Connection = tuple[str, Message, "_socket.socket"]  # (root, daemon record, connected socket)
 
@@ -107,7 +112,7 @@ def search(argv: "Sequence[str]", paths: "Sequence[str]", *, stdin_readable: boo
     if not os.path.isdir(start):
         start = os.path.dirname(start) or "."
     found = find_daemon_file(start)
-    if found is None:
+    if found is None or found[0] in _unresponsive:
         return None
     marker = drop_sync_marker(found[0])
     try:
@@ -127,7 +132,7 @@ def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readab
     root, _record, sock = connected
     request = {
         "id": 1, "op": "search", "argv": list(argv), "root": root, "cwd": os.getcwd(),
-        "tty": sys.stdout.isatty(), "stdin_readable": stdin_readable, "raw": True,
+        "tty": sys.stdout.isatty(), "stdin_readable": stdin_readable, "raw": True, "ack": True,
         "env": {name: os.environ[name] for name in CLIENT_ENV if name in os.environ},
     }
     if marker is not None:
@@ -135,7 +140,10 @@ def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readab
     out = sys.stdout.buffer
     printed = writing = False
     try:
+        sock.settimeout(ACCEPT_TIMEOUT)
         sock.sendall(encode(request))
+        sock.recv(1, _MSG_PEEK)  # the `accepted` line (TimeoutError: none came)
+        sock.settimeout(None)  # (blocking again: `responses` reads the socket's file)
         for message in responses(sock):
             data = output_of(message)
             if data is not None:
@@ -149,6 +157,9 @@ def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readab
                 return int(message["exit"])
             elif "declined" in message:
                 return None
+    except TimeoutError:
+        _unresponsive.add(root)
+        return None
     except (ConnectionError, ValueError):
         if writing:
             raise  # stdout's reader went away (`| head`), not the daemon: a quiet exit
@@ -167,12 +178,22 @@ def ask(path: str, message: Message) -> tuple[str, Message, Message] | None:
         return None
     root, record, sock = connected
     try:
+        sock.settimeout(ACCEPT_TIMEOUT)  # (a stopped daemon never answers)
         sock.sendall(encode({"id": 1, **message}))
+        sock.recv(1, _MSG_PEEK)
+        sock.settimeout(None)
         return root, record, next(responses(sock))
-    except (ConnectionError, ValueError, StopIteration):
+    except (ConnectionError, ValueError, StopIteration, TimeoutError):
         return None
     finally:
         sock.close()
+
+
+def _unreachable(path: str) -> "Message | None":
+    """The record of a daemon that serves `path` (it holds the tree's daemon lock) but
+    does not answer: stopped, or its socket deleted (a cleaner of /tmp)."""
+    found = find_daemon_file(path if os.path.isdir(path) else os.path.dirname(path) or ".")
+    return found[1] if found is not None and is_served(found[0]) else None
 
 
 def print_status(path: str, *, as_json: bool) -> int:
@@ -181,10 +202,16 @@ def print_status(path: str, *, as_json: bool) -> int:
 
     answer = ask(path, {"op": "status"})
     if answer is None or "status" not in answer[2]:
+        silent = _unreachable(path)
         if as_json:
-            sys.stdout.write(json.dumps({"served": False}) + "\n")
-        else:
+            sys.stdout.write(json.dumps({"served": False} if silent is None else {
+                "served": False, "unreachable": True, "pid": silent.get("pid")}) + "\n")
+        elif silent is None:
             sys.stderr.write(f"trigrep: no daemon serves {path}\n")
+        else:
+            sys.stderr.write(f"trigrep: the daemon serving {path} (pid {silent.get('pid')}) "
+                             "does not answer; searches run without it ('trigrep stop' ends "
+                             "it)\n")
         return 1
     status = answer[2]["status"]
     if as_json:
@@ -206,10 +233,18 @@ def print_status(path: str, *, as_json: bool) -> int:
 def stop(path: str, *, timeout: float = 10.0) -> int:
     """`trigrep stop`: ask the daemon serving `path` to exit and wait until it has."""
     answer = ask(path, {"op": "stop"})
-    if answer is None:
+    record = answer[1] if answer is not None else _unreachable(path)
+    if record is None:
         sys.stderr.write(f"trigrep: no daemon serves {path}\n")
         return 1
-    pid = int(answer[1]["pid"])
+    pid = int(record["pid"])
+    if answer is None:  # it does not answer: SIGTERM stops it as cleanly
+        import contextlib
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGCONT)  # (a stopped one handles it once it runs)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

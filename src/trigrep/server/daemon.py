@@ -371,9 +371,13 @@ class ServedTree:
         marker = f"{os.getpid()}-{next(self._marker_ids)}"
         for _ in range(2):
             if self._watcher.watching(self.sync_dir) or self._watch_sync_dir():
-                path = os.path.join(self.sync_dir, marker)
-                with contextlib.suppress(FileNotFoundError), open(path, "xb"):  # (deleted?)
-                    return marker
+                try:
+                    with open(os.path.join(self.sync_dir, marker), "xb"):
+                        return marker
+                except FileNotFoundError:
+                    pass  # the directory was deleted: made anew
+                except OSError:
+                    return None  # a full disk, a directory made read-only
             self._watcher.unwatch([self.sync_dir])
         return None
 
@@ -1066,6 +1070,8 @@ class _Session:
     def dispatch(self, request: Message) -> None:
         request_id, op = request["id"], request["op"]
         if op == "search":
+            if request.get("ack"):
+                self.send({"id": request_id, "accepted": True})
             cancelled = self._searches[request_id] = threading.Event()
 
             def run() -> None:

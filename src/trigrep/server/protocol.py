@@ -31,6 +31,8 @@ Requests (client -> daemon):
         watcher's latency passes while the client starts up. The client deletes it after.
         Optional `"raw": true`: the output comes as raw bytes after `out_bytes` lines, not
         in base64 `out` lines (what the CLI asks for: no encoding nor decoding of output).
+        Optional `"ack": true`: an `accepted` answer comes first, as soon as the daemon
+        reads the request (the CLI searches by itself when none comes: a stopped daemon).
     {"id": 2, "op": "cancel", "target": 1}
         Stop request 1 (a search or a subscription). A search stops at its next output
         chunk and still ends with its `exit` message. Closing the connection cancels all.
@@ -42,6 +44,7 @@ Requests (client -> daemon):
 
 Responses (daemon -> client):
 
+    {"id": 1, "accepted": true}         the daemon took the search (asked for with "ack")
     {"id": 1, "out": "<base64>"}        a chunk of the search's stdout bytes, in order
     {"id": 1, "out_bytes": N}           the same with `"raw": true`: the line is followed by
                                         exactly N bytes of output (not JSON), then the next line
