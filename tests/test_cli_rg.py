@@ -6,13 +6,16 @@ additions, deletions and renames made behind the index's back.
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sysconfig
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -846,3 +849,84 @@ def test_corrupt_index_is_a_one_line_error_and_trigrep_index_repairs_it(
     assert got.code == 2 and got.err.count(b"\n") == 1 and b"trigrep index" in got.err
     assert _trigrep(["index"], tree, env).code == 0
     assert_same(["foo"], tree, env)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_search_leaves_no_worker_behind(
+    tmp_path: Path, env: dict[str, str], how: signal.Signals
+) -> None:
+    """Its workers die with it, and the pipe it printed to ends (`trigrep ... | cat` ends)."""
+    for i in range(2000):
+        (tmp_path / f"f{i}.txt").write_bytes(b"word another yet more words\n" * 300)
+    env = {**env, "TRIGREP_NO_DAEMON": "1"}
+    run([*TRIGREP, "index"], tmp_path, env)
+    proc = subprocess.Popen([*TRIGREP, "-c", r"\w{4}\s+\w{4}\s+\w+\s+\w{5}"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    while not workers and proc.poll() is None:
+        workers = _children(proc.pid)
+    if not workers:
+        pytest.skip("the search ended before its workers were seen")
+    proc.send_signal(how)
+    proc.wait(timeout=60)
+    deadline = time.monotonic() + 60
+    while any(_running(w) for w in workers):
+        assert time.monotonic() < deadline, "workers outlived the search"
+        time.sleep(0.05)
+    assert proc.stdout is not None
+    proc.stdout.read()  # ends: no worker holds the pipe
+    proc.stdout.close()
+
+
+def test_a_search_does_not_wait_for_another_index_build(tree: Path, env: dict[str, str]) -> None:
+    """Another trigrep holds the index lock (building, or stopped in a build): a search that
+    would build the index searches directly instead."""
+    shutil.rmtree(tree / ".trigrep", ignore_errors=True)
+    (tree / ".trigrep").mkdir()
+    fd = os.open(tree / ".trigrep" / "lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert_same(["-n", "foo"], tree, env)
+    finally:
+        os.close(fd)
+
+
+def test_a_search_of_a_file_builds_no_index(tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / "notes.txt").write_bytes(b"a foo\n")
+    assert_same(["foo", "notes.txt"], tmp_path, env)
+    assert not (tmp_path / ".trigrep").exists()
+
+
+def test_an_indexed_file_that_cannot_be_stated(tree: Path, env: dict[str, str]) -> None:
+    """A directory that may be listed but not entered (no x bit, as a user without root's
+    capabilities): rg reports its files as unreadable and goes on; so does a search that
+    finds them in the index."""
+    prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+    if os.geteuid() != 0:
+        prefix = []
+    elif subprocess.run([*prefix, "true"], check=False).returncode != 0:
+        pytest.skip("setpriv cannot drop the capabilities that let root read anything")
+    run([*TRIGREP, "index"], tree, env)
+    locked = tree / "src"
+    locked.chmod(0o644)
+    try:
+        for args in (["foo"], ["-c", "foo"]):
+            ours = run([*prefix, *TRIGREP, *args], tree, env)
+            theirs = run([*prefix, RG, "--sort", "path", *args], tree, env)
+            assert (ours.out, ours.code, ours.err) == (
+                theirs.out, theirs.code, theirs.err.replace(b"rg: ", b"trigrep: ")), args
+    finally:
+        locked.chmod(0o755)

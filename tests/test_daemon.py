@@ -5,6 +5,7 @@ change, under concurrency, and after kill -9."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -916,5 +917,35 @@ def test_byte_filter_narrows_the_daemons_searches(tmp_path: Path, env: dict[str,
         for args in queries:
             assert_like_rg(root, env, args)
         assert daemon.warm_searches() - before == 2 * len(queries)
+    finally:
+        daemon.close()
+
+
+def test_a_stopped_daemon_hangs_no_search(tree: Path, env: dict[str, str], daemon: Daemon) -> None:
+    """A daemon stopped (Ctrl-Z, SIGSTOP) takes no search: the CLI searches by itself, and
+    `status` and `stop` answer (stop ends it with SIGTERM)."""
+    os.kill(daemon.proc.pid, signal.SIGSTOP)
+    try:
+        assert_like_rg(tree, env, ["-n", "foo"])
+        stuck = trigrep_run(["status"], tree, env)
+        assert stuck.code == 1 and b"does not answer" in stuck.err, stuck.err
+        assert json.loads(trigrep_run(["status", "--json"], tree, env).out)["unreachable"]
+        assert trigrep_run(["stop"], tree, env).code == 0
+        assert daemon.proc.wait(timeout=60) is not None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(daemon.proc.pid, signal.SIGCONT)
+
+
+def test_stop_ends_a_daemon_whose_socket_was_deleted(tree: Path, env: dict[str, str]) -> None:
+    """A cleaner of /tmp deleted the socket: searches run without the daemon, `stop` still
+    ends it."""
+    daemon = Daemon(tree, env)
+    try:
+        record = json.loads((tree / ".trigrep" / "daemon.json").read_text())
+        os.unlink(record["socket"])
+        assert_like_rg(tree, env, ["-c", "foo"])
+        assert trigrep_run(["stop"], tree, env).code == 0
+        assert daemon.proc.wait(timeout=60) is not None
     finally:
         daemon.close()

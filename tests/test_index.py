@@ -312,6 +312,29 @@ def test_truncated_missing_and_foreign_versions_are_errors(tree: Path) -> None:
         IndexReader.open(str(tree))
 
 
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_segment_or_manifest_that_is_not_a_file_is_corrupt(tree: Path, kind: str) -> None:
+    """Opening a FIFO would wait for a writer forever: the reader does not wait, and calls
+    the index corrupt (a rebuild replaces it)."""
+    build_index(str(tree), entries_of(tree), workers=1)
+    index_dir = tree / INDEX_DIR_NAME
+    for victim in (next(index_dir.glob("seg-*")), index_dir / MANIFEST_NAME):
+        raw = victim.read_bytes()
+        victim.unlink()
+        if kind == "fifo":
+            os.mkfifo(victim)
+        else:
+            victim.mkdir()
+        with pytest.raises(IndexFormatError, match="not a regular file"):
+            IndexReader.open(str(tree))
+        if kind == "fifo":
+            victim.unlink()
+        else:
+            victim.rmdir()
+        victim.write_bytes(raw)
+    IndexReader.open(str(tree)).verify()
+
+
 @pytest.mark.parametrize(
     ("pattern", "case", "expected"),
     [

@@ -189,11 +189,11 @@ def ask(path: str, message: Message) -> tuple[str, Message, Message] | None:
         sock.close()
 
 
-def _unreachable(path: str) -> "Message | None":
-    """The record of a daemon that serves `path` (it holds the tree's daemon lock) but
+def _unreachable(path: str) -> "tuple[str, Message] | None":
+    """(root, record) of a daemon that serves `path` (it holds the tree's daemon lock) but
     does not answer: stopped, or its socket deleted (a cleaner of /tmp)."""
     found = find_daemon_file(path if os.path.isdir(path) else os.path.dirname(path) or ".")
-    return found[1] if found is not None and is_served(found[0]) else None
+    return found if found is not None and is_served(found[0]) else None
 
 
 def print_status(path: str, *, as_json: bool) -> int:
@@ -202,7 +202,8 @@ def print_status(path: str, *, as_json: bool) -> int:
 
     answer = ask(path, {"op": "status"})
     if answer is None or "status" not in answer[2]:
-        silent = _unreachable(path)
+        unreachable = _unreachable(path)
+        silent = unreachable[1] if unreachable is not None else None
         if as_json:
             sys.stdout.write(json.dumps({"served": False} if silent is None else {
                 "served": False, "unreachable": True, "pid": silent.get("pid")}) + "\n")
@@ -233,10 +234,11 @@ def print_status(path: str, *, as_json: bool) -> int:
 def stop(path: str, *, timeout: float = 10.0) -> int:
     """`trigrep stop`: ask the daemon serving `path` to exit and wait until it has."""
     answer = ask(path, {"op": "stop"})
-    record = answer[1] if answer is not None else _unreachable(path)
-    if record is None:
+    found = answer[:2] if answer is not None else _unreachable(path)
+    if found is None:
         sys.stderr.write(f"trigrep: no daemon serves {path}\n")
         return 1
+    root, record = found
     pid = int(record["pid"])
     if answer is None:  # it does not answer: SIGTERM stops it as cleanly
         import contextlib
@@ -247,9 +249,7 @@ def stop(path: str, *, timeout: float = 10.0) -> int:
             os.kill(pid, signal.SIGCONT)  # (a stopped one handles it once it runs)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not is_served(root):  # (its lock goes with it: a zombie holds none)
             return 0
         time.sleep(0.02)
     sys.stderr.write(f"trigrep: daemon {pid} did not stop within {timeout:.0f}s\n")
