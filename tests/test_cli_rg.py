@@ -930,3 +930,47 @@ def test_an_indexed_file_that_cannot_be_stated(tree: Path, env: dict[str, str]) 
                 theirs.out, theirs.code, theirs.err.replace(b"rg: ", b"trigrep: ")), args
     finally:
         locked.chmod(0o755)
+
+
+MODE_AND_IGNORE_CASES = [
+    # An ignore file is read up to its first line that is not UTF-8; that line is an error
+    # only next to another one (which rg reports with it, prefixed once).
+    ({".gitignore": b"x.txt\n\xffzz\nb.txt\n"}, ["foo"]),
+    ({".gitignore": b"x.txt\n\xffzz\nb.txt\ny[\n"}, ["foo"]),
+    ({".gitignore": b"x[\n\xffzz\nb.txt\n"}, ["foo"]),
+    ({".gitignore": b"x[\ny[\nb.txt\n"}, ["foo"]),
+    # A bad glob in an ignore file above the path searched fails the search (exit 2).
+    ({".ignore": b"x[\n"}, ["foo", "sub"]),
+    # --files and --type-list are modes like -l, -c, --json: the last one decides.
+    ({}, ["--files", "-l", "foo"]), ({}, ["-l", "--files"]), ({}, ["-c", "--files"]),
+    ({}, ["--json", "--files"]), ({}, ["--files", "--count-matches", "foo"]),
+    ({}, ["--type-list", "--files"]), ({}, ["--type-list", "-l", "foo"]),
+    ({}, ["--files", "-q"]), ({}, ["-q", "--files"]), ({}, ["--files", "-q", "-g", "nomatch"]),
+    ({}, ["--files", "--color", "always", "--colors", "path:fg:blue", "-0"]),
+    ({}, ["--files", "--color", "always", "--hyperlink-format", "vscode"]),
+    # --stats counts no colour or link escape among the bytes printed; -a on a mapped file
+    # counts the bytes searched up to where -m stopped.
+    ({}, ["--color", "always", "--stats", "foo", "a.txt"]),
+    ({}, ["--color", "always", "--hyperlink-format", "vscode", "--stats", "--heading", "foo"]),
+    ({}, ["-m1", "-a", "--stats", "foo", "a.txt"]), ({}, ["-m1", "-a", "--json", "foo", "a.txt"]),
+    # -m0 compiles nothing: a bad pattern with -r is no error.
+    ({}, ["-m", "0", "-r", "X", "("]),
+]
+
+
+@pytest.mark.parametrize(("rules", "args"), MODE_AND_IGNORE_CASES, ids=lambda v: repr(v)[:60])
+def test_modes_and_ignore_files_like_rg(
+    tmp_path: Path, env: dict[str, str], rules: dict[str, bytes], args: list[str]
+) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "sub").mkdir()
+    for name, data in {"a.txt": b"foo\nbar\n", "b.txt": b"foo\n", "x.txt": b"foo\n",
+                       "sub/c.txt": b"foo\n", **rules}.items():
+        (tmp_path / name).write_bytes(data)
+    want, got = _rg(args, tmp_path, env), _trigrep(args, tmp_path, env)
+
+    def timeless(out: bytes) -> bytes:  # --stats' seconds, --json's elapsed times
+        return re.sub(rb"[0-9.]+ seconds", b"", normalise_json(out))
+
+    assert (timeless(got.out), got.code) == (timeless(want.out), want.code), args
+    assert got.err == want.err.replace(b"rg: ", b"trigrep: "), args

@@ -949,3 +949,17 @@ def test_stop_ends_a_daemon_whose_socket_was_deleted(tree: Path, env: dict[str, 
         assert daemon.proc.wait(timeout=60) is not None
     finally:
         daemon.close()
+
+
+def test_errors_in_ignore_files_are_reported_by_every_search(
+    tree: Path, env: dict[str, str], daemon: Daemon
+) -> None:
+    """rg reports a bad glob in an ignore file at each search that reads the file: so does
+    a search the daemon answers from its warm walk (it walks instead)."""
+    _write(tree / ".rgignore", "x[\n")
+    _write(tree / "src" / ".ignore", "y[\n*.nothing\n")
+    for args in (["foo"], ["-c", "foo", "src"], ["-l", "foo", "docs"]):
+        assert_like_rg(tree, env, args)
+    (tree / ".rgignore").unlink()
+    (tree / "src" / ".ignore").write_text("*.nothing\n")
+    assert_all_like_rg(tree, daemon, [["foo"], ["-c", "foo", "src"]])

@@ -253,6 +253,9 @@ def test_workers_are_never_forked_while_a_thread_starts_a_program(
         def Pipe(self) -> object:
             return self._context.Pipe()
 
+        def get_start_method(self) -> str:
+            return self._context.get_start_method()
+
         def Process(self, *args: object, **kwargs: object) -> object:
             overlapped.append(inside_popen.is_set())
             return self._context.Process(*args, **kwargs)

@@ -26,7 +26,7 @@ from trigrep.options import (
 from trigrep.parallel import SharedSearchPool
 from trigrep.query import compile_query
 from trigrep.searcher import LineEvent
-from trigrep.walk import check_filters, relative_path
+from trigrep.walk import REPORTED, check_filters, relative_path
 
 if TYPE_CHECKING:
     from trigrep.server.daemon import ServedTree
@@ -252,8 +252,9 @@ class Index:
                     yield replace(first, count=result.summary_count())
             else:
                 yield from found
-        if run.errors:
-            raise Error(run.errors[0])
+        errors = [e for e in run.errors if e != REPORTED]  # (those were warned of)
+        if errors:
+            raise Error(errors[0])
 
 
 def _strings(name: str, value: str | Sequence[str]) -> list[str]:

@@ -93,8 +93,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         return 0
     check_filters(walk_opts)
     if ns.files:
-        return engine.list_files(args, walk_opts, console, warm, null=ns.null,
-                                 messages=ns.messages, path_separator=ns.path_separator)
+        return engine.list_files(args, walk_opts, flags.listing_options(ns), console, warm)
     match_opts, out_opts = flags.search_options(ns, args)
     if not match_opts.patterns:  # only empty -f files: rg searches nothing, prints nothing
         return 1

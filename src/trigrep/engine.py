@@ -22,12 +22,12 @@ from trigrep.errors import Error, IndexVersionError
 from trigrep.extract import Preprocessor, decoded, is_decompressed
 from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
 from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
-from trigrep.options import MatchOptions, OutputOptions, WalkOptions, shown_path
+from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
 from trigrep.searcher import BinaryMode, FileResult, search_buffer
 from trigrep.spawn import popen
-from trigrep.walk import FileEntry, relative_path, walk
+from trigrep.walk import REPORTED, FileEntry, relative_path, walk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -382,7 +382,8 @@ def _search_and_print(
     errors = [message for run in runs for message in run.errors]
     if out_opts.messages:
         for message in errors:
-            console.err.write(f"trigrep: {message}\n")
+            if message != REPORTED:
+                console.err.write(f"trigrep: {message}\n")
     if not named and runs[0].files_walked == 0 and not errors:  # rg: only its implicit ./
         if out_opts.messages:
             console.err.write(
@@ -421,17 +422,18 @@ def _warner(console: Console) -> Callable[[str], None]:
 def list_files(
     paths: Sequence[str],
     walk_opts: WalkOptions,
+    out_opts: OutputOptions,
     console: Console | None = None,
     warm: WarmTree | None = None,
-    *,
-    null: bool = False,
-    messages: bool = True,
-    path_separator: bytes | None = None,
 ) -> int:
     """`--files`: the files that would be searched, one per line (or each ending in a NUL
-    with `null`), as rg prints them; errors unreported without `messages` (--no-messages);
-    `/` printed as `path_separator` if given."""
+    with --null), as rg's summary printers print paths (colours, links, --path-separator);
+    nothing with -q; errors unreported with --no-messages."""
+    from trigrep.printer import SummaryFormat, use_color
+
     console = console or Console.of_process()
+    form = SummaryFormat(out_opts, with_filename=True, color=use_color(
+        out_opts.color, console.is_tty, console.env))
     errors: list[str] = []
 
     def listed() -> Iterator[str]:
@@ -446,14 +448,14 @@ def list_files(
             yield from (entry.display for entry in entries)
 
     found = False
-    end = b"\0" if null else b"\n"
     try:
         for display in listed():
-            console.out.write(shown_path(display, path_separator) + end)
+            if out_opts.mode != "quiet":
+                console.out.write(form.path_line(display))
             found = True
     finally:
         console.out.flush()
-    for message in errors if messages else ():  # missing paths, unreadable directories
+    for message in errors if out_opts.messages else ():  # missing paths, unreadable directories
         console.err.write(f"trigrep: {message}\n")
     return 2 if errors else 0 if found else 1
 

@@ -302,6 +302,16 @@ class _Reader(argparse.Action):
             namespace.pre, namespace.search_zip = values or None, False
 
 
+class _Mode(argparse.Action):
+    """What a search prints: as in rg, the last of -l, -c, --json... and of --files and
+    --type-list (which list instead of searching) decides."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        namespace.modes = [*(namespace.modes or []), self.const]
+        namespace.files, namespace.type_list = self.const == "files", self.const == "type_list"
+
+
 class _Context(argparse.Action):
     """-A, -B, -C: as rg, they replace an earlier --passthru (and keep each other)."""
 
@@ -394,7 +404,8 @@ def search_parser() -> Parser:
     for flags, kind, metavar, text in _TYPE_FLAGS:
         g.add_argument(*flags, dest="type_changes", action="append", default=[],
                        type=_type_change(kind), metavar=metavar, help=text)
-    g.add_argument("--type-list", action="store_true", help="show all file types and exit")
+    g.add_argument("--type-list", action=_Mode, nargs=0, const="type_list",
+                   help="show all file types and exit")
     g.add_argument("--hidden", action="store_true", help="search hidden files and directories")
     g.add_argument("--no-ignore", action=_AllIgnoreKinds, nargs=0, const=True,
                    help="don't respect ignore files (as all the --no-ignore-* below)")
@@ -432,7 +443,8 @@ def search_parser() -> Parser:
                    help="read files as this encoding (utf-8, utf-16le/be, latin1...; none: as "
                    "bytes); a BOM still decides")
     g.add_argument("--no-encoding", dest="encoding", action="store_const", const="auto")
-    g.add_argument("--files", action="store_true", help="print the files that would be searched")
+    g.add_argument("--files", action=_Mode, nargs=0, const="files",
+                   help="print the files that would be searched")
     g.add_argument("--sort", dest="sort", type=_sort_key(False), default=("path", False),
                    metavar="SORTBY", help="path (the default; also none), modified, accessed")
     g.add_argument("--sortr", dest="sort", type=_sort_key(True), metavar="SORTBY",
@@ -498,8 +510,7 @@ def search_parser() -> Parser:
                    help="print every line, matching or not (the last of it and -A/-B/-C wins)")
     # What is printed: as in rg, the last of these flags decides.
     for flags, mode, text in _MODE_FLAGS:
-        g.add_argument(*flags, dest="modes", action="append_const", const=mode, default=[],
-                       help=text)
+        g.add_argument(*flags, dest="modes", action=_Mode, nargs=0, const=mode, help=text)
     g.add_argument("--include-zero", action="store_true",
                    help="with -c or --count-matches, also print files with no match (count 0)")
     g.add_argument("--no-include-zero", dest="include_zero", action="store_false")
@@ -520,6 +531,7 @@ def search_parser() -> Parser:
                    help="ignored: trigrep sizes its worker pool to the machine's cores")
     g.add_argument("--no-config", action="store_true",
                    help="do not read the config file named by RIPGREP_CONFIG_PATH")
+    p.set_defaults(modes=[], files=False, type_list=False)
     return p
 
 
@@ -538,6 +550,19 @@ def read_pattern_files(names: list[str]) -> list[str]:
         text = data.decode("utf-8", errors="surrogateescape")
         patterns.extend(line.removesuffix("\r") for line in text.splitlines())
     return patterns
+
+
+def listing_options(ns: argparse.Namespace) -> OutputOptions:
+    """How --files prints each path: as rg's summary printers do (colour, links, NUL)."""
+    from trigrep import hyperlink
+    from trigrep.colors import palette
+    from trigrep.options import OutputOptions
+
+    return OutputOptions(
+        mode="quiet" if ns.quiet else "files_with_matches", null=ns.null,
+        path_separator=ns.path_separator, color=ns.color, palette=palette(ns.colors),
+        hyperlinks=hyperlink.parse(ns.hyperlink_format, os.getcwd()), messages=ns.messages,
+    )
 
 
 def _output_mode(ns: argparse.Namespace) -> str:
@@ -592,7 +617,9 @@ def search_options(
         heading=False if ns.vimgrep else ns.heading,
         binary="binary" if ns.binary == "auto" and ns.unrestricted >= 3 else ns.binary,
         only_matching=ns.only_matching, max_count=ns.max_count,
-        replace=None if ns.replace is None else compile_replacer(match_opts, ns.replace),
+        # (-m0 searches nothing, so rg never compiles the pattern: a bad one is no error)
+        replace=None if ns.replace is None or ns.max_count == 0
+        else compile_replacer(match_opts, ns.replace),
         include_zero=ns.include_zero,
         max_columns=ns.max_columns or None, max_columns_preview=ns.max_columns_preview,
         byte_offset=ns.byte_offset, trim=ns.trim, context_separator=ns.context_separator,

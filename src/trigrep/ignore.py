@@ -354,9 +354,13 @@ def parse_lines(
 
 
 def read_ignore_file(
-    path: bytes, on_bad_glob: BadGlobHandler | None = None
+    path: bytes, on_errors: Callable[[list[str]], None] | None = None
 ) -> IgnoreMatcher | None:
-    """Parse an ignore file; None when it cannot be read (rg skips those silently)."""
+    """Parse an ignore file; None when it cannot be read (rg skips those silently).
+
+    As rg, it is read up to its first line that is not UTF-8, and `on_errors` hears of the
+    file's errors all at once (`line N: ...`): its bad globs, then that line (of which rg
+    says nothing when there is no other error)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -364,8 +368,20 @@ def read_ignore_file(
         return None
     # A UTF-8 BOM stays: rg 14.1 reads it as part of the first pattern (which then never
     # matches), where git would drop it.
-    text = data.decode("utf-8", "surrogateescape")
-    matcher = parse_lines(text.split("\n"), on_bad_glob)
+    lines = []
+    not_utf8 = None
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            not_utf8 = number
+            break
+    errors: list[str] = []
+    matcher = parse_lines(lines, lambda number, problem: errors.append(f"line {number}: {problem}"))
+    if errors and not_utf8 is not None:
+        errors.append(f"line {not_utf8}: stream did not contain valid UTF-8")
+    if errors and on_errors is not None:
+        on_errors(errors)
     return matcher or None
 
 

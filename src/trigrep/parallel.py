@@ -114,17 +114,16 @@ class FileSearch:
 
     def binary_mode(self, entry: FileEntry) -> BinaryMode:
         """rg's NUL handling depends on how the file was reached and how rg reads it."""
+        decompressed = is_decompressed(entry.path, self.search_zip)
+        preprocessed = self.pre is not None and self.pre.applies(entry.display)
+        mapped = entry.explicit and not (self.explicit_as_stream or decompressed or preprocessed)
         if self.out_opts.binary == "text":
-            return BinaryMode.TEXT
-        if is_decompressed(entry.path, self.search_zip):
+            return BinaryMode.TEXT_MMAP if mapped else BinaryMode.TEXT
+        if decompressed:
             return BinaryMode.CONVERT  # rg reads a decompressor's output as a stream
-        if self.pre is not None and self.pre.applies(entry.display):
-            # a command's output, read as a stream (a file named on the command line too)
-            walked = not entry.explicit and self.out_opts.binary != "binary"
-            return BinaryMode.QUIT if walked else BinaryMode.CONVERT
-        if not entry.explicit:
+        if not entry.explicit:  # (--pre's output too: as rg, read as a stream)
             return BinaryMode.CONVERT if self.out_opts.binary == "binary" else BinaryMode.QUIT
-        return BinaryMode.CONVERT if self.explicit_as_stream else BinaryMode.CONVERT_MMAP
+        return BinaryMode.CONVERT_MMAP if mapped else BinaryMode.CONVERT
 
     def __call__(self, entry: FileEntry, size: int | None = None) -> Outcome:
         """Search one file; a failure is returned as rg's message for it, not raised.
@@ -133,6 +132,8 @@ class FileSearch:
         binary = self.binary_mode(entry)
         if binary is BinaryMode.CONVERT_MMAP and transcodes(entry.path, self.codec):
             binary = BinaryMode.CONVERT
+        elif binary is BinaryMode.TEXT_MMAP and transcodes(entry.path, self.codec):
+            binary = BinaryMode.TEXT
         try:
             data = read_searchable(
                 entry.path, self.search_zip, program_path=entry.display,

@@ -144,6 +144,22 @@ def _paint(text: bytes, spec: bytes | None) -> bytes:
     return spec + text + RESET if spec else text
 
 
+_ESCAPES = None  # compiled on first use: colours and links, which rg counts as no byte printed
+
+
+def _printed_length(body: bytes, painted: bool) -> int:
+    """What --stats counts of `body`: rg's printer counts the bytes it writes through its
+    colour writer, which leaves out the escapes of colours and links."""
+    if not painted or b"\x1b" not in body:
+        return len(body)
+    global _ESCAPES
+    if _ESCAPES is None:
+        import re
+
+        _ESCAPES = re.compile(rb"\x1b\[[0-9;]*m|\x1b\]8;;[^\x1b]*\x1b\\")
+    return len(body) - sum(len(m) for m in _ESCAPES.findall(body))
+
+
 class _Lead(NamedTuple):
     """What a file's printed lines start with: its painted path (None under a heading or
     without paths) and the link around it and the line's numbers (None: no link)."""
@@ -642,7 +658,7 @@ class StandardPrinter:
             self.out.write(self.file_format.file_break)
             self.bytes_printed += len(self.file_format.file_break)
         self.out.write(rendered.body)
-        self.bytes_printed += len(rendered.body)
+        self.bytes_printed += _printed_length(rendered.body, self.file_format.color)
         self.printed_any = self.printed_any or bool(rendered.body)
 
     def finish(self) -> None:
@@ -685,6 +701,10 @@ class SummaryFormat(FileFormat):
         # A file printed by --files-without-match is a success, a 0 of --include-zero is not.
         success = matched or mode == "files_without_match"
         return Rendered(line, result.error is None and success, False)
+
+    def path_line(self, display_path: str) -> bytes:
+        """A path alone, as -l prints it (and --files)."""
+        return self._line(display_path, None)
 
     def _line(self, display_path: str | None, count: int | None) -> bytes:
         term = b"\r\n" if self.opts.crlf else b"\n"

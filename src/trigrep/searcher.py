@@ -55,12 +55,15 @@ class BinaryMode(Enum):
       all regular files): NULs are only detected (in the first 64 KiB, then in every
       printed line), never converted.
     TEXT: -a: a NUL is a byte like any other; nothing is detected.
+    TEXT_MMAP: -a on a file rg memory-maps: as TEXT, but searched as one slice, which shows
+      in the bytes searched that --stats and --json report when -m stops the search.
     """
 
     QUIT = "quit"
     CONVERT = "convert"
     CONVERT_MMAP = "convert_mmap"
     TEXT = "text"
+    TEXT_MMAP = "text_mmap"
 
 
 @dataclass(slots=True)
@@ -803,8 +806,8 @@ def search_buffer(
     result = FileResult(binary_mode=binary, multiline=query.multiline)
     if read_error is not None and query.multiline:  # rg reads the whole stream first
         result.error, result.cut_short = read_error, True
-    nul = data.find(b"\0") if binary is not BinaryMode.TEXT else -1
-    slice_mode = query.multiline or binary is BinaryMode.CONVERT_MMAP
+    nul = data.find(b"\0") if binary not in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP) else -1
+    slice_mode = query.multiline or binary in (BinaryMode.CONVERT_MMAP, BinaryMode.TEXT_MMAP)
     end = len(data)
     detect_at: int | None = None  # matches from here on come after rg saw the NUL
     stream_detect = end  # stream modes: where rg reads the chunk holding the NUL

@@ -38,6 +38,9 @@ __all__ = [
 ]
 
 INDEX_DIR = b".trigrep"  # trigrep's own state: never listed, whatever the flags
+# An error reported already, as a warning at the time it happened (an error in an ignore file
+# above a root, which rg prints before the rest and which still fails the search)
+REPORTED = ""
 
 
 def _is_index(directory: bytes) -> bool:
@@ -348,6 +351,8 @@ class Walker:
         self.errors: list[str] = []
         self.failed: list[bytes] = []  # the path each of `errors` is about
         self.warnings: list[str] = []
+        self.bad_rule_files: list[bytes] = []  # ignore files whose errors were reported
+        self._above_root = False  # reading the ignore files of a root's parents: see _load
         # Ignore files read below the paths whose edits no watcher of their directories sees:
         # a symlinked one (or one in a symlinked .git), a linked worktree's exclude file.
         self.rules_elsewhere: set[bytes] = set()
@@ -388,10 +393,19 @@ class Walker:
             self._on_warning(message)
 
     def _load(self, path: bytes) -> IgnoreMatcher | None:
+        """An ignore file's rules; its errors are reported, as warnings, but errors for the
+        files above a root (rg fails the search for those, exit code 2)."""
         shown = os.fsdecode(path)
-        return read_ignore_file(
-            path, lambda line, problem: self._warn(f"{shown}: line {line}: {problem}")
-        )
+
+        def report(errors: list[str]) -> None:
+            self.bad_rule_files.append(path)
+            self._warn("\n".join(f"{shown}: {e}" for e in errors))
+            if self._above_root:
+                self.errors.append(REPORTED)
+                if self._on_error is not None:
+                    self._on_error(REPORTED)
+
+        return read_ignore_file(path, report)
 
     def _load_global(self) -> IgnoreMatcher | None:
         path = global_excludes_path()
@@ -452,6 +466,7 @@ class Walker:
             return rules
         *parents, name = os.path.realpath(root).split(b"/")[1:]
         directory = b""
+        self._above_root = True
         for parent in parents:
             directory += b"/" + parent
             has_git = os.path.exists(directory + b"/.git")
@@ -459,6 +474,7 @@ class Walker:
                 rules = _Rules((), rules.in_git or has_git, rules.require_git)
                 continue
             rules = self._child_rules(rules, parent, directory, has_git, None)
+        self._above_root = False
         rules = self._listed_dir_rules(rules, name, root, entries)
         # The global file and --ignore-file's are anchored at the cwd: they see the walked
         # path, minus any `./`.

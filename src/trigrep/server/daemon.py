@@ -188,6 +188,9 @@ class ServedTree:
         # directories the walk could not list (unreadable): no watcher sees them become
         # readable, and searches must report them as rg does (see `entries`)
         self._unlisted: set[str] = set()
+        # directories holding an ignore file with errors ("": the root, or above it): a search
+        # whose walk reads it walks, to report them as rg does
+        self._bad_rules: set[str] = set()
         # what the walk left out, so globs and types that bring entries in can be answered:
         self._skipped: list[_Skipped] = []  # in walk order
         self._skipped_keys: list[Key] = []  # _key of each of _skipped
@@ -431,6 +434,14 @@ class ServedTree:
         self._drop_views()
         self.last_update = time.time()
 
+    def _rule_dir(self, rule_file: bytes) -> str:
+        """The directory (relative to the root) whose walk reads `rule_file`: "" for the
+        root's and for those above it (every search reads them)."""
+        directory = os.path.dirname(os.fsdecode(rule_file))
+        if directory.endswith("/.git/info"):  # a repository's exclude file
+            directory = directory[: -len("/.git/info")]
+        return directory[len(self.prefix) :] if directory.startswith(self.prefix) else ""
+
     def _rewalk(self, directory: str, *, relist: bool) -> None:
         """Replace the cached files and directories below `directory` by a fresh walk of it;
         with `relist`, its subdirectories the cache holds are kept as they are and only new
@@ -455,6 +466,7 @@ class ServedTree:
         skipped: list[_Skipped] = []
         walked_dirs: list[bytes] = []
         failed: list[bytes] = []
+        bad_rules: list[bytes] = []
 
         def on_skipped(path: bytes, is_dir: bool, ignored: bool) -> None:
             skipped.append(_Skipped(os.fsdecode(path)[len(self.prefix) :], is_dir, ignored))
@@ -467,7 +479,7 @@ class ServedTree:
                 rel = entry.path[len(self.prefix) :]
                 with contextlib.suppress(OSError):  # vanished already: its event will follow
                     fresh.append(_entry(rel, entry.path, os.stat(entry.path)))
-            failed = walker.failed
+            failed, bad_rules = walker.failed, walker.bad_rule_files
             if not walker.rules_elsewhere <= self._rules_elsewhere:
                 # from now on checked before each search, from their state at this walk
                 self._rules_elsewhere |= walker.rules_elsewhere
@@ -481,6 +493,9 @@ class ServedTree:
         self._unlisted = {d for d in self._unlisted if not _is_below(d, directory)
                           or any(_is_below(d, k) for k in kept)}
         self._unlisted.update(os.fsdecode(path)[len(self.prefix) :] for path in failed)
+        self._bad_rules = {d for d in self._bad_rules if not _is_below(d, directory)
+                           or any(_is_below(d, k) for k in kept)}
+        self._bad_rules.update(self._rule_dir(path) for path in bad_rules)
         inside = len(directory) + 1 if directory else 0  # where a path below it goes on
         kept_names = {d[inside:] for d in kept}
         self._dirs.update(d for d in below if d[inside:].partition("/")[0] in kept_names)
@@ -574,6 +589,8 @@ class ServedTree:
             if unlisted:  # the search walks, to report them as rg does; listed again next
                 self._relisted_dirs.update(d.rpartition("/")[0] for d in unlisted)
                 return None
+            if any(_is_below(d, rel) or _is_below(rel, d) for d in self._bad_rules):
+                return None  # the search walks, to report the errors as rg does
             view = self._views.get((shown, rel, filter_key))
             if view is not None:
                 self.counters["warm_searches"] += 1
