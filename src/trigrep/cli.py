@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 CONFIG_ENV = "RIPGREP_CONFIG_PATH"  # rg's config file: one argument per line, put first
 SUBCOMMANDS = ("search", "index", "stats", "mcp", "serve", "status", "stop")
 NO_DAEMON_ENV = "TRIGREP_NO_DAEMON"  # set: searches neither use nor start a daemon
+DEBUG_ENV = "TRIGREP_DEBUG"  # set: internal errors raise (so searches run here, not in a daemon)
 # Flags a daemon must not see: argparse prints their answers on its own stdout.
 _LOCAL_FLAGS = ("--help", "--version")
 _LOCAL_SHORT_FLAGS = frozenset("hV")
@@ -53,7 +54,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
     if console is not None and reads_stdin:
         raise Declined
     use_daemon = console is None and not (
-        reads_stdin or os.environ.get(NO_DAEMON_ENV) or ns.type_list
+        reads_stdin or os.environ.get(NO_DAEMON_ENV) or os.environ.get(DEBUG_ENV) or ns.type_list
         or not (ns.args or ns.regexp or ns.file or ns.files)
     )
     if use_daemon:
@@ -196,7 +197,7 @@ def _guarded(run: "Callable[[], int]", err: "TextIO") -> int:
     except (BrokenPipeError, Declined):
         raise  # the reader went away (a quiet exit, as rg's) / the daemon's client searches
     except Exception as e:
-        if os.environ.get("TRIGREP_DEBUG"):
+        if os.environ.get(DEBUG_ENV):
             raise
         err.write(
             f"trigrep: internal error: {type(e).__name__}: {e} (TRIGREP_DEBUG=1 shows more)\n"
@@ -247,7 +248,8 @@ def _daemon_may_parse(argv: "Sequence[str]") -> bool:
     """Whether the search may go, flags unparsed, to a daemon serving the current directory's
     tree: it parses them (and declines a search of stdin), so a search it answers loads none
     of the CLI's parsing. Errs on the side of parsing here."""
-    if os.environ.get(NO_DAEMON_ENV) or ("--no-config" in argv and os.environ.get(CONFIG_ENV)):
+    if os.environ.get(NO_DAEMON_ENV) or os.environ.get(DEBUG_ENV) or (
+            "--no-config" in argv and os.environ.get(CONFIG_ENV)):
         return False  # (whether rg's config file counts is for _search to tell)
     for arg in argv:
         if arg == "--":
