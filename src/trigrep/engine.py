@@ -365,7 +365,7 @@ def _search_and_print(
                 stats.add(result)
         else:
             run = SearchRun(group, query, walk_opts, out_opts, warm=warm,
-                            on_warning=_warner(console), render=printer.file_format,
+                            on_warning=_warner(console, out_opts), render=printer.file_format,
                             named_paths=named)
             runs.append(run)
             for entry, result in run.results():
@@ -415,7 +415,11 @@ def _warn(message: str) -> None:
     sys.stderr.write(f"trigrep: {message}\n")
 
 
-def _warner(console: Console) -> Callable[[str], None]:
+def _warner(console: Console, out_opts: OutputOptions) -> Callable[[str], None]:
+    """How the walk's warnings (errors in ignore files) are printed: not at all with
+    --no-messages or --no-ignore-messages, as rg."""
+    if not (out_opts.messages and out_opts.ignore_messages):
+        return lambda message: None
     return lambda message: console.err.write(f"trigrep: {message}\n")
 
 
@@ -444,7 +448,7 @@ def list_files(
             entries = warm.entries(group, walk_opts) if warm is not None else None
             if entries is None:
                 entries = walk(group, walk_opts, on_error=errors.append,
-                               on_warning=_warner(console))
+                               on_warning=_warner(console, out_opts))
             yield from (entry.display for entry in entries)
 
     found = False
@@ -456,8 +460,11 @@ def list_files(
     finally:
         console.out.flush()
     for message in errors if out_opts.messages else ():  # missing paths, unreadable directories
-        console.err.write(f"trigrep: {message}\n")
-    return 2 if errors else 0 if found else 1
+        if message != REPORTED:
+            console.err.write(f"trigrep: {message}\n")
+    if errors and not (out_opts.mode == "quiet" and found):  # (-q: a file found is success)
+        return 2
+    return 0 if found else 1
 
 
 def build(path: str, *, progress: bool, full: bool = False) -> int:

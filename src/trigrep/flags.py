@@ -454,7 +454,8 @@ def search_parser() -> Parser:
     g.add_argument("-N", "--no-line-number", dest="line_number", action="store_false")
     g.add_argument("--heading", dest="heading", action="store_true", default=None)
     g.add_argument("--no-heading", dest="heading", action="store_false")
-    g.add_argument("--color", choices=["never", "auto", "always"], default="auto")
+    g.add_argument("--color", choices=["never", "auto", "always", "ansi"], default="auto",
+                   help="ansi: as always (rg's choice for Windows consoles)")
     g.add_argument("--colors", action="append", default=[], metavar="COLOR_SPEC",
                    help="{path,line,column,match}:{fg,bg,style}:VALUE or TYPE:none (repeatable)")
     g.add_argument("--hyperlink-format", default="", metavar="FORMAT",
@@ -522,6 +523,9 @@ def search_parser() -> Parser:
                    help="do not report files that cannot be opened or read (the exit code "
                    "still says so)")
     g.add_argument("--messages", dest="messages", action="store_true")
+    g.add_argument("--no-ignore-messages", dest="ignore_messages", action="store_false",
+                   default=True, help="do not report errors in ignore files")
+    g.add_argument("--ignore-messages", dest="ignore_messages", action="store_true")
     g = p.add_argument_group("accepted for rg compatibility")
     for name in ("line-buffered", "block-buffered"):
         g.add_argument(f"--{name}", action="store_true",
@@ -562,6 +566,7 @@ def listing_options(ns: argparse.Namespace) -> OutputOptions:
         mode="quiet" if ns.quiet else "files_with_matches", null=ns.null,
         path_separator=ns.path_separator, color=ns.color, palette=palette(ns.colors),
         hyperlinks=hyperlink.parse(ns.hyperlink_format, os.getcwd()), messages=ns.messages,
+        ignore_messages=ns.ignore_messages,
     )
 
 
@@ -625,7 +630,7 @@ def search_options(
         byte_offset=ns.byte_offset, trim=ns.trim, context_separator=ns.context_separator,
         field_match_separator=ns.field_match_separator,
         field_context_separator=ns.field_context_separator,
-        messages=ns.messages,
+        messages=ns.messages, ignore_messages=ns.ignore_messages,
         before_context=context if ns.before_context is None else ns.before_context,
         after_context=context if ns.after_context is None else ns.after_context,
         passthru=ns.passthru, stats=ns.stats,

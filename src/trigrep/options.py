@@ -113,7 +113,7 @@ class OutputOptions:
     # NUL bytes: "auto" as rg by default, "binary" (--binary, -uuu) treats walked files as
     # named ones, "text" (-a) sees a NUL as any other byte.
     binary: Literal["auto", "binary", "text"] = "auto"
-    color: Literal["never", "auto", "always"] = "auto"
+    color: Literal["never", "auto", "always", "ansi"] = "auto"
     palette: Palette = DEFAULT_PALETTE  # --colors: what each painted piece starts with
     crlf: bool = False  # --crlf: lines the printer ends (and its separators) end in `\r\n`
     hyperlinks: Hyperlinks | None = None  # --hyperlink-format (printed when painting)
@@ -129,6 +129,7 @@ class OutputOptions:
     field_context_separator: bytes = b"-"  # ... and of a context line
     include_zero: bool = False  # --include-zero: -c/--count-matches print files counting 0
     messages: bool = True  # False (--no-messages): files that cannot be read go unreported
+    ignore_messages: bool = True  # False (--no-ignore-messages): nor errors in ignore files
     before_context: int = 0
     after_context: int = 0
     passthru: bool = False  # --passthru: every line of every file searched, matching or not

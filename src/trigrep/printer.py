@@ -20,6 +20,7 @@ from trigrep.options import OutputOptions
 from trigrep.searcher import BinaryMode, FileResult, LineEvent, Rendered
 
 _TRIMMED = b" \t\x0b\x0c\r"  # what --trim takes off a line's front (ASCII spaces but `\n`)
+_TRIMMED_CRLF = b" \t\x0b\x0c"  # ... and with --crlf (never a byte of the line terminator)
 # rg's --max-columns-preview counts Unicode's extended grapheme clusters; `_graphemes_end`
 # follows their main rules: marks extend a character, controls (and lone bytes) stand alone.
 _MARK_CATEGORIES = frozenset({"Mn", "Me", "Mc"})
@@ -48,7 +49,7 @@ def use_color(choice: str, is_tty: bool, env: Mapping[str, str] | None = None) -
     if choice == "auto":
         env = os.environ if env is None else env
         return is_tty and env.get("TERM") != "dumb" and "NO_COLOR" not in env
-    return choice == "always"
+    return choice in ("always", "ansi")
 
 
 def make_printer(
@@ -245,8 +246,14 @@ class LineFormat(FileFormat):
     def needs_spans(self) -> bool:
         """Whether match events must carry their submatch spans: to paint, print, replace or
         count (--stats) them."""
-        return (self.color or self.opts.only_matching or self.opts.column
+        return (self.paints_matches or self.opts.only_matching or self.opts.column
                 or self.opts.replace is not None or self.opts.stats)
+
+    @property
+    def paints_matches(self) -> bool:
+        """Colour with a style for matches (`match:none` leaves rg's printer unaware of
+        them, unless something else needs them)."""
+        return self.color and self.opts.palette.match is not None
 
     @property
     def needs_line_numbers(self) -> bool:
@@ -288,7 +295,7 @@ class LineFormat(FileFormat):
         links = self.opts.hyperlinks
         if links is None or not (self.color and self.with_filename):
             return None
-        return links.start(display_path)
+        return links.start(os.fsdecode(self.opts.shown_path(display_path)))
 
     def _spec(self, spec: bytes | None) -> bytes | None:
         return spec if self.color else None
@@ -388,7 +395,9 @@ class LineFormat(FileFormat):
 
     def _trimmed(self, text: bytes) -> int:
         """How many bytes --trim takes off the front of `text` (ASCII spaces, not `\\n`)."""
-        return len(text) - len(text.lstrip(_TRIMMED)) if self.opts.trim else 0
+        if not self.opts.trim:
+            return 0
+        return len(text) - len(text.lstrip(_TRIMMED_CRLF if self.opts.crlf else _TRIMMED))
 
     def _event(self, event: LineEvent, lead: _Lead, across_lines: bool) -> list[bytes]:
         opts = self.opts
@@ -491,7 +500,7 @@ class LineFormat(FileFormat):
             cut = start + _graphemes_end(data[start:end], opts.max_columns)
             shown = data[start:cut].removesuffix(b"\n")
             if self.color and matches:
-                shown = self._paint_line(shown, start, list(matches))
+                shown = self._paint_line(shown, start, list(matches), empty_style=True)
             if not matches:
                 return shown + b" [... omitted end of long line]" + self.term
             remaining = sum(1 for m_start, _ in matches if cut <= m_start < end)
@@ -556,7 +565,7 @@ class LineFormat(FileFormat):
             else:
                 body = lines[trimmed:line_end]
                 if self.color:
-                    body = self._paint_line(body, trimmed, [span], across_lines=True)
+                    body = self._paint_line(body, trimmed, [span], empty_style=True)
                 yield prefix + self._ended(self._reterminated(body))
                 return
             line_start, number = line_end, number + 1
@@ -587,11 +596,11 @@ class LineFormat(FileFormat):
                 body = lines[trimmed:stop]
                 # rg prints the lines of a -U match as they are unless it needs the matches
                 by_match = (column is not None or self.opts.replace is not None
-                            or (self.color and self.opts.palette.match is not None))
+                            or self.opts.stats or self.paints_matches)
                 if self._too_long(body):
                     body = self._cut(event, lines, trimmed, stop, event.submatches)
                 elif by_match and self.color:
-                    body = self._paint_line(body, trimmed, event.submatches, across_lines=True)
+                    body = self._paint_line(body, trimmed, event.submatches, empty_style=True)
                 elif by_match:
                     body = self._reterminated(body)
             else:
@@ -602,12 +611,14 @@ class LineFormat(FileFormat):
         return out
 
     def _paint_line(self, body: bytes, base: int, spans: list[tuple[int, int]],
-                    across_lines: bool = False) -> bytes:
+                    empty_style: bool = False) -> bytes:
+        """`body` with its matches painted. With `match:none` rg prints a line as it is, but
+        paints with the empty style (`empty_style`) a -U match's lines and a preview."""
         spec = self.opts.palette.match
-        if spec is None:  # match:none: rg prints the line as it is, but for a -U match's
-            if not across_lines:
+        if spec is None:
+            if not empty_style:
                 return body
-            spec = RESET  # (which it paints with the empty style)
+            spec = RESET
         content_end = len(body) - 1 if body.endswith(b"\n") else len(body)
         # --crlf: rg prints a painted line without its terminator (`\r\n` or `\n`), then `\r\n`
         term = body[content_end:]
@@ -712,7 +723,7 @@ class SummaryFormat(FileFormat):
         if display_path is not None:
             path = self.opts.shown_path(display_path)
             line = self.opts.palette.path + path + RESET if self.color else path
-            link = self.opts.hyperlinks.start(display_path) if (
+            link = self.opts.hyperlinks.start(os.fsdecode(path)) if (
                 self.color and self.opts.hyperlinks) else None
             if link is not None:
                 line = link.at(1, 1) + line + hyperlink.END

@@ -470,10 +470,11 @@ class Walker:
         for parent in parents:
             directory += b"/" + parent
             has_git = os.path.exists(directory + b"/.git")
-            if self.opts.no_ignore_parent:  # their files are not read, but their .git counts
-                rules = _Rules((), rules.in_git or has_git, rules.require_git)
+            read = self._child_rules(rules, parent, directory, has_git, None)
+            if self.opts.no_ignore_parent:  # rg still reads their files (their errors count)
+                rules = _Rules((), rules.in_git or has_git, rules.require_git)  # and their .git
                 continue
-            rules = self._child_rules(rules, parent, directory, has_git, None)
+            rules = read
         self._above_root = False
         rules = self._listed_dir_rules(rules, name, root, entries)
         # The global file and --ignore-file's are anchored at the cwd: they see the walked

@@ -111,7 +111,7 @@ def _class(cls: Class, ends: str) -> str:
 def _dot(dot: Dot, ends: str) -> str:
     if not ends and dot.dot_all:
         text = r"(?s:.)"
-    elif dot.crlf and not dot.dot_all:
+    elif (dot.crlf and not dot.dot_all) or "\r" in ends:  # (--crlf strips `\r`, (?-R) or not)
         text = r"[^\r\n]"
     else:
         text = r"[^\n]"
