@@ -34,7 +34,7 @@ from trigrep.extract import (
 )
 from trigrep.options import OutputOptions
 from trigrep.query import Query
-from trigrep.searcher import BUFFER_CAPACITY, BinaryMode, FileResult, Rendered, search_buffer
+from trigrep.searcher import BUFFER_CAPACITY, BinaryMode, BufferSearch, FileResult, Rendered
 from trigrep.spawn import FORK_LOCK, die_with_parent
 from trigrep.walk import FileEntry
 
@@ -93,6 +93,14 @@ class FileSearch:
     render: FileFormat | None  # render the output here (set when printing it is the job)
     codec: str = "auto"  # -E (see extract.decoded)
     pre: Preprocessor | None = None  # --pre
+    buffer_search: BufferSearch = field(init=False)  # how each file's bytes are searched
+
+    def __post_init__(self) -> None:
+        render = self.render
+        object.__setattr__(self, "buffer_search", BufferSearch(
+            self.query, self.out_opts, spans=render is None or render.needs_spans,
+            line_numbers=render is None or render.needs_line_numbers,
+        ))
 
     @classmethod
     def of(cls, query: Query, out_opts: OutputOptions, search_zip: bool,
@@ -148,10 +156,7 @@ class FileSearch:
         except OSError as e:
             return None, f"{entry.display}: {e.strerror} (os error {e.errno})"
         render = self.render
-        result = search_buffer(data, self.query, self.out_opts, binary=binary,
-                               read_error=read_error,
-                               spans=render is None or render.needs_spans,
-                               line_numbers=render is None or render.needs_line_numbers)
+        result = self.buffer_search(data, binary, read_error)
         if render is not None:
             result.rendered = render.output(entry.display, result)
             if result.rendered is not None:
@@ -263,10 +268,9 @@ class _Worker:
         child.close()
         self.stale = 0  # answers to batches of a search that stopped early, still to come
 
-    def send(self, search: bytes, entries: list[FileEntry]) -> None:
-        """Search `entries` with the pickled FileSearch `search` (each sent without its
-        stat: pickling that costs more than the worker's own fstat)."""
-        message = pickle.dumps((search, _named(entries)), pickle.HIGHEST_PROTOCOL)
+    def send(self, search: bytes, named: list[Named]) -> None:
+        """Search the `named` files with the pickled FileSearch `search`."""
+        message = pickle.dumps((search, named), pickle.HIGHEST_PROTOCOL)
         self.conn.send_bytes(message)
 
     def receive(self) -> list[Outcome | None]:
@@ -297,14 +301,10 @@ class _Worker:
         self.conn.close()
 
 
-Named = tuple[str, str, bool, "int | None"]  # a FileEntry's fields and its _known_size
-
-
-def _named(entries: list[FileEntry]) -> list[Named]:
-    """What a worker needs of each entry; the size the search's stat found spares the
-    worker an fstat per file (a tenth of its time for a file of a few KiB)."""
-    return [(entry.display, entry.path, entry.explicit, _known_size(entry))
-            for entry in entries]
+# What a worker needs of a FileEntry: its fields (not its stat: pickling that costs more
+# than the worker's own fstat) and its _known_size, which spares the worker an fstat (a tenth
+# of its time for a file of a few KiB).
+Named = tuple[str, str, bool, "int | None"]
 
 
 def _serve_batches(conn: Connection, parent: int | None, shared: int) -> None:
@@ -505,7 +505,7 @@ class _Dispatch:
                 if batch.to_search and worker is not None:
                     self._send(worker, batch)
                 elif batch.to_search:  # every worker is another search's for now
-                    batch.found = _search_batch(self.search, _named(batch.to_search))
+                    batch.found = _search_batch(self.search, batch.to_search)
                 window.append(batch)
             while window and not window[0].pending:
                 yield from window.popleft().outcomes()
@@ -576,7 +576,7 @@ class _Batch:
 
     max_files: int
     items: list[tuple[FileEntry, bool]] = field(default_factory=list)
-    to_search: list[FileEntry] = field(default_factory=list)
+    to_search: list[Named] = field(default_factory=list)
     bytes: int = 0
     name_bytes: int = 0
     pending: bool = False  # sent to a worker, not answered yet
@@ -587,8 +587,9 @@ class _Batch:
         for entry, needed in items:
             self.items.append((entry, needed))
             if needed:
-                self.to_search.append(entry)
-                self.bytes += _known_size(entry) or 0
+                size = _known_size(entry)
+                self.to_search.append((entry.display, entry.path, entry.explicit, size))
+                self.bytes += size or 0
                 self.name_bytes += len(entry.path) + len(entry.display)
             if (len(self.to_search) >= self.max_files or self.bytes >= BATCH_BYTES
                     or len(self.items) >= BATCH_ITEMS or self.name_bytes >= BATCH_NAME_BYTES):

@@ -8,7 +8,6 @@ and NUL bytes are handled by the binary mode rg would use for that file, includi
 
 from __future__ import annotations
 
-import itertools
 import sys
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
@@ -744,15 +743,6 @@ def _search_by_line(
     return stopped, after_pending
 
 
-def _is_plain(query: Query, opts: OutputOptions, before: int, after: int) -> bool:
-    """Whether a search of text (no NUL, no read error) is just its matching lines: no -v,
-    -U, context or --passthru, and nothing that reports `bytes_searched` (a JSON lines
-    printer)."""
-    if query.invert or query.multiline or before or after or opts.passthru:
-        return False
-    return not (opts.stats or (opts.json and opts.mode in ("lines", "quiet")))
-
-
 def _search_plain(
     data: bytes,
     query: Query,
@@ -767,19 +757,24 @@ def _search_plain(
     become events (None: all, as `need_submatches` says with or without spans; else with
     them); the others are only counted. -l and -q stop at the first line (`limit` 1).
     Without `line_numbers`, events say line 0."""
-    lines = _Lines(data)
+    lines = _Lines(data) if line_numbers else None
     events = result.events
     matched_lines = matches = 0
-    for start, stop in itertools.islice(_matching_lines(query, data, len(data)), limit):
+    if limit == 0:
+        return
+    for start, stop in _matching_lines(query, data, len(data)):
         kept = kept_lines is None or matched_lines < kept_lines
-        spanned = need_submatches or (kept and kept_lines is not None)
-        spans = _submatches(query, data, start, stop) if spanned else []
+        if need_submatches or (kept and kept_lines is not None):
+            spans = _submatches(query, data, start, stop)
+            matches += len(spans) if need_submatches else 0
+        else:
+            spans = []
         if kept:
-            number = lines.at(start) if line_numbers else 0
+            number = 0 if lines is None else lines.at(start)
             events.append(LineEvent(True, number, start, data[start:stop], spans))
         matched_lines += 1
-        if need_submatches:
-            matches += len(spans)
+        if matched_lines == limit:
+            break
     result.matched_lines = matched_lines
     result.matches = matches
 
@@ -794,95 +789,142 @@ def search_buffer(
     spans: bool = True,
     line_numbers: bool = True,
 ) -> FileResult:
-    """Search one file's bytes as rg would, gathering events for the printers.
+    """Search one file's bytes as rg would (see BufferSearch)."""
+    return BufferSearch(query, opts, spans, line_numbers)(data, binary, read_error)
 
-    `read_error`: reading failed with this message after `data` (a -z decompression program
-    failed); the result's `error` says whether and how rg would report it. `spans`: False
-    when the standard printer needs no submatch spans (no colour, no -o), so line events
-    come without them (and `matches` is not counted). `line_numbers`: False when nothing
-    needs the line numbers of matching lines (no -n, no context), so a search that finds
-    only matching lines need not count the newlines before each.
+
+@dataclass(frozen=True)
+class BufferSearch:
+    """How to search a file's bytes as rg would, gathering events for the printers: what
+    depends only on the query and the options is decided once, for all the files of a
+    search (most of them small, each searched in a few microseconds).
+
+    `spans`: False when the standard printer needs no submatch spans (no colour, no -o), so
+    line events come without them (and `matches` is not counted). `line_numbers`: False when
+    nothing needs the line numbers of matching lines (no -n, no context), so a search that
+    finds only matching lines need not count the newlines before each.
     """
-    result = FileResult(binary_mode=binary, multiline=query.multiline)
-    if read_error is not None and query.multiline:  # rg reads the whole stream first
-        result.error, result.cut_short = read_error, True
-    nul = data.find(b"\0") if binary not in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP) else -1
-    slice_mode = query.multiline or binary in (BinaryMode.CONVERT_MMAP, BinaryMode.TEXT_MMAP)
-    end = len(data)
-    detect_at: int | None = None  # matches from here on come after rg saw the NUL
-    stream_detect = end  # stream modes: where rg reads the chunk holding the NUL
-    context = max(opts.before_context, opts.after_context)
-    if nul >= 0:
-        if slice_mode:
-            if nul < BUFFER_CAPACITY:
-                result.binary_offset = nul
-                if binary is BinaryMode.QUIT:
-                    return result
-                detect_at = 0
-        elif binary is BinaryMode.QUIT:
-            end = stream_detect = _stream_searched_end(data, nul, context)
-        else:
-            data = data.replace(b"\0", b"\n")
-            stream_detect = _stream_searched_end(data, nul, context)
 
+    query: Query
+    opts: OutputOptions
+    spans: bool = True
+    line_numbers: bool = True
     # rg's summary printers stop at a file's first match, unless they count for --stats.
-    stop_at_first = not opts.stats and (
-        opts.mode in ("files_with_matches", "files_without_match")
-        or (opts.mode == "quiet" and not opts.json)
-    )
-    limit = 1 if stop_at_first else opts.max_count
-    # -U: every summary mode counts regex matches, not groups of lines.
-    need_submatches = (
-        opts.json or opts.stats or opts.mode == "count_matches"
-        or (opts.mode == "lines" and spans) or query.multiline
-    )
-    before, after = (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0)
-    passthru = opts.passthru and opts.mode == "lines"
-    if nul < 0 and read_error is None and _is_plain(query, opts, before, after):
-        kept_lines = None if opts.mode == "lines" else int(opts.first_line)
-        _search_plain(data, query, result, limit, need_submatches, kept_lines, line_numbers)
+    stop_at_first: bool = field(init=False)
+    limit: int | None = field(init=False)  # -m, or 1 when stopping at the first match
+    need_submatches: bool = field(init=False)  # (-U: every summary mode counts matches)
+    before: int = field(init=False)  # context lines (in the lines mode only)
+    after: int = field(init=False)
+    passthru: bool = field(init=False)
+    # A text file (no NUL, no read error) goes to _search_plain, keeping `kept_lines` events
+    # (None: all), when its search is just its matching lines: no -v, -U, context or
+    # --passthru, and nothing that reports `bytes_searched` (a JSON lines printer).
+    plain: bool = field(init=False)
+    kept_lines: int | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        opts, query = self.opts, self.query
+        stop_at_first = not opts.stats and (
+            opts.mode in ("files_with_matches", "files_without_match")
+            or (opts.mode == "quiet" and not opts.json)
+        )
+        before, after = (
+            (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0))
+        passthru = opts.passthru and opts.mode == "lines"
+        derived = {
+            "stop_at_first": stop_at_first,
+            "limit": 1 if stop_at_first else opts.max_count,
+            "need_submatches": (
+                opts.json or opts.stats or opts.mode == "count_matches"
+                or (opts.mode == "lines" and self.spans) or query.multiline),
+            "before": before,
+            "after": after,
+            "passthru": passthru,
+            "plain": not (query.invert or query.multiline or before or after or opts.passthru
+                          or opts.stats or (opts.json and opts.mode in ("lines", "quiet"))),
+            "kept_lines": None if opts.mode == "lines" else int(opts.first_line),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # (frozen: set here once)
+
+    def __call__(
+        self, data: bytes, binary: BinaryMode, read_error: str | None = None
+    ) -> FileResult:
+        """Search `data`. `read_error`: reading failed with this message after `data` (a -z
+        decompression program failed); the result's `error` says whether and how rg would
+        report it."""
+        query, opts = self.query, self.opts
+        result = FileResult(binary_mode=binary, multiline=query.multiline)
+        textual = binary is BinaryMode.TEXT or binary is BinaryMode.TEXT_MMAP
+        nul = -1 if textual else data.find(b"\0")
+        if nul < 0 and read_error is None and self.plain:
+            _search_plain(data, query, result, self.limit, self.need_submatches,
+                          self.kept_lines, self.line_numbers)
+            return result
+        if read_error is not None and query.multiline:  # rg reads the whole stream first
+            result.error, result.cut_short = read_error, True
+        slice_mode = query.multiline or binary in (BinaryMode.CONVERT_MMAP, BinaryMode.TEXT_MMAP)
+        end = len(data)
+        detect_at: int | None = None  # matches from here on come after rg saw the NUL
+        stream_detect = end  # stream modes: where rg reads the chunk holding the NUL
+        context = max(opts.before_context, opts.after_context)
+        if nul >= 0:
+            if slice_mode:
+                if nul < BUFFER_CAPACITY:
+                    result.binary_offset = nul
+                    if binary is BinaryMode.QUIT:
+                        return result
+                    detect_at = 0
+            elif binary is BinaryMode.QUIT:
+                end = stream_detect = _stream_searched_end(data, nul, context)
+            else:
+                data = data.replace(b"\0", b"\n")
+                stream_detect = _stream_searched_end(data, nul, context)
+
+        limit, stop_at_first, need_submatches = (
+            self.limit, self.stop_at_first, self.need_submatches)
+        before, after, passthru = self.before, self.after, self.passthru
+        collector = _Collector(data, result, nul, slice_mode)
+        if query.invert and need_submatches:
+            collector.context_spans = partial(
+                _line_spans if query.multiline else _submatches, query, data
+            )
+        if query.multiline:
+            quota = _Quota(opts, limit, after, stop_at_first)
+            searcher = _MultiLine(data, query, collector, quota, before, after, passthru)
+            searched = searcher.run() if limit != 0 else 0
+            stopped = after_pending = False  # only the line-by-line bookkeeping needs these
+        else:
+            stopped, after_pending = _search_by_line(
+                data, query, collector, end, limit, before, after, need_submatches, passthru,
+                opts.first_line,
+            )
+            searched = collector.emitted_end if stopped else end
+        before_lines = collector.before_lines
+        if slice_mode:
+            if detect_at is None:  # met line by line, past the up-front check
+                detect_at, before_lines = collector.detect_at, set()
+        elif nul >= 0 and (not stopped or searched > stream_detect or after_pending):
+            result.binary_offset = nul
+            if binary is BinaryMode.CONVERT:
+                detect_at = stream_detect
+        if detect_at is not None and binary is not BinaryMode.QUIT:
+            result.text_cut = _text_cut(result.events, before_lines, detect_at)
+        if (opts.json or opts.stats) and query.multiline:  # (the only ones that report it)
+            offset = result.binary_offset  # rg's multi-line searcher counts up to where it stopped
+            result.bytes_searched = searched if offset is None else min(offset, searched)
+        elif opts.json or opts.stats:
+            searched_total = end  # of a search not stopped early
+            if nul >= 0 and binary is BinaryMode.QUIT and not slice_mode:
+                searched_total = _consumed_by_read_of(data, nul, context, collector.visited)
+            result.bytes_searched = _bytes_searched(
+                data, query, collector, searched_total, stopped and not after_pending, context,
+                slice_mode,
+            )
+        if opts.stats and opts.mode == "lines" and not opts.json and result.text_cut is not None:
+            _standard_stats_at_cut(result, data, query, context, collector.visited, slice_mode)
+        if read_error is not None and not query.multiline:
+            read_all = not (stopped or (nul >= 0 and binary is BinaryMode.QUIT))
+            if read_all or len(data) <= PROGRAM_DONE_SIZE:
+                result.error, result.cut_short = read_error, read_all
         return result
-    collector = _Collector(data, result, nul, slice_mode)
-    if query.invert and need_submatches:
-        collector.context_spans = partial(
-            _line_spans if query.multiline else _submatches, query, data
-        )
-    if query.multiline:
-        quota = _Quota(opts, limit, after, stop_at_first)
-        searcher = _MultiLine(data, query, collector, quota, before, after, passthru)
-        searched = searcher.run() if limit != 0 else 0
-        stopped = after_pending = False  # only the line-by-line bookkeeping needs these
-    else:
-        stopped, after_pending = _search_by_line(
-            data, query, collector, end, limit, before, after, need_submatches, passthru,
-            opts.first_line,
-        )
-        searched = collector.emitted_end if stopped else end
-    before_lines = collector.before_lines
-    if slice_mode:
-        if detect_at is None:  # met line by line, past the up-front check
-            detect_at, before_lines = collector.detect_at, set()
-    elif nul >= 0 and (not stopped or searched > stream_detect or after_pending):
-        result.binary_offset = nul
-        if binary is BinaryMode.CONVERT:
-            detect_at = stream_detect
-    if detect_at is not None and binary is not BinaryMode.QUIT:
-        result.text_cut = _text_cut(result.events, before_lines, detect_at)
-    if (opts.json or opts.stats) and query.multiline:  # (the only ones that report it)
-        offset = result.binary_offset  # rg's multi-line searcher counts up to where it stopped
-        result.bytes_searched = searched if offset is None else min(offset, searched)
-    elif opts.json or opts.stats:
-        searched_total = end  # of a search not stopped early
-        if nul >= 0 and binary is BinaryMode.QUIT and not slice_mode:
-            searched_total = _consumed_by_read_of(data, nul, context, collector.visited)
-        result.bytes_searched = _bytes_searched(
-            data, query, collector, searched_total, stopped and not after_pending, context,
-            slice_mode,
-        )
-    if opts.stats and opts.mode == "lines" and not opts.json and result.text_cut is not None:
-        _standard_stats_at_cut(result, data, query, context, collector.visited, slice_mode)
-    if read_error is not None and not query.multiline:
-        read_all = not (stopped or (nul >= 0 and binary is BinaryMode.QUIT))
-        if read_all or len(data) <= PROGRAM_DONE_SIZE:
-            result.error, result.cut_short = read_error, read_all
-    return result
