@@ -994,3 +994,44 @@ def test_modes_and_ignore_files_like_rg(
 
     assert (_timeless(got.out), got.code) == (_timeless(want.out), want.code), args
     assert got.err == want.err.replace(b"rg: ", b"trigrep: "), args
+
+
+ODD_FILES = {
+    # Two BOMs: rg drops the one it sniffs, and its decoder drops one of its own encoding.
+    "u16le_two_boms.txt": b"\xff\xfe\xff\xfea\x00b\x00c\x00\n\x00",
+    "u16be_two_boms.txt": b"\xfe\xff\xfe\xff\x00a\x00b\x00c\x00\n",
+    "u16le_three_boms.txt": b"\xff\xfe\xff\xfe\xff\xfea\x00b\x00c\x00\n\x00",
+    "u8_two_boms.txt": b"\xef\xbb\xbf\xef\xbb\xbfabc\n",
+    "u8_then_u16_bom.txt": b"\xef\xbb\xbf\xff\xfea\x00b\x00c\x00\n\x00",
+    # Line breaks other than \n inside a line, for -f files that hold them.
+    "cr.txt": b"foo\rbar\nfoo\n", "ff.txt": b"foo\x0cbar\n", "x.txt": b"x\r\nab\x1ccd\nabcd\n",
+}
+ODD_PATTERNS = {
+    "cr": b"foo\rbar\n", "ff": b"foo\x0cbar\n", "blank": b"x\r\r\ny\n\n", "crlf": b"x\r\ny",
+    "last_cr": b"foo\r", "twice": b"(?P<a>foo)\nx\n(?P<a>foo)\n",
+}
+
+
+@pytest.mark.parametrize("args", [
+    ["-x", "abc"], ["^abc"], ["-c", "abc"], ["-E", "utf-8", "^abc"], ["-E", "utf-16le", "^abc"],
+    ["-E", "utf-16be", "^abc"], ["-E", "latin1", "-c", "^abc"], ["-E", "none", "-c", "abc"],
+    *(["-f", name] for name in ODD_PATTERNS), *(["-x", "-f", name] for name in ODD_PATTERNS),
+    ["-e", "(?P<a>x)", "-e", "(?P<a>x)"], ["-e", "(?P<a>x)", "-e", "(?P<a>y)"],
+    ["-F", "-e", "foo", "-e", "foo", "-c"], ["(?x)ab\x1ccd"], ["a{\x1c2}"], ["(?x)a b c d"],
+    ["-c", "(?P<Ⓐ>ab)"], ["-c", "(?P<Ⅻ>ab)"], ["-c", "(?P<a½>ab)"], ["-c", "(?P<aा>ab)"],
+    ["-c", "(?P<½>ab)"],
+], ids=repr)
+def test_odd_bytes_in_files_patterns_and_pattern_files(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """BOMs after a BOM, -f files with `\\r`, form feeds and repeated lines, repeated -e
+    patterns (rg drops repeats: a named group twice is no error), `(?x)` with characters
+    Python counts as whitespace and Rust does not, group names of Unicode's Alphabetic."""
+    root = tmp_path / "odd"
+    root.mkdir()
+    for name, data in ODD_FILES.items():
+        (root / name).write_bytes(data)
+    for name, data in ODD_PATTERNS.items():
+        (tmp_path / name).write_bytes(data)
+    args = [str(tmp_path / a) if a in ODD_PATTERNS else a for a in args]
+    assert_same(args, root, env)

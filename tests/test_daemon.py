@@ -472,6 +472,31 @@ def test_a_directory_unreadable_when_walked_then_readable(
         daemon.close()
 
 
+def test_a_directory_made_unreadable_while_served(tree: Path, env: dict[str, str]) -> None:
+    """A chmod of a directory the daemon listed (no entry of it changes): its files are not
+    searched any more, and each search reports it as rg does; the same for a directory that
+    can be listed but not entered (its subdirectories fail)."""
+    prefix = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search")
+    if os.geteuid() != 0:
+        prefix = ()
+    elif subprocess.run([*prefix, "true"], check=False).returncode != 0:
+        pytest.skip("setpriv cannot drop the capabilities that let root read anything")
+    locked = tree / "src"
+    daemon = Daemon(tree, env, prefix)
+    try:
+        for mode in (0o311, 0, 0o644, 0o755):
+            locked.chmod(mode)
+            for args in [["foo"], ["-l", "foo"], ["--files"]]:
+                ours = run([*prefix, *TRIGREP, *args], tree, env)
+                theirs = run([*prefix, RG, "--sort", "path", *args], tree, env)
+                assert (ours.out, ours.code, ours.err) == (
+                    theirs.out, theirs.code, theirs.err.replace(b"rg: ", b"trigrep: ")
+                ), (oct(mode), args)
+    finally:
+        locked.chmod(0o755)
+        daemon.close()
+
+
 def test_a_segment_written_in_place_is_checked_again(tree: Path, daemon: Daemon) -> None:
     """A byte of an open segment changed by a stray write: the daemon (and a watched API
     index) open the index again and check it, so a search is rg's answer or a one-line

@@ -28,6 +28,7 @@ from trigrep.spawn import popen
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+_BOMS_OF_UTF16 = {codec: bom for bom, codec in _UTF16_BOMS.items()}
 READ_CHUNK = 1 << 20
 LINUX_MAX_READ = 0x7FFFF000  # one read(2) returns at most this much, whatever the file size
 _ERROR_RULE = "-" * 79  # grep-cli frames a failed command's stderr between two of these
@@ -64,9 +65,17 @@ def decoded(data: bytes, codec: str) -> bytes:
         return data
     if codec == "auto" or data[:2] in _UTF16_BOMS:
         return searchable_bytes(data)
-    data = data.removeprefix(_UTF8_BOM)
+    # The decoder drops a BOM of its own encoding too (a second one after a UTF-8 BOM).
+    data = _without_bom(data.removeprefix(_UTF8_BOM), codec)
     errors = "trigrep-c1" if codec == "cp1252" else "replace"
     return data.decode(codec, errors=errors).encode("utf-8")
+
+
+def _without_bom(data: bytes, codec: str) -> bytes:
+    """`data` without a leading BOM of `codec` (none for other encodings): what rg's decoder
+    drops once a sniffed BOM (which it also drops) chose the encoding or the flag did."""
+    bom = _UTF8_BOM if codec == "utf-8" else _BOMS_OF_UTF16.get(codec, b"")
+    return data[len(bom):] if bom and data.startswith(bom) else data
 
 
 def _c1_controls(error: UnicodeError) -> tuple[str, int]:
@@ -97,7 +106,7 @@ def searchable_bytes(data: bytes) -> bytes:
     codec = _UTF16_BOMS.get(data[:2])
     if codec is None:
         return data
-    return data[2:].decode(codec, errors="replace").encode("utf-8")
+    return _without_bom(data[2:], codec).decode(codec, errors="replace").encode("utf-8")
 
 
 class _Decoder(Protocol):

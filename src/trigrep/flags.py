@@ -552,8 +552,16 @@ def read_pattern_files(names: list[str]) -> list[str]:
         except OSError as e:
             raise Error(f"{name}: {e.strerror} (os error {e.errno})") from None
         text = data.decode("utf-8", errors="surrogateescape")
-        patterns.extend(line.removesuffix("\r") for line in text.splitlines())
+        patterns.extend(_pattern_lines(text))
     return patterns
+
+
+def _pattern_lines(text: str) -> list[str]:
+    """The lines of a -f file as rg splits them: at `\n` only (no other line break), a line
+    ending in `\r\n` without its `\r`; a last line without a `\n` keeps a final `\r`."""
+    lines = text.split("\n")
+    last = lines.pop()
+    return [line.removesuffix("\r") for line in lines] + ([last] if last else [])
 
 
 def listing_options(ns: argparse.Namespace) -> OutputOptions:

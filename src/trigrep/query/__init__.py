@@ -80,8 +80,9 @@ def escape(text: str) -> str:
 
 
 def _joined(opts: MatchOptions) -> str:
-    """All patterns as one alternation, joined as text the way rg 14 does it."""
-    patterns = [escape(p) if opts.fixed_strings else p for p in opts.patterns]
+    """All patterns as one alternation, joined as text the way rg 14 does it, once each (rg
+    drops repeated patterns: `-e '(?P<n>x)' -e '(?P<n>x)'` is no duplicate group name)."""
+    patterns = [escape(p) if opts.fixed_strings else p for p in dict.fromkeys(opts.patterns)]
     return "|".join(f"(?:{p})" for p in patterns)
 
 
@@ -202,7 +203,7 @@ def compile_query(opts: MatchOptions) -> Query:
     required = () if opts.invert_match else required_bytes(node)
     if opts.invert_match:
         plan = ALL
-    literal = _plain_literal(node) if len(opts.patterns) == 1 else None
+    literal = _plain_literal(node) if len(set(opts.patterns)) == 1 else None
     multiline = opts.multiline and can_match_newline(node)
     restart_sensitive = _restart_sensitive(node) if multiline else ""
     return Query(

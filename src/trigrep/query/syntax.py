@@ -232,6 +232,23 @@ _SPECIAL_WORD = {
 }
 
 
+
+def _is_whitespace(ch: str) -> bool:
+    """Rust's `char::is_whitespace` (Unicode's White_Space), which `(?x)` and counted
+    repetitions skip: Python's `str.isspace` also takes U+001C to U+001F."""
+    return ch.isspace() and ch not in "\x1c\x1d\x1e\x1f"
+
+
+def _is_alphabetic(ch: str) -> bool:
+    """Rust's `char::is_alphabetic` (Unicode's Alphabetic), which a capture group name may
+    start with: letters (Python's `str.isalpha`), letter numbers (Ⅻ) and the marks and
+    symbols of Other_Alphabetic (Ⓐ, the vowel sign ा), which Python has no test for."""
+    if ch.isalpha() or ch.isascii():
+        return ch.isalpha()
+    import rurex  # (Python has no table of the property: the regex engine has)
+
+    return rurex.compile(r"\A\p{Alphabetic}\z").search(ch) is not None
+
 def _error(message: str) -> PatternError:
     return PatternError(f"regex parse error: {message}")
 
@@ -360,7 +377,7 @@ class _Parser:
             return
         while not self.eof():
             ch = self.src[self.pos]
-            if ch.isspace():
+            if _is_whitespace(ch):
                 self.pos += 1
             elif ch == "#":
                 end = self.src.find("\n", self.pos)
@@ -428,13 +445,13 @@ class _Parser:
         return Repeat(child, lo, hi, greedy != self.flags.swap_greed)
 
     def parse_decimal(self) -> int:
-        while self.peek() is not None and self.peek().isspace():  # type: ignore[union-attr]
+        while self.peek() is not None and _is_whitespace(self.peek()):  # type: ignore[arg-type]
             self.pos += 1
         start = self.pos
         while self.peek() is not None and self.peek() in "0123456789":
             self.pos += 1
         digits = self.src[start : self.pos]
-        while self.peek() is not None and self.peek().isspace():  # type: ignore[union-attr]
+        while self.peek() is not None and _is_whitespace(self.peek()):  # type: ignore[arg-type]
             self.pos += 1
         if not digits:
             if self.eof():
@@ -526,7 +543,8 @@ class _Parser:
             if ch == ">":
                 break
             first = self.pos == start
-            if not (ch == "_" or ch.isalpha() or (not first and (ch.isdigit() or ch in ".[]"))):
+            if not (ch == "_" or _is_alphabetic(ch) or (not first and (ch.isnumeric()
+                                                                  or ch in ".[]"))):
                 raise _error("invalid capture group character")
             self.pos += 1
         name = self.src[start : self.pos]

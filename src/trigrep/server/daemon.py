@@ -297,7 +297,9 @@ class ServedTree:
             self._dirty_files.add(rel)
             self._dirty_files.update(self._other_links(rel))
             return True
-        return False  # an ignored file (or a directory's own metadata)
+        if rel in self._dirs:  # its metadata: a chmod may have made it (or below) unreadable
+            return self._mark_dir(rel)
+        return False  # an ignored file
 
     def _other_links(self, rel: str) -> list[str]:
         """The cached file's other names in the tree (hard links): a write through one name
