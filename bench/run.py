@@ -449,15 +449,6 @@ class Daemon:
             return None
         return status if isinstance(status, dict) and status.get("served") else None
 
-    def indexed_files(self) -> int:
-        """How many files the tree's index holds (`trigrep stats --json`; -1 if unknown)."""
-        run = run_command([*self.trigrep, "stats", "--json", str(self.tree)], self.tree,
-                          self.env, 60)
-        try:
-            return int(json.loads(run.stdout)["files"])
-        except (ValueError, KeyError, TypeError):
-            return -1
-
     def searches(self) -> int | None:
         """The daemon's count of searches it ran in this tree; None when it does not serve."""
         status = self.status()
@@ -847,7 +838,6 @@ def measure_burst(tree: Path, edited: Path, daemon: Daemon) -> list[list[str]]:
     before = [daemon.search(probe).seconds for _ in range(5)]
     status = daemon.status() or {}
     updates_before = sum(int(r.get("index_updates", 0)) for r in status.get("roots", []))
-    files_before = daemon.indexed_files()
     during: list[Run] = []
     done = threading.Event()
 
@@ -858,12 +848,15 @@ def measure_burst(tree: Path, edited: Path, daemon: Daemon) -> list[list[str]]:
     def found() -> int:
         return len(daemon.search(["-l", token]).stdout.splitlines())
 
-    def absorbed() -> bool:  # (an update that began while files were written holds a part)
-        status = daemon.status() or {}
-        roots = status.get("roots", [])
-        updates = sum(int(r.get("index_updates", 0)) for r in roots)
-        return (updates > updates_before and not any(r.get("index_updating") for r in roots)
-                and daemon.indexed_files() >= files_before + BURST_FILES)
+    def updates() -> tuple[int, bool]:
+        """(index updates done, whether one is running)."""
+        roots = (daemon.status() or {}).get("roots", [])
+        return (sum(int(r.get("index_updates", 0)) for r in roots),
+                any(r.get("index_updating") for r in roots))
+
+    def absorbed(needed: int) -> bool:
+        done, running = updates()
+        return done >= needed and not running
 
     def until(condition: Callable[[], bool], start: float) -> Cell:
         while not condition():
@@ -883,8 +876,12 @@ def measure_burst(tree: Path, edited: Path, daemon: Daemon) -> list[list[str]]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(f"/* {token} {i} */\n".encode() + body)
         written = Cell(time.perf_counter() - start)
+        # An update that began before the last file was written holds only part of them: the
+        # one after it (started on their changes) holds them all.
+        done, running = updates()
+        needed = max(done + 1 + running, updates_before + 1)
         all_found = until(lambda: found() == BURST_FILES, start)
-        index_done = until(absorbed, start)
+        index_done = until(lambda: absorbed(needed), start)
     finally:
         done.set()
         querying.join()
