@@ -855,8 +855,8 @@ def measure_burst(tree: Path, edited: Path, daemon: Daemon) -> list[list[str]]:
                 any(r.get("index_updating") for r in roots))
 
     def absorbed(needed: int) -> bool:
-        done, running = updates()
-        return done >= needed and not running
+        finished, running = updates()
+        return finished >= needed and not running
 
     def until(condition: Callable[[], bool], start: float) -> Cell:
         while not condition():
@@ -878,8 +878,8 @@ def measure_burst(tree: Path, edited: Path, daemon: Daemon) -> list[list[str]]:
         written = Cell(time.perf_counter() - start)
         # An update that began before the last file was written holds only part of them: the
         # one after it (started on their changes) holds them all.
-        done, running = updates()
-        needed = max(done + 1 + running, updates_before + 1)
+        finished, running = updates()
+        needed = max(finished + 1 + running, updates_before + 1)
         all_found = until(lambda: found() == BURST_FILES, start)
         index_done = until(lambda: absorbed(needed), start)
     finally:
