@@ -295,6 +295,25 @@ def test_read_returns_numbered_lines(server: ServerProcess, tree: Path) -> None:
     assert out["lines"] == lines and not out["truncated"]
 
 
+def test_a_file_name_that_is_not_utf8(tmp_path: Path, rg_env: dict[str, str]) -> None:
+    """JSON text is UTF-8: such a name is shown with `\\xff` escapes (it used to kill the
+    server), and `read` takes it back as shown."""
+    root = tmp_path / "odd"
+    root.mkdir()
+    (root / os.fsdecode(b"we\xffird.txt")).write_bytes(b"hello odd\n")
+    (root / "plain.txt").write_bytes(b"hello plain\n")
+    process = ServerProcess(root, dict(rg_env, PYTHONPATH=str(SRC)))
+    try:
+        assert shown(ok(process.call("search", pattern="hello"))) == [
+            ("plain.txt", 1), ("we\\xffird.txt", 1)]
+        assert ok(process.call("count", pattern="odd"))["files"] == [
+            {"path": "we\\xffird.txt", "count": 1}]
+        assert ok(process.call("files"))["files"] == ["plain.txt", "we\\xffird.txt"]
+        assert ok(process.call("read", path="we\\xffird.txt"))["lines"] == ["hello odd"]
+    finally:
+        process.close()
+
+
 def test_read_is_bounded(server: ServerProcess) -> None:
     result = server.call("read", path="many.txt")
     out = ok(result)

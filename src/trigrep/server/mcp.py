@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, suppress
@@ -139,6 +140,20 @@ class ReadOut(BaseModel):
     lines: list[str]
     truncated: bool = Field(description="True when the file goes on after end_line.")
     hint: str | None
+
+
+def _printable(path: str) -> str:
+    """A path as results show it: JSON text is UTF-8, so the bytes of a file name that is
+    not (kept by `os.fsdecode` as lone surrogates) are shown as `\\xff` escapes."""
+    if path.isascii():
+        return path
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+def _unescaped(path: str) -> str:
+    """The file name `_printable` showed as `path`."""
+    raw = re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m[1], 16)]), path.encode())
+    return os.fsdecode(raw)
 
 
 def _plural(n: int, noun: str) -> str:
@@ -345,6 +360,8 @@ class Tree:
             raise ToolError(f"{path}: paths are relative to the root of the tree ({self.root}); "
                             "use e.g. `src/main.py`.")
         real = os.path.realpath(os.path.join(self.root, path))
+        if not os.path.lexists(real) and "\\x" in path:  # a name `_printable` escaped
+            real = os.path.realpath(os.path.join(self.root, _unescaped(path)))
         if os.path.commonpath([self.root, real]) != self.root:
             raise ToolError(f"{path}: outside the tree; only paths under its root are served.")
         if not os.path.exists(real):
@@ -436,7 +453,8 @@ class Tree:
     def _guarded(self, pattern: str, target: str, **options: Any) -> Iterator[tuple[str, Match]]:
         """`matches`, with trigrep's errors turned into tool errors a model can act on."""
         try:
-            yield from self.matches(pattern, target, **options)
+            for rel, m in self.matches(pattern, target, **options):
+                yield _printable(rel), m
         except PatternError as e:
             raise ToolError(f"{e}. Escape regex metacharacters with `\\`, or set "
                             "fixed_strings=true to search for the text literally.") from None
@@ -573,7 +591,8 @@ class Tree:
                 yield self._relative(entry.path)
 
         try:
-            yield from self._answered(lambda: argv, from_daemon, from_walk, end=b"\0")
+            yield from map(_printable, self._answered(lambda: argv, from_daemon, from_walk,
+                                                      end=b"\0"))
         except Error as e:
             raise ToolError(str(e)) from None
 
@@ -606,7 +625,7 @@ class Tree:
         if end < total:
             hint = (f"Lines {start_line}-{end} of {total}. Call read with start_line={end + 1} "
                     "to continue.")
-        out = ReadOut(path=self._relative(real), start_line=start_line, end_line=end,
+        out = ReadOut(path=_printable(self._relative(real)), start_line=start_line, end_line=end,
                       total_lines=total, lines=lines, truncated=end < total, hint=hint)
         text = "\n".join(f"{n:>6}\t{line}" for n, line in enumerate(lines, start_line))
         if hint:
