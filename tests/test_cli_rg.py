@@ -1035,3 +1035,17 @@ def test_odd_bytes_in_files_patterns_and_pattern_files(
         (tmp_path / name).write_bytes(data)
     args = [str(tmp_path / a) if a in ODD_PATTERNS else a for a in args]
     assert_same(args, root, env)
+
+
+def test_dot_dot_after_a_symlink(tmp_path: Path, env: dict[str, str]) -> None:
+    """`link/..` is the link target's parent, as the OS resolves it (not `.` as its text
+    says): the files found there are read from there."""
+    root = tmp_path / "t"
+    (root / "real" / "sub").mkdir(parents=True)
+    (root / "l").mkdir()
+    (root / "real" / "a.txt").write_bytes(b"needle\n")
+    (root / "l" / "s").symlink_to(root / "real" / "sub", target_is_directory=True)
+    assert_same(["foo"], root, env)  # builds the index
+    for args in (["needle", "l/s/.."], ["needle", "l/s/../a.txt"], ["-c", "needle", "nosuch/.."],
+                 ["-c", "needle", "real/a.txt/.."], ["-c", "needle", ""]):
+        assert_same(args, root, env)

@@ -472,6 +472,23 @@ def test_a_directory_unreadable_when_walked_then_readable(
         daemon.close()
 
 
+def test_paths_with_dot_dot_and_empty_paths(tree: Path, daemon: Daemon) -> None:
+    """`..` after a symlink leads to the link target's parent, after a missing path or a file
+    it fails: the daemon's cached walk must not take such a path as its text says; an empty
+    path is an error. (`..` out of a real directory still uses the cached walk.)"""
+    (tree / "links").mkdir()
+    (tree / "links" / "deep").symlink_to(tree / "src" / "deep", target_is_directory=True)
+    _write(tree / "src" / "deep" / "sub" / "y.txt", "foo below\n")
+    (tree / "links" / "sub").symlink_to(tree / "src" / "deep" / "sub", target_is_directory=True)
+    for args in (["foo", "links/sub/.."], ["-c", "foo", "links/sub/../x.txt"], ["-c", "foo", ""],
+                 ["--files", ""], ["-l", "foo", "nosuch/.."], ["-c", "foo", "src/main.c/.."],
+                 ["-l", "foo", "src/../docs/.."]):
+        assert_like_rg(tree, daemon.env, args)
+    before = daemon.warm_searches()
+    assert_like_rg(tree, daemon.env, ["-l", "foo", "src/.."])
+    assert daemon.warm_searches() == before + 1
+
+
 def test_a_directory_made_unreadable_while_served(tree: Path, env: dict[str, str]) -> None:
     """A chmod of a directory the daemon listed (no entry of it changes): its files are not
     searched any more, and each search reports it as rg does; the same for a directory that

@@ -61,6 +61,25 @@ def _by_path(entry: os.DirEntry[bytes]) -> bytes:
 MessageHandler = Callable[[str], None]
 
 
+def collapses_as_text(path: str | bytes) -> bool:
+    """Whether `os.path.abspath` finds what the OS opens for `path`: every `..` in it steps
+    out of a directory that exists and is no symlink (after a symlink, `..` leads to the
+    link target's parent; after a missing path or a file, the OS fails)."""
+    sep, here, up = ("/", ".", "..") if isinstance(path, str) else (b"/", b".", b"..")
+    parts = path.split(sep)
+    for i, part in enumerate(parts):
+        if part == up and i and parts[i - 1] not in (up, here, sep[:0]):
+            before = sep.join(parts[:i])
+            if os.path.islink(before) or not os.path.isdir(before):
+                return False
+    return True
+
+
+def absolute_path(path: bytes) -> bytes:
+    """The absolute path the OS opens for `path` (see `collapses_as_text`)."""
+    return os.path.abspath(path) if collapses_as_text(path) else os.path.realpath(path)
+
+
 def relative_path(path: str, root: str) -> str:
     """`os.path.relpath(path, root)`, by slicing when `path` is below `root` as the walk
     builds paths: relpath costs more than a stat, per file of a whole tree."""
@@ -435,7 +454,7 @@ class Walker:
         except OSError as err:
             self._error(root, err)
             return
-        absolute = os.path.abspath(root)
+        absolute = absolute_path(root)
         if not stat.S_ISDIR(root_stat.st_mode):
             yield FileEntry(os.fsdecode(root), os.fsdecode(absolute), True, root_stat)
             return

@@ -80,7 +80,14 @@ from trigrep.server.protocol import (
 )
 from trigrep.server.watch import ADDED, ENTRIES_MASK, MODIFIED, Batch, TreeWatcher
 from trigrep.spawn import popen
-from trigrep.walk import EntryFilter, FileEntry, Ruling, Walker, rule_files_outside
+from trigrep.walk import (
+    EntryFilter,
+    FileEntry,
+    Ruling,
+    Walker,
+    collapses_as_text,
+    rule_files_outside,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -566,8 +573,9 @@ class ServedTree:
         the walk is the default one over the root or a directory the cache walked, narrowed
         by globs and types as the walker would; None when they bring in a directory the
         cached walk left out."""
-        if not opts.is_default or len(paths) > 1:
-            return None
+        if not opts.is_default or len(paths) > 1 or (paths and (
+                not paths[0] or not collapses_as_text(paths[0]))):
+            return None  # (the walk resolves such a `..` and reports errors as rg does)
         entry_filter = EntryFilter(opts) if opts.filtered else None  # bad globs raise here
         directory = os.path.abspath(paths[0] if paths else ".")
         if directory != self.root and not directory.startswith(self.prefix):
