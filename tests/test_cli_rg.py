@@ -163,6 +163,9 @@ ARGS: list[list[str]] = [
     ["--vimgrep", "o"], ["--vimgrep", "-U", "foo\\nbar|o"], ["--vimgrep", "-C1", "PM_RESUME"],
     ["--vimgrep", "--color", "always", "o"], ["--vimgrep", "-I", "-N", "foo", "src/main.c"],
     ["--vimgrep", "-v", "o"], ["--vimgrep", "--heading", "foo"], ["--vimgrep", "-c", "foo"],
+    # --vimgrep turns columns and line numbers on unless a flag says otherwise, in any order
+    ["--vimgrep", "--no-column", "foo"], ["--no-column", "--vimgrep", "foo"],
+    ["--vimgrep", "-N", "--no-column", "foo"], ["-N", "--vimgrep", "foo"],
     ["--vimgrep", "-U", "^"], ["--vimgrep", "-U", "b|^", "src"],
     ["--vimgrep", "-U", "\\n?", "docs"],
     # --multiline-dotall: with -U, `.` matches a newline too; without -U it changes nothing.

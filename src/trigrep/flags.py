@@ -471,7 +471,7 @@ def search_parser() -> Parser:
     g.add_argument("-a", "--text", dest="binary", action="store_const", const="text",
                    help="search binary files as text: a NUL is a byte like any other")
     g.add_argument("--no-text", dest="binary", action="store_const", const="auto")
-    g.add_argument("--column", action="store_true", default=False,
+    g.add_argument("--column", action="store_true", default=None,
                    help="print the column (bytes, from 1) of each line's first match; implies -n")
     g.add_argument("--no-column", dest="column", action="store_false")
     g.add_argument("--vimgrep", action="store_true",
@@ -623,7 +623,7 @@ def search_options(
     out_opts = OutputOptions(
         mode=_output_mode(ns),  # type: ignore[arg-type]
         json=ns.modes[-1:] == ["json"], line_number=ns.line_number,
-        null=ns.null, path_separator=ns.path_separator, column=ns.column or ns.vimgrep,
+        null=ns.null, path_separator=ns.path_separator, column=ns.vimgrep if ns.column is None else ns.column,
         vimgrep=ns.vimgrep, color=ns.color, palette=palette(ns.colors), crlf=ns.crlf,
         hyperlinks=hyperlink.parse(ns.hyperlink_format, os.getcwd()),
         with_filename=True if ns.vimgrep and ns.with_filename is None else ns.with_filename,

@@ -653,7 +653,8 @@ class StandardPrinter:
         self.file_format = LineFormat(
             opts, with_filename,
             heading=is_tty if opts.heading is None else opts.heading,
-            line_number=(is_tty or opts.column) if opts.line_number is None else opts.line_number,
+            line_number=(is_tty or opts.column or opts.vimgrep) if opts.line_number is None
+            else opts.line_number,
             color=use_color(opts.color, is_tty, env),
         )
         self.printed_any = False
