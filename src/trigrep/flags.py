@@ -623,7 +623,8 @@ def search_options(
     out_opts = OutputOptions(
         mode=_output_mode(ns),  # type: ignore[arg-type]
         json=ns.modes[-1:] == ["json"], line_number=ns.line_number,
-        null=ns.null, path_separator=ns.path_separator, column=ns.vimgrep if ns.column is None else ns.column,
+        null=ns.null, path_separator=ns.path_separator,
+        column=ns.vimgrep if ns.column is None else ns.column,
         vimgrep=ns.vimgrep, color=ns.color, palette=palette(ns.colors), crlf=ns.crlf,
         hyperlinks=hyperlink.parse(ns.hyperlink_format, os.getcwd()),
         with_filename=True if ns.vimgrep and ns.with_filename is None else ns.with_filename,

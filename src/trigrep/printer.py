@@ -244,10 +244,10 @@ class LineFormat(FileFormat):
 
     @property
     def needs_spans(self) -> bool:
-        """Whether match events must carry their submatch spans: to paint, print, replace or
-        count (--stats) them."""
+        """Whether match events must carry their submatch spans: to paint, print (one
+        --vimgrep line each), replace or count (--stats) them."""
         return (self.paints_matches or self.opts.only_matching or self.opts.column
-                or self.opts.replace is not None or self.opts.stats)
+                or self.opts.vimgrep or self.opts.replace is not None or self.opts.stats)
 
     @property
     def paints_matches(self) -> bool:
@@ -523,7 +523,8 @@ class LineFormat(FileFormat):
         lines = event.lines
         for start, end in event.submatches:  # one line (whatever -r puts in it)
             body = self._line_body(event, 0, len(lines), [(start, end)])
-            out.append(self._prefix(lead, event.line_number, sep, start + 1,
+            column = start + 1 if self.opts.column else None  # (--no-column: none)
+            out.append(self._prefix(lead, event.line_number, sep, column,
                                     event.offset + start, start + 1) + self._ended(body))
         return out
 
@@ -559,7 +560,8 @@ class LineFormat(FileFormat):
             content_end = line_end - (lines[line_end - 1] == 0x0A)
             trimmed = line_start + self._trimmed(lines[line_start:content_end])
             column = max(start - line_start, 0) + 1
-            prefix = self._prefix(lead, number, sep, column, event.offset + line_start, column)
+            prefix = self._prefix(lead, number, sep, column if self.opts.column else None,
+                                  event.offset + line_start, column)
             if self._too_long(lines[trimmed:content_end]):
                 yield prefix + self._cut(event, lines, trimmed, content_end, [span])
             else:
