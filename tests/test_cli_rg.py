@@ -1052,3 +1052,15 @@ def test_dot_dot_after_a_symlink(tmp_path: Path, env: dict[str, str]) -> None:
     for args in (["needle", "l/s/.."], ["needle", "l/s/../a.txt"], ["-c", "needle", "nosuch/.."],
                  ["-c", "needle", "real/a.txt/.."], ["-c", "needle", ""]):
         assert_same(args, root, env)
+
+
+@pytest.mark.parametrize("args", [
+    ["-f", "-", "-"], ["-f", "-", "src/main.c", "-"], ["--file=-", "-e", "x", "-"],
+    ["-f-", "-f-", "src/main.c"], ["-f", "-", "src/main.c"],
+], ids=" ".join)
+def test_standard_input_is_read_once(tree: Path, env: dict[str, str], args: list[str]) -> None:
+    """Patterns from stdin (`-f -`) and stdin searched, or read twice: rg's errors."""
+    want = run([RG, "--sort", "path", *args], tree, env, stdin=b"foo\n")
+    got = run([*TRIGREP, *args], tree, env, stdin=b"foo\n")
+    assert (got.out, got.code) == (want.out, want.code)
+    assert got.err == want.err.replace(b"rg: ", b"trigrep: ")

@@ -539,12 +539,21 @@ def search_parser() -> Parser:
     return p
 
 
-def read_pattern_files(names: list[str]) -> list[str]:
-    """Patterns from -f files, one per line as rg reads them (a final newline ends no pattern)."""
+def read_pattern_files(names: list[str], paths: Sequence[str] = ()) -> list[str]:
+    """Patterns from -f files, one per line as rg reads them (a final newline ends no pattern).
+    `-` is standard input, which can be read once: not as patterns and as a path searched
+    (`paths`), nor by two `-f -`."""
+    if "-" in names and "-" in paths:
+        raise Error("error: attempted to read patterns from stdin while also searching stdin")
     patterns: list[str] = []
+    stdin_read = False
     for name in names:
         try:
             if name == "-":
+                if stdin_read:
+                    raise Error("error reading -f/--file from stdin: stdin has already been "
+                                "consumed")
+                stdin_read = True
                 data = sys.stdin.buffer.read()
             else:
                 with open(name, "rb") as f:
@@ -607,7 +616,7 @@ def search_options(
     from trigrep.options import MatchOptions, OutputOptions
     from trigrep.query import compile_replacer
 
-    patterns = list(ns.regexp) + read_pattern_files(ns.file)
+    patterns = list(ns.regexp) + read_pattern_files(ns.file, args)
     if not ns.regexp and not ns.file:
         if not args:
             raise Error("no pattern given (usage: trigrep [OPTIONS] PATTERN [PATH ...])")
