@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,9 +117,18 @@ def test_errors_share_one_family(index: trigrep.Index, tmp_path: Path) -> None:
         list(index.search("\ud800"))
     for bad in [{"pattern": b"foo"}, {"pattern": "foo", "glob": [b"*.c"]},
                 {"pattern": "foo", "max_count": -1}, {"pattern": "foo", "context": -1},
-                {"pattern": "foo", "after_context": 1.5}]:
+                {"pattern": "foo", "after_context": 1.5}, {"pattern": 123}, {"pattern": None},
+                {"pattern": "foo", "paths": 5}, {"pattern": "foo", "glob": 5},
+                {"pattern": "foo", "context": None}]:
         with pytest.raises(trigrep.Error):
             list(index.search(**bad))
+    for outside in ["/etc", "..", "src/../../x"]:  # only paths inside the tree are searched
+        with pytest.raises(trigrep.PathError, match="outside the tree"):
+            list(index.search("foo", paths=outside))
+    for not_a_path in [5, None]:
+        with pytest.raises(trigrep.Error):
+            trigrep.Index(not_a_path)  # type: ignore[arg-type]
+    assert trigrep.Index(os.fsencode(index.root)).root == index.root
     with pytest.raises(trigrep.Error):
         list(index.search("x", type=["nosuchtype"]))
     with pytest.raises(trigrep.Error):

@@ -100,7 +100,9 @@ class Index:
         search walks the tree and starts a file watcher; later searches check only what it
         reported changed, instead of walking and checking every file. `close()` (or leaving
         a `with` block) stops the watcher."""
-        path = os.fspath(path)
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise Error(f"path must be a string or a path, not {path!r}")
+        path = os.fsdecode(path)
         if not os.path.isdir(path):
             raise PathError(f"{path}: not a directory")
         self.root = os.path.abspath(find_index_root(path) or default_root(path))
@@ -214,7 +216,8 @@ class Index:
         )
         for name, value in [("max_count", max_count), ("context", context),
                             ("before_context", before_context), ("after_context", after_context)]:
-            if value is not None and not (isinstance(value, int) and value >= 0):
+            if (value is not None or name == "context") and not (
+                    isinstance(value, int) and value >= 0):
                 raise Error(f"{name} must be a non-negative integer, not {value!r}")
         if not patterns:
             return  # as rg with no pattern (an empty -f file): nothing can match
@@ -240,6 +243,10 @@ class Index:
             after_context=context if after_context is None else after_context,
         )
         roots = [os.path.join(self.root, p) for p in paths] or [self.root]
+        for path in paths:
+            if os.path.commonpath([self.root, os.path.abspath(os.path.join(self.root, path))]
+                                  ) != self.root:
+                raise PathError(f"{path}: outside the tree ({self.root})")
         warm = self._warm_tree()
         run = SearchRun(roots, query, walk_opts, out_opts, reader=None if warm else self._open(),
                         warm=warm)
@@ -259,6 +266,8 @@ class Index:
 
 def _strings(name: str, value: str | Sequence[str]) -> list[str]:
     """An option of one string or several (a lone string is one value, not its letters)."""
+    if not isinstance(value, (str, list, tuple)):
+        raise Error(f"{name} must be a string or a list of strings, not {value!r}")
     values = [value] if isinstance(value, str) else list(value)
     if not all(isinstance(v, str) for v in values):
         raise Error(f"{name} must be a string or a list of strings, not {value!r}")
