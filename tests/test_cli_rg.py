@@ -163,6 +163,9 @@ ARGS: list[list[str]] = [
     ["--vimgrep", "o"], ["--vimgrep", "-U", "foo\\nbar|o"], ["--vimgrep", "-C1", "PM_RESUME"],
     ["--vimgrep", "--color", "always", "o"], ["--vimgrep", "-I", "-N", "foo", "src/main.c"],
     ["--vimgrep", "-v", "o"], ["--vimgrep", "--heading", "foo"], ["--vimgrep", "-c", "foo"],
+    ["-.", "--files"], ["--hidden", "--no-hidden", "--files"], ["-.l", "foo"],
+    ["-F", "--no-fixed-strings", "fo.", "-c"], ["-v", "--no-invert-match", "-c", "foo"],
+    ["--maxdepth", "1", "--files"],
     # --vimgrep turns columns and line numbers on unless a flag says otherwise, in any order
     ["--vimgrep", "--no-column", "foo"], ["--no-column", "--vimgrep", "foo"],
     ["--vimgrep", "-N", "--no-column", "foo"], ["-N", "--vimgrep", "foo"],

@@ -371,6 +371,7 @@ def search_parser() -> Parser:
     g.add_argument("-f", "--file", action="append", default=[], metavar="PATTERNFILE",
                    help="read patterns from a file, one per line ('-' for stdin)")
     g.add_argument("-F", "--fixed-strings", action="store_true", help="patterns are literals")
+    g.add_argument("--no-fixed-strings", dest="fixed_strings", action="store_false")
     g.add_argument("-i", "--ignore-case", dest="case", action="append_const", const="insensitive")
     g.add_argument("-S", "--smart-case", dest="case", action="append_const", const="smart",
                    help="insensitive unless the pattern has an uppercase letter")
@@ -381,6 +382,7 @@ def search_parser() -> Parser:
                    default=[])
     g.add_argument("-x", "--line-regexp", dest="bounds", action="append_const", const="line")
     g.add_argument("-v", "--invert-match", action="store_true")
+    g.add_argument("--no-invert-match", dest="invert_match", action="store_false")
     g.add_argument("-U", "--multiline", action="store_true", help="matches may span lines")
     g.add_argument("--no-multiline", dest="multiline", action="store_false")
     g.add_argument("--multiline-dotall", action="store_true",
@@ -406,7 +408,9 @@ def search_parser() -> Parser:
                        type=_type_change(kind), metavar=metavar, help=text)
     g.add_argument("--type-list", action=_Mode, nargs=0, const="type_list",
                    help="show all file types and exit")
-    g.add_argument("--hidden", action="store_true", help="search hidden files and directories")
+    g.add_argument("-.", "--hidden", action="store_true",
+                   help="search hidden files and directories")
+    g.add_argument("--no-hidden", dest="hidden", action="store_false")
     g.add_argument("--no-ignore", action=_AllIgnoreKinds, nargs=0, const=True,
                    help="don't respect ignore files (as all the --no-ignore-* below)")
     g.add_argument("--ignore", action=_AllIgnoreKinds, nargs=0, const=False)
@@ -419,7 +423,7 @@ def search_parser() -> Parser:
     g.add_argument("--no-ignore-files", action="store_true",
                    help="no --ignore-file, wherever given")
     g.add_argument("--ignore-files", dest="no_ignore_files", action="store_false")
-    g.add_argument("-d", "--max-depth", type=_count, metavar="NUM",
+    g.add_argument("-d", "--max-depth", "--maxdepth", type=_count, metavar="NUM",
                    help="descend at most NUM directories below each path (0: the paths only)")
     g.add_argument("--max-filesize", type=_file_size, metavar="NUM+SUFFIX?",
                    help="leave out files found by walking that are bigger (suffixes K, M, G)")
