@@ -1067,3 +1067,12 @@ def test_standard_input_is_read_once(tree: Path, env: dict[str, str], args: list
     got = run([*TRIGREP, *args], tree, env, stdin=b"foo\n")
     assert (got.out, got.code) == (want.out, want.code)
     assert got.err == want.err.replace(b"rg: ", b"trigrep: ")
+
+
+def test_a_path_that_is_not_utf8_in_a_message(tree: Path, env: dict[str, str]) -> None:
+    """rg shows such a path's undecodable bytes as U+FFFD in its messages."""
+    args = ["foo", os.fsdecode(b"nosuch\xff"), "src/main.c"]
+    want = run([RG, "--sort", "path", *args], tree, env)
+    got = run([*TRIGREP, *args], tree, env)
+    assert (got.out, got.code) == (want.out, want.code)
+    assert got.err == want.err.replace(b"rg: ", b"trigrep: ")

@@ -269,9 +269,28 @@ def _exit_now(code: int) -> "NoReturn":
     os._exit(code)
 
 
+def _lossy_messages() -> None:
+    """rg names a path that is not UTF-8 in its messages with U+FFFD for the bytes it cannot
+    decode; Python's stderr would write the surrogates they became as `\\udcff` escapes."""
+    stream = sys.stderr
+    if not (hasattr(stream, "reconfigure") and (stream.encoding or "").lower() in (
+            "utf-8", "utf8")):
+        return
+    import codecs  # (loaded at start-up already, by the interpreter's own encodings)
+
+    codecs.register_error("trigrep-lossy", _as_replacement_characters)
+    stream.reconfigure(errors="trigrep-lossy")
+
+
+def _as_replacement_characters(error: UnicodeError) -> tuple[bytes, int]:
+    assert isinstance(error, UnicodeEncodeError)  # (an encoder takes bytes, or ASCII text)
+    return "\ufffd".encode() * (error.end - error.start), error.end
+
+
 def main(argv: "Sequence[str] | None" = None, *, quick_exit: bool = False) -> int:
     """Entry point of the `trigrep` command; returns the process exit code. `quick_exit`:
     a search a daemon answered ends the process (see `_exit_now`)."""
+    _lossy_messages()
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else "search"
     if argv and argv[0] == command:
