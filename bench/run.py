@@ -836,8 +836,6 @@ def measure_burst(tree: Path, edited: Path, daemon: Daemon) -> list[list[str]]:
     probe = QUERIES[0].args
     baseline = daemon.search(probe)
     before = [daemon.search(probe).seconds for _ in range(5)]
-    status = daemon.status() or {}
-    updates_before = sum(int(r.get("index_updates", 0)) for r in status.get("roots", []))
     during: list[Run] = []
     done = threading.Event()
 
@@ -857,6 +855,8 @@ def measure_burst(tree: Path, edited: Path, daemon: Daemon) -> list[list[str]]:
     def absorbed(needed: int) -> bool:
         finished, running = updates()
         return finished >= needed and not running
+
+    updates_before, _ = updates()
 
     def until(condition: Callable[[], bool], start: float) -> Cell:
         while not condition():

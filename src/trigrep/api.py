@@ -242,11 +242,11 @@ class Index:
             before_context=context if before_context is None else before_context,
             after_context=context if after_context is None else after_context,
         )
-        roots = [os.path.join(self.root, p) for p in paths] or [self.root]
-        for path in paths:
-            if os.path.commonpath([self.root, os.path.abspath(os.path.join(self.root, path))]
-                                  ) != self.root:
+        roots = [os.path.join(self.root, p) for p in paths]
+        for path, root in zip(paths, roots, strict=True):
+            if os.path.commonpath([self.root, os.path.abspath(root)]) != self.root:
                 raise PathError(f"{path}: outside the tree ({self.root})")
+        roots = roots or [self.root]
         warm = self._warm_tree()
         run = SearchRun(roots, query, walk_opts, out_opts, reader=None if warm else self._open(),
                         warm=warm)
@@ -266,9 +266,8 @@ class Index:
 
 def _strings(name: str, value: str | Sequence[str]) -> list[str]:
     """An option of one string or several (a lone string is one value, not its letters)."""
-    if not isinstance(value, (str, list, tuple)):
-        raise Error(f"{name} must be a string or a list of strings, not {value!r}")
-    values = [value] if isinstance(value, str) else list(value)
+    values = [value] if isinstance(value, str) else (
+        list(value) if isinstance(value, (list, tuple)) else [None])
     if not all(isinstance(v, str) for v in values):
         raise Error(f"{name} must be a string or a list of strings, not {value!r}")
     return values

@@ -232,7 +232,6 @@ _SPECIAL_WORD = {
 }
 
 
-
 def _is_whitespace(ch: str) -> bool:
     """Rust's `char::is_whitespace` (Unicode's White_Space), which `(?x)` and counted
     repetitions skip: Python's `str.isspace` also takes U+001C to U+001F."""
@@ -248,6 +247,7 @@ def _is_alphabetic(ch: str) -> bool:
     import rurex  # (Python has no table of the property: the regex engine has)
 
     return rurex.compile(r"\A\p{Alphabetic}\z").search(ch) is not None
+
 
 def _error(message: str) -> PatternError:
     return PatternError(f"regex parse error: {message}")
