@@ -325,6 +325,19 @@ ARGS: list[list[str]] = [
     ["(?i)straße"],
     ["a*"],
     [""],
+    # --stop-on-nonmatch: as rg 14.1, the last of it and -U wins (--no-multiline leaves it
+    # off); rg knows no --no-stop-on-nonmatch
+    ["--stop-on-nonmatch", "-n", "foo"],
+    ["--stop-on-nonmatch", "-v", "-n", "-C1", "foo"],
+    ["--stop-on-nonmatch", "-c", "o"],
+    ["--stop-on-nonmatch", "--json", "-v", "-m2", "o", "src/main.c"],
+    ["--stop-on-nonmatch", "-U", "-n", "foo"],
+    ["-U", "--stop-on-nonmatch", "-n", "foo"],
+    ["-U", "--stop-on-nonmatch", "foo\\nbar"],
+    ["--stop-on-nonmatch", "-U", "foo\\nbar"],
+    ["-U", "--no-multiline", "--stop-on-nonmatch", "foo"],
+    ["--stop-on-nonmatch", "-U", "--no-multiline", "-v", "foo"],
+    ["--no-stop-on-nonmatch", "foo"],
 ]
 
 
@@ -514,6 +527,8 @@ STATS_ARGS = [
     ["--heading", "-n", "foo"], ["-C1", "foo"], ["-c", "-v", "foo", "src"], ["--json", "foo"],
     ["-U", "foo\\nbar"], ["-a", "foo"], ["--binary", "foo"], ["-uuu", "-C1", "foo"],
     ["--passthru", "bar"], ["-r", "X", "foo"], ["-w", "PM_RESUME"], ["--no-stats", "foo"],
+    ["--stop-on-nonmatch", "foo"], ["--stop-on-nonmatch", "-v", "-C1", "foo"],
+    ["--stop-on-nonmatch", "-c", "foo", "src/main.c", "src/binary.bin"],
     # counting them, rg's printer knows each line's matches: its -M note says how many
     ["-M", "5", "foo"], ["-M", "5", "--max-columns-preview", "foo"],
 ]

@@ -199,6 +199,11 @@ def test_globs_and_types_filter_the_cached_walk(tree: Path, daemon: Daemon) -> N
         (tree / "src" / "x.log").unlink(missing_ok=True)
 
 
+def test_stop_on_nonmatch_is_served_like_rg(tree: Path, daemon: Daemon) -> None:
+    assert_all_like_rg(tree, daemon, [["--stop-on-nonmatch", "-n", "foo"],
+                                      ["--stop-on-nonmatch", "-v", "-C1", "--json", "foo"]])
+
+
 def assert_some_like_rg(tree: Path, daemon: Daemon) -> None:
     assert_all_like_rg(tree, daemon, [["foo"], ["-c", "bar", "."], ["--files"]])
 

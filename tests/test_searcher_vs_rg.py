@@ -405,3 +405,85 @@ def test_binary_head_searches_like_the_whole_file(
         printer.finish()
         outputs.append((_normalise(buf.getvalue(), "--json" in flags), printer.matched))
     assert outputs[1] == outputs[0]
+
+
+# --stop-on-nonmatch: rg stops a file's line-by-line search at the first line that is no match
+# after one that is. With -v its fast path passes over the regex's line ending the first run
+# of matches (within one read buffer: a walked file's first read is 3 bytes), see
+# searcher._UntilNonmatch; NULs before and after where it stops, CRLF, no final newline.
+STOP_FILES: dict[str, bytes] = {
+    "f.txt": b"X1\na\nX2\na\na\nX3\n",
+    "h.txt": b"a\nX1\nX2\na\nX3\n",
+    "starts.txt": b"X1\nX2\na\nX3\n",
+    "twin.txt": b"a\nX1\nX2\nb\nc\nX3\nd\n",
+    "peek.txt": b"a\na\nX\nb\nb\nX\nc\n",
+    "noeol.txt": b"X1\nX2\na\nX3",
+    "noeol2.txt": b"a\nX1\nb",
+    "crlf.txt": b"X1\r\nX2\r\na\r\nX3\r\nb\r\n",
+    "all.txt": b"X1 X2\nX3\n",
+    "none.txt": b"a\nb\n",
+    "empty.txt": b"",
+    "nul_before.bin": b"a\x00\nX1\nX2\nb\nX3\n",
+    "nul_after.bin": b"X1\nX2\nb\nX3\x00\n",
+    "nul_next.bin": b"b\nX1\n\x00\nX2\n",
+    "nul_late.bin": b"X line\n" * 9000 + b"b\n\x00\nX\n",
+    "big.txt": b"b\n" + b"X line\n" * 10000 + b"b\n" * 5 + b"X\n",
+    "big_v.txt": b"b line\n" * 10000 + b"X\nb\nX\n" + b"b\n" * 3,
+}
+STOP_PATTERNS = ["X", "X[13]|b", "", "^$"]
+STOP_FLAGS: list[list[str]] = [
+    ["-n"], ["-n", "-A1"], ["-n", "-A2"], ["-n", "-B1"], ["-n", "-C1"], ["-c"], ["-l"],
+    ["--count-matches"], ["-o", "-n"], ["--json"], ["--json", "-C1"],
+    ["--passthru", "-n"], ["-m1", "-A3", "-n"], ["-m2", "--json"], ["-c", "-m1"],
+    ["--files-without-match"], ["-q"], ["-b", "-B2"],
+    ["-v", "-n"], ["-v", "-n", "-A1"], ["-v", "-n", "-A2"], ["-v", "-n", "-B1"],
+    ["-v", "-n", "-C1"], ["-v", "--passthru", "-n"], ["-v", "-c"], ["-v", "-l"],
+    ["-v", "--json"], ["-v", "--json", "-B1"], ["-v", "-m1", "-A3", "-n"],
+    ["-v", "-m2", "--json", "-A1"], ["-v", "-o", "-C1"],
+    # --crlf: rg's line-by-line check strips only a `\r\n`: `^$` matches after a lone `\n`
+    ["--crlf", "-n", "-A1"], ["--crlf", "-v", "--json"], ["--crlf", "--passthru", "-n"],
+]
+
+
+@pytest.fixture(scope="module")
+def stop_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _module_tree(tmp_path_factory, "stop", STOP_FILES)
+
+
+@pytest.mark.parametrize("flags", STOP_FLAGS, ids=" ".join)
+@pytest.mark.parametrize("pattern", STOP_PATTERNS)
+def test_stop_on_nonmatch(stop_tree: Path, pattern: str, flags: list[str]) -> None:
+    flags = ["--stop-on-nonmatch", *flags]
+    small = sorted(name for name, data in STOP_FILES.items() if len(data) < BUFFER_CAPACITY)
+    for paths in (None, ["f.txt"], ["h.txt", "nul_after.bin"], small, sorted(STOP_FILES)):
+        _compare(stop_tree, pattern, flags, paths)
+
+
+_STOP_CHUNKS = st.sampled_from([b"X", b"a", b"Xa", b"\n", b"\n", b"\n", b"\r\n", b"\x00"])
+_STOP_FLAGS = st.tuples(
+    st.sampled_from([[], ["-v"]]),
+    st.sampled_from([[], ["-m1"], ["-m2"]]),
+    st.sampled_from([[], ["-A1"], ["-B1"], ["-C1"], ["-A2"], ["--passthru"]]),
+    st.sampled_from([[], ["-c"], ["--count-matches"], ["-l"], ["-o"], ["--json"], ["-n"]]),
+).map(lambda groups: ["--stop-on-nonmatch", *itertools.chain.from_iterable(groups)])
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    contents=st.lists(st.lists(_STOP_CHUNKS, max_size=16).map(b"".join), min_size=1,
+                      max_size=3),
+    pattern=st.sampled_from(["X", "^a", "a$", "", "^$"]),
+    flags=_STOP_FLAGS,
+    explicit=st.booleans(),
+)
+def test_stop_on_nonmatch_random(
+    tmp_path: Path, contents: list[bytes], pattern: str, flags: list[str], explicit: bool
+) -> None:
+    root = tmp_path / "random"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    names = [f"f{i}.txt" for i in range(len(contents))]
+    for name, data in zip(names, contents, strict=True):
+        (root / name).write_bytes(data)
+    _compare(root, pattern, flags, names if explicit else None)

@@ -321,6 +321,16 @@ class _Context(argparse.Action):
         namespace.passthru = False
 
 
+class _LineMode(argparse.Action):
+    """-U and --stop-on-nonmatch: as in rg 14.1, each turns the other off (--no-multiline
+    turns only -U off)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        namespace.multiline = self.dest == "multiline"
+        namespace.stop_on_nonmatch = not namespace.multiline
+
+
 class _Passthru(argparse.Action):
     """--passthru: replaces any -A, -B and -C given before it."""
 
@@ -383,7 +393,8 @@ def search_parser() -> Parser:
     g.add_argument("-x", "--line-regexp", dest="bounds", action="append_const", const="line")
     g.add_argument("-v", "--invert-match", action="store_true")
     g.add_argument("--no-invert-match", dest="invert_match", action="store_false")
-    g.add_argument("-U", "--multiline", action="store_true", help="matches may span lines")
+    g.add_argument("-U", "--multiline", action=_LineMode, nargs=0, default=False,
+                   help="matches may span lines")
     g.add_argument("--no-multiline", dest="multiline", action="store_false")
     g.add_argument("--multiline-dotall", action="store_true",
                    help="with -U, '.' matches line terminators too")
@@ -513,6 +524,9 @@ def search_parser() -> Parser:
         g.add_argument(*flags, action=_Context, type=_count, metavar="NUM")
     g.add_argument("--passthru", "--passthrough", action=_Passthru, nargs=0, default=False,
                    help="print every line, matching or not (the last of it and -A/-B/-C wins)")
+    g.add_argument("--stop-on-nonmatch", action=_LineMode, nargs=0, default=False,
+                   help="stop searching a file at the first non-matching line after a "
+                   "matching one (the last of it and -U wins)")
     # What is printed: as in rg, the last of these flags decides.
     for flags, mode, text in _MODE_FLAGS:
         g.add_argument(*flags, dest="modes", action=_Mode, nargs=0, const=mode, help=text)
@@ -655,7 +669,7 @@ def search_options(
         messages=ns.messages, ignore_messages=ns.ignore_messages,
         before_context=context if ns.before_context is None else ns.before_context,
         after_context=context if ns.after_context is None else ns.after_context,
-        passthru=ns.passthru, stats=ns.stats,
+        passthru=ns.passthru, stop_on_nonmatch=ns.stop_on_nonmatch, stats=ns.stats,
     )
     return match_opts, out_opts
 

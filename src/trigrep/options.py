@@ -133,6 +133,9 @@ class OutputOptions:
     before_context: int = 0
     after_context: int = 0
     passthru: bool = False  # --passthru: every line of every file searched, matching or not
+    # --stop-on-nonmatch: a file's search (line by line, never -U) ends at the first line that
+    # is no match after one that is
+    stop_on_nonmatch: bool = False
     stats: bool = False  # --stats: totals after the output (every file searched in full)
     def shown_path(self, display_path: str) -> bytes:
         """A path as the text printers show it (--json shows paths as they are)."""

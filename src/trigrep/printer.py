@@ -329,11 +329,12 @@ class LineFormat(FileFormat):
             if events:
                 chunks.append(self._ended(before + before.join(e.lines for e in events)))
         else:
-            for event in events:
-                # rg breaks before a line past a gap; a -U search can go back a line (see
-                # searcher._MultiLine), which is never a break.
+            for i, event in enumerate(events):
+                # rg breaks before a line past a gap (but the one `unbroken`); a -U search
+                # can go back a line (see searcher._MultiLine), which is never a break.
                 if has_context:
-                    if last_line is not None and event.line_number > last_line + 1:
+                    if (last_line is not None and event.line_number > last_line + 1
+                            and i != result.unbroken):
                         chunks.append(self.context_break)
                     last_line = event.last_line_number
                 chunks.extend(self._event(self._replaced(event), lead, result.multiline))

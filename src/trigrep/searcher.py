@@ -9,11 +9,12 @@ and NUL bytes are handled by the binary mode rg would use for that file, includi
 from __future__ import annotations
 
 import sys
-from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
+from itertools import chain
 from typing import NamedTuple
 
 import rurex
@@ -110,6 +111,9 @@ class FileResult:
     # The text printer stops before this event index (CONVERT modes after a NUL was seen),
     # counting the event there only if it is a match.
     text_cut: int | None = None
+    # Index of an after-context event rg prints without a break before it although lines
+    # were skipped before it (see searcher._Core._after_line).
+    unbroken: int | None = None
     bytes_searched: int = 0  # rg's stats; only --json and --stats report it: only then computed
     multiline: bool = False  # -U: events may span lines; -c counts matches
     # rg reports this error for the file (a -z program failed); its search then counts for
@@ -180,7 +184,7 @@ def _trimmed_end(data: bytes, line_end: int, line_start: int, crlf: bool) -> int
 
 
 def _stream_reads(
-    data: bytes, context: int, visited: Sequence[int] = ()
+    data: bytes, context: int, visited: Sequence[tuple[int, int]] = ()
 ) -> Iterator[tuple[int, int, int]]:
     """rg's buffered reads of `data`: (the offset the buffer starts at, i.e. the bytes rg
     has consumed before this read; the end of the bytes read; the end of the lines complete
@@ -189,9 +193,9 @@ def _stream_reads(
     Emulates grep-searcher's LineBuffer: a 64 KiB buffer, refilled after the complete lines
     are searched, keeping the partial last line and, with context, the last `context` + 1
     complete lines (lines::preceding counts back from the last line) unless rg visited them
-    already (printed them: `visited` are the ends of those lines, sorted); the buffer doubles
-    when a line does not fit. The first read returns only BOM_PEEK bytes; an unterminated
-    last line is searched after one more, empty, read.
+    already (printed them while searching that buffer: `visited`, see `_visits`); the buffer
+    doubles when a line does not fit. The first read returns only BOM_PEEK bytes; an
+    unterminated last line is searched after one more, empty, read.
     """
     capacity = BUFFER_CAPACITY
     searched_end = read_end = consumed = 0
@@ -211,8 +215,8 @@ def _stream_reads(
             if kept == 0:
                 break
             kept = _line_start(data, kept - 1)
-        last_visited = bisect_right(visited, searched_end)
-        consumed = max(kept, visited[last_visited - 1] if last_visited else 0)
+        last_visited = bisect_left(visited, (searched_end,))
+        consumed = max(kept, visited[last_visited - 1][1] if last_visited else 0)
 
 
 def _stream_searched_end(data: bytes, nul: int, context: int) -> int:
@@ -225,7 +229,9 @@ def _stream_searched_end(data: bytes, nul: int, context: int) -> int:
     return searched_before
 
 
-def _consumed_by_read_of(data: bytes, nul: int, context: int, visited: Sequence[int]) -> int:
+def _consumed_by_read_of(
+    data: bytes, nul: int, context: int, visited: Sequence[tuple[int, int]]
+) -> int:
     """What rg's buffer had consumed when the read that met `nul` ended its search (QUIT):
     its `bytes_searched`."""
     for consumed, read_end, _ in _stream_reads(data, context, visited):
@@ -236,29 +242,27 @@ def _consumed_by_read_of(data: bytes, nul: int, context: int, visited: Sequence[
 
 def _bytes_searched(
     data: bytes,
-    query: Query,
     collector: _Collector,
+    visited: Sequence[tuple[int, int]],
     end: int,
-    stopped: bool,
+    stopped_at: int | None,
     context: int,
     slice_mode: bool,
 ) -> int:
-    """rg's `bytes_searched`: `end` unless the search `stopped` early (-m), before the
-    lines after the last one emitted.
+    """rg's `bytes_searched`: `end` unless the search stopped early (-m, -l,
+    --stop-on-nonmatch) at `stopped_at`, before the lines after it.
 
-    A slice (memory map, -U) then counts up to the last line that matched (with -v: up to the
-    regex's match that ended that run of lines); both count no further than a NUL that ended
-    the search. A read search counts what its buffer had consumed when it stopped: the
-    offset of the buffer in which the last line was searched.
+    A slice (memory map) counts up to there, and no further than a NUL that ended the search;
+    a read search counts what its buffer had consumed when it stopped: the offset of the
+    buffer in which the line ending at `stopped_at` was searched.
     """
     if slice_mode:
         binary_offset = collector.result.binary_offset
-        if stopped:
-            return _slice_stopped_at(data, query, collector.match_end, end, binary_offset)
-        return end if binary_offset is None else min(binary_offset, end)
-    if not stopped:
+        searched = end if stopped_at is None else stopped_at
+        return searched if binary_offset is None else min(binary_offset, searched)
+    if stopped_at is None:
         return end
-    return _consumed_at(data, context, collector.visited, collector.emitted_end, end)
+    return _consumed_at(data, context, visited, stopped_at, end)
 
 
 def _slice_stopped_at(
@@ -276,7 +280,7 @@ def _slice_stopped_at(
 
 
 def _consumed_at(
-    data: bytes, context: int, visited: Sequence[int], position: int, end: int
+    data: bytes, context: int, visited: Sequence[tuple[int, int]], position: int, end: int
 ) -> int:
     """What rg's buffer had consumed when it searched the line ending at `position`."""
     for consumed, _, searched_end in _stream_reads(data, context, visited):
@@ -286,8 +290,8 @@ def _consumed_at(
 
 
 def _standard_stats_at_cut(
-    result: FileResult, data: bytes, query: Query, context: int, visited: Sequence[int],
-    slice_mode: bool,
+    result: FileResult, data: bytes, query: Query, context: int,
+    visited: Sequence[tuple[int, int]], slice_mode: bool,
 ) -> None:
     """--stats of rg's standard printer, which ends the search at `text_cut` (a match after
     a NUL in CONVERT modes): only what it was given before counts, and a slice searched line
@@ -310,11 +314,12 @@ def _standard_stats_at_cut(
         result.bytes_searched = _consumed_at(data, context, visited[: cut + 1], stop, stop)
 
 
-def _matching_lines(query: Query, data: bytes, end: int) -> Iterator[tuple[int, int]]:
-    """Line ranges (start, end) holding a match, searched line by line as grep-searcher does
-    (-U across lines: see _MultiLine)."""
+def _matching_lines(
+    query: Query, data: bytes, end: int, pos: int = 0
+) -> Iterator[tuple[int, int]]:
+    """Line ranges (start, end) holding a match, from the line start `pos` on, searched line
+    by line as grep-searcher does (-U across lines: see _MultiLine)."""
     regex = query.regex
-    pos = 0
     while pos < end:
         m = regex.search(data, pos, end)
         if m is None:
@@ -410,7 +415,6 @@ class _Collector:
         self.slice_mode = slice_mode
         self.lines = _Lines(data)
         self.emitted_end = 0  # end of the last line emitted
-        self.visited: list[int] = []  # end of each line emitted, in order
         self.match_end = 0  # end of the last matching line emitted
         self.detect_at: int | None = None  # offset from which the NUL is known (CONVERT)
         self.quit = False  # QUIT mode met a NUL in a printed line (-U)
@@ -436,7 +440,6 @@ class _Collector:
         event = LineEvent(is_match, self.lines.at(start), start, self.data[start:stop], spans)
         self.result.events.append(event)
         self.emitted_end = stop
-        self.visited.append(stop)
         if is_match:
             self.match_end = stop
             self.match_events += 1
@@ -472,7 +475,8 @@ class _Quota:
 
     The lines and JSON printers count events and, past the limit, go on while after-context
     is owed (a match met then counts as context); the summary printers (-c, -l, ...) count
-    the regex's matches in what they get (-U), and -l, -q, --files-without-match stop at once.
+    lines, or with -U the regex's matches in what they get (`matched`'s `matches`), and -l,
+    -q, --files-without-match stop at once.
     """
 
     def __init__(self, opts: OutputOptions, limit: int | None, after: int, stop_at_first: bool):
@@ -506,22 +510,12 @@ class _Quota:
         return self._limit_reached() and self.after_left == 0
 
 
-class _MultiLine:
-    """rg 14.1's multi-line searcher (grep-searcher's MultiLine over its Core), step by step.
+class _Core:
+    """What grep-searcher's Core does with the lines its searchers find: it hands them to the
+    printer as matches or context, stopping on the printer's verdict (`_Quota`).
 
-    Its output differs from a line-by-line search in ways only a faithful copy reproduces:
-    - the regex is re-run on the rest of the buffer from where the last match ended, so `\\A`,
-      `^` and word boundaries see a text start there (`Query.restart_sensitive`);
-    - matches on touching lines go to the printer as one group, each group only once the
-      next match that does not touch it is found; with -v the lines between the lines of
-      consecutive matches are the matches, and a match starting on the last line of the
-      previous one is never seen;
-    - the printer's verdict (`_Quota`) stops the search, except on the last group, where rg
-      ignores it and still prints the after-context owed: a context line can come twice, or
-      after a match past -m; an empty last group (a match after the final terminator) gets
-      its context lines printed but no match.
-    `last_visited` and `after_left` are Core's: the end of the last line the printer took,
-    and the after-context lines owed.
+    `pos`, `last_visited` and `after_left` are Core's: where the search is, the end of the
+    last line the printer took, and the after-context lines owed.
     """
 
     def __init__(
@@ -538,6 +532,99 @@ class _MultiLine:
         self.pos = 0
         self.last_visited = 0
         self.after_left = 0
+
+    def _sink_context(self, upto: int, at_end: bool = False) -> bool:
+        """The context lines before `upto`: with --passthru every line not printed yet, else
+        the after-context owed and (unless `at_end`) the before-context."""
+        if self.passthru:
+            return self._lines_upto(self.last_visited, upto)
+        if at_end:
+            return self._after_context(upto)
+        return self._after_context(upto) and self._before_context(upto)
+
+    def _after_context(self, upto: int) -> bool:
+        start = self.last_visited
+        while self.after_left and start < upto:
+            stop = _line_end(self.data, start, upto)
+            if not self._after_line(start, stop):
+                return False
+            start = stop
+        return True
+
+    def _after_line(self, start: int, stop: int) -> bool:
+        """One after-context line. rg puts no break before it, even past lines it skipped
+        (which only --stop-on-nonmatch -v does: see `_UntilNonmatch`)."""
+        if start > self.last_visited:
+            self.collector.result.unbroken = len(self.collector.result.events)
+        if not self._context(start, stop, is_after=True):
+            return False
+        self.after_left -= 1
+        return True
+
+    def _before_context(self, upto: int) -> bool:
+        start = upto
+        for _ in range(self.before):
+            if start <= self.last_visited:
+                break
+            start = _line_start(self.data, start - 1)
+        return self._lines_upto(start, upto, before=True)
+
+    def _lines_upto(self, start: int, upto: int, *, before: bool = False) -> bool:
+        """Context lines (not after-context) from `start` to `upto`; `before`: a match's
+        before-context."""
+        while start < upto:
+            stop = _line_end(self.data, start, upto)
+            if before:
+                self.collector.before_lines.add(len(self.collector.result.events))
+            if not self._context(start, stop, is_after=False):
+                return False
+            start = stop
+        return True
+
+    def _context(self, start: int, stop: int, is_after: bool) -> bool:
+        collector = self.collector
+        spans = collector.context_spans(start, stop) if collector.context_spans else []
+        if not collector.emit(False, start, stop, spans) or not self.quota.context(is_after):
+            return False
+        self.last_visited = stop
+        return True
+
+    def _matched(self, start: int, stop: int) -> bool:
+        if start == stop:  # a match after the final terminator is no line
+            return False
+        spans = [] if self.query.invert else _submatches(self.query, self.data, start, stop)
+        counted = len(spans) if self.query.multiline else 1  # (see _Quota)
+        if not self.collector.emit(True, start, stop, spans) or not self.quota.matched(counted):
+            return False
+        self.last_visited = stop
+        self.after_left = self.after
+        return True
+
+    def _matched_lines(self, start: int, stop: int) -> bool:
+        """Each line from `start` to `stop` as a match."""
+        while start < stop:
+            line_end = _line_end(self.data, start, stop)
+            if not self._matched(start, line_end):
+                return False
+            start = line_end
+        return True
+
+
+class _MultiLine(_Core):
+    """rg 14.1's multi-line searcher (grep-searcher's MultiLine over its Core), step by step.
+
+    Its output differs from a line-by-line search in ways only a faithful copy reproduces:
+    - the regex is re-run on the rest of the buffer from where the last match ended, so `\\A`,
+      `^` and word boundaries see a text start there (`Query.restart_sensitive`);
+    - matches on touching lines go to the printer as one group, each group only once the
+      next match that does not touch it is found; with -v the lines between the lines of
+      consecutive matches are the matches, and a match starting on the last line of the
+      previous one is never seen;
+    - the printer's verdict (`_Quota`) stops the search, except on the last group, where rg
+      ignores it and still prints the after-context owed: a context line can come twice, or
+      after a match past -m; an empty last group (a match after the final terminator) gets
+      its context lines printed but no match.
+    """
 
     def run(self) -> int:
         """Search, emitting events; returns where the search stopped (rg's bytes_searched)."""
@@ -607,74 +694,82 @@ class _MultiLine:
             run_end, self.pos = _locate(self.data, *found)
         if run_start == run_end:
             return True
-        if not self._sink_context(run_start):
-            return False
-        while run_start < run_end:
-            line_end = _line_end(self.data, run_start, run_end)
-            if not self._matched(run_start, line_end):
-                return False
-            run_start = line_end
-        return True
+        return self._sink_context(run_start) and self._matched_lines(run_start, run_end)
 
-    def _sink_context(self, upto: int, at_end: bool = False) -> bool:
-        """The context lines before `upto`: with --passthru every line not printed yet, else
-        the after-context owed and (unless `at_end`) the before-context."""
-        if self.passthru:
-            return self._lines_upto(self.last_visited, upto)
-        if at_end:
-            return self._after_context(upto)
-        return self._after_context(upto) and self._before_context(upto)
 
-    def _after_context(self, upto: int) -> bool:
-        if self.after_left == 0:
-            return True
-        start = self.last_visited
-        while start < upto:
-            stop = _line_end(self.data, start, upto)
-            if not self._context(start, stop, is_after=True):
+class _UntilNonmatch(_Core):
+    """rg 14.1's line-by-line search with --stop-on-nonmatch (its Core's match_by_line).
+
+    Without --passthru, Core's fast path finds the first match; with -v, that is the first
+    run of lines the regex does not match within one read buffer, and the regex's line that
+    ends it is passed over unseen (not as after-context, unless it ends the buffer;
+    before-context may bring it back). Its slow path then goes on line by line from there,
+    and stops after the first line that is no match, printed only as after-context if some
+    is owed. With --passthru the slow path does it all, the lines before the first match
+    being context.
+    """
+
+    has_matched = False  # Core's: a line matched (then the first that does not stops it)
+
+    def run(self, buffer_ends: Iterable[int], end: int) -> int | None:
+        """Search up to `end`, emitting events; returns where the search stopped early (rg's
+        `pos`), or None. `buffer_ends`: where rg's read buffers end, the last at `end` or
+        past it (one buffer for a slice): only the fast path of -v sees them."""
+        keepgoing = self.passthru or self._fast(buffer_ends, end)
+        return None if keepgoing and self._slow(end) else self.pos
+
+    def _fast(self, buffer_ends: Iterable[int], end: int) -> bool:
+        """Core's fast path, up to and including its first match."""
+        if not self.query.invert:
+            line = next(_matching_lines(self.query, self.data, end), None)
+            if line is None:
+                self.pos = end
+                return True
+            self.has_matched = True
+            if not self._sink_context(line[0]):
                 return False
-            self.after_left -= 1
-            if self.after_left == 0:
+            self.pos = line[1]
+            return self._matched(*line)
+        for buffer_end in buffer_ends:
+            buffer_end = min(buffer_end, end)
+            hits = _matching_lines(self.query, self.data, buffer_end, self.pos)
+            for hit_start, hit_end in chain(hits, [(buffer_end, buffer_end)]):
+                run_start, self.pos = self.pos, hit_end
+                if run_start < hit_start:
+                    self.has_matched = True
+                    # (a run that ends at the buffer's end gets the after-context owed there:
+                    # the regex's line, when it ends the buffer)
+                    return (self._sink_context(run_start)
+                            and self._matched_lines(run_start, hit_start)
+                            and (self.pos < buffer_end or self._after_context(buffer_end)))
+            if buffer_end == end:
                 break
-            start = stop
         return True
 
-    def _before_context(self, upto: int) -> bool:
-        start = upto
-        for _ in range(self.before):
-            if start <= self.last_visited:
-                break
-            start = _line_start(self.data, start - 1)
-        return self._lines_upto(start, upto, before=True)
-
-    def _lines_upto(self, start: int, upto: int, *, before: bool = False) -> bool:
-        """Context lines (not after-context) from `start` to `upto`; `before`: a match's
-        before-context."""
-        while start < upto:
-            stop = _line_end(self.data, start, upto)
-            if before:
-                self.collector.before_lines.add(len(self.collector.result.events))
-            if not self._context(start, stop, is_after=False):
+    def _slow(self, end: int) -> bool:
+        """Core's slow path from `pos`: False once it stopped (see the class)."""
+        data, regex, invert = self.data, self.query.regex, self.query.invert
+        # Each line is searched alone, without its terminator (lines::without_terminator):
+        # with --crlf only a `\r\n` is one, so `^$` matches after a lone `\n`.
+        terminator = b"\r\n" if self.query.crlf else b"\n"
+        while self.pos < end:
+            start = self.pos
+            self.pos = _line_end(data, start, end)
+            stop = self.pos
+            if data.endswith(terminator, start, stop):
+                stop -= len(terminator)
+            success = (regex.search(data, start, stop) is None) == invert
+            if success:
+                self.has_matched = True
+                keepgoing = self._before_context(start) and self._matched(start, self.pos)
+            elif self.after_left:
+                keepgoing = self._after_line(start, self.pos)
+            elif self.passthru:
+                keepgoing = self._context(start, self.pos, is_after=False)
+            else:
+                keepgoing = True
+            if not keepgoing or (not success and self.has_matched):
                 return False
-            start = stop
-        return True
-
-    def _context(self, start: int, stop: int, is_after: bool) -> bool:
-        collector = self.collector
-        spans = collector.context_spans(start, stop) if collector.context_spans else []
-        if not collector.emit(False, start, stop, spans) or not self.quota.context(is_after):
-            return False
-        self.last_visited = stop
-        return True
-
-    def _matched(self, start: int, stop: int) -> bool:
-        if start == stop:  # a match after the final terminator is no line
-            return False
-        spans = [] if self.query.invert else _submatches(self.query, self.data, start, stop)
-        if not self.collector.emit(True, start, stop, spans) or not self.quota.matched(len(spans)):
-            return False
-        self.last_visited = stop
-        self.after_left = self.after
         return True
 
 
@@ -685,6 +780,13 @@ def _text_cut(events: list[LineEvent], before_lines: set[int], detect_at: int) -
     before-context lines (`before_lines`, empty when the NUL is met line by line) to the
     printer together with the match, so they are cut when the match is.
     """
+    sunk_at = _sunk_at(events, before_lines)
+    return next((i for i, offset in enumerate(sunk_at) if offset >= detect_at), None)
+
+
+def _sunk_at(events: list[LineEvent], before_lines: set[int]) -> list[int]:
+    """Where rg's search was when it handed each event to the printer: at its line, or for a
+    match's before-context (`before_lines`), at the match."""
     sunk_at = [e.offset for e in events]
     next_match = None
     for i in reversed(range(len(events))):
@@ -692,7 +794,14 @@ def _text_cut(events: list[LineEvent], before_lines: set[int], detect_at: int) -
             next_match = events[i].offset
         elif i in before_lines and next_match is not None:
             sunk_at[i] = next_match
-    return next((i for i, offset in enumerate(sunk_at) if offset >= detect_at), None)
+    return sunk_at
+
+
+def _visits(events: list[LineEvent], before_lines: set[int]) -> list[tuple[int, int]]:
+    """(where rg was searching, the end of the line it visited) for each event, in order: a
+    read buffer keeps the lines after those visited while searching it (see _stream_reads)."""
+    sunk_at = _sunk_at(events, before_lines)
+    return [(at, e.offset + len(e.lines)) for at, e in zip(sunk_at, events, strict=True)]
 
 
 def _search_by_line(
@@ -817,8 +926,9 @@ class BufferSearch:
     after: int = field(init=False)
     passthru: bool = field(init=False)
     # A text file (no NUL, no read error) goes to _search_plain, keeping `kept_lines` events
-    # (None: all), when its search is just its matching lines: no -v, -U, context or
-    # --passthru, and nothing that reports `bytes_searched` (a JSON lines printer).
+    # (None: all), when its search is just its matching lines: no -v, -U, context,
+    # --passthru or --stop-on-nonmatch, and nothing that reports `bytes_searched` (a JSON
+    # lines printer).
     plain: bool = field(init=False)
     kept_lines: int | None = field(init=False)
 
@@ -841,7 +951,8 @@ class BufferSearch:
             "after": after,
             "passthru": passthru,
             "plain": not (query.invert or query.multiline or before or after or opts.passthru
-                          or opts.stats or (opts.json and opts.mode in ("lines", "quiet"))),
+                          or opts.stop_on_nonmatch or opts.stats
+                          or (opts.json and opts.mode in ("lines", "quiet"))),
             "kept_lines": None if opts.mode == "lines" else int(opts.first_line),
         }
         for name, value in derived.items():
@@ -883,6 +994,7 @@ class BufferSearch:
 
         limit, stop_at_first, need_submatches = (
             self.limit, self.stop_at_first, self.need_submatches)
+        reported = opts.json or opts.stats  # (the only ones that report bytes_searched)
         before, after, passthru = self.before, self.after, self.passthru
         collector = _Collector(data, result, nul, slice_mode)
         if query.invert and need_submatches:
@@ -894,13 +1006,28 @@ class BufferSearch:
             searcher = _MultiLine(data, query, collector, quota, before, after, passthru)
             searched = searcher.run() if limit != 0 else 0
             stopped = after_pending = False  # only the line-by-line bookkeeping needs these
+            stopped_at = None
+        elif opts.stop_on_nonmatch:
+            quota = _Quota(opts, limit, after, stop_at_first)
+            # (--passthru takes rg's slow path from the start, also for counts and -l)
+            until = _UntilNonmatch(data, query, collector, quota, before, after, opts.passthru)
+            reads = _stream_reads(data, context)  # (-v's fast path reads before any visit)
+            buffer_ends = [end] if slice_mode else (searched_end for _, _, searched_end in reads)
+            stopped_at = until.run(buffer_ends, end) if limit != 0 else 0
+            stopped, after_pending = stopped_at is not None, False
+            searched = end if stopped_at is None else stopped_at
         else:
             stopped, after_pending = _search_by_line(
                 data, query, collector, end, limit, before, after, need_submatches, passthru,
                 opts.first_line,
             )
             searched = collector.emitted_end if stopped else end
+            stopped_at = None  # where -m or -l stopped it: after the last line emitted
+            if stopped and not after_pending and reported:
+                stopped_at = (_slice_stopped_at(data, query, collector.match_end, end, None)
+                              if slice_mode else collector.emitted_end)
         before_lines = collector.before_lines
+        visited = _visits(result.events, before_lines) if reported and not slice_mode else []
         if slice_mode:
             if detect_at is None:  # met line by line, past the up-front check
                 detect_at, before_lines = collector.detect_at, set()
@@ -916,13 +1043,11 @@ class BufferSearch:
         elif opts.json or opts.stats:
             searched_total = end  # of a search not stopped early
             if nul >= 0 and binary is BinaryMode.QUIT and not slice_mode:
-                searched_total = _consumed_by_read_of(data, nul, context, collector.visited)
+                searched_total = _consumed_by_read_of(data, nul, context, visited)
             result.bytes_searched = _bytes_searched(
-                data, query, collector, searched_total, stopped and not after_pending, context,
-                slice_mode,
-            )
+                data, collector, visited, searched_total, stopped_at, context, slice_mode)
         if opts.stats and opts.mode == "lines" and not opts.json and result.text_cut is not None:
-            _standard_stats_at_cut(result, data, query, context, collector.visited, slice_mode)
+            _standard_stats_at_cut(result, data, query, context, visited, slice_mode)
         if read_error is not None and not query.multiline:
             read_all = not (stopped or (nul >= 0 and binary is BinaryMode.QUIT))
             if read_all or len(data) <= PROGRAM_DONE_SIZE:
