@@ -29,7 +29,7 @@ SUBCOMMANDS = ("search", "index", "stats", "mcp", "serve", "status", "stop")
 NO_DAEMON_ENV = "TRIGREP_NO_DAEMON"  # set: searches neither use nor start a daemon
 DEBUG_ENV = "TRIGREP_DEBUG"  # set: internal errors raise (so searches run here, not in a daemon)
 # Flags a daemon must not see: argparse prints their answers on its own stdout.
-_LOCAL_FLAGS = ("--help", "--version")
+_LOCAL_FLAGS = ("--help", "--version", "--pcre2-version")
 _LOCAL_SHORT_FLAGS = frozenset("hV")
 
 
@@ -87,6 +87,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         pre=Preprocessor(ns.pre, tuple(ns.pre_glob), os.getcwd()) if ns.pre else None,
         follow=ns.follow, one_file_system=ns.one_file_system,
         ignore_files=[] if ns.no_ignore_files else ns.ignore_file, encoding=ns.encoding,
+        mmap=ns.mmap, ignore_case_insensitive=ns.ignore_file_case_insensitive,
     )
     if ns.type_list:
         listing = type_list(walk_opts.type_changes)
@@ -98,6 +99,10 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
     match_opts, out_opts = flags.search_options(ns, args)
     if not match_opts.patterns:  # only empty -f files: rg searches nothing, prints nothing
         return 1
+    if ns.engine == "pcre2" and out_opts.max_count != 0:  # (-m0 compiles no pattern)
+        from trigrep.errors import Error
+
+        raise Error("PCRE2 is not available in this build of trigrep")
     code = engine.search(args, match_opts, walk_opts, out_opts, console, warm)
     if use_daemon:
         client.serve_in_background(args[0] if args else ".")

@@ -293,7 +293,8 @@ class SearchRun:
             selected = _selected(self._counted(walked), plan, on_stale, report_all=report_all)
         named = self.paths if self.named_paths is None else self.named_paths
         search = FileSearch.of(self.query, out_opts, self.walk_opts.search_zip, named,
-                               self.render, self.walk_opts.encoding, self.walk_opts.pre)
+                               self.render, self.walk_opts.encoding, self.walk_opts.pre,
+                               self.walk_opts.mmap)
         pool = warm.search_pool if warm is not None else None
         for entry, outcome in search_in_order(selected, search, pool):
             if outcome is None:

@@ -260,9 +260,13 @@ def _pre_globs(globs: tuple[str, ...], base: str) -> Callable[[str], bool]:
 
 
 def _debug_quoted(text: str) -> str:
-    """`text` as Rust's Debug prints a string (rg quotes a failed command so)."""
+    """`text` as Rust's Debug prints a string (rg quotes a failed command so): bytes that are
+    not UTF-8 (surrogate escapes here) as `\\xHH`."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
     escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    if not escaped.isascii():
+        escaped = "".join(
+            f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff" else c for c in escaped)
     return f'"{escaped}"'
 
 

@@ -10,6 +10,7 @@ import argparse
 import functools
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -48,6 +49,9 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)  # rg takes no abbreviated long flag
         super().__init__(*args, **kwargs)
+        # Per parse (a daemon's threads share a parser): each flag taking a value, as given,
+        # in order, for rg's wording of an error in its value.
+        self._given_flags = threading.local()
 
     def error(self, message: str) -> NoReturn:
         unknown = message.removeprefix("unrecognized arguments: ")
@@ -60,6 +64,7 @@ class Parser(argparse.ArgumentParser):
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
         args = list(sys.argv[1:] if args is None else args)
+        self._given_flags.by_action = {}
         parsed, extras = super().parse_known_args(self._flags_first(args), namespace)
         for name, value in vars(parsed).items():  # see _DASHES
             if isinstance(value, list):
@@ -68,6 +73,31 @@ class Parser(argparse.ArgumentParser):
             elif isinstance(value, str):
                 setattr(parsed, name, _given(value))
         return parsed, extras
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        given = self._given_flags.by_action.get(id(action)) if action.nargs is None else None
+        flag = given.pop(0) if given else None
+        try:
+            return super()._get_values(action, arg_strings)
+        except argparse.ArgumentError as e:
+            if flag is None:
+                raise
+            raise Error(f"error parsing flag {flag}: {e.message}") from None
+
+    def _value_given(self, flag: str, action: argparse.Action, value: str) -> str:
+        """`value` given to `flag` (as typed: `-g`, `--glob`), unless it is not UTF-8
+        (undecodable bytes come as surrogates) where rg wants text: then rg's error."""
+        self._given_flags.by_action.setdefault(id(action), []).append(flag)
+        if action.dest in _OS_STRING_VALUES or value.isascii():
+            return value
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            problem = ("separator must be valid UTF-8 (use escape sequences to provide a "
+                       "separator that is not valid UTF-8)" if action.dest in _SEPARATOR_VALUES
+                       else "value is not valid UTF-8")
+            raise Error(f"error parsing flag {flag}: {problem}") from None
+        return value
 
     def _flags_first(self, args: list[str]) -> list[str]:
         """`args` with each flag's separate value joined to it (`--regexp=VALUE`), then the
@@ -104,24 +134,29 @@ class Parser(argparse.ArgumentParser):
                 continue  # "expected one argument" rather than take an empty value
             action = takes_value.get(arg)
             if action is not None and arg.startswith("--") and i < len(args):
-                yield attached(action, args[i])
+                yield attached(action, self._value_given(arg, action, args[i]))
                 i += 1
                 continue
             long = arg.startswith("--")
             flag, value = arg.partition("=")[::2] if long else (arg[:2], arg[2:])
+            if flag in takes_value and (long or value in ("--", "=--")):
+                self._value_given(flag, takes_value[flag], value)
             if value in ("--", "=--") and flag in takes_value and (not long or "=" in arg):
                 yield (flag + "=" if long else flag) + _DASHES  # `--regexp=--`, `-e--`
                 continue
-            if arg.startswith("-") and not arg.startswith("--") and i < len(args):
-                # a cluster of short flags (`-ie`): does it end with one that takes a value?
+            if arg.startswith("-") and not long:
+                # a cluster of short flags (`-ie`): does one take a value (the rest of the
+                # argument, or the next one)?
                 for k in range(1, len(arg)):
                     action = takes_value.get("-" + arg[k])
                     if action is not None or f"-{arg[k]}" not in self._option_string_actions:
                         break
-                if action is not None and k == len(arg) - 1:
+                if action is not None and k < len(arg) - 1:
+                    self._value_given("-" + arg[k], action, arg[k + 1 :])
+                elif action is not None and i < len(args):
                     if k > 1:
                         yield arg[:k]
-                    yield attached(action, args[i])
+                    yield attached(action, self._value_given("-" + arg[k], action, args[i]))
                     i += 1
                     continue
             yield arg
@@ -133,19 +168,30 @@ class Parser(argparse.ArgumentParser):
 _DASHES = "\0--\0"
 
 
+# Flags whose value rg takes as the OS gives it (a path, a command): any other flag's value
+# must be UTF-8, and a separator's says how to give bytes that are not.
+_OS_STRING_VALUES = frozenset(("file", "ignore_file", "pre", "hostname_bin"))
+_SEPARATOR_VALUES = frozenset(
+    ("context_separator", "field_match_separator", "field_context_separator"))
+
+
 def _given(text: str) -> str:
     return "--" if text == _DASHES else text
 
 
 def _count(text: str) -> int:
     """A count as rg parses one (a u64: digits after an optional "+", nothing else)."""
-    text = _given(text)
-    digits = text.removeprefix("+")
+    digits = _given(text).removeprefix("+")
+    if not digits:
+        raise argparse.ArgumentTypeError(
+            "value is not a valid number: cannot parse integer from empty string")
     if not (digits.isascii() and digits.isdigit()):
-        raise argparse.ArgumentTypeError(f"invalid number: {text!r}")
+        raise argparse.ArgumentTypeError(
+            "value is not a valid number: invalid digit found in string")
     value = int(digits)
     if value >= 1 << 64:
-        raise argparse.ArgumentTypeError(f"number too large: {text!r}")
+        raise argparse.ArgumentTypeError(
+            "value is not a valid number: number too large to fit in target type")
     return min(value, sys.maxsize)  # as good as unlimited, and fits islice and range
 
 
@@ -157,15 +203,7 @@ _HEX = b"0123456789abcdefABCDEF"
 def _unescaped(text: str) -> bytes:
     """A separator as rg reads it: `\\n`, `\\r`, `\\t`, `\\0`, `\\\\` and `\\xHH` escapes; any
     other backslash stands for itself."""
-    text = _given(text)
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # bytes that are not UTF-8 (surrogate escapes)
-            raise argparse.ArgumentTypeError(
-                "separator must be valid UTF-8 (use escape sequences to provide a separator "
-                "that is not valid UTF-8)") from None
-    data = os.fsencode(text)
+    data = os.fsencode(_given(text))  # (UTF-8: see _text_value)
     out = bytearray()
     i = 0
     while i < len(data):
@@ -219,7 +257,16 @@ def _file_size(value: str) -> int:
         raise argparse.ArgumentTypeError(
             f"invalid size: invalid format for size '{value}', which should be a non-empty "
             "sequence of digits followed by an optional 'K', 'M' or 'G' suffix")
-    return int(digits) << {"": 0, "K": 10, "M": 20, "G": 30}[unit]
+    size = int(digits) << {"": 0, "K": 10, "M": 20, "G": 30}[unit]
+    if size >= 1 << 64:
+        raise argparse.ArgumentTypeError(f"invalid size: size too big in '{value}'")
+    return size
+
+
+def _engine(value: str) -> str:
+    if value not in ("default", "auto", "pcre2"):
+        raise argparse.ArgumentTypeError(f"unrecognized regex engine '{value}'")
+    return value
 
 
 def _encoding(value: str) -> str:
@@ -312,6 +359,15 @@ class _Mode(argparse.Action):
         namespace.files, namespace.type_list = self.const == "files", self.const == "type_list"
 
 
+class _NoJson(argparse.Action):
+    """--no-json: back to the standard printer after --json; after another mode, nothing."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        if namespace.modes[-1:] == ["json"]:
+            namespace.modes = [*namespace.modes, "lines"]
+
+
 class _Context(argparse.Action):
     """-A, -B, -C: as rg, they replace an earlier --passthru (and keep each other)."""
 
@@ -329,6 +385,15 @@ class _LineMode(argparse.Action):
                  values: object, option_string: str | None = None) -> None:
         namespace.multiline = self.dest == "multiline"
         namespace.stop_on_nonmatch = not namespace.multiline
+
+
+class _Pcre2Version(argparse.Action):
+    """--pcre2-version: what rg 14.1's wheel says (it is built without PCRE2), exit code 1."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        sys.stdout.write("PCRE2 is not available in this build of trigrep.\n")
+        parser.exit(1)
 
 
 class _Passthru(argparse.Action):
@@ -405,6 +470,16 @@ def search_parser() -> Parser:
     g.add_argument("--crlf", action="store_true",
                    help="lines end in CRLF: '$' matches before '\\r\\n'; printed lines end so")
     g.add_argument("--no-crlf", dest="crlf", action="store_false")
+    # Regex engines: rg 14.1's wheel has no PCRE2 either, so `auto` is the default engine.
+    g.add_argument("--engine", type=_engine, default="default", metavar="ENGINE",
+                   help="default, or auto (the same here); pcre2 is not available")
+    for flags, engine in ((("-P", "--pcre2"), "pcre2"), (("--no-pcre2",), "default"),
+                          (("--auto-hybrid-regex",), "auto"),
+                          (("--no-auto-hybrid-regex",), "default")):
+        g.add_argument(*flags, dest="engine", action="store_const", const=engine,
+                       help=argparse.SUPPRESS)
+    g.add_argument("--pcre2-version", action=_Pcre2Version, nargs=0,
+                   help="say that PCRE2 is not available (exit code 1)")
     g = p.add_argument_group("files")
     g.add_argument("-g", "--glob", action="append", default=[], metavar="GLOB",
                    help="include files matching GLOB; '!GLOB' excludes")
@@ -431,6 +506,10 @@ def search_parser() -> Parser:
         g.add_argument(f"--{name}", dest=dest, action="store_false")
     g.add_argument("--ignore-file", action="append", default=[], metavar="PATH",
                    help="also ignore what this gitignore-style file says (lowest precedence)")
+    g.add_argument("--ignore-file-case-insensitive", action="store_true",
+                   help="ignore files' rules ignore case (but --ignore-file's)")
+    g.add_argument("--no-ignore-file-case-insensitive", dest="ignore_file_case_insensitive",
+                   action="store_false")
     g.add_argument("--no-ignore-files", action="store_true",
                    help="no --ignore-file, wherever given")
     g.add_argument("--ignore-files", dest="no_ignore_files", action="store_false")
@@ -458,10 +537,20 @@ def search_parser() -> Parser:
                    help="read files as this encoding (utf-8, utf-16le/be, latin1...; none: as "
                    "bytes); a BOM still decides")
     g.add_argument("--no-encoding", dest="encoding", action="store_const", const="auto")
+    g.add_argument("--mmap", dest="mmap", action="store_const", const="always",
+                   default="auto", help="search every file as rg searches a memory-mapped one "
+                   "(by default, only files named on the command line): NULs count in the "
+                   "first 64 KiB and in the lines printed")
+    g.add_argument("--no-mmap", dest="mmap", action="store_const", const="never",
+                   help="search every file as rg searches one it reads as a stream")
     g.add_argument("--files", action=_Mode, nargs=0, const="files",
                    help="print the files that would be searched")
     g.add_argument("--sort", dest="sort", type=_sort_key(False), default=("path", False),
                    metavar="SORTBY", help="path (the default; also none), modified, accessed")
+    g.add_argument("--sort-files", dest="sort", action="store_const", const=("path", False),
+                   help=argparse.SUPPRESS)  # rg's old name of --sort path (and of none:)
+    g.add_argument("--no-sort-files", dest="sort", action="store_const",
+                   const=("path", False), help=argparse.SUPPRESS)
     g.add_argument("--sortr", dest="sort", type=_sort_key(True), metavar="SORTBY",
                    help="the same, in reverse")
     g = p.add_argument_group("output")
@@ -476,6 +565,8 @@ def search_parser() -> Parser:
     g.add_argument("--hyperlink-format", default="", metavar="FORMAT",
                    help="link printed paths (when coloured): an alias (vscode, file, kitty...) "
                    "or a URL with {path}, {line}, {column}, {host}")
+    g.add_argument("--hostname-bin", metavar="COMMAND",
+                   help="{host} in hyperlinks is what COMMAND prints (default: the system's)")
     g.add_argument("-H", "--with-filename", dest="with_filename", action="store_true",
                    default=None, help="print the path of each match, even for one file")
     g.add_argument("-I", "--no-filename", dest="with_filename", action="store_false")
@@ -530,6 +621,7 @@ def search_parser() -> Parser:
     # What is printed: as in rg, the last of these flags decides.
     for flags, mode, text in _MODE_FLAGS:
         g.add_argument(*flags, dest="modes", action=_Mode, nargs=0, const=mode, help=text)
+    g.add_argument("--no-json", dest="modes", action=_NoJson, nargs=0)
     g.add_argument("--include-zero", action="store_true",
                    help="with -c or --count-matches, also print files with no match (count 0)")
     g.add_argument("--no-include-zero", dest="include_zero", action="store_false")
@@ -551,6 +643,13 @@ def search_parser() -> Parser:
         g.add_argument(f"--no-{name}", dest=name.replace("-", "_"), action="store_false")
     g.add_argument("-j", "--threads", type=_count, metavar="NUM",
                    help="ignored: trigrep sizes its worker pool to the machine's cores")
+    for name in ("dfa-size-limit", "regex-size-limit"):
+        g.add_argument(f"--{name}", type=_file_size, metavar="NUM+SUFFIX?",
+                       help="ignored: trigrep's regex engine has its own limits")
+    g.add_argument("--pcre2-unicode", action="store_true", help="ignored (no PCRE2)")
+    g.add_argument("--no-pcre2-unicode", dest="pcre2_unicode", action="store_false")
+    g.add_argument("--debug", action="store_true", help="ignored: trigrep logs nothing")
+    g.add_argument("--trace", action="store_true", help="ignored: trigrep logs nothing")
     g.add_argument("--no-config", action="store_true",
                    help="do not read the config file named by RIPGREP_CONFIG_PATH")
     p.set_defaults(modes=[], files=False, type_list=False)
@@ -600,8 +699,8 @@ def listing_options(ns: argparse.Namespace) -> OutputOptions:
     return OutputOptions(
         mode="quiet" if ns.quiet else "files_with_matches", null=ns.null,
         path_separator=ns.path_separator, color=ns.color, palette=palette(ns.colors),
-        hyperlinks=hyperlink.parse(ns.hyperlink_format, os.getcwd()), messages=ns.messages,
-        ignore_messages=ns.ignore_messages,
+        hyperlinks=hyperlink.parse(ns.hyperlink_format, os.getcwd(), ns.hostname_bin),
+        messages=ns.messages, ignore_messages=ns.ignore_messages,
     )
 
 
@@ -653,7 +752,7 @@ def search_options(
         null=ns.null, path_separator=ns.path_separator,
         column=ns.vimgrep if ns.column is None else ns.column,
         vimgrep=ns.vimgrep, color=ns.color, palette=palette(ns.colors), crlf=ns.crlf,
-        hyperlinks=hyperlink.parse(ns.hyperlink_format, os.getcwd()),
+        hyperlinks=hyperlink.parse(ns.hyperlink_format, os.getcwd(), ns.hostname_bin),
         with_filename=True if ns.vimgrep and ns.with_filename is None else ns.with_filename,
         heading=False if ns.vimgrep else ns.heading,
         binary="binary" if ns.binary == "auto" and ns.unrestricted >= 3 else ns.binary,

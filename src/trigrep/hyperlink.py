@@ -61,17 +61,18 @@ class Link(NamedTuple):
     @property
     def has_line(self) -> bool:
         """Whether the link names a line (rg links a line under a heading only then)."""
-        return "line" in self.pieces
+        return any(isinstance(p, Var) and p == "line" for p in self.pieces)
 
     def at(self, line: int, column: int) -> bytes:
-        values = {"path": self.path, "line": b"%d" % line, "column": b"%d" % column,
-                  "host": os.uname().nodename.encode(), "wslprefix": b""}
+        values = {"path": self.path, "line": b"%d" % line, "column": b"%d" % column}
         url = b"".join(values[p] if isinstance(p, Var) else p.encode() for p in self.pieces)
         return b"\x1b]8;;" + url + b"\x1b\\"
 
 
-def parse(text: str, base: str) -> Hyperlinks | None:
-    """The format `text` (None: no links), checked as rg checks it."""
+def parse(text: str, base: str, hostname_bin: str | None = None) -> Hyperlinks | None:
+    """The format `text` (None: no links), checked as rg checks it. `{host}` is what the
+    program `hostname_bin` prints, trimmed, or else (it fails or prints nothing) the
+    system's host name; `{wslprefix}` is empty (not WSL)."""
     text = ALIASES.get(text, text)
     if not text:
         return None
@@ -111,7 +112,25 @@ def parse(text: str, base: str) -> Hyperlinks | None:
     if not (colon and scheme and set(scheme) <= _SCHEME):
         raise _error("the hyperlink format must start with a valid URL scheme, i.e., "
                      "[0-9A-Za-z+-.]+:")
-    return Hyperlinks(tuple(p for p in pieces if p), base)
+    if "host" in names:
+        host = _hostname(hostname_bin)
+        pieces = [host if isinstance(p, Var) and p == "host" else p for p in pieces]
+    pieces = [p for p in pieces if p and not (isinstance(p, Var) and p == "wslprefix")]
+    return Hyperlinks(tuple(pieces), base)
+
+
+def _hostname(program: str | None) -> str:
+    if program is not None:
+        import subprocess
+
+        try:
+            out = subprocess.run([program], stdin=subprocess.DEVNULL, capture_output=True,
+                                 check=True).stdout.decode().strip()
+        except (OSError, subprocess.CalledProcessError, UnicodeDecodeError):
+            out = ""
+        if out:
+            return out
+    return os.uname().nodename
 
 
 def _encoded(path: bytes) -> bytes:

@@ -354,9 +354,11 @@ def parse_lines(
 
 
 def read_ignore_file(
-    path: bytes, on_errors: Callable[[list[str]], None] | None = None
+    path: bytes, on_errors: Callable[[list[str]], None] | None = None,
+    case_insensitive: bool = False,
 ) -> IgnoreMatcher | None:
-    """Parse an ignore file; None when it cannot be read (rg skips those silently).
+    """Parse an ignore file (`case_insensitive`: its globs ignore the case of ASCII letters);
+    None when it cannot be read (rg skips those silently).
 
     As rg, it is read up to its first line that is not UTF-8, and `on_errors` hears of the
     file's errors all at once (`line N: ...`): its bad globs, then that line (of which rg
@@ -377,7 +379,8 @@ def read_ignore_file(
             not_utf8 = number
             break
     errors: list[str] = []
-    matcher = parse_lines(lines, lambda number, problem: errors.append(f"line {number}: {problem}"))
+    matcher = parse_lines(
+        lines, lambda number, problem: errors.append(f"line {number}: {problem}"), case_insensitive)
     if errors and not_utf8 is not None:
         errors.append(f"line {not_utf8}: stream did not contain valid UTF-8")
     if errors and on_errors is not None:

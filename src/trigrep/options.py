@@ -38,6 +38,9 @@ class MatchOptions:
     crlf: bool = False  # --crlf: `$` matches before `\r\n`, `^` after a `\r`, `.` takes no `\r`
 
 
+MmapChoice = Literal["auto", "always", "never"]
+
+
 @dataclass
 class WalkOptions:
     """Which files are searched: rg's defaults plus the flags that narrow or widen the set."""
@@ -62,6 +65,12 @@ class WalkOptions:
     # -E: how file bytes become the text searched, as a codec of `extract.encoding_codec`
     # ("auto": BOM sniffing, what the index holds; another: every file is searched directly)
     encoding: str = "auto"
+    # --mmap (always), --no-mmap (never): whether rg memory-maps the files it searches, which
+    # shows in how it handles a NUL (by default: only files named on the command line)
+    mmap: MmapChoice = "auto"
+    # --ignore-file-case-insensitive: the rules of ignore files (not --ignore-file's) ignore
+    # the case of ASCII letters
+    ignore_case_insensitive: bool = False
     follow: bool = False  # -L: symlinks are followed (loops and dangling links are errors)
     one_file_system: bool = False  # --one-file-system: no directory on another device than
     # the path searched (files still are, as rg)
@@ -87,6 +96,7 @@ class WalkOptions:
             self.no_ignore or self.no_ignore_vcs or self.no_ignore_dot or self.no_ignore_exclude
             or self.no_ignore_global or self.no_ignore_parent or self.no_require_git)
         return (every_ignore_file and not self.ignore_files and not self.hidden
+                and not self.ignore_case_insensitive
                 and not self.follow and not self.one_file_system and self.max_depth is None
                 and self.max_filesize is None
                 and self.sort_by == "path" and not self.sort_reverse)

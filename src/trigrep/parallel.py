@@ -32,7 +32,7 @@ from trigrep.extract import (
     read_searchable,
     transcodes,
 )
-from trigrep.options import OutputOptions
+from trigrep.options import MmapChoice, OutputOptions
 from trigrep.query import Query
 from trigrep.searcher import BUFFER_CAPACITY, BinaryMode, BufferSearch, FileResult, Rendered
 from trigrep.spawn import FORK_LOCK, die_with_parent
@@ -87,9 +87,11 @@ class FileSearch:
     query: Query
     out_opts: OutputOptions
     search_zip: bool
-    # How the command line named its paths decides how rg reads (and treats NULs in) the
-    # files named there: True when rg reads them as streams, False when it memory-maps them.
+    # How rg reads the files, which decides how it treats their NULs: named on the command
+    # line, they are memory-mapped unless `explicit_as_stream`; walked, only if `walked_mapped`
+    # (--mmap).
     explicit_as_stream: bool
+    walked_mapped: bool
     render: FileFormat | None  # render the output here (set when printing it is the job)
     codec: str = "auto"  # -E (see extract.decoded)
     pre: Preprocessor | None = None  # --pre
@@ -105,11 +107,13 @@ class FileSearch:
     @classmethod
     def of(cls, query: Query, out_opts: OutputOptions, search_zip: bool,
            paths: Sequence[str], render: FileFormat | None = None,
-           codec: str = "auto", pre: Preprocessor | None = None) -> FileSearch:
-        # rg maps files only when it was given a few paths, all of them files (so neither
-        # a directory, nor `-`, nor a missing path).
-        as_stream = len(paths) > MMAP_MAX_PATHS or not all(os.path.isfile(p) for p in paths)
-        return cls(query, out_opts, search_zip, as_stream, render, codec, pre)
+           codec: str = "auto", pre: Preprocessor | None = None, mmap: MmapChoice = "auto",
+           ) -> FileSearch:
+        # By default rg maps files only when it was given a few paths, all of them files (so
+        # neither a directory, nor `-`, nor a missing path).
+        as_stream = mmap == "never" or (mmap == "auto" and (
+            len(paths) > MMAP_MAX_PATHS or not all(os.path.isfile(p) for p in paths)))
+        return cls(query, out_opts, search_zip, as_stream, mmap == "always", render, codec, pre)
 
     @property
     def misses_print_nothing(self) -> bool:
@@ -124,30 +128,31 @@ class FileSearch:
         """rg's NUL handling depends on how the file was reached and how rg reads it."""
         decompressed = is_decompressed(entry.path, self.search_zip)
         preprocessed = self.pre is not None and self.pre.applies(entry.display)
-        mapped = entry.explicit and not (self.explicit_as_stream or decompressed or preprocessed)
+        mapped = not (decompressed or preprocessed) and (
+            not self.explicit_as_stream if entry.explicit else self.walked_mapped)
         if self.out_opts.binary == "text":
-            return BinaryMode.TEXT_MMAP if mapped else BinaryMode.TEXT
-        if decompressed:
+            mode = BinaryMode.TEXT_MMAP
+        elif decompressed:
             return BinaryMode.CONVERT  # rg reads a decompressor's output as a stream
-        if not entry.explicit:  # (--pre's output too: as rg, read as a stream)
-            return BinaryMode.CONVERT if self.out_opts.binary == "binary" else BinaryMode.QUIT
-        return BinaryMode.CONVERT_MMAP if mapped else BinaryMode.CONVERT
+        elif entry.explicit or self.out_opts.binary == "binary":
+            mode = BinaryMode.CONVERT_MMAP
+        else:
+            mode = BinaryMode.QUIT_MMAP
+        return mode if mapped else mode.streamed()
 
     def __call__(self, entry: FileEntry, size: int | None = None) -> Outcome:
         """Search one file; a failure is returned as rg's message for it, not raised.
         `size`: what a stat found (else the entry's own stat, if it has one), saving one."""
         read_error = None
         binary = self.binary_mode(entry)
-        if binary is BinaryMode.CONVERT_MMAP and transcodes(entry.path, self.codec):
-            binary = BinaryMode.CONVERT
-        elif binary is BinaryMode.TEXT_MMAP and transcodes(entry.path, self.codec):
-            binary = BinaryMode.TEXT
+        if binary.mapped and transcodes(entry.path, self.codec):
+            binary = binary.streamed()
         try:
             data = read_searchable(
                 entry.path, self.search_zip, program_path=entry.display,
                 size_hint=_known_size(entry) if size is None else size,
                 # (decoded UTF-16 has no NUL where the file has one)
-                binary_head=BUFFER_CAPACITY if binary is BinaryMode.QUIT
+                binary_head=BUFFER_CAPACITY if binary.quits
                 and not self.codec.startswith("utf-16") else 0,
                 codec=self.codec, pre=self.pre,
             )

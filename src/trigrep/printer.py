@@ -17,7 +17,7 @@ from typing import BinaryIO, NamedTuple, Protocol
 from trigrep import hyperlink
 from trigrep.colors import RESET
 from trigrep.options import OutputOptions
-from trigrep.searcher import BinaryMode, FileResult, LineEvent, Rendered
+from trigrep.searcher import FileResult, LineEvent, Rendered
 
 _TRIMMED = b" \t\x0b\x0c\r"  # what --trim takes off a line's front (ASCII spaces but `\n`)
 _TRIMMED_CRLF = b" \t\x0b\x0c"  # ... and with --crlf (never a byte of the line terminator)
@@ -360,7 +360,7 @@ class LineFormat(FileFormat):
     def _binary_note(self, result: FileResult, path: bytes) -> bytes:
         what = (
             b"WARNING: stopped searching binary file after match"
-            if result.binary_mode is BinaryMode.QUIT
+            if result.binary_mode.quits
             else b"binary file matches"
         )
         note = what + b' (found "\\0" byte around offset %d)\n' % result.binary_offset

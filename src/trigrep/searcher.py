@@ -57,13 +57,36 @@ class BinaryMode(Enum):
     TEXT: -a: a NUL is a byte like any other; nothing is detected.
     TEXT_MMAP: -a on a file rg memory-maps: as TEXT, but searched as one slice, which shows
       in the bytes searched that --stats and --json report when -m stops the search.
+    QUIT_MMAP: a walked file that rg memory-maps (--mmap): a NUL in the first 64 KiB ends
+      the search before it starts; past them, one in a printed line ends it there.
     """
 
     QUIT = "quit"
+    QUIT_MMAP = "quit_mmap"
     CONVERT = "convert"
     CONVERT_MMAP = "convert_mmap"
     TEXT = "text"
     TEXT_MMAP = "text_mmap"
+
+    @property
+    def quits(self) -> bool:
+        """A NUL ends the search (rg's BinaryDetection::quit)."""
+        return self is BinaryMode.QUIT or self is BinaryMode.QUIT_MMAP
+
+    @property
+    def mapped(self) -> bool:
+        """rg searches the file as one slice (memory-mapped)."""
+        return self in _MAPPED
+
+    def streamed(self) -> BinaryMode:
+        """The mode of the same file read as a stream (rg reads a file to transcode that
+        way, even when told to map it)."""
+        return _STREAMED.get(self, self)
+
+
+_STREAMED = {BinaryMode.QUIT_MMAP: BinaryMode.QUIT, BinaryMode.CONVERT_MMAP: BinaryMode.CONVERT,
+             BinaryMode.TEXT_MMAP: BinaryMode.TEXT}
+_MAPPED = frozenset(_STREAMED)
 
 
 @dataclass(slots=True)
@@ -133,7 +156,7 @@ class FileResult:
     def quit_at_nul(self) -> bool:
         """A walked file in which rg met a NUL: its summaries (-c, --count-matches) then
         drop the file rather than report a partial count."""
-        return self.binary_mode is BinaryMode.QUIT and self.binary_offset is not None
+        return self.binary_mode.quits and self.binary_offset is not None
 
     def summary_count(self, count_matches: bool = False) -> int:
         """The count rg's summaries take (-c, or --count-matches with `count_matches`; -l,
@@ -433,7 +456,7 @@ class _Collector:
             nul = self.data.find(b"\0", start, stop)
             if nul >= 0:
                 self.result.binary_offset = nul
-                if self.result.binary_mode is BinaryMode.QUIT:
+                if self.result.binary_mode.quits:
                     self.quit = True
                     return False
                 self.detect_at = start
@@ -974,7 +997,7 @@ class BufferSearch:
             return result
         if read_error is not None and query.multiline:  # rg reads the whole stream first
             result.error, result.cut_short = read_error, True
-        slice_mode = query.multiline or binary in (BinaryMode.CONVERT_MMAP, BinaryMode.TEXT_MMAP)
+        slice_mode = query.multiline or binary.mapped
         end = len(data)
         detect_at: int | None = None  # matches from here on come after rg saw the NUL
         stream_detect = end  # stream modes: where rg reads the chunk holding the NUL
@@ -983,7 +1006,7 @@ class BufferSearch:
             if slice_mode:
                 if nul < BUFFER_CAPACITY:
                     result.binary_offset = nul
-                    if binary is BinaryMode.QUIT:
+                    if binary.quits:
                         return result
                     detect_at = 0
             elif binary is BinaryMode.QUIT:
@@ -1035,7 +1058,7 @@ class BufferSearch:
             result.binary_offset = nul
             if binary is BinaryMode.CONVERT:
                 detect_at = stream_detect
-        if detect_at is not None and binary is not BinaryMode.QUIT:
+        if detect_at is not None and not binary.quits:
             result.text_cut = _text_cut(result.events, before_lines, detect_at)
         if (opts.json or opts.stats) and query.multiline:  # (the only ones that report it)
             offset = result.binary_offset  # rg's multi-line searcher counts up to where it stopped

@@ -411,9 +411,10 @@ class Walker:
         if self._on_warning is not None:
             self._on_warning(message)
 
-    def _load(self, path: bytes) -> IgnoreMatcher | None:
-        """An ignore file's rules; its errors are reported, as warnings, but errors for the
-        files above a root (rg fails the search for those, exit code 2)."""
+    def _load(self, path: bytes, explicit: bool = False) -> IgnoreMatcher | None:
+        """An ignore file's rules (ignoring case with --ignore-file-case-insensitive, unless
+        an `explicit` --ignore-file); its errors are reported, as warnings, but errors for
+        the files above a root (rg fails the search for those, exit code 2)."""
         shown = os.fsdecode(path)
 
         def report(errors: list[str]) -> None:
@@ -424,7 +425,7 @@ class Walker:
                 if self._on_error is not None:
                     self._on_error(REPORTED)
 
-        return read_ignore_file(path, report)
+        return read_ignore_file(path, report, self.opts.ignore_case_insensitive and not explicit)
 
     def _load_global(self) -> IgnoreMatcher | None:
         path = global_excludes_path()
@@ -441,7 +442,7 @@ class Walker:
                 where = "line 1: " if e.errno == errno.EISDIR else ""  # rg read it line by line
                 self._warn(f"{path}: {where}{e.strerror} (os error {e.errno})")
                 continue
-            matcher = self._load(os.fsencode(path))
+            matcher = self._load(os.fsencode(path), explicit=True)
             if matcher is not None:
                 matchers.append(matcher)
         return matchers
