@@ -1164,3 +1164,18 @@ def test_hostname_bin_names_the_host_in_hyperlinks(tree: Path, env: dict[str, st
             "--hostname-bin", str(program), "foo", "src/app.py", "docs"]
     assert_same(args, tree, env)
     assert b"file://build-host.example/" in _trigrep(args, tree, env).out
+
+
+@pytest.mark.parametrize("args", [
+    ["-A2", "x"], ["-B1", "x"], ["-C3", "-n", "x"], ["-v", "-A1", "foo"], ["-A2", "-c", "x"],
+    ["--json", "-A2", "x"], ["-A2", "x", "a.bin", *(f"t{i}.txt" for i in range(10))],
+], ids=" ".join)
+def test_context_lines_printed_before_a_nul_past_the_first_read(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """The lines rg printed from one read need not be kept for context in the next, so they
+    decide where the read that meets a NUL begins: the matches before it are rg's."""
+    (tmp_path / "a.bin").write_bytes(b"x\n" * 40_000 + b"foo\n\0ctx\nfoo2\n")
+    for i in range(10):
+        (tmp_path / f"t{i}.txt").write_bytes(b"x\n")
+    assert_same(args, tmp_path, env)

@@ -242,10 +242,13 @@ def _stream_reads(
         consumed = max(kept, visited[last_visited - 1][1] if last_visited else 0)
 
 
-def _stream_searched_end(data: bytes, nul: int, context: int) -> int:
-    """Offset up to which rg's buffered reader searched before the read that met `nul`."""
+def _stream_searched_end(
+    data: bytes, nul: int, context: int, visited: Sequence[tuple[int, int]] = ()
+) -> int:
+    """Offset up to which rg's buffered reader searched before the read that met `nul`
+    (`visited`: see _stream_reads; the lines rg printed leave room for more in a read)."""
     searched_before = 0
-    for _, read_end, searched_end in _stream_reads(data, context):
+    for _, read_end, searched_end in _stream_reads(data, context, visited):
         if nul < read_end:
             break
         searched_before = searched_end
@@ -925,6 +928,16 @@ def search_buffer(
     return BufferSearch(query, opts, spans, line_numbers)(data, binary, read_error)
 
 
+class _Run(NamedTuple):
+    """A line-by-line search's outcome, past its events (see BufferSearch._by_line)."""
+
+    collector: _Collector
+    stopped: bool  # early, by -m, -l... (see _search_by_line)
+    after_pending: bool
+    searched: int  # where the search ended
+    stopped_at: int | None  # where it stopped early, for bytes_searched
+
+
 @dataclass(frozen=True)
 class BufferSearch:
     """How to search a file's bytes as rg would, gathering events for the printers: what
@@ -1010,15 +1023,61 @@ class BufferSearch:
                         return result
                     detect_at = 0
             elif binary is BinaryMode.QUIT:
-                end = stream_detect = _stream_searched_end(data, nul, context)
+                # as far as rg could have read, keeping no line for context (below: as far
+                # as it did read, given the lines it printed)
+                end = stream_detect = _stream_searched_end(data, nul, 0)
             else:
                 data = data.replace(b"\0", b"\n")
-                stream_detect = _stream_searched_end(data, nul, context)
+        run = self._by_line(data, result, nul, slice_mode, end)
+        if nul >= 0 and not slice_mode:
+            # The lines rg printed from a read need not be kept for context in the next one,
+            # so what they are decides where the read that met the NUL began.
+            visits = _visits(result.events, run.collector.before_lines) if context else ()
+            stream_detect = _stream_searched_end(data, nul, context, visits)
+            if binary is BinaryMode.QUIT and stream_detect < end:  # a QUIT search ends there
+                end = stream_detect
+                result = FileResult(binary_mode=binary, multiline=query.multiline)
+                run = self._by_line(data, result, nul, slice_mode, end)
+        collector, stopped, after_pending, searched, stopped_at = run
+        reported = opts.json or opts.stats  # (the only ones that report bytes_searched)
+        before_lines = collector.before_lines
+        visited = _visits(result.events, before_lines) if reported and not slice_mode else []
+        if slice_mode:
+            if detect_at is None:  # met line by line, past the up-front check
+                detect_at, before_lines = collector.detect_at, set()
+        elif nul >= 0 and (not stopped or searched > stream_detect or after_pending):
+            result.binary_offset = nul
+            if binary is BinaryMode.CONVERT:
+                detect_at = stream_detect
+        if detect_at is not None and not binary.quits:
+            result.text_cut = _text_cut(result.events, before_lines, detect_at)
+        if (opts.json or opts.stats) and query.multiline:  # (the only ones that report it)
+            offset = result.binary_offset  # rg's multi-line searcher counts up to where it stopped
+            result.bytes_searched = searched if offset is None else min(offset, searched)
+        elif opts.json or opts.stats:
+            searched_total = end  # of a search not stopped early
+            if nul >= 0 and binary is BinaryMode.QUIT and not slice_mode:
+                searched_total = _consumed_by_read_of(data, nul, context, visited)
+            result.bytes_searched = _bytes_searched(
+                data, collector, visited, searched_total, stopped_at, context, slice_mode)
+        if opts.stats and opts.mode == "lines" and not opts.json and result.text_cut is not None:
+            _standard_stats_at_cut(result, data, query, context, visited, slice_mode)
+        if read_error is not None and not query.multiline:
+            read_all = not (stopped or (nul >= 0 and binary is BinaryMode.QUIT))
+            if read_all or len(data) <= PROGRAM_DONE_SIZE:
+                result.error, result.cut_short = read_error, read_all
+        return result
 
+    def _by_line(
+        self, data: bytes, result: FileResult, nul: int, slice_mode: bool, end: int
+    ) -> _Run:
+        """The events of `data` up to `end` into `result`, line by line (or -U's way)."""
+        query, opts = self.query, self.opts
         limit, stop_at_first, need_submatches = (
             self.limit, self.stop_at_first, self.need_submatches)
-        reported = opts.json or opts.stats  # (the only ones that report bytes_searched)
+        reported = opts.json or opts.stats
         before, after, passthru = self.before, self.after, self.passthru
+        context = max(opts.before_context, opts.after_context)
         collector = _Collector(data, result, nul, slice_mode)
         if query.invert and need_submatches:
             collector.context_spans = partial(
@@ -1049,30 +1108,4 @@ class BufferSearch:
             if stopped and not after_pending and reported:
                 stopped_at = (_slice_stopped_at(data, query, collector.match_end, end, None)
                               if slice_mode else collector.emitted_end)
-        before_lines = collector.before_lines
-        visited = _visits(result.events, before_lines) if reported and not slice_mode else []
-        if slice_mode:
-            if detect_at is None:  # met line by line, past the up-front check
-                detect_at, before_lines = collector.detect_at, set()
-        elif nul >= 0 and (not stopped or searched > stream_detect or after_pending):
-            result.binary_offset = nul
-            if binary is BinaryMode.CONVERT:
-                detect_at = stream_detect
-        if detect_at is not None and not binary.quits:
-            result.text_cut = _text_cut(result.events, before_lines, detect_at)
-        if (opts.json or opts.stats) and query.multiline:  # (the only ones that report it)
-            offset = result.binary_offset  # rg's multi-line searcher counts up to where it stopped
-            result.bytes_searched = searched if offset is None else min(offset, searched)
-        elif opts.json or opts.stats:
-            searched_total = end  # of a search not stopped early
-            if nul >= 0 and binary is BinaryMode.QUIT and not slice_mode:
-                searched_total = _consumed_by_read_of(data, nul, context, visited)
-            result.bytes_searched = _bytes_searched(
-                data, collector, visited, searched_total, stopped_at, context, slice_mode)
-        if opts.stats and opts.mode == "lines" and not opts.json and result.text_cut is not None:
-            _standard_stats_at_cut(result, data, query, context, visited, slice_mode)
-        if read_error is not None and not query.multiline:
-            read_all = not (stopped or (nul >= 0 and binary is BinaryMode.QUIT))
-            if read_all or len(data) <= PROGRAM_DONE_SIZE:
-                result.error, result.cut_short = read_error, read_all
-        return result
+        return _Run(collector, stopped, after_pending, searched, stopped_at)
