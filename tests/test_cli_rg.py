@@ -1112,7 +1112,8 @@ def test_a_path_that_is_not_utf8_in_a_message(tree: Path, env: dict[str, str]) -
     ["-M", "x", "foo"], ["--max-columns=x", "foo"], ["-nAx", "foo"], ["-A5", "-A", "x", "foo"],
     ["-A", "", "foo"], ["-m", "99999999999999999999999", "foo"], ["-C", "-1", "foo"],
     ["--max-filesize", "9999999999999G", "foo"], ["--dfa-size-limit", "1Q", "foo"],
-    ["--engine", "bogus", "foo"],
+    ["--engine", "bogus", "foo"], ["-A", "+", "foo"], ["-E", "bogus", "foo"],
+    ["--max-filesize", "99999999999999999999", "foo"], ["--pre-glob", "[", "foo"],
 ], ids=repr)
 def test_flag_values_as_rg_reads_them(tree: Path, env: dict[str, str], args: list[str]) -> None:
     """A value that is not UTF-8 is an error for every flag but those naming a path or a
@@ -1179,3 +1180,27 @@ def test_context_lines_printed_before_a_nul_past_the_first_read(
     for i in range(10):
         (tmp_path / f"t{i}.txt").write_bytes(b"x\n")
     assert_same(args, tmp_path, env)
+
+
+@pytest.mark.parametrize("args", [
+    ["-z", "foo"], ["-z", "-c", "foo"], ["-z", "-l", "foo"], ["-z", "--json", "foo"],
+    ["-z", "foo", "a.gz", "b.gz"], ["-z", "--binary", "-c", "foo"], ["-z", "-a", "foo"],
+], ids=" ".join)
+def test_a_walked_compressed_file_holding_a_nul(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """rg quits at a NUL in a decompressed file it found by walking, as in any other; one
+    named on the command line has its NUL turned into a line break."""
+    (tmp_path / "a.gz").write_bytes(gzip.compress(b"foo\nhel\0lo\nfoo\n", mtime=0))
+    (tmp_path / "b.gz").write_bytes(gzip.compress(b"foo\n" * 500 + b"\0foo\n", mtime=0))
+    (tmp_path / "c.txt").write_bytes(b"foo\n")
+    assert_same(args, tmp_path, env)
+
+
+def test_a_current_directory_that_was_deleted(tmp_path: Path, env: dict[str, str]) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f"cd {gone} && rmdir {gone} && exec \"$@\""
+    got = subprocess.run(["sh", "-c", script, "sh", *TRIGREP, "foo", str(tmp_path)],
+                         env=env, capture_output=True, check=False)
+    assert (got.returncode, got.stderr) == (2, b"trigrep: the current directory no longer exists\n")

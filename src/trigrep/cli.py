@@ -94,6 +94,10 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         (console.out if console else sys.stdout.buffer).write(listing.encode())
         return 0
     check_filters(walk_opts)
+    if ns.pre_glob:  # bad globs are an error even without --pre, as in rg
+        from trigrep.ignore import parse_lines
+
+        parse_lines(ns.pre_glob)
     if ns.files:
         return engine.list_files(args, walk_opts, flags.listing_options(ns), console, warm)
     match_opts, out_opts = flags.search_options(ns, args)
@@ -296,6 +300,11 @@ def main(argv: "Sequence[str] | None" = None, *, quick_exit: bool = False) -> in
     """Entry point of the `trigrep` command; returns the process exit code. `quick_exit`:
     a search a daemon answered ends the process (see `_exit_now`)."""
     _lossy_messages()
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # (rg still searches absolute paths: see the README)
+        sys.stderr.write("trigrep: the current directory no longer exists\n")
+        return 2
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else "search"
     if argv and argv[0] == command:

@@ -181,8 +181,9 @@ def _given(text: str) -> str:
 
 def _count(text: str) -> int:
     """A count as rg parses one (a u64: digits after an optional "+", nothing else)."""
-    digits = _given(text).removeprefix("+")
-    if not digits:
+    text = _given(text)
+    digits = text.removeprefix("+")
+    if not text:
         raise argparse.ArgumentTypeError(
             "value is not a valid number: cannot parse integer from empty string")
     if not (digits.isascii() and digits.isdigit()):
@@ -257,6 +258,10 @@ def _file_size(value: str) -> int:
         raise argparse.ArgumentTypeError(
             f"invalid size: invalid format for size '{value}', which should be a non-empty "
             "sequence of digits followed by an optional 'K', 'M' or 'G' suffix")
+    if int(digits) >= 1 << 64:
+        raise argparse.ArgumentTypeError(
+            f"invalid size: invalid integer found in size '{value}': number too large to fit "
+            "in target type")
     size = int(digits) << {"": 0, "K": 10, "M": 20, "G": 30}[unit]
     if size >= 1 << 64:
         raise argparse.ArgumentTypeError(f"invalid size: size too big in '{value}'")
@@ -282,7 +287,7 @@ def _encoding(value: str) -> str:
     try:
         codecs.lookup(value.strip())
     except LookupError:
-        raise argparse.ArgumentTypeError(f"unknown encoding: {value}") from None
+        raise argparse.ArgumentTypeError(f"grep config error: unknown encoding: {value}") from None
     raise argparse.ArgumentTypeError(
         f"encoding {value} is not supported by trigrep (UTF-8, UTF-16 and windows-1252 are, "
         "with their labels, and auto and none)")

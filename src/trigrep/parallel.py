@@ -132,8 +132,6 @@ class FileSearch:
             not self.explicit_as_stream if entry.explicit else self.walked_mapped)
         if self.out_opts.binary == "text":
             mode = BinaryMode.TEXT_MMAP
-        elif decompressed:
-            return BinaryMode.CONVERT  # rg reads a decompressor's output as a stream
         elif entry.explicit or self.out_opts.binary == "binary":
             mode = BinaryMode.CONVERT_MMAP
         else:
