@@ -1204,3 +1204,21 @@ def test_a_current_directory_that_was_deleted(tmp_path: Path, env: dict[str, str
     got = subprocess.run(["sh", "-c", script, "sh", *TRIGREP, "foo", str(tmp_path)],
                          env=env, capture_output=True, check=False)
     assert (got.returncode, got.stderr) == (2, b"trigrep: the current directory no longer exists\n")
+
+
+@pytest.mark.parametrize("args", [
+    ["--mmap", "-B1", "hello"], ["--mmap", "-n", "-C2", "hello"], ["-U", "-B1", "hello"],
+    ["--mmap", "-A1", "hello"], ["--mmap", "--json", "-B1", "hello"],
+    ["--mmap", "--json", "-A2", "-B3", "hello"], ["--mmap", "--json", "-v", "-B1", "hello"],
+    ["--mmap", "--json", "--passthru", "hello"],
+], ids=" ".join)
+def test_a_nul_in_a_context_line_of_a_file_searched_whole(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """A walked file searched as one slice (--mmap, -U) ends at a NUL in a line it prints
+    (past the first 64 KiB): rg prints the break before a before-context line, then stops
+    (where its search stood then is what --json says it searched)."""
+    pad = b"".join(b"padding line %d zzz\n" % i for i in range(4000))
+    (tmp_path / "a.txt").write_bytes(pad + b"hello 1\nx\nnomatch\0zzz\nhello 2\n")
+    (tmp_path / "b.txt").write_bytes(pad + b"hello 1\nnomatch\0zzz\nhello 2\n")
+    assert_same(args, tmp_path, env)

@@ -339,7 +339,8 @@ class LineFormat(FileFormat):
                     last_line = event.last_line_number
                 chunks.extend(self._event(self._replaced(event), lead, result.multiline))
         at_cut = result.events[cut] if cut is not None and cut < len(result.events) else None
-        if has_context and last_line and at_cut and at_cut.line_number > last_line + 1:
+        if has_context and last_line and (
+                result.quit_break or (at_cut and at_cut.line_number > last_line + 1)):
             chunks.append(self.context_break)
         # `lines` is empty when -o found only empty matches (-U prints none): rg still puts a
         # break before them, if anything was printed before

@@ -137,6 +137,9 @@ class FileResult:
     # Index of an after-context event rg prints without a break before it although lines
     # were skipped before it (see searcher._Core._after_line).
     unbroken: int | None = None
+    # A QUIT search met its NUL in a before-context line past a gap: rg printed the context
+    # break before it (its Core sinks the break, then finds the NUL and stops).
+    quit_break: bool = False
     bytes_searched: int = 0  # rg's stats; only --json and --stats report it: only then computed
     multiline: bool = False  # -U: events may span lines; -c counts matches
     # rg reports this error for the file (a -z program failed); its search then counts for
@@ -440,10 +443,12 @@ class _Collector:
         self.nul = nul
         self.slice_mode = slice_mode
         self.lines = _Lines(data)
-        self.emitted_end = 0  # end of the last line emitted
+        self.emitted_end = 0  # end of the last line emitted (or passed over for context)
+        self.printed_end = 0  # end of the last line emitted
         self.match_end = 0  # end of the last matching line emitted
         self.detect_at: int | None = None  # offset from which the NUL is known (CONVERT)
-        self.quit = False  # QUIT mode met a NUL in a printed line (-U)
+        self.quit = False  # QUIT mode met a NUL in a printed line (-U, --mmap)
+        self.quit_in_context = False  # ... in a context line
         self.match_events = 0
         self.before_lines: set[int] = set()  # indices of before-context events
         # -v: context lines are the regex's matching lines; rg reports their matches (-o,
@@ -460,12 +465,14 @@ class _Collector:
             if nul >= 0:
                 self.result.binary_offset = nul
                 if self.result.binary_mode.quits:
-                    self.quit = True
+                    self.quit, self.quit_in_context = True, not is_match
+                    # (a gap comes only before a before-context line)
+                    self.result.quit_break = not is_match and start > self.printed_end > 0
                     return False
                 self.detect_at = start
         event = LineEvent(is_match, self.lines.at(start), start, self.data[start:stop], spans)
         self.result.events.append(event)
-        self.emitted_end = stop
+        self.emitted_end = self.printed_end = stop
         if is_match:
             self.match_end = stop
             self.match_events += 1
@@ -1108,4 +1115,6 @@ class BufferSearch:
             if stopped and not after_pending and reported:
                 stopped_at = (_slice_stopped_at(data, query, collector.match_end, end, None)
                               if slice_mode else collector.emitted_end)
+            elif collector.quit_in_context and not (passthru or query.invert):
+                stopped_at = collector.match_end  # where rg's fast path stood (the last match)
         return _Run(collector, stopped, after_pending, searched, stopped_at)
