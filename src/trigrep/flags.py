@@ -75,6 +75,8 @@ class Parser(argparse.ArgumentParser):
         return parsed, extras
 
     def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        """argparse's conversion of a flag's value, its errors worded as rg's (naming the
+        flag as given: argparse names all its spellings)."""
         given = self._given_flags.by_action.get(id(action)) if action.nargs is None else None
         flag = given.pop(0) if given else None
         try:
@@ -204,7 +206,7 @@ _HEX = b"0123456789abcdefABCDEF"
 def _unescaped(text: str) -> bytes:
     """A separator as rg reads it: `\\n`, `\\r`, `\\t`, `\\0`, `\\\\` and `\\xHH` escapes; any
     other backslash stands for itself."""
-    data = os.fsencode(_given(text))  # (UTF-8: see _text_value)
+    data = os.fsencode(_given(text))  # (UTF-8: see Parser._value_given)
     out = bytearray()
     i = 0
     while i < len(data):
