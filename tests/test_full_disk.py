@@ -31,12 +31,16 @@ def disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def _make_tree(root: Path, files: int) -> None:
-    for i in range(files):
+@pytest.fixture
+def tree(disk: Path) -> Path:
+    """160 files (about 0.6 MiB) on the small disk."""
+    root = disk / "tree"
+    for i in range(160):
         path = root / f"d{i % 4}" / f"f{i}.c"
         path.parent.mkdir(parents=True, exist_ok=True)
         lines = [f"word{(i * j) % 13} needle{i % 5} line {j}" for j in range(120)]
         path.write_text("\n".join(lines) + "\n")
+    return root
 
 
 @contextlib.contextmanager
@@ -63,6 +67,12 @@ def _edit(tree: Path, step: int) -> None:
     (tree / f"d{step % 4}" / f"f{step + 40}.c").unlink()
 
 
+def _assert_index_fails(tree: Path, env: dict[str, str]) -> None:
+    got = run([*TRIGREP, "index"], tree, env)
+    assert got.code == 2 and got.err.count(b"\n") == 1, got.err
+    assert b"No space left on device" in got.err
+
+
 def _assert_like_rg(tree: Path, env: dict[str, str]) -> None:
     for args in QUERIES:
         want = run([RG, "--sort", "path", *args], tree, env)
@@ -71,30 +81,25 @@ def _assert_like_rg(tree: Path, env: dict[str, str]) -> None:
         assert b"Traceback" not in got.err
 
 
-def test_no_room_for_the_index(disk: Path, env: dict[str, str]) -> None:
-    tree = disk / "tree"
-    _make_tree(tree, 160)
+def test_no_room_for_the_index(disk: Path, tree: Path, env: dict[str, str]) -> None:
     env = {**env, "TRIGREP_NO_DAEMON": "1"}
     with _disk_full(disk):
         _assert_like_rg(tree, env)  # (each search tries to build the index, and cannot)
-        got = run([*TRIGREP, "index"], tree, env)
-        assert got.code == 2 and got.err.count(b"\n") == 1, got.err
-        assert b"No space left on device" in got.err
+        _assert_index_fails(tree, env)
     assert run([*TRIGREP, "index"], tree, env).code == 0
     _assert_like_rg(tree, env)
 
 
-def test_a_full_disk_keeps_the_previous_index(disk: Path, env: dict[str, str]) -> None:
-    tree = disk / "tree"
-    _make_tree(tree, 160)
+def test_a_full_disk_keeps_the_previous_index(
+    disk: Path, tree: Path, env: dict[str, str]
+) -> None:
     env = {**env, "TRIGREP_NO_DAEMON": "1"}
     assert run([*TRIGREP, "index"], tree, env).code == 0
     index = sorted(p.name for p in (tree / ".trigrep").iterdir())
     with _disk_full(disk):
         _edit(tree, 0)
         _assert_like_rg(tree, env)
-        got = run([*TRIGREP, "index"], tree, env)
-        assert got.code == 2 and got.err.count(b"\n") == 1, got.err
+        _assert_index_fails(tree, env)
         assert sorted(p.name for p in (tree / ".trigrep").iterdir()) == index  # no leftovers
         _edit(tree, 10)
         _assert_like_rg(tree, env)
@@ -102,9 +107,7 @@ def test_a_full_disk_keeps_the_previous_index(disk: Path, env: dict[str, str]) -
     _assert_like_rg(tree, env)
 
 
-def test_a_daemon_on_a_full_disk(disk: Path, env: dict[str, str]) -> None:
-    tree = disk / "tree"
-    _make_tree(tree, 160)
+def test_a_daemon_on_a_full_disk(disk: Path, tree: Path, env: dict[str, str]) -> None:
     env = {**env, "TRIGREP_AUTO_SERVE": "off"}
     assert run([*TRIGREP, "serve", "--detach", "."], tree, env).code == 0
     try:

@@ -303,6 +303,19 @@ _ACROSS_FLAGS = st.tuples(
 ).map(lambda groups: ["-U", *itertools.chain.from_iterable(groups)])
 
 
+def _compare_files(
+    tmp_path: Path, contents: list[bytes], pattern: str, flags: list[str], explicit: bool
+) -> None:
+    """Search files holding `contents` (named on the command line if `explicit`) like rg."""
+    root = tmp_path / "random"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    names = [f"f{i}.txt" for i in range(len(contents))]
+    for name, data in zip(names, contents, strict=True):
+        (root / name).write_bytes(data)
+    _compare(root, pattern, flags, names if explicit else None)
+
+
 @settings(max_examples=60, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
@@ -315,13 +328,7 @@ _ACROSS_FLAGS = st.tuples(
 def test_across_lines_random(
     tmp_path: Path, contents: list[bytes], pattern: str, flags: list[str], explicit: bool
 ) -> None:
-    root = tmp_path / "random"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir()
-    names = [f"f{i}.txt" for i in range(len(contents))]
-    for name, data in zip(names, contents, strict=True):
-        (root / name).write_bytes(data)
-    _compare(root, pattern, flags, names if explicit else None)
+    _compare_files(tmp_path, contents, pattern, flags, explicit)
 
 
 
@@ -480,10 +487,4 @@ _STOP_FLAGS = st.tuples(
 def test_stop_on_nonmatch_random(
     tmp_path: Path, contents: list[bytes], pattern: str, flags: list[str], explicit: bool
 ) -> None:
-    root = tmp_path / "random"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir()
-    names = [f"f{i}.txt" for i in range(len(contents))]
-    for name, data in zip(names, contents, strict=True):
-        (root / name).write_bytes(data)
-    _compare(root, pattern, flags, names if explicit else None)
+    _compare_files(tmp_path, contents, pattern, flags, explicit)
