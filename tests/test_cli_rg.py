@@ -1210,15 +1210,19 @@ def test_a_current_directory_that_was_deleted(tmp_path: Path, env: dict[str, str
     ["--mmap", "-B1", "hello"], ["--mmap", "-n", "-C2", "hello"], ["-U", "-B1", "hello"],
     ["--mmap", "-A1", "hello"], ["--mmap", "--json", "-B1", "hello"],
     ["--mmap", "--json", "-A2", "-B3", "hello"], ["--mmap", "--json", "-v", "-B1", "hello"],
-    ["--mmap", "--json", "--passthru", "hello"],
+    ["--mmap", "--json", "--passthru", "hello"], ["--mmap", "-l", "-B1", "hello"],
+    ["--mmap", "-c", "-A1", "hello"], ["--mmap", "-c", "-m2", "-A1", "hello"],
+    ["--mmap", "--count-matches", "--passthru", "hello"], ["--mmap", "-l", "-A1", "hello"],
 ], ids=" ".join)
 def test_a_nul_in_a_context_line_of_a_file_searched_whole(
     tmp_path: Path, env: dict[str, str], args: list[str]
 ) -> None:
     """A walked file searched as one slice (--mmap, -U) ends at a NUL in a line it prints
     (past the first 64 KiB): rg prints the break before a before-context line, then stops
-    (where its search stood then is what --json says it searched)."""
+    (where its search stood then is what --json says it searched). It visits context lines
+    in the summary modes too (until -l or -m stops it), and then drops the file."""
     pad = b"".join(b"padding line %d zzz\n" % i for i in range(4000))
     (tmp_path / "a.txt").write_bytes(pad + b"hello 1\nx\nnomatch\0zzz\nhello 2\n")
     (tmp_path / "b.txt").write_bytes(pad + b"hello 1\nnomatch\0zzz\nhello 2\n")
+    (tmp_path / "c.txt").write_bytes(b"hello 0\n" + pad + b"hello 1\nnomatch\0zzz\nhello 2\n")
     assert_same(args, tmp_path, env)

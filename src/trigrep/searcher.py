@@ -848,17 +848,22 @@ def _search_by_line(
     need_submatches: bool,
     passthru: bool,
     first_spans: bool,
+    summary: bool,
 ) -> tuple[bool, bool]:
     """Emit the events of a line-by-line search. Returns whether -m `stopped` it early, and
     whether after-context was still owed at `end` when -m was reached (rg then reads on).
     With `passthru` every line up to where the search stopped is an event; `first_spans`:
-    the first matching line needs its spans even without `need_submatches`."""
+    the first matching line needs its spans even without `need_submatches`; `summary`: a
+    summary printer's limit (-m, -l) stops the search at once, owing no after-context."""
     found = _matching_lines(query, data, end)
     if query.invert:
         found = _inverted(data, found, end)
     after_left = 0
     stopped = limit == 0
     for counted, (start, stop) in enumerate([] if stopped else found):
+        if summary and limit is not None and counted >= limit:
+            stopped = True
+            break
         after_left = collector.context_upto(start, after_left)
         if limit is not None and counted >= limit:
             if not after_left or collector.emitted_end < start:
@@ -879,7 +884,8 @@ def _search_by_line(
     after_pending = False
     if not stopped:
         stopped = limit is not None and collector.match_events >= limit
-        after_pending = collector.context_upto(end, after_left) > 0
+        if not (summary and stopped):
+            after_pending = collector.context_upto(end, after_left) > 0
         if passthru and not stopped:
             collector.context_upto(end, EVERY_LINE)
     return stopped, after_pending
@@ -1035,7 +1041,14 @@ class BufferSearch:
                 end = stream_detect = _stream_searched_end(data, nul, 0)
             else:
                 data = data.replace(b"\0", b"\n")
-        run = self._by_line(data, result, nul, slice_mode, end)
+        before, after, passthru = self.before, self.after, self.passthru
+        if nul >= BUFFER_CAPACITY and slice_mode and binary.quits and not (
+                query.multiline or opts.mode == "lines"):
+            # rg's searcher visits context lines in the summary modes too (until they stop
+            # it: at once for -l, at -m), and one holding the NUL ends the search: the file
+            # is then dropped.
+            before, after, passthru = opts.before_context, opts.after_context, opts.passthru
+        run = self._by_line(data, result, nul, slice_mode, end, before, after, passthru)
         if nul >= 0 and not slice_mode:
             # The lines rg printed from a read need not be kept for context in the next one,
             # so what they are decides where the read that met the NUL began.
@@ -1044,7 +1057,8 @@ class BufferSearch:
             if binary is BinaryMode.QUIT and stream_detect < end:  # a QUIT search ends there
                 end = stream_detect
                 result = FileResult(binary_mode=binary, multiline=query.multiline)
-                run = self._by_line(data, result, nul, slice_mode, end)
+                run = self._by_line(
+                    data, result, nul, slice_mode, end, before, after, passthru)
         collector, stopped, after_pending, searched, stopped_at = run
         reported = opts.json or opts.stats  # (the only ones that report bytes_searched)
         before_lines = collector.before_lines
@@ -1076,14 +1090,15 @@ class BufferSearch:
         return result
 
     def _by_line(
-        self, data: bytes, result: FileResult, nul: int, slice_mode: bool, end: int
+        self, data: bytes, result: FileResult, nul: int, slice_mode: bool, end: int,
+        before: int, after: int, passthru: bool,
     ) -> _Run:
-        """The events of `data` up to `end` into `result`, line by line (or -U's way)."""
+        """The events of `data` up to `end` into `result`, line by line (or -U's way), with
+        `before` and `after` lines of context, or every line (`passthru`)."""
         query, opts = self.query, self.opts
         limit, stop_at_first, need_submatches = (
             self.limit, self.stop_at_first, self.need_submatches)
         reported = opts.json or opts.stats
-        before, after, passthru = self.before, self.after, self.passthru
         context = max(opts.before_context, opts.after_context)
         collector = _Collector(data, result, nul, slice_mode)
         if query.invert and need_submatches:
@@ -1108,7 +1123,7 @@ class BufferSearch:
         else:
             stopped, after_pending = _search_by_line(
                 data, query, collector, end, limit, before, after, need_submatches, passthru,
-                opts.first_line,
+                opts.first_line, opts.mode != "lines",
             )
             searched = collector.emitted_end if stopped else end
             stopped_at = None  # where -m or -l stopped it: after the last line emitted
