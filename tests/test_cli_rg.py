@@ -1226,3 +1226,18 @@ def test_a_nul_in_a_context_line_of_a_file_searched_whole(
     (tmp_path / "b.txt").write_bytes(pad + b"hello 1\nnomatch\0zzz\nhello 2\n")
     (tmp_path / "c.txt").write_bytes(b"hello 0\n" + pad + b"hello 1\nnomatch\0zzz\nhello 2\n")
     assert_same(args, tmp_path, env)
+
+
+@pytest.mark.parametrize("args", [
+    ["--files-without-match", "x"], ["--files-without-match", "--mmap", "x"],
+    ["--files-without-match", "-U", "x"], ["--files-without-match", "x", "e.bin", "a.bin"],
+], ids=" ".join)
+def test_files_without_match_reads_on_to_a_nul(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """--files-without-match does not stop at a file's first match: a NUL met later drops
+    its count to 0, which rg takes as success (exit 0) and prints nothing."""
+    (tmp_path / "a.bin").write_bytes(b"x\n" + b"y" * 70_000 + b"\n\0y\n")
+    (tmp_path / "e.bin").write_bytes(b"x\n" + b"y\n" * 40_000 + b"x\0x\n")
+    (tmp_path / "t.txt").write_bytes(b"x\n")
+    assert_same(args, tmp_path, env)

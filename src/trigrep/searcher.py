@@ -509,7 +509,7 @@ class _Quota:
     The lines and JSON printers count events and, past the limit, go on while after-context
     is owed (a match met then counts as context); the summary printers (-c, -l, ...) count
     lines, or with -U the regex's matches in what they get (`matched`'s `matches`), and -l,
-    -q, --files-without-match stop at once.
+    -q stop at once.
     """
 
     def __init__(self, opts: OutputOptions, limit: int | None, after: int, stop_at_first: bool):
@@ -983,10 +983,9 @@ class BufferSearch:
 
     def __post_init__(self) -> None:
         opts, query = self.opts, self.query
+        # (--files-without-match reads on: a NUL met later drops the file's count to 0)
         stop_at_first = not opts.stats and (
-            opts.mode in ("files_with_matches", "files_without_match")
-            or (opts.mode == "quiet" and not opts.json)
-        )
+            opts.mode == "files_with_matches" or (opts.mode == "quiet" and not opts.json))
         before, after = (
             (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0))
         passthru = opts.passthru and opts.mode == "lines"
