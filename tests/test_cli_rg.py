@@ -1241,3 +1241,21 @@ def test_files_without_match_reads_on_to_a_nul(
     (tmp_path / "e.bin").write_bytes(b"x\n" + b"y\n" * 40_000 + b"x\0x\n")
     (tmp_path / "t.txt").write_bytes(b"x\n")
     assert_same(args, tmp_path, env)
+
+
+@pytest.mark.parametrize("args", [
+    ["-U", "-q", "--passthru", "x$"], ["-U", "-c", "--passthru", "^x"],
+    ["-U", "--mmap", "-l", "-A15000", "x$"], ["-U", "--count-matches", "-A15000", "x\\n"],
+    ["-U", "--files-without-match", "--passthru", "zzz\\n"],
+    ["--stats", "-c", "-v", "-U", "\\n\\n"], ["--stats", "-l", "-v", "-U", "^$"],
+    ["--stats", "-c", "-v", "-U", "x\\nx", "t.txt"],
+], ids=" ".join)
+def test_multiline_summaries_of_binary_and_inverted_files(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """-U in the summary modes: rg's multi-line searcher visits context lines too, and one
+    holding the NUL (past 64 KiB) drops the file; with -v, a file counts as one with a match
+    (--stats) only if its inverted lines hold a match of the regex."""
+    (tmp_path / "f.txt").write_bytes(b"x\n" + b"hello\n" * 13_000 + b"a\0b\n")
+    (tmp_path / "t.txt").write_bytes(b"a\nb\n")
+    assert_same(args, tmp_path, env)

@@ -354,7 +354,8 @@ def _search_and_print(
     # one unless --json wants its summary of every file.
     quiet = out_opts.mode == "quiet"
     stops_at_a_match = quiet and not (out_opts.json or out_opts.stats)
-    stats = SearchStats() if out_opts.stats and not out_opts.json else None
+    stats = (SearchStats(summary=out_opts.mode != "lines")
+             if out_opts.stats and not out_opts.json else None)
     runs: list[SearchRun] = []
     for group in _around_stdin(named):
         if group is None:  # `-`: rg reads standard input as a stream

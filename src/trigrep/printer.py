@@ -766,6 +766,9 @@ class SearchStats:
     """--stats: rg's totals over the files searched, printed after the output (--json's
     summary message has them already)."""
 
+    # A summary printer (-c, -l...) tells a file with a match by its count, which with -U
+    # is of the regex's matches: inverted lines hold none.
+    summary: bool = False
     matches: int = 0
     matched_lines: int = 0
     searches_with_match: int = 0
@@ -776,7 +779,8 @@ class SearchStats:
         if result.error is not None:
             return  # a failed search counts for nothing
         self.searches += 1
-        self.searches_with_match += result.has_match
+        self.searches_with_match += (
+            result.summary_count() > 0 if self.summary else result.has_match)
         self.matched_lines += result.matched_lines
         self.matches += result.matches
         self.bytes_searched += result.bytes_searched

@@ -1041,8 +1041,7 @@ class BufferSearch:
             else:
                 data = data.replace(b"\0", b"\n")
         before, after, passthru = self.before, self.after, self.passthru
-        if nul >= BUFFER_CAPACITY and slice_mode and binary.quits and not (
-                query.multiline or opts.mode == "lines"):
+        if nul >= BUFFER_CAPACITY and slice_mode and binary.quits and opts.mode != "lines":
             # rg's searcher visits context lines in the summary modes too (until they stop
             # it: at once for -l, at -m), and one holding the NUL ends the search: the file
             # is then dropped.
