@@ -1259,3 +1259,30 @@ def test_multiline_summaries_of_binary_and_inverted_files(
     (tmp_path / "f.txt").write_bytes(b"x\n" + b"hello\n" * 13_000 + b"a\0b\n")
     (tmp_path / "t.txt").write_bytes(b"a\nb\n")
     assert_same(args, tmp_path, env)
+
+
+
+def _answer_kind(out: bytes) -> str:
+    """What -h, -V or --pcre2-version printed."""
+    if out.startswith(b"PCRE2 is not available"):
+        return "pcre2"
+    return "help" if b"usage" in out.lower() else "version" if out else "nothing"
+
+
+@pytest.mark.parametrize("args", [
+    ["--version"], ["--pcre2-version"], ["--version", "--pcre2-version"],
+    ["--pcre2-version", "--version"], ["-h", "--version"], ["--version", "-h"],
+    ["--pcre2-version", "--bogus"], ["--pcre2-version", "-A", "x"], ["-hi", "foo"],
+    ["-V", "-c", "x"],
+], ids=" ".join)
+def test_help_and_versions_as_rg_answers_them(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """The last of -h, -V and --pcre2-version is answered once every flag is read (a bad
+    one is an error), and rg's config file is not read for them."""
+    config = tmp_path / "config"
+    config.write_text("-A\nx\n")
+    env = {**env, "RIPGREP_CONFIG_PATH": str(config)}
+    want, got = _rg(args, tmp_path, env), _trigrep(args, tmp_path, env)
+    assert (_answer_kind(got.out), got.code) == (_answer_kind(want.out), want.code)
+    assert got.err == want.err.replace(b"rg: ", b"trigrep: ")

@@ -28,7 +28,8 @@ CONFIG_ENV = "RIPGREP_CONFIG_PATH"  # rg's config file: one argument per line, p
 SUBCOMMANDS = ("search", "index", "stats", "mcp", "serve", "status", "stop")
 NO_DAEMON_ENV = "TRIGREP_NO_DAEMON"  # set: searches neither use nor start a daemon
 DEBUG_ENV = "TRIGREP_DEBUG"  # set: internal errors raise (so searches run here, not in a daemon)
-# Flags a daemon must not see: argparse prints their answers on its own stdout.
+# Flags whose answer this process prints itself (help, versions): no daemon is asked, and
+# no config file read, as rg reads none for them.
 _LOCAL_FLAGS = ("--help", "--version", "--pcre2-version")
 _LOCAL_SHORT_FLAGS = frozenset("hV")
 
@@ -48,6 +49,10 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         # main did not add the config: rg's --no-config was a value (`-e --no-config`)
         argv = [*_config_args(), *argv]
         ns = flags.search_parser().parse_args(argv)
+    if ns.special is not None:
+        text, code = flags.special_answer(ns.special)
+        (console.out if console else sys.stdout.buffer).write(text.encode())
+        return code
     paths = flags.search_paths(ns)
     stdin_readable = console.stdin_readable if console else stdin_is_readable()
     reads_stdin = "-" in ns.file or "-" in paths or (not paths and stdin_readable)
@@ -249,8 +254,23 @@ def _config_args() -> "list[str]":
 
 def _configured(argv: "list[str]") -> "list[str]":
     """A search's arguments after those of rg's config file, unless `--no-config` may be
-    among them (then `_search` decides, once the flags are parsed)."""
-    return argv if "--no-config" in argv else [*_config_args(), *argv]
+    among them (then `_search` decides, once the flags are parsed), or -h, -V... (rg reads
+    no config file for those)."""
+    if "--no-config" in argv or _asks_locally(argv):
+        return argv
+    return [*_config_args(), *argv]
+
+
+def _asks_locally(argv: "Sequence[str]") -> bool:
+    """Whether a flag among `argv` asks for what this process prints itself (-h, -V...)."""
+    for arg in argv:
+        if arg == "--":
+            break
+        if arg in _LOCAL_FLAGS or (
+            arg[:1] == "-" and arg[1:2] != "-" and not _LOCAL_SHORT_FLAGS.isdisjoint(arg[1:])
+        ):
+            return True
+    return False
 
 
 def _daemon_may_parse(argv: "Sequence[str]") -> bool:
@@ -260,14 +280,7 @@ def _daemon_may_parse(argv: "Sequence[str]") -> bool:
     if os.environ.get(NO_DAEMON_ENV) or os.environ.get(DEBUG_ENV) or (
             "--no-config" in argv and os.environ.get(CONFIG_ENV)):
         return False  # (whether rg's config file counts is for _search to tell)
-    for arg in argv:
-        if arg == "--":
-            break
-        if arg in _LOCAL_FLAGS or (
-            arg[:1] == "-" and arg[1:2] != "-" and not _LOCAL_SHORT_FLAGS.isdisjoint(arg[1:])
-        ):
-            return False
-    return True
+    return not _asks_locally(argv)
 
 
 def _exit_now(code: int) -> "NoReturn":

@@ -394,15 +394,6 @@ class _LineMode(argparse.Action):
         namespace.stop_on_nonmatch = not namespace.multiline
 
 
-class _Pcre2Version(argparse.Action):
-    """--pcre2-version: what rg 14.1's wheel says (it is built without PCRE2), exit code 1."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: object, option_string: str | None = None) -> None:
-        sys.stdout.write("PCRE2 is not available in this build of trigrep.\n")
-        parser.exit(1)
-
-
 class _Passthru(argparse.Action):
     """--passthru: replaces any -A, -B and -C given before it."""
 
@@ -444,10 +435,15 @@ def search_parser() -> Parser:
         description="Indexed code search with ripgrep's syntax, flags and output.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
     )
     add = p.add_argument
     add("args", nargs="*", metavar="PATTERN/PATH", help="the pattern (unless -e/-f), then paths")
-    add("-V", "--version", action="version", version=f"trigrep {__version__}")
+    # As in rg, the last of these is answered (see special_answer), once every flag is read.
+    add("-h", "--help", dest="special", action="store_const", const="help",
+        help="show this help and exit")
+    add("-V", "--version", dest="special", action="store_const", const="version",
+        help="show the version and exit")
     g = p.add_argument_group("patterns")
     g.add_argument("-e", "--regexp", action="append", default=[], metavar="PATTERN")
     g.add_argument("-f", "--file", action="append", default=[], metavar="PATTERNFILE",
@@ -485,8 +481,8 @@ def search_parser() -> Parser:
                           (("--no-auto-hybrid-regex",), "default")):
         g.add_argument(*flags, dest="engine", action="store_const", const=engine,
                        help=argparse.SUPPRESS)
-    g.add_argument("--pcre2-version", action=_Pcre2Version, nargs=0,
-                   help="say that PCRE2 is not available (exit code 1)")
+    g.add_argument("--pcre2-version", dest="special", action="store_const",
+                   const="pcre2_version", help="say that PCRE2 is not available (exit code 1)")
     g = p.add_argument_group("files")
     g.add_argument("-g", "--glob", action="append", default=[], metavar="GLOB",
                    help="include files matching GLOB; '!GLOB' excludes")
@@ -661,6 +657,16 @@ def search_parser() -> Parser:
                    help="do not read the config file named by RIPGREP_CONFIG_PATH")
     p.set_defaults(modes=[], files=False, type_list=False)
     return p
+
+
+def special_answer(special: str) -> tuple[str, int]:
+    """What -h/--help, -V/--version or --pcre2-version print, and the exit code (rg 14.1's
+    wheel is built without PCRE2)."""
+    if special == "help":
+        return search_parser().format_help(), 0
+    if special == "version":
+        return f"trigrep {__version__}\n", 0
+    return "PCRE2 is not available in this build of trigrep.\n", 1
 
 
 def read_pattern_files(names: list[str], paths: Sequence[str] = ()) -> list[str]:
