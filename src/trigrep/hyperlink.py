@@ -123,13 +123,16 @@ def _hostname(program: str | None) -> str:
     if program is not None:
         import subprocess
 
+        from trigrep.spawn import popen  # (a daemon runs it: never during a fork of workers)
+
         try:
-            out = subprocess.run([program], stdin=subprocess.DEVNULL, capture_output=True,
-                                 check=True).stdout.decode().strip()
-        except (OSError, subprocess.CalledProcessError, UnicodeDecodeError):
-            out = ""
-        if out:
-            return out
+            proc = popen([program], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+            printed = proc.communicate()[0].decode().strip()
+            if printed and proc.returncode == 0:
+                return printed
+        except (OSError, UnicodeDecodeError):
+            pass  # (rg too falls back to the system's name)
     return os.uname().nodename
 
 
