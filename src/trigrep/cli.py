@@ -121,12 +121,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
 def _index(argv: "Sequence[str]") -> int:
     from trigrep import flags
 
-    p = flags.Parser(prog="trigrep index",
-                     description="Build or bring up to date the index of PATH.")
-    p.add_argument("path", nargs="?", default=".")
-    p.add_argument("--full", action="store_true",
-                   help="rebuild from scratch instead of updating the changed files")
-    ns = p.parse_args(argv)
+    ns = flags.subcommand_parser("index").parse_args(argv)
     from trigrep import engine
 
     return engine.build(ns.path, progress=sys.stderr.isatty(), full=ns.full)
@@ -135,10 +130,7 @@ def _index(argv: "Sequence[str]") -> int:
 def _stats(argv: "Sequence[str]") -> int:
     from trigrep import flags
 
-    p = flags.Parser(prog="trigrep stats", description="Show the statistics of the index of PATH.")
-    p.add_argument("path", nargs="?", default=".")
-    p.add_argument("--json", action="store_true")
-    ns = p.parse_args(argv)
+    ns = flags.subcommand_parser("stats").parse_args(argv)
     from trigrep import engine
 
     return engine.print_stats(ns.path, as_json=ns.json)
@@ -147,10 +139,7 @@ def _stats(argv: "Sequence[str]") -> int:
 def _mcp(argv: "Sequence[str]") -> int:
     from trigrep import flags
 
-    p = flags.Parser(prog="trigrep mcp", description="Serve the tree at PATH to AI agents: an MCP "
-                "server over stdio with search, count, files and read tools.")
-    p.add_argument("path", nargs="?", default=".")
-    ns = p.parse_args(argv)
+    ns = flags.subcommand_parser("mcp").parse_args(argv)
     from trigrep.server.mcp import serve  # the mcp SDK loads only for this subcommand
 
     return serve(ns.path)
@@ -159,15 +148,7 @@ def _mcp(argv: "Sequence[str]") -> int:
 def _serve(argv: "Sequence[str]") -> int:
     from trigrep import flags
 
-    p = flags.Parser(prog="trigrep serve", description="Watch the trees holding PATHs (default: "
-                "the current one) and answer searches in them from a warm index.")
-    p.add_argument("paths", nargs="*", metavar="PATH")
-    p.add_argument("--detach", action="store_true",
-                   help="run in the background (pid in .trigrep/daemon.json, log in "
-                   ".trigrep/daemon.log)")
-    p.add_argument("--idle-timeout", type=float, metavar="SECONDS",
-                   help="stop after this long without a search (default: never)")
-    ns = p.parse_args(argv)
+    ns = flags.subcommand_parser("serve").parse_args(argv)
     from trigrep.server import daemon
 
     return daemon.serve(ns.paths or ["."], detach=ns.detach, idle_timeout=ns.idle_timeout)
@@ -176,11 +157,7 @@ def _serve(argv: "Sequence[str]") -> int:
 def _status(argv: "Sequence[str]") -> int:
     from trigrep import flags
 
-    p = flags.Parser(prog="trigrep status",
-                description="Show the daemon serving PATH; exit 0 if one does, else 1.")
-    p.add_argument("path", nargs="?", default=".")
-    p.add_argument("--json", action="store_true")
-    ns = p.parse_args(argv)
+    ns = flags.subcommand_parser("status").parse_args(argv)
     from trigrep.server import client
 
     return client.print_status(ns.path, as_json=ns.json)
@@ -189,9 +166,7 @@ def _status(argv: "Sequence[str]") -> int:
 def _stop(argv: "Sequence[str]") -> int:
     from trigrep import flags
 
-    p = flags.Parser(prog="trigrep stop", description="Stop the daemon serving PATH.")
-    p.add_argument("path", nargs="?", default=".")
-    ns = p.parse_args(argv)
+    ns = flags.subcommand_parser("stop").parse_args(argv)
     from trigrep.server import client
 
     return client.stop(ns.path)

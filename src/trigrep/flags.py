@@ -659,6 +659,39 @@ def search_parser() -> Parser:
     return p
 
 
+_SUBCOMMANDS = {  # (`search` is the search parser's)
+    "index": "Build or bring up to date the index of PATH.",
+    "stats": "Show the statistics of the index of PATH.",
+    "serve": "Watch the trees holding PATHs (default: the current one) and answer searches in "
+             "them from a warm index.",
+    "status": "Show the daemon serving PATH; exit 0 if one does, else 1.",
+    "stop": "Stop the daemon serving PATH.",
+    "mcp": "Serve the tree at PATH to AI agents: an MCP server over stdio with search, count, "
+           "files and read tools.",
+}
+
+
+def subcommand_parser(name: str) -> Parser:
+    """The parser of `trigrep NAME` (a subcommand but `search`): one definition for the CLI
+    and for --generate's man page and completion scripts."""
+    p = Parser(prog=f"trigrep {name}", description=_SUBCOMMANDS[name])
+    if name == "serve":
+        p.add_argument("paths", nargs="*", metavar="PATH")
+        p.add_argument("--detach", action="store_true",
+                       help="run in the background (pid in .trigrep/daemon.json, log in "
+                       ".trigrep/daemon.log)")
+        p.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                       help="stop after this long without a search (default: never)")
+        return p
+    p.add_argument("path", nargs="?", default=".", metavar="PATH")
+    if name == "index":
+        p.add_argument("--full", action="store_true",
+                       help="rebuild from scratch instead of updating the changed files")
+    if name in ("stats", "status"):
+        p.add_argument("--json", action="store_true", help="print it as JSON")
+    return p
+
+
 def special_answer(special: str) -> tuple[str, int]:
     """What -h/--help, -V/--version or --pcre2-version print, and the exit code (rg 14.1's
     wheel is built without PCRE2)."""
