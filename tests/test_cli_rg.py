@@ -1286,3 +1286,14 @@ def test_help_and_versions_as_rg_answers_them(
     want, got = _rg(args, tmp_path, env), _trigrep(args, tmp_path, env)
     assert (_answer_kind(got.out), got.code) == (_answer_kind(want.out), want.code)
     assert got.err == want.err.replace(b"rg: ", b"trigrep: ")
+
+
+@pytest.mark.parametrize("args", [
+    ["--type-list", "-t", "nosuch"], ["--type-list", "--type-add", "bad"],
+    ["--type-list", "-g", "["], ["--type-list", "--iglob", "["], ["--type-list", "--pre-glob", "["],
+    ["--type-list", "--colors", "bogus"], ["--type-list", "--hyperlink-format", "{x}"],
+    ["--type-list", "--type-add", "mine:*.mine", "-t", "mine"],
+], ids=" ".join)
+def test_type_list_checks_flags_first(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
+    """--type-list, as rg's every mode, is an error after a bad glob, type or colour."""
+    assert_same(args, tmp_path, env)

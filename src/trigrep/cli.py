@@ -94,15 +94,16 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         ignore_files=[] if ns.no_ignore_files else ns.ignore_file, encoding=ns.encoding,
         mmap=ns.mmap, ignore_case_insensitive=ns.ignore_file_case_insensitive,
     )
-    if ns.type_list:
-        listing = type_list(walk_opts.type_changes)
-        (console.out if console else sys.stdout.buffer).write(listing.encode())
-        return 0
     check_filters(walk_opts)
     if ns.pre_glob:  # bad globs are an error even without --pre, as in rg
         from trigrep.ignore import parse_lines
 
         parse_lines(ns.pre_glob)
+    if ns.type_list:
+        flags.listing_options(ns)  # bad --colors, --hyperlink-format: rg's errors in every mode
+        listing = type_list(walk_opts.type_changes)
+        (console.out if console else sys.stdout.buffer).write(listing.encode())
+        return 0
     if ns.files:
         return engine.list_files(args, walk_opts, flags.listing_options(ns), console, warm)
     match_opts, out_opts = flags.search_options(ns, args)
