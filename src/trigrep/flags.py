@@ -445,21 +445,25 @@ def search_parser() -> Parser:
     add("-V", "--version", dest="special", action="store_const", const="version",
         help="show the version and exit")
     g = p.add_argument_group("patterns")
-    g.add_argument("-e", "--regexp", action="append", default=[], metavar="PATTERN")
+    g.add_argument("-e", "--regexp", action="append", default=[], metavar="PATTERN",
+                   help="a pattern to search for (repeatable; a line matching any matches)")
     g.add_argument("-f", "--file", action="append", default=[], metavar="PATTERNFILE",
                    help="read patterns from a file, one per line ('-' for stdin)")
     g.add_argument("-F", "--fixed-strings", action="store_true", help="patterns are literals")
     g.add_argument("--no-fixed-strings", dest="fixed_strings", action="store_false")
-    g.add_argument("-i", "--ignore-case", dest="case", action="append_const", const="insensitive")
+    g.add_argument("-i", "--ignore-case", dest="case", action="append_const", const="insensitive",
+                   help="search case-insensitively")
     g.add_argument("-S", "--smart-case", dest="case", action="append_const", const="smart",
                    help="insensitive unless the pattern has an uppercase letter")
     g.add_argument("-s", "--case-sensitive", dest="case", action="append_const",
-                   const="sensitive")
+                   const="sensitive", help="search case-sensitively (the default)")
     # -w and -x: as in rg, the last one given wins.
     g.add_argument("-w", "--word-regexp", dest="bounds", action="append_const", const="word",
-                   default=[])
-    g.add_argument("-x", "--line-regexp", dest="bounds", action="append_const", const="line")
-    g.add_argument("-v", "--invert-match", action="store_true")
+                   default=[], help="only matches surrounded by word boundaries")
+    g.add_argument("-x", "--line-regexp", dest="bounds", action="append_const", const="line",
+                   help="only matches that are whole lines")
+    g.add_argument("-v", "--invert-match", action="store_true",
+                   help="print the lines that do not match")
     g.add_argument("--no-invert-match", dest="invert_match", action="store_false")
     g.add_argument("-U", "--multiline", action=_LineMode, nargs=0, default=False,
                    help="matches may span lines")
@@ -557,9 +561,11 @@ def search_parser() -> Parser:
     g.add_argument("--sortr", dest="sort", type=_sort_key(True), metavar="SORTBY",
                    help="the same, in reverse")
     g = p.add_argument_group("output")
-    g.add_argument("-n", "--line-number", dest="line_number", action="store_true", default=None)
+    g.add_argument("-n", "--line-number", dest="line_number", action="store_true", default=None,
+                   help="print line numbers (the default on a terminal)")
     g.add_argument("-N", "--no-line-number", dest="line_number", action="store_false")
-    g.add_argument("--heading", dest="heading", action="store_true", default=None)
+    g.add_argument("--heading", dest="heading", action="store_true", default=None,
+                   help="print each file's path above its matches (the default on a terminal)")
     g.add_argument("--no-heading", dest="heading", action="store_false")
     g.add_argument("--color", choices=["never", "auto", "always", "ansi"], default="auto",
                    help="ansi: as always (rg's choice for Windows consoles)")
@@ -572,7 +578,8 @@ def search_parser() -> Parser:
                    help="{host} in hyperlinks is what COMMAND prints (default: the system's)")
     g.add_argument("-H", "--with-filename", dest="with_filename", action="store_true",
                    default=None, help="print the path of each match, even for one file")
-    g.add_argument("-I", "--no-filename", dest="with_filename", action="store_false")
+    g.add_argument("-I", "--no-filename", dest="with_filename", action="store_false",
+                   help="never print the path of a match")
     g.add_argument("--binary", dest="binary", action="store_const", const="binary",
                    default="auto", help="in files found by walking, keep printing matches after "
                    "a NUL, up to the first match after it ('binary file matches')")
@@ -599,7 +606,7 @@ def search_parser() -> Parser:
     g.add_argument("--context-separator", type=_unescaped, default=b"--", metavar="SEP",
                    help="the line between context groups (escapes: \\t \\n \\xHH ...)")
     g.add_argument("--no-context-separator", dest="context_separator", action="store_const",
-                   const=None)
+                   const=None, help="print no line between context groups")
     g.add_argument("--field-match-separator", type=_unescaped, default=b":", metavar="SEP",
                    help="what follows the path, number... of a matching line")
     g.add_argument("--field-context-separator", type=_unescaped, default=b"-", metavar="SEP",
@@ -610,12 +617,17 @@ def search_parser() -> Parser:
                    help="--color always --heading --line-number")
     g.add_argument("-0", "--null", action="store_true",
                    help="end each path printed with a NUL, not ':' or a newline (for xargs -0)")
-    g.add_argument("-o", "--only-matching", action="store_true")
+    g.add_argument("-o", "--only-matching", action="store_true",
+                   help="print only the matches, each on a line of its own")
     g.add_argument("-r", "--replace", type=os.fsencode, metavar="REPLACEMENT",
                    help="print each match as REPLACEMENT ($1, $name, ${name}: its groups)")
-    g.add_argument("-m", "--max-count", type=_count, metavar="NUM")
-    for flags in (("-A", "--after-context"), ("-B", "--before-context"), ("-C", "--context")):
-        g.add_argument(*flags, action=_Context, type=_count, metavar="NUM")
+    g.add_argument("-m", "--max-count", type=_count, metavar="NUM",
+                   help="stop searching a file after NUM matching lines")
+    for flags, where in ((("-A", "--after-context"), "after"),
+                         (("-B", "--before-context"), "before"),
+                         (("-C", "--context"), "before and after")):
+        g.add_argument(*flags, action=_Context, type=_count, metavar="NUM",
+                       help=f"print NUM lines {where} each match")
     g.add_argument("--passthru", "--passthrough", action=_Passthru, nargs=0, default=False,
                    help="print every line, matching or not (the last of it and -A/-B/-C wins)")
     g.add_argument("--stop-on-nonmatch", action=_LineMode, nargs=0, default=False,
