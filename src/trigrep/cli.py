@@ -60,7 +60,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         raise Declined
     use_daemon = console is None and not (
         reads_stdin or os.environ.get(NO_DAEMON_ENV) or os.environ.get(DEBUG_ENV) or ns.type_list
-        or not (ns.args or ns.regexp or ns.file or ns.files)
+        or ns.generate or not (ns.args or ns.regexp or ns.file or ns.files)
     )
     if use_daemon:
         from trigrep.server import client
@@ -99,9 +99,14 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         from trigrep.ignore import parse_lines
 
         parse_lines(ns.pre_glob)
-    if ns.type_list:
+    if ns.type_list or ns.generate:
         flags.listing_options(ns)  # bad --colors, --hyperlink-format: rg's errors in every mode
-        listing = type_list(walk_opts.type_changes)
+        if ns.generate:
+            from trigrep.generate import generated  # (loaded for --generate only)
+
+            listing = generated(ns.generate)
+        else:
+            listing = type_list(walk_opts.type_changes)
         (console.out if console else sys.stdout.buffer).write(listing.encode())
         return 0
     if ns.files:

@@ -270,10 +270,21 @@ def _file_size(value: str) -> int:
     return size
 
 
-def _engine(value: str) -> str:
-    if value not in ("default", "auto", "pcre2"):
-        raise argparse.ArgumentTypeError(f"unrecognized regex engine '{value}'")
-    return value
+class _Choice:
+    """The converter of a flag taking one of `choices` (rg's `error` for another): the
+    choices are also what `--generate`'s completion scripts offer for the flag."""
+
+    def __init__(self, choices: tuple[str, ...], error: str) -> None:
+        self.choices, self._error = choices, error
+
+    def __call__(self, value: str) -> str:
+        if value not in self.choices:
+            raise argparse.ArgumentTypeError(self._error.format(value))
+        return value
+
+
+GENERATE_KINDS = ("man", "complete-bash", "complete-zsh", "complete-fish", "complete-powershell")
+_engine = _Choice(("default", "auto", "pcre2"), "unrecognized regex engine '{}'")
 
 
 def _encoding(value: str) -> str:
@@ -357,13 +368,14 @@ class _Reader(argparse.Action):
 
 
 class _Mode(argparse.Action):
-    """What a search prints: as in rg, the last of -l, -c, --json... and of --files and
-    --type-list (which list instead of searching) decides."""
+    """What a search prints: as in rg, the last of -l, -c, --json... and of --files,
+    --type-list and --generate (which print something else instead of searching) decides."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: object, option_string: str | None = None) -> None:
         namespace.modes = [*(namespace.modes or []), self.const]
         namespace.files, namespace.type_list = self.const == "files", self.const == "type_list"
+        namespace.generate = values if self.const == "generate" else None
 
 
 class _NoJson(argparse.Action):
@@ -403,18 +415,22 @@ class _Passthru(argparse.Action):
         namespace.after_context = namespace.before_context = namespace.context = None
 
 
-def _sort_key(reverse: bool) -> Callable[[str], tuple[str, bool]]:
-    """The argparse converter of --sort (or --sortr) to (field, reverse)."""
-    def converted(value: str) -> tuple[str, bool]:
+class _SortKey:
+    """The converter of --sort (or --sortr) to (field, reverse)."""
+
+    choices = ("path", "none", "modified", "accessed")  # (and rg's `created`: see below)
+
+    def __init__(self, reverse: bool) -> None:
+        self._reverse = reverse
+
+    def __call__(self, value: str) -> tuple[str, bool]:
         if value == "created":
             raise argparse.ArgumentTypeError(
                 "sorting by creation time is not supported (Python's stat has no birth time "
                 "on Linux)")
-        if value not in ("path", "none", "modified", "accessed"):
+        if value not in self.choices:
             raise argparse.ArgumentTypeError(f"invalid value {value!r}")
-        return ("path" if value == "none" else value), reverse and value != "none"
-
-    return converted
+        return ("path" if value == "none" else value), self._reverse and value != "none"
 
 
 def _type_change(kind: str) -> Callable[[str], tuple[str, str]]:
@@ -444,6 +460,10 @@ def search_parser() -> Parser:
         help="show this help and exit")
     add("-V", "--version", dest="special", action="store_const", const="version",
         help="show the version and exit")
+    add("--generate", action=_Mode, const="generate", metavar="KIND",
+        type=_Choice(GENERATE_KINDS, "choice '{}' is unrecognized"),
+        help="print a man page or a shell's completion script and exit: "
+        + ", ".join(GENERATE_KINDS))
     g = p.add_argument_group("patterns")
     g.add_argument("-e", "--regexp", action="append", default=[], metavar="PATTERN",
                    help="a pattern to search for (repeatable; a line matching any matches)")
@@ -552,13 +572,13 @@ def search_parser() -> Parser:
                    help="search every file as rg searches one it reads as a stream")
     g.add_argument("--files", action=_Mode, nargs=0, const="files",
                    help="print the files that would be searched")
-    g.add_argument("--sort", dest="sort", type=_sort_key(False), default=("path", False),
+    g.add_argument("--sort", dest="sort", type=_SortKey(False), default=("path", False),
                    metavar="SORTBY", help="path (the default; also none), modified, accessed")
     g.add_argument("--sort-files", dest="sort", action="store_const", const=("path", False),
                    help=argparse.SUPPRESS)  # rg's old name of --sort path (and of none:)
     g.add_argument("--no-sort-files", dest="sort", action="store_const",
                    const=("path", False), help=argparse.SUPPRESS)
-    g.add_argument("--sortr", dest="sort", type=_sort_key(True), metavar="SORTBY",
+    g.add_argument("--sortr", dest="sort", type=_SortKey(True), metavar="SORTBY",
                    help="the same, in reverse")
     g = p.add_argument_group("output")
     g.add_argument("-n", "--line-number", dest="line_number", action="store_true", default=None,
@@ -667,7 +687,7 @@ def search_parser() -> Parser:
     g.add_argument("--trace", action="store_true", help="ignored: trigrep logs nothing")
     g.add_argument("--no-config", action="store_true",
                    help="do not read the config file named by RIPGREP_CONFIG_PATH")
-    p.set_defaults(modes=[], files=False, type_list=False)
+    p.set_defaults(modes=[], files=False, type_list=False, generate=None)
     return p
 
 
