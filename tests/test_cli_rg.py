@@ -1114,6 +1114,14 @@ def test_a_path_that_is_not_utf8_in_a_message(tree: Path, env: dict[str, str]) -
     ["--max-filesize", "9999999999999G", "foo"], ["--dfa-size-limit", "1Q", "foo"],
     ["--engine", "bogus", "foo"], ["-A", "+", "foo"], ["-E", "bogus", "foo"],
     ["--max-filesize", "99999999999999999999", "foo"], ["--pre-glob", "[", "foo"],
+    # a choice rg does not know, a missing value, a value given to a switch, `--` as a value
+    ["--sort", "bogus", "foo"], ["--sortr=bogus", "foo"], ["--color=bogus", "foo"],
+    ["--color", "--", "foo"], ["foo", "--sort"], ["foo", "-A"], ["foo", "-ie"],
+    ["foo", "--context-separator"], ["foo", "--hidden="], ["foo", "--no-messages=1"],
+    ["foo", "-n=1"], ["-in=", "foo"], ["foo", "-n1"], ["-nQ=1", "foo"], ["-n-", "foo"],
+    ["--hidden=a\"b\\c\n\x01é\udcff", "foo"], ["--hidden=1", "-nQ", "foo"],
+    ["-e", "--", "src"], ["-ne", "--", "--regexp", "--", "src"], ["foo", "-A", "--"],
+    ["--context-separator", "--", "-A1", "foo", "src"], ["-f", "src", "foo"], ["-f", "nosuch"],
 ], ids=repr)
 def test_flag_values_as_rg_reads_them(tree: Path, env: dict[str, str], args: list[str]) -> None:
     """A value that is not UTF-8 is an error for every flag but those naming a path or a

@@ -54,6 +54,9 @@ class Parser(argparse.ArgumentParser):
         self._given_flags = threading.local()
 
     def error(self, message: str) -> NoReturn:
+        for kind in _MISUSES:  # argparse's wording of a misuse rg words differently
+            if message.endswith(kind) or f": {kind} " in message:
+                raise Error(self._given_flags.misused.get(kind, message))
         unknown = message.removeprefix("unrecognized arguments: ")
         if unknown != message and unknown[:1] == "-" and unknown[1:2] not in ("", " "):
             flag = unknown.split(" ")[0]  # rg names the first, a short one alone
@@ -65,6 +68,7 @@ class Parser(argparse.ArgumentParser):
     ) -> tuple[argparse.Namespace, list[str]]:
         args = list(sys.argv[1:] if args is None else args)
         self._given_flags.by_action = {}
+        self._given_flags.misused = {}
         parsed, extras = super().parse_known_args(self._flags_first(args), namespace)
         for name, value in vars(parsed).items():  # see _DASHES
             if isinstance(value, list):
@@ -85,6 +89,14 @@ class Parser(argparse.ArgumentParser):
             if flag is None:
                 raise
             raise Error(f"error parsing flag {flag}: {e.message}") from None
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            raise argparse.ArgumentError(action, _unrecognized_choice(value))
+
+    def _misuse(self, kind: str, message: str) -> None:
+        """Word argparse's first error of this kind as rg words it (see `error`)."""
+        self._given_flags.misused.setdefault(kind, message)
 
     def _value_given(self, flag: str, action: argparse.Action, value: str) -> str:
         """`value` given to `flag` (as typed: `-g`, `--glob`), unless it is not UTF-8
@@ -121,6 +133,7 @@ class Parser(argparse.ArgumentParser):
         }
 
         def attached(action: argparse.Action, value: str) -> str:
+            value = _DASHES if value == "--" else value  # (`-e --`: rg's pattern `--`)
             long = next((o for o in action.option_strings if o.startswith("--")), None)
             return f"{long}={value}" if long else action.option_strings[0] + value
 
@@ -131,16 +144,18 @@ class Parser(argparse.ArgumentParser):
             if arg == "--":
                 after_dashes.extend(args[i:])
                 return
-            if i < len(args) and args[i] == "--":
-                yield arg  # argparse drops a value "--" even when attached: let it say
-                continue  # "expected one argument" rather than take an empty value
             action = takes_value.get(arg)
-            if action is not None and arg.startswith("--") and i < len(args):
-                yield attached(action, self._value_given(arg, action, args[i]))
-                i += 1
-                continue
+            if action is not None and arg.startswith("--"):
+                if i < len(args):
+                    yield attached(action, self._value_given(arg, action, args[i]))
+                    i += 1
+                    continue
+                self._missing_value(arg)
             long = arg.startswith("--")
             flag, value = arg.partition("=")[::2] if long else (arg[:2], arg[2:])
+            switch = self._option_string_actions.get(flag) if long and "=" in arg else None
+            if switch is not None and switch.nargs == 0:
+                self._misuse(_EXPLICIT, _unexpected_value(flag, value))
             if flag in takes_value and (long or value in ("--", "=--")):
                 self._value_given(flag, takes_value[flag], value)
             if value in ("--", "=--") and flag in takes_value and (not long or "=" in arg):
@@ -161,7 +176,47 @@ class Parser(argparse.ArgumentParser):
                     yield attached(action, self._value_given("-" + arg[k], action, args[i]))
                     i += 1
                     continue
+                elif action is not None:
+                    self._missing_value("-" + arg[k])
+                elif k > 1 and arg[k] == "=":  # `-n=1`: a value for a switch
+                    self._misuse(_EXPLICIT, _unexpected_value("-" + arg[k - 1], arg[k + 1 :]))
+                elif k > 1:  # `-nQ`: rg names the letter it does not know
+                    self._misuse(_EXPLICIT, f"unrecognized flag -{arg[k]}")
             yield arg
+
+    def _missing_value(self, flag: str) -> None:
+        self._misuse(_MISSING, f"missing value for flag {flag}: missing argument for option "
+                               f"'{flag}'")
+
+
+# argparse's errors for a flag given without its value, or a switch given one (`--hidden=x`),
+# which the parser words as rg does (see Parser._misuse).
+_MISSING = "expected one argument"
+_EXPLICIT = "ignored explicit argument"
+_MISUSES = (_MISSING, _EXPLICIT)
+
+
+def _unexpected_value(flag: str, value: str) -> str:
+    return f"invalid CLI arguments: unexpected argument for option '{flag}': {_debug(value)}"
+
+
+def _debug(text: str) -> str:
+    """`text` quoted as Rust's Debug quotes an OS string (rg's messages do)."""
+    out = []
+    for char in text:
+        if char in _DEBUG_ESCAPES:
+            out.append(_DEBUG_ESCAPES[char])
+        elif "\udc80" <= char <= "\udcff":  # a byte that is not UTF-8 (surrogateescape)
+            out.append(f"\\x{ord(char) - 0xDC00:02X}")
+        elif char.isprintable() or char == " ":
+            out.append(char)
+        else:
+            out.append(f"\\u{{{ord(char):x}}}")
+    return '"' + "".join(out) + '"'
+
+
+_DEBUG_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t",
+                  "\0": "\\0"}
 
 
 # argparse drops a flag's value `--` even when given attached (`--regexp=--`, `-e--`), where
@@ -429,8 +484,12 @@ class _SortKey:
                 "sorting by creation time is not supported (Python's stat has no birth time "
                 "on Linux)")
         if value not in self.choices:
-            raise argparse.ArgumentTypeError(f"invalid value {value!r}")
+            raise argparse.ArgumentTypeError(_unrecognized_choice(value))
         return ("path" if value == "none" else value), self._reverse and value != "none"
+
+
+def _unrecognized_choice(value: str) -> str:
+    return f"choice '{_given(value)}' is unrecognized"
 
 
 def _type_change(kind: str) -> Callable[[str], tuple[str, str]]:
@@ -754,7 +813,9 @@ def read_pattern_files(names: list[str], paths: Sequence[str] = ()) -> list[str]
                 with open(name, "rb") as f:
                     data = f.read()
         except OSError as e:
-            raise Error(f"{name}: {e.strerror} (os error {e.errno})") from None
+            # (rg opens a directory and fails to read it: its read errors have no space)
+            sep = ":" if isinstance(e, IsADirectoryError) else ": "
+            raise Error(f"{name}{sep}{e.strerror} (os error {e.errno})") from None
         text = data.decode("utf-8", errors="surrogateescape")
         patterns.extend(_pattern_lines(text))
     return patterns
