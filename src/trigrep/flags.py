@@ -56,7 +56,7 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         for kind in _MISUSES:  # argparse's wording of a misuse rg words differently
             if message.endswith(kind) or f": {kind} " in message:
-                raise Error(self._given_flags.misused.get(kind, message))
+                raise Error(getattr(self._given_flags, "misused", {}).get(kind, message))
         unknown = message.removeprefix("unrecognized arguments: ")
         if unknown != message and unknown[:1] == "-" and unknown[1:2] not in ("", " "):
             flag = unknown.split(" ")[0]  # rg names the first, a short one alone
