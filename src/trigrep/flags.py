@@ -161,7 +161,7 @@ class Parser(argparse.ArgumentParser):
             if value in ("--", "=--") and flag in takes_value and (not long or "=" in arg):
                 yield (flag + "=" if long else flag) + _DASHES  # `--regexp=--`, `-e--`
                 continue
-            if arg.startswith("-") and not long:
+            if arg.startswith("-") and not long and arg != "-":
                 # a cluster of short flags (`-ie`): does one take a value (the rest of the
                 # argument, or the next one)?
                 for k in range(1, len(arg)):
@@ -730,11 +730,14 @@ def search_parser() -> Parser:
     g.add_argument("--no-ignore-messages", dest="ignore_messages", action="store_false",
                    default=True, help="do not report errors in ignore files")
     g.add_argument("--ignore-messages", dest="ignore_messages", action="store_true")
-    g = p.add_argument_group("accepted for rg compatibility")
+    g.add_argument("--line-buffered", dest="buffering", action="store_const", const="line",
+                   help="write out each file's lines at once (as on a terminal), and standard "
+                   "input's as they arrive")
+    g.add_argument("--block-buffered", dest="buffering", action="store_const", const="block",
+                   help="write output in blocks (as into a pipe or a file)")
     for name in ("line-buffered", "block-buffered"):
-        g.add_argument(f"--{name}", action="store_true",
-                       help="ignored: trigrep writes each file's output at once")
-        g.add_argument(f"--no-{name}", dest=name.replace("-", "_"), action="store_false")
+        g.add_argument(f"--no-{name}", dest="buffering", action="store_const", const=None)
+    g = p.add_argument_group("accepted for rg compatibility")
     g.add_argument("-j", "--threads", type=_count, metavar="NUM",
                    help="ignored: trigrep sizes its worker pool to the machine's cores")
     for name in ("dfa-size-limit", "regex-size-limit"):
@@ -908,6 +911,7 @@ def search_options(
         before_context=context if ns.before_context is None else ns.before_context,
         after_context=context if ns.after_context is None else ns.after_context,
         passthru=ns.passthru, stop_on_nonmatch=ns.stop_on_nonmatch, stats=ns.stats,
+        line_buffered=None if ns.buffering is None else ns.buffering == "line",
     )
     return match_opts, out_opts
 
