@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from trigrep.console import Console
 from trigrep.errors import Error, IndexVersionError
-from trigrep.extract import Preprocessor, decoded, is_decompressed
+from trigrep.extract import Preprocessor, is_decompressed
 from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
 from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
-from trigrep.searcher import BinaryMode, FileResult, search_buffer
+from trigrep.searcher import FileResult
 from trigrep.spawn import popen
 from trigrep.walk import REPORTED, FileEntry, relative_path, walk
 
@@ -357,12 +357,13 @@ def _search_and_print(
     stats = (SearchStats(summary=out_opts.mode != "lines")
              if out_opts.stats and not out_opts.json else None)
     runs: list[SearchRun] = []
+    line_buffered = console.is_tty if out_opts.line_buffered is None else out_opts.line_buffered
     for group in _around_stdin(named):
-        if group is None:  # `-`: rg reads standard input as a stream
-            data = decoded(sys.stdin.buffer.read(), walk_opts.encoding)
-            binary = BinaryMode.TEXT if out_opts.binary == "text" else BinaryMode.CONVERT
-            result = search_buffer(data, query, out_opts, binary=binary)
-            printer.file("<stdin>", result)
+        if group is None:  # `-`: rg reads standard input as a stream, as it arrives
+            from trigrep.stream import search_stdin
+
+            result = search_stdin(sys.stdin.fileno(), query, out_opts, walk_opts.encoding,
+                                  printer, out if line_buffered else None)
             if stats is not None:
                 stats.add(result)
         else:
@@ -372,6 +373,8 @@ def _search_and_print(
             runs.append(run)
             for entry, result in run.results():
                 printer.file(entry.display, result)
+                if line_buffered:
+                    out.flush()
                 if stats is not None:
                     stats.add(result)
                 if stops_at_a_match and printer.matched:

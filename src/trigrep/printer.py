@@ -11,7 +11,7 @@ import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO, NamedTuple, Protocol
 
 from trigrep import hyperlink
@@ -241,6 +241,9 @@ class LineFormat(FileFormat):
     heading: bool
     line_number: bool
     color: bool
+    # The lines continue the file's lines printed before (standard input as it arrives):
+    # no heading again.
+    continued: bool = False
 
     @property
     def needs_spans(self) -> bool:
@@ -313,7 +316,7 @@ class LineFormat(FileFormat):
         path = _paint(self.opts.shown_path(display_path), self._spec(self.opts.palette.path))
         link = self._link(display_path)
         chunks: list[bytes] = []
-        if self.heading and self.with_filename and events:
+        if self.heading and self.with_filename and events and not self.continued:
             linked = path if link is None else link.at(1, 1) + path + hyperlink.END
             chunks.append(linked + (b"\0" if self.opts.null else self.term))
         lead = _Lead(path if self.with_filename and not self.heading else None, link)
@@ -676,6 +679,20 @@ class StandardPrinter:
         self.out.write(rendered.body)
         self.bytes_printed += _printed_length(rendered.body, self.file_format.color)
         self.printed_any = self.printed_any or bool(rendered.body)
+
+    def more(self, display_path: str, result: FileResult, after_line: int) -> None:
+        """More lines of the file printed last (standard input as it arrives), whose lines
+        printed so far ended at line `after_line`: no heading, a context break past a gap."""
+        fmt = self.file_format
+        rendered = replace(fmt, continued=True).output(display_path, result)
+        if rendered is None:
+            return
+        shown = result.events[: result.text_cut]
+        gap = bool(shown) and shown[0].line_number > after_line + 1
+        body = (fmt.context_break if gap and fmt.has_context else b"") + rendered.body
+        self.matched = self.matched or rendered.has_match
+        self.out.write(body)
+        self.bytes_printed += _printed_length(body, fmt.color)
 
     def finish(self) -> None:
         """Nothing is buffered across files."""
