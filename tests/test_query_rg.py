@@ -334,6 +334,42 @@ def test_error_messages_use_rg_wording() -> None:
         compile_query(MatchOptions([r"\w{1000}{1000}"]))
 
 
+def _nested(opening: str, middle: str, closing: str, levels: int) -> str:
+    return opening * levels + middle + closing * levels
+
+
+# rg's nest limit (250): each group, bracketed class, set operation, union, repetition,
+# alternation and concatenation is a level (rg wraps each pattern in a group); these are far
+# enough from it that the regex trigrep compiles (a little deeper) is no error either.
+NESTED = [
+    (_nested("(", "a", ")", 240), True), (_nested("(", "a", ")", 250), False),
+    (_nested("(", "a", ")", 5000), False), (_nested("[", "a", "]", 240), True),
+    (_nested("[", "a", "]", 250), False), (_nested("[", "ab", "]", 249), False),
+    (_nested("(a|", "b", ")", 115), True), (_nested("(a|", "b", ")", 125), False),
+    (_nested("(?:x", "a", ")", 124), True), (_nested("(?:x", "a", ")", 125), False),
+    (_nested("[a&&", "b", "]", 125), False), ("a" + "*" * 100_000, False),
+    ("a" + "*" * 250, False), (_nested("(a", "", ")*", 126), False),
+    ("(?i)" + _nested("(?:(?i)a", "", ")", 248), False),
+    ("(?x)" + _nested("( #\n", "a", ")", 300), False),
+]
+
+
+@pytest.mark.parametrize(("pattern", "valid"), NESTED, ids=lambda v: repr(v)[:40])
+def test_nest_limit_like_rg(tmp_path: Path, pattern: str, valid: bool) -> None:
+    """A pattern nested deeper than rg's limit is rg's one-line error, not a crash (the
+    parser recurses), however deep; one within it compiles."""
+    if valid:
+        rg_matches(tmp_path, [pattern], {})
+        compile_query(MatchOptions([pattern]))
+        return
+    with pytest.raises(PatternError, match="exceed the maximum number of nested"):
+        rg_matches(tmp_path, [pattern], {})
+    with pytest.raises(PatternError) as info:
+        compile_query(MatchOptions([pattern]))
+    assert str(info.value) == ("regex parse error: exceed the maximum number of nested "
+                               "parentheses/brackets (250)")
+
+
 # Patterns for which rg decides whether -U really searches across lines (the regex must be
 # able to match "\n"; any ^/$/\A/\z counts as able, x{0} as nothing).
 NEWLINE_PROBES = [

@@ -9,7 +9,8 @@ Error messages are regex-syntax's wording so users see what rg would tell them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import sys
+from dataclasses import dataclass, field, replace
 
 from trigrep.errors import PatternError
 
@@ -108,6 +109,7 @@ class Class:
     negated: bool = False
     fold: bool = False
     unicode: bool = True
+    bracketed: bool = field(default=True, compare=False)  # `[...]`, not `\d` or `\pL`
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,16 @@ def _error(message: str) -> PatternError:
     return PatternError(f"regex parse error: {message}")
 
 
+# rg's nest limit (regex-syntax's default): a pattern whose groups, classes, repetitions,
+# alternations and concatenations nest deeper is an error. The parser and the passes over its
+# tree recurse, a few frames a level: they get the frames for that (and the parser stops at
+# NEST_GUARD open groups and classes, far beyond the limit, whatever else the pattern holds).
+NEST_LIMIT = 250
+NEST_GUARD = 1000
+RECURSION_LIMIT = 20_000
+_NEST_ERROR = f"exceed the maximum number of nested parentheses/brackets ({NEST_LIMIT})"
+
+
 # ---- class evaluation (exact ranges where we can compute them) --------------------------------
 
 Ranges = tuple[tuple[int, int], ...]
@@ -359,6 +371,16 @@ class _Parser:
         self.pos = 0
         self.flags = flags
         self.group_names: set[str] = set()
+        self.open = 0  # groups and classes open at the cursor (see NEST_GUARD)
+        # Nodes standing for a concatenation regex-syntax keeps and this tree does not: of
+        # one node (or none) and bare `(?flags)`, which are items of regex-syntax's
+        # concatenations (see `nest_depth`).
+        self.flag_concats: set[int] = set()
+
+    def enter(self) -> None:
+        self.open += 1
+        if self.open > NEST_GUARD:
+            raise _error(_NEST_ERROR)
 
     # -- low-level helpers
     def peek(self, offset: int = 0) -> str | None:
@@ -407,6 +429,7 @@ class _Parser:
 
     def parse_concat(self) -> Node:
         items: list[Node] = []
+        flag_items = 0  # bare `(?flags)`
         while True:
             self.skip_space()
             ch = self.peek()
@@ -423,9 +446,12 @@ class _Parser:
             atom = self.parse_atom()
             if atom is not None:
                 items.append(atom)
-        if not items:
-            return Empty()
-        return items[0] if len(items) == 1 else Concat(tuple(items))
+            else:
+                flag_items += 1
+        node = Empty() if not items else items[0] if len(items) == 1 else Concat(tuple(items))
+        if len(items) < 2 <= len(items) + flag_items:
+            self.flag_concats.add(id(node))
+        return node
 
     def parse_repetition(self, child: Node) -> Repeat:
         ch = self.src[self.pos]
@@ -528,10 +554,12 @@ class _Parser:
         return node
 
     def finish_group(self, capturing: bool = False, name: str | None = None) -> Group:
+        self.enter()
         child = self.parse_alternation()
         if self.peek() != ")":
             raise _error("unclosed group")
         self.pos += 1
+        self.open -= 1
         return Group(child, capturing, name)
 
     def parse_group_name(self) -> str:
@@ -698,13 +726,13 @@ class _Parser:
         if isinstance(item, ClassLiteral):
             return self.literal(item.cp, item.is_byte)
         if isinstance(item, PerlClass | UnicodeClass):
-            return self.make_class(ClassUnion((item,)), negated=False)
+            return self.make_class(ClassUnion((item,)), negated=False, bracketed=False)
         assert isinstance(item, Look)
         return item
 
     # -- classes
-    def make_class(self, body: ClassSet, negated: bool) -> Class:
-        return Class(body, negated, self.flags.case_insensitive, self.flags.unicode)
+    def make_class(self, body: ClassSet, negated: bool, bracketed: bool = True) -> Class:
+        return Class(body, negated, self.flags.case_insensitive, self.flags.unicode, bracketed)
 
     def parse_class(self) -> Class:
         body, negated = self.parse_bracket()
@@ -712,6 +740,7 @@ class _Parser:
 
     def parse_bracket(self) -> tuple[ClassSet, bool]:
         """Parse `[...]` (the cursor is on `[`) into its set and whether it is negated."""
+        self.enter()
         self.pos += 1
         self.skip_space()
         negated = False
@@ -736,6 +765,7 @@ class _Parser:
                 raise _error("unclosed character class")
             if ch == "]":
                 self.pos += 1
+                self.open -= 1
                 union = ClassUnion(tuple(items))
                 if pending_op is None:
                     return union, negated
@@ -819,10 +849,42 @@ def parse(pattern: str, flags: Flags, multiline: bool) -> Node:
     Without `multiline`, a literal newline (or a class of only `\\n`) is an error, as in rg,
     unless it merged into a class (see `check_newline_ban`); with `flags.crlf` (--crlf), a
     `\\r` too."""
-    node = _Parser(pattern, flags).parse()
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
+    parser = _Parser(pattern, flags)
+    node = parser.parse()
+    if nest_depth(node, parser.flag_concats) > NEST_LIMIT:
+        raise _error(_NEST_ERROR)
     if not multiline:
         check_newline_ban(node, flags.crlf)
     return node
+
+
+def nest_depth(node: Node, flag_concats: set[int] | frozenset[int] = frozenset()) -> int:
+    """How deep regex-syntax's nest limiter counts `node`: one a level for each group,
+    bracketed class (and each class in it, union of several items or set operation),
+    repetition, alternation and concatenation (`flag_concats`: see _Parser). Without
+    recursion: a run of repetitions (`a****`) nests as deep as it is long."""
+    deepest = 0
+    stack: list[tuple[Node | ClassSet | Bracket, int]] = [(node, 0)]
+    while stack:
+        item, depth = stack.pop()
+        depth += id(item) in flag_concats
+        children: tuple[Node | ClassSet | Bracket, ...] = ()
+        match item:
+            case Group(child=child) | Repeat(child=child):
+                depth, children = depth + 1, (child,)
+            case Concat(items=items) | Alt(items=items):
+                depth, children = depth + 1, items
+            case Class(body=body, bracketed=True) | Bracket(body=body):
+                depth, children = depth + 1, (body,)
+            case ClassOp(lhs=lhs, rhs=rhs):
+                depth, children = depth + 1, (lhs, rhs)
+            case ClassUnion(items=items):  # (a union of one item is that item)
+                depth += len(items) > 1
+                children = tuple(i for i in items if isinstance(i, Bracket))
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in children)
+    return deepest
 
 
 # ---- rg's newline ban --------------------------------------------------------------------------
