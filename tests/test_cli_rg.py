@@ -1092,6 +1092,20 @@ def test_standard_input_is_read_once(tree: Path, env: dict[str, str], args: list
     assert got.err == want.err.replace(b"rg: ", b"trigrep: ")
 
 
+@pytest.mark.parametrize("args", [["-n"], ["-F", "-c", "-w"]], ids=" ".join)
+def test_a_long_pattern_file_and_a_long_pattern(tmp_path: Path, tree: Path,
+                                                env: dict[str, str], args: list[str]) -> None:
+    """5,000 patterns (`-f words`), or one literal of 100,000 bytes: as rg, in time linear in
+    their size (the planner joined sets and strings pairwise: a minute for these; -i on many
+    more patterns can exceed the engine's size limit, see the README)."""
+    words = [f"w{i:05d}x" for i in range(5_000)] + ["foo", "PM_RESUME", "a.b"]
+    (tmp_path / "words").write_text("\n".join(words) + "\n")
+    (tmp_path / "long").write_text("q" * 100_000 + "\n")
+    for pattern_file in ("words", "long"):
+        flags = [*args, "-f", str(tmp_path / pattern_file)]
+        assert run([*TRIGREP, *flags], tree, env) == _rg(flags, tree, env)
+
+
 def test_a_path_that_is_not_utf8_in_a_message(tree: Path, env: dict[str, str]) -> None:
     """rg shows such a path's undecodable bytes as U+FFFD in its messages."""
     args = ["foo", os.fsdecode(b"nosuch\xff"), "src/main.c"]

@@ -11,7 +11,7 @@ that matters is soundness: a file containing a match must satisfy the query.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, reduce
 from typing import Literal as TypingLiteral
@@ -84,42 +84,42 @@ def evaluate(plan: TrigramQuery, trigrams: set[int] | frozenset[int]) -> bool:
 def and_(*queries: TrigramQuery) -> TrigramQuery:
     """Conjunction, flattened and simplified (ALL is the identity, NONE absorbs)."""
     trigrams: set[int] = set()
-    subs: list[TrigramQuery] = []
+    subs: dict[TrigramQuery, None] = {}  # (ordered, once each: linear in a long -f list)
     for q in queries:
         if q.op == "none":
             return NONE
         if q.op == "and":
             trigrams |= q.trigrams
-            subs += [s for s in q.subs if s not in subs]
-        elif q.op == "or" and q not in subs:
-            subs.append(q)
+            subs.update(dict.fromkeys(q.subs))
+        elif q.op == "or":
+            subs[q] = None
     if not trigrams and not subs:
         return ALL
     if not trigrams and len(subs) == 1:
-        return subs[0]
+        return next(iter(subs))
     return TrigramQuery("and", frozenset(trigrams), tuple(subs))
 
 
 def or_(*queries: TrigramQuery) -> TrigramQuery:
     """Disjunction, flattened and simplified (NONE is the identity, ALL absorbs)."""
     trigrams: set[int] = set()
-    subs: list[TrigramQuery] = []
+    subs: dict[TrigramQuery, None] = {}
     for q in queries:
         if q.op == "all":
             return ALL
         if q.op == "or":
             trigrams |= q.trigrams
-            subs += [s for s in q.subs if s not in subs]
+            subs.update(dict.fromkeys(q.subs))
         elif q.op == "and" and len(q.trigrams) == 1 and not q.subs:
             trigrams |= q.trigrams
-        elif q.op == "and" and q not in subs:
-            subs.append(q)
+        elif q.op == "and":
+            subs[q] = None
     if not trigrams and not subs:
         return NONE
     if len(trigrams) == 1 and not subs:
         return TrigramQuery("and", frozenset(trigrams))
     if not trigrams and len(subs) == 1:
-        return subs[0]
+        return next(iter(subs))
     return TrigramQuery("or", frozenset(trigrams), tuple(subs))
 
 
@@ -132,7 +132,7 @@ def strings_query(strings: frozenset[bytes]) -> TrigramQuery:
         if not trigrams:
             return ALL
         alternatives.append(TrigramQuery("and", frozenset(trigrams)))
-    return reduce(or_, alternatives, NONE)
+    return or_(*alternatives)
 
 
 Strings = frozenset[bytes]
@@ -305,10 +305,27 @@ def _info(node: Node) -> _Info:
         case Repeat(child=child):
             return _repeat(node, _info(child))
         case Concat(items=items):
-            return reduce(_concat, (_info(item) for item in items))
+            return reduce(_concat, _literal_runs(_info(item) for item in items))
         case Alt(items=items):
             return _alternate([_info(item) for item in items])
     raise AssertionError(node)
+
+
+def _literal_runs(infos: Iterable[_Info]) -> Iterator[_Info]:
+    """`infos` with each run of single exact strings joined into one (what `_concat` makes
+    of them, but each byte copied once: a long literal's chain of `_concat`s would copy its
+    growing string at every step)."""
+    run: list[bytes] = []
+    for info in infos:
+        if info.exact is not None and len(info.exact) == 1 and info.match.op == "all":
+            run += info.exact
+            continue
+        if run:
+            yield _exact(frozenset({b"".join(run)}))
+            run = []
+        yield info
+    if run:
+        yield _exact(frozenset({b"".join(run)}))
 
 
 def plan_regex(node: Node) -> tuple[TrigramQuery, bool]:

@@ -929,14 +929,20 @@ def _zero_width(hir: _Hir) -> bool:
 
 def _concat_hir(parts: list[_Hir]) -> _Hir:
     items: list[_Hir] = []
+    run: list[bytes] = []  # consecutive literals, joined once (a long literal is many)
     for part in parts:
         for item in part[1] if part[0] == "concat" else (part,):
             if item == _EMPTY:
                 continue
-            if item[0] == "lit" and items and items[-1][0] == "lit":
-                items[-1] = ("lit", items[-1][1] + item[1])
-            else:
-                items.append(item)
+            if item[0] == "lit":
+                run.append(item[1])
+                continue
+            if run:
+                items.append(("lit", b"".join(run)))
+                run = []
+            items.append(item)
+    if run:
+        items.append(("lit", b"".join(run)))
     if not items:
         return _EMPTY
     return items[0] if len(items) == 1 else ("concat", tuple(items))
