@@ -92,7 +92,7 @@ class Parser(argparse.ArgumentParser):
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         if action.choices is not None and value not in action.choices:
-            raise argparse.ArgumentError(action, _unrecognized_choice(value))
+            raise argparse.ArgumentError(action, _Choice(tuple(action.choices)).refusal(value))
 
     def _misuse(self, kind: str, message: str) -> None:
         """Word argparse's first error of this kind as rg words it (see `error`)."""
@@ -329,13 +329,17 @@ class _Choice:
     """The converter of a flag taking one of `choices` (rg's `error` for another): the
     choices are also what `--generate`'s completion scripts offer for the flag."""
 
-    def __init__(self, choices: tuple[str, ...], error: str) -> None:
+    def __init__(self, choices: tuple[str, ...], error: str = "choice '{}' is unrecognized",
+                 ) -> None:
         self.choices, self._error = choices, error
 
     def __call__(self, value: str) -> str:
         if value not in self.choices:
-            raise argparse.ArgumentTypeError(self._error.format(value))
+            raise argparse.ArgumentTypeError(self.refusal(value))
         return value
+
+    def refusal(self, value: str) -> str:
+        return self._error.format(_given(value))
 
 
 GENERATE_KINDS = ("man", "complete-bash", "complete-zsh", "complete-fish", "complete-powershell")
@@ -483,13 +487,8 @@ class _SortKey:
             raise argparse.ArgumentTypeError(
                 "sorting by creation time is not supported (Python's stat has no birth time "
                 "on Linux)")
-        if value not in self.choices:
-            raise argparse.ArgumentTypeError(_unrecognized_choice(value))
+        _Choice(self.choices)(value)
         return ("path" if value == "none" else value), self._reverse and value != "none"
-
-
-def _unrecognized_choice(value: str) -> str:
-    return f"choice '{_given(value)}' is unrecognized"
 
 
 def _type_change(kind: str) -> Callable[[str], tuple[str, str]]:
@@ -520,7 +519,7 @@ def search_parser() -> Parser:
     add("-V", "--version", dest="special", action="store_const", const="version",
         help="show the version and exit")
     add("--generate", action=_Mode, const="generate", metavar="KIND",
-        type=_Choice(GENERATE_KINDS, "choice '{}' is unrecognized"),
+        type=_Choice(GENERATE_KINDS),
         help="print a man page or a shell's completion script and exit: "
         + ", ".join(GENERATE_KINDS))
     g = p.add_argument_group("patterns")
