@@ -1,10 +1,12 @@
-"""Standard input searched as it arrives (trigrep.stream): what is printed must not depend on
-how the input was split across reads, and -m, -q and -l must answer before the input ends
-(`tail -f log | trigrep -m1 ready`)."""
+"""Searching window by window (trigrep.stream): standard input as it arrives, whose output must
+not depend on how the input was split across reads, -m, -q and -l answering before the input
+ends (`tail -f log | trigrep -m1 ready`); and big files, whose output must be that of one
+search of the whole file."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import random
 import subprocess
 import threading
@@ -14,6 +16,12 @@ from pathlib import Path
 import pytest
 
 from conftest import RG, TRIGREP, normalise_json, run
+from trigrep import stream
+from trigrep.flags import parse_search_flags
+from trigrep.parallel import BIG_FILE
+from trigrep.printer import LineFormat, make_printer
+from trigrep.query import compile_query
+from trigrep.searcher import BinaryMode, search_buffer
 
 WORDS = [b"foo", b"bar", b"foobar", b"", b"x foo y", b"Foo", b"\xc3\xa9foo", b"zzz " * 40,
          b"baz\r", b"fo", b"o"]
@@ -122,3 +130,51 @@ def test_a_nul_or_a_bom_read_first(tmp_path: Path, env: dict[str, str], data: by
     want = run([RG, *args], tmp_path, env, stdin=data)
     got = _feed(args, [data[:1], data[1:]], tmp_path, env)
     assert got == (want.out, want.err.replace(b"rg: ", b"trigrep: "), want.code)
+
+
+BIG_FLAGS = [
+    [], ["-n"], ["-n", "-C2"], ["-A3", "-b"], ["-B4", "-n", "--heading", "-H"], ["-m5"],
+    ["-m7", "-A2", "-n"], ["-v", "-n"], ["-v", "-C1"], ["-o", "-b"], ["--color", "always"],
+    ["-n", "--context-separator", "=="], ["-r", "[$0]", "-n"], ["--column", "-w"],
+    ["-M", "9", "-n"], ["--vimgrep"], ["-B1", "-H", "--no-heading"],
+]
+
+
+@pytest.mark.parametrize("case", range(60))
+def test_a_big_file_searched_in_windows_prints_what_one_search_does(
+        monkeypatch: pytest.MonkeyPatch, case: int) -> None:
+    """A big text file's output, rendered window by window (windows of a few bytes here),
+    is that of one search of the whole file (which the other tests compare with rg's)."""
+    rng = random.Random(case)
+    monkeypatch.setattr(stream, "FILE_WINDOW", rng.choice([1, 7, 40, 200]))
+    lines = [rng.choice(WORDS) for _ in range(rng.randrange(1, 300))]
+    data = b"\n".join(lines) + rng.choice([b"\n", b""])
+    argv = [*rng.choice(BIG_FLAGS), rng.choice(["foo", "^$", "o+", "bar|^x", "zzz"])]
+    match_opts, opts = parse_search_flags(argv)
+    query = compile_query(match_opts)
+    printer = make_printer(io.BytesIO(), opts, with_filename=bool(opts.with_filename),
+                           is_tty=False)
+    fmt = printer.file_format
+    assert isinstance(fmt, LineFormat) and stream.windowed(query, opts)
+    binary = BinaryMode.QUIT
+    whole = fmt.output("big.txt", search_buffer(data, query, opts, binary=binary))
+    windowed = stream.search_big_file(data, query, opts, binary, fmt, "big.txt").rendered
+    if whole is None:
+        assert windowed is not None and (windowed.body, windowed.has_match) == (b"", False)
+    else:
+        assert windowed is not None
+        assert (windowed.body, windowed.has_match) == (whole.body, whole.has_match), argv
+
+
+@pytest.mark.parametrize("args", [["-n", "-C1", "needle"], ["-c", "needle"], ["-m2", "needle"]],
+                         ids=" ".join)
+def test_a_big_file_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
+    """A text file over BIG_FILE (searched in windows) and one with a NUL (searched whole)."""
+    line = b"some text of a line, nothing to see\n"
+    body = line * ((BIG_FILE + (1 << 20)) // len(line))
+    (tmp_path / "big.txt").write_bytes(b"needle 1\n" + body + b"a needle 2\n" + body[:99999]
+                                       + b"needle 3\nneedle 4")
+    (tmp_path / "big.bin").write_bytes(b"needle\n" + body + b"\0needle\n")
+    for path in ("big.txt", "big.bin"):
+        want = run([RG, *args, path], tmp_path, env)
+        assert run([*TRIGREP, *args, path], tmp_path, env) == want

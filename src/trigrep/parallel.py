@@ -74,6 +74,9 @@ SMALL_SEARCH_BYTES = 32 << 10
 # A search that finds every worker leased by others (whose readers may be slow, or stopped:
 # `| less`) waits this long for one, then searches its next batch itself.
 LEASE_WAIT_S = 0.05
+# A text file bigger than this is searched window by window (see trigrep.stream), when
+# that gives rg's output: its matches are not all held at once.
+BIG_FILE = 16 << 20
 # rg memory-maps (and so treats NUL bytes differently) when given at most this many files.
 MMAP_MAX_PATHS = 10
 
@@ -159,6 +162,14 @@ class FileSearch:
         except OSError as e:
             return None, f"{entry.display}: {e.strerror} (os error {e.errno})"
         render = self.render
+        if render is not None and len(data) > BIG_FILE and read_error is None:
+            from trigrep.stream import search_big_file, windowed  # (big files only)
+
+            if render.renders_in_windows and windowed(self.query, self.out_opts) and (
+                    binary in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP) or b"\0" not in data):
+                result = search_big_file(data, self.query, self.out_opts, binary, render,
+                                         entry.display)
+                return result, None
         result = self.buffer_search(data, binary, read_error)
         if render is not None:
             result.rendered = render.output(entry.display, result)

@@ -186,6 +186,7 @@ class FileFormat:
 
     # Whether a result without line events may print something (a summary line).
     renders_without_events = False
+    renders_in_windows = False  # has continued_output (see trigrep.stream)
 
     @property
     def needs_spans(self) -> bool:
@@ -241,6 +242,7 @@ class LineFormat(FileFormat):
     heading: bool
     line_number: bool
     color: bool
+    renders_in_windows = True
     # The lines continue the file's lines printed before (standard input as it arrives):
     # no heading again.
     continued: bool = False
@@ -352,6 +354,18 @@ class LineFormat(FileFormat):
             linked = path if link is None else link.at(1, 1) + path + hyperlink.END
             return Rendered(lines + self._binary_note(result, linked), has_match, bool(events))
         return Rendered(lines, has_match, bool(events))
+
+    def continued_output(self, display_path: str, result: FileResult, after_line: int,
+                         ) -> Rendered | None:
+        """The output of more lines of a file whose lines rendered so far ended at line
+        `after_line` (a file searched window by window, see trigrep.stream): no heading
+        again, and a context break before a gap."""
+        rendered = replace(self, continued=True).output(display_path, result)
+        shown = result.events[: result.text_cut]
+        if rendered is None or not (self.has_context and shown
+                                    and shown[0].line_number > after_line + 1):
+            return rendered
+        return rendered._replace(body=self.context_break + rendered.body)
 
     def _replaced(self, event: LineEvent) -> LineEvent:
         """-r: the event as rg prints it, each match replaced (context lines with -v hold
@@ -682,17 +696,13 @@ class StandardPrinter:
 
     def more(self, display_path: str, result: FileResult, after_line: int) -> None:
         """More lines of the file printed last (standard input as it arrives), whose lines
-        printed so far ended at line `after_line`: no heading, a context break past a gap."""
-        fmt = self.file_format
-        rendered = replace(fmt, continued=True).output(display_path, result)
+        printed so far ended at line `after_line`."""
+        rendered = self.file_format.continued_output(display_path, result, after_line)
         if rendered is None:
             return
-        shown = result.events[: result.text_cut]
-        gap = bool(shown) and shown[0].line_number > after_line + 1
-        body = (fmt.context_break if gap and fmt.has_context else b"") + rendered.body
         self.matched = self.matched or rendered.has_match
-        self.out.write(body)
-        self.bytes_printed += _printed_length(body, fmt.color)
+        self.out.write(rendered.body)
+        self.bytes_printed += _printed_length(rendered.body, self.file_format.color)
 
     def finish(self) -> None:
         """Nothing is buffered across files."""
