@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import gzip
+import itertools
 import os
 import re
 import shutil
@@ -338,6 +339,13 @@ ARGS: list[list[str]] = [
     ["-U", "--no-multiline", "--stop-on-nonmatch", "foo"],
     ["--stop-on-nonmatch", "-U", "--no-multiline", "-v", "foo"],
     ["--no-stop-on-nonmatch", "foo"],
+    # --null-data: NUL-terminated lines (no binary file is skipped); it and --crlf turn each
+    # other off, --no-crlf only --crlf
+    ["--null-data", "-n", "foo"], ["--null-data", "-c", "PM_RESUME"], ["--null-data", "-l", "o"],
+    ["--null-data", "--heading", "-n", "-C1", "foo"], ["--null-data", "-U", "-c", "line\\x00f"],
+    ["--crlf", "--null-data", "-n", "foo$"], ["--null-data", "--crlf", "-n", "foo$"],
+    ["--null-data", "--no-crlf", "--json", "PM_RESUME"], ["--null-data", "--files"],
+    ["--null-data", "-e", "\\x00"], ["--no-null-data", "foo"],
 ]
 
 
@@ -439,6 +447,28 @@ def test_stdin_is_searched_when_piped_or_named(tree: Path, env: dict[str, str]) 
         want = run([RG, "--sort", "path", *args], tree, env, stdin=data)
         got = run([*TRIGREP, *args], tree, env, stdin=data)
         assert (normalise_json(got.out), got.code) == (normalise_json(want.out), want.code)
+
+
+def test_null_data_on_stdin_and_in_indexed_pieces(tmp_path: Path, env: dict[str, str]) -> None:
+    """--null-data: standard input, and a line (ending in NUL) that spans the 64 KiB pieces a
+    big file is indexed as (each cut after a `\\n`): the index must not rule it out."""
+    data = b"a foo\nb\0c\n foo\0" + b"start " + b"x\n" * 40_000 + b"end\0tail foo"
+    (tmp_path / "big.txt").write_bytes(data)
+    (tmp_path / "small.txt").write_bytes(b"start\nend\0start end\0")
+    for name in ("big.txt", "small.txt"):  # (old: not racily clean, so the index decides)
+        os.utime(tmp_path / name, (1_000_000_000, 1_000_000_000))
+    assert run([*TRIGREP, "index"], tmp_path, env).code == 0
+    for args, stdin in itertools.product(
+        (["-c", r"start[\s\S]*end"], ["-b", r"start[\s\S]*end"], ["-o", r"x\nend"],
+         ["-n", "-U", r"end\x00tail"], ["-l", r"(?s)start.*end"], ["-c", "^c|foo$"],
+         ["--json", "-m1", "foo"]),
+        (None, data),
+    ):
+        args = ["--null-data", *args, *(["-"] if stdin else [])]
+        want = run([RG, "--sort", "path", *args], tmp_path, env, stdin=stdin)
+        got = run([*TRIGREP, *args], tmp_path, env, stdin=stdin)
+        assert (_timeless(got.out), got.code) == (_timeless(want.out), want.code), args
+        assert got.code == 0, args
 
 
 STDLIB_QUERIES = [

@@ -204,6 +204,12 @@ def test_stop_on_nonmatch_is_served_like_rg(tree: Path, daemon: Daemon) -> None:
                                       ["--stop-on-nonmatch", "-v", "-C1", "--json", "foo"]])
 
 
+def test_null_data_is_served_like_rg(tree: Path, daemon: Daemon) -> None:
+    assert_all_like_rg(tree, daemon, [["--null-data", "-n", "foo"],
+                                      ["--null-data", "-c", "-v", "^bar$"],
+                                      ["--null-data", "--json", "-U", r"o\nb"]])
+
+
 def assert_some_like_rg(tree: Path, daemon: Daemon) -> None:
     assert_all_like_rg(tree, daemon, [["foo"], ["-c", "bar", "."], ["--files"]])
 

@@ -142,12 +142,16 @@ def _drive_matched(
     (rg with no path)."""
     match, out_opts = parse_search_flags([*flags, "-e", pattern])
     query = compile_query(match)
+    text = out_opts.binary == "text"  # (-a, --null-data)
     if paths is None:
-        names, mode, with_filename = _walk(root), BinaryMode.QUIT, True
+        names, with_filename = _walk(root), True
+        mode = BinaryMode.TEXT if text else BinaryMode.QUIT
     else:
         mmap = len(paths) <= 10
         names = paths
         mode = BinaryMode.CONVERT_MMAP if mmap else BinaryMode.CONVERT
+        if text:
+            mode = BinaryMode.TEXT_MMAP if mmap else BinaryMode.TEXT
         with_filename = len(paths) > 1
     if out_opts.with_filename is not None:  # -H/-I, or --vimgrep's -H
         with_filename = out_opts.with_filename
@@ -488,3 +492,83 @@ def test_stop_on_nonmatch_random(
     tmp_path: Path, contents: list[bytes], pattern: str, flags: list[str], explicit: bool
 ) -> None:
     _compare_files(tmp_path, contents, pattern, flags, explicit)
+
+
+# --null-data: a NUL ends each line and `\n` is a byte like any other (but `.` takes none);
+# rg searches each line alone, so `^`/`$` hold at its NULs and at its `\n`s, while its
+# printer looks for the matches in the whole buffer up to the line's end (`^` after a NUL is
+# no match there: the line prints whole with -o). No binary detection; printed lines (and
+# separators, headings, summary lines) end in NUL.
+NUL_FILES: dict[str, bytes] = {
+    "records.txt": b"foo bar\0baz\nfoo\0\nqux foo\n\0\0last foo",
+    "ends.txt": b"a\n\0\nb\0ab\n\0b\nab\0zz ab\0",
+    "lines.txt": b"l1 foo\nl2\nl3\n",
+    "spaces.txt": b" \n\tfoo x\0  \n\0\x0b foo\r\n\0",
+    "empty.txt": b"",
+    "nuls.txt": b"\0\0foo\0\0",
+    "big.txt": b"".join(b"rec %d %s\n%s\0" % (i, b"foo" if i % 500 == 0 else b"x", b"y" * 40)
+                        for i in range(3000)),
+}
+NUL_PATTERNS = [
+    "foo", r"o\nb|z\nf", r"b.r|o.b", "b$", r"[^a]b", r"\s+foo", r"\bfoo\b", r"(?s)o.b",
+    # Anchors after a line start: rg's printer (and with -U its search) sees a text start at
+    # the start of each read buffer, which only a memory-mapped file has once (see README).
+    "^b", "^$", "^", r"^\w", "(?-m)^foo", r"\Afoo|ab\z",
+]
+NUL_FLAGS: list[list[str]] = [
+    [], ["-n"], ["-n", "-C1"], ["-v", "-n"], ["-v", "-c"], ["-c"], ["--count-matches"], ["-l"],
+    ["--files-without-match"], ["-o", "-n"], ["-o", "-b"], ["-b", "-n", "-A1"], ["--json"],
+    ["--json", "-C1", "-m1"], ["-i", "--heading", "-n"], ["-w", "-n"], ["-x", "-n"],
+    ["--vimgrep"], ["--color", "always", "-n"], ["--trim", "-n", "-B1"], ["-r", "<$0>"],
+    ["--passthru", "-n"], ["-m1", "-A2", "--json"], ["--stop-on-nonmatch", "-n", "-A1"],
+    ["-U", "-n"], ["-U", "-o", "-n"], ["-U", "-v", "-n"], ["-U", "--json"], ["-U", "-c"],
+    ["-U", "--multiline-dotall", "-n"], ["-U", "--vimgrep"],
+]
+
+
+@pytest.fixture(scope="module")
+def nul_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _module_tree(tmp_path_factory, "nul", NUL_FILES)
+
+
+@pytest.mark.parametrize("flags", NUL_FLAGS, ids=" ".join)
+@pytest.mark.parametrize("pattern", NUL_PATTERNS)
+def test_null_data(nul_tree: Path, pattern: str, flags: list[str]) -> None:
+    walked = [None] if "^" not in pattern and "\\A" not in pattern else []
+    for paths in (*walked, sorted(NUL_FILES)):
+        _compare(nul_tree, pattern, ["--null-data", *flags], paths)
+
+
+@pytest.mark.parametrize("pattern", [r"\x00", r"o\x00b|a.b", r"[\x00-\x20]+", r"\n\x00?\n"])
+@pytest.mark.parametrize("flags", [["-n"], ["-o", "-n"], ["-v", "--json"], ["-c"]], ids=" ".join)
+def test_null_data_multiline_nul(nul_tree: Path, pattern: str, flags: list[str]) -> None:
+    """-U lets a match hold a NUL (rg searches across lines only when one can)."""
+    _compare(nul_tree, pattern, ["--null-data", "-U", *flags], None)
+
+
+_NUL_CHUNKS = st.sampled_from(
+    [b"a", b"b", b"ab", b" ", b"\t", b"\n", b"\n", b"\x00", b"\x00", b"\r\n", b"\xc3\xa9"])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    contents=st.lists(st.lists(_NUL_CHUNKS, max_size=16).map(b"".join), min_size=1,
+                      max_size=3),
+    pattern=st.sampled_from([
+        "a", "^a", "b$", "^$", r"a\nb", r"a.b", r"[^a]b", r"\s", r"\bab\b", "", r"^\s*$",
+        r"(?i)A\n?B", "a|^b",
+    ]),
+    flags=st.tuples(
+        st.sampled_from([[], ["-v"], ["-w"], ["-x"], ["-U"], ["-U", "-v"]]),
+        st.sampled_from([[], ["-m1"], ["-A1"], ["-B1"], ["-C1"]]),
+        st.sampled_from([[], ["-c"], ["-l"], ["-o"], ["--json"], ["-n"], ["-b", "-o"]]),
+    ).map(lambda groups: ["--null-data", *itertools.chain.from_iterable(groups)]),
+    explicit=st.booleans(),
+)
+def test_null_data_random(
+    tmp_path: Path, contents: list[bytes], pattern: str, flags: list[str], explicit: bool
+) -> None:
+    # (`^` walked: rg sees a text start where each read buffer starts, see test_null_data)
+    anchored = "^" in pattern or "-x" in flags
+    _compare_files(tmp_path, contents, pattern, flags, explicit or anchored)

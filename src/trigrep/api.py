@@ -88,7 +88,7 @@ def _matches(path: str, events: list[LineEvent], before: int, after: int) -> Ite
             yield Match(
                 path, e.line_number, e.lines, e.offset, tuple(e.submatches),
                 before=lines(e.line_number - before, e.line_number - 1),
-                after=lines(e.last_line_number + 1, e.last_line_number + after),
+                after=lines(e.last_line_number() + 1, e.last_line_number() + after),
             )
 
 

@@ -191,8 +191,10 @@ def make_plan(
     narrows = query.plan.op != "all" or bool(query.required_bytes)
     if not narrows and not report_all:
         return None  # every file is searched: no need to know which are fresh
+    # (pieces of big files are cut after a `\n`: one line ending in a NUL can span them)
+    within_lines = not query.multiline and query.eol == b"\n"
     candidates = (
-        reader.candidates(query.plan, query.required_bytes, within_lines=not query.multiline)
+        reader.candidates(query.plan, query.required_bytes, within_lines=within_lines)
         if narrows
         else None
     )

@@ -465,6 +465,16 @@ class _LineMode(argparse.Action):
         namespace.stop_on_nonmatch = not namespace.multiline
 
 
+class _Terminator(argparse.Action):
+    """--crlf and --null-data: as in rg, each turns the other off (--no-crlf turns only
+    --crlf off)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        namespace.crlf = self.dest == "crlf"
+        namespace.null_data = not namespace.crlf
+
+
 class _Passthru(argparse.Action):
     """--passthru: replaces any -A, -B and -C given before it."""
 
@@ -552,8 +562,10 @@ def search_parser() -> Parser:
     g.add_argument("--no-unicode", dest="unicode", action="store_false", default=True,
                    help="patterns match bytes and ASCII classes, as in (?-u)")
     g.add_argument("--unicode", dest="unicode", action="store_true")
-    g.add_argument("--crlf", action="store_true",
+    g.add_argument("--crlf", action=_Terminator, nargs=0, default=False,
                    help="lines end in CRLF: '$' matches before '\\r\\n'; printed lines end so")
+    g.add_argument("--null-data", action=_Terminator, nargs=0, default=False,
+                   help="lines end in NUL (as from find -print0), printed lines too; implies -a")
     g.add_argument("--no-crlf", dest="crlf", action="store_false")
     # Regex engines: rg 14.1's wheel has no PCRE2 either, so `auto` is the default engine.
     g.add_argument("--engine", type=_engine, default="default", metavar="ENGINE",
@@ -884,7 +896,7 @@ def search_options(
         case=(ns.case or ["sensitive"])[-1], word_regexp=ns.bounds[-1:] == ["word"],
         line_regexp=ns.bounds[-1:] == ["line"], invert_match=ns.invert_match,
         multiline=ns.multiline, multiline_dotall=ns.multiline_dotall, unicode=ns.unicode,
-        text=ns.binary == "text", crlf=ns.crlf,
+        text=ns.binary == "text" or ns.null_data, crlf=ns.crlf, null_data=ns.null_data,
     )
     context = ns.context or 0
     out_opts = OutputOptions(
@@ -893,10 +905,12 @@ def search_options(
         null=ns.null, path_separator=ns.path_separator,
         column=ns.vimgrep if ns.column is None else ns.column,
         vimgrep=ns.vimgrep, color=ns.color, palette=palette(ns.colors), crlf=ns.crlf,
+        null_data=ns.null_data,
         hyperlinks=hyperlink.parse(ns.hyperlink_format, os.getcwd(), ns.hostname_bin),
         with_filename=True if ns.vimgrep and ns.with_filename is None else ns.with_filename,
         heading=False if ns.vimgrep else ns.heading,
-        binary="binary" if ns.binary == "auto" and ns.unrestricted >= 3 else ns.binary,
+        binary="text" if ns.null_data else "binary" if ns.binary == "auto"
+        and ns.unrestricted >= 3 else ns.binary,
         only_matching=ns.only_matching, max_count=ns.max_count,
         # (-m0 searches nothing, so rg never compiles the pattern: a bad one is no error)
         replace=None if ns.replace is None or ns.max_count == 0

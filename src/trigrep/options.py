@@ -36,6 +36,9 @@ class MatchOptions:
     unicode: bool = True  # --no-unicode: every pattern as if in `(?-u)`
     text: bool = False  # -a: a literal NUL in a pattern may match (rg refuses it otherwise)
     crlf: bool = False  # --crlf: `$` matches before `\r\n`, `^` after a `\r`, `.` takes no `\r`
+    # --null-data: a NUL ends each line (no match holds one without -U); a `\n` is any byte
+    # (the CLI also sets `text`, as rg: no NUL is binary)
+    null_data: bool = False
 
 
 MmapChoice = Literal["auto", "always", "never"]
@@ -126,6 +129,7 @@ class OutputOptions:
     color: Literal["never", "auto", "always", "ansi"] = "auto"
     palette: Palette = DEFAULT_PALETTE  # --colors: what each painted piece starts with
     crlf: bool = False  # --crlf: lines the printer ends (and its separators) end in `\r\n`
+    null_data: bool = False  # --null-data: lines end in NUL, and so does what the printer ends
     hyperlinks: Hyperlinks | None = None  # --hyperlink-format (printed when painting)
     only_matching: bool = False
     replace: Replacer | None = None  # -r: what a match prints as (see query.replace)
@@ -152,6 +156,17 @@ class OutputOptions:
     def shown_path(self, display_path: str) -> bytes:
         """A path as the text printers show it (--json shows paths as they are)."""
         return shown_path(display_path, self.path_separator)
+
+    @property
+    def eol(self) -> bytes:
+        """What ends the lines searched."""
+        return b"\0" if self.null_data else b"\n"
+
+    @property
+    def line_term(self) -> bytes:
+        """What ends a line the printers end: one printed without its own terminator (a
+        file's last), a separator, a heading, a summary line."""
+        return b"\0" if self.null_data else b"\r\n" if self.crlf else b"\n"
 
     @property
     def counts_zero(self) -> bool:

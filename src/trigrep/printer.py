@@ -21,6 +21,7 @@ from trigrep.searcher import FileResult, LineEvent, Rendered
 
 _TRIMMED = b" \t\x0b\x0c\r"  # what --trim takes off a line's front (ASCII spaces but `\n`)
 _TRIMMED_CRLF = b" \t\x0b\x0c"  # ... and with --crlf (never a byte of the line terminator)
+_TRIMMED_NUL = b" \t\n\x0b\x0c\r"  # ... and with --null-data (all of them)
 # rg's --max-columns-preview counts Unicode's extended grapheme clusters; `_graphemes_end`
 # follows their main rules: marks extend a character, controls (and lone bytes) stand alone.
 _MARK_CATEGORIES = frozenset({"Mn", "Me", "Mc"})
@@ -283,10 +284,10 @@ class LineFormat(FileFormat):
     @property
     def term(self) -> bytes:
         """What ends a line the printer ends (one printed without its own terminator)."""
-        return b"\r\n" if self.opts.crlf else b"\n"
+        return self.opts.line_term
 
     def _ended(self, line: bytes) -> bytes:
-        return line if line.endswith(b"\n") else line + self.term
+        return line if line.endswith(self.opts.eol) else line + self.term
 
     def _reterminated(self, line: bytes) -> bytes:
         """--crlf: a line of a -U match that rg prints by its matches (painted, replaced,
@@ -341,7 +342,7 @@ class LineFormat(FileFormat):
                     if (last_line is not None and event.line_number > last_line + 1
                             and i != result.unbroken):
                         chunks.append(self.context_break)
-                    last_line = event.last_line_number
+                    last_line = event.last_line_number(self.opts.eol)
                 chunks.extend(self._event(self._replaced(event), lead, result.multiline))
         at_cut = result.events[cut] if cut is not None and cut < len(result.events) else None
         if has_context and last_line and (
@@ -413,10 +414,13 @@ class LineFormat(FileFormat):
         return start + parts[: len(parts) - tail] + hyperlink.END + parts[len(parts) - tail :]
 
     def _trimmed(self, text: bytes) -> int:
-        """How many bytes --trim takes off the front of `text` (ASCII spaces, not `\\n`)."""
+        """How many bytes --trim takes off the front of `text` (ASCII spaces, not the line
+        terminator's)."""
         if not self.opts.trim:
             return 0
-        return len(text) - len(text.lstrip(_TRIMMED_CRLF if self.opts.crlf else _TRIMMED))
+        spaces = (_TRIMMED_NUL if self.opts.null_data else _TRIMMED_CRLF if self.opts.crlf
+                  else _TRIMMED)
+        return len(text) - len(text.lstrip(spaces))
 
     def _event(self, event: LineEvent, lead: _Lead, across_lines: bool) -> list[bytes]:
         opts = self.opts
@@ -450,12 +454,12 @@ class LineFormat(FileFormat):
         does (so a -U match on the second line of an event has a column past that line's);
         and that start, from which -b counts the offset of every piece of the submatch."""
         pieces = []
-        lines = event.lines
+        lines, eol = event.lines, self.opts.eol
         for start, end in event.submatches:
             # (searched line by line, an event is one line, whatever -r puts in it)
-            number = event.line_number + (lines.count(b"\n", 0, start) if across_lines else 0)
+            number = event.line_number + (lines.count(eol, 0, start) if across_lines else 0)
             column = start + 1 if self.opts.column else None
-            parts = lines[start:end].split(b"\n") if across_lines else [lines[start:end]]
+            parts = lines[start:end].split(eol) if across_lines else [lines[start:end]]
             ended = len(parts) - 1  # the pieces a `\n` follows
             if len(parts) > 1 and parts[-1] == b"":
                 parts.pop()
@@ -466,7 +470,7 @@ class LineFormat(FileFormat):
                                       and whole.endswith(b"\r")) else whole
                 # --trim: rg trims a piece that starts its line, or line by line any match.
                 trimmed = 0
-                if not across_lines or index or start == 0 or lines[start - 1] == 0x0A:
+                if not across_lines or index or start == 0 or lines[start - 1] == eol[0]:
                     trimmed = self._trimmed(part)
                 shown = part[trimmed:]
                 # -U searching across lines: rg prints no empty piece (an empty match, or a
@@ -517,7 +521,7 @@ class LineFormat(FileFormat):
             if opts.crlf and data.endswith(b"\r\n", start, end):
                 end -= 2  # (the preview of the line without its terminator)
             cut = start + _graphemes_end(data[start:end], opts.max_columns)
-            shown = data[start:cut].removesuffix(b"\n")
+            shown = data[start:cut].removesuffix(opts.eol)
             if self.color and matches:
                 shown = self._paint_line(shown, start, list(matches), empty_style=True)
             if not matches:
@@ -569,14 +573,14 @@ class LineFormat(FileFormat):
         """-U --vimgrep: the line where the submatch starts; when --max-columns cuts it, rg
         goes on with the submatch's next line (column 1), until one is printed whole. As
         rg's, it prints nothing for an empty submatch at a line's start."""
-        lines = event.lines
+        lines, eol = event.lines, self.opts.eol
         start, end = span
-        line_start = lines.rfind(b"\n", 0, start) + 1
-        number = event.line_number + lines.count(b"\n", 0, line_start)
+        line_start = lines.rfind(eol, 0, start) + 1
+        number = event.line_number + lines.count(eol, 0, line_start)
         while line_start < len(lines) and line_start < end:
-            line_end = lines.find(b"\n", line_start)
+            line_end = lines.find(eol, line_start)
             line_end = len(lines) if line_end < 0 else line_end + 1
-            content_end = line_end - (lines[line_end - 1] == 0x0A)
+            content_end = line_end - (lines[line_end - 1] == eol[0])
             trimmed = line_start + self._trimmed(lines[line_start:content_end])
             column = max(start - line_start, 0) + 1
             prefix = self._prefix(lead, number, sep, column if self.opts.column else None,
@@ -608,9 +612,9 @@ class LineFormat(FileFormat):
         if across_lines and not lines:
             return []  # -r replaced it all with nothing: rg prints each line of that, so none
         # (searched line by line, an event is one line, whatever -r puts in it)
-        last = event.last_line_number if across_lines else event.line_number
+        last = event.last_line_number(self.opts.eol) if across_lines else event.line_number
         for number in range(event.line_number, last + 1):
-            stop = lines.find(b"\n", start) if across_lines else -1
+            stop = lines.find(self.opts.eol, start) if across_lines else -1
             stop = len(lines) if stop < 0 else stop + 1
             if across_lines:  # measured trimmed, with its terminator
                 trimmed = start + self._trimmed(lines[start:stop])
@@ -640,7 +644,7 @@ class LineFormat(FileFormat):
             if not empty_style:
                 return body
             spec = RESET
-        content_end = len(body) - 1 if body.endswith(b"\n") else len(body)
+        content_end = len(body) - 1 if body.endswith(self.opts.eol) else len(body)
         # --crlf: rg prints a painted line without its terminator (`\r\n` or `\n`), then `\r\n`
         term = body[content_end:]
         if term and self.opts.crlf:
@@ -750,7 +754,7 @@ class SummaryFormat(FileFormat):
         return self._line(display_path, None)
 
     def _line(self, display_path: str | None, count: int | None) -> bytes:
-        term = b"\r\n" if self.opts.crlf else b"\n"
+        term = self.opts.line_term
         line = b""
         if display_path is not None:
             path = self.opts.shown_path(display_path)

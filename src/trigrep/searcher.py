@@ -99,10 +99,10 @@ class LineEvent:
     lines: bytes  # the whole line(s), terminator included when the file has one
     submatches: list[tuple[int, int]]  # match spans relative to `lines`
 
-    @property
-    def last_line_number(self) -> int:
-        """Number of the last line covered (differs from line_number only for -U)."""
-        return self.line_number + self.lines.count(b"\n", 0, len(self.lines) - 1)
+    def last_line_number(self, eol: bytes = b"\n") -> int:
+        """Number of the last line covered (differs from line_number only for -U), lines
+        ending in `eol`."""
+        return self.line_number + self.lines.count(eol, 0, len(self.lines) - 1)
 
     def __reduce__(self) -> tuple[type[LineEvent], tuple[object, ...]]:
         """Pickled as its constructor's arguments: workers ship events by the thousand, and
@@ -190,19 +190,24 @@ def find_iter(regex: rurex.Pattern, data: bytes, start: int, end: int) -> Iterat
         yield m
 
 
-def _line_start(data: bytes, pos: int) -> int:
-    return data.rfind(b"\n", 0, pos) + 1
+# Every helper that finds lines takes their terminator, `eol`: `\n`, or NUL (--null-data).
 
 
-def _line_end(data: bytes, pos: int, end: int) -> int:
+def _line_start(data: bytes, pos: int, eol: bytes = b"\n") -> int:
+    return data.rfind(eol, 0, pos) + 1
+
+
+def _line_end(data: bytes, pos: int, end: int, eol: bytes = b"\n") -> int:
     """End (after the terminator) of the line holding `pos`."""
-    nl = data.find(b"\n", pos, end)
+    nl = data.find(eol, pos, end)
     return end if nl < 0 else nl + 1
 
 
-def _trimmed_end(data: bytes, line_end: int, line_start: int, crlf: bool) -> int:
-    """Where the line's terminator starts (`\n`; with `crlf`, `\r\n` if it ends so)."""
-    if line_end <= line_start or data[line_end - 1] != 0x0A:
+def _trimmed_end(
+    data: bytes, line_end: int, line_start: int, crlf: bool, eol: bytes = b"\n"
+) -> int:
+    """Where the line's terminator starts (`eol`; with `crlf`, `\r\n` if it ends so)."""
+    if line_end <= line_start or data[line_end - 1] != eol[0]:
         return line_end
     if crlf and line_end - 1 > line_start and data[line_end - 2] == 0x0D:
         return line_end - 2
@@ -210,7 +215,7 @@ def _trimmed_end(data: bytes, line_end: int, line_start: int, crlf: bool) -> int
 
 
 def _stream_reads(
-    data: bytes, context: int, visited: Sequence[tuple[int, int]] = ()
+    data: bytes, context: int, visited: Sequence[tuple[int, int]] = (), eol: bytes = b"\n"
 ) -> Iterator[tuple[int, int, int]]:
     """rg's buffered reads of `data`: (the offset the buffer starts at, i.e. the bytes rg
     has consumed before this read; the end of the bytes read; the end of the lines complete
@@ -234,13 +239,13 @@ def _stream_reads(
             searched_end = read_end
         else:
             read_end = min(len(data), read_end + free if read_end else BOM_PEEK)
-            searched_end = max(searched_end, data.rfind(b"\n", 0, read_end) + 1)
+            searched_end = max(searched_end, data.rfind(eol, 0, read_end) + 1)
         yield consumed, read_end, searched_end
         kept = searched_end
         for _ in range(context + 1 if context else 0):  # the last line and `context` more
             if kept == 0:
                 break
-            kept = _line_start(data, kept - 1)
+            kept = _line_start(data, kept - 1, eol)
         last_visited = bisect_left(visited, (searched_end,))
         consumed = max(kept, visited[last_visited - 1][1] if last_visited else 0)
 
@@ -277,6 +282,7 @@ def _bytes_searched(
     stopped_at: int | None,
     context: int,
     slice_mode: bool,
+    eol: bytes,
 ) -> int:
     """rg's `bytes_searched`: `end` unless the search stopped early (-m, -l,
     --stop-on-nonmatch) at `stopped_at`, before the lines after it.
@@ -291,7 +297,7 @@ def _bytes_searched(
         return searched if binary_offset is None else min(binary_offset, searched)
     if stopped_at is None:
         return end
-    return _consumed_at(data, context, visited, stopped_at, end)
+    return _consumed_at(data, context, visited, stopped_at, end, eol)
 
 
 def _slice_stopped_at(
@@ -309,10 +315,11 @@ def _slice_stopped_at(
 
 
 def _consumed_at(
-    data: bytes, context: int, visited: Sequence[tuple[int, int]], position: int, end: int
+    data: bytes, context: int, visited: Sequence[tuple[int, int]], position: int, end: int,
+    eol: bytes = b"\n",
 ) -> int:
     """What rg's buffer had consumed when it searched the line ending at `position`."""
-    for consumed, _, searched_end in _stream_reads(data, context, visited):
+    for consumed, _, searched_end in _stream_reads(data, context, visited, eol):
         if position <= searched_end:
             return consumed
     return end
@@ -330,7 +337,7 @@ def _standard_stats_at_cut(
     assert cut is not None
     counted = [e for e in events[: cut + 1 if events[cut].is_match else cut] if e.is_match]
     result.matched_lines = sum(
-        e.last_line_number - e.line_number + 1 if result.multiline else 1 for e in counted)
+        e.last_line_number() - e.line_number + 1 if result.multiline else 1 for e in counted)
     result.matches = sum(len(e.submatches) for e in counted)
     if result.multiline:
         return
@@ -348,28 +355,28 @@ def _matching_lines(
 ) -> Iterator[tuple[int, int]]:
     """Line ranges (start, end) holding a match, from the line start `pos` on, searched line
     by line as grep-searcher does (-U across lines: see _MultiLine)."""
-    regex = query.regex
+    regex, eol = query.line_regex, query.eol
     while pos < end:
         m = regex.search(data, pos, end)
         if m is None:
             return
         m_start = m.start()
-        start = data.rfind(b"\n", 0, m_start) + 1  # _line_start and _line_end, inlined
+        start = data.rfind(eol, 0, m_start) + 1  # _line_start and _line_end, inlined
         if start == end:  # an empty match after the final terminator is not a line
             return
-        nl = data.find(b"\n", m_start, end)
+        nl = data.find(eol, m_start, end)
         pos = end if nl < 0 else nl + 1
         yield start, pos
 
 
-def _inverted(data: bytes, matched: Iterator[tuple[int, int]], end: int) -> Iterator[
-    tuple[int, int]
-]:
+def _inverted(
+    data: bytes, matched: Iterator[tuple[int, int]], end: int, eol: bytes
+) -> Iterator[tuple[int, int]]:
     """Every line not in `matched` (-v)."""
     pos = 0
     for start, stop in [*matched, (end, end)]:
         while pos < start:
-            line_end = _line_end(data, pos, start)
+            line_end = _line_end(data, pos, start, eol)
             yield pos, line_end
             pos = line_end
         pos = max(pos, stop)
@@ -385,7 +392,7 @@ def _submatches(query: Query, data: bytes, start: int, stop: int) -> list[tuple[
             spans.append((m.start() - start, m.end() - start))
         return spans
     # rg drops a match starting at the end of an unterminated last line (an empty one).
-    end = _trimmed_end(data, stop, start, query.crlf)
+    end = _trimmed_end(data, stop, start, query.crlf, query.eol)
     return [
         (m.start() - start, m.end() - start)
         for m in find_iter(query.regex, data, start, end)
@@ -394,55 +401,61 @@ def _submatches(query: Query, data: bytes, start: int, stop: int) -> list[tuple[
 
 
 def _line_spans(query: Query, data: bytes, start: int, stop: int) -> list[tuple[int, int]]:
-    """-U -v: the matches rg shows on a context line, found in that line alone (terminator
-    included), as its printers do."""
+    """-v with -U or --null-data: the matches rg shows on a context line, found in that line
+    alone (its terminator included only with -U), as its printers do."""
+    if not query.multiline:
+        stop = _trimmed_end(data, stop, start, query.crlf, query.eol)
     return [m.span() for m in find_iter(query.regex, data[start:stop], 0, stop - start)]
 
 
-def _locate(data: bytes, start: int, end: int) -> tuple[int, int]:
+def _locate(data: bytes, start: int, end: int, eol: bytes) -> tuple[int, int]:
     """The whole lines holding the match data[start:end] (grep-searcher's lines::locate): empty
     for an empty match after the final terminator."""
-    line_start = _line_start(data, start)
-    if end > line_start and data[end - 1] == 0x0A:
+    line_start = _line_start(data, start, eol)
+    if end > line_start and data[end - 1] == eol[0]:
         return line_start, end
-    return line_start, _line_end(data, end, len(data))
+    return line_start, _line_end(data, end, len(data), eol)
 
 
 class _Lines:
     """Line numbers for increasing offsets, counting newlines only once."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, eol: bytes) -> None:
         self.data = data
+        self.eol = eol
         self.pos = 0
         self.number = 1
 
     def at(self, offset: int) -> int:
         if offset >= self.pos:
-            self.number += _newlines(self.data, self.pos, offset)
+            self.number += _newlines(self.data, self.pos, offset, self.eol)
         else:  # -U prints a context line twice in one rare case
-            self.number -= _newlines(self.data, offset, self.pos)
+            self.number -= _newlines(self.data, offset, self.pos, self.eol)
         self.pos = offset
         return self.number
 
 
-def _newlines(data: bytes, start: int, end: int) -> int:
-    """data.count(b"\\n", start, end), vectorised for long spans (line numbers of matches
-    far into big files)."""
+def _newlines(data: bytes, start: int, end: int, eol: bytes) -> int:
+    """data.count(eol, start, end), vectorised for long spans (line numbers of matches far
+    into big files)."""
     np = sys.modules.get("numpy") if end - start >= VECTOR_COUNT_MIN else None
     if np is None:
-        return data.count(b"\n", start, end)
-    return int(np.count_nonzero(np.frombuffer(data, np.uint8, end - start, start) == 0x0A))
+        return data.count(eol, start, end)
+    return int(np.count_nonzero(np.frombuffer(data, np.uint8, end - start, start) == eol[0]))
 
 
 class _Collector:
     """Turns matching line ranges into events with context, -m and binary detection."""
 
-    def __init__(self, data: bytes, result: FileResult, nul: int, slice_mode: bool) -> None:
+    def __init__(
+        self, data: bytes, result: FileResult, nul: int, slice_mode: bool, eol: bytes
+    ) -> None:
         self.data = data
         self.result = result
         self.nul = nul
         self.slice_mode = slice_mode
-        self.lines = _Lines(data)
+        self.eol = eol
+        self.lines = _Lines(data, eol)
         self.emitted_end = 0  # end of the last line emitted (or passed over for context)
         self.printed_end = 0  # end of the last line emitted
         self.match_end = 0  # end of the last matching line emitted
@@ -477,7 +490,8 @@ class _Collector:
             self.match_end = stop
             self.match_events += 1
             self.result.matched_lines += (
-                event.last_line_number - event.line_number + 1 if self.result.multiline else 1
+                event.last_line_number(self.eol) - event.line_number + 1
+                if self.result.multiline else 1
             )
             self.result.matches += len(spans)
         return True
@@ -485,7 +499,7 @@ class _Collector:
     def context_upto(self, stop: int, count: int) -> int:
         """Emit up to `count` context lines from the last emitted line to `stop`."""
         while count and self.emitted_end < stop and not self.quit:
-            line_end = _line_end(self.data, self.emitted_end, stop)
+            line_end = _line_end(self.data, self.emitted_end, stop, self.eol)
             spans = self.context_spans(self.emitted_end, line_end) if self.context_spans else []
             self.emit(False, self.emitted_end, line_end, spans)
             count -= 1
@@ -496,7 +510,7 @@ class _Collector:
         for _ in range(count):
             if context_start <= self.emitted_end:
                 break
-            context_start = _line_start(self.data, context_start - 1)
+            context_start = _line_start(self.data, context_start - 1, self.eol)
         self.emitted_end = max(self.emitted_end, context_start)
         first = len(self.result.events)
         self.context_upto(start, count)
@@ -578,7 +592,7 @@ class _Core:
     def _after_context(self, upto: int) -> bool:
         start = self.last_visited
         while self.after_left and start < upto:
-            stop = _line_end(self.data, start, upto)
+            stop = _line_end(self.data, start, upto, self.query.eol)
             if not self._after_line(start, stop):
                 return False
             start = stop
@@ -599,14 +613,14 @@ class _Core:
         for _ in range(self.before):
             if start <= self.last_visited:
                 break
-            start = _line_start(self.data, start - 1)
+            start = _line_start(self.data, start - 1, self.query.eol)
         return self._lines_upto(start, upto, before=True)
 
     def _lines_upto(self, start: int, upto: int, *, before: bool = False) -> bool:
         """Context lines (not after-context) from `start` to `upto`; `before`: a match's
         before-context."""
         while start < upto:
-            stop = _line_end(self.data, start, upto)
+            stop = _line_end(self.data, start, upto, self.query.eol)
             if before:
                 self.collector.before_lines.add(len(self.collector.result.events))
             if not self._context(start, stop, is_after=False):
@@ -625,7 +639,8 @@ class _Core:
     def _matched(self, start: int, stop: int) -> bool:
         if start == stop:  # a match after the final terminator is no line
             return False
-        spans = [] if self.query.invert else _submatches(self.query, self.data, start, stop)
+        spans = ([] if self.query.inverted_lines_bare
+                 else _submatches(self.query, self.data, start, stop))
         counted = len(spans) if self.query.multiline else 1  # (see _Quota)
         if not self.collector.emit(True, start, stop, spans) or not self.quota.matched(counted):
             return False
@@ -636,7 +651,7 @@ class _Core:
     def _matched_lines(self, start: int, stop: int) -> bool:
         """Each line from `start` to `stop` as a match."""
         while start < stop:
-            line_end = _line_end(self.data, start, stop)
+            line_end = _line_end(self.data, start, stop, self.query.eol)
             if not self._matched(start, line_end):
                 return False
             start = line_end
@@ -673,7 +688,7 @@ class _MultiLine(_Core):
                 if found is None:
                     self.pos = end
                     break
-                line = _locate(self.data, *found)
+                line = _locate(self.data, *found, self.query.eol)
                 if group is None:
                     group = line
                 elif group[1] >= line[0]:
@@ -724,7 +739,7 @@ class _MultiLine(_Core):
         if found is None:
             run_end = self.pos = end
         else:
-            run_end, self.pos = _locate(self.data, *found)
+            run_end, self.pos = _locate(self.data, *found, self.query.eol)
         if run_start == run_end:
             return True
         return self._sink_context(run_start) and self._matched_lines(run_start, run_end)
@@ -781,13 +796,13 @@ class _UntilNonmatch(_Core):
 
     def _slow(self, end: int) -> bool:
         """Core's slow path from `pos`: False once it stopped (see the class)."""
-        data, regex, invert = self.data, self.query.regex, self.query.invert
+        data, regex, invert = self.data, self.query.line_regex, self.query.invert
         # Each line is searched alone, without its terminator (lines::without_terminator):
         # with --crlf only a `\r\n` is one, so `^$` matches after a lone `\n`.
-        terminator = b"\r\n" if self.query.crlf else b"\n"
+        terminator = b"\r\n" if self.query.crlf else self.query.eol
         while self.pos < end:
             start = self.pos
-            self.pos = _line_end(data, start, end)
+            self.pos = _line_end(data, start, end, self.query.eol)
             stop = self.pos
             if data.endswith(terminator, start, stop):
                 stop -= len(terminator)
@@ -857,7 +872,7 @@ def _search_by_line(
     summary printer's limit (-m, -l) stops the search at once, owing no after-context."""
     found = _matching_lines(query, data, end)
     if query.invert:
-        found = _inverted(data, found, end)
+        found = _inverted(data, found, end, query.eol)
     after_left = 0
     stopped = limit == 0
     for counted, (start, stop) in enumerate([] if stopped else found):
@@ -877,7 +892,7 @@ def _search_by_line(
             elif before:
                 collector.before_context(start, before)
         match_spans = (need_submatches or (first_spans and not collector.match_events)) and (
-            not query.invert)
+            not query.inverted_lines_bare)
         spans = _submatches(query, data, start, stop) if match_spans else []
         if not collector.emit(True, start, stop, spans):
             break
@@ -905,7 +920,7 @@ def _search_plain(
     become events (None: all, as `need_submatches` says with or without spans; else with
     them); the others are only counted. -l and -q stop at the first line (`limit` 1).
     Without `line_numbers`, events say line 0."""
-    lines = _Lines(data) if line_numbers else None
+    lines = _Lines(data, query.eol) if line_numbers else None
     events = result.events
     matched_lines = matches = 0
     if limit == 0:
@@ -1078,7 +1093,8 @@ class BufferSearch:
             if nul >= 0 and binary is BinaryMode.QUIT and not slice_mode:
                 searched_total = _consumed_by_read_of(data, nul, context, visited)
             result.bytes_searched = _bytes_searched(
-                data, collector, visited, searched_total, stopped_at, context, slice_mode)
+                data, collector, visited, searched_total, stopped_at, context, slice_mode,
+                query.eol)
         if opts.stats and opts.mode == "lines" and not opts.json and result.text_cut is not None:
             _standard_stats_at_cut(result, data, query, context, visited, slice_mode)
         if read_error is not None and not query.multiline:
@@ -1098,10 +1114,11 @@ class BufferSearch:
             self.limit, self.stop_at_first, self.need_submatches)
         reported = opts.json or opts.stats
         context = max(opts.before_context, opts.after_context)
-        collector = _Collector(data, result, nul, slice_mode)
+        collector = _Collector(data, result, nul, slice_mode, query.eol)
         if query.invert and need_submatches:
             collector.context_spans = partial(
-                _line_spans if query.multiline else _submatches, query, data
+                _line_spans if query.multiline or query.eol != b"\n" else _submatches, query,
+                data
             )
         if query.multiline:
             quota = _Quota(opts, limit, after, stop_at_first)
@@ -1113,7 +1130,8 @@ class BufferSearch:
             quota = _Quota(opts, limit, after, stop_at_first)
             # (--passthru takes rg's slow path from the start, also for counts and -l)
             until = _UntilNonmatch(data, query, collector, quota, before, after, opts.passthru)
-            reads = _stream_reads(data, context)  # (-v's fast path reads before any visit)
+            # (-v's fast path reads before any visit)
+            reads = _stream_reads(data, context, eol=query.eol)
             buffer_ends = [end] if slice_mode else (searched_end for _, _, searched_end in reads)
             stopped_at = until.run(buffer_ends, end) if limit != 0 else 0
             stopped, after_pending = stopped_at is not None, False
@@ -1126,8 +1144,11 @@ class BufferSearch:
             searched = collector.emitted_end if stopped else end
             stopped_at = None  # where -m or -l stopped it: after the last line emitted
             if stopped and not after_pending and reported:
+                # (rg's fast path stood at the last match; its slow path, line by line, stands
+                # after the last line it printed)
+                fast = slice_mode and not query.slow_lines
                 stopped_at = (_slice_stopped_at(data, query, collector.match_end, end, None)
-                              if slice_mode else collector.emitted_end)
+                              if fast else collector.emitted_end)
             elif collector.quit_in_context and not (passthru or query.invert):
                 stopped_at = collector.match_end  # where rg's fast path stood (the last match)
         return _Run(collector, stopped, after_pending, searched, stopped_at)

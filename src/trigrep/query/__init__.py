@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from typing import Literal as Choice
+from typing import NamedTuple
 
 import rurex
 
@@ -22,6 +23,7 @@ from trigrep.query.syntax import (
     Class,
     Concat,
     Dot,
+    Empty,
     Flags,
     Group,
     Literal,
@@ -58,7 +60,9 @@ class Query:
     `line_bounded` (multiline only): no match can hold a `\\n` (the regex counts as
     multi-line for its anchors alone), so a search can stop at any line end.
     `source` is the emitted Rust pattern (for debugging and error messages). `crlf`
-    (--crlf): a line's terminator is its `\r\n`, if it has one.
+    (--crlf): a line's terminator is its `\r\n`, if it has one. `eol` ends lines: `\n`, or
+    NUL with --null-data, where `line_regex` finds the lines that match as rg finds them (see
+    `LineVerified` and `FromPosition`; else it is `regex`).
     """
 
     regex: rurex.Pattern
@@ -72,6 +76,82 @@ class Query:
     source: str = ""
     required_bytes: tuple[ByteSet, ...] = ()
     crlf: bool = False
+    eol: bytes = b"\n"
+    line_regex: rurex.Pattern | LineVerified | FromPosition | None = None
+    # rg checks each line alone (its slow path): lines end in NUL, and the regex has a line
+    # terminator set (no -U; no `\A`, `\z`: they unset it)
+    slow_lines: bool = False
+
+    @property
+    def inverted_lines_bare(self) -> bool:
+        """No line found without a match (-v) holds one the printer shows; not so with
+        --null-data -U searching line by line, where `$` before a NUL matched nothing in the
+        rest of the buffer but does at the end of the line the printer searches."""
+        return self.invert and not isinstance(self.line_regex, FromPosition)
+
+    def __post_init__(self) -> None:
+        if self.line_regex is None:
+            object.__setattr__(self, "line_regex", self.regex)  # (frozen: set here once)
+
+
+class LineVerified:
+    r"""--null-data: the first line matching from a line start on, as rg searches such lines:
+    one at a time, without its NUL, so `^`, `$`, `\A` and `\z` hold at its ends (a search of
+    the whole buffer would see the NULs around it). `prefilter`, the regex without those
+    anchors, matches wherever the regex does and finds the lines worth that check; nothing
+    else looks across a NUL, which `\b` sees as it sees a text's edge."""
+
+    def __init__(self, exact: rurex.Pattern, prefilter: rurex.Pattern) -> None:
+        self.exact = exact
+        self.prefilter = prefilter
+
+    def search(self, data: bytes, pos: int = 0, end: int | None = None) -> rurex.Match | None:
+        """A match of the prefilter in the first line from `pos` (a line start) up to `end`
+        that the regex matches (only its start is meant)."""
+        end = len(data) if end is None else end
+        while pos <= end:
+            m = self.prefilter.search(data, pos, end)
+            if m is None:
+                return None
+            line_start = data.rfind(b"\0", 0, m.start()) + 1
+            line_end = data.find(b"\0", m.start(), end)
+            line_end = end if line_end < 0 else line_end
+            if self.exact.search(data[line_start:line_end]) is not None:
+                return m
+            pos = line_end + 1
+        return None
+
+
+class FromPosition:
+    """--null-data -U with a regex that cannot match a NUL: rg searches line by line, running
+    the regex on the rest of its buffer (it sets no line terminator to check lines with): from
+    the line after the last match, whose start is a text start, up to the buffer's end. No
+    match holds a NUL, so the rest is read in windows that end after one, doubling until the
+    regex matches before the last."""
+
+    def __init__(self, regex: rurex.Pattern) -> None:
+        self.regex = regex
+
+    def search(self, data: bytes, pos: int = 0, end: int | None = None) -> Position | None:
+        """The regex's first match in data[pos:end], searched as a text of its own (only its
+        start is meant)."""
+        end = len(data) if end is None else end
+        size = 256
+        while True:
+            stop = data.find(b"\0", min(pos + size, end), end) + 1 or end
+            m = self.regex.search(data[pos:stop])
+            if stop == end or (m is not None and m.start() < stop - pos):
+                return None if m is None else Position(pos + m.start())
+            size *= 2
+
+
+class Position(NamedTuple):
+    """Where a line search found its match."""
+
+    offset: int
+
+    def start(self) -> int:
+        return self.offset
 
 
 def escape(text: str) -> str:
@@ -112,30 +192,48 @@ _ANCHORS = frozenset({"line_start", "line_end", "text_start", "text_end"})
 _NEWLINE = 0x0A
 
 
-def can_match_newline(node: Node, anchors: bool = True) -> bool:
+def can_match_newline(node: Node, anchors: bool = True, eol: int = _NEWLINE) -> bool:
     r"""Whether -U really searches across lines, decided as rg does: only if some part of the
-    regex can match `\n`. Like rg's grep-regex, any `^`/`$`/`\A`/`\z` counts as matching it
-    (unless `anchors` is False: then whether a match can hold a `\n` byte), and `x{0}` counts
-    as nothing (regex-syntax drops it)."""
+    regex can match `\n` (the line terminator `eol`: a NUL with --null-data). Like rg's
+    grep-regex, any `^`/`$`/`\A`/`\z` counts as matching a `\n` (unless `anchors` is False:
+    then whether a match can hold a `\n` byte), never a NUL, and `x{0}` counts as nothing
+    (regex-syntax drops it)."""
     match node:
         case Literal(cp=cp):
-            return cp == _NEWLINE
+            return cp == eol
         case Dot(dot_all=dot_all):
-            return dot_all
+            return dot_all or eol != _NEWLINE
         case Look(kind=kind):
-            return anchors and kind in _ANCHORS
+            return anchors and kind in _ANCHORS and eol == _NEWLINE
         case Class():
             ranges = class_ranges(node)
             if ranges is None:  # Unicode tables we lack: ask the regex engine
-                return _compile(emit(node, True)).search(b"\n") is not None
-            return any(lo <= _NEWLINE <= hi for lo, hi in ranges)
+                return _compile(emit(node, True)).search(bytes([eol])) is not None
+            return any(lo <= eol <= hi for lo, hi in ranges)
         case Repeat(child=child, max=max_count):
-            return max_count != 0 and can_match_newline(child, anchors)
+            return max_count != 0 and can_match_newline(child, anchors, eol)
         case Group(child=child):
-            return can_match_newline(child, anchors)
+            return can_match_newline(child, anchors, eol)
         case Concat(items=items) | Alt(items=items):
-            return any(can_match_newline(item, anchors) for item in items)
+            return any(can_match_newline(item, anchors, eol) for item in items)
     return False
+
+
+def _across_lines(node: Node, opts: MatchOptions) -> bool:
+    """-U searches across lines (see `can_match_newline`)."""
+    return opts.multiline and can_match_newline(node, eol=0 if opts.null_data else _NEWLINE)
+
+
+def _without_anchors(node: Node) -> Node:
+    """`node` with its line and text anchors matching anywhere."""
+    match node:
+        case Look(kind=kind) if kind in _ANCHORS:
+            return Empty()
+        case Repeat(child=child) | Group(child=child):
+            return dataclasses.replace(node, child=_without_anchors(child))
+        case Concat(items=items) | Alt(items=items):
+            return dataclasses.replace(node, items=tuple(map(_without_anchors, items)))
+    return node
 
 
 def _look_kinds(node: Node) -> set[str]:
@@ -186,10 +284,13 @@ def _pattern(opts: MatchOptions) -> Node:
     insensitive = opts.case == "insensitive"
     dot_all = opts.multiline and opts.multiline_dotall  # rg: no effect without -U
     flags = Flags(dot_all=dot_all, unicode=opts.unicode, crlf=opts.crlf)
+    newline_free = opts.multiline or opts.null_data  # (a `\n` is only banned as a terminator)
     if opts.case == "smart":
-        insensitive = smart_case_insensitive(parse(text, flags, opts.multiline))
-    parsed = parse(text, dataclasses.replace(flags, case_insensitive=insensitive), opts.multiline)
-    if not opts.text:
+        insensitive = smart_case_insensitive(parse(text, flags, newline_free))
+    parsed = parse(text, dataclasses.replace(flags, case_insensitive=insensitive), newline_free)
+    if opts.null_data and not opts.multiline:
+        check_nul_ban(parsed, terminator=True)
+    elif not (opts.text or opts.null_data):  # (--null-data implies -a)
         check_nul_ban(parsed)
     return _wrap(parsed, opts)
 
@@ -197,24 +298,35 @@ def _pattern(opts: MatchOptions) -> Node:
 def compile_query(opts: MatchOptions) -> Query:
     """Compile `opts` into a Query; raises PatternError with rg's wording for bad patterns."""
     node = _pattern(opts)
-    source = emit(node, opts.multiline, crlf=opts.crlf)
+    source = emit(node, opts.multiline, crlf=opts.crlf, null_data=opts.null_data)
     regex = _compile(source)
     plan, matches_empty = plan_regex(node)
     required = () if opts.invert_match else required_bytes(node)
     if opts.invert_match:
         plan = ALL
     literal = _plain_literal(node) if len(set(opts.patterns)) == 1 else None
-    multiline = opts.multiline and can_match_newline(node)
+    multiline = _across_lines(node, opts)
     restart_sensitive = _restart_sensitive(node) if multiline else ""
+    line_regex: rurex.Pattern | LineVerified | FromPosition = regex
+    kinds = _look_kinds(node)
+    if opts.null_data and not multiline and kinds & _ANCHORS:
+        if opts.multiline:
+            line_regex = FromPosition(regex)
+        else:
+            relaxed = emit(_without_anchors(node), opts.multiline, null_data=True)
+            line_regex = LineVerified(regex, _compile(relaxed))
     return Query(
         regex, plan, opts.invert_match, multiline, matches_empty, literal, restart_sensitive,
         multiline and not can_match_newline(node, anchors=False), source, required, opts.crlf,
+        b"\0" if opts.null_data else b"\n", line_regex,
+        opts.null_data and not opts.multiline and not kinds & {"text_start", "text_end"},
     )
 
 
 def compile_replacer(opts: MatchOptions, template: bytes) -> Replacer:
     """-r: what each match of `opts` prints as (PatternError as `compile_query`)."""
     node = _pattern(opts)
-    capturing = _compile(emit(node, opts.multiline, captures=True, crlf=opts.crlf))
-    return Replacer(capturing, capture_names(node), template,
-                    opts.multiline and can_match_newline(node), opts.crlf)
+    capturing = _compile(
+        emit(node, opts.multiline, captures=True, crlf=opts.crlf, null_data=opts.null_data))
+    return Replacer(capturing, capture_names(node), template, _across_lines(node, opts),
+                    opts.crlf, b"\0" if opts.null_data else b"\n")

@@ -113,6 +113,8 @@ def _dot(dot: Dot, ends: str) -> str:
         text = r"(?s:.)"
     elif (dot.crlf and not dot.dot_all) or "\r" in ends:  # (--crlf strips `\r`, (?-R) or not)
         text = r"[^\r\n]"
+    elif "\0" in ends:  # --null-data strips its terminator (`.` takes a `\n` only in (?s))
+        text = r"[^\x00]" if dot.dot_all else r"[^\n\x00]"
     else:
         text = r"[^\n]"
     return _scoped(text, False, dot.unicode)
@@ -120,7 +122,9 @@ def _dot(dot: Dot, ends: str) -> str:
 
 def _look(look: Look, ends: str) -> str:
     kind = look.kind
-    if ends:  # rg runs the regex on one line at a time: text edges are line edges
+    # rg runs the regex on one line at a time: text edges are line edges (a NUL-terminated
+    # line is searched alone, see query.LineVerified: its text anchors stay)
+    if "\n" in ends:
         kind = {"text_start": "line_start", "text_end": "line_end"}.get(kind, kind)
     if kind in ("text_start", "text_end"):
         return r"\A" if kind == "text_start" else r"\z"
@@ -169,12 +173,15 @@ def _concat(items: tuple[Node, ...], ends: str, captures: bool) -> str:
     return "".join(out)
 
 
-def emit(node: Node, multiline: bool, captures: bool = False, crlf: bool = False) -> str:
+def emit(node: Node, multiline: bool, captures: bool = False, crlf: bool = False,
+         null_data: bool = False) -> str:
     """The Rust regex text for `node`, to be compiled as bytes after a leading `(?u)`;
     with `captures`, the pattern's capturing groups capture (unnamed, numbered as the
     pattern's: see `capture_names`). Without `multiline` no match holds a line terminator:
-    `\\n`, and with `crlf` (--crlf) `\\r` too, as rg strips them from classes."""
-    return _emit(node, "" if multiline else "\r\n" if crlf else "\n", captures)
+    `\\n`, and with `crlf` (--crlf) `\\r` too, as rg strips them from classes; with
+    `null_data` (--null-data) the terminator is NUL (`.` still takes no `\\n`)."""
+    ends = "" if multiline else "\0" if null_data else "\r\n" if crlf else "\n"
+    return _emit(node, ends, captures)
 
 
 def _emit(node: Node, ends: str, captures: bool) -> str:

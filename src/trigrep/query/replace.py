@@ -25,6 +25,7 @@ class Replacer:
     template: bytes
     multiline: bool  # matches may span lines (-U): the haystack is the whole event
     crlf: bool  # --crlf: a line's terminator is its `\r\n` (else its `\n`)
+    eol: bytes = b"\n"  # what ends a line: NUL with --null-data
 
     def replaced(self, lines: bytes, spans: list[tuple[int, int]]) -> tuple[
         bytes, list[tuple[int, int]]
@@ -33,7 +34,7 @@ class Replacer:
         As rg's, the result of one line has no terminator (the printer ends the line; a
         --max-columns limit measures it without one)."""
         end = len(lines)
-        if not self.multiline and lines.endswith(b"\n"):
+        if not self.multiline and lines.endswith(self.eol):
             end -= 2 if self.crlf and lines.endswith(b"\r\n") else 1
         out = bytearray()
         new_spans = []

@@ -1088,11 +1088,13 @@ def _class_points(key: object) -> set[int] | None:
     return points if len(points) <= 2 else None
 
 
-def check_nul_ban(node: Node) -> None:
+def check_nul_ban(node: Node, terminator: bool = False) -> None:
     """Raise rg's error if `node` keeps a literal NUL (as the newline ban simplifies it): with
-    binary detection on (no -a), no match can hold one."""
+    binary detection on (no -a), no match can hold one; nor with NUL as the line terminator
+    (`terminator`: --null-data without -U), which rg bans as it bans `\n`."""
     if _banned(_hir(node, []), b"\0"):
-        raise PatternError(NUL_BANNED)
+        raise PatternError(
+            NEWLINE_BANNED.replace("\\n", "\\0", 1) if terminator else NUL_BANNED)
 
 
 def _class_literals(body: ClassSet) -> list[int]:
