@@ -153,6 +153,7 @@ class OutputOptions:
     stats: bool = False  # --stats: totals after the output (every file searched in full)
     # --line-buffered (True), --block-buffered (False); None: line-buffered on a terminal
     line_buffered: bool | None = None
+
     def shown_path(self, display_path: str) -> bytes:
         """A path as the text printers show it (--json shows paths as they are)."""
         return shown_path(display_path, self.path_separator)

@@ -15,9 +15,9 @@ numbers and offsets. rg's line-by-line output only ever looks that far back, so 
 those of one search of the whole input.
 
 Whatever cannot be followed this way is searched as one buffer (standard input once the rest
-is read): -U, --json, --stats, --passthru, --stop-on-nonmatch, the counting modes, and for
-standard input an encoding other than UTF-8 (UTF-16 with a BOM too), a regular file, and what
-follows a NUL.
+is read): -U, --json, --stats, --passthru, --stop-on-nonmatch, --null-data (lines end in a
+NUL), the counting modes, and for standard input an encoding other than UTF-8 (UTF-16 with a
+BOM too), a regular file, and what follows a NUL.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 def windowed(query: Query, opts: OutputOptions) -> bool:
     """Whether a search of these options can run window by window (see the module's doc)."""
     return not (query.multiline or opts.json or opts.stats or opts.passthru
-                or opts.stop_on_nonmatch or opts.max_count == 0
+                or opts.stop_on_nonmatch or opts.max_count == 0 or opts.null_data
                 or opts.mode not in ("lines", "files_with_matches", "quiet"))
 
 
