@@ -1096,6 +1096,30 @@ def test_odd_bytes_in_files_patterns_and_pattern_files(
     assert_same(args, root, env)
 
 
+NOT_UTF8_PATTERNS = {
+    "first": b"a \xff~\\\t\"\x7f\x01\xc3\xa9\r\nfoo\n", "later": b"foo\r\na\xff\r",
+    "sequence": b"\xc3\xa9\xe9\xa9\n", "crlf": b"ok\na\xfe\r\n",
+}
+
+
+@pytest.mark.parametrize("args", [
+    ["-f", "first", "foo"], ["-F", "-f", "later"], ["--no-unicode", "-f", "sequence"],
+    ["-e", "foo", "-f", "crlf"], ["-f", "later", "-f", "first"], ["-f", "-"],
+], ids=repr)
+def test_a_pattern_file_that_is_not_utf8(
+    tree: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """rg names the file, the line and the offset of its first bad byte, and shows the line
+    with its bytes escaped."""
+    for name, data in NOT_UTF8_PATTERNS.items():
+        (tree / name).write_bytes(data)
+    stdin = NOT_UTF8_PATTERNS["later"]
+    want = run([RG, "--sort", "path", *args], tree, env, stdin=stdin)
+    got = run([*TRIGREP, *args], tree, env, stdin=stdin)
+    assert (got.out, got.code) == (want.out, want.code)
+    assert got.err == want.err.replace(b"rg: ", b"trigrep: ")
+
+
 def test_dot_dot_after_a_symlink(tmp_path: Path, env: dict[str, str]) -> None:
     """`link/..` is the link target's parent, as the OS resolves it (not `.` as its text
     says): the files found there are read from there."""

@@ -830,17 +830,46 @@ def read_pattern_files(names: list[str], paths: Sequence[str] = ()) -> list[str]
             # (rg opens a directory and fails to read it: its read errors have no space)
             sep = ":" if isinstance(e, IsADirectoryError) else ": "
             raise Error(f"{name}{sep}{e.strerror} (os error {e.errno})") from None
-        text = data.decode("utf-8", errors="surrogateescape")
-        patterns.extend(_pattern_lines(text))
+        for number, line in enumerate(_pattern_lines(data), 1):
+            try:
+                patterns.append(line.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                raise Error(
+                    f"{'<stdin>' if name == '-' else name}:{number}: found invalid UTF-8 in "
+                    f"pattern at byte offset {e.start}: {_escaped(line)} (disable Unicode "
+                    "mode and use hex escape sequences to match arbitrary bytes in a pattern, "
+                    "e.g., '(?-u)\\xFF')") from None
     return patterns
 
 
-def _pattern_lines(text: str) -> list[str]:
+def _pattern_lines(data: bytes) -> list[bytes]:
     """The lines of a -f file as rg splits them: at `\n` only (no other line break), a line
     ending in `\r\n` without its `\r`; a last line without a `\n` keeps a final `\r`."""
-    lines = text.split("\n")
+    lines = data.split(b"\n")
     last = lines.pop()
-    return [line.removesuffix("\r") for line in lines] + ([last] if last else [])
+    return [line.removesuffix(b"\r") for line in lines] + ([last] if last else [])
+
+
+_BYTE_ESCAPES = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", ord("\\"): "\\\\", 0: "\\0"}
+
+
+def _escaped(line: bytes) -> str:
+    """`line` as rg's grep_cli::escape shows it: the ASCII bytes `!` to `~` as they are but
+    `\\`, a few C escapes, `\\xHH` for other bytes (those of ill-formed UTF-8 included), and
+    characters beyond ASCII as they are."""
+    out = []
+    for ch in line.decode("utf-8", errors="surrogateescape"):
+        cp = ord(ch)
+        if 0xDC80 <= cp <= 0xDCFF:  # a byte that is not UTF-8
+            cp -= 0xDC00
+        elif cp >= 0x80:
+            out.append(ch)
+            continue
+        if 0x21 <= cp <= 0x7E and cp != 0x5C:
+            out.append(chr(cp))
+        else:
+            out.append(_BYTE_ESCAPES.get(cp) or f"\\x{cp:02X}")
+    return "".join(out)
 
 
 def listing_options(ns: argparse.Namespace) -> OutputOptions:
