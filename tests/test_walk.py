@@ -390,6 +390,22 @@ def test_sorted_by_a_stat_field_or_in_reverse(basic: Path, sort_by: str, reverse
     same_as_rg(basic, opts, ["sub", "a", "a-c", "a.txt"])
 
 
+@pytest.mark.parametrize(("sort_by", "reverse"), [("modified", False), ("modified", True),
+                                                  ("accessed", False), ("accessed", True)])
+def test_equal_stat_times_keep_the_directories_order(
+    basic: Path, sort_by: str, reverse: bool
+) -> None:
+    """Files with the same time (as a tarball unpacks them) stay in the order rg's walk met
+    them: its stable sort keeps each directory's listing order (not sorted by name)."""
+    make_tree(basic, [f"many/{name}{i}.c" for i in range(30) for name in ("q", "b", "k")])
+    for path in basic.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            os.utime(path, (1_000_000, 1_000_000 + 60 * path.name.startswith("k")))
+    opts = WalkOptions(sort_by=sort_by, sort_reverse=reverse)  # type: ignore[arg-type]
+    same_as_rg(basic, opts)
+    same_as_rg(basic, opts, ["many", "a", "many"])
+
+
 def test_ignore_files_of_parent_directories(tmp_path: Path, home: Path) -> None:
     """Parents' .ignore apply up to `/`; parents' .gitignore only up to the repository root."""
     top = tmp_path / "top"

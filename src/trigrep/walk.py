@@ -357,7 +357,10 @@ class Walker:
         path_order: bool = False,
     ) -> None:
         self.paths = list(paths)
-        self._sort_key = _by_path if path_order else _by_name
+        # --sort modified/accessed: rg's stable sort keeps its walk's order among files with
+        # the same time, and that walk lists each directory in the order the OS lists it.
+        self._sort_key = (_by_path if path_order else None if opts.sort_by in _SORT_FIELDS
+                          else _by_name)
         self._on_directory = on_directory  # told each directory listed, so a watcher knows them
         # told each file or directory left out below a root, (path, is_dir, ignored): ignored
         # by the rules, else hidden; so a cache knows what an overriding glob or type brings in
@@ -475,7 +478,8 @@ class Walker:
         except OSError as err:
             self._error(directory, err)
             return None
-        entries.sort(key=self._sort_key)
+        if self._sort_key is not None:
+            entries.sort(key=self._sort_key)
         return entries
 
     def _root_rules(self, root: bytes, entries: list[os.DirEntry[bytes]]) -> _Rules:
@@ -552,7 +556,8 @@ class Walker:
     def _walk_tree(
         self, root: bytes, absolute: bytes, entries: list[os.DirEntry[bytes]], rules: _Rules
     ) -> Iterator[FileEntry]:
-        """Depth-first over the sorted listings; `absolute` ends with `/`."""
+        """Depth-first over the listings (sorted, but for --sort modified/accessed); `absolute`
+        ends with `/`."""
         strip = len(_DEFAULT_ROOT) if root == _DEFAULT_ROOT and not self.paths else 0
         max_depth = self.opts.max_depth
         max_size = self.opts.max_filesize
