@@ -427,6 +427,13 @@ def test_ignore_files_of_parent_directories(tmp_path: Path, home: Path) -> None:
         same_as_rg(cwd, paths=paths)
 
 
+@pytest.mark.parametrize("lines", ["*\n!\n", "!\n*.txt\n", "!  \nx/\n", "*\n!/\n"])
+def test_a_lone_bang_in_an_ignore_file_whitelists_everything(repo: Path, lines: str) -> None:
+    (repo / ".gitignore").write_text(lines)
+    (repo / "x" / ".ignore").write_text(lines)
+    same_as_rg(repo)
+
+
 def test_bad_glob_in_ignore_file_is_a_warning(repo: Path) -> None:
     (repo / ".ignore").write_text("[\n!{a\n*.log\n")
     same_as_rg(repo)
@@ -454,6 +461,8 @@ GLOB_CASES = [
     ["sub/"],
     [".hidden"],
     ["*", "!a/", "!sub/deep"],
+    # `!` alone is `**/`, which globset matches against everything (it ignores every file)
+    ["!"], ["*.txt", "!"], ["!", "*.txt"], ["!!"], ["!/"],
 ]
 
 

@@ -218,11 +218,12 @@ def parse_line(line: str, case_insensitive: bool = False) -> GitignoreGlob | Non
 
 
 def _basename_glob(glob: str) -> str | None:
-    """The part after `**/` when the glob can be decided on the file name alone."""
+    """The part after `**/` when the glob can be decided on the file name alone (not `**/`
+    alone: globset matches every path with it)."""
     if not glob.startswith("**/"):
         return None
     rest = glob[3:]
-    if "/" in rest or "**" in rest or "[!" in rest or "[^" in rest:
+    if not rest or "/" in rest or "**" in rest or "[!" in rest or "[^" in rest:
         return None
     return rest
 
