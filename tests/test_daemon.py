@@ -1021,3 +1021,47 @@ def test_errors_in_ignore_files_are_reported_by_every_search(
     (tree / ".rgignore").unlink()
     (tree / "src" / ".ignore").write_text("*.nothing\n")
     assert_all_like_rg(tree, daemon, [["foo"], ["-c", "foo", "src"]])
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="-P (safe module path) is Python 3.11's")
+@pytest.mark.parametrize("detached", [True, False])
+def test_modules_in_the_searched_tree_are_never_imported(
+    tmp_path: Path, env: dict[str, str], detached: bool
+) -> None:
+    """A tree holding modules named as those trigrep imports (a CPython checkout's `Lib/`, a
+    project's own `dataclasses.py`): the daemon, its fork server and its index updates run
+    in the tree, and must import none of them (nor run their code). (The CLI here runs with
+    -P too, as the installed `trigrep` script does not put the tree on its path either; a
+    daemon started from elsewhere without -P still starts its fork server in the tree.)"""
+    tree = tmp_path / "lib"
+    marker = tmp_path / "imported"
+    code = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    for module in ("multiprocessing/__init__.py", "numpy/__init__.py", "dataclasses.py",
+                   "json/__init__.py", "rurex/__init__.py", "trigrep/__init__.py"):
+        _write(tree / module, code)
+    for i in range(80):
+        _write(tree / "src" / f"m{i}.py", "import foo\n" * (i % 5 + 1))
+    safe = [sys.executable, "-P", *TRIGREP[1:]]
+    if detached:
+        started = run([*safe, "serve", "--detach", "."], tree, env)
+        assert started.code == 0, started.err
+    else:
+        proc = subprocess.Popen([*TRIGREP, "serve", str(tree)], cwd=tmp_path, env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while run([*safe, "status"], tree, env).code != 0:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    try:
+        for args in (["-c", "foo"], ["--json", "-m1", "import"], ["-l", "open"], ["-c", "foo"]):
+            ours = run([*safe, *args], tree, env)
+            theirs = run([RG, "--sort", "path", *args], tree, env)
+            assert (normalise_json(ours.out), ours.err, ours.code) == (
+                normalise_json(theirs.out), theirs.err, theirs.code), args
+            _write(tree / "src" / "new.py", "foo\n")
+            time.sleep(2.5)  # the daemon updates its index in a `trigrep index` process
+    finally:
+        assert run([*safe, "stop"], tree, env).code == 0
+        if not detached:
+            proc.wait(timeout=20)
+    assert not marker.exists(), marker.read_text()

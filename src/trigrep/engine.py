@@ -26,7 +26,7 @@ from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
 from trigrep.searcher import FileResult
-from trigrep.spawn import popen
+from trigrep.spawn import popen, trigrep_command
 from trigrep.walk import REPORTED, FileEntry, relative_path, walk
 
 if TYPE_CHECKING:
@@ -229,7 +229,7 @@ def _selected(
 def refresh_in_background(root: str) -> None:
     """Start `trigrep index ROOT` detached; its lock makes concurrent refreshes harmless."""
     popen(
-        [sys.executable, "-m", "trigrep.cli", "index", root],
+        trigrep_command("index", root),
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )

@@ -35,7 +35,7 @@ from trigrep.extract import (
 from trigrep.options import MmapChoice, OutputOptions
 from trigrep.query import Query
 from trigrep.searcher import BUFFER_CAPACITY, BinaryMode, BufferSearch, FileResult, Rendered
-from trigrep.spawn import FORK_LOCK, die_with_parent
+from trigrep.spawn import FORK_LOCK, die_with_parent, safe_path_children
 from trigrep.walk import FileEntry
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ class SearchPool:
         self._lock = threading.Condition()
         self._waiting = 0  # searches waiting for a worker
         self._closed = False
-        with FORK_LOCK:  # see trigrep.spawn
+        with FORK_LOCK, safe_path_children():  # see trigrep.spawn
             self._all = [_Worker(self._context) for _ in range(self.workers)]
         self._idle = list(self._all)
 

@@ -8,14 +8,45 @@ API's `close()`. So forks of worker pools and Popen calls take turns.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 FORK_LOCK = threading.Lock()  # held while this process forks workers or starts a program
+
+
+# Python 3.11's -P: no directory of the process (with -m, the current one, inside a searched
+# tree) goes first on the module path, where a tree's own `numpy/` or `dataclasses.py` (a
+# CPython checkout's Lib/ holds them all) would be imported instead, its code run.
+_SAFE_PATH = ["-P"] if sys.version_info >= (3, 11) else []
+
+
+def trigrep_command(*args: str) -> list[str]:
+    """The command that runs `trigrep ARGS` in a new interpreter (its fork server too, which
+    takes its flags)."""
+    return [sys.executable, *_SAFE_PATH, "-m", "trigrep.cli", *args]
+
+
+@contextlib.contextmanager
+def safe_path_children() -> Iterator[None]:
+    """Interpreters started meanwhile (a fork server's, by `python -c`, which puts its
+    current directory first on its path) leave the current directory out of their path
+    (PYTHONSAFEPATH, Python 3.11's -P). Hold FORK_LOCK: no other program starts meanwhile."""
+    before = os.environ.get("PYTHONSAFEPATH")
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PYTHONSAFEPATH"]
+        else:
+            os.environ["PYTHONSAFEPATH"] = before
 
 
 def popen(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:

@@ -263,12 +263,14 @@ def spawn_daemon(roots: "Sequence[str]", idle_timeout: float | None) -> (
     .trigrep/daemon.log; it exits at once if another daemon serves one of them."""
     import subprocess  # not on the path of a search the daemon answers
 
+    from trigrep.spawn import trigrep_command
+
     index_dir = os.path.join(roots[0], ".trigrep")
     os.makedirs(index_dir, exist_ok=True)
     idle = ["--idle-timeout", f"{idle_timeout:g}"] if idle_timeout is not None else []
     with open(os.path.join(index_dir, DAEMON_LOG), "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "trigrep.cli", "serve", *idle, *roots],
+            trigrep_command("serve", *idle, *roots),
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
 

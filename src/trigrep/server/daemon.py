@@ -79,7 +79,7 @@ from trigrep.server.protocol import (
     sync_dir,
 )
 from trigrep.server.watch import ADDED, ENTRIES_MASK, MODIFIED, Batch, TreeWatcher
-from trigrep.spawn import popen
+from trigrep.spawn import popen, trigrep_command
 from trigrep.walk import (
     EntryFilter,
     FileEntry,
@@ -785,7 +785,7 @@ class _IndexUpdater:
                 started = time.time()
                 self.running = True
                 self._process = popen(
-                    [sys.executable, "-m", "trigrep.cli", "index", self.root],
+                    trigrep_command("index", self.root),
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
