@@ -1023,7 +1023,6 @@ def test_errors_in_ignore_files_are_reported_by_every_search(
     assert_all_like_rg(tree, daemon, [["foo"], ["-c", "foo", "src"]])
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="-P (safe module path) is Python 3.11's")
 @pytest.mark.parametrize("detached", [True, False])
 def test_modules_in_the_searched_tree_are_never_imported(
     tmp_path: Path, env: dict[str, str], detached: bool

@@ -21,16 +21,13 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 FORK_LOCK = threading.Lock()  # held while this process forks workers or starts a program
 
 
-# Python 3.11's -P: no directory of the process (with -m, the current one, inside a searched
-# tree) goes first on the module path, where a tree's own `numpy/` or `dataclasses.py` (a
-# CPython checkout's Lib/ holds them all) would be imported instead, its code run.
-_SAFE_PATH = ["-P"] if sys.version_info >= (3, 11) else []
-
-
 def trigrep_command(*args: str) -> list[str]:
     """The command that runs `trigrep ARGS` in a new interpreter (its fork server too, which
-    takes its flags)."""
-    return [sys.executable, *_SAFE_PATH, "-m", "trigrep.cli", *args]
+    takes its flags). With -P (Python 3.11) no directory of the process (with -m, the current
+    one, inside a searched tree) goes first on the module path, where a tree's own `numpy/` or
+    `dataclasses.py` (a CPython checkout's Lib/ holds them all) would be imported instead, its
+    code run."""
+    return [sys.executable, "-P", "-m", "trigrep.cli", *args]
 
 
 @contextlib.contextmanager
