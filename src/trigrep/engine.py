@@ -375,8 +375,8 @@ def _search_and_print(
             runs.append(run)
             for entry, result in run.results():
                 printer.file(entry.display, result)
-                if line_buffered:
-                    out.flush()
+                if out_opts.line_buffered:  # (a terminal gets a search's output at its end:
+                    out.flush()  # searches are quick, and a daemon's client is sent less)
                 if stats is not None:
                     stats.add(result)
                 if stops_at_a_match and printer.matched:

@@ -742,8 +742,8 @@ def search_parser() -> Parser:
                    default=True, help="do not report errors in ignore files")
     g.add_argument("--ignore-messages", dest="ignore_messages", action="store_true")
     g.add_argument("--line-buffered", dest="buffering", action="store_const", const="line",
-                   help="write out each file's lines at once (as on a terminal), and standard "
-                   "input's as they arrive")
+                   help="write out each file's lines at once, and standard input's lines as "
+                   "they arrive (as it does on a terminal)")
     g.add_argument("--block-buffered", dest="buffering", action="store_const", const="block",
                    help="write output in blocks (as into a pipe or a file)")
     for name in ("line-buffered", "block-buffered"):
