@@ -10,6 +10,7 @@ import fcntl
 import gzip
 import itertools
 import os
+import random
 import re
 import shutil
 import signal
@@ -1373,3 +1374,31 @@ def test_help_and_versions_as_rg_answers_them(
 def test_type_list_checks_flags_first(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
     """--type-list, as rg's every mode, is an error after a bad glob, type or colour."""
     assert_same(args, tmp_path, env)
+
+
+TRANSCODED_WORDS = ["test", "café", "naïve", "plain", "€ uro", "x" * 50, "σοφ", "line"]
+TRANSCODED_FLAGS = [["-n"], ["-c"], ["-C2", "-n"], ["-l"], ["--json"], ["-m3", "-n"],
+                    ["-v", "-c"], ["--stats"], ["-A1"], ["-b", "-o"]]
+
+
+@pytest.mark.parametrize("case", range(24))
+def test_a_transcoded_file_with_a_nul(tmp_path: Path, env: dict[str, str], case: int) -> None:
+    """rg reads a file it transcodes (-E, or UTF-16 with a BOM) through a transcoder that
+    takes 8 KiB of the file at a time, so it meets a NUL in that piece (and reports the
+    matches before it), not in a 64 KiB read: walked and named, as rg."""
+    rng = random.Random(case)
+    encoding = rng.choice(["latin1", "cp1252", "utf-16le-bom", "utf-16be-bom", "utf-16le"])
+    text = "".join(" ".join(rng.choice(TRANSCODED_WORDS) for _ in range(rng.randrange(1, 6)))
+                   + "\n" for _ in range(rng.randrange(50, 3000)))
+    codec, bom = encoding.removesuffix("-bom"), encoding.endswith("-bom")
+    raw = ({"utf-16le": b"\xff\xfe", "utf-16be": b"\xfe\xff"}[codec] if bom else b"")
+    raw += text.encode(codec, errors="replace")
+    for _ in range(rng.randrange(1, 3)):
+        at = rng.randrange(len(raw)) & ~1
+        raw = raw[:at] + b"\0" * (2 if codec.startswith("utf-16") else 1) + raw[at:]
+    (tmp_path / "f.txt").write_bytes(raw)
+    args = [*([] if bom else ["-E", codec]), *rng.choice(TRANSCODED_FLAGS),
+            rng.choice(["test", "caf", "line$", "^plain", "€"])]
+    for paths in ([], ["f.txt"]):
+        want, got = _rg([*args, *paths], tmp_path, env), _trigrep([*args, *paths], tmp_path, env)
+        assert (_timeless(got.out), got.code) == (_timeless(want.out), want.code), (args, paths)

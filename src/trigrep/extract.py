@@ -99,6 +99,40 @@ def transcodes(path: str, codec: str) -> bool:
         return False
 
 
+# rg's transcoder (encoding_rs_io) fills its buffer with this much of the file at a time.
+TRANSCODER_BUFFER = 8 << 10
+
+
+def transcoder_fills(raw: bytes, codec: str) -> tuple[int, ...]:
+    """Where each fill of rg's transcoder ends, as offsets in `decoded(raw, codec)`: a read
+    of the decoded text never goes past the end of the fill it starts in (so rg's searcher
+    meets a NUL in pieces of about 8 KiB of the file, not 64 KiB). Empty when rg reads the
+    file as it is. The first fill is the file's first 3 bytes (what rg peeked at for a BOM,
+    the BOM left out), then TRANSCODER_BUFFER bytes each."""
+    bom16 = _UTF16_BOMS.get(raw[:2])
+    if bom16 is None and (codec in ("auto", "none") or raw.startswith(_UTF8_BOM)):
+        return ()
+    codec = bom16 or codec
+    skip = 2 if bom16 else 0
+    bom = _BOMS_OF_UTF16.get(codec, b"")
+    if bom and raw[skip : skip + len(bom)] == bom:  # (its decoder drops one BOM more)
+        skip += len(bom)
+    errors = "trigrep-c1" if codec == "cp1252" else "replace"
+    decoder = codecs.getincrementaldecoder(codec)(errors)
+    fills = []
+    out = 0
+    start = skip
+    ends = range(3, len(raw) + TRANSCODER_BUFFER, TRANSCODER_BUFFER)
+    for end in ends:
+        end = min(end, len(raw))
+        out += len(decoder.decode(raw[start:end], end == len(raw)).encode("utf-8"))
+        fills.append(out)
+        start = max(end, skip)
+        if end == len(raw):
+            break
+    return tuple(fills)
+
+
 def searchable_bytes(data: bytes) -> bytes:
     """Drop a UTF-8 BOM and transcode UTF-16 with a BOM to UTF-8, as rg's `--encoding auto`."""
     if data.startswith(_UTF8_BOM):

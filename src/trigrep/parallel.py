@@ -29,7 +29,9 @@ from trigrep.extract import (
     DecompressionError,
     Preprocessor,
     is_decompressed,
+    read_file,
     read_searchable,
+    transcoder_fills,
     transcodes,
 )
 from trigrep.options import MmapChoice, OutputOptions
@@ -170,12 +172,25 @@ class FileSearch:
                 result = search_big_file(data, self.query, self.out_opts, binary, render,
                                          entry.display)
                 return result, None
-        result = self.buffer_search(data, binary, read_error)
+        result = self.buffer_search(data, binary, read_error, self._fills(entry, data))
         if render is not None:
             result.rendered = render.output(entry.display, result)
             if result.rendered is not None:
                 result.events = []  # the bytes are all the printer needs, and cheaper to ship
         return result, None if result.error is None else f"{entry.display}: {result.error}"
+
+
+    def _fills(self, entry: FileEntry, data: bytes) -> tuple[int, ...]:
+        """Where rg's transcoder fills end in a file it transcodes, when they matter: the
+        file holds a NUL (see searcher._TRANSCODER_FILLS)."""
+        if b"\0" not in data or is_decompressed(entry.path, self.search_zip) or (
+                self.pre is not None and self.pre.applies(entry.display)) or not transcodes(
+                entry.path, self.codec):
+            return ()
+        try:
+            return transcoder_fills(read_file(entry.path), self.codec)
+        except OSError:
+            return ()
 
 
 class SearchPool:

@@ -9,8 +9,9 @@ and NUL bytes are handled by the binary mode rg would use for that file, includi
 from __future__ import annotations
 
 import sys
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
@@ -214,6 +215,11 @@ def _trimmed_end(
     return line_end - 1
 
 
+# Where the fills of rg's transcoder end in the file being searched (see
+# trigrep.extract.transcoder_fills), for the reads below; set by BufferSearch for one search.
+_TRANSCODER_FILLS: ContextVar[Sequence[int]] = ContextVar("transcoder_fills", default=())
+
+
 def _stream_reads(
     data: bytes, context: int, visited: Sequence[tuple[int, int]] = (), eol: bytes = b"\n"
 ) -> Iterator[tuple[int, int, int]]:
@@ -226,8 +232,10 @@ def _stream_reads(
     complete lines (lines::preceding counts back from the last line) unless rg visited them
     already (printed them while searching that buffer: `visited`, see `_visits`); the buffer
     doubles when a line does not fit. The first read returns only BOM_PEEK bytes; an
-    unterminated last line is searched after one more, empty, read.
+    unterminated last line is searched after one more, empty, read. A transcoded file's read
+    ends no later than the transcoder's fill it starts in (its first with any text).
     """
+    fills = _TRANSCODER_FILLS.get()
     capacity = BUFFER_CAPACITY
     searched_end = read_end = consumed = 0
     while searched_end < len(data):
@@ -237,6 +245,11 @@ def _stream_reads(
             continue
         if read_end == len(data):
             searched_end = read_end
+        elif fills:
+            fill = bisect_right(fills, read_end)
+            read_end = min(len(data), read_end + free,
+                           fills[fill] if fill < len(fills) else len(data))
+            searched_end = max(searched_end, data.rfind(eol, 0, read_end) + 1)
         else:
             read_end = min(len(data), read_end + free if read_end else BOM_PEEK)
             searched_end = max(searched_end, data.rfind(eol, 0, read_end) + 1)
@@ -1022,11 +1035,22 @@ class BufferSearch:
             object.__setattr__(self, name, value)  # (frozen: set here once)
 
     def __call__(
-        self, data: bytes, binary: BinaryMode, read_error: str | None = None
+        self, data: bytes, binary: BinaryMode, read_error: str | None = None,
+        fills: Sequence[int] = (),
     ) -> FileResult:
         """Search `data`. `read_error`: reading failed with this message after `data` (a -z
         decompression program failed); the result's `error` says whether and how rg would
-        report it."""
+        report it. `fills`: where a transcoded file's transcoder fills end (see
+        `_TRANSCODER_FILLS`)."""
+        if not fills:
+            return self._search(data, binary, read_error)
+        token = _TRANSCODER_FILLS.set(fills)
+        try:
+            return self._search(data, binary, read_error)
+        finally:
+            _TRANSCODER_FILLS.reset(token)
+
+    def _search(self, data: bytes, binary: BinaryMode, read_error: str | None) -> FileResult:
         query, opts = self.query, self.opts
         result = FileResult(binary_mode=binary, multiline=query.multiline)
         textual = binary is BinaryMode.TEXT or binary is BinaryMode.TEXT_MMAP
