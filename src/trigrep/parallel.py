@@ -22,6 +22,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, NoReturn
 
 from trigrep.errors import Error
@@ -172,18 +173,17 @@ class FileSearch:
                 result = search_big_file(data, self.query, self.out_opts, binary, render,
                                          entry.display)
                 return result, None
-        result = self.buffer_search(data, binary, read_error, self._fills(entry, data))
+        result = self.buffer_search(data, binary, read_error, partial(self._fills, entry))
         if render is not None:
             result.rendered = render.output(entry.display, result)
             if result.rendered is not None:
                 result.events = []  # the bytes are all the printer needs, and cheaper to ship
         return result, None if result.error is None else f"{entry.display}: {result.error}"
 
-
-    def _fills(self, entry: FileEntry, data: bytes) -> tuple[int, ...]:
-        """Where rg's transcoder fills end in a file it transcodes, when they matter: the
-        file holds a NUL (see searcher._TRANSCODER_FILLS)."""
-        if b"\0" not in data or is_decompressed(entry.path, self.search_zip) or (
+    def _fills(self, entry: FileEntry) -> tuple[int, ...]:
+        """Where rg's transcoder fills end in the file, if it transcodes it (see
+        searcher._TRANSCODER_FILLS)."""
+        if is_decompressed(entry.path, self.search_zip) or (
                 self.pre is not None and self.pre.applies(entry.display)) or not transcodes(
                 entry.path, self.codec):
             return ()

@@ -1036,22 +1036,13 @@ class BufferSearch:
 
     def __call__(
         self, data: bytes, binary: BinaryMode, read_error: str | None = None,
-        fills: Sequence[int] = (),
+        fills: Callable[[], Sequence[int]] | None = None,
     ) -> FileResult:
         """Search `data`. `read_error`: reading failed with this message after `data` (a -z
         decompression program failed); the result's `error` says whether and how rg would
         report it. `fills`: where a transcoded file's transcoder fills end (see
-        `_TRANSCODER_FILLS`)."""
-        if not fills:
-            return self._search(data, binary, read_error)
-        token = _TRANSCODER_FILLS.set(fills)
-        try:
-            return self._search(data, binary, read_error)
-        finally:
-            _TRANSCODER_FILLS.reset(token)
-
-    def _search(self, data: bytes, binary: BinaryMode, read_error: str | None) -> FileResult:
-        query, opts = self.query, self.opts
+        `_TRANSCODER_FILLS`), asked for only when a NUL makes rg's reads matter."""
+        query = self.query
         result = FileResult(binary_mode=binary, multiline=query.multiline)
         textual = binary is BinaryMode.TEXT or binary is BinaryMode.TEXT_MMAP
         nul = -1 if textual else data.find(b"\0")
@@ -1059,6 +1050,18 @@ class BufferSearch:
             _search_plain(data, query, result, self.limit, self.need_submatches,
                           self.kept_lines, self.line_numbers)
             return result
+        if nul < 0 or fills is None:
+            return self._search(data, binary, read_error, result, nul)
+        token = _TRANSCODER_FILLS.set(fills())
+        try:
+            return self._search(data, binary, read_error, result, nul)
+        finally:
+            _TRANSCODER_FILLS.reset(token)
+
+    def _search(self, data: bytes, binary: BinaryMode, read_error: str | None,
+                result: FileResult, nul: int) -> FileResult:
+        """The search of a file that is not plain text searched for its matching lines."""
+        query, opts = self.query, self.opts
         if read_error is not None and query.multiline:  # rg reads the whole stream first
             result.error, result.cut_short = read_error, True
         slice_mode = query.multiline or binary.mapped
