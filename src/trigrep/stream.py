@@ -28,7 +28,7 @@ import stat
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from trigrep.extract import decoded, searchable_bytes
+from trigrep.extract import decoded
 from trigrep.printer import LineFormat, StandardPrinter
 from trigrep.searcher import BinaryMode, FileResult, LineEvent, Rendered, search_buffer
 
@@ -220,11 +220,9 @@ class _Stream:
         UTF-16, which rg transcodes."""
         while 0 < len(chunk) < 3 and (more := os.read(self.fd, READ_SIZE)):
             chunk += more  # (a BOM split across reads)
-        if self.codec == "none":
-            return chunk
-        if chunk[:2] in _UTF16_BOMS:
+        if self.codec != "none" and chunk[:2] in _UTF16_BOMS:
             return None
-        return searchable_bytes(chunk)
+        return decoded(chunk, self.codec)
 
     def _rest(self, data: bytes) -> FileResult:
         """The rest (from the window on, as rg reads it) searched as one buffer: from a NUL
