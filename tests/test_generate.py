@@ -165,7 +165,7 @@ def _bash_completes(script: Path, launcher: Path, words: list[str]) -> set[str]:
     (["--ty"], {"--type", "--type-list", "--type-not", "--type-add", "--type-clear"}),
     (["-t", "ru"], {"ruby", "rust"}), (["-i", "--type", "=", "py"], {"py", "python"}),
     (["--color", "="], {"never", "auto", "always", "ansi"}),
-    (["--sortr", ""], {"path", "none", "modified", "accessed"}),
+    (["--sortr", ""], {"path", "none", "modified", "accessed", "created"}),
     (["--generate", ""], set(KINDS)), (["st"], {"stats", "status", "stop"}),
     (["index", "--"], {"--full", "--help"}), (["search", "--gen"], {"--generate"}),
     (["serve", "--id"], {"--idle-timeout"}), (["-e", ""], set()),

@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -404,6 +405,21 @@ def test_equal_stat_times_keep_the_directories_order(
     opts = WalkOptions(sort_by=sort_by, sort_reverse=reverse)  # type: ignore[arg-type]
     same_as_rg(basic, opts)
     same_as_rg(basic, opts, ["many", "a", "many"])
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_sorted_by_creation_time(tmp_path: Path, home: Path, reverse: bool) -> None:
+    """--sort created: the files' birth times (statx), which no stat field holds; a
+    directory's files created at once share a time and keep its listing order, as rg's."""
+    root = tmp_path / "born"
+    names = [f"d{i % 3}/f{(i * 7) % 12}.txt" for i in range(12)]  # created out of path order
+    for name in names:
+        make_tree(root, [name])
+        time.sleep(0.01)  # past the file system's clock tick
+    make_tree(root, [f"same/{name}{i}.c" for i in range(20) for name in ("q", "b", "k")])
+    opts = WalkOptions(sort_by="created", sort_reverse=reverse)
+    same_as_rg(root, opts)
+    same_as_rg(root, opts, ["d2", "same", "d0/f0.txt"])
 
 
 def test_ignore_files_of_parent_directories(tmp_path: Path, home: Path) -> None:

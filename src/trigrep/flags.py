@@ -487,16 +487,12 @@ class _Passthru(argparse.Action):
 class _SortKey:
     """The converter of --sort (or --sortr) to (field, reverse)."""
 
-    choices = ("path", "none", "modified", "accessed")  # (and rg's `created`: see below)
+    choices = ("path", "none", "modified", "accessed", "created")
 
     def __init__(self, reverse: bool) -> None:
         self._reverse = reverse
 
     def __call__(self, value: str) -> tuple[str, bool]:
-        if value == "created":
-            raise argparse.ArgumentTypeError(
-                "sorting by creation time is not supported (Python's stat has no birth time "
-                "on Linux)")
         _Choice(self.choices)(value)
         return ("path" if value == "none" else value), self._reverse and value != "none"
 
@@ -643,7 +639,8 @@ def search_parser() -> Parser:
     g.add_argument("--files", action=_Mode, nargs=0, const="files",
                    help="print the files that would be searched")
     g.add_argument("--sort", dest="sort", type=_SortKey(False), default=("path", False),
-                   metavar="SORTBY", help="path (the default; also none), modified, accessed")
+                   metavar="SORTBY",
+                   help="path (the default; also none), modified, accessed, created")
     g.add_argument("--sort-files", dest="sort", action="store_const", const=("path", False),
                    help=argparse.SUPPRESS)  # rg's old name of --sort path (and of none:)
     g.add_argument("--no-sort-files", dest="sort", action="store_const",

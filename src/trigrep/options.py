@@ -82,7 +82,7 @@ class WalkOptions:
     glob_base: str | None = None  # directory that -g globs are relative to (rg: the cwd)
     # --sort/--sortr: files in path order (trigrep's order, also for --sort none) unless
     # sorted by another stat field, or in reverse
-    sort_by: Literal["path", "modified", "accessed"] = "path"
+    sort_by: Literal["path", "modified", "accessed", "created"] = "path"
     sort_reverse: bool = False
 
     @property
