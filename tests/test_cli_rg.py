@@ -1017,10 +1017,12 @@ MODE_AND_IGNORE_CASES = [
     # -m0 compiles nothing: a bad pattern with -r is no error.
     ({}, ["-m", "0", "-r", "X", "("]),
     # An error above the path searched: --files and -q; --no-ignore-parent still reads the
-    # file; --no-messages hides its errors; --no-ignore-messages those in the tree.
+    # file; --no-messages hides its errors; --no-ignore-messages only those in the tree.
     ({".ignore": b"x[\n"}, ["--files", "sub"]), ({".ignore": b"x[\n"}, ["--files", "-q", "sub"]),
     ({".ignore": b"x[\n"}, ["--no-ignore-parent", "foo", "sub"]),
     ({".ignore": b"x[\n"}, ["--no-messages", "foo", "sub"]),
+    ({".ignore": b"x[\n"}, ["--no-ignore-messages", "foo", "sub"]),
+    ({".ignore": b"x[\n"}, ["--no-ignore-messages", "--files", "sub"]),
     ({"sub/.ignore": b"x[\n"}, ["--no-ignore-messages", "foo"]),
     # match:none leaves the matches unknown (-M's note), but a preview paints them
     ({}, ["--color", "always", "--colors", "match:none", "-M3", "foo"]),

@@ -27,7 +27,7 @@ from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
 from trigrep.searcher import FileResult
 from trigrep.spawn import popen, trigrep_command
-from trigrep.walk import REPORTED, FileEntry, relative_path, walk
+from trigrep.walk import REPORTED, FileEntry, WarningHandler, relative_path, walk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -250,7 +250,7 @@ class SearchRun:
     reader: IndexReader | None = None
     warm: WarmTree | None = None  # a daemon's cache of this tree
     errors: list[str] = field(default_factory=list)
-    on_warning: Callable[[str], None] = field(default=lambda message: _warn(message))
+    on_warning: WarningHandler = field(default=lambda message, fails: _warn(message))
     files_walked: int = 0  # rg reports "No files were searched" (exit 2) when this stays 0
     render: FileFormat | None = None  # render each file's output as it is searched
     # Every path the command line named, when this run searches some of them (`-`, standard
@@ -422,12 +422,14 @@ def _warn(message: str) -> None:
     sys.stderr.write(f"trigrep: {message}\n")
 
 
-def _warner(console: Console, out_opts: OutputOptions) -> Callable[[str], None]:
+def _warner(console: Console, out_opts: OutputOptions) -> WarningHandler:
     """How the walk's warnings (errors in ignore files) are printed: not at all with
-    --no-messages or --no-ignore-messages, as rg."""
-    if not (out_opts.messages and out_opts.ignore_messages):
-        return lambda message: None
-    return lambda message: console.err.write(f"trigrep: {message}\n")
+    --no-messages, nor with --no-ignore-messages unless they fail the search, as rg."""
+    def warn(message: str, fails: bool) -> None:
+        if out_opts.messages and (out_opts.ignore_messages or fails):
+            console.err.write(f"trigrep: {message}\n")
+
+    return warn
 
 
 def list_files(

@@ -60,6 +60,9 @@ def _by_path(entry: os.DirEntry[bytes]) -> bytes:
 
 
 MessageHandler = Callable[[str], None]
+# (message, whether it fails the search): an error in an ignore file above a root fails it,
+# and rg prints it even with --no-ignore-messages
+WarningHandler = Callable[[str, bool], None]
 
 
 def collapses_as_text(path: str | bytes) -> bool:
@@ -180,7 +183,7 @@ def walk(
     paths: Sequence[str],
     opts: WalkOptions,
     on_error: MessageHandler | None = None,
-    on_warning: MessageHandler | None = None,
+    on_warning: WarningHandler | None = None,
     *,
     path_order: bool = False,
 ) -> Iterator[FileEntry]:
@@ -188,8 +191,9 @@ def walk(
     that order, or in byte order of their paths with `path_order`.
 
     Problems are reported as rg words them after its `rg: ` prefix: `on_error` for those
-    that make rg exit 2 (missing paths, unreadable directories), `on_warning` for those
-    that do not (bad globs in ignore files). Invalid `-g`/`-t` raise PatternError upfront.
+    that make rg exit 2 (missing paths, unreadable directories), `on_warning` for errors in
+    ignore files, as they are read (those above a root make rg exit 2 too). Invalid
+    `-g`/`-t` raise PatternError upfront.
     """
     return iter(Walker(paths, opts, on_error, on_warning, path_order=path_order))
 
@@ -382,7 +386,7 @@ class Walker:
         paths: Sequence[str],
         opts: WalkOptions,
         on_error: MessageHandler | None = None,
-        on_warning: MessageHandler | None = None,
+        on_warning: WarningHandler | None = None,
         on_directory: Callable[[bytes], None] | None = None,
         on_skipped: Callable[[bytes, bool, bool], None] | None = None,
         descend: Callable[[bytes], bool] | None = None,
@@ -442,10 +446,14 @@ class Walker:
         if self._on_error is not None:
             self._on_error(message)
 
-    def _warn(self, message: str) -> None:
+    def _warn(self, message: str, fails: bool = False) -> None:
         self.warnings.append(message)
+        if fails:
+            self.errors.append(REPORTED)
+            if self._on_error is not None:
+                self._on_error(REPORTED)
         if self._on_warning is not None:
-            self._on_warning(message)
+            self._on_warning(message, fails)
 
     def _load(self, path: bytes, explicit: bool = False) -> IgnoreMatcher | None:
         """An ignore file's rules (ignoring case with --ignore-file-case-insensitive, unless
@@ -455,11 +463,7 @@ class Walker:
 
         def report(errors: list[str]) -> None:
             self.bad_rule_files.append(path)
-            self._warn("\n".join(f"{shown}: {e}" for e in errors))
-            if self._above_root:
-                self.errors.append(REPORTED)
-                if self._on_error is not None:
-                    self._on_error(REPORTED)
+            self._warn("\n".join(f"{shown}: {e}" for e in errors), fails=self._above_root)
 
         return read_ignore_file(path, report, self.opts.ignore_case_insensitive and not explicit)
 
