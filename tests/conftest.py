@@ -15,6 +15,9 @@ import pytest
 BIN = Path(sys.executable).parent
 RG = str(BIN / "rg")
 TRIGREP = [sys.executable, "-m", "trigrep.cli"]
+# Searches use the index even in a test's small tree (the CLI reads a small tree's files
+# without it: see trigrep.engine.SCAN_MAX_FILES), in this process and in those it starts.
+os.environ["TRIGREP_SCAN_SMALL"] = "off"
 
 
 @dataclass(frozen=True)

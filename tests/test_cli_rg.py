@@ -1404,3 +1404,45 @@ def test_a_transcoded_file_with_a_nul(tmp_path: Path, env: dict[str, str], case:
     for paths in ([], ["f.txt"]):
         want, got = _rg([*args, *paths], tmp_path, env), _trigrep([*args, *paths], tmp_path, env)
         assert (_timeless(got.out), got.code) == (_timeless(want.out), want.code), (args, paths)
+
+
+@pytest.mark.parametrize(("setting", "planned"), [(None, False), ("off", True), ("2", True)])
+def test_a_small_tree_is_searched_without_its_index(
+    tmp_path: Path, env: dict[str, str], setting: str | None, planned: bool
+) -> None:
+    """Loading numpy to plan would cost the CLI more than reading a small tree's files: it
+    reads them all (unless TRIGREP_SCAN_SMALL says "off", or a file count the tree reaches),
+    with rg's output either way."""
+    for i in range(3):
+        (tmp_path / f"f{i}.txt").write_bytes(b"foo\nbar\n" if i % 2 else b"bar\n")
+    env = {k: v for k, v in env.items() if k != "TRIGREP_SCAN_SMALL"}
+    env["TRIGREP_NO_DAEMON"] = "1"
+    _trigrep(["foo"], tmp_path, env)  # builds the index
+    if setting is not None:
+        env["TRIGREP_SCAN_SMALL"] = setting
+    code = ("import sys; from trigrep.cli import main; code = main(['-n', 'foo']); "
+            "sys.stderr.write(str('numpy' in sys.modules)); sys.exit(code)")
+    got = run([TRIGREP[0], "-c", code], tmp_path, env)
+    want = _rg(["-n", "foo"], tmp_path, env)
+    assert (got.out, got.code) == (want.out, want.code)
+    assert got.err == str(planned).encode()
+
+
+def test_a_small_tree_that_grew_gets_its_index_refreshed(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Reading a small tree's files, the CLI still notes the files its index lacks: once they
+    are many, it refreshes the index (in the background), so the tree is planned again."""
+    from trigrep.index import IndexReader
+
+    env = {k: v for k, v in env.items() if k != "TRIGREP_SCAN_SMALL"}
+    env["TRIGREP_NO_DAEMON"] = "1"
+    (tmp_path / "a.txt").write_bytes(b"foo\n")
+    _trigrep(["foo"], tmp_path, env)  # builds the index
+    for i in range(300):
+        (tmp_path / f"new{i}.txt").write_bytes(b"foo\n" if i % 3 else b"bar\n")
+    assert_same(["-c", "foo"], tmp_path, env)
+    deadline = time.monotonic() + 60
+    while IndexReader.open(str(tmp_path)).stats().files < 301:
+        assert time.monotonic() < deadline, "the index was not refreshed"
+        time.sleep(0.1)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from trigrep.console import Console
 from trigrep.errors import Error, IndexVersionError
 from trigrep.extract import Preprocessor, is_decompressed
-from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
+from trigrep.index import Candidates, IndexEntry, IndexReader, IndexStats, find_index_root
 from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 
 # When this many files (or this share of the index) changed since the build, refresh it.
 REFRESH_MIN_STALE = 200
+# A tree indexed with fewer files and bytes than these is searched without its index by a
+# process that would open the index for one search (the CLI without a daemon);
+# TRIGREP_SCAN_SMALL: another file count, or "off".
+SCAN_SMALL_ENV = "TRIGREP_SCAN_SMALL"
+SCAN_MAX_FILES = 1_000
+SCAN_MAX_BYTES = 16 << 20
 REFRESH_STALE_SHARE = 0.02
 
 
@@ -169,6 +175,18 @@ def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
     return IndexReader.open(root)
 
 
+def _scanned_faster(stats: IndexStats) -> bool:
+    """Whether a process that has not planned a search yet is done sooner reading every file
+    of this index's tree than planning: a plan first loads numpy (about 40 ms here, the
+    time to read and search some 2,000 small files), and checks each walked file's stat
+    against the index. Trees this small get no daemon either (see AUTO_SERVE_MIN_FILES)."""
+    setting = os.environ.get(SCAN_SMALL_ENV, "")
+    if setting == "off":
+        return False
+    max_files = int(setting) if setting.isdigit() else SCAN_MAX_FILES
+    return stats.files < max_files and stats.bytes < SCAN_MAX_BYTES
+
+
 def make_plan(
     paths: Sequence[str],
     query: Query,
@@ -178,7 +196,10 @@ def make_plan(
     pre: Preprocessor | None = None,
     reader: IndexReader | None = None,
 ) -> Plan | None:
-    """Index state for this query; None when no index covers the first path."""
+    """Index state for this query; None when no index covers the first path. Its candidates
+    are every file when a `reader` must be opened for it and its tree is small (see
+    `_scanned_faster`): the plan then only notes stale files (see `_selected`)."""
+    scan = False
     if reader is None:
         start = paths[0] if paths else "."
         if not os.path.exists(start):
@@ -188,6 +209,7 @@ def make_plan(
         reader = open_index(start, build_if_missing=os.path.isdir(start))
         if reader is None:
             return None
+        scan = _scanned_faster(reader.stats())
     narrows = query.plan.op != "all" or bool(query.required_bytes)
     if not narrows and not report_all:
         return None  # every file is searched: no need to know which are fresh
@@ -195,7 +217,7 @@ def make_plan(
     within_lines = not query.multiline and query.eol == b"\n"
     candidates = (
         reader.candidates(query.plan, query.required_bytes, within_lines=within_lines)
-        if narrows
+        if narrows and not scan
         else None
     )
     return Plan(reader.root, reader, candidates, report_all, search_zip, pre)
