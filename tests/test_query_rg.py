@@ -187,6 +187,10 @@ INVALID = [
     "[a",
     "a)",
     "*a",
+    # A bare `(?flags)` is no expression to repeat, even after one.
+    "a(?i)*",
+    "a(?-i){2}",
+    "(?x)a(?i) ?",
     r"\n",
     r"[\n]",
     r"\x0A",

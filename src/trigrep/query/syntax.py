@@ -430,20 +430,19 @@ class _Parser:
     def parse_concat(self) -> Node:
         items: list[Node] = []
         flag_items = 0  # bare `(?flags)`
+        after_flags = False  # regex-syntax repeats no `(?flags)`: `a(?i)*` is an error
         while True:
             self.skip_space()
             ch = self.peek()
             if ch is None or ch in "|)":
                 break
-            if ch in "*+?" or (ch == "{" and not items):
-                if not items:
+            if ch in "*+?{":
+                if not items or after_flags:
                     raise _error("repetition operator missing expression")
                 items[-1] = self.parse_repetition(items[-1])
                 continue
-            if ch == "{":
-                items[-1] = self.parse_repetition(items[-1])
-                continue
             atom = self.parse_atom()
+            after_flags = atom is None
             if atom is not None:
                 items.append(atom)
             else:
