@@ -122,6 +122,9 @@ ARGS: list[list[str]] = [
     ["-t", "c", "-T", "c", "foo"],
     ["-T", "c", "-t", "c", "foo"],
     ["--type-add", "log:*.log", "-t", "log", "-t", "md", "foo"],
+    # `all` selects the types defined where it stands, not one added after it
+    ["-t", "all", "--type-add", "dat:*.dat", "-a", "-c", "foo"],
+    ["-T", "all", "--type-add", "dat:*.dat", "-a", "-l", "foo"],
     ["--type-add", "nope", "foo"],
     ["--iglob", "[", "foo"],
     ["-g", "nomatch", "foo"],  # "No files were searched": exit 2 ...

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import groupby
+from operator import itemgetter
 
 from trigrep.errors import PatternError
 from trigrep.ignore import glob_to_regex
@@ -822,7 +824,8 @@ _BAD_DEFINITION = "invalid definition (format is type:glob, e.g., html:*.html)"
 
 class FileTypes:
     """The type definitions and selections after rg's `--type-add`, `--type-clear`, `-t` and
-    `-T`, applied in command-line order (a definition added after `-t NAME` still counts).
+    `-T`, applied in command-line order (a definition added after `-t NAME` still counts,
+    but `-t all` selects only the types defined where it stands).
 
     Raises PatternError (rg's wording) for a bad definition.
     """
@@ -836,7 +839,8 @@ class FileTypes:
             elif kind == "clear":
                 self.definitions.pop(value, None)
             else:
-                self.selections.append((value, kind == "select"))
+                names = list(self.definitions) if value == ALL_TYPES else [value]
+                self.selections.extend((name, kind == "select") for name in names)
 
     def _add_definition(self, definition: str) -> None:
         """`name:glob`, or `name:include:a,b` (the globs the named types have now)."""
@@ -856,8 +860,6 @@ class FileTypes:
 
     def globs_of(self, name: str) -> list[str]:
         """The globs a selection of `name` stands for; PatternError if it is not defined."""
-        if name == ALL_TYPES:
-            return [glob for globs in self.definitions.values() for glob in globs]
         if name not in self.definitions:
             raise PatternError(f"unrecognized file type: {name}")
         return self.definitions[name]
@@ -884,8 +886,10 @@ class TypeMatcher:
 
     def __init__(self, changes: Sequence[TypeChange]) -> None:
         types = FileTypes(changes)
-        rules = [(re.compile(b"(?s)" + _union(types.globs_of(t))), keep)  # `*` takes a \n
-                 for t, keep in types.selections]
+        # A run of selections that all keep (or all drop) decides as their union would.
+        runs = groupby(types.selections, key=itemgetter(1))
+        rules = [(re.compile(b"(?s)" + b"|".join(_union(types.globs_of(t)) for t, _ in run)),
+                  keep) for keep, run in runs]  # `*` takes a \n
         self._rules = rules[::-1]  # the last selection first
         self._any_selected = any(keep for _, keep in types.selections)
 
