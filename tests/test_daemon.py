@@ -332,6 +332,19 @@ def test_ignore_files_outside_the_tree(tree: Path, daemon: Daemon) -> None:
     assert_all_like_rg(tree, daemon, queries)
 
 
+def test_global_excludes_with_a_path_match_what_the_search_walks(
+        tree: Path, daemon: Daemon) -> None:
+    """rg matches git's global excludes against the paths its walk shows, relative to the
+    cwd: `/src/deep` ignores src/deep from the root but not from src/ (where `/deep` does),
+    nor when the root is named by its absolute path."""
+    home = Path(daemon.env["HOME"])
+    for patterns in ["/src/deep\n", "/deep\n", "src/*.py\n", "*.md\n"]:
+        _write(home / ".config" / "git" / "ignore", patterns)
+        for args, cwd in [(["--files"], tree), (["-l", "foo"], tree), (["--files"], tree / "src"),
+                          (["foo", ".."], tree / "src"), (["-l", "foo", str(tree)], tree)]:
+            assert_like_rg(tree, daemon.env, args, cwd)
+
+
 def _hog_inotify_instances() -> list:
     """Every inotify instance this user may still create (a limit all its processes share),
     or skip when the limit is too high to reach."""

@@ -309,6 +309,11 @@ class IgnoreMatcher:
     def __bool__(self) -> bool:
         return bool(self.globs)
 
+    @property
+    def by_name(self) -> bool:
+        """Whether every pattern is decided by the file name alone, whatever the path seen."""
+        return all(_basename_glob(g.glob) is not None for g in self.globs)
+
     def at_depth(self, depth: int) -> IgnoreMatcher | None:
         """The patterns that can match a relative path with `depth` slashes (None if none).
 

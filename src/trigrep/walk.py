@@ -467,6 +467,13 @@ class Walker:
 
         return read_ignore_file(path, report, self.opts.ignore_case_insensitive and not explicit)
 
+    @property
+    def global_by_name(self) -> bool:
+        """Whether git's global excludes (if read) decide by file names alone: rg matches
+        them against the paths its walk shows, relative to the cwd, so the verdicts of any
+        other pattern (`/build`, `a/b`) depend on where a search runs and what it names."""
+        return self._global is None or self._global.by_name
+
     def _load_global(self) -> IgnoreMatcher | None:
         path = global_excludes_path()
         return self._load(path) if path is not None else None

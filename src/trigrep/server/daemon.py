@@ -207,6 +207,9 @@ class ServedTree:
         # The stat of each rule file outside the tree (see `rule_files_outside`) at the walk.
         self._rules_elsewhere: set[bytes] = set()  # see `_outside_rules`
         self._outside_rules = _outside_rules(root)
+        # False when git's global excludes hold a pattern the walk from the root (absolute
+        # paths) decides differently from a search's walk (cwd-relative paths): searches walk.
+        self._global_by_name = True
         self._markers_seen: set[str] = set()
         self._marker_ids = itertools.count()
         self._client_marker = threading.local()  # .name: see `synced_by`
@@ -489,6 +492,7 @@ class ServedTree:
                 with contextlib.suppress(OSError):  # vanished already: its event will follow
                     fresh.append(_entry(rel, entry.path, os.stat(entry.path)))
             failed, bad_rules = walker.failed, walker.bad_rule_files
+            self._global_by_name = walker.global_by_name
             if not walker.rules_elsewhere <= self._rules_elsewhere:
                 # from now on checked before each search, from their state at this walk
                 self._rules_elsewhere |= walker.rules_elsewhere
@@ -593,7 +597,7 @@ class ServedTree:
         self.sync()
         with self._lock:
             self._apply_changes()
-            if rel not in self._dirs:
+            if rel not in self._dirs or not self._global_by_name:
                 return None  # e.g. a hidden or ignored directory named explicitly
             unlisted = [d for d in self._unlisted if _is_below(d, rel)]
             if unlisted:  # the search walks, to report them as rg does; listed again next
