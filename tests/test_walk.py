@@ -329,6 +329,20 @@ def test_global_excludes_file_from_gitconfig(tmp_path: Path, home: Path) -> None
     assert b"g1" in same_as_rg(root)
 
 
+def test_global_and_explicit_ignore_files_see_the_walked_path(tmp_path: Path, home: Path) -> None:
+    """rg matches them against the path its walk shows, minus a leading `./` (twice) and
+    then a leading `/`: `.//sub/a` and an absolute path's `tmp/...` can be matched too."""
+    root = tmp_path / "top"
+    git_init(root)
+    make_tree(root, ["a", "sub/a", "sub/b", "sub/sub/a"])
+    (home / ".config" / "git").mkdir()
+    absolute = str(root / "sub" / "b").lstrip("/")
+    (home / ".config" / "git" / "ignore").write_text(f"/sub/a\n{absolute}\n")
+    for opts in [WalkOptions(), WalkOptions(ignore_files=[str(home / ".config/git/ignore")])]:
+        for path in ["sub", ".//sub", "./.", "././sub", "./././sub", str(root), f"/{root}", ".//"]:
+            same_as_rg(root, opts, [path])
+
+
 def test_a_bom_is_part_of_the_first_pattern(tmp_path: Path, home: Path) -> None:
     """rg 14.1 reads an ignore file's UTF-8 BOM as the start of its first pattern (git
     would drop it), which then never matches."""

@@ -545,13 +545,11 @@ class Walker:
             rules = read
         self._above_root = False
         rules = self._listed_dir_rules(rules, name, root, entries)
-        # The global file and --ignore-file's are anchored at the cwd: they see the walked
-        # path, minus any `./`.
-        prefix = root.removeprefix(b"./")
-        if prefix == b".":
-            prefix = b""
-        if prefix and not prefix.endswith(b"/"):
-            prefix += b"/"
+        # The global file and --ignore-file's have no directory: rg matches them against the
+        # walked path minus a leading `./` (twice: its walker strips one, the matcher another),
+        # then minus a leading `/` (`/a/b/x` is `a/b/x`).
+        prefix = root if root.endswith(b"/") else root + b"/"
+        prefix = prefix.removeprefix(b"./").removeprefix(b"./").removeprefix(b"/")
         if self._global is not None:
             rules = rules.with_source(_GLOBAL, self._global, prefix)
         for matcher in self._explicit:
