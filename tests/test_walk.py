@@ -343,6 +343,14 @@ def test_global_and_explicit_ignore_files_see_the_walked_path(tmp_path: Path, ho
             same_as_rg(root, opts, [path])
 
 
+def test_globs_see_the_walked_path_without_two_leading_dot_slashes(
+        tmp_path: Path, home: Path) -> None:
+    make_tree(tmp_path, ["a", "sub/a", "sub/b", "sub/sub/a"])
+    for glob in ["!/sub/a", "sub/*", "sub/sub/**", "!./sub/a"]:
+        for path in ["./.", "././sub", "./././sub", ".//sub", "./"]:
+            same_as_rg(tmp_path, WalkOptions(globs=[glob]), [path])
+
+
 def test_a_bom_is_part_of_the_first_pattern(tmp_path: Path, home: Path) -> None:
     """rg 14.1 reads an ignore file's UTF-8 BOM as the start of its first pattern (git
     would drop it), which then never matches."""

@@ -172,8 +172,9 @@ class EntryFilter:
         return not (whitelisted or self._hidden) and name[:1] == b"."
 
     def glob_path(self, path: bytes) -> bytes:
-        """The path `-g` globs see: without `./`, relative to the cwd when given absolute."""
-        path = path.removeprefix(b"./")
+        """The path `-g` globs see: without `./` (twice: rg's walker strips one, its gitignore
+        matcher another), relative to the cwd when given absolute."""
+        path = path.removeprefix(b"./").removeprefix(b"./")
         if b"/" in path and path.startswith(self._cwd):
             path = path[len(self._cwd) :].removeprefix(b"/")
         return path
