@@ -718,6 +718,21 @@ def test_follow_symlinks_like_rg(tmp_path: Path, env: dict[str, str], args: list
     assert got.err == want.err.replace(b"rg: ", b"trigrep: "), args
 
 
+def test_no_files_searched_is_said_after_walk_errors_too(tmp_path: Path,
+                                                         env: dict[str, str]) -> None:
+    """rg says its implicit ./ searched nothing whatever errors its walk reported (a loop
+    and a dangling link with -L), in its own words (README)."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "loop").symlink_to("..")
+    (tmp_path / "d" / "dangling").symlink_to("nowhere")
+    for args in (["-L", "foo"], ["-L", "-c", "-g", "*.c", "foo"]):
+        want, got = _rg(args, tmp_path, env), _trigrep(args, tmp_path, env)
+        assert (got.out, got.code) == (want.out, want.code) == (b"", 2)
+        *errors, nothing = got.err.splitlines()
+        assert errors == want.err.replace(b"rg: ", b"trigrep: ").splitlines()[:-2]
+        assert nothing.startswith(b"trigrep: No files were searched")
+
+
 CRLF_FILES = {
     "a.txt": b"foo bar\r\nbaz foo\r\nlast foo",
     "b.txt": b"x foo\ny\n",

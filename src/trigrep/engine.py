@@ -413,7 +413,7 @@ def _search_and_print(
         for message in errors:
             if message != REPORTED:
                 console.err.write(f"trigrep: {message}\n")
-    if not named and runs[0].files_walked == 0 and not errors:  # rg: only its implicit ./
+    if not named and runs[0].files_walked == 0:  # rg: only its implicit ./, errors or not
         if out_opts.messages:
             console.err.write(
                 "trigrep: No files were searched, which means trigrep probably applied a "
