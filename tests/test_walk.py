@@ -327,6 +327,11 @@ def test_global_excludes_file_from_gitconfig(tmp_path: Path, home: Path) -> None
     (home / ".gitconfig").unlink()
     (home / ".config" / "git" / "config").write_text("[core]\nexcludesfile=~/excludes\n")
     assert b"g1" in same_as_rg(root)
+    # rg's regex takes any whitespace around the value, `\r` and line breaks too
+    for config in [b"[core]\r\n\texcludesFile = ~/excludes\r\n",
+                   b"[core]\nexcludesfile =\n~/excludes\n"]:
+        (home / ".config" / "git" / "config").write_bytes(config)
+        assert b"g2" not in same_as_rg(root)
 
 
 def test_global_and_explicit_ignore_files_see_the_walked_path(tmp_path: Path, home: Path) -> None:

@@ -429,5 +429,6 @@ def global_excludes_path() -> bytes | None:
     return os.fsencode(os.path.join(config_home, "git", "ignore")) if config_home else None
 
 
-# The ignore crate's deliberately lazy reading of git config: any `excludesfile = ...` line.
-_EXCLUDES_FILE = re.compile(rb'(?im)^[ \t]*excludesfile[ \t]*=[ \t]*"?[ \t]*(\S+?)[ \t]*"?[ \t]*$')
+# The ignore crate's deliberately lazy reading of git config: any `excludesfile = ...` line
+# (`\s` as its ASCII one: a `\r` or line breaks around the `=` and the value are fine).
+_EXCLUDES_FILE = re.compile(rb'(?im)^\s*excludesfile\s*=\s*"?\s*(\S+?)\s*"?\s*$')
