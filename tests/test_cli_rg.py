@@ -155,6 +155,9 @@ ARGS: list[list[str]] = [
     ["-a", "foo", "src/binary.bin", "src/late_nul.dat"], ["-a", "-z", "-c", "zipped"],
     # -u: --no-ignore, -uu: and --hidden; -H/-I: the path or not.
     ["-u", "-c", "foo"], ["-uu", "-l", "foo"], ["-uu", "--files"],
+    # each -u sets its flag where it stands: later flags win, earlier ones lose
+    ["-uu", "--no-hidden", "--files"], ["-uuu", "--no-binary", "-c", "foo"],
+    ["-uuu", "--no-text", "-n", "foo"], ["-a", "-uuu", "foo", "src/binary.bin"],
     ["-H", "foo", "src/main.c"], ["-I", "-n", "foo"], ["-I", "-c", "foo"], ["-I", "-H", "foo"],
     # --max-depth: levels below each path given; 0 only the paths given.
     ["--max-depth", "0", "foo"], ["--max-depth", "0", "foo", "src/main.c", "docs"],

@@ -83,7 +83,7 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
     args: list[str] = list(ns.args)
     walk_opts = WalkOptions(
         globs=ns.glob, iglobs=ns.iglob, glob_case_insensitive=ns.glob_case_insensitive,
-        type_changes=ns.type_changes, hidden=ns.hidden or ns.unrestricted >= 2,
+        type_changes=ns.type_changes, hidden=ns.hidden,
         no_ignore_vcs=ns.no_ignore_vcs,
         no_ignore_dot=ns.no_ignore_dot, no_ignore_exclude=ns.no_ignore_exclude,
         no_ignore_global=ns.no_ignore_global, no_ignore_parent=ns.no_ignore_parent,

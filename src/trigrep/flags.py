@@ -395,7 +395,8 @@ class _AllIgnoreKinds(argparse.Action):
 
 
 class _Unrestricted(argparse.Action):
-    """-u: --no-ignore there; -uu: and --hidden; -uuu: and --binary (counted)."""
+    """-u: --no-ignore there; -uu: and --hidden; -uuu: and --binary (counted), each set
+    where it stands, as rg does: a later --no-hidden, --no-binary or -a still wins."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: object, option_string: str | None = None) -> None:
@@ -404,6 +405,10 @@ class _Unrestricted(argparse.Action):
             parser.error("error parsing flag -u: flag can only be repeated up to 3 times")
         if namespace.unrestricted == 1:
             _set_ignore_kinds(namespace, True)
+        elif namespace.unrestricted == 2:
+            namespace.hidden = True
+        else:
+            namespace.binary = "binary"
 
 
 class _Pretty(argparse.Action):
@@ -935,8 +940,7 @@ def search_options(
         hyperlinks=hyperlink.parse(ns.hyperlink_format, os.getcwd(), ns.hostname_bin),
         with_filename=True if ns.vimgrep and ns.with_filename is None else ns.with_filename,
         heading=False if ns.vimgrep else ns.heading,
-        binary="text" if ns.null_data else "binary" if ns.binary == "auto"
-        and ns.unrestricted >= 3 else ns.binary,
+        binary="text" if ns.null_data else ns.binary,
         only_matching=ns.only_matching, max_count=ns.max_count,
         # (-m0 searches nothing, so rg never compiles the pattern: a bad one is no error)
         replace=None if ns.replace is None or ns.max_count == 0
