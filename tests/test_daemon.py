@@ -210,6 +210,22 @@ def test_null_data_is_served_like_rg(tree: Path, daemon: Daemon) -> None:
                                       ["--null-data", "--json", "-U", r"o\nb"]])
 
 
+def test_encodings_are_searched_in_the_files_not_the_index(tree: Path, daemon: Daemon) -> None:
+    """-E reads the files it searches (the index holds their bytes, not their text): words
+    in Shift_JIS, GBK, EUC-KR and ISO-2022-JP are found by their UTF-8 spelling, as rg finds
+    them; without -E, by their bytes."""
+    for name, codec in [("sjis", "cp932"), ("gbk", "gbk"), ("kr", "cp949"),
+                        ("jis", "iso2022_jp")]:
+        text = "日本語 中文\n한국어 foo\n".encode(codec, "replace")
+        (tree / "src" / f"{name}.txt").write_bytes(text)
+    for args in (["-E", "shift_jis", "日本"], ["-E", "gbk", "-c", "中文"],
+                 ["-E", "euc-kr", "--json", "한국"], ["-E", "iso-2022-jp", "-n", "本語"],
+                 ["-E", " SJIS", "-l", "\\x{FFFD}"], ["日本"], ["-E", "none", "-c", "foo"]):
+        before = daemon.warm_searches()
+        assert_like_rg(tree, daemon.env, list(args))
+        assert daemon.warm_searches() == before + 1, args  # (served)
+
+
 def assert_some_like_rg(tree: Path, daemon: Daemon) -> None:
     assert_all_like_rg(tree, daemon, [["foo"], ["-c", "bar", "."], ["--files"]])
 

@@ -13,7 +13,6 @@ is then the one to judge the data, exactly as in rg.
 from __future__ import annotations
 
 import bz2
-import codecs
 import lzma
 import os
 import shutil
@@ -27,33 +26,21 @@ from typing import Protocol
 from trigrep.spawn import popen
 
 _UTF8_BOM = b"\xef\xbb\xbf"
-_UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+_UTF16_BOMS = {b"\xff\xfe": "utf-16le", b"\xfe\xff": "utf-16be"}
 _BOMS_OF_UTF16 = {codec: bom for bom, codec in _UTF16_BOMS.items()}
 READ_CHUNK = 1 << 20
 LINUX_MAX_READ = 0x7FFFF000  # one read(2) returns at most this much, whatever the file size
 _ERROR_RULE = "-" * 79  # grep-cli frames a failed command's stderr between two of these
 
 
-# -E labels trigrep decodes as rg does (the WHATWG Encoding Standard's labels, as rg's
-# encoding_rs reads them), by the Python codec of the same encoding.
-ENCODINGS = {
-    **dict.fromkeys(("utf-8", "utf8", "unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8",
-                     "x-unicode20utf8"), "utf-8"),
-    **dict.fromkeys(("utf-16le", "utf-16", "csunicode", "iso-10646-ucs-2", "ucs-2", "unicode",
-                     "unicodefeff"), "utf-16-le"),
-    **dict.fromkeys(("utf-16be", "unicodefffe"), "utf-16-be"),
-    **dict.fromkeys(("windows-1252", "ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1",
-                     "ibm819", "iso-8859-1", "iso-ir-100", "iso8859-1", "iso88591", "iso_8859-1",
-                     "iso_8859-1:1987", "l1", "latin1", "us-ascii", "x-cp1252"), "cp1252"),
-}
-
-
 def encoding_codec(label: str) -> str | None:
-    """-E's value as a Python codec; "auto" and "none" stay themselves; None: unknown here."""
-    label = label.strip().lower()
+    """-E's value as the name of a WHATWG encoding (see trigrep.whatwg, which rg's
+    encoding_rs follows); "auto" and "none" (exactly so) stay themselves; None: unknown."""
     if label in ("auto", "none"):
         return label
-    return ENCODINGS.get(label)
+    from trigrep.whatwg import encoding
+
+    return encoding(label)
 
 
 def decoded(data: bytes, codec: str) -> bytes:
@@ -65,10 +52,12 @@ def decoded(data: bytes, codec: str) -> bytes:
         return data
     if codec == "auto" or data[:2] in _UTF16_BOMS:
         return searchable_bytes(data)
+    from trigrep.whatwg import decode
+
     # The decoder drops a BOM of its own encoding too (a second one after a UTF-8 BOM).
-    data = _without_bom(data.removeprefix(_UTF8_BOM), codec)
-    errors = "trigrep-c1" if codec == "cp1252" else "replace"
-    return data.decode(codec, errors=errors).encode("utf-8")
+    text = data.removeprefix(_UTF8_BOM)
+    offset = len(data) - len(text)
+    return decode(_without_bom(text, codec), codec, offset).encode("utf-8")
 
 
 def _without_bom(data: bytes, codec: str) -> bytes:
@@ -78,13 +67,10 @@ def _without_bom(data: bytes, codec: str) -> bytes:
     return data[len(bom):] if bom and data.startswith(bom) else data
 
 
-def _c1_controls(error: UnicodeError) -> tuple[str, int]:
-    """windows-1252's undefined bytes decode to the C1 controls of the same value (WHATWG)."""
-    assert isinstance(error, UnicodeDecodeError)
-    return "".join(map(chr, error.object[error.start : error.end])), error.end
-
-
-codecs.register_error("trigrep-c1", _c1_controls)
+def keeps_nuls(codec: str) -> bool:
+    """Whether a NUL byte of a file is a NUL of its text under -E's `codec` (not in UTF-16,
+    nor in ISO-2022-JP, whose Katakana and JIS X 0208 states read it as an error)."""
+    return not codec.startswith("utf-16") and codec != "iso-2022-jp"
 
 
 def transcodes(path: str, codec: str) -> bool:
@@ -117,8 +103,9 @@ def transcoder_fills(raw: bytes, codec: str) -> tuple[int, ...]:
     bom = _BOMS_OF_UTF16.get(codec, b"")
     if bom and raw[skip : skip + len(bom)] == bom:  # (its decoder drops one BOM more)
         skip += len(bom)
-    errors = "trigrep-c1" if codec == "cp1252" else "replace"
-    decoder = codecs.getincrementaldecoder(codec)(errors)
+    from trigrep.whatwg import decoder as make_decoder
+
+    decoder = make_decoder(codec, skip)
     fills = []
     out = 0
     start = skip

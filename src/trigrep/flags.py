@@ -347,22 +347,14 @@ _engine = _Choice(("default", "auto", "pcre2"), "unrecognized regex engine '{}'"
 
 
 def _encoding(value: str) -> str:
-    """-E: a codec `extract.decoded` knows, else rg's error (or ours, for an encoding rg
-    knows and trigrep does not decode)."""
-    import codecs
-
+    """-E: the WHATWG encoding a label names (see `extract.encoding_codec`), else rg's
+    error."""
     from trigrep.extract import encoding_codec
 
     codec = encoding_codec(value)
-    if codec is not None:
-        return codec
-    try:
-        codecs.lookup(value.strip())
-    except LookupError:
-        raise argparse.ArgumentTypeError(f"grep config error: unknown encoding: {value}") from None
-    raise argparse.ArgumentTypeError(
-        f"encoding {value} is not supported by trigrep (UTF-8, UTF-16 and windows-1252 are, "
-        "with their labels, and auto and none)")
+    if codec is None:
+        raise argparse.ArgumentTypeError(f"grep config error: unknown encoding: {value}")
+    return codec
 
 
 def _path_separator(value: str) -> bytes | None:

@@ -30,6 +30,7 @@ from trigrep.extract import (
     DecompressionError,
     Preprocessor,
     is_decompressed,
+    keeps_nuls,
     read_file,
     read_searchable,
     transcoder_fills,
@@ -156,8 +157,7 @@ class FileSearch:
                 entry.path, self.search_zip, program_path=entry.display,
                 size_hint=_known_size(entry) if size is None else size,
                 # (decoded UTF-16 has no NUL where the file has one)
-                binary_head=BUFFER_CAPACITY if binary.quits
-                and not self.codec.startswith("utf-16") else 0,
+                binary_head=BUFFER_CAPACITY if binary.quits and keeps_nuls(self.codec) else 0,
                 codec=self.codec, pre=self.pre,
             )
         except DecompressionError as e:

@@ -1,0 +1,141 @@
+"""-E with each WHATWG encoding rg's encoding_rs knows: every byte of each single-byte
+encoding, every lead and trail of each multi-byte one, random text and bytes, and the labels,
+compared with rg."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import RG, TRIGREP, normalise_json, run
+from trigrep.extract import decoded, encoding_codec
+from trigrep.whatwg import LABELS
+
+MULTI_BYTE = ["gbk", "gb18030", "big5", "euc-jp", "iso-2022-jp", "shift_jis", "euc-kr"]
+SINGLE_BYTE = sorted(set(LABELS.values()) - {*MULTI_BYTE, "utf-8", "utf-16le", "utf-16be"})
+# The Python codec that writes valid text in each (for random files).
+PYTHON_CODECS = {"gbk": "gbk", "gb18030": "gb18030", "big5": "big5hkscs", "euc-jp": "euc_jp",
+                 "iso-2022-jp": "iso2022_jp", "shift_jis": "cp932", "euc-kr": "cp949"}
+LINES = ["-a", "--no-line-number", ""]  # every line, as rg decoded it
+
+
+def _same(args: list[str], cwd: Path, env: dict[str, str]) -> None:
+    want = run([RG, "--sort", "path", *args], cwd, env)
+    got = run([*TRIGREP, *args], cwd, env)
+    assert (normalise_json(got.out), got.code) == (normalise_json(want.out), want.code), args
+    assert got.err == want.err.replace(b"rg: ", b"trigrep: "), args
+
+
+@pytest.mark.parametrize("name", SINGLE_BYTE)
+def test_every_byte_of_a_single_byte_encoding(
+    tmp_path: Path, env: dict[str, str], name: str
+) -> None:
+    """Each of the 256 bytes decodes to rg's character (the Python codec's, with WHATWG's
+    C1 controls, x-user-defined's U+F780.., KOI8-RU's and windows-1255's own)."""
+    (tmp_path / "all.txt").write_bytes(bytes(range(256)) + b"\n" + bytes(range(255, -1, -1)))
+    _same(["-E", name, *LINES], tmp_path, env)
+    _same(["-E", name, "-a", "-o", "-b", "[^\\x00-\\x7f]"], tmp_path, env)
+
+
+def _sequences(name: str) -> bytes:
+    """Every byte 0x80-0xFF followed by every byte (but a line break), one to a line; for
+    EUC-JP every JIS X 0212 lead pair with every byte, for gb18030 and GBK four-byte
+    sequences of each first byte, for ISO-2022-JP each escape with pairs of bytes."""
+    lines = [bytes([lead, trail]) for lead in range(0x80, 0x100) for trail in range(256)
+             if trail != 0x0A]
+    if name == "euc-jp":
+        lines += [bytes([0x8F, lead, trail]) for lead in range(0xA1, 0xFF)
+                  for trail in range(256) if trail != 0x0A]
+    if name in ("gbk", "gb18030"):
+        rng = random.Random(0)
+        lines += [bytes([first, rng.randrange(0x30, 0x3A), rng.randrange(0x81, 0xFF),
+                         rng.randrange(0x30, 0x3A)]) for first in range(0x81, 0xFF)
+                  for _ in range(40)]
+        lines += [b"\x81\x35\xf4\x37", b"\x84\x31\xa4\x39", b"\x84\x31\xa5\x30"]
+    if name == "iso-2022-jp":
+        lines = [escape + bytes([lead, trail]) for escape in (b"\x1b$B", b"\x1b(I", b"\x1b(J")
+                 for lead in range(0x20, 0x80) for trail in range(0x20, 0x80)]
+    return b"\n".join(lines) + b"\n"
+
+
+@pytest.mark.parametrize("name", MULTI_BYTE)
+def test_every_sequence_of_a_multi_byte_encoding(
+    tmp_path: Path, env: dict[str, str], name: str
+) -> None:
+    """Each lead with each byte after it decodes to rg's characters: the Python codec's
+    (cp932 for Shift_JIS and EUC-JP's JIS X 0208, big5hkscs, cp949, gb18030...) with the
+    standard's fixes, one U+FFFD for a bad pair, an ASCII trail read again."""
+    (tmp_path / "seq.txt").write_bytes(_sequences(name))
+    _same(["-E", name, *LINES], tmp_path, env)
+
+
+def _random_file(rng: random.Random, name: str) -> bytes:
+    """Valid text in the encoding, random bytes, or valid text with a few bytes changed."""
+    alphabet = [*map(chr, range(0x20, 0x7F)), *"\n\n\n", *map(chr, range(0x3041, 0x30FF)),
+                *map(chr, range(0x4E00, 0x5000)), *map(chr, range(0xAC00, 0xAC80)),
+                "\u00a5", "\u203e", "\uff61", "\uff9f", "\u20ac", "\ue7c7", "\U0001f600"]
+    text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 400)))
+    data = bytearray(text.encode(PYTHON_CODECS[name], errors="ignore"))
+    kind = rng.randrange(3)
+    if kind == 1:
+        data = bytearray(rng.randrange(256) for _ in range(rng.randrange(1, 200)))
+    elif kind == 2:
+        for _ in range(rng.randrange(1, 6)):
+            at = rng.randrange(len(data) + 1)
+            data[at:at + rng.randrange(2)] = bytes([rng.choice(
+                [rng.randrange(256), 0x1B, 0x0A, 0x30, 0x8F, 0x8E, 0x81, 0x80, 0xFF])])
+    return bytes(data)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("name", MULTI_BYTE)
+def test_random_text_and_bytes(
+    tmp_path: Path, env: dict[str, str], name: str, seed: int
+) -> None:
+    """Random files (valid, mangled, random bytes; some ending in a lead byte, which
+    encoding_rs's Shift_JIS, Big5 and EUC-KR decoders drop unless a transcoder fill starts
+    with it, a UTF-8 BOM counting as the first fill) searched as rg searches them."""
+    rng = random.Random(f"{name}{seed}")
+    for i in range(30):
+        (tmp_path / f"f{i:02}.txt").write_bytes(b"x" + _random_file(rng, name))
+    for length in (1, 2, 3, 4, 5, 8195, 8196, 8197):
+        (tmp_path / f"lead{length}.txt").write_bytes(b"a" * (length - 1) + b"\xe3")
+        (tmp_path / f"bom{length}.txt").write_bytes(b"\xef\xbb\xbf" + b"a" * length + b"\xe3")
+    _same(["-E", name, *LINES], tmp_path, env)
+    _same(["-E", name, "--json", "-a", "[\\x{80}-\\x{10FFFF}]+"], tmp_path, env)
+    _same(["-E", name, "-c", "\\x{FFFD}"], tmp_path, env)
+
+
+def test_every_label_names_rg_s_encoding(tmp_path: Path, env: dict[str, str]) -> None:
+    """Each label (in any ASCII case, ASCII whitespace around it) decodes as rg decodes with
+    it; what rg calls unknown (the `replacement` encoding's labels, Python's own names, other
+    whitespace, a case only Unicode folds) is unknown here too."""
+    path = tmp_path / "all.txt"
+    data = bytes(range(256)) + b"\n"
+    path.write_bytes(data)
+    odd = ["replacement", "iso-2022-kr", "csiso2022kr", "hz-gb-2312", "iso-2022-cn",
+           "iso-2022-cn-ext", "utf-32", "utf-7", "cp936", "big5hkscs", "x-mac-ce", "\vlatin1",
+           "\u00a0latin1", "\u212aoi8-r", "AUTO", " auto", "none ", "", "auto", "none"]
+    labels = [*LABELS, " Shift_JIS\t", "\nUTF-16LE\f\r", "WINDOWS-1252", "Koi8-R", *odd]
+    for label in labels:
+        want = subprocess.run([RG, "-E", label, *LINES, str(path)], env=env,
+                              capture_output=True, check=False)
+        codec = encoding_codec(label)
+        if want.returncode == 2:
+            assert codec is None, label
+        else:
+            assert codec is not None, label
+            text = decoded(data, codec)
+            assert want.stdout == text + b"\n" * (not text.endswith(b"\n")), label
+
+
+@pytest.mark.parametrize("label", ["utf-32", "AUTO", " none", "iso-2022-kr", "\vlatin1",
+                                   " Shift_JIS\n", "x-user-defined", "iso-8859-8-i"])
+def test_labels_as_rg_reads_them(tmp_path: Path, env: dict[str, str], label: str) -> None:
+    """An unknown label is rg's error, in its words; a known one in any case is read."""
+    (tmp_path / "f.txt").write_bytes(b"caf\xe9 \x82\xa0\n")
+    _same(["-E", label, "caf"], tmp_path, env)
+
