@@ -109,6 +109,16 @@ def test_random_text_and_bytes(
     _same(["-E", name, "-c", "\\x{FFFD}"], tmp_path, env)
 
 
+def test_an_iso_2022_jp_nul_read_as_an_error(tmp_path: Path, env: dict[str, str]) -> None:
+    """A NUL right after an escape to JIS X 0208 is an error (U+FFFD) in ISO-2022-JP, not a
+    NUL: rg searches the file to its end (trigrep read only its first 64 KiB, where that
+    NUL lies, and missed the match after them)."""
+    data = ("テスト line\n" * 100).encode("iso2022_jp").replace(b"\x1b$B", b"\x1b$B\0", 1)
+    (tmp_path / "f.txt").write_bytes(data + b"filler line\n" * 8000 + b"needle here\n")
+    _same(["-E", "iso-2022-jp", "needle"], tmp_path, env)
+    _same(["-E", "iso-2022-jp", "-c", "\\x{FFFD}", "f.txt"], tmp_path, env)
+
+
 def test_every_label_names_rg_s_encoding(tmp_path: Path, env: dict[str, str]) -> None:
     """Each label (in any ASCII case, ASCII whitespace around it) decodes as rg decodes with
     it; what rg calls unknown (the `replacement` encoding's labels, Python's own names, other

@@ -156,7 +156,6 @@ class FileSearch:
             data = read_searchable(
                 entry.path, self.search_zip, program_path=entry.display,
                 size_hint=_known_size(entry) if size is None else size,
-                # (decoded UTF-16 has no NUL where the file has one)
                 binary_head=BUFFER_CAPACITY if binary.quits and keeps_nuls(self.codec) else 0,
                 codec=self.codec, pre=self.pre,
             )
