@@ -269,13 +269,11 @@ _MULTI_BYTE_FIXES: dict[str, str] = {
 }
 
 
-@cache
 def _four_bytes(sequence: str) -> str:
-    """A four-byte gb18030 sequence (as Latin-1 text): the Python codec's character."""
-    try:
-        return sequence.encode("latin-1").decode("gb18030")
-    except UnicodeDecodeError:
-        return "\ufffd"
+    """A four-byte gb18030 sequence (as Latin-1 text): the Python codec's character, one
+    U+FFFD for all four bytes where it has none."""
+    text = sequence.encode("latin-1").decode("gb18030", "replace")
+    return "\ufffd" if "\ufffd" in text else text
 
 
 # encoding_rs's decoders of these end a file whose last byte is a lead in nothing, unless
