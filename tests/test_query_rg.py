@@ -105,6 +105,9 @@ PATTERNS = [
     r"(?i)x[a&&A]",
     r"(?i)[[:lower:]&&[:upper:]]",
     r"(?i-u)[a-f&&A-F]",
+    # A `-` after a nested class starts no range: it is a literal.
+    r"[[:digit:]-x]+",
+    r"(?x)[[a] -z]+",
     r"\xE9",
     r"a{2}",
     r"\d{2,3}",

@@ -823,6 +823,8 @@ class _Parser:
 
     def parse_class_range(self) -> ClassItem:
         first = self.parse_class_item()
+        if isinstance(first, AsciiClass | Bracket):
+            return first  # (regex-syntax reads them apart: `[[:alpha:]-z]` is no range)
         self.skip_space()
         if self.peek() != "-" or self.peek(1) in ("]", "-", None):
             return first
