@@ -729,6 +729,19 @@ def test_no_files_searched_is_said_after_walk_errors_too(tmp_path: Path,
         assert nothing.startswith(b"trigrep: No files were searched")
 
 
+def test_errors_are_said_among_warnings_in_rgs_order(tmp_path: Path,
+                                                     env: dict[str, str]) -> None:
+    """rg reports a missing path when its walk gets there, among the warnings about ignore
+    files met on the way."""
+    (tmp_path / "a" / "sub").mkdir(parents=True)
+    (tmp_path / "a" / "sub" / ".ignore").write_text("x\\\n")
+    (tmp_path / "a" / "sub" / "y").write_text("foo\n")
+    for args in (["--files", "nonexist", "a/sub", "nonexist2"], ["-c", "foo", "nonexist", "a"]):
+        want, got = _rg(args, tmp_path, env), _trigrep(args, tmp_path, env)
+        assert (got.out, got.code) == (want.out, want.code) == (want.out, 2)
+        assert got.err == want.err.replace(b"rg: ", b"trigrep: ")
+
+
 CRLF_FILES = {
     "a.txt": b"foo bar\r\nbaz foo\r\nlast foo",
     "b.txt": b"x foo\ny\n",

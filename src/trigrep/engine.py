@@ -262,7 +262,8 @@ class SearchRun:
     """One search over files: the walk, the index plan, the per-file searches, in order.
 
     Shared by the CLI (which prints each result) and the Python API (which yields matches).
-    Errors (missing paths, unreadable files) are collected in `errors`, worded as rg's.
+    Errors (missing paths, unreadable files) are collected in `errors`, worded as rg's,
+    and passed to `on_error` as they happen.
     """
 
     paths: Sequence[str]
@@ -273,11 +274,16 @@ class SearchRun:
     warm: WarmTree | None = None  # a daemon's cache of this tree
     errors: list[str] = field(default_factory=list)
     on_warning: WarningHandler = field(default=lambda message, fails: _warn(message))
+    on_error: Callable[[str], None] = field(default=lambda message: None)
     files_walked: int = 0  # rg reports "No files were searched" (exit 2) when this stays 0
     render: FileFormat | None = None  # render each file's output as it is searched
     # Every path the command line named, when this run searches some of them (`-`, standard
     # input, splits them): how rg reads the files it was given depends on all of them.
     named_paths: Sequence[str] | None = None
+
+    def _error(self, message: str) -> None:
+        self.errors.append(message)
+        self.on_error(message)
 
     def _counted(self, entries: Iterable[FileEntry]) -> Iterator[FileEntry]:
         for entry in entries:
@@ -311,7 +317,7 @@ class SearchRun:
             selected = ((entry, True) for entry in plan.select(cached, indexed_ids))
         else:
             walked = cached if cached is not None else walk(
-                self.paths, self.walk_opts, on_error=self.errors.append, on_warning=self.on_warning
+                self.paths, self.walk_opts, on_error=self._error, on_warning=self.on_warning
             )
             on_stale = warm.refresh_index if warm is not None else refresh_in_background
             selected = _selected(self._counted(walked), plan, on_stale, report_all=report_all)
@@ -328,7 +334,7 @@ class SearchRun:
                 continue
             result, error = outcome
             if error is not None:
-                self.errors.append(error)
+                self._error(error)
             if result is not None:
                 yield entry, result
 
@@ -392,7 +398,8 @@ def _search_and_print(
                 stats.add(result)
         else:
             run = SearchRun(group, query, walk_opts, out_opts, warm=warm,
-                            on_warning=_warner(console, out_opts), render=printer.file_format,
+                            on_warning=_warner(console, out_opts),
+                            on_error=_reporter(console, out_opts), render=printer.file_format,
                             named_paths=named)
             runs.append(run)
             for entry, result in run.results():
@@ -409,10 +416,6 @@ def _search_and_print(
     if stats is not None:
         out.write(stats.render(printer.bytes_printed, time.perf_counter_ns() - started))
     errors = [message for run in runs for message in run.errors]
-    if out_opts.messages:
-        for message in errors:
-            if message != REPORTED:
-                console.err.write(f"trigrep: {message}\n")
     if not named and runs[0].files_walked == 0:  # rg: only its implicit ./, errors or not
         if out_opts.messages:
             console.err.write(
@@ -454,6 +457,17 @@ def _warner(console: Console, out_opts: OutputOptions) -> WarningHandler:
     return warn
 
 
+def _reporter(console: Console, out_opts: OutputOptions) -> Callable[[str], None]:
+    """How errors (missing paths, unreadable files) are printed: as they happen, as rg does
+    (so among the walk's warnings, in its order); not at all with --no-messages."""
+
+    def report(message: str) -> None:
+        if out_opts.messages and message != REPORTED:  # (that one was warned of)
+            console.err.write(f"trigrep: {message}\n")
+
+    return report
+
+
 def list_files(
     paths: Sequence[str],
     walk_opts: WalkOptions,
@@ -470,6 +484,11 @@ def list_files(
     form = SummaryFormat(out_opts, with_filename=True, color=use_color(
         out_opts.color, console.is_tty, console.env))
     errors: list[str] = []
+    report = _reporter(console, out_opts)
+
+    def on_error(message: str) -> None:
+        errors.append(message)
+        report(message)
 
     def listed() -> Iterator[str]:
         for group in _around_stdin(paths):
@@ -478,7 +497,7 @@ def list_files(
                 continue
             entries = warm.entries(group, walk_opts) if warm is not None else None
             if entries is None:
-                entries = walk(group, walk_opts, on_error=errors.append,
+                entries = walk(group, walk_opts, on_error=on_error,
                                on_warning=_warner(console, out_opts))
             yield from (entry.display for entry in entries)
 
@@ -490,9 +509,6 @@ def list_files(
             found = True
     finally:
         console.out.flush()
-    for message in errors if out_opts.messages else ():  # missing paths, unreadable directories
-        if message != REPORTED:
-            console.err.write(f"trigrep: {message}\n")
     if errors and not (out_opts.mode == "quiet" and found):  # (-q: a file found is success)
         return 2
     return 0 if found else 1
