@@ -63,6 +63,11 @@ def normalise_json(out: bytes) -> bytes:
     return _TIMING.sub(rb'"\1":0', out)
 
 
+def normalise_timings(out: bytes) -> bytes:
+    """Blank what differs from run to run: --json's timings and --stats' seconds."""
+    return re.sub(rb"(?m)^[0-9.]+ seconds", b"N seconds", normalise_json(out))
+
+
 def parse_json_lines(out: bytes) -> list[dict]:
     return [json.loads(line) for line in normalise_json(out).splitlines()]
 

@@ -1,21 +1,24 @@
 """Searching window by window (trigrep.stream): standard input as it arrives, whose output must
-not depend on how the input was split across reads, -m, -q and -l answering before the input
-ends (`tail -f log | trigrep -m1 ready`); and big files, whose output must be that of one
-search of the whole file."""
+not depend on how the input was split across reads, in every mode (lines, counts, --json,
+--stats, --passthru, -E), -m, -q and -l answering before the input ends (`tail -f log |
+trigrep -m1 ready`), and the counts taken window by window; and big files, whose output must
+be that of one search of the whole file."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import random
 import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
-from conftest import RG, TRIGREP, normalise_json, run
+from conftest import RG, TRIGREP, normalise_timings, run
 from trigrep import stream
 from trigrep.flags import parse_search_flags
 from trigrep.parallel import BIG_FILE
@@ -31,6 +34,11 @@ FLAG_CHOICES = [
     ["--column"], ["--vimgrep"], ["-r", "<$0>"], ["-w"], ["-i", "-n"], ["-x"], ["-l"],
     ["-q"], ["-H", "-A1", "--context-separator", "=="], ["-m1", "-B2", "-n"], ["--trim"],
     ["-M", "20"], ["-c"], ["--files-without-match"], ["--json"], ["--passthru", "-n"],
+    ["--count-matches"], ["-c", "-m3"], ["-c", "-v"], ["--count-matches", "-H"],
+    ["--files-without-match", "-v"], ["-l", "--stats"], ["-q", "--json"], ["--json", "-n", "-C1"],
+    ["--json", "-v", "-B2"], ["--json", "-m1"], ["--stats"], ["--stats", "-n", "-A1", "-m2"],
+    ["--stats", "-c"], ["--stats", "-o", "-v"], ["--passthru", "-m2"], ["--passthru", "-b", "-v"],
+    ["-E", "latin1", "-n"], ["-E", "utf-8", "-C1"], ["-E", "utf-16le", "-c"],
 ]
 
 
@@ -69,15 +77,24 @@ def test_split_input_prints_what_rg_prints(tmp_path: Path, env: dict[str, str],
     rng = random.Random(case)
     lines = [rng.choice(WORDS) for _ in range(rng.randrange(1, 400))]
     data = b"\n".join(lines) + rng.choice([b"\n", b"", b"\r\n"])
-    cuts = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, rng.randrange(1, 12))))
-    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
     args = [*rng.choice(FLAG_CHOICES), rng.choice(["foo", "^$", "o+", "bar|^x", "zzz"])]
-    want = run([RG, *args], tmp_path, env, stdin=data)
-    got = _feed(args, chunks, tmp_path, env)
-    if "--json" in args:  # (its timings)
-        got = (normalise_json(got[0]), *got[1:])
-        want = type(want)(normalise_json(want.out), want.err, want.code)
-    assert got == (want.out, want.err.replace(b"rg: ", b"trigrep: "), want.code), (args, chunks)
+    _assert_like_rg(args, data, _split(rng, data), tmp_path, env)
+
+
+def _assert_like_rg(args: list[str], data: bytes, chunks: list[bytes], cwd: Path,
+                    env: dict[str, str]) -> None:
+    """trigrep fed `chunks` prints what rg prints for `data` (but for timings)."""
+    want = run([RG, *args], cwd, env, stdin=data)
+    out, err, code = _feed(args, chunks, cwd, env)
+    assert (normalise_timings(out), err, code) == (
+        normalise_timings(want.out), want.err.replace(b"rg: ", b"trigrep: "), want.code), (
+        args, chunks)
+
+
+def _split(rng: random.Random, data: bytes) -> list[bytes]:
+    """`data` in up to 12 pieces, cut anywhere."""
+    cuts = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, rng.randrange(1, 12))))
+    return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
 
 
 @pytest.mark.parametrize("args", [["-m1", "foo"], ["-q", "foo"], ["-l", "foo"],
@@ -116,6 +133,110 @@ def test_lines_print_as_they_arrive(tmp_path: Path, env: dict[str, str]) -> None
         assert p.wait(timeout=30) == 0
     finally:
         p.kill()
+
+
+def _readline(out: BinaryIO, timeout: float = 30) -> bytes:
+    """The next line of `out`, or b"" (a failed test, not a hung one) if none comes."""
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.append(out.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return lines[0] if lines else b""
+
+
+_JSON_MATCH = b'{"type":"match","data":{"path":{"text":"<stdin>"},"lines":{"text":"foo %d\\n"}'
+
+
+@pytest.mark.parametrize(("args", "first", "then"), [
+    (["--json", "foo"], [b'{"type":"begin"', _JSON_MATCH % 1], [_JSON_MATCH % 2]),
+    (["--passthru", "-n", "foo"], [b"1-a\n", b"2:foo 1\n"], [b"3-b\n", b"4:foo 2\n"]),
+    (["--stats", "foo"], [b"foo 1\n"], [b"foo 2\n"]),
+], ids=["json", "passthru", "stats"])
+def test_other_modes_print_as_they_arrive(tmp_path: Path, env: dict[str, str], args: list[str],
+                                          first: list[bytes], then: list[bytes]) -> None:
+    """`tail -f log | trigrep --json x` (--passthru, --stats): each line's output (starting
+    so) once it is read; the end message and the stats once the input ends."""
+    p = subprocess.Popen([*TRIGREP, "--line-buffered", *args], cwd=tmp_path, env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert p.stdin is not None and p.stdout is not None
+    try:
+        for written, printed in ((b"a\nfoo 1\n", first), (b"b\nfoo 2\n", then)):
+            p.stdin.write(written)
+            p.stdin.flush()
+            for start in printed:
+                assert _readline(p.stdout).startswith(start), start
+        p.stdin.close()
+        rest = p.stdout.read()
+        assert p.wait(timeout=30) == 0
+        assert (b'"type":"end"' in rest) == (args[0] == "--json")
+        assert (b"2 matched lines" in rest) == (args[0] == "--stats")
+    finally:
+        p.kill()
+
+
+@pytest.mark.parametrize("case", range(16))
+def test_a_nul_mid_stream_in_the_modes_that_count_on(tmp_path: Path, env: dict[str, str],
+                                                     case: int) -> None:
+    """The counting modes, -l, -q and --json go on past a NUL as rg does (converted to a line
+    end: counts, line numbers, binary_offset, bytes_searched), window by window."""
+    rng = random.Random(case)
+    words = [*WORDS, b"\0", b"a\0foo", b"foo\0\0"]
+    lines = [rng.choice(words) for _ in range(rng.randrange(1, 300))]
+    data = b"\n".join(lines) + rng.choice([b"\n", b""])
+    args = [*rng.choice([["-c"], ["--count-matches"], ["-c", "-v", "-m5"], ["--json", "-C1"],
+                         ["--json", "-n", "-v"], ["-l"], ["-q", "--stats"],
+                         ["--files-without-match"], ["--stats", "-c"]]),
+            rng.choice(["foo", "^$", "o+", "bar|^x"])]
+    _assert_like_rg(args, data, _split(rng, data), tmp_path, env)
+
+
+@pytest.mark.parametrize("case", range(16))
+def test_an_encoding_decoded_as_it_arrives(tmp_path: Path, env: dict[str, str],
+                                           case: int) -> None:
+    """-E (and UTF-16 with a BOM): the input decoded piece by piece, a BOM or a character
+    cut anywhere, is searched as rg searches it decoded whole."""
+    rng = random.Random(case)
+    lines = [rng.choice(WORDS) for _ in range(rng.randrange(1, 200))]
+    text = (b"\n".join(lines) + b"\n").decode("utf-8")
+    data, encoding = rng.choice([
+        (b"\xff\xfe" + text.encode("utf-16-le"), []),
+        (b"\xfe\xff" + text.encode("utf-16-be"), ["-E", "latin1"]),
+        (text.encode("utf-16-le") + b"\x00", ["-E", "utf-16le"]),  # (an odd last byte)
+        (b"\xef\xbb\xbf\xff\xfe" + text.encode("utf-16-le"), ["-E", "utf-16le"]),
+        (text.encode("utf-8") + b"\xe9\x80", ["-E", "latin1"]),
+        (b"\xef\xbb\xbf" + text.encode("utf-8") + b"\xff", ["-E", "utf-8"]),
+    ])
+    args = [*encoding, *rng.choice([["-n"], ["-c"], ["--json"], ["-o", "-b"], ["-C1"]]),
+            rng.choice(["foo", "é", "o+", "^$"])]
+    _assert_like_rg(args, data, _split(rng, data), tmp_path, env)
+
+
+def test_counts_take_a_window_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """-c on a pipe holds no more than a window of it at once (a 2 GB pipe is no 2 GB
+    buffer): each search gets at most WINDOW_BYTES and the line it ends in."""
+    monkeypatch.setattr(stream, "WINDOW_BYTES", 1000)
+    monkeypatch.setattr(stream, "READ_SIZE", 100)
+    searched: list[int] = []
+
+    def search(data: bytes, *args: object, **kwargs: object) -> object:
+        searched.append(len(data))
+        return search_buffer(data, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stream, "search_buffer", search)
+    data = b"".join(b"line %d%s\n" % (i, b" foo" * (i % 3 == 0)) for i in range(20000))
+    read, write = os.pipe()
+    writer = threading.Thread(target=lambda: (os.write(write, data), os.close(write)))
+    writer.start()
+    match_opts, opts = parse_search_flags(["-c", "foo"])
+    out = io.BytesIO()
+    printer = make_printer(out, opts, with_filename=False, is_tty=False)
+    try:
+        stream.search_stdin(read, compile_query(match_opts), opts, "auto", printer, None)
+    finally:
+        writer.join()
+        os.close(read)
+    assert out.getvalue() == b"%d\n" % data.count(b"foo")
+    assert len(searched) > 100 and max(searched) < 1000 + 20
 
 
 @pytest.mark.parametrize("data", [

@@ -48,23 +48,35 @@ def decoded(data: bytes, codec: str) -> bytes:
     they are for "none", BOM sniffing for "auto" (`searchable_bytes`); for an encoding, its
     text as UTF-8, with U+FFFD for ill-formed input. A UTF-16 BOM still decides the encoding;
     a UTF-8 one is only dropped (what follows it is read in the encoding given)."""
+    decode, skipped = text_decoder(data, codec)
+    return decode(data[skipped:], True)
+
+
+def text_decoder(head: bytes, codec: str) -> tuple[Callable[[bytes, bool], bytes], int]:
+    """How `decoded` reads bytes that start with `head` (6 bytes or more, or all of them):
+    an incremental decoder (its input's pieces in turn, True with the last) and how many
+    leading bytes (BOMs) it skips; so standard input is decoded as it arrives."""
     if codec == "none":
-        return data
-    if codec == "auto" or data[:2] in _UTF16_BOMS:
-        return searchable_bytes(data)
-    from trigrep.whatwg import decode
-
-    # The decoder drops a BOM of its own encoding too (a second one after a UTF-8 BOM).
-    text = data.removeprefix(_UTF8_BOM)
-    offset = len(data) - len(text)
-    return decode(_without_bom(text, codec), codec, offset).encode("utf-8")
-
-
-def _without_bom(data: bytes, codec: str) -> bytes:
-    """`data` without a leading BOM of `codec` (none for other encodings): what rg's decoder
-    drops once a sniffed BOM (which it also drops) chose the encoding or the flag did."""
+        return _as_is, 0
+    bom_codec = _UTF16_BOMS.get(head[:2])
+    if codec == "auto" or bom_codec is not None:
+        if bom_codec is None:
+            return _as_is, len(_UTF8_BOM) if head.startswith(_UTF8_BOM) else 0
+        codec, skipped = bom_codec, 2
+    else:
+        # The decoder drops a BOM of its own encoding too (a second one after a UTF-8 BOM).
+        skipped = len(_UTF8_BOM) if head.startswith(_UTF8_BOM) else 0
     bom = _UTF8_BOM if codec == "utf-8" else _BOMS_OF_UTF16.get(codec, b"")
-    return data[len(bom):] if bom and data.startswith(bom) else data
+    if bom and head.startswith(bom, skipped):
+        skipped += len(bom)
+    from trigrep.whatwg import decoder as make_decoder
+
+    decoder = make_decoder(codec, skipped)  # (where its input starts in the file)
+    return lambda data, final: decoder.decode(data, final).encode("utf-8"), skipped
+
+
+def _as_is(data: bytes, final: bool) -> bytes:
+    return data
 
 
 def keeps_nuls(codec: str) -> bool:
@@ -122,12 +134,7 @@ def transcoder_fills(raw: bytes, codec: str) -> tuple[int, ...]:
 
 def searchable_bytes(data: bytes) -> bytes:
     """Drop a UTF-8 BOM and transcode UTF-16 with a BOM to UTF-8, as rg's `--encoding auto`."""
-    if data.startswith(_UTF8_BOM):
-        return data[len(_UTF8_BOM):]
-    codec = _UTF16_BOMS.get(data[:2])
-    if codec is None:
-        return data
-    return _without_bom(data[2:], codec).decode(codec, errors="replace").encode("utf-8")
+    return decoded(data, "auto")
 
 
 class _Decoder(Protocol):

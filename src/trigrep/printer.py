@@ -862,8 +862,24 @@ class JsonPrinter:
         self.last_file_done = self.started
         self.total = dict.fromkeys(self._STAT_KEYS, 0)
         self.total_elapsed = 0
+        self.streamed: int | None = None  # bytes printed of the file `more` prints
+
+    def more(self, display_path: str, result: FileResult) -> None:
+        """Messages of a file searched window by window (standard input as it arrives): its
+        `begin` before the first, and the events of each window, before `file` gets the
+        whole search's result (without events) and ends it."""
+        if not result.events or self.opts.mode == "quiet":
+            return
+        path = _data(os.fsencode(display_path))
+        chunks = [] if self.streamed is not None else [
+            _dumps({"type": "begin", "data": {"path": path}})]
+        chunks += [self._event(path, event) for event in result.events]
+        body = b"".join(chunks)
+        self.streamed = (self.streamed or 0) + len(body)
+        self.out.write(body)
 
     def file(self, display_path: str, result: FileResult) -> None:
+        streamed, self.streamed = self.streamed, None
         now = time.perf_counter_ns()
         elapsed, self.last_file_done = now - self.last_file_done, now
         has_match = result.has_match
@@ -878,12 +894,13 @@ class JsonPrinter:
         }
         path = _data(os.fsencode(display_path))
         quiet = self.opts.mode == "quiet"
-        if not result.events and not quiet:
+        if not result.events and not quiet and streamed is None:
             return  # rg prints nothing for the file and leaves it out of the summary
         if not quiet:
-            chunks = [_dumps({"type": "begin", "data": {"path": path}})]
+            chunks = [] if streamed is not None else [
+                _dumps({"type": "begin", "data": {"path": path}})]
             chunks += [self._event(path, event) for event in result.events]
-            stats["bytes_printed"] = sum(map(len, chunks))
+            stats["bytes_printed"] = (streamed or 0) + sum(map(len, chunks))
             if not result.cut_short:
                 chunks.append(_dumps({"type": "end", "data": {
                     "path": path, "binary_offset": result.binary_offset,

@@ -2,22 +2,26 @@
 over a big text file, whose matches would otherwise all be held at once.
 
 Standard input is searched as rg searches a pipe: `tail -f log | trigrep x` prints each
-matching line once it is read, and `-m`, `-l` and `-q` stop reading as soon as they have
-their answer (`tail -f log | trigrep -m1 -q ready && ...`). A file bigger than
+matching line (--json: each message, --passthru: each line) once it is read, and `-m`, `-l`
+and `-q` stop reading as soon as they have their answer (`tail -f log | trigrep -m1 -q ready
+&& ...`); the counting modes (-c, --count-matches, --files-without-match), --stats and
+--json's `end` add up the windows' counts, so memory follows the window, not the input. An
+-E encoding (or UTF-16 with a BOM) is decoded as it arrives. A file bigger than
 trigrep.parallel.BIG_FILE holding no NUL is searched FILE_WINDOW at a time, each window's
 output rendered before the next is searched: memory follows the window and the output, not
 the number of matches.
 
 Each window (`Windows`) is the lines not searched yet plus the `max(-A, -B)` lines before them
 (the before-context of what follows, and the matches whose after-context is still open). What
-it finds again of the lines already reported is dropped; the rest gets the window's line
-numbers and offsets. rg's line-by-line output only ever looks that far back, so the lines are
-those of one search of the whole input.
+it finds again of the lines already reported is dropped, and so are its counts; the rest gets
+the window's line numbers and offsets. rg's line-by-line output only ever looks that far back,
+so the lines are those of one search of the whole input.
 
-Whatever cannot be followed this way is searched as one buffer (standard input once the rest
-is read): -U, --json, --stats, --passthru, --stop-on-nonmatch, --null-data (lines end in a
-NUL), the counting modes, and for standard input an encoding other than UTF-8 (UTF-16 with a
-BOM too), a regular file, and what follows a NUL.
+Whatever cannot be followed this way is searched as one buffer: for standard input (once the
+rest is read) -U (rg reads its input whole for it too), --null-data (lines end in a NUL),
+--stop-on-nonmatch, a regular file, and in rg's line output (which stops at the first
+match after a NUL) what follows a NUL; for a big file, also --json, --stats, --passthru and
+the counting modes (see `windowed`).
 """
 
 from __future__ import annotations
@@ -28,11 +32,20 @@ import stat
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from trigrep.extract import decoded
-from trigrep.printer import LineFormat, StandardPrinter
-from trigrep.searcher import BinaryMode, FileResult, LineEvent, Rendered, search_buffer
+from trigrep.extract import decoded, text_decoder
+from trigrep.printer import JsonPrinter, LineFormat, StandardPrinter
+from trigrep.searcher import (
+    BOM_PEEK,
+    BinaryMode,
+    BufferSearch,
+    FileResult,
+    LineEvent,
+    Rendered,
+    search_buffer,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import BinaryIO
 
     from trigrep.options import OutputOptions
@@ -46,6 +59,7 @@ READ_SIZE = 64 << 10
 WINDOW_BYTES = 4 << 20
 FILE_WINDOW = 1 << 20  # (a window's events take many times its size)
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_SNIFFED = 6  # the bytes that tell the BOMs rg's decoder drops (see extract.text_decoder)
 
 
 def windowed(query: Query, opts: OutputOptions) -> bool:
@@ -62,17 +76,22 @@ class Windows:
     def __init__(self, query: Query, opts: OutputOptions, binary: BinaryMode,
                  spans: bool = True) -> None:
         self.query, self.opts, self.binary, self.spans = query, opts, binary, spans
-        self.kept_lines = (max(opts.before_context, opts.after_context)
-                           if opts.mode == "lines" else 0)
+        self.summary = opts.mode != "lines"  # (-c, -l...: no context, no overlap)
+        self.kept_lines = 0 if self.summary else max(opts.before_context, opts.after_context)
+        # -l and -q: the first match answers (unless --stats or --json count on)
+        self.first_answers = BufferSearch(query, opts, spans).stop_at_first
+        # rg's standard printer counts for --stats only the events up to its text cut
+        self.counts_to_cut = opts.stats and not opts.json
         self.base_line = 1  # the number of the window's first line...
         self.base_offset = 0  # ...and its offset in the input
-        self.matched_before = 0  # match events before the window (for -m)
+        self.matched_before = 0  # matches (-m's count) before the window
         self.reported_upto = 0  # the number of the last line in a result returned
 
     def search(self, window: bytes, at_end: bool) -> tuple[FileResult, bool, int]:
         """Search `window` (whole lines, unless `at_end`: the input ends with it): its result
-        with only the events not returned before, whether the search is over (-m, -l or -q
-        have their answer), and how many bytes of `window` the next window leaves out."""
+        with only the events not returned before and what they count, its offsets from the
+        input's start, whether the search is over (-m, -l or -q have their answer), and how
+        many bytes of `window` the next window leaves out."""
         opts = self.opts
         remaining = None if opts.max_count is None else opts.max_count - self.matched_before
         if remaining is not None and self.matched_before:
@@ -83,32 +102,56 @@ class Windows:
                             e.submatches) for e in result.events]
         if result.binary_offset is not None:
             result.binary_offset += offset
-        # (-m's count; matching lines in the after-context of its last are printed as
-        # matches but count for nothing)
-        matches = [e for e in events if e.is_match][:remaining]
-        done = result.has_match if opts.mode != "lines" else self._limited(window, matches)
+        result.bytes_searched += offset
         kept = self._kept(window)
-        next_base = self.base_line + window.count(b"\n", 0, kept)
-        self.matched_before += sum(1 for e in matches if e.line_number < next_base)
+        next_base = self.base_line + self._lines(window, kept)
+        if self.summary:
+            self.matched_before += result.matched_lines
+            done = (self.first_answers and result.has_match) or (
+                opts.max_count is not None and result.matched_lines >= opts.max_count)
+        else:
+            # (-m's count; matching lines in the after-context of its last are printed as
+            # matches but count for nothing)
+            matches = [e for e in events if e.is_match][:remaining]
+            done = self._limited(window, matches)
+            self.matched_before += sum(1 for e in matches if e.line_number < next_base)
         self.base_line, self.base_offset = next_base, self.base_offset + kept
         new = [e for e in events if e.line_number > self.reported_upto]
         if new:
             self.reported_upto = new[-1].line_number
-        cut = result.text_cut
         dropped = len(events) - len(new)
+        self._uncount(result, events[:dropped])
+        cut = result.text_cut
         return replace(result, events=new, text_cut=None if cut is None else max(
             cut - dropped, 0)), done, kept
+
+    def _uncount(self, result: FileResult, dropped: list[LineEvent]) -> None:
+        """Take out of the result's counts the matches of the `dropped` events (counted with
+        the window before), up to the text cut where that is where the count ends."""
+        if self.counts_to_cut and result.text_cut is not None:
+            dropped = dropped[:result.text_cut + 1]  # (the event at the cut counts if a match)
+        for event in dropped:
+            if event.is_match:
+                result.matched_lines -= 1
+                result.matches -= len(event.submatches)
 
     def _limited(self, window: bytes, matches: list[LineEvent]) -> bool:
         """-m's count is reached and the after-context of its last match is in `window`."""
         limit = self.opts.max_count
         if limit is None or self.matched_before + len(matches) < limit:
             return False
-        last_line = self.base_line + window.count(b"\n") - 1
+        last_line = self.base_line + self._lines(window, len(window)) - 1
         return last_line - matches[-1].line_number >= self.opts.after_context
 
+    def _lines(self, window: bytes, end: int) -> int:
+        """The line ends in window[:end]: with a NUL converted (standard input), a NUL is
+        one too."""
+        ends = window.count(b"\n", 0, end)
+        return ends + window.count(b"\0", 0, end) if self.binary is BinaryMode.CONVERT else ends
+
     def _kept(self, window: bytes) -> int:
-        """Where the window's last `kept_lines` lines start."""
+        """Where the window's last `kept_lines` lines start (a line may hold a NUL: kept
+        whole, it may be more lines)."""
         start = len(window)
         for _ in range(self.kept_lines):
             if start == 0:
@@ -151,20 +194,27 @@ def search_big_file(data: bytes, query: Query, opts: OutputOptions, binary: Bina
     return result
 
 
+def streams(query: Query, opts: OutputOptions) -> bool:
+    """Whether standard input can be searched as it arrives under these options: in any
+    mode but -U (whose search rg runs on its input whole), --null-data and
+    --stop-on-nonmatch."""
+    return not (query.multiline or opts.null_data or opts.stop_on_nonmatch)
+
+
 def search_stdin(
     fd: int, query: Query, opts: OutputOptions, codec: str, printer: Printer,
     flush: BinaryIO | None,
 ) -> FileResult:
-    """Search standard input (`fd`) and print what rg prints for it; the last search's result
-    (for --stats, which searches it whole). `flush`: the output to flush after each window's
-    lines (line buffering: a terminal, or --line-buffered)."""
+    """Search standard input (`fd`) and print what rg prints for it; the result of the whole
+    search, without its events (for --stats). `flush`: the output to flush after each
+    window's output (line buffering: a terminal, or --line-buffered)."""
     binary = BinaryMode.TEXT if opts.binary == "text" else BinaryMode.CONVERT
     try:
         regular = stat.S_ISREG(os.fstat(fd).st_mode)
     except OSError:
         regular = False
-    if regular or not windowed(query, opts) or codec not in ("auto", "none"):
-        result = search_buffer(decoded(_read_rest(fd, b""), codec), query, opts, binary=binary)
+    if regular or not streams(query, opts):
+        result = search_buffer(decoded(_read_rest(fd), codec), query, opts, binary=binary)
         printer.file(STDIN_PATH, result)
         return result
     return _Stream(fd, Windows(query, opts, binary), codec, printer, flush).run()
@@ -177,30 +227,36 @@ class _Stream:
                  flush: BinaryIO | None) -> None:
         self.fd, self.windows, self.codec = fd, windows, codec
         self.printer, self.flush = printer, flush
+        self.decode: Callable[[bytes, bool], bytes]  # -E's (see extract.text_decoder)
         self.pending = b""  # the window: the kept lines, then what is not searched yet
         self.printed_upto: int | None = None  # the last line printed (then, a heading)
+        # the search so far: what the summaries, --stats and --json's `end` report
+        self.total = FileResult(binary_mode=windows.binary)
+        opts = windows.opts
+        # rg's standard printer stops at the first match after a NUL: from it, the rest is
+        # searched as one buffer (so only the matches before it are printed)
+        self.stops_at_nul = (windows.binary is not BinaryMode.TEXT and opts.mode == "lines"
+                             and not opts.json)
 
     def run(self) -> FileResult:
-        first = True
+        raw = self._sniffed(self._read())
+        self.decode, skipped = text_decoder(raw, self.codec)
+        chunk, at_end = raw[skipped:], not raw
         while True:
-            chunk = self._read()
-            at_end = not chunk
-            if first:
-                sniffed, first = self._sniffed(chunk), False
-                if sniffed is None:  # UTF-16: transcoded, so searched whole
-                    return self._rest(decoded(_read_rest(self.fd, chunk), self.codec))
-                chunk = sniffed
-            if self.windows.binary is not BinaryMode.TEXT and b"\0" in chunk:
-                return self._rest(_read_rest(self.fd, self.pending + chunk))
+            chunk = self.decode(chunk, at_end)
+            if self.stops_at_nul and b"\0" in chunk:
+                rest = b"" if at_end else self.decode(_read_rest(self.fd), True)
+                return self._rest(self.pending + chunk + rest)
             self.pending += chunk
             end = len(self.pending) if at_end else self.pending.rfind(b"\n") + 1
-            if end == 0 and not at_end:
-                continue
-            result, done, kept = self.windows.search(self.pending[:end], at_end)
-            self._report(result, done or at_end)
-            if done or at_end:
-                return result
-            self.pending = self.pending[kept:]
+            if end or at_end:
+                result, done, kept = self.windows.search(self.pending[:end], at_end)
+                self._report(result, done or at_end)
+                if done or at_end:
+                    return self.total
+                self.pending = self.pending[kept:]
+            chunk = self._read()
+            at_end = not chunk
 
     def _read(self) -> bytes:
         """What standard input holds now (waiting for something), b"" at its end."""
@@ -215,45 +271,58 @@ class _Stream:
             pieces.pop()  # the end, seen again by the next read
         return b"".join(pieces)
 
-    def _sniffed(self, chunk: bytes) -> bytes | None:
-        """The first chunk as --encoding auto reads it (a UTF-8 BOM dropped), or None for
-        UTF-16, which rg transcodes."""
-        while 0 < len(chunk) < 3 and (more := os.read(self.fd, READ_SIZE)):
-            chunk += more  # (a BOM split across reads)
-        if self.codec != "none" and chunk[:2] in _UTF16_BOMS:
-            return None
-        return decoded(chunk, self.codec)
+    def _sniffed(self, chunk: bytes) -> bytes:
+        """The first chunk, read on until rg's decoder can tell its BOMs: 3 bytes, as rg's
+        BOM sniffer, or 6 when it transcodes (a BOM can follow a UTF-8 one)."""
+        while 0 < len(chunk) < _SNIFFED and (
+                len(chunk) < BOM_PEEK or self._transcodes(chunk)) and (
+                more := os.read(self.fd, READ_SIZE)):
+            chunk += more
+        return chunk
+
+    def _transcodes(self, head: bytes) -> bool:
+        """rg reads standard input starting with `head` through a decoder (-E, or UTF-16
+        with a BOM)."""
+        return self.codec not in ("auto", "none") or (
+            self.codec == "auto" and head[:2] in _UTF16_BOMS)
 
     def _rest(self, data: bytes) -> FileResult:
         """The rest (from the window on, as rg reads it) searched as one buffer: from a NUL
         on, rg's binary handling decides."""
         result = self.windows.search(data, True)[0]
         self._report(result, True)
-        return result
+        return self.total
 
     def _report(self, result: FileResult, last: bool) -> None:
-        """Print a window's result: its new lines, or in a summary mode (-l, -q) the answer
-        once there is one."""
-        printer = self.printer
-        if self.windows.opts.mode != "lines":
-            if result.has_match or last:
+        """Add a window's result to the total and print it: its new lines (or JSON
+        messages), or in a summary mode (-c, -l...) the total once it is `last`."""
+        total, printer = self.total, self.printer
+        total.matched_lines += result.matched_lines
+        total.matches += result.matches
+        total.bytes_searched = result.bytes_searched
+        if total.binary_offset is None:
+            total.binary_offset = result.binary_offset
+        if isinstance(printer, JsonPrinter):
+            printer.more(STDIN_PATH, result)
+            if last:
+                printer.file(STDIN_PATH, total)
+        elif self.windows.opts.mode != "lines":
+            if last:
+                printer.file(STDIN_PATH, total)
+        elif result.events or result.binary_offset is not None:
+            if self.printed_upto is not None and isinstance(printer, StandardPrinter):
+                printer.more(STDIN_PATH, result, self.printed_upto)
+            else:
                 printer.file(STDIN_PATH, result)
-            return
-        if not result.events and result.binary_offset is None:
-            return
-        if self.printed_upto is not None and isinstance(printer, StandardPrinter):
-            printer.more(STDIN_PATH, result, self.printed_upto)
-        else:
-            printer.file(STDIN_PATH, result)
-        if result.events:
-            self.printed_upto = result.events[-1].line_number
+            if result.events:
+                self.printed_upto = result.events[-1].line_number
         if self.flush is not None:
             self.flush.flush()
 
 
-def _read_rest(fd: int, head: bytes) -> bytes:
-    """`head` and everything standard input holds until its end."""
-    pieces = [head]
+def _read_rest(fd: int) -> bytes:
+    """Everything standard input holds until its end."""
+    pieces = []
     while chunk := os.read(fd, 1 << 20):
         pieces.append(chunk)
     return b"".join(pieces)
