@@ -39,6 +39,9 @@ FLAG_CHOICES = [
     ["--json", "-v", "-B2"], ["--json", "-m1"], ["--stats"], ["--stats", "-n", "-A1", "-m2"],
     ["--stats", "-c"], ["--stats", "-o", "-v"], ["--passthru", "-m2"], ["--passthru", "-b", "-v"],
     ["-E", "latin1", "-n"], ["-E", "utf-8", "-C1"], ["-E", "utf-16le", "-c"],
+    ["--stop-on-nonmatch"], ["--stop-on-nonmatch", "-n", "-A1", "-B2"],
+    ["--stop-on-nonmatch", "-c"], ["--stop-on-nonmatch", "--passthru"],
+    ["--stop-on-nonmatch", "--json", "-m3"],
 ]
 
 
@@ -170,6 +173,29 @@ def test_other_modes_print_as_they_arrive(tmp_path: Path, env: dict[str, str], a
         assert p.wait(timeout=30) == 0
         assert (b'"type":"end"' in rest) == (args[0] == "--json")
         assert (b"2 matched lines" in rest) == (args[0] == "--stats")
+    finally:
+        p.kill()
+
+
+@pytest.mark.parametrize("args", [["--stop-on-nonmatch", "-n", "foo"],
+                                  ["--stop-on-nonmatch", "-c", "foo"]], ids=" ".join)
+def test_stop_on_nonmatch_ends_before_the_input(tmp_path: Path, env: dict[str, str],
+                                                args: list[str]) -> None:
+    """As rg: the first line that is no match after a match ends the search, the pipe still
+    open (its matching lines came in earlier reads)."""
+    p = subprocess.Popen([*TRIGREP, *args], cwd=tmp_path, env=env, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdin is not None and p.stdout is not None
+    written = b""
+    try:
+        for piece in (b"a\nfoo 1\n", b"foo 2\n", b"b\nfoo 3\n"):
+            p.stdin.write(piece)
+            p.stdin.flush()
+            written += piece
+            time.sleep(0.05)
+        assert p.wait(timeout=30) == 0
+        want = run([RG, *args], tmp_path, env, stdin=written)
+        assert p.stdout.read() == want.out
     finally:
         p.kill()
 

@@ -809,17 +809,11 @@ class _UntilNonmatch(_Core):
 
     def _slow(self, end: int) -> bool:
         """Core's slow path from `pos`: False once it stopped (see the class)."""
-        data, regex, invert = self.data, self.query.line_regex, self.query.invert
-        # Each line is searched alone, without its terminator (lines::without_terminator):
-        # with --crlf only a `\r\n` is one, so `^$` matches after a lone `\n`.
-        terminator = b"\r\n" if self.query.crlf else self.query.eol
+        data = self.data
         while self.pos < end:
             start = self.pos
             self.pos = _line_end(data, start, end, self.query.eol)
-            stop = self.pos
-            if data.endswith(terminator, start, stop):
-                stop -= len(terminator)
-            success = (regex.search(data, start, stop) is None) == invert
+            success = _line_matches(self.query, data, start, self.pos)
             if success:
                 self.has_matched = True
                 keepgoing = self._before_context(start) and self._matched(start, self.pos)
@@ -832,6 +826,33 @@ class _UntilNonmatch(_Core):
             if not keepgoing or (not success and self.has_matched):
                 return False
         return True
+
+
+def nonmatch_end(query: Query, data: bytes, start: int, matched: bool) -> int | None:
+    """--stop-on-nonmatch without -v: the end of the line rg's search of `data` from the line
+    start `start` stops at (the first after a matching line that is no match), or None;
+    `matched`: a line before `start` matched."""
+    if not matched:
+        first = next(_matching_lines(query, data, len(data), start), None)
+        if first is None:
+            return None
+        start = first[1]
+    while start < len(data):
+        stop = _line_end(data, start, len(data), query.eol)
+        if not _line_matches(query, data, start, stop):
+            return stop
+        start = stop
+    return None
+
+
+def _line_matches(query: Query, data: bytes, start: int, stop: int) -> bool:
+    """Whether the line data[start:stop] is a match (-v: the regex misses it) as rg's slow
+    path tells, searching it alone without its terminator (lines::without_terminator): with
+    --crlf only a `\r\n` is one, so `^$` matches after a lone `\n`."""
+    terminator = b"\r\n" if query.crlf else query.eol
+    if data.endswith(terminator, start, stop):
+        stop -= len(terminator)
+    return (query.line_regex.search(data, start, stop) is None) == query.invert
 
 
 def _text_cut(events: list[LineEvent], before_lines: set[int], detect_at: int) -> int | None:

@@ -19,7 +19,7 @@ so the lines are those of one search of the whole input.
 
 Whatever cannot be followed this way is searched as one buffer: for standard input (once the
 rest is read) -U (rg reads its input whole for it too), --null-data (lines end in a NUL),
---stop-on-nonmatch, a regular file, and in rg's line output (which stops at the first
+--stop-on-nonmatch with -v, a regular file, and in rg's line output (which stops at the first
 match after a NUL) what follows a NUL; for a big file, also --json, --stats, --passthru and
 the counting modes (see `windowed`).
 """
@@ -41,6 +41,7 @@ from trigrep.searcher import (
     FileResult,
     LineEvent,
     Rendered,
+    nonmatch_end,
     search_buffer,
 )
 
@@ -84,8 +85,12 @@ class Windows:
         self.counts_to_cut = opts.stats and not opts.json
         self.base_line = 1  # the number of the window's first line...
         self.base_offset = 0  # ...and its offset in the input
+        self.carried = 0  # the bytes it holds of the window before
         self.matched_before = 0  # matches (-m's count) before the window
         self.reported_upto = 0  # the number of the last line in a result returned
+        # a line matched (--stop-on-nonmatch: then the first that does not ends the search,
+        # where a search of the next window alone would look for a first match again)
+        self.matched = False
 
     def search(self, window: bytes, at_end: bool) -> tuple[FileResult, bool, int]:
         """Search `window` (whole lines, unless `at_end`: the input ends with it): its result
@@ -96,7 +101,15 @@ class Windows:
         remaining = None if opts.max_count is None else opts.max_count - self.matched_before
         if remaining is not None and self.matched_before:
             opts = replace(opts, max_count=remaining)
+        # --stop-on-nonmatch: the line that ends the search (a converted NUL ends a line),
+        # where the window is cut once a line matched before it (a search of the window alone
+        # would look for a first match again)
+        stop_end = nonmatch_end(self.query, self._converted(window), self.carried,
+                                self.matched) if opts.stop_on_nonmatch else None
+        if self.matched and stop_end is not None:
+            window = window[:stop_end]
         result = search_buffer(window, self.query, opts, binary=self.binary, spans=self.spans)
+        self.matched = self.matched or result.has_match
         line, offset = self.base_line - 1, self.base_offset
         events = [LineEvent(e.is_match, e.line_number + line, e.offset + offset, e.lines,
                             e.submatches) for e in result.events]
@@ -115,7 +128,9 @@ class Windows:
             matches = [e for e in events if e.is_match][:remaining]
             done = self._limited(window, matches)
             self.matched_before += sum(1 for e in matches if e.line_number < next_base)
+        done = done or stop_end is not None
         self.base_line, self.base_offset = next_base, self.base_offset + kept
+        self.carried = len(window) - kept
         new = [e for e in events if e.line_number > self.reported_upto]
         if new:
             self.reported_upto = new[-1].line_number
@@ -142,6 +157,10 @@ class Windows:
             return False
         last_line = self.base_line + self._lines(window, len(window)) - 1
         return last_line - matches[-1].line_number >= self.opts.after_context
+
+    def _converted(self, window: bytes) -> bytes:
+        """The window as its search sees it: standard input's NULs are line ends."""
+        return window.replace(b"\0", b"\n") if self.binary is BinaryMode.CONVERT else window
 
     def _lines(self, window: bytes, end: int) -> int:
         """The line ends in window[:end]: with a NUL converted (standard input), a NUL is
@@ -197,8 +216,8 @@ def search_big_file(data: bytes, query: Query, opts: OutputOptions, binary: Bina
 def streams(query: Query, opts: OutputOptions) -> bool:
     """Whether standard input can be searched as it arrives under these options: in any
     mode but -U (whose search rg runs on its input whole), --null-data and
-    --stop-on-nonmatch."""
-    return not (query.multiline or opts.null_data or opts.stop_on_nonmatch)
+    --stop-on-nonmatch with -v (whose first run of lines rg looks for a read at a time)."""
+    return not (query.multiline or opts.null_data or (opts.stop_on_nonmatch and query.invert))
 
 
 def search_stdin(
