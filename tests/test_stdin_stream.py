@@ -216,6 +216,19 @@ def test_a_nul_mid_stream_in_the_modes_that_count_on(tmp_path: Path, env: dict[s
     _assert_like_rg(args, data, _split(rng, data), tmp_path, env)
 
 
+@pytest.mark.parametrize("case", range(12))
+def test_null_data_split_input(tmp_path: Path, env: dict[str, str], case: int) -> None:
+    """--null-data: lines end in a NUL (and hold `\\n`s), so do the windows."""
+    rng = random.Random(case)
+    words = [b"foo", b"bar", b"", b"x\nfoo", b"foo\n", b"\nbar\n", b"zzz " * 30]
+    data = b"\0".join(rng.choice(words) for _ in range(rng.randrange(1, 300)))
+    data += rng.choice([b"\0", b""])
+    args = ["--null-data", *rng.choice([["-n"], ["-C1"], ["-A2", "-m2"], ["-v", "-B1"], ["-c"],
+                                        ["--json"], ["--passthru"], ["--stop-on-nonmatch"]]),
+            rng.choice(["foo", "o+", "bar|x"])]  # (`^`: see README's known differences)
+    _assert_like_rg(args, data, _split(rng, data), tmp_path, env)
+
+
 @pytest.mark.parametrize("case", range(16))
 def test_an_encoding_decoded_as_it_arrives(tmp_path: Path, env: dict[str, str],
                                            case: int) -> None:

@@ -18,10 +18,10 @@ the window's line numbers and offsets. rg's line-by-line output only ever looks 
 so the lines are those of one search of the whole input.
 
 Whatever cannot be followed this way is searched as one buffer: for standard input (once the
-rest is read) -U (rg reads its input whole for it too), --null-data (lines end in a NUL),
---stop-on-nonmatch with -v, a regular file, and in rg's line output (which stops at the first
-match after a NUL) what follows a NUL; for a big file, also --json, --stats, --passthru and
-the counting modes (see `windowed`).
+rest is read) -U (rg reads its input whole for it too), --stop-on-nonmatch with -v, a
+regular file, and in rg's line output (which stops at the first match after a NUL) what
+follows a NUL; for a big file, also --json, --stats, --passthru,
+--null-data and the counting modes (see `windowed`).
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ class Windows:
     def __init__(self, query: Query, opts: OutputOptions, binary: BinaryMode,
                  spans: bool = True) -> None:
         self.query, self.opts, self.binary, self.spans = query, opts, binary, spans
+        self.eol = query.eol  # (--null-data: lines end in a NUL)
         self.summary = opts.mode != "lines"  # (-c, -l...: no context, no overlap)
         self.kept_lines = 0 if self.summary else max(opts.before_context, opts.after_context)
         # -l and -q: the first match answers (unless --stats or --json count on)
@@ -165,7 +166,7 @@ class Windows:
     def _lines(self, window: bytes, end: int) -> int:
         """The line ends in window[:end]: with a NUL converted (standard input), a NUL is
         one too."""
-        ends = window.count(b"\n", 0, end)
+        ends = window.count(self.eol, 0, end)
         return ends + window.count(b"\0", 0, end) if self.binary is BinaryMode.CONVERT else ends
 
     def _kept(self, window: bytes) -> int:
@@ -175,7 +176,7 @@ class Windows:
         for _ in range(self.kept_lines):
             if start == 0:
                 break
-            start = window.rfind(b"\n", 0, start - 1) + 1
+            start = window.rfind(self.eol, 0, start - 1) + 1
         return start
 
 
@@ -215,9 +216,9 @@ def search_big_file(data: bytes, query: Query, opts: OutputOptions, binary: Bina
 
 def streams(query: Query, opts: OutputOptions) -> bool:
     """Whether standard input can be searched as it arrives under these options: in any
-    mode but -U (whose search rg runs on its input whole), --null-data and
-    --stop-on-nonmatch with -v (whose first run of lines rg looks for a read at a time)."""
-    return not (query.multiline or opts.null_data or (opts.stop_on_nonmatch and query.invert))
+    mode but -U (whose search rg runs on its input whole) and --stop-on-nonmatch with -v
+    (whose first run of lines rg looks for a read at a time)."""
+    return not (query.multiline or (opts.stop_on_nonmatch and query.invert))
 
 
 def search_stdin(
@@ -267,7 +268,7 @@ class _Stream:
                 rest = b"" if at_end else self.decode(_read_rest(self.fd), True)
                 return self._rest(self.pending + chunk + rest)
             self.pending += chunk
-            end = len(self.pending) if at_end else self.pending.rfind(b"\n") + 1
+            end = len(self.pending) if at_end else self.pending.rfind(self.windows.eol) + 1
             if end or at_end:
                 result, done, kept = self.windows.search(self.pending[:end], at_end)
                 self._report(result, done or at_end)
