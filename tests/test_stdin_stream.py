@@ -200,6 +200,31 @@ def test_stop_on_nonmatch_ends_before_the_input(tmp_path: Path, env: dict[str, s
         p.kill()
 
 
+@pytest.mark.parametrize("args", [["foo"], ["-n", "-B1", "foo"], ["-A1", "foo"],
+                                  ["-c", "foo"]], ids=" ".join)
+@pytest.mark.parametrize("rest", [b"\0\nbar\nfoo\n", b"\0\nbar\n", b"bar\n\0x\nfoo\n"],
+                         ids=["match-after", "no-match-after", "context-first"])
+def test_a_nul_in_a_later_read(tmp_path: Path, env: dict[str, str], args: list[str],
+                               rest: bytes) -> None:
+    """A NUL in a read after matches were printed: rg's note that the input is binary (and a
+    context break before it) follows them, as when rg reads the same pieces."""
+    outputs = []
+    for program in ([RG], TRIGREP):
+        p = subprocess.Popen([*program, "--line-buffered", *args], cwd=tmp_path, env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert p.stdin is not None and p.stdout is not None
+        try:
+            p.stdin.write(b"foo\n")
+            p.stdin.flush()
+            first = _readline(p.stdout) if args[0] != "-c" else b""
+            p.stdin.write(rest)
+            p.stdin.close()
+            outputs.append((normalise_timings(first + p.stdout.read()), p.wait(timeout=30)))
+        finally:
+            p.kill()
+    assert outputs[1] == outputs[0]
+
+
 @pytest.mark.parametrize("case", range(16))
 def test_a_nul_mid_stream_in_the_modes_that_count_on(tmp_path: Path, env: dict[str, str],
                                                      case: int) -> None:

@@ -244,9 +244,9 @@ class LineFormat(FileFormat):
     line_number: bool
     color: bool
     renders_in_windows = True
-    # The lines continue the file's lines printed before (standard input as it arrives):
-    # no heading again.
-    continued: bool = False
+    # The lines continue the file's lines printed before (standard input as it arrives): the
+    # number of the last of those and whether one was a match; no heading again.
+    continued: tuple[int, bool] | None = None
 
     @property
     def needs_spans(self) -> bool:
@@ -313,18 +313,19 @@ class LineFormat(FileFormat):
         # rg counts the match it stops at (and prints the break before it), not context.
         counted = result.events if cut is None else result.events[: cut + 1]
         has_match = any(e.is_match for e in counted)
-        binary_note = has_match and result.binary_offset is not None and not result.cut_short
+        last_line, matched_before = self.continued or (None, False)
+        binary_note = (has_match or matched_before) and result.binary_offset is not None and (
+            not result.cut_short)
         if not events and not binary_note:
             return None
         path = _paint(self.opts.shown_path(display_path), self._spec(self.opts.palette.path))
         link = self._link(display_path)
         chunks: list[bytes] = []
-        if self.heading and self.with_filename and events and not self.continued:
+        if self.heading and self.with_filename and events and self.continued is None:
             linked = path if link is None else link.at(1, 1) + path + hyperlink.END
             chunks.append(linked + (b"\0" if self.opts.null else self.term))
         lead = _Lead(path if self.with_filename and not self.heading else None, link)
         has_context = self.has_context
-        last_line = None
         opts = self.opts
         if not (self.needs_line_numbers or self.needs_spans or result.multiline
                 or opts.byte_offset or opts.trim or opts.max_columns or opts.passthru):
@@ -357,16 +358,12 @@ class LineFormat(FileFormat):
         return Rendered(lines, has_match, bool(events))
 
     def continued_output(self, display_path: str, result: FileResult, after_line: int,
-                         ) -> Rendered | None:
+                         matched: bool) -> Rendered | None:
         """The output of more lines of a file whose lines rendered so far ended at line
-        `after_line` (a file searched window by window, see trigrep.stream): no heading
-        again, and a context break before a gap."""
-        rendered = replace(self, continued=True).output(display_path, result)
-        shown = result.events[: result.text_cut]
-        if rendered is None or not (self.has_context and shown
-                                    and shown[0].line_number > after_line + 1):
-            return rendered
-        return rendered._replace(body=self.context_break + rendered.body)
+        `after_line`, a match among them if `matched` (a file searched window by window, see
+        trigrep.stream): no heading again, a context break before a gap, and once a NUL is
+        met, rg's note that the file matches even if the matches came before it."""
+        return replace(self, continued=(after_line, matched)).render(display_path, result)
 
     def _replaced(self, event: LineEvent) -> LineEvent:
         """-r: the event as rg prints it, each match replaced (context lines with -v hold
@@ -698,10 +695,11 @@ class StandardPrinter:
         self.bytes_printed += _printed_length(rendered.body, self.file_format.color)
         self.printed_any = self.printed_any or bool(rendered.body)
 
-    def more(self, display_path: str, result: FileResult, after_line: int) -> None:
+    def more(self, display_path: str, result: FileResult, after_line: int,
+             matched: bool) -> None:
         """More lines of the file printed last (standard input as it arrives), whose lines
-        printed so far ended at line `after_line`."""
-        rendered = self.file_format.continued_output(display_path, result, after_line)
+        printed so far ended at line `after_line`, a match among them if `matched`."""
+        rendered = self.file_format.continued_output(display_path, result, after_line, matched)
         if rendered is None:
             return
         self.matched = self.matched or rendered.has_match

@@ -200,7 +200,7 @@ def search_big_file(data: bytes, query: Query, opts: OutputOptions, binary: Bina
         at_end = end == len(data)
         result, done, kept = windows.search(data[start:end], at_end)
         rendered = fmt.output(display_path, result) if last_line is None else (
-            fmt.continued_output(display_path, result, last_line))
+            fmt.continued_output(display_path, result, last_line, has_match))
         if rendered is not None:
             bodies.append(rendered.body)
             has_match, has_lines = has_match or rendered.has_match, has_lines or rendered.has_lines
@@ -250,6 +250,7 @@ class _Stream:
         self.decode: Callable[[bytes, bool], bytes]  # -E's (see extract.text_decoder)
         self.pending = b""  # the window: the kept lines, then what is not searched yet
         self.printed_upto: int | None = None  # the last line printed (then, a heading)
+        self.printed_match = False  # a match among them (then, a NUL gets rg's note)
         # the search so far: what the summaries, --stats and --json's `end` report
         self.total = FileResult(binary_mode=windows.binary)
         opts = windows.opts
@@ -331,11 +332,12 @@ class _Stream:
                 printer.file(STDIN_PATH, total)
         elif result.events or result.binary_offset is not None:
             if self.printed_upto is not None and isinstance(printer, StandardPrinter):
-                printer.more(STDIN_PATH, result, self.printed_upto)
+                printer.more(STDIN_PATH, result, self.printed_upto, self.printed_match)
             else:
                 printer.file(STDIN_PATH, result)
             if result.events:
                 self.printed_upto = result.events[-1].line_number
+            self.printed_match = self.printed_match or result.has_match
         if self.flush is not None:
             self.flush.flush()
 
