@@ -225,6 +225,26 @@ def test_a_nul_in_a_later_read(tmp_path: Path, env: dict[str, str], args: list[s
     assert outputs[1] == outputs[0]
 
 
+def test_a_match_after_a_nul_ends_the_search(tmp_path: Path, env: dict[str, str]) -> None:
+    """As rg: the first match after a NUL ends the line output (with rg's note), the pipe
+    still open."""
+    outputs = []
+    for program in ([RG], TRIGREP):
+        p = subprocess.Popen([*program, "--line-buffered", "-n", "foo"], cwd=tmp_path, env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert p.stdin is not None and p.stdout is not None
+        try:
+            p.stdin.write(b"foo\n")
+            p.stdin.flush()
+            first = _readline(p.stdout)
+            p.stdin.write(b"\0\nbar\nfoo\n")
+            p.stdin.flush()
+            outputs.append((first, _readline(p.stdout), p.wait(timeout=30)))
+        finally:
+            p.kill()
+    assert outputs[1] == outputs[0]
+
+
 @pytest.mark.parametrize("case", range(16))
 def test_a_nul_mid_stream_in_the_modes_that_count_on(tmp_path: Path, env: dict[str, str],
                                                      case: int) -> None:

@@ -18,10 +18,9 @@ the window's line numbers and offsets. rg's line-by-line output only ever looks 
 so the lines are those of one search of the whole input.
 
 Whatever cannot be followed this way is searched as one buffer: for standard input (once the
-rest is read) -U (rg reads its input whole for it too), --stop-on-nonmatch with -v, a
-regular file, and in rg's line output (which stops at the first match after a NUL) what
-follows a NUL; for a big file, also --json, --stats, --passthru,
---null-data and the counting modes (see `windowed`).
+rest is read) -U (rg reads its input whole for it too), --stop-on-nonmatch with -v and a
+regular file; for a big file, also --json, --stats, --passthru, --null-data and the counting
+modes (see `windowed`).
 """
 
 from __future__ import annotations
@@ -254,24 +253,22 @@ class _Stream:
         # the search so far: what the summaries, --stats and --json's `end` report
         self.total = FileResult(binary_mode=windows.binary)
         opts = windows.opts
-        # rg's standard printer stops at the first match after a NUL: from it, the rest is
-        # searched as one buffer (so only the matches before it are printed)
+        # rg's standard printer stops at the first line it gets after the read that held a
+        # NUL (see `_cut_after_nul`)
         self.stops_at_nul = (windows.binary is not BinaryMode.TEXT and opts.mode == "lines"
                              and not opts.json)
+        self.nul_met = False
 
     def run(self) -> FileResult:
         raw = self._sniffed(self._read())
         self.decode, skipped = text_decoder(raw, self.codec)
         chunk, at_end = raw[skipped:], not raw
         while True:
-            chunk = self.decode(chunk, at_end)
-            if self.stops_at_nul and b"\0" in chunk:
-                rest = b"" if at_end else self.decode(_read_rest(self.fd), True)
-                return self._rest(self.pending + chunk + rest)
-            self.pending += chunk
+            self.pending += self.decode(chunk, at_end)
             end = len(self.pending) if at_end else self.pending.rfind(self.windows.eol) + 1
             if end or at_end:
                 result, done, kept = self.windows.search(self.pending[:end], at_end)
+                done = self._cut_after_nul(result) or done
                 self._report(result, done or at_end)
                 if done or at_end:
                     return self.total
@@ -307,12 +304,24 @@ class _Stream:
         return self.codec not in ("auto", "none") or (
             self.codec == "auto" and head[:2] in _UTF16_BOMS)
 
-    def _rest(self, data: bytes) -> FileResult:
-        """The rest (from the window on, as rg reads it) searched as one buffer: from a NUL
-        on, rg's binary handling decides."""
-        result = self.windows.search(data, True)[0]
-        self._report(result, True)
-        return self.total
+    def _cut_after_nul(self, result: FileResult) -> bool:
+        """Whether rg's line output ends with this window: at the first line the printer
+        gets after the read that held a NUL (which counts for --stats only if a match). The
+        search of the window that met the NUL finds that line if it holds it; past that
+        window, it is the first line found."""
+        if not self.stops_at_nul:
+            return False
+        if not self.nul_met:
+            self.nul_met = result.binary_offset is not None
+            return result.text_cut is not None
+        if not result.events:
+            return False
+        result.text_cut = 0
+        if self.windows.counts_to_cut:
+            first = result.events[0]
+            result.matched_lines = int(first.is_match)
+            result.matches = len(first.submatches) if first.is_match else 0
+        return True
 
     def _report(self, result: FileResult, last: bool) -> None:
         """Add a window's result to the total and print it: its new lines (or JSON
