@@ -778,6 +778,11 @@ CRLF_ARGS = [
     # `.` takes no `\r` under (?-R) either (rg strips it); --trim keeps the terminator's `\r`;
     # --stats needs the matches, so a -U match's lines end in CRLF
     ["(?-R)o.$"], ["-o", "(?-R)o.$"], ["--trim", ""], ["--stats", "-U", "foo$", "b.txt"],
+    # with `\A` or `\z`, rg checks each line alone, without a `\r\n` but with a lone `\n`:
+    # `\A` is no `^` after a lone `\r`, `\z` no `$`, and an empty match after a lone `\n`
+    # counts
+    ["-n", "\\Afoo"], ["-n", "o\\z"], ["-c", "\\Aq|^$"], ["-o", "\\B\\z"],
+    ["-v", "-n", "(?-m)^x"], ["-o", "-n", "(?-m)o$"], ["-r", "<$0>", "\\w\\z"],
 ]
 
 

@@ -123,6 +123,9 @@ PATTERNS = [
     r"o\r",
     r"(?R)e$",
     r"(?R).",
+    # Text anchors are the edges of a line without its `\n`, whatever `(?R)` says.
+    r"(?R)\Acarriage",
+    r"(?R)lone\z",
     "carriage$",
     r"\.",
     r"[]a]",

@@ -1,7 +1,8 @@
 """Turn rg's pattern flags (MatchOptions) into one compiled regex plus a trigram plan.
 
 The regex runs over a whole file buffer and finds exactly the matches rg finds line by line:
-`^`/`$` (and `\\A`/`\\z`) are line anchors and nothing matches `\\n` unless -U (multiline).
+`^`/`$` (and `\\A`/`\\z`: see `LineVerified`) are line anchors and nothing matches `\\n` unless -U
+(multiline).
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ class Query:
     multi-line for its anchors alone), so a search can stop at any line end.
     `source` is the emitted Rust pattern (for debugging and error messages). `crlf`
     (--crlf): a line's terminator is its `\r\n`, if it has one. `eol` ends lines: `\n`, or
-    NUL with --null-data, where `line_regex` finds the lines that match as rg finds them (see
-    `LineVerified` and `FromPosition`; else it is `regex`).
+    NUL with --null-data, where (and with --crlf and a text anchor) `line_regex` finds the
+    lines that match as rg finds them (see `LineVerified` and `FromPosition`; else it is
+    `regex`).
     """
 
     regex: rurex.Pattern
@@ -95,15 +97,23 @@ class Query:
 
 
 class LineVerified:
-    r"""--null-data: the first line matching from a line start on, as rg searches such lines:
-    one at a time, without its NUL, so `^`, `$`, `\A` and `\z` hold at its ends (a search of
-    the whole buffer would see the NULs around it). `prefilter`, the regex without those
-    anchors, matches wherever the regex does and finds the lines worth that check; nothing
-    else looks across a NUL, which `\b` sees as it sees a text's edge."""
+    r"""The first line matching from a line start on, as rg's slow path searches lines: one
+    at a time, without its terminator, so `\A` and `\z` (with --null-data `^` and `$` too)
+    hold at its ends (a search of the whole buffer would see the terminators around it).
+    Lines end in NUL (--null-data), or in `\n` with `crlf` (--crlf), where only a `\r\n` is
+    taken off (lines::without_terminator): a line ending in a lone `\n` is searched with it,
+    so an empty match after it (`\z`, `^$`) is one of that line's. `prefilter`, the regex
+    without those anchors, matches in every line the regex does (nothing else looks across
+    a terminator, which `\b` sees as it sees a text's edge; with `crlf`, also at the `\n`
+    of a lone-`\n` line when the regex matches after it) and finds the lines worth that
+    check."""
 
-    def __init__(self, exact: rurex.Pattern, prefilter: rurex.Pattern) -> None:
+    def __init__(self, exact: rurex.Pattern, prefilter: rurex.Pattern, crlf: bool = False
+                 ) -> None:
         self.exact = exact
         self.prefilter = prefilter
+        self.crlf = crlf
+        self.eol = b"\n" if crlf else b"\0"
 
     def search(self, data: bytes, pos: int = 0, end: int | None = None) -> rurex.Match | None:
         """A match of the prefilter in the first line from `pos` (a line start) up to `end`
@@ -113,13 +123,24 @@ class LineVerified:
             m = self.prefilter.search(data, pos, end)
             if m is None:
                 return None
-            line_start = data.rfind(b"\0", 0, m.start()) + 1
-            line_end = data.find(b"\0", m.start(), end)
+            line_start = data.rfind(self.eol, 0, m.start()) + 1
+            line_end = data.find(self.eol, m.start(), end)
             line_end = end if line_end < 0 else line_end
-            if self.exact.search(data[line_start:line_end]) is not None:
+            haystack = data[line_start : self._searched_end(data, line_start, line_end, end)]
+            if self.exact.search(haystack) is not None:
                 return m
             pos = line_end + 1
         return None
+
+    def _searched_end(self, data: bytes, line_start: int, line_end: int, end: int) -> int:
+        """Where rg's haystack for the line from `line_start` to its terminator at `line_end`
+        (or to `end`, without one) ends: before the terminator, or with `crlf`, before a
+        `\r\n` and after a lone `\n`."""
+        if not self.crlf or line_end == end:
+            return line_end
+        if line_end > line_start and data[line_end - 1] == 0x0D:
+            return line_end - 1
+        return line_end + 1
 
 
 class FromPosition:
@@ -188,7 +209,8 @@ def _plain_literal(node: Node) -> bytes | None:
     return b"".join(bytes([c.cp]) if c.is_byte else chr(c.cp).encode() for c in chars)
 
 
-_ANCHORS = frozenset({"line_start", "line_end", "text_start", "text_end"})
+_TEXT_ANCHORS = frozenset({"text_start", "text_end"})
+_ANCHORS = frozenset({"line_start", "line_end"}) | _TEXT_ANCHORS
 _NEWLINE = 0x0A
 
 
@@ -234,6 +256,16 @@ def _without_anchors(node: Node) -> Node:
         case Concat(items=items) | Alt(items=items):
             return dataclasses.replace(node, items=tuple(map(_without_anchors, items)))
     return node
+
+
+def _crlf_prefilter(node: Node, regex: rurex.Pattern) -> str:
+    r"""--crlf, a regex with text anchors: LineVerified's prefilter. When the regex matches
+    after a lone `\n` ending a line (what follows it is the end of rg's haystack, whatever
+    the line), the prefilter also matches that line's `\n` (and the char before it)."""
+    relaxed = emit(_without_anchors(node), False, crlf=True)
+    if regex.search(b"\n", 1) is None:
+        return relaxed
+    return f"{relaxed}|(?-u:[^\\r])\\n|(?m:^)\\n"
 
 
 def _look_kinds(node: Node) -> set[str]:
@@ -315,6 +347,8 @@ def compile_query(opts: MatchOptions) -> Query:
         else:
             relaxed = emit(_without_anchors(node), opts.multiline, null_data=True)
             line_regex = LineVerified(regex, _compile(relaxed))
+    elif opts.crlf and not multiline and kinds & _TEXT_ANCHORS:
+        line_regex = LineVerified(regex, _compile(_crlf_prefilter(node, regex)), crlf=True)
     return Query(
         regex, plan, opts.invert_match, multiline, matches_empty, literal, restart_sensitive,
         multiline and not can_match_newline(node, anchors=False), source, required, opts.crlf,

@@ -4,7 +4,7 @@ Every flag-dependent leaf carries its own scoped flags (`(?i:..)`, `(?-u:..)`), 
 never needs rurex-unsupported mid-pattern flags, every repetition operand is a group (rurex
 rejects `a**`), captures become `(?:..)` (unless -r asks for them), and, unless multiline,
 nothing can match `\\n` and `\\A`/`\\z`/`(?-m)^` act at line boundaries (the whole file buffer
-is searched at once).
+is searched at once; with --crlf or --null-data they stay, see `_look`).
 """
 
 from __future__ import annotations
@@ -122,11 +122,13 @@ def _dot(dot: Dot, ends: str) -> str:
 
 def _look(look: Look, ends: str) -> str:
     kind = look.kind
-    # rg runs the regex on one line at a time: text edges are line edges (a NUL-terminated
-    # line is searched alone, see query.LineVerified: its text anchors stay)
-    if "\n" in ends:
-        kind = {"text_start": "line_start", "text_end": "line_end"}.get(kind, kind)
     if kind in ("text_start", "text_end"):
+        # rg runs the regex on one line at a time, without its `\n`: text edges are the
+        # edges of `\n` lines, whatever `(?R)` says. A line that ends in NUL or, with
+        # --crlf, in `\r\n` or a lone `\n` is searched alone (see query.LineVerified): its
+        # text anchors stay.
+        if ends == "\n":
+            return "(?m:^)" if kind == "text_start" else "(?m:$)"
         return r"\A" if kind == "text_start" else r"\z"
     if kind in ("line_start", "line_end"):
         anchor = "^" if kind == "line_start" else "$"
