@@ -356,6 +356,15 @@ def test_globs_see_the_walked_path_without_two_leading_dot_slashes(
             same_as_rg(tmp_path, WalkOptions(globs=[glob]), [path])
 
 
+def test_crlf_line_ends_before_an_escaped_trailing_space(tmp_path: Path, home: Path) -> None:
+    """rg reads an ignore file's lines without `\\r\\n`: `a\\ ` keeps its escaped space (a
+    `\\r` alone, at the end of the file, is trailing whitespace)."""
+    make_tree(tmp_path, ["a ", "a", "b  ", "c"])
+    for text in [b"a\\ \r\nc\r\n", b"b\\ \\ \r\n", b"a\\ \r"]:
+        (tmp_path / ".ignore").write_bytes(text)
+        same_as_rg(tmp_path)
+
+
 def test_a_bom_is_part_of_the_first_pattern(tmp_path: Path, home: Path) -> None:
     """rg 14.1 reads an ignore file's UTF-8 BOM as the start of its first pattern (git
     would drop it), which then never matches."""

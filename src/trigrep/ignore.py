@@ -378,7 +378,10 @@ def read_ignore_file(
     # matches), where git would drop it.
     lines = []
     not_utf8 = None
-    for number, raw in enumerate(data.split(b"\n"), 1):
+    raw_lines = data.split(b"\n")
+    for number, raw in enumerate(raw_lines, 1):
+        if number < len(raw_lines):  # rg reads lines without their `\n` or `\r\n`, so a
+            raw = raw.removesuffix(b"\r")  # `\r` never ends one ending in an escaped space
         try:
             lines.append(raw.decode("utf-8"))
         except UnicodeDecodeError:
