@@ -427,6 +427,16 @@ def test_sorted_by_a_stat_field_or_in_reverse(basic: Path, sort_by: str, reverse
     same_as_rg(basic, opts, ["sub", "a", "a-c", "a.txt"])
 
 
+def test_sortr_path_compares_paths_as_rust_does(tmp_path: Path) -> None:
+    """--sortr path orders paths as Rust's Path does: by components, where `.` past the start
+    and empty parts are none, and `/`, a leading `.` and `..` come before any name."""
+    make_tree(tmp_path, ["a/x", "a.txt", "#h", "ab", ".h/q", "Foo"])
+    opts = WalkOptions(sort_by="path", sort_reverse=True)
+    for paths in [["./.h/q", "././Foo"], [f"{tmp_path}/.", f"{tmp_path}/a.txt"],
+                  ["./a.txt", "#h", f"../{tmp_path.name}/ab"], [".//a.txt", "a//x", "./a/x"]]:
+        same_as_rg(tmp_path, opts, paths)
+
+
 @pytest.mark.parametrize(("sort_by", "reverse"), [("modified", False), ("modified", True),
                                                   ("accessed", False), ("accessed", True)])
 def test_equal_stat_times_keep_the_directories_order(

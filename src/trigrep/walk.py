@@ -202,12 +202,24 @@ def walk(
 _SORT_FIELDS = {"modified": "st_mtime_ns", "accessed": "st_atime_ns", "created": ""}
 
 
+def _components(path: bytes) -> list[tuple[int, bytes]]:
+    """The key Rust's Path ordering compares: its components, `/` first, then a leading `.`,
+    then `..`, then names (by bytes); an empty part or a `.` past the start is none."""
+    key = [(0, b"")] if path.startswith(b"/") else []
+    for i, part in enumerate(path.split(b"/")):
+        if part == b".." or (part == b"." and i == 0):
+            key.append((1 if part == b"." else 2, b""))
+        elif part and part != b".":
+            key.append((3, part))
+    return key
+
+
 def _sorted(entries: Iterable[FileEntry], opts: WalkOptions) -> list[FileEntry]:
     """--sort modified/accessed/created (`opts.sort_by`), or any --sortr: the files of all
     paths ordered by that key (a path compared part by part), as rg does (a stable sort of the
     walks of all the paths, in their order; a time the system cannot give sorts first)."""
     if opts.sort_by == "path":
-        return sorted(entries, key=lambda entry: os.fsencode(entry.display).split(b"/"),
+        return sorted(entries, key=lambda entry: _components(os.fsencode(entry.display)),
                       reverse=opts.sort_reverse)
     field = _SORT_FIELDS[opts.sort_by]
 
