@@ -783,6 +783,7 @@ CRLF_ARGS = [
     # counts
     ["-n", "\\Afoo"], ["-n", "o\\z"], ["-c", "\\Aq|^$"], ["-o", "\\B\\z"],
     ["-v", "-n", "(?-m)^x"], ["-o", "-n", "(?-m)o$"], ["-r", "<$0>", "\\w\\z"],
+    ["--json", "-m1", "-v", "o\\z", "b.txt"],
 ]
 
 
@@ -1046,6 +1047,10 @@ MODE_AND_IGNORE_CASES = [
     ({}, ["--color", "always", "--stats", "foo", "a.txt"]),
     ({}, ["--color", "always", "--hyperlink-format", "vscode", "--stats", "--heading", "foo"]),
     ({}, ["-m1", "-a", "--stats", "foo", "a.txt"]), ({}, ["-m1", "-a", "--json", "foo", "a.txt"]),
+    # ... and with a text anchor, where rg checks lines one at a time, up to the last line -m
+    # printed (-v: not to the next match)
+    ({"a.txt": b"bar\nfoo\nbaz\n"}, ["-m1", "-v", "--stats", "\\Afoo", "a.txt"]),
+    ({"a.txt": b"ax\nb\nax\n"}, ["-m1", "-v", "--json", "x\\z", "a.txt"]),
     # -m0 compiles nothing: a bad pattern with -r is no error.
     ({}, ["-m", "0", "-r", "X", "("]),
     # An error above the path searched: --files and -q; --no-ignore-parent still reads the

@@ -80,16 +80,19 @@ class Query:
     crlf: bool = False
     eol: bytes = b"\n"
     line_regex: rurex.Pattern | LineVerified | FromPosition | None = None
-    # rg checks each line alone (its slow path): lines end in NUL, and the regex has a line
-    # terminator set (no -U; no `\A`, `\z`: they unset it)
+    # rg checks each line alone (its slow path; no -U): the regex has no line terminator set
+    # (`\A`, `\z` unset it), or it has one and lines end in NUL
     slow_lines: bool = False
 
     @property
     def inverted_lines_bare(self) -> bool:
         """No line found without a match (-v) holds one the printer shows; not so with
         --null-data -U searching line by line, where `$` before a NUL matched nothing in the
-        rest of the buffer but does at the end of the line the printer searches."""
-        return self.invert and not isinstance(self.line_regex, FromPosition)
+        rest of the buffer but does at the end of the line the printer searches, nor with
+        --crlf and a text anchor, where the printer takes a lone `\n` off (`o\\z`)."""
+        regex = self.line_regex
+        return self.invert and not (
+            isinstance(regex, FromPosition) or (isinstance(regex, LineVerified) and regex.crlf))
 
     def __post_init__(self) -> None:
         if self.line_regex is None:
@@ -353,7 +356,7 @@ def compile_query(opts: MatchOptions) -> Query:
         regex, plan, opts.invert_match, multiline, matches_empty, literal, restart_sensitive,
         multiline and not can_match_newline(node, anchors=False), source, required, opts.crlf,
         b"\0" if opts.null_data else b"\n", line_regex,
-        opts.null_data and not opts.multiline and not kinds & {"text_start", "text_end"},
+        not opts.multiline and opts.null_data != bool(kinds & _TEXT_ANCHORS),
     )
 
 
