@@ -36,13 +36,13 @@ if TYPE_CHECKING:
 
 # When this many files (or this share of the index) changed since the build, refresh it.
 REFRESH_MIN_STALE = 200
+REFRESH_STALE_SHARE = 0.02
 # A tree indexed with fewer files and bytes than these is searched without its index by a
 # process that would open the index for one search (the CLI without a daemon);
 # TRIGREP_SCAN_SMALL: another file count, or "off".
 SCAN_SMALL_ENV = "TRIGREP_SCAN_SMALL"
 SCAN_MAX_FILES = 1_000
 SCAN_MAX_BYTES = 16 << 20
-REFRESH_STALE_SHARE = 0.02
 
 
 class WarmTree(Protocol):
