@@ -199,7 +199,8 @@ def walk(
     return iter(Walker(paths, opts, on_error, on_warning, path_order=path_order))
 
 
-_SORT_FIELDS = {"modified": "st_mtime_ns", "accessed": "st_atime_ns", "created": ""}
+_SORT_FIELDS = {"modified": "st_mtime_ns", "accessed": "st_atime_ns"}  # ("created": statx)
+_TIME_SORTS = frozenset((*_SORT_FIELDS, "created"))
 
 
 def _components(path: bytes) -> list[tuple[int, bytes]]:
@@ -221,11 +222,11 @@ def _sorted(entries: Iterable[FileEntry], opts: WalkOptions) -> list[FileEntry]:
     if opts.sort_by == "path":
         return sorted(entries, key=lambda entry: _components(os.fsencode(entry.display)),
                       reverse=opts.sort_reverse)
-    field = _SORT_FIELDS[opts.sort_by]
+    field = _SORT_FIELDS.get(opts.sort_by)
 
     def key(entry: FileEntry) -> int:
         try:
-            return getattr(entry.stat(), field) if field else birth_time_ns(entry.path)
+            return birth_time_ns(entry.path) if field is None else getattr(entry.stat(), field)
         except OSError:
             return 0  # gone since the walk: its search reports it
 
@@ -409,7 +410,7 @@ class Walker:
         self.paths = list(paths)
         # --sort modified/accessed: rg's stable sort keeps its walk's order among files with
         # the same time, and that walk lists each directory in the order the OS lists it.
-        self._sort_key = (_by_path if path_order else None if opts.sort_by in _SORT_FIELDS
+        self._sort_key = (_by_path if path_order else None if opts.sort_by in _TIME_SORTS
                           else _by_name)
         self._on_directory = on_directory  # told each directory listed, so a watcher knows them
         # told each file or directory left out below a root, (path, is_dir, ignored): ignored
