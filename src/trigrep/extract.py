@@ -92,9 +92,14 @@ def transcodes(path: str, codec: str) -> bool:
         return codec != "none"
     try:
         with open(path, "rb") as f:
-            return f.read(2) in _UTF16_BOMS
+            return transcodes_text(f.read(2), codec)
     except OSError:
         return False
+
+
+def transcodes_text(head: bytes, codec: str) -> bool:
+    """Whether rg reads bytes that start with `head` through a decoder (see `transcodes`)."""
+    return codec not in ("auto", "none") or (codec == "auto" and head[:2] in _UTF16_BOMS)
 
 
 # rg's transcoder (encoding_rs_io) fills its buffer with this much of the file at a time.
@@ -107,24 +112,17 @@ def transcoder_fills(raw: bytes, codec: str) -> tuple[int, ...]:
     meets a NUL in pieces of about 8 KiB of the file, not 64 KiB). Empty when rg reads the
     file as it is. The first fill is the file's first 3 bytes (what rg peeked at for a BOM,
     the BOM left out), then TRANSCODER_BUFFER bytes each."""
-    bom16 = _UTF16_BOMS.get(raw[:2])
-    if bom16 is None and (codec in ("auto", "none") or raw.startswith(_UTF8_BOM)):
+    if not transcodes_text(raw, codec) or (
+            raw.startswith(_UTF8_BOM) and raw[:2] not in _UTF16_BOMS):
         return ()
-    codec = bom16 or codec
-    skip = 2 if bom16 else 0
-    bom = _BOMS_OF_UTF16.get(codec, b"")
-    if bom and raw[skip : skip + len(bom)] == bom:  # (its decoder drops one BOM more)
-        skip += len(bom)
-    from trigrep.whatwg import decoder as make_decoder
-
-    decoder = make_decoder(codec, skip)
+    decode, skip = text_decoder(raw, codec)
     fills = []
     out = 0
     start = skip
     ends = range(3, len(raw) + TRANSCODER_BUFFER, TRANSCODER_BUFFER)
     for end in ends:
         end = min(end, len(raw))
-        out += len(decoder.decode(raw[start:end], end == len(raw)).encode("utf-8"))
+        out += len(decode(raw[start:end], end == len(raw)))
         fills.append(out)
         start = max(end, skip)
         if end == len(raw):

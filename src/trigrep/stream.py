@@ -31,7 +31,7 @@ import stat
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from trigrep.extract import decoded, text_decoder
+from trigrep.extract import decoded, text_decoder, transcodes_text
 from trigrep.printer import JsonPrinter, LineFormat, StandardPrinter
 from trigrep.searcher import (
     BOM_PEEK,
@@ -58,7 +58,6 @@ STDIN_PATH = "<stdin>"
 READ_SIZE = 64 << 10
 WINDOW_BYTES = 4 << 20
 FILE_WINDOW = 1 << 20  # (a window's events take many times its size)
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _SNIFFED = 6  # the bytes that tell the BOMs rg's decoder drops (see extract.text_decoder)
 
 
@@ -293,16 +292,10 @@ class _Stream:
         """The first chunk, read on until rg's decoder can tell its BOMs: 3 bytes, as rg's
         BOM sniffer, or 6 when it transcodes (a BOM can follow a UTF-8 one)."""
         while 0 < len(chunk) < _SNIFFED and (
-                len(chunk) < BOM_PEEK or self._transcodes(chunk)) and (
+                len(chunk) < BOM_PEEK or transcodes_text(chunk, self.codec)) and (
                 more := os.read(self.fd, READ_SIZE)):
             chunk += more
         return chunk
-
-    def _transcodes(self, head: bytes) -> bool:
-        """rg reads standard input starting with `head` through a decoder (-E, or UTF-16
-        with a BOM)."""
-        return self.codec not in ("auto", "none") or (
-            self.codec == "auto" and head[:2] in _UTF16_BOMS)
 
     def _cut_after_nul(self, result: FileResult) -> bool:
         """Whether rg's line output ends with this window: at the first line the printer
