@@ -40,6 +40,11 @@ class MatchOptions:
     # (the CLI also sets `text`, as rg: no NUL is binary)
     null_data: bool = False
 
+    @property
+    def eol(self) -> bytes:
+        """What ends the lines searched."""
+        return b"\0" if self.null_data else b"\n"
+
 
 MmapChoice = Literal["auto", "always", "never"]
 

@@ -246,7 +246,7 @@ def can_match_newline(node: Node, anchors: bool = True, eol: int = _NEWLINE) -> 
 
 def _across_lines(node: Node, opts: MatchOptions) -> bool:
     """-U searches across lines (see `can_match_newline`)."""
-    return opts.multiline and can_match_newline(node, eol=0 if opts.null_data else _NEWLINE)
+    return opts.multiline and can_match_newline(node, eol=opts.eol[0])
 
 
 def _without_anchors(node: Node) -> Node:
@@ -355,7 +355,7 @@ def compile_query(opts: MatchOptions) -> Query:
     return Query(
         regex, plan, opts.invert_match, multiline, matches_empty, literal, restart_sensitive,
         multiline and not can_match_newline(node, anchors=False), source, required, opts.crlf,
-        b"\0" if opts.null_data else b"\n", line_regex,
+        opts.eol, line_regex,
         not opts.multiline and opts.null_data != bool(kinds & _TEXT_ANCHORS),
     )
 
@@ -366,4 +366,4 @@ def compile_replacer(opts: MatchOptions, template: bytes) -> Replacer:
     capturing = _compile(
         emit(node, opts.multiline, captures=True, crlf=opts.crlf, null_data=opts.null_data))
     return Replacer(capturing, capture_names(node), template, _across_lines(node, opts),
-                    opts.crlf, b"\0" if opts.null_data else b"\n")
+                    opts.crlf, opts.eol)
