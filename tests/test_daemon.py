@@ -352,15 +352,23 @@ def test_global_excludes_with_a_path_match_what_the_search_walks(
         tree: Path, daemon: Daemon) -> None:
     """rg matches git's global excludes against the paths its walk shows, relative to the
     cwd: `/src/deep` ignores src/deep from the root but not from src/ (where `/deep` does),
-    nor when the root is named by its absolute path."""
+    nor when the root is named by its absolute path. The daemon's cache, walked as seen from
+    the root, serves the searches that show paths as from there; the others walk."""
     home = Path(daemon.env["HOME"])
+    from_root = [(["--files"], tree), (["-l", "foo"], tree), (["-l", "foo", "./src/"], tree),
+                 (["-l", "foo", "src", "-g", "*.c"], tree), (["--files", "."], tree)]
+    elsewhere = [(["--files"], tree / "src"), (["foo", ".."], tree / "src"),
+                 (["-l", "foo", str(tree)], tree), (["--files", "deep"], tree / "src")]
     # (`**/tree/src/main.c` matched the cache's absolute path: files rg searches went missing)
-    for patterns in ["/src/deep\n", "/deep\n", "src/*.py\n", "*.md\n",
-                     f"**/{tree.name}/src/main.c\n"]:
+    for patterns in ["/src/deep\n", "/deep\n", "src/*.py\n", "*.md\n", "/src/deep/\n", "/*.c\n",
+                     f"**/{tree.name}/src/main.c\n", "/src/*\n!/src/deep\n"]:
         _write(home / ".config" / "git" / "ignore", patterns)
-        for args, cwd in [(["--files"], tree), (["-l", "foo"], tree), (["--files"], tree / "src"),
-                          (["foo", ".."], tree / "src"), (["-l", "foo", str(tree)], tree)]:
+        by_name = patterns == "*.md\n"
+        for args, cwd in from_root + elsewhere:
+            before = daemon.warm_searches()
             assert_like_rg(tree, daemon.env, args, cwd)
+            served = daemon.warm_searches() - before
+            assert served == (by_name or (args, cwd) in from_root), (patterns, args, cwd)
 
 
 def _hog_inotify_instances() -> list:

@@ -406,8 +406,13 @@ class Walker:
         descend: Callable[[bytes], bool] | None = None,
         *,
         path_order: bool = False,
+        seen_from: bytes | None = None,
     ) -> None:
         self.paths = list(paths)
+        # git's global excludes and --ignore-file see the walked paths relative to the cwd;
+        # an absolute `seen_from` makes them see an absolute path relative to it instead
+        # (a daemon's cache of its root, as a search run there would see it)
+        self._seen_from = seen_from
         # --sort modified/accessed: rg's stable sort keeps its walk's order among files with
         # the same time, and that walk lists each directory in the order the OS lists it.
         self._sort_key = (_by_path if path_order else None if opts.sort_by in _TIME_SORTS
@@ -563,6 +568,9 @@ class Walker:
         # walked path minus a leading `./` (twice: its walker strips one, the matcher another),
         # then minus a leading `/` (`/a/b/x` is `a/b/x`).
         prefix = root if root.endswith(b"/") else root + b"/"
+        if self._seen_from is not None:
+            base = self._seen_from.rstrip(b"/") + b"/"
+            prefix = prefix[len(base) :] if prefix.startswith(base) else prefix
         prefix = prefix.removeprefix(b"./").removeprefix(b"./").removeprefix(b"/")
         if self._global is not None:
             rules = rules.with_source(_GLOBAL, self._global, prefix)

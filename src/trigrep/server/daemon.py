@@ -125,6 +125,14 @@ def _subtree_range(keys: list[Key], directory: Key) -> tuple[int, int]:
     return lo, hi
 
 
+def _seen_as_cached(shown: str, rel: str) -> bool:
+    """Whether git's global excludes see the files of a search shown from `shown` as the
+    cache's walk saw those of `rel` (from the root): rg matches them against the shown path
+    minus a leading `./`, twice, and a leading `/`, as walk.Walker does."""
+    seen = os.path.join(shown, "").removeprefix("./").removeprefix("./").removeprefix("/")
+    return seen == os.path.join(rel, "").removeprefix("/")
+
+
 def _is_below(rel: str, directory: str) -> bool:
     return not directory or rel == directory or rel.startswith(directory + "/")
 
@@ -207,8 +215,9 @@ class ServedTree:
         # The stat of each rule file outside the tree (see `rule_files_outside`) at the walk.
         self._rules_elsewhere: set[bytes] = set()  # see `_outside_rules`
         self._outside_rules = _outside_rules(root)
-        # False when git's global excludes hold a pattern the walk from the root (absolute
-        # paths) decides differently from a search's walk (cwd-relative paths): searches walk.
+        # False when git's global excludes hold a pattern a search's walk decides by the
+        # paths it shows (relative to its cwd): the cache, walked as seen from the root, then
+        # serves only searches whose paths are shown as from the root (see `_seen_as_cached`).
         self._global_by_name = True
         self._markers_seen: set[str] = set()
         self._marker_ids = itertools.count()
@@ -486,7 +495,8 @@ class ServedTree:
         # rules that let the walk descend into it has changed: walking it alone is the same.
         if os.path.isdir(absolute):
             walker = Walker([absolute], WalkOptions(), on_directory=walked_dirs.append,
-                            on_skipped=on_skipped, descend=descend)
+                            on_skipped=on_skipped, descend=descend,
+                            seen_from=os.fsencode(self.root))
             for entry in walker:
                 rel = entry.path[len(self.prefix) :]
                 with contextlib.suppress(OSError):  # vanished already: its event will follow
@@ -597,8 +607,10 @@ class ServedTree:
         self.sync()
         with self._lock:
             self._apply_changes()
-            if rel not in self._dirs or not self._global_by_name:
+            if rel not in self._dirs:
                 return None  # e.g. a hidden or ignored directory named explicitly
+            if not (self._global_by_name or _seen_as_cached(shown, rel)):
+                return None
             unlisted = [d for d in self._unlisted if _is_below(d, rel)]
             if unlisted:  # the search walks, to report them as rg does; listed again next
                 self._relisted_dirs.update(d.rpartition("/")[0] for d in unlisted)
