@@ -28,7 +28,6 @@ BUFFER_CAPACITY = 64 * 1024
 # rg's first read of a stream returns just the bytes its BOM sniffer peeked at (3), so the
 # lines those bytes complete are searched before a NUL later in the first 64 KiB is seen.
 BOM_PEEK = 3
-NUL = 0
 # When rg's search stops early (-l, -q, -m), it closes a -z program's output and reports the
 # program's failure only if the program failed on its own rather than of the closed pipe:
 # sure when it wrote no more than this (gzip's write size), a race above, taken as "no".

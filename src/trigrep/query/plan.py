@@ -61,13 +61,10 @@ _ASCII_ORBIT_EXTRAS = {"k": "\u212a", "s": "\u017f"}
 _EXTRA_TO_ASCII = {extra: letter for letter, extra in _ASCII_ORBIT_EXTRAS.items()}
 
 
-def _string_trigrams(data: bytes) -> set[int]:
-    return {(data[i] << 16) | (data[i + 1] << 8) | data[i + 2] for i in range(len(data) - 2)}
-
-
 def trigrams_of(data: bytes) -> set[int]:
-    """Reference (slow, pure Python) trigram set of file content, as the index stores it."""
-    return _string_trigrams(data)
+    """The trigrams of a string, as the index stores those of file content (pure Python:
+    for the planner's short literals, and the tests' reference)."""
+    return {(data[i] << 16) | (data[i + 1] << 8) | data[i + 2] for i in range(len(data) - 2)}
 
 
 def evaluate(plan: TrigramQuery, trigrams: set[int] | frozenset[int]) -> bool:
@@ -128,7 +125,7 @@ def strings_query(strings: frozenset[bytes]) -> TrigramQuery:
     shorter than a trigram, NONE for no strings at all)."""
     alternatives = []
     for s in strings:
-        trigrams = _string_trigrams(s)
+        trigrams = trigrams_of(s)
         if not trigrams:
             return ALL
         alternatives.append(TrigramQuery("and", frozenset(trigrams)))
