@@ -1458,7 +1458,7 @@ def test_a_small_tree_is_searched_without_its_index(
         (tmp_path / f"f{i}.txt").write_bytes(b"foo\nbar\n" if i % 2 else b"bar\n")
     env = {k: v for k, v in env.items() if k != "TRIGREP_SCAN_SMALL"}
     env["TRIGREP_NO_DAEMON"] = "1"
-    _trigrep(["foo"], tmp_path, env)  # builds the index
+    _trigrep(["index"], tmp_path, env)
     if setting is not None:
         env["TRIGREP_SCAN_SMALL"] = setting
     code = ("import sys; from trigrep.cli import main; code = main(['-n', 'foo']); "
@@ -1467,6 +1467,24 @@ def test_a_small_tree_is_searched_without_its_index(
     want = _rg(["-n", "foo"], tmp_path, env)
     assert (got.out, got.code) == (want.out, want.code)
     assert got.err == str(planned).encode()
+
+
+def test_a_small_tree_gets_an_index_once_a_search_walks_enough_files(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """The CLI would read a small tree's files rather than use an index: its searches build
+    none (TRIGREP_SCAN_SMALL: a file count), until one walks that many files."""
+    from trigrep.index import IndexReader
+
+    env = {**env, "TRIGREP_NO_DAEMON": "1", "TRIGREP_SCAN_SMALL": "3"}
+    for i in range(2):
+        (tmp_path / f"f{i}.txt").write_bytes(b"foo\n")
+    assert_same(["-n", "foo"], tmp_path, env)
+    assert_same(["-c", "foo", "f0.txt"], tmp_path, env)
+    assert not (tmp_path / ".trigrep").exists()
+    (tmp_path / "f2.txt").write_bytes(b"bar\nfoo\n")
+    assert_same(["-n", "foo"], tmp_path, env)
+    assert IndexReader.open(str(tmp_path)).stats().files == 3
 
 
 def test_a_small_tree_that_grew_gets_its_index_refreshed(
@@ -1479,7 +1497,7 @@ def test_a_small_tree_that_grew_gets_its_index_refreshed(
     env = {k: v for k, v in env.items() if k != "TRIGREP_SCAN_SMALL"}
     env["TRIGREP_NO_DAEMON"] = "1"
     (tmp_path / "a.txt").write_bytes(b"foo\n")
-    _trigrep(["foo"], tmp_path, env)  # builds the index
+    _trigrep(["index"], tmp_path, env)
     for i in range(300):
         (tmp_path / f"new{i}.txt").write_bytes(b"foo\n" if i % 3 else b"bar\n")
     assert_same(["-c", "foo"], tmp_path, env)

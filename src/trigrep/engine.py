@@ -9,6 +9,8 @@ what rg prints at that moment.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import subprocess
 import sys
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from trigrep.console import Console
 from trigrep.errors import Error, IndexVersionError
 from trigrep.extract import Preprocessor, is_decompressed
-from trigrep.index import Candidates, IndexEntry, IndexReader, IndexStats, find_index_root
+from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
 from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
@@ -175,16 +177,46 @@ def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
     return IndexReader.open(root)
 
 
-def _scanned_faster(stats: IndexStats) -> bool:
-    """Whether a process that has not planned a search yet is done sooner reading every file
-    of this index's tree than planning: a plan first loads numpy (about 40 ms here, the
-    time to read and search some 2,000 small files), and checks each walked file's stat
-    against the index. Trees this small get no daemon either (see AUTO_SERVE_MIN_FILES)."""
+def _scan_limits() -> tuple[int, int] | None:
+    """The file count and bytes from which a tree is planned rather than read (see
+    `_scanned_faster`); None: always planned (TRIGREP_SCAN_SMALL=off)."""
     setting = os.environ.get(SCAN_SMALL_ENV, "")
     if setting == "off":
-        return False
-    max_files = int(setting) if setting.isdigit() else SCAN_MAX_FILES
-    return stats.files < max_files and stats.bytes < SCAN_MAX_BYTES
+        return None
+    return int(setting) if setting.isdigit() else SCAN_MAX_FILES, SCAN_MAX_BYTES
+
+
+def _scanned_faster(files: int, size: int) -> bool:
+    """Whether a process that has not planned a search yet is done sooner reading every file
+    of a tree of `files` files and `size` bytes than planning: a plan first loads numpy
+    (about 40 ms here, the time to read and search some 2,000 small files), and checks each
+    walked file's stat against the index. Trees this small get no daemon either (see
+    AUTO_SERVE_MIN_FILES), nor an index (see `_small_walk`)."""
+    limits = _scan_limits()
+    return limits is not None and files < limits[0] and size < limits[1]
+
+
+def _small_walk(entries: Iterator[FileEntry]) -> tuple[Iterator[FileEntry], bool]:
+    """The walked `entries` (the first ones already walked), and whether they are a small
+    tree's (see `_scanned_faster`): a tree without an index gets one once a search walks
+    that many files (its first search, or the first after it grew), so the searches of a
+    small tree skip a build they would not use."""
+    head: list[FileEntry] = []
+    size = 0
+    for entry in entries:
+        head.append(entry)
+        with contextlib.suppress(OSError):  # (gone since listed: reading it reports that)
+            size += entry.stat().st_size
+        if not _scanned_faster(len(head), size):
+            return itertools.chain(head, entries), False
+    return iter(head), True
+
+
+def _builds_index(paths: Sequence[str]) -> bool:
+    """Whether a search of `paths` without an index at hand would build one (see
+    `make_plan`): none covers the first path yet, a directory."""
+    start = paths[0] if paths else "."
+    return os.path.isdir(start) and find_index_root(start) is None
 
 
 def make_plan(
@@ -209,7 +241,8 @@ def make_plan(
         reader = open_index(start, build_if_missing=os.path.isdir(start))
         if reader is None:
             return None
-        scan = _scanned_faster(reader.stats())
+        stats = reader.stats()
+        scan = _scanned_faster(stats.files, stats.bytes)
     narrows = query.plan.op != "all" or bool(query.required_bytes)
     if not narrows and not report_all:
         return None  # every file is searched: no need to know which are fresh
@@ -290,6 +323,9 @@ class SearchRun:
             self.files_walked += 1
             yield entry
 
+    def _walk(self) -> Iterator[FileEntry]:
+        return walk(self.paths, self.walk_opts, on_error=self._error, on_warning=self.on_warning)
+
     def results(self) -> Iterator[tuple[FileEntry, FileResult]]:
         """Every file rg would report on, with its result, in rg's path order."""
         out_opts = self.out_opts
@@ -304,10 +340,17 @@ class SearchRun:
         # --passthru prints every file searched, matching or not: none may be left out; the
         # index holds the text of `-E auto` only.
         every_file = out_opts.passthru and out_opts.mode == "lines"
-        plan = None if every_file or self.walk_opts.encoding != "auto" else make_plan(
-            self.paths, self.query, report_all=report_all,
-            search_zip=self.walk_opts.search_zip, pre=self.walk_opts.pre, reader=reader,
-        )
+        walked: Iterable[FileEntry] | None = cached
+        plan = None
+        if not every_file and self.walk_opts.encoding == "auto":
+            small = False
+            if reader is None and warm is None and _scan_limits() and _builds_index(self.paths):
+                walked, small = _small_walk(self._walk())
+            if not small:
+                plan = make_plan(
+                    self.paths, self.query, report_all=report_all,
+                    search_zip=self.walk_opts.search_zip, pre=self.walk_opts.pre, reader=reader,
+                )
         selected: Iterable[tuple[FileEntry, bool]]
         if warm is not None and cached is not None and plan is not None and not (
             plan.report_all or plan.search_zip or plan.pre
@@ -316,11 +359,9 @@ class SearchRun:
             indexed_ids = warm.indexed_ids(cached, plan.reader)
             selected = ((entry, True) for entry in plan.select(cached, indexed_ids))
         else:
-            walked = cached if cached is not None else walk(
-                self.paths, self.walk_opts, on_error=self._error, on_warning=self.on_warning
-            )
             on_stale = warm.refresh_index if warm is not None else refresh_in_background
-            selected = _selected(self._counted(walked), plan, on_stale, report_all=report_all)
+            selected = _selected(self._counted(walked if walked is not None else self._walk()),
+                                 plan, on_stale, report_all=report_all)
         named = self.paths if self.named_paths is None else self.named_paths
         search = FileSearch.of(self.query, out_opts, self.walk_opts.search_zip, named,
                                self.render, self.walk_opts.encoding, self.walk_opts.pre,
