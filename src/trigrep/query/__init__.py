@@ -7,8 +7,6 @@ The regex runs over a whole file buffer and finds exactly the matches rg finds l
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from typing import Literal as Choice
 from typing import NamedTuple
 
@@ -42,7 +40,6 @@ __all__ = ["ALL", "NONE", "Query", "Replacer", "TrigramQuery", "compile_query", 
 _META = frozenset("\\.+*?()|[]{}^$#&-~")
 
 
-@dataclass(frozen=True)
 class Query:
     """A compiled search.
 
@@ -67,22 +64,33 @@ class Query:
     `regex`).
     """
 
-    regex: rurex.Pattern
-    plan: TrigramQuery
-    invert: bool
-    multiline: bool
-    matches_empty: bool = False
-    literal: bytes | None = None
-    restart_sensitive: Choice["", "mid_line", "anywhere"] = ""
-    line_bounded: bool = False
-    source: str = ""
-    required_bytes: tuple[ByteSet, ...] = ()
-    crlf: bool = False
-    eol: bytes = b"\n"
-    line_regex: rurex.Pattern | LineVerified | FromPosition | None = None
-    # rg checks each line alone (its slow path; no -U): the regex has no line terminator set
-    # (`\A`, `\z` unset it), or it has one and lines end in NUL
-    slow_lines: bool = False
+    __slots__ = ("crlf", "eol", "invert", "line_bounded", "line_regex", "literal",
+                 "matches_empty", "multiline", "plan", "regex", "required_bytes",
+                 "restart_sensitive", "slow_lines", "source")
+
+    def __init__(
+        self, regex: rurex.Pattern, plan: TrigramQuery, invert: bool, multiline: bool,
+        matches_empty: bool, literal: bytes | None,
+        restart_sensitive: Choice["", "mid_line", "anywhere"], line_bounded: bool, source: str,
+        required_bytes: tuple[ByteSet, ...], crlf: bool, eol: bytes,
+        line_regex: rurex.Pattern | LineVerified | FromPosition, slow_lines: bool,
+    ) -> None:
+        self.regex = regex
+        self.plan = plan
+        self.invert = invert
+        self.multiline = multiline
+        self.matches_empty = matches_empty
+        self.literal = literal
+        self.restart_sensitive = restart_sensitive
+        self.line_bounded = line_bounded
+        self.source = source
+        self.required_bytes = required_bytes
+        self.crlf = crlf
+        self.eol = eol
+        self.line_regex = line_regex
+        # rg checks each line alone (its slow path; no -U): the regex has no line terminator
+        # set (`\A`, `\z` unset it), or it has one and lines end in NUL
+        self.slow_lines = slow_lines
 
     @property
     def inverted_lines_bare(self) -> bool:
@@ -93,10 +101,6 @@ class Query:
         regex = self.line_regex
         return self.invert and not (
             isinstance(regex, FromPosition) or (isinstance(regex, LineVerified) and regex.crlf))
-
-    def __post_init__(self) -> None:
-        if self.line_regex is None:
-            object.__setattr__(self, "line_regex", self.regex)  # (frozen: set here once)
 
 
 class LineVerified:
@@ -254,10 +258,14 @@ def _without_anchors(node: Node) -> Node:
     match node:
         case Look(kind=kind) if kind in _ANCHORS:
             return Empty()
-        case Repeat(child=child) | Group(child=child):
-            return dataclasses.replace(node, child=_without_anchors(child))
-        case Concat(items=items) | Alt(items=items):
-            return dataclasses.replace(node, items=tuple(map(_without_anchors, items)))
+        case Repeat(child=child, min=low, max=high, greedy=greedy):
+            return Repeat(_without_anchors(child), low, high, greedy)
+        case Group(child=child, capturing=capturing, name=name):
+            return Group(_without_anchors(child), capturing, name)
+        case Concat(items=items):
+            return Concat(tuple(map(_without_anchors, items)))
+        case Alt(items=items):
+            return Alt(tuple(map(_without_anchors, items)))
     return node
 
 
@@ -322,7 +330,7 @@ def _pattern(opts: MatchOptions) -> Node:
     newline_free = opts.multiline or opts.null_data  # (a `\n` is only banned as a terminator)
     if opts.case == "smart":
         insensitive = smart_case_insensitive(parse(text, flags, newline_free))
-    parsed = parse(text, dataclasses.replace(flags, case_insensitive=insensitive), newline_free)
+    parsed = parse(text, flags.changed("case_insensitive", insensitive), newline_free)
     if opts.null_data and not opts.multiline:
         check_nul_ban(parsed, terminator=True)
     elif not (opts.text or opts.null_data):  # (--null-data implies -a)

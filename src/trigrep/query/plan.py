@@ -12,9 +12,9 @@ that matters is soundness: a file containing a match must satisfy the query.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from functools import cache, reduce
 from typing import Literal as TypingLiteral
+from typing import NamedTuple
 
 import rurex
 
@@ -34,8 +34,7 @@ from trigrep.query.syntax import (
 )
 
 
-@dataclass(frozen=True)
-class TrigramQuery:
+class TrigramQuery(NamedTuple):
     """A boolean query over trigrams of raw file content (no case folding).
 
     A trigram is the int (b0 << 16) | (b1 << 8) | b2 of three consecutive content bytes.
@@ -44,7 +43,7 @@ class TrigramQuery:
     """
 
     op: TypingLiteral["all", "none", "and", "or"]
-    trigrams: frozenset[int] = field(default_factory=frozenset)
+    trigrams: frozenset[int] = frozenset()
     subs: tuple[TrigramQuery, ...] = ()
 
 
@@ -136,15 +135,18 @@ Strings = frozenset[bytes]
 _EMPTY_STRING: Strings = frozenset({b""})
 
 
-@dataclass(frozen=True)
 class _Info:
     """What the paper computes per node. With `exact` known, prefix == suffix == exact."""
 
-    emptyable: bool
-    exact: Strings | None
-    prefix: Strings
-    suffix: Strings
-    match: TrigramQuery
+    __slots__ = ("emptyable", "exact", "match", "prefix", "suffix")
+
+    def __init__(self, emptyable: bool, exact: Strings | None, prefix: Strings, suffix: Strings,
+                 match: TrigramQuery) -> None:
+        self.emptyable = emptyable
+        self.exact = exact
+        self.prefix = prefix
+        self.suffix = suffix
+        self.match = match
 
     def query(self) -> TrigramQuery:
         """Everything known about a match, as one trigram query."""

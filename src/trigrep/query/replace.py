@@ -11,21 +11,23 @@ has them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import rurex
 
 _NAME_BYTES = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 
 
-@dataclass(frozen=True)
 class Replacer:
-    regex: rurex.Pattern  # the search's regex, its capturing groups capturing
-    names: dict[str, int]  # group name -> number
-    template: bytes
-    multiline: bool  # matches may span lines (-U): the haystack is the whole event
-    crlf: bool  # --crlf: a line's terminator is its `\r\n` (else its `\n`)
-    eol: bytes = b"\n"  # what ends a line: NUL with --null-data
+    __slots__ = ("crlf", "eol", "multiline", "names", "regex", "template")
+
+    def __init__(self, regex: rurex.Pattern, names: dict[str, int], template: bytes,
+                 multiline: bool, crlf: bool, eol: bytes = b"\n") -> None:
+        self.regex = regex  # the search's regex, its capturing groups capturing
+        self.names = names  # group name -> number
+        self.template = template
+        self.multiline = multiline  # matches may span lines (-U): the haystack is the whole event
+        self.crlf = crlf  # --crlf: a line's terminator is its `\r\n` (else its `\n`)
+        self.eol = eol  # what ends a line: NUL with --null-data
 
     def replaced(self, lines: bytes, spans: list[tuple[int, int]]) -> tuple[
         bytes, list[tuple[int, int]]

@@ -10,7 +10,6 @@ Error messages are regex-syntax's wording so users see what rg would tell them.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, replace
 
 from trigrep.errors import PatternError
 
@@ -27,17 +26,46 @@ NUL_BANNED = (
 )
 
 
-@dataclass(frozen=True)
-class Flags:
+class _Value:
+    """Equal to another of its class whose fields are equal, and hashed so (the newline ban
+    compares parsed nodes). The flags and nodes are plain classes, not dataclasses: making
+    these 18 dataclasses (each one's generated methods compiled at import) took a tenth of
+    a small tree's search."""
+
+    __slots__ = ()
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._fields()))
+
+
+class Flags(_Value):
     """The inline flags in effect at a point of the pattern (`(?imsUuxR)`)."""
 
-    case_insensitive: bool = False
-    multi_line: bool = True  # rg always turns multi-line on; `(?-m)` can turn it off
-    dot_all: bool = False
-    swap_greed: bool = False
-    unicode: bool = True
-    ignore_whitespace: bool = False
-    crlf: bool = False
+    __slots__ = ("case_insensitive", "crlf", "dot_all", "ignore_whitespace", "multi_line",
+                 "swap_greed", "unicode")
+
+    def __init__(self, case_insensitive: bool = False, multi_line: bool = True,
+                 dot_all: bool = False, swap_greed: bool = False, unicode: bool = True,
+                 ignore_whitespace: bool = False, crlf: bool = False) -> None:
+        self.case_insensitive = case_insensitive
+        self.multi_line = multi_line  # rg always turns multi-line on; `(?-m)` can turn it off
+        self.dot_all = dot_all
+        self.swap_greed = swap_greed
+        self.unicode = unicode
+        self.ignore_whitespace = ignore_whitespace
+        self.crlf = crlf
+
+    def changed(self, name: str, value: bool) -> Flags:
+        """These flags with the one named `name` set to `value`."""
+        flags = Flags(**{field: getattr(self, field) for field in self.__slots__})
+        setattr(flags, name, value)
+        return flags
 
 
 _FLAG_FIELDS = {
@@ -54,28 +82,34 @@ _FLAG_FIELDS = {
 # ---- AST: regex nodes -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Empty:
+class Empty(_Value):
     """Matches the empty string."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True)
-class Literal:
+
+class Literal(_Value):
     """One character (a code point), or one raw byte when `is_byte` (a `\\xFF` under `(?-u)`)."""
 
-    cp: int
-    is_byte: bool = False
-    fold: bool = False  # (?i) in effect
-    unicode: bool = True
+    __slots__ = ("cp", "fold", "is_byte", "unicode")
+
+    def __init__(self, cp: int, is_byte: bool = False, fold: bool = False,
+                 unicode: bool = True) -> None:
+        self.cp = cp
+        self.is_byte = is_byte
+        self.fold = fold  # (?i) in effect
+        self.unicode = unicode
 
 
-@dataclass(frozen=True)
-class Dot:
+class Dot(_Value):
     """`.`: any character (or byte without Unicode) except `\\n`, unless `dot_all`."""
 
-    dot_all: bool
-    unicode: bool
-    crlf: bool
+    __slots__ = ("crlf", "dot_all", "unicode")
+
+    def __init__(self, dot_all: bool, unicode: bool, crlf: bool) -> None:
+        self.dot_all = dot_all
+        self.unicode = unicode
+        self.crlf = crlf
 
 
 LOOK_KINDS = (
@@ -92,54 +126,70 @@ LOOK_KINDS = (
 )
 
 
-@dataclass(frozen=True)
-class Look:
+class Look(_Value):
     """A zero-width assertion; `kind` is one of LOOK_KINDS."""
 
-    kind: str
-    unicode: bool = True
-    crlf: bool = False
+    __slots__ = ("crlf", "kind", "unicode")
+
+    def __init__(self, kind: str, unicode: bool = True, crlf: bool = False) -> None:
+        self.kind = kind
+        self.unicode = unicode
+        self.crlf = crlf
 
 
-@dataclass(frozen=True)
-class Class:
+class Class(_Value):
     """A character class (bracketed, Perl `\\d`, Unicode `\\pL`) and the flags it was built in."""
 
-    body: ClassSet
-    negated: bool = False
-    fold: bool = False
-    unicode: bool = True
-    bracketed: bool = field(default=True, compare=False)  # `[...]`, not `\d` or `\pL`
+    __slots__ = ("body", "bracketed", "fold", "negated", "unicode")
+
+    def __init__(self, body: ClassSet, negated: bool = False, fold: bool = False,
+                 unicode: bool = True, bracketed: bool = True) -> None:
+        self.body = body
+        self.negated = negated
+        self.fold = fold
+        self.unicode = unicode
+        self.bracketed = bracketed  # `[...]`, not `\d` or `\pL` (not compared)
+
+    def _fields(self) -> tuple[object, ...]:
+        return self.body, self.negated, self.fold, self.unicode
 
 
-@dataclass(frozen=True)
-class Repeat:
+class Repeat(_Value):
     """`child{min,max}`; `max` None is unbounded. `greedy` already accounts for `(?U)`."""
 
-    child: Node
-    min: int
-    max: int | None
-    greedy: bool = True
+    __slots__ = ("child", "greedy", "max", "min")
+
+    def __init__(self, child: Node, min: int, max: int | None, greedy: bool = True) -> None:
+        self.child = child
+        self.min = min
+        self.max = max
+        self.greedy = greedy
 
 
-@dataclass(frozen=True)
-class Group:
+class Group(_Value):
     """Parentheses. Captures do not matter to a search, but rg's newline ban sees them: a
     capture keeps its alternation branch from merging into a class (`(\\n)|a` is banned)."""
 
-    child: Node
-    capturing: bool = False
-    name: str | None = None  # (?P<name>..) or (?<name>..)
+    __slots__ = ("capturing", "child", "name")
+
+    def __init__(self, child: Node, capturing: bool = False, name: str | None = None) -> None:
+        self.child = child
+        self.capturing = capturing
+        self.name = name  # (?P<name>..) or (?<name>..)
 
 
-@dataclass(frozen=True)
-class Concat:
-    items: tuple[Node, ...]
+class Concat(_Value):
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple[Node, ...]) -> None:
+        self.items = items
 
 
-@dataclass(frozen=True)
-class Alt:
-    items: tuple[Node, ...]
+class Alt(_Value):
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple[Node, ...]) -> None:
+        self.items = items
 
 
 Node = Empty | Literal | Dot | Look | Class | Repeat | Group | Concat | Alt
@@ -148,61 +198,77 @@ Node = Empty | Literal | Dot | Look | Class | Repeat | Group | Concat | Alt
 # ---- AST: class set items ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ClassLiteral:
-    cp: int
-    is_byte: bool = False
+class ClassLiteral(_Value):
+    __slots__ = ("cp", "is_byte")
+
+    def __init__(self, cp: int, is_byte: bool = False) -> None:
+        self.cp = cp
+        self.is_byte = is_byte
 
 
-@dataclass(frozen=True)
-class ClassRange:
-    lo: ClassLiteral
-    hi: ClassLiteral
+class ClassRange(_Value):
+    __slots__ = ("hi", "lo")
+
+    def __init__(self, lo: ClassLiteral, hi: ClassLiteral) -> None:
+        self.lo = lo
+        self.hi = hi
 
 
-@dataclass(frozen=True)
-class AsciiClass:
+class AsciiClass(_Value):
     """`[:name:]` or `[:^name:]`."""
 
-    name: str
-    negated: bool
+    __slots__ = ("name", "negated")
+
+    def __init__(self, name: str, negated: bool) -> None:
+        self.name = name
+        self.negated = negated
 
 
-@dataclass(frozen=True)
-class PerlClass:
+class PerlClass(_Value):
     """`\\d`, `\\s`, `\\w` (kind "d", "s", "w"), negated for the upper-case forms."""
 
-    kind: str
-    negated: bool
+    __slots__ = ("kind", "negated")
+
+    def __init__(self, kind: str, negated: bool) -> None:
+        self.kind = kind
+        self.negated = negated
 
 
-@dataclass(frozen=True)
-class UnicodeClass:
+class UnicodeClass(_Value):
     """`\\pL`, `\\p{Greek}`, `\\P{..}`: kept as source text (we have no Unicode tables)."""
 
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
-@dataclass(frozen=True)
-class Bracket:
+class Bracket(_Value):
     """A nested `[...]` inside a class."""
 
-    body: ClassSet
-    negated: bool
+    __slots__ = ("body", "negated")
+
+    def __init__(self, body: ClassSet, negated: bool) -> None:
+        self.body = body
+        self.negated = negated
 
 
-@dataclass(frozen=True)
-class ClassUnion:
-    items: tuple[ClassItem, ...]
+class ClassUnion(_Value):
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple[ClassItem, ...]) -> None:
+        self.items = items
 
 
-@dataclass(frozen=True)
-class ClassOp:
+class ClassOp(_Value):
     """`lhs && rhs` (intersection), `lhs -- rhs` (difference), `lhs ~~ rhs` (symmetric diff)."""
 
-    op: str
-    lhs: ClassSet
-    rhs: ClassSet
+    __slots__ = ("lhs", "op", "rhs")
+
+    def __init__(self, op: str, lhs: ClassSet, rhs: ClassSet) -> None:
+        self.op = op
+        self.lhs = lhs
+        self.rhs = rhs
 
 
 ClassItem = ClassLiteral | ClassRange | AsciiClass | PerlClass | UnicodeClass | Bracket
@@ -608,7 +674,7 @@ class _Parser:
                 raise _error("duplicate flag")
             seen.add(ch)
             last_was_negation = False
-            flags = replace(flags, **{_FLAG_FIELDS[ch]: not negate})
+            flags = flags.changed(_FLAG_FIELDS[ch], not negate)
 
     # -- escapes
     def parse_hex(self, kind: str) -> int:
