@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -283,6 +282,8 @@ def _selected(
 
 def refresh_in_background(root: str) -> None:
     """Start `trigrep index ROOT` detached; its lock makes concurrent refreshes harmless."""
+    import subprocess
+
     popen(
         trigrep_command("index", root),
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

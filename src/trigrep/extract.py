@@ -12,18 +12,17 @@ is then the one to judge the data, exactly as in rg.
 
 from __future__ import annotations
 
-import bz2
-import lzma
 import os
-import shutil
-import subprocess
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from trigrep.spawn import popen
+
+if TYPE_CHECKING:
+    import subprocess
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = {b"\xff\xfe": "utf-16le", b"\xfe\xff": "utf-16be"}
@@ -142,17 +141,17 @@ class _Decoder(Protocol):
     def decompress(self, data: bytes) -> bytes: ...
 
 
-@dataclass(frozen=True)
-class _Format:
-    """How rg -z decompresses one kind of file, plus an exact in-process decoder if any."""
+class _Format(NamedTuple):
+    """How rg -z decompresses one kind of file, and the kind of its exact in-process decoder
+    if any (see `_decoder`)."""
 
     argv: tuple[str, ...]
-    decoder: Callable[[], _Decoder] | None = None
+    decoder: Literal["gzip", "bzip2", "xz", "lzma"] | None = None
 
 
-_GZIP = _Format(("gzip", "-d", "-c"), lambda: zlib.decompressobj(wbits=31))
-_BZIP2 = _Format(("bzip2", "-d", "-c"), bz2.BZ2Decompressor)
-_XZ = _Format(("xz", "-d", "-c"), lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ))
+_GZIP = _Format(("gzip", "-d", "-c"), "gzip")
+_BZIP2 = _Format(("bzip2", "-d", "-c"), "bzip2")
+_XZ = _Format(("xz", "-d", "-c"), "xz")
 _ZSTD = _Format(("zstd", "-q", "-d", "-c"))
 # grep-cli's default table: name suffix (its glob `*.ext`, case-sensitive) -> command.
 _FORMATS: dict[str, _Format] = {
@@ -160,9 +159,7 @@ _FORMATS: dict[str, _Format] = {
     ".bz2": _BZIP2, ".tbz2": _BZIP2,
     ".xz": _XZ, ".txz": _XZ,
     ".lz4": _Format(("lz4", "-d", "-c")),
-    ".lzma": _Format(
-        ("xz", "--format=lzma", "-d", "-c"), lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE)
-    ),
+    ".lzma": _Format(("xz", "--format=lzma", "-d", "-c"), "lzma"),
     ".br": _Format(("brotli", "-d", "-c")),
     ".zst": _ZSTD, ".zstd": _ZSTD,
     ".Z": _Format(("uncompress", "-c")),
@@ -187,6 +184,8 @@ class DecompressionError(OSError):
 
 @cache
 def _installed(program: str) -> bool:
+    import shutil  # (as bz2, lzma and subprocess: loaded only for -z and --pre)
+
     return shutil.which(program) is not None
 
 
@@ -208,16 +207,32 @@ def _decode_in_process(fmt: _Format, data: bytes) -> bytes | None:
     """The content of `data` when it is exactly one complete stream, else None (ask the tool)."""
     if fmt.decoder is None:
         return None
-    decoder = fmt.decoder()
+    decoder, error = _decoder(fmt.decoder)
     try:
         content = decoder.decompress(data)
-    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError):
+    except (OSError, EOFError, ValueError, error):
         return None
     return content if decoder.eof and not decoder.unused_data else None
 
 
+def _decoder(kind: str) -> tuple[_Decoder, type[Exception]]:
+    """A decompressor of the `kind` of a `_Format`, and the error its library raises."""
+    if kind == "gzip":
+        return zlib.decompressobj(wbits=31), zlib.error
+    if kind == "bzip2":
+        import bz2
+
+        return bz2.BZ2Decompressor(), OSError
+    import lzma
+
+    return lzma.LZMADecompressor(lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE), (
+        lzma.LZMAError)
+
+
 def _run_program(fmt: _Format, program_path: str) -> bytes:
     """Decompress the way rg does, raising DecompressionError with rg's message on failure."""
+    import subprocess
+
     proc = popen(
         [*fmt.argv, program_path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -253,6 +268,8 @@ class Preprocessor:
         return _pre_globs(self.globs, self.glob_base)(shown)
 
     def run(self, path: str, shown: str) -> bytes:
+        import subprocess
+
         quoted = f"'{_debug_quoted(self.command)} {_debug_quoted(shown)}'"
         with open(path, "rb") as stdin:
             try:

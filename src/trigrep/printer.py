@@ -6,8 +6,6 @@ exact bytes; `matched` then tells the caller whether rg would exit 0.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -830,11 +828,15 @@ def _data(raw: bytes) -> dict[str, str]:
     try:
         return {"text": raw.decode("utf-8")}
     except UnicodeDecodeError:
+        import base64
+
         return {"bytes": base64.b64encode(raw).decode("ascii")}
 
 
 def _dumps(message: dict[str, object], *, sort_keys: bool = False) -> bytes:
     """One JSON line as serde_json writes it: compact, non-ASCII kept as UTF-8."""
+    import json  # (loaded for --json only)
+
     text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
     return text.encode() + b"\n"
 

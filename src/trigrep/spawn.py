@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -48,6 +50,8 @@ def safe_path_children() -> Iterator[None]:
 
 def popen(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     """`subprocess.Popen(args, **kwargs)`, never at the same time as a fork of workers."""
+    import subprocess  # (loaded by the few searches that start a program: a few ms)
+
     with FORK_LOCK:
         return subprocess.Popen(args, **kwargs)
 

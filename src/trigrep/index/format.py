@@ -125,7 +125,6 @@ documents (FILE_DOCS); version 6 FILE_INODES.
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import zlib
@@ -329,6 +328,8 @@ class Manifest:
 
     def dumps(self) -> bytes:
         """Serialise to the three-line text form documented above."""
+        import json  # (loaded only with an index: a search of a small tree has none)
+
         body = json.dumps(
             {
                 "generation": self.generation,
@@ -357,6 +358,8 @@ def parse_manifest(raw: bytes, where: str) -> Manifest:
         raise version_error(where, version)
     if lines[2] != f"crc32={zlib.crc32(lines[1]):08x}".encode():
         raise corrupt(where, "manifest checksum mismatch")
+    import json
+
     try:
         doc = json.loads(lines[1])
         stats = IndexStats(**doc["stats"])
