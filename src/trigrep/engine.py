@@ -15,7 +15,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from trigrep.console import Console
@@ -79,22 +78,23 @@ def default_root(start: str) -> str:
         probe = parent
 
 
-@dataclass
 class Plan:
     """Per-query index state: which indexed files are fresh and which may match."""
 
-    root: str
-    reader: IndexReader
-    candidates: Candidates | None  # None: the plan is ALL, every file is a candidate
-    # Summary modes report files without a match too; for irregular files (binary, BOM)
-    # that report depends on the content, so those are searched directly.
-    report_all: bool
-    search_zip: bool  # -z: compressed files are searched decompressed, unlike their index entry
-    pre: Preprocessor | None  # --pre: the files it applies to are searched as its output
-    prefix: str = field(init=False)  # absolute paths of indexed files: prefix + index key
+    __slots__ = ("candidates", "pre", "prefix", "reader", "report_all", "root", "search_zip")
 
-    def __post_init__(self) -> None:
-        self.prefix = os.path.join(self.root, "")
+    def __init__(self, root: str, reader: IndexReader, candidates: Candidates | None,
+                 report_all: bool, search_zip: bool, pre: Preprocessor | None) -> None:
+        self.root = root
+        self.reader = reader
+        self.candidates = candidates  # None: the plan is ALL, every file is a candidate
+        # Summary modes report files without a match too; for irregular files (binary, BOM)
+        # that report depends on the content, so those are searched directly.
+        self.report_all = report_all
+        # -z: compressed files are searched decompressed, unlike their index entry
+        self.search_zip = search_zip
+        self.pre = pre  # --pre: the files it applies to are searched as its output
+        self.prefix = os.path.join(root, "")  # absolute paths of indexed files: prefix + key
 
     def indexed_id(self, entry: FileEntry) -> tuple[int, bool]:
         """(the file's id in the index if what was indexed is its content now, else -1;
@@ -291,29 +291,36 @@ def refresh_in_background(root: str) -> None:
     )
 
 
-@dataclass
 class SearchRun:
     """One search over files: the walk, the index plan, the per-file searches, in order.
 
     Shared by the CLI (which prints each result) and the Python API (which yields matches).
     Errors (missing paths, unreadable files) are collected in `errors`, worded as rg's,
-    and passed to `on_error` as they happen.
+    and passed to `on_error` as they happen. `warm` is a daemon's cache of this tree;
+    `render` renders each file's output as it is searched; `named_paths` is every path the
+    command line named, when this run searches some of them (`-`, standard input, splits
+    them): how rg reads the files it was given depends on all of them.
     """
 
-    paths: Sequence[str]
-    query: Query
-    walk_opts: WalkOptions
-    out_opts: OutputOptions
-    reader: IndexReader | None = None
-    warm: WarmTree | None = None  # a daemon's cache of this tree
-    errors: list[str] = field(default_factory=list)
-    on_warning: WarningHandler = field(default=lambda message, fails: _warn(message))
-    on_error: Callable[[str], None] = field(default=lambda message: None)
-    files_walked: int = 0  # rg reports "No files were searched" (exit 2) when this stays 0
-    render: FileFormat | None = None  # render each file's output as it is searched
-    # Every path the command line named, when this run searches some of them (`-`, standard
-    # input, splits them): how rg reads the files it was given depends on all of them.
-    named_paths: Sequence[str] | None = None
+    def __init__(
+        self, paths: Sequence[str], query: Query, walk_opts: WalkOptions,
+        out_opts: OutputOptions, reader: IndexReader | None = None,
+        warm: WarmTree | None = None, on_warning: WarningHandler | None = None,
+        on_error: Callable[[str], None] | None = None, render: FileFormat | None = None,
+        named_paths: Sequence[str] | None = None,
+    ) -> None:
+        self.paths = paths
+        self.query = query
+        self.walk_opts = walk_opts
+        self.out_opts = out_opts
+        self.reader = reader
+        self.warm = warm
+        self.errors: list[str] = []
+        self.on_warning = on_warning or (lambda message, fails: _warn(message))
+        self.on_error = on_error or (lambda message: None)
+        self.files_walked = 0  # rg reports "No files were searched" (exit 2) when this stays 0
+        self.render = render
+        self.named_paths = named_paths
 
     def _error(self, message: str) -> None:
         self.errors.append(message)

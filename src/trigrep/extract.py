@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
@@ -252,15 +251,17 @@ def _output(proc: subprocess.Popen[bytes], failed: str) -> bytes:
     raise DecompressionError(failed + message, searchable_bytes(complete))
 
 
-@dataclass(frozen=True)
 class Preprocessor:
     """--pre COMMAND: a file is searched as the output of `COMMAND PATH` (PATH as shown, the
     file on its standard input), if the --pre-glob globs (gitignore lines, a `!` excluding,
     relative to `glob_base`) select it: none select every file."""
 
-    command: str
-    globs: tuple[str, ...] = ()
-    glob_base: str = ""
+    __slots__ = ("command", "glob_base", "globs")
+
+    def __init__(self, command: str, globs: tuple[str, ...] = (), glob_base: str = "") -> None:
+        self.command = command
+        self.globs = globs
+        self.glob_base = glob_base
 
     def applies(self, shown: str) -> bool:
         if not self.globs:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from trigrep.errors import PatternError
 
@@ -168,15 +167,19 @@ def _class_regex(ranges: list[tuple[str, str]], negated: bool) -> bytes:
     return b"(?:" + b"|".join(alternatives) + b")"
 
 
-@dataclass(frozen=True)
 class GitignoreGlob:
     """One pattern line after gitignore processing (`glob` is what globset compiles)."""
 
-    glob: str
-    whitelist: bool
-    dir_only: bool
-    regex: bytes  # `glob` translated
-    case_insensitive: bool = False  # ASCII letters only, as globset's `(?-u)(?i)` regexes
+    __slots__ = ("case_insensitive", "dir_only", "glob", "regex", "whitelist")
+
+    def __init__(self, glob: str, whitelist: bool, dir_only: bool, regex: bytes,
+                 case_insensitive: bool = False) -> None:
+        self.glob = glob
+        self.whitelist = whitelist
+        self.dir_only = dir_only
+        self.regex = regex  # `glob` translated
+        # ASCII letters only, as globset's `(?-u)(?i)` regexes
+        self.case_insensitive = case_insensitive
 
     def body(self, regex: bytes) -> bytes:
         """`regex` (all or part of this glob's) with the glob's case rule applied."""

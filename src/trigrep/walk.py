@@ -19,7 +19,6 @@ import functools
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
 from trigrep.filetypes import TypeMatcher, type_list
@@ -95,21 +94,26 @@ def relative_path(path: str, root: str) -> str:
     return os.path.relpath(path, root)
 
 
-@dataclass(frozen=True)
 class FileEntry:
-    """One file to search."""
+    """One file to search. (A plain class: one is made for each file walked.)"""
 
-    display: str  # the path exactly as rg prints it for these path arguments
-    path: str  # absolute path
-    explicit: bool  # named on the command line: searched even if ignored, hidden, filtered
-    _stat: os.stat_result | None = field(default=None, compare=False, repr=False)
+    __slots__ = ("_stat", "display", "explicit", "path")
+
+    def __init__(self, display: str, path: str, explicit: bool,
+                 stat: os.stat_result | None = None) -> None:
+        self.display = display  # the path exactly as rg prints it for these path arguments
+        self.path = path  # absolute path
+        self.explicit = explicit  # named on the command line: searched even if ignored, hidden...
+        self._stat = stat
+
+    def __repr__(self) -> str:
+        return f"FileEntry({self.display!r}, {self.path!r}, {self.explicit!r})"
 
     def stat(self) -> os.stat_result:
         """The file's stat (following symlinks), fetched once; the walk itself never stats
         the files it lists, only the paths named on the command line."""
         if self._stat is None:
-            object.__setattr__(self, "_stat", os.stat(self.path))  # a cache, not a change
-        assert self._stat is not None
+            self._stat = os.stat(self.path)
         return self._stat
 
     def known_stat(self) -> os.stat_result | None:
