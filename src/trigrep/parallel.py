@@ -21,7 +21,6 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, NoReturn
 
@@ -87,29 +86,30 @@ MMAP_MAX_PATHS = 10
 Outcome = tuple[FileResult | None, str | None]  # the result (None: unreadable), an error
 
 
-@dataclass(frozen=True)
 class FileSearch:
     """How to search one file: everything a worker process needs, and picklable."""
 
-    query: Query
-    out_opts: OutputOptions
-    search_zip: bool
-    # How rg reads the files, which decides how it treats their NULs: named on the command
-    # line, they are memory-mapped unless `explicit_as_stream`; walked, only if `walked_mapped`
-    # (--mmap).
-    explicit_as_stream: bool
-    walked_mapped: bool
-    render: FileFormat | None  # render the output here (set when printing it is the job)
-    codec: str = "auto"  # -E (see extract.decoded)
-    pre: Preprocessor | None = None  # --pre
-    buffer_search: BufferSearch = field(init=False)  # how each file's bytes are searched
+    __slots__ = ("buffer_search", "codec", "explicit_as_stream", "out_opts", "pre", "query",
+                 "render", "search_zip", "walked_mapped")
 
-    def __post_init__(self) -> None:
-        render = self.render
-        object.__setattr__(self, "buffer_search", BufferSearch(
-            self.query, self.out_opts, spans=render is None or render.needs_spans,
+    def __init__(self, query: Query, out_opts: OutputOptions, search_zip: bool,
+                 explicit_as_stream: bool, walked_mapped: bool, render: FileFormat | None,
+                 codec: str = "auto", pre: Preprocessor | None = None) -> None:
+        self.query = query
+        self.out_opts = out_opts
+        self.search_zip = search_zip
+        # How rg reads the files, which decides how it treats their NULs: named on the command
+        # line, they are memory-mapped unless `explicit_as_stream`; walked, only if
+        # `walked_mapped` (--mmap).
+        self.explicit_as_stream = explicit_as_stream
+        self.walked_mapped = walked_mapped
+        self.render = render  # render the output here (set when printing it is the job)
+        self.codec = codec  # -E (see extract.decoded)
+        self.pre = pre  # --pre
+        self.buffer_search = BufferSearch(  # how each file's bytes are searched
+            query, out_opts, spans=render is None or render.needs_spans,
             line_numbers=render is None or render.needs_line_numbers,
-        ))
+        )
 
     @classmethod
     def of(cls, query: Query, out_opts: OutputOptions, search_zip: bool,
@@ -598,17 +598,19 @@ class _Dispatch:
         self.sent.clear()
 
 
-@dataclass
 class _Batch:
     """Consecutive files of a search (some of them to search) and their outcomes."""
 
-    max_files: int
-    items: list[tuple[FileEntry, bool]] = field(default_factory=list)
-    to_search: list[Named] = field(default_factory=list)
-    bytes: int = 0
-    name_bytes: int = 0
-    pending: bool = False  # sent to a worker, not answered yet
-    found: list[Outcome | None] = field(default_factory=list)
+    __slots__ = ("bytes", "found", "items", "max_files", "name_bytes", "pending", "to_search")
+
+    def __init__(self, max_files: int) -> None:
+        self.max_files = max_files
+        self.items: list[tuple[FileEntry, bool]] = []
+        self.to_search: list[Named] = []
+        self.bytes = 0
+        self.name_bytes = 0
+        self.pending = False  # sent to a worker, not answered yet
+        self.found: list[Outcome | None] = []
 
     def fill(self, items: Iterator[tuple[FileEntry, bool]]) -> bool:
         """Take files from `items` until full; False when `items` ran out."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import BinaryIO, NamedTuple, Protocol
 
 from trigrep import hyperlink
@@ -232,19 +231,22 @@ class FileFormat:
         return Rendered(b"".join(body), has_match, has_lines)
 
 
-@dataclass(frozen=True)
 class LineFormat(FileFormat):
     """How rg prints one file's lines."""
 
-    opts: OutputOptions
-    with_filename: bool
-    heading: bool
-    line_number: bool
-    color: bool
     renders_in_windows = True
-    # The lines continue the file's lines printed before (standard input as it arrives): the
-    # number of the last of those and whether one was a match; no heading again.
-    continued: tuple[int, bool] | None = None
+
+    def __init__(self, opts: OutputOptions, with_filename: bool, heading: bool,
+                 line_number: bool, color: bool, continued: tuple[int, bool] | None = None
+                 ) -> None:
+        self.opts = opts
+        self.with_filename = with_filename
+        self.heading = heading
+        self.line_number = line_number
+        self.color = color
+        # The lines continue the file's lines printed before (standard input as it arrives):
+        # the number of the last of those and whether one was a match; no heading again.
+        self.continued = continued
 
     @property
     def needs_spans(self) -> bool:
@@ -361,7 +363,8 @@ class LineFormat(FileFormat):
         `after_line`, a match among them if `matched` (a file searched window by window, see
         trigrep.stream): no heading again, a context break before a gap, and once a NUL is
         met, rg's note that the file matches even if the matches came before it."""
-        return replace(self, continued=(after_line, matched)).render(display_path, result)
+        return LineFormat(self.opts, self.with_filename, self.heading, self.line_number,
+                          self.color, continued=(after_line, matched)).render(display_path, result)
 
     def _replaced(self, event: LineEvent) -> LineEvent:
         """-r: the event as rg prints it, each match replaced (context lines with -v hold
@@ -708,15 +711,16 @@ class StandardPrinter:
         """Nothing is buffered across files."""
 
 
-@dataclass(frozen=True)
 class SummaryFormat(FileFormat):
     """How rg reports one file in a summary mode: a line for -c, --count-matches, -l and
     --files-without-match, nothing for -q (which only sets the exit code)."""
 
-    opts: OutputOptions
-    with_filename: bool
-    color: bool
     renders_without_events = True
+
+    def __init__(self, opts: OutputOptions, with_filename: bool, color: bool) -> None:
+        self.opts = opts
+        self.with_filename = with_filename
+        self.color = color
 
     def render(self, display_path: str, result: FileResult) -> Rendered | None:
         mode = self.opts.mode
@@ -788,19 +792,19 @@ class SummaryPrinter:
         """Nothing is buffered across files."""
 
 
-@dataclass
 class SearchStats:
     """--stats: rg's totals over the files searched, printed after the output (--json's
     summary message has them already)."""
 
-    # A summary printer (-c, -l...) tells a file with a match by its count, which with -U
-    # is of the regex's matches: inverted lines hold none.
-    summary: bool = False
-    matches: int = 0
-    matched_lines: int = 0
-    searches_with_match: int = 0
-    searches: int = 0
-    bytes_searched: int = 0
+    def __init__(self, summary: bool) -> None:
+        # A summary printer (-c, -l...) tells a file with a match by its count, which with -U
+        # is of the regex's matches: inverted lines hold none.
+        self.summary = summary
+        self.matches = 0
+        self.matched_lines = 0
+        self.searches_with_match = 0
+        self.searches = 0
+        self.bytes_searched = 0
 
     def add(self, result: FileResult) -> None:
         if result.error is not None:

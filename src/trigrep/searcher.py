@@ -12,7 +12,6 @@ import sys
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
 from itertools import chain
@@ -89,15 +88,23 @@ _STREAMED = {BinaryMode.QUIT_MMAP: BinaryMode.QUIT, BinaryMode.CONVERT_MMAP: Bin
 _MAPPED = frozenset(_STREAMED)
 
 
-@dataclass(slots=True)
 class LineEvent:
     """One printed unit: a matching line (or lines, with -U) or a context line."""
 
-    is_match: bool
-    line_number: int  # 1-based number of the first line
-    offset: int  # absolute byte offset of the first line
-    lines: bytes  # the whole line(s), terminator included when the file has one
-    submatches: list[tuple[int, int]]  # match spans relative to `lines`
+    __slots__ = ("is_match", "line_number", "lines", "offset", "submatches")
+
+    def __init__(self, is_match: bool, line_number: int, offset: int, lines: bytes,
+                 submatches: list[tuple[int, int]]) -> None:
+        self.is_match = is_match
+        self.line_number = line_number  # 1-based number of the first line
+        self.offset = offset  # absolute byte offset of the first line
+        self.lines = lines  # the whole line(s), terminator included when the file has one
+        self.submatches = submatches  # match spans relative to `lines`
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LineEvent) and self.__reduce__() == other.__reduce__()
+
+    __hash__ = None  # type: ignore[assignment]  # (mutable)
 
     def last_line_number(self, eol: bytes = b"\n") -> int:
         """Number of the last line covered (differs from line_number only for -U), lines
@@ -122,34 +129,46 @@ class Rendered(NamedTuple):
     has_lines: bool
 
 
-@dataclass
 class FileResult:
-    """Everything the printers need about one searched file."""
+    """Everything the printers need about one searched file.
 
-    events: list[LineEvent] = field(default_factory=list)
-    matched_lines: int = 0  # rg's stats: lines of match events
-    matches: int = 0  # rg's stats: submatches (inverted lines hold none)
-    binary_mode: BinaryMode = BinaryMode.QUIT
-    binary_offset: int | None = None  # where rg reports the first NUL, when it saw one
-    # The text printer stops before this event index (CONVERT modes after a NUL was seen),
-    # counting the event there only if it is a match.
-    text_cut: int | None = None
-    # Index of an after-context event rg prints without a break before it although lines
-    # were skipped before it (see searcher._Core._after_line).
-    unbroken: int | None = None
-    # A QUIT search met its NUL in a before-context line past a gap: rg printed the context
-    # break before it (its Core sinks the break, then finds the NUL and stops).
-    quit_break: bool = False
-    bytes_searched: int = 0  # rg's stats; only --json and --stats report it: only then computed
-    multiline: bool = False  # -U: events may span lines; -c counts matches
-    # rg reports this error for the file (a -z program failed); its search then counts for
-    # neither the summary stats nor the exit code. `cut_short`: the failure interrupted the
-    # search, so rg printed the events but no count, `end` message or path line; otherwise
-    # rg met it when closing the program after a search that stopped early.
-    error: str | None = None
-    cut_short: bool = False
-    # Set (and `events` emptied) when a worker process rendered the output already.
-    rendered: Rendered | None = None
+    `matched_lines` and `matches` are rg's stats (lines of match events; submatches, which
+    inverted lines hold none of); `binary_offset` is where rg reports the first NUL, when it
+    saw one. The text printer stops before the event at index `text_cut` (CONVERT modes after
+    a NUL was seen), counting the event there only if it is a match. `unbroken`: the index of
+    an after-context event rg prints without a break before it although lines were skipped
+    before it (see searcher._Core._after_line). `quit_break`: a QUIT search met its NUL in a
+    before-context line past a gap, and rg printed the context break before it (its Core
+    sinks the break, then finds the NUL and stops). `bytes_searched`: rg's stats; only
+    --json and --stats report it, so only then computed. `multiline`: -U, events may span
+    lines and -c counts matches. `error`: rg reports this error for the file (a -z program
+    failed); its search then counts for neither the summary stats nor the exit code;
+    `cut_short`: the failure interrupted the search, so rg printed the events but no count,
+    `end` message or path line; otherwise rg met it when closing the program after a search
+    that stopped early. `rendered` is set (and `events` emptied) when a worker process
+    rendered the output already.
+    """
+
+    def __init__(  # (no __slots__: workers pickle results, and a __dict__ loads faster)
+        self, events: list[LineEvent] | None = None, matched_lines: int = 0, matches: int = 0,
+        binary_mode: BinaryMode = BinaryMode.QUIT, binary_offset: int | None = None,
+        text_cut: int | None = None, unbroken: int | None = None, quit_break: bool = False,
+        bytes_searched: int = 0, multiline: bool = False, error: str | None = None,
+        cut_short: bool = False, rendered: Rendered | None = None,
+    ) -> None:
+        self.events: list[LineEvent] = [] if events is None else events
+        self.matched_lines = matched_lines
+        self.matches = matches
+        self.binary_mode = binary_mode
+        self.binary_offset = binary_offset
+        self.text_cut = text_cut
+        self.unbroken = unbroken
+        self.quit_break = quit_break
+        self.bytes_searched = bytes_searched
+        self.multiline = multiline
+        self.error = error
+        self.cut_short = cut_short
+        self.rendered = rendered
 
     @property
     def has_match(self) -> bool:
@@ -999,7 +1018,6 @@ class _Run(NamedTuple):
     stopped_at: int | None  # where it stopped early, for bytes_searched
 
 
-@dataclass(frozen=True)
 class BufferSearch:
     """How to search a file's bytes as rg would, gathering events for the printers: what
     depends only on the query and the options is decided once, for all the files of a
@@ -1011,48 +1029,35 @@ class BufferSearch:
     finds only matching lines need not count the newlines before each.
     """
 
-    query: Query
-    opts: OutputOptions
-    spans: bool = True
-    line_numbers: bool = True
-    # rg's summary printers stop at a file's first match, unless they count for --stats.
-    stop_at_first: bool = field(init=False)
-    limit: int | None = field(init=False)  # -m, or 1 when stopping at the first match
-    need_submatches: bool = field(init=False)  # (-U: every summary mode counts matches)
-    before: int = field(init=False)  # context lines (in the lines mode only)
-    after: int = field(init=False)
-    passthru: bool = field(init=False)
-    # A text file (no NUL, no read error) goes to _search_plain, keeping `kept_lines` events
-    # (None: all), when its search is just its matching lines: no -v, -U, context,
-    # --passthru or --stop-on-nonmatch, and nothing that reports `bytes_searched` (a JSON
-    # lines printer).
-    plain: bool = field(init=False)
-    kept_lines: int | None = field(init=False)
+    __slots__ = ("after", "before", "kept_lines", "limit", "line_numbers", "need_submatches",
+                 "opts", "passthru", "plain", "query", "spans", "stop_at_first")
 
-    def __post_init__(self) -> None:
-        opts, query = self.opts, self.query
+    def __init__(self, query: Query, opts: OutputOptions, spans: bool = True,
+                 line_numbers: bool = True) -> None:
+        self.query = query
+        self.opts = opts
+        self.spans = spans
+        self.line_numbers = line_numbers
+        # rg's summary printers stop at a file's first match, unless they count for --stats.
         # (--files-without-match reads on: a NUL met later drops the file's count to 0)
-        stop_at_first = not opts.stats and (
+        self.stop_at_first = stop_at_first = not opts.stats and (
             opts.mode == "files_with_matches" or (opts.mode == "quiet" and not opts.json))
-        before, after = (
+        self.limit = 1 if stop_at_first else opts.max_count  # -m, or 1 for the first match
+        self.need_submatches = (  # (-U: every summary mode counts matches)
+            opts.json or opts.stats or opts.mode == "count_matches"
+            or (opts.mode == "lines" and spans) or query.multiline)
+        # context lines (in the lines mode only)
+        self.before, self.after = before, after = (
             (opts.before_context, opts.after_context) if opts.mode == "lines" else (0, 0))
-        passthru = opts.passthru and opts.mode == "lines"
-        derived = {
-            "stop_at_first": stop_at_first,
-            "limit": 1 if stop_at_first else opts.max_count,
-            "need_submatches": (
-                opts.json or opts.stats or opts.mode == "count_matches"
-                or (opts.mode == "lines" and self.spans) or query.multiline),
-            "before": before,
-            "after": after,
-            "passthru": passthru,
-            "plain": not (query.invert or query.multiline or before or after or opts.passthru
+        self.passthru = opts.passthru and opts.mode == "lines"
+        # A text file (no NUL, no read error) goes to _search_plain, keeping `kept_lines`
+        # events (None: all), when its search is just its matching lines: no -v, -U, context,
+        # --passthru or --stop-on-nonmatch, and nothing that reports `bytes_searched` (a JSON
+        # lines printer).
+        self.plain = not (query.invert or query.multiline or before or after or opts.passthru
                           or opts.stop_on_nonmatch or opts.stats
-                          or (opts.json and opts.mode in ("lines", "quiet"))),
-            "kept_lines": None if opts.mode == "lines" else int(opts.first_line),
-        }
-        for name, value in derived.items():
-            object.__setattr__(self, name, value)  # (frozen: set here once)
+                          or (opts.json and opts.mode in ("lines", "quiet")))
+        self.kept_lines = None if opts.mode == "lines" else int(opts.first_line)
 
     def __call__(
         self, data: bytes, binary: BinaryMode, read_error: str | None = None,

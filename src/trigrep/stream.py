@@ -135,9 +135,10 @@ class Windows:
             self.reported_upto = new[-1].line_number
         dropped = len(events) - len(new)
         self._uncount(result, events[:dropped])
-        cut = result.text_cut
-        return replace(result, events=new, text_cut=None if cut is None else max(
-            cut - dropped, 0)), done, kept
+        result.events = new
+        if result.text_cut is not None:
+            result.text_cut = max(result.text_cut - dropped, 0)
+        return result, done, kept
 
     def _uncount(self, result: FileResult, dropped: list[LineEvent]) -> None:
         """Take out of the result's counts the matches of the `dropped` events (counted with
