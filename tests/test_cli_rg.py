@@ -1487,6 +1487,21 @@ def test_a_small_tree_gets_an_index_once_a_search_walks_enough_files(
     assert IndexReader.open(str(tmp_path)).stats().files == 3
 
 
+def test_a_small_tree_is_searched_without_modules_it_does_not_need(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Start-up is most of a search of a small tree: what only an index, -z, --pre or --json
+    needs (numpy, json, subprocess, base64) is not loaded for one."""
+    (tmp_path / "a.txt").write_bytes(b"foo\n")
+    env = {k: v for k, v in env.items() if k != "TRIGREP_SCAN_SMALL"}
+    env["TRIGREP_NO_DAEMON"] = "1"
+    code = ("import sys; from trigrep.cli import main; code = main(['foo']); sys.stderr.write("
+            "' '.join(m for m in ('base64', 'json', 'numpy', 'subprocess') if m in sys.modules));"
+            " sys.exit(code)")
+    got = run([TRIGREP[0], "-c", code], tmp_path, env)
+    assert (got.out, got.err, got.code) == (b"a.txt:foo\n", b"", 0)
+
+
 def test_a_small_tree_that_grew_gets_its_index_refreshed(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
