@@ -56,6 +56,7 @@ FILES: dict[str, bytes] = {
     "far.txt": (b"y" * 3500 + b"\n") * 3 + b"".join(b"foo %d\n" % i + (b"z" * 3500 + b"\n") * 3
                                                   for i in range(3)),
     "bom16.txt": "foo\nbar é foo\n".encode("utf-16-le").join([b"\xff\xfe", b""]),
+    "100%d%s.txt": b"foo %d\n",  # (the printer formats lines with %: paths stay literal)
 }
 
 FLAG_SETS: list[list[str]] = [
@@ -75,6 +76,7 @@ FLAG_SETS: list[list[str]] = [
     ["--trim", "--color", "always", "-o"], ["--trim", "--vimgrep", "-b"],
     ["--trim", "--color", "always", "-v", "-C1"],
     ["--context-separator", "X\\tY", "--field-context-separator", "=", "-C1", "-n"],
+    ["--field-match-separator", "%d", "--color", "always", "-n", "-A1"],
     ["--no-context-separator", "--field-match-separator", "", "-A1", "--column"],
     # -M: a line longer than that many bytes is a note; with a preview, its first graphemes
     # and the matches left out (each way of printing a line measures and counts its own way).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import BinaryIO, NamedTuple, Protocol
 
 from trigrep import hyperlink
@@ -137,6 +137,11 @@ def _extends(c: str) -> bool:
 
     return (unicodedata.category(c) in _MARK_CATEGORIES or c in "\u200c\u200d"
             or "\U0001f3fb" <= c <= "\U0001f3ff" or "\U000e0020" <= c <= "\U000e007f")
+
+
+def _escaped(text: bytes) -> bytes:
+    """`text` as a literal part of a %-format."""
+    return text.replace(b"%", b"%%")
 
 
 def _paint(text: bytes, spec: bytes | None) -> bytes:
@@ -335,13 +340,21 @@ class LineFormat(FileFormat):
                 opts.field_match_separator)
             if events:
                 chunks.append(self._ended(before + before.join(e.lines for e in events)))
+        elif whole_lines := self._whole_lines(lead, result.multiline):
+            if has_context:
+                for i, event in enumerate(events):
+                    if self._breaks_before(event, i, last_line, result):
+                        chunks.append(self.context_break)
+                    last_line = event.line_number
+                    chunks.append(whole_lines(event))
+            else:  # (the usual -n output: one format per line)
+                chunks += map(whole_lines, events)
+            if events:
+                chunks[-1] = self._ended(chunks[-1])  # only a file's last line may lack one
         else:
             for i, event in enumerate(events):
-                # rg breaks before a line past a gap (but the one `unbroken`); a -U search
-                # can go back a line (see searcher._MultiLine), which is never a break.
                 if has_context:
-                    if (last_line is not None and event.line_number > last_line + 1
-                            and i != result.unbroken):
+                    if self._breaks_before(event, i, last_line, result):
                         chunks.append(self.context_break)
                     last_line = event.last_line_number(self.opts.eol)
                 chunks.extend(self._event(self._replaced(event), lead, result.multiline))
@@ -356,6 +369,48 @@ class LineFormat(FileFormat):
             linked = path if link is None else link.at(1, 1) + path + hyperlink.END
             return Rendered(lines + self._binary_note(result, linked), has_match, bool(events))
         return Rendered(lines, has_match, bool(events))
+
+    @staticmethod
+    def _breaks_before(event: LineEvent, index: int, last_line: int | None,
+                       result: FileResult) -> bool:
+        """rg breaks before a line past a gap (but the one `unbroken`); a -U search can go
+        back a line (see searcher._MultiLine), which is never a break."""
+        return (last_line is not None and event.line_number > last_line + 1
+                and index != result.unbroken)
+
+    def _whole_lines(self, lead: _Lead, across_lines: bool
+                     ) -> Callable[[LineEvent], bytes] | None:
+        """How each event is printed when every one is a single line printed whole after its
+        path and number (painted or not, its matches painted or not), the terminator left to
+        the caller; None when that is not so. One %-format per line: `_event`'s general
+        assembly (for -o, --column, -b, --trim, --max-columns, -r, links) costs 2 µs more a
+        line, most of a worker's time in searches that print many lines."""
+        opts = self.opts
+        if (across_lines or lead.link is not None or opts.only_matching or opts.vimgrep
+                or opts.column or opts.byte_offset or opts.trim or opts.max_columns
+                or opts.replace is not None or opts.passthru):
+            return None
+        number = b""
+        if self.line_number:
+            spec = self._spec(opts.palette.line)
+            number = _escaped(spec) + b"%d" + RESET if spec else b"%d"
+
+        def template(sep: bytes) -> bytes:
+            head = b"" if lead.path is None else lead.path + self._path_end(sep)
+            return _escaped(head) + (number + _escaped(sep) if number else b"") + b"%s"
+
+        formats = (template(opts.field_context_separator), template(opts.field_match_separator))
+        if number:
+            if self.paints_matches:
+                return lambda e: formats[e.is_match] % (e.line_number, self._painted(e))
+            return lambda e: formats[e.is_match] % (e.line_number, e.lines)
+        if self.paints_matches:
+            return lambda e: formats[e.is_match] % self._painted(e)
+        return lambda e: formats[e.is_match] % e.lines
+
+    def _painted(self, event: LineEvent) -> bytes:
+        lines = event.lines
+        return self._paint_line(lines, 0, event.submatches) if event.submatches else lines
 
     def continued_output(self, display_path: str, result: FileResult, after_line: int,
                          matched: bool) -> Rendered | None:
