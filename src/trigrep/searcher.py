@@ -424,11 +424,11 @@ def _submatches(query: Query, data: bytes, start: int, stop: int) -> list[tuple[
         return spans
     # rg drops a match starting at the end of an unterminated last line (an empty one).
     end = _trimmed_end(data, stop, start, query.crlf, query.eol)
-    return [
-        (m.start() - start, m.end() - start)
-        for m in find_iter(query.regex, data, start, end)
-        if m.start() < stop
-    ]
+    # (find_iter's rule for empty matches aside, the regex's own finditer finds the same
+    # matches, in one call: most lines hold one)
+    found = (find_iter(query.regex, data, start, end) if query.matches_empty
+             else query.regex.finditer(data, start, end))
+    return [(m.start() - start, m.end() - start) for m in found if m.start() < stop]
 
 
 def _line_spans(query: Query, data: bytes, start: int, stop: int) -> list[tuple[int, int]]:
