@@ -91,6 +91,10 @@ QUERIES = (
           {"type": ["c"]}),
     Query(("-C2", r"BUG_ON\(1\)"), None, {"context": 2}),
     Query(("--json", "PM_RESUME"), None),  # the API yields objects: its closest is a plain search
+    # Output-heavy: the time goes into the lines printed (a million) and the matches counted
+    # (csearch counts no matches: its closest is -c, as the API's)
+    Query(("-n", "return"), ("-n", "return")),
+    Query(("--count-matches", "static"), ("-c", "static"), {"count": True}),
 )
 GROWTH_QUERIES = (QUERIES[0], Query(("-c", "static"), ("-c", "static"), {"count": True}))
 
