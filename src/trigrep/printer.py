@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import BinaryIO, NamedTuple, Protocol
 
 from trigrep import hyperlink
@@ -386,7 +387,7 @@ class LineFormat(FileFormat):
         assembly (for -o, --column, -b, --trim, --max-columns, -r, links) costs 2 µs more a
         line, most of a worker's time in searches that print many lines."""
         opts = self.opts
-        if (across_lines or lead.link is not None or opts.only_matching or opts.vimgrep
+        if (across_lines or lead.link is not None or opts.vimgrep
                 or opts.column or opts.byte_offset or opts.trim or opts.max_columns
                 or opts.replace is not None or opts.passthru):
             return None
@@ -400,6 +401,8 @@ class LineFormat(FileFormat):
             return _escaped(head) + (number + _escaped(sep) if number else b"") + b"%s"
 
         formats = (template(opts.field_context_separator), template(opts.field_match_separator))
+        if opts.only_matching:
+            return partial(self._matches_alone, formats, bool(number))
         if number:
             if self.paints_matches:
                 return lambda e: formats[e.is_match] % (e.line_number, self._painted(e))
@@ -407,6 +410,20 @@ class LineFormat(FileFormat):
         if self.paints_matches:
             return lambda e: formats[e.is_match] % self._painted(e)
         return lambda e: formats[e.is_match] % e.lines
+
+    def _matches_alone(self, formats: tuple[bytes, bytes], numbered: bool, event: LineEvent
+                       ) -> bytes:
+        """-o (see `_whole_lines`): each match on its own line, painted; an event without
+        any (-v) is its whole line."""
+        line_format = formats[event.is_match]
+        lines, spec = event.lines, self._spec(self.opts.palette.match)
+        pieces = [lines[start:end] for start, end in event.submatches] or [lines]
+        if spec is not None and event.submatches:
+            pieces = [spec + piece + RESET if piece else piece for piece in pieces]
+        pieces = [self._ended(piece) for piece in pieces]
+        if numbered:
+            return b"".join([line_format % (event.line_number, piece) for piece in pieces])
+        return b"".join([line_format % piece for piece in pieces])
 
     def _painted(self, event: LineEvent) -> bytes:
         lines = event.lines
@@ -906,20 +923,17 @@ def _dumps(message: dict[str, object], *, sort_keys: bool = False) -> bytes:
     return text.encode() + b"\n"
 
 
-_json_string = json.encoder.encode_basestring  # a str as `_dumps` writes it (in C)
-
-
 def _elapsed(nanos: int) -> dict[str, object]:
     return {"secs": nanos // 10**9, "nanos": nanos % 10**9, "human": f"{nanos / 1e9:.6f}s"}
 
 
-@dataclass(frozen=True)
 class JsonFormat(FileFormat):
     """--json's messages for one file's lines (its `begin`, `match` and `context`), which
     worker processes render: the printer adds the `end`, which holds the time the search
     took, and the summary."""
 
-    opts: OutputOptions
+    def __init__(self, opts: OutputOptions) -> None:
+        self.opts = opts
 
     @property
     def needs_spans(self) -> bool:
@@ -951,12 +965,22 @@ class JsonFormat(FileFormat):
 
 
 def _json_data(raw: bytes) -> bytes:
-    """rg's JSON for arbitrary bytes (see `_data`)."""
+    """rg's JSON for arbitrary bytes (see `_data`), as `_dumps` writes it."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return b'{"bytes":"%s"}' % base64.b64encode(raw)
+        return b'{"bytes":"%s"}' % _data(raw)["bytes"].encode()
     return b'{"text":%s}' % _json_string(text).encode()
+
+
+def _json_string(text: str) -> str:
+    """A JSON string, as json's C encoder writes it; json is loaded on the first call (for
+    --json only), which replaces this function with that encoder."""
+    global _json_string
+    from json.encoder import encode_basestring
+
+    _json_string = encode_basestring
+    return encode_basestring(text)
 
 
 class JsonPrinter:
