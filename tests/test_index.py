@@ -335,6 +335,28 @@ def test_a_segment_or_manifest_that_is_not_a_file_is_corrupt(tree: Path, kind: s
     IndexReader.open(str(tree)).verify()
 
 
+@pytest.mark.parametrize("name", [MANIFEST_NAME, ".ignore", ".gitignore"])
+def test_a_fifo_in_the_index_does_not_block_a_build(tree: Path, name: str) -> None:
+    """A build read the old manifest's generation, and wrote an empty ignore file, through
+    plain opens, which wait for a FIFO's other end forever: every search then hung. The
+    FIFO is replaced instead (a build in a thread: a hang fails the test, not the suite)."""
+    build_index(str(tree), entries_of(tree), workers=1)
+    victim = tree / INDEX_DIR_NAME / name
+    victim.unlink()
+    os.mkfifo(victim)
+    builder = threading.Thread(
+        target=build_index, args=(str(tree), entries_of(tree)), kwargs={"workers": 1},
+        daemon=True,
+    )
+    builder.start()
+    builder.join(timeout=30)
+    if builder.is_alive():
+        os.close(os.open(victim, os.O_RDWR))  # (both its ends: the build goes on)
+        pytest.fail(f"a build waited on a FIFO in place of {name}")
+    assert victim.is_file() and not victim.is_symlink()
+    IndexReader.open(str(tree)).verify()
+
+
 @pytest.mark.parametrize(
     ("pattern", "case", "expected"),
     [

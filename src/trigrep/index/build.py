@@ -31,6 +31,7 @@ import fcntl
 import itertools
 import multiprocessing
 import os
+import stat
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -65,6 +66,8 @@ from trigrep.index.format import (
     header_crc,
     padded,
     parse_manifest,
+    read_all,
+    regular_file,
     write_atomically,
 )
 from trigrep.index.reader import distinct_sorted
@@ -109,12 +112,17 @@ def prepare_index_dir(root: str) -> str:
     os.makedirs(index_dir, exist_ok=True)
     # `.gitignore` hides the index from git (and rg inside repositories), `.ignore` from rg
     # everywhere else. Written without the lock (a daemon marks its directory too): every
-    # writer writes the same two bytes, and a file a crash left empty is written again.
+    # writer writes the same two bytes, and a file a crash left empty is written again. What
+    # is not a regular file is replaced: writing would block on a FIFO, go elsewhere by a
+    # symlink.
     for name in (".gitignore", ".ignore"):
         path = os.path.join(index_dir, name)
         try:
-            if os.path.getsize(path):
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and st.st_size:
                 continue
+            if not stat.S_ISREG(st.st_mode):
+                os.unlink(path)  # (a directory: IsADirectoryError, no index is written)
         except FileNotFoundError:
             pass
         with open(path, "wb") as f:
@@ -237,8 +245,8 @@ def previous_generation(index_dir: str) -> int:
     """The generation of the current manifest; 0 if there is none or it is unreadable
     (a damaged index is simply replaced)."""
     try:
-        with open(os.path.join(index_dir, MANIFEST_NAME), "rb") as f:
-            return parse_manifest(f.read(), index_dir).generation
+        with regular_file(os.path.join(index_dir, MANIFEST_NAME)) as fd:
+            return 0 if fd is None else parse_manifest(read_all(fd), index_dir).generation
     except (OSError, IndexFormatError):
         return 0
 

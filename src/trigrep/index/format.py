@@ -125,9 +125,12 @@ documents (FILE_DOCS); version 6 FILE_INODES.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 from trigrep.errors import IndexFormatError, IndexVersionError
@@ -399,6 +402,25 @@ def write_atomically(path: str, chunks: list[bytes] | bytes) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     fsync_dir(os.path.dirname(path))
+
+
+@contextlib.contextmanager
+def regular_file(path: str) -> Iterator[int | None]:
+    """The open descriptor of `path`, None if it is not a regular file: a FIFO put in the
+    index's place must not block a search or a build (opened without waiting for a writer),
+    nor a directory fail it with another error than a damaged index's."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        yield fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    finally:
+        os.close(fd)
+
+
+def read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def fsync_dir(path: str) -> None:

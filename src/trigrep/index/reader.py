@@ -9,10 +9,8 @@ plan) stays light.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import mmap
 import os
-import stat
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
@@ -32,6 +30,8 @@ from trigrep.index.format import (
     Stamp,
     corrupt,
     parse_manifest,
+    read_all,
+    regular_file,
     unpack_header,
 )
 
@@ -123,25 +123,6 @@ class Candidates:
         return iter(self.ids.tolist())
 
 
-@contextlib.contextmanager
-def _regular_file(path: str) -> Iterator[int | None]:
-    """The open descriptor of `path`, None if it is not a regular file: a FIFO put in the
-    index's place must not block the search (opened without waiting for a writer), nor a
-    directory fail it with another error than a damaged index's."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        yield fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
-    finally:
-        os.close(fd)
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 class Segment:
     """One mapped segment file; `base` is the global id of its local file 0."""
 
@@ -150,7 +131,7 @@ class Segment:
         self.label = f"segment {number}"
         self.ref = ref
         self.path = path = os.path.join(index_dir, ref.name)
-        with _regular_file(path) as fd:  # FileNotFoundError: the caller re-reads the manifest
+        with regular_file(path) as fd:  # FileNotFoundError: the caller re-reads the manifest
             if fd is None:
                 raise self.corrupt("not a regular file")
             st = os.fstat(fd)
@@ -358,10 +339,10 @@ class IndexReader:
         index_dir = os.path.join(os.path.abspath(root), INDEX_DIR_NAME)
         for _attempt in range(5):
             try:
-                with _regular_file(os.path.join(index_dir, MANIFEST_NAME)) as fd:
+                with regular_file(os.path.join(index_dir, MANIFEST_NAME)) as fd:
                     if fd is None:
                         raise corrupt(index_dir, "the manifest is not a regular file")
-                    raw = _read_all(fd)
+                    raw = read_all(fd)
             except FileNotFoundError:
                 raise corrupt(index_dir, "no manifest") from None
             except OSError as e:
