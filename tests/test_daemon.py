@@ -744,6 +744,32 @@ def test_stop_status_and_private_socket(tree: Path, env: dict[str, str]) -> None
     assert (tree / ".trigrep" / "daemon.log").exists()
 
 
+@pytest.mark.parametrize("unusable", ["a file", "open to all"])
+def test_an_unusable_socket_directory_is_one_line(
+    tree: Path, env: dict[str, str], tmp_path: Path, unusable: str
+) -> None:
+    """A socket directory in the way (a file, or a directory others may enter) stops the
+    daemon with its own one-line message: it was an 'internal error', after the log lines of
+    every daemon started before. Searches go on without a daemon, as rg would answer."""
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    if unusable == "a file":
+        (runtime / "trigrep").write_bytes(b"")
+    else:
+        (runtime / "trigrep").mkdir(mode=0o777)
+        os.chmod(runtime / "trigrep", 0o777)
+    env = {**env, "XDG_RUNTIME_DIR": str(runtime)}
+    (tree / ".trigrep").mkdir()
+    (tree / ".trigrep" / "daemon.log").write_bytes(b"an earlier daemon's line\n")
+    for args in (["serve", "--detach", "."], ["serve", "."]):
+        got = trigrep_run(args, tree, env)
+        assert got.code == 2 and got.err.count(b"\n") == 1, got.err
+        assert f"cannot keep the daemon's socket in {runtime / 'trigrep'}".encode() in got.err
+    got = trigrep_run(["-n", "foo"], tree, env)
+    want = run([RG, "--sort", "path", "-n", "foo"], tree, env)
+    assert (got.out, got.code) == (want.out, want.code)
+
+
 def test_flags_are_parsed_by_the_daemon_and_stdin_stays_local(
     tree: Path, env: dict[str, str], daemon: Daemon
 ) -> None:

@@ -1168,8 +1168,13 @@ def serve(paths: Sequence[str], *, detach: bool, idle_timeout: float | None = No
             pid = found[1].get("pid") if found is not None and found[0] == root else "?"
             raise Error(f"{root}: already served by the daemon with pid {pid}")
     if detach:
+        log_path = os.path.join(roots[0], INDEX_DIR_NAME, DAEMON_LOG)
+        try:
+            logged_before = os.path.getsize(log_path)
+        except OSError:
+            logged_before = 0
         child = spawn_daemon(roots, idle_timeout)
-        return _wait_until_serving(child, roots)
+        return _wait_until_serving(child, roots, log_path, logged_before)
     for root in roots:
         if find_index_root(root) != root:
             build_at(root, progress=sys.stderr.isatty())
@@ -1208,14 +1213,19 @@ def _lock_served(root: str) -> int:
     return fd
 
 
-def _wait_until_serving(child: subprocess.Popen[bytes], roots: Sequence[str]) -> int:
-    """Return once the spawned daemon serves every root (or report its log if it died)."""
-    log_path = os.path.join(roots[0], INDEX_DIR_NAME, DAEMON_LOG)
+def _wait_until_serving(
+    child: subprocess.Popen[bytes], roots: Sequence[str], log_path: str, logged_before: int
+) -> int:
+    """Return once the spawned daemon serves every root (or report what it logged, from
+    `logged_before` on, if it died: earlier daemons' lines would tell another story)."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if child.poll() is not None:
             with open(log_path, "rb") as log:
-                tail = log.read()[-2000:].decode(errors="replace")
+                log.seek(logged_before)
+                tail = log.read()[-2000:].decode(errors="replace").rstrip("\n")
+            if "\n" not in tail and tail.startswith("trigrep: "):  # its own one-line error
+                raise Error(f"the daemon did not start: {tail.removeprefix('trigrep: ')}")
             raise Error(f"the daemon exited with code {child.returncode}; its log ends:\n{tail}")
         records = [find_daemon_file(root) for root in roots]
         if all(r is not None and r[1].get("pid") == child.pid for r in records):

@@ -71,6 +71,7 @@ alone is a module to load).
 import os
 import stat
 
+from trigrep.errors import Error
 from trigrep.server import wire
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
@@ -110,10 +111,14 @@ def socket_dir() -> str:
         import tempfile  # only the daemon needs it: clients read the path from daemon.json
 
         path = os.path.join(tempfile.gettempdir(), f"trigrep-{os.getuid()}")
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    st = os.lstat(path)
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.lstat(path)
+    except OSError as e:  # (a file in its place, a parent this user cannot write)
+        raise Error(f"cannot keep the daemon's socket in {path}: {e.strerror}") from None
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-        raise PermissionError(f"{path}: not a private directory of this user")
+        raise Error(f"cannot keep the daemon's socket in {path}: not a private directory of "
+                    "this user")
     return path
 
 
