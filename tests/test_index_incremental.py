@@ -332,6 +332,26 @@ def test_corrupt_small_segment_is_reported_and_repaired(tree: Path, env: dict[st
     assert_exact(tree)
 
 
+def test_a_segment_made_a_symlink_is_rebuilt_by_the_next_update(
+    tree: Path, env: dict[str, str]
+) -> None:
+    """A segment replaced by a symlink to a copy of itself was read through it; the next
+    update deleted the copy (a seg-* file no manifest names) and failed on the index it had
+    just written, telling the user to run the very command that failed."""
+    trigrep_index(tree, env)
+    segment = tree / INDEX_DIR_NAME / manifest(tree).segments[0].name
+    copy = segment.with_name(segment.name + ".copy")
+    segment.rename(copy)
+    segment.symlink_to(copy.name)
+    write(tree / "added.txt", b"alpha added\n")
+    env = {**env, "TRIGREP_NO_DAEMON": "1"}
+    failed = run([*TRIGREP, "-c", "alpha"], tree, env)
+    assert failed.code == 2 and failed.err.count(b"\n") == 1 and b"not a regular file" in failed.err
+    trigrep_index(tree, env)
+    assert_like_rg(tree, env)
+    assert_exact(tree)
+
+
 # --- random sequences ----------------------------------------------------------------------
 
 NAMES = ["a.txt", "b.txt", "d/c.txt", "d/e.txt", "f.rs", "g.md"]

@@ -126,6 +126,7 @@ documents (FILE_DOCS); version 6 FILE_INODES.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import struct
@@ -405,11 +406,19 @@ def write_atomically(path: str, chunks: list[bytes] | bytes) -> None:
 
 
 @contextlib.contextmanager
-def regular_file(path: str) -> Iterator[int | None]:
-    """The open descriptor of `path`, None if it is not a regular file: a FIFO put in the
-    index's place must not block a search or a build (opened without waiting for a writer),
-    nor a directory fail it with another error than a damaged index's."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+def regular_file(path: str, *, follow: bool = True) -> Iterator[int | None]:
+    """The open descriptor of `path`, None if it is not a regular file (or, unless `follow`,
+    is a symlink): a FIFO put in the index's place must not block a search or a build
+    (opened without waiting for a writer), nor a directory fail it with another error than a
+    damaged index's."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+                     | (0 if follow else os.O_NOFOLLOW))
+    except OSError as e:
+        if e.errno != errno.ELOOP or follow:
+            raise
+        yield None
+        return
     try:
         yield fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
     finally:

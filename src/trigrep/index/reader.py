@@ -131,7 +131,9 @@ class Segment:
         self.label = f"segment {number}"
         self.ref = ref
         self.path = path = os.path.join(index_dir, ref.name)
-        with regular_file(path) as fd:  # FileNotFoundError: the caller re-reads the manifest
+        # Not through a symlink: the file it names may be one an update deletes (a seg-* name
+        # that no manifest names), which broke the index the update had just written.
+        with regular_file(path, follow=False) as fd:  # FileNotFoundError: re-read the manifest
             if fd is None:
                 raise self.corrupt("not a regular file")
             st = os.fstat(fd)
