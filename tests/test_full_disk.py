@@ -1,6 +1,7 @@
 """A full disk: on a small tmpfs (skipped where mounting one is not allowed), the index that
 cannot be written leaves searches as right as rg's, `trigrep index` fails in one line, and
-once there is room again the index catches up. With a daemon serving the tree too."""
+once there is room again the index catches up. With a daemon serving the tree too, and on
+the same tmpfs mounted read-only."""
 
 from __future__ import annotations
 
@@ -119,3 +120,19 @@ def test_a_daemon_on_a_full_disk(disk: Path, tree: Path, env: dict[str, str]) ->
         _assert_like_rg(tree, env)
     finally:
         run([*TRIGREP, "stop", "."], tree, env)
+
+
+def test_a_read_only_tree(disk: Path, tree: Path, env: dict[str, str]) -> None:
+    """A tree on a read-only mount is searched directly, as rg searches it, without a word
+    (EROFS warned on every search, unlike EACCES); `index` and `serve` fail in one line (they
+    were internal errors)."""
+    env = {**env, "TRIGREP_NO_DAEMON": "1"}
+    assert subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=False).returncode == 0
+    for args in QUERIES:
+        want = run([RG, "--sort", "path", *args], tree, env)
+        got = run([*TRIGREP, *args], tree, env)
+        assert (got.out, got.err, got.code) == (want.out, b"", want.code), args
+    for args in (["index"], ["serve", "."], ["serve", "--detach", "."]):
+        got = run([*TRIGREP, *args], tree, env)
+        assert got.code == 2 and got.err.count(b"\n") == 1, (args, got.err)
+        assert got.err.endswith(b"/.trigrep: Read-only file system\n"), (args, got.err)

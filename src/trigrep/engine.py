@@ -10,6 +10,7 @@ what rg prints at that moment.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
 import sys
@@ -166,9 +167,9 @@ def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
         build_at(root, progress=sys.stderr.isatty(), wait=False)
     except IndexBusy:
         return None  # another trigrep builds it: this search goes on without
-    except PermissionError:
-        return None  # a read-only tree: searched directly, as rg would, every time
     except OSError as e:
+        if isinstance(e, PermissionError) or e.errno == errno.EROFS:
+            return None  # a read-only tree: searched directly, as rg would, every time
         # A full disk...: the previous index (if any) is intact, and the search is still right
         # without one, only slower.
         sys.stderr.write(f"trigrep: not indexing {root}: {e.strerror or e}; searching directly\n")
@@ -569,12 +570,20 @@ def build(path: str, *, progress: bool, full: bool = False) -> int:
     if not os.path.isdir(path):
         raise Error(f"{path}: not a directory")
     root = find_index_root(path) or default_root(path)
-    try:
+    with writing_index(root):
         build_at(root, progress=progress, full=full)
-    except OSError as e:  # a full disk, a read-only .trigrep/: the previous index stays
+    return 0
+
+
+@contextlib.contextmanager
+def writing_index(root: str) -> Iterator[None]:
+    """Report what fails writing in `root/.trigrep/` (a full disk, a read-only tree) in one
+    line: the previous index, if any, stays."""
+    try:
+        yield
+    except OSError as e:
         raise Error(f"cannot write the index in {os.path.join(root, INDEX_DIR_NAME)}: "
                     f"{e.strerror or e}") from None
-    return 0
 
 
 def build_at(root: str, *, progress: bool, full: bool = False, wait: bool = True) -> None:

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trigrep.console import OUTPUT_ENV, Console
-from trigrep.engine import build_at, default_root, freshness
+from trigrep.engine import build_at, default_root, freshness, writing_index
 from trigrep.errors import Error, IndexFormatError
 from trigrep.index import IndexReader, find_index_root
 from trigrep.index.format import (
@@ -1173,11 +1173,13 @@ def serve(paths: Sequence[str], *, detach: bool, idle_timeout: float | None = No
             logged_before = os.path.getsize(log_path)
         except OSError:
             logged_before = 0
-        child = spawn_daemon(roots, idle_timeout)
+        with writing_index(roots[0]):  # (its log goes there)
+            child = spawn_daemon(roots, idle_timeout)
         return _wait_until_serving(child, roots, log_path, logged_before)
     for root in roots:
         if find_index_root(root) != root:
-            build_at(root, progress=sys.stderr.isatty())
+            with writing_index(root):
+                build_at(root, progress=sys.stderr.isatty())
     Daemon(roots, idle_timeout).run()
     return 0
 
