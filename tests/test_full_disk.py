@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import trigrep
 from conftest import RG, TRIGREP, run
 
 DISK_BYTES = 4 << 20
@@ -87,6 +88,8 @@ def test_no_room_for_the_index(disk: Path, tree: Path, env: dict[str, str]) -> N
     with _disk_full(disk):
         _assert_like_rg(tree, env)  # (each search tries to build the index, and cannot)
         _assert_index_fails(tree, env)
+        with pytest.raises(trigrep.Error, match="No space left on device"):  # (an OSError)
+            list(trigrep.Index(tree).search("needle"))
     assert run([*TRIGREP, "index"], tree, env).code == 0
     _assert_like_rg(tree, env)
 
@@ -136,3 +139,5 @@ def test_a_read_only_tree(disk: Path, tree: Path, env: dict[str, str]) -> None:
         got = run([*TRIGREP, *args], tree, env)
         assert got.code == 2 and got.err.count(b"\n") == 1, (args, got.err)
         assert got.err.endswith(b"/.trigrep: Read-only file system\n"), (args, got.err)
+    with pytest.raises(trigrep.Error, match="Read-only file system"):  # (it was an OSError)
+        list(trigrep.Index(tree).search("needle"))

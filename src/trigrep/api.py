@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from trigrep.engine import SearchRun, build_at, default_root, open_index
+from trigrep.engine import SearchRun, build_at, default_root, open_index, writing_index
 from trigrep.errors import Error, IndexFormatError, PathError
 from trigrep.index import IndexReader, IndexStats, find_index_root
 from trigrep.options import (
@@ -139,7 +139,8 @@ class Index:
 
     def build(self) -> IndexStats:
         """Build (or rebuild) the index of the tree, replacing the previous one atomically."""
-        build_at(self.root, progress=False)
+        with writing_index(self.root):
+            build_at(self.root, progress=False)
         self._reader = None
         return self.stats()
 
@@ -152,7 +153,8 @@ class Index:
         try:
             st = os.stat(manifest)
         except FileNotFoundError:
-            build_at(self.root, progress=False)
+            with writing_index(self.root):  # (a read-only tree, a full disk: an Error)
+                build_at(self.root, progress=False)
             st = os.stat(manifest)
         stamp = (st.st_mtime_ns, st.st_ino)
         if (self._reader is None or stamp != self._manifest_stamp
