@@ -11,13 +11,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from trigrep.engine import open_index
 from trigrep.errors import IndexFormatError
 from trigrep.extract import read_searchable
 from trigrep.index import IndexEntry, IndexReader, find_index_root
@@ -332,6 +333,49 @@ def test_a_segment_or_manifest_that_is_not_a_file_is_corrupt(tree: Path, kind: s
         else:
             victim.rmdir()
         victim.write_bytes(raw)
+    IndexReader.open(str(tree)).verify()
+
+
+def _as_another_user(call: Callable[[], object]) -> str:
+    """repr() of what `call()` returns (or raises) in a child process of another user than
+    the owner of the files (uid 65534 when this is root, whom file modes do not stop)."""
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            try:
+                result = repr(call())
+            except Exception as e:
+                result = f"{type(e).__name__}: {e}"
+            os.write(writing, result.encode())
+        finally:
+            os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as answer:
+        result = answer.read().decode()
+    os.waitpid(pid, 0)
+    return result
+
+
+def test_an_index_this_user_may_not_read_is_searched_without(tree: Path) -> None:
+    """Another user's index written under umask 077 made every search fail: 'corrupt
+    (manifest unreadable: Permission denied); run trigrep index' (which that user cannot),
+    or, for a segment, 'internal error: PermissionError'. A search goes on without it, as
+    rg would answer (IndexReader.open tells why)."""
+    build_index(str(tree), entries_of(tree), workers=1)
+    index_dir = tree / INDEX_DIR_NAME
+    for victim in (index_dir / MANIFEST_NAME, next(index_dir.glob("seg-*"))):
+        victim.chmod(0)
+        try:
+            assert _as_another_user(lambda: open_index(str(tree), build_if_missing=True)) == "None"
+            why = _as_another_user(lambda: IndexReader.open(str(tree)))
+            assert why.startswith(f"IndexUnreadableError: cannot read the index at {index_dir}")
+            assert why.endswith(": Permission denied")
+        finally:
+            victim.chmod(0o644)
     IndexReader.open(str(tree)).verify()
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from trigrep.console import Console
-from trigrep.errors import Error, IndexVersionError
+from trigrep.errors import Error, IndexUnreadableError, IndexVersionError
 from trigrep.extract import Preprocessor, is_decompressed
 from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
 from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
@@ -157,6 +157,8 @@ def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
             return IndexReader.open(root)
         except IndexVersionError:
             pass  # rebuilt below: nothing the user made is lost
+        except IndexUnreadableError:
+            return None  # another user's: searched directly, as rg would, every time
     elif not build_if_missing:
         return None
     else:

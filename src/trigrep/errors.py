@@ -21,5 +21,10 @@ class IndexVersionError(IndexFormatError):
     """The index was written by another format version: safe to rebuild without asking."""
 
 
+class IndexUnreadableError(IndexFormatError):
+    """This user may not read the index (another user's, written under umask 077): a search
+    goes on without it, as if there were none."""
+
+
 class PathError(Error):
     """A path argument does not exist or cannot be read."""

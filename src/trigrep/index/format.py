@@ -134,7 +134,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-from trigrep.errors import IndexFormatError, IndexVersionError
+from trigrep.errors import IndexFormatError, IndexUnreadableError, IndexVersionError
 
 INDEX_DIR_NAME = ".trigrep"
 MANIFEST_NAME = "manifest"
@@ -379,6 +379,14 @@ def parse_manifest(raw: bytes, where: str) -> Manifest:
 def corrupt(where: str, what: str) -> IndexFormatError:
     """The one-line error for a damaged index, telling how to fix it."""
     return IndexFormatError(f"index at {where} is corrupt ({what}); run 'trigrep index' to rebuild")
+
+
+def unreadable(where: str, what: str, error: OSError) -> IndexFormatError:
+    """The error for an index file `what` that cannot be read: damage, unless this user may
+    not read it (which no rebuild of theirs would mend)."""
+    if isinstance(error, PermissionError):
+        return IndexUnreadableError(f"cannot read the index at {where}: {what}: {error.strerror}")
+    return corrupt(where, f"{what} unreadable: {error.strerror}")
 
 
 def version_error(where: str, version: object) -> IndexVersionError:

@@ -33,6 +33,7 @@ from trigrep.index.format import (
     read_all,
     regular_file,
     unpack_header,
+    unreadable,
 )
 
 if TYPE_CHECKING:
@@ -133,15 +134,20 @@ class Segment:
         self.path = path = os.path.join(index_dir, ref.name)
         # Not through a symlink: the file it names may be one an update deletes (a seg-* name
         # that no manifest names), which broke the index the update had just written.
-        with regular_file(path, follow=False) as fd:  # FileNotFoundError: re-read the manifest
-            if fd is None:
-                raise self.corrupt("not a regular file")
-            st = os.fstat(fd)
-            size = st.st_size
-            self.opened_as = (st.st_ino, st.st_mtime_ns, size)  # see written_since_open
-            if size != ref.bytes:
-                raise self.corrupt(f"size {size}, manifest says {ref.bytes}")
-            self.map = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+        try:
+            with regular_file(path, follow=False) as fd:
+                if fd is None:
+                    raise self.corrupt("not a regular file")
+                st = os.fstat(fd)
+                size = st.st_size
+                self.opened_as = (st.st_ino, st.st_mtime_ns, size)  # see written_since_open
+                if size != ref.bytes:
+                    raise self.corrupt(f"size {size}, manifest says {ref.bytes}")
+                self.map = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+        except FileNotFoundError:
+            raise  # the caller re-reads the manifest
+        except OSError as e:  # (this user may not read it, a disk error)
+            raise unreadable(index_dir, self.label, e) from None
         self.header = unpack_header(self.map[:HEADER_SIZE], f"{index_dir} ({self.label})")
         if int.from_bytes(self.map[HEADER_SIZE - 4 : HEADER_SIZE], "little") != ref.header_crc:
             raise self.corrupt("header does not match the manifest")
@@ -348,7 +354,7 @@ class IndexReader:
             except FileNotFoundError:
                 raise corrupt(index_dir, "no manifest") from None
             except OSError as e:
-                raise corrupt(index_dir, f"manifest unreadable: {e.strerror}") from None
+                raise unreadable(index_dir, "manifest", e) from None
             manifest = parse_manifest(raw, index_dir)
             try:
                 segments = cls._open_segments(index_dir, manifest)
