@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from trigrep.api import Index
 from trigrep.engine import open_index
 from trigrep.errors import IndexFormatError
 from trigrep.extract import read_searchable
@@ -360,11 +362,25 @@ def _as_another_user(call: Callable[[], object]) -> str:
     return result
 
 
-def test_an_index_this_user_may_not_read_is_searched_without(tree: Path) -> None:
+@pytest.fixture
+def shared_tree() -> Iterator[Path]:
+    """A tree that another user may read (tmp_path lies in a directory only its owner may
+    enter)."""
+    shared = Path(tempfile.mkdtemp(prefix="trigrep-shared-"))
+    try:
+        shared.chmod(0o755)
+        make_tree(shared / "tree")
+        yield shared / "tree"
+    finally:
+        shutil.rmtree(shared)
+
+
+def test_an_index_this_user_may_not_read_is_searched_without(shared_tree: Path) -> None:
     """Another user's index written under umask 077 made every search fail: 'corrupt
     (manifest unreadable: Permission denied); run trigrep index' (which that user cannot),
     or, for a segment, 'internal error: PermissionError'. A search goes on without it, as
-    rg would answer (IndexReader.open tells why)."""
+    rg would answer (IndexReader.open tells why, as the API does)."""
+    tree = shared_tree
     build_index(str(tree), entries_of(tree), workers=1)
     index_dir = tree / INDEX_DIR_NAME
     for victim in (index_dir / MANIFEST_NAME, next(index_dir.glob("seg-*"))):
@@ -376,6 +392,12 @@ def test_an_index_this_user_may_not_read_is_searched_without(tree: Path) -> None
             assert why.endswith(": Permission denied")
         finally:
             victim.chmod(0o644)
+    index_dir.chmod(0)  # the API stat'ed the manifest first: a PermissionError escaped
+    try:
+        why = _as_another_user(lambda: list(Index(str(tree)).search("alpha")))
+        assert why.startswith(f"IndexUnreadableError: cannot read the index at {index_dir}")
+    finally:
+        index_dir.chmod(0o755)
     IndexReader.open(str(tree)).verify()
 
 

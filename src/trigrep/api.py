@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from trigrep.engine import SearchRun, build_at, default_root, open_index, writing_index
 from trigrep.errors import Error, IndexFormatError, PathError
 from trigrep.index import IndexReader, IndexStats, find_index_root
+from trigrep.index.format import unreadable
 from trigrep.options import (
     CaseMode,
     MatchOptions,
@@ -156,6 +157,8 @@ class Index:
             with writing_index(self.root):  # (a read-only tree, a full disk: an Error)
                 build_at(self.root, progress=False)
             st = os.stat(manifest)
+        except OSError as e:  # (another user's .trigrep/)
+            raise unreadable(os.path.dirname(manifest), "manifest", e) from None
         stamp = (st.st_mtime_ns, st.st_ino)
         if (self._reader is None or stamp != self._manifest_stamp
                 or self._reader.written_since_open()):
