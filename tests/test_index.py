@@ -30,6 +30,7 @@ from trigrep.index.format import (
     FORMAT_VERSION,
     HEADER_SIZE,
     INDEX_DIR_NAME,
+    LOCK_NAME,
     MANIFEST_NAME,
     SECTIONS,
     unpack_header,
@@ -398,6 +399,21 @@ def test_an_index_this_user_may_not_read_is_searched_without(shared_tree: Path) 
         assert why.startswith(f"IndexUnreadableError: cannot read the index at {index_dir}")
     finally:
         index_dir.chmod(0o755)
+    IndexReader.open(str(tree)).verify()
+
+
+@pytest.mark.parametrize("name", [LOCK_NAME, MANIFEST_NAME])
+def test_an_empty_directory_in_place_of_the_lock_or_manifest_is_replaced(
+    tree: Path, name: str
+) -> None:
+    """Every build failed with 'Is a directory' (no lock could be taken, no manifest
+    written), and every search warned that it was not indexing, until the user removed it."""
+    build_index(str(tree), entries_of(tree), workers=1)
+    victim = tree / INDEX_DIR_NAME / name
+    victim.unlink()
+    victim.mkdir()
+    build_index(str(tree), entries_of(tree), workers=1)
+    assert victim.is_file()
     IndexReader.open(str(tree)).verify()
 
 

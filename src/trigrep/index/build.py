@@ -25,6 +25,7 @@ table), not by the tree.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import fcntl
@@ -110,6 +111,11 @@ def prepare_index_dir(root: str) -> str:
     return its path."""
     index_dir = os.path.join(root, INDEX_DIR_NAME)
     os.makedirs(index_dir, exist_ok=True)
+    # An empty directory in the place of the lock or the manifest (trigrep makes none) would
+    # stop every build: removed. (Anything else there fails where the file is used.)
+    for name in (LOCK_NAME, MANIFEST_NAME):
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.join(index_dir, name))
     # `.gitignore` hides the index from git (and rg inside repositories), `.ignore` from rg
     # everywhere else. Written without the lock (a daemon marks its directory too): every
     # writer writes the same two bytes, and a file a crash left empty is written again. What
