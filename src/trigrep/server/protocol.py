@@ -71,7 +71,6 @@ alone is a module to load).
 import os
 import stat
 
-from trigrep.errors import Error
 from trigrep.server import wire
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
@@ -111,6 +110,8 @@ def socket_dir() -> str:
         import tempfile  # only the daemon needs it: clients read the path from daemon.json
 
         path = os.path.join(tempfile.gettempdir(), f"trigrep-{os.getuid()}")
+    from trigrep.errors import Error  # (only the daemon comes here: not on a search's path)
+
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
         st = os.lstat(path)
