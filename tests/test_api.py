@@ -54,6 +54,7 @@ CASES = [
     (("-T", "md", "foo"), {"type_not": ["md"]}),
     (("-U", r"foo\nbar"), {"multiline": True}),
     (("-U", "--multiline-dotall", "foo.bar"), {"multiline": True, "multiline_dotall": True}),
+    (("-U", "-v", r"o\nb"), {"multiline": True, "invert_match": True}),
     (("--hidden", "foo"), {"hidden": True}),
     (("--no-ignore", "foo"), {"no_ignore": True}),
 ]
@@ -79,16 +80,20 @@ def test_context_and_counts(index: trigrep.Index) -> None:
 
 
 @pytest.mark.parametrize(("rg_args", "options"), CASES, ids=[" ".join(c[0]) for c in CASES])
-def test_counts_equal_rg_count_and_first_lines(
+def test_counts_and_files_equal_rg_count_and_list(
     index: trigrep.Index, env: dict[str, str], rg_args: tuple[str, ...], options: dict
 ) -> None:
-    """count=True: per file, rg -c's count and (as the Match) its first matching line."""
+    """count=True: per file, rg -c's count and (as the Match) its first matching line;
+    files_with_matches=True: the files rg -l lists (with -U -v, neither lists any)."""
     pattern = rg_args[-1]
     got = list(index.search(pattern, count=True, **options))
     out = run([RG, "--sort", "path", "-c", "--with-filename", *rg_args], Path(index.root), env).out
     assert [(m.path.encode(), m.count) for m in got] == [
         (path, int(n)) for path, _, n in (line.rpartition(b":") for line in out.splitlines())
     ]
+    listed = run([RG, "--sort", "path", "-l", *rg_args], Path(index.root), env).out
+    assert [m.path.encode() for m in index.search(pattern, files_with_matches=True, **options)
+            ] == listed.splitlines()
     first: dict[str, trigrep.Match] = {}
     for m in index.search(pattern, **options):
         first.setdefault(m.path, m)

@@ -258,6 +258,8 @@ class Index:
         for entry, result in run.results():
             rel = self._relative(entry.path, warm)
             found = _matches(rel, result.events, out_opts.before_context, out_opts.after_context)
+            if (count or files_with_matches) and not result.summary_count():
+                continue  # as rg -c and -l: with -U -v, inverted lines count for nothing
             if count:
                 first = None if result.quit_at_nul else next(found, None)  # as rg -c
                 if first is not None:
