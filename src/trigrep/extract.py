@@ -104,12 +104,14 @@ def transcodes_text(head: bytes, codec: str) -> bool:
 TRANSCODER_BUFFER = 8 << 10
 
 
-def transcoder_fills(raw: bytes, codec: str) -> tuple[int, ...]:
+def transcoder_fills(raw: bytes, codec: str, upto: int | None = None) -> tuple[int, ...]:
     """Where each fill of rg's transcoder ends, as offsets in `decoded(raw, codec)`: a read
     of the decoded text never goes past the end of the fill it starts in (so rg's searcher
     meets a NUL in pieces of about 8 KiB of the file, not 64 KiB). Empty when rg reads the
     file as it is. The first fill is the file's first 3 bytes (what rg peeked at for a BOM,
-    the BOM left out), then TRANSCODER_BUFFER bytes each."""
+    the BOM left out), then TRANSCODER_BUFFER bytes each. `upto`: the fills past the first
+    that reaches this offset are left out (reads of that much text end before them), so a
+    big binary file searched only up to its first 64 KiB is not decoded whole."""
     if not transcodes_text(raw, codec) or (
             raw.startswith(_UTF8_BOM) and raw[:2] not in _UTF16_BOMS):
         return ()
@@ -123,7 +125,7 @@ def transcoder_fills(raw: bytes, codec: str) -> tuple[int, ...]:
         out += len(decode(raw[start:end], end == len(raw)))
         fills.append(out)
         start = max(end, skip)
-        if end == len(raw):
+        if end == len(raw) or (upto is not None and out >= upto):
             break
     return tuple(fills)
 

@@ -172,22 +172,23 @@ class FileSearch:
                 result = search_big_file(data, self.query, self.out_opts, binary, render,
                                          entry.display)
                 return result, None
-        result = self.buffer_search(data, binary, read_error, partial(self._fills, entry))
+        fills = partial(self._fills, entry, len(data))
+        result = self.buffer_search(data, binary, read_error, fills)
         if render is not None:
             result.rendered = render.output(entry.display, result)
             if result.rendered is not None:
                 result.events = []  # the bytes are all the printer needs, and cheaper to ship
         return result, None if result.error is None else f"{entry.display}: {result.error}"
 
-    def _fills(self, entry: FileEntry) -> tuple[int, ...]:
+    def _fills(self, entry: FileEntry, searched: int) -> tuple[int, ...]:
         """Where rg's transcoder fills end in the file, if it transcodes it (see
-        searcher._TRANSCODER_FILLS)."""
+        searcher._TRANSCODER_FILLS), up to the `searched` bytes of its text."""
         if is_decompressed(entry.path, self.search_zip) or (
                 self.pre is not None and self.pre.applies(entry.display)) or not transcodes(
                 entry.path, self.codec):
             return ()
         try:
-            return transcoder_fills(read_file(entry.path), self.codec)
+            return transcoder_fills(read_file(entry.path), self.codec, upto=searched)
         except OSError:
             return ()
 
