@@ -92,8 +92,10 @@ def test_counts_and_files_equal_rg_count_and_list(
         (path, int(n)) for path, _, n in (line.rpartition(b":") for line in out.splitlines())
     ]
     listed = run([RG, "--sort", "path", "-l", *rg_args], Path(index.root), env).out
-    assert [m.path.encode() for m in index.search(pattern, files_with_matches=True, **options)
-            ] == listed.splitlines()
+    for context in (0, 2):  # (context lines matching after -m's one: no more Matches)
+        assert [m.path.encode() for m in index.search(
+            pattern, files_with_matches=True, after_context=context, **options)
+        ] == listed.splitlines()
     first: dict[str, trigrep.Match] = {}
     for m in index.search(pattern, **options):
         first.setdefault(m.path, m)

@@ -241,6 +241,8 @@ class Index:
             glob_base=self.root,
         )
         check_filters(walk_opts)
+        if files_with_matches:  # as rg -l: no context, whose matching lines would be Matches
+            context, before_context, after_context = 0, None, None
         out_opts = OutputOptions(  # `count` needs the first line too: it yields it
             mode="count" if count else "lines", first_line=count,
             max_count=1 if files_with_matches else max_count,
