@@ -466,6 +466,17 @@ def test_daemon_answers_as_rg(served: Served) -> None:
     assert listed == rg(served.root, served.env, "--files").splitlines()
 
 
+def test_daemon_counts_as_rg_c(served: Served) -> None:
+    """The daemon answers `count` with its `-c` output, not with a JSON message for every
+    match (a pattern matching every line of the stdlib, `M{0,2}`, took minutes)."""
+    for arguments, rg_args in [({"pattern": "M{0,2}"}, ["M{0,2}"]),
+                               ({"pattern": "hello", "path": "src/main.py"},
+                                ["hello", "src/main.py"])]:
+        out = ok(served.via_daemon.call("count", **arguments))
+        counted = rg(served.root, served.env, "-c", "--with-filename", *rg_args)
+        assert [f"{f['path']}:{f['count']}" for f in out["files"]] == counted.splitlines()
+
+
 def test_daemon_results_follow_edits(served: Served) -> None:
     target = served.root / "src" / "pkg" / "util.py"
     before = served.daemon_searches()

@@ -24,7 +24,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
@@ -282,19 +282,19 @@ class _Declined(Exception):
 # `Index.search` options as the CLI's flags; -S before -i, since ignore_case wins in the API.
 _FLAGS = {"fixed_strings": "-F", "smart_case": "-S", "ignore_case": "-i", "word_regexp": "-w"}
 _LIST_OPTIONS = {"glob": "--glob", "iglob": "--iglob", "type": "--type"}
-_DAEMON_OPTIONS = {*_FLAGS, *_LIST_OPTIONS, "context", "count", "files_with_matches"}
+_DAEMON_OPTIONS = {*_FLAGS, *_LIST_OPTIONS, "context", "files_with_matches"}
+_JSON = ["--json"]  # the output of `_json_matches`
+_COUNTS = ["--count", "--with-filename", "--null"]  # the output of `_counts`
 
 
-def _search_argv(pattern: str, sub: str, options: dict[str, Any]) -> list[str]:
-    """`trigrep --json` arguments finding, from the root, what `Index.search` would under `sub`.
-
-    With files_with_matches, one match per file (-m 1); with count, each file's count comes
-    from its `end` message.
+def _search_argv(pattern: str, sub: str, options: dict[str, Any], output: list[str]) -> list[str]:
+    """Arguments for the `output` flags, finding from the root what `Index.search` would under
+    `sub`. With files_with_matches, one match per file (-m 1).
     """
     unknown = set(options) - _DAEMON_OPTIONS
     if unknown:
         raise _Declined(f"no CLI flags for {sorted(unknown)}")
-    argv = ["--json", *(flag for name, flag in _FLAGS.items() if options.get(name))]
+    argv = [*output, *(flag for name, flag in _FLAGS.items() if options.get(name))]
     for name, flag in _LIST_OPTIONS.items():
         argv += [f"{flag}={value}" for value in options.get(name, ())]
     if options.get("context"):
@@ -309,13 +309,9 @@ def _json_bytes(value: dict[str, str]) -> bytes:
     return value["text"].encode() if "text" in value else base64.b64decode(value["bytes"])
 
 
-def _json_matches(
-    lines: Iterable[bytes], context: int, count: bool, walked: bool
-) -> Iterator[Match]:
+def _json_matches(lines: Iterable[bytes], context: int) -> Iterator[Match]:
     """The Matches `Index.search` yields, rebuilt from rg's JSON Lines messages; paths are as
-    printed (relative to the working directory). A file's matches come with its `end`.
-    `walked`: the files were found in a directory, so (as rg -c) a count leaves out those in
-    which rg met a NUL."""
+    printed (relative to the working directory). A file's matches come with its `end`."""
     events: list[LineEvent] = []
     for line in lines:
         message = json.loads(line)
@@ -327,13 +323,20 @@ def _json_matches(
             events.append(LineEvent(kind == "match", data["line_number"],
                                     data["absolute_offset"], _json_bytes(data["lines"]), spans))
         elif kind == "end":
-            found = _matches(os.fsdecode(_json_bytes(data["path"])), events, context, context)
-            if not count:
-                yield from found
-            elif walked and data["binary_offset"] is not None:
-                continue
-            elif (first := next(found, None)) is not None:
-                yield replace(first, count=data["stats"]["matched_lines"])
+            yield from _matches(os.fsdecode(_json_bytes(data["path"])), events, context, context)
+
+
+def _counts(lines: Iterable[bytes]) -> Iterator[tuple[str, int]]:
+    """(path, count) from `rg --count --with-filename --null`'s lines (a line without a NUL
+    is the start of a path holding a line break)."""
+    held = b""
+    for line in lines:
+        path, nul, count = (held + line).rpartition(b"\0")
+        if not nul:
+            held += line + b"\n"
+            continue
+        held = b""
+        yield os.path.normpath(os.fsdecode(path)), int(count)
 
 
 class Tree:
@@ -378,23 +381,35 @@ class Tree:
         The single source of search results: from the daemon serving the tree when one does,
         else from the open index.
         """
-        sub = self._relative(target)
-
         def from_daemon(lines: Iterable[bytes]) -> Iterator[tuple[str, Match]]:
-            found = _json_matches(lines, options.get("context", 0), options.get("count", False),
-                                  walked=os.path.isdir(target))
-            for m in found:
+            for m in _json_matches(lines, options.get("context", 0)):
                 yield os.path.normpath(m.path), m
 
-        def from_index() -> Iterator[tuple[str, Match]]:
-            index_root = self._index.root
-            index_sub = os.path.relpath(target, index_root)
-            paths = [] if index_sub == "." else [index_sub]
-            for m in self._index.search(pattern, paths=paths, **options):
-                yield self._relative(os.path.join(index_root, m.path)), m
+        return self._answered(
+            lambda: _search_argv(pattern, self._relative(target), options, _JSON), from_daemon,
+            lambda: self._indexed(pattern, target, options))
 
-        return self._answered(lambda: _search_argv(pattern, sub, options), from_daemon,
-                              from_index)
+    def counts(self, pattern: str, target: str, **options: Any) -> Iterator[tuple[str, int]]:
+        """(path relative to the root, its count) as `rg -c` counts under `target`: from the
+        daemon's `-c` (not from JSON messages for every match, which a pattern matching every
+        line made take minutes), else from the open index."""
+        def from_index() -> Iterator[tuple[str, int]]:
+            for rel, m in self._indexed(pattern, target, {**options, "count": True}):
+                assert m.count is not None
+                yield rel, m.count
+
+        return self._answered(
+            lambda: _search_argv(pattern, self._relative(target), options, _COUNTS), _counts,
+            from_index)
+
+    def _indexed(self, pattern: str, target: str,
+                 options: dict[str, Any]) -> Iterator[tuple[str, Match]]:
+        """`Index.search` under `target`, with paths relative to the root."""
+        index_root = self._index.root
+        index_sub = os.path.relpath(target, index_root)
+        paths = [] if index_sub == "." else [index_sub]
+        for m in self._index.search(pattern, paths=paths, **options):
+            yield self._relative(os.path.join(index_root, m.path)), m
 
     def _answered(self, argv: Callable[[], list[str]],
                   parse: Callable[[Iterable[bytes]], Iterator[T]],
@@ -450,11 +465,13 @@ class Tree:
                 pass
         raise _Declined("the daemon stopped in the middle of the search")
 
-    def _guarded(self, pattern: str, target: str, **options: Any) -> Iterator[tuple[str, Match]]:
-        """`matches`, with trigrep's errors turned into tool errors a model can act on."""
+    @staticmethod
+    def _guarded(results: Iterable[tuple[str, T]]) -> Iterator[tuple[str, T]]:
+        """`matches` or `counts`, with trigrep's errors turned into tool errors a model can
+        act on."""
         try:
-            for rel, m in self.matches(pattern, target, **options):
-                yield _printable(rel), m
+            for rel, found in results:
+                yield _printable(rel), found
         except PatternError as e:
             raise ToolError(f"{e}. Escape regex metacharacters with `\\`, or set "
                             "fixed_strings=true to search for the text literally.") from None
@@ -471,11 +488,11 @@ class Tree:
         bounded = _Bounded()
         shown = size = 0
         with self._lock:
-            for rel, m in self._guarded(
+            for rel, m in self._guarded(self.matches(
                 pattern, target, fixed_strings=fixed_strings, ignore_case=ignore_case,
                 smart_case=smart_case, word_regexp=word_regexp, glob=glob, iglob=iglob,
                 type=type, context=context,
-            ):
+            )):
                 if bounded.omitted or shown >= max_results or size >= MAX_TEXT_BYTES:
                     if not bounded.leave_out(rel):
                         break
@@ -512,16 +529,14 @@ class Tree:
         files: list[FileCountOut] = []
         total = total_files = size = 0
         with self._lock:
-            for rel, m in self._guarded(
+            for rel, count in self._guarded(self.counts(
                 pattern, target, fixed_strings=fixed_strings, ignore_case=ignore_case,
                 smart_case=smart_case, word_regexp=word_regexp, glob=glob, iglob=iglob, type=type,
-                count=True,
-            ):
-                assert m.count is not None
-                total += m.count
+            )):
+                total += count
                 total_files += 1
                 if len(files) < max_results and size < MAX_TEXT_BYTES:
-                    files.append(FileCountOut(path=rel, count=m.count))
+                    files.append(FileCountOut(path=rel, count=count))
                     size += len(rel) + 8
         if not total_files:
             raise _no_match_error(pattern, fixed_strings=fixed_strings, ignore_case=ignore_case,
@@ -570,9 +585,10 @@ class Tree:
               type: list[str], fixed_strings: bool, ignore_case: bool) -> Iterator[str]:
         """Files under `target` as `rg --files` lists them, or only those `pattern` matches."""
         if pattern is not None:
-            for rel, _ in self._guarded(pattern, target, glob=glob, iglob=iglob, type=type,
-                                        fixed_strings=fixed_strings, ignore_case=ignore_case,
-                                        files_with_matches=True):
+            for rel, _ in self._guarded(self.matches(
+                    pattern, target, glob=glob, iglob=iglob, type=type,
+                    fixed_strings=fixed_strings, ignore_case=ignore_case,
+                    files_with_matches=True)):
                 yield rel
             return
         sub = self._relative(target)
