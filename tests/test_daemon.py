@@ -371,6 +371,24 @@ def test_global_excludes_with_a_path_match_what_the_search_walks(
             assert served == (by_name or (args, cwd) in from_root), (patterns, args, cwd)
 
 
+def test_a_daemon_started_on_a_damaged_index_rebuilds_it(tree: Path, env: dict[str, str]) -> None:
+    """`trigrep serve` says in one line what was damaged and serves a rebuilt index, as a
+    search would (it refused to start until `trigrep index` before)."""
+    trigrep_run(["index"], tree, env)
+    [segment] = (tree / ".trigrep").glob("seg-*")
+    data = bytearray(segment.read_bytes())
+    data[70] ^= 0xFF  # in the header
+    segment.write_bytes(bytes(data))
+    daemon = Daemon(tree, env)
+    try:
+        assert_all_like_rg(tree, daemon, [["-l", "foo"], ["-c", "bar"]])
+    finally:
+        daemon.close()
+    err = daemon.proc.communicate()[1]
+    assert err.count(b"\n") == 1 and err.endswith(b"is corrupt (header checksum mismatch); "
+                                                  b"rebuilding it\n"), err
+
+
 def _hog_inotify_instances() -> list:
     """Every inotify instance this user may still create (a limit all its processes share),
     or skip when the limit is too high to reach."""

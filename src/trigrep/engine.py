@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from trigrep.console import Console
-from trigrep.errors import Error, IndexUnreadableError, IndexVersionError
+from trigrep.errors import Error, IndexCorruptError, IndexUnreadableError, IndexVersionError
 from trigrep.extract import Preprocessor, is_decompressed
 from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
 from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
@@ -159,10 +159,24 @@ def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
             pass  # rebuilt below: nothing the user made is lost
         except IndexUnreadableError:
             return None  # another user's: searched directly, as rg would, every time
+        except IndexCorruptError as e:
+            return _rebuilt(root, e)
     elif not build_if_missing:
         return None
     else:
         root = default_root(start if os.path.isdir(start) else os.path.dirname(start) or ".")
+    return _built(root)
+
+
+def _rebuilt(root: str, damage: IndexCorruptError) -> IndexReader | None:
+    """A new index in place of a damaged one, said in one line: the search's answer does not
+    depend on the index, only its speed."""
+    sys.stderr.write(f"trigrep: {damage.damage}; rebuilding it\n")
+    return _built(root)
+
+
+def _built(root: str) -> IndexReader | None:
+    """The index of `root`, built (or updated) now; None when it cannot be."""
     from trigrep.index.build import IndexBusy
 
     try:
@@ -234,6 +248,7 @@ def make_plan(
     are every file when a `reader` must be opened for it and its tree is small (see
     `_scanned_faster`): the plan then only notes stale files (see `_selected`)."""
     scan = False
+    opened = reader is None
     if reader is None:
         start = paths[0] if paths else "."
         if not os.path.exists(start):
@@ -250,11 +265,19 @@ def make_plan(
         return None  # every file is searched: no need to know which are fresh
     # (pieces of big files are cut after a `\n`: one line ending in a NUL can span them)
     within_lines = not query.multiline and query.eol == b"\n"
-    candidates = (
-        reader.candidates(query.plan, query.required_bytes, within_lines=within_lines)
-        if narrows and not scan
-        else None
-    )
+    candidates = None
+    if narrows and not scan:
+        try:
+            candidates = reader.candidates(query.plan, query.required_bytes,
+                                           within_lines=within_lines)
+        except IndexCorruptError as e:  # a posting block's checksum, checked as it is read
+            if not opened:
+                raise  # a daemon's or the API's reader, which the updater checks and mends
+            reader = _rebuilt(reader.root, e)
+            if reader is None:
+                return None
+            candidates = reader.candidates(query.plan, query.required_bytes,
+                                           within_lines=within_lines)
     return Plan(reader.root, reader, candidates, report_all, search_zip, pre)
 
 

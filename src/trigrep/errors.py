@@ -21,6 +21,15 @@ class IndexVersionError(IndexFormatError):
     """The index was written by another format version: safe to rebuild without asking."""
 
 
+class IndexCorruptError(IndexFormatError):
+    """The index is damaged (a checksum that does not match, a file missing or truncated): a
+    search rebuilds it, as it does an index of another version; `damage` says what."""
+
+    def __init__(self, damage: str) -> None:
+        super().__init__(f"{damage}; run 'trigrep index' to rebuild")
+        self.damage = damage
+
+
 class IndexUnreadableError(IndexFormatError):
     """This user may not read the index (another user's, written under umask 077): a search
     goes on without it, as if there were none."""

@@ -134,7 +134,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-from trigrep.errors import IndexFormatError, IndexUnreadableError, IndexVersionError
+from trigrep.errors import (
+    IndexCorruptError,
+    IndexFormatError,
+    IndexUnreadableError,
+    IndexVersionError,
+)
 
 INDEX_DIR_NAME = ".trigrep"
 MANIFEST_NAME = "manifest"
@@ -376,9 +381,9 @@ def parse_manifest(raw: bytes, where: str) -> Manifest:
         raise corrupt(where, f"manifest is malformed ({e})") from None
 
 
-def corrupt(where: str, what: str) -> IndexFormatError:
+def corrupt(where: str, what: str) -> IndexCorruptError:
     """The one-line error for a damaged index, telling how to fix it."""
-    return IndexFormatError(f"index at {where} is corrupt ({what}); run 'trigrep index' to rebuild")
+    return IndexCorruptError(f"index at {where} is corrupt ({what})")
 
 
 def unreadable(where: str, what: str, error: OSError) -> IndexFormatError:

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trigrep.console import OUTPUT_ENV, Console
 from trigrep.engine import build_at, default_root, freshness, writing_index
-from trigrep.errors import Error, IndexFormatError
+from trigrep.errors import Error, IndexCorruptError, IndexFormatError, IndexVersionError
 from trigrep.index import IndexReader, find_index_root
 from trigrep.index.format import (
     INDEX_DIR_NAME,
@@ -1177,11 +1177,24 @@ def serve(paths: Sequence[str], *, detach: bool, idle_timeout: float | None = No
             child = spawn_daemon(roots, idle_timeout)
         return _wait_until_serving(child, roots, log_path, logged_before)
     for root in roots:
-        if find_index_root(root) != root:
+        if find_index_root(root) != root or not _opens(root):
             with writing_index(root):
                 build_at(root, progress=sys.stderr.isatty())
     Daemon(roots, idle_timeout).run()
     return 0
+
+
+def _opens(root: str) -> bool:
+    """Whether the index of `root` opens; a damaged one is said in one line (and rebuilt, as
+    a search would), one of another version silently."""
+    try:
+        IndexReader.open(root)
+    except IndexCorruptError as e:
+        sys.stderr.write(f"trigrep: {e.damage}; rebuilding it\n")
+        return False
+    except IndexVersionError:
+        return False
+    return True
 
 
 def served_root(path: str) -> str:
