@@ -169,10 +169,15 @@ def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
 
 
 def _rebuilt(root: str, damage: IndexCorruptError) -> IndexReader | None:
-    """A new index in place of a damaged one, said in one line: the search's answer does not
-    depend on the index, only its speed."""
-    sys.stderr.write(f"trigrep: {damage.damage}; rebuilding it\n")
+    """A new index in place of a damaged one (see `say_rebuilding`)."""
+    say_rebuilding(damage)
     return _built(root)
+
+
+def say_rebuilding(damage: IndexCorruptError) -> None:
+    """One line on a damaged index about to be rebuilt: a search's answer does not depend on
+    the index, only its speed."""
+    sys.stderr.write(f"trigrep: {damage.damage}; rebuilding it\n")
 
 
 def _built(root: str) -> IndexReader | None:
@@ -202,17 +207,17 @@ def _scan_limits() -> tuple[int, int] | None:
     return int(setting) if setting.isdigit() else SCAN_MAX_FILES, SCAN_MAX_BYTES
 
 
-def _scanned_faster(files: int, size: int) -> bool:
+def _scanned_faster(files: int, size: int, limits: tuple[int, int] | None) -> bool:
     """Whether a process that has not planned a search yet is done sooner reading every file
-    of a tree of `files` files and `size` bytes than planning: a plan first loads numpy
-    (about 40 ms here, the time to read and search some 2,000 small files), and checks each
-    walked file's stat against the index. Trees this small get no daemon either (see
-    AUTO_SERVE_MIN_FILES), nor an index (see `_small_walk`)."""
-    limits = _scan_limits()
+    of a tree of `files` files and `size` bytes than planning (`limits`: `_scan_limits()`):
+    a plan first loads numpy (about 40 ms here, the time to read and search some 2,000
+    small files), and checks each walked file's stat against the index. Trees this small
+    get no daemon either (see AUTO_SERVE_MIN_FILES), nor an index (see `_small_walk`)."""
     return limits is not None and files < limits[0] and size < limits[1]
 
 
-def _small_walk(entries: Iterator[FileEntry]) -> tuple[Iterator[FileEntry], bool]:
+def _small_walk(entries: Iterator[FileEntry], limits: tuple[int, int]
+                ) -> tuple[Iterator[FileEntry], bool]:
     """The walked `entries` (the first ones already walked), and whether they are a small
     tree's (see `_scanned_faster`): a tree without an index gets one once a search walks
     that many files (its first search, or the first after it grew), so the searches of a
@@ -223,7 +228,7 @@ def _small_walk(entries: Iterator[FileEntry]) -> tuple[Iterator[FileEntry], bool
         head.append(entry)
         with contextlib.suppress(OSError):  # (gone since listed: reading it reports that)
             size += entry.stat().st_size
-        if not _scanned_faster(len(head), size):
+        if not _scanned_faster(len(head), size, limits):
             return itertools.chain(head, entries), False
     return iter(head), True
 
@@ -259,7 +264,7 @@ def make_plan(
         if reader is None:
             return None
         stats = reader.stats()
-        scan = _scanned_faster(stats.files, stats.bytes)
+        scan = _scanned_faster(stats.files, stats.bytes, _scan_limits())
     narrows = query.plan.op != "all" or bool(query.required_bytes)
     if not narrows and not report_all:
         return None  # every file is searched: no need to know which are fresh
@@ -378,8 +383,9 @@ class SearchRun:
         plan = None
         if not every_file and self.walk_opts.encoding == "auto":
             small = False
-            if reader is None and warm is None and _scan_limits() and _builds_index(self.paths):
-                walked, small = _small_walk(self._walk())
+            limits = _scan_limits()
+            if reader is None and warm is None and limits and _builds_index(self.paths):
+                walked, small = _small_walk(self._walk(), limits)
             if not small:
                 plan = make_plan(
                     self.paths, self.query, report_all=report_all,

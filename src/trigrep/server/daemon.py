@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trigrep.console import OUTPUT_ENV, Console
-from trigrep.engine import build_at, default_root, freshness, writing_index
+from trigrep.engine import build_at, default_root, freshness, say_rebuilding, writing_index
 from trigrep.errors import Error, IndexCorruptError, IndexFormatError, IndexVersionError
 from trigrep.index import IndexReader, find_index_root
 from trigrep.index.format import (
@@ -1190,7 +1190,7 @@ def _opens(root: str) -> bool:
     try:
         IndexReader.open(root)
     except IndexCorruptError as e:
-        sys.stderr.write(f"trigrep: {e.damage}; rebuilding it\n")
+        say_rebuilding(e)
         return False
     except IndexVersionError:
         return False
