@@ -235,7 +235,8 @@ def test_racily_clean_files_are_reindexed_once_settled(tree: Path, env: dict[str
     assert manifest(tree).generation == generation
     # Make every record racily clean, as if the build had started right after the writes.
     index_manifest = manifest(tree)
-    index_manifest.segments[0].started_ns = int(PAST * 1e9) + RACY_WINDOW_NS // 2
+    index_manifest.segments[0] = index_manifest.segments[0]._replace(
+        started_ns=int(PAST * 1e9) + RACY_WINDOW_NS // 2)
     (tree / INDEX_DIR_NAME / MANIFEST_NAME).write_bytes(index_manifest.dumps())
     assert_like_rg(tree, env)
     trigrep_index(tree, env)

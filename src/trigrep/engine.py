@@ -642,7 +642,6 @@ def build_at(root: str, *, progress: bool, full: bool = False, wait: bool = True
 def print_stats(path: str, *, as_json: bool) -> int:
     """`trigrep stats`: the index's statistics as text or JSON."""
     import json
-    from dataclasses import asdict
 
     if not os.path.exists(path):
         raise Error(f"{path}: No such file or directory")
@@ -651,9 +650,9 @@ def print_stats(path: str, *, as_json: bool) -> int:
         raise Error(f"no index found at or above {path} (run 'trigrep index')")
     stats = IndexReader.open(root).stats()
     if as_json:
-        sys.stdout.write(json.dumps(asdict(stats)) + "\n")
+        sys.stdout.write(json.dumps(stats._asdict()) + "\n")
     else:
-        for key, value in asdict(stats).items():
+        for key, value in stats._asdict().items():
             sys.stdout.write(f"{key:>14}: {value}\n")
     return 0
 

@@ -1,13 +1,17 @@
 """Search options shared by the CLI, the Python API and (later) the daemon.
 
 Field names are ripgrep's long flag names in snake_case, so `--max-count` is `max_count`.
+
+The option sets are NamedTuples, not dataclasses: every search builds them, and importing
+`dataclasses` (with `inspect`, `ast`, `dis`...) took about a fifth of the CLI's import time.
+Being tuples, they cannot change once built; `_replace` makes a changed copy.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from trigrep.colors import DEFAULT_PALETTE, Palette
 
@@ -21,8 +25,7 @@ CaseMode = Literal["sensitive", "insensitive", "smart"]
 TypeChange = tuple[Literal["select", "negate", "add", "clear"], str]
 
 
-@dataclass
-class MatchOptions:
+class MatchOptions(NamedTuple):
     """What counts as a match: the pattern(s) and the flags that change the regex."""
 
     patterns: list[str]
@@ -49,14 +52,13 @@ class MatchOptions:
 MmapChoice = Literal["auto", "always", "never"]
 
 
-@dataclass
-class WalkOptions:
+class WalkOptions(NamedTuple):
     """Which files are searched: rg's defaults plus the flags that narrow or widen the set."""
 
-    globs: list[str] = field(default_factory=list)  # -g, in order; "!" prefix negates
-    iglobs: list[str] = field(default_factory=list)  # --iglob: rg applies them after all -g
+    globs: Sequence[str] = ()  # -g, in order; "!" prefix negates
+    iglobs: Sequence[str] = ()  # --iglob: rg applies them after all -g
     glob_case_insensitive: bool = False  # --glob-case-insensitive: -g globs ignore case too
-    type_changes: list[TypeChange] = field(default_factory=list)  # in command-line order
+    type_changes: Sequence[TypeChange] = ()  # in command-line order
     hidden: bool = False  # --hidden
     no_ignore: bool = False  # --no-ignore: none of the following ignore files
     no_ignore_vcs: bool = False  # --no-ignore-vcs: no .gitignore, info/exclude, global excludes
@@ -67,7 +69,7 @@ class WalkOptions:
     no_require_git: bool = False  # --no-require-git: .gitignore counts outside repositories
     # --ignore-file: gitignore-style files ranking below all others (even --no-ignore keeps
     # them), anchored at the cwd like the global excludes; the last one given wins
-    ignore_files: list[str] = field(default_factory=list)
+    ignore_files: Sequence[str] = ()
     search_zip: bool = False  # -z
     pre: Preprocessor | None = None  # --pre, --pre-glob: files read through a command
     # -E: how file bytes become the text searched, as a codec of `extract.encoding_codec`
@@ -115,8 +117,7 @@ OutputMode = Literal[
 ]
 
 
-@dataclass
-class OutputOptions:
+class OutputOptions(NamedTuple):
     """How matches are gathered per file (count limit, context) and printed."""
 
     mode: OutputMode = "lines"

@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import select
 import stat
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from trigrep.extract import decoded, text_decoder, transcodes_text
@@ -99,7 +98,7 @@ class Windows:
         opts = self.opts
         remaining = None if opts.max_count is None else opts.max_count - self.matched_before
         if remaining is not None and self.matched_before:
-            opts = replace(opts, max_count=remaining)
+            opts = opts._replace(max_count=remaining)
         # --stop-on-nonmatch: the line that ends the search (a converted NUL ends a line),
         # where the window is cut once a line matched before it (a search of the window alone
         # would look for a first match again)

@@ -382,11 +382,11 @@ class IndexReader:
 
     def stats(self) -> IndexStats:
         """The manifest's stats, with the segments' current total size and their counts."""
-        fields = dict(self.manifest.stats.__dict__)
-        fields["index_bytes"] = sum(s.map.size() for s in self._segments)
-        fields["segments"] = len(self._segments)
-        fields["tombstones"] = sum(len(s.tombstones) for s in self._segments)
-        return IndexStats(**fields)
+        return self.manifest.stats._replace(
+            index_bytes=sum(s.map.size() for s in self._segments),
+            segments=len(self._segments),
+            tombstones=sum(len(s.tombstones) for s in self._segments),
+        )
 
     def written_since_open(self) -> bool:
         """Whether a segment file was written in place since it was opened. trigrep never

@@ -9,13 +9,11 @@ any file. Everything happens under the index lock, with the build's atomic write
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -55,8 +53,7 @@ MERGE_SLICE_IDS = 1 << 21  # decoded (trigram, file) pairs held at once by a mer
 UpdateKind = Literal["full", "update", "unchanged"]
 
 
-@dataclass(frozen=True)
-class UpdateResult:
+class UpdateResult(NamedTuple):
     """What `update_index` did: a full build, an update (one new segment), or nothing;
     how many files it indexed and tombstoned, and how many merges followed."""
 
@@ -166,7 +163,7 @@ def _append_segment(
     tombstones `dead` (global ids) in their segments."""
     manifest = reader.manifest
     generation = manifest.generation + 1
-    refs = [dataclasses.replace(r, tombstones=list(r.tombstones)) for r in manifest.segments]
+    refs = list(manifest.segments)
     seg_stats = {"bytes": 0, "trigrams": 0, "postings": 0, "unindexed_files": 0}
     if changed:  # else only tombstones: no empty segment
         ref, seg_stats = write_segment(
@@ -174,18 +171,19 @@ def _append_segment(
         )
         refs.append(ref)
     dead_bytes = dead_unindexed = 0
+    new_tombstones: dict[int, list[int]] = {}  # segment number -> local ids
     for file_id in dead:
         number, segment = _segment_holding(reader.segments, file_id)
         local = file_id - segment.base
         table = segment.files_sections()
         dead_bytes += table.sizes[local]
         dead_unindexed += bool(table.flags[local] & FLAG_UNINDEXED)
-        refs[number].tombstones.append(local)
-    for r in refs:
-        r.tombstones.sort()
+        new_tombstones.setdefault(number, []).append(local)
+    for number, locals_ in new_tombstones.items():
+        refs[number] = refs[number]._replace(
+            tombstones=sorted([*refs[number].tombstones, *locals_]))
     old = manifest.stats
-    stats = dataclasses.replace(
-        old,
+    stats = old._replace(
         bytes=max(0, old.bytes - dead_bytes) + seg_stats["bytes"],
         trigrams=old.trigrams + seg_stats["trigrams"],
         postings=old.postings + seg_stats["postings"],
@@ -206,8 +204,7 @@ def _manifest(
 ) -> Manifest:
     """A manifest for `refs`, its stats' counts and times brought up to date."""
     now = time.time()
-    return Manifest(generation, refs, dataclasses.replace(
-        stats,
+    return Manifest(generation, refs, stats._replace(
         files=sum(r.files - len(r.tombstones) for r in refs),
         index_bytes=sum(r.bytes for r in refs),
         build_seconds=round(now - started, 3),
@@ -289,8 +286,7 @@ def _merge(reader: IndexReader, first: int, stop: int) -> None:
         table.n_files, table.started_ns(sources),
     )
     old = manifest.stats
-    stats = dataclasses.replace(
-        old,
+    stats = old._replace(
         trigrams=old.trigrams - sum(s.header.n_trigrams for s in sources) + writer.n_trigrams,
         postings=old.postings - sum(s.header.n_postings for s in sources) + writer.n_postings,
     )
