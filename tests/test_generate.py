@@ -214,3 +214,15 @@ def test_a_search_does_not_load_the_generators(tmp_path: Path, env: dict[str, st
             {**env, "TRIGREP_NO_DAEMON": "1"})
     assert p.out == b"foo\n"
     assert b"trigrep.generate" not in p.err
+
+
+@pytest.mark.parametrize("columns", [None, "", "0", "-3", "x", "50", "200"])
+def test_help_is_as_wide_as_argparse_makes_it(
+    columns: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parser's formatter sizes help without shutil, as shutil.get_terminal_size would."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert flags._terminal_columns() == shutil.get_terminal_size().columns
