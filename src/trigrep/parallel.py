@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import os
-import pickle
 import signal
 import threading
 from collections import deque
@@ -299,11 +298,15 @@ class _Worker:
 
     def send(self, search: bytes, named: list[Named]) -> None:
         """Search the `named` files with the pickled FileSearch `search`."""
+        import pickle  # (as multiprocessing: only searches that use workers load it)
+
         message = pickle.dumps((search, named), pickle.HIGHEST_PROTOCOL)
         self.conn.send_bytes(message)
 
     def receive(self) -> list[Outcome | None]:
         """The answer to the oldest batch sent and not answered yet (EOFError: it died)."""
+        import pickle
+
         message = self.conn.recv_bytes()
         # An answer is up to thousands of new objects and no reference cycle: while they are
         # made, the collector would run over the whole heap again and again (a warm tree's is
@@ -345,6 +348,8 @@ def _serve_batches(conn: Connection, parent: int | None, shared: int) -> None:
     forked by a thread whose end would kill it), and closes its copy of the parent's end of
     its pipe (`shared`, -1: none), so that it sees the end of the pipe when the parent goes.
     """
+    import pickle
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     if shared >= 0:
         os.close(shared)
@@ -404,6 +409,8 @@ def _search_batch(search: bytes, named: list[Named]) -> list[Outcome | None]:
     if run is None:
         if len(_searches) > 16:
             _searches.clear()
+        import pickle
+
         run = _searches[search] = pickle.loads(search)
     outcomes = [run(FileEntry(display, path, explicit), size)
                 for display, path, explicit, size in named]
@@ -498,6 +505,8 @@ def search_in_order(
 def _in_workers(
     items: Iterator[tuple[FileEntry, bool]], search: FileSearch, pool: SearchPool
 ) -> Iterator[tuple[FileEntry, Outcome | None]]:
+    import pickle
+
     dispatch = _Dispatch(pool, pickle.dumps(search))
     try:
         yield from dispatch.run(items)
