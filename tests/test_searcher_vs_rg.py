@@ -160,9 +160,13 @@ def _drive_matched(
         with_filename = out_opts.with_filename
     buf = io.BytesIO()
     printer = make_printer(buf, out_opts, with_filename=with_filename, is_tty=False)
+    fmt = printer.file_format  # (what its events need, as the engine asks: see parallel.py)
+    needs = {} if fmt is None else dict(
+        spans=fmt.needs_spans, line_numbers=fmt.needs_line_numbers,
+        first_span=fmt.needs_first_span_only)
     for name in names:
         data = searchable_bytes((root / name).read_bytes())
-        printer.file(name, search_buffer(data, query, out_opts, binary=mode))
+        printer.file(name, search_buffer(data, query, out_opts, binary=mode, **needs))
     printer.finish()
     return buf.getvalue(), printer.matched
 

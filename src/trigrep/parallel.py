@@ -108,6 +108,7 @@ class FileSearch:
         self.buffer_search = BufferSearch(  # how each file's bytes are searched
             query, out_opts, spans=render is None or render.needs_spans,
             line_numbers=render is None or render.needs_line_numbers,
+            first_span=render is not None and render.needs_first_span_only,
         )
 
     @classmethod

@@ -198,6 +198,11 @@ class FileFormat:
         return False
 
     @property
+    def needs_first_span_only(self) -> bool:
+        """Whether, of the spans it needs, the first of each line is all it uses."""
+        return False
+
+    @property
     def needs_line_numbers(self) -> bool:
         """Whether line events must carry their line numbers (counting them reads every byte
         before the last match)."""
@@ -260,6 +265,14 @@ class LineFormat(FileFormat):
         --vimgrep line each), replace or count (--stats) them."""
         return (self.paints_matches or self.opts.only_matching or self.opts.column
                 or self.opts.vimgrep or self.opts.replace is not None or self.opts.stats)
+
+    @property
+    def needs_first_span_only(self) -> bool:
+        """--column alone prints the first match's column (--max-columns' note counts them)."""
+        opts = self.opts
+        return opts.column and not (
+            self.paints_matches or opts.only_matching or opts.vimgrep
+            or opts.replace is not None or opts.stats or opts.max_columns)
 
     @property
     def paints_matches(self) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from enum import Enum
 from functools import partial
-from itertools import chain
+from itertools import chain, islice
 from typing import NamedTuple
 
 import rurex
@@ -413,8 +413,12 @@ def _inverted(
         pos = max(pos, stop)
 
 
-def _submatches(query: Query, data: bytes, start: int, stop: int) -> list[tuple[int, int]]:
-    """Spans relative to `start`: per line without its terminator, or the whole group (-U)."""
+def _submatches(query: Query, data: bytes, start: int, stop: int, first_only: bool = False
+                ) -> list[tuple[int, int]]:
+    """Spans relative to `start`: per line without its terminator, or the whole group (-U).
+    `first_only` (line by line): just the first, all that --column prints without colour
+    (an empty-matching regex matches at every other byte: finding them all cost 30 times
+    rg's time)."""
     if query.multiline:
         spans = []
         for m in find_iter(query.regex, data, start, len(data)):
@@ -424,19 +428,25 @@ def _submatches(query: Query, data: bytes, start: int, stop: int) -> list[tuple[
         return spans
     # rg drops a match starting at the end of an unterminated last line (an empty one).
     end = _trimmed_end(data, stop, start, query.crlf, query.eol)
-    # (find_iter's rule for empty matches aside, the regex's own finditer finds the same
-    # matches, in one call: most lines hold one)
-    found = (find_iter(query.regex, data, start, end) if query.matches_empty
-             else query.regex.finditer(data, start, end))
+    if first_only:
+        first = query.regex.search(data, start, end)
+        found: Iterable[rurex.Match] = () if first is None else (first,)
+    elif query.matches_empty:
+        found = find_iter(query.regex, data, start, end)
+    else:  # (the regex's own finditer finds the same matches, in one call: most lines hold one)
+        found = query.regex.finditer(data, start, end)
     return [(m.start() - start, m.end() - start) for m in found if m.start() < stop]
 
 
-def _line_spans(query: Query, data: bytes, start: int, stop: int) -> list[tuple[int, int]]:
+def _line_spans(query: Query, data: bytes, start: int, stop: int, first_only: bool = False
+                ) -> list[tuple[int, int]]:
     """-v with -U or --null-data: the matches rg shows on a context line, found in that line
-    alone (its terminator included only with -U), as its printers do."""
+    alone (its terminator included only with -U), as its printers do (`first_only`: as in
+    _submatches)."""
     if not query.multiline:
         stop = _trimmed_end(data, stop, start, query.crlf, query.eol)
-    return [m.span() for m in find_iter(query.regex, data[start:stop], 0, stop - start)]
+    found = find_iter(query.regex, data[start:stop], 0, stop - start)
+    return [m.span() for m in (islice(found, 1) if first_only else found)]
 
 
 def _locate(data: bytes, start: int, end: int, eol: bytes) -> tuple[int, int]:
@@ -479,7 +489,8 @@ class _Collector:
     """Turns matching line ranges into events with context, -m and binary detection."""
 
     def __init__(
-        self, data: bytes, result: FileResult, nul: int, slice_mode: bool, eol: bytes
+        self, data: bytes, result: FileResult, nul: int, slice_mode: bool, eol: bytes,
+        match_spans: Callable[[int, int], list[tuple[int, int]]],
     ) -> None:
         self.data = data
         self.result = result
@@ -495,6 +506,7 @@ class _Collector:
         self.quit_in_context = False  # ... in a context line
         self.match_events = 0
         self.before_lines: set[int] = set()  # indices of before-context events
+        self.match_spans = match_spans  # of a matching line (see _submatches)
         # -v: context lines are the regex's matching lines; rg reports their matches (-o,
         # colour, JSON submatches).
         self.context_spans: Callable[[int, int], list[tuple[int, int]]] | None = None
@@ -671,7 +683,7 @@ class _Core:
         if start == stop:  # a match after the final terminator is no line
             return False
         spans = ([] if self.query.inverted_lines_bare
-                 else _submatches(self.query, self.data, start, stop))
+                 else self.collector.match_spans(start, stop))
         counted = len(spans) if self.query.multiline else 1  # (see _Quota)
         if not self.collector.emit(True, start, stop, spans) or not self.quota.matched(counted):
             return False
@@ -945,7 +957,7 @@ def _search_by_line(
                 collector.before_context(start, before)
         match_spans = (need_submatches or (first_spans and not collector.match_events)) and (
             not query.inverted_lines_bare)
-        spans = _submatches(query, data, start, stop) if match_spans else []
+        spans = collector.match_spans(start, stop) if match_spans else []
         if not collector.emit(True, start, stop, spans):
             break
     after_pending = False
@@ -966,12 +978,13 @@ def _search_plain(
     need_submatches: bool,
     kept_lines: int | None,
     line_numbers: bool,
+    first_only: bool,
 ) -> None:
     """The matching lines of a text file, without the collector's bookkeeping (context,
     NUL checks, where -m stopped): most files are searched this way. The first `kept_lines`
     become events (None: all, as `need_submatches` says with or without spans; else with
     them); the others are only counted. -l and -q stop at the first line (`limit` 1).
-    Without `line_numbers`, events say line 0."""
+    Without `line_numbers`, events say line 0; `first_only`: see _submatches."""
     lines = _Lines(data, query.eol) if line_numbers else None
     events = result.events
     matched_lines = matches = 0
@@ -980,7 +993,7 @@ def _search_plain(
     for start, stop in _matching_lines(query, data, len(data)):
         kept = kept_lines is None or matched_lines < kept_lines
         if need_submatches or (kept and kept_lines is not None):
-            spans = _submatches(query, data, start, stop)
+            spans = _submatches(query, data, start, stop, first_only)
             matches += len(spans) if need_submatches else 0
         else:
             spans = []
@@ -1003,9 +1016,10 @@ def search_buffer(
     read_error: str | None = None,
     spans: bool = True,
     line_numbers: bool = True,
+    first_span: bool = False,
 ) -> FileResult:
     """Search one file's bytes as rg would (see BufferSearch)."""
-    return BufferSearch(query, opts, spans, line_numbers)(data, binary, read_error)
+    return BufferSearch(query, opts, spans, line_numbers, first_span)(data, binary, read_error)
 
 
 class _Run(NamedTuple):
@@ -1026,18 +1040,23 @@ class BufferSearch:
     `spans`: False when the standard printer needs no submatch spans (no colour, no -o), so
     line events come without them (and `matches` is not counted). `line_numbers`: False when
     nothing needs the line numbers of matching lines (no -n, no context), so a search that
-    finds only matching lines need not count the newlines before each.
+    finds only matching lines need not count the newlines before each. `first_span`: the
+    printer needs only the first span of each line (see _submatches).
     """
 
-    __slots__ = ("after", "before", "kept_lines", "limit", "line_numbers", "need_submatches",
-                 "opts", "passthru", "plain", "query", "spans", "stop_at_first")
+    __slots__ = ("after", "before", "first_span", "kept_lines", "limit", "line_numbers",
+                 "need_submatches", "opts", "passthru", "plain", "query", "spans",
+                 "stop_at_first")
 
     def __init__(self, query: Query, opts: OutputOptions, spans: bool = True,
-                 line_numbers: bool = True) -> None:
+                 line_numbers: bool = True, first_span: bool = False) -> None:
         self.query = query
         self.opts = opts
         self.spans = spans
         self.line_numbers = line_numbers
+        # (what counts matches needs them all: -U, --json, --stats, --count-matches)
+        self.first_span = first_span and opts.mode == "lines" and not (
+            query.multiline or opts.json or opts.stats)
         # rg's summary printers stop at a file's first match, unless they count for --stats.
         # (--files-without-match reads on: a NUL met later drops the file's count to 0)
         self.stop_at_first = stop_at_first = not opts.stats and (
@@ -1073,7 +1092,7 @@ class BufferSearch:
         nul = -1 if textual else data.find(b"\0")
         if nul < 0 and read_error is None and self.plain:
             _search_plain(data, query, result, self.limit, self.need_submatches,
-                          self.kept_lines, self.line_numbers)
+                          self.kept_lines, self.line_numbers, self.first_span)
             return result
         if nul < 0 or fills is None:
             return self._search(data, binary, read_error, result, nul)
@@ -1166,11 +1185,12 @@ class BufferSearch:
             self.limit, self.stop_at_first, self.need_submatches)
         reported = opts.json or opts.stats
         context = max(opts.before_context, opts.after_context)
-        collector = _Collector(data, result, nul, slice_mode, query.eol)
+        collector = _Collector(data, result, nul, slice_mode, query.eol,
+                               partial(_submatches, query, data, first_only=self.first_span))
         if query.invert and need_submatches:
             collector.context_spans = partial(
                 _line_spans if query.multiline or query.eol != b"\n" else _submatches, query,
-                data
+                data, first_only=self.first_span
             )
         if query.multiline:
             quota = _Quota(opts, limit, after, stop_at_first)

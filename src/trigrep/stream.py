@@ -72,8 +72,9 @@ class Windows:
     says from the front of the next."""
 
     def __init__(self, query: Query, opts: OutputOptions, binary: BinaryMode,
-                 spans: bool = True) -> None:
+                 spans: bool = True, first_span: bool = False) -> None:
         self.query, self.opts, self.binary, self.spans = query, opts, binary, spans
+        self.first_span = first_span  # (see searcher.BufferSearch)
         self.eol = query.eol  # (--null-data: lines end in a NUL)
         self.summary = opts.mode != "lines"  # (-c, -l...: no context, no overlap)
         self.kept_lines = 0 if self.summary else max(opts.before_context, opts.after_context)
@@ -106,7 +107,8 @@ class Windows:
                                 self.matched) if opts.stop_on_nonmatch else None
         if self.matched and stop_end is not None:
             window = window[:stop_end]
-        result = search_buffer(window, self.query, opts, binary=self.binary, spans=self.spans)
+        result = search_buffer(window, self.query, opts, binary=self.binary, spans=self.spans,
+                               first_span=self.first_span)
         self.matched = self.matched or result.has_match
         line, offset = self.base_line - 1, self.base_offset
         events = [LineEvent(e.is_match, e.line_number + line, e.offset + offset, e.lines,
@@ -182,7 +184,8 @@ def search_big_file(data: bytes, query: Query, opts: OutputOptions, binary: Bina
                     fmt: LineFormat, display_path: str) -> FileResult:
     """A big text file's search, its output rendered window by window (see the module's
     doc): the result holds no event, only the rendered output."""
-    windows = Windows(query, opts, binary, spans=fmt.needs_spans)
+    windows = Windows(query, opts, binary, spans=fmt.needs_spans,
+                      first_span=fmt.needs_first_span_only)
     bodies: list[bytes] = []
     has_match = has_lines = False
     last_line: int | None = None

@@ -1,0 +1,45 @@
+"""Differential tests of the searches that print (or count) most of a tree's lines, whose
+fast paths compute less than the general one: --column's first match only, -v's counts
+from line counts, empty matches on long lines, context lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from test_cli_rg import assert_same
+
+FILES: dict[str, bytes] = {
+    "crlf.txt": b"ab cd\r\nxx\r\n\r\nfoo bar\r\n",
+    "noeol.txt": b"abc\n\nfoo x",
+    "spaces.txt": b"  foo bar\n123\n\t x\n",
+    "early.bin": b"foo\nbar\0baz\nfoo\n",
+    "late.bin": b"foo x\n" * 12_000 + b"bar\0baz\nfoo\n",
+    "long.txt": b"x" * 80_000 + b" foo\n" + b"ab\n" * 3,
+    "empty.txt": b"",
+    "blank.txt": b"\n\n\n",
+}
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("heavy")
+    for name, data in FILES.items():
+        (root / name).write_bytes(data)
+    return root
+
+
+@pytest.mark.parametrize("flags", [
+    ["--column"], ["--column", "-v"], ["--column", "-C1"], ["--column", "--trim"],
+    ["--column", "--crlf"], ["--column", "-m1"], ["--column", "-b", "-N"],
+    ["--column", "--color", "always"], ["--column", "--color", "always", "--colors", "match:none"],
+    ["--column", "-M", "6"], ["--column", "-o"], ["--column", "-U"], ["--column", "-r", "<$0>"],
+    ["--column", "--stats"], ["--column", "--json"], ["--column", "-a"],
+], ids=" ".join)
+@pytest.mark.parametrize("pattern", ["x*", "o", "[a-z]*", "$", "b|$"])
+def test_column_prints_the_first_match(
+    tree: Path, env: dict[str, str], flags: list[str], pattern: str
+) -> None:
+    """Without colour, --column prints the first match's column: only it is looked for."""
+    assert_same([*flags, pattern], tree, env)
