@@ -43,3 +43,21 @@ def test_column_prints_the_first_match(
 ) -> None:
     """Without colour, --column prints the first match's column: only it is looked for."""
     assert_same([*flags, pattern], tree, env)
+
+
+@pytest.mark.parametrize("flags", [
+    ["-c", "-v"], ["-l", "-v"], ["--files-without-match", "-v"], ["-q", "-v"],
+    ["--count-matches", "-v"], ["-c", "-v", "--include-zero"], ["-c", "-v", "-m2"],
+    ["-c", "-v", "-m0"], ["-l", "-v", "-m1"], ["-c", "-v", "--crlf"], ["-c", "-v", "-C1"],
+    ["-c", "-v", "--passthru"], ["-c", "-v", "--null-data"], ["-c", "-v", "-U"],
+    ["-c", "-v", "-a"], ["-c", "-v", "--stop-on-nonmatch"], ["-c", "-v", "--stats"],
+    ["-c", "-v", "--json"], ["-c", "-v", "--mmap"],
+], ids=" ".join)
+@pytest.mark.parametrize("pattern", ["foo", "x*", "^$", "x$", "b|^", "\\r$"])
+def test_inverted_lines_are_counted(
+    tree: Path, env: dict[str, str], flags: list[str], pattern: str
+) -> None:
+    """-v in the summary modes counts a text file's lines without a match (the last one
+    perhaps unterminated) rather than visiting each; binary files are searched as before."""
+    assert_same([*flags, pattern], tree, env)
+    assert_same([*flags, pattern, *sorted(FILES)], tree, env)

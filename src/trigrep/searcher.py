@@ -1007,6 +1007,21 @@ def _search_plain(
     result.matches = matches
 
 
+def _count_inverted(data: bytes, query: Query, result: FileResult, limit: int | None) -> None:
+    """-v in a summary mode (-c, -l, -q, --files-without-match) on a text file: the lines
+    without a match are counted between the matching lines, up to `limit`, not made events
+    (which cost -c -v 20 times rg's time)."""
+    eol, end = query.eol, len(data)
+    inverted = pos = 0
+    for start, stop in chain(_matching_lines(query, data, end), [(end, end)]):
+        if limit is not None and inverted >= limit:
+            break
+        if pos < start:  # whole lines, but perhaps an unterminated last one
+            inverted += _newlines(data, pos, start, eol) + (data[start - 1] != eol[0])
+        pos = stop
+    result.matched_lines = inverted if limit is None else min(inverted, limit)
+
+
 def search_buffer(
     data: bytes,
     query: Query,
@@ -1044,9 +1059,9 @@ class BufferSearch:
     printer needs only the first span of each line (see _submatches).
     """
 
-    __slots__ = ("after", "before", "first_span", "kept_lines", "limit", "line_numbers",
-                 "need_submatches", "opts", "passthru", "plain", "query", "spans",
-                 "stop_at_first")
+    __slots__ = ("after", "before", "counts_inverted", "first_span", "kept_lines", "limit",
+                 "line_numbers", "need_submatches", "opts", "passthru", "plain", "query",
+                 "spans", "stop_at_first")
 
     def __init__(self, query: Query, opts: OutputOptions, spans: bool = True,
                  line_numbers: bool = True, first_span: bool = False) -> None:
@@ -1077,6 +1092,11 @@ class BufferSearch:
                           or opts.stop_on_nonmatch or opts.stats
                           or (opts.json and opts.mode in ("lines", "quiet")))
         self.kept_lines = None if opts.mode == "lines" else int(opts.first_line)
+        # A text file's inverted lines go to _count_inverted when only their count matters
+        # (they hold no match rg would count: see Query.inverted_lines_bare).
+        self.counts_inverted = query.invert and query.inverted_lines_bare and not (
+            query.multiline or opts.mode == "lines" or opts.json or opts.stats
+            or opts.stop_on_nonmatch or opts.first_line)
 
     def __call__(
         self, data: bytes, binary: BinaryMode, read_error: str | None = None,
@@ -1093,6 +1113,9 @@ class BufferSearch:
         if nul < 0 and read_error is None and self.plain:
             _search_plain(data, query, result, self.limit, self.need_submatches,
                           self.kept_lines, self.line_numbers, self.first_span)
+            return result
+        if nul < 0 and read_error is None and self.counts_inverted:
+            _count_inverted(data, query, result, self.limit)
             return result
         if nul < 0 or fills is None:
             return self._search(data, binary, read_error, result, nul)
