@@ -61,3 +61,21 @@ def test_inverted_lines_are_counted(
     perhaps unterminated) rather than visiting each; binary files are searched as before."""
     assert_same([*flags, pattern], tree, env)
     assert_same([*flags, pattern, *sorted(FILES)], tree, env)
+
+
+@pytest.mark.parametrize("flags", [
+    ["--vimgrep"], ["--vimgrep", "--stats"], ["--vimgrep", "-b", "--trim"],
+    ["--vimgrep", "--color", "always"], ["--vimgrep", "-M", "100", "--max-columns-preview"],
+    ["-o", "-n"], ["--vimgrep", "--heading"],
+], ids=" ".join)
+def test_a_long_line_printed_once_per_match(
+    tmp_path: Path, env: dict[str, str], flags: list[str]
+) -> None:
+    """--vimgrep prints a line once per match: an empty match at each of a 5 KB line's bytes
+    makes 25 MB of output, which stays in pieces sharing the line (searcher.Rendered), in a
+    file searched alone or among others (joined by a worker)."""
+    (tmp_path / "wide.txt").write_bytes(b"  " + b"ab" * 2500 + b"\nab\n")
+    for i in range(30):
+        (tmp_path / f"small{i}.txt").write_bytes(b"ab\nx\n" if i % 2 else b"b\n")
+    assert_same([*flags, "x*", "wide.txt"], tmp_path, env)
+    assert_same([*flags, "x*"], tmp_path, env)

@@ -15,7 +15,7 @@ from typing import BinaryIO, NamedTuple, Protocol
 from trigrep import hyperlink
 from trigrep.colors import RESET
 from trigrep.options import OutputOptions
-from trigrep.searcher import FileResult, LineEvent, Rendered
+from trigrep.searcher import FileResult, LineEvent, Rendered, joined_output
 
 _TRIMMED = b" \t\x0b\x0c\r"  # what --trim takes off a line's front (ASCII spaces but `\n`)
 _TRIMMED_CRLF = b" \t\x0b\x0c"  # ... and with --crlf (never a byte of the line terminator)
@@ -228,7 +228,7 @@ class FileFormat:
     def joined(self, first: Rendered, rest: list[Rendered]) -> Rendered:
         """The output of consecutive files as one: what the printer would write for them,
         but the break before the first (which depends on the files before them)."""
-        body = [first.body]
+        body: list[bytes | list[bytes]] = [first.body]
         has_lines, written = first.has_lines, bool(first.body)
         for rendered in rest:
             if rendered.has_lines:
@@ -239,7 +239,7 @@ class FileFormat:
             body.append(rendered.body)
             written = written or bool(rendered.body)
         has_match = first.has_match or any(r.has_match for r in rest)
-        return Rendered(b"".join(body), has_match, has_lines)
+        return Rendered(joined_output(body), has_match, has_lines)
 
 
 class LineFormat(FileFormat):
@@ -346,6 +346,7 @@ class LineFormat(FileFormat):
         lead = _Lead(path if self.with_filename and not self.heading else None, link)
         has_context = self.has_context
         opts = self.opts
+        spread = False
         if not (self.needs_line_numbers or self.needs_spans or result.multiline
                 or opts.byte_offset or opts.trim or opts.max_columns or opts.passthru):
             # Matches without numbers or spans, each one line ending in a newline (but perhaps
@@ -365,7 +366,8 @@ class LineFormat(FileFormat):
                 chunks += map(whole_lines, events)
             if events:
                 chunks[-1] = self._ended(chunks[-1])  # only a file's last line may lack one
-        else:
+        else:  # (the one way to print a line more than once: a big output stays in pieces)
+            spread = True
             for i, event in enumerate(events):
                 if has_context:
                     if self._breaks_before(event, i, last_line, result):
@@ -376,13 +378,13 @@ class LineFormat(FileFormat):
         if has_context and last_line and (
                 result.quit_break or (at_cut and at_cut.line_number > last_line + 1)):
             chunks.append(self.context_break)
-        # `lines` is empty when -o found only empty matches (-U prints none): rg still puts a
-        # break before them, if anything was printed before
-        lines = b"".join(chunks)
         if binary_note:
             linked = path if link is None else link.at(1, 1) + path + hyperlink.END
-            return Rendered(lines + self._binary_note(result, linked), has_match, bool(events))
-        return Rendered(lines, has_match, bool(events))
+            chunks.append(self._binary_note(result, linked))
+        # The body is empty when -o found only empty matches (-U prints none): rg still puts
+        # a break before them, if anything was printed before.
+        body = joined_output(chunks) if spread else b"".join(chunks)
+        return Rendered(body, has_match, bool(events))
 
     @staticmethod
     def _breaks_before(event: LineEvent, index: int, last_line: int | None,
@@ -627,11 +629,14 @@ class LineFormat(FileFormat):
                     for line in self._vimgrep_across(event, lead, sep, span)]
         out = []
         lines = event.lines
+        # uncoloured, each is the same line: one object, not a copy per match (see Rendered)
+        plain = None if self.color else self._ended(self._line_body(event, 0, len(lines), []))
         for start, end in event.submatches:  # one line (whatever -r puts in it)
-            body = self._line_body(event, 0, len(lines), [(start, end)])
+            body = plain if plain is not None else self._ended(
+                self._line_body(event, 0, len(lines), [(start, end)]))
             column = start + 1 if self.opts.column else None  # (--no-column: none)
-            out.append(self._prefix(lead, event.line_number, sep, column,
-                                    event.offset + start, start + 1) + self._ended(body))
+            out += (self._prefix(lead, event.line_number, sep, column, event.offset + start,
+                                 start + 1), body)
         return out
 
     def _line_body(self, event: LineEvent, start: int, stop: int,
@@ -777,8 +782,7 @@ class StandardPrinter:
         if self.printed_any and rendered.has_lines:
             self.out.write(self.file_format.file_break)
             self.bytes_printed += len(self.file_format.file_break)
-        self.out.write(rendered.body)
-        self._count_printed(rendered.body)
+        self._write(rendered.body)
         self.printed_any = self.printed_any or bool(rendered.body)
 
     def more(self, display_path: str, result: FileResult, after_line: int,
@@ -789,14 +793,17 @@ class StandardPrinter:
         if rendered is None:
             return
         self.matched = self.matched or rendered.has_match
-        self.out.write(rendered.body)
-        self._count_printed(rendered.body)
+        self._write(rendered.body)
 
-    def _count_printed(self, body: bytes) -> None:
-        """Only --stats reports the bytes printed: with colours, counting them is a regex
-        over the whole output (a quarter of a second for 250,000 painted lines)."""
+    def _write(self, body: bytes | list[bytes]) -> None:
+        """Write a rendered body and count it. Only --stats reports the bytes printed: with
+        colours, counting them is a regex over the whole output (a quarter of a second for
+        250,000 painted lines)."""
+        pieces = body if isinstance(body, list) else [body]
+        self.out.writelines(pieces)
         if self.file_format.opts.stats:
-            self.bytes_printed += _printed_length(body, self.file_format.color)
+            color = self.file_format.color
+            self.bytes_printed += sum(_printed_length(piece, color) for piece in pieces)
 
     def finish(self) -> None:
         """Nothing is buffered across files."""

@@ -119,10 +119,19 @@ class LineEvent:
                            self.submatches)
 
 
-class Rendered(NamedTuple):
-    """One file's standard output, minus what depends on the files before it."""
+# A rendered output this big stays in pieces rather than joined (see Rendered).
+SPREAD_OUTPUT_MIN = 1 << 24
 
-    body: bytes
+
+class Rendered(NamedTuple):
+    """One file's standard output, minus what depends on the files before it.
+
+    `body` is bytes, or a list of pieces when it is at least SPREAD_OUTPUT_MIN bytes: pieces
+    may be one object repeated (--vimgrep prints a line once per match: 'x*' on an 80 KB
+    line is 6.4 GB, which joined, shipped and written whole took 12 GB of memory), which a
+    list holds, and pickle ships, once (see `joined_output`)."""
+
+    body: bytes | list[bytes]
     has_match: bool  # rg exits 0 because of this file
     # it has lines to print (perhaps as nothing: empty -o matches): a break (`--` or a blank
     # line) goes before it when something was printed before
@@ -187,6 +196,17 @@ class FileResult:
         if self.multiline or count_matches:
             return self.matches
         return self.matched_lines  # one per match event: events hold one line each
+
+
+def joined_output(pieces: list[bytes | list[bytes]]) -> bytes | list[bytes]:
+    """Rendered bodies (or any pieces) as one body: joined, unless that is big."""
+    flat: list[bytes] = []
+    for piece in pieces:
+        if isinstance(piece, list):
+            flat += piece
+        else:
+            flat.append(piece)
+    return b"".join(flat) if sum(map(len, flat)) < SPREAD_OUTPUT_MIN else flat
 
 
 def find_iter(regex: rurex.Pattern, data: bytes, start: int, end: int) -> Iterator[rurex.Match]:

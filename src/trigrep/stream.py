@@ -39,6 +39,7 @@ from trigrep.searcher import (
     FileResult,
     LineEvent,
     Rendered,
+    joined_output,
     nonmatch_end,
     search_buffer,
 )
@@ -186,7 +187,7 @@ def search_big_file(data: bytes, query: Query, opts: OutputOptions, binary: Bina
     doc): the result holds no event, only the rendered output."""
     windows = Windows(query, opts, binary, spans=fmt.needs_spans,
                       first_span=fmt.needs_first_span_only)
-    bodies: list[bytes] = []
+    bodies: list[bytes | list[bytes]] = []
     has_match = has_lines = False
     last_line: int | None = None
     start = end = 0
@@ -210,7 +211,7 @@ def search_big_file(data: bytes, query: Query, opts: OutputOptions, binary: Bina
         if done or at_end:
             break
         start += kept
-    result.rendered = Rendered(b"".join(bodies), has_match, has_lines)
+    result.rendered = Rendered(joined_output(bodies), has_match, has_lines)
     result.events = []
     return result
 
