@@ -185,3 +185,20 @@ def test_a_watched_index_keeps_its_workers_until_closed(
         workers = [worker.process for worker in pool._all]
         assert index._pool.get() is pool and all(w.is_alive() for w in workers)
     assert not any(w.is_alive() for w in workers)
+
+
+def test_matches_are_the_dataclass_they_say(index: trigrep.Index) -> None:
+    """A search builds its Matches without the dataclass's __init__ (see api._match): they
+    are still frozen Matches equal to, and hashed as, those built by it."""
+    import dataclasses
+
+    found = list(index.search("foo", context=1)) + list(index.search("foo"))
+    assert found
+    for match in found:
+        fields = {f.name: getattr(match, f.name) for f in dataclasses.fields(trigrep.Match)}
+        built = trigrep.Match(**fields)
+        assert (match, hash(match), repr(match)) == (built, hash(built), repr(built))
+        assert vars(match) == vars(built)
+        assert dataclasses.replace(match, count=1) == dataclasses.replace(built, count=1)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            match.path = "x"  # type: ignore[misc]

@@ -66,6 +66,18 @@ class Match:
         return self.line_bytes.rstrip(b"\n").decode("utf-8", errors="replace")
 
 
+def _match(path: str, event: LineEvent, before: tuple[ContextLine, ...] = (),
+           after: tuple[ContextLine, ...] = ()) -> Match:
+    """The Match of a match event, its fields set at once: the frozen dataclass's __init__
+    sets them one object.__setattr__ at a time, a tenth of a search yielding many Matches."""
+    match = object.__new__(Match)
+    object.__setattr__(match, "__dict__", {
+        "path": path, "line_number": event.line_number, "line_bytes": event.lines,
+        "byte_offset": event.offset, "submatches": tuple(event.submatches), "before": before,
+        "after": after, "count": None})
+    return match
+
+
 def _text(event: LineEvent) -> str:
     return event.lines.rstrip(b"\n").decode("utf-8", errors="replace")
 
@@ -75,7 +87,7 @@ def _matches(path: str, events: list[LineEvent], before: int, after: int) -> Ite
     if not (before or after):  # no context lines: each Match is its event alone
         for e in events:
             if e.is_match:
-                yield Match(path, e.line_number, e.lines, e.offset, tuple(e.submatches))
+                yield _match(path, e)
         return
     context = [e for e in events if not e.is_match]
     numbers = [e.line_number for e in context]
@@ -86,11 +98,8 @@ def _matches(path: str, events: list[LineEvent], before: int, after: int) -> Ite
 
     for e in events:
         if e.is_match:
-            yield Match(
-                path, e.line_number, e.lines, e.offset, tuple(e.submatches),
-                before=lines(e.line_number - before, e.line_number - 1),
-                after=lines(e.last_line_number() + 1, e.last_line_number() + after),
-            )
+            yield _match(path, e, before=lines(e.line_number - before, e.line_number - 1),
+                         after=lines(e.last_line_number() + 1, e.last_line_number() + after))
 
 
 class Index:
