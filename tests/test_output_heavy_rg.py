@@ -36,12 +36,17 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ["--column", "--color", "always"], ["--column", "--color", "always", "--colors", "match:none"],
     ["--column", "-M", "6"], ["--column", "-o"], ["--column", "-U"], ["--column", "-r", "<$0>"],
     ["--column", "--stats"], ["--column", "--json"], ["--column", "-a"],
+    ["--column", "--heading"], ["--column", "--null", "-v", "-C1"],
+    ["--column", "--field-match-separator", "%d", "--field-context-separator", "%s", "-C1"],
+    ["--column", "--color", "always", "--colors", "column:fg:red", "-A1"],
+    ["--column", "--hyperlink-format", "default", "--color", "always"],
 ], ids=" ".join)
 @pytest.mark.parametrize("pattern", ["x*", "o", "[a-z]*", "$", "b|$"])
 def test_column_prints_the_first_match(
     tree: Path, env: dict[str, str], flags: list[str], pattern: str
 ) -> None:
-    """Without colour, --column prints the first match's column: only it is looked for."""
+    """Without colour, --column prints the first match's column: only it is looked for; a
+    line is printed with one format (a line without a match, with none)."""
     assert_same([*flags, pattern], tree, env)
 
 

@@ -399,25 +399,28 @@ class LineFormat(FileFormat):
         """How each event is printed when every one is a single line printed whole after its
         path and number (painted or not, its matches painted or not), the terminator left to
         the caller; None when that is not so. One %-format per line: `_event`'s general
-        assembly (for -o, --column, -b, --trim, --max-columns, -r, links) costs 2 µs more a
+        assembly (for -o, -o --column, -b, --trim, --max-columns, -r, links) costs 2 µs more a
         line, most of a worker's time in searches that print many lines."""
         opts = self.opts
         if (across_lines or lead.link is not None or opts.vimgrep
-                or opts.column or opts.byte_offset or opts.trim or opts.max_columns
-                or opts.replace is not None or opts.passthru):
+                or (opts.column and opts.only_matching) or opts.byte_offset or opts.trim
+                or opts.max_columns or opts.replace is not None or opts.passthru):
             return None
-        number = b""
-        if self.line_number:
-            spec = self._spec(opts.palette.line)
-            number = _escaped(spec) + b"%d" + RESET if spec else b"%d"
+        number = self._number_field(opts.palette.line) if self.line_number else b""
+        column = self._number_field(opts.palette.column) if opts.column else b""
 
-        def template(sep: bytes) -> bytes:
+        def template(sep: bytes, with_column: bool = False) -> bytes:
             head = b"" if lead.path is None else lead.path + self._path_end(sep)
-            return _escaped(head) + (number + _escaped(sep) if number else b"") + b"%s"
+            fields = (number, column if with_column else b"")
+            return _escaped(head) + b"".join(f + _escaped(sep) for f in fields if f) + b"%s"
 
-        formats = (template(opts.field_context_separator), template(opts.field_match_separator))
+        context_sep, match_sep = opts.field_context_separator, opts.field_match_separator
+        formats = (template(context_sep), template(match_sep))
         if opts.only_matching:
             return partial(self._matches_alone, formats, bool(number))
+        if column:
+            return partial(self._with_column, formats,
+                           (template(context_sep, True), template(match_sep, True)), bool(number))
         if number:
             if self.paints_matches:
                 return lambda e: formats[e.is_match] % (e.line_number, self._painted(e))
@@ -425,6 +428,20 @@ class LineFormat(FileFormat):
         if self.paints_matches:
             return lambda e: formats[e.is_match] % self._painted(e)
         return lambda e: formats[e.is_match] % e.lines
+
+    def _number_field(self, spec: bytes | None) -> bytes:
+        """The format of a number before a line (line, column), painted with `spec`."""
+        spec = self._spec(spec)
+        return _escaped(spec) + b"%d" + RESET if spec else b"%d"
+
+    def _with_column(self, formats: tuple[bytes, bytes], columned: tuple[bytes, bytes],
+                     numbered: bool, event: LineEvent) -> bytes:
+        """--column (see `_whole_lines`): the first match's column, on a line with one."""
+        body = self._painted(event) if self.paints_matches else event.lines
+        number = (event.line_number,) if numbered else ()
+        if not event.submatches:
+            return formats[event.is_match] % (*number, body)
+        return columned[event.is_match] % (*number, event.submatches[0][0] + 1, body)
 
     def _matches_alone(self, formats: tuple[bytes, bytes], numbered: bool, event: LineEvent
                        ) -> bytes:
