@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import RG, TRIGREP, run
 from test_cli_rg import assert_same
 
 FILES: dict[str, bytes] = {
@@ -84,3 +85,18 @@ def test_a_long_line_printed_once_per_match(
         (tmp_path / f"small{i}.txt").write_bytes(b"ab\nx\n" if i % 2 else b"b\n")
     assert_same([*flags, "x*", "wide.txt"], tmp_path, env)
     assert_same([*flags, "x*"], tmp_path, env)
+
+
+@pytest.mark.parametrize("flags", [
+    ["-l", "-v"], ["-q", "-v"], ["--files-without-match", "-v"], ["-c", "-v"], ["-c", "-v", "-m3"],
+], ids=" ".join)
+def test_inverted_lines_counted_on_standard_input(
+    tmp_path: Path, env: dict[str, str], flags: list[str]
+) -> None:
+    """Standard input is searched window by window (1 MiB): the only line without a match
+    comes in a later window, once unterminated."""
+    for tail in (b"bar\n", b"bar", b"foo"):
+        data = b"foo\n" * 700_000 + tail
+        want = run([RG, *flags, "foo"], tmp_path, env, stdin=data)
+        got = run([*TRIGREP, *flags, "foo"], tmp_path, env, stdin=data)
+        assert (got.out, got.code) == (want.out, want.code), tail
