@@ -874,6 +874,34 @@ def test_a_search_in_a_big_tree_starts_a_daemon_that_stops_when_idle(
     assert not status(tree, small)["served"]  # a small tree gets no daemon
 
 
+def test_a_search_in_a_big_tree_another_user_indexed_starts_no_daemon(
+    tree: Path, env: dict[str, str]
+) -> None:
+    """An index this user may read but not write to (another user's, in a shared tree): the
+    search is rg's, and starts no daemon, which could write nothing there (every such search
+    failed after printing its answer: 'internal error: PermissionError ... daemon.log');
+    `trigrep serve` fails in one line."""
+    prefix = ["setpriv", "--bounding-set", "-dac_override"]
+    if os.geteuid() != 0:
+        prefix = []
+    elif subprocess.run([*prefix, "true"], check=False).returncode != 0:
+        pytest.skip("setpriv cannot drop the capability that lets root write anything")
+    env = {**env, "TRIGREP_AUTO_SERVE": "4"}  # "big": at least 4 indexed files
+    trigrep_run(["index"], tree, env)
+    (tree / ".trigrep").chmod(0o555)
+    try:
+        for args in (["foo"], ["-l", "bar", "src"]):
+            ours = run([*prefix, *TRIGREP, *args], tree, env)
+            theirs = run([RG, "--sort", "path", *args], tree, env)
+            assert (ours.out, ours.code, ours.err) == (theirs.out, theirs.code, b""), args
+        assert not status(tree, env)["served"]
+        serve = run([*prefix, *TRIGREP, "serve", "."], tree, env)  # (an internal error)
+        assert (serve.code, serve.err) == (2, b"trigrep: cannot write the index in "
+                                              + bytes(tree / ".trigrep") + b": Permission denied\n")
+    finally:
+        (tree / ".trigrep").chmod(0o755)
+
+
 def test_idle_timeout_and_stale_records_of_a_killed_daemon(
     tree: Path, env: dict[str, str]
 ) -> None:

@@ -296,4 +296,10 @@ def serve_in_background(path: str) -> None:
     except (OSError, Error):
         return
     if files >= min_files:
-        spawn_daemon([os.path.realpath(root)], AUTO_SERVE_IDLE)
+        try:
+            spawn_daemon([os.path.realpath(root)], AUTO_SERVE_IDLE)
+        except OSError:
+            # A tree this user may not write (another user's index, a read-only mount): a
+            # daemon could write neither its log, its record nor the sync markers, and the
+            # search, answered already, must not fail for it.
+            return

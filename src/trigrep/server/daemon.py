@@ -975,7 +975,8 @@ class Daemon:
         """Serve until stopped by a `stop` request, SIGTERM or SIGINT, the idle timeout, or
         the removal of a served tree's index."""
         for tree in self.trees:
-            self._locks.append(_lock_served(tree.root))
+            with writing_index(tree.root):  # (another user's index, a read-only mount)
+                self._locks.append(_lock_served(tree.root))
         for tree in self.trees:
             tree.start()
         # The cached walks are hundreds of thousands of long-lived objects: kept out of the
