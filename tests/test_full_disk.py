@@ -141,3 +141,18 @@ def test_a_read_only_tree(disk: Path, tree: Path, env: dict[str, str]) -> None:
         assert got.err.endswith(b"/.trigrep: Read-only file system\n"), (args, got.err)
     with pytest.raises(trigrep.Error, match="Read-only file system"):  # (it was an OSError)
         list(trigrep.Index(tree).search("needle"))
+
+
+def test_an_indexed_read_only_tree_starts_no_daemon(
+    disk: Path, tree: Path, env: dict[str, str]
+) -> None:
+    """A read-only mount holding an index: searches use it, answer as rg, and start no
+    daemon, which could write nothing there (each search printed its answer, then failed:
+    'internal error: OSError: [Errno 30] Read-only file system: .../daemon.log')."""
+    env = {**env, "TRIGREP_AUTO_SERVE": "1"}  # "big": at least 1 indexed file
+    assert run([*TRIGREP, "index"], tree, env).code == 0
+    assert subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=False).returncode == 0
+    for args in QUERIES:
+        want = run([RG, "--sort", "path", *args], tree, env)
+        got = run([*TRIGREP, *args], tree, env)
+        assert (got.out, got.err, got.code) == (want.out, b"", want.code), args
