@@ -353,6 +353,39 @@ def test_a_segment_made_a_symlink_is_rebuilt_by_the_next_update(
     assert_repaired_by_a_search(tree, env, b"not a regular file")
 
 
+def test_damage_a_merge_finds_rebuilds_the_index(
+    tree: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A segment damaged after the update verified the index (a stray write while it runs)
+    is found by the merge, which verifies its sources again: the update rebuilds the index
+    in full. It failed with the damage before, and the daemon, whose updates those are,
+    never learnt of it."""
+    from trigrep.index import update
+
+    trigrep_index(tree, env)
+    for step in range(update.MERGE_FANIN - 1):
+        write(tree / f"small{step}.txt", b"alpha small %d\n" % step)
+        trigrep_index(tree, env)
+    append_segment = update._append_segment
+
+    def append_then_damage(*args: object) -> None:
+        append_segment(*args)
+        first_small = IndexReader.open(str(tree)).segments[1]
+        postings = first_small.header.sections["POSTINGS"].offset
+        with open(first_small.path, "r+b") as f:  # in place, as a stray write would
+            f.seek(postings)
+            byte = f.read(1)[0]
+            f.seek(postings)
+            f.write(bytes([byte ^ 0xFF]))
+
+    monkeypatch.setattr(update, "_append_segment", append_then_damage)
+    write(tree / "last.txt", b"alpha last\n")
+    result = update.update_index(str(tree), entries_of(tree))
+    assert result.kind == "full"
+    assert_exact(tree)
+    assert_like_rg(tree, env)
+
+
 # --- random sequences ----------------------------------------------------------------------
 
 NAMES = ["a.txt", "b.txt", "d/c.txt", "d/e.txt", "f.rs", "g.md"]

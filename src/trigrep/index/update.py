@@ -17,7 +17,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from trigrep.errors import IndexFormatError
+from trigrep.errors import IndexCorruptError, IndexFormatError
 from trigrep.index.build import (
     IndexLock,
     SegmentWriter,
@@ -97,15 +97,20 @@ def update_index(
             stats = rebuild_locked(index_dir, files, progress, workers)
             return UpdateResult("full", len(files), 0, 0, stats)
         kind: UpdateKind = "unchanged"
-        if changed or dead:
-            kind = "update"
-            small = (
-                len(changed) <= SMALL_UPDATE_FILES
-                and sum(e.size for e in changed) <= SMALL_UPDATE_BYTES
-            )
-            pool = 1 if small else workers or os.cpu_count() or 1
-            _append_segment(index_dir, reader, changed, dead, pool, progress, started, started_ns)
-        merges = merge_segments(root)
+        try:
+            if changed or dead:
+                kind = "update"
+                small = (
+                    len(changed) <= SMALL_UPDATE_FILES
+                    and sum(e.size for e in changed) <= SMALL_UPDATE_BYTES
+                )
+                pool = 1 if small else workers or os.cpu_count() or 1
+                _append_segment(index_dir, reader, changed, dead, pool, progress, started,
+                                started_ns)
+            merges = merge_segments(root)
+        except IndexCorruptError:  # damaged since it was verified (a merge verifies again)
+            stats = rebuild_locked(index_dir, files, progress, workers)
+            return UpdateResult("full", len(files), 0, 0, stats)
         stats = IndexReader.open(root).stats()
     return UpdateResult(kind, len(changed), len(dead), merges, stats)
 
