@@ -95,6 +95,9 @@ class _Warm:
     def indexed_ids(self, entries: list[object], reader: IndexReader) -> None:
         raise AssertionError("entries() never returns a cached walk here")
 
+    def index_damaged(self, reader: IndexReader, damage: Exception) -> None:
+        raise AssertionError("the index is sound here")
+
 
 def _search(args: list[str], warm: _Warm | None = None) -> tuple[bytes, int]:
     match_opts, out_opts = parse_search_flags(args)

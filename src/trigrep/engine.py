@@ -65,6 +65,10 @@ class WarmTree(Protocol):
         """`freshness(reader).indexed_id` of each of `entries` (which `entries()` returned),
         known without checking each file again."""
 
+    def index_damaged(self, reader: IndexReader, damage: IndexCorruptError) -> None:
+        """A search found `reader`'s index damaged (a posting block read for the first time):
+        stop using it and rebuild it in the background (the search reads every file)."""
+
 
 def default_root(start: str) -> str:
     """Where a first search builds the index: the git work tree holding `start`, else `start`."""
@@ -248,10 +252,12 @@ def make_plan(
     search_zip: bool,
     pre: Preprocessor | None = None,
     reader: IndexReader | None = None,
+    on_damage: Callable[[IndexReader, IndexCorruptError], None] | None = None,
 ) -> Plan | None:
     """Index state for this query; None when no index covers the first path. Its candidates
     are every file when a `reader` must be opened for it and its tree is small (see
-    `_scanned_faster`): the plan then only notes stale files (see `_selected`)."""
+    `_scanned_faster`): the plan then only notes stale files (see `_selected`). Damage a
+    given `reader` shows is passed to `on_damage` (None: no plan), or raised without one."""
     scan = False
     opened = reader is None
     if reader is None:
@@ -277,7 +283,10 @@ def make_plan(
                                            within_lines=within_lines)
         except IndexCorruptError as e:  # a posting block's checksum, checked as it is read
             if not opened:
-                raise  # a daemon's or the API's reader, which the updater checks and mends
+                if on_damage is None:
+                    raise  # the API's reader, which its updater checks and mends
+                on_damage(reader, e)  # a daemon's, rebuilt in the background
+                return None
             reader = _rebuilt(reader.root, e)
             if reader is None:
                 return None
@@ -381,7 +390,9 @@ class SearchRun:
         every_file = out_opts.passthru and out_opts.mode == "lines"
         walked: Iterable[FileEntry] | None = cached
         plan = None
-        if not every_file and self.walk_opts.encoding == "auto":
+        # A daemon's tree without a usable index (damaged, being rebuilt) is searched without.
+        if not every_file and self.walk_opts.encoding == "auto" and (
+                reader is not None or warm is None):
             small = False
             limits = _scan_limits()
             if reader is None and warm is None and limits and _builds_index(self.paths):
@@ -390,6 +401,7 @@ class SearchRun:
                 plan = make_plan(
                     self.paths, self.query, report_all=report_all,
                     search_zip=self.walk_opts.search_zip, pre=self.walk_opts.pre, reader=reader,
+                    on_damage=warm.index_damaged if warm is not None else None,
                 )
         selected: Iterable[tuple[FileEntry, bool]]
         if warm is not None and cached is not None and plan is not None and not (

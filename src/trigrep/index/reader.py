@@ -388,14 +388,17 @@ class IndexReader:
             tombstones=sum(len(s.tombstones) for s in self._segments),
         )
 
-    def written_since_open(self) -> bool:
-        """Whether a segment file was written in place since it was opened. trigrep never
-        does that (it writes new files); a stray write may have damaged what was checked
-        already, so the index must be opened (and checked) again. A few stats."""
+    def written_since_open(self, *, or_deleted: bool = False) -> bool:
+        """Whether a segment file was written in place since it was opened (or, with
+        `or_deleted`, deleted: damage when the manifest naming it is still the one read).
+        trigrep never does that (it writes new files); a stray write may have damaged what
+        was checked already, so the index must be opened (and checked) again. A few stats."""
         for segment in self._segments:
             try:
                 st = os.stat(segment.path)
             except OSError:
+                if or_deleted:
+                    return True
                 continue  # replaced by a newer index: this one stays valid in its mapping
             ino, mtime, size = segment.opened_as
             if st.st_ino == ino and (st.st_mtime_ns, st.st_size) != (mtime, size):

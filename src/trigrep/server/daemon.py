@@ -234,12 +234,16 @@ class ServedTree:
         self._manifest_stamp: tuple[int, int] | None = None
         # While a replaced index is reopened in the background: paths changed meanwhile.
         self._touched: set[str] | None = None
+        # The index was found damaged (and its rebuild asked for): searches go without it
+        # until a manifest other than this one (its stamp; None: there was none) opens.
+        self._damaged = False
+        self._damaged_stamp: tuple[int, int] | None = None
         self._updater = _IndexUpdater(root)
         self._watcher = TreeWatcher(f"watch {root}", self._note)
         self._blind_said = False
         self.listeners: list[Callable[[list[str]], None]] = []
         self.counters = {
-            "searches": 0, "warm_searches": 0, "events": 0, "rewalks": 0,
+            "searches": 0, "warm_searches": 0, "events": 0, "rewalks": 0, "index_repairs": 0,
         }
         self.last_update = time.time()
 
@@ -660,32 +664,69 @@ class ServedTree:
     # -- the index -------------------------------------------------------------------------
 
     def reader(self) -> IndexReader | None:
-        """The open index. When a build or update has replaced the manifest since, the new
-        one is opened in the background (with `indexed_ids` worked out for it), and searches
-        use the previous one until then: a reader stays valid after its files are replaced."""
+        """The open index (None while a damaged one is rebuilt). When a build or update has
+        replaced the manifest since, the new one is opened in the background (with
+        `indexed_ids` worked out for it), and searches use the previous one until then: a
+        reader stays valid after its files are replaced."""
         try:
             st = os.stat(os.path.join(self.root, INDEX_DIR_NAME, MANIFEST_NAME))
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_ino)
         except FileNotFoundError:
-            return None
-        stamp = (st.st_mtime_ns, st.st_ino)
+            if not os.path.isdir(os.path.join(self.root, INDEX_DIR_NAME)):
+                return None  # .trigrep/ deleted: the daemon stops (see Daemon.run)
+            stamp = None  # the manifest alone deleted: damage, as IndexReader.open says
         with self._lock:
-            if self._reader is None or self._reader.written_since_open():
-                reader = IndexReader.open(self.root)
-                self._install(reader, stamp, _indexed_paths(reader, self._files))
-            elif stamp != self._manifest_stamp and self._touched is None:
-                self._touched = set()
-                threading.Thread(target=self._reopen, args=(stamp,), daemon=True,
-                                 name=f"reopen {self.root}").start()
+            if self._damaged:
+                if stamp not in (self._damaged_stamp, None):
+                    self._reopen_in_background(stamp)  # rebuilt, likely
+            elif self._reader is None or self._reader.written_since_open(
+                    or_deleted=stamp == self._manifest_stamp):
+                try:
+                    reader = IndexReader.open(self.root)
+                    self._install(reader, stamp, _indexed_paths(reader, self._files))
+                except IndexCorruptError as e:
+                    self._mend(stamp, e)
+            elif stamp != self._manifest_stamp:
+                self._reopen_in_background(stamp)
             return self._reader
 
-    def _install(self, reader: IndexReader, stamp: tuple[int, int],
+    def _reopen_in_background(self, stamp: tuple[int, int] | None) -> None:
+        """Open the index of manifest `stamp` in the background, unless one is opening (lock
+        held)."""
+        if self._touched is None:
+            self._touched = set()
+            threading.Thread(target=self._reopen, args=(stamp,), daemon=True,
+                             name=f"reopen {self.root}").start()
+
+    def index_damaged(self, reader: IndexReader, damage: IndexCorruptError) -> None:
+        with self._lock:
+            if reader is self._reader:  # (an index replaced since is no longer searched)
+                self._mend(self._manifest_stamp, damage)
+
+    def _mend(self, stamp: tuple[int, int] | None, damage: IndexCorruptError) -> None:
+        """Stop using the index of manifest `stamp`, found damaged, and have the updater
+        rebuild it in full: the next searches read every file, as rg does, until the rebuilt
+        index opens. Said once in the log, and
+        asked for once, however many searches find the damage (lock held)."""
+        if self._damaged and stamp == self._damaged_stamp:
+            return
+        say_rebuilding(damage)
+        self._damaged, self._damaged_stamp = True, stamp
+        self._reader = self._indexed_by = None
+        self._indexed = {}
+        self._drop_views()
+        self.counters["index_repairs"] += 1
+        self._updater.rebuild()
+
+    def _install(self, reader: IndexReader, stamp: tuple[int, int] | None,
                  indexed: dict[str, int]) -> None:
         """Make `reader` the open index, `indexed` its `_indexed_paths` (lock held)."""
         self._reader, self._manifest_stamp, self._indexed_by = reader, stamp, reader
         self._indexed = indexed
+        self._damaged = False
         self._drop_views()
 
-    def _reopen(self, stamp: tuple[int, int]) -> None:
+    def _reopen(self, stamp: tuple[int, int] | None) -> None:
         """Open the replaced index and check every cached file against it, off the lock;
         files that change meanwhile (`_touched`) are left to be searched directly."""
         try:
@@ -697,6 +738,9 @@ class ServedTree:
                 for path in self._touched or ():
                     indexed.pop(path, None)
                 self._install(reader, stamp, indexed)
+        except IndexCorruptError as e:
+            with self._lock:
+                self._mend(stamp, e)
         except (OSError, Error) as e:
             sys.stderr.write(f"trigrep: {self.root}: keeping the previous index: {e}\n")
         finally:
@@ -728,6 +772,7 @@ class ServedTree:
                 "pending": len(self._dirty_dirs) + len(self._relisted_dirs)
                 + len(self._dirty_files), **self.counters,
                 "index_updates": self._updater.runs, "index_updating": self._updater.running,
+                "index_damaged": self._damaged,
                 "segments": index_stats.segments if index_stats else None,
                 "tombstones": index_stats.tombstones if index_stats else None,
             }
@@ -736,7 +781,8 @@ class ServedTree:
 class _IndexUpdater:
     """Runs `trigrep index ROOT` (an incremental update) in the background, one at a time:
     UPDATE_DEBOUNCE after the last change seen (at most UPDATE_MAX_DELAY after the first of a
-    stream), or at once on `request()`.
+    stream), or at once on `request()`; `rebuild()` runs `trigrep index --full ROOT` at once
+    (a damaged index: an update would find nothing to do when the damage was undone since).
 
     Files changed just before an update started are indexed racily clean (searched directly
     until re-indexed, see `trigrep.index.format`), so once RACY_WINDOW_NS has passed after the
@@ -751,6 +797,7 @@ class _IndexUpdater:
         self._stream_began: float | None = None  # first change not yet handed to an update
         self._last_change = 0.0  # time.time() when the newest change was seen (>= its mtime)
         self._stopping = False
+        self._full = False  # the next run rebuilds the index in full
         self._process: subprocess.Popen[bytes] | None = None
         self._thread = threading.Thread(target=self._loop, name=f"index {root}", daemon=True)
 
@@ -769,6 +816,11 @@ class _IndexUpdater:
 
     def request(self) -> None:
         with self._cond:
+            self._schedule(time.monotonic(), replace=True)
+
+    def rebuild(self) -> None:
+        with self._cond:
+            self._full = True
             self._schedule(time.monotonic(), replace=True)
 
     def _schedule(self, due: float, *, replace: bool) -> None:
@@ -800,8 +852,10 @@ class _IndexUpdater:
                 self._due = self._stream_began = None
                 started = time.time()
                 self.running = True
+                full = ["--full"] if self._full else []
+                self._full = False
                 self._process = popen(
-                    trigrep_command("index", self.root),
+                    trigrep_command("index", *full, self.root),
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
