@@ -1032,6 +1032,111 @@ def test_two_daemons_started_at_once_serve_a_tree_once(tree: Path, env: dict[str
             p.wait(timeout=20)
 
 
+RECORD_DAMAGE = {"deleted": None, "emptied": b"", "garbage": b"\xff{not json",
+                 "not a record": b'{"pid": 0, "socket": 7}'}
+
+
+def _damage_record(tree: Path, kind: str) -> None:
+    record = tree / ".trigrep" / "daemon.json"
+    if RECORD_DAMAGE[kind] is None:
+        record.unlink(missing_ok=True)  # (no daemon ever served the tree: none)
+    else:
+        record.write_bytes(RECORD_DAMAGE[kind])
+
+
+def test_only_a_whole_record_is_read(tmp_path: Path) -> None:
+    """A record whose pid could not be the daemon's is none: `trigrep stop` signals the pid,
+    and 0 or -1 signal the caller's process group, or every process it may."""
+    from trigrep.server.protocol import read_record
+
+    path = tmp_path / "daemon.json"
+    for bad in [*(v for v in RECORD_DAMAGE.values() if v is not None), b"[1]",
+                b'{"pid": -1, "socket": "/s"}', b'{"pid": 0, "socket": "/s"}',
+                b'{"pid": "12", "socket": "/s"}', b'{"pid": 12}']:
+        path.write_bytes(bad)
+        assert read_record(str(path)) is None, bad
+    path.write_bytes(b'{"pid": 12, "socket": "/s", "root": "/r"}')
+    assert read_record(str(path)) == {"pid": 12, "socket": "/s", "root": "/r"}
+    assert read_record(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize("kind", RECORD_DAMAGE)
+def test_a_damaged_record_still_finds_the_serving_daemon(
+    tree: Path, env: dict[str, str], kind: str
+) -> None:
+    """daemon.json damaged or deleted under a running daemon: `status`, `stop` and searches
+    still find it (through the copy of its record in its lock file, the daemon writes
+    daemon.json again), and `serve` starts no second daemon. status and stop said no daemon
+    served the tree before, and `stop` failed with a traceback on a record without a pid."""
+    daemon = Daemon(tree, env)
+    try:
+        pid = daemon.proc.pid
+        _damage_record(tree, kind)
+        info = status(tree, env)
+        assert info["served"] and info["pid"] == pid
+        again = trigrep_run(["serve", "."], tree, env)
+        assert again.code == 2 and again.err == (
+            f"trigrep: {tree}: already served by the daemon with pid {pid}\n".encode())
+        searches = _tree_status(tree, env)["searches"]
+        assert_like_rg(tree, env, ["-n", "foo"])
+        assert _tree_status(tree, env)["searches"] == searches + 1  # the daemon answered
+        _wait_for(lambda: json.loads((tree / ".trigrep" / "daemon.json").read_bytes())["pid"]
+                  == pid, "the daemon writes its record again")
+        _damage_record(tree, kind)
+        stopped = trigrep_run(["stop"], tree, env)
+        assert (stopped.code, stopped.err) == (0, b"")
+        assert daemon.proc.wait(timeout=60) == 0
+    finally:
+        daemon.close()
+    log = daemon.proc.communicate()[1]  # (the second damage may be mended before the stop)
+    assert set(log.splitlines()) == {
+        b"trigrep: %s: daemon.json was damaged or removed; written again" % str(tree).encode()
+    }, log
+    assert not status(tree, env)["served"]
+
+
+@pytest.mark.parametrize("kind", RECORD_DAMAGE)
+def test_a_damaged_record_without_a_daemon_is_one_line(
+    tree: Path, env: dict[str, str], kind: str
+) -> None:
+    trigrep_run(["index"], tree, env)
+    _damage_record(tree, kind)
+    for command in (["status"], ["stop"]):
+        got = trigrep_run(command, tree, env)
+        assert (got.code, got.err) == (1, b"trigrep: no daemon serves .\n"), command
+    assert_like_rg(tree, env, ["-n", "foo"])
+    started = trigrep_run(["serve", "--detach", "."], tree, env)
+    assert started.code == 0, started.err
+    try:
+        assert_all_like_rg(tree, Daemon.attach(tree, env))
+    finally:
+        assert trigrep_run(["stop"], tree, env).code == 0
+
+
+def test_a_lock_file_deleted_is_taken_again(tree: Path, env: dict[str, str]) -> None:
+    """daemon.lock deleted under a running daemon (which made the tree look unserved, so a
+    second daemon could serve it too): the daemon makes and locks it anew, and the next
+    `serve` is refused; a stopped daemon is still found and stopped through its record."""
+    daemon = Daemon(tree, env)
+    try:
+        lock = tree / ".trigrep" / "daemon.lock"
+        lock.unlink()
+        _wait_for(lambda: status(tree, env)["served"] and lock.exists(), "locked anew")
+        again = trigrep_run(["serve", "."], tree, env)
+        assert again.code == 2 and b"already served by the daemon with pid" in again.err
+        os.kill(daemon.proc.pid, signal.SIGSTOP)
+        try:
+            (tree / ".trigrep" / "daemon.json").unlink()
+            assert json.loads(trigrep_run(["status", "--json"], tree, env).out)["unreachable"]
+            assert trigrep_run(["stop"], tree, env).code == 0
+            assert daemon.proc.wait(timeout=60) is not None
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(daemon.proc.pid, signal.SIGCONT)
+    finally:
+        daemon.close()
+
+
 def _connect(tree: Path) -> socket.socket:
     record = json.loads((tree / ".trigrep" / "daemon.json").read_bytes())
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

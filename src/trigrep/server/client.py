@@ -16,11 +16,13 @@ from trigrep.server.protocol import (
     CLIENT_ENV,
     DAEMON_LOG,
     Message,
+    daemon_lock_path,
     decode,
     drop_sync_marker,
     encode,
     find_daemon_file,
     is_served,
+    read_record,
     sync_dir,
 )
 
@@ -191,9 +193,13 @@ def ask(path: str, message: Message) -> tuple[str, Message, Message] | None:
 
 def _unreachable(path: str) -> "tuple[str, Message] | None":
     """(root, record) of a daemon that serves `path` (it holds the tree's daemon lock) but
-    does not answer: stopped, or its socket deleted (a cleaner of /tmp)."""
+    does not answer: stopped, or its socket deleted (a cleaner of /tmp). The record is the
+    lock file's copy when there is one: the lock's holder wrote it, while daemon.json may be
+    anyone's (`trigrep stop` signals its pid)."""
     found = find_daemon_file(path if os.path.isdir(path) else os.path.dirname(path) or ".")
-    return found if found is not None and is_served(found[0]) else None
+    if found is None or not is_served(found[0]):
+        return None
+    return found[0], read_record(daemon_lock_path(found[0])) or found[1]
 
 
 def print_status(path: str, *, as_json: bool) -> int:

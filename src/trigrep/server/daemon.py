@@ -75,6 +75,7 @@ from trigrep.server.protocol import (
     encode,
     find_daemon_file,
     is_served,
+    read_record,
     socket_dir,
     sync_dir,
 )
@@ -1020,14 +1021,15 @@ class Daemon:
         self.started = time.time()
         self.idle_timeout = idle_timeout  # stop after this long without a search
         self.last_search = time.monotonic()
-        self._locks: list[int] = []
+        self._locks: list[int] = []  # each tree's daemon lock (see `_take_lock`)
+        self._records: list[bytes] = []  # each tree's record, as written (see `_still_serving`)
         self._stopping = threading.Event()
         self._gate = CwdGate()
         self._walk_env = {name: os.environ.get(name) for name in WALK_ENV}
 
     def run(self) -> None:
-        """Serve until stopped by a `stop` request, SIGTERM or SIGINT, the idle timeout, or
-        the removal of a served tree's index."""
+        """Serve until stopped by a `stop` request, SIGTERM or SIGINT, the idle timeout, the
+        removal of a served tree's index, or another daemon taking a tree over."""
         for tree in self.trees:
             with writing_index(tree.root):  # (another user's index, a read-only mount)
                 self._locks.append(_lock_served(tree.root))
@@ -1049,35 +1051,69 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self._stopping.set())
         record = {"pid": os.getpid(), "socket": self.socket_path, "started": self.started}
-        for tree in self.trees:
-            write_atomically(daemon_file(tree.root), json.dumps({**record, "root": tree.root})
-                             .encode())
+        self._records = [json.dumps({**record, "root": tree.root}).encode()
+                         for tree in self.trees]
+        for tree, fd, data in zip(self.trees, self._locks, self._records, strict=True):
+            write_atomically(daemon_file(tree.root), data)
+            _record_in_lock(fd, data)
         try:
+            next_check = 0.0
             while not self._stopping.is_set():
                 try:
                     conn, _ = listener.accept()
                 except TimeoutError:
-                    if self._idle() or not all(
-                        os.path.isdir(os.path.join(t.root, INDEX_DIR_NAME)) for t in self.trees
-                    ):
+                    pass
+                else:
+                    conn.settimeout(None)
+                    threading.Thread(target=self._serve_connection, args=(conn,),
+                                     daemon=True).start()
+                if time.monotonic() >= next_check:  # (however busy the daemon is)
+                    if self._idle() or not self._still_serving():
                         break
-                    continue
-                conn.settimeout(None)
-                threading.Thread(target=self._serve_connection, args=(conn,), daemon=True).start()
+                    next_check = time.monotonic() + ACCEPT_POLL_S
         finally:
             listener.close()
             self._clean_up()
+
+    def _still_serving(self) -> bool:
+        """Whether this daemon still serves every tree: False when one's `.trigrep/` was
+        deleted, or its lock file was and another daemon locked the new one. A lock file
+        deleted is made and locked anew, a record damaged or deleted written again (clients
+        read the lock file's copy meanwhile): a few stats and a read, each ACCEPT_POLL_S."""
+        for i, tree in enumerate(self.trees):
+            if not os.path.isdir(os.path.join(tree.root, INDEX_DIR_NAME)):
+                return False
+            with contextlib.suppress(OSError):  # (a full disk...: tried again at the next poll)
+                if not _holds(self._locks[i], tree.root):
+                    fd = _take_lock(tree.root)
+                    if fd is None:
+                        sys.stderr.write(f"trigrep: {tree.root}: its daemon.lock was replaced "
+                                         "and another daemon holds it; stopping\n")
+                        return False
+                    os.close(self._locks[i])
+                    self._locks[i] = fd
+                    _record_in_lock(fd, self._records[i])
+                    sys.stderr.write(f"trigrep: {tree.root}: daemon.lock was replaced; "
+                                     "locked again\n")
+                if _read_bytes(daemon_file(tree.root)) != self._records[i]:
+                    write_atomically(daemon_file(tree.root), self._records[i])
+                    sys.stderr.write(f"trigrep: {tree.root}: daemon.json was damaged or "
+                                     "removed; written again\n")
+        return True
 
     def _clean_up(self) -> None:
         self.pool.close()
         for tree in self.trees:
             tree.stop()
-            found = find_daemon_file(tree.root)
-            if found is not None and found[0] == tree.root and found[1].get("pid") == os.getpid():
-                os.unlink(daemon_file(tree.root))
+            record = read_record(daemon_file(tree.root))
+            if record is not None and record["pid"] == os.getpid():
+                with contextlib.suppress(OSError):
+                    os.unlink(daemon_file(tree.root))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
         for fd in self._locks:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # its copy of the record
             os.close(fd)  # closing releases the flock
 
     def _idle(self) -> bool:
@@ -1262,25 +1298,57 @@ def served_root(path: str) -> str:
 
 def _lock_served(root: str) -> int:
     """Take `root`'s daemon lock for this process's life (Error if another daemon has it),
-    then remove what a daemon killed before its clean-up left: its record and socket."""
+    then remove what a daemon killed before its clean-up left: its records and socket."""
     from trigrep.index.build import prepare_index_dir
 
     prepare_index_dir(root)
+    fd = _take_lock(root)
+    if fd is None:
+        raise Error(f"{root}: already served by another daemon")
+    for stale in (read_record(daemon_file(root)), read_record(daemon_lock_path(root))):
+        if stale is not None and os.path.dirname(stale["socket"]) == socket_dir():
+            with contextlib.suppress(OSError):
+                os.unlink(stale["socket"])
+    with contextlib.suppress(OSError):
+        os.unlink(daemon_file(root))
+    os.ftruncate(fd, 0)
+    return fd
+
+
+def _take_lock(root: str) -> int | None:
+    """The file descriptor holding `root`'s daemon lock (the kernel drops it when the daemon
+    dies, however it dies), or None when another daemon holds it."""
     fd = os.open(daemon_lock_path(root), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise Error(f"{root}: already served by another daemon") from None
-    found = find_daemon_file(root)
-    if found is not None and found[0] == root:
-        stale_socket = str(found[1].get("socket", ""))
-        if os.path.dirname(stale_socket) == socket_dir():
-            with contextlib.suppress(OSError):
-                os.unlink(stale_socket)
-        with contextlib.suppress(OSError):
-            os.unlink(daemon_file(root))
+        return None
     return fd
+
+
+def _holds(fd: int, root: str) -> bool:
+    """Whether the lock file `fd` is still `root`'s (not deleted, nor replaced)."""
+    try:
+        st = os.stat(daemon_lock_path(root))
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (st.st_ino, st.st_dev) == (held.st_ino, held.st_dev)
+
+
+def _record_in_lock(fd: int, record: bytes) -> None:
+    """Keep a copy of the daemon's record in its lock file (see `protocol.find_daemon_file`)."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, record, 0)
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def _wait_until_serving(

@@ -5,7 +5,9 @@ Where: a daemon listens on one socket, `<dir>/daemon-<pid>.sock`, where `<dir>` 
 directory is mode 0700 and owned by the user, the socket 0600. Each tree it serves holds
 `.trigrep/daemon.json`: `{"pid": ..., "socket": ..., "root": ..., "started": <unix time>}`;
 clients find a daemon through that file (a stale one, left by a killed daemon, simply fails
-to connect).
+to connect). The daemon's lock file, `.trigrep/daemon.lock`, holds the same record while it
+serves (only the holder of the lock writes it): clients read that one when daemon.json is
+damaged or gone, which the daemon writes again when it notices.
 
 Framing: every message is one JSON object encoded as UTF-8 on one line ending in `\\n`
 (but the raw output bytes a search that asked for them gets after each `out_bytes` line).
@@ -167,15 +169,28 @@ def is_served(root: str) -> bool:
     return False
 
 
+def read_record(path: str) -> Message | None:
+    """The daemon record in the file `path` (daemon.json, or the lock file's copy), if it
+    holds one: a damaged record is none (`trigrep stop` signals its pid: 0 or -1 would
+    signal every process it may)."""
+    try:
+        with open(path, "rb") as f:
+            record = decode(f.read())
+    except (OSError, ValueError):
+        return None
+    pid = record.get("pid")
+    if isinstance(pid, int) and pid > 0 and isinstance(record.get("socket"), str):
+        return record
+    return None
+
+
 def find_daemon_file(start: str) -> tuple[str, Message] | None:
     """(root, record) of the nearest served tree at or above `start`, if any records one."""
     path = os.path.abspath(start)
     while True:
-        try:
-            with open(daemon_file(path), "rb") as f:
-                return path, decode(f.read())
-        except (OSError, ValueError):
-            pass
+        record = read_record(daemon_file(path)) or read_record(daemon_lock_path(path))
+        if record is not None:
+            return path, record
         parent = os.path.dirname(path)
         if parent == path:
             return None
