@@ -442,8 +442,8 @@ def test_a_served_index_damaged_is_rebuilt_while_searches_answer_like_rg(
     """A segment damaged under a running daemon: every search still prints rg's output (the
     damaged index is dropped, files are searched directly), a search from another client
     while the rebuild waits (for the index lock the test holds) too, edits made meanwhile
-    included; then the daemon serves from the rebuilt index. It failed every search in one line until its
-    next update before."""
+    included; then the daemon serves from the rebuilt index. It failed every search in one
+    line until its next update before."""
     from trigrep.index.build import IndexLock
 
     for i in range(300):
