@@ -211,9 +211,9 @@ def test_null_data_is_served_like_rg(tree: Path, daemon: Daemon) -> None:
 
 
 def test_encodings_are_searched_in_the_files_not_the_index(tree: Path, daemon: Daemon) -> None:
-    """-E reads the files it searches (the index holds their bytes, not their text): words
-    in Shift_JIS, GBK, EUC-KR and ISO-2022-JP are found by their UTF-8 spelling, as rg finds
-    them; without -E, by their bytes."""
+    """-E searches the files' text (the index holds their bytes): words in Shift_JIS, GBK,
+    EUC-KR and ISO-2022-JP are found by their UTF-8 spelling, as rg finds them; without -E,
+    by their bytes."""
     for name, codec in [("sjis", "cp932"), ("gbk", "gbk"), ("kr", "cp949"),
                         ("jis", "iso2022_jp")]:
         text = "日本語 中文\n한국어 foo\n".encode(codec, "replace")
@@ -1283,6 +1283,39 @@ def test_byte_filter_narrows_the_daemons_searches(tmp_path: Path, env: dict[str,
         for args in queries:
             assert_like_rg(root, env, args)
         _write(root / "c.txt", "now λ and é\n")  # fresh: searched directly, not by its index
+        for args in queries:
+            assert_like_rg(root, env, args)
+        assert daemon.warm_searches() - before == 2 * len(queries)
+    finally:
+        daemon.close()
+
+
+def test_the_daemons_index_narrows_e_searches(tmp_path: Path, env: dict[str, str]) -> None:
+    """-E in an encoding whose text's ASCII runs are its bytes' goes through the warm walk
+    and the index, by the ASCII of its pattern: files indexed before the daemon started,
+    and one edited since, print what rg prints."""
+    root = tmp_path / "encoded"
+    (root / ".git").mkdir(parents=True)
+    files = {
+        "a.c": b"int PM_RESUME;\n",
+        "sjis.txt": "日本語 PM_RESUME\n".encode("cp932") + b"\x83PM\n",
+        "eucjp.txt": "日本語 PM_RESUME\n".encode("euc_jp"),
+        "latin1.txt": b"caf\xe9 PM_RESUME\r\n",
+        "bom16.txt": "\ufeffcafé PM_RESUME\n".encode("utf-16-le"),
+    }
+    past = time.time() - 1000
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+        os.utime(root / name, (past, past))
+    queries = [["-E", "sjis", "-n", "PM_RESUME"], ["-E", "euc-jp", "-c", "日本"],
+               ["-E", "latin1", "-l", "café"], ["-E", "shift_jis", "-i", "pm"],
+               ["-E", "latin1", "--files-without-match", "caf"]]
+    daemon = Daemon(root, env)
+    try:
+        before = daemon.warm_searches()
+        for args in queries:
+            assert_like_rg(root, env, args)
+        _write(root / "a.c", "café PM 日本\n")  # fresh: searched directly, not by its index
         for args in queries:
             assert_like_rg(root, env, args)
         assert daemon.warm_searches() - before == 2 * len(queries)

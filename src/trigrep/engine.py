@@ -26,6 +26,7 @@ from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
+from trigrep.query.plan import ascii_only, ascii_only_bytes
 from trigrep.searcher import FileResult
 from trigrep.spawn import popen, trigrep_command
 from trigrep.walk import REPORTED, FileEntry, WarningHandler, relative_path, walk
@@ -253,11 +254,13 @@ def make_plan(
     pre: Preprocessor | None = None,
     reader: IndexReader | None = None,
     on_damage: Callable[[IndexReader, IndexCorruptError], None] | None = None,
+    codec: str = "auto",
 ) -> Plan | None:
     """Index state for this query; None when no index covers the first path. Its candidates
     are every file when a `reader` must be opened for it and its tree is small (see
     `_scanned_faster`): the plan then only notes stale files (see `_selected`). Damage a
-    given `reader` shows is passed to `on_damage` (None: no plan), or raised without one."""
+    given `reader` shows is passed to `on_damage` (None: no plan), or raised without one.
+    `codec`: -E's (see `index_narrows`)."""
     scan = False
     opened = reader is None
     if reader is None:
@@ -271,7 +274,10 @@ def make_plan(
             return None
         stats = reader.stats()
         scan = _scanned_faster(stats.files, stats.bytes, _scan_limits())
-    narrows = query.plan.op != "all" or bool(query.required_bytes)
+    trigrams, byte_sets = query.plan, query.required_bytes
+    if codec != "auto":
+        trigrams, byte_sets = ascii_only(trigrams), ascii_only_bytes(byte_sets)
+    narrows = trigrams.op != "all" or bool(byte_sets)
     if not narrows and not report_all:
         return None  # every file is searched: no need to know which are fresh
     # (pieces of big files are cut after a `\n`: one line ending in a NUL can span them)
@@ -279,8 +285,7 @@ def make_plan(
     candidates = None
     if narrows and not scan:
         try:
-            candidates = reader.candidates(query.plan, query.required_bytes,
-                                           within_lines=within_lines)
+            candidates = reader.candidates(trigrams, byte_sets, within_lines=within_lines)
         except IndexCorruptError as e:  # a posting block's checksum, checked as it is read
             if not opened:
                 if on_damage is None:
@@ -290,9 +295,22 @@ def make_plan(
             reader = _rebuilt(reader.root, e)
             if reader is None:
                 return None
-            candidates = reader.candidates(query.plan, query.required_bytes,
-                                           within_lines=within_lines)
+            candidates = reader.candidates(trigrams, byte_sets, within_lines=within_lines)
     return Plan(reader.root, reader, candidates, report_all, search_zip, pre)
+
+
+def index_narrows(codec: str, out_opts: OutputOptions) -> bool:
+    """Whether the index, which holds each file's text under -E auto, can rule files out of a
+    search under -E `codec`: under an encoding of `ASCII_FROM_ITSELF` too, by the ASCII
+    trigrams of the file's text, which are its bytes' (or, after a UTF-16 BOM, which decides
+    the encoding here as well, its text's). Not when the bytes searched in a file ruled
+    out count (--stats, --json -q): its size is its text's length only under -E auto."""
+    if codec == "auto":
+        return True
+    from trigrep.whatwg import ASCII_FROM_ITSELF
+
+    return codec in ASCII_FROM_ITSELF and not (
+        out_opts.stats or (out_opts.json and out_opts.mode == "quiet"))
 
 
 def _selected(
@@ -385,13 +403,13 @@ class SearchRun:
         warm = self.warm
         cached = warm.entries(self.paths, self.walk_opts) if warm is not None else None
         reader = self.reader or (warm.reader() if warm is not None else None)
-        # --passthru prints every file searched, matching or not: none may be left out; the
-        # index holds the text of `-E auto` only.
+        # --passthru prints every file searched, matching or not: none may be left out.
         every_file = out_opts.passthru and out_opts.mode == "lines"
         walked: Iterable[FileEntry] | None = cached
         plan = None
+        codec = self.walk_opts.encoding
         # A daemon's tree without a usable index (damaged, being rebuilt) is searched without.
-        if not every_file and self.walk_opts.encoding == "auto" and (
+        if not every_file and index_narrows(codec, out_opts) and (
                 reader is not None or warm is None):
             small = False
             limits = _scan_limits()
@@ -401,7 +419,7 @@ class SearchRun:
                 plan = make_plan(
                     self.paths, self.query, report_all=report_all,
                     search_zip=self.walk_opts.search_zip, pre=self.walk_opts.pre, reader=reader,
-                    on_damage=warm.index_damaged if warm is not None else None,
+                    on_damage=warm.index_damaged if warm is not None else None, codec=codec,
                 )
         selected: Iterable[tuple[FileEntry, bool]]
         if warm is not None and cached is not None and plan is not None and not (
@@ -416,7 +434,7 @@ class SearchRun:
                                  plan, on_stale, report_all=report_all)
         named = self.paths if self.named_paths is None else self.named_paths
         search = FileSearch.of(self.query, out_opts, self.walk_opts.search_zip, named,
-                               self.render, self.walk_opts.encoding, self.walk_opts.pre,
+                               self.render, codec, self.walk_opts.pre,
                                self.walk_opts.mmap)
         pool = warm.search_pool if warm is not None else None
         for entry, outcome in search_in_order(selected, search, pool):

@@ -73,7 +73,7 @@ class WalkOptions(NamedTuple):
     search_zip: bool = False  # -z
     pre: Preprocessor | None = None  # --pre, --pre-glob: files read through a command
     # -E: how file bytes become the text searched, as a codec of `extract.encoding_codec`
-    # ("auto": BOM sniffing, what the index holds; another: every file is searched directly)
+    # ("auto": BOM sniffing, what the index holds; see `engine.index_narrows` for others)
     encoding: str = "auto"
     # --mmap (always), --no-mmap (never): whether rg memory-maps the files it searches, which
     # shows in how it handles a NUL (by default: only files named on the command line)

@@ -81,6 +81,16 @@ def encoding(label: str) -> str | None:
     return LABELS.get(folded.decode("utf-8", "surrogateescape"))
 
 
+# The encodings whose decoders write an ASCII character only for that same byte, each right
+# after the previous character when its byte comes right after that character's bytes: the
+# ASCII runs of a file's text are runs of its bytes (a line's of that line's), so the index
+# of its bytes narrows a search of its text by its ASCII trigrams (see
+# `trigrep.query.plan.ascii_only`). An ASCII byte may still be lost in a character, as a
+# Shift_JIS or Big5 trail byte is. Not UTF-16, nor ISO-2022-JP, whose escapes are ASCII
+# bytes that write nothing (`a\x1b(Bb` reads `ab`) and whose JIS X 0208 pairs are ASCII.
+ASCII_FROM_ITSELF = frozenset(_ENCODINGS_LABELS) - {"iso-2022-jp", "utf-16le", "utf-16be"}
+
+
 # The Python codec each decoder is built from.
 _PYTHON_CODECS = {
     "ibm866": "cp866", "iso-8859-8-i": "iso8859-8", "koi8-u": "koi8-u", "macintosh": "mac-roman",

@@ -119,6 +119,22 @@ def or_(*queries: TrigramQuery) -> TrigramQuery:
     return TrigramQuery("or", frozenset(trigrams), tuple(subs))
 
 
+def ascii_only(plan: TrigramQuery) -> TrigramQuery:
+    """`plan` with every trigram holding a non-ASCII byte taken as present: what the raw
+    bytes (which the index holds) of a file read in an encoding of
+    `trigrep.whatwg.ASCII_FROM_ITSELF` satisfy when its text satisfies `plan`. Its text's
+    ASCII trigrams are trigrams of its bytes; its others (`é` as UTF-8) need not be."""
+    if plan.op in ("all", "none"):
+        return plan
+    ascii = frozenset(t for t in plan.trigrams if not t & 0x808080)
+    subs = [ascii_only(sub) for sub in plan.subs]
+    if plan.op == "and":
+        return and_(TrigramQuery("and", ascii), *subs)
+    if len(ascii) < len(plan.trigrams):
+        return ALL  # one of the trigrams it may hold is any file's
+    return or_(TrigramQuery("or", ascii), *subs)
+
+
 def strings_query(strings: frozenset[bytes]) -> TrigramQuery:
     """A match is one of `strings`: OR over them of AND of their trigrams (ALL if one is
     shorter than a trigram, NONE for no strings at all)."""
@@ -346,6 +362,7 @@ MAX_SET_BYTES = 128  # a set of more byte values rules out almost no file: not r
 MAX_BYTE_SETS = 16  # an alternation's branches combine into at most this many sets
 MAX_EXACT_CLASS = 64  # a class of at most this many characters is planned as its strings
 _ASCII_TEXT = bytes(range(0x80))
+_NON_ASCII: ByteSet = ((1 << 0x80) - 1) << 0x80
 # First bytes of 4-byte characters: not probed (the probe text would take 4 MiB to build),
 # so assumed present in every class the probe answers for.
 _SUPPLEMENTARY_LEADS: ByteSet = sum(1 << lead for lead in range(0xF0, 0xF5))
@@ -354,6 +371,14 @@ _SUPPLEMENTARY_LEADS: ByteSet = sum(1 << lead for lead in range(0xF0, 0xF5))
 def required_bytes(node: Node) -> tuple[ByteSet, ...]:
     """Byte sets each of which every match of `node` meets (an empty set: nothing matches)."""
     return tuple(_required(node))
+
+
+def ascii_only_bytes(sets: Iterable[ByteSet]) -> tuple[ByteSet, ...]:
+    """`sets` as the raw bytes of a file read in an encoding of
+    `trigrep.whatwg.ASCII_FROM_ITSELF` meet them when its text does: each with a non-ASCII
+    byte holds them all, since a text with a non-ASCII character comes from bytes with one
+    (which one, is not known); ASCII bytes of the text are bytes of the file."""
+    return tuple(s | _NON_ASCII if s >> 0x80 else s for s in sets)
 
 
 def _required(node: Node) -> list[ByteSet]:
