@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RG, TRIGREP, normalise_json, run
-from trigrep.extract import decoded, encoding_codec, transcoder_fills
+from trigrep.extract import decoded, encoding_codec, text_decoder, transcoder_fills
 from trigrep.whatwg import LABELS
 
 MULTI_BYTE = ["gbk", "gb18030", "big5", "euc-jp", "iso-2022-jp", "shift_jis", "euc-kr"]
@@ -164,3 +164,18 @@ def test_labels_as_rg_reads_them(tmp_path: Path, env: dict[str, str], label: str
     (tmp_path / "f.txt").write_bytes(b"caf\xe9 \x82\xa0\n")
     _same(["-E", label, "caf"], tmp_path, env)
 
+
+
+@pytest.mark.parametrize("name", [*MULTI_BYTE, "windows-1252", "x-user-defined"])
+def test_pieces_read_apart_decode_as_the_whole(tmp_path: Path, env: dict[str, str],
+                                               name: str) -> None:
+    """A piece of pure ASCII is its own text, unless a lead from the piece before waits for
+    it (standard input is decoded as it arrives): cut anywhere, the pieces read what rg
+    reads in the whole file."""
+    data = b"ab\x82\n\x8f\xa1cd\x81\x30\x81ef\x1b$Bgh\x1b(Bij\xa4@k\n\xe3"
+    (tmp_path / "f.txt").write_bytes(data)
+    want = run([RG, "-E", name, *LINES, "f.txt"], tmp_path, env).out
+    for cut in range(len(data) + 1):
+        decode, skipped = text_decoder(data, name)
+        text = decode(data[skipped:cut], False) + decode(data[max(cut, skipped):], True)
+        assert text + b"\n" * (not text.endswith(b"\n")) == want, cut

@@ -131,6 +131,8 @@ class _SingleByteDecoder(codecs.IncrementalDecoder):
         self.table = table
 
     def decode(self, input: bytes, final: bool = False) -> str:
+        if input.isascii():
+            return input.decode("ascii")  # (each ASCII byte is its character)
         return codecs.charmap_decode(input, "strict", self.table)[0]
 
 
@@ -162,13 +164,14 @@ _SINGLE_BYTE_FIXES: dict[str, dict[int, str]] = {
 
 
 class _Grammar:
-    """How a multi-byte encoding's decoder splits bytes (as Latin-1 text): `token` matches
-    each non-ASCII sequence that decodes as one (a lead and its trail, a byte alone...);
-    `partial` those that may go on in bytes not read yet; `leads` the bytes that start a
-    sequence of more than one."""
+    """How a multi-byte encoding's decoder splits bytes (as Latin-1 text) into the non-ASCII
+    sequences that decode as one: a byte of 0x80-0xFF alone, or one of `leads` (the bytes
+    that start a sequence of more than one) and what `after_lead` matches after it; `partial`
+    matches those that may go on in bytes not read yet."""
 
-    def __init__(self, token: str, partial: str, leads: str, trails: int) -> None:
-        self.token = re.compile(token)
+    def __init__(self, after_lead: str, partial: str, leads: str, trails: int) -> None:
+        # (Every token starting with a class lets the regex engine skip ASCII fast.)
+        self.token = re.compile(f"[\x80-\xff](?:(?<={leads})(?:{after_lead}))?")
         self.partial = re.compile(partial)
         self.leads = leads
         self.trails = trails  # how many bytes may follow a lead (in the tables)
@@ -176,19 +179,17 @@ class _Grammar:
 
 _F = "[\x81-\xfe]"
 _GB18030 = _Grammar(
-    # Four bytes; a first and a digit (and a third byte) the input ends in: one U+FFFD; a
-    # first and a digit not making four bytes: the first alone (one U+FFFD, the rest read
-    # again); a first and any other byte; a byte alone.
-    f"{_F}[0-9]{_F}[0-9]|{_F}[0-9]{_F}?\\Z|{_F}(?=[0-9])|{_F}[\x00-\xff]?|[\x80\xff]",
-    f"{_F}(?:[0-9]{_F}?)?", _F, 1)
+    # After a first: a digit, a byte and a digit, four bytes; a digit (and a byte) the input
+    # ends in: one U+FFFD; a digit not making four bytes: the first alone (one U+FFFD, the
+    # rest read again); any other byte; none.
+    f"[0-9]{_F}[0-9]|[0-9]{_F}?\\Z|(?=[0-9])|[\x00-\xff]?", f"{_F}(?:[0-9]{_F}?)?", _F, 1)
 _GRAMMARS = {
     "gb18030": _GB18030,
-    "big5": _Grammar(f"{_F}[\x00-\xff]?|[\x80\xff]", _F, _F, 1),
-    "euc-kr": _Grammar(f"{_F}[\x00-\xff]?|[\x80\xff]", _F, _F, 1),
-    "shift_jis": _Grammar("[\x81-\x9f\xe0-\xfc][\x00-\xff]?|[\x80-\xff]",
-                          "[\x81-\x9f\xe0-\xfc]", "[\x81-\x9f\xe0-\xfc]", 1),
+    "big5": _Grammar("[\x00-\xff]?", _F, _F, 1),
+    "euc-kr": _Grammar("[\x00-\xff]?", _F, _F, 1),
+    "shift_jis": _Grammar("[\x00-\xff]?", "[\x81-\x9f\xe0-\xfc]", "[\x81-\x9f\xe0-\xfc]", 1),
     # JIS X 0212 in three bytes, after 0x8F.
-    "euc-jp": _Grammar("\x8f[\xa1-\xfe][\x00-\xff]|[\x8e\x8f\xa1-\xfe][\x00-\xff]?|[\x80-\xff]",
+    "euc-jp": _Grammar("(?<=\x8f)[\xa1-\xfe][\x00-\xff]|[\x00-\xff]?",
                        "\x8f[\xa1-\xfe]?|[\x8e\xa1-\xfe]", "[\x8e\x8f\xa1-\xfe]", 2),
 }
 
@@ -310,6 +311,10 @@ class _TokenDecoder(codecs.IncrementalDecoder):
         self.offset = offset  # where the pending bytes are in the file
 
     def decode(self, input: bytes, final: bool = False) -> str:
+        if not self.pending and input.isascii():
+            # Most files, and most reads: each ASCII byte alone is its character.
+            self.offset += len(input)
+            return input.decode("ascii")
         text = self.pending + bytes(input).decode("latin-1")
         self.pending = ""
         tokens, partial = self.tokens, self.grammar.partial
