@@ -334,6 +334,10 @@ class _TokenDecoder(codecs.IncrementalDecoder):
         return decoded
 
 
+# ISO-2022-JP: the bytes its ASCII and JIS X 0201 Roman states read as characters, and
+# the two that Roman reads otherwise than ASCII.
+_PLAIN = re.compile(b"[^\x0e\x0f\x1b\x80-\xff]+")
+_ROMAN = {0x5C: "\u00a5", 0x7E: "\u203e"}
 _ESCAPES = {b"(B": "ascii", b"(J": "roman", b"(I": "katakana", b"$@": "lead", b"$B": "lead"}
 
 
@@ -361,6 +365,12 @@ class _Iso2022JpDecoder(codecs.IncrementalDecoder):
         while i < len(data):
             byte = data[i]
             state = self.state
+            if state in ("ascii", "roman") and (run := _PLAIN.match(data, i)):
+                text = run[0].decode("ascii")  # (a run at once: ASCII text is most of it)
+                out.append(text if state == "ascii" else text.translate(_ROMAN))
+                self.output_flag = False
+                i = run.end()
+                continue
             if byte == 0x1B and state != "trail":
                 if not final and len(data) - i < 3:
                     self.pending = data[i:]  # (an escape is read whole)
@@ -393,9 +403,6 @@ class _Iso2022JpDecoder(codecs.IncrementalDecoder):
                 self.lead, self.state = byte, "trail"
             elif state == "katakana" and 0x21 <= byte <= 0x5F:
                 out.append(chr(0xFF61 - 0x21 + byte))
-            elif state in ("ascii", "roman") and byte < 0x80 and byte not in (0x0E, 0x0F):
-                roman = {0x5C: "\u00a5", 0x7E: "\u203e"} if state == "roman" else {}
-                out.append(roman.get(byte, chr(byte)))
             else:
                 out.append("\ufffd")
         if final and self.state == "trail":
