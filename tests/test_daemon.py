@@ -1291,9 +1291,9 @@ def test_byte_filter_narrows_the_daemons_searches(tmp_path: Path, env: dict[str,
 
 
 def test_the_daemons_index_narrows_e_searches(tmp_path: Path, env: dict[str, str]) -> None:
-    """-E in an encoding whose text's ASCII runs are its bytes' goes through the warm walk
-    and the index, by the ASCII of its pattern: files indexed before the daemon started,
-    and one edited since, print what rg prints."""
+    """-E in an encoding whose text's ASCII runs are its bytes' (or its UTF-16 units') goes
+    through the warm walk and the index, by the ASCII of its pattern: files indexed before
+    the daemon started, and one edited since, print what rg prints."""
     root = tmp_path / "encoded"
     (root / ".git").mkdir(parents=True)
     files = {
@@ -1302,6 +1302,7 @@ def test_the_daemons_index_narrows_e_searches(tmp_path: Path, env: dict[str, str
         "eucjp.txt": "日本語 PM_RESUME\n".encode("euc_jp"),
         "latin1.txt": b"caf\xe9 PM_RESUME\r\n",
         "bom16.txt": "\ufeffcafé PM_RESUME\n".encode("utf-16-le"),
+        "le16.txt": "日本 PM_RESUME\n".encode("utf-16-le"),
     }
     past = time.time() - 1000
     for name, data in files.items():
@@ -1309,7 +1310,7 @@ def test_the_daemons_index_narrows_e_searches(tmp_path: Path, env: dict[str, str
         os.utime(root / name, (past, past))
     queries = [["-E", "sjis", "-n", "PM_RESUME"], ["-E", "euc-jp", "-c", "日本"],
                ["-E", "latin1", "-l", "café"], ["-E", "shift_jis", "-i", "pm"],
-               ["-E", "latin1", "--files-without-match", "caf"]]
+               ["-E", "latin1", "--files-without-match", "caf"], ["-E", "utf-16le", "-c", "PM_"]]
     daemon = Daemon(root, env)
     try:
         before = daemon.warm_searches()

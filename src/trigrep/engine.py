@@ -26,7 +26,7 @@ from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
-from trigrep.query.plan import ascii_only, ascii_only_bytes
+from trigrep.query.plan import as_utf16, ascii_only, ascii_only_bytes, ascii_sets, or_
 from trigrep.searcher import FileResult
 from trigrep.spawn import popen, trigrep_command
 from trigrep.walk import REPORTED, FileEntry, WarningHandler, relative_path, walk
@@ -45,6 +45,7 @@ REFRESH_STALE_SHARE = 0.02
 SCAN_SMALL_ENV = "TRIGREP_SCAN_SMALL"
 SCAN_MAX_FILES = 1_000
 SCAN_MAX_BYTES = 16 << 20
+_UTF16 = ("utf-16le", "utf-16be")  # -E's (see `index_narrows`)
 
 
 class WarmTree(Protocol):
@@ -275,13 +276,18 @@ def make_plan(
         stats = reader.stats()
         scan = _scanned_faster(stats.files, stats.bytes, _scan_limits())
     trigrams, byte_sets = query.plan, query.required_bytes
-    if codec != "auto":
+    # (pieces of big files are cut after a `\n`: one line ending in a NUL can span them)
+    within_lines = not query.multiline and query.eol == b"\n"
+    if codec in _UTF16:
+        # Files with a UTF-16 BOM are indexed as their text, others as their bytes, where a
+        # line's units may hold a `\n` byte.
+        trigrams, byte_sets = or_(trigrams, as_utf16(trigrams)), ascii_sets(byte_sets)
+        within_lines = False
+    elif codec != "auto":
         trigrams, byte_sets = ascii_only(trigrams), ascii_only_bytes(byte_sets)
     narrows = trigrams.op != "all" or bool(byte_sets)
     if not narrows and not report_all:
         return None  # every file is searched: no need to know which are fresh
-    # (pieces of big files are cut after a `\n`: one line ending in a NUL can span them)
-    within_lines = not query.multiline and query.eol == b"\n"
     candidates = None
     if narrows and not scan:
         try:
@@ -303,13 +309,14 @@ def index_narrows(codec: str, out_opts: OutputOptions) -> bool:
     """Whether the index, which holds each file's text under -E auto, can rule files out of a
     search under -E `codec`: under an encoding of `ASCII_FROM_ITSELF` too, by the ASCII
     trigrams of the file's text, which are its bytes' (or, after a UTF-16 BOM, which decides
-    the encoding here as well, its text's). Not when the bytes searched in a file ruled
-    out count (--stats, --json -q): its size is its text's length only under -E auto."""
+    the encoding here as well, its text's); under UTF-16 by those of its units (see
+    `as_utf16`). Not when the bytes searched in a file ruled out count (--stats, --json
+    -q): its size is its text's length only under -E auto."""
     if codec == "auto":
         return True
     from trigrep.whatwg import ASCII_FROM_ITSELF
 
-    return codec in ASCII_FROM_ITSELF and not (
+    return (codec in ASCII_FROM_ITSELF or codec in _UTF16) and not (
         out_opts.stats or (out_opts.json and out_opts.mode == "quiet"))
 
 

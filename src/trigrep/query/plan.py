@@ -135,6 +135,25 @@ def ascii_only(plan: TrigramQuery) -> TrigramQuery:
     return or_(TrigramQuery("or", ascii), *subs)
 
 
+def as_utf16(plan: TrigramQuery) -> TrigramQuery:
+    """What the raw bytes of a file read as UTF-16 (without a BOM) satisfy when its text
+    satisfies `plan`: each ASCII trigram `abc` of the text is the units `a\\0b\\0c\\0` (or
+    `\\0a\\0b\\0c`), so the bytes hold `a\\0b`, `\\0b\\0` and `b\\0c`; other trigrams, as in
+    `ascii_only`."""
+    if plan.op in ("all", "none"):
+        return plan
+    if plan.op == "or" and any(t & 0x808080 for t in plan.trigrams):
+        return ALL
+    units = [_utf16_units(t) for t in plan.trigrams if not t & 0x808080]
+    subs = [as_utf16(sub) for sub in plan.subs]
+    return (and_ if plan.op == "and" else or_)(*units, *subs)
+
+
+def _utf16_units(trigram: int) -> TrigramQuery:
+    a, b, c = trigram >> 16, trigram >> 8 & 0xFF, trigram & 0xFF
+    return TrigramQuery("and", frozenset({a << 16 | b, b << 8, b << 16 | c}))
+
+
 def strings_query(strings: frozenset[bytes]) -> TrigramQuery:
     """A match is one of `strings`: OR over them of AND of their trigrams (ALL if one is
     shorter than a trigram, NONE for no strings at all)."""
@@ -379,6 +398,13 @@ def ascii_only_bytes(sets: Iterable[ByteSet]) -> tuple[ByteSet, ...]:
     byte holds them all, since a text with a non-ASCII character comes from bytes with one
     (which one, is not known); ASCII bytes of the text are bytes of the file."""
     return tuple(s | _NON_ASCII if s >> 0x80 else s for s in sets)
+
+
+def ascii_sets(sets: Iterable[ByteSet]) -> tuple[ByteSet, ...]:
+    """Those of `sets` that hold ASCII bytes only: the ones the raw bytes of a file read as
+    UTF-16 meet when its text does (its ASCII characters are bytes of its units, its
+    others need not have a byte over 0x7F)."""
+    return tuple(s for s in sets if not s >> 0x80)
 
 
 def _required(node: Node) -> list[ByteSet]:
