@@ -86,8 +86,8 @@ def encoding(label: str) -> str | None:
 # ASCII runs of a file's text are runs of its bytes (a line's of that line's), so the index
 # of its bytes narrows a search of its text by its ASCII trigrams (see
 # `trigrep.query.plan.ascii_only`). An ASCII byte may still be lost in a character, as a
-# Shift_JIS or Big5 trail byte is. Not UTF-16, nor ISO-2022-JP, whose escapes are ASCII
-# bytes that write nothing (`a\x1b(Bb` reads `ab`) and whose JIS X 0208 pairs are ASCII.
+# Shift_JIS or Big5 trail byte is. Not UTF-16 (see `as_utf16` there), nor ISO-2022-JP,
+# whose escapes are ASCII bytes that write nothing (`a\x1b(Bb` reads `ab`).
 ASCII_FROM_ITSELF = frozenset(_ENCODINGS_LABELS) - {"iso-2022-jp", "utf-16le", "utf-16be"}
 
 

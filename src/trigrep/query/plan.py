@@ -126,13 +126,13 @@ def ascii_only(plan: TrigramQuery) -> TrigramQuery:
     ASCII trigrams are trigrams of its bytes; its others (`é` as UTF-8) need not be."""
     if plan.op in ("all", "none"):
         return plan
-    ascii = frozenset(t for t in plan.trigrams if not t & 0x808080)
+    kept = frozenset(t for t in plan.trigrams if not t & 0x808080)
     subs = [ascii_only(sub) for sub in plan.subs]
     if plan.op == "and":
-        return and_(TrigramQuery("and", ascii), *subs)
-    if len(ascii) < len(plan.trigrams):
+        return and_(TrigramQuery("and", kept), *subs)
+    if len(kept) < len(plan.trigrams):
         return ALL  # one of the trigrams it may hold is any file's
-    return or_(TrigramQuery("or", ascii), *subs)
+    return or_(TrigramQuery("or", kept), *subs)
 
 
 def as_utf16(plan: TrigramQuery) -> TrigramQuery:
