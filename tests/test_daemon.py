@@ -1272,17 +1272,25 @@ def test_byte_filter_narrows_the_daemons_searches(tmp_path: Path, env: dict[str,
         "d.txt": "\ufeffΩ é ->\n".encode("utf-16-le"),
         "e.txt": b"caf\xe9\n",
     }
+    queries = [["é"], ["-c", r"\p{Greek}"], ["--regexp=->"], ["-i", "-l", "É"], ["-v", "é"]]
+    _assert_warm_like_rg(root, env, files, queries, root / "c.txt", "now λ and é\n")
+
+
+def _assert_warm_like_rg(root: Path, env: dict[str, str], files: dict[str, bytes],
+                         queries: list[list[str]], edited: Path, text: str) -> None:
+    """`files` written long ago, a daemon started on `root`: each query prints what rg prints
+    through the warm walk, before and after `edited` is written with `text` (fresh: searched
+    directly, not by its index)."""
     past = time.time() - 1000
     for name, data in files.items():
         (root / name).write_bytes(data)
         os.utime(root / name, (past, past))
-    queries = [["é"], ["-c", r"\p{Greek}"], ["--regexp=->"], ["-i", "-l", "É"], ["-v", "é"]]
     daemon = Daemon(root, env)
     try:
         before = daemon.warm_searches()
         for args in queries:
             assert_like_rg(root, env, args)
-        _write(root / "c.txt", "now λ and é\n")  # fresh: searched directly, not by its index
+        _write(edited, text)
         for args in queries:
             assert_like_rg(root, env, args)
         assert daemon.warm_searches() - before == 2 * len(queries)
@@ -1304,24 +1312,10 @@ def test_the_daemons_index_narrows_e_searches(tmp_path: Path, env: dict[str, str
         "bom16.txt": "\ufeffcafé PM_RESUME\n".encode("utf-16-le"),
         "le16.txt": "日本 PM_RESUME\n".encode("utf-16-le"),
     }
-    past = time.time() - 1000
-    for name, data in files.items():
-        (root / name).write_bytes(data)
-        os.utime(root / name, (past, past))
     queries = [["-E", "sjis", "-n", "PM_RESUME"], ["-E", "euc-jp", "-c", "日本"],
                ["-E", "latin1", "-l", "café"], ["-E", "shift_jis", "-i", "pm"],
                ["-E", "latin1", "--files-without-match", "caf"], ["-E", "utf-16le", "-c", "PM_"]]
-    daemon = Daemon(root, env)
-    try:
-        before = daemon.warm_searches()
-        for args in queries:
-            assert_like_rg(root, env, args)
-        _write(root / "a.c", "café PM 日本\n")  # fresh: searched directly, not by its index
-        for args in queries:
-            assert_like_rg(root, env, args)
-        assert daemon.warm_searches() - before == 2 * len(queries)
-    finally:
-        daemon.close()
+    _assert_warm_like_rg(root, env, files, queries, root / "a.c", "café PM 日本\n")
 
 
 def test_a_stopped_daemon_hangs_no_search(tree: Path, env: dict[str, str], daemon: Daemon) -> None:
