@@ -24,6 +24,7 @@ import pytest
 
 import trigrep
 from conftest import RG, TRIGREP, Run, isolated_env, normalise_json, run, run_until_first_line
+from trigrep.server.protocol import read_record
 
 SRC = str(Path(trigrep.__file__).resolve().parents[1])
 SCRIPT = Path(SRC).parent / "scripts" / "trigrep"  # the installed `trigrep` command
@@ -1047,8 +1048,6 @@ def _damage_record(tree: Path, kind: str) -> None:
 def test_only_a_whole_record_is_read(tmp_path: Path) -> None:
     """A record whose pid could not be the daemon's is none: `trigrep stop` signals the pid,
     and 0 or -1 signal the caller's process group, or every process it may."""
-    from trigrep.server.protocol import read_record
-
     path = tmp_path / "daemon.json"
     for bad in [*(v for v in RECORD_DAMAGE.values() if v is not None), b"[1]",
                 b'{"pid": -1, "socket": "/s"}', b'{"pid": 0, "socket": "/s"}',
@@ -1080,8 +1079,9 @@ def test_a_damaged_record_still_finds_the_serving_daemon(
         searches = _tree_status(tree, env)["searches"]
         assert_like_rg(tree, env, ["-n", "foo"])
         assert _tree_status(tree, env)["searches"] == searches + 1  # the daemon answered
-        _wait_for(lambda: json.loads((tree / ".trigrep" / "daemon.json").read_bytes())["pid"]
-                  == pid, "the daemon writes its record again")
+        record = str(tree / ".trigrep" / "daemon.json")  # (absent until written again)
+        _wait_for(lambda: (read_record(record) or {}).get("pid") == pid,
+                  "the daemon writes its record again")
         _damage_record(tree, kind)
         stopped = trigrep_run(["stop"], tree, env)
         assert (stopped.code, stopped.err) == (0, b"")
