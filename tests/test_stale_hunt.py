@@ -194,3 +194,48 @@ def test_adversarial_changes_to_a_trusted_index(tmp_path: Path, hunt_env: dict[s
     finally:
         if daemon is not None:
             daemon.close()
+
+
+def test_a_served_root_replaced_by_a_copy(tmp_path: Path, hunt_env: dict[str, str]) -> None:
+    """`cp -a tree copy; mv tree old; mv copy tree`: the copy holds the daemon's record and lock
+    file (which the daemon would lock again), but its watches follow `old`; a search walks the
+    copy, and the daemon stops."""
+    root = tmp_path / "tree"
+    _tree(root, tmp_path / "outside", hunt_env)
+    assert run([*TRIGREP, "index"], root, hunt_env).code == 0
+    daemon = Daemon(root, hunt_env)
+    try:
+        _assert_like_rg(root, hunt_env, "served")
+        subprocess.run(["cp", "-a", str(root), str(tmp_path / "copy")], check=True)
+        root.rename(tmp_path / "old")
+        (tmp_path / "copy").rename(root)
+        _write(root, "d1/f1.txt", "bar 1\nfoo 1\n", keep_mtime=True)
+        _write(root, "d1/new.txt", "foo new\n")
+        _assert_like_rg(root, hunt_env, "root replaced")
+        daemon.proc.wait(timeout=60)
+        assert b"another directory took its place" in daemon.proc.communicate()[1]
+        _assert_like_rg(root, hunt_env, "daemon gone")
+    finally:
+        daemon.close()
+
+
+def test_a_directory_searched_from_replaced_under_a_daemon(tmp_path: Path,
+                                                           hunt_env: dict[str, str]) -> None:
+    """The daemon enters each search's working directory; searched from again after it was
+    moved away and another made in its place, relative paths name the new one (the daemon
+    walked the old one, answering from files no longer there)."""
+    root = tmp_path / "tree"
+    _tree(root, tmp_path / "outside", hunt_env)
+    assert run([*TRIGREP, "index"], root, hunt_env).code == 0
+    daemon = Daemon(root, hunt_env)
+    try:
+        _assert_like_rg(root / "d1", hunt_env, "served")
+        (root / "d1").rename(root / "d1.old")
+        _write(root, "d1/g.txt", "foo new\n")
+        _assert_like_rg(root / "d1", hunt_env, "replaced")
+        shutil.rmtree(root / "d1")
+        _write(root, "d1/h.txt", "bar newer\n")
+        _assert_like_rg(root / "d1", hunt_env, "deleted and made again")
+        assert daemon.warm_searches() > 0
+    finally:
+        daemon.close()

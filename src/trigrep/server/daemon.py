@@ -193,6 +193,7 @@ class ServedTree:
 
     def __init__(self, root: str, pool: SharedSearchPool | None = None) -> None:
         self.root = root
+        self._root_id = _dir_id(root)  # (see `replaced`)
         self._pool = pool
         self.prefix = os.path.join(root, "")
         self.sync_dir = sync_dir(root)
@@ -343,6 +344,12 @@ class ServedTree:
             return False
         (self._relisted_dirs if relist else self._dirty_dirs).add(directory)
         return True
+
+    def replaced(self) -> bool:
+        """Whether the root's path now names another directory (the tree moved away and
+        another put in its place, e.g. a copy with its `.trigrep/`, which the daemon would
+        lock again): the watches follow the directory moved away."""
+        return _dir_id(self.root) != self._root_id
 
     @contextlib.contextmanager
     def synced_by(self, marker: str | None) -> Iterator[None]:
@@ -610,6 +617,8 @@ class ServedTree:
 
         filter_key = None if entry_filter is None else _filter_key(opts)
         self.sync()
+        if self.replaced():
+            return None  # walked for real (and the daemon stops: see `Daemon._still_serving`)
         with self._lock:
             self._apply_changes()
             if rel not in self._dirs:
@@ -871,6 +880,15 @@ class _IndexUpdater:
                     self._schedule(time.monotonic() + max(0.0, delay), replace=False)
 
 
+def _dir_id(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the directory `path` names now; None when it names none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _entry(rel: str, path: str, st: os.stat_result) -> FileEntry:
     return FileEntry(rel, path, False, st)
 
@@ -950,18 +968,30 @@ def _filtered(
 
 class CwdGate:
     """Searches resolve relative paths against the process's one working directory: those
-    from the same directory run together, those from another wait for them to finish."""
+    from the same directory run together, those from another wait for them to finish. The
+    same directory is the same path naming the same directory still: one moved away (or
+    deleted) and another made in its place is entered anew, or relative paths would walk
+    the old one."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._cwd: str | None = None
         self._holders = 0
 
+    def _in(self, cwd: str) -> bool:
+        """Whether the process's working directory is the one `cwd` names now."""
+        if self._cwd != cwd:
+            return False
+        try:
+            return os.path.samestat(os.stat(cwd), os.stat("."))
+        except OSError:
+            return False
+
     @contextlib.contextmanager
     def inside(self, cwd: str) -> Iterator[None]:
         with self._cond:
-            self._cond.wait_for(lambda: not self._holders or self._cwd == cwd)
-            if self._cwd != cwd:
+            self._cond.wait_for(lambda: not self._holders or self._in(cwd))
+            if not self._in(cwd):
                 os.chdir(cwd)  # FileNotFoundError: the caller declines
                 self._cwd = cwd
             self._holders += 1
@@ -1077,11 +1107,16 @@ class Daemon:
 
     def _still_serving(self) -> bool:
         """Whether this daemon still serves every tree: False when one's `.trigrep/` was
-        deleted, or its lock file was and another daemon locked the new one. A lock file
-        deleted is made and locked anew, a record damaged or deleted written again (clients
-        read the lock file's copy meanwhile): a few stats and a read, each ACCEPT_POLL_S."""
+        deleted, its root replaced by another directory, or its lock file deleted and the new
+        one locked by another daemon. A lock file deleted is made and locked anew, a record
+        damaged or deleted written again (clients read the lock file's copy meanwhile): a few
+        stats and a read, each ACCEPT_POLL_S."""
         for i, tree in enumerate(self.trees):
             if not os.path.isdir(os.path.join(tree.root, INDEX_DIR_NAME)):
+                return False
+            if tree.replaced():
+                sys.stderr.write(f"trigrep: {tree.root}: another directory took its place; "
+                                 "stopping\n")
                 return False
             with contextlib.suppress(OSError):  # (a full disk...: tried again at the next poll)
                 if not _holds(self._locks[i], tree.root):
