@@ -398,9 +398,9 @@ def _damage(tree: Path, kind: str) -> None:
     if kind == "no manifest":
         (tree / ".trigrep" / "manifest").unlink()
         return
-    segment = max(IndexReader.open(str(tree)).segments, key=lambda s: s.map.size())
+    segment = max(IndexReader.open(str(tree)).segments, key=lambda s: s.size)
     if kind == "truncated":
-        os.truncate(segment.path, segment.map.size() // 2)
+        os.truncate(segment.path, segment.size // 2)
         return
     if kind == "deleted":
         os.unlink(segment.path)
@@ -1403,3 +1403,50 @@ def test_modules_in_the_searched_tree_are_never_imported(
         if not detached:
             proc.wait(timeout=20)
     assert not marker.exists(), marker.read_text()
+
+
+def test_a_segment_truncated_while_searches_read_it(tree: Path, env: dict[str, str]) -> None:
+    """Segments cut short by something else while searches read them, again and again: each
+    search answers like rg, and the daemon lives on to rebuild the index each time. Read
+    through a memory map, a search touching a page past the new end killed the daemon with
+    SIGBUS (a search checks the segments' size before it reads them, not while)."""
+    words = [f"w{i:04x}{'xyzq'[i % 4]}" for i in range(4000)]
+    for i in range(400):
+        _write(tree / "many" / f"f{i:03}.c", "\n".join(words[i::7][:200]) + "\nfoo\n")
+    # many patterns, -i: each search reads hundreds of posting lists after that check
+    queries = [["-c", "-i", *(arg for w in words[k::8][:300] for arg in ("-e", w))]
+               for k in range(4)]
+    expected = {}
+    for q in queries:
+        theirs = run([RG, "--sort", "path", *q], tree, env)
+        expected[tuple(q)] = (theirs.out, theirs.code)
+    daemon = Daemon(tree, env)
+    stop = threading.Event()
+
+    def searches(q: list[str]) -> set[tuple[bytes, int]]:
+        answers = set()
+        while not stop.is_set():
+            answers.add(_protocol_search(tree, env, q))
+        return answers
+
+    def mended(cut: int) -> bool:
+        assert daemon.proc.poll() is None, f"the daemon died ({daemon.proc.returncode})"
+        state = _tree_status(tree, env)
+        return not state["index_damaged"] and state["index_repairs"] == cut
+
+    try:
+        with ThreadPoolExecutor(len(queries)) as pool:
+            running = [pool.submit(searches, q) for q in queries]
+            try:
+                for cut in range(1, 6):
+                    time.sleep(0.3)
+                    for segment in (tree / ".trigrep").glob("seg-*"):
+                        os.truncate(segment, 4096)
+                    _wait_for(lambda cut=cut: mended(cut), "a rebuilt index")
+            finally:
+                stop.set()
+            for q, answers in zip(queries, running, strict=True):
+                assert answers.result() == {expected[tuple(q)]}, q
+        assert daemon.proc.poll() is None
+    finally:
+        daemon.close()

@@ -316,6 +316,22 @@ def test_truncated_missing_and_foreign_versions_are_errors(tree: Path) -> None:
         IndexReader.open(str(tree))
 
 
+def test_a_segment_truncated_while_open_is_damage_not_sigbus(tree: Path) -> None:
+    """An open reader whose segment something else truncates: what it reads next (blocks it
+    verified already, the file table) is reported as damage. Through a memory map, the
+    process died of SIGBUS, which no Python code can catch."""
+    build_index(str(tree), entries_of(tree), workers=1)
+    query = compile_query(MatchOptions(["delta"], case="insensitive"))
+    reader = IndexReader.open(str(tree))
+    assert reader.candidates(query.plan, query.required_bytes)
+    [segment] = reader.segments
+    os.truncate(segment.path, 64)
+    with pytest.raises(IndexFormatError, match=r"segment 0: truncated to 64 bytes since it"):
+        reader.candidates(query.plan, query.required_bytes)
+    with pytest.raises(IndexFormatError, match=r"\(segment 0: size 64, manifest says"):
+        IndexReader.open(str(tree))
+
+
 @pytest.mark.parametrize("kind", ["fifo", "directory"])
 def test_a_segment_or_manifest_that_is_not_a_file_is_corrupt(tree: Path, kind: str) -> None:
     """Opening a FIFO would wait for a writer forever: the reader does not wait, and calls

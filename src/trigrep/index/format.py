@@ -415,24 +415,37 @@ def write_atomically(path: str, chunks: list[bytes] | bytes) -> None:
     fsync_dir(os.path.dirname(path))
 
 
-@contextlib.contextmanager
-def regular_file(path: str, *, follow: bool = True) -> Iterator[int | None]:
-    """The open descriptor of `path`, None if it is not a regular file (or, unless `follow`,
-    is a symlink): a FIFO put in the index's place must not block a search or a build
-    (opened without waiting for a writer), nor a directory fail it with another error than a
-    damaged index's."""
+def open_regular(path: str, *, follow: bool = True) -> int | None:
+    """An open descriptor of `path` (the caller closes it), None if it is not a regular file
+    (or, unless `follow`, is a symlink): a FIFO put in the index's place must not block a
+    search or a build (opened without waiting for a writer), nor a directory fail it with
+    another error than a damaged index's."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
                      | (0 if follow else os.O_NOFOLLOW))
     except OSError as e:
         if e.errno != errno.ELOOP or follow:
             raise
-        yield None
-        return
+        return None
     try:
-        yield fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
-    finally:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+    except BaseException:
         os.close(fd)
+        raise
+    os.close(fd)
+    return None
+
+
+@contextlib.contextmanager
+def regular_file(path: str, *, follow: bool = True) -> Iterator[int | None]:
+    """`open_regular`, closed on leaving the block."""
+    fd = open_regular(path, follow=follow)
+    try:
+        yield fd
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def read_all(fd: int) -> bytes:

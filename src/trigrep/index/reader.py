@@ -9,7 +9,7 @@ plan) stays light.
 from __future__ import annotations
 
 import bisect
-import mmap
+import io
 import os
 import sys
 import zlib
@@ -29,6 +29,7 @@ from trigrep.index.format import (
     SegmentRef,
     Stamp,
     corrupt,
+    open_regular,
     parse_manifest,
     read_all,
     regular_file,
@@ -125,7 +126,11 @@ class Candidates:
 
 
 class Segment:
-    """One mapped segment file; `base` is the global id of its local file 0."""
+    """One open segment file; `base` is the global id of its local file 0.
+
+    Read with os.pread, never through a memory map: a segment truncated by something else
+    while it is open would kill the process with SIGBUS on the first touch of a page past
+    its new end (Python cannot catch it), where a short read is damage like any other."""
 
     def __init__(self, index_dir: str, ref: SegmentRef, number: int, base: int) -> None:
         self.where = index_dir
@@ -135,21 +140,21 @@ class Segment:
         # Not through a symlink: the file it names may be one an update deletes (a seg-* name
         # that no manifest names), which broke the index the update had just written.
         try:
-            with regular_file(path, follow=False) as fd:
-                if fd is None:
-                    raise self.corrupt("not a regular file")
-                st = os.fstat(fd)
-                size = st.st_size
-                self.opened_as = (st.st_ino, st.st_mtime_ns, size)  # see written_since_open
-                if size != ref.bytes:
-                    raise self.corrupt(f"size {size}, manifest says {ref.bytes}")
-                self.map = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+            fd = open_regular(path, follow=False)
+            if fd is None:
+                raise self.corrupt("not a regular file")
+            self._file = io.FileIO(fd, "r")  # closes the descriptor with the segment
+            st = os.fstat(fd)
         except FileNotFoundError:
             raise  # the caller re-reads the manifest
         except OSError as e:  # (this user may not read it, a disk error)
             raise unreadable(index_dir, self.label, e) from None
-        self.header = unpack_header(self.map[:HEADER_SIZE], f"{index_dir} ({self.label})")
-        if int.from_bytes(self.map[HEADER_SIZE - 4 : HEADER_SIZE], "little") != ref.header_crc:
+        self.size = size = st.st_size
+        self.opened_as = (st.st_ino, st.st_mtime_ns, size)  # see written_since_open
+        if size != ref.bytes:
+            raise self.corrupt(f"size {size}, manifest says {ref.bytes}")
+        self.header = unpack_header(self.read(0, HEADER_SIZE), f"{index_dir} ({self.label})")
+        if int.from_bytes(self.read(HEADER_SIZE - 4, 4), "little") != ref.header_crc:
             raise self.corrupt("header does not match the manifest")
         for section in self.header.sections.values():
             if section.offset + section.length > size:
@@ -170,7 +175,7 @@ class Segment:
         self.post_crcs = self.checked("POST_CRCS")[: 4 * n_post_blocks].cast("I")
         if len(self.post_crcs) != n_post_blocks or len(self.dict_crcs) != self.n_dict_blocks:
             raise self.corrupt("checksum table too short")
-        self.dict_verified = bytearray(self.n_dict_blocks)
+        self._dict_blocks: dict[int, tuple[memoryview, memoryview]] = {}
         self.post_verified = bytearray(len(self.post_crcs))
         self._files: FileTable | None = None
         self._byte_sets: np.ndarray | None = None
@@ -179,13 +184,26 @@ class Segment:
     def corrupt(self, what: str) -> Exception:
         return corrupt(self.where, f"{self.label}: {what}")
 
-    def view(self, name: str) -> memoryview:
+    def read(self, offset: int, length: int) -> bytes:
+        """`length` bytes of the file at `offset`; damage if the file no longer holds them."""
+        try:
+            data = os.pread(self._file.fileno(), length, offset)
+            if len(data) != length:
+                size = os.fstat(self._file.fileno()).st_size
+                raise self.corrupt(f"truncated to {size} bytes since it was opened")
+        except OSError as e:
+            raise unreadable(self.where, self.label, e) from None
+        return data
+
+    def section(self, name: str, start: int = 0, stop: int | None = None) -> memoryview:
+        """Bytes [start, stop) of section `name` (default: all of it), unverified."""
         section: Section = self.header.sections[name]
-        return memoryview(self.map)[section.offset : section.offset + section.length]
+        stop = section.length if stop is None else min(stop, section.length)
+        return memoryview(self.read(section.offset + start, max(stop - start, 0)))
 
     def checked(self, name: str) -> memoryview:
         """A whole-section-checksummed section, verified now."""
-        view = self.view(name)
+        view = self.section(name)
         if zlib.crc32(view) != self.header.sections[name].crc:
             raise self.corrupt(f"{name} checksum mismatch")
         return view
@@ -258,40 +276,50 @@ class Segment:
         block = bisect.bisect_right(self.dict_first, trigram) - 1
         if block < 0:
             return None
-        entries = self.header.dict_block_entries
-        start = block * entries
-        stop = min(start + entries, self.header.n_trigrams)
-        trigrams = self.view("DICT_TRIGRAMS")
-        ends = self.view("DICT_ENDS")
-        if not self.dict_verified[block]:
-            hi = len(trigrams) if stop == self.header.n_trigrams else 4 * stop
-            if (
-                zlib.crc32(ends[4 * start : hi], zlib.crc32(trigrams[4 * start : hi]))
-                != (self.dict_crcs[block])
-            ):
-                raise self.corrupt(f"dictionary block {block} checksum mismatch")
-            self.dict_verified[block] = 1
-        block_trigrams = trigrams[4 * start : 4 * stop].cast("I")
+        block_trigrams, block_ends = self._dict_block(block)
         i = bisect.bisect_left(block_trigrams, trigram)
         if i == len(block_trigrams) or block_trigrams[i] != trigram:
             return None
-        block_ends = ends[4 * start : 4 * stop].cast("I")
         begin = self.dict_base[block] + (block_ends[i - 1] if i else 0)
         end = self.dict_base[block] + block_ends[i]
-        postings = self.view("POSTINGS")
-        if not begin <= end <= len(postings):
+        if not begin <= end <= self.header.sections["POSTINGS"].length:
             raise self.corrupt(f"dictionary block {block} points outside the postings")
-        self.verify_post_blocks(begin, end)
-        return postings[begin:end]
+        return self.posting_bytes(begin, end)
 
-    def verify_post_blocks(self, begin: int, end: int) -> None:
+    def _dict_block(self, block: int) -> tuple[memoryview, memoryview]:
+        """The trigrams and list ends (u32) of dictionary block `block`, verified, kept: the
+        case variants of a `-i` pattern look up the same blocks again and again, as do a
+        daemon's queries (all kept, they weigh what DICT_TRIGRAMS and DICT_ENDS do)."""
+        cached = self._dict_blocks.get(block)
+        if cached is None:
+            start = block * self.header.dict_block_entries
+            stop = min(start + self.header.dict_block_entries, self.header.n_trigrams)
+            # the last block is checksummed with its section's padding
+            hi = None if stop == self.header.n_trigrams else 4 * stop
+            trigrams = self.section("DICT_TRIGRAMS", 4 * start, hi)
+            ends = self.section("DICT_ENDS", 4 * start, hi)
+            if zlib.crc32(ends, zlib.crc32(trigrams)) != self.dict_crcs[block]:
+                raise self.corrupt(f"dictionary block {block} checksum mismatch")
+            n = 4 * (stop - start)
+            cached = self._dict_blocks[block] = (trigrams[:n].cast("I"), ends[:n].cast("I"))
+        return cached
+
+    def posting_bytes(self, begin: int, end: int) -> memoryview:
+        """Bytes [begin, end) of POSTINGS, their blocks verified (each once): the range alone
+        when they were already, else the blocks covering it."""
         size = self.header.post_block_size
-        postings = self.view("POSTINGS")
-        for block in range(begin // size, (max(end, begin + 1) - 1) // size + 1):
-            if block < len(self.post_verified) and not self.post_verified[block]:
-                if zlib.crc32(postings[block * size : (block + 1) * size]) != self.post_crcs[block]:
+        first, last = begin // size, (max(end, begin + 1) - 1) // size
+        verified = self.post_verified
+        if all(verified[first : last + 1]):
+            return self.section("POSTINGS", begin, end)
+        data = self.section("POSTINGS", first * size, (last + 1) * size)
+        for block in range(first, min(last + 1, len(verified))):
+            if not verified[block]:
+                at = (block - first) * size
+                if zlib.crc32(data[at : at + size]) != self.post_crcs[block]:
                     raise self.corrupt(f"postings block {block} checksum mismatch")
-                self.post_verified[block] = 1
+                verified[block] = 1
+        return data[begin - first * size : end - first * size]
 
     def verify(self) -> None:
         """Check every checksum of the segment (what a query would check lazily)."""
@@ -302,7 +330,10 @@ class Segment:
             first = self.dict_first[block]
             if self.postings(first) is None:
                 raise self.corrupt(f"dictionary block {block} does not start with its key")
-        self.verify_post_blocks(0, self.header.sections["POSTINGS"].length)
+        length = self.header.sections["POSTINGS"].length
+        step = 64 * self.header.post_block_size  # (a bounded read at a time)
+        for begin in range(0, length, step):
+            self.posting_bytes(begin, min(begin + step, length))
 
     def decode(self, encoded: memoryview) -> np.ndarray:
         """Local document ids of an encoded posting list, sorted (int64)."""
@@ -383,7 +414,7 @@ class IndexReader:
     def stats(self) -> IndexStats:
         """The manifest's stats, with the segments' current total size and their counts."""
         return self.manifest.stats._replace(
-            index_bytes=sum(s.map.size() for s in self._segments),
+            index_bytes=sum(s.size for s in self._segments),
             segments=len(self._segments),
             tombstones=sum(len(s.tombstones) for s in self._segments),
         )

@@ -369,17 +369,16 @@ class _PostingTable:
     def __init__(self, segment: Segment) -> None:
         self.segment = segment
         n = segment.header.n_trigrams
-        self.trigrams = np.frombuffer(segment.view("DICT_TRIGRAMS"), "<u4", n).astype(np.int64)
-        rel_ends = np.frombuffer(segment.view("DICT_ENDS"), "<u4", n).astype(np.int64)
+        self.trigrams = np.frombuffer(segment.section("DICT_TRIGRAMS"), "<u4", n).astype(np.int64)
+        rel_ends = np.frombuffer(segment.section("DICT_ENDS"), "<u4", n).astype(np.int64)
         blocks = np.arange(n) // DICT_BLOCK_ENTRIES
-        block_base = np.frombuffer(segment.view("DICT_BASE"), "<u8", segment.n_dict_blocks)
+        block_base = np.frombuffer(segment.section("DICT_BASE"), "<u8", segment.n_dict_blocks)
         base = block_base.astype(np.int64)[blocks]
         rel_starts = np.zeros(n, np.int64)
         rel_starts[1:] = rel_ends[:-1]
         rel_starts[::DICT_BLOCK_ENTRIES] = 0
         self.starts = base + rel_starts
         self.ends = base + rel_ends
-        self.postings = np.frombuffer(segment.view("POSTINGS"), np.uint8)
         bitmap_length = (segment.n_docs + 7) // 8
         lengths = self.ends - self.starts
         # at most this many ids per list: one per varint byte, n_docs for a bitmap
@@ -388,8 +387,14 @@ class _PostingTable:
     def decode(self, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
         """(trigram, local document id) of every posting of the trigrams in [low, high)."""
         i, j = np.searchsorted(self.trigrams, [low, high])
+        if i == j:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        # the lists lie in trigram order: read theirs at once (a slice's, not the segment's)
+        first = int(self.starts[i])
+        postings = np.frombuffer(self.segment.posting_bytes(first, int(self.ends[j - 1])),
+                                 np.uint8)
         lists, ids = _decode_lists(
-            self.postings, self.starts[i:j], self.ends[i:j], self.segment
+            postings, self.starts[i:j] - first, self.ends[i:j] - first, self.segment
         )
         return self.trigrams[i:j][lists], ids
 
