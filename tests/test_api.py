@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -202,3 +203,52 @@ def test_matches_are_the_dataclass_they_say(index: trigrep.Index) -> None:
         assert dataclasses.replace(match, count=1) == dataclasses.replace(built, count=1)
         with pytest.raises(dataclasses.FrozenInstanceError):
             match.path = "x"  # type: ignore[misc]
+
+
+def _flip_postings(root: Path) -> None:
+    """Write over every posting block of the index in place, as a stray write would."""
+    from trigrep.index import IndexReader
+
+    for segment in IndexReader.open(str(root)).segments:
+        section = segment.header.sections["POSTINGS"]
+        with open(segment.path, "r+b") as f:
+            f.seek(section.offset)
+            flipped = bytes(b ^ 0x5A for b in f.read(section.length))
+            f.seek(section.offset)
+            f.write(flipped)
+
+
+@pytest.mark.parametrize("watch", [False, True])
+def test_posting_damage_is_searched_like_rg_said_once_and_mended(
+    tmp_path: Path, env: dict[str, str], capsys: pytest.CaptureFixture[str], watch: bool
+) -> None:
+    """Damage a search finds in posting blocks: the search answers like rg, one line says
+    what is damaged, and the index is rebuilt, with or without `watch` (without, the
+    search raised the damage until `build()` was called)."""
+    from trigrep.index import IndexReader
+
+    make_tree(tmp_path)
+    with trigrep.Index(tmp_path, watch=watch) as index:
+        want = rg_matches(tmp_path, env, "foo")
+        assert api_matches(list(index.search("foo"))) == want
+        _flip_postings(tmp_path)
+        for _ in range(3):
+            assert api_matches(list(index.search("foo"))) == want
+        deadline = time.monotonic() + 60
+        while index.stats().segments == 0 or not _verifies(tmp_path):
+            assert time.monotonic() < deadline, "not rebuilt"
+            time.sleep(0.05)
+        assert api_matches(list(index.search("foo"))) == want
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "checksum mismatch); rebuilding it\n" in err, err
+    IndexReader.open(str(tmp_path)).verify()
+
+
+def _verifies(root: Path) -> bool:
+    from trigrep.index import IndexReader
+
+    try:
+        IndexReader.open(str(root)).verify()
+    except trigrep.IndexFormatError:
+        return False
+    return True

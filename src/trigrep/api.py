@@ -13,8 +13,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from trigrep.engine import SearchRun, build_at, default_root, open_index, writing_index
-from trigrep.errors import Error, IndexFormatError, PathError
+from trigrep.engine import (
+    SearchRun,
+    build_at,
+    default_root,
+    open_index,
+    rebuilt,
+    writing_index,
+)
+from trigrep.errors import Error, IndexCorruptError, IndexFormatError, PathError
 from trigrep.index import IndexReader, IndexStats, find_index_root
 from trigrep.index.format import unreadable
 from trigrep.options import (
@@ -177,6 +184,13 @@ class Index:
             self._manifest_stamp = stamp
         return self._reader
 
+    def _index_damaged(self, reader: IndexReader, damage: IndexCorruptError) -> None:
+        """A search found the open index damaged (a posting block read for the first time):
+        as the CLI does, say so in one line and rebuild it now; that search reads every file
+        (a watched index is mended by its warm tree, in the background)."""
+        self._reader = None
+        rebuilt(self.root, damage)
+
     def _relative(self, path: str, warm: ServedTree | None) -> str:
         """`path` relative to the root (a warm tree walks from the root's real path)."""
         if warm is not None and not path.startswith(os.path.join(self.root, "")):
@@ -265,7 +279,7 @@ class Index:
         roots = roots or [self.root]
         warm = self._warm_tree()
         run = SearchRun(roots, query, walk_opts, out_opts, reader=None if warm else self._open(),
-                        warm=warm)
+                        warm=warm, on_damage=self._index_damaged)
         for entry, result in run.results():
             rel = self._relative(entry.path, warm)
             found = _matches(rel, result.events, out_opts.before_context, out_opts.after_context)

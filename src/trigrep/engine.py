@@ -166,7 +166,7 @@ def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
         except IndexUnreadableError:
             return None  # another user's: searched directly, as rg would, every time
         except IndexCorruptError as e:
-            return _rebuilt(root, e)
+            return rebuilt(root, e)
     elif not build_if_missing:
         return None
     else:
@@ -174,7 +174,7 @@ def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
     return _built(root)
 
 
-def _rebuilt(root: str, damage: IndexCorruptError) -> IndexReader | None:
+def rebuilt(root: str, damage: IndexCorruptError) -> IndexReader | None:
     """A new index in place of a damaged one (see `say_rebuilding`)."""
     say_rebuilding(damage)
     return _built(root)
@@ -260,7 +260,7 @@ def make_plan(
     """Index state for this query; None when no index covers the first path. Its candidates
     are every file when a `reader` must be opened for it and its tree is small (see
     `_scanned_faster`): the plan then only notes stale files (see `_selected`). Damage a
-    given `reader` shows is passed to `on_damage` (None: no plan), or raised without one.
+    given `reader` shows is passed to `on_damage` (then: no plan); other damage is rebuilt now.
     `codec`: -E's (see `index_narrows`)."""
     scan = False
     opened = reader is None
@@ -293,12 +293,10 @@ def make_plan(
         try:
             candidates = reader.candidates(trigrams, byte_sets, within_lines=within_lines)
         except IndexCorruptError as e:  # a posting block's checksum, checked as it is read
-            if not opened:
-                if on_damage is None:
-                    raise  # the API's reader, which its updater checks and mends
-                on_damage(reader, e)  # a daemon's, rebuilt in the background
+            if not opened and on_damage is not None:
+                on_damage(reader, e)  # the owner's reader: it mends it (this search reads all)
                 return None
-            reader = _rebuilt(reader.root, e)
+            reader = rebuilt(reader.root, e)
             if reader is None:
                 return None
             candidates = reader.candidates(trigrams, byte_sets, within_lines=within_lines)
@@ -364,7 +362,8 @@ class SearchRun:
     and passed to `on_error` as they happen. `warm` is a daemon's cache of this tree;
     `render` renders each file's output as it is searched; `named_paths` is every path the
     command line named, when this run searches some of them (`-`, standard input, splits
-    them): how rg reads the files it was given depends on all of them.
+    them): how rg reads the files it was given depends on all of them. `on_damage` is told
+    of damage a search finds in `reader` (see `make_plan`; a warm tree's own is told).
     """
 
     def __init__(
@@ -373,6 +372,7 @@ class SearchRun:
         warm: WarmTree | None = None, on_warning: WarningHandler | None = None,
         on_error: Callable[[str], None] | None = None, render: FileFormat | None = None,
         named_paths: Sequence[str] | None = None,
+        on_damage: Callable[[IndexReader, IndexCorruptError], None] | None = None,
     ) -> None:
         self.paths = paths
         self.query = query
@@ -386,6 +386,7 @@ class SearchRun:
         self.files_walked = 0  # rg reports "No files were searched" (exit 2) when this stays 0
         self.render = render
         self.named_paths = named_paths
+        self.on_damage = warm.index_damaged if warm is not None else on_damage
 
     def _error(self, message: str) -> None:
         self.errors.append(message)
@@ -426,7 +427,7 @@ class SearchRun:
                 plan = make_plan(
                     self.paths, self.query, report_all=report_all,
                     search_zip=self.walk_opts.search_zip, pre=self.walk_opts.pre, reader=reader,
-                    on_damage=warm.index_damaged if warm is not None else None, codec=codec,
+                    on_damage=self.on_damage, codec=codec,
                 )
         selected: Iterable[tuple[FileEntry, bool]]
         if warm is not None and cached is not None and plan is not None and not (
