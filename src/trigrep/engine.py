@@ -46,6 +46,11 @@ SCAN_SMALL_ENV = "TRIGREP_SCAN_SMALL"
 SCAN_MAX_FILES = 1_000
 SCAN_MAX_BYTES = 16 << 20
 _UTF16 = ("utf-16le", "utf-16be")  # -E's (see `index_narrows`)
+# Why a tree cannot be indexed, besides permissions, that a search keeps quiet about (its
+# answer is rg's, complete; `trigrep index` says what is wrong): a read-only file system, or
+# a file of the user's named `.trigrep` at the root (every search said "not indexing ...:
+# File exists").
+_NOT_INDEXABLE = (errno.EROFS, errno.EEXIST, errno.ENOTDIR)
 
 
 class WarmTree(Protocol):
@@ -175,9 +180,20 @@ def open_index(start: str, *, build_if_missing: bool) -> IndexReader | None:
 
 
 def rebuilt(root: str, damage: IndexCorruptError) -> IndexReader | None:
-    """A new index in place of a damaged one (see `say_rebuilding`)."""
+    """A new index in place of a damaged one (see `say_rebuilding`); None, silently, when this
+    user cannot write it (another user's, a read-only tree): searched without, as one this
+    user may not read, with an answer as complete as with it (every search said it was
+    rebuilding an index it could not)."""
+    if not rebuildable(root):
+        return None
     say_rebuilding(damage)
     return _built(root)
+
+
+def rebuildable(root: str) -> bool:
+    """Whether this user may write the index of `root` (a damaged one is said to be rebuilt
+    only then)."""
+    return os.access(os.path.join(root, INDEX_DIR_NAME), os.W_OK)
 
 
 def say_rebuilding(damage: IndexCorruptError) -> None:
@@ -195,8 +211,8 @@ def _built(root: str) -> IndexReader | None:
     except IndexBusy:
         return None  # another trigrep builds it: this search goes on without
     except OSError as e:
-        if isinstance(e, PermissionError) or e.errno == errno.EROFS:
-            return None  # a read-only tree: searched directly, as rg would, every time
+        if isinstance(e, PermissionError) or e.errno in _NOT_INDEXABLE:
+            return None  # searched directly, as rg would, every time (see _NOT_INDEXABLE)
         # A full disk...: the previous index (if any) is intact, and the search is still right
         # without one, only slower.
         sys.stderr.write(f"trigrep: not indexing {root}: {e.strerror or e}; searching directly\n")
@@ -648,11 +664,14 @@ def build(path: str, *, progress: bool, full: bool = False) -> int:
 def writing_index(root: str) -> Iterator[None]:
     """Report what fails writing in `root/.trigrep/` (a full disk, a read-only tree) in one
     line: the previous index, if any, stays."""
+    index_dir = os.path.join(root, INDEX_DIR_NAME)
     try:
         yield
     except OSError as e:
-        raise Error(f"cannot write the index in {os.path.join(root, INDEX_DIR_NAME)}: "
-                    f"{e.strerror or e}") from None
+        if e.errno in (errno.EEXIST, errno.ENOTDIR) and not os.path.isdir(index_dir):
+            raise Error(f"cannot index {root}: {index_dir} is not a directory (trigrep keeps "
+                        "its index there: rename it to index this tree)") from None
+        raise Error(f"cannot write the index in {index_dir}: {e.strerror or e}") from None
 
 
 def build_at(root: str, *, progress: bool, full: bool = False, wait: bool = True) -> None:

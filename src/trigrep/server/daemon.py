@@ -50,7 +50,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trigrep.console import OUTPUT_ENV, Console
-from trigrep.engine import build_at, default_root, freshness, say_rebuilding, writing_index
+from trigrep.engine import (
+    build_at,
+    default_root,
+    freshness,
+    rebuildable,
+    say_rebuilding,
+    writing_index,
+)
 from trigrep.errors import Error, IndexCorruptError, IndexFormatError, IndexVersionError
 from trigrep.index import IndexReader, find_index_root
 from trigrep.index.format import (
@@ -1312,11 +1319,13 @@ def serve(paths: Sequence[str], *, detach: bool, idle_timeout: float | None = No
 
 def _opens(root: str) -> bool:
     """Whether the index of `root` opens; a damaged one is said in one line (and rebuilt, as
-    a search would), one of another version silently."""
+    a search would; unless this user cannot, which `serve` then says), one of another
+    version silently."""
     try:
         IndexReader.open(root)
     except IndexCorruptError as e:
-        say_rebuilding(e)
+        if rebuildable(root):
+            say_rebuilding(e)
         return False
     except IndexVersionError:
         return False
