@@ -23,6 +23,7 @@ from trigrep.errors import Error, IndexCorruptError, IndexUnreadableError, Index
 from trigrep.extract import Preprocessor, is_decompressed
 from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
 from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
+from trigrep.index.reader import nearest_holding
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
@@ -79,15 +80,7 @@ class WarmTree(Protocol):
 
 def default_root(start: str) -> str:
     """Where a first search builds the index: the git work tree holding `start`, else `start`."""
-    here = os.path.abspath(start)
-    probe = here
-    while True:
-        if os.path.exists(os.path.join(probe, ".git")):
-            return probe
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            return here
-        probe = parent
+    return nearest_holding(start, ".git", os.path.exists) or os.path.abspath(start)
 
 
 class Plan:

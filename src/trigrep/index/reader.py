@@ -13,7 +13,7 @@ import io
 import os
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from trigrep.index.format import (
@@ -81,9 +81,14 @@ class FileRecord(NamedTuple):
 
 def find_index_root(start: str) -> str | None:
     """The nearest directory at or above `start` that holds a `.trigrep/` index directory."""
+    return nearest_holding(start, os.path.join(INDEX_DIR_NAME, MANIFEST_NAME), os.path.isfile)
+
+
+def nearest_holding(start: str, name: str, test: Callable[[str], bool]) -> str | None:
+    """The nearest directory at or above `start` (made absolute) whose `name` passes `test`."""
     path = os.path.abspath(start)
     while True:
-        if os.path.isfile(os.path.join(path, INDEX_DIR_NAME, MANIFEST_NAME)):
+        if test(os.path.join(path, name)):
             return path
         parent = os.path.dirname(path)
         if parent == path:

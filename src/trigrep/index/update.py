@@ -84,34 +84,50 @@ def update_index(
     index_dir = prepare_index_dir(root)
     with IndexLock(index_dir, wait=wait):
         reader = None if full else _open_verified(root)
-        if reader is None:  # PathOrdered entries are indexed as they come
-            stats = rebuild_locked(index_dir, entries, progress, workers)
-            return UpdateResult("full", stats.files, 0, 0, stats)
-        files = sort_entries(entries)
-        started = time.time()
-        started_ns = time.time_ns()  # before any content is read: the racy threshold
-        changed, dead = _changes(reader, files, started_ns)
-        first = reader.segments[0]
-        first_dead = len(first.tombstones) + sum(1 for i in dead if i < first.n_files)
-        if first_dead > REBUILD_TOMBSTONE_SHARE * first.n_files:
-            stats = rebuild_locked(index_dir, files, progress, workers)
-            return UpdateResult("full", len(files), 0, 0, stats)
-        kind: UpdateKind = "unchanged"
-        try:
-            if changed or dead:
-                kind = "update"
-                small = (
-                    len(changed) <= SMALL_UPDATE_FILES
-                    and sum(e.size for e in changed) <= SMALL_UPDATE_BYTES
-                )
-                pool = 1 if small else workers or os.cpu_count() or 1
-                _append_segment(index_dir, reader, changed, dead, pool, progress, started,
-                                started_ns)
-            merges = merge_segments(root)
-        except IndexCorruptError:  # damaged since it was verified (a merge verifies again)
-            stats = rebuild_locked(index_dir, files, progress, workers)
-            return UpdateResult("full", len(files), 0, 0, stats)
-        stats = IndexReader.open(root).stats()
+        if reader is not None:
+            files = sort_entries(entries)
+            updated = _update_locked(root, index_dir, reader, files, progress, workers)
+            if updated is not None:
+                return updated
+            entries = files
+        # (PathOrdered entries are indexed as they come)
+        stats = rebuild_locked(index_dir, entries, progress, workers)
+        return UpdateResult("full", stats.files, 0, 0, stats)
+
+
+def _update_locked(
+    root: str,
+    index_dir: str,
+    reader: IndexReader,
+    files: list[IndexEntry],
+    progress: Callable[[BuildProgress], None] | None,
+    workers: int | None,
+) -> UpdateResult | None:
+    """The update of the verified index `reader` to `files` (lock held): a new segment and
+    merges; None when it must be rebuilt in full instead (too many tombstones in its first
+    segment, or damage found since it was verified)."""
+    started = time.time()
+    started_ns = time.time_ns()  # before any content is read: the racy threshold
+    changed, dead = _changes(reader, files, started_ns)
+    first = reader.segments[0]
+    first_dead = len(first.tombstones) + sum(1 for i in dead if i < first.n_files)
+    if first_dead > REBUILD_TOMBSTONE_SHARE * first.n_files:
+        return None
+    kind: UpdateKind = "unchanged"
+    try:
+        if changed or dead:
+            kind = "update"
+            small = (
+                len(changed) <= SMALL_UPDATE_FILES
+                and sum(e.size for e in changed) <= SMALL_UPDATE_BYTES
+            )
+            pool = 1 if small else workers or os.cpu_count() or 1
+            _append_segment(index_dir, reader, changed, dead, pool, progress, started,
+                            started_ns)
+        merges = merge_segments(root)
+    except IndexCorruptError:  # damaged since it was verified (a merge verifies again)
+        return None
+    stats = IndexReader.open(root).stats()
     return UpdateResult(kind, len(changed), len(dead), merges, stats)
 
 
