@@ -9,9 +9,9 @@ plan) stays light.
 from __future__ import annotations
 
 import bisect
-import io
 import os
 import sys
+import weakref
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
@@ -148,7 +148,8 @@ class Segment:
             fd = open_regular(path, follow=False)
             if fd is None:
                 raise self.corrupt("not a regular file")
-            self._file = io.FileIO(fd, "r")  # closes the descriptor with the segment
+            self._fd = fd
+            weakref.finalize(self, os.close, fd)  # closed with the segment
             st = os.fstat(fd)
         except FileNotFoundError:
             raise  # the caller re-reads the manifest
@@ -192,9 +193,9 @@ class Segment:
     def read(self, offset: int, length: int) -> bytes:
         """`length` bytes of the file at `offset`; damage if the file no longer holds them."""
         try:
-            data = os.pread(self._file.fileno(), length, offset)
+            data = os.pread(self._fd, length, offset)
             if len(data) != length:
-                size = os.fstat(self._file.fileno()).st_size
+                size = os.fstat(self._fd).st_size
                 raise self.corrupt(f"truncated to {size} bytes since it was opened")
         except OSError as e:
             raise unreadable(self.where, self.label, e) from None
