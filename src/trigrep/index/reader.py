@@ -184,6 +184,7 @@ class Segment:
         self._dict_blocks: dict[int, tuple[memoryview, memoryview]] = {}
         self.post_verified = bytearray(len(self.post_crcs))
         self._files: FileTable | None = None
+        self._flags: memoryview | None = None
         self._byte_sets: np.ndarray | None = None
         self._doc_files: np.ndarray | None = None
 
@@ -218,17 +219,26 @@ class Segment:
         """The file table, verified once."""
         if self._files is None:
             n = self.n_files
-            sizes, mtimes, ctimes, inodes, flags, paths = (self.checked(name) for name in (
-                "FILE_SIZES", "FILE_MTIMES", "FILE_CTIMES", "FILE_INODES", "FILE_FLAGS",
-                "FILE_PATHS"))
+            sizes, mtimes, ctimes, inodes, paths = (self.checked(name) for name in (
+                "FILE_SIZES", "FILE_MTIMES", "FILE_CTIMES", "FILE_INODES", "FILE_PATHS"))
             blob = bytes(paths).rstrip(b"\0")
             if (blob.count(b"\0") + 1 if blob else 0) != n:
                 raise self.corrupt("path table does not match the file count")
             self._files = FileTable(
                 sizes[: 8 * n].cast("Q"), mtimes[: 8 * n].cast("q"), ctimes[: 8 * n].cast("q"),
-                inodes[: 8 * n].cast("Q"), flags[:n], blob,
+                inodes[: 8 * n].cast("Q"), self.file_flags(), blob,
             )
         return self._files
+
+    def file_flags(self) -> memoryview:
+        """The FILE_FLAGS section, a byte per file, verified once: all a query needs of the
+        file table (which is ten times its size)."""
+        if self._flags is None:
+            flags = self.checked("FILE_FLAGS")[: self.n_files]
+            if len(flags) != self.n_files:
+                raise self.corrupt("FILE_FLAGS does not match the file count")
+            self._flags = flags
+        return self._flags
 
     def byte_sets(self) -> np.ndarray:
         """The FILE_BYTES section as an (n_files, 4) uint64 array (bit b % 64 of word b // 64
@@ -540,7 +550,7 @@ class IndexReader:
             if local is None:
                 local = np.arange(segment.n_files)
             if plan.op != "none":
-                flags = np.frombuffer(segment.files_sections().flags, np.uint8)
+                flags = np.frombuffer(segment.file_flags(), np.uint8)
                 unindexed = np.flatnonzero(flags & FLAG_UNINDEXED)
                 if len(unindexed):
                     local = np.union1d(local, unindexed)
