@@ -1,9 +1,9 @@
 """Read an index written by `trigrep.index.build` (format in `trigrep.index.format`).
 
-Opening maps the segments and verifies only their headers and small directory sections, so it
-costs well under a millisecond per segment. The path table is decoded on first `lookup`;
-numpy is imported only when posting lists are decoded, so a query that needs none (an `ALL`
-plan) stays light.
+Opening opens the segments (read with pread, see `Segment`) and verifies only their headers
+and small directory sections, so it costs well under a millisecond per segment. The path
+table is decoded on first `lookup`; numpy is imported only when posting lists are decoded, so
+a query that needs none (an `ALL` plan) stays light.
 """
 
 from __future__ import annotations
@@ -446,7 +446,7 @@ class IndexReader:
             except OSError:
                 if or_deleted:
                     return True
-                continue  # replaced by a newer index: this one stays valid in its mapping
+                continue  # replaced by a newer index: this one stays readable by its descriptor
             ino, mtime, size = segment.opened_as
             if st.st_ino == ino and (st.st_mtime_ns, st.st_size) != (mtime, size):
                 return True
