@@ -47,11 +47,6 @@ SCAN_SMALL_ENV = "TRIGREP_SCAN_SMALL"
 SCAN_MAX_FILES = 1_000
 SCAN_MAX_BYTES = 16 << 20
 _UTF16 = ("utf-16le", "utf-16be")  # -E's (see `index_narrows`)
-# Why a tree cannot be indexed, besides permissions, that a search keeps quiet about (its
-# answer is rg's, complete; `trigrep index` says what is wrong): a read-only file system, or
-# a file of the user's named `.trigrep` at the root (every search said "not indexing ...:
-# File exists").
-_NOT_INDEXABLE = (errno.EROFS, errno.EEXIST, errno.ENOTDIR)
 
 
 class WarmTree(Protocol):
@@ -204,8 +199,11 @@ def _built(root: str) -> IndexReader | None:
     except IndexBusy:
         return None  # another trigrep builds it: this search goes on without
     except OSError as e:
-        if isinstance(e, PermissionError) or e.errno in _NOT_INDEXABLE:
-            return None  # searched directly, as rg would, every time (see _NOT_INDEXABLE)
+        if isinstance(e, PermissionError) or e.errno == errno.EROFS or _not_a_directory(root, e):
+            # A read-only tree, or a file of the user's named .trigrep: searched directly, as
+            # rg would, every time, silently (its answer is complete; `trigrep index` says
+            # what is wrong). Each search said "not indexing ...: File exists" for the file.
+            return None
         # A full disk...: the previous index (if any) is intact, and the search is still right
         # without one, only slower.
         sys.stderr.write(f"trigrep: not indexing {root}: {e.strerror or e}; searching directly\n")
@@ -297,18 +295,23 @@ def make_plan(
     narrows = trigrams.op != "all" or bool(byte_sets)
     if not narrows and not report_all:
         return None  # every file is searched: no need to know which are fresh
-    candidates = None
-    if narrows and not scan:
-        try:
-            candidates = reader.candidates(trigrams, byte_sets, within_lines=within_lines)
-        except IndexCorruptError as e:  # a posting block's checksum, checked as it is read
-            if not opened and on_damage is not None:
-                on_damage(reader, e)  # the owner's reader: it mends it (this search reads all)
-                return None
-            reader = rebuilt(reader.root, e)
-            if reader is None:
-                return None
-            candidates = reader.candidates(trigrams, byte_sets, within_lines=within_lines)
+
+    def candidates_of(reader: IndexReader) -> Candidates | None:
+        reader.records()  # the file table, which the plan checks walked files against
+        if narrows and not scan:
+            return reader.candidates(trigrams, byte_sets, within_lines=within_lines)
+        return None
+
+    try:
+        candidates = candidates_of(reader)
+    except IndexCorruptError as e:  # checksums checked as the blocks are first read
+        if not opened and on_damage is not None:
+            on_damage(reader, e)  # the owner's reader: it mends it (this search reads all)
+            return None
+        reader = rebuilt(reader.root, e)
+        if reader is None:
+            return None
+        candidates = candidates_of(reader)
     return Plan(reader.root, reader, candidates, report_all, search_zip, pre)
 
 
@@ -661,10 +664,17 @@ def writing_index(root: str) -> Iterator[None]:
     try:
         yield
     except OSError as e:
-        if e.errno in (errno.EEXIST, errno.ENOTDIR) and not os.path.isdir(index_dir):
+        if _not_a_directory(root, e):
             raise Error(f"cannot index {root}: {index_dir} is not a directory (trigrep keeps "
                         "its index there: rename it to index this tree)") from None
         raise Error(f"cannot write the index in {index_dir}: {e.strerror or e}") from None
+
+
+def _not_a_directory(root: str, error: OSError) -> bool:
+    """Whether writing the index of `root` failed with `error` because `.trigrep` there is
+    not a directory (a file of the user's)."""
+    return error.errno in (errno.EEXIST, errno.ENOTDIR) and not os.path.isdir(
+        os.path.join(root, INDEX_DIR_NAME))
 
 
 def build_at(root: str, *, progress: bool, full: bool = False, wait: bool = True) -> None:
