@@ -205,12 +205,12 @@ def test_matches_are_the_dataclass_they_say(index: trigrep.Index) -> None:
             match.path = "x"  # type: ignore[misc]
 
 
-def _flip_postings(root: Path) -> None:
-    """Write over every posting block of the index in place, as a stray write would."""
+def _flip(root: Path, section_name: str) -> None:
+    """Write over a section of every segment of the index in place, as a stray write would."""
     from trigrep.index import IndexReader
 
     for segment in IndexReader.open(str(root)).segments:
-        section = segment.header.sections["POSTINGS"]
+        section = segment.header.sections[section_name]
         with open(segment.path, "r+b") as f:
             f.seek(section.offset)
             flipped = bytes(b ^ 0x5A for b in f.read(section.length))
@@ -218,20 +218,22 @@ def _flip_postings(root: Path) -> None:
             f.write(flipped)
 
 
+@pytest.mark.parametrize("section", ["POSTINGS", "FILE_PATHS"])
 @pytest.mark.parametrize("watch", [False, True])
-def test_posting_damage_is_searched_like_rg_said_once_and_mended(
-    tmp_path: Path, env: dict[str, str], capsys: pytest.CaptureFixture[str], watch: bool
+def test_damage_a_search_finds_is_searched_like_rg_said_once_and_mended(
+    tmp_path: Path, env: dict[str, str], capsys: pytest.CaptureFixture[str], watch: bool,
+    section: str,
 ) -> None:
-    """Damage a search finds in posting blocks: the search answers like rg, one line says
-    what is damaged, and the index is rebuilt, with or without `watch` (without, the
-    search raised the damage until `build()` was called)."""
+    """Damage a search finds (in posting blocks, in the file table): the search answers like
+    rg, one line says what is damaged, and the index is rebuilt, with or without `watch`
+    (without, the search raised the damage until `build()` was called)."""
     from trigrep.index import IndexReader
 
     make_tree(tmp_path)
     with trigrep.Index(tmp_path, watch=watch) as index:
         want = rg_matches(tmp_path, env, "foo")
         assert api_matches(list(index.search("foo"))) == want
-        _flip_postings(tmp_path)
+        _flip(tmp_path, section)
         for _ in range(3):
             assert api_matches(list(index.search("foo"))) == want
         deadline = time.monotonic() + 60
