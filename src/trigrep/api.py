@@ -185,9 +185,9 @@ class Index:
         return self._reader
 
     def _index_damaged(self, reader: IndexReader, damage: IndexCorruptError) -> None:
-        """A search found the open index damaged (a posting block read for the first time):
-        as the CLI does, say so in one line and rebuild it now; that search reads every file
-        (a watched index is mended by its warm tree, in the background)."""
+        """A search found the open index damaged (in a block it read first: postings, the
+        file table): as the CLI does, say so in one line and rebuild it now; that search
+        reads every file (a watched index is mended by its warm tree, in the background)."""
         self._reader = None
         rebuilt(self.root, damage)
 
