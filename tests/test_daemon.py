@@ -1450,3 +1450,35 @@ def test_a_segment_truncated_while_searches_read_it(tree: Path, env: dict[str, s
         assert daemon.proc.poll() is None
     finally:
         daemon.close()
+
+
+def test_cached_contents_never_outlive_an_edit(tmp_path: Path, env: dict[str, str]) -> None:
+    """The daemon's workers keep the files they read (parallel._ContentCache): searched again
+    they print what rg prints, binary files included, and after edits that keep the size,
+    even with the old mtime put back, the new content."""
+    root = tmp_path / "cached"
+    (root / ".git").mkdir(parents=True)
+    for i in range(80):  # more than a search does itself before it uses the workers
+        _write(root / f"a/f{i:02}.c", f"int key_{i};\nother line\nkey again {i}\n")
+    nul = b"\0"
+    (root / "z").mkdir()
+    (root / "z/late_nul.bin").write_bytes(b"key before\n" * 9000 + nul + b"key after\n")
+    (root / "z/early_nul.bin").write_bytes(b"key " + nul + b"\n" + b"key after nul\n" * 9000)
+    time.sleep(2.2)  # parallel.CACHE_RACY_NS: files this old are cached
+    queries = [["key"], ["-c", "key"], ["-l", "key"], ["-a", "-c", "key"], ["--binary", "key"],
+               ["-m1", "key"], ["-g", "*.bin", "-c", "key"], ["-t", "c", "-l", "again"],
+               ["-w", "nothing_matches"]]
+    daemon = Daemon(root, env)
+    try:
+        for _ in range(3):  # read, then from the cache of one worker or the other
+            for args in queries:
+                assert_like_rg(root, env, args)
+        stats = [(p, p.stat()) for p in sorted((root / "a").iterdir())[::7]]
+        for path, st in stats:  # same size, new content, the old mtime put back
+            path.write_bytes(path.read_bytes().replace(b"key", b"KEY"))
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        for _ in range(3):
+            for args in [*queries, ["KEY"]]:
+                assert_like_rg(root, env, args)
+    finally:
+        daemon.close()

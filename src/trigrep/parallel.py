@@ -18,6 +18,7 @@ import gc
 import os
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
@@ -27,6 +28,7 @@ from trigrep.errors import Error
 from trigrep.extract import (
     DecompressionError,
     Preprocessor,
+    decoded,
     is_decompressed,
     keeps_nuls,
     read_file,
@@ -81,6 +83,14 @@ LEASE_WAIT_S = 0.05
 BIG_FILE = 16 << 20
 # rg memory-maps (and so treats NUL bytes differently) when given at most this many files.
 MMAP_MAX_PATHS = 10
+# A worker of the daemon's pool keeps the bytes of the files it read, up to this much in all
+# and files up to CACHED_FILE_MAX each: opening and reading a file from the page cache is
+# most of a worker's time per candidate file (see `_ContentCache`).
+CACHE_BYTES = 64 << 20
+CACHED_FILE_MAX = 1 << 20
+# A file modified (or its inode changed) this recently may change again within the same
+# mtime tick: not cached.
+CACHE_RACY_NS = 2_000_000_000
 
 Outcome = tuple[FileResult | None, str | None]  # the result (None: unreadable), an error
 
@@ -145,20 +155,26 @@ class FileSearch:
             mode = BinaryMode.QUIT_MMAP
         return mode if mapped else mode.streamed()
 
-    def __call__(self, entry: FileEntry, size: int | None = None) -> Outcome:
+    def __call__(self, entry: FileEntry, size: int | None = None,
+                 stamp: CacheStamp | None = None) -> Outcome:
         """Search one file; a failure is returned as rg's message for it, not raised.
-        `size`: what a stat found (else the entry's own stat, if it has one), saving one."""
+        `size`: what a stat found (else the entry's own stat, if it has one), saving one;
+        `stamp`: that stat's, for a worker's `_cache` (None: read the file)."""
         read_error = None
         binary = self.binary_mode(entry)
         if binary.mapped and transcodes(entry.path, self.codec):
             binary = binary.streamed()
+        binary_head = BUFFER_CAPACITY if binary.quits and keeps_nuls(self.codec) else 0
         try:
-            data = read_searchable(
-                entry.path, self.search_zip, program_path=entry.display,
-                size_hint=_known_size(entry) if size is None else size,
-                binary_head=BUFFER_CAPACITY if binary.quits and keeps_nuls(self.codec) else 0,
-                codec=self.codec, pre=self.pre,
-            )
+            if (stamp is not None and _cache is not None and stamp[0] <= CACHED_FILE_MAX
+                    and self.pre is None and not is_decompressed(entry.path, self.search_zip)):
+                data = decoded(_cache.read(entry.path, stamp), self.codec)
+            else:
+                data = read_searchable(
+                    entry.path, self.search_zip, program_path=entry.display,
+                    size_hint=_known_size(entry) if size is None else size,
+                    binary_head=binary_head, codec=self.codec, pre=self.pre,
+                )
         except DecompressionError as e:
             data, read_error = e.partial, e.message  # rg still searches what came out
         except OSError as e:
@@ -336,8 +352,52 @@ class _Worker:
 
 # What a worker needs of a FileEntry: its fields (not its stat: pickling that costs more
 # than the worker's own fstat) and its _known_size, which spares the worker an fstat (a tenth
-# of its time for a file of a few KiB).
-Named = tuple[str, str, bool, "int | None"]
+# of its time for a file of a few KiB), and the _cache_stamp of what stat the caller holds.
+CacheStamp = tuple[int, int, int, int]  # size, mtime and ctime (ns), inode
+Named = tuple[str, str, bool, "int | None", "CacheStamp | None"]
+
+
+class _ContentCache:
+    """The bytes of files a worker read, for the searches that follow (a daemon's searches
+    read the same files again and again: a query refined, re-run after an edit).
+
+    Keyed by path and by the stat the daemon's warm walk holds for the file, which its
+    watcher keeps current: a file written since has another stat (mtime, ctime or size), so
+    it is read again. So cached content is exactly as fresh as the daemon's idea of which
+    files changed, which also decides which files the index may rule out (README: the
+    daemon's limits). A file modified within CACHE_RACY_NS of its read is not kept: written
+    again within the same mtime tick, it would keep its stat. Oldest first out.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self.files: dict[str, tuple[CacheStamp, bytes]] = {}
+
+    def read(self, path: str, stamp: CacheStamp) -> bytes:
+        """The whole file (even a binary one, of which `read_file` may read the head only: a
+        search stops at its NUL all the same)."""
+        kept = self.files.get(path)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        data = read_file(path, stamp[0])
+        if kept is not None:
+            del self.files[path]
+            self.used -= len(kept[1])
+        if len(data) == stamp[0] and max(stamp[1], stamp[2]) < time.time_ns() - CACHE_RACY_NS:
+            self.files[path] = stamp, data
+            self.used += len(data)
+            while self.used > self.budget:
+                self.used -= len(self.files.pop(next(iter(self.files)))[1])
+        return data
+
+
+_cache: _ContentCache | None = None  # a long-lived worker's (see _serve_batches)
+
+
+def _cache_stamp(entry: FileEntry) -> CacheStamp | None:
+    st = entry.known_stat()
+    return None if st is None else (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 def _serve_batches(conn: Connection, parent: int | None, shared: int) -> None:
@@ -354,6 +414,9 @@ def _serve_batches(conn: Connection, parent: int | None, shared: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     if shared >= 0:
         os.close(shared)
+    else:  # a fork server's worker, which serves many searches: it caches what it reads
+        global _cache
+        _cache = _ContentCache(CACHE_BYTES)
     if parent is not None:
         die_with_parent(parent or os.getppid())
     while True:
@@ -413,8 +476,8 @@ def _search_batch(search: bytes, named: list[Named]) -> list[Outcome | None]:
         import pickle
 
         run = _searches[search] = pickle.loads(search)
-    outcomes = [run(FileEntry(display, path, explicit), size)
-                for display, path, explicit, size in named]
+    outcomes = [run(FileEntry(display, path, explicit), size, stamp)
+                for display, path, explicit, size, stamp in named]
     if not run.misses_print_nothing:
         return outcomes
     outcomes = [None if _is_miss(outcome) else outcome for outcome in outcomes]
@@ -629,7 +692,8 @@ class _Batch:
             self.items.append((entry, needed))
             if needed:
                 size = _known_size(entry)
-                self.to_search.append((entry.display, entry.path, entry.explicit, size))
+                self.to_search.append(
+                    (entry.display, entry.path, entry.explicit, size, _cache_stamp(entry)))
                 self.bytes += size or 0
                 self.name_bytes += len(entry.path) + len(entry.display)
             if (len(self.to_search) >= self.max_files or self.bytes >= BATCH_BYTES
