@@ -83,10 +83,12 @@ LEASE_WAIT_S = 0.05
 BIG_FILE = 16 << 20
 # rg memory-maps (and so treats NUL bytes differently) when given at most this many files.
 MMAP_MAX_PATHS = 10
-# A worker of the daemon's pool keeps the bytes of the files it read, up to this much in all
-# and files up to CACHED_FILE_MAX each: opening and reading a file from the page cache is
-# most of a worker's time per candidate file (see `_ContentCache`).
-CACHE_BYTES = 64 << 20
+# The workers of the daemon's pool keep the bytes of the files they read, up to this much in
+# all (a share each) and files up to CACHED_FILE_MAX each: opening and reading a file from the
+# page cache is most of a worker's time per candidate file (see `_ContentCache`). On the Linux
+# tree a query's candidates are 35-150 MB; a smaller cache, emptied by each query in turn,
+# served too few of them.
+CACHE_BYTES = 256 << 20
 CACHED_FILE_MAX = 1 << 20
 # A file modified (or its inode changed) this recently may change again within the same
 # mtime tick: not cached.
@@ -231,7 +233,10 @@ class SearchPool:
         self._waiting = 0  # searches waiting for a worker
         self._closed = False
         with FORK_LOCK, safe_path_children():  # see trigrep.spawn
-            self._all = [_Worker(self._context) for _ in range(self.workers)]
+            # (forked workers serve one search: nothing to cache for)
+            self._cache_share = 0 if start_method == "fork" else CACHE_BYTES // self.workers
+            self._all = [_Worker(self._context, self._cache_share)
+                         for _ in range(self.workers)]
         self._idle = list(self._all)
 
     def lease(self, timeout: float = 0) -> _Worker | None:
@@ -280,7 +285,7 @@ class SearchPool:
     def _replace(self, worker: _Worker) -> _Worker:
         worker.stop()
         with FORK_LOCK:
-            fresh = _Worker(self._context)
+            fresh = _Worker(self._context, self._cache_share)
         with self._lock:
             self._all = [fresh if w is worker else w for w in self._all]
         return fresh
@@ -298,7 +303,7 @@ class SearchPool:
 class _Worker:
     """One worker process and the pipe it takes batches on and answers on, in turn."""
 
-    def __init__(self, context: BaseContext) -> None:
+    def __init__(self, context: BaseContext, cache_bytes: int) -> None:
         self.conn, child = context.Pipe()
         # A forked worker shares the parent's end of its pipe (closed there: see
         # _serve_batches), and dies with the parent if the main thread forked it; a fork
@@ -307,8 +312,8 @@ class _Worker:
         parent = (os.getpid() if threading.current_thread() is threading.main_thread()
                   else None) if forked else 0
         shared = self.conn.fileno() if forked else -1
-        self.process = context.Process(target=_serve_batches, args=(child, parent, shared),
-                                       daemon=True)
+        self.process = context.Process(target=_serve_batches,
+                                       args=(child, parent, shared, cache_bytes), daemon=True)
         self.process.start()
         child.close()
         self.stale = 0  # answers to batches of a search that stopped early, still to come
@@ -400,7 +405,8 @@ def _cache_stamp(entry: FileEntry) -> CacheStamp | None:
     return None if st is None else (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
-def _serve_batches(conn: Connection, parent: int | None, shared: int) -> None:
+def _serve_batches(conn: Connection, parent: int | None, shared: int,
+                   cache_bytes: int) -> None:
     """A worker's life: search each batch that comes, answer with its outcomes (or with the
     exception it raised, which the search raises again).
 
@@ -408,15 +414,16 @@ def _serve_batches(conn: Connection, parent: int | None, shared: int) -> None:
     pipe open: a worker dies with `parent` (0: the process that forked it; None: it may not,
     forked by a thread whose end would kill it), and closes its copy of the parent's end of
     its pipe (`shared`, -1: none), so that it sees the end of the pipe when the parent goes.
+    `cache_bytes`: the budget of its `_cache` (0: none).
     """
     import pickle
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     if shared >= 0:
         os.close(shared)
-    else:  # a fork server's worker, which serves many searches: it caches what it reads
+    if cache_bytes:
         global _cache
-        _cache = _ContentCache(CACHE_BYTES)
+        _cache = _ContentCache(cache_bytes)
     if parent is not None:
         die_with_parent(parent or os.getppid())
     while True:
