@@ -32,6 +32,7 @@ from test_index import (
     trigrams_of,
     truth,
 )
+from trigrep.engine import REFRESH_MIN_STALE
 from trigrep.index import IndexEntry, IndexReader
 from trigrep.index.format import INDEX_DIR_NAME, MANIFEST_NAME, RACY_WINDOW_NS, parse_manifest
 from trigrep.index.update import merge_run, update_index
@@ -290,12 +291,17 @@ engine.build_at(sys.argv[1], progress=False)
 def test_kill_9_during_update_or_merge(tree: Path, env: dict[str, str], merging: bool) -> None:
     trigrep_index(tree, env)
     rng = random.Random(7)
-    for round_ in range(5):
+    rounds = 5
+    # Fewer unindexed files in all than make a search refresh the index in the background:
+    # such a refresh, started by the last search, could still be writing its temp files
+    # when the final check below lists them.
+    bulk = (REFRESH_MIN_STALE - 1) // rounds
+    for round_ in range(rounds):
         if merging:  # three small segments: the next update ends with a merge
             for i in range(3):
                 write(tree / f"pre{round_}-{i}.txt", b"alpha pre %d\n" % i)
                 trigrep_index(tree, env)
-        for i in range(40):
+        for i in range(bulk):
             write(tree / f"bulk{round_}-{i}.txt", os.urandom(30_000).translate(SMALL_ALPHABET))
         process = subprocess.Popen(
             [sys.executable, "-c", _UPDATE_SCRIPT, str(tree)], env=env, stdout=subprocess.PIPE,
