@@ -100,3 +100,32 @@ def test_inverted_lines_counted_on_standard_input(
         want = run([RG, *flags, "foo"], tmp_path, env, stdin=data)
         got = run([*TRIGREP, *flags, "foo"], tmp_path, env, stdin=data)
         assert (got.out, got.code) == (want.out, want.code), tail
+
+
+ONE_RUN_FILES: dict[str, bytes] = {
+    "words.txt": b"foo foo\nfoox\n  xfoo\nfoo\n\nbar foo baz foo\nfoo",
+    "crlf.txt": b"foo\r\nfoo x\r\n\r\nxfoo\r\n",
+    "utf8.txt": "éfoo\nfooé foo\nαfoo\n".encode() + b"\xfffoo\xff\n",
+    "late.bin": b"foo x\n" * 12_000 + b"bar\0baz\nfoo\n",
+    "noeol.txt": b"a\nfoo",
+}
+
+
+@pytest.mark.parametrize("flags", [
+    ["-n"], ["--count-matches"], ["-c"], ["-o", "-b"], ["-n", "--color", "always"],
+    ["--json"], ["-m2", "--count-matches"], ["-m1", "-n", "--color", "always"], ["--vimgrep"],
+    ["-n", "--crlf", "--color", "always"], ["-n", "-a", "--color", "always"], ["-w", "-o"],
+], ids=" ".join)
+@pytest.mark.parametrize("pattern", [
+    "foo", "o\\b", "\\bfoo", "o$", "^foo", "\\w+$", "o|x", "\\s", "[^a-z]", "\\Bfoo", "(?-u:\\W)",
+])
+def test_spans_found_in_one_run(
+    tmp_path: Path, env: dict[str, str], flags: list[str], pattern: str
+) -> None:
+    """A regex that cannot match empty finds a text file's matching lines and their spans in
+    one run over the buffer (searcher._lines_with_spans): the same spans as a search of each
+    line alone, at line starts, line ends (a `\\r`, an unterminated last one) and beside
+    non-ASCII or invalid UTF-8."""
+    for name, data in ONE_RUN_FILES.items():
+        (tmp_path / name).write_bytes(data)
+    assert_same([*flags, pattern], tmp_path, env)

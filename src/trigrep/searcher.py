@@ -420,6 +420,37 @@ def _matching_lines(
         yield start, pos
 
 
+def _spans_in_one_run(query: Query) -> bool:
+    """Whether a line's submatches are the matches the regex finds in the whole buffer
+    within that line, so one run finds both the lines and their spans: no match can hold
+    or be empty at a `\n` ending lines, a search bounded at a line's end sees there what
+    the buffer shows (`$` and word boundaries see a `\n` as a text end), and nothing but
+    that `\n` is trimmed off a line (not so with --crlf)."""
+    return not (query.multiline or query.crlf or query.matches_empty or query.slow_lines
+                or query.eol != b"\n" or query.line_regex is not query.regex)
+
+
+def _lines_with_spans(
+    regex: rurex.Pattern, data: bytes
+) -> Iterator[tuple[int, int, list[tuple[int, int]] | None]]:
+    """(start, end, spans) of each line holding a match, from one run of the regex over the
+    buffer (see _spans_in_one_run) rather than a search for each line and one more for its
+    spans: the spans of -n, --count-matches and the API's Matches."""
+    spans: list[tuple[int, int]] = []
+    start = stop = 0
+    for m in regex.finditer(data):
+        m_start, m_end = m.span()
+        if m_start >= stop:
+            if spans:
+                yield start, stop, spans
+            start = data.rfind(b"\n", 0, m_start) + 1
+            stop = data.find(b"\n", m_end) + 1 or len(data)
+            spans = []
+        spans.append((m_start - start, m_end - start))
+    if spans:
+        yield start, stop, spans
+
+
 def _inverted(
     data: bytes, matched: Iterator[tuple[int, int]], end: int, eol: bytes
 ) -> Iterator[tuple[int, int]]:
@@ -488,8 +519,11 @@ class _Lines:
         self.number = 1
 
     def at(self, offset: int) -> int:
-        if offset >= self.pos:
-            self.number += _newlines(self.data, self.pos, offset, self.eol)
+        pos = self.pos
+        if pos <= offset < pos + VECTOR_COUNT_MIN:  # (most: _newlines inlined)
+            self.number += self.data.count(self.eol, pos, offset)
+        elif offset >= pos:
+            self.number += _newlines(self.data, pos, offset, self.eol)
         else:  # -U prints a context line twice in one rare case
             self.number -= _newlines(self.data, offset, self.pos, self.eol)
         self.pos = offset
@@ -1010,9 +1044,16 @@ def _search_plain(
     matched_lines = matches = 0
     if limit == 0:
         return
-    for start, stop in _matching_lines(query, data, len(data)):
+    found: Iterator[tuple[int, int, list[tuple[int, int]] | None]]
+    if need_submatches and not first_only and _spans_in_one_run(query):
+        found = _lines_with_spans(query.regex, data)
+    else:
+        found = ((start, stop, None) for start, stop in _matching_lines(query, data, len(data)))
+    for start, stop, spans in found:
         kept = kept_lines is None or matched_lines < kept_lines
-        if need_submatches or (kept and kept_lines is not None):
+        if spans is not None:
+            matches += len(spans)
+        elif need_submatches or (kept and kept_lines is not None):
             spans = _submatches(query, data, start, stop, first_only)
             matches += len(spans) if need_submatches else 0
         else:
