@@ -112,8 +112,9 @@ ONE_RUN_FILES: dict[str, bytes] = {
 
 
 @pytest.mark.parametrize("flags", [
-    ["-n"], ["--count-matches"], ["-c"], ["-o", "-b"], ["-n", "--color", "always"],
-    ["--json"], ["-m2", "--count-matches"], ["-m1", "-n", "--color", "always"], ["--vimgrep"],
+    ["-n"], ["--count-matches"], ["--count-matches", "--include-zero"], ["-c"], ["-o", "-b"],
+    ["-n", "--color", "always"], ["--json"], ["-m2", "--count-matches"],
+    ["-m1", "-n", "--color", "always"], ["--vimgrep"],
     ["-n", "--crlf", "--color", "always"], ["-n", "-a", "--color", "always"], ["-w", "-o"],
 ], ids=" ".join)
 @pytest.mark.parametrize("pattern", [
@@ -129,3 +130,27 @@ def test_spans_found_in_one_run(
     for name, data in ONE_RUN_FILES.items():
         (tmp_path / name).write_bytes(data)
     assert_same([*flags, pattern], tmp_path, env)
+
+
+CONTEXT_FILES: dict[str, bytes] = {
+    "dense.txt": b"".join(b"foo %d\n" % i if i % 3 == 0 else b"bar %d\n" % i for i in range(40)),
+    "crlf.txt": b"foo\r\nx\r\n\r\ny\r\nfoo\r\nz",
+    "noeol.txt": b"a\nb\nfoo\nc\nd",
+    "late.bin": b"x\n" * 40_000 + b"foo\nbar\0baz\nfoo\nq\n",
+    "nul.txt": b"foo\0a\0b\0foo\0c",
+}
+
+
+@pytest.mark.parametrize("flags", [
+    ["-C2", "-n"], ["-A1", "-B3", "-b"], ["-m1", "-A2"], ["-m2", "-C1", "-c"], ["--passthru", "-n"],
+    ["-C2", "--mmap"], ["-C1", "-a"], ["-C1", "--null-data"], ["-B1", "--crlf"],
+    ["--passthru", "-m1"], ["-C1", "--json"], ["-C5", "--heading"],
+], ids=" ".join)
+def test_context_lines_in_one_loop(tmp_path: Path, env: dict[str, str], flags: list[str]) -> None:
+    """Context lines that need no spans nor a NUL check are made in one loop, numbered one
+    past another (searcher._Collector._bare_context): overlapping context, -m, --passthru,
+    a last line without a terminator, and files whose NUL rg meets line by line."""
+    for name, data in CONTEXT_FILES.items():
+        (tmp_path / name).write_bytes(data)
+    assert_same([*flags, "foo"], tmp_path, env)
+    assert_same([*flags, "foo", *sorted(CONTEXT_FILES)], tmp_path, env)

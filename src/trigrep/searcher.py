@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from enum import Enum
 from functools import partial
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 from typing import NamedTuple
 
 import rurex
@@ -420,35 +420,68 @@ def _matching_lines(
         yield start, pos
 
 
-def _spans_in_one_run(query: Query) -> bool:
+def _spans_unbounded(query: Query) -> bool:
     """Whether a line's submatches are the matches the regex finds in the whole buffer
-    within that line, so one run finds both the lines and their spans: no match can hold
-    or be empty at a `\n` ending lines, a search bounded at a line's end sees there what
-    the buffer shows (`$` and word boundaries see a `\n` as a text end), and nothing but
-    that `\n` is trimmed off a line (not so with --crlf)."""
-    return not (query.multiline or query.crlf or query.matches_empty or query.slow_lines
-                or query.eol != b"\n" or query.line_regex is not query.regex)
+    within that line, so the search for the lines finds their spans too: no match can hold
+    a `\n` ending lines, a search bounded at a line's end sees there what the buffer shows
+    (`$` and word boundaries see a `\n` as a text end), and nothing but that `\n` is
+    trimmed off a line (not so with --crlf)."""
+    return not (query.multiline or query.crlf or query.slow_lines or query.eol != b"\n"
+                or query.line_regex is not query.regex)
 
 
 def _lines_with_spans(
     regex: rurex.Pattern, data: bytes
-) -> Iterator[tuple[int, int, list[tuple[int, int]] | None]]:
-    """(start, end, spans) of each line holding a match, from one run of the regex over the
-    buffer (see _spans_in_one_run) rather than a search for each line and one more for its
-    spans: the spans of -n, --count-matches and the API's Matches."""
+) -> Iterator[tuple[tuple[int, int], list[tuple[int, int]]]]:
+    """((start, end), spans) of each line holding a match, from one run over the buffer of
+    a regex that cannot match empty (see _spans_unbounded) rather than a search for each
+    line and one more for its spans: the spans of -n, --count-matches and the API's Matches."""
     spans: list[tuple[int, int]] = []
     start = stop = 0
     for m in regex.finditer(data):
         m_start, m_end = m.span()
         if m_start >= stop:
             if spans:
-                yield start, stop, spans
+                yield (start, stop), spans
             start = data.rfind(b"\n", 0, m_start) + 1
             stop = data.find(b"\n", m_end) + 1 or len(data)
             spans = []
         spans.append((m_start - start, m_end - start))
     if spans:
-        yield start, stop, spans
+        yield (start, stop), spans
+
+
+def _counted_matches(regex: rurex.Pattern, data: bytes) -> tuple[int, int]:
+    """(lines, matches) of a regex that cannot match empty (see _spans_unbounded), counted in
+    one run over the buffer: --count-matches needs no span nor line (see _lines_with_spans)."""
+    lines = matches = stop = 0
+    for m in regex.finditer(data):
+        matches += 1
+        if m.start() >= stop:
+            lines += 1
+            stop = data.find(b"\n", m.end()) + 1 or len(data)
+    return lines, matches
+
+
+def _lines_with_first_span(
+    regex: rurex.Pattern, data: bytes
+) -> Iterator[tuple[tuple[int, int], list[tuple[int, int]]]]:
+    """((start, end), [its first span]) of each line holding a match (see _spans_unbounded):
+    the match that found the line is its first, as each search starts at a line start
+    (--column without colour, where every line may match: `[a-z]*`). As _matching_lines,
+    an empty match after the final terminator is no line, and one at the end of an
+    unterminated last line no span."""
+    pos, end = 0, len(data)
+    while pos < end:
+        m = regex.search(data, pos)
+        if m is None:
+            return
+        m_start, m_end = m.span()
+        start = data.rfind(b"\n", 0, m_start) + 1
+        if start == end:
+            return
+        pos = data.find(b"\n", m_start) + 1 or end
+        yield (start, pos), [(m_start - start, m_end - start)] if m_start < pos else []
 
 
 def _inverted(
@@ -595,11 +628,34 @@ class _Collector:
 
     def context_upto(self, stop: int, count: int) -> int:
         """Emit up to `count` context lines from the last emitted line to `stop`."""
+        if self.context_spans is None and not (
+                self.slice_mode and self.result.binary_offset is None and self.nul >= 0):
+            return self._bare_context(stop, count)
         while count and self.emitted_end < stop and not self.quit:
             line_end = _line_end(self.data, self.emitted_end, stop, self.eol)
             spans = self.context_spans(self.emitted_end, line_end) if self.context_spans else []
             self.emit(False, self.emitted_end, line_end, spans)
             count -= 1
+        return count
+
+    def _bare_context(self, stop: int, count: int) -> int:
+        """context_upto's lines when they need neither spans nor a NUL check (see emit): in
+        one loop, each numbered one past the last, rather than a call of emit and a count of
+        newlines for each (-C2 makes four context lines a match, --passthru one a line)."""
+        pos = self.emitted_end
+        if not count or pos >= stop or self.quit:
+            return count
+        data, eol, events = self.data, self.eol, self.result.events
+        number = self.lines.at(pos)
+        while True:
+            line_end = data.find(eol, pos, stop) + 1 or stop
+            events.append(LineEvent(False, number, pos, data[pos:line_end], []))
+            count -= 1
+            if not count or line_end == stop:
+                break
+            pos, number = line_end, number + 1
+        self.lines.pos, self.lines.number = pos, number
+        self.emitted_end = self.printed_end = line_end
         return count
 
     def before_context(self, start: int, count: int) -> None:
@@ -1044,12 +1100,16 @@ def _search_plain(
     matched_lines = matches = 0
     if limit == 0:
         return
-    found: Iterator[tuple[int, int, list[tuple[int, int]] | None]]
-    if need_submatches and not first_only and _spans_in_one_run(query):
-        found = _lines_with_spans(query.regex, data)
+    one_run = need_submatches and _spans_unbounded(query)
+    if one_run and kept_lines == 0 and limit is None and not query.matches_empty:
+        result.matched_lines, result.matches = _counted_matches(query.regex, data)
+        return
+    found: Iterator[tuple[tuple[int, int], list[tuple[int, int]] | None]]
+    if one_run and (first_only or not query.matches_empty):
+        found = (_lines_with_first_span if first_only else _lines_with_spans)(query.regex, data)
     else:
-        found = ((start, stop, None) for start, stop in _matching_lines(query, data, len(data)))
-    for start, stop, spans in found:
+        found = zip(_matching_lines(query, data, len(data)), repeat(None))
+    for (start, stop), spans in found:
         kept = kept_lines is None or matched_lines < kept_lines
         if spans is not None:
             matches += len(spans)
