@@ -189,7 +189,7 @@ def test_a_watched_index_keeps_its_workers_until_closed(
 
 
 def test_matches_are_the_dataclass_they_say(index: trigrep.Index) -> None:
-    """A search builds its Matches without the dataclass's __init__ (see api._match): they
+    """A search builds its Matches without the dataclass's __init__ (see api._matches): they
     are still frozen Matches equal to, and hashed as, those built by it."""
     import dataclasses
 

@@ -73,40 +73,36 @@ class Match:
         return self.line_bytes.rstrip(b"\n").decode("utf-8", errors="replace")
 
 
-def _match(path: str, event: LineEvent, before: tuple[ContextLine, ...] = (),
-           after: tuple[ContextLine, ...] = ()) -> Match:
-    """The Match of a match event, its fields set at once: the frozen dataclass's __init__
-    sets them one object.__setattr__ at a time, a tenth of a search yielding many Matches."""
-    match = object.__new__(Match)
-    object.__setattr__(match, "__dict__", {
-        "path": path, "line_number": event.line_number, "line_bytes": event.lines,
-        "byte_offset": event.offset, "submatches": tuple(event.submatches), "before": before,
-        "after": after, "count": None})
-    return match
-
-
 def _text(event: LineEvent) -> str:
     return event.lines.rstrip(b"\n").decode("utf-8", errors="replace")
 
 
 def _matches(path: str, events: list[LineEvent], before: int, after: int) -> Iterator[Match]:
-    """A file's match events as Matches, each with the context lines within its reach."""
-    if not (before or after):  # no context lines: each Match is its event alone
-        for e in events:
-            if e.is_match:
-                yield _match(path, e)
-        return
-    context = [e for e in events if not e.is_match]
+    """A file's match events as Matches, each with the context lines within its reach.
+
+    Each Match is built without the frozen dataclass's __init__, which sets its fields one
+    object.__setattr__ at a time (a tenth of a search yielding many Matches): its __dict__ is
+    set at once, in this loop rather than a function called for each."""
+    context = [e for e in events if not e.is_match] if before or after else []
     numbers = [e.line_number for e in context]
 
     def lines(first: int, last: int) -> tuple[ContextLine, ...]:
         picked = context[bisect_left(numbers, first) : bisect_right(numbers, last)]
         return tuple(ContextLine(e.line_number, _text(e)) for e in picked)
 
+    new, set_field = object.__new__, object.__setattr__
     for e in events:
         if e.is_match:
-            yield _match(path, e, before=lines(e.line_number - before, e.line_number - 1),
-                         after=lines(e.last_line_number() + 1, e.last_line_number() + after))
+            number = e.line_number
+            match = new(Match)
+            set_field(match, "__dict__", {
+                "path": path, "line_number": number, "line_bytes": e.lines,
+                "byte_offset": e.offset, "submatches": tuple(e.submatches),
+                "before": lines(number - before, number - 1) if context else (),
+                "after": lines(e.last_line_number() + 1, e.last_line_number() + after)
+                if context else (),
+                "count": None})
+            yield match
 
 
 class Index:
