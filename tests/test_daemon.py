@@ -1455,7 +1455,8 @@ def test_a_segment_truncated_while_searches_read_it(tree: Path, env: dict[str, s
 def test_cached_contents_never_outlive_an_edit(tmp_path: Path, env: dict[str, str]) -> None:
     """The daemon's workers keep the files they read (parallel._ContentCache): searched again
     they print what rg prints, binary files included, and after edits that keep the size,
-    even with the old mtime put back, the new content."""
+    even with the old mtime put back, the new content (read once, then kept: see
+    test_parallel's content cache tests)."""
     root = tmp_path / "cached"
     (root / ".git").mkdir(parents=True)
     for i in range(80):  # more than a search does itself before it uses the workers
@@ -1470,14 +1471,14 @@ def test_cached_contents_never_outlive_an_edit(tmp_path: Path, env: dict[str, st
                ["-w", "nothing_matches"]]
     daemon = Daemon(root, env)
     try:
-        for _ in range(3):  # read, then from the cache of one worker or the other
+        for _ in range(4):  # read, kept (read again by the same worker), then from the cache
             for args in queries:
                 assert_like_rg(root, env, args)
         stats = [(p, p.stat()) for p in sorted((root / "a").iterdir())[::7]]
         for path, st in stats:  # same size, new content, the old mtime put back
             path.write_bytes(path.read_bytes().replace(b"key", b"KEY"))
             os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-        for _ in range(3):
+        for _ in range(4):
             for args in [*queries, ["KEY"]]:
                 assert_like_rg(root, env, args)
     finally:

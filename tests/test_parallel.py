@@ -421,3 +421,54 @@ def test_line_events_survive_pickling() -> None:
 
     event = LineEvent(False, 7, 120, b"a\xffb\n", [(0, 1), (2, 3)])
     assert pickle.loads(pickle.dumps(event, pickle.HIGHEST_PROTOCOL)) == event
+
+
+def _stamp(path: Path) -> parallel.CacheStamp:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def test_the_content_cache_keeps_a_file_on_its_second_read_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file read once is not kept (a scan would evict everything for nothing); read again
+    with the same stat it is, and served from then on until its stat changes: an edit keeping
+    size and mtime (its ctime moves) is read afresh, and kept only once read twice again."""
+    monkeypatch.setattr(parallel, "CACHE_RACY_NS", 0)
+    path = tmp_path / "f.c"
+    path.write_bytes(b"old content\n")
+    cache = parallel._ContentCache(1 << 20)
+    stamp = _stamp(path)
+    assert cache.read(str(path), stamp) is None
+    assert cache.files == {}
+    kept = cache.read(str(path), stamp)
+    assert kept == b"old content\n" and cache.used == len(kept)
+    assert cache.read(str(path), stamp) is kept
+    st = path.stat()
+    path.write_bytes(b"new content\n")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    edited = _stamp(path)
+    assert edited != stamp and edited[:2] == stamp[:2]
+    assert cache.read(str(path), edited) is None
+    assert cache.files == {} and cache.used == 0
+    assert cache.read(str(path), edited) == b"new content\n"
+    assert cache.files[str(path)] == (edited, b"new content\n")
+
+
+def test_the_content_cache_admits_nothing_from_repeated_scans(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scans of more files than the cache remembers first reads of, repeated, keep none of
+    them (nor evict what was kept); files read twice in between are kept."""
+    monkeypatch.setattr(parallel, "CACHE_RACY_NS", 0)
+    monkeypatch.setattr(parallel._ContentCache, "SEEN_MAX", 8)
+    paths = []
+    for i in range(20):
+        paths.append(tmp_path / f"f{i:02}")
+        paths[-1].write_bytes(b"x" * i)
+    stamps = [(str(p), _stamp(p)) for p in paths]
+    cache = parallel._ContentCache(1 << 20)
+    for _ in range(2):
+        cache.read(*stamps[0])
+    for _ in range(3):
+        assert all(cache.read(*named) is None for named in stamps[1:])
+        assert list(cache.files) == [stamps[0][0]]
+        assert len(cache.seen) == 8

@@ -168,9 +168,12 @@ class FileSearch:
             binary = binary.streamed()
         binary_head = BUFFER_CAPACITY if binary.quits and keeps_nuls(self.codec) else 0
         try:
+            cached = None
             if (stamp is not None and _cache is not None and stamp[0] <= CACHED_FILE_MAX
                     and self.pre is None and not is_decompressed(entry.path, self.search_zip)):
-                data = decoded(_cache.read(entry.path, stamp), self.codec)
+                cached = _cache.read(entry.path, stamp)
+            if cached is not None:
+                data = decoded(cached, self.codec)
             else:
                 data = read_searchable(
                     entry.path, self.search_zip, program_path=entry.display,
@@ -372,23 +375,40 @@ class _ContentCache:
     files changed, which also decides which files the index may rule out (README: the
     daemon's limits). A file modified within CACHE_RACY_NS of its read is not kept: written
     again within the same mtime tick, it would keep its stat. Oldest first out.
+
+    A file is kept on its second read with the same stat only: a scan of the whole tree
+    reads each file once, and keeping each would evict the files the searches before it
+    read, for none the next search reads (the tree is bigger than the cache), and read
+    binary files whole. The first reads are remembered (by hash) up to `SEEN_MAX`, fewer
+    than a scan's files per worker, so that a scan repeated admits nothing either.
     """
+
+    SEEN_MAX = 16_384
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.used = 0
         self.files: dict[str, tuple[CacheStamp, bytes]] = {}
+        self.seen: dict[int, None] = {}  # hashes of (path, stamp) read once, oldest first
 
-    def read(self, path: str, stamp: CacheStamp) -> bytes:
+    def read(self, path: str, stamp: CacheStamp) -> bytes | None:
         """The whole file (even a binary one, of which `read_file` may read the head only: a
-        search stops at its NUL all the same)."""
+        search stops at its NUL all the same); None on its first read with this stamp, for
+        the caller to read as it would without a cache."""
         kept = self.files.get(path)
-        if kept is not None and kept[0] == stamp:
-            return kept[1]
-        data = read_file(path, stamp[0])
         if kept is not None:
+            if kept[0] == stamp:
+                return kept[1]
             del self.files[path]
             self.used -= len(kept[1])
+        key = hash((path, stamp))
+        if key not in self.seen:
+            self.seen[key] = None
+            if len(self.seen) > self.SEEN_MAX:
+                del self.seen[next(iter(self.seen))]
+            return None
+        del self.seen[key]
+        data = read_file(path, stamp[0])
         if len(data) == stamp[0] and max(stamp[1], stamp[2]) < time.time_ns() - CACHE_RACY_NS:
             self.files[path] = stamp, data
             self.used += len(data)
