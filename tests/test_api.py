@@ -188,6 +188,63 @@ def test_a_watched_index_keeps_its_workers_until_closed(
     assert not any(w.is_alive() for w in workers)
 
 
+@pytest.fixture
+def sent_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of files of each batch a search sends to a worker (past the first 2 files,
+    in batches of 2 to 4 files)."""
+    monkeypatch.setattr(parallel, "WARM_INLINE_FILES", 2)
+    monkeypatch.setattr(parallel, "BATCH_FILES", 2)
+    monkeypatch.setattr(parallel, "BATCH_FILES_MAX", 4)
+    sent: list[int] = []
+    send = parallel._Dispatch._send
+
+    def counted(self: parallel._Dispatch, worker: object, batch: parallel._Batch) -> None:
+        sent.append(len(batch.to_search))
+        send(self, worker, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel._Dispatch, "_send", counted)
+    return sent
+
+
+@pytest.mark.parametrize(("rg_args", "options", "to_workers"), [
+    (("dense",), {}, False),
+    (("-C", "1", "dense"), {"context": 1}, False),
+    (("-v", "needle"), {"invert_match": True}, False),
+    (("-U", r"line\r\nd"), {"multiline": True}, True),  # (one event: adjacent lines)
+    (("-m", "1", "dense"), {"max_count": 1}, True),
+    (("needle",), {}, True),
+    (("-w", "needle"), {"word_regexp": True}, True),
+], ids=["dense", "dense context", "inverted", "dense -U", "dense -m 1", "sparse", "sparse -w"])
+def test_searches_yielding_many_matches_stay_inline(
+    tmp_path: Path, env: dict[str, str], sent_batches: list[int],
+    rg_args: tuple[str, ...], options: dict, to_workers: bool,
+) -> None:
+    """Past the inline files, a search whose files average INLINE_EVENTS_PER_FILE events
+    goes on searching itself (a worker would pickle every event), a selective one goes to
+    the workers; both find what rg finds."""
+    for n in range(12):
+        (tmp_path / f"f{n:02}.c").write_bytes(
+            b"dense line\r\n" * 6 + b"a needle\n" + b"dense \xff\n" * 3 + b"x\n" * 20)
+    (tmp_path / "zbin.c").write_bytes(b"dense\n" * 9 + b"\0needle\n")
+    with trigrep.Index(tmp_path, watch=True) as index:
+        got = api_matches(list(index.search(rg_args[-1], **options)))
+    assert got == rg_matches(tmp_path, env, *rg_args)
+    assert bool(sent_batches) == to_workers
+
+
+def test_a_search_turning_eventful_searches_its_next_batches_itself(
+    tmp_path: Path, env: dict[str, str], sent_batches: list[int]
+) -> None:
+    """Files with one match first, then files with many: workers search the first batches,
+    the search the batches after its results averaged INLINE_EVENTS_PER_FILE events."""
+    for n in range(100):
+        (tmp_path / f"f{n:02}.c").write_bytes(b"word\n" * (1 if n < 10 else 20))
+    with trigrep.Index(tmp_path, watch=True) as index:
+        got = api_matches(list(index.search("word", context=1)))
+    assert got == rg_matches(tmp_path, env, "-C", "1", "word")
+    assert 0 < sum(sent_batches) < 50
+
+
 def test_matches_are_the_dataclass_they_say(index: trigrep.Index) -> None:
     """A search builds its Matches without the dataclass's __init__ (see api._matches): they
     are still frozen Matches equal to, and hashed as, those built by it."""
