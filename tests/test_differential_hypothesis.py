@@ -19,7 +19,7 @@ import io
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from unittest import mock
@@ -232,29 +232,39 @@ SOUNDNESS_FLAGS = st.tuples(
 )
 
 
+SoundnessSearch = tuple[str, tuple[str, str, bool, bool]]  # a pattern, SOUNDNESS_FLAGS
+
+
+def rg_matched_files(
+    root: Path, env: dict[str, str], searches: list[SoundnessSearch], extra: Sequence[str] = ()
+) -> Iterator[tuple[str, MatchOptions, list[str], set[str]]]:
+    """For each search rg accepts: its pattern, its MatchOptions, rg's arguments (`extra`
+    first) and the files `rg -l` matches under `root`, which any index plan must keep."""
+    for pattern, (case, word_line, fixed, multiline) in searches:
+        opts = MatchOptions(
+            [pattern], fixed_strings=fixed, case=case, word_regexp=word_line == "-w",
+            line_regexp=word_line == "-x", multiline=multiline,
+        )
+        flags = {"sensitive": "-s", "insensitive": "-i", "smart": "-S"}[case]
+        args = [*extra, flags, *([word_line] if word_line else []), *(["-F"] if fixed else []),
+                *(["-U"] if multiline else []), "-l", f"--regexp={pattern}"]
+        want = run([RG, "--sort", "path", *args], root, env)
+        if want.code != 2:
+            yield pattern, opts, args, set(os.fsdecode(want.out).splitlines())
+
+
 @fuzz_settings(default_examples=150)
 @given(
     files=TREES_WITH_UTF16, patterns=st.lists(st.tuples(PATTERNS, SOUNDNESS_FLAGS), max_size=4)
 )
 def test_every_file_rg_matches_is_a_candidate(
-    files: dict[str, bytes], patterns: list[tuple[str, tuple[str, str, bool, bool]]]
+    files: dict[str, bytes], patterns: list[SoundnessSearch]
 ) -> None:
     with sandbox() as (root, env):
         write_tree(root, files, time.time() - 1000)
         engine.build_at(str(root), progress=False)
         reader = IndexReader.open(str(root))
-        for pattern, (case, word_line, fixed, multiline) in patterns:
-            opts = MatchOptions(
-                [pattern], fixed_strings=fixed, case=case, word_regexp=word_line == "-w",
-                line_regexp=word_line == "-x", multiline=multiline,
-            )
-            flags = {"sensitive": "-s", "insensitive": "-i", "smart": "-S"}[case]
-            args = [flags, *([word_line] if word_line else []), *(["-F"] if fixed else []),
-                    *(["-U"] if multiline else []), "-l", f"--regexp={pattern}"]
-            want = run([RG, "--sort", "path", *args], root, env)
-            if want.code == 2:
-                continue
-            matched = set(os.fsdecode(want.out).splitlines())
+        for pattern, opts, args, matched in rg_matched_files(root, env, patterns):
             query = compile_query(opts)
             found = reader.candidates(
                 query.plan, query.required_bytes, within_lines=not query.multiline

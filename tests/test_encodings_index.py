@@ -21,6 +21,7 @@ from test_differential_hypothesis import (
     PATTERNS,
     SOUNDNESS_FLAGS,
     fuzz_settings,
+    rg_matched_files,
     sandbox,
     trigrep_main,
     write_tree,
@@ -144,18 +145,7 @@ def test_every_file_rg_matches_under_e_is_a_candidate(codec: str, data: st.DataO
         write_tree(root, files, time.time() - 1000)
         engine.build_at(str(root), progress=False)
         reader = IndexReader.open(str(root))
-        for pattern, (case, word_line, fixed, multiline) in searches:
-            opts = MatchOptions(
-                [pattern], fixed_strings=fixed, case=case, word_regexp=word_line == "-w",
-                line_regexp=word_line == "-x", multiline=multiline,
-            )
-            args = ["-E", codec, {"sensitive": "-s", "insensitive": "-i", "smart": "-S"}[case],
-                    *([word_line] if word_line else []), *(["-F"] if fixed else []),
-                    *(["-U"] if multiline else []), "-l", "-a", f"--regexp={pattern}"]
-            want = run([RG, "--sort", "path", *args], root, env)
-            if want.code == 2:
-                continue
-            matched = set(want.out.decode().splitlines())
+        for _, opts, args, matched in rg_matched_files(root, env, searches, ["-E", codec, "-a"]):
             plan = make_plan([str(root)], compile_query(opts), report_all=False,
                              search_zip=False, reader=reader, codec=codec)
             if plan is not None and plan.candidates is not None:
