@@ -72,6 +72,20 @@ def parse_json_lines(out: bytes) -> list[dict]:
     return [json.loads(line) for line in normalise_json(out).splitlines()]
 
 
+def as_plain_user(*, read: bool = False) -> tuple[str, ...]:
+    """The command prefix that runs a program under file permissions as they bind a user
+    other than root: none for one, else setpriv dropping root's capability to write
+    (and, with `read`, to read) anything. Skips the test where setpriv cannot."""
+    if os.geteuid() != 0:
+        return ()
+    dropped = "-dac_override,-dac_read_search" if read else "-dac_override"
+    prefix = ("setpriv", "--bounding-set", dropped)
+    if subprocess.run([*prefix, "true"], check=False).returncode != 0:
+        pytest.skip(f"setpriv cannot drop root's capability to {'read' if read else 'write'} "
+                    "anything")
+    return prefix
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     h = tmp_path / "home"

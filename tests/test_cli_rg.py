@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RG, TRIGREP, Run, normalise_json, run, run_until_first_line
+from conftest import RG, TRIGREP, Run, as_plain_user, normalise_json, run, run_until_first_line
 
 TEXT = """\
 int main(void) { return PM_RESUME; }
@@ -931,11 +931,7 @@ def test_a_damaged_index_this_user_cannot_write(tree: Path, env: dict[str, str])
     rg's output and nothing else, as with an index this user may not read (each said
     "...; rebuilding it", though nothing was); `trigrep serve` says in one line that it
     cannot write there."""
-    prefix = ["setpriv", "--bounding-set", "-dac_override"]
-    if os.geteuid() != 0:
-        prefix = []
-    elif subprocess.run([*prefix, "true"], check=False).returncode != 0:
-        pytest.skip("setpriv cannot drop the capability that lets root write anything")
+    prefix = as_plain_user()
     assert_same(["foo"], tree, env)
     index_dir = tree / ".trigrep"
     [segment] = index_dir.glob("seg-*")
@@ -1047,11 +1043,7 @@ def test_an_indexed_file_that_cannot_be_stated(tree: Path, env: dict[str, str]) 
     """A directory that may be listed but not entered (no x bit, as a user without root's
     capabilities): rg reports its files as unreadable and goes on; so does a search that
     finds them in the index."""
-    prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
-    if os.geteuid() != 0:
-        prefix = []
-    elif subprocess.run([*prefix, "true"], check=False).returncode != 0:
-        pytest.skip("setpriv cannot drop the capabilities that let root read anything")
+    prefix = as_plain_user(read=True)
     run([*TRIGREP, "index"], tree, env)
     locked = tree / "src"
     locked.chmod(0o644)

@@ -23,7 +23,16 @@ from pathlib import Path
 import pytest
 
 import trigrep
-from conftest import RG, TRIGREP, Run, isolated_env, normalise_json, run, run_until_first_line
+from conftest import (
+    RG,
+    TRIGREP,
+    Run,
+    as_plain_user,
+    isolated_env,
+    normalise_json,
+    run,
+    run_until_first_line,
+)
 from trigrep.server.protocol import read_record
 
 SRC = str(Path(trigrep.__file__).resolve().parents[1])
@@ -617,11 +626,7 @@ def test_a_directory_unreadable_when_walked_then_readable(
     """A directory the walk could not list is reported by each search, as rg reports it,
     and searched once it can be read (no watcher sees inside it)."""
     # As root, every directory is readable, unless the capabilities that make it so are gone.
-    prefix = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search")
-    if os.geteuid() != 0:
-        prefix = ()
-    elif subprocess.run([*prefix, "true"], check=False).returncode != 0:
-        pytest.skip("setpriv cannot drop the capabilities that let root read anything")
+    prefix = as_plain_user(read=True)
     locked = tree / "src" / "deep"
     locked.chmod(0)
     daemon = Daemon(tree, env, prefix)
@@ -662,11 +667,7 @@ def test_a_directory_made_unreadable_while_served(tree: Path, env: dict[str, str
     """A chmod of a directory the daemon listed (no entry of it changes): its files are not
     searched any more, and each search reports it as rg does; the same for a directory that
     can be listed but not entered (its subdirectories fail)."""
-    prefix = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search")
-    if os.geteuid() != 0:
-        prefix = ()
-    elif subprocess.run([*prefix, "true"], check=False).returncode != 0:
-        pytest.skip("setpriv cannot drop the capabilities that let root read anything")
+    prefix = as_plain_user(read=True)
     locked = tree / "src"
     daemon = Daemon(tree, env, prefix)
     try:
@@ -977,11 +978,7 @@ def test_a_search_in_a_big_tree_another_user_indexed_starts_no_daemon(
     search is rg's, and starts no daemon, which could write nothing there (every such search
     failed after printing its answer: 'internal error: PermissionError ... daemon.log');
     `trigrep serve` fails in one line."""
-    prefix = ["setpriv", "--bounding-set", "-dac_override"]
-    if os.geteuid() != 0:
-        prefix = []
-    elif subprocess.run([*prefix, "true"], check=False).returncode != 0:
-        pytest.skip("setpriv cannot drop the capability that lets root write anything")
+    prefix = as_plain_user()
     env = {**env, "TRIGREP_AUTO_SERVE": "4"}  # "big": at least 4 indexed files
     trigrep_run(["index"], tree, env)
     (tree / ".trigrep").chmod(0o555)
