@@ -459,13 +459,18 @@ class IndexReader:
 
     # --- files ---------------------------------------------------------------------------
 
-    def _segment_of(self, file_id: int) -> Segment:
-        for segment in reversed(self._segments):
+    def segment_number(self, file_id: int) -> int:
+        """Which of `segments` holds the global file id `file_id`; KeyError if none does."""
+        for number in range(len(self._segments) - 1, -1, -1):
+            segment = self._segments[number]
             if file_id >= segment.base:
                 if file_id - segment.base >= segment.n_files:
                     break
-                return segment
+                return number
         raise KeyError(file_id)
+
+    def _segment_of(self, file_id: int) -> Segment:
+        return self._segments[self.segment_number(file_id)]
 
     def is_live(self, file_id: int) -> bool:
         """True if `file_id` names a file of the index that no later segment superseded."""

@@ -194,7 +194,8 @@ def _append_segment(
     dead_bytes = dead_unindexed = 0
     new_tombstones: dict[int, list[int]] = {}  # segment number -> local ids
     for file_id in dead:
-        number, segment = _segment_holding(reader.segments, file_id)
+        number = reader.segment_number(file_id)
+        segment = reader.segments[number]
         local = file_id - segment.base
         table = segment.files_sections()
         dead_bytes += table.sizes[local]
@@ -211,13 +212,6 @@ def _append_segment(
         unindexed_files=old.unindexed_files - dead_unindexed + seg_stats["unindexed_files"],
     )
     publish(index_dir, _manifest(generation, refs, stats, started))
-
-
-def _segment_holding(segments: list[Segment], file_id: int) -> tuple[int, Segment]:
-    for number in range(len(segments) - 1, -1, -1):
-        if file_id >= segments[number].base:
-            return number, segments[number]
-    raise KeyError(file_id)
 
 
 def _manifest(
