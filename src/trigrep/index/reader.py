@@ -361,15 +361,7 @@ class Segment:
             return np.flatnonzero(bits)
         if len(raw) == 0 or raw[-1] & 0x80:
             raise self.corrupt("malformed posting list")
-        last = raw < 0x80
-        if last.all():
-            gaps = raw.astype(np.int64)
-        else:
-            value_starts = np.flatnonzero(np.concatenate(([True], last[:-1])))
-            shifts = np.arange(len(raw), dtype=np.int64)
-            shifts -= np.repeat(value_starts, np.diff(np.append(value_starts, len(raw))))
-            parts = (raw & 0x7F).astype(np.int64) << (7 * shifts)
-            gaps = np.bitwise_or.reduceat(parts, value_starts)
+        gaps = raw.astype(np.int64) if (raw < 0x80).all() else leb128_values(raw)[0]
         ids = np.cumsum(gaps + 1) - 1
         if ids[-1] >= self.n_docs:
             raise self.corrupt("posting list names a document that does not exist")
@@ -657,6 +649,19 @@ def _evaluate(
     merged = np.concatenate(alternatives)
     merged.sort()
     return distinct_sorted(merged)
+
+
+def leb128_values(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The LEB128 varints concatenated in `raw` (uint8, not empty, its last byte below 0x80):
+    their values (int64), and where in `raw` each starts. Posting lists of one segment
+    (`Segment.decode`) or of many at once (a merge's) are decoded with it."""
+    import numpy as np
+
+    value_starts = np.flatnonzero(np.concatenate(([True], raw[:-1] < 0x80)))
+    shifts = np.arange(len(raw), dtype=np.int64)
+    shifts -= np.repeat(value_starts, np.diff(np.append(value_starts, len(raw))))
+    values = np.bitwise_or.reduceat((raw & 0x7F).astype(np.int64) << (7 * shifts), value_starts)
+    return values, value_starts
 
 
 def distinct_sorted(sorted_values: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ from trigrep.index.format import (
     SegmentRef,
     header_crc,
 )
-from trigrep.index.reader import IndexReader, Segment
+from trigrep.index.reader import IndexReader, Segment, leb128_values
 
 MERGE_FANIN = 4  # merge as soon as this many segments at the end lie within one tier or below
 TIER_BITS = 3  # size tiers of live files: [1, 8), [8, 64), [64, 512), ...
@@ -441,11 +441,7 @@ def _decode_lists(
         raw = postings[np.repeat(starts[varint] - list_offsets, sizes) + np.arange(total)]
         if (raw[list_offsets + sizes - 1] & 0x80).any():
             raise segment.corrupt("malformed posting list")
-        value_starts = np.flatnonzero(np.concatenate(([True], raw[:-1] < 0x80)))
-        value_sizes = np.diff(np.append(value_starts, total))
-        shifts = np.arange(total) - np.repeat(value_starts, value_sizes)
-        values = np.bitwise_or.reduceat((raw & 0x7F).astype(np.int64) << (7 * shifts),
-                                        value_starts)
+        values, value_starts = leb128_values(raw)
         owners = np.repeat(np.arange(len(varint)), sizes)[value_starts]
         steps = np.cumsum(values + 1)  # id = running sum of (gap + 1) - 1, restarted per list
         first = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
