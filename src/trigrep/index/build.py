@@ -69,6 +69,7 @@ from trigrep.index.format import (
     parse_manifest,
     read_all,
     regular_file,
+    temporary,
     write_atomically,
 )
 from trigrep.index.reader import distinct_sorted
@@ -737,7 +738,7 @@ class _SegmentBuilder:
 
     def write(self, path: str) -> tuple[bytes, dict[str, int]]:
         """Write the segment to `path` (atomically); return its header and its stats."""
-        work_dir = os.path.join(self.index_dir, f"{TMP_PREFIX}{os.getpid()}-work")
+        work_dir = temporary(self.index_dir, "work")
         os.mkdir(work_dir)
         try:
             results = self._extract(work_dir)
@@ -856,9 +857,7 @@ class SegmentWriter:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.tmp = os.path.join(
-            os.path.dirname(path), f"{TMP_PREFIX}{os.getpid()}-{os.path.basename(path)}"
-        )
+        self.tmp = temporary(os.path.dirname(path), os.path.basename(path))
         self.header = b""
         self.n_trigrams = 0
         self.n_postings = 0

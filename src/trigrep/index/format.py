@@ -404,9 +404,15 @@ def padded(length: int) -> int:
     return (length + 7) & ~7
 
 
+def temporary(directory: str, name: str) -> str:
+    """A path in `directory` for this process to write `name` under until it is complete (or
+    for a work directory): a tmp-* leftover a crashed writer's successor deletes."""
+    return os.path.join(directory, f"{TMP_PREFIX}{os.getpid()}-{name}")
+
+
 def write_atomically(path: str, chunks: list[bytes] | bytes) -> None:
     """Write a file under a temporary name, fsync it, rename it over `path`, fsync the dir."""
-    tmp = os.path.join(os.path.dirname(path), f"{TMP_PREFIX}{os.getpid()}-{os.path.basename(path)}")
+    tmp = temporary(os.path.dirname(path), os.path.basename(path))
     with open(tmp, "wb") as f:
         f.write(chunks) if isinstance(chunks, bytes) else f.writelines(chunks)
         f.flush()
