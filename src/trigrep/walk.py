@@ -585,8 +585,10 @@ class Walker:
     def _listed_dir_rules(
         self, rules: _Rules, name: bytes, path: bytes, entries: list[os.DirEntry[bytes]]
     ) -> _Rules:
-        """Rules inside a directory whose entries are at hand (so no failed opens)."""
-        if not self._kinds:
+        """Rules inside a directory whose entries are at hand (so no failed opens). Without
+        ignore files to read, --ignore-file's rules still follow the walk down: they see each
+        entry's path from where they apply."""
+        if not (self._kinds or self._explicit):
             return rules
         dot_names = _dot_names(entries)
         return self._child_rules(rules, name, path, b".git" in dot_names, dot_names)
@@ -666,11 +668,7 @@ class Walker:
                         identity = _identity(target or entry.stat(follow_symlinks=False))
                         del ancestors[len(stack) :]
                         ancestors.append((identity, entry.path))
-                    child_rules = rules
-                    if self._kinds or self._explicit:
-                        dot_names = _dot_names(children)
-                        has_git = b".git" in dot_names
-                        child_rules = self._child_rules(rules, name, entry.path, has_git, dot_names)
+                    child_rules = self._listed_dir_rules(rules, name, entry.path, children)
                     stack.append((iter(children), child_rules, absolute + name + b"/"))
                     break
                 is_file = stat.S_ISREG(target.st_mode) if target else entry.is_file(
