@@ -29,7 +29,7 @@ from trigrep.ignore import (
     parse_lines,
     read_ignore_file,
 )
-from trigrep.index.format import LOCK_NAME, MANIFEST_NAME
+from trigrep.index.format import INDEX_DIR_NAME, LOCK_NAME, MANIFEST_NAME
 from trigrep.options import WalkOptions
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
     "walk",
 ]
 
-INDEX_DIR = b".trigrep"  # trigrep's own state: never listed, whatever the flags
+INDEX_DIR = os.fsencode(INDEX_DIR_NAME)  # trigrep's own state: never listed, whatever the flags
 # An error reported already, as a warning at the time it happened (an error in an ignore file
 # above a root, which rg prints before the rest and which still fails the search)
 REPORTED = ""
@@ -48,6 +48,8 @@ def _is_index(directory: bytes) -> bool:
     writes first, a lock or a manifest), not one of the user's that rg would search."""
     return any(os.path.exists(directory + b"/" + os.fsencode(name))
                for name in (".ignore", LOCK_NAME, MANIFEST_NAME))
+
+
 _DEFAULT_ROOT = b"./"  # rg's implicit path; its `./` is not printed
 _by_name = attrgetter("name")
 
@@ -293,6 +295,7 @@ _IGNORE_FILES = (
     (_EXCLUDE, b".git/info/exclude"),
 )
 _GIT_KINDS = frozenset((_GITIGNORE, _EXCLUDE, _GLOBAL))  # only inside a git repository
+_REPO_KINDS = frozenset((_GITIGNORE, _EXCLUDE))  # not past the repository's root
 _ALL_KINDS = frozenset((_RGIGNORE, _DOT_IGNORE, *_GIT_KINDS))
 
 
@@ -310,7 +313,7 @@ def _kinds_respected(opts: WalkOptions) -> frozenset[int]:
     if opts.no_ignore_global:
         off.add(_GLOBAL)
     return _ALL_KINDS - off
-_REPO_KINDS = frozenset((_GITIGNORE, _EXCLUDE))  # not past the repository's root
+
 
 # (kind, matcher, prefix): entries are matched as `prefix + name`, their path relative to
 # the ignore file's directory.
