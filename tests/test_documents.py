@@ -112,7 +112,7 @@ def test_updates_and_merges_keep_the_documents(tree: Path) -> None:
         (tree / f"new{step}.txt").write_bytes(b"alpha\n" + b"-\n" * 99 + b"omega %d\n" % step)
         if step % 2:
             (tree / "near.txt").write_bytes((tree / "near.txt").read_bytes() + b"x\n")
-        assert update_index(str(tree), entries_of(tree)).kind == "update"
+        assert update_index(str(tree), entries_of(tree)) == "update"
     reader = IndexReader.open(str(tree))
     assert len(reader.segments) < 10  # merged
     both = plan_of(b"alpha", b"omega")

@@ -13,7 +13,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Iterable
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import numpy as np
 
@@ -50,18 +50,8 @@ SMALL_UPDATE_FILES = 2000  # an update this small indexes in this process, witho
 SMALL_UPDATE_BYTES = 32 << 20
 MERGE_SLICE_IDS = 1 << 21  # decoded (trigram, file) pairs held at once by a merge, about
 
+# What `update_index` did: a full build, an update (one new segment), or nothing.
 UpdateKind = Literal["full", "update", "unchanged"]
-
-
-class UpdateResult(NamedTuple):
-    """What `update_index` did: a full build, an update (one new segment), or nothing;
-    how many files it indexed and tombstoned, and how many merges followed."""
-
-    kind: UpdateKind
-    indexed: int
-    tombstoned: int
-    merges: int
-    stats: IndexStats
 
 
 def update_index(
@@ -72,7 +62,7 @@ def update_index(
     full: bool = False,
     workers: int | None = None,
     wait: bool = True,
-) -> UpdateResult:
+) -> UpdateKind:
     """Bring the index of `root` up to date with `entries` (the walk of the files under it).
 
     A missing, damaged or other-version index (or `full`) is rebuilt in full, as is one whose
@@ -91,8 +81,8 @@ def update_index(
                 return updated
             entries = files
         # (PathOrdered entries are indexed as they come)
-        stats = rebuild_locked(index_dir, entries, progress, workers)
-        return UpdateResult("full", stats.files, 0, 0, stats)
+        rebuild_locked(index_dir, entries, progress, workers)
+        return "full"
 
 
 def _update_locked(
@@ -102,7 +92,7 @@ def _update_locked(
     files: list[IndexEntry],
     progress: Callable[[BuildProgress], None] | None,
     workers: int | None,
-) -> UpdateResult | None:
+) -> UpdateKind | None:
     """The update of the verified index `reader` to `files` (lock held): a new segment and
     merges; None when it must be rebuilt in full instead (too many tombstones in its first
     segment, or damage found since it was verified)."""
@@ -124,11 +114,10 @@ def _update_locked(
             pool = 1 if small else workers or os.cpu_count() or 1
             _append_segment(index_dir, reader, changed, dead, pool, progress, started,
                             started_ns)
-        merges = merge_segments(root)
+        merge_segments(root)
     except IndexCorruptError:  # damaged since it was verified (a merge verifies again)
         return None
-    stats = IndexReader.open(root).stats()
-    return UpdateResult(kind, len(changed), len(dead), merges, stats)
+    return kind
 
 
 def _open_verified(root: str) -> IndexReader | None:
@@ -253,17 +242,14 @@ def merge_run(refs: list[SegmentRef]) -> tuple[int, int] | None:
     return None
 
 
-def merge_segments(root: str) -> int:
-    """Merge runs of segments until `merge_run` finds none; how many merges were made.
-    The caller holds the index lock."""
-    merges = 0
+def merge_segments(root: str) -> None:
+    """Merge runs of segments until `merge_run` finds none. The caller holds the index lock."""
     while True:
         reader = IndexReader.open(root)
         run = merge_run(reader.manifest.segments)
         if run is None:
-            return merges
+            return
         _merge(reader, *run)
-        merges += 1
 
 
 def _merge(reader: IndexReader, first: int, stop: int) -> None:
