@@ -110,10 +110,7 @@ def search(argv: "Sequence[str]", paths: "Sequence[str]", *, stdin_readable: boo
     Returns the exit code, or None when no daemon answers for that tree (or it declines) and
     nothing was printed: the caller then searches locally, as if no daemon ran.
     """
-    start = paths[0] if paths else "."
-    if not os.path.isdir(start):
-        start = os.path.dirname(start) or "."
-    found = find_daemon_file(start)
+    found = find_daemon_file(_directory_of(paths[0] if paths else "."))
     if found is None or found[0] in _unresponsive:
         return None
     marker = drop_sync_marker(found[0])
@@ -191,12 +188,17 @@ def ask(path: str, message: Message) -> tuple[str, Message, Message] | None:
         sock.close()
 
 
+def _directory_of(path: str) -> str:
+    """The directory whose tree a path argument lies in: itself, or a file's parent."""
+    return path if os.path.isdir(path) else os.path.dirname(path) or "."
+
+
 def _unreachable(path: str) -> "tuple[str, Message] | None":
     """(root, record) of a daemon that serves `path` (it holds the tree's daemon lock) but
     does not answer: stopped, or its socket deleted (a cleaner of /tmp). The record is the
     lock file's copy when there is one: the lock's holder wrote it, while daemon.json may be
     anyone's (`trigrep stop` signals its pid)."""
-    found = find_daemon_file(path if os.path.isdir(path) else os.path.dirname(path) or ".")
+    found = find_daemon_file(_directory_of(path))
     if found is None or not is_served(found[0]):
         return None
     return found[0], read_record(daemon_lock_path(found[0])) or found[1]
@@ -292,7 +294,7 @@ def serve_in_background(path: str) -> None:
     if setting == "off":
         return
     min_files = int(setting) if setting.isdigit() else AUTO_SERVE_MIN_FILES
-    root = find_index_root(path if os.path.isdir(path) else os.path.dirname(path) or ".")
+    root = find_index_root(_directory_of(path))
     if root is None or is_served(root):
         return
     index_dir = os.path.join(root, ".trigrep")
