@@ -11,7 +11,6 @@ import gzip
 import itertools
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -22,7 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RG, TRIGREP, Run, as_plain_user, normalise_json, run, run_until_first_line
+from conftest import (
+    RG,
+    TRIGREP,
+    Run,
+    as_plain_user,
+    normalise_json,
+    normalise_timings,
+    run,
+    run_until_first_line,
+)
 
 TEXT = """\
 int main(void) { return PM_RESUME; }
@@ -356,11 +364,6 @@ ARGS: list[list[str]] = [
 ]
 
 
-def _timeless(out: bytes) -> bytes:
-    """Output without what differs from run to run: --stats' seconds, --json's times."""
-    return re.sub(rb"[0-9.]+ seconds", b"", normalise_json(out))
-
-
 def _rg(args: list[str], cwd: Path, env: dict[str, str]) -> Run:
     return run([RG, "--sort", "path", *args], cwd, env)
 
@@ -374,7 +377,7 @@ def assert_same(args: list[str], cwd: Path, env: dict[str, str]) -> None:
     assert got.code == want.code, (args, got.err.decode(errors="replace"))
     assert bool(got.err) == bool(want.err), (args, got.err, want.err)
     if "--json" in args or "--stats" in args:
-        assert _timeless(got.out) == _timeless(want.out), args
+        assert normalise_timings(got.out) == normalise_timings(want.out), args
     else:
         assert got.out == want.out, args
 
@@ -474,7 +477,8 @@ def test_null_data_on_stdin_and_in_indexed_pieces(tmp_path: Path, env: dict[str,
         args = ["--null-data", *args, *(["-"] if stdin else [])]
         want = run([RG, "--sort", "path", *args], tmp_path, env, stdin=stdin)
         got = run([*TRIGREP, *args], tmp_path, env, stdin=stdin)
-        assert (_timeless(got.out), got.code) == (_timeless(want.out), want.code), args
+        assert (normalise_timings(got.out), got.code) == (
+            normalise_timings(want.out), want.code), args
         assert got.code == 0, args
 
 
@@ -571,16 +575,12 @@ STATS_ARGS = [
 ]
 
 
-def _without_timings(out: bytes) -> bytes:
-    return re.sub(rb"(?m)^[0-9.]+ seconds", b"N seconds", normalise_json(out))
-
-
 @pytest.mark.parametrize("args", STATS_ARGS, ids=" ".join)
 def test_stats_like_rg(tree: Path, env: dict[str, str], args: list[str]) -> None:
     """--stats: rg's totals, every file searched counted (those the index rules out too),
     binary files as rg's printers stop in them."""
     want, got = _rg(["--stats", *args], tree, env), _trigrep(["--stats", *args], tree, env)
-    assert (_without_timings(got.out), got.code) == (_without_timings(want.out), want.code)
+    assert (normalise_timings(got.out), got.code) == (normalise_timings(want.out), want.code)
 
 
 IGNORE_FILE_ARGS = [
@@ -797,7 +797,7 @@ def test_crlf_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]) -> N
     args = ["--crlf", *args]
     want, got = _rg(args, tmp_path, env), _trigrep(args, tmp_path, env)
 
-    assert (_timeless(got.out), got.code) == (_timeless(want.out), want.code), args
+    assert (normalise_timings(got.out), got.code) == (normalise_timings(want.out), want.code), args
     # rg's message for a banned line terminator goes on for three lines (see the README)
     hint = b"\n\nConsider enabling multiline mode with the --multiline flag (or -U for short).\n" \
         b"When multiline mode is enabled, new line characters can be matched.\n"
@@ -1122,7 +1122,7 @@ def test_modes_and_ignore_files_like_rg(
         (tmp_path / name).write_bytes(data)
     want, got = _rg(args, tmp_path, env), _trigrep(args, tmp_path, env)
 
-    assert (_timeless(got.out), got.code) == (_timeless(want.out), want.code), args
+    assert (normalise_timings(got.out), got.code) == (normalise_timings(want.out), want.code), args
     assert got.err == want.err.replace(b"rg: ", b"trigrep: "), args
 
 
@@ -1475,7 +1475,8 @@ def test_a_transcoded_file_with_a_nul(tmp_path: Path, env: dict[str, str], case:
             rng.choice(["test", "caf", "line$", "^plain", "€", "本語", "^中"])]
     for paths in ([], ["f.txt"]):
         want, got = _rg([*args, *paths], tmp_path, env), _trigrep([*args, *paths], tmp_path, env)
-        assert (_timeless(got.out), got.code) == (_timeless(want.out), want.code), (args, paths)
+        assert (normalise_timings(got.out), got.code) == (
+            normalise_timings(want.out), want.code), (args, paths)
 
 
 @pytest.mark.parametrize(("setting", "planned"), [(None, False), ("off", True), ("2", True)])
