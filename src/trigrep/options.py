@@ -1,4 +1,4 @@
-"""Search options shared by the CLI, the Python API and (later) the daemon.
+"""Search options shared by the CLI, the Python API, the MCP server and the daemon.
 
 Field names are ripgrep's long flag names in snake_case, so `--max-count` is `max_count`.
 
