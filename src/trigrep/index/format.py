@@ -120,7 +120,7 @@ Trigrams are of the raw searchable bytes (`trigrep.extract.read_searchable`, no 
 ints (b0 << 16) | (b1 << 8) | b2 (see `trigrep.query.plan.TrigramQuery`). Version 1 indexes
 stored them after ASCII case folding; version 2 made case-sensitive queries selective;
 version 3 added FILE_BYTES (patterns without a trigram, like `\\p{Greek}` or `é`); version 4
-documents (FILE_DOCS); version 6 FILE_INODES.
+documents (FILE_DOCS); version 5 FILE_CTIMES; version 6 FILE_INODES.
 """
 
 from __future__ import annotations
