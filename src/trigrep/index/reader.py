@@ -504,10 +504,6 @@ class IndexReader:
             self._records = records
         return self._records
 
-    def files(self) -> dict[str, int]:
-        """Live files: root-relative path -> global file id."""
-        return {path: record.file_id for path, record in self.records().items()}
-
     def lookup(self, relpath: str) -> FileRecord | None:
         """The index's record of a live file, to compare with its current size and mtime."""
         return self.records().get(relpath)
