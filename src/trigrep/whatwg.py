@@ -116,13 +116,6 @@ def decoder(name: str, offset: int = 0) -> codecs.IncrementalDecoder:
     return _SingleByteDecoder(_single_byte_table(name))
 
 
-def decode(data: bytes, name: str, offset: int = 0) -> str:
-    """`data`'s text in an encoding of `encoding`'s (`offset`: where it starts in the file)."""
-    if name in _UNICODE:
-        return data.decode(name, "replace")
-    return decoder(name, offset).decode(data, True)
-
-
 class _SingleByteDecoder(codecs.IncrementalDecoder):
     """A character for each byte, from a table of 256 (none undefined)."""
 
