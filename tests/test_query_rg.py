@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import RG
 from trigrep.errors import PatternError
 from trigrep.options import MatchOptions
 from trigrep.query import compile_query
-
-RG = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "rg"
 
 TEXT = (
     b"foo bar baz\n"
@@ -241,7 +240,7 @@ def _env(tmp: Path) -> dict[str, str]:
 
 
 def _rg_args(patterns: list[str], flags: dict[str, object]) -> list[str]:
-    args = [str(RG), "--json", "--no-config"]
+    args = [RG, "--json", "--no-config"]
     args += {"insensitive": ["-i"], "smart": ["-S"]}.get(str(flags.get("case")), [])
     for name, flag in [
         ("fixed_strings", "-F"),

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy  # noqa: F401  (loaded, so the searcher counts long runs of lines with it)
@@ -20,13 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import RG
 from trigrep.extract import read_searchable, searchable_bytes
 from trigrep.flags import parse_search_flags
 from trigrep.printer import make_printer
 from trigrep.query import compile_query
 from trigrep.searcher import BUFFER_CAPACITY, BinaryMode, search_buffer
-
-RG = str(Path(sys.executable).with_name("rg"))
 
 FILES: dict[str, bytes] = {
     "a/context.txt": b"l1\nfoo\nl3\nl4\nl5\nl6 foo\nl7\n",

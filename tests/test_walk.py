@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import RG
 from trigrep import walk as walk_module
 from trigrep.errors import PatternError
 from trigrep.filetypes import type_list
 from trigrep.options import TypeChange, WalkOptions
 from trigrep.walk import FileEntry, Walker, check_filters, relative_path, walk
 
-RG = str(Path(sys.executable).with_name("rg"))
 STDLIB = Path(os.__file__).parent
 
 
