@@ -13,7 +13,6 @@ import sys
 import time
 
 from trigrep.server.protocol import (
-    CLIENT_ENV,
     DAEMON_LOG,
     Message,
     daemon_lock_path,
@@ -23,6 +22,7 @@ from trigrep.server.protocol import (
     find_daemon_file,
     is_served,
     read_record,
+    search_request,
     sync_dir,
 )
 
@@ -129,11 +129,8 @@ def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readab
     if connected is None:
         return None
     root, _record, sock = connected
-    request = {
-        "id": 1, "op": "search", "argv": list(argv), "root": root, "cwd": os.getcwd(),
-        "tty": sys.stdout.isatty(), "stdin_readable": stdin_readable, "raw": True, "ack": True,
-        "env": {name: os.environ[name] for name in CLIENT_ENV if name in os.environ},
-    }
+    request = search_request(list(argv), root, os.getcwd(), tty=sys.stdout.isatty())
+    request.update(stdin_readable=stdin_readable, ack=True)
     if marker is not None:
         request["sync"] = marker
     out = sys.stdout.buffer

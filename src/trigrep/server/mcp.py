@@ -38,7 +38,7 @@ from trigrep.errors import Error, PatternError
 from trigrep.options import WalkOptions
 from trigrep.searcher import LineEvent
 from trigrep.server import client
-from trigrep.server.protocol import CLIENT_ENV, encode
+from trigrep.server.protocol import encode, search_request
 from trigrep.walk import check_filters, relative_path, walk
 
 DEFAULT_MAX_RESULTS = 100
@@ -438,11 +438,7 @@ class Tree:
         if connected is None:
             raise _Declined("no daemon serves the tree")
         served_root, _record, sock = connected
-        request = {
-            "id": 1, "op": "search", "argv": argv, "root": served_root, "cwd": self.root,
-            "tty": False, "raw": True, "env": {name: os.environ[name] for name in CLIENT_ENV
-                                               if name in os.environ},
-        }
+        request = search_request(argv, served_root, self.root, tty=False)
         pending = b""
         with closing(sock):  # closing it (the consumer stopped early) cancels the search
             try:

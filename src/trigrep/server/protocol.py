@@ -103,6 +103,14 @@ def decode(line: bytes) -> Message:
     return message
 
 
+def search_request(argv: "list[str]", root: str, cwd: str, *, tty: bool) -> Message:
+    """A search request (`id` 1) for output in raw bytes, with the variables of CLIENT_ENV
+    this process has."""
+    return {"id": 1, "op": "search", "argv": argv, "root": root, "cwd": cwd, "tty": tty,
+            "raw": True,
+            "env": {name: os.environ[name] for name in CLIENT_ENV if name in os.environ}}
+
+
 def socket_dir() -> str:
     """The private directory for sockets, created 0700 if missing; refuses one that another
     user owns or others can enter (anyone could then connect, or plant a socket)."""
