@@ -444,9 +444,9 @@ def open_regular(path: str, *, follow: bool = True) -> int | None:
 
 
 @contextlib.contextmanager
-def regular_file(path: str, *, follow: bool = True) -> Iterator[int | None]:
+def regular_file(path: str) -> Iterator[int | None]:
     """`open_regular`, closed on leaving the block."""
-    fd = open_regular(path, follow=follow)
+    fd = open_regular(path)
     try:
         yield fd
     finally:
