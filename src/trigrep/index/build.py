@@ -63,6 +63,7 @@ from trigrep.index.format import (
     Section,
     SegmentHeader,
     SegmentRef,
+    bitmap_bytes,
     fsync_dir,
     header_crc,
     padded,
@@ -676,7 +677,7 @@ def encode_postings(
     for bits in (7, 14, 21, 28):
         widths += gaps >= np.uint32(1 << bits)
     varint_lengths = np.add.reduceat(widths, starts, dtype=np.int64)
-    bitmap_length = (n_docs + 7) // 8
+    bitmap_length = bitmap_bytes(n_docs)
     is_bitmap = varint_lengths >= bitmap_length
     lengths = np.where(is_bitmap, bitmap_length, varint_lengths)
     if is_bitmap.any():

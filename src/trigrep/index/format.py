@@ -399,6 +399,12 @@ def version_error(where: str, version: object) -> IndexVersionError:
     )
 
 
+def bitmap_bytes(n_docs: int) -> int:
+    """The length of a posting list in a segment of `n_docs` documents when it is a bitmap:
+    the length that tells the two encodings apart (see "Posting list" above)."""
+    return (n_docs + 7) // 8
+
+
 def padded(length: int) -> int:
     """`length` rounded up to the 8-byte section alignment."""
     return (length + 7) & ~7

@@ -28,6 +28,7 @@ from trigrep.index.format import (
     Section,
     SegmentRef,
     Stamp,
+    bitmap_bytes,
     corrupt,
     open_regular,
     parse_manifest,
@@ -278,7 +279,7 @@ class Segment:
 
     def is_bitmap(self, encoded: memoryview) -> bool:
         """Whether a posting list is encoded as a bitmap (see format.py)."""
-        return len(encoded) == (self.n_docs + 7) // 8
+        return len(encoded) == bitmap_bytes(self.n_docs)
 
     def in_bitmap(self, encoded: memoryview, docs: np.ndarray) -> np.ndarray:
         """Which of the document ids `docs` the bitmap posting list `encoded` holds (a mask)."""

@@ -38,6 +38,7 @@ from trigrep.index.format import (
     IndexStats,
     Manifest,
     SegmentRef,
+    bitmap_bytes,
     header_crc,
 )
 from trigrep.index.reader import IndexReader, Segment, leb128_values
@@ -375,10 +376,9 @@ class _PostingTable:
         rel_starts[::DICT_BLOCK_ENTRIES] = 0
         self.starts = base + rel_starts
         self.ends = base + rel_ends
-        bitmap_length = (segment.n_docs + 7) // 8
         lengths = self.ends - self.starts
         # at most this many ids per list: one per varint byte, n_docs for a bitmap
-        self.weights = np.where(lengths == bitmap_length, segment.n_docs, lengths)
+        self.weights = np.where(lengths == bitmap_bytes(segment.n_docs), segment.n_docs, lengths)
 
     def decode(self, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
         """(trigram, local document id) of every posting of the trigrams in [low, high)."""
@@ -416,7 +416,7 @@ def _decode_lists(
     postings[starts[i]:ends[i]], decoded all at once (the format is in `trigrep.index.format`)."""
     n_docs = segment.n_docs
     lengths = ends - starts
-    is_bitmap = lengths == (n_docs + 7) // 8
+    is_bitmap = lengths == bitmap_bytes(n_docs)
     list_parts: list[np.ndarray] = []
     id_parts: list[np.ndarray] = []
     varint = np.flatnonzero(~is_bitmap)
@@ -439,7 +439,7 @@ def _decode_lists(
     rows_at_once = max(1, MERGE_SLICE_IDS // max(n_docs, 1))
     for at in range(0, len(bitmaps), rows_at_once):
         rows = bitmaps[at : at + rows_at_once]
-        matrix = postings[starts[rows][:, None] + np.arange((n_docs + 7) // 8)]
+        matrix = postings[starts[rows][:, None] + np.arange(bitmap_bytes(n_docs))]
         bits = np.unpackbits(matrix, axis=1, bitorder="little")[:, :n_docs]
         row, ids = np.nonzero(bits)
         list_parts.append(rows[row])
