@@ -271,11 +271,16 @@ def remove_leftovers(index_dir: str, segments_in_use: set[str] | None) -> None:
         if name.startswith(TMP_PREFIX) or unused:
             path = os.path.join(index_dir, name)
             if os.path.isdir(path):
-                for sub in os.listdir(path):
-                    os.unlink(os.path.join(path, sub))
-                os.rmdir(path)
+                _remove_work_dir(path)
             else:
                 os.unlink(path)
+
+
+def _remove_work_dir(path: str) -> None:
+    """Delete a build's work directory (tmp-<pid>-work: the run files, no subdirectory)."""
+    for name in os.listdir(path):
+        os.unlink(os.path.join(path, name))
+    os.rmdir(path)
 
 
 def _init_worker() -> None:
@@ -747,9 +752,7 @@ class _SegmentBuilder:
                 stats = self._merge_into(writer, results)
             return writer.header, stats
         finally:
-            for name in os.listdir(work_dir):
-                os.unlink(os.path.join(work_dir, name))
-            os.rmdir(work_dir)
+            _remove_work_dir(work_dir)
 
     def _map(
         self,
