@@ -1,7 +1,8 @@
-"""The on-disk trigram index: `build_index` writes it, `IndexReader` answers queries.
+"""The on-disk trigram index: `update_index` keeps it current (rebuilding it in full with
+`build_index`'s work when needed), `IndexReader` answers queries.
 
-`build_index` lives in `trigrep.index.build` (it imports numpy at module level); this package
-imports only the light reader side.
+The writers live in `trigrep.index.update` and `trigrep.index.build` (they import numpy at
+module level); this package imports only the light reader side.
 """
 
 from trigrep.index.format import BuildProgress, IndexEntry, IndexStats
