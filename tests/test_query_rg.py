@@ -107,6 +107,12 @@ PATTERNS = [
     # A `-` after a nested class starts no range: it is a literal.
     r"[[:digit:]-x]+",
     r"(?x)[[a] -z]+",
+    # Under (?x), a `-` before `]` or `-` past whitespace starts no range (regex-syntax's
+    # `peek_space`, which takes a `#` for no comment there).
+    r"(?x)[ a - ]+",
+    "(?x)[a- \n]\n",
+    "(?x)[a-# ]\n c]+",
+    r"(?x)[a - -b]+",
     r"\xE9",
     r"a{2}",
     r"\d{2,3}",
@@ -207,6 +213,7 @@ INVALID = [
     "(?=a)",
     r"\1",
     "[z-a]",
+    "(?x)[a-#x\n]",
     r"[\d-z]",
     r"\b{foo}",
     "(?P<a>x)(?P<a>y)",

@@ -473,6 +473,21 @@ class _Parser:
             else:
                 return
 
+    def peek_past_space(self) -> str | None:
+        """The character after the cursor's, past whitespace in `(?x)` mode, as regex-syntax's
+        `peek_space` finds it: a first `#` is skipped but starts no comment (the character
+        after it counts), and when only whitespace follows, the next character is returned."""
+        if self.flags.ignore_whitespace:
+            hash_seen = False
+            for ch in self.src[self.pos + 1 :]:
+                if _is_whitespace(ch):
+                    continue
+                if ch == "#" and not hash_seen:
+                    hash_seen = True
+                    continue
+                return ch
+        return self.peek(1)
+
     def literal(self, cp: int, is_byte: bool = False) -> Literal:
         return Literal(cp, is_byte, self.flags.case_insensitive, self.flags.unicode)
 
@@ -892,7 +907,7 @@ class _Parser:
         if isinstance(first, AsciiClass | Bracket):
             return first  # (regex-syntax reads them apart: `[[:alpha:]-z]` is no range)
         self.skip_space()
-        if self.peek() != "-" or self.peek(1) in ("]", "-", None):
+        if self.peek() != "-" or self.peek_past_space() in ("]", "-", None):
             return first
         self.pos += 1
         self.skip_space()
