@@ -775,6 +775,8 @@ CRLF_ARGS = [
     ["-c", "[\\r\\n]|ab"], ["-c", "[\\r\\n]|\\w"], ["-c", "\\r|\\n"], ["-c", "(?i)\\r"],
     ["--count-matches", "[^a]"], ["--count-matches", "\\s"], ["--count-matches", "[\\ra]"],
     ["-U", "--count-matches", "\\r"],
+    # ... also classes of bytes, merged from an alternation or written: `(?-u:\xe9)|s`
+    ["-c", "(?-u:\\xe9)|s"], ["-c", "(?-u:\\xe9|\\r)|\\n"], ["-c", "(?-u:[\\r\\xe9])\\n"],
     # `.` takes no `\r` under (?-R) either (rg strips it); --trim keeps the terminator's `\r`;
     # --stats needs the matches, so a -U match's lines end in CRLF
     ["(?-R)o.$"], ["-o", "(?-R)o.$"], ["--trim", ""], ["--stats", "-U", "foo$", "b.txt"],

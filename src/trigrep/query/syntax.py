@@ -1136,10 +1136,10 @@ def _without_cr(hir: _Hir) -> _Hir:
             if b"\r" in hir[1]:
                 raise PatternError(NEWLINE_BANNED.replace("\\n", "\\r", 1))
         case "class":
-            rest = _class_points(hir[1])
-            if rest is not None and 0x0D in rest and len(rest) == 2:
-                (cp,) = rest - {0x0D}
-                return ("lit", chr(cp).encode())
+            rest = _class_units(hir[1])
+            if rest is not None and b"\r" in rest and len(rest) == 2:
+                (unit,) = rest - {b"\r"}
+                return ("lit", unit)
         case "rep" | "cap":
             return (*hir[:-1], _without_cr(hir[-1]))
         case "concat":
@@ -1149,25 +1149,27 @@ def _without_cr(hir: _Hir) -> _Hir:
     return hir
 
 
-def _class_points(key: object) -> set[int] | None:
-    """The code points of a class's HIR key when there are at most two (else None)."""
-    if isinstance(key, frozenset):  # merged one-character literals
-        points = {ord(unit.decode()) for unit in key}
+def _class_units(key: object) -> set[bytes] | None:
+    """The characters of a class's HIR key as units (a character's UTF-8, or a byte of a
+    `(?-u)` class) when there are at most two (else None)."""
+    if isinstance(key, frozenset):  # merged one-character literals (or bytes)
+        units = set(key)
     elif isinstance(key, tuple):  # merged classes
-        points = set()
+        units = set()
         for item in key:
-            sub = _class_points(item[1])
+            sub = _class_units(item[1])
             if sub is None:
                 return None
-            points |= sub
+            units |= sub
     elif isinstance(key, Class):
         ranges = class_ranges(key)
         if ranges is None or sum(hi - lo + 1 for lo, hi in ranges) > 2:
             return None
-        points = {cp for lo, hi in ranges for cp in range(lo, hi + 1)}
+        units = {chr(cp).encode() if key.unicode or cp < 0x80 else bytes([cp])
+                 for lo, hi in ranges for cp in range(lo, hi + 1)}
     else:
         return None  # a dot, a folded letter
-    return points if len(points) <= 2 else None
+    return units if len(units) <= 2 else None
 
 
 def check_nul_ban(node: Node, terminator: bool = False) -> None:
