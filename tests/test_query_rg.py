@@ -113,6 +113,8 @@ PATTERNS = [
     "(?x)[a- \n]\n",
     "(?x)[a-# ]\n c]+",
     r"(?x)[a - -b]+",
+    # `ı` has no partner but a Turkic one: a literal, merged with `\n` into a class
+    r"(?i)ı|\n",
     r"\xE9",
     r"a{2}",
     r"\d{2,3}",
@@ -237,6 +239,10 @@ INVALID = [
     r"\n|^",
     r"\n|.",
     r"(?-u:\xFF)|é|\n",
+    # (?i) makes a class of a letter with a partner in simple case folding, which keeps a
+    # `\n` alternative a literal: `ß` (whose partner ẞ maps to it), `ᾳ` (its titlecase)
+    r"(?i)ß|\n",
+    r"(?i)ᾳ|\n",
 ]
 
 

@@ -989,7 +989,12 @@ def _has_case_variants(cp: int, unicode: bool) -> bool:
     ch = chr(cp)
     if not unicode:
         return ch.isascii() and ch.isalpha()
-    return any(len(v) == 1 and v != ch for v in (ch.lower(), ch.upper(), ch.casefold()))
+    if ch == "ß":  # its partner ẞ maps to it, it to no single character ("SS", "ss")
+        return True
+    # A partner in rg's simple case folding (Unicode 15.0) folds as `ch` does: not `ı`'s `I`
+    # (a Turkic mapping), but `ᾀ`'s titlecase `ᾈ` (its uppercase is two characters).
+    return any(len(v) == 1 and v != ch and v.casefold() == ch.casefold()
+               for v in (ch.lower(), ch.upper(), ch.title()))
 
 
 def _literal_hir(cp: int, is_byte: bool, fold: bool, unicode: bool, key: object) -> _Hir:
