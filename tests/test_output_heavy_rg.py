@@ -154,3 +154,39 @@ def test_context_lines_in_one_loop(tmp_path: Path, env: dict[str, str], flags: l
         (tmp_path / name).write_bytes(data)
     assert_same([*flags, "foo"], tmp_path, env)
     assert_same([*flags, "foo", *sorted(CONTEXT_FILES)], tmp_path, env)
+
+
+LINE_FILES: dict[str, bytes] = {
+    "words.txt": b"foo foo\nfoox\n\n  xfoo\nfoo\n\nbar foo baz foo\nfoo",
+    "crlf.txt": b"foo\r\nfoo x\r\n\r\nxfoo\r\n\r\n",
+    "blank.txt": b"\n\nfoo\n\n",
+    "empty.txt": b"",
+    "noeol.txt": b"a\nfoo",
+    # matches at the ends of rg's 64 KiB buffers, and past a gap of over 8 KiB (counted
+    # with numpy: searcher.VECTOR_COUNT_MIN)
+    "edges.txt": b"x" * 65_532 + b"foo\n" + b"foo\n" + b"y\n" * 6_000 + b"foo " * 3 + b"\nfoo",
+    "late.bin": b"foo x\n" * 12_000 + b"bar\0baz\nfoo\n",
+    "early.bin": b"foo\n\0foo\n",
+    "nul.txt": b"foo\0a\0\0foo x\0",
+}
+
+
+@pytest.mark.parametrize("flags", [
+    ["-n"], ["-N", "-m2"], ["-c"], ["-c", "-m2"], ["-l"], ["--files-without-match"],
+    ["-n", "--color", "always"], ["-n", "--color", "always", "-m2"], ["--count-matches", "-m1"],
+    ["-n", "--crlf"], ["-c", "--crlf"], ["-n", "--null-data"], ["-c", "--null-data"],
+    ["-c", "-a"], ["--json", "-c"],
+], ids=" ".join)
+@pytest.mark.parametrize("pattern", ["foo", "o\\b", "o$", "x*", "^foo"])
+def test_lines_found_in_one_loop(
+    tmp_path: Path, env: dict[str, str], flags: list[str], pattern: str
+) -> None:
+    """A text file's matching lines become events numbered in the loop that finds them, its
+    spans from one run over the buffer (searcher._bare_events, _span_events); -c counts the
+    lines without making them (_counted_lines): empty lines, CRLF, a last line without a
+    terminator, matches at buffer ends and far apart, -m, NUL bytes."""
+    for name, data in LINE_FILES.items():
+        (tmp_path / name).write_bytes(data)
+    assert_same([*flags, pattern], tmp_path, env)
+    assert_same([*flags, pattern, *sorted(LINE_FILES)], tmp_path, env)
+

@@ -430,30 +430,93 @@ def _spans_unbounded(query: Query) -> bool:
                 or query.line_regex is not query.regex)
 
 
-def _lines_with_spans(
-    regex: rurex.Pattern, data: bytes
-) -> Iterator[tuple[tuple[int, int], list[tuple[int, int]]]]:
-    """((start, end), spans) of each line holding a match, from one run over the buffer of
-    a regex that cannot match empty (see _spans_unbounded) rather than a search for each
-    line and one more for its spans: the spans of -n, --count-matches and the API's Matches."""
+def _span_events(
+    regex: rurex.Pattern, data: bytes, events: list[LineEvent], numbered: bool,
+    limit: int | None,
+) -> tuple[int, int]:
+    """The events of the lines holding a match, with their spans, up to `limit` lines, from
+    one run over the buffer of a regex that cannot match empty (see _spans_unbounded) rather
+    than a search for each line and one more for its spans (-n with colour, the API's
+    Matches); numbered (if `numbered`, else 0) in the same loop. Returns (lines, matches).
+
+    An event goes into `events` at its line's first match, its spans list growing while the
+    matches after stay on its line: one loop and no generator, which cost as much as the
+    search (see _bare_events)."""
+    find, rfind, count, append = data.find, data.rfind, data.count, events.append
     spans: list[tuple[int, int]] = []
-    start = stop = 0
+    start = stop = counted = lines = matches = 0
+    number = 1 if numbered else 0
     for m in regex.finditer(data):
         m_start, m_end = m.span()
         if m_start >= stop:
-            if spans:
-                yield (start, stop), spans
-            start = data.rfind(b"\n", 0, m_start) + 1
-            stop = data.find(b"\n", m_end) + 1 or len(data)
+            if lines == limit:
+                break
+            start = rfind(b"\n", 0, m_start) + 1
+            stop = find(b"\n", m_end) + 1 or len(data)
+            if numbered:  # (_Lines.at, inlined)
+                number += (count(b"\n", counted, start) if start - counted < VECTOR_COUNT_MIN
+                           else _newlines(data, counted, start, b"\n"))
+                counted = start
             spans = []
+            append(LineEvent(True, number, start, data[start:stop], spans))
+            lines += 1
         spans.append((m_start - start, m_end - start))
-    if spans:
-        yield (start, stop), spans
+        matches += 1
+    return lines, matches
+
+
+def _bare_events(
+    query: Query, data: bytes, events: list[LineEvent], numbered: bool, limit: int | None
+) -> int:
+    """The events of the lines holding a match, without spans (the standard printer without
+    colour), up to `limit` lines, numbered (if `numbered`, else 0); returns how many. One
+    loop (_matching_lines and _Lines.at, inlined): the generator, the tuples it yields and a
+    method call to number each line took a third of the time of -n searches printing
+    millions of lines."""
+    regex, eol, end = query.line_regex, query.eol, len(data)
+    search, find, rfind, count, append = (
+        regex.search, data.find, data.rfind, data.count, events.append)
+    pos = counted = lines = 0
+    number = 1 if numbered else 0
+    while pos < end and lines != limit:
+        m = search(data, pos, end)
+        if m is None:
+            break
+        m_start = m.start()
+        start = rfind(eol, 0, m_start) + 1
+        if start == end:  # an empty match after the final terminator is not a line
+            break
+        pos = find(eol, m_start, end) + 1 or end
+        if numbered:
+            number += (count(eol, counted, start) if start - counted < VECTOR_COUNT_MIN
+                       else _newlines(data, counted, start, eol))
+            counted = start
+        append(LineEvent(True, number, start, data[start:pos], []))
+        lines += 1
+    return lines
+
+
+def _counted_lines(query: Query, data: bytes, pos: int, limit: int | None) -> int:
+    """How many lines from the line start `pos` on hold a match (as _matching_lines finds
+    them), up to `limit`: -c's count, without a generator nor each line's start."""
+    regex, eol, end = query.line_regex, query.eol, len(data)
+    search, find = regex.search, data.find
+    lines = 0
+    while pos < end and lines != limit:
+        m = search(data, pos, end)
+        if m is None:
+            break
+        m_start = m.start()
+        if m_start == end and data[end - 1] == eol[0]:  # after the final terminator: no line
+            break
+        lines += 1
+        pos = find(eol, m_start, end) + 1 or end
+    return lines
 
 
 def _counted_matches(regex: rurex.Pattern, data: bytes) -> tuple[int, int]:
     """(lines, matches) of a regex that cannot match empty (see _spans_unbounded), counted in
-    one run over the buffer: --count-matches needs no span nor line (see _lines_with_spans)."""
+    one run over the buffer: --count-matches needs no span nor line (see _span_events)."""
     lines = matches = stop = 0
     for m in regex.finditer(data):
         matches += 1
@@ -1095,30 +1158,48 @@ def _search_plain(
     become events (None: all, as `need_submatches` says with or without spans; else with
     them); the others are only counted. -l and -q stop at the first line (`limit` 1).
     Without `line_numbers`, events say line 0; `first_only`: see _submatches."""
-    lines = _Lines(data, query.eol) if line_numbers else None
     events = result.events
-    matched_lines = matches = 0
     if limit == 0:
         return
-    one_run = need_submatches and _spans_unbounded(query)
-    if one_run and kept_lines == 0 and limit is None and not query.matches_empty:
+    one_run = need_submatches and _spans_unbounded(query) and not query.matches_empty
+    if kept_lines is None and one_run and not first_only:
+        result.matched_lines, result.matches = _span_events(
+            query.regex, data, events, line_numbers, limit)
+        return
+    if kept_lines is None and not need_submatches:
+        result.matched_lines = _bare_events(query, data, events, line_numbers, limit)
+        return
+    if one_run and kept_lines == 0 and limit is None:
         result.matched_lines, result.matches = _counted_matches(query.regex, data)
         return
+    lines = _Lines(data, query.eol) if line_numbers else None
+    if not need_submatches:  # a summary's count (-c, -l, -q): `kept_lines` events, then a count
+        assert kept_lines is not None
+        pos = 0
+        kept = kept_lines if limit is None else min(kept_lines, limit)
+        for start, stop in islice(_matching_lines(query, data, len(data)), kept):
+            spans = _submatches(query, data, start, stop, first_only)
+            number = 0 if lines is None else lines.at(start)
+            events.append(LineEvent(True, number, start, data[start:stop], spans))
+            pos = stop
+        left = None if limit is None else limit - len(events)
+        result.matched_lines = len(events) + (
+            0 if left == 0 else _counted_lines(query, data, pos, left))
+        return
+    # The lines with their spans, each found by a search of its own: --column's first (where
+    # every line may match), a regex that may match empty, --crlf...; a summary that counts
+    # matches up to -m.
+    matched_lines = matches = 0
     found: Iterator[tuple[tuple[int, int], list[tuple[int, int]] | None]]
-    if one_run and (first_only or not query.matches_empty):
-        found = (_lines_with_first_span if first_only else _lines_with_spans)(query.regex, data)
+    if first_only and _spans_unbounded(query):
+        found = _lines_with_first_span(query.regex, data)
     else:
         found = zip(_matching_lines(query, data, len(data)), repeat(None))
     for (start, stop), spans in found:
-        kept = kept_lines is None or matched_lines < kept_lines
-        if spans is not None:
-            matches += len(spans)
-        elif need_submatches or (kept and kept_lines is not None):
+        if spans is None:
             spans = _submatches(query, data, start, stop, first_only)
-            matches += len(spans) if need_submatches else 0
-        else:
-            spans = []
-        if kept:
+        matches += len(spans)
+        if kept_lines is None or matched_lines < kept_lines:
             number = 0 if lines is None else lines.at(start)
             events.append(LineEvent(True, number, start, data[start:stop], spans))
         matched_lines += 1
