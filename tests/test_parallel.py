@@ -432,7 +432,8 @@ def test_the_content_cache_keeps_a_file_on_its_second_read_only(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file read once is not kept (a scan would evict everything for nothing); read again
     with the same stat it is, and served from then on until its stat changes: an edit keeping
-    size and mtime (its ctime moves) is read afresh, and kept only once read twice again."""
+    size and mtime (its ctime moves) is read afresh, and kept only once read twice again.
+    The offset of the file's first NUL comes with it."""
     monkeypatch.setattr(parallel, "CACHE_RACY_NS", 0)
     path = tmp_path / "f.c"
     path.write_bytes(b"old content\n")
@@ -440,18 +441,41 @@ def test_the_content_cache_keeps_a_file_on_its_second_read_only(
     stamp = _stamp(path)
     assert cache.read(str(path), stamp) is None
     assert cache.files == {}
-    kept = cache.read(str(path), stamp)
-    assert kept == b"old content\n" and cache.used == len(kept)
-    assert cache.read(str(path), stamp) is kept
+    kept, nul = cache.read(str(path), stamp)
+    assert (kept, nul) == (b"old content\n", -1) and cache.used == len(kept)
+    assert cache.read(str(path), stamp) == (kept, -1)
     st = path.stat()
-    path.write_bytes(b"new content\n")
+    path.write_bytes(b"new\0content\n")
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     edited = _stamp(path)
     assert edited != stamp and edited[:2] == stamp[:2]
     assert cache.read(str(path), edited) is None
     assert cache.files == {} and cache.used == 0
-    assert cache.read(str(path), edited) == b"new content\n"
-    assert cache.files[str(path)] == (edited, b"new content\n")
+    assert cache.read(str(path), edited) == (b"new\0content\n", 3)
+    assert cache.files[str(path)] == (edited, b"new\0content\n", 3)
+
+
+@pytest.mark.parametrize("args", [["needle"], ["-c", "needle"], ["-l", "binary"],
+                                  ["--binary", "needle"], ["-a", "needle"]], ids=" ".join)
+def test_a_kept_file_searches_as_a_file_read(
+        tree: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
+    """A kept file comes with the offset of its first NUL, which its search takes instead of
+    looking for it: binary or not, its result is that of the file read."""
+    from trigrep.parallel import FileSearch
+
+    monkeypatch.setattr(parallel, "CACHE_RACY_NS", 0)
+    monkeypatch.setattr(parallel, "_cache", parallel._ContentCache(1 << 20))
+    match_opts, out_opts = parse_search_flags(args)
+    search = FileSearch.of(engine.compile_query(match_opts), out_opts, False, ["."])
+    for name in ("d0/f00.txt", "d6/f13.txt", "d1/f01.txt", "d5/f40.txt"):  # NULs in 2
+        entry = FileEntry(name, str(tree / name), False)
+        read, error = search(entry)
+        assert read is not None and error is None
+        for _ in range(3):  # read, read and kept, kept
+            kept, error = search(entry, entry.stat().st_size, _stamp(tree / name))
+            assert kept is not None and error is None
+            assert kept.__dict__ == read.__dict__, name
+    assert len(parallel._cache.files) == 4
 
 
 def test_the_content_cache_admits_nothing_from_repeated_scans(

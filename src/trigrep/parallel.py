@@ -174,13 +174,16 @@ class FileSearch:
         if binary.mapped and transcodes(entry.path, self.codec):
             binary = binary.streamed()
         binary_head = BUFFER_CAPACITY if binary.quits and keeps_nuls(self.codec) else 0
+        nul = None  # the offset of the data's first NUL (-1: none), if the cache knows it
         try:
             cached = None
             if (stamp is not None and _cache is not None and stamp[0] <= CACHED_FILE_MAX
                     and self.pre is None and not is_decompressed(entry.path, self.search_zip)):
                 cached = _cache.read(entry.path, stamp)
             if cached is not None:
-                data = decoded(cached, self.codec)
+                data = decoded(cached[0], self.codec)
+                if data is cached[0]:  # (not transcoded)
+                    nul = cached[1]
             else:
                 data = read_searchable(
                     entry.path, self.search_zip, program_path=entry.display,
@@ -201,7 +204,7 @@ class FileSearch:
                                          entry.display)
                 return result, None
         fills = partial(self._fills, entry, len(data))
-        result = self.buffer_search(data, binary, read_error, fills)
+        result = self.buffer_search(data, binary, read_error, fills, nul)
         if render is not None:
             result.rendered = render.output(entry.display, result)
             if result.rendered is not None:
@@ -399,18 +402,21 @@ class _ContentCache:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.used = 0
-        self.files: OrderedDict[str, tuple[CacheStamp, bytes]] = OrderedDict()
+        # path -> its stamp, its bytes and the offset of their first NUL (-1: none), which
+        # spares each search a pass over them (a fifth of a -l search's time)
+        self.files: OrderedDict[str, tuple[CacheStamp, bytes, int]] = OrderedDict()
         # hashes of (path, stamp) read once, oldest first
         self.seen: OrderedDict[int, None] = OrderedDict()
 
-    def read(self, path: str, stamp: CacheStamp) -> bytes | None:
+    def read(self, path: str, stamp: CacheStamp) -> tuple[bytes, int] | None:
         """The whole file (even a binary one, of which `read_file` may read the head only: a
-        search stops at its NUL all the same); None on its first read with this stamp, for
-        the caller to read as it would without a cache."""
+        search stops at its NUL all the same) and the offset of its first NUL (-1: none);
+        None on its first read with this stamp, for the caller to read as it would without
+        a cache."""
         kept = self.files.get(path)
         if kept is not None:
             if kept[0] == stamp:
-                return kept[1]
+                return kept[1], kept[2]
             del self.files[path]
             self.used -= len(kept[1])
         key = hash((path, stamp))
@@ -421,12 +427,13 @@ class _ContentCache:
             return None
         del self.seen[key]
         data = read_file(path, stamp[0])
+        nul = data.find(b"\0")
         if len(data) == stamp[0] and max(stamp[1], stamp[2]) < time.time_ns() - CACHE_RACY_NS:
-            self.files[path] = stamp, data
+            self.files[path] = stamp, data, nul
             self.used += len(data)
             while self.used > self.budget:
                 self.used -= len(self.files.popitem(last=False)[1][1])
-        return data
+        return data, nul
 
 
 _cache: _ContentCache | None = None  # a long-lived worker's (see _serve_batches)

@@ -1311,16 +1311,20 @@ class BufferSearch:
 
     def __call__(
         self, data: bytes, binary: BinaryMode, read_error: str | None = None,
-        fills: Callable[[], Sequence[int]] | None = None,
+        fills: Callable[[], Sequence[int]] | None = None, nul: int | None = None,
     ) -> FileResult:
         """Search `data`. `read_error`: reading failed with this message after `data` (a -z
         decompression program failed); the result's `error` says whether and how rg would
         report it. `fills`: where a transcoded file's transcoder fills end (see
-        `_TRANSCODER_FILLS`), asked for only when a NUL makes rg's reads matter."""
+        `_TRANSCODER_FILLS`), asked for only when a NUL makes rg's reads matter. `nul`: the
+        offset of the first NUL in `data` (-1: none), if the caller knows it."""
         query = self.query
         result = FileResult(binary_mode=binary, multiline=query.multiline)
         textual = binary is BinaryMode.TEXT or binary is BinaryMode.TEXT_MMAP
-        nul = -1 if textual else data.find(b"\0")
+        if textual:
+            nul = -1
+        elif nul is None:
+            nul = data.find(b"\0")
         if nul < 0 and read_error is None and self.plain:
             _search_plain(data, query, result, self.limit, self.need_submatches,
                           self.kept_lines, self.line_numbers, self.first_span)
