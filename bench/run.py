@@ -1066,7 +1066,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     peers = Peers(rg=ensure_rg(), trigrep=trigrep_command(), has_codesearch=ensure_codesearch(),
                   search_timeout_s=ns.timeout)
     base = QUICK_STRIDE if ns.quick else 1
-    tree = ensure_subtree(corpus, base)
+    # Every tree first: linking a file changes its ctime in all the trees that share it, and
+    # an index built before would see those files as changed (searched directly until updated).
+    trees = {share: ensure_subtree(corpus, base * share)
+             for share in (GROWTH_SHARES if "growth" in ns.only else (1,))}
+    tree = trees[1]
     rows: list[list[str]] = []
     builds: dict[Path, BuildResult] = {}
     if "build" in ns.only:
@@ -1078,8 +1082,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "growth" in ns.only:
         rows.append(section("growth (every k-th file of the sorted list, hardlinked)"))
         for share in GROWTH_SHARES:
-            stride = base * share
-            subtree = ensure_subtree(corpus, stride)
+            stride, subtree = base * share, trees[share]
             log(f"growth 1/{share}")
             build = builds.get(subtree) or measure_build(subtree, peers)
             label = f"1/{share} ({describe(subtree, stride)})"
