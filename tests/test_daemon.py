@@ -281,7 +281,6 @@ def test_directories_listed_again_keep_their_cached_subdirectories(
     files no watcher reports), replaced by files, and hidden or ignored entries, must leave
     the cached walk exactly what rg walks."""
     import random
-    import shutil
 
     rng = random.Random(4)
     queries = [["--files"], ["-c", "foo"], ["-g", "*.c", "-l", "foo"], ["-g", "*.log", "foo"]]
@@ -715,8 +714,6 @@ def test_a_segment_written_in_place_is_checked_again(tree: Path, daemon: Daemon)
 
 def _moved_in_over(tree: Path, place: Path, step: int) -> None:
     """Replace directory `place` by one with files moved in from outside the watched `tree`."""
-    import shutil
-
     outside = tree.parent / f"outside{step}"
     _write(outside / "sub" / f"m{step}.c", "foo moved in\n")
     shutil.rmtree(place)
@@ -771,31 +768,20 @@ def test_the_client_reads_base64_output_of_older_daemons() -> None:
     assert output_of({"id": 1, "exit": 0, "stderr": ""}) is None
 
 
-def test_sync_markers_of_clients(tree: Path, daemon: Daemon, env: dict[str, str]) -> None:
-    """The CLI drops its never-stale marker before it connects and deletes it after; a
-    request naming no usable marker is synced by one the daemon drops itself."""
-    _write(tree / "src" / "main.c", "fresh foo\n")
-    assert_some_like_rg(tree, daemon)
-    assert list((tree / ".trigrep" / "sync").iterdir()) == []
-    for bogus in ("no-such-marker", "../manifest", "/etc/passwd"):
-        _write(tree / "src" / "main.c", f"{bogus} foo\n")
-        out, code = _protocol_search(tree, env, ["foo"], sync=bogus)
-        assert (code, bogus.encode() in out) == (0, True)
-
-
-def test_the_sync_directory_deleted(tree: Path, daemon: Daemon) -> None:
-    """Deleted (`rm -rf .trigrep/sync`), it is made and watched again; made anew by someone
-    else, it is watched again: searches stay right, and no marker is waited for in vain (a
-    wait that times out re-walks the tree)."""
-    sync = tree / ".trigrep" / "sync"
+def test_each_search_sees_the_writes_just_before_it(
+    tree: Path, daemon: Daemon, env: dict[str, str]
+) -> None:
+    """A write made right before a request shows in its answer, without a re-walk (the
+    watcher caught up in time) and without a marker file (older versions dropped one into
+    `.trigrep/sync/`); the `sync` marker name older clients send is ignored."""
     rewalks = status(tree, daemon.env)["roots"][0]["rewalks"]
-    for remake in (False, True):
-        shutil.rmtree(sync)
-        if remake:
-            sync.mkdir()
-        _write(tree / "src" / "main.c", f"remade {remake} foo\n")
-        assert_some_like_rg(tree, daemon)
+    for i, older in enumerate([None, "no-such-marker", "../manifest", "/etc/passwd"] * 5):
+        _write(tree / "src" / "main.c", f"write {i} foo\n")
+        extra = {} if older is None else {"sync": older}
+        out, code = _protocol_search(tree, env, ["foo", "src/main.c"], **extra)
+        assert (code, out) == (0, f"write {i} foo\n".encode())
     assert status(tree, daemon.env)["roots"][0]["rewalks"] == rewalks
+    assert not (tree / ".trigrep" / "sync").exists()
 
 
 def test_fifty_concurrent_clients(tree: Path, daemon: Daemon) -> None:

@@ -4,6 +4,7 @@ reporting once a directory is moved away or unwatched."""
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,3 +75,33 @@ def test_a_directory_moved_away_is_no_longer_watched(
     (root / "after_unwatch").write_text("")
     with pytest.raises(queue.Empty):
         recorder.batches.get(timeout=0.3)
+
+
+def test_caught_up_waits_for_the_events_queued_before_it(tmp_path: Path) -> None:
+    """`caught_up` returns once every event queued before the call was handed over: not
+    while the handler of a batch is held up, at once when nothing is pending."""
+    handed: list[tuple[str, str]] = []
+    release = threading.Event()
+
+    def held_up(batch: Batch, overflowed: bool) -> None:
+        release.wait()
+        handed.extend(batch)
+
+    watcher = TreeWatcher("test watcher", held_up)
+    tmp_path.joinpath("root").mkdir()
+    watcher.watch(str(tmp_path / "root"))
+    watcher.start()
+    try:
+        assert watcher.caught_up(timeout=5)  # nothing queued
+        (tmp_path / "root" / "a.c").write_text("x\n")
+        assert not watcher.caught_up(timeout=0.2)
+        release.set()
+        assert watcher.caught_up(timeout=10)
+        assert (MODIFIED, f"{tmp_path}/root/a.c") in handed
+        for i in range(50):
+            (tmp_path / "root" / f"b{i}.c").write_text("y\n")
+            assert watcher.caught_up(timeout=10)
+            assert handed[-1] == (MODIFIED, f"{tmp_path}/root/b{i}.c")
+    finally:
+        release.set()
+        watcher.stop()

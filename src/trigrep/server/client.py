@@ -17,13 +17,11 @@ from trigrep.server.protocol import (
     Message,
     daemon_lock_path,
     decode,
-    drop_sync_marker,
     encode,
     find_daemon_file,
     is_served,
     read_record,
     search_request,
-    sync_dir,
 )
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
@@ -62,7 +60,7 @@ def _connect(found: "tuple[str, Message] | None") -> Connection | None:
     if found is None:
         return None
     root, record = found
-    import _socket  # after the caller dropped its sync marker: the watcher works meanwhile
+    import _socket
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT)
@@ -113,26 +111,16 @@ def search(argv: "Sequence[str]", paths: "Sequence[str]", *, stdin_readable: boo
     found = find_daemon_file(_directory_of(paths[0] if paths else "."))
     if found is None or found[0] in _unresponsive:
         return None
-    marker = drop_sync_marker(found[0])
-    try:
-        return _search_in(_connect(found), argv, stdin_readable, marker)
-    finally:
-        if marker is not None:
-            try:  # noqa: SIM105 (contextlib.suppress: a module to load on every search)
-                os.unlink(os.path.join(sync_dir(found[0]), marker))
-            except OSError:
-                pass  # the daemon's start-up sweep deletes it
+    return _search_in(_connect(found), argv, stdin_readable)
 
 
-def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readable: bool,
-               marker: str | None) -> int | None:
+def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readable: bool
+               ) -> int | None:
     if connected is None:
         return None
     root, _record, sock = connected
     request = search_request(list(argv), root, os.getcwd(), tty=sys.stdout.isatty())
     request.update(stdin_readable=stdin_readable, ack=True)
-    if marker is not None:
-        request["sync"] = marker
     out = sys.stdout.buffer
     printed = writing = False
     try:

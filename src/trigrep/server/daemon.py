@@ -12,11 +12,11 @@ governs, for a re-walk of that subtree, as does a known directory removed or mad
 directory moved in brings files no event reported). Marks are applied lazily, before the next
 search that uses the cached walk.
 
-Never stale: before using the cache, a search drops a marker file into `.trigrep/sync/` and
-waits until the watcher reports it. The kernel queues events in order, so by then every
-change made before the search arrived has been marked. If the marker does not show up in
-time the whole tree is re-walked. The CLI drops that marker itself, before it connects, so the
-watcher's latency (a few ms) passes while the client starts up.
+Never stale: before using the cache, a search waits until the watcher has handed over every
+event the kernel had queued when the search arrived (`TreeWatcher.caught_up`: at once when
+the queue is empty). The kernel queues an event before the change that caused it returns,
+so by then every change made before the search arrived has been marked. If that takes too
+long the whole tree is re-walked.
 
 The index is kept up to date by an `_IndexUpdater`: once the watcher's changes have gone
 quiet for UPDATE_DEBOUNCE (or a search found many stale files), it runs `trigrep index ROOT`
@@ -36,7 +36,6 @@ import contextlib
 import fcntl
 import gc
 import io
-import itertools
 import json
 import os
 import signal
@@ -73,7 +72,6 @@ from trigrep.parallel import SearchPool, SharedSearchPool
 from trigrep.server.client import spawn_daemon
 from trigrep.server.protocol import (
     DAEMON_LOG,
-    SYNC_DIR,
     WALK_ENV,
     Message,
     daemon_file,
@@ -84,7 +82,6 @@ from trigrep.server.protocol import (
     is_served,
     read_record,
     socket_dir,
-    sync_dir,
 )
 from trigrep.server.watch import ADDED, ENTRIES_MASK, MODIFIED, Batch, TreeWatcher
 from trigrep.spawn import popen, trigrep_command
@@ -100,9 +97,8 @@ from trigrep.walk import (
 if TYPE_CHECKING:
     import numpy as np
 
-SYNC_TIMEOUT = 2.0  # seconds to wait for a marker before re-walking everything
+SYNC_TIMEOUT = 2.0  # seconds to wait for the watcher before re-walking everything
 ACCEPT_POLL_S = 0.2  # how often the accepting thread checks for shutdown
-MAX_MARKERS_SEEN = 1000  # markers seen that no search waited for are forgotten past this
 OUTPUT_CHUNK = 64 << 10
 IGNORE_FILES = frozenset((".gitignore", ".ignore", ".rgignore"))
 GIT_INFO = ".git/info"
@@ -203,8 +199,7 @@ class ServedTree:
         self._root_id = _dir_id(root)  # (see `replaced`)
         self._pool = pool
         self.prefix = os.path.join(root, "")
-        self.sync_dir = sync_dir(root)
-        self._lock = threading.Condition()
+        self._lock = threading.RLock()
         self._files: list[FileEntry] = []  # walk order; display = path relative to the root
         self._keys: list[Key] = []  # _key of each of _files
         self._cached: set[str] = set()  # the relative paths in _files
@@ -228,9 +223,6 @@ class ServedTree:
         # paths it shows (relative to its cwd): the cache, walked as seen from the root, then
         # serves only searches whose paths are shown as from the root (see `_seen_as_cached`).
         self._global_by_name = True
-        self._markers_seen: set[str] = set()
-        self._marker_ids = itertools.count()
-        self._client_marker = threading.local()  # .name: see `synced_by`
         self._reader: IndexReader | None = None
         # Cached files the index holds as they are now: absolute path -> file id, as
         # `engine.freshness(_indexed_by).indexed_id` says (kept up to date as files change).
@@ -261,11 +253,6 @@ class ServedTree:
     def start(self) -> None:
         """Walk, watching each directory before it is listed: changes made while no daemon
         ran are caught up by the walk, and those made during it by the watcher."""
-        os.makedirs(self.sync_dir, exist_ok=True)
-        for leftover in os.listdir(self.sync_dir):
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(self.sync_dir, leftover))
-        self._watch_sync_dir()
         self._watcher.start()
         with self._lock:
             self._dirty_dirs = {""}
@@ -289,15 +276,9 @@ class ServedTree:
                 if not path.startswith(self.prefix):
                     continue
                 rel = path[len(self.prefix) :]
-                if rel.startswith(INDEX_DIR_NAME + "/"):
-                    marker = rel.removeprefix(f"{INDEX_DIR_NAME}/{SYNC_DIR}/")
-                    if marker != rel and change == ADDED:
-                        self._markers_seen.add(marker)
-                    continue
                 if self._mark(rel, change):
                     relevant.append(rel)
             self.counters["events"] += len(relevant)
-            self._lock.notify_all()
         if relevant:
             self._updater.changed()
             for listener in list(self.listeners):
@@ -358,80 +339,22 @@ class ServedTree:
         lock again): the watches follow the directory moved away."""
         return _dir_id(self.root) != self._root_id
 
-    @contextlib.contextmanager
-    def synced_by(self, marker: str | None) -> Iterator[None]:
-        """Searches in this block (in this thread) wait for `marker`, which their client
-        dropped into the sync directory before it connected (`protocol.drop_sync_marker`),
-        instead of dropping one of their own: the watcher saw it while the client started."""
-        self._client_marker.name = marker
-        try:
-            yield
-        finally:
-            self._client_marker.name = None
-
     def sync(self, timeout: float = SYNC_TIMEOUT) -> bool:
-        """Wait until the watcher has reported every change made before this call (or, in a
-        `synced_by` block, before the client dropped its marker)."""
-        marker = getattr(self._client_marker, "name", None)
-        self._client_marker.name = None  # it stands for one wait: a later one drops its own
+        """Wait until the watcher has reported every change made before this call."""
         if self._watcher.blind:
             self._go_blind()
             with self._lock:
                 self._dirty_dirs.add("")  # nothing reports changes: walk everything again
             return True
-        if not self._watcher.watching(self.sync_dir):  # deleted (and made anew?) by someone
-            marker = None  # a client's marker, dropped before it is watched again, is unseen
-        own = marker is None or "/" in marker or not os.path.isfile(
-            os.path.join(self.sync_dir, marker))
-        if own:
-            marker = self._drop_marker()
-            if marker is None:
-                with self._lock:
-                    self._dirty_dirs.add("")  # no marker can tell: walk everything again
-                return False
-        # unwatched: a few stats per search
-        outside_rules = _outside_rules(self.root, self._rules_elsewhere)
-        try:
-            with self._lock:
-                if outside_rules != self._outside_rules:
-                    self._outside_rules = outside_rules
-                    self._dirty_dirs.add("")  # which files are in may have changed anywhere
-                seen = self._lock.wait_for(lambda: marker in self._markers_seen, timeout)
-                self._markers_seen.discard(marker)
-                if len(self._markers_seen) > MAX_MARKERS_SEEN:
-                    self._markers_seen.clear()  # markers of clients that went away unasked
-                if not seen:
-                    self._dirty_dirs.add("")  # the watcher is behind: trust nothing
-                return seen
-        finally:
-            if own:
-                with contextlib.suppress(OSError):  # (the directory deleted meanwhile)
-                    os.unlink(os.path.join(self.sync_dir, marker))
-
-    def _drop_marker(self) -> str | None:
-        """A new marker file of this daemon's in the sync directory (watched again, made anew
-        if it was deleted); None if it cannot be had."""
-        marker = f"{os.getpid()}-{next(self._marker_ids)}"
-        for _ in range(2):
-            if self._watcher.watching(self.sync_dir) or self._watch_sync_dir():
-                try:
-                    with open(os.path.join(self.sync_dir, marker), "xb"):
-                        return marker
-                except FileNotFoundError:
-                    pass  # the directory was deleted: made anew
-                except OSError:
-                    return None  # a full disk, a directory made read-only
-            self._watcher.unwatch([self.sync_dir])
-        return None
-
-    def _watch_sync_dir(self) -> bool:
-        """Watch the sync directory, made anew if it is gone; False if that fails."""
-        try:
-            os.makedirs(self.sync_dir, exist_ok=True)
-        except OSError:
-            return False
-        self._watcher.watch(self.sync_dir, ENTRIES_MASK)
-        return self._watcher.watching(self.sync_dir)
+        outside_rules = _outside_rules(self.root, self._rules_elsewhere)  # unwatched: stats
+        seen = self._watcher.caught_up(timeout)
+        with self._lock:
+            if outside_rules != self._outside_rules:
+                self._outside_rules = outside_rules
+                self._dirty_dirs.add("")  # which files are in may have changed anywhere
+            if not seen:
+                self._dirty_dirs.add("")  # the watcher is behind: trust nothing
+        return seen
 
     def _go_blind(self) -> None:
         """Say once, in the log, that this tree is searched as if it were not watched."""
@@ -1216,7 +1139,7 @@ class Daemon:
         )
         with contextlib.suppress(OSError):  # the client went away
             try:
-                with self._gate.inside(request["cwd"]), tree.synced_by(request.get("sync")):
+                with self._gate.inside(request["cwd"]):
                     tree.count("searches")
                     code = run_search(request["argv"], console, tree)
             except FileNotFoundError:

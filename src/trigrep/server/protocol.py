@@ -27,12 +27,9 @@ Requests (client -> daemon):
         listed variables the client has (they decide colours and git's global excludes).
         `stdin_readable`: the client's stdin is a pipe or file, so without a path the search
         would read it; the daemon declines such searches, and those reading patterns from
-        stdin (`-f -`). Optional `"sync": "<name>"`: the client dropped the marker file
-        `.trigrep/sync/<name>` before it connected (see `drop_sync_marker`); the search
-        waits for the watcher to report that marker instead of dropping its own, so the
-        watcher's latency passes while the client starts up. The client deletes it after.
-        Optional `"raw": true`: the output comes as raw bytes after `out_bytes` lines, not
-        in base64 `out` lines (what the CLI asks for: no encoding nor decoding of output).
+        stdin (`-f -`). Optional `"raw": true`: the output comes as raw bytes after
+        `out_bytes` lines, not in base64 `out` lines (what the CLI asks for: no encoding nor
+        decoding of output).
         Optional `"ack": true`: an `accepted` answer comes first, as soon as the daemon
         reads the request (the CLI searches by itself when none comes: a stopped daemon).
     {"id": 2, "op": "cancel", "target": 1}
@@ -83,7 +80,6 @@ if TYPE_CHECKING:
 DAEMON_FILE = "daemon.json"  # in a served tree's .trigrep/
 DAEMON_LOCK = "daemon.lock"  # flock'ed by the daemon serving the tree, for its whole life
 DAEMON_LOG = "daemon.log"
-SYNC_DIR = "sync"  # in a served tree's .trigrep/: the never-stale barrier's marker files
 CLIENT_ENV = ("TERM", "NO_COLOR", "HOME", "XDG_CONFIG_HOME")
 WALK_ENV = ("HOME", "XDG_CONFIG_HOME")  # must match the daemon's: they locate global excludes
 
@@ -140,23 +136,6 @@ def daemon_file(root: str) -> str:
 
 def daemon_lock_path(root: str) -> str:
     return os.path.join(root, ".trigrep", DAEMON_LOCK)
-
-
-def sync_dir(root: str) -> str:
-    return os.path.join(root, ".trigrep", SYNC_DIR)
-
-
-def drop_sync_marker(root: str) -> str | None:
-    """Create a new marker file in `root`'s sync directory; its name, or None if it cannot
-    be created (the daemon then drops its own). Every change made before this call is
-    reported by the daemon's watcher before the marker is."""
-    name = f"client-{os.getpid()}-{os.urandom(4).hex()}"
-    try:
-        os.close(os.open(os.path.join(sync_dir(root), name),
-                         os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
-    except OSError:
-        return None
-    return name
 
 
 def is_served(root: str) -> bool:

@@ -1,10 +1,15 @@
 """inotify on the directories a cached walk entered: the daemon's watcher.
 
+The never-stale barrier (`caught_up`): the kernel queues an event before the write (or
+create, rename...) that caused it returns, so once every byte queued when a search arrived
+has been handed over, every change made before has been. A search thus waits for nothing
+when the queue is empty, and for the reader thread's next batches otherwise (a marker file
+that each search created and waited for the watcher to report, as before, cost a file
+creation and a wake-up of this thread on every search).
+
 Why not a recursive watcher such as watchfiles (which trigrep used before):
-- Every search the daemon answers first waits until the watcher reports a marker file the
-  client dropped (the never-stale barrier). watchfiles hands events over in polling steps, so
-  that wait was 7.5 ms (median) on every search; here a thread blocks in poll() and reports
-  each read at once (well under 1 ms).
+- watchfiles hands events over in polling steps (a wait of 7.5 ms, median, on every search
+  for its barrier); here a thread blocks in poll() and reports each read at once.
 - Only what the walk entered is watched, each directory added just before it is listed (so
   nothing created in it after the listing goes unreported). Changes in ignored directories
   (build output, vendored trees) never wake the daemon, and the mask leaves out opens and
@@ -22,12 +27,17 @@ must then assume anything may have changed before each search.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import errno
+import fcntl
+import os
+import select
+import termios
 import threading
 from collections.abc import Callable, Iterable
 
-from inotify_simple import INotify
+from inotify_simple import INotify, parse_events
 from inotify_simple import flags as IN
 
 ADDED, MODIFIED, DELETED = "added", "modified", "deleted"
@@ -62,6 +72,12 @@ class TreeWatcher:
         self._wds: dict[str, int] = {}  # directory -> watch descriptor
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        # Bytes of the kernel's queue read so far (counted under _reading, as they are read),
+        # and handed to on_batch (see `caught_up`).
+        self._reading = threading.Lock()
+        self._read = 0
+        self._handed = threading.Condition()
+        self._handed_bytes = 0
 
     def start(self) -> None:
         if self._inotify is not None:
@@ -119,35 +135,64 @@ class TreeWatcher:
         for path in [p for p in self._wds if p == directory or p.startswith(below)]:
             self._forget(path)
 
+    def caught_up(self, timeout: float) -> bool:
+        """Wait until every event the kernel queued before this call has been handed to
+        `on_batch` (at once when none is pending); False if that took over `timeout` s."""
+        with self._reading:
+            target = self._read + self._queued()
+        with self._handed:
+            return self._handed.wait_for(lambda: self._handed_bytes >= target, timeout)
+
+    def _queued(self) -> int:
+        """How many bytes of events the kernel holds for us, not read yet."""
+        assert self._inotify is not None
+        size = array.array("i", [0])
+        fcntl.ioctl(self._inotify.fileno(), termios.FIONREAD, size, True)
+        return size[0]
+
     def _run(self) -> None:
         assert self._inotify is not None  # (started only with one)
+        poller = select.poll()
+        poller.register(self._inotify.fileno(), select.POLLIN)
         while not self._stop.is_set():
-            events = self._inotify.read(timeout=POLL_MS)
-            if not events:
+            if not poller.poll(POLL_MS):
                 continue
-            batch: Batch = []
-            overflowed = False
-            with self._lock:
-                for event in events:
-                    if event.mask & IN.Q_OVERFLOW:
-                        overflowed = True
-                        continue
-                    directory = self._paths.get(event.wd)
-                    if event.mask & IN.IGNORED:  # the kernel dropped the watch (deleted)
-                        if directory is not None and self._wds.get(directory) == event.wd:
-                            del self._wds[directory]
-                        self._paths.pop(event.wd, None)
-                        continue
-                    if directory is None or not event.name:
-                        continue  # no longer watched, or about the directory itself
-                    path = f"{directory}/{event.name}"
-                    if event.mask & (IN.CREATE | IN.MOVED_TO):
-                        batch.append((ADDED, path))
-                    elif event.mask & (IN.DELETE | IN.MOVED_FROM):
-                        batch.append((DELETED, path))
-                        if event.mask & IN.MOVED_FROM and event.mask & IN.ISDIR:
-                            self._forget_tree(path)  # (deleted ones: the kernel drops them)
-                    else:
-                        batch.append((MODIFIED, path))
-            if batch or overflowed:
-                self._on_batch(batch, overflowed)
+            with self._reading:
+                queued = self._queued()
+                data = os.read(self._inotify.fileno(), queued) if queued else b""
+                self._read += len(data)
+            try:
+                self._hand_over(data)
+            finally:
+                with self._handed:
+                    self._handed_bytes += len(data)
+                    self._handed.notify_all()
+
+    def _hand_over(self, data: bytes) -> None:
+        """Report one read's events to on_batch."""
+        batch: Batch = []
+        overflowed = False
+        with self._lock:
+            for event in parse_events(data):
+                if event.mask & IN.Q_OVERFLOW:
+                    overflowed = True
+                    continue
+                directory = self._paths.get(event.wd)
+                if event.mask & IN.IGNORED:  # the kernel dropped the watch (deleted)
+                    if directory is not None and self._wds.get(directory) == event.wd:
+                        del self._wds[directory]
+                    self._paths.pop(event.wd, None)
+                    continue
+                if directory is None or not event.name:
+                    continue  # no longer watched, or about the directory itself
+                path = f"{directory}/{event.name}"
+                if event.mask & (IN.CREATE | IN.MOVED_TO):
+                    batch.append((ADDED, path))
+                elif event.mask & (IN.DELETE | IN.MOVED_FROM):
+                    batch.append((DELETED, path))
+                    if event.mask & IN.MOVED_FROM and event.mask & IN.ISDIR:
+                        self._forget_tree(path)  # (deleted ones: the kernel drops them)
+                else:
+                    batch.append((MODIFIED, path))
+        if batch or overflowed:
+            self._on_batch(batch, overflowed)
