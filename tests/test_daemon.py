@@ -892,7 +892,7 @@ def test_flags_are_parsed_by_the_daemon_and_stdin_stays_local(
 # All that a search the daemon answers may load beyond the interpreter's own start-up. Not
 # `re`, `enum`, `json`, `socket`, `typing`, `dataclasses`, `collections`, `contextlib`,
 # `__future__`...: their import time would add to every search.
-CLIENT_MODULES = {"trigrep", "trigrep.console", "trigrep.cli", "trigrep.server",
+CLIENT_MODULES = {"trigrep", "trigrep.console", "trigrep.cli", "trigrep.roots", "trigrep.server",
                   "trigrep.server.client", "trigrep.server.protocol", "trigrep.server.wire",
                   "_socket"}
 

@@ -29,7 +29,6 @@ from trigrep.index.build import PathOrdered, build_index, sort_entries
 from trigrep.index.format import (
     FORMAT_VERSION,
     HEADER_SIZE,
-    INDEX_DIR_NAME,
     LOCK_NAME,
     MANIFEST_NAME,
     SECTIONS,
@@ -38,6 +37,7 @@ from trigrep.index.format import (
 from trigrep.options import MatchOptions, WalkOptions
 from trigrep.query import compile_query
 from trigrep.query.plan import ALL, NONE, TrigramQuery
+from trigrep.roots import INDEX_DIR_NAME
 from trigrep.walk import walk
 
 

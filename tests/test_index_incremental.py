@@ -34,9 +34,10 @@ from test_index import (
 )
 from trigrep.engine import REFRESH_MIN_STALE
 from trigrep.index import IndexEntry, IndexReader
-from trigrep.index.format import INDEX_DIR_NAME, MANIFEST_NAME, RACY_WINDOW_NS, parse_manifest
+from trigrep.index.format import MANIFEST_NAME, RACY_WINDOW_NS, parse_manifest
 from trigrep.index.update import merge_run, update_index
 from trigrep.query.plan import ALL, TrigramQuery
+from trigrep.roots import INDEX_DIR_NAME
 
 PAST = time.time() - 10_000
 QUERIES = [["-c", "alpha"], ["-l", "Beta"], ["-i", "gamma"], ["-c", "needle|brand new"],

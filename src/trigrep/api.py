@@ -23,7 +23,7 @@ from trigrep.engine import (
 )
 from trigrep.errors import Error, IndexCorruptError, IndexFormatError, PathError
 from trigrep.index import IndexReader, IndexStats, find_index_root
-from trigrep.index.format import unreadable
+from trigrep.index.format import MANIFEST_NAME, unreadable
 from trigrep.options import (
     CaseMode,
     MatchOptions,
@@ -33,6 +33,7 @@ from trigrep.options import (
 )
 from trigrep.parallel import SharedSearchPool
 from trigrep.query import compile_query
+from trigrep.roots import INDEX_DIR_NAME
 from trigrep.searcher import LineEvent
 from trigrep.walk import REPORTED, check_filters, relative_path
 
@@ -162,7 +163,7 @@ class Index:
 
     def _open(self) -> IndexReader:
         """The open reader, reopened when a build replaced the manifest since."""
-        manifest = os.path.join(self.root, ".trigrep", "manifest")
+        manifest = os.path.join(self.root, INDEX_DIR_NAME, MANIFEST_NAME)
         try:
             st = os.stat(manifest)
         except FileNotFoundError:

@@ -29,8 +29,9 @@ from trigrep.ignore import (
     parse_lines,
     read_ignore_file,
 )
-from trigrep.index.format import INDEX_DIR_NAME, LOCK_NAME, MANIFEST_NAME
+from trigrep.index.format import LOCK_NAME, MANIFEST_NAME
 from trigrep.options import WalkOptions
+from trigrep.roots import INDEX_DIR_NAME
 
 __all__ = [
     "EntryFilter", "FileEntry", "Ruling", "Walker", "check_filters", "relative_path", "type_list",

@@ -49,7 +49,6 @@ from trigrep.index.format import (
     FLAG_IRREGULAR,
     FLAG_UNINDEXED,
     HEADER_SIZE,
-    INDEX_DIR_NAME,
     LOCK_NAME,
     MANIFEST_NAME,
     POST_BLOCK_SIZE,
@@ -74,6 +73,7 @@ from trigrep.index.format import (
     write_atomically,
 )
 from trigrep.index.reader import distinct_sorted
+from trigrep.roots import INDEX_DIR_NAME
 from trigrep.spawn import die_with_parent
 
 MAX_INDEXED_FILE_BYTES = 256 << 20  # larger files are flagged unindexed, searched directly

@@ -140,8 +140,8 @@ from trigrep.errors import (
     IndexUnreadableError,
     IndexVersionError,
 )
+from trigrep.roots import INDEX_DIR_NAME as INDEX_DIR_NAME  # (engine.py imports it from here)
 
-INDEX_DIR_NAME = ".trigrep"
 MANIFEST_NAME = "manifest"
 LOCK_NAME = "lock"
 SEGMENT_PREFIX = "seg-"

@@ -13,14 +13,13 @@ import os
 import sys
 import weakref
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from trigrep.index.format import (
     FLAG_IRREGULAR,
     FLAG_UNINDEXED,
     HEADER_SIZE,
-    INDEX_DIR_NAME,
     MANIFEST_NAME,
     RACY_WINDOW_NS,
     IndexStats,
@@ -37,6 +36,7 @@ from trigrep.index.format import (
     unpack_header,
     unreadable,
 )
+from trigrep.roots import INDEX_DIR_NAME, nearest_holding
 
 if TYPE_CHECKING:
     import numpy as np
@@ -83,18 +83,6 @@ class FileRecord(NamedTuple):
 def find_index_root(start: str) -> str | None:
     """The nearest directory at or above `start` that holds a `.trigrep/` index directory."""
     return nearest_holding(start, os.path.join(INDEX_DIR_NAME, MANIFEST_NAME), os.path.isfile)
-
-
-def nearest_holding(start: str, name: str, test: Callable[[str], bool]) -> str | None:
-    """The nearest directory at or above `start` (made absolute) whose `name` passes `test`."""
-    path = os.path.abspath(start)
-    while True:
-        if test(os.path.join(path, name)):
-            return path
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
 
 
 class Candidates:

@@ -2,7 +2,8 @@
 `trigrep serve` daemon keeping trees' walks and indexes warm (`daemon.py`, its socket
 protocol in `protocol.py`).
 
-The CLI's search path imports only `client.py`, `protocol.py` and `wire.py` (the protocol's
-JSON), which load nothing beyond `_socket`, to find a daemon; `trigrep mcp` loads `mcp.py`
+The CLI's search path imports only `client.py`, `protocol.py`, `wire.py` (the protocol's
+JSON) and `trigrep.roots` (where the daemon's record is), which load nothing beyond
+`_socket`, to find a daemon; `trigrep mcp` loads `mcp.py`
 (and the `mcp` SDK) only when that subcommand runs.
 """

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 
+from trigrep.roots import INDEX_DIR_NAME
 from trigrep.server.protocol import (
     DAEMON_LOG,
     Message,
@@ -258,7 +259,7 @@ def spawn_daemon(roots: "Sequence[str]", idle_timeout: float | None) -> (
 
     from trigrep.spawn import trigrep_command
 
-    index_dir = os.path.join(roots[0], ".trigrep")
+    index_dir = os.path.join(roots[0], INDEX_DIR_NAME)
     os.makedirs(index_dir, exist_ok=True)
     idle = ["--idle-timeout", f"{idle_timeout:g}"] if idle_timeout is not None else []
     with open(os.path.join(index_dir, DAEMON_LOG), "ab") as log:
@@ -282,7 +283,7 @@ def serve_in_background(path: str) -> None:
     root = find_index_root(_directory_of(path))
     if root is None or is_served(root):
         return
-    index_dir = os.path.join(root, ".trigrep")
+    index_dir = os.path.join(root, INDEX_DIR_NAME)
     try:
         with open(os.path.join(index_dir, MANIFEST_NAME), "rb") as f:
             files = parse_manifest(f.read(), index_dir).stats.files

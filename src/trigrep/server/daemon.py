@@ -60,7 +60,6 @@ from trigrep.engine import (
 from trigrep.errors import Error, IndexCorruptError, IndexFormatError, IndexVersionError
 from trigrep.index import IndexReader, find_index_root
 from trigrep.index.format import (
-    INDEX_DIR_NAME,
     MANIFEST_NAME,
     RACY_WINDOW_NS,
     Stamp,
@@ -69,6 +68,7 @@ from trigrep.index.format import (
 )
 from trigrep.options import WalkOptions
 from trigrep.parallel import SearchPool, SharedSearchPool
+from trigrep.roots import INDEX_DIR_NAME
 from trigrep.server.client import spawn_daemon
 from trigrep.server.protocol import (
     DAEMON_LOG,

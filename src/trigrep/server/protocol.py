@@ -71,6 +71,7 @@ alone is a module to load).
 import os
 import stat
 
+from trigrep.roots import INDEX_DIR_NAME, nearest
 from trigrep.server import wire
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing on every search
@@ -131,11 +132,11 @@ def socket_dir() -> str:
 
 
 def daemon_file(root: str) -> str:
-    return os.path.join(root, ".trigrep", DAEMON_FILE)
+    return os.path.join(root, INDEX_DIR_NAME, DAEMON_FILE)
 
 
 def daemon_lock_path(root: str) -> str:
-    return os.path.join(root, ".trigrep", DAEMON_LOCK)
+    return os.path.join(root, INDEX_DIR_NAME, DAEMON_LOCK)
 
 
 def is_served(root: str) -> bool:
@@ -173,12 +174,5 @@ def read_record(path: str) -> Message | None:
 
 def find_daemon_file(start: str) -> tuple[str, Message] | None:
     """(root, record) of the nearest served tree at or above `start`, if any records one."""
-    path = os.path.abspath(start)
-    while True:
-        record = read_record(daemon_file(path)) or read_record(daemon_lock_path(path))
-        if record is not None:
-            return path, record
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
+    return nearest(start, lambda path: read_record(daemon_file(path))
+                   or read_record(daemon_lock_path(path)))
