@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT = 1.0
 # A daemon takes a search at once (its `accepted` answer); one that does not within this
-# long is stopped (`kill -STOP`, Ctrl-Z) or stuck: the CLI searches by itself.
+# long is stopped or stuck: the CLI searches by itself (see `_answers`).
 ACCEPT_TIMEOUT = 3.0
-_unresponsive: set = set()  # roots whose daemon did not take a search: not asked again
+_unresponsive: set = set()  # roots whose daemon did not answer in time: not asked again
 # After a search the CLI ran itself, it starts a daemon for the tree when the index holds at
 # least this many files (TRIGREP_AUTO_SERVE: another number, or "off"); the daemon stops
 # after AUTO_SERVE_IDLE seconds without a search.
@@ -99,6 +99,35 @@ def output_of(message: Message) -> "bytes | None":
     return None
 
 
+class SearchAnswer:
+    """The daemon's answer to the search request sent on `sock`: iterating yields its output
+    chunks, in order; after that, `exit` and `stderr` hold its end, or `declined` the reason
+    the daemon declined it. When both `exit` and `declined` are None, the daemon went away
+    before the end: the iteration absorbs that failure, so that one raised by what the caller
+    does with the output (writing it to a closed pipe) is never taken for the daemon's."""
+
+    def __init__(self, sock: "_socket.socket") -> None:
+        self._sock = sock
+        self.exit: int | None = None
+        self.stderr = ""
+        self.declined: str | None = None
+
+    def __iter__(self) -> "Iterator[bytes]":
+        try:
+            for message in responses(self._sock):
+                data = output_of(message)
+                if data is not None:
+                    yield data
+                elif "exit" in message:
+                    self.exit, self.stderr = int(message["exit"]), message.get("stderr", "")
+                    return
+                elif "declined" in message:
+                    self.declined = message["declined"]
+                    return
+        except (ConnectionError, ValueError):
+            pass
+
+
 def search(argv: "Sequence[str]", paths: "Sequence[str]", *, stdin_readable: bool = False) -> (
     int | None
 ):
@@ -123,35 +152,23 @@ def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readab
     request = search_request(list(argv), root, os.getcwd(), tty=sys.stdout.isatty())
     request.update(stdin_readable=stdin_readable, ack=True)
     out = sys.stdout.buffer
-    printed = writing = False
+    printed = False
+    answer = SearchAnswer(sock)
     try:
-        sock.settimeout(ACCEPT_TIMEOUT)
-        sock.sendall(encode(request))
-        sock.recv(1, _MSG_PEEK)  # the `accepted` line (TimeoutError: none came)
-        sock.settimeout(None)  # (blocking again: `responses` reads the socket's file)
-        for message in responses(sock):
-            data = output_of(message)
-            if data is not None:
-                writing = True
-                out.write(data)
-                writing, printed = False, True
-            elif "exit" in message:
-                writing = True
-                out.flush()
-                sys.stderr.write(message.get("stderr", ""))
-                return int(message["exit"])
-            elif "declined" in message:
-                return None
-    except TimeoutError:
-        _unresponsive.add(root)
-        return None
-    except (ConnectionError, ValueError):
-        if writing:
-            raise  # stdout's reader went away (`| head`), not the daemon: a quiet exit
+        if not _answers(root, sock, request):
+            return None
+        # A failure writing (stdout's reader went away: `| head`) propagates: a quiet exit.
+        for data in answer:
+            out.write(data)
+            printed = True
     finally:
         sock.close()
-    if not printed:
-        return None  # the daemon went away before answering: search locally
+    if answer.exit is not None:
+        out.flush()
+        sys.stderr.write(answer.stderr)
+        return answer.exit
+    if answer.declined is not None or not printed:
+        return None  # search locally
     sys.stderr.write("trigrep: the daemon stopped in the middle of the search\n")
     return 2
 
@@ -163,15 +180,30 @@ def ask(path: str, message: Message) -> tuple[str, Message, Message] | None:
         return None
     root, record, sock = connected
     try:
-        sock.settimeout(ACCEPT_TIMEOUT)  # (a stopped daemon never answers)
-        sock.sendall(encode({"id": 1, **message}))
-        sock.recv(1, _MSG_PEEK)
-        sock.settimeout(None)
+        if not _answers(root, sock, {"id": 1, **message}):
+            return None
         return root, record, next(responses(sock))
-    except (ConnectionError, ValueError, StopIteration, TimeoutError):
+    except (ConnectionError, ValueError, StopIteration):
         return None
     finally:
         sock.close()
+
+
+def _answers(root: str, sock: "_socket.socket", request: Message) -> bool:
+    """Send `request` to the daemon serving `root`: whether its first answer (a search's
+    `accepted`) starts arriving within ACCEPT_TIMEOUT. One that does not answer in time is
+    stopped (`kill -STOP`, Ctrl-Z) or stuck: this process asks it nothing more."""
+    sock.settimeout(ACCEPT_TIMEOUT)
+    try:
+        sock.sendall(encode(request))
+        sock.recv(1, _MSG_PEEK)
+    except TimeoutError:
+        _unresponsive.add(root)
+        return False
+    except ConnectionError:
+        return False
+    sock.settimeout(None)  # (blocking again: `responses` reads the socket's file)
+    return True
 
 
 def _directory_of(path: str) -> str:

@@ -438,28 +438,25 @@ class Tree:
         if connected is None:
             raise _Declined("no daemon serves the tree")
         served_root, _record, sock = connected
-        request = search_request(argv, served_root, self.root, tty=False)
+        answer = client.SearchAnswer(sock)
         pending = b""
         with closing(sock):  # closing it (the consumer stopped early) cancels the search
             try:
-                sock.sendall(encode(request))
-                for message in client.responses(sock):
-                    data = client.output_of(message)
-                    if data is not None:
-                        *lines, pending = (pending + data).split(end)
-                        yield from lines
-                    elif "exit" in message:
-                        if message["exit"] not in (0, 1):
-                            failure = message.get("stderr", "").partition("\n")[0]
-                            raise _Declined(failure.removeprefix("trigrep: "))
-                        if pending:
-                            yield pending
-                        return
-                    elif "declined" in message:
-                        raise _Declined(message["declined"])
-            except (ConnectionError, ValueError):
-                pass
-        raise _Declined("the daemon stopped in the middle of the search")
+                sock.sendall(encode(search_request(argv, served_root, self.root, tty=False)))
+            except ConnectionError:
+                raise _Declined("the daemon went away") from None
+            for data in answer:
+                *lines, pending = (pending + data).split(end)
+                yield from lines
+        if answer.declined is not None:
+            raise _Declined(answer.declined)
+        if answer.exit is None:
+            raise _Declined("the daemon stopped in the middle of the search")
+        if answer.exit not in (0, 1):
+            failure = answer.stderr.partition("\n")[0]
+            raise _Declined(failure.removeprefix("trigrep: "))
+        if pending:
+            yield pending
 
     @staticmethod
     def _guarded(results: Iterable[tuple[str, T]]) -> Iterator[tuple[str, T]]:
