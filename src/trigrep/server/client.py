@@ -326,6 +326,6 @@ def serve_in_background(path: str) -> None:
             spawn_daemon([os.path.realpath(root)], AUTO_SERVE_IDLE)
         except OSError:
             # A tree this user may not write (another user's index, a read-only mount): a
-            # daemon could write neither its log, its record nor the sync markers, and the
-            # search, answered already, must not fail for it.
+            # daemon could write neither its log nor its record, and the search, answered
+            # already, must not fail for it.
             return

@@ -29,10 +29,8 @@ from __future__ import annotations
 import base64
 import bisect
 import contextlib
-import fcntl
 import gc
 import io
-import json
 import os
 import signal
 import socket
@@ -59,23 +57,20 @@ from trigrep.index.format import (
     MANIFEST_NAME,
     Stamp,
     stat_stamp,
-    write_atomically,
 )
 from trigrep.options import WalkOptions
 from trigrep.parallel import SearchPool, SharedSearchPool
 from trigrep.roots import INDEX_DIR_NAME
+from trigrep.server.claim import Claim
 from trigrep.server.client import spawn_daemon
 from trigrep.server.protocol import (
     DAEMON_LOG,
     WALK_ENV,
     Message,
-    daemon_file,
-    daemon_lock_path,
     decode,
     encode,
     find_daemon_file,
     is_served,
-    read_record,
     socket_dir,
 )
 from trigrep.server.updater import IndexUpdater
@@ -878,8 +873,7 @@ class Daemon:
         self.started = time.time()
         self.idle_timeout = idle_timeout  # stop after this long without a search
         self.last_search = time.monotonic()
-        self._locks: list[int] = []  # each tree's daemon lock (see `_take_lock`)
-        self._records: list[bytes] = []  # each tree's record, as written (see `_still_serving`)
+        self._claims: list[Claim] = []  # on each tree, taken by `run`
         self._stopping = threading.Event()
         self._gate = CwdGate()
         self._walk_env = {name: os.environ.get(name) for name in WALK_ENV}
@@ -889,7 +883,7 @@ class Daemon:
         removal of a served tree's index, or another daemon taking a tree over."""
         for tree in self.trees:
             with writing_index(tree.root):  # (another user's index, a read-only mount)
-                self._locks.append(_lock_served(tree.root))
+                self._claims.append(Claim(tree.root))
         for tree in self.trees:
             tree.start()
         # The cached walks are hundreds of thousands of long-lived objects: kept out of the
@@ -907,12 +901,9 @@ class Daemon:
         listener.settimeout(ACCEPT_POLL_S)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self._stopping.set())
-        record = {"pid": os.getpid(), "socket": self.socket_path, "started": self.started}
-        self._records = [json.dumps({**record, "root": tree.root}).encode()
-                         for tree in self.trees]
-        for tree, fd, data in zip(self.trees, self._locks, self._records, strict=True):
-            write_atomically(daemon_file(tree.root), data)
-            _record_in_lock(fd, data)
+        for claim in self._claims:
+            claim.publish({"pid": os.getpid(), "socket": self.socket_path,
+                           "started": self.started})
         try:
             next_check = 0.0
             while not self._stopping.is_set():
@@ -934,49 +925,27 @@ class Daemon:
 
     def _still_serving(self) -> bool:
         """Whether this daemon still serves every tree: False when one's `.trigrep/` was
-        deleted, its root replaced by another directory, or its lock file deleted and the new
-        one locked by another daemon. A lock file deleted is made and locked anew, a record
-        damaged or deleted written again (clients read the lock file's copy meanwhile): a few
-        stats and a read, each ACCEPT_POLL_S."""
-        for i, tree in enumerate(self.trees):
+        deleted, its root replaced by another directory, or its claim taken by another daemon
+        (see `Claim.keep`, which mends the claim otherwise). Checked each ACCEPT_POLL_S."""
+        for tree, claim in zip(self.trees, self._claims, strict=True):
             if not os.path.isdir(os.path.join(tree.root, INDEX_DIR_NAME)):
                 return False
             if tree.replaced():
                 sys.stderr.write(f"trigrep: {tree.root}: another directory took its place; "
                                  "stopping\n")
                 return False
-            with contextlib.suppress(OSError):  # (a full disk...: tried again at the next poll)
-                if not _holds(self._locks[i], tree.root):
-                    fd = _take_lock(tree.root)
-                    if fd is None:
-                        sys.stderr.write(f"trigrep: {tree.root}: its daemon.lock was replaced "
-                                         "and another daemon holds it; stopping\n")
-                        return False
-                    os.close(self._locks[i])
-                    self._locks[i] = fd
-                    _record_in_lock(fd, self._records[i])
-                    sys.stderr.write(f"trigrep: {tree.root}: daemon.lock was replaced; "
-                                     "locked again\n")
-                if _read_bytes(daemon_file(tree.root)) != self._records[i]:
-                    write_atomically(daemon_file(tree.root), self._records[i])
-                    sys.stderr.write(f"trigrep: {tree.root}: daemon.json was damaged or "
-                                     "removed; written again\n")
+            if not claim.keep():
+                return False
         return True
 
     def _clean_up(self) -> None:
         self.pool.close()
         for tree in self.trees:
             tree.stop()
-            record = read_record(daemon_file(tree.root))
-            if record is not None and record["pid"] == os.getpid():
-                with contextlib.suppress(OSError):
-                    os.unlink(daemon_file(tree.root))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
-        for fd in self._locks:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)  # its copy of the record
-            os.close(fd)  # closing releases the flock
+        for claim in self._claims:
+            claim.release()
 
     def _idle(self) -> bool:
         return (self.idle_timeout is not None
@@ -1158,61 +1127,6 @@ def served_root(path: str) -> str:
     if not os.path.isdir(path):
         raise Error(f"{path}: not a directory")
     return os.path.realpath(find_index_root(path) or default_root(path))
-
-
-def _lock_served(root: str) -> int:
-    """Take `root`'s daemon lock for this process's life (Error if another daemon has it),
-    then remove what a daemon killed before its clean-up left: its records and socket."""
-    from trigrep.index.build import prepare_index_dir
-
-    prepare_index_dir(root)
-    fd = _take_lock(root)
-    if fd is None:
-        raise Error(f"{root}: already served by another daemon")
-    for stale in (read_record(daemon_file(root)), read_record(daemon_lock_path(root))):
-        if stale is not None and os.path.dirname(stale["socket"]) == socket_dir():
-            with contextlib.suppress(OSError):
-                os.unlink(stale["socket"])
-    with contextlib.suppress(OSError):
-        os.unlink(daemon_file(root))
-    os.ftruncate(fd, 0)
-    return fd
-
-
-def _take_lock(root: str) -> int | None:
-    """The file descriptor holding `root`'s daemon lock (the kernel drops it when the daemon
-    dies, however it dies), or None when another daemon holds it."""
-    fd = os.open(daemon_lock_path(root), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def _holds(fd: int, root: str) -> bool:
-    """Whether the lock file `fd` is still `root`'s (not deleted, nor replaced)."""
-    try:
-        st = os.stat(daemon_lock_path(root))
-    except FileNotFoundError:
-        return False
-    held = os.fstat(fd)
-    return (st.st_ino, st.st_dev) == (held.st_ino, held.st_dev)
-
-
-def _record_in_lock(fd: int, record: bytes) -> None:
-    """Keep a copy of the daemon's record in its lock file (see `protocol.find_daemon_file`)."""
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, record, 0)
-
-
-def _read_bytes(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
 
 
 def _wait_until_serving(
