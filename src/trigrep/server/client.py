@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT = 1.0
 # A daemon takes a search at once (its `accepted` answer); one that does not within this
-# long is stopped or stuck: the CLI searches by itself (see `_answers`).
+# long is stopped or stuck: the CLI searches by itself (see `send`).
 ACCEPT_TIMEOUT = 3.0
 _unresponsive: set = set()  # roots whose daemon did not answer in time: not asked again
 # After a search the CLI ran itself, it starts a daemon for the tree when the index holds at
@@ -150,12 +150,12 @@ def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readab
         return None
     root, _record, sock = connected
     request = search_request(list(argv), root, os.getcwd(), tty=sys.stdout.isatty())
-    request.update(stdin_readable=stdin_readable, ack=True)
+    request["stdin_readable"] = stdin_readable
     out = sys.stdout.buffer
     printed = False
     answer = SearchAnswer(sock)
     try:
-        if not _answers(root, sock, request):
+        if not send(root, sock, request):
             return None
         # A failure writing (stdout's reader went away: `| head`) propagates: a quiet exit.
         for data in answer:
@@ -180,7 +180,7 @@ def ask(path: str, message: Message) -> tuple[str, Message, Message] | None:
         return None
     root, record, sock = connected
     try:
-        if not _answers(root, sock, {"id": 1, **message}):
+        if not send(root, sock, {"id": 1, **message}):
             return None
         return root, record, next(responses(sock))
     except (ConnectionError, ValueError, StopIteration):
@@ -189,10 +189,10 @@ def ask(path: str, message: Message) -> tuple[str, Message, Message] | None:
         sock.close()
 
 
-def _answers(root: str, sock: "_socket.socket", request: Message) -> bool:
+def send(root: str, sock: "_socket.socket", request: Message) -> bool:
     """Send `request` to the daemon serving `root`: whether its first answer (a search's
     `accepted`) starts arriving within ACCEPT_TIMEOUT. One that does not answer in time is
-    stopped (`kill -STOP`, Ctrl-Z) or stuck: this process asks it nothing more."""
+    stopped (`kill -STOP`, Ctrl-Z) or stuck: `search` does not ask it again."""
     sock.settimeout(ACCEPT_TIMEOUT)
     try:
         sock.sendall(encode(request))

@@ -38,7 +38,7 @@ from trigrep.errors import Error, PatternError
 from trigrep.options import WalkOptions
 from trigrep.searcher import LineEvent
 from trigrep.server import client
-from trigrep.server.protocol import encode, search_request
+from trigrep.server.protocol import search_request
 from trigrep.walk import check_filters, relative_path, walk
 
 DEFAULT_MAX_RESULTS = 100
@@ -441,10 +441,9 @@ class Tree:
         answer = client.SearchAnswer(sock)
         pending = b""
         with closing(sock):  # closing it (the consumer stopped early) cancels the search
-            try:
-                sock.sendall(encode(search_request(argv, served_root, self.root, tty=False)))
-            except ConnectionError:
-                raise _Declined("the daemon went away") from None
+            request = search_request(argv, served_root, self.root, tty=False)
+            if not client.send(served_root, sock, request):
+                raise _Declined("the daemon does not answer")
             for data in answer:
                 *lines, pending = (pending + data).split(end)
                 yield from lines

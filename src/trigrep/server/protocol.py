@@ -101,10 +101,10 @@ def decode(line: bytes) -> Message:
 
 
 def search_request(argv: "list[str]", root: str, cwd: str, *, tty: bool) -> Message:
-    """A search request (`id` 1) for output in raw bytes, with the variables of CLIENT_ENV
-    this process has."""
+    """A search request (`id` 1) for output in raw bytes, acknowledged (see `client.send`),
+    with the variables of CLIENT_ENV this process has."""
     return {"id": 1, "op": "search", "argv": argv, "root": root, "cwd": cwd, "tty": tty,
-            "raw": True,
+            "raw": True, "ack": True,
             "env": {name: os.environ[name] for name in CLIENT_ENV if name in os.environ}}
 
 
