@@ -2,15 +2,14 @@
 
 Per served tree it keeps the index reader open and the result of one `walk()` (the files with
 their stats, and the hidden or ignored entries it left out, which `-g`/`-t` can bring back in:
-searches with globs and types filter this cached walk with the walker's own `EntryFilter`),
-and a watcher (`trigrep.server.watch`: inotify on each directory the walk entered) that marks
-what changed:
-a content edit marks that file for a re-stat; an add, delete or rename marks its directory
-to be listed again (new subdirectories are walked, known ones keep their cached contents: a
-change inside one marks it), and an edited ignore file (or a new `.git`) the directory it
-governs, for a re-walk of that subtree, as does a known directory removed or made anew (a
-directory moved in brings files no event reported). Marks are applied lazily, before the next
-search that uses the cached walk.
+searches with globs and types filter this cached walk with the walker's own `EntryFilter`), and
+a watcher (`trigrep.server.watch`: inotify on each directory the walk entered) that marks what
+changed: a content edit marks that file for a re-stat; an add, delete or rename marks its
+directory to be listed again (new subdirectories are walked, known ones keep their cached
+contents: a change inside one marks it), and an edited ignore file (or a new `.git`) the
+directory it governs, for a re-walk of that subtree, as does a known directory removed or made
+anew (a directory moved in brings files no event reported). Marks are applied lazily, before
+the next search that uses the cached walk.
 
 Never stale: before using the cache, a search waits until the watcher has handed over every
 event the kernel had queued when the search arrived (`TreeWatcher.caught_up`: at once when
@@ -153,10 +152,10 @@ def _indexed_paths(reader: IndexReader, entries: Iterable[FileEntry]) -> dict[st
 
 
 def _outside_rules(root: str, elsewhere: Iterable[bytes] = ()) -> list[Stamp | None]:
-    """The `stat_stamp` (None if missing) of each rule file outside the
-    tree, and of those the walk read `elsewhere` (`Walker.rules_elsewhere`: symlinked ones,
-    a worktree's exclude file): an edit there changes which files are searched, and no
-    watcher of the tree sees it."""
+    """The `stat_stamp` (None if missing) of each rule file outside the tree, and of those
+    the walk read `elsewhere` (`Walker.rules_elsewhere`: symlinked ones, a worktree's exclude
+    file): an edit there changes which files are searched, and no watcher of the tree sees
+    it."""
     stamps: list[Stamp | None] = []
     for path in [*rule_files_outside(root), *sorted(elsewhere)]:
         try:
@@ -200,8 +199,8 @@ class ServedTree:
         self._dirty_dirs: set[str] = set()  # subtrees to re-walk
         self._relisted_dirs: set[str] = set()  # directories to list again (not their subtrees)
         self._dirty_files: set[str] = set()  # cached files to re-stat
-        # The stat of each rule file outside the tree (see `rule_files_outside`) at the walk.
         self._rules_elsewhere: set[bytes] = set()  # see `_outside_rules`
+        # The stat of each rule file outside the tree (see `rule_files_outside`) at the walk.
         self._outside_rules = _outside_rules(root)
         # False when git's global excludes hold a pattern a search's walk decides by the
         # paths it shows (relative to its cwd): the cache, walked as seen from the root, then
@@ -630,8 +629,8 @@ class ServedTree:
     def _mend(self, stamp: tuple[int, int] | None, damage: IndexCorruptError) -> None:
         """Stop using the index of manifest `stamp`, found damaged, and have the updater
         rebuild it in full: the next searches read every file, as rg does, until the rebuilt
-        index opens. Said once in the log, and
-        asked for once, however many searches find the damage (lock held)."""
+        index opens. Said once in the log, and asked for once, however many searches find the
+        damage (lock held)."""
         if self._damaged and stamp == self._damaged_stamp:
             return
         say_rebuilding(damage)

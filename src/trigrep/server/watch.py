@@ -17,8 +17,9 @@ Why not a recursive watcher such as watchfiles (which trigrep used before):
 
 Linux only (inotify), like the daemon. The batches go to `on_batch` in kernel order, as
 (change, absolute path) pairs: ADDED for a created or moved-in entry, DELETED for a deleted
-or moved-out one, MODIFIED for written or re-stat'ed contents; an overflowed kernel queue is
-reported as `on_batch([], overflowed=True)`: the caller must assume anything changed.
+or moved-out one, MODIFIED for written or re-stat'ed contents; a batch read after the
+kernel's queue overflowed comes with `overflowed` true: the caller must assume anything
+changed.
 
 When the kernel refuses (too many inotify instances or watches for this user, a limit other
 programs share) the watcher goes blind instead of failing: `blind` says why, and the caller
@@ -57,8 +58,7 @@ class TreeWatcher:
     thread of its own. A directory moved or deleted is no longer watched (nor anything the
     watcher knows below it): its events would carry a name it no longer has."""
 
-    def __init__(self, name: str,
-                 on_batch: Callable[[Batch, bool], None]) -> None:
+    def __init__(self, name: str, on_batch: Callable[[Batch, bool], None]) -> None:
         self.blind: str | None = None  # why it reports nothing, once the kernel refused
         try:
             self._inotify: INotify | None = INotify()
