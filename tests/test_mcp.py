@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -485,6 +486,19 @@ def test_daemon_results_follow_edits(served: Served) -> None:
     assert shown(out) == [("src/pkg/util.py", 2)]
     error(served.via_daemon.call("search", pattern="TODO: hello"))
     assert served.daemon_searches() - before == 2
+
+
+def test_a_stopped_daemon_hangs_no_tool(served: Served) -> None:
+    """A daemon stopped (Ctrl-Z, SIGSTOP) takes no search: the tools answer from the index
+    once it has not taken the search within the CLI's ACCEPT_TIMEOUT."""
+    pid = json.loads((served.root / ".trigrep" / "daemon.json").read_bytes())["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        answer = served.via_daemon.call("search", pattern="hello")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    expected = served.local.call("search", pattern="hello")
+    assert answer.structured_content == expected.structured_content
 
 
 def test_daemon_counts_and_lists_odd_files_as_the_index(served: Served) -> None:
