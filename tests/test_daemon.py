@@ -1107,17 +1107,29 @@ def test_a_lock_file_deleted_is_taken_again(tree: Path, env: dict[str, str]) -> 
         _wait_for(lambda: status(tree, env)["served"] and lock.exists(), "locked anew")
         again = trigrep_run(["serve", "."], tree, env)
         assert again.code == 2 and b"already served by the daemon with pid" in again.err
-        os.kill(daemon.proc.pid, signal.SIGSTOP)
-        try:
+        with _stopped(daemon):
             (tree / ".trigrep" / "daemon.json").unlink()
-            assert json.loads(trigrep_run(["status", "--json"], tree, env).out)["unreachable"]
-            assert trigrep_run(["stop"], tree, env).code == 0
-            assert daemon.proc.wait(timeout=60) is not None
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(daemon.proc.pid, signal.SIGCONT)
+            _assert_stop_ends_it(tree, env, daemon)
     finally:
         daemon.close()
+
+
+@contextlib.contextmanager
+def _stopped(daemon: Daemon) -> Iterator[None]:
+    """`daemon` stopped (SIGSTOP, as Ctrl-Z does) in the block, continued after if alive."""
+    os.kill(daemon.proc.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(daemon.proc.pid, signal.SIGCONT)
+
+
+def _assert_stop_ends_it(tree: Path, env: dict[str, str], daemon: Daemon) -> None:
+    """`status --json` finds the stopped `daemon` unreachable, and `trigrep stop` ends it."""
+    assert json.loads(trigrep_run(["status", "--json"], tree, env).out)["unreachable"]
+    assert trigrep_run(["stop"], tree, env).code == 0
+    assert daemon.proc.wait(timeout=60) is not None
 
 
 def _connect(tree: Path) -> socket.socket:
@@ -1304,17 +1316,11 @@ def test_the_daemons_index_narrows_e_searches(tmp_path: Path, env: dict[str, str
 def test_a_stopped_daemon_hangs_no_search(tree: Path, env: dict[str, str], daemon: Daemon) -> None:
     """A daemon stopped (Ctrl-Z, SIGSTOP) takes no search: the CLI searches by itself, and
     `status` and `stop` answer (stop ends it with SIGTERM)."""
-    os.kill(daemon.proc.pid, signal.SIGSTOP)
-    try:
+    with _stopped(daemon):
         assert_like_rg(tree, env, ["-n", "foo"])
         stuck = trigrep_run(["status"], tree, env)
         assert stuck.code == 1 and b"does not answer" in stuck.err, stuck.err
-        assert json.loads(trigrep_run(["status", "--json"], tree, env).out)["unreachable"]
-        assert trigrep_run(["stop"], tree, env).code == 0
-        assert daemon.proc.wait(timeout=60) is not None
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(daemon.proc.pid, signal.SIGCONT)
+        _assert_stop_ends_it(tree, env, daemon)
 
 
 def test_stop_ends_a_daemon_whose_socket_was_deleted(tree: Path, env: dict[str, str]) -> None:
