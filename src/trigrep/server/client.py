@@ -146,6 +146,7 @@ def search(argv: "Sequence[str]", paths: "Sequence[str]", *, stdin_readable: boo
 
 def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readable: bool
                ) -> int | None:
+    """`search` over the connection to the daemon it found (None: it did not answer)."""
     if connected is None:
         return None
     root, _record, sock = connected
