@@ -1,6 +1,6 @@
-"""Where a tree keeps trigrep's state (`.trigrep/` at its root), and the walk up from a path to
-the nearest directory holding something: the index finds its tree's root so, the CLI the
-daemon serving it.
+"""Where a tree keeps trigrep's state (`.trigrep/`, at the tree's root), and the walk up from a
+path to the nearest directory holding something: how the index finds its tree's root, and the
+CLI the daemon serving it.
 
 A module of its own because the CLI loads it on every search a daemon answers: it imports
 `os` only (no typing, no `from __future__`), unlike `index.format` where the other names of

@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field
 
 from trigrep import __version__
 from trigrep.api import ContextLine, Index, Match, _matches
+from trigrep.cli import NO_DAEMON_ENV
 from trigrep.errors import Error, PatternError
 from trigrep.options import WalkOptions
 from trigrep.searcher import LineEvent
@@ -432,8 +433,8 @@ class Tree:
         """The output of `trigrep ARGV` run from the root by the daemon serving the tree, in
         pieces that each ended in `end`; raises _Declined when there is none, it declines,
         goes away or the search fails."""
-        if os.environ.get("TRIGREP_NO_DAEMON"):
-            raise _Declined("TRIGREP_NO_DAEMON is set")
+        if os.environ.get(NO_DAEMON_ENV):
+            raise _Declined(f"{NO_DAEMON_ENV} is set")
         connected = client.connect(self.root)
         if connected is None:
             raise _Declined("no daemon serves the tree")
