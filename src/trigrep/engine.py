@@ -22,12 +22,12 @@ from trigrep.console import Console
 from trigrep.errors import Error, IndexCorruptError, IndexUnreadableError, IndexVersionError
 from trigrep.extract import Preprocessor, is_decompressed
 from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
-from trigrep.index.format import INDEX_DIR_NAME, stat_stamp
-from trigrep.index.reader import nearest_holding
+from trigrep.index.format import stat_stamp
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
 from trigrep.query.plan import as_utf16, ascii_only, ascii_only_bytes, ascii_sets, or_
+from trigrep.roots import INDEX_DIR_NAME, nearest_holding
 from trigrep.searcher import FileResult
 from trigrep.spawn import popen, trigrep_command
 from trigrep.walk import REPORTED, FileEntry, WarningHandler, relative_path, walk

@@ -140,7 +140,6 @@ from trigrep.errors import (
     IndexUnreadableError,
     IndexVersionError,
 )
-from trigrep.roots import INDEX_DIR_NAME as INDEX_DIR_NAME  # (engine.py imports it from here)
 
 MANIFEST_NAME = "manifest"
 LOCK_NAME = "lock"
