@@ -213,8 +213,19 @@ class FileFormat:
         """What rg prints before a file's lines when some file printed before it."""
         return b""
 
+    @property
+    def renders_bare(self) -> bool:
+        """Whether a text file's output (without a NUL or an error) is made from its matching
+        lines' bytes alone, by `bare_render` (a worker then makes no events: see
+        parallel.FileSearch)."""
+        return False
+
     def render(self, display_path: str, result: FileResult) -> Rendered | None:
         """The file's output; None when it prints nothing and changes no exit code."""
+        raise NotImplementedError
+
+    def bare_render(self, display_path: str, lines: list[bytes]) -> Rendered | None:
+        """The output of a text file whose matching lines are `lines` (see `renders_bare`)."""
         raise NotImplementedError
 
     def output(self, display_path: str, result: FileResult) -> Rendered | None:
@@ -337,24 +348,16 @@ class LineFormat(FileFormat):
             not result.cut_short)
         if not events and not binary_note:
             return None
-        path = _paint(self.opts.shown_path(display_path), self._spec(self.opts.palette.path))
-        link = self._link(display_path)
+        path, link = self._painted_path(display_path)
         chunks: list[bytes] = []
         if self.heading and self.with_filename and events and self.continued is None:
-            linked = path if link is None else link.at(1, 1) + path + hyperlink.END
-            chunks.append(linked + (b"\0" if self.opts.null else self.term))
+            chunks.append(self._heading(path, link))
         lead = _Lead(path if self.with_filename and not self.heading else None, link)
         has_context = self.has_context
-        opts = self.opts
         spread = False
-        if not (self.needs_line_numbers or self.needs_spans or result.multiline
-                or opts.byte_offset or opts.trim or opts.max_columns or opts.passthru):
-            # Matches without numbers or spans, each one line ending in a newline (but perhaps
-            # the file's last): the lines need only the path before each (most searches).
-            before = b"" if lead.path is None else lead.path + self._path_end(
-                opts.field_match_separator)
+        if self.renders_bare and not result.multiline:
             if events:
-                chunks.append(self._ended(before + before.join(e.lines for e in events)))
+                chunks.append(self._bare_lines(lead.path, [e.lines for e in events]))
         elif whole_lines := self._whole_lines(lead, result.multiline):
             if has_context:
                 for i, event in enumerate(events):
@@ -385,6 +388,37 @@ class LineFormat(FileFormat):
         # a break before them, if anything was printed before.
         body = joined_output(chunks) if spread else b"".join(chunks)
         return Rendered(body, has_match, bool(events))
+
+    @property
+    def renders_bare(self) -> bool:
+        """Matches without numbers or spans, each one line ending in a newline (but perhaps
+        the file's last): the lines need only the path before each (most searches)."""
+        opts = self.opts
+        return not (self.needs_line_numbers or self.needs_spans or opts.byte_offset
+                    or opts.trim or opts.max_columns or opts.passthru)
+
+    def bare_render(self, display_path: str, lines: list[bytes]) -> Rendered | None:
+        if not lines:
+            return None
+        path, link = self._painted_path(display_path)
+        head = self._heading(path, link) if (
+            self.heading and self.with_filename and self.continued is None) else b""
+        lead = path if self.with_filename and not self.heading else None
+        return Rendered(head + self._bare_lines(lead, lines), True, True)
+
+    def _painted_path(self, display_path: str) -> tuple[bytes, hyperlink.Link | None]:
+        """The file's path as its lines show it, and its link (None: none)."""
+        path = _paint(self.opts.shown_path(display_path), self._spec(self.opts.palette.path))
+        return path, self._link(display_path)
+
+    def _heading(self, path: bytes, link: hyperlink.Link | None) -> bytes:
+        linked = path if link is None else link.at(1, 1) + path + hyperlink.END
+        return linked + (b"\0" if self.opts.null else self.term)
+
+    def _bare_lines(self, lead: bytes | None, lines: list[bytes]) -> bytes:
+        """Lines printed whole after the path `lead` (None: none; see `renders_bare`)."""
+        before = b"" if lead is None else lead + self._path_end(self.opts.field_match_separator)
+        return self._ended(before + before.join(lines))
 
     @staticmethod
     def _breaks_before(event: LineEvent, index: int, last_line: int | None,
@@ -863,6 +897,20 @@ class SummaryFormat(FileFormat):
         # A file printed by --files-without-match is a success, a 0 of --include-zero is not.
         success = matched or mode == "files_without_match"
         return Rendered(line, result.error is None and success, False)
+
+    @property
+    def renders_bare(self) -> bool:
+        """-l and -c print a file's count of matching lines (-l: whether it is 0), unless
+        --include-zero prints its zeros."""
+        return self.opts.mode in ("files_with_matches", "count") and not self.opts.counts_zero
+
+    def bare_render(self, display_path: str, lines: list[bytes]) -> Rendered | None:
+        if not lines:
+            return None
+        if self.opts.mode == "count":
+            return Rendered(self._line(display_path if self.with_filename else None,
+                                       len(lines)), True, False)
+        return Rendered(self._line(display_path, None), True, False)
 
     def path_line(self, display_path: str) -> bytes:
         """A path alone, as -l prints it (and --files)."""
