@@ -285,6 +285,8 @@ ARGS: list[list[str]] = [
                    ["-C1", "PM_RESUME"], ["-c", "foo"], ["--vimgrep", "-U", "foo\\nbar"])],
     ["--color", "always", "--hyperlink-format", "vscode", "--heading", "-n", "-0", "foo"],
     ["--color", "always", "--hyperlink-format", "vscode", "-l", "-0", "foo"],
+    # (the path before each line is a link even when nothing else is painted or numbered)
+    ["--color", "always", "--colors", "match:none", "--hyperlink-format", "vscode", "foo"],
     ["--color", "always", "--hyperlink-format", "vscode", "-H", "-v", "foo", "src/main.c"],
     ["--color", "always", "--hyperlink-format", "vscode", "-n", "foo", "src/main.c"],
     ["--color", "always", "--hyperlink-format", "none", "-n", "foo"],

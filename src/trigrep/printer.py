@@ -392,10 +392,12 @@ class LineFormat(FileFormat):
     @property
     def renders_bare(self) -> bool:
         """Matches without numbers or spans, each one line ending in a newline (but perhaps
-        the file's last): the lines need only the path before each (most searches)."""
+        the file's last): the lines need only the path before each (most searches), if
+        that path is not a link."""
         opts = self.opts
         return not (self.needs_line_numbers or self.needs_spans or opts.byte_offset
-                    or opts.trim or opts.max_columns or opts.passthru)
+                    or opts.trim or opts.max_columns or opts.passthru
+                    or (opts.hyperlinks is not None and self.color and self.with_filename))
 
     def bare_render(self, display_path: str, lines: list[bytes]) -> Rendered | None:
         if not lines:
