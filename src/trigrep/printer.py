@@ -419,8 +419,10 @@ class LineFormat(FileFormat):
 
     def _bare_lines(self, lead: bytes | None, lines: list[bytes]) -> bytes:
         """Lines printed whole after the path `lead` (None: none; see `renders_bare`)."""
-        before = b"" if lead is None else lead + self._path_end(self.opts.field_match_separator)
-        return self._ended(before + before.join(lines))
+        if lead is None:
+            return self._ended(b"".join(lines))
+        before = lead + self._path_end(self.opts.field_match_separator)
+        return self._ended(before.join([b"", *lines]))  # (one copy of the lines, not two)
 
     @staticmethod
     def _breaks_before(event: LineEvent, index: int, last_line: int | None,
