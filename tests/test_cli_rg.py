@@ -1348,6 +1348,25 @@ def test_a_walked_compressed_file_holding_a_nul(
     assert_same(args, tmp_path, env)
 
 
+@pytest.mark.parametrize("args", [
+    ["-z", "foo"], ["-z", "-c", "o"], ["-z", "--json", "foo"], ["-z", "-E", "latin1", "caf."],
+    ["-z", "-E", "utf-16le", "foo"], ["-z", "--pre", "cat", "-E", "latin1", "foo"],
+    ["-z", "foo", "bom16.gz"],
+], ids=" ".join)
+def test_the_output_of_a_failed_decompression_is_decoded_as_it_came(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """rg searches the complete lines a failing program wrote as its transcoder decoded them
+    (-E, a UTF-16 BOM): a UTF-16 line's `\n` is not cut in half, latin1 is read as latin1."""
+    trailing = b"trailing garbage"  # gzip decompresses all, then fails
+    (tmp_path / "bom16.gz").write_bytes(
+        gzip.compress("\ufefffoo\nfoo é\n".encode("utf-16-le"), mtime=0) + trailing)
+    (tmp_path / "latin1.gz").write_bytes(gzip.compress(b"caf\xe9 foo\n", mtime=0) + trailing)
+    assert_same(args, tmp_path, env)
+    assert _trigrep(args, tmp_path, env).err == _rg(args, tmp_path, env).err.replace(
+        b"rg: ", b"trigrep: ")
+
+
 def test_a_current_directory_that_was_deleted(tmp_path: Path, env: dict[str, str]) -> None:
     gone = tmp_path / "gone"
     gone.mkdir()

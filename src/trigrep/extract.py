@@ -170,8 +170,9 @@ _FORMATS: dict[str, _Format] = {
 class DecompressionError(OSError):
     """The decompression program failed. rg still searched what it wrote before failing.
 
-    `partial` holds those searchable bytes (up to the last line terminator: rg never saw the
-    rest as a line); `message` is rg's text after `<path>: ` in its error line.
+    `partial` holds what it wrote (`read_searchable` makes it the searchable text of the
+    lines rg saw: see `_complete_text`); `message` is rg's text after `<path>: ` in its
+    error line.
     """
 
     def __init__(self, message: str, partial: bytes) -> None:
@@ -243,14 +244,23 @@ def _run_program(fmt: _Format, program_path: str) -> bytes:
 
 def _output(proc: subprocess.Popen[bytes], failed: str) -> bytes:
     """A command's output, or DecompressionError with rg's message (after `failed`) holding
-    the lines it wrote before failing."""
+    what it wrote before failing."""
     out, err = proc.communicate()
     if proc.returncode == 0:
         return out
     stderr = err.decode("utf-8", errors="replace").strip()
     message = f"\n{_ERROR_RULE}\n{stderr}\n{_ERROR_RULE}" if stderr else "<stderr is empty>"
-    complete = out[: out.rfind(b"\n") + 1]
-    raise DecompressionError(failed + message, searchable_bytes(complete))
+    raise DecompressionError(failed + message, out)
+
+
+def _complete_text(output: bytes, codec: str) -> bytes:
+    """What rg searches of a failed command's `output`: decoded under `codec` as it came
+    (rg's transcoder reads the command's output, and the failure ends its reads before it
+    flushes a character left incomplete), up to the last line terminator (rg never saw the
+    rest as a line). So a UTF-16 text's last `\n` is not cut in half."""
+    decode, skipped = text_decoder(output, codec)
+    text = decode(output[skipped:], False)
+    return text[: text.rfind(b"\n") + 1]
 
 
 class Preprocessor:
@@ -369,16 +379,24 @@ def read_searchable(
     `codec`: -E's (see `decoded`).
     """
     shown = program_path or os.fspath(path)
-    if pre is not None and pre.applies(shown):
-        return decoded(pre.run(path, shown), codec)
-    fmt = _format_for(path) if search_zip else None
-    if fmt is None:
-        return decoded(read_file(path, size_hint, binary_head=binary_head), codec)
+    try:
+        if pre is not None and pre.applies(shown):
+            content = pre.run(path, shown)
+        else:
+            fmt = _format_for(path) if search_zip else None
+            if fmt is None:
+                return decoded(read_file(path, size_hint, binary_head=binary_head), codec)
+            content = _decompressed(fmt, path, shown)
+    except DecompressionError as e:
+        raise DecompressionError(e.message, _complete_text(e.partial, codec)) from None
+    return decoded(content, codec)
+
+
+def _decompressed(fmt: _Format, path: str | os.PathLike[str], shown: str) -> bytes:
+    """The content `-z` searches of a compressed file (`shown`: the path its program gets)."""
     try:
         with open(path, "rb") as f:
             content = _decode_in_process(fmt, f.read())
     except OSError:
         content = None  # the program reports unreadable files in its own words
-    if content is None:
-        content = _run_program(fmt, shown)
-    return decoded(content, codec)
+    return _run_program(fmt, shown) if content is None else content
