@@ -1351,17 +1351,23 @@ def test_a_walked_compressed_file_holding_a_nul(
 @pytest.mark.parametrize("args", [
     ["-z", "foo"], ["-z", "-c", "o"], ["-z", "--json", "foo"], ["-z", "-E", "latin1", "caf."],
     ["-z", "-E", "utf-16le", "foo"], ["-z", "--pre", "cat", "-E", "latin1", "foo"],
-    ["-z", "foo", "bom16.gz"],
+    ["-z", "foo", "bom16.gz"], ["-z", "--null-data", "foo", "nul/a.gz", "latin1.gz"],
+    ["-z", "--null-data", "-c", "o", "nul/a.gz", "bom16.gz"],
 ], ids=" ".join)
 def test_the_output_of_a_failed_decompression_is_decoded_as_it_came(
     tmp_path: Path, env: dict[str, str], args: list[str]
 ) -> None:
     """rg searches the complete lines a failing program wrote as its transcoder decoded them
-    (-E, a UTF-16 BOM): a UTF-16 line's `\n` is not cut in half, latin1 is read as latin1."""
+    (-E, a UTF-16 BOM): a UTF-16 line's `\n` is not cut in half, latin1 is read as latin1;
+    with --null-data, a line is complete at its NUL."""
     trailing = b"trailing garbage"  # gzip decompresses all, then fails
     (tmp_path / "bom16.gz").write_bytes(
         gzip.compress("\ufefffoo\nfoo é\n".encode("utf-16-le"), mtime=0) + trailing)
     (tmp_path / "latin1.gz").write_bytes(gzip.compress(b"caf\xe9 foo\n", mtime=0) + trailing)
+    (tmp_path / "nul").mkdir()  # (not walked: how much rg reads of it before the NUL varies)
+    (tmp_path / "nul" / "a.gz").write_bytes(
+        gzip.compress(b"foo\0bar foo\nx\0tail foo\n", mtime=0) + trailing)
+    (tmp_path / ".ignore").write_text("nul/\n")
     assert_same(args, tmp_path, env)
     assert _trigrep(args, tmp_path, env).err == _rg(args, tmp_path, env).err.replace(
         b"rg: ", b"trigrep: ")

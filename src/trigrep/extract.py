@@ -170,9 +170,8 @@ _FORMATS: dict[str, _Format] = {
 class DecompressionError(OSError):
     """The decompression program failed. rg still searched what it wrote before failing.
 
-    `partial` holds what it wrote (`read_searchable` makes it the searchable text of the
-    lines rg saw: see `_complete_text`); `message` is rg's text after `<path>: ` in its
-    error line.
+    `partial` holds what it wrote (`read_searchable` decodes it: see `_decoded_output`);
+    `message` is rg's text after `<path>: ` in its error line.
     """
 
     def __init__(self, message: str, partial: bytes) -> None:
@@ -253,14 +252,13 @@ def _output(proc: subprocess.Popen[bytes], failed: str) -> bytes:
     raise DecompressionError(failed + message, out)
 
 
-def _complete_text(output: bytes, codec: str) -> bytes:
-    """What rg searches of a failed command's `output`: decoded under `codec` as it came
-    (rg's transcoder reads the command's output, and the failure ends its reads before it
-    flushes a character left incomplete), up to the last line terminator (rg never saw the
-    rest as a line). So a UTF-16 text's last `\n` is not cut in half."""
+def _decoded_output(output: bytes, codec: str) -> bytes:
+    """What rg searches of a failed command's `output` (the searcher leaves out the last,
+    unterminated line): decoded under `codec` as it came (rg's transcoder reads the
+    command's output, and the failure ends its reads before it flushes a character left
+    incomplete)."""
     decode, skipped = text_decoder(output, codec)
-    text = decode(output[skipped:], False)
-    return text[: text.rfind(b"\n") + 1]
+    return decode(output[skipped:], False)
 
 
 class Preprocessor:
@@ -388,7 +386,7 @@ def read_searchable(
                 return decoded(read_file(path, size_hint, binary_head=binary_head), codec)
             content = _decompressed(fmt, path, shown)
     except DecompressionError as e:
-        raise DecompressionError(e.message, _complete_text(e.partial, codec)) from None
+        raise DecompressionError(e.message, _decoded_output(e.partial, codec)) from None
     return decoded(content, codec)
 
 

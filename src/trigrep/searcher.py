@@ -1341,11 +1341,14 @@ class BufferSearch:
         fills: Callable[[], Sequence[int]] | None = None, nul: int | None = None,
     ) -> FileResult:
         """Search `data`. `read_error`: reading failed with this message after `data` (a -z
-        decompression program failed); the result's `error` says whether and how rg would
-        report it. `fills`: where a transcoded file's transcoder fills end (see
-        `_TRANSCODER_FILLS`), asked for only when a NUL makes rg's reads matter. `nul`: the
-        offset of the first NUL in `data` (-1: none), if the caller knows it."""
+        decompression program failed: its last, unterminated line is left out); the result's
+        `error` says whether and how rg would report it. `fills`: where a transcoded file's
+        transcoder fills end (see `_TRANSCODER_FILLS`), asked for only when a NUL makes rg's
+        reads matter. `nul`: the offset of the first NUL in `data` (-1: none), if the caller
+        knows it."""
         query = self.query
+        if read_error is not None:  # rg never saw the text after the last terminator as a line
+            data = data[: data.rfind(query.eol) + 1]
         result = FileResult(binary_mode=binary, multiline=query.multiline)
         textual = binary is BinaryMode.TEXT or binary is BinaryMode.TEXT_MMAP
         if textual:
