@@ -1221,6 +1221,22 @@ def test_standard_input_is_read_once(tree: Path, env: dict[str, str], args: list
     assert got.err == want.err.replace(b"rg: ", b"trigrep: ")
 
 
+@pytest.mark.parametrize("args", [
+    ["-o", "-f", "pats", "-e", "foobar"], ["-o", "-e", "foobar", "-f", "pats"],
+    ["-F", "-o", "-f", "blank", "-e", "("], ["-r", "<$0>", "-e", "foob", "-f", "pats", "-e", "fo"],
+    ["--json", "-f", "pats", "--regexp=foobar"], ["--count-matches", "-f", "blank", "-e", "x"],
+], ids=" ".join)
+def test_patterns_of_e_and_f_in_command_line_order(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """rg joins the patterns of -e and -f in the order given (we put -e's first): of two
+    that match at the same place the first wins, so the order decides what -o prints."""
+    (tmp_path / "pats").write_bytes(b"foo\n")
+    (tmp_path / "blank").write_bytes(b"foo\n\n")  # an empty pattern, matching everywhere
+    (tmp_path / "t.txt").write_bytes(b"foobar (x)\n")
+    assert_same([*args, "t.txt"], tmp_path, env)
+
+
 @pytest.mark.parametrize("args", [["-n"], ["-F", "-c", "-w"]], ids=" ".join)
 def test_a_long_pattern_file_and_a_long_pattern(tmp_path: Path, tree: Path,
                                                 env: dict[str, str], args: list[str]) -> None:

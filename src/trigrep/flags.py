@@ -459,6 +459,17 @@ class _Mode(argparse.Action):
         namespace.generate = values if self.const == "generate" else None
 
 
+class _PatternSource(argparse.Action):
+    """-e and -f: each value in its own list, and in `pattern_sources` with the other's in
+    command-line order, rg's order of their patterns (of two that match at the same place,
+    the first is the match -o, -r and --json report)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, [*getattr(namespace, self.dest), values])
+        namespace.pattern_sources = [*namespace.pattern_sources, (self.dest, values)]
+
+
 class _NoJson(argparse.Action):
     """--no-json: back to the standard printer after --json; after another mode, nothing."""
 
@@ -551,9 +562,9 @@ def search_parser() -> Parser:
         help="print a man page or a shell's completion script and exit: "
         + ", ".join(GENERATE_KINDS))
     g = p.add_argument_group("patterns")
-    g.add_argument("-e", "--regexp", action="append", default=[], metavar="PATTERN",
+    g.add_argument("-e", "--regexp", action=_PatternSource, default=[], metavar="PATTERN",
                    help="a pattern to search for (repeatable; a line matching any matches)")
-    g.add_argument("-f", "--file", action="append", default=[], metavar="PATTERNFILE",
+    g.add_argument("-f", "--file", action=_PatternSource, default=[], metavar="PATTERNFILE",
                    help="read patterns from a file, one per line ('-' for stdin)")
     g.add_argument("-F", "--fixed-strings", action="store_true", help="patterns are literals")
     g.add_argument("--no-fixed-strings", dest="fixed_strings", action="store_false")
@@ -779,7 +790,7 @@ def search_parser() -> Parser:
     g.add_argument("--trace", action="store_true", help="ignored: trigrep logs nothing")
     g.add_argument("--no-config", action="store_true",
                    help="do not read the config file named by RIPGREP_CONFIG_PATH")
-    p.set_defaults(modes=[], files=False, type_list=False, generate=None)
+    p.set_defaults(modes=[], files=False, type_list=False, generate=None, pattern_sources=[])
     return p
 
 
@@ -826,15 +837,18 @@ def special_answer(special: str) -> tuple[str, int]:
     return "PCRE2 is not available in this build of trigrep.\n", 1
 
 
-def read_pattern_files(names: list[str], paths: Sequence[str] = ()) -> list[str]:
-    """Patterns from -f files, one per line as rg reads them (a final newline ends no pattern).
-    `-` is standard input, which can be read once: not as patterns and as a path searched
-    (`paths`), nor by two `-f -`."""
-    if "-" in names and "-" in paths:
+def read_patterns(sources: list[tuple[str, str]], paths: Sequence[str] = ()) -> list[str]:
+    """The patterns of -e and -f (`pattern_sources`), in their order: a -f file's one per
+    line as rg reads them (a final newline ends no pattern). `-` is standard input, which can
+    be read once: not as patterns and as a path searched (`paths`), nor by two `-f -`."""
+    if ("file", "-") in sources and "-" in paths:
         raise Error("error: attempted to read patterns from stdin while also searching stdin")
     patterns: list[str] = []
     stdin_read = False
-    for name in names:
+    for dest, name in sources:
+        if dest == "regexp":
+            patterns.append(name)
+            continue
         try:
             if name == "-":
                 if stdin_read:
@@ -934,7 +948,7 @@ def search_options(
     from trigrep.options import MatchOptions, OutputOptions
     from trigrep.query import compile_replacer
 
-    patterns = list(ns.regexp) + read_pattern_files(ns.file, args)
+    patterns = read_patterns(ns.pattern_sources, args)
     if not ns.regexp and not ns.file:
         if not args:
             raise Error("no pattern given (usage: trigrep [OPTIONS] PATTERN [PATH ...])")
