@@ -192,10 +192,8 @@ class FileSearch:
         binary_head = BUFFER_CAPACITY if binary.quits and keeps_nuls(self.codec) else 0
         nul = None  # the offset of the data's first NUL (-1: none), if the cache knows it
         try:
-            cached = None
-            if (stamp is not None and _cache is not None and stamp[0] <= CACHED_FILE_MAX
-                    and self.pre is None and not is_decompressed(entry.path, self.search_zip)):
-                cached = _cache.read(entry.path, stamp)
+            cached = _kept(entry.path, stamp) if (
+                self.pre is None and not is_decompressed(entry.path, self.search_zip)) else None
             if cached is not None:
                 data = decoded(cached[0], self.codec)
                 if data is cached[0]:  # (not transcoded)
@@ -218,9 +216,7 @@ class FileSearch:
         general search (which cost a -l search 15 µs a file, its regex 2); the others are
         searched as usual (rg's binary mode for them: QUIT)."""
         try:
-            cached = _cache.read(entry.path, stamp) if (
-                _cache is not None and stamp is not None and stamp[0] <= CACHED_FILE_MAX
-            ) else None
+            cached = _kept(entry.path, stamp)
             if cached is None:
                 data = read_file(entry.path, _known_size(entry) if size is None else size,
                                  binary_head=BUFFER_CAPACITY)
@@ -485,6 +481,14 @@ class _ContentCache:
 
 
 _cache: _ContentCache | None = None  # a long-lived worker's (see _serve_batches)
+
+
+def _kept(path: str, stamp: CacheStamp | None) -> tuple[bytes, int] | None:
+    """A worker's kept bytes of the file at `path` and their first NUL's offset (see
+    `_ContentCache.read`), when it keeps files and the file, as `stamp` says, is small enough."""
+    if _cache is None or stamp is None or stamp[0] > CACHED_FILE_MAX:
+        return None
+    return _cache.read(path, stamp)
 
 
 def _cache_stamp(entry: FileEntry) -> CacheStamp | None:
