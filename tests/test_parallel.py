@@ -148,8 +148,8 @@ def test_workers_ship_back_only_files_that_print_something(
     match_opts, out_opts = parse_search_flags(args)
     search = FileSearch.of(engine.compile_query(match_opts), out_opts, False, ["."])
     names = ["d2/f09.txt", "d1/f08.txt", "missing.txt"]  # empty, a needle, no such file
-    named = [(name, str(tree / name), False, None, None) for name in names]
-    miss, hit, missing = parallel._search_batch(pickle.dumps(search), named)
+    shipped = [parallel._shipped(FileEntry(name, str(tree / name), False))[0] for name in names]
+    miss, hit, missing = parallel._search_batch(pickle.dumps(search), shipped)
     assert (miss is not None) == misses_kept
     assert hit is not None and hit[0] is not None and hit[0].matched_lines == 1
     assert missing is not None and missing[0] is None and "missing.txt" in missing[1]
@@ -177,8 +177,8 @@ def test_a_batch_rendered_in_a_worker_comes_back_joined(tree: Path, args: list[s
     search = FileSearch.of(query, out_opts, False, ["."], printer.file_format)
     names = ["d0/f07.txt", "d1/f08.txt", "d2/f09.txt", "d3/f10.txt", "missing.txt",
              "d4/f11.txt", "d5/f12.txt"]
-    named = [(name, str(tree / name), False, None, None) for name in names]
-    outcomes = parallel._search_batch(pickle.dumps(search), named)
+    shipped = [parallel._shipped(FileEntry(name, str(tree / name), False))[0] for name in names]
+    outcomes = parallel._search_batch(pickle.dumps(search), shipped)
     assert [o is not None for o in outcomes] == [True, False, False, False, True, True, False]
 
     def printed(results: list[tuple[str, object]]) -> bytes:
@@ -188,7 +188,7 @@ def test_a_batch_rendered_in_a_worker_comes_back_joined(tree: Path, args: list[s
             printer.file(name, result)
         return out.getvalue()
 
-    one_by_one = [(name, search(FileEntry(name, path, False))[0]) for name, path, *_ in named]
+    one_by_one = [(name, search(FileEntry(name, str(tree / name), False))[0]) for name in names]
     joined = [(name, o[0]) for name, o in zip(names, outcomes, strict=True) if o is not None]
     assert printed([r for r in joined if r[1] is not None]) == printed(
         [r for r in one_by_one if r[1] is not None])
@@ -318,7 +318,7 @@ def test_answers_to_a_search_that_stopped_early_go_to_nobody(tree: Path) -> None
         return pickle.dumps(FileSearch.of(engine.compile_query(match_opts), out_opts, False,
                                           ["."]))
 
-    entry = ("d1/f08.txt", str(tree / "d1/f08.txt"), False, None, None)
+    entry, _size = parallel._shipped(FileEntry("d1/f08.txt", str(tree / "d1/f08.txt"), False))
     pool = SearchPool("fork", workers=1)
     try:
         worker = pool.lease()

@@ -100,7 +100,7 @@ def relative_path(path: str, root: str) -> str:
 class FileEntry:
     """One file to search. (A plain class: one is made for each file walked.)"""
 
-    __slots__ = ("_stat", "display", "explicit", "path")
+    __slots__ = ("_stat", "display", "explicit", "path", "shipped")
 
     def __init__(self, display: str, path: str, explicit: bool,
                  stat: os.stat_result | None = None) -> None:
@@ -108,6 +108,8 @@ class FileEntry:
         self.path = path  # absolute path
         self.explicit = explicit  # named on the command line: searched even if ignored, hidden...
         self._stat = stat
+        # what a search worker is sent for this file, made once (see parallel._shipped)
+        self.shipped: tuple[bytes, int] | None = None
 
     def __repr__(self) -> str:
         return f"FileEntry({self.display!r}, {self.path!r}, {self.explicit!r})"
