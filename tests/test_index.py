@@ -254,6 +254,25 @@ def test_candidates_are_the_truth_plus_unindexed(built_tree, plan: TrigramQuery)
     assert reader.stats().unindexed_files == 1
 
 
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.integers(0, 300), st.integers(0, 2**32 - 1)), min_size=1))
+def test_varints_decode_to_what_was_encoded(values: list[int]) -> None:
+    """A posting list's LEB128 gaps, of one to five bytes each, decode to their values and
+    starts (one list, or many concatenated, as a merge decodes them)."""
+    import numpy as np
+
+    from trigrep.index.build import _varints
+    from trigrep.index.reader import leb128_values
+
+    gaps = np.array(values, np.uint32)
+    widths = np.ones(len(gaps), np.uint8)
+    for bits in (7, 14, 21, 28):
+        widths += gaps >= np.uint32(1 << bits)
+    decoded, starts = leb128_values(_varints(gaps, widths))
+    assert decoded.tolist() == values
+    assert starts.tolist() == (np.cumsum(widths, dtype=np.int64) - widths).tolist()
+
+
 def _regions(path: Path) -> list[int]:
     """A byte offset inside every header field group and every section of a segment."""
     header = unpack_header(path.read_bytes(), str(path))

