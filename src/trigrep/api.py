@@ -38,7 +38,7 @@ from trigrep.searcher import LineEvent
 from trigrep.walk import REPORTED, check_filters, relative_path
 
 if TYPE_CHECKING:
-    from trigrep.server.daemon import ServedTree
+    from trigrep.server.tree import ServedTree
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class Index:
         if not self._watch:
             return None
         if self._warm is None:
-            from trigrep.server.daemon import ServedTree
+            from trigrep.server.tree import ServedTree
 
             self._open()  # built first: the watcher must not see the build's own writes
             warm = ServedTree(os.path.realpath(self.root), self._pool)

@@ -50,7 +50,7 @@ _UTF16 = ("utf-16le", "utf-16be")  # -E's (see `index_narrows`)
 
 
 class WarmTree(Protocol):
-    """What a daemon keeps between searches of one tree (see `trigrep.server.daemon`)."""
+    """What a daemon keeps between searches of one tree (see `trigrep.server.tree`)."""
 
     def entries(self, paths: Sequence[str], opts: WalkOptions) -> list[FileEntry] | None:
         """The files `walk(paths, opts)` would yield now, or None to walk for real."""
