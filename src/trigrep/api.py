@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING
 from trigrep.engine import (
     SearchRun,
     build_at,
-    default_root,
     open_index,
     rebuilt,
     writing_index,
 )
 from trigrep.errors import Error, IndexCorruptError, IndexFormatError, PathError
-from trigrep.index import IndexReader, IndexStats, find_index_root
+from trigrep.index import IndexReader, IndexStats
 from trigrep.index.format import MANIFEST_NAME, unreadable
 from trigrep.options import (
     CaseMode,
@@ -33,7 +32,7 @@ from trigrep.options import (
 )
 from trigrep.parallel import SharedSearchPool
 from trigrep.query import compile_query
-from trigrep.roots import INDEX_DIR_NAME
+from trigrep.roots import INDEX_DIR_NAME, tree_root
 from trigrep.searcher import LineEvent
 from trigrep.walk import REPORTED, check_filters, relative_path
 
@@ -119,7 +118,7 @@ class Index:
         path = os.fsdecode(path)
         if not os.path.isdir(path):
             raise PathError(f"{path}: not a directory")
-        self.root = os.path.abspath(find_index_root(path) or default_root(path))
+        self.root = os.path.abspath(tree_root(path))
         self._reader: IndexReader | None = None
         self._manifest_stamp: tuple[int, int] | None = None
         self._watch = watch

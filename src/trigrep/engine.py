@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Protocol
 from trigrep.console import Console
 from trigrep.errors import Error, IndexCorruptError, IndexUnreadableError, IndexVersionError
 from trigrep.extract import Preprocessor, is_decompressed
-from trigrep.index import Candidates, IndexEntry, IndexReader, find_index_root
+from trigrep.index import Candidates, IndexEntry, IndexReader
 from trigrep.index.format import stat_stamp
 from trigrep.options import MatchOptions, OutputOptions, WalkOptions
 from trigrep.parallel import FileSearch, SearchPool, search_in_order
 from trigrep.query import Query, compile_query
 from trigrep.query.plan import as_utf16, ascii_only, ascii_only_bytes, ascii_sets, or_
-from trigrep.roots import INDEX_DIR_NAME, nearest_holding
+from trigrep.roots import INDEX_DIR_NAME, default_root, find_index_root, tree_root
 from trigrep.searcher import FileResult
 from trigrep.spawn import popen, trigrep_command
 from trigrep.walk import REPORTED, FileEntry, WarningHandler, relative_path, walk
@@ -71,11 +71,6 @@ class WarmTree(Protocol):
     def index_damaged(self, reader: IndexReader, damage: IndexCorruptError) -> None:
         """A search found `reader`'s index damaged (a posting block read for the first time):
         stop using it and rebuild it in the background (the search reads every file)."""
-
-
-def default_root(start: str) -> str:
-    """Where a first search builds the index: the git work tree holding `start`, else `start`."""
-    return nearest_holding(start, ".git", os.path.exists) or os.path.abspath(start)
 
 
 class Plan:
@@ -650,7 +645,7 @@ def build(path: str, *, progress: bool, full: bool = False) -> int:
     `path`."""
     if not os.path.isdir(path):
         raise Error(f"{path}: not a directory")
-    root = find_index_root(path) or default_root(path)
+    root = tree_root(path)
     with writing_index(root):
         build_at(root, progress=progress, full=full)
     return 0

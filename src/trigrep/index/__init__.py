@@ -6,7 +6,8 @@ module level); this package imports only the light reader side.
 """
 
 from trigrep.index.format import BuildProgress, IndexEntry, IndexStats
-from trigrep.index.reader import Candidates, FileRecord, IndexReader, find_index_root
+from trigrep.index.reader import Candidates, FileRecord, IndexReader
+from trigrep.roots import find_index_root
 
 __all__ = [
     "BuildProgress",

@@ -140,8 +140,8 @@ from trigrep.errors import (
     IndexUnreadableError,
     IndexVersionError,
 )
+from trigrep.roots import MANIFEST_NAME as MANIFEST_NAME  # (which the root's lookup needs)
 
-MANIFEST_NAME = "manifest"
 LOCK_NAME = "lock"
 SEGMENT_PREFIX = "seg-"
 SEGMENT_SUFFIX = ".tgs"

@@ -36,7 +36,7 @@ from trigrep.index.format import (
     unpack_header,
     unreadable,
 )
-from trigrep.roots import INDEX_DIR_NAME, nearest_holding
+from trigrep.roots import INDEX_DIR_NAME
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,11 +78,6 @@ class FileRecord(NamedTuple):
     def racily_clean(self) -> bool:
         """Modified so close to its indexing that a same-tick edit could hide: never trusted."""
         return self.mtime_ns >= self.racy_after_ns
-
-
-def find_index_root(start: str) -> str | None:
-    """The nearest directory at or above `start` that holds a `.trigrep/` index directory."""
-    return nearest_holding(start, os.path.join(INDEX_DIR_NAME, MANIFEST_NAME), os.path.isfile)
 
 
 class Candidates:

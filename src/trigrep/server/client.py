@@ -307,7 +307,7 @@ def serve_in_background(path: str) -> None:
     the next searches skip walking and checking every file (a watcher knows what changed)."""
     from trigrep.errors import Error
     from trigrep.index.format import MANIFEST_NAME, parse_manifest
-    from trigrep.index.reader import find_index_root
+    from trigrep.roots import find_index_root
 
     setting = os.environ.get(AUTO_SERVE_ENV, "")
     if setting == "off":

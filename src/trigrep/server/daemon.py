@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from trigrep.console import OUTPUT_ENV, Console
-from trigrep.engine import build_at, default_root, rebuildable, say_rebuilding, writing_index
+from trigrep.engine import build_at, rebuildable, say_rebuilding, writing_index
 from trigrep.errors import Error, IndexCorruptError, IndexVersionError
-from trigrep.index import IndexReader, find_index_root
+from trigrep.index import IndexReader
 from trigrep.parallel import SharedSearchPool
-from trigrep.roots import INDEX_DIR_NAME
+from trigrep.roots import INDEX_DIR_NAME, find_index_root, tree_root
 from trigrep.server.claim import Claim
 from trigrep.server.client import spawn_daemon
 from trigrep.server.protocol import (
@@ -386,7 +386,7 @@ def served_root(path: str) -> str:
     search would build one."""
     if not os.path.isdir(path):
         raise Error(f"{path}: not a directory")
-    return os.path.realpath(find_index_root(path) or default_root(path))
+    return os.path.realpath(tree_root(path))
 
 
 def _wait_until_serving(
