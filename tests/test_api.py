@@ -50,6 +50,7 @@ CASES = [
     (("-F", "foo()"), {"fixed_strings": True}),
     (("-v", "o"), {"invert_match": True}),
     (("-m", "1", "foo"), {"max_count": 1}),
+    (("-m", "0", "foo"), {"max_count": 0}),
     (("-g", "*.c", "foo"), {"glob": ["*.c"]}),
     (("-t", "md", "foo"), {"type": ["md"]}),
     (("-T", "md", "foo"), {"type_not": ["md"]}),

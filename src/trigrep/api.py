@@ -260,11 +260,12 @@ class Index:
             glob_base=self.root,
         )
         check_filters(walk_opts)
-        if files_with_matches:  # as rg -l: no context, whose matching lines would be Matches
-            context, before_context, after_context = 0, None, None
+        if files_with_matches:  # as rg -l: no context, whose matching lines would be Matches,
+            context, before_context, after_context = 0, None, None  # and one line (none: -m 0)
+            max_count = 1 if max_count is None else min(max_count, 1)
         out_opts = OutputOptions(  # `count` needs the first line too: it yields it
             mode="count" if count else "lines", first_line=count,
-            max_count=1 if files_with_matches else max_count,
+            max_count=max_count,
             before_context=context if before_context is None else before_context,
             after_context=context if after_context is None else after_context,
         )
