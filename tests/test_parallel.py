@@ -148,7 +148,7 @@ def test_workers_ship_back_only_files_that_print_something(
     match_opts, out_opts = parse_search_flags(args)
     search = FileSearch.of(engine.compile_query(match_opts), out_opts, False, ["."])
     names = ["d2/f09.txt", "d1/f08.txt", "missing.txt"]  # empty, a needle, no such file
-    shipped = [parallel._shipped(FileEntry(name, str(tree / name), False))[0] for name in names]
+    shipped = [parallel._shipped(FileEntry(name, str(tree / name), False)) for name in names]
     miss, hit, missing = parallel._search_batch(pickle.dumps(search), shipped)
     assert (miss is not None) == misses_kept
     assert hit is not None and hit[0] is not None and hit[0].matched_lines == 1
@@ -177,7 +177,7 @@ def test_a_batch_rendered_in_a_worker_comes_back_joined(tree: Path, args: list[s
     search = FileSearch.of(query, out_opts, False, ["."], printer.file_format)
     names = ["d0/f07.txt", "d1/f08.txt", "d2/f09.txt", "d3/f10.txt", "missing.txt",
              "d4/f11.txt", "d5/f12.txt"]
-    shipped = [parallel._shipped(FileEntry(name, str(tree / name), False))[0] for name in names]
+    shipped = [parallel._shipped(FileEntry(name, str(tree / name), False)) for name in names]
     outcomes = parallel._search_batch(pickle.dumps(search), shipped)
     assert [o is not None for o in outcomes] == [True, False, False, False, True, True, False]
 
@@ -318,7 +318,7 @@ def test_answers_to_a_search_that_stopped_early_go_to_nobody(tree: Path) -> None
         return pickle.dumps(FileSearch.of(engine.compile_query(match_opts), out_opts, False,
                                           ["."]))
 
-    entry, _size = parallel._shipped(FileEntry("d1/f08.txt", str(tree / "d1/f08.txt"), False))
+    entry = parallel._shipped(FileEntry("d1/f08.txt", str(tree / "d1/f08.txt"), False))
     pool = SearchPool("fork", workers=1)
     try:
         worker = pool.lease()

@@ -109,7 +109,7 @@ class FileEntry:
         self.explicit = explicit  # named on the command line: searched even if ignored, hidden...
         self._stat = stat
         # what a search worker is sent for this file, made once (see parallel._shipped)
-        self.shipped: tuple[bytes, int] | None = None
+        self.shipped: bytes | None = None
 
     def __repr__(self) -> str:
         return f"FileEntry({self.display!r}, {self.path!r}, {self.explicit!r})"
