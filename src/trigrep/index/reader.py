@@ -519,7 +519,7 @@ class IndexReader:
 
         parts = []
         for segment in self._segments:
-            local = _evaluate(segment, plan, {}, per_file=not within_lines)
+            local = _Evaluation(segment, per_file=not within_lines).ids(plan)
             if within_lines and local is not None:
                 local = segment.files_of(local)
             if required_bytes and plan.op != "none":
@@ -567,74 +567,83 @@ def _holding_bytes(
     return np.flatnonzero(keep) if local is None else local[keep]
 
 
-def _evaluate(
-    segment: Segment, plan: TrigramQuery, decoded: dict[int, np.ndarray], per_file: bool,
-    within: np.ndarray | None = None,
-) -> np.ndarray | None:
-    """Sorted local ids satisfying `plan` in `segment`, among `within` (sorted; None: all);
-    None stands for every one. The ids are of files when `per_file` (each posting list is
-    mapped to its files first), else of documents.
+class _Evaluation:
+    """One plan's evaluation in one segment: `ids(plan)` are the sorted local ids satisfying
+    `plan`; None stands for every one. The ids are of files when `per_file` (each posting
+    list is mapped to its files first), else of documents.
 
-    `decoded` memoizes posting lists for one plan: a case-insensitive plan is an OR over case
-    variants whose ANDs share most trigrams, and would otherwise decode them again and again.
-    An AND tests the few ids left against the bitmaps of common trigrams instead of decoding
-    them (most of a plan's time went to listing the members of bitmaps), and evaluates its
-    subqueries among the ids left by what came before: `-i PM_RESUME` is an AND of ORs of
-    112 ANDs, whose lists, once restricted to the first OR's ids, are intersected and merged
-    as a few hundred ids instead of thousands."""
-    import numpy as np
+    Posting lists are looked up and decoded once per evaluation: a case-insensitive plan is
+    an OR over case variants whose ANDs share most trigrams (`-i EXPORT_SYMBOL_GPL` looked
+    up 622 lists, 70 of them distinct). An AND tests the few ids left against the bitmaps of
+    common trigrams instead of decoding them (most of a plan's time went to listing the
+    members of bitmaps), and evaluates its subqueries among the ids left by what came before:
+    `-i PM_RESUME` is an AND of ORs of 112 ANDs, whose lists, restricted to the first OR's
+    ids, are intersected and merged as a few hundred ids instead of thousands."""
 
-    by_document = not per_file or segment.n_docs == segment.n_files
+    def __init__(self, segment: Segment, per_file: bool) -> None:
+        self.segment = segment
+        self.per_file = per_file
+        self.by_document = not per_file or segment.n_docs == segment.n_files
+        self._encoded: dict[int, memoryview | None] = {}
+        self._decoded: dict[int, np.ndarray] = {}
 
-    def ids_of(trigram: int, encoded: memoryview) -> np.ndarray:
-        if trigram not in decoded:
-            ids = segment.decode(encoded)
-            decoded[trigram] = segment.files_of(ids) if per_file else ids
-        return decoded[trigram]
+    def ids(self, plan: TrigramQuery, within: np.ndarray | None = None) -> np.ndarray | None:
+        """The ids satisfying `plan` among `within` (sorted; None: all)."""
+        import numpy as np
 
-    def among(ids: np.ndarray | None, trigram: int, encoded: memoryview) -> np.ndarray:
-        """The ids among `ids` (None: all) whose document or file holds `trigram`."""
-        if ids is None:
-            return ids_of(trigram, encoded)
-        if by_document and segment.is_bitmap(encoded):
-            return ids[segment.in_bitmap(encoded, ids)]
-        return _intersect(ids, ids_of(trigram, encoded))
-
-    if plan.op == "all":
-        return within
-    if plan.op == "none" or (within is not None and len(within) == 0):
-        return np.empty(0, np.int64)
-    lists = []
-    for trigram in plan.trigrams:
-        encoded = segment.postings(trigram)
-        if encoded is None:
-            if plan.op == "and":
-                return np.empty(0, np.int64)
-            continue
-        lists.append((trigram, encoded))
-    lists.sort(key=lambda item: len(item[1]))  # shortest encoding first: the rarest trigram
-    if plan.op == "and":
-        result = within
-        for trigram, encoded in lists:
-            result = among(result, trigram, encoded)
-            if len(result) == 0:
-                return result
+        if plan.op == "all":
+            return within
+        if plan.op == "none" or (within is not None and len(within) == 0):
+            return np.empty(0, np.int64)
+        lists = []
+        for trigram in plan.trigrams:
+            encoded = self._encoding(trigram)
+            if encoded is None:
+                if plan.op == "and":
+                    return np.empty(0, np.int64)
+                continue
+            lists.append((trigram, encoded))
+        lists.sort(key=lambda item: len(item[1]))  # shortest encoding first: the rarest
+        if plan.op == "and":
+            result = within
+            for trigram, encoded in lists:
+                result = self._among(result, trigram, encoded)
+                if len(result) == 0:
+                    return result
+            for sub in plan.subs:
+                result = self.ids(sub, result)
+                if result is not None and len(result) == 0:
+                    return result
+            return result
+        alternatives = [self._among(within, trigram, encoded) for trigram, encoded in lists]
         for sub in plan.subs:
-            result = _evaluate(segment, sub, decoded, per_file, result)
-            if result is not None and len(result) == 0:
-                return result
-        return result
-    alternatives = [among(within, trigram, encoded) for trigram, encoded in lists]
-    for sub in plan.subs:
-        ids = _evaluate(segment, sub, decoded, per_file, within)
-        if ids is None:
-            return None
-        alternatives.append(ids)
-    if not alternatives:
-        return np.empty(0, np.int64)
-    merged = np.concatenate(alternatives)
-    merged.sort()
-    return distinct_sorted(merged)
+            ids = self.ids(sub, within)
+            if ids is None:
+                return None
+            alternatives.append(ids)
+        if not alternatives:
+            return np.empty(0, np.int64)
+        merged = np.concatenate(alternatives)
+        merged.sort()
+        return distinct_sorted(merged)
+
+    def _encoding(self, trigram: int) -> memoryview | None:
+        if trigram not in self._encoded:
+            self._encoded[trigram] = self.segment.postings(trigram)
+        return self._encoded[trigram]
+
+    def _among(self, ids: np.ndarray | None, trigram: int, encoded: memoryview) -> np.ndarray:
+        """The ids among `ids` (None: all) whose document or file holds `trigram`."""
+        segment = self.segment
+        if ids is not None and self.by_document and segment.is_bitmap(encoded):
+            return ids[segment.in_bitmap(encoded, ids)]
+        listed = self._decoded.get(trigram)
+        if listed is None:
+            listed = segment.decode(encoded)
+            if self.per_file:
+                listed = segment.files_of(listed)
+            self._decoded[trigram] = listed
+        return listed if ids is None else _intersect(ids, listed)
 
 
 def leb128_values(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
