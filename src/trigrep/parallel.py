@@ -278,7 +278,11 @@ class SearchPool:
     workers go back to the pool as soon as another search waits for one.
     """
 
-    def __init__(self, start_method: str, workers: int | None = None) -> None:
+    def __init__(self, start_method: str, workers: int | None = None, *,
+                 keeps_files: bool | None = None) -> None:
+        """`keeps_files`: whether the workers keep files for the searches that follow (see
+        `_ContentCache`); by default only a fork server's do (a pool forked for one search
+        has none to follow)."""
         import multiprocessing  # not on the start-up path of searches that need no workers
 
         self.workers = workers or os.cpu_count() or 1
@@ -291,8 +295,9 @@ class SearchPool:
         self._waiting = 0  # searches waiting for a worker
         self._closed = False
         with FORK_LOCK, safe_path_children():  # see trigrep.spawn
-            # (forked workers serve one search: nothing to cache for)
-            self._cache_share = 0 if start_method == "fork" else CACHE_BYTES // self.workers
+            if keeps_files is None:
+                keeps_files = start_method != "fork"
+            self._cache_share = CACHE_BYTES // self.workers if keeps_files else 0
             self._all = [_Worker(self._context, self._cache_share)
                          for _ in range(self.workers)]
         self._idle = list(self._all)
@@ -565,8 +570,8 @@ class SharedSearchPool:
 
     def get(self) -> SearchPool:
         with self._lock:
-            if self._pool is None:
-                self._pool = SearchPool(self._start_method)
+            if self._pool is None:  # (its searches follow one another: the workers keep files)
+                self._pool = SearchPool(self._start_method, keeps_files=True)
             return self._pool
 
     def close(self) -> None:
