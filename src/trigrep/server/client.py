@@ -152,6 +152,7 @@ def _search_in(connected: Connection | None, argv: "Sequence[str]", stdin_readab
     root, _record, sock = connected
     request = search_request(list(argv), root, os.getcwd(), tty=sys.stdout.isatty())
     request["stdin_readable"] = stdin_readable
+    request["alone"] = True  # (see the protocol: the daemon starts no thread for it)
     out = sys.stdout.buffer
     printed = False
     answer = SearchAnswer(sock)

@@ -305,7 +305,10 @@ class _Session:
                 finally:
                     self._searches.pop(request_id, None)
 
-            threading.Thread(target=run, daemon=True).start()
+            if request.get("alone"):
+                run()  # nothing else comes on this connection: no thread needs to read it
+            else:
+                threading.Thread(target=run, daemon=True).start()
         elif op == "cancel":
             self._cancel(request["target"])
         elif op == "status":

@@ -32,6 +32,9 @@ Requests (client -> daemon):
         decoding of output).
         Optional `"ack": true`: an `accepted` answer comes first, as soon as the daemon
         reads the request (the CLI searches by itself when none comes: a stopped daemon).
+        Optional `"alone": true`: the client sends nothing more on this connection (the
+        CLI), so the daemon runs the search on the thread reading it, not on one of its
+        own; closing the connection then stops the search at its next output chunk.
     {"id": 2, "op": "cancel", "target": 1}
         Stop request 1 (a search or a subscription). A search stops at its next output
         chunk and still ends with its `exit` message. Closing the connection cancels all.
