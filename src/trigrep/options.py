@@ -28,7 +28,7 @@ TypeChange = tuple[Literal["select", "negate", "add", "clear"], str]
 class MatchOptions(NamedTuple):
     """What counts as a match: the pattern(s) and the flags that change the regex."""
 
-    patterns: list[str]
+    patterns: Sequence[str]
     fixed_strings: bool = False
     case: CaseMode = "sensitive"  # -s / -i / -S; the last one given wins, as in rg
     word_regexp: bool = False
