@@ -44,11 +44,11 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
     daemon's cache when a daemon runs it."""
     from trigrep import flags
 
-    ns = flags.search_parser().parse_args(argv)
+    ns = flags.parse_search(argv)
     if console is None and not ns.no_config and "--no-config" in argv:
         # main did not add the config: rg's --no-config was a value (`-e --no-config`)
         argv = [*_config_args(), *argv]
-        ns = flags.search_parser().parse_args(argv)
+        ns = flags.parse_search(argv)
     if ns.special is not None:
         text, code = flags.special_answer(ns.special)
         (console.out if console else sys.stdout.buffer).write(text.encode())

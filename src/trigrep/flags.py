@@ -990,8 +990,20 @@ def search_options(
     return match_opts, out_opts
 
 
+def parse_search(argv: Sequence[str]) -> argparse.Namespace:
+    """The search command line `argv` parsed (Error for a bad flag). A parse depends on the
+    arguments alone, so the last few are kept: a daemon asked for the same search again
+    does not parse it again (0.15 ms). Each caller gets its own copy to change."""
+    return argparse.Namespace(**vars(_parsed(tuple(argv))))
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(argv: tuple[str, ...]) -> argparse.Namespace:
+    return search_parser().parse_args(argv)
+
+
 def parse_search_flags(argv: Sequence[str]) -> tuple[MatchOptions, OutputOptions]:
     """Options for a search command line, exactly as the CLI builds them (used by tests that
     drive the searcher and printers without the walk)."""
-    ns = search_parser().parse_args(argv)
+    ns = parse_search(argv)
     return search_options(ns, list(ns.args))
