@@ -133,7 +133,8 @@ def _identity(st: os.stat_result) -> tuple[int, int]:
 def check_filters(opts: WalkOptions) -> None:
     """Raise PatternError (rg's wording) for a bad `--type-add`, an unknown `-t`/`-T` or a
     bad `-g`/`--iglob`/`--pre-glob`."""
-    EntryFilter(opts)
+    if opts.globs or opts.iglobs or opts.type_changes:  # (else nothing to check: no filter made)
+        EntryFilter(opts)
     if opts.pre is not None:
         opts.pre.applies("")
 
