@@ -355,6 +355,9 @@ def test_ignore_files_outside_the_tree(tree: Path, daemon: Daemon) -> None:
     _write(home / "other-ignore", "*.md\n")
     _write(home / ".gitconfig", "[core]\n\texcludesFile = ~/other-ignore\n")
     assert_all_like_rg(tree, daemon, queries)
+    _write(home / "extra-ignore", "*.c\n")  # the config's size stays: read again all the same
+    _write(home / ".gitconfig", "[core]\n\texcludesFile = ~/extra-ignore\n")
+    assert_all_like_rg(tree, daemon, queries)
 
 
 def test_global_excludes_with_a_path_match_what_the_search_walks(

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import RG
+from trigrep import ignore as ignore_module
 from trigrep import walk as walk_module
 from trigrep.errors import PatternError
 from trigrep.filetypes import type_list
@@ -331,6 +332,24 @@ def test_global_excludes_file_from_gitconfig(tmp_path: Path, home: Path) -> None
                    b"[core]\nexcludesfile =\n~/excludes\n"]:
         (home / ".config" / "git" / "config").write_bytes(config)
         assert b"g2" not in same_as_rg(root)
+
+
+def test_global_excludes_path_is_read_again_when_a_config_changes(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a daemon asks before each search: read again after an edit in place of the same
+    size (in the same tick as the previous one, the stat may not show it: a config changed
+    so recently is not kept), and kept until a config's stat changes (a file of the same
+    size put in its place)."""
+    config = home / ".gitconfig"
+    for name in ("aa", "bb"):
+        config.write_text(f"[core]\n\texcludesFile = ~/{name}\n")
+        assert ignore_module.global_excludes_path() == os.fsencode(home / name)
+    monkeypatch.setattr(ignore_module, "_RACY_S", -60.0)  # every stat trusted: the path kept
+    for name in ("cc", "dd"):
+        (home / "new").write_text(f"[core]\n\texcludesFile = ~/{name}\n")
+        (home / "new").replace(config)
+        assert ignore_module.global_excludes_path() == os.fsencode(home / name)
+        assert ignore_module.global_excludes_path() == os.fsencode(home / name)
 
 
 def test_global_and_explicit_ignore_files_see_the_walked_path(tmp_path: Path, home: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Iterable
 
 from trigrep.errors import PatternError
@@ -418,10 +419,50 @@ def git_config_paths() -> list[bytes]:
     return [os.fsencode(path) for path in candidates]
 
 
+# Seconds after a change to a git config file during which its stat is not trusted to tell a
+# second change: one in the same timestamp tick, keeping its size, would not change it.
+_RACY_S = 2.0
+# A git config file's (mtime, ctime, size, inode, device), None when there is none.
+_ConfigStat = tuple[int, int, int, int, int] | None
+# The last path `global_excludes_path` read, with the homes and `_config_stats` it read it at.
+_kept_excludes: tuple[tuple[str | None, str | None], list[_ConfigStat], bytes | None] | None = None
+
+
+def _config_stats() -> list[_ConfigStat]:
+    """The stat of each of `git_config_paths()`."""
+    stats: list[_ConfigStat] = []
+    for config in git_config_paths():
+        try:
+            st = os.stat(config)
+        except OSError:
+            stats.append(None)
+        else:
+            stats.append((st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev))
+    return stats
+
+
 def global_excludes_path() -> bytes | None:
     """git's global excludes file as the ignore crate finds it: `core.excludesFile` from
     ~/.gitconfig, else from $XDG_CONFIG_HOME/git/config, else $XDG_CONFIG_HOME/git/ignore
-    (XDG_CONFIG_HOME defaulting to ~/.config)."""
+    (XDG_CONFIG_HOME defaulting to ~/.config).
+
+    A daemon asks before every search (an edit of the config must show in the next one): the
+    files are read again only when their stat changed, or changed less than _RACY_S before
+    they were last read."""
+    global _kept_excludes
+    homes, stats = _homes(), _config_stats()
+    kept = _kept_excludes
+    if kept is not None and kept[:2] == (homes, stats):
+        return kept[2]
+    settled = time.time_ns() - int(_RACY_S * 1e9)
+    path = _read_excludes_path()
+    if all(s is None or max(s[0], s[1]) < settled for s in stats):
+        _kept_excludes = (homes, stats, path)
+    return path
+
+
+def _read_excludes_path() -> bytes | None:
+    """`global_excludes_path`, read from the config files."""
     home, config_home = _homes()
     for config in git_config_paths():
         try:
