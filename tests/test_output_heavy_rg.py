@@ -183,7 +183,7 @@ def test_lines_found_in_one_loop(
 ) -> None:
     """A text file's matching lines become events numbered in the loop that finds them, its
     spans from one run over the buffer (searcher._bare_events, _span_events); -c counts the
-    lines without making them (_counted_lines): empty lines, CRLF, a last line without a
+    lines without making them (counted_lines): empty lines, CRLF, a last line without a
     terminator, matches at buffer ends and far apart, -m, NUL bytes."""
     for name, data in LINE_FILES.items():
         (tmp_path / name).write_bytes(data)

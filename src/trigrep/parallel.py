@@ -46,6 +46,7 @@ from trigrep.searcher import (
     FileResult,
     Rendered,
     bare_lines,
+    counted_lines,
 )
 from trigrep.spawn import FORK_LOCK, die_with_parent, safe_path_children
 from trigrep.walk import FileEntry
@@ -231,10 +232,16 @@ class FileSearch:
             text = decoded(data, "auto")
             return self._searched(entry, text, BinaryMode.QUIT, None,
                                   nul if text is data else None)
-        lines = bare_lines(self.query, data, self.buffer_search.limit)
-        assert self.render is not None
-        rendered = self.render.bare_render(entry.display, lines)
-        return FileResult(matched_lines=len(lines), rendered=rendered), None
+        render, limit = self.render, self.buffer_search.limit
+        assert render is not None
+        if render.counts_bare:  # (-c, -l: the lines are not made, only counted)
+            count = counted_lines(self.query, data, 0, limit)
+            rendered = render.bare_count_render(entry.display, count)
+        else:
+            lines = bare_lines(self.query, data, limit)
+            count = len(lines)
+            rendered = render.bare_render(entry.display, lines)
+        return FileResult(matched_lines=count, rendered=rendered), None
 
     def _searched(self, entry: FileEntry, data: bytes, binary: BinaryMode,
                   read_error: str | None, nul: int | None) -> Outcome:

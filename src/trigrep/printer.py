@@ -224,8 +224,18 @@ class FileFormat:
         """The file's output; None when it prints nothing and changes no exit code."""
         raise NotImplementedError
 
+    @property
+    def counts_bare(self) -> bool:
+        """Whether a bare output needs only the count of the matching lines (rendered by
+        `bare_count_render`), not their bytes (`bare_render`)."""
+        return False
+
     def bare_render(self, display_path: str, lines: list[bytes]) -> Rendered | None:
         """The output of a text file whose matching lines are `lines` (see `renders_bare`)."""
+        raise NotImplementedError
+
+    def bare_count_render(self, display_path: str, count: int) -> Rendered | None:
+        """The output of a text file holding `count` matching lines (see `counts_bare`)."""
         raise NotImplementedError
 
     def output(self, display_path: str, result: FileResult) -> Rendered | None:
@@ -908,12 +918,14 @@ class SummaryFormat(FileFormat):
         --include-zero prints its zeros."""
         return self.opts.mode in ("files_with_matches", "count") and not self.opts.counts_zero
 
-    def bare_render(self, display_path: str, lines: list[bytes]) -> Rendered | None:
-        if not lines:
+    counts_bare = True
+
+    def bare_count_render(self, display_path: str, count: int) -> Rendered | None:
+        if not count:
             return None
         if self.opts.mode == "count":
-            return Rendered(self._line(display_path if self.with_filename else None,
-                                       len(lines)), True, False)
+            return Rendered(self._line(display_path if self.with_filename else None, count),
+                            True, False)
         return Rendered(self._line(display_path, None), True, False)
 
     def path_line(self, display_path: str) -> bytes:

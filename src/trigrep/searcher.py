@@ -507,10 +507,10 @@ def _bare_events(
 
 def bare_lines(query: Query, data: bytes, limit: int | None) -> list[bytes]:
     """The lines of a text file holding a match, each with its terminator (the last one
-    perhaps without), up to `limit`: all that a printer of bare lines (or of their count)
-    needs (see BufferSearch.bare). _bare_events' loop without line numbers nor events,
-    whose making and reading back cost a search printing thousands of lines a third of its
-    time."""
+    perhaps without), up to `limit`: all that a printer of bare lines needs (see
+    BufferSearch.bare; one of their count needs only `counted_lines`). _bare_events' loop
+    without line numbers nor events, whose making and reading back cost a search printing
+    thousands of lines a third of its time."""
     regex, eol, end = query.line_regex, query.eol, len(data)
     lines: list[bytes] = []
     search, find, rfind, append = regex.search, data.find, data.rfind, lines.append
@@ -528,9 +528,10 @@ def bare_lines(query: Query, data: bytes, limit: int | None) -> list[bytes]:
     return lines
 
 
-def _counted_lines(query: Query, data: bytes, pos: int, limit: int | None) -> int:
+def counted_lines(query: Query, data: bytes, pos: int, limit: int | None) -> int:
     """How many lines from the line start `pos` on hold a match (as _matching_lines finds
-    them), up to `limit`: -c's count, without a generator nor each line's start."""
+    them), up to `limit`: -c's count (and -l's), without a generator nor each line's start
+    and bytes."""
     regex, eol, end = query.line_regex, query.eol, len(data)
     search, find = regex.search, data.find
     lines = 0
@@ -1216,7 +1217,7 @@ def _search_plain(
             pos = stop
         left = None if limit is None else limit - len(events)
         result.matched_lines = len(events) + (
-            0 if left == 0 else _counted_lines(query, data, pos, left))
+            0 if left == 0 else counted_lines(query, data, pos, left))
         return
     # The lines with their spans, each found by a search of its own: --column's first (where
     # every line may match), a regex that may match empty, --crlf...; a summary that counts
