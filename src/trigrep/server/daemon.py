@@ -116,7 +116,7 @@ class _Handlers:
 class Sender(Protocol):
     """Sends one message to a client, followed by `payload` (raw output bytes) if any."""
 
-    def __call__(self, message: Message, payload: bytes = b"") -> None: ...
+    def __call__(self, message: Message, payload: bytes | bytearray = b"") -> None: ...
 
 
 class _Output(io.RawIOBase):
@@ -138,6 +138,13 @@ class _Output(io.RawIOBase):
     def write(self, data: Any) -> int:
         if self._cancelled.is_set():
             raise BrokenPipeError("search cancelled")
+        if self._raw and len(data) >= OUTPUT_CHUNK:
+            # A big piece (a worker's run of rendered files, often hundreds of KiB) goes
+            # out as it is, after what the buffer holds: copied into the buffer, it was
+            # copied twice more on its way to the socket.
+            self.flush()
+            self._send({"id": self._id, "out_bytes": len(data)}, data)
+            return len(data)
         self._buffer += data
         if len(self._buffer) >= OUTPUT_CHUNK:
             self.flush()
@@ -145,7 +152,7 @@ class _Output(io.RawIOBase):
 
     def flush(self) -> None:
         if self._buffer and self._raw:
-            self._send({"id": self._id, "out_bytes": len(self._buffer)}, bytes(self._buffer))
+            self._send({"id": self._id, "out_bytes": len(self._buffer)}, self._buffer)
         elif self._buffer:
             self._send({"id": self._id, "out": base64.b64encode(self._buffer).decode()})
         self._buffer.clear()
@@ -316,9 +323,17 @@ class _Session:
         self._searches: dict[Any, threading.Event] = {}  # request id -> cancelled
         self._subscriptions: dict[Any, list[tuple[ServedTree, Callable[[list[str]], None]]]] = {}
 
-    def send(self, message: Message, payload: bytes = b"") -> None:
+    def send(self, message: Message, payload: bytes | bytearray = b"") -> None:
+        """Send `message`, then `payload` (sent before this returns: the caller may reuse
+        it). A big payload follows its line in a second call rather than be copied
+        behind it."""
+        line = encode(message)
         with self._send_lock:
-            self._conn.sendall(encode(message) + payload if payload else encode(message))
+            if len(payload) >= OUTPUT_CHUNK:
+                self._conn.sendall(line)
+                self._conn.sendall(payload)
+            else:
+                self._conn.sendall(line + payload)
 
     def dispatch(self, request: Message) -> None:
         request_id, op = request["id"], request["op"]
