@@ -763,6 +763,20 @@ def test_raw_output_is_the_base64_output(tree: Path, daemon: Daemon, env: dict[s
     assert raw[0] == run([RG, "--sort", "path", *argv], tree, env).out
 
 
+def test_big_output_pieces_keep_their_order(
+    tree: Path, daemon: Daemon, env: dict[str, str]
+) -> None:
+    """A write of a whole output chunk or more goes to the socket at once, after the smaller
+    writes buffered before it: small files around big ones print in rg's order."""
+    for name, lines in (("a.c", 3), ("b.c", 30_000), ("c.c", 2), ("d.c", 40_000), ("e.c", 1)):
+        (tree / "src" / name).write_bytes(b"".join(b"foo %d \xff\n" % i for i in range(lines)))
+    for argv in (["foo"], ["--heading", "foo"]):
+        want = run([RG, "--sort", "path", *argv], tree, env).out
+        assert len(want) > 500_000
+        assert _raw_protocol_search(tree, env, argv) == (want, 0)
+        assert trigrep_run(argv, tree, daemon.env).out == want
+
+
 def test_the_client_reads_base64_output_of_older_daemons() -> None:
     from trigrep.server.client import output_of
 

@@ -46,6 +46,7 @@ from trigrep.server.tree import ServedTree
 
 ACCEPT_POLL_S = 0.2  # how often the accepting thread checks for shutdown
 OUTPUT_CHUNK = 64 << 10
+SEND_BUFFER = 4 << 20  # (capped by net.core.wmem_max)
 START_TIMEOUT = 600.0  # --detach waits this long for the first walk (and index build)
 
 
@@ -319,6 +320,11 @@ class _Session:
     def __init__(self, daemon: Daemon, conn: socket.socket) -> None:
         self._daemon = daemon
         self._conn = conn
+        # Room for a search's output in the socket while the client is slow to read it
+        # (scheduled out: a search's workers take the cores): a search blocked sending
+        # takes no answers from its workers, which then wait with it.
+        with contextlib.suppress(OSError):
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         self._send_lock = threading.Lock()
         self._searches: dict[Any, threading.Event] = {}  # request id -> cancelled
         self._subscriptions: dict[Any, list[tuple[ServedTree, Callable[[list[str]], None]]]] = {}
