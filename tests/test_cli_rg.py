@@ -1389,6 +1389,47 @@ def test_the_output_of_a_failed_decompression_is_decoded_as_it_came(
         b"rg: ", b"trigrep: ")
 
 
+FAILING = r"""#!/bin/sh
+case "$1" in
+  *tail*) printf 'foo\nbar\0baz';;
+  *said*) printf 'foo\nbar baz\0'; echo "broken" >&2;;
+  *short*) printf 'x\n';;
+  *) printf 'foo\nbar foo\nbaz';;
+esac
+exit 1
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["foo", "tail.txt"], ["-n", "baz", "tail.txt"], ["-c", "bar", "tail.txt"],
+    ["--json", "bar", "tail.txt"], ["foo", "d"], ["--json", "foo", "d"], ["-c", "-a", "ba", "d"],
+    ["foo", "said.txt"], ["-l", "foo", "said.txt", "tail.txt"], ["-m1", "foo", "said.txt"],
+    ["-q", "foo", "plain.txt"], ["-m1", "foo", "plain.txt"], ["-U", "foo\\s", "plain.txt"],
+    ["-U", "--json", "foo\\s", "d", "plain.txt"], ["-U", "foo", "plain.txt"], ["x", "short.txt"],
+    ["-c", "x", "short.txt"],
+], ids=" ".join)
+def test_a_failed_programs_output_as_rg_reads_it(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """rg's reads of a failing --pre (or -z) program's output take its unterminated end too: a
+    NUL there makes the file binary (the text printer stops at a named file's first match; a
+    walked file's search ends), though that end is never a line. A search that stopped
+    reading reports the failure only if the program wrote on stderr, as that alone. A -U
+    search that can match a line break reads all of the output first, so it searches
+    nothing, as does any search of an output shorter than rg's first read (3 bytes)."""
+    program = tmp_path / "failing.sh"
+    program.write_text(FAILING)
+    program.chmod(0o755)
+    tree = tmp_path / "t"
+    (tree / "d").mkdir(parents=True)
+    for name in ("tail.txt", "said.txt", "short.txt", "plain.txt", "d/tail.txt"):
+        (tree / name).write_bytes(b"x\n")
+    args = ["--pre", str(program), *args]
+    assert_same(args, tree, env)
+    assert _trigrep(args, tree, env).err == _rg(args, tree, env).err.replace(
+        b"rg: ", b"trigrep: ")
+
+
 def test_a_current_directory_that_was_deleted(tmp_path: Path, env: dict[str, str]) -> None:
     gone = tmp_path / "gone"
     gone.mkdir()

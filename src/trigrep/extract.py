@@ -167,6 +167,10 @@ _FORMATS: dict[str, _Format] = {
 }
 
 
+# rg's words for the stderr of a failed program that wrote nothing there
+STDERR_EMPTY = "<stderr is empty>"
+
+
 class DecompressionError(OSError):
     """The decompression program failed. rg still searched what it wrote before failing.
 
@@ -248,7 +252,7 @@ def _output(proc: subprocess.Popen[bytes], failed: str) -> bytes:
     if proc.returncode == 0:
         return out
     stderr = err.decode("utf-8", errors="replace").strip()
-    message = f"\n{_ERROR_RULE}\n{stderr}\n{_ERROR_RULE}" if stderr else "<stderr is empty>"
+    message = f"\n{_ERROR_RULE}\n{stderr}\n{_ERROR_RULE}" if stderr else STDERR_EMPTY
     raise DecompressionError(failed + message, out)
 
 
@@ -256,7 +260,10 @@ def _decoded_output(output: bytes, codec: str) -> bytes:
     """What rg searches of a failed command's `output` (the searcher leaves out the last,
     unterminated line): decoded under `codec` as it came (rg's transcoder reads the
     command's output, and the failure ends its reads before it flushes a character left
-    incomplete)."""
+    incomplete). Nothing when it is shorter than rg's first read, which waits for 3 bytes
+    (a BOM's) and so meets the failure before any search."""
+    if len(output) < 3:
+        return b""
     decode, skipped = text_decoder(output, codec)
     return decode(output[skipped:], False)
 

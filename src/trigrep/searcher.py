@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import rurex
 
+from trigrep.extract import STDERR_EMPTY
 from trigrep.options import OutputOptions
 from trigrep.query import Query
 
@@ -1282,6 +1283,21 @@ class _Run(NamedTuple):
     stopped_at: int | None  # where it stopped early, for bytes_searched
 
 
+def _output_before_failure(data: bytes, binary: BinaryMode, eol: bytes) -> tuple[bytes, int | None]:
+    """What rg searches line by line of what a failed program (-z, --pre) wrote, and the
+    offset of its first NUL (None: not looked for). rg never saw the last, unterminated
+    piece as a line, but its reads took it: a NUL there stops a walked file's search, and
+    in a named file it is a line terminator, which ends that piece's line."""
+    if binary is BinaryMode.TEXT or binary is BinaryMode.TEXT_MMAP:
+        return data[: data.rfind(eol) + 1], None
+    nul = data.find(b"\0")
+    if nul >= 0 and binary.quits:
+        return data, nul  # (the search ends at the NUL, before the unterminated piece)
+    if nul >= 0:
+        data = data.replace(b"\0", b"\n")
+    return data[: data.rfind(eol) + 1], nul
+
+
 class BufferSearch:
     """How to search a file's bytes as rg would, gathering events for the printers: what
     depends only on the query and the options is decided once, for all the files of a
@@ -1348,8 +1364,11 @@ class BufferSearch:
         reads matter. `nul`: the offset of the first NUL in `data` (-1: none), if the caller
         knows it."""
         query = self.query
-        if read_error is not None:  # rg never saw the text after the last terminator as a line
-            data = data[: data.rfind(query.eol) + 1]
+        if read_error is not None:
+            if query.multiline:  # rg reads the whole output first: the failure leaves nothing
+                return FileResult(binary_mode=binary, multiline=True, error=read_error,
+                                  cut_short=True)
+            data, nul = _output_before_failure(data, binary, query.eol)
         result = FileResult(binary_mode=binary, multiline=query.multiline)
         textual = binary is BinaryMode.TEXT or binary is BinaryMode.TEXT_MMAP
         if textual:
@@ -1375,8 +1394,6 @@ class BufferSearch:
                 result: FileResult, nul: int) -> FileResult:
         """The search of a file that is not plain text searched for its matching lines."""
         query, opts = self.query, self.opts
-        if read_error is not None and query.multiline:  # rg reads the whole stream first
-            result.error, result.cut_short = read_error, True
         slice_mode = query.multiline or binary.mapped
         end = len(data)
         detect_at: int | None = None  # matches from here on come after rg saw the NUL
@@ -1437,10 +1454,15 @@ class BufferSearch:
                 query.eol)
         if opts.stats and opts.mode == "lines" and not opts.json and result.text_cut is not None:
             _standard_stats_at_cut(result, data, query, context, visited, slice_mode)
-        if read_error is not None and not query.multiline:
-            read_all = not (stopped or (nul >= 0 and binary is BinaryMode.QUIT))
-            if read_all or len(data) <= PROGRAM_DONE_SIZE:
-                result.error, result.cut_short = read_error, read_all
+        if read_error is not None:
+            printer_stopped = result.text_cut is not None and opts.mode == "lines" and not (
+                opts.json)  # (rg's text printer stops at a match after the NUL)
+            if not (stopped or printer_stopped or (nul >= 0 and binary is BinaryMode.QUIT)):
+                result.error, result.cut_short = read_error, True
+            elif len(data) <= PROGRAM_DONE_SIZE and not read_error.endswith(STDERR_EMPTY):
+                # rg stopped reading: closing the program, it takes its failure for the broken
+                # pipe it made unless it said something on stderr, which it reports alone
+                result.error = read_error[read_error.index("\n"):]
         return result
 
     def _by_line(
