@@ -345,7 +345,7 @@ class Segment:
             return np.flatnonzero(bits)
         if len(raw) == 0 or raw[-1] & 0x80:
             raise self.corrupt("malformed posting list")
-        gaps = raw.astype(np.int64) if (raw < 0x80).all() else leb128_values(raw)[0]
+        gaps = leb128_values(raw)[0]
         ids = np.cumsum(gaps + 1) - 1
         if ids[-1] >= self.n_docs:
             raise self.corrupt("posting list names a document that does not exist")
@@ -656,6 +656,8 @@ def leb128_values(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np
 
     value_ends = np.flatnonzero(raw < 0x80)  # each value's last byte
+    if len(value_ends) == len(raw):  # (one byte each: a dense list's usual case)
+        return raw.astype(np.int64), value_ends
     value_starts = np.empty(len(value_ends), np.int64)
     value_starts[0] = 0
     value_starts[1:] = value_ends[:-1] + 1
