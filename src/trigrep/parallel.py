@@ -47,6 +47,7 @@ from trigrep.searcher import (
     Rendered,
     bare_lines,
     counted_lines,
+    joined_output,
 )
 from trigrep.spawn import FORK_LOCK, die_with_parent, safe_path_children
 from trigrep.walk import FileEntry
@@ -213,35 +214,89 @@ class FileSearch:
         return self._searched(entry, data, binary, read_error, nul)
 
     def _bare(self, entry: FileEntry, size: int | None, stamp: CacheStamp | None) -> Outcome:
+        """A walked file of a `bare` search (see `_bare_file`), as a result."""
+        count, body, outcome = self._bare_file(
+            entry.display, entry.path, _known_size(entry) if size is None else size, stamp)
+        if outcome is not None:
+            return outcome
+        assert self.render is not None
+        rendered = None if body is None else Rendered(body, True, self.render.bare_has_lines)
+        return FileResult(matched_lines=count, rendered=rendered), None
+
+    def _bare_file(self, display: str, path: str, size: int | None, stamp: CacheStamp | None
+                   ) -> tuple[int, bytes | None, Outcome | None]:
         """A walked file of a `bare` search: a text file (no NUL, no BOM, not big) is
         rendered from its matching lines, without the events, result and checks of the
-        general search (which cost a -l search 15 µs a file, its regex 2); the others are
-        searched as usual (rg's binary mode for them: QUIT)."""
+        general search (which cost a -l search 15 µs a file, its regex 2): its count of
+        matching lines and its output (None: none), and no outcome. Another file is searched
+        as usual (rg's binary mode for it: QUIT), its outcome returned."""
         try:
-            cached = _kept(entry.path, stamp)
+            cached = _kept(path, stamp)
             if cached is None:
-                data = read_file(entry.path, _known_size(entry) if size is None else size,
-                                 binary_head=BUFFER_CAPACITY)
+                data = read_file(path, size, binary_head=BUFFER_CAPACITY)
                 nul = data.find(b"\0")
             else:
                 data, nul = cached
         except OSError as e:
-            return None, f"{entry.display}: {e.strerror} (os error {e.errno})"
+            return 0, None, (None, f"{display}: {e.strerror} (os error {e.errno})")
         # (a BOM starts with one of these bytes: `decoded` drops it or decodes the file)
         if nul >= 0 or len(data) > BIG_FILE or (data and data[0] in _BOM_LEADS):
             text = decoded(data, "auto")
-            return self._searched(entry, text, BinaryMode.QUIT, None,
-                                  nul if text is data else None)
+            return 0, None, self._searched(FileEntry(display, path, False), text,
+                                           BinaryMode.QUIT, None, nul if text is data else None)
         render, limit = self.render, self.buffer_search.limit
         assert render is not None
         if render.counts_bare:  # (-c, -l: the lines are not made, only counted)
             count = counted_lines(self.query, data, 0, limit)
-            rendered = render.bare_count_render(entry.display, count)
-        else:
-            lines = bare_lines(self.query, data, limit)
-            count = len(lines)
-            rendered = render.bare_render(entry.display, lines)
-        return FileResult(matched_lines=count, rendered=rendered), None
+            return count, render.bare_count_output(display, count) if count else None, None
+        lines = bare_lines(self.query, data, limit)
+        return len(lines), render.bare_output(display, lines) if lines else None, None
+
+    def bare_batch(self, named: Iterable[Named]) -> list[Outcome | None]:
+        """The outcomes of a batch of a `bare` search whose misses print nothing: each run of
+        walked text files holding matches is one result, the first file's, its output theirs
+        joined (as `_joined` joins results); the others, and misses, are None. A file costs
+        the cache look-up, the regex and its output: a result, an outcome and a Rendered
+        each, joined after, made a -l search's worker take twice as long."""
+        render = self.render
+        assert render is not None
+        outcomes: list[Outcome | None] = []
+        bodies: list[bytes] = []  # the outputs of the run in progress
+        count = first = 0  # its count of matching lines, and its first file's index
+        for display, path, explicit, size, stamp in named:
+            if explicit:
+                found, body, outcome = 0, None, self(FileEntry(display, path, True), size, stamp)
+            else:
+                found, body, outcome = self._bare_file(display, path, size, stamp)
+            if outcome is not None and _is_miss(outcome):
+                outcome = None
+            if body is not None:
+                if not bodies:
+                    first, count = len(outcomes), 0
+                bodies.append(body)
+                count += found
+                outcome = None
+            elif outcome is not None and bodies:
+                outcomes[first] = self._run_outcome(bodies, count)
+                bodies = []
+            outcomes.append(outcome)
+        if bodies:
+            outcomes[first] = self._run_outcome(bodies, count)
+        return outcomes
+
+    def _run_outcome(self, bodies: list[bytes], count: int) -> Outcome:
+        """One result for a run of text files' outputs (see `bare_batch`), with the break
+        the printer writes between files that print lines."""
+        render = self.render
+        assert render is not None
+        has_lines = render.bare_has_lines
+        between = render.file_break if has_lines else b""
+        pieces: list[bytes | list[bytes]] = list(bodies)
+        if between:
+            pieces = [between] * (2 * len(bodies) - 1)
+            pieces[::2] = bodies
+        return FileResult(matched_lines=count,
+                          rendered=Rendered(joined_output(pieces), True, has_lines)), None
 
     def _searched(self, entry: FileEntry, data: bytes, binary: BinaryMode,
                   read_error: str | None, nul: int | None) -> Outcome:
@@ -604,6 +659,9 @@ def _search_batch(search: bytes, shipped: list[bytes]) -> list[Outcome | None]:
 
         run = _searches[search] = pickle.loads(search)
     named: Iterator[Named] = map(marshal.loads, shipped)
+    if run.bare and run.misses_print_nothing:
+        assert run.render is not None
+        return _joined(run.bare_batch(named), run.render)
     outcomes = [run(FileEntry(display, path, explicit), size, stamp)
                 for display, path, explicit, size, stamp in named]
     if not run.misses_print_nothing:

@@ -216,7 +216,7 @@ class FileFormat:
     @property
     def renders_bare(self) -> bool:
         """Whether a text file's output (without a NUL or an error) is made from its matching
-        lines' bytes alone, by `bare_render` (a worker then makes no events: see
+        lines' bytes alone, by `bare_output` (a worker then makes no events: see
         parallel.FileSearch)."""
         return False
 
@@ -227,15 +227,20 @@ class FileFormat:
     @property
     def counts_bare(self) -> bool:
         """Whether a bare output needs only the count of the matching lines (rendered by
-        `bare_count_render`), not their bytes (`bare_render`)."""
+        `bare_count_output`), not their bytes (`bare_output`)."""
         return False
 
-    def bare_render(self, display_path: str, lines: list[bytes]) -> Rendered | None:
-        """The output of a text file whose matching lines are `lines` (see `renders_bare`)."""
+    # Whether a bare output has lines (see Rendered); it always has a match.
+    bare_has_lines = False
+
+    def bare_output(self, display_path: str, lines: list[bytes]) -> bytes:
+        """The output of a text file whose matching lines are `lines`, at least one (see
+        `renders_bare`)."""
         raise NotImplementedError
 
-    def bare_count_render(self, display_path: str, count: int) -> Rendered | None:
-        """The output of a text file holding `count` matching lines (see `counts_bare`)."""
+    def bare_count_output(self, display_path: str, count: int) -> bytes:
+        """The output of a text file holding `count` matching lines, at least one (see
+        `counts_bare`)."""
         raise NotImplementedError
 
     def output(self, display_path: str, result: FileResult) -> Rendered | None:
@@ -409,14 +414,14 @@ class LineFormat(FileFormat):
                     or opts.trim or opts.max_columns or opts.passthru
                     or (opts.hyperlinks is not None and self.color and self.with_filename))
 
-    def bare_render(self, display_path: str, lines: list[bytes]) -> Rendered | None:
-        if not lines:
-            return None
+    bare_has_lines = True
+
+    def bare_output(self, display_path: str, lines: list[bytes]) -> bytes:
         path, link = self._painted_path(display_path)
         head = self._heading(path, link) if (
             self.heading and self.with_filename and self.continued is None) else b""
         lead = path if self.with_filename and not self.heading else None
-        return Rendered(head + self._bare_lines(lead, lines), True, True)
+        return head + self._bare_lines(lead, lines)
 
     def _painted_path(self, display_path: str) -> tuple[bytes, hyperlink.Link | None]:
         """The file's path as its lines show it, and its link (None: none)."""
@@ -920,13 +925,10 @@ class SummaryFormat(FileFormat):
 
     counts_bare = True
 
-    def bare_count_render(self, display_path: str, count: int) -> Rendered | None:
-        if not count:
-            return None
+    def bare_count_output(self, display_path: str, count: int) -> bytes:
         if self.opts.mode == "count":
-            return Rendered(self._line(display_path if self.with_filename else None, count),
-                            True, False)
-        return Rendered(self._line(display_path, None), True, False)
+            return self._line(display_path if self.with_filename else None, count)
+        return self._line(display_path, None)
 
     def path_line(self, display_path: str) -> bytes:
         """A path alone, as -l prints it (and --files)."""
