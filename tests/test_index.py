@@ -179,6 +179,73 @@ def test_how_the_work_is_cut_does_not_change_the_segment(
     IndexReader.open(str(tree)).verify()
 
 
+def document_postings(root: Path) -> dict[int, set[int]]:
+    """Each trigram's documents, computed by hand from the documents' bytes (as "Documents"
+    in format.py cuts them)."""
+    postings: dict[int, set[int]] = {}
+    first = 0
+    for entry in sort_entries(entries_of(root)):
+        n_docs = build_module.documents_of(entry.size)
+        content = read_searchable(entry.abspath)
+        for number, begin, end in build_module.document_bounds(content, n_docs):
+            for trigram in trigrams_of(content[begin:end]):
+                postings.setdefault(trigram, set()).add(first + number)
+        first += n_docs
+    return postings
+
+
+def segment_postings(root: Path) -> dict[int, set[int]]:
+    """Each trigram's documents, as the segment's posting lists hold them."""
+    [segment] = IndexReader.open(str(root)).segments
+    dictionary = segment.section("DICT_TRIGRAMS").cast("I")[: segment.header.n_trigrams]
+    return {trigram: set(segment.decode(segment.postings(trigram)).tolist())
+            for trigram in dictionary}
+
+
+EDGE_FILES = {
+    "ff.bin": b"\xff" * 40 + b"\xff\xfe\xfd\xfc" * 50,  # the last trigram range, 0xFFFxxx
+    "ff-too.bin": b"a\xff\xff\xff\xf0\xff\xf7b",
+    "abc": b"abc",
+    "abcd": b"abcd",
+    "ab": b"ab",
+    "empty": b"",
+    "same.txt": b"z" * 700,
+    "crlf.txt": b"foo\r\nbar\r\n" * 30,
+    "nul-late.txt": b"alpha\n" * 50 + b"\0tail",
+    "utf16be.txt": b"\xfe\xff" + "h\u00e9llo w\u00f6rld\n".encode("utf-16-be") * 20,
+    "line.txt": b"head\n" + b"abcdefgh" * 300 + b" needle\nfoot\n",  # documents reach far
+}
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        {"SLICE_POSTINGS": 1},  # every range narrowed into parts, the last one too
+        {"CHUNK_BYTES": 3, "DOC_BYTES": 16, "BLOCK_KEYS": 300},  # documents in pieces
+        {"CHUNK_BYTES": 64, "MAX_CHUNK_FILES": 2, "BLOCK_KEYS": 100, "SLICE_POSTINGS": 50},
+        {"CHUNK_BYTES": 200, "DOC_BYTES": 100, "TASK_FILES": 7},  # blocks of many chunks
+    ],
+    ids=["narrowed", "tiny-chunks", "many-blocks", "many-chunks-a-block"],
+)
+def test_every_document_has_its_trigrams_however_the_work_is_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sizes: dict[str, int]
+) -> None:
+    """The posting lists hold exactly each document's trigrams, with build sizes that cut the
+    work into many documents, chunks, blocks and slices; a missing posting is a missed match."""
+    rng = random.Random(1)
+    words = [b"alpha", b"Beta", b"\xc3\xa9t\xc3\xa9", b"x", b"\n", b"\xff"]
+    for i in range(20):
+        (tmp_path / f"words{i}.txt").write_bytes(
+            b" ".join(rng.choice(words) for _ in range(rng.randrange(0, 100))))
+    for name, data in EDGE_FILES.items():
+        (tmp_path / name).write_bytes(data)
+    for name, value in sizes.items():
+        monkeypatch.setattr(build_module, name, value)
+    build_index(str(tmp_path), entries_of(tmp_path), workers=2)
+    assert segment_postings(tmp_path) == document_postings(tmp_path)
+    IndexReader.open(str(tmp_path)).verify()
+
+
 def test_a_build_takes_a_walk_in_path_order_as_it_comes(
     tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -614,7 +614,9 @@ def _merge_slice(task: _Slice) -> tuple[np.ndarray, np.ndarray, bytes, int]:
         keys = _read_words(block.path, block.offset + 4 * start, end - start)
         bases = np.repeat(np.tile(block.bases, task.stop - task.first), np.diff(table))
         if narrowed:  # one range: its keys lie anywhere in each chunk's piece
-            inside = (keys >= np.uint32(task.low)) & (keys < np.uint32(task.high))
+            # keys - low wraps below low: one comparison, and no uint32 for the last range's
+            # high, 2**32
+            inside = keys - np.uint32(task.low) < np.uint32(task.high - task.low)
             keys, bases = np.compress(inside, keys), np.compress(inside, bases)
         bases += keys & np.uint32(0xFF)
         pairs = (keys >> np.uint32(8)).astype(np.uint64) << np.uint64(32)
