@@ -10,6 +10,7 @@ import pytest
 
 from conftest import RG, TRIGREP, run
 from test_cli_rg import assert_same
+from trigrep.parallel import BIG_FILE, INLINE_FILES
 
 FILES: dict[str, bytes] = {
     "crlf.txt": b"ab cd\r\nxx\r\n\r\nfoo bar\r\n",
@@ -190,3 +191,42 @@ def test_lines_found_in_one_loop(
     assert_same([*flags, pattern], tmp_path, env)
     assert_same([*flags, pattern, *sorted(LINE_FILES)], tmp_path, env)
 
+
+
+NUMBERED_FILES: dict[str, bytes] = {
+    **LINE_FILES,
+    "100%d %s.txt": b"foo %d\nx\nfoo %s\n",  # a path a %-format must not read
+    "one.txt": b"foo",
+}
+
+
+@pytest.mark.parametrize("flags", [
+    ["-n"], ["-n", "-m2"], ["-n", "-m1"], ["-n", "--null"], ["-n", "--heading"],
+    ["-n", "--heading", "--null"], ["-n", "-H"], ["-n", "--no-filename"], ["-n", "--crlf"],
+    ["-n", "--null-data"], ["-n", "--path-separator", "|"], ["-n", "-a"],
+    ["-n", "--color", "always", "--colors", "match:none"],
+    ["-n", "--field-match-separator", "%d"], ["-n", "-v"], ["-n", "-w"], ["-n", "-i"],
+], ids=" ".join)
+@pytest.mark.parametrize("pattern", ["foo", "", "x*", "o\\b", "foo$", "^"])
+def test_numbered_lines_cut_from_the_buffer(
+    tmp_path: Path, env: dict[str, str], flags: list[str], pattern: str
+) -> None:
+    """-n without context nor spans prints a text file's lines cut from its buffer, numbered
+    between them, with one %-format for the file (parallel.FileSearch._bare_file): CRLF, a
+    last line without a terminator or holding the match, -m, several or empty matches on a
+    line, --null, headings, paths holding `%`, NUL bytes (searched as before)."""
+    for name, data in NUMBERED_FILES.items():
+        (tmp_path / name).write_bytes(data)
+    assert_same([*flags, pattern], tmp_path, env)
+    assert_same([*flags, pattern, *sorted(NUMBERED_FILES)], tmp_path, env)
+
+
+def test_numbered_lines_of_many_files_and_a_big_one(tmp_path: Path, env: dict[str, str]) -> None:
+    """The same in worker processes (a search of over INLINE_FILES files: each run of text
+    files joined into one output), and in a file over BIG_FILE, searched in windows."""
+    for i in range(INLINE_FILES + 200):
+        (tmp_path / f"f{i:04}.txt").write_bytes(b"x\n" * (i % 5) + b"foo %d\n" % i * (i % 3))
+    line = b"some text of a line, foo or not\n"
+    (tmp_path / "big.txt").write_bytes(line * ((BIG_FILE + (1 << 20)) // len(line)) + b"foo")
+    for flags in (["-n"], ["-n", "--heading"], ["-n", "-m3"]):
+        assert_same([*flags, "foo|o$"], tmp_path, env)

@@ -249,8 +249,9 @@ class FileSearch:
         if render.counts_bare:  # (-c, -l: the lines are not made, only counted)
             count = counted_lines(self.query, data, 0, limit)
             return count, render.bare_count_output(display, count) if count else None, None
-        lines = bare_lines(self.query, data, limit)
-        return len(lines), render.bare_output(display, lines) if lines else None, None
+        numbers: list[int] | None = [] if render.bare_numbered else None
+        lines = bare_lines(self.query, data, limit, numbers)
+        return len(lines), render.bare_output(display, lines, numbers) if lines else None, None
 
     def bare_batch(self, named: Iterable[Named]) -> list[Outcome | None]:
         """The outcomes of a batch of a `bare` search whose misses print nothing: each run of

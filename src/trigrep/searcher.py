@@ -506,16 +506,19 @@ def _bare_events(
     return lines
 
 
-def bare_lines(query: Query, data: bytes, limit: int | None) -> list[bytes]:
+def bare_lines(query: Query, data: bytes, limit: int | None,
+               numbers: list[int] | None = None) -> list[bytes]:
     """The lines of a text file holding a match, each with its terminator (the last one
     perhaps without), up to `limit`: all that a printer of bare lines needs (see
-    BufferSearch.bare; one of their count needs only `counted_lines`). _bare_events' loop
-    without line numbers nor events, whose making and reading back cost a search printing
-    thousands of lines a third of its time."""
+    BufferSearch.bare; one of their count needs only `counted_lines`), their numbers put in
+    `numbers` if given (-n). _bare_events' loop without events, whose making and reading
+    back cost a search printing thousands of lines a third of its time (and -n half)."""
     regex, eol, end = query.line_regex, query.eol, len(data)
     lines: list[bytes] = []
-    search, find, rfind, append = regex.search, data.find, data.rfind, lines.append
-    pos = 0
+    search, find, rfind, count, append = (
+        regex.search, data.find, data.rfind, data.count, lines.append)
+    pos = counted = 0
+    number = 1
     while pos < end and len(lines) != limit:
         m = search(data, pos, end)
         if m is None:
@@ -525,6 +528,11 @@ def bare_lines(query: Query, data: bytes, limit: int | None) -> list[bytes]:
         if start == end:  # an empty match after the final terminator is not a line
             break
         pos = find(eol, m_start, end) + 1 or end
+        if numbers is not None:
+            number += (count(eol, counted, start) if start - counted < VECTOR_COUNT_MIN
+                       else _newlines(data, counted, start, eol))
+            counted = start
+            numbers.append(number)
         append(data[start:pos])
     return lines
 
@@ -1344,9 +1352,8 @@ class BufferSearch:
                           or (opts.json and opts.mode in ("lines", "quiet")))
         self.kept_lines = None if opts.mode == "lines" else int(opts.first_line)
         # Of a text file such a search needs only its matching lines (up to `limit`), as
-        # bytes (see `bare_lines`): no spans, and no numbers nor events kept.
-        self.bare = self.plain and not self.need_submatches and (
-            self.kept_lines == 0 or (self.kept_lines is None and not line_numbers))
+        # bytes (see `bare_lines`), perhaps their numbers: no spans, and no events kept.
+        self.bare = self.plain and not self.need_submatches and self.kept_lines in (None, 0)
         # A text file's inverted lines go to _count_inverted when only their count matters
         # (they hold no match rg would count: see Query.inverted_lines_bare).
         self.counts_inverted = query.invert and query.inverted_lines_bare and not (
