@@ -228,5 +228,24 @@ def test_numbered_lines_of_many_files_and_a_big_one(tmp_path: Path, env: dict[st
         (tmp_path / f"f{i:04}.txt").write_bytes(b"x\n" * (i % 5) + b"foo %d\n" % i * (i % 3))
     line = b"some text of a line, foo or not\n"
     (tmp_path / "big.txt").write_bytes(line * ((BIG_FILE + (1 << 20)) // len(line)) + b"foo")
-    for flags in (["-n"], ["-n", "--heading"], ["-n", "-m3"]):
+    for flags in (["-n"], ["-n", "--heading"], ["-n", "-m3"], ["--count-matches"]):
         assert_same([*flags, "foo|o$"], tmp_path, env)
+
+
+@pytest.mark.parametrize("flags", [
+    ["--count-matches"], ["--count-matches", "--null"], ["--count-matches", "-H"],
+    ["--count-matches", "--no-filename"], ["--count-matches", "-m1"], ["--count-matches", "-a"],
+    ["--count-matches", "--crlf"], ["--count-matches", "--null-data"],
+    ["--count-matches", "--include-zero"], ["--count-matches", "-w"],
+], ids=" ".join)
+@pytest.mark.parametrize("pattern", ["foo", "o\\b", "foo$", "x*", "o|%"])
+def test_matches_counted_without_events(
+    tmp_path: Path, env: dict[str, str], flags: list[str], pattern: str
+) -> None:
+    """--count-matches counts a text file's matches in one run and prints the count, with no
+    result to render (parallel.FileSearch._bare_file); with -m, a regex matching empty,
+    --crlf or --include-zero, files are searched as before."""
+    for name, data in NUMBERED_FILES.items():
+        (tmp_path / name).write_bytes(data)
+    assert_same([*flags, pattern], tmp_path, env)
+    assert_same([*flags, pattern, *sorted(NUMBERED_FILES)], tmp_path, env)

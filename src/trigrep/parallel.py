@@ -46,7 +46,6 @@ from trigrep.searcher import (
     FileResult,
     Rendered,
     bare_lines,
-    counted_lines,
     joined_output,
 )
 from trigrep.spawn import FORK_LOCK, die_with_parent, safe_path_children
@@ -244,13 +243,13 @@ class FileSearch:
             text = decoded(data, "auto")
             return 0, None, self._searched(FileEntry(display, path, False), text,
                                            BinaryMode.QUIT, None, nul if text is data else None)
-        render, limit = self.render, self.buffer_search.limit
+        render = self.render
         assert render is not None
-        if render.counts_bare:  # (-c, -l: the lines are not made, only counted)
-            count = counted_lines(self.query, data, 0, limit)
+        if render.counts_bare:  # (-c, -l, --count-matches: the lines are not made, only counted)
+            count = self.buffer_search.bare_count(data)
             return count, render.bare_count_output(display, count) if count else None, None
         numbers: list[int] | None = [] if render.bare_numbered else None
-        lines = bare_lines(self.query, data, limit, numbers)
+        lines = bare_lines(self.query, data, self.buffer_search.limit, numbers)
         return len(lines), render.bare_output(display, lines, numbers) if lines else None, None
 
     def bare_batch(self, named: Iterable[Named]) -> list[Outcome | None]:

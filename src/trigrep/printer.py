@@ -945,14 +945,15 @@ class SummaryFormat(FileFormat):
 
     @property
     def renders_bare(self) -> bool:
-        """-l and -c print a file's count of matching lines (-l: whether it is 0), unless
-        --include-zero prints its zeros."""
-        return self.opts.mode in ("files_with_matches", "count") and not self.opts.counts_zero
+        """-l and -c print a file's count of matching lines (-l: whether it is 0),
+        --count-matches its count of matches, unless --include-zero prints its zeros."""
+        return self.opts.mode in ("files_with_matches", "count", "count_matches") and (
+            not self.opts.counts_zero)
 
     counts_bare = True
 
     def bare_count_output(self, display_path: str, count: int) -> bytes:
-        if self.opts.mode == "count":
+        if self.opts.mode != "files_with_matches":
             return self._line(display_path if self.with_filename else None, count)
         return self._line(display_path, None)
 

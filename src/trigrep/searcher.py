@@ -1318,7 +1318,8 @@ class BufferSearch:
     printer needs only the first span of each line (see _submatches).
     """
 
-    __slots__ = ("after", "bare", "before", "counts_inverted", "first_span", "kept_lines",
+    __slots__ = ("after", "bare", "before", "counts_inverted", "counts_matches", "first_span",
+                 "kept_lines",
                  "limit", "line_numbers", "need_submatches", "opts", "passthru", "plain",
                  "query", "spans", "stop_at_first")
 
@@ -1351,14 +1352,28 @@ class BufferSearch:
                           or opts.stop_on_nonmatch or opts.stats
                           or (opts.json and opts.mode in ("lines", "quiet")))
         self.kept_lines = None if opts.mode == "lines" else int(opts.first_line)
+        # --count-matches, when _search_plain would count a text file's matches in one run
+        # (_counted_matches) and keep no event: the count is all it needs.
+        self.counts_matches = (self.plain and opts.mode == "count_matches" and not (
+            self.kept_lines or self.limit is not None or query.matches_empty)
+            and _spans_unbounded(query))
         # Of a text file such a search needs only its matching lines (up to `limit`), as
-        # bytes (see `bare_lines`), perhaps their numbers: no spans, and no events kept.
-        self.bare = self.plain and not self.need_submatches and self.kept_lines in (None, 0)
+        # bytes (see `bare_lines`), perhaps their numbers, or their count, or that of its
+        # matches (see `bare_count`): no spans, and no events kept.
+        self.bare = self.counts_matches or (
+            self.plain and not self.need_submatches and self.kept_lines in (None, 0))
         # A text file's inverted lines go to _count_inverted when only their count matters
         # (they hold no match rg would count: see Query.inverted_lines_bare).
         self.counts_inverted = query.invert and query.inverted_lines_bare and not (
             query.multiline or opts.mode == "lines" or opts.json or opts.stats
             or opts.stop_on_nonmatch or opts.first_line)
+
+    def bare_count(self, data: bytes) -> int:
+        """What a `bare` summary prints of a text file: its count of matches
+        (`counts_matches`), or of matching lines up to `limit` (-c, -l)."""
+        if self.counts_matches:
+            return _counted_matches(self.query.regex, data)[1]
+        return counted_lines(self.query, data, 0, self.limit)
 
     def __call__(
         self, data: bytes, binary: BinaryMode, read_error: str | None = None,
