@@ -1061,6 +1061,26 @@ def test_an_indexed_file_that_cannot_be_stated(tree: Path, env: dict[str, str]) 
         locked.chmod(0o755)
 
 
+def test_an_indexed_file_this_user_may_not_read(tree: Path, env: dict[str, str]) -> None:
+    """An index built by a user who may read a file (root here) holds it; a search by one who
+    may not reports it as rg does (Permission denied, exit 2), rather than let the index rule
+    it out: --files-without-match listed it, and a search without a match exited 1."""
+    prefix = as_plain_user(read=True)
+    locked = tree / "src" / "main.c"
+    past = time.time() - 1000
+    os.utime(locked, (past, past))  # (not racily clean: the index vouches for it)
+    locked.chmod(0)
+    try:
+        run([*TRIGREP, "index"], tree, env)
+        for args in (["zzz_nowhere"], ["-l", "foo"], ["--files-without-match", "zzz_nowhere"]):
+            ours = run([*prefix, *TRIGREP, *args], tree, env)
+            theirs = run([*prefix, RG, "--sort", "path", *args], tree, env)
+            assert (ours.out, ours.code, ours.err) == (
+                theirs.out, theirs.code, theirs.err.replace(b"rg: ", b"trigrep: ")), args
+    finally:
+        locked.chmod(0o644)
+
+
 MODE_AND_IGNORE_CASES = [
     # An ignore file is read up to its first line that is not UTF-8; that line is an error
     # only next to another one (which rg reports with it, prefixed once).

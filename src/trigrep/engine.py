@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import itertools
 import os
 import sys
@@ -104,11 +105,13 @@ class Plan:
         if record is None:
             return -1, True
         try:
-            stamp = stat_stamp(entry.stat())
+            st = entry.stat()
         except OSError:  # gone since the walk, or in a directory it may list but not enter:
             return -1, False  # reading it reports what rg reports
-        if stamp != record.stamp:
+        if stat_stamp(st) != record.stamp:
             return -1, True
+        if not may_read(st):  # indexed by a user who may: reading it reports rg's error
+            return -1, False
         # Racily clean (modified too close to its segment's build): its content may be newer.
         if record.racily_clean or (self.report_all and record.irregular):
             return -1, False
@@ -135,6 +138,37 @@ class Plan:
         wanted = indexed_ids < 0
         wanted[~wanted] = is_candidate[indexed_ids[~wanted]]
         return [entries[i] for i in np.flatnonzero(wanted).tolist()]
+
+
+def may_read(st: os.stat_result) -> bool:
+    """Whether this process may read the file `st` describes, as its mode bits say (POSIX
+    ACLs aside). The index may hold files another user (or root) could read and this one
+    cannot: ruled out, they would miss rg's "Permission denied" (and its exit code 2), and
+    --files-without-match would list them."""
+    if st.st_mode & 0o444 == 0o444:  # (most files: anyone may)
+        return True
+    euid, groups, reads_any = _identity()
+    if reads_any:
+        return True
+    if st.st_uid == euid:
+        return bool(st.st_mode & 0o400)
+    if st.st_gid in groups:
+        return bool(st.st_mode & 0o040)
+    return bool(st.st_mode & 0o004)
+
+
+@functools.cache
+def _identity() -> tuple[int, frozenset[int], bool]:
+    """This process's effective user, its groups, and whether it may read any file (the
+    capability CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH in effect: root, unless dropped)."""
+    euid = os.geteuid()
+    try:
+        with open("/proc/self/status", "rb") as f:
+            effective = next(line for line in f if line.startswith(b"CapEff:"))
+        reads_any = bool(int(effective.split()[1], 16) & 0b110)
+    except (OSError, StopIteration, ValueError, IndexError):
+        reads_any = euid == 0
+    return euid, frozenset([os.getegid(), *os.getgroups()]), reads_any
 
 
 def freshness(reader: IndexReader) -> Plan:
