@@ -1043,6 +1043,14 @@ def test_a_search_of_a_file_builds_no_index(tmp_path: Path, env: dict[str, str])
     assert not (tmp_path / ".trigrep").exists()
 
 
+def assert_same_as(prefix: list[str], args: list[str], tree: Path, env: dict[str, str]) -> None:
+    """trigrep and rg, both run after `prefix` (as another user), print and exit alike."""
+    ours = run([*prefix, *TRIGREP, *args], tree, env)
+    theirs = run([*prefix, RG, "--sort", "path", *args], tree, env)
+    assert (ours.out, ours.code, ours.err) == (
+        theirs.out, theirs.code, theirs.err.replace(b"rg: ", b"trigrep: ")), args
+
+
 def test_an_indexed_file_that_cannot_be_stated(tree: Path, env: dict[str, str]) -> None:
     """A directory that may be listed but not entered (no x bit, as a user without root's
     capabilities): rg reports its files as unreadable and goes on; so does a search that
@@ -1053,10 +1061,7 @@ def test_an_indexed_file_that_cannot_be_stated(tree: Path, env: dict[str, str]) 
     locked.chmod(0o644)
     try:
         for args in (["foo"], ["-c", "foo"]):
-            ours = run([*prefix, *TRIGREP, *args], tree, env)
-            theirs = run([*prefix, RG, "--sort", "path", *args], tree, env)
-            assert (ours.out, ours.code, ours.err) == (
-                theirs.out, theirs.code, theirs.err.replace(b"rg: ", b"trigrep: ")), args
+            assert_same_as(prefix, args, tree, env)
     finally:
         locked.chmod(0o755)
 
@@ -1073,10 +1078,7 @@ def test_an_indexed_file_this_user_may_not_read(tree: Path, env: dict[str, str])
     try:
         run([*TRIGREP, "index"], tree, env)
         for args in (["zzz_nowhere"], ["-l", "foo"], ["--files-without-match", "zzz_nowhere"]):
-            ours = run([*prefix, *TRIGREP, *args], tree, env)
-            theirs = run([*prefix, RG, "--sort", "path", *args], tree, env)
-            assert (ours.out, ours.code, ours.err) == (
-                theirs.out, theirs.code, theirs.err.replace(b"rg: ", b"trigrep: ")), args
+            assert_same_as(prefix, args, tree, env)
     finally:
         locked.chmod(0o644)
 
