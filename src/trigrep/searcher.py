@@ -1319,9 +1319,8 @@ class BufferSearch:
     """
 
     __slots__ = ("after", "bare", "before", "counts_inverted", "counts_matches", "first_span",
-                 "kept_lines",
-                 "limit", "line_numbers", "need_submatches", "opts", "passthru", "plain",
-                 "query", "spans", "stop_at_first")
+                 "kept_lines", "limit", "line_numbers", "need_submatches", "opts", "passthru",
+                 "plain", "query", "spans", "stop_at_first")
 
     def __init__(self, query: Query, opts: OutputOptions, spans: bool = True,
                  line_numbers: bool = True, first_span: bool = False) -> None:
