@@ -445,7 +445,8 @@ class _RunWriter:
         self._pending = 0
 
     def add(self, base: int, keys: np.ndarray) -> None:
-        """The distinct keys of the chunk whose first document id is `base`."""
+        """The distinct keys of the chunk whose first document id is `base` (sorted in place
+        when its block is written)."""
         self._keys.append(keys)
         self._bases.append(base)
         self._pending += len(keys)
@@ -473,28 +474,29 @@ def _range_major(
     """The keys of a block's chunks reordered range-major (for each trigram range, every
     chunk's keys in it, each chunk's in key order, so in document order for any trigram),
     the uint32 table of where each (range, chunk) piece starts (then the total), and the
-    number of keys per range.
+    number of keys per range. Sorts each of `chunk_keys` in place.
 
-    One sort of 64-bit (range, chunk, rest of the key) values: numpy's AVX-512 sort takes
-    less time than a stable radix sort by range and the gather after it."""
+    Each chunk's keys are sorted as they are, uint32 (which groups them by range), then
+    scattered to their pieces: a quarter of the time of one sort of 64-bit (range, chunk,
+    rest of the key) values, whose sort alone took twice as long as these."""
     n_chunks = len(chunk_keys)
-    concatenated = np.concatenate(chunk_keys)
-    low_bits = 32 - RANGE_BITS  # the key's bits below its range's
-    low_mask = np.uint32((1 << low_bits) - 1)
-    range_mask = ~low_mask
-    chunk_of = np.repeat(np.arange(n_chunks, dtype=np.uint64), [len(k) for k in chunk_keys])
-    ranges = concatenated >> np.uint32(low_bits)
-    ordered = ranges.astype(np.uint64) << np.uint64(64 - RANGE_BITS)
-    ordered |= chunk_of << np.uint64(low_bits)
-    ordered |= concatenated & low_mask
-    ordered.sort()
-    reordered = (ordered >> np.uint64(32)).astype(np.uint32) & range_mask
-    reordered |= ordered.astype(np.uint32) & low_mask
-    pieces = ranges.astype(np.intp) * n_chunks + chunk_of.astype(np.intp)
-    counts = np.bincount(pieces, minlength=_N_RANGES * n_chunks)
+    boundaries = np.arange(1, _N_RANGES, dtype=np.uint32) << np.uint32(32 - RANGE_BITS)
+    starts = np.empty((n_chunks, _N_RANGES + 1), np.int64)  # where each range's keys start
+    starts[:, 0] = 0
+    for chunk, keys in enumerate(chunk_keys):
+        keys.sort()
+        starts[chunk, 1:-1] = np.searchsorted(keys, boundaries)
+        starts[chunk, -1] = len(keys)
+    counts = np.diff(starts, axis=1)  # (chunk, range)
     table = np.zeros(_N_RANGES * n_chunks + 1, np.int64)
-    np.cumsum(counts, out=table[1:])
-    return reordered, table.astype(np.uint32), counts.reshape(_N_RANGES, n_chunks).sum(axis=1)
+    np.cumsum(counts.T, out=table[1:])
+    piece_starts = table[:-1].reshape(_N_RANGES, n_chunks)
+    reordered = np.empty(int(table[-1]), np.uint32)
+    for chunk, keys in enumerate(chunk_keys):
+        destinations = np.repeat(piece_starts[:, chunk] - starts[chunk, :-1], counts[chunk])
+        destinations += np.arange(len(keys))
+        reordered[destinations] = keys
+    return reordered, table.astype(np.uint32), counts.sum(axis=0)
 
 
 class _Task(NamedTuple):
@@ -541,8 +543,8 @@ def _extract_task(task: _Task) -> _TaskResult:
         run = _RunWriter(task.run_path, out)
         for base, local_ids, bufs in _chunks(contents()):
             keys = _chunk_keys(local_ids, bufs)
-            run.add(base, keys)
             _mark_leading_bytes(present, base - first_doc, keys)
+            run.add(base, keys)
         run.flush()
     present[tail_rows, np.frombuffer(tails, np.uint8)] = True
     if n_rows > len(doc_rows):  # a file's bytes are those of its documents
