@@ -224,11 +224,13 @@ EDGE_FILES = {
         {"CHUNK_BYTES": 3, "DOC_BYTES": 16, "BLOCK_KEYS": 300},  # documents in pieces
         {"CHUNK_BYTES": 64, "MAX_CHUNK_FILES": 2, "BLOCK_KEYS": 100, "SLICE_POSTINGS": 50},
         {"CHUNK_BYTES": 200, "DOC_BYTES": 100, "TASK_FILES": 7},  # blocks of many chunks
+        # slices of up to 2 ranges merge their pairs as uint32, wider ones as uint64
+        {"SLICE_POSTINGS": 40, "_packed_trigrams": lambda n_docs: 2 << 12},
     ],
-    ids=["narrowed", "tiny-chunks", "many-blocks", "many-chunks-a-block"],
+    ids=["narrowed", "tiny-chunks", "many-blocks", "many-chunks-a-block", "pair-widths"],
 )
 def test_every_document_has_its_trigrams_however_the_work_is_cut(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sizes: dict[str, int]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sizes: dict[str, object]
 ) -> None:
     """The posting lists hold exactly each document's trigrams, with build sizes that cut the
     work into many documents, chunks, blocks and slices; a missing posting is a missed match."""
