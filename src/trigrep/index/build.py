@@ -674,7 +674,9 @@ def encode_postings(
 ) -> tuple[np.ndarray, np.ndarray, bytes]:
     """Encode (trigram, document id) pairs sorted by both into concatenated posting lists.
 
-    Returns the distinct trigrams, the byte length of each list, and the bytes.
+    Returns the distinct trigrams, the byte length of each list, and the bytes. A list of
+    bitmap_bytes(n_docs) pairs or more is a bitmap whatever its gaps (a varint takes a byte
+    at least): its pairs skip the varint work (43 % of the Linux tree's pairs).
     """
     n = len(trigrams)
     list_start = np.empty(n, bool)
@@ -682,24 +684,32 @@ def encode_postings(
     np.not_equal(trigrams[1:], trigrams[:-1], out=list_start[1:])
     starts = np.flatnonzero(list_start)
     counts = np.diff(np.append(starts, n))
-    gaps = np.empty(n, np.uint32)
-    np.subtract(doc_ids[1:], doc_ids[:-1], out=gaps[1:])
-    gaps -= np.uint32(1)
-    gaps[starts] = doc_ids[starts]
-    widths = np.ones(n, np.uint8)
-    for bits in (7, 14, 21, 28):
-        widths += gaps >= np.uint32(1 << bits)
-    varint_lengths = np.add.reduceat(widths, starts, dtype=np.int64)
     bitmap_length = bitmap_bytes(n_docs)
-    is_bitmap = varint_lengths >= bitmap_length
-    lengths = np.where(is_bitmap, bitmap_length, varint_lengths)
-    if is_bitmap.any():
-        in_varint_list = np.repeat(~is_bitmap, counts)
-        gaps, widths = np.compress(in_varint_list, gaps), np.compress(in_varint_list, widths)
+    sparse = counts < bitmap_length  # the lists that may be varints
+    ids, sparse_counts = doc_ids, counts
+    if not sparse.all():
+        ids, sparse_counts = np.compress(np.repeat(sparse, counts), doc_ids), counts[sparse]
+    sparse_starts = np.cumsum(sparse_counts) - sparse_counts
+    gaps = np.empty(len(ids), np.uint32)
+    np.subtract(ids[1:], ids[:-1], out=gaps[1:])
+    gaps -= np.uint32(1)
+    gaps[sparse_starts] = ids[sparse_starts]
+    widths = np.ones(len(ids), np.uint8)
+    for bits in range(7, int(gaps.max(initial=0)).bit_length(), 7):
+        widths += gaps >= np.uint32(1 << bits)
+    lengths = np.full(len(starts), bitmap_length, np.int64)
+    if len(ids):
+        varint_lengths = np.add.reduceat(widths, sparse_starts, dtype=np.int64)
+        lengths[sparse] = np.minimum(varint_lengths, bitmap_length)
+        long_lists = varint_lengths >= bitmap_length  # as long as a bitmap: a bitmap
+        if long_lists.any():
+            in_varint_list = np.repeat(~long_lists, sparse_counts)
+            gaps, widths = np.compress(in_varint_list, gaps), np.compress(in_varint_list, widths)
+    is_bitmap = lengths == bitmap_length
     stream = _varints(gaps, widths)
     pieces = []
     done = 0  # bytes of `stream` already placed
-    varint_ends = np.cumsum(np.where(is_bitmap, 0, varint_lengths))
+    varint_ends = np.cumsum(np.where(is_bitmap, 0, lengths))
     for i in np.flatnonzero(is_bitmap).tolist():
         members = np.zeros(bitmap_length * 8, bool)
         members[doc_ids[starts[i] : starts[i] + counts[i]]] = True
@@ -710,18 +720,27 @@ def encode_postings(
 
 
 def _varints(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
-    """LEB128 encoding of `values` whose encoded `widths` are given, concatenated."""
-    if len(widths) == 0 or widths.max() == 1:
-        return values.astype(np.uint8)
-    positions = np.cumsum(widths, dtype=np.int64)
-    positions -= widths
-    out = np.empty(int(positions[-1]) + int(widths[-1]), np.uint8)
-    for byte in range(5):
-        if byte:
+    """LEB128 encoding of `values` whose encoded `widths` are given, concatenated. Most take
+    one byte (93 % of the Linux tree's gaps): every first byte is laid out by one np.repeat,
+    then the longer values' next bytes are written over the copies."""
+    first = values.astype(np.uint8)
+    top = int(widths.max(initial=1))
+    if top == 1:
+        return first
+    longer = widths > 1
+    first &= np.uint8(0x7F)
+    first |= longer.view(np.uint8) << np.uint8(7)
+    out = np.repeat(first, widths)
+    index = np.flatnonzero(longer)
+    values, widths = values[index], widths[index]
+    extra = widths.astype(np.int64) - 1
+    positions = np.cumsum(extra)  # where each longer value's encoding starts in `out`
+    positions += index
+    positions -= extra
+    for byte in range(1, top):
+        if byte > 1:
             more = widths > byte
             positions, values, widths = positions[more], values[more], widths[more]
-        if len(values) == 0:
-            break
         low = (values >> np.uint32(7 * byte)).astype(np.uint8) & np.uint8(0x7F)
         low |= (widths > byte + 1).view(np.uint8) << np.uint8(7)
         out[positions + byte] = low
