@@ -361,32 +361,37 @@ class _TaskResult:
     files: int
 
 
-def _trigrams(content: bytes) -> np.ndarray:
-    """The uint32 trigram starting at every position of `content` (but its last two). Raw
-    bytes, not case folded: a case-sensitive query then reads only the files with its exact
-    bytes."""
-    wide = np.frombuffer(content, np.uint8).astype(np.uint32)
-    trigrams = wide[:-2] << np.uint32(16)
-    trigrams |= wide[1:-1] << np.uint32(8)
-    trigrams |= wide[2:]
-    return trigrams
-
-
 def _chunk_keys(local_ids: list[int], buffers: list[bytes]) -> np.ndarray:
-    """Distinct keys (trigram << 8 | local id) of a chunk, document after document: document
-    contents with their ids relative to the chunk's first (each below MAX_CHUNK_FILES).
+    """Distinct keys (trigram << 8 | local id) of a chunk, document after document (each
+    document's in no useful order): document contents (each of 3 bytes or more) with their
+    ids relative to the chunk's first (each below MAX_CHUNK_FILES). Raw bytes, not case
+    folded: a case-sensitive query then reads only the files with its exact bytes.
 
-    Each document's trigrams are sorted, then repeats dropped: numpy's AVX-512 sort makes
-    that a sixth faster than a linear-time pass through a 64 MiB table of trigrams, whose
-    random accesses miss the caches (on the Linux tree's files)."""
-    parts = []
-    for local_id, content in zip(local_ids, buffers, strict=True):  # each of 3 bytes or more
-        trigrams = _trigrams(content)
-        trigrams.sort()
-        keys = distinct_sorted(trigrams) << np.uint32(8)
-        keys |= np.uint32(local_id)
-        parts.append(keys)
-    return np.concatenate(parts)
+    The joined contents read as little-endian uint32 at every byte (a strided view, no
+    copy) give each position's trigram, bytes reversed, under its document's id: each
+    document's values are sorted in place, repeats dropped in one pass over the chunk, and
+    the distinct values' bytes reversed into keys. numpy's AVX-512 sort makes that a sixth
+    faster than a linear-time pass through a 64 MiB table of trigrams, whose random
+    accesses miss the caches (on the Linux tree's files); and these passes over the whole
+    chunk take a sixth less time than a dozen numpy calls a document, trigrams built by
+    shifts and sorted in order."""
+    lengths = np.array([len(content) for content in buffers], np.intp)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    joined = b"".join(buffers) + b"\0"  # the word at the last trigram reads one byte more
+    n = len(joined) - 3  # the positions that start a trigram, but for the documents' joins
+    words = np.ndarray((n,), "<u4", joined, strides=(1,))
+    values = words & np.uint32(0xFFFFFF)  # (third byte << 16 | second << 8 | first)
+    values |= np.repeat(np.array(local_ids, np.uint32) << np.uint32(24), lengths)[:n]
+    # The last two positions of each document but the last start trigrams that run into the
+    # next one: given the value of the document's first trigram, they are repeats.
+    runs_over = np.repeat(ends[:-1], 2)
+    runs_over[0::2] -= 2
+    runs_over[1::2] -= 1
+    values[runs_over] = values[np.repeat(starts[:-1], 2)]
+    for start, end in zip(starts.tolist(), [*ends[:-1].tolist(), n], strict=True):
+        values[start:end].sort()
+    return distinct_sorted(values).byteswap()
 
 
 def _mark_leading_bytes(present: np.ndarray, first_row: int, keys: np.ndarray) -> None:
