@@ -6,18 +6,20 @@ processes, not threads):
 1. Extract: workers read batches of files, cut files bigger than DOC_BYTES into documents
    (see "Documents" in format.py), and group documents into chunks of at most CHUNK_BYTES
    whose document ids span fewer than MAX_CHUNK_FILES (bigger documents are split into
-   overlapping pieces). Per document, numpy computes the trigram at every byte position,
-   sorts them and keeps one of each, giving the chunk's distinct uint32 keys (trigram << 8 |
-   document id minus the chunk's first). A worker collects its chunks' keys into blocks of
-   about BLOCK_KEYS and writes each to its run file range-major (for each of 4096 trigram
-   ranges, every chunk's keys in it, sorted), with a table of where each piece starts.
-   Sorting is numpy's AVX-512 sort, far faster here than radix passes. Batches go to the
-   workers as the files come: a walk in path order (PathOrdered) goes on meanwhile.
+   overlapping pieces). numpy reads the trigram at every byte position of a chunk, sorts
+   each document's and keeps one of each, giving the chunk's distinct uint32 keys (trigram
+   << 8 | document id minus the chunk's first). A worker collects its chunks' keys into
+   blocks of about BLOCK_KEYS and writes each to its run file range-major (for each of 4096
+   trigram ranges, every chunk's keys in it, sorted: each chunk's keys sorted, then
+   scattered), with a table of where each piece starts. Sorting is numpy's AVX-512 sort,
+   far faster here than radix passes. Batches go to the workers as the files come: a walk
+   in path order (PathOrdered) goes on meanwhile.
    Memory per worker is a few chunk-sized arrays and one block.
 2. Merge: the 4096 ranges are grouped into slices of about SLICE_POSTINGS pairs; workers
    read a slice's keys from every block (a pread of its table, one of its keys: consecutive
-   ranges are contiguous), map them to (trigram, document id), sort, and encode the posting
-   lists. The parent streams the encoded slices, in order, into the segment file.
+   ranges are contiguous), map them to (trigram, document id) pairs (uint32 when the slice
+   is narrow enough for the tree's document ids), sort, and encode the posting lists. The
+   parent streams the encoded slices, in order, into the segment file.
 
 Peak memory is bounded by the chunk, block and slice sizes, not by the tree.
 """
