@@ -11,6 +11,7 @@ import pytest
 from conftest import RG, TRIGREP, run
 from test_cli_rg import assert_same
 from trigrep.parallel import BIG_FILE, INLINE_FILES
+from trigrep.searcher import DENSE_LINES
 
 FILES: dict[str, bytes] = {
     "crlf.txt": b"ab cd\r\nxx\r\n\r\nfoo bar\r\n",
@@ -219,6 +220,25 @@ def test_numbered_lines_cut_from_the_buffer(
         (tmp_path / name).write_bytes(data)
     assert_same([*flags, pattern], tmp_path, env)
     assert_same([*flags, pattern, *sorted(NUMBERED_FILES)], tmp_path, env)
+
+
+@pytest.mark.parametrize("flags", [
+    ["-n"], ["-N"], ["-n", "-m", str(DENSE_LINES + 10)], ["-n", "--crlf"], ["-n", "-w"],
+    ["-n", "-i"], ["-n", "--heading"], ["-n", "--null"],
+], ids=" ".join)
+@pytest.mark.parametrize("pattern", ["foo", "", "x*", "o\\b", "foo$", "^", "b|$"])
+def test_lines_of_a_dense_search_found_with_the_rest_of_their_line(
+    tmp_path: Path, env: dict[str, str], flags: list[str], pattern: str
+) -> None:
+    """Once a search found DENSE_LINES lines, the next files' lines come from one run of a
+    regex that takes the rest of each line too (searcher.bare_lines): the files of
+    test_numbered_lines_cut_from_the_buffer after a first one holding that many lines, and
+    one holding more than -m."""
+    (tmp_path / "0dense.txt").write_bytes(b"foo\n" * DENSE_LINES)
+    (tmp_path / "1many.txt").write_bytes(b"foo\nx\n" * 2 * DENSE_LINES)
+    for name, data in NUMBERED_FILES.items():
+        (tmp_path / name).write_bytes(data)
+    assert_same([*flags, pattern], tmp_path, env)
 
 
 def test_numbered_lines_of_many_files_and_a_big_one(tmp_path: Path, env: dict[str, str]) -> None:

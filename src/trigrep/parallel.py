@@ -248,9 +248,10 @@ class FileSearch:
         if render.counts_bare:  # (-c, -l, --count-matches: the lines are not made, only counted)
             count = self.buffer_search.bare_count(data)
             return count, render.bare_count_output(display, count) if count else None, None
-        numbers: list[int] | None = [] if render.bare_numbered else None
-        lines = bare_lines(self.query, data, self.buffer_search.limit, numbers)
-        return len(lines), render.bare_output(display, lines, numbers) if lines else None, None
+        numbered = render.bare_numbered
+        lines = bare_lines(self.query, data, self.buffer_search.limit, numbered)
+        return (len(lines) >> numbered, render.bare_output(display, lines, numbered) if lines
+                else None, None)
 
     def bare_batch(self, named: Iterable[Named]) -> list[Outcome | None]:
         """The outcomes of a batch of a `bare` search whose misses print nothing: each run of

@@ -36,7 +36,8 @@ from trigrep.query.syntax import (
     smart_case_insensitive,
 )
 
-__all__ = ["ALL", "NONE", "Query", "Replacer", "TrigramQuery", "compile_query", "compile_replacer"]
+__all__ = ["ALL", "NONE", "Query", "Replacer", "TrigramQuery", "compile_query", "compile_replacer",
+           "rest_of_line_regex"]
 
 _META = frozenset("\\.+*?()|[]{}^$#&-~")
 
@@ -376,6 +377,15 @@ def _compiled(opts: MatchOptions) -> Query:
         opts.eol, line_regex,
         not opts.multiline and opts.null_data != bool(kinds & _TEXT_ANCHORS),
     )
+
+
+
+def rest_of_line_regex(query: Query) -> rurex.Pattern:
+    """`query.regex` followed by the rest of the line it matches in, terminator included: a
+    match for each line holding one, from its first match to the next line's start, in a run
+    over a buffer (nothing matches a line terminator without -U; see searcher.bare_lines)."""
+    eol = f"\\x{query.eol[0]:02X}"
+    return _compile(f"(?:{query.source})(?-u:[^{eol}])*{eol}?")
 
 
 def compile_replacer(opts: MatchOptions, template: bytes) -> Replacer:
