@@ -541,8 +541,7 @@ def bare_lines(query: Query, data: bytes, limit: int | None, numbered: bool = Fa
     eol, end = query.eol, len(data)
     lines = []
     rfind, count, append = data.rfind, data.count, lines.append
-    pos = counted = 0
-    number = 1
+    pos = number = 0
     matches = rest.finditer(data)
     for m in matches if limit is None else islice(matches, limit):
         m_start, stop = m.span()
@@ -551,12 +550,11 @@ def bare_lines(query: Query, data: bytes, limit: int | None, numbered: bool = Fa
         # already (which ends without one), is not a line.
         if start == end or start < pos:
             break
-        pos = stop
-        if numbered:
-            number += (count(eol, counted, start) if start - counted < VECTOR_COUNT_MIN
-                       else _newlines(data, counted, start, eol))
-            counted = start
+        if numbered:  # (the line before, if any, ends at `pos`: only the gap is counted)
+            number += 1 + (count(eol, pos, start) if start - pos < VECTOR_COUNT_MIN
+                           else _newlines(data, pos, start, eol))
             append(number)
+        pos = stop
         append(data[start:stop])
     return lines
 
@@ -568,8 +566,7 @@ def _searched_lines(query: Query, data: bytes, limit: int | None, numbered: bool
     lines: list[int | bytes] = []
     search, find, rfind, count, append = (
         regex.search, data.find, data.rfind, data.count, lines.append)
-    pos = counted = found = 0
-    number = 1
+    pos = number = found = 0
     while pos < end and found != limit:
         m = search(data, pos, end)
         if m is None:
@@ -578,12 +575,11 @@ def _searched_lines(query: Query, data: bytes, limit: int | None, numbered: bool
         start = rfind(eol, 0, m_start) + 1
         if start == end:  # an empty match after the final terminator is not a line
             break
-        pos = find(eol, m_start, end) + 1 or end
-        if numbered:
-            number += (count(eol, counted, start) if start - counted < VECTOR_COUNT_MIN
-                       else _newlines(data, counted, start, eol))
-            counted = start
+        if numbered:  # (as in bare_lines)
+            number += 1 + (count(eol, pos, start) if start - pos < VECTOR_COUNT_MIN
+                           else _newlines(data, pos, start, eol))
             append(number)
+        pos = find(eol, m_start, end) + 1 or end
         append(data[start:pos])
         found += 1
     return lines
