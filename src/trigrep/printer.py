@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from functools import partial
+from functools import cached_property, partial
 from itertools import chain
 from typing import BinaryIO, NamedTuple, Protocol
 
@@ -451,16 +451,26 @@ class LineFormat(FileFormat):
                     numbered: bool = False) -> bytes:
         """Lines printed whole after the path `lead` (None: none), each after its number
         in `lines` if `numbered` (see `renders_bare`)."""
-        sep = self.opts.field_match_separator
+        lead_end, numbered_format = self._bare_formats
         if numbered:
             # One %-format for all the lines: a format per line (as `_whole_lines`) took 1.7
             # times as long.
-            line_format = self._template(lead, sep, self._number_field(self.opts.palette.line))
+            line_format = (numbered_format if lead is None
+                           else _escaped(lead + lead_end) + numbered_format)
             return self._ended((line_format * (len(lines) >> 1)) % tuple(lines))
         if lead is None:
             return self._ended(b"".join(lines))
-        before = lead + self._path_end(sep)
+        before = lead + lead_end
         return self._ended(before.join([b"", *lines]))  # (one copy of the lines, not two)
+
+    @cached_property
+    def _bare_formats(self) -> tuple[bytes, bytes]:
+        """(what follows the path on a bare line, the %-format of a numbered bare line after
+        its path): the same for every file of a search, made once (as `_template` made it for
+        each file, it was half of what a file printing a line or two cost a worker)."""
+        sep = self.opts.field_match_separator
+        return self._path_end(sep), self._template(
+            None, sep, self._number_field(self.opts.palette.line))
 
     @staticmethod
     def _breaks_before(event: LineEvent, index: int, last_line: int | None,
