@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import rurex
 
+from trigrep.errors import PatternError
 from trigrep.extract import STDERR_EMPTY
 from trigrep.options import OutputOptions
 from trigrep.query import Query, rest_of_line_regex
@@ -536,7 +537,13 @@ def bare_lines(query: Query, data: bytes, limit: int | None, numbered: bool = Fa
         if len(_rest_of_line) > REST_OF_LINE_KEPT:
             _rest_of_line.clear()
         rest += len(lines) >> numbered
-        _rest_of_line[key] = rest_of_line_regex(query) if rest >= DENSE_LINES else rest
+        if rest >= DENSE_LINES:
+            try:
+                _rest_of_line[key] = rest_of_line_regex(query)
+            except PatternError:  # (the suffix took it past the engine's size limit)
+                _rest_of_line[key] = -sys.maxsize  # never again: searched from each line
+        else:
+            _rest_of_line[key] = rest
         return lines
     eol, end = query.eol, len(data)
     lines = []
