@@ -32,6 +32,7 @@ from trigrep.index.format import (
     LOCK_NAME,
     MANIFEST_NAME,
     SECTIONS,
+    bitmap_bytes,
     unpack_header,
 )
 from trigrep.options import MatchOptions, WalkOptions
@@ -245,6 +246,30 @@ def test_every_document_has_its_trigrams_however_the_work_is_cut(
         monkeypatch.setattr(build_module, name, value)
     build_index(str(tmp_path), entries_of(tmp_path), workers=2)
     assert segment_postings(tmp_path) == document_postings(tmp_path)
+    IndexReader.open(str(tmp_path)).verify()
+
+
+def test_posting_lists_either_side_of_the_bitmap_length(tmp_path: Path) -> None:
+    """Lists of one document fewer than a bitmap's length, as many, and one more (which
+    encode_postings makes bitmaps without their varints), and a list whose varints reach a
+    bitmap's length by a gap over 127 documents: each holds exactly its documents, in a
+    segment whose ids cross a chunk's MAX_CHUNK_FILES."""
+    n_docs = build_module.MAX_CHUNK_FILES + 44
+    length = bitmap_bytes(n_docs)
+    members = {
+        b"AAA": range(0, n_docs, n_docs // (length - 1))[: length - 1],
+        b"BBB": range(1, n_docs, n_docs // length)[:length],
+        b"CCC": range(2, n_docs, n_docs // (length + 1))[: length + 1],
+        b"DDD": [0, *range(n_docs - length + 2, n_docs)],  # (length - 1 ids, one gap of 2 bytes)
+    }
+    for i in range(n_docs):
+        (tmp_path / f"f{i:03d}").write_bytes(
+            b" ".join([b"f%03d" % i, *(marker for marker, ids in members.items() if i in ids)]))
+    build_index(str(tmp_path), entries_of(tmp_path), workers=1)
+    postings = segment_postings(tmp_path)
+    assert postings == document_postings(tmp_path)
+    for marker, ids in members.items():
+        assert postings[int.from_bytes(marker, "big")] == set(ids)
     IndexReader.open(str(tmp_path)).verify()
 
 
