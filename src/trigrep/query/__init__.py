@@ -379,7 +379,6 @@ def _compiled(opts: MatchOptions) -> Query:
     )
 
 
-
 def rest_of_line_regex(query: Query) -> rurex.Pattern:
     """`query.regex` followed by the rest of the line it matches in, terminator included: a
     match for each line holding one, from its first match to the next line's start, in a run
