@@ -33,6 +33,8 @@ from conftest import (
     run,
     run_until_first_line,
 )
+from trigrep.parallel import WARM_INLINE_FILES
+from trigrep.searcher import DENSE_LINES
 from trigrep.server.protocol import read_record
 
 SRC = str(Path(trigrep.__file__).resolve().parents[1])
@@ -218,6 +220,21 @@ def test_null_data_is_served_like_rg(tree: Path, daemon: Daemon) -> None:
     assert_all_like_rg(tree, daemon, [["--null-data", "-n", "foo"],
                                       ["--null-data", "-c", "-v", "^bar$"],
                                       ["--null-data", "--json", "-U", r"o\nb"]])
+
+
+def test_dense_searches_again_in_the_workers_that_keep_their_regex(
+    tree: Path, daemon: Daemon
+) -> None:
+    """A daemon's workers keep, from one search to the next, the regex that takes the rest of
+    each line once they found DENSE_LINES lines (searcher.bare_lines): the same search again,
+    the same pattern with another line terminator (--null-data), and others in between."""
+    lines = "".join(f"foo {i}\nbar\r\n" for i in range(100))
+    for i in range(3 * WARM_INLINE_FILES):  # (the daemon's workers search all but the first)
+        _write(tree / "dense" / f"f{i:03d}.txt", lines + ("foo end" if i % 2 else ""))
+    assert_all_like_rg(tree, daemon, [
+        ["-n", "foo"], ["-n", "foo"], ["--null-data", "-n", "foo"], ["foo"], ["-n", "-w", "foo"],
+        ["-n", "-m", str(DENSE_LINES + 7), "o$|bar"], ["-n", "foo"], ["--crlf", "-n", "bar$"],
+    ])
 
 
 def test_encodings_are_searched_in_the_files_not_the_index(tree: Path, daemon: Daemon) -> None:
