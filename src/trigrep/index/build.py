@@ -406,6 +406,12 @@ def _mark_leading_bytes(present: np.ndarray, first_row: int, keys: np.ndarray) -
     present[first_row : first_row + 256].reshape(-1)[flat] = True
 
 
+def _cut(size: int) -> bool:
+    """Whether `_chunks` cuts a document of `size` bytes into pieces, which can share
+    trigrams: the merge then drops the repeats."""
+    return size > CHUNK_BYTES
+
+
 def _chunks(
     docs: Iterator[tuple[int, bytes]],
 ) -> Iterator[tuple[int, list[int], list[bytes]]]:
@@ -419,7 +425,7 @@ def _chunks(
     for doc_id, content in docs:
         if len(content) < 3:
             continue
-        if len(content) > CHUNK_BYTES:
+        if _cut(len(content)):
             if bufs:  # the documents before it come first: the merge needs document order
                 yield base, local_ids, bufs
                 local_ids, bufs, size = [], [], 0
@@ -546,7 +552,7 @@ def _extract_task(task: _Task) -> _TaskResult:
             tails.extend(tail)
             tail_rows.extend([doc_id - first_doc] * len(tail))
             for number, begin, end in document_bounds(content, n_docs):
-                split_documents |= end - begin > CHUNK_BYTES
+                split_documents |= _cut(end - begin)
                 yield doc_id + number, content if n_docs == 1 else content[begin:end]
 
     with open(task.run_path, "wb") as out:
