@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -323,12 +324,12 @@ def test_answers_to_a_search_that_stopped_early_go_to_nobody(tree: Path) -> None
     try:
         worker = pool.lease()
         assert worker is not None
-        worker.send(pickled(["zzz_nowhere"]), [entry])
-        worker.send(pickled(["zzz_nowhere"]), [entry])
+        worker.send(pickled(["zzz_nowhere"]), [entry], False)
+        worker.send(pickled(["zzz_nowhere"]), [entry], False)
         pool.release(worker, unanswered=2)
         again = pool.lease()
         assert again is worker and worker.stale == 0
-        worker.send(pickled(["needle"]), [entry])
+        worker.send(pickled(["needle"]), [entry], False)
         [(result, error)] = worker.receive()
         assert error is None and result.matched_lines == 1
     finally:
@@ -496,3 +497,45 @@ def test_the_content_cache_admits_nothing_from_repeated_scans(
         assert all(cache.read(*named) is None for named in stamps[1:])
         assert list(cache.files) == [stamps[0][0]]
         assert len(cache.seen) == 8
+
+
+def test_the_first_bytes_of_a_search_are_kept_on_their_first_read(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search's first FIRST_READS_KEPT bytes are kept on their first read (a selective
+    search run again then finds them all kept), the rest on their second; and a search run
+    again sends its first batches to the workers it sent them to before, which kept them."""
+    monkeypatch.setattr(parallel, "CACHE_RACY_NS", 0)
+    cache = parallel._ContentCache(1 << 20)
+    cache.keeps_first_reads = True
+    path = tree / "d0/f07.txt"
+    assert cache.read(str(path), _stamp(path)) == (path.read_bytes(), -1)
+    assert list(cache.files) == [str(path)]
+
+    monkeypatch.setattr(parallel, "FIRST_READS_KEPT", 1)  # the first batch only
+    pool = SearchPool("fork", workers=2, keeps_files=True)
+    probe = parallel._shipped(FileEntry("d0/f07.txt", str(path), False))
+    try:
+        kept: list[list[list[str]]] = []
+        for _ in range(2):
+            assert _search(["needle"], _Warm(tree, pool)) == _rg(["needle"], tree)
+            kept.append([])
+            for worker in pool._all:
+                worker.send(pickle.dumps(_KeptFiles()), [probe], False)
+                [(files, _)] = worker.receive()
+                kept[-1].append(files)
+        first, again = kept
+        assert [len(files) for files in first] == [parallel.BATCH_FILES, 0]
+        assert all(set(f) <= set(a) for f, a in zip(first, again, strict=True))
+    finally:
+        pool.close()
+
+
+class _KeptFiles:
+    """A FileSearch stand-in (a worker unpickles and calls what it is sent) whose batch
+    answers with the paths its worker's cache keeps."""
+
+    bare = misses_print_nothing = False
+
+    def __call__(self, *entry: object) -> tuple[list[str], None]:
+        assert parallel._cache is not None
+        return sorted(parallel._cache.files), None

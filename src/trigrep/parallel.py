@@ -106,6 +106,13 @@ MMAP_MAX_PATHS = 10
 # served too few of them.
 CACHE_BYTES = 256 << 20
 CACHED_FILE_MAX = 1 << 20
+# A search's files up to this many bytes (all of a selective search's candidates: 5 MB for
+# PM_RESUME on the Linux tree) are kept on their first read, not their second: a search run
+# again then finds them all kept, where before its files went to either worker by turns and
+# each worker kept a file only once it had read it twice (the third to fifth runs of
+# PM_RESUME through the API took 1.5-2x the time of the runs after). A scan of the whole
+# tree so evicts at most this much of what the searches before it kept.
+FIRST_READS_KEPT = CACHE_BYTES // 4
 # A file modified (or its inode changed) this recently may change again within the same
 # mtime tick: not cached.
 CACHE_RACY_NS = 2_000_000_000
@@ -367,7 +374,9 @@ class SearchPool:
 
     def lease(self, timeout: float = 0) -> _Worker | None:
         """An idle worker for one search, waiting up to `timeout` seconds for one; None if
-        none came (or the pool is closed)."""
+        none came (or the pool is closed). The first idle one in the pool's order: a search
+        run again sends its first batches to the workers it sent them to before, which kept
+        their files (see `_ContentCache`)."""
         with self._lock:
             if not self._idle and timeout > 0 and not self._closed:
                 self._waiting += 1
@@ -375,7 +384,8 @@ class SearchPool:
                 self._waiting -= 1
             if self._closed or not self._idle:
                 return None
-            worker = self._idle.pop()
+            worker = min(self._idle, key=self._all.index)
+            self._idle.remove(worker)
         try:
             worker.discard_stale()
         except (EOFError, OSError):
@@ -444,11 +454,12 @@ class _Worker:
         child.close()
         self.stale = 0  # answers to batches of a search that stopped early, still to come
 
-    def send(self, search: bytes, shipped: list[bytes]) -> None:
-        """Search the `shipped` files (see `_shipped`) with the pickled FileSearch `search`."""
+    def send(self, search: bytes, shipped: list[bytes], keep_first_reads: bool) -> None:
+        """Search the `shipped` files (see `_shipped`) with the pickled FileSearch `search`
+        (`keep_first_reads`: see `_ContentCache`)."""
         import pickle  # (as multiprocessing: only searches that use workers load it)
 
-        message = pickle.dumps((search, shipped), pickle.HIGHEST_PROTOCOL)
+        message = pickle.dumps((search, shipped, keep_first_reads), pickle.HIGHEST_PROTOCOL)
         self.conn.send_bytes(message)
 
     def receive(self) -> list[Outcome | None]:
@@ -499,11 +510,12 @@ class _ContentCache:
     daemon's limits). A file modified within CACHE_RACY_NS of its read is not kept: written
     again within the same mtime tick, it would keep its stat. Oldest first out.
 
-    A file is kept on its second read with the same stat only: a scan of the whole tree
+    A file is kept on its second read with the same stat only, unless `keeps_first_reads`
+    (the batch is of a search's first FIRST_READS_KEPT bytes): a scan of the whole tree
     reads each file once, and keeping each would evict the files the searches before it
     read, for none the next search reads (the tree is bigger than the cache), and read
     binary files whole. The first reads are remembered (by hash) up to `SEEN_MAX`, fewer
-    than a scan's files per worker, so that a scan repeated admits nothing either.
+    than a scan's files per worker, so that a scan repeated admits nothing else either.
 
     Both are OrderedDicts, whose oldest entry goes in O(1): a dict's `next(iter(d))` walks
     over the slots its earlier deletions left at its front, 8 µs an eviction here, which
@@ -515,6 +527,7 @@ class _ContentCache:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.used = 0
+        self.keeps_first_reads = False  # set for each batch (see `_serve_batches`)
         # path -> its stamp, its bytes and the offset of their first NUL (-1: none), which
         # spares each search a pass over them (a fifth of a -l search's time)
         self.files: OrderedDict[str, tuple[CacheStamp, bytes, int]] = OrderedDict()
@@ -524,8 +537,8 @@ class _ContentCache:
     def read(self, path: str, stamp: CacheStamp) -> tuple[bytes, int] | None:
         """The whole file (even a binary one, of which `read_file` may read the head only: a
         search stops at its NUL all the same) and the offset of its first NUL (-1: none);
-        None on its first read with this stamp, for the caller to read as it would without
-        a cache."""
+        None on a first read with this stamp that is not kept, for the caller to read as it
+        would without a cache."""
         kept = self.files.get(path)
         if kept is not None:
             if kept[0] == stamp:
@@ -533,12 +546,13 @@ class _ContentCache:
             del self.files[path]
             self.used -= len(kept[1])
         key = hash((path, stamp))
-        if key not in self.seen:
+        if key in self.seen:
+            del self.seen[key]
+        elif not self.keeps_first_reads:
             self.seen[key] = None
             if len(self.seen) > self.SEEN_MAX:
                 self.seen.popitem(last=False)
             return None
-        del self.seen[key]
         data = read_file(path, stamp[0])
         nul = data.find(b"\0")
         if len(data) == stamp[0] and max(stamp[1], stamp[2]) < time.time_ns() - CACHE_RACY_NS:
@@ -603,9 +617,11 @@ def _serve_batches(conn: Connection, parent: int | None, shared: int,
         die_with_parent(parent or os.getppid())
     while True:
         try:
-            search, shipped = pickle.loads(conn.recv_bytes())
+            search, shipped, keep_first_reads = pickle.loads(conn.recv_bytes())
         except EOFError:
             return
+        if _cache is not None:
+            _cache.keeps_first_reads = keep_first_reads
         try:
             answer: tuple[bool, object] = (True, _search_batch(search, shipped))
         except Exception as e:
@@ -802,6 +818,7 @@ class _Dispatch:
         self.search = search
         self.tally = tally
         self.sent: dict[_Worker, deque[_Batch]] = {}  # the leased workers, their batches
+        self.sent_bytes = 0  # of the files sent to workers so far
         self.per_worker = SENT_PER_WORKER if len(search) <= SMALL_SEARCH_BYTES else 1
 
     def run(
@@ -864,9 +881,10 @@ class _Dispatch:
 
     def _send(self, worker: _Worker, batch: _Batch) -> None:
         try:
-            worker.send(self.search, batch.to_search)
+            worker.send(self.search, batch.to_search, self.sent_bytes < FIRST_READS_KEPT)
         except OSError as e:
             self._lost(worker, e)
+        self.sent_bytes += batch.bytes
         self.sent[worker].append(batch)
         batch.pending = True
 
