@@ -145,6 +145,10 @@ class Index:
             from trigrep.server.tree import ServedTree
 
             self._open()  # built first: the watcher must not see the build's own writes
+            # The workers too, now rather than in the first search that needs them (~20 ms
+            # of it), and before the watcher's threads start and the walk fills the heap
+            # they would inherit.
+            self._pool.get()
             warm = ServedTree(os.path.realpath(self.root), self._pool)
             warm.start()
             self._warm = warm
