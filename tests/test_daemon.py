@@ -226,14 +226,16 @@ def test_dense_searches_again_in_the_workers_that_keep_their_regex(
     tree: Path, daemon: Daemon
 ) -> None:
     """A daemon's workers keep, from one search to the next, the regex that takes the rest of
-    each line once they found DENSE_LINES lines (searcher.bare_lines): the same search again,
-    the same pattern with another line terminator (--null-data), and others in between."""
+    each line once they found DENSE_LINES lines (searcher.bare_lines; -c's
+    counted_dense_lines): the same search again, the same pattern with another line
+    terminator (--null-data), and others in between."""
     lines = "".join(f"foo {i}\nbar\r\n" for i in range(100))
     for i in range(3 * WARM_INLINE_FILES):  # (the daemon's workers search all but the first)
         _write(tree / "dense" / f"f{i:03d}.txt", lines + ("foo end" if i % 2 else ""))
     assert_all_like_rg(tree, daemon, [
         ["-n", "foo"], ["-n", "foo"], ["--null-data", "-n", "foo"], ["foo"], ["-n", "-w", "foo"],
         ["-n", "-m", str(DENSE_LINES + 7), "o$|bar"], ["-n", "foo"], ["--crlf", "-n", "bar$"],
+        ["-c", "foo"], ["-c", "o$|bar"],
     ])
 
 

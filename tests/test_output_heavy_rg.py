@@ -234,11 +234,32 @@ def test_lines_of_a_dense_search_found_with_the_rest_of_their_line(
     regex that takes the rest of each line too (searcher.bare_lines): the files of
     test_numbered_lines_cut_from_the_buffer after a first one holding that many lines, and
     one holding more than -m."""
+    _write_dense_files(tmp_path)
+    assert_same([*flags, pattern], tmp_path, env)
+
+
+@pytest.mark.parametrize("flags", [
+    ["-c"], ["-c", "-m", str(DENSE_LINES + 10)], ["-c", "--crlf"], ["-c", "-w"], ["-c", "-i"],
+    ["-c", "--null"], ["-c", "--null-data"], ["-c", "--include-zero"], ["-c", "-v"],
+], ids=" ".join)
+@pytest.mark.parametrize("pattern", ["foo", "", "x*", "o\\b", "foo$", "^", "b|$", "o|x"])
+def test_lines_of_a_dense_search_counted_with_the_rest_of_their_line(
+    tmp_path: Path, env: dict[str, str], flags: list[str], pattern: str
+) -> None:
+    """Once a search found DENSE_LINES lines, -c counts the next files' lines by the matches
+    of the regex that takes the rest of each line too (searcher.counted_dense_lines), unless
+    it has a limit (-m) or matches empty: the files of
+    test_lines_of_a_dense_search_found_with_the_rest_of_their_line."""
+    _write_dense_files(tmp_path)
+    assert_same([*flags, pattern], tmp_path, env)
+
+
+def _write_dense_files(tmp_path: Path) -> None:
+    """A file of DENSE_LINES matching lines, first, then more, and NUMBERED_FILES."""
     (tmp_path / "0dense.txt").write_bytes(b"foo\n" * DENSE_LINES)
     (tmp_path / "1many.txt").write_bytes(b"foo\nx\n" * 2 * DENSE_LINES)
     for name, data in NUMBERED_FILES.items():
         (tmp_path / name).write_bytes(data)
-    assert_same([*flags, pattern], tmp_path, env)
 
 
 def test_numbered_lines_of_many_files_and_a_big_one(tmp_path: Path, env: dict[str, str]) -> None:

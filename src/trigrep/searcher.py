@@ -530,20 +530,10 @@ def bare_lines(query: Query, data: bytes, limit: int | None, numbered: bool = Fa
     12 % less time in this function)."""
     if query.line_regex is not query.regex:  # (its lines are not its regex's matches)
         return _searched_lines(query, data, limit, numbered)
-    key = (query.source, query.eol)
-    rest = _rest_of_line.get(key, 0)
-    if isinstance(rest, int):
+    rest = _dense_rest_of_line(query)
+    if rest is None:
         lines = _searched_lines(query, data, limit, numbered)
-        if len(_rest_of_line) > REST_OF_LINE_KEPT:
-            _rest_of_line.clear()
-        rest += len(lines) >> numbered
-        if rest >= DENSE_LINES:
-            try:
-                _rest_of_line[key] = rest_of_line_regex(query)
-            except PatternError:  # (the suffix took it past the engine's size limit)
-                _rest_of_line[key] = -sys.maxsize  # never again: searched from each line
-        else:
-            _rest_of_line[key] = rest
+        _note_lines_found(query, len(lines) >> numbered)
         return lines
     eol, end = query.eol, len(data)
     lines = []
@@ -590,6 +580,46 @@ def _searched_lines(query: Query, data: bytes, limit: int | None, numbered: bool
         append(data[start:pos])
         found += 1
     return lines
+
+
+def _dense_rest_of_line(query: Query) -> rurex.Pattern | None:
+    """The `rest_of_line_regex` of a search whose line regex is its regex, once this process
+    found DENSE_LINES lines for it (see `_note_lines_found`); None before."""
+    rest = _rest_of_line.get((query.source, query.eol))
+    return None if rest is None or isinstance(rest, int) else rest
+
+
+def _note_lines_found(query: Query, found: int) -> None:
+    """Count `found` more lines of `query` (one whose line regex is its regex), compiling its
+    rest-of-line regex when the count reaches DENSE_LINES."""
+    key = (query.source, query.eol)
+    rest = _rest_of_line.get(key, 0)
+    if not isinstance(rest, int):
+        return
+    if len(_rest_of_line) > REST_OF_LINE_KEPT:
+        _rest_of_line.clear()
+    rest += found
+    if rest >= DENSE_LINES:
+        try:
+            _rest_of_line[key] = rest_of_line_regex(query)
+        except PatternError:  # (the suffix took it past the engine's size limit)
+            _rest_of_line[key] = -sys.maxsize  # never again: searched from each line
+    else:
+        _rest_of_line[key] = rest
+
+
+def counted_dense_lines(query: Query, data: bytes) -> int:
+    """How many lines hold a match in a text buffer (`counted_lines` from 0, without a
+    limit), for a search whose line regex is its regex and which cannot match empty: once
+    the search is dense, the length of its rest-of-line regex's `findall`, one match a line
+    and no Python step per match (-c spin_lock_irqsave over its 3,722 candidates in the
+    Linux tree: 34 ms, where `counted_lines` took 48)."""
+    rest = _dense_rest_of_line(query)
+    if rest is not None:
+        return len(rest.findall(data))
+    found = counted_lines(query, data, 0, None)
+    _note_lines_found(query, found)
+    return found
 
 
 def counted_lines(query: Query, data: bytes, pos: int, limit: int | None) -> int:
@@ -1425,9 +1455,12 @@ class BufferSearch:
     def bare_count(self, data: bytes) -> int:
         """What a `bare` summary prints of a text file: its count of matches
         (`counts_matches`), or of matching lines up to `limit` (-c, -l)."""
+        query = self.query
         if self.counts_matches:
-            return _counted_matches(self.query.regex, data)[1]
-        return counted_lines(self.query, data, 0, self.limit)
+            return _counted_matches(query.regex, data)[1]
+        if self.limit is None and query.line_regex is query.regex and not query.matches_empty:
+            return counted_dense_lines(query, data)
+        return counted_lines(query, data, 0, self.limit)
 
     def __call__(
         self, data: bytes, binary: BinaryMode, read_error: str | None = None,
