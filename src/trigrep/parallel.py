@@ -931,18 +931,30 @@ class _Batch:
         self.found: list[Outcome | None] = []
 
     def fill(self, items: Iterator[tuple[FileEntry, bool]]) -> bool:
-        """Take files from `items` until full; False when `items` ran out."""
-        for entry, needed in items:
-            self.items.append((entry, needed))
+        """Take files from `items` until full; False when `items` ran out. (Its sums are
+        kept in locals and a file's size read from its stat inline: the daemon's thread
+        took 1.3 µs a file here, most of what it spends per candidate.)"""
+        taken, to_search = self.items, self.to_search
+        size = names = 0
+        full = False
+        for item in items:
+            taken.append(item)
+            entry, needed = item
             if needed:
                 shipped = entry.shipped or _shipped(entry)
-                self.to_search.append(shipped)
-                self.bytes += _known_size(entry) or 0
-                self.name_bytes += len(shipped)
-            if (len(self.to_search) >= self.max_files or self.bytes >= BATCH_BYTES
-                    or len(self.items) >= BATCH_ITEMS or self.name_bytes >= BATCH_NAME_BYTES):
-                return True
-        return False
+                to_search.append(shipped)
+                names += len(shipped)
+                if (st := entry.known_stat()) is not None:
+                    size += st.st_size
+                if (len(to_search) >= self.max_files or size >= BATCH_BYTES
+                        or names >= BATCH_NAME_BYTES):
+                    full = True
+                    break
+            if len(taken) >= BATCH_ITEMS:
+                full = True
+                break
+        self.bytes, self.name_bytes = size, names
+        return full
 
     def outcomes(self) -> Iterator[tuple[FileEntry, Outcome | None]]:
         """The batch's files with their outcomes, leaving out the files searched that would
