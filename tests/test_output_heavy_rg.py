@@ -4,6 +4,7 @@ from line counts, empty matches on long lines, context lines."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -271,6 +272,26 @@ def test_numbered_lines_of_many_files_and_a_big_one(tmp_path: Path, env: dict[st
     (tmp_path / "big.txt").write_bytes(line * ((BIG_FILE + (1 << 20)) // len(line)) + b"foo")
     for flags in (["-n"], ["-n", "--heading"], ["-n", "-m3"], ["--count-matches"]):
         assert_same([*flags, "foo|o$"], tmp_path, env)
+
+
+@pytest.mark.parametrize("flags", [
+    ["-l"], ["-c"], ["-c", "--crlf"], ["-c", "--no-filename"], ["-l", "--no-filename"],
+    ["-c", "-m1"], ["--count-matches"], ["-l", "--null"], ["-c", "--null"],
+    ["-l", "--path-separator", "|"], ["-c", "--path-separator", "|"], ["-l", "--null-data"],
+    ["-c", "--color", "always"], ["-l", "--color", "always"], ["-c", "--include-zero"],
+], ids=" ".join)
+def test_summary_lines_of_paths_and_counts(
+    tmp_path: Path, env: dict[str, str], flags: list[str]
+) -> None:
+    """A bare summary line holding only the path and count is made in one step
+    (printer.SummaryFormat.bare_count_output), others as before: colour, --null,
+    --path-separator, CRLF, a path that is not UTF-8, a file named alone."""
+    (tmp_path / "sub").mkdir()
+    for name, data in NUMBERED_FILES.items():
+        (tmp_path / "sub" / name).write_bytes(data)
+    (tmp_path / os.fsdecode(b"caf\xe9 foo.txt")).write_bytes(b"foo\n")
+    assert_same([*flags, "foo"], tmp_path, env)
+    assert_same([*flags, "foo", "sub/words.txt"], tmp_path, env)
 
 
 @pytest.mark.parametrize("flags", [

@@ -7,6 +7,7 @@ exact bytes; `matched` then tells the caller whether rg would exit 0.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property, partial
@@ -139,6 +140,10 @@ def _extends(c: str) -> bool:
 
     return (unicodedata.category(c) in _MARK_CATEGORIES or c in "\u200c\u200d"
             or "\U0001f3fb" <= c <= "\U0001f3ff" or "\U000e0020" <= c <= "\U000e007f")
+
+
+# How os.fsencode encodes a path (called directly: it adds a Python call per path).
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 
 
 def _escaped(text: bytes) -> bytes:
@@ -964,9 +969,26 @@ class SummaryFormat(FileFormat):
     counts_bare = True
 
     def bare_count_output(self, display_path: str, count: int) -> bytes:
-        if self.opts.mode != "files_with_matches":
-            return self._line(display_path if self.with_filename else None, count)
-        return self._line(display_path, None)
+        term = self._plain_term
+        if term is None:
+            if self.opts.mode != "files_with_matches":
+                return self._line(display_path if self.with_filename else None, count)
+            return self._line(display_path, None)
+        if self.opts.mode == "files_with_matches":
+            return display_path.encode(_FS_ENCODING, _FS_ERRORS) + term
+        if self.with_filename:
+            return b"%s:%d%s" % (display_path.encode(_FS_ENCODING, _FS_ERRORS), count, term)
+        return b"%d%s" % (count, term)
+
+    @cached_property
+    def _plain_term(self) -> bytes | None:
+        """What ends a bare line when it is only the path and the count (no colour, --null
+        nor --path-separator): then `bare_count_output` makes it in one step, where `_line`
+        took 2.3 µs a file for -l and 5.7 for -c, a fifth of a worker's time per file."""
+        opts = self.opts
+        if self.color or opts.null or opts.path_separator is not None:
+            return None
+        return opts.line_term
 
     def path_line(self, display_path: str) -> bytes:
         """A path alone, as -l prints it (and --files)."""
