@@ -230,7 +230,8 @@ def test_dense_searches_again_in_the_workers_that_keep_their_regex(
     counted_dense_lines): the same search again, the same pattern with another line
     terminator (--null-data), and others in between."""
     lines = "".join(f"foo {i}\nbar\r\n" for i in range(100))
-    for i in range(3 * WARM_INLINE_FILES):  # (the daemon's workers search all but the first)
+    # (the daemon's workers search all but the first files, and find DENSE_LINES lines each)
+    for i in range(WARM_INLINE_FILES + 3 * DENSE_LINES // 100):
         _write(tree / "dense" / f"f{i:03d}.txt", lines + ("foo end" if i % 2 else ""))
     assert_all_like_rg(tree, daemon, [
         ["-n", "foo"], ["-n", "foo"], ["--null-data", "-n", "foo"], ["foo"], ["-n", "-w", "foo"],

@@ -62,9 +62,12 @@ if TYPE_CHECKING:
 INLINE_FILES = 512
 INLINE_BYTES = 32 << 20
 # ...while workers already running cost only a message: a search that has them searches less
-# itself, and the workers start at once.
-WARM_INLINE_FILES = 32
-WARM_INLINE_BYTES = 1 << 20
+# itself, and the workers start at once, on files they keep (see `_ContentCache`) where the
+# search reads them. On the Linux tree under load, 4 files and 256 KiB against 32 and 1 MiB,
+# medians of 3 rounds of 21 searches: the daemon's thread 4.2 -> 2.8 ms for -F 'ops->open('
+# (wall 37 -> 21 ms), 5.0 -> 3.5 for -w kmalloc_array, the workers' CPU unchanged.
+WARM_INLINE_FILES = 4
+WARM_INLINE_BYTES = 256 << 10
 # A search whose results are not rendered to bytes (the Python API) searches inline, past those
 # limits and instead of sending its next batches to workers, while its files so far averaged
 # this many events each: a worker pickles every event and the searching process rebuilds it,
