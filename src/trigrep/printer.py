@@ -7,7 +7,6 @@ exact bytes; `matched` then tells the caller whether rg would exit 0.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property, partial
@@ -16,7 +15,7 @@ from typing import BinaryIO, NamedTuple, Protocol
 
 from trigrep import hyperlink
 from trigrep.colors import RESET
-from trigrep.options import OutputOptions
+from trigrep.options import FS_ENCODING, FS_ERRORS, OutputOptions
 from trigrep.searcher import FileResult, LineEvent, Rendered, joined_output
 
 _TRIMMED = b" \t\x0b\x0c\r"  # what --trim takes off a line's front (ASCII spaces but `\n`)
@@ -140,10 +139,6 @@ def _extends(c: str) -> bool:
 
     return (unicodedata.category(c) in _MARK_CATEGORIES or c in "\u200c\u200d"
             or "\U0001f3fb" <= c <= "\U0001f3ff" or "\U000e0020" <= c <= "\U000e007f")
-
-
-# How os.fsencode encodes a path (called directly: it adds a Python call per path).
-_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 
 
 def _escaped(text: bytes) -> bytes:
@@ -975,9 +970,9 @@ class SummaryFormat(FileFormat):
                 return self._line(display_path if self.with_filename else None, count)
             return self._line(display_path, None)
         if self.opts.mode == "files_with_matches":
-            return display_path.encode(_FS_ENCODING, _FS_ERRORS) + term
+            return display_path.encode(FS_ENCODING, FS_ERRORS) + term
         if self.with_filename:
-            return b"%s:%d%s" % (display_path.encode(_FS_ENCODING, _FS_ERRORS), count, term)
+            return b"%s:%d%s" % (display_path.encode(FS_ENCODING, FS_ERRORS), count, term)
         return b"%d%s" % (count, term)
 
     @cached_property
