@@ -89,10 +89,7 @@ def test_counts_and_files_equal_rg_count_and_list(
     files_with_matches=True: the files rg -l lists (with -U -v, neither lists any)."""
     pattern = rg_args[-1]
     got = list(index.search(pattern, count=True, **options))
-    out = run([RG, "--sort", "path", "-c", "--with-filename", *rg_args], Path(index.root), env).out
-    assert [(m.path.encode(), m.count) for m in got] == [
-        (path, int(n)) for path, _, n in (line.rpartition(b":") for line in out.splitlines())
-    ]
+    assert [(m.path.encode(), m.count) for m in got] == rg_counts(Path(index.root), env, rg_args)
     listed = run([RG, "--sort", "path", "-l", *rg_args], Path(index.root), env).out
     for context in (0, 2):  # (context lines matching after -m's one: no more Matches)
         assert [m.path.encode() for m in index.search(
@@ -102,6 +99,34 @@ def test_counts_and_files_equal_rg_count_and_list(
     for m in index.search(pattern, **options):
         first.setdefault(m.path, m)
     assert api_matches(got) == api_matches([first[m.path] for m in got])
+
+
+def rg_counts(root: Path, env: dict[str, str], rg_args: tuple[str, ...]) -> list[tuple]:
+    out = run([RG, "--sort", "path", "-c", "--with-filename", *rg_args], root, env).out
+    return [(path, int(n)) for path, _, n in (line.rpartition(b":") for line in out.splitlines())]
+
+
+@pytest.mark.parametrize(("rg_args", "options"), CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_searches_in_workers_equal_rg(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    rg_args: tuple[str, ...], options: dict,
+) -> None:
+    """Past its first file a watched index's search goes to the workers, which send the
+    matches as columns (context lines as events): the same Matches, counts and files as rg."""
+    monkeypatch.setattr(parallel, "WARM_INLINE_FILES", 1)
+    monkeypatch.setattr(parallel, "BATCH_FILES", 2)
+    make_tree(tmp_path)
+    pattern = rg_args[-1]
+    with trigrep.Index(tmp_path, watch=True) as index:
+        for context in (0, 1):
+            rg_context = ("-C", "1") if context else ()
+            got = api_matches(list(index.search(pattern, context=context, **options)))
+            assert got == rg_matches(tmp_path, env, *rg_context, *rg_args)
+        got = list(index.search(pattern, count=True, **options))
+        assert [(m.path.encode(), m.count) for m in got] == rg_counts(tmp_path, env, rg_args)
+        listed = run([RG, "--sort", "path", "-l", *rg_args], tmp_path, env).out
+        assert [m.path.encode() for m in index.search(
+            pattern, files_with_matches=True, **options)] == listed.splitlines()
 
 
 def test_lone_strings_and_no_pattern(index: trigrep.Index) -> None:
@@ -208,21 +233,24 @@ def sent_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.mark.parametrize(("rg_args", "options", "to_workers"), [
-    (("dense",), {}, False),
     (("-C", "1", "dense"), {"context": 1}, False),
-    (("-v", "needle"), {"invert_match": True}, False),
+    (("dense",), {}, True),
+    (("-v", "needle"), {"invert_match": True}, True),
     (("-U", r"line\r\nd"), {"multiline": True}, True),  # (one event: adjacent lines)
+    (("-U", r"e\r?\n"), {"multiline": True}, True),
     (("-m", "1", "dense"), {"max_count": 1}, True),
     (("needle",), {}, True),
     (("-w", "needle"), {"word_regexp": True}, True),
-], ids=["dense", "dense context", "inverted", "dense -U", "dense -m 1", "sparse", "sparse -w"])
-def test_searches_yielding_many_matches_stay_inline(
+], ids=["dense context", "dense", "inverted", "dense -U", "dense -U lines",
+        "dense -m 1", "sparse", "sparse -w"])
+def test_searches_yielding_many_events_stay_inline(
     tmp_path: Path, env: dict[str, str], sent_batches: list[int],
     rg_args: tuple[str, ...], options: dict, to_workers: bool,
 ) -> None:
-    """Past the inline files, a search whose files average INLINE_EVENTS_PER_FILE events
-    goes on searching itself (a worker would pickle every event), a selective one goes to
-    the workers; both find what rg finds."""
+    """Past the inline files, a search with context lines whose files average
+    INLINE_EVENTS_PER_FILE events goes on searching itself (a worker would pickle every
+    event); others go to the workers, which send their matches as columns; all find what rg
+    finds."""
     for n in range(12):
         (tmp_path / f"f{n:02}.c").write_bytes(
             b"dense line\r\n" * 6 + b"a needle\n" + b"dense \xff\n" * 3 + b"x\n" * 20)

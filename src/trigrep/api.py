@@ -33,7 +33,7 @@ from trigrep.options import (
 from trigrep.parallel import SharedSearchPool
 from trigrep.query import compile_query
 from trigrep.roots import INDEX_DIR_NAME, tree_root
-from trigrep.searcher import LineEvent
+from trigrep.searcher import LineEvent, MatchColumns
 from trigrep.walk import REPORTED, check_filters, relative_path
 
 if TYPE_CHECKING:
@@ -103,6 +103,18 @@ def _matches(path: str, events: list[LineEvent], before: int, after: int) -> Ite
                 if context else (),
                 "count": None})
             yield match
+
+
+def _column_matches(path: str, columns: MatchColumns) -> Iterator[Match]:
+    """A file's matches from a worker's columns (see FileResult.columns), built as
+    `_matches` builds them."""
+    new, set_field = object.__new__, object.__setattr__
+    for number, offset, line, spans in zip(*columns, strict=True):
+        match = new(Match)
+        set_field(match, "__dict__", {
+            "path": path, "line_number": number, "line_bytes": line, "byte_offset": offset,
+            "submatches": spans, "before": (), "after": (), "count": None})
+        yield match
 
 
 class Index:
@@ -283,7 +295,9 @@ class Index:
                         warm=warm, on_damage=self._index_damaged)
         for entry, result in run.results():
             rel = self._relative(entry.path, warm)
-            found = _matches(rel, result.events, out_opts.before_context, out_opts.after_context)
+            found = (_matches(rel, result.events, out_opts.before_context,
+                              out_opts.after_context) if result.columns is None
+                     else _column_matches(rel, result.columns))
             if (count or files_with_matches) and not result.summary_count():
                 continue  # as rg -c and -l: with -U -v, inverted lines count for nothing
             if count:

@@ -129,6 +129,10 @@ class LineEvent:
                            self.submatches)
 
 
+# A file's match events as columns: their line numbers, offsets, lines and spans (see
+# FileResult.columns).
+MatchColumns = tuple[list[int], list[int], list[bytes], list[tuple[tuple[int, int], ...]]]
+
 # A rendered output this big stays in pieces rather than joined (see Rendered).
 SPREAD_OUTPUT_MIN = 1 << 24
 
@@ -165,7 +169,8 @@ class FileResult:
     `cut_short`: the failure interrupted the search, so rg printed the events but no count,
     `end` message or path line; otherwise rg met it when closing the program after a search
     that stopped early. `rendered` is set (and `events` emptied) when a worker process
-    rendered the output already.
+    rendered the output already; `columns` (and `events` emptied) when it searched for the
+    Python API's Matches, and the events were all matches (see FileSearch.columnar).
     """
 
     def __init__(
@@ -174,6 +179,7 @@ class FileResult:
         text_cut: int | None = None, unbroken: int | None = None, quit_break: bool = False,
         bytes_searched: int = 0, multiline: bool = False, error: str | None = None,
         cut_short: bool = False, rendered: Rendered | None = None,
+        columns: MatchColumns | None = None,
     ) -> None:
         self.events: list[LineEvent] = [] if events is None else events
         self.matched_lines = matched_lines
@@ -188,6 +194,7 @@ class FileResult:
         self.error = error
         self.cut_short = cut_short
         self.rendered = rendered
+        self.columns = columns
 
     def __reduce__(self) -> tuple[type[FileResult], tuple[object, ...]]:
         """Pickled as its constructor's arguments, as LineEvent is: a daemon's search takes
@@ -196,7 +203,7 @@ class FileResult:
         return FileResult, (self.events, self.matched_lines, self.matches, self.binary_mode,
                             self.binary_offset, self.text_cut, self.unbroken, self.quit_break,
                             self.bytes_searched, self.multiline, self.error, self.cut_short,
-                            self.rendered)
+                            self.rendered, self.columns)
 
     @property
     def has_match(self) -> bool:
