@@ -279,7 +279,8 @@ def test_matches_are_the_dataclass_they_say(index: trigrep.Index) -> None:
     are still frozen Matches equal to, and hashed as, those built by it."""
     import dataclasses
 
-    found = list(index.search("foo", context=1)) + list(index.search("foo"))
+    found = [*index.search("foo", context=1), *index.search("foo"),
+             *index.search("foo", count=True)]
     assert found
     for match in found:
         fields = {f.name: getattr(match, f.name) for f in dataclasses.fields(trigrep.Match)}
