@@ -717,21 +717,29 @@ def _search_batch(search: bytes, shipped: list[bytes]) -> list[Outcome | None]:
         return outcomes
     outcomes = [None if _is_miss(outcome) else outcome for outcome in outcomes]
     if run.columnar:
-        return [_in_columns(outcome) for outcome in outcomes]
+        _in_columns(outcomes)
+        return outcomes
     return outcomes if run.render is None else _joined(outcomes, run.render)
 
 
-def _in_columns(outcome: Outcome | None) -> Outcome | None:
-    """The outcome with its result's match events as columns (see FileResult.columns): a
+def _in_columns(outcomes: list[Outcome | None]) -> None:
+    """The outcomes' results with their match events as columns (see FileResult.columns): a
     few lists pickle and load in a tenth of the time of as many events, each rebuilt by a
-    call (57,000 events: 72 ms to dump and 70 to load, against 6 and 11)."""
-    result = None if outcome is None else outcome[0]
-    if result is not None and result.events:
-        events = result.events
-        result.columns = ([e.line_number for e in events], [e.offset for e in events],
-                          [e.lines for e in events], [tuple(e.submatches) for e in events])
-        result.events = []
-    return outcome
+    call (57,000 events: 72 ms to dump and 70 to load, against 6 and 11). Equal spans share
+    one tuple, pickled once: most matches of a search are at a few columns ('static inline'
+    -g '*.h' on the Linux tree: 29 distinct spans in 57,387 lines; dumped in 20 ms instead
+    of 45, loaded in 18 instead of 28)."""
+    shared: dict[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] = {}
+    share = shared.setdefault
+    for outcome in outcomes:
+        result = None if outcome is None else outcome[0]
+        if result is not None and result.events:
+            events = result.events
+            result.columns = (
+                [e.line_number for e in events], [e.offset for e in events],
+                [e.lines for e in events],
+                [share(spans, spans) for spans in (tuple(e.submatches) for e in events)])
+            result.events = []
 
 
 def _joined(outcomes: list[Outcome | None], file_format: FileFormat) -> list[Outcome | None]:
