@@ -129,6 +129,22 @@ def test_searches_in_workers_equal_rg(
             pattern, files_with_matches=True, **options)] == listed.splitlines()
 
 
+@pytest.mark.parametrize("watch", [False, True], ids=["cold", "watched"])
+def test_a_tree_opened_through_a_symlink_yields_paths_relative_to_it(
+    tmp_path: Path, env: dict[str, str], watch: bool
+) -> None:
+    """(A warm tree walks from the root's real path.) Files at the top and in directories."""
+    real = tmp_path / "real"
+    real.mkdir()
+    make_tree(real)
+    (real / "top.c").write_bytes(b"foo\n")
+    (tmp_path / "link").symlink_to(real)
+    with trigrep.Index(tmp_path / "link", watch=watch) as index:
+        got = api_matches(list(index.search("foo")))
+    assert got == rg_matches(real, env, "foo")
+    assert b"top.c" in {path for path, *_ in got}
+
+
 def test_lone_strings_and_no_pattern(index: trigrep.Index) -> None:
     """A lone string is one glob, type or path, not its letters; no pattern matches nothing,
     as rg with only an empty -f file."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -203,11 +203,27 @@ class Index:
         self._reader = None
         rebuilt(self.root, damage)
 
-    def _relative(self, path: str, warm: ServedTree | None) -> str:
-        """`path` relative to the root (a warm tree walks from the root's real path)."""
-        if warm is not None and not path.startswith(os.path.join(self.root, "")):
-            return relative_path(path, warm.root)
-        return relative_path(path, self.root)
+    def _relative(self, directory: str, warm: ServedTree | None) -> str:
+        """`directory` (the root itself, perhaps) relative to the root (a warm tree walks
+        from the root's real path)."""
+        if warm is not None and not os.path.join(directory, "").startswith(
+                os.path.join(self.root, "")):
+            return relative_path(directory, warm.root)
+        return relative_path(directory, self.root)
+
+    def _relative_paths(self, warm: ServedTree | None) -> Callable[[str], str]:
+        """`_relative` for one search's files, each directory made relative once: 0.4 µs a
+        file instead of `relative_path`'s 1.3, in a search yielding thousands of files."""
+        directories: dict[str, str] = {}
+
+        def relative(path: str) -> str:
+            directory, _, name = path.rpartition(os.sep)
+            rel = directories.get(directory)
+            if rel is None:
+                rel = directories[directory] = self._relative(directory, warm)
+            return name if rel == os.curdir else rel + os.sep + name
+
+        return relative
 
     def search(
         self,
@@ -293,12 +309,13 @@ class Index:
         warm = self._warm_tree()
         run = SearchRun(roots, query, walk_opts, out_opts, reader=None if warm else self._open(),
                         warm=warm, on_damage=self._index_damaged)
+        relative = self._relative_paths(warm)
         for entry, result in run.results():
             if (count or files_with_matches) and not result.summary_count():
                 continue  # as rg -c and -l: with -U -v, inverted lines count for nothing
             if count and result.quit_at_nul:
                 continue  # as rg -c
-            rel = self._relative(entry.path, warm)
+            rel = relative(entry.path)
             found = (_matches(rel, result.events, out_opts.before_context,
                               out_opts.after_context) if result.columns is None
                      else _column_matches(rel, result.columns))
