@@ -250,8 +250,8 @@ def sent_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 @pytest.mark.parametrize(("rg_args", "options", "to_workers"), [
     (("-C", "1", "dense"), {"context": 1}, False),
-    (("dense",), {}, True),
-    (("-v", "needle"), {"invert_match": True}, True),
+    (("dense",), {}, False),
+    (("-v", "needle"), {"invert_match": True}, False),
     (("-U", r"line\r\nd"), {"multiline": True}, True),  # (one event: adjacent lines)
     (("-U", r"e\r?\n"), {"multiline": True}, True),
     (("-m", "1", "dense"), {"max_count": 1}, True),
@@ -263,10 +263,9 @@ def test_searches_yielding_many_events_stay_inline(
     tmp_path: Path, env: dict[str, str], sent_batches: list[int],
     rg_args: tuple[str, ...], options: dict, to_workers: bool,
 ) -> None:
-    """Past the inline files, a search with context lines whose files average
-    INLINE_EVENTS_PER_FILE events goes on searching itself (a worker would pickle every
-    event); others go to the workers, which send their matches as columns; all find what rg
-    finds."""
+    """Past the inline files, a search whose files average INLINE_EVENTS_PER_FILE events
+    (with context lines) or INLINE_MATCHES_PER_FILE matches goes on searching itself; others
+    go to the workers, which send their matches as columns; all find what rg finds."""
     for n in range(12):
         (tmp_path / f"f{n:02}.c").write_bytes(
             b"dense line\r\n" * 6 + b"a needle\n" + b"dense \xff\n" * 3 + b"x\n" * 20)
@@ -275,6 +274,22 @@ def test_searches_yielding_many_events_stay_inline(
         got = api_matches(list(index.search(rg_args[-1], **options)))
     assert got == rg_matches(tmp_path, env, *rg_args)
     assert bool(sent_batches) == to_workers
+
+
+def test_searches_of_fewer_matches_a_file_than_inline_go_to_the_workers(
+    tmp_path: Path, env: dict[str, str], sent_batches: list[int]
+) -> None:
+    """Matches shipped as columns: to the workers while fewer than INLINE_MATCHES_PER_FILE a
+    file, inline from there."""
+    few, many = parallel.INLINE_MATCHES_PER_FILE - 1, parallel.INLINE_MATCHES_PER_FILE
+    for n in range(12):
+        (tmp_path / f"f{n:02}.c").write_bytes(b"few\n" * few + b"many\n" * many + b"x\n" * 9)
+    with trigrep.Index(tmp_path, watch=True) as index:
+        for pattern, to_workers in [("few", True), ("many", False)]:
+            sent_batches.clear()
+            got = api_matches(list(index.search(pattern)))
+            assert got == rg_matches(tmp_path, env, pattern)
+            assert bool(sent_batches) == to_workers, pattern
 
 
 def test_a_search_turning_eventful_searches_its_next_batches_itself(
