@@ -264,8 +264,8 @@ def test_searches_yielding_many_events_stay_inline(
     rg_args: tuple[str, ...], options: dict, to_workers: bool,
 ) -> None:
     """Past the inline files, a search whose files average INLINE_EVENTS_PER_FILE events
-    (with context lines) or INLINE_MATCHES_PER_FILE matches goes on searching itself; others
-    go to the workers, which send their matches as columns; all find what rg finds."""
+    (or matches) goes on searching itself; others go to the workers, which send their
+    matches as columns (context lines as events); all find what rg finds."""
     for n in range(12):
         (tmp_path / f"f{n:02}.c").write_bytes(
             b"dense line\r\n" * 6 + b"a needle\n" + b"dense \xff\n" * 3 + b"x\n" * 20)
@@ -279,9 +279,9 @@ def test_searches_yielding_many_events_stay_inline(
 def test_searches_of_fewer_matches_a_file_than_inline_go_to_the_workers(
     tmp_path: Path, env: dict[str, str], sent_batches: list[int]
 ) -> None:
-    """Matches shipped as columns: to the workers while fewer than INLINE_MATCHES_PER_FILE a
+    """Matches shipped as columns: to the workers while fewer than INLINE_EVENTS_PER_FILE a
     file, inline from there."""
-    few, many = parallel.INLINE_MATCHES_PER_FILE - 1, parallel.INLINE_MATCHES_PER_FILE
+    few, many = parallel.INLINE_EVENTS_PER_FILE - 1, parallel.INLINE_EVENTS_PER_FILE
     for n in range(12):
         (tmp_path / f"f{n:02}.c").write_bytes(b"few\n" * few + b"many\n" * many + b"x\n" * 9)
     with trigrep.Index(tmp_path, watch=True) as index:

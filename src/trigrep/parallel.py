@@ -69,22 +69,18 @@ INLINE_BYTES = 32 << 20
 # (wall 37 -> 21 ms), 5.0 -> 3.5 for -w kmalloc_array, the workers' CPU unchanged.
 WARM_INLINE_FILES = 4
 WARM_INLINE_BYTES = 256 << 10
-# A search whose results are shipped as events (the Python API's with context lines; its
-# others are columns: see FileSearch.columnar) searches inline, past those limits and instead
-# of sending its next batches to workers, while its files so far averaged this many events
-# each: a worker pickles every event and the searching process rebuilds it, which costs it
-# about as much as searching the file (on 1/8 of the Linux tree, warm API, medians under load:
-# 'return', 25 events a matching file, 0.75x the wall and 0.57x the CPU of all processes;
-# -w 'if' 0.84x, 'dev_err' 0.8x).
+# A search whose results are not rendered to bytes (the Python API) searches inline, past those
+# limits and instead of sending its next batches to workers, while its files so far averaged
+# this many events (or matches, shipped as columns: see FileSearch.columnar) each: a worker
+# pickles every event and the searching process rebuilds it, which costs it about as much as
+# searching the file (on 1/8 of the Linux tree, warm API, medians under load: 'return', 25
+# events a matching file, 0.75x the wall and 0.57x the CPU of all processes; -w 'if' 0.84x,
+# 'dev_err' 0.8x). Columns cost less, but with the workers' part about 1.3x the CPU of
+# searching inline: on this shared 2-core machine (Linux tree, warm API, load 4-5, A/B medians
+# of 3) the 4-name alternation, 4.7 matches a file, took 285 ms past 4 matches a file against
+# 241 past 2, 'static inline' -g '*.h' (8.7) 336 against 306, copy_from_user -t c (3.0) 61
+# against 63 (its process's CPU 18 ms against 64).
 INLINE_EVENTS_PER_FILE = 2
-# ...and one whose matches are shipped as columns, while its files averaged this many: the
-# columns cost the workers and the searching process about 1.3x the CPU of searching inline
-# in the densest searches, which then took longer on this shared 2-core machine (Linux tree,
-# warm API, load 4-5, A/B medians of 3: the 4-name alternation, 4.7 matches a file, 412 ms
-# against 319 inline; 'static inline' -g '*.h', 8.7 a file, 601 against 461), where sparser
-# ones gained (copy_from_user -t c, 3.0 a file: 86 against 94 ms, its process's CPU 16
-# against 64 ms).
-INLINE_MATCHES_PER_FILE = 4
 # Files go to a worker in batches of this size (whichever limit is reached first)...
 BATCH_FILES = 32
 BATCH_BYTES = 4 << 20
@@ -842,26 +838,25 @@ def search_in_order(
 class _Tally:
     """The events (or matches, shipped as columns) a search's unrendered results carried
     and the files it searched: whether the search is `eventful`, so cheaper inline (see
-    INLINE_EVENTS_PER_FILE and INLINE_MATCHES_PER_FILE)."""
+    INLINE_EVENTS_PER_FILE)."""
 
-    __slots__ = ("events", "per_file", "searched")
+    __slots__ = ("events", "searched", "unrendered")
 
     def __init__(self, search: FileSearch) -> None:
-        self.per_file = (None if search.render is not None else
-                         INLINE_MATCHES_PER_FILE if search.columnar else INLINE_EVENTS_PER_FILE)
+        self.unrendered = search.render is None
         self.events = self.searched = 0
 
     def add(self, outcomes: list[Outcome | None]) -> None:
         """Count searched files' outcomes (None: a worker's file that printed nothing)."""
         self.searched += len(outcomes)
-        if self.per_file is not None:
+        if self.unrendered:
             self.events += sum(
                 len(result.events) if result.columns is None else len(result.columns[0])
                 for result in (o[0] for o in outcomes if o is not None) if result is not None)
 
     @property
     def eventful(self) -> bool:
-        return self.per_file is not None and self.events >= self.searched * self.per_file
+        return self.unrendered and self.events >= self.searched * INLINE_EVENTS_PER_FILE
 
 
 def _in_workers(
