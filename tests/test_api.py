@@ -230,6 +230,40 @@ def test_a_watched_index_keeps_its_workers_until_closed(
     assert not any(w.is_alive() for w in workers)
 
 
+def test_kept_contents_of_a_watched_index_never_outlive_an_edit(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watched index's workers keep a search's files on their first read (see
+    parallel._ContentCache): searched again, and after edits that keep the size and put the
+    old mtime back (only the ctime moves), a file shows what rg finds in it, binary or not."""
+    monkeypatch.setattr(parallel, "WARM_INLINE_FILES", 1)
+    monkeypatch.setattr(parallel, "BATCH_FILES", 4)
+    for i in range(40):
+        (tmp_path / f"f{i:02}.c").write_bytes(b"int key_%d;\nother\nkey again\n" % i)
+    (tmp_path / "late_nul.bin").write_bytes(b"key before\n" * 9000 + b"\0key after\n")
+    time.sleep(2.2)  # parallel.CACHE_RACY_NS: files this old are kept
+
+    def same_as_rg() -> None:
+        for _ in range(2):  # read (and kept), then from the workers' cache
+            for pattern in ("key", "KEY", "again"):
+                assert api_matches(list(index.search(pattern))) == rg_matches(
+                    tmp_path, env, pattern), pattern
+            out = run([RG, "--sort", "path", "-c", "key"], tmp_path, env).out
+            assert [(m.path.encode(), m.count) for m in index.search("key", count=True)] == [
+                (path, int(n)) for path, _, n in (line.rpartition(b":")
+                                                  for line in out.splitlines())]
+
+    with trigrep.Index(tmp_path, watch=True) as index:
+        same_as_rg()
+        for path in [*sorted(tmp_path.glob("f*.c"))[::3], tmp_path / "late_nul.bin"]:
+            st = path.stat()
+            data = path.read_bytes()
+            path.write_bytes(data.replace(b"key", b"KEY").replace(b"other", b"ot\0er"))
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+            assert path.stat().st_size == st.st_size
+        same_as_rg()
+
+
 @pytest.fixture
 def sent_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of files of each batch a search sends to a worker (past the first 2 files,
