@@ -84,12 +84,12 @@ INLINE_EVENTS_PER_FILE = 2
 # Files go to a worker in batches of this size (whichever limit is reached first)...
 BATCH_FILES = 32
 BATCH_BYTES = 4 << 20
-# (Workers that keep the files, the daemon's, take batches of up to KEPT_BATCH_BYTES: they
-# search 4 MiB from memory in about a millisecond, and each batch also costs them and the
-# search's thread a message and a wake-up each way. On the Linux tree under load, CPU medians
-# of 3 rounds of 15 searches, 16 MiB against 4: -c spin_lock_irqsave 37 batches -> 12, the
-# daemon's thread 17.7 -> 11.7 ms, its workers 74 -> 54 ms; -l EXPORT_SYMBOL_GPL 12.1 -> 10.3
-# and 28 -> 22 ms.)
+# (Workers that keep the files, the daemon's and a watched Index's, take batches of up to
+# KEPT_BATCH_BYTES: they search 4 MiB from memory in about a millisecond, and each batch also
+# costs them and the search's thread a message and a wake-up each way. On the Linux tree
+# under load, CPU medians of 3 rounds of 15 searches, 16 MiB against 4: -c spin_lock_irqsave
+# 37 batches -> 12, the daemon's thread 17.7 -> 11.7 ms, its workers 74 -> 54 ms; -l
+# EXPORT_SYMBOL_GPL 12.1 -> 10.3 and 28 -> 22 ms.)
 KEPT_BATCH_BYTES = 16 << 20
 BATCH_ITEMS = 1024  # files not to search (but to report) count too, in a summary mode
 # ...the file limit doubling with each batch up to this: a scan of a whole tree of small
