@@ -725,7 +725,6 @@ def _search_batch(search: bytes, shipped: list[bytes], shipped_back: bool = True
     outcomes = [None if _is_miss(outcome) else outcome for outcome in outcomes]
     if run.columnar and shipped_back:
         _in_columns(outcomes)
-        return outcomes
     return outcomes if run.render is None else _joined(outcomes, run.render)
 
 

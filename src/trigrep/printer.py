@@ -15,7 +15,7 @@ from typing import BinaryIO, NamedTuple, Protocol
 
 from trigrep import hyperlink
 from trigrep.colors import RESET
-from trigrep.options import FS_ENCODING, FS_ERRORS, OutputOptions
+from trigrep.options import OutputOptions
 from trigrep.searcher import FileResult, LineEvent, Rendered, joined_output
 
 _TRIMMED = b" \t\x0b\x0c\r"  # what --trim takes off a line's front (ASCII spaces but `\n`)
@@ -970,9 +970,9 @@ class SummaryFormat(FileFormat):
                 return self._line(display_path if self.with_filename else None, count)
             return self._line(display_path, None)
         if self.opts.mode == "files_with_matches":
-            return display_path.encode(FS_ENCODING, FS_ERRORS) + term
+            return self.opts.shown_path(display_path) + term
         if self.with_filename:
-            return b"%s:%d%s" % (display_path.encode(FS_ENCODING, FS_ERRORS), count, term)
+            return b"%s:%d%s" % (self.opts.shown_path(display_path), count, term)
         return b"%d%s" % (count, term)
 
     @cached_property
