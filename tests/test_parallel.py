@@ -530,6 +530,44 @@ def test_the_first_bytes_of_a_search_are_kept_on_their_first_read(
         pool.close()
 
 
+def test_a_search_run_again_sends_each_file_to_the_worker_that_kept_it(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search's batches go to the pool's workers in turn: run a third time, with every
+    file kept on its second read, each file goes to a worker that kept it, and no file is
+    kept by both (as they went to whichever worker had room first, a file read twice by
+    two workers was kept by neither)."""
+    import marshal
+
+    monkeypatch.setattr(parallel, "CACHE_RACY_NS", 0)
+    monkeypatch.setattr(parallel, "FIRST_READS_KEPT", 0)
+    pool = SearchPool("fork", workers=2, keeps_files=True)
+    sent: dict[parallel._Worker, list[str]] = {worker: [] for worker in pool._all}
+    real_send = parallel._Worker.send
+
+    def send(worker: parallel._Worker, search: bytes, shipped: list[bytes],
+             keep_first_reads: bool) -> None:
+        sent[worker] += [marshal.loads(named)[1] for named in shipped]
+        real_send(worker, search, shipped, keep_first_reads)
+
+    try:
+        for _ in range(2):
+            assert _search(["needle"], _Warm(tree, pool)) == _rg(["needle"], tree)
+        monkeypatch.setattr(parallel._Worker, "send", send)
+        assert _search(["needle"], _Warm(tree, pool)) == _rg(["needle"], tree)
+        searched = {worker: set(paths) for worker, paths in sent.items()}
+        probe = parallel._shipped(FileEntry("d0/f07.txt", str(tree / "d0/f07.txt"), False))
+        kept = {}
+        for worker in pool._all:
+            worker.send(pickle.dumps(_KeptFiles()), [probe], False)
+            [(files, _)] = worker.receive()
+            kept[worker] = set(files)
+        assert all(searched.values())
+        assert all(searched[worker] <= kept[worker] for worker in pool._all)
+        assert not set.intersection(*kept.values())
+    finally:
+        pool.close()
+
+
 class _KeptFiles:
     """A FileSearch stand-in (a worker unpickles and calls what it is sent) whose batch
     answers with the paths its worker's cache keeps."""
