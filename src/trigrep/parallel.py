@@ -936,10 +936,9 @@ class _Dispatch:
         twice, and runs 2-6 of the 4-name alternation through the daemon read 34-119 of
         its 170 MB again, of -c spin_lock_irqsave 8-78 MB: now 0-3 from the third run on,
         and the daemon's CPU per search 170 -> 145 ms and 78 -> 72.) If another search
-        holds that one, any with
-        room, or one newly leased (waiting a little when no batch is pending). While another
-        search waits for a worker, the leased ones get no more batches, and go back to the
-        pool once they answered them all."""
+        holds that one, any with room, or one newly leased (waiting a little when no batch
+        is pending). While another search waits for a worker, the leased ones get no more
+        batches, and go back to the pool once they answered them all."""
         pool = self.pool
         home = pool.home(turn)
         if pool.contended:
