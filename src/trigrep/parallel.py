@@ -1005,8 +1005,7 @@ class _Dispatch:
 class _Batch:
     """Consecutive files of a search (some of them to search) and their outcomes."""
 
-    __slots__ = ("bytes", "found", "items", "max_bytes", "max_files", "name_bytes", "pending",
-                 "to_search")
+    __slots__ = ("bytes", "found", "items", "max_bytes", "max_files", "pending", "to_search")
 
     def __init__(self, max_files: int, max_bytes: int) -> None:
         self.max_files = max_files
@@ -1014,7 +1013,6 @@ class _Batch:
         self.items: list[tuple[FileEntry, bool]] = []
         self.to_search: list[bytes] = []  # (see `_shipped`)
         self.bytes = 0
-        self.name_bytes = 0
         self.pending = False  # sent to a worker, not answered yet
         self.found: list[Outcome | None] = []
 
@@ -1041,7 +1039,7 @@ class _Batch:
             if len(taken) >= BATCH_ITEMS:
                 full = True
                 break
-        self.bytes, self.name_bytes = size, names
+        self.bytes = size
         return full
 
     def outcomes(self) -> Iterator[tuple[FileEntry, Outcome | None]]:

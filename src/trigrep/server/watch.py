@@ -109,11 +109,6 @@ class TreeWatcher:
             self._paths[wd] = directory
             self._wds[directory] = wd
 
-    def watching(self, directory: str) -> bool:
-        """Whether `directory` is watched (the kernel drops the watch of one deleted)."""
-        with self._lock:
-            return directory in self._wds
-
     def unwatch(self, directories: Iterable[str]) -> None:
         """Stop watching these directories (each alone, not what is below it)."""
         with self._lock:
