@@ -568,6 +568,19 @@ def test_a_search_run_again_sends_each_file_to_the_worker_that_kept_it(
         pool.close()
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux's scheduling policies")
+def test_search_workers_run_as_batch_jobs(tree: Path) -> None:
+    """The workers, woken by each batch a search sends, do not preempt the search's thread
+    while it sends the next (see parallel._batch_scheduled); they still search right."""
+    pool = SearchPool("forkserver", workers=2)
+    try:
+        assert _search(["needle"], _Warm(tree, pool)) == _rg(["needle"], tree)
+        assert {os.sched_getscheduler(worker.process.pid) for worker in pool._all} == {
+            os.SCHED_BATCH}
+    finally:
+        pool.close()
+
+
 class _KeptFiles:
     """A FileSearch stand-in (a worker unpickles and calls what it is sent) whose batch
     answers with the paths its worker's cache keeps."""
