@@ -920,7 +920,7 @@ class _Dispatch:
                     self._release_idle()  # (for another search to lease)
                     worker = None
                 else:
-                    worker = self._worker(self.turn)
+                    worker = self._worker()
                 if worker is None and any(self.sent.values()):
                     break  # no room for another batch until an answer comes
                 self.turn += 1
@@ -944,19 +944,19 @@ class _Dispatch:
             elif not more:
                 return
 
-    def _worker(self, turn: int) -> _Worker | None:
-        """The worker for the search's `turn`-th batch; None if it must wait for room (or
+    def _worker(self) -> _Worker | None:
+        """The worker for the search's next batch; None if it must wait for room (or
         none came). The batches go to the pool's workers in turn, and wait for their own
         (`pool.home`): a search run again sends each file to the worker that kept it. (As
         they went to whichever worker had room first, the workers kept their first reads
         twice, and runs 2-6 of the 4-name alternation through the daemon read 34-119 of
-        its 170 MB again, of -c spin_lock_irqsave 8-78 MB: now 0-3 from the third run on,
+        its 185 MB again, of -c spin_lock_irqsave 8-78 MB: now 0-3 from the third run on,
         and the daemon's CPU per search 170 -> 145 ms and 78 -> 72.) If another search
         holds that one, any with room, or one newly leased (waiting a little when no batch
         is pending). While another search waits for a worker, the leased ones get no more
         batches, and go back to the pool once they answered them all."""
         pool = self.pool
-        home = pool.home(turn)
+        home = pool.home(self.turn)
         if pool.contended:
             self._release_idle()
         elif home in self.sent:
