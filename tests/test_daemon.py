@@ -1026,7 +1026,8 @@ def test_idle_timeout_and_stale_records_of_a_killed_daemon(
     first.proc.wait()
     record = json.loads((tree / ".trigrep" / "daemon.json").read_bytes())
     assert os.path.exists(record["socket"])  # left behind by kill -9
-    started = trigrep_run(["serve", "--detach", "--idle-timeout", "1", "."], tree, env)
+    # (an idle timeout long enough for the status below to find it serving under load 10)
+    started = trigrep_run(["serve", "--detach", "--idle-timeout", "5", "."], tree, env)
     assert started.code == 0, started.err
     assert not os.path.exists(record["socket"])  # the new daemon cleaned up
     assert status(tree, env)["served"]
