@@ -278,12 +278,14 @@ def test_workers_are_never_forked_while_a_thread_starts_a_program(
     assert overlapped == [False]
 
 
-def test_concurrent_searches_take_turns_with_one_worker(tree: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_concurrent_searches_take_turns_with_the_workers(tree: Path, workers: int) -> None:
     """Searches from several threads (a daemon's clients) share a pool smaller than their
-    number: each waits for the worker, or gets it back in turn, and prints what rg prints."""
+    number: each waits for a worker, or gets it back in turn, and prints what rg prints. With
+    two, a batch whose turn is a worker another search holds goes to another one."""
     import threading
 
-    pool = SearchPool("forkserver", workers=1)
+    pool = SearchPool("forkserver", workers=workers)
     wanted = {tuple(args): _rg(args, tree) for args in ARGS}
     failures: list[object] = []
 
