@@ -340,25 +340,40 @@ def test_answers_to_a_search_that_stopped_early_go_to_nobody(tree: Path) -> None
         pool.close()
 
 
-def test_a_killed_worker_fails_one_search_and_is_replaced(tree: Path) -> None:
-    """A worker killed mid-life (the OOM killer) makes the search that used it fail with a
-    one-line error rather than print less; the pool starts another, and the next search is
-    whole."""
+def test_a_killed_worker_fails_only_the_search_that_used_it(tree: Path) -> None:
+    """A worker killed (the OOM killer) while a search holds it makes that search fail with
+    a one-line error rather than print less; one killed while idle is replaced when leased,
+    and fails no search (the next search did, sending it a batch). Either way the pool starts
+    another, and the next search is whole."""
     import signal
 
     from trigrep.errors import Error
 
+    def killed(worker: parallel._Worker) -> None:
+        os.kill(worker.process.pid, signal.SIGKILL)
+        worker.process.join()
+
     pool = SearchPool("forkserver", workers=1)
+    lease = pool.lease
+
+    def leased_then_killed(timeout: float = 0, home: parallel._Worker | None = None
+                           ) -> parallel._Worker | None:
+        worker = lease(timeout, home)
+        if worker is not None:
+            killed(worker)
+        return worker
+
     try:
         warm = _Warm(tree, pool)
-        dead = pool._all[0].process
-        os.kill(dead.pid, signal.SIGKILL)
-        dead.join()
+        idle = pool._all[0]
+        killed(idle)
+        assert _search(["needle"], warm) == _rg(["needle"], tree)
+        assert pool._all[0] is not idle
+        pool.lease = leased_then_killed  # type: ignore[method-assign]
         with pytest.raises(Error, match="search worker stopped"):
             _search(["needle"], warm)
-        assert pool._all[0].process is not dead
-        out, code = _search(["needle"], warm)
-        assert (out, code) == _rg(["needle"], tree)
+        del pool.lease
+        assert _search(["needle"], warm) == _rg(["needle"], tree)
     finally:
         pool.close()
 

@@ -397,7 +397,9 @@ class SearchPool:
     def lease(self, timeout: float = 0, home: _Worker | None = None) -> _Worker | None:
         """An idle worker for one search, waiting up to `timeout` seconds for one; None if
         none came (or the pool is closed). `home` if it is idle, else the first idle one in
-        the pool's order."""
+        the pool's order. One that died while idle (the OOM killer) is replaced here, not
+        handed to a search, which would fail on sending it a batch (and every search of a
+        few batches sends one to each worker: see `home`)."""
         with self._lock:
             if not self._idle and timeout > 0 and not self._closed:
                 self._waiting += 1
@@ -407,6 +409,8 @@ class SearchPool:
                 return None
             worker = home if home in self._idle else min(self._idle, key=self._all.index)
             self._idle.remove(worker)
+        if not worker.process.is_alive():
+            return self._replace(worker)
         try:
             worker.discard_stale()
         except (EOFError, OSError):
