@@ -1372,6 +1372,21 @@ def test_context_lines_printed_before_a_nul_past_the_first_read(
 
 
 @pytest.mark.parametrize("args", [
+    ["a"], ["-n", "-C1", "a"], ["-l", "a"], ["--json", "a"], ["--stats", "a"], ["--binary", "a"],
+    ["-E", "latin1", "a"], ["-E", "none", "a"], ["-v", "x"],
+], ids=" ".join)
+def test_a_walked_file_with_a_utf8_bom_and_a_nul(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """rg's reader drops the UTF-8 BOM it peeked at, and its first read is then a whole
+    buffer (of a file without one: the 3 bytes it peeked at), so a NUL in the first 64 KiB
+    stops it before any line: nothing printed (unless -E none, which keeps the BOM)."""
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfa\nx\0\n")
+    (tmp_path / "plain.txt").write_bytes(b"a\nx\0\n")
+    assert_same(args, tmp_path, env)
+
+
+@pytest.mark.parametrize("args", [
     ["-z", "foo"], ["-z", "-c", "foo"], ["-z", "-l", "foo"], ["-z", "--json", "foo"],
     ["-z", "foo", "a.gz", "b.gz"], ["-z", "--binary", "-c", "foo"], ["-z", "-a", "foo"],
 ], ids=" ".join)

@@ -95,6 +95,12 @@ def transcodes(path: str, codec: str) -> bool:
         return False
 
 
+def has_utf8_bom(path: str) -> bool:
+    """Whether the file starts with a UTF-8 BOM (OSError if it cannot be read)."""
+    with open(path, "rb") as f:
+        return f.read(len(_UTF8_BOM)) == _UTF8_BOM
+
+
 def transcodes_text(head: bytes, codec: str) -> bool:
     """Whether rg reads bytes that start with `head` through a decoder (see `transcodes`)."""
     return codec not in ("auto", "none") or (codec == "auto" and head[:2] in _UTF16_BOMS)
