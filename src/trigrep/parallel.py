@@ -677,13 +677,14 @@ def _serve_batches(conn: Connection, parent: int | None, shared: int,
 def _batch_scheduled() -> None:
     """Run this worker as a batch job (Linux's SCHED_BATCH: its fair share of CPU, but waking
     up it does not preempt the running thread). A search's thread sends its batches in a
-    row, and each send wakes a worker: on two cores the worker woken on the thread's core took
-    that core, and the next batch waited a time slice to be sent, the other worker idle
-    meanwhile (a traced daemon: 1-4 ms for some 4-byte writes to a worker's pipe). A daemon's
-    searches in one process, the workers' policy switched between paired rounds (12, at nice
-    -15 on a machine under load 10-14), medians: -c spin_lock_irqsave 115 -> 82 ms, the
-    4-name alternation 228 -> 172, -l EXPORT_SYMBOL_GPL 47 -> 43, PM_RESUME 9.0 -> 8.0,
-    'static inline' -g '*.h' 207 -> 217."""
+    row, and each send wakes a worker: on two cores the worker woken on the thread's core
+    could take that core before the next batch went to the other worker (a traced daemon:
+    1-4 ms for some 4-byte writes to a worker's pipe). Measured in a daemon's process, the
+    workers' policy switched between paired rounds (4 runs of 10-16 rounds, loads 1-14):
+    -c spin_lock_irqsave 0.71-0.88x in every run, the 4-name alternation 0.76-0.91x, -l
+    EXPORT_SYMBOL_GPL 0.91-1.30x, the other selective queries within 10 %; end to end through
+    two daemons (fresh clients, 3 rounds) no row moved beyond the noise. Kept for the dense
+    searches, and because the workers, woken, then preempt no interactive program either."""
     if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_BATCH"):
         with suppress(OSError):  # (a sandbox may forbid it: the worker runs as it is)
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
