@@ -86,7 +86,8 @@ def test_counts_and_files_equal_rg_count_and_list(
     index: trigrep.Index, env: dict[str, str], rg_args: tuple[str, ...], options: dict
 ) -> None:
     """count=True: per file, rg -c's count and (as the Match) its first matching line;
-    files_with_matches=True: the files rg -l lists (with -U -v, neither lists any)."""
+    files_with_matches=True: the files rg -l lists, each with that Match (with -U -v,
+    neither lists any)."""
     pattern = rg_args[-1]
     got = list(index.search(pattern, count=True, **options))
     assert [(m.path.encode(), m.count) for m in got] == rg_counts(Path(index.root), env, rg_args)
@@ -99,6 +100,8 @@ def test_counts_and_files_equal_rg_count_and_list(
     for m in index.search(pattern, **options):
         first.setdefault(m.path, m)
     assert api_matches(got) == api_matches([first[m.path] for m in got])
+    files = list(index.search(pattern, files_with_matches=True, **options))
+    assert api_matches(files) == api_matches([first[m.path] for m in files])
 
 
 def rg_counts(root: Path, env: dict[str, str], rg_args: tuple[str, ...]) -> list[tuple]:

@@ -467,7 +467,10 @@ def _span_events(
 
     An event goes into `events` at its line's first match, its spans list growing while the
     matches after stay on its line: one loop and no generator, which cost as much as the
-    search (see _bare_events)."""
+    search (see _bare_events). The `limit`-th line's other matches are looked for in that
+    line alone, not by a search running on to the next line's first match (the API's
+    files_with_matches, and count's first line: the rest of a file, for a match found
+    once in it)."""
     find, rfind, count, append = data.find, data.rfind, data.count, events.append
     spans: list[tuple[int, int]] = []
     start = stop = counted = lines = matches = 0
@@ -475,8 +478,6 @@ def _span_events(
     for m in regex.finditer(data):
         m_start, m_end = m.span()
         if m_start >= stop:
-            if lines == limit:
-                break
             start = rfind(b"\n", 0, m_start) + 1
             stop = find(b"\n", m_end) + 1 or len(data)
             if numbered:  # (_Lines.at, inlined)
@@ -486,9 +487,17 @@ def _span_events(
             spans = []
             append(LineEvent(True, number, start, data[start:stop], spans))
             lines += 1
+            if lines == limit:
+                break
         spans.append((m_start - start, m_end - start))
         matches += 1
-    return lines, matches
+    else:
+        return lines, matches
+    spans.append((m_start - start, m_end - start))
+    # (a window ending at the line's end sees there what the buffer shows: its `\n`)
+    for m in regex.finditer(data, m_end, stop):
+        spans.append((m.start() - start, m.end() - start))
+    return lines, matches + len(spans)
 
 
 def _bare_events(
