@@ -340,21 +340,24 @@ def test_answers_to_a_search_that_stopped_early_go_to_nobody(tree: Path) -> None
         pool.close()
 
 
-def test_a_killed_worker_fails_only_the_search_that_used_it(tree: Path) -> None:
-    """A worker killed (the OOM killer) while a search holds it makes that search fail with
-    a one-line error rather than print less; one killed while idle is replaced when leased,
-    and fails no search (the next search did, sending it a batch). Either way the pool starts
-    another, and the next search is whole."""
+def test_a_search_whose_worker_is_killed_prints_what_rg_prints(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed (the OOM killer) while a search holds it, before it took a batch or
+    with batches unanswered: the search searches those batches itself and prints what rg
+    prints, nothing twice. One killed while idle is replaced when leased (a search sending
+    it a batch would lose one). Either way the pool starts another in its place."""
     import signal
 
-    from trigrep.errors import Error
+    monkeypatch.setattr(parallel, "WARM_INLINE_FILES", 1)
 
     def killed(worker: parallel._Worker) -> None:
         os.kill(worker.process.pid, signal.SIGKILL)
         worker.process.join()
 
     pool = SearchPool("forkserver", workers=1)
-    lease = pool.lease
+    lease, send = pool.lease, parallel._Worker.send
+    expected = _rg(["e"], tree)
 
     def leased_then_killed(timeout: float = 0, home: parallel._Worker | None = None
                            ) -> parallel._Worker | None:
@@ -363,17 +366,27 @@ def test_a_killed_worker_fails_only_the_search_that_used_it(tree: Path) -> None:
             killed(worker)
         return worker
 
+    def killed_once_sent(worker: parallel._Worker, *args: object) -> None:
+        send(worker, *args)  # type: ignore[arg-type]
+        if len(sends) == 1:
+            killed(worker)
+        sends.append(worker)
+
     try:
         warm = _Warm(tree, pool)
         idle = pool._all[0]
         killed(idle)
-        assert _search(["needle"], warm) == _rg(["needle"], tree)
+        assert _search(["e"], warm) == expected
         assert pool._all[0] is not idle
         pool.lease = leased_then_killed  # type: ignore[method-assign]
-        with pytest.raises(Error, match="search worker stopped"):
-            _search(["needle"], warm)
+        assert _search(["e"], warm) == expected
         del pool.lease
-        assert _search(["needle"], warm) == _rg(["needle"], tree)
+        sends: list[parallel._Worker] = []
+        monkeypatch.setattr(parallel._Worker, "send", killed_once_sent)
+        assert _search(["e"], warm) == expected
+        assert len(sends) > 2 and len(set(sends)) == 2  # (batches sent after to a new one)
+        monkeypatch.setattr(parallel._Worker, "send", send)
+        assert _search(["e"], warm) == expected
     finally:
         pool.close()
 

@@ -24,7 +24,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from trigrep.errors import Error
 from trigrep.extract import (
@@ -995,13 +995,14 @@ class _Dispatch:
             self.pool.release(worker)
 
     def _send(self, worker: _Worker, batch: _Batch) -> None:
-        try:
-            worker.send(self.search, batch.to_search, self.sent_bytes < FIRST_READS_KEPT)
-        except OSError as e:
-            self._lost(worker, e)
+        keep_first_reads = self.sent_bytes < FIRST_READS_KEPT
         self.sent_bytes += batch.bytes
         self.sent[worker].append(batch)
         batch.pending = True
+        try:
+            worker.send(self.search, batch.to_search, keep_first_reads)
+        except OSError:
+            self._lost(worker, [])
 
     def _receive(self) -> None:
         """Take the next answer of whichever leased worker gives one first."""
@@ -1012,16 +1013,24 @@ class _Dispatch:
         batch = self.sent[worker].popleft()
         try:
             batch.found = worker.receive()
-        except (EOFError, OSError) as e:
-            self._lost(worker, e)
+        except (EOFError, OSError):
+            self._lost(worker, [batch])
         batch.pending = False
 
-    def _lost(self, worker: _Worker, e: Exception) -> NoReturn:
-        """A worker died (killed, or its pool closed): a new one takes its place in the pool,
-        and this search fails rather than print less than it should."""
-        del self.sent[worker]
+    def _lost(self, worker: _Worker, taken: list[_Batch]) -> None:
+        """A worker died (the OOM killer, a kill; or its pool closed, which ends the search):
+        a new one takes its place in the pool, and the batches it had not answered (`taken`
+        from its queue, and those still in it) are searched here, as a batch no worker has
+        room for is: the search prints all it should, and nothing twice (a worker answers a
+        batch whole, or not at all)."""
+        taken += self.sent.pop(worker)
         self.pool.discard(worker)
-        raise Error(f"a search worker stopped ({e or type(e).__name__}); search again")
+        if self.pool.closed:
+            raise Error("the search workers were stopped")
+        for batch in taken:
+            with _collector_paused():
+                batch.found = _search_batch(self.search, batch.to_search, False)
+            batch.pending = False
 
     def release(self) -> None:
         """Give the workers back (answers still to come are dropped by their next lease)."""
