@@ -132,6 +132,56 @@ def test_searches_in_workers_equal_rg(
             pattern, files_with_matches=True, **options)] == listed.splitlines()
 
 
+def test_a_watched_index_knows_which_files_it_holds_after_every_kind_of_change(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watched tree keeps, per file, its id in the index if the index holds it as it is
+    (else -1), patching in the files each change touched: after edits, additions, deletions
+    and renames of files and directories, and once the index holds them, what a search uses
+    equals a check of every file from scratch, for the tree and for a directory of it, and
+    the Matches equal rg's."""
+    from trigrep.engine import freshness
+    from trigrep.options import WalkOptions
+
+    make_tree(tmp_path)
+    for path in tmp_path.rglob("*"):  # (files written just before the index is built are
+        os.utime(path, (time.time() - 60,) * 2)  # searched directly: they may change again)
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "src"
+    changes = [
+        lambda: (src / "app.py").write_text("def foo():\n    return 'foo'\n"),
+        lambda: (src / "added.c").write_text("int foo;\n"),
+        lambda: (tmp_path / "new_dir").mkdir(),
+        lambda: (tmp_path / "new_dir" / "a.txt").write_text("foo in a new directory\n"),
+        lambda: (src / "added.c").rename(src / "renamed.c"),
+        lambda: (src / "renamed.c").unlink(),
+        lambda: (tmp_path / "new_dir").rename(tmp_path / "moved_dir"),
+        lambda: (tmp_path / "top.txt").write_text("foo at the top\n"),
+    ]
+    def updated_index() -> None:  # the changes indexed in the background, then reopened
+        deadline = time.monotonic() + 60
+        while warm.reader() is before and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    with trigrep.Index(tmp_path, watch=True) as index:
+        list(index.search("foo"))
+        warm = index._warm
+        assert warm is not None
+        before = warm.reader()
+        for change in [lambda: None, *changes, updated_index]:
+            change()
+            assert api_matches(list(index.search("foo"))) == rg_matches(tmp_path, env, "foo")
+            reader = warm.reader()
+            assert reader is not None
+            for paths in ([], [str(src)]):
+                entries = warm.entries(paths, WalkOptions())
+                assert entries is not None
+                truth = [freshness(reader).indexed_id(entry)[0] for entry in entries]
+                assert warm.indexed_ids(entries, reader).tolist() == truth
+                assert max(truth) >= 0
+        assert reader is not before
+
+
 @pytest.mark.parametrize("watch", [False, True], ids=["cold", "watched"])
 def test_a_tree_opened_through_a_symlink_yields_paths_relative_to_it(
     tmp_path: Path, env: dict[str, str], watch: bool
