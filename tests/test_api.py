@@ -139,7 +139,8 @@ def test_a_watched_index_knows_which_files_it_holds_after_every_kind_of_change(
     (else -1), patching in the files each change touched: after edits, additions, deletions
     and renames of files and directories, and once the index holds them, what a search uses
     equals a check of every file from scratch, for the tree and for a directory of it, and
-    the Matches equal rg's."""
+    the Matches equal rg's, also through globs and types (whose verdicts on the files are
+    kept from one search to the next)."""
     from trigrep.engine import freshness
     from trigrep.options import WalkOptions
 
@@ -163,6 +164,8 @@ def test_a_watched_index_knows_which_files_it_holds_after_every_kind_of_change(
         while warm.reader() is before and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    filters = [({"glob": ["*.c"]}, ["-g", "*.c"]), ({"glob": ["!*.txt"]}, ["-g", "!*.txt"]),
+               ({"type": ["c"]}, ["-t", "c"]), ({"glob": ["!new_dir/"]}, ["-g", "!new_dir/"])]
     with trigrep.Index(tmp_path, watch=True) as index:
         list(index.search("foo"))
         warm = index._warm
@@ -171,6 +174,10 @@ def test_a_watched_index_knows_which_files_it_holds_after_every_kind_of_change(
         for change in [lambda: None, *changes, updated_index]:
             change()
             assert api_matches(list(index.search("foo"))) == rg_matches(tmp_path, env, "foo")
+            for options, flags in filters:  # (their verdicts on the files kept: see _filtered)
+                for paths in ([], ["src"]):
+                    assert api_matches(list(index.search("foo", paths=paths, **options))) == (
+                        rg_matches(tmp_path, env, *flags, "foo", *paths))
             reader = warm.reader()
             assert reader is not None
             for paths in ([], [str(src)]):

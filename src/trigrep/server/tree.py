@@ -66,7 +66,7 @@ SYNC_TIMEOUT = 2.0  # seconds to wait for the watcher before re-walking everythi
 IGNORE_FILES = frozenset((".gitignore", ".ignore", ".rgignore"))
 GIT_INFO = ".git/info"
 GIT_EXCLUDE = GIT_INFO + "/exclude"
-MAX_VIEWS = 8
+MAX_VIEWS = 8  # lists of files kept (see `_views`), and sets of glob and type verdicts
 
 Key = tuple[bytes, ...]  # a relative path's components: their order is the walk's
 T = TypeVar("T")
@@ -202,6 +202,9 @@ class ServedTree:
         # and types), with their `indexed_ids`: reused until something changes.
         self._views: dict[tuple[str, str, Hashable], _View] = {}
         self._views_dropped = 0  # how many times _views were dropped (a view's age)
+        # What a view's globs and types decided of each cached file and directory, by path
+        # (see `_filtered`): kept when the views are dropped.
+        self._verdicts: dict[tuple[str, str, Hashable], dict[str, bool]] = {}
         self._manifest_stamp: tuple[int, int] | None = None
         # While a replaced index is reopened in the background: paths changed meanwhile.
         self._touched: set[str] | None = None
@@ -568,8 +571,15 @@ class ServedTree:
             skipped = self._skipped[lo:hi]
             dirs = [d for d in self._dirs if d != rel and _is_below(d, rel)]
             dropped = self._views_dropped
+            verdicts = self._verdicts.pop((shown, rel, filter_key), {})
+            if len(verdicts) > 2 * (len(cached) + len(dirs)):
+                verdicts = {}  # mostly of paths gone since (temporary files, say)
+            if len(self._verdicts) >= MAX_VIEWS:
+                del self._verdicts[next(iter(self._verdicts))]  # (the least recently used)
+            self._verdicts[(shown, rel, filter_key)] = verdicts
         # Filtered off the lock: a pass over every cached file.
-        found = _filtered(entry_filter, display, self.prefix, cached, skipped, dirs)
+        found = _filtered(entry_filter, display if skip or shown else None, self.prefix,
+                          cached, skipped, dirs, verdicts)
         if found is None:
             return None
         with self._lock:
@@ -754,43 +764,61 @@ def _filter_key(opts: WalkOptions) -> Hashable:
 
 def _filtered(
     entry_filter: EntryFilter,
-    display: Callable[[str], str],
+    display: Callable[[str], str] | None,
     prefix: str,
     cached: list[FileEntry],
     skipped: list[_Skipped],
     dirs: list[str],
+    verdicts: dict[str, bool],
 ) -> list[FileEntry] | None:
     """What the walk with `entry_filter`'s globs and types yields, from the default walk's
     files (`cached`), what it left out (`skipped`) and the directories it walked below the
     search's directory (`dirs`); None when a glob brings in a directory it left out.
 
-    Paths are relative to the root; `display` turns them into the walk's paths.
+    Paths are relative to the root; `display` turns them into the walk's paths (None: they
+    are those, and the cached entries are the walk's). A cached file's or directory's
+    verdict depends on its path alone: `verdicts` holds those of the searches before (a
+    directory's path ends in "/"), so that one after a change decides only what the change
+    brought in (deciding them all took 60-250 ms for the Linux tree's 78,000 files).
     """
+    shown = (lambda rel: rel) if display is None else display
 
     def skip(rel: str, is_dir: bool, ruling: Ruling | None) -> bool:
-        path = os.fsencode(display(rel))
+        path = os.fsencode(shown(rel))
         return entry_filter.skip(path, path.rpartition(b"/")[2], is_dir, ruling)
 
-    pruned = {_key(d) for d in dirs if skip(d, True, _whitelisted)}
+    def dir_skipped(directory: str) -> bool:
+        verdict = verdicts.get(directory + "/")
+        if verdict is None:
+            verdict = verdicts[directory + "/"] = skip(directory, True, _whitelisted)
+        return verdict
 
-    def kept(rel: str) -> bool:
+    pruned = {_key(d) for d in dirs if dir_skipped(d)}
+
+    def in_pruned(rel: str) -> bool:
         if not pruned:
-            return True
+            return False
         parts = _key(rel)
-        return not any(parts[:depth] in pruned for depth in range(1, len(parts)))
+        return any(parts[:depth] in pruned for depth in range(1, len(parts)))
 
-    found = [
-        FileEntry(display(entry.display), entry.path, False, entry.stat())
-        for entry in cached
-        if kept(entry.display) and not skip(entry.display, False, _whitelisted)
-    ]
+    def selected(rel: str) -> bool:
+        verdict = verdicts.get(rel)
+        if verdict is None:
+            verdict = verdicts[rel] = not (in_pruned(rel) or skip(rel, False, _whitelisted))
+        return verdict
+
+    known = verdicts.get  # (a call of `selected` per file took a third of the pass)
+    picked = [entry for entry in cached
+              if (verdict := known(entry.display)) or (verdict is None and selected(entry.display))]
+    found = picked if display is None else [
+        FileEntry(display(entry.display), entry.path, False, entry.stat()) for entry in picked]
     brought_in = []
     for entry in skipped:
-        if kept(entry.rel) and not skip(entry.rel, entry.is_dir, _ignored if entry.ignored
-                                        else None):
+        if not in_pruned(entry.rel) and not skip(
+                entry.rel, entry.is_dir, _ignored if entry.ignored else None):
             if entry.is_dir:
                 return None  # the walk would descend where the cache never went
-            brought_in.append(FileEntry(display(entry.rel), prefix + entry.rel, False))
+            brought_in.append(FileEntry(shown(entry.rel), prefix + entry.rel, False))
     if brought_in:
         found = sorted([*found, *brought_in], key=lambda e: _key(e.path[len(prefix) :]))
     return found
