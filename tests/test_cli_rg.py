@@ -1387,6 +1387,21 @@ def test_a_walked_file_with_a_utf8_bom_and_a_nul(
 
 
 @pytest.mark.parametrize("args", [
+    ["a", "bom.txt"], ["-n", "-C1", "a", "bom.txt"], ["-c", "a", "bom.txt"],
+    ["--json", "a", "bom.txt"], ["--stats", "a", "bom.txt"],
+    ["-a", "-m1", "--json", "a", "bom.txt"], ["-E", "none", "a", "bom.txt"], ["--mmap", "a"],
+], ids=" ".join)
+def test_a_named_file_with_a_utf8_bom_and_a_nul_past_the_first_read(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """rg would map a named file, but one with a BOM it drops it reads as a stream (so does
+    --mmap a walked one): a NUL past the first 64 KiB is met by a read, which stops the
+    printing of lines (walked: the search) at the next match, not only by a printed line."""
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfa\n" + b"x\n" * 33_000 + b"\0\na\na\n")
+    assert_same(args, tmp_path, env)
+
+
+@pytest.mark.parametrize("args", [
     ["-z", "foo"], ["-z", "-c", "foo"], ["-z", "-l", "foo"], ["-z", "--json", "foo"],
     ["-z", "foo", "a.gz", "b.gz"], ["-z", "--binary", "-c", "foo"], ["-z", "-a", "foo"],
 ], ids=" ".join)

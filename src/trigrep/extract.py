@@ -95,10 +95,17 @@ def transcodes(path: str, codec: str) -> bool:
         return False
 
 
-def has_utf8_bom(path: str) -> bool:
-    """Whether the file starts with a UTF-8 BOM (OSError if it cannot be read)."""
-    with open(path, "rb") as f:
-        return f.read(len(_UTF8_BOM)) == _UTF8_BOM
+def drops_utf8_bom(path: str, codec: str) -> bool:
+    """Whether rg's decoder drops the file's UTF-8 BOM (any `codec` but "none", which turns
+    BOM sniffing off): rg then reads the file as a stream, even one it would map, and its
+    first read is a whole buffer of what follows the BOM."""
+    if codec == "none":
+        return False
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(_UTF8_BOM)) == _UTF8_BOM
+    except OSError:
+        return False
 
 
 def transcodes_text(head: bytes, codec: str) -> bool:

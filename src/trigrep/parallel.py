@@ -31,7 +31,7 @@ from trigrep.extract import (
     DecompressionError,
     Preprocessor,
     decoded,
-    has_utf8_bom,
+    drops_utf8_bom,
     is_decompressed,
     keeps_nuls,
     read_file,
@@ -218,7 +218,8 @@ class FileSearch:
             return self._bare(entry, size, stamp)
         read_error = None
         binary = self.binary_mode(entry)
-        if binary.mapped and transcodes(entry.path, self.codec):
+        if binary.mapped and (transcodes(entry.path, self.codec)
+                              or drops_utf8_bom(entry.path, self.codec)):
             binary = binary.streamed()
         binary_head = BUFFER_CAPACITY if binary.quits and keeps_nuls(self.codec) else 0
         nul = None  # the offset of the data's first NUL (-1: none), if the cache knows it
@@ -358,7 +359,7 @@ class FileSearch:
                 self.pre is not None and self.pre.applies(entry.display)):
             return ()
         try:
-            if self.codec != "none" and has_utf8_bom(entry.path):
+            if drops_utf8_bom(entry.path, self.codec):
                 return (searched,)
             if not transcodes(entry.path, self.codec):
                 return ()
