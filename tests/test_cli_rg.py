@@ -1402,6 +1402,21 @@ def test_a_named_file_with_a_utf8_bom_and_a_nul_past_the_first_read(
 
 
 @pytest.mark.parametrize("args", [
+    ["-E", "latin1", "a"], ["-E", "utf-8", "-n", "a"], ["-E", "latin1", "--stats", "a"],
+    ["-E", "latin1", "a", "bom.txt"], ["-E", "latin1", "-n", "-C1", "a", "bom.txt", "plain.txt"],
+], ids=" ".join)
+def test_an_encoding_reads_a_file_with_a_utf8_bom_in_transcoder_fills(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """Under -E, rg drops a UTF-8 BOM but keeps the encoding's decoder, so its reads end at
+    the decoder's 8 KiB fills (the first a whole one after the BOM): a NUL at 10 KB is met
+    by the second read, after the line of the first."""
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfa\n" + b"x\n" * 5000 + b"\0\na\n")
+    (tmp_path / "plain.txt").write_bytes(b"a\n" + b"x\n" * 5000 + b"\0\na\n")
+    assert_same(args, tmp_path, env)
+
+
+@pytest.mark.parametrize("args", [
     ["-z", "foo"], ["-z", "-c", "foo"], ["-z", "-l", "foo"], ["-z", "--json", "foo"],
     ["-z", "foo", "a.gz", "b.gz"], ["-z", "--binary", "-c", "foo"], ["-z", "-a", "foo"],
 ], ids=" ".join)

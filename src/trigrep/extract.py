@@ -122,17 +122,18 @@ def transcoder_fills(raw: bytes, codec: str, upto: int | None = None) -> tuple[i
     of the decoded text never goes past the end of the fill it starts in (so rg's searcher
     meets a NUL in pieces of about 8 KiB of the file, not 64 KiB). Empty when rg reads the
     file as it is. The first fill is the file's first 3 bytes (what rg peeked at for a BOM,
-    the BOM left out), then TRANSCODER_BUFFER bytes each. `upto`: the fills past the first
-    that reaches this offset are left out (reads of that much text end before them), so a
-    big binary file searched only up to its first 64 KiB is not decoded whole."""
-    if not transcodes_text(raw, codec) or (
-            raw.startswith(_UTF8_BOM) and raw[:2] not in _UTF16_BOMS):
+    the BOM left out: none is left of a UTF-8 one, whose file's first fill is a whole one),
+    then TRANSCODER_BUFFER bytes each. `upto`: the fills past the first that reaches this
+    offset are left out (reads of that much text end before them), so a big binary file
+    searched only up to its first 64 KiB is not decoded whole."""
+    if not transcodes_text(raw, codec):
         return ()
     decode, skip = text_decoder(raw, codec)
     fills = []
     out = 0
     start = skip
-    ends = range(3, len(raw) + TRANSCODER_BUFFER, TRANSCODER_BUFFER)
+    first_end = 3 + (TRANSCODER_BUFFER if raw.startswith(_UTF8_BOM) else 0)
+    ends = range(first_end, len(raw) + TRANSCODER_BUFFER, TRANSCODER_BUFFER)
     for end in ends:
         end = min(end, len(raw))
         out += len(decode(raw[start:end], end == len(raw)))

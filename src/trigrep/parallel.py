@@ -351,21 +351,19 @@ class FileSearch:
 
     def _fills(self, entry: FileEntry, searched: int) -> tuple[int, ...]:
         """Where rg's transcoder fills end in the file, if it transcodes it (see
-        searcher._TRANSCODER_FILLS), up to the `searched` bytes of its text. A file whose
-        UTF-8 BOM rg's reader dropped is one fill: the reader's first read is then a whole
-        buffer of the text after the BOM, not the 3 bytes it peeked at: a NUL in its first
-        64 KiB stops rg before any line."""
+        searcher._TRANSCODER_FILLS), up to the `searched` bytes of its text. A file rg does
+        not transcode but whose UTF-8 BOM its reader dropped is one fill: the reader's first
+        read is then a whole buffer of the text after the BOM, not the 3 bytes it peeked at:
+        a NUL in its first 64 KiB stops rg before any line."""
         if is_decompressed(entry.path, self.search_zip) or (
                 self.pre is not None and self.pre.applies(entry.display)):
             return ()
         try:
-            if drops_utf8_bom(entry.path, self.codec):
-                return (searched,)
-            if not transcodes(entry.path, self.codec):
-                return ()
-            return transcoder_fills(read_file(entry.path), self.codec, upto=searched)
+            if transcodes(entry.path, self.codec):
+                return transcoder_fills(read_file(entry.path), self.codec, upto=searched)
         except OSError:
             return ()
+        return (searched,) if drops_utf8_bom(entry.path, self.codec) else ()
 
 
 class SearchPool:
