@@ -337,6 +337,29 @@ def test_a_nul_or_a_bom_read_first(tmp_path: Path, env: dict[str, str], data: by
     assert got == (want.out, want.err.replace(b"rg: ", b"trigrep: "), want.code)
 
 
+@pytest.mark.parametrize("encoding", ["", "utf-8-sig", "utf-16"],
+                         ids=["plain", "utf8-bom", "utf16-bom"])
+@pytest.mark.parametrize("args", [
+    ["-n", "-C1", "a"], ["-A1", "a"], ["--json", "-A1", "a"], ["-E", "latin1", "-A1", "a"],
+], ids=" ".join)
+def test_a_nul_past_the_buffer_of_stdin_read_from_a_file(
+    tmp_path: Path, env: dict[str, str], encoding: str, args: list[str]
+) -> None:
+    """Rust's stdin reads through an 8 KiB buffer, which rg's BOM sniffer fills to peek at
+    3 bytes: rg's next read (a transcoder's next fill) is the rest of it, so the lines in
+    it are printed (-C1: with their context) before the read that meets a NUL at 10 KB."""
+    text = "a\n" + "x\n" * (2500 if encoding == "utf-16" else 5000) + "\0\na\n"
+    path = tmp_path / "in.txt"
+    path.write_bytes(text.encode(encoding or "ascii"))
+    outs = []
+    for cmd in ([RG, *args], [*TRIGREP, *args]):
+        with path.open("rb") as stdin:
+            p = subprocess.run(cmd, cwd=tmp_path, env=env, stdin=stdin, capture_output=True,
+                               timeout=120, check=False)
+        outs.append((normalise_timings(p.stdout), p.returncode))
+    assert outs[1] == outs[0]
+
+
 BIG_FLAGS = [
     [], ["-n"], ["-n", "-C2"], ["-A3", "-b"], ["-B4", "-n", "--heading", "-H"], ["-m5"],
     ["-m7", "-A2", "-n"], ["-v", "-n"], ["-v", "-C1"], ["-o", "-b"], ["--color", "always"],

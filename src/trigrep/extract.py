@@ -16,6 +16,7 @@ import os
 import zlib
 from collections.abc import Callable
 from functools import cache
+from itertools import chain
 from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from trigrep.spawn import popen
@@ -117,24 +118,28 @@ def transcodes_text(head: bytes, codec: str) -> bool:
 TRANSCODER_BUFFER = 8 << 10
 
 
-def transcoder_fills(raw: bytes, codec: str, upto: int | None = None) -> tuple[int, ...]:
+def transcoder_fills(
+    raw: bytes, codec: str, upto: int | None = None, stdin: bool = False
+) -> tuple[int, ...]:
     """Where each fill of rg's transcoder ends, as offsets in `decoded(raw, codec)`: a read
     of the decoded text never goes past the end of the fill it starts in (so rg's searcher
     meets a NUL in pieces of about 8 KiB of the file, not 64 KiB). Empty when rg reads the
     file as it is. The first fill is the file's first 3 bytes (what rg peeked at for a BOM,
     the BOM left out: none is left of a UTF-8 one, whose file's first fill is a whole one),
-    then TRANSCODER_BUFFER bytes each. `upto`: the fills past the first that reaches this
-    offset are left out (reads of that much text end before them), so a big binary file
-    searched only up to its first 64 KiB is not decoded whole."""
+    then TRANSCODER_BUFFER bytes each; of `stdin`, which Rust reads through an 8 KiB buffer
+    the peek filled, the fill after the peek is the rest of that buffer, so they end at
+    multiples of 8 KiB. `upto`: the fills past the first that reaches this offset are left
+    out (reads of that much text end before them), so a big binary file searched only up
+    to its first 64 KiB is not decoded whole."""
     if not transcodes_text(raw, codec):
         return ()
     decode, skip = text_decoder(raw, codec)
     fills = []
     out = 0
     start = skip
-    first_end = 3 + (TRANSCODER_BUFFER if raw.startswith(_UTF8_BOM) else 0)
-    ends = range(first_end, len(raw) + TRANSCODER_BUFFER, TRANSCODER_BUFFER)
-    for end in ends:
+    whole_fills = range((0 if stdin else 3) + TRANSCODER_BUFFER, len(raw) + TRANSCODER_BUFFER,
+                        TRANSCODER_BUFFER)
+    for end in whole_fills if raw.startswith(_UTF8_BOM) else chain([3], whole_fills):
         end = min(end, len(raw))
         out += len(decode(raw[start:end], end == len(raw)))
         fills.append(out)

@@ -30,7 +30,7 @@ import select
 import stat
 from typing import TYPE_CHECKING
 
-from trigrep.extract import decoded, text_decoder, transcodes_text
+from trigrep.extract import decoded, text_decoder, transcoder_fills, transcodes_text
 from trigrep.printer import JsonPrinter, LineFormat, StandardPrinter
 from trigrep.searcher import (
     BOM_PEEK,
@@ -59,6 +59,7 @@ READ_SIZE = 64 << 10
 WINDOW_BYTES = 4 << 20
 FILE_WINDOW = 1 << 20  # (a window's events take many times its size)
 _SNIFFED = 6  # the bytes that tell the BOMs rg's decoder drops (see extract.text_decoder)
+STDIN_BUFFER = 8 << 10  # Rust's buffer of standard input (std::io::stdio::STDIN_BUF_SIZE)
 
 
 def windowed(query: Query, opts: OutputOptions) -> bool:
@@ -236,7 +237,10 @@ def search_stdin(
     except OSError:
         regular = False
     if regular or not streams(query, opts):
-        result = search_buffer(decoded(_read_rest(fd), codec), query, opts, binary=binary)
+        raw = _read_rest(fd)
+        data = decoded(raw, codec)
+        fills = _stdin_fills(raw, codec, len(data))
+        result = BufferSearch(query, opts)(data, binary, fills=lambda: fills)
         printer.file(STDIN_PATH, result)
         return result
     return _Stream(fd, Windows(query, opts, binary), codec, printer, flush).run()
@@ -346,6 +350,19 @@ class _Stream:
             self.printed_match = self.printed_match or result.has_match
         if self.flush is not None:
             self.flush.flush()
+
+
+def _stdin_fills(raw: bytes, codec: str, size: int) -> tuple[int, ...]:
+    """Where rg's reads of standard input whole in `raw` end at the latest, as offsets in
+    its `size` bytes of text (see searcher._TRANSCODER_FILLS): Rust's stdin reads through
+    an 8 KiB buffer, which rg's BOM sniffer fills to peek at 3 bytes, so the read after
+    those 3 (none, after a UTF-8 BOM it drops) returns only the rest of that buffer; later
+    reads bypass it (transcoded input: see extract.transcoder_fills)."""
+    if transcodes_text(raw, codec):
+        return transcoder_fills(raw, codec, stdin=True)
+    dropped = len(raw) - size  # a UTF-8 BOM
+    ends = (STDIN_BUFFER - dropped,) if dropped else (BOM_PEEK, STDIN_BUFFER)
+    return (*(end for end in ends if end < size), size)
 
 
 def _read_rest(fd: int) -> bytes:
