@@ -1233,10 +1233,11 @@ def test_dot_dot_after_a_symlink(tmp_path: Path, env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("args", [
     ["-f", "-", "-"], ["-f", "-", "src/main.c", "-"], ["--file=-", "-e", "x", "-"],
-    ["-f-", "-f-", "src/main.c"], ["-f", "-", "src/main.c"],
+    ["-f-", "-f-", "src/main.c"], ["-f", "-", "src/main.c"], ["-f", "-"], ["-c", "--file=-"],
 ], ids=" ".join)
 def test_standard_input_is_read_once(tree: Path, env: dict[str, str], args: list[str]) -> None:
-    """Patterns from stdin (`-f -`) and stdin searched, or read twice: rg's errors."""
+    """Patterns from stdin (`-f -`) and stdin searched, or read twice: rg's errors. Without
+    a path, `-f -` searches the current directory, as rg does once stdin gave the patterns."""
     want = run([RG, "--sort", "path", *args], tree, env, stdin=b"foo\n")
     got = run([*TRIGREP, *args], tree, env, stdin=b"foo\n")
     assert (got.out, got.code) == (want.out, want.code)

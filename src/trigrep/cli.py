@@ -118,6 +118,10 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         from trigrep.errors import Error
 
         raise Error("PCRE2 is not available in this build of trigrep")
+    if console is None:
+        from trigrep.console import Console
+
+        console = Console.of_process(stdin_read=("file", "-") in ns.pattern_sources)
     code = engine.search(args, match_opts, walk_opts, out_opts, console, warm)
     if use_daemon:
         client.serve_in_background(args[0] if args else ".")

@@ -50,8 +50,10 @@ class Console:
         self.stdin_readable = stdin_readable
 
     @classmethod
-    def of_process(cls) -> "Console":
-        """This process's own stdout, stderr, terminal and stdin."""
+    def of_process(cls, stdin_read: bool = False) -> "Console":
+        """This process's own stdout, stderr, terminal and stdin. `stdin_read`: -f - took
+        the patterns from stdin, so a search without paths reads the current directory, as
+        rg's does, not what is left of stdin."""
         env = {name: os.environ[name] for name in OUTPUT_ENV if name in os.environ}
         is_tty = sys.stdout.isatty()
         out: BinaryIO = sys.stdout.buffer
@@ -60,4 +62,4 @@ class Console:
             # pipe or file, rather than pay a syscall per line.
             own = io.FileIO(out.fileno(), "wb", closefd=False)  # closing it leaves stdout be
             out = io.BufferedWriter(own, OUTPUT_BUFFER)  # type: ignore[assignment]
-        return cls(out, sys.stderr, is_tty, env, stdin_is_readable())
+        return cls(out, sys.stderr, is_tty, env, not stdin_read and stdin_is_readable())
