@@ -235,6 +235,7 @@ ARGS: list[list[str]] = [
     ["-r", "<$w>", "(?P<w>fo)o"], ["-r", "$1x|${1}x|${x|$", "(o)"], ["-w", "-r", "W", "foo"],
     ["-i", "-x", "-r", "X$0", "x"], ["-U", "-n", "-r", "N$1", "foo(\\n)bar"],
     ["-F", "-r", "$0$0", "o("], ["-o", "-r", "[$1]", "(é)|o"],
+    ["-U", "--vimgrep", "-r", "", "o?\\n"],  # (rg shows no match after the last line)
     # --path-separator (text output only), -p, buffering flags accepted, --sortr path.
     ["--path-separator", "\\\\", "-n", "foo"], ["--path-separator", "\\x3A", "-l", "foo"],
     ["--path-separator", "+", "--files", "docs"], ["--path-separator", "+", "--json", "x"],

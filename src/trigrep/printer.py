@@ -767,9 +767,13 @@ class LineFormat(FileFormat):
                         span: tuple[int, int]) -> Iterator[bytes]:
         """-U --vimgrep: the line where the submatch starts; when --max-columns cuts it, rg
         goes on with the submatch's next line (column 1), until one is printed whole. As
-        rg's, it prints nothing for an empty submatch at a line's start."""
+        rg's, it prints nothing for an empty submatch at a line's start, nor for one at the
+        end of lines left without their last terminator (`-r ''` replaced it: rg's loop over
+        the lines ends before it)."""
         lines, eol = event.lines, self.opts.eol
         start, end = span
+        if start >= len(lines):
+            return
         line_start = lines.rfind(eol, 0, start) + 1
         number = event.line_number + lines.count(eol, 0, line_start)
         while line_start < len(lines) and line_start < end:
