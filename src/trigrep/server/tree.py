@@ -480,7 +480,8 @@ class ServedTree:
     def _patch_ids(self, lo: int, hi: int, size: int) -> None:
         """`_ids` after `_files[lo:hi]` became `size` files, now in `_indexed` as they are
         (lock held): those looked up again, the others kept. The first search after a change
-        looked up every file (10-19 ms for the Linux tree's 78,000, most of that search)."""
+        looked up every file (10-28 ms for the Linux tree's 78,000 under load, most of that
+        search)."""
         self._files_version += 1
         if self._ids is not None:
             import numpy as np
@@ -779,8 +780,8 @@ def _filtered(
     are those, and the cached entries are the walk's). A cached file's or directory's
     verdict depends on its path alone: `verdicts` holds those of the searches before (a
     directory's path ends in "/"), so that one after a change decides only what the change
-    brought in (deciding them all took 60-250 ms for the Linux tree's 78,000 files).
-    """
+    brought in (deciding them all took 160-250 ms for the Linux tree's 78,000 files, under
+    load)."""
     shown = (lambda rel: rel) if display is None else display
 
     def skip(rel: str, is_dir: bool, ruling: Ruling | None) -> bool:
@@ -807,7 +808,7 @@ def _filtered(
             verdict = verdicts[rel] = not (in_pruned(rel) or skip(rel, False, _whitelisted))
         return verdict
 
-    known = verdicts.get  # (a call of `selected` per file took a third of the pass)
+    known = verdicts.get  # (a look-up per file decided already, no call)
     picked = [entry for entry in cached
               if (verdict := known(entry.display)) or (verdict is None and selected(entry.display))]
     found = picked if display is None else [
