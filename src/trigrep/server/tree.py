@@ -347,6 +347,9 @@ class ServedTree:
         outermost = [d for i, d in enumerate(dirs) if not any(_is_below(d, o) for o in dirs[:i])]
         relisted = {d for d in self._relisted_dirs
                     if not any(_is_below(d, o) for o in outermost)}
+        # (`_ids` copied once for the files re-stat'ed in place: a copy each, as `_patch_ids`
+        # makes, would cost a burst of thousands of edits the whole array each)
+        ids = None if self._ids is None else self._ids.copy()
         for rel in sorted(self._dirty_files):
             directory = rel.rpartition("/")[0]
             if directory in relisted or any(_is_below(rel, d) for d in outermost):
@@ -359,7 +362,10 @@ class ServedTree:
                 relisted.add(directory)  # gone: its deletion is on the way
             else:
                 self._note_indexed(self._files[lo : lo + 1])
-            self._patch_ids(lo, lo + 1, 1)
+            if ids is not None:
+                ids[lo] = self._indexed.get(self._files[lo].path, -1)
+        self._ids = ids
+        self._files_version += 1
         for directory in outermost:
             self._rewalk(directory, relist=False)
         for directory in sorted(relisted, key=_key):
