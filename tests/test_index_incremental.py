@@ -321,6 +321,28 @@ def test_kill_9_during_update_or_merge(tree: Path, env: dict[str, str], merging:
     assert_exact(tree)
 
 
+def test_an_update_with_nothing_to_do_deletes_what_a_killed_writer_left(
+    tree: Path, env: dict[str, str]
+) -> None:
+    """A writer killed after it published its manifest, before it deleted the segments the
+    manifest no longer names (and a temp file): the next update, with no file changed, deletes
+    them. It kept them, and test_kill_9_during_update_or_merge failed now and then under load
+    (seg-14 to seg-20 left beside the manifest's seg-21)."""
+    trigrep_index(tree, env)
+    write(tree / "added.txt", b"alpha brand new\n")
+    index_dir = tree / INDEX_DIR_NAME
+    before = {n for n in os.listdir(index_dir) if n.startswith("seg-")}
+    trigrep_index(tree, env)
+    in_use = {s.name for s in manifest(tree).segments}
+    left = {"seg-00000099-0" + Path(next(iter(in_use))).suffix, *(before - in_use)}
+    for name in left:
+        (index_dir / name).write_bytes(b"left by a killed writer")
+    (index_dir / "tmp-1-manifest").write_bytes(b"half written")
+    trigrep_index(tree, env)
+    assert {n for n in os.listdir(index_dir) if n.startswith(("seg-", "tmp-"))} == in_use
+    assert_like_rg(tree, env)
+
+
 def test_corrupt_small_segment_is_reported_and_repaired(tree: Path, env: dict[str, str]) -> None:
     trigrep_index(tree, env)
     write(tree / "added.txt", b"alpha brand new\n")

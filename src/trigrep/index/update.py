@@ -25,6 +25,7 @@ from trigrep.index.build import (
     prepare_index_dir,
     publish,
     rebuild_locked,
+    remove_leftovers,
     segment_name,
     sort_entries,
     write_segment,
@@ -244,11 +245,14 @@ def merge_run(refs: list[SegmentRef]) -> tuple[int, int] | None:
 
 
 def merge_segments(root: str) -> None:
-    """Merge runs of segments until `merge_run` finds none. The caller holds the index lock."""
+    """Merge runs of segments until `merge_run` finds none, then delete what a writer killed
+    after publishing its manifest left (see `publish`): an update with nothing to change
+    publishes nothing, and kept them. The caller holds the index lock."""
     while True:
         reader = IndexReader.open(root)
         run = merge_run(reader.manifest.segments)
         if run is None:
+            remove_leftovers(reader.index_dir, {ref.name for ref in reader.manifest.segments})
             return
         _merge(reader, *run)
 
