@@ -1674,6 +1674,52 @@ def test_a_small_tree_gets_an_index_once_a_search_walks_enough_files(
     assert IndexReader.open(str(tmp_path)).stats().files == 3
 
 
+@pytest.mark.parametrize("taken", [True, False])
+def test_a_first_search_of_a_big_tree_offers_its_build_to_a_daemon(
+    tmp_path: Path, env: dict[str, str], taken: bool
+) -> None:
+    """The first search of a tree that is not small (TRIGREP_SCAN_SMALL: a file count) offers
+    the build of its index to a daemon (`client.build_in_background`, here a stand-in): taken,
+    the search reads every file, with rg's output, and builds nothing (it built the index
+    first: 12 s of the Linux tree before its first answer); declined, it builds it first."""
+    env = {**env, "TRIGREP_SCAN_SMALL": "3"}
+    env.pop("TRIGREP_NO_DAEMON", None)
+    for i in range(4):
+        (tmp_path / f"f{i}.txt").write_bytes(b"foo\n" if i % 2 else b"bar\nfoo\n")
+    code = ("import sys; from trigrep.server import client; from trigrep.cli import main; "
+            "offers = []; client.build_in_background = lambda directory, files: "
+            f"offers.append((directory, files)) or {taken}; code = main(['-n', 'foo']); "
+            "sys.stderr.write(repr(offers)); sys.exit(code)")
+    for _ in range(2):  # (offered again while no index exists)
+        got = run([TRIGREP[0], "-c", code], tmp_path, env)
+        want = _rg(["-n", "foo"], tmp_path, env)
+        assert (got.out, got.code, got.err) == (want.out, want.code, repr([(".", 3)]).encode())
+        assert (tmp_path / ".trigrep" / "manifest").exists() is not taken
+        if not taken:
+            break
+
+
+def test_a_search_while_a_daemon_builds_the_first_index_starts_no_other(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a daemon builds a tree's first index (the writers' lock held, no manifest yet),
+    a search offers the build again (see above), and the offer is taken without a second
+    daemon, which would wait for the build, update the index again and exit."""
+    from trigrep.index.build import IndexLock
+    from trigrep.server import client
+
+    spawned: list[list[str]] = []
+    monkeypatch.setattr(client, "spawn_daemon", lambda roots, idle: spawned.append(roots))
+    monkeypatch.setenv("TRIGREP_AUTO_SERVE", "4")
+    assert client.build_in_background(str(tmp_path), 3) is False  # fewer files than asked
+    (tmp_path / ".trigrep").mkdir()
+    with IndexLock(str(tmp_path / ".trigrep"), wait=True):
+        assert client.build_in_background(str(tmp_path), 4) is True
+    assert spawned == []
+    assert client.build_in_background(str(tmp_path), 4) is True
+    assert spawned == [[os.path.realpath(tmp_path)]]
+
+
 def test_a_small_tree_is_searched_without_modules_it_does_not_need(
     tmp_path: Path, env: dict[str, str]
 ) -> None:

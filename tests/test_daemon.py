@@ -994,6 +994,23 @@ def test_a_search_in_a_big_tree_starts_a_daemon_that_stops_when_idle(
     assert not status(tree, small)["served"]  # a small tree gets no daemon
 
 
+def test_the_first_search_of_a_big_tree_answers_while_a_daemon_builds_its_index(
+    tree: Path, env: dict[str, str]
+) -> None:
+    """No index yet, a tree that is not small: the first search answers as rg (reading every
+    file) and leaves the build to a daemon it starts, which then serves the tree."""
+    env = {**env, "TRIGREP_AUTO_SERVE": "4", "TRIGREP_SCAN_SMALL": "4"}  # its 4 files: big
+    assert not (tree / ".trigrep").exists()
+    try:
+        assert_like_rg(tree, env, ["-n", "foo"])
+        assert_like_rg(tree, env, ["-c", "bar"])  # (perhaps while the daemon builds)
+        _wait_for(lambda: status(tree, env)["served"], "no daemon was started")
+        assert (tree / ".trigrep" / "manifest").is_file()
+        assert_all_like_rg(tree, Daemon.attach(tree, env))
+    finally:
+        trigrep_run(["stop"], tree, env)
+
+
 def test_a_search_in_a_big_tree_another_user_indexed_starts_no_daemon(
     tree: Path, env: dict[str, str]
 ) -> None:

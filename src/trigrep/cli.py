@@ -122,7 +122,8 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         from trigrep.console import Console
 
         console = Console.of_process(stdin_read=("file", "-") in ns.pattern_sources)
-    code = engine.search(args, match_opts, walk_opts, out_opts, console, warm)
+    code = engine.search(args, match_opts, walk_opts, out_opts, console, warm,
+                         first_build=client.build_in_background if use_daemon else None)
     if use_daemon:
         client.serve_in_background(args[0] if args else ".")
     return code

@@ -259,11 +259,11 @@ def _scanned_faster(files: int, size: int, limits: tuple[int, int] | None) -> bo
 
 
 def _small_walk(entries: Iterator[FileEntry], limits: tuple[int, int]
-                ) -> tuple[Iterator[FileEntry], bool]:
-    """The walked `entries` (the first ones already walked), and whether they are a small
-    tree's (see `_scanned_faster`): a tree without an index gets one once a search walks
-    that many files (its first search, or the first after it grew), so the searches of a
-    small tree skip a build they would not use."""
+                ) -> tuple[Iterator[FileEntry], int | None]:
+    """The walked `entries` (the first ones already walked), and None if they are a small
+    tree's (see `_scanned_faster`), else how many were walked to know it is not: a tree
+    without an index gets one once a search walks that many files (its first search, or the
+    first after it grew), so the searches of a small tree skip a build they would not use."""
     head: list[FileEntry] = []
     size = 0
     for entry in entries:
@@ -271,8 +271,8 @@ def _small_walk(entries: Iterator[FileEntry], limits: tuple[int, int]
         with contextlib.suppress(OSError):  # (gone since listed: reading it reports that)
             size += entry.stat().st_size
         if not _scanned_faster(len(head), size, limits):
-            return itertools.chain(head, entries), False
-    return iter(head), True
+            return itertools.chain(head, entries), len(head)
+    return iter(head), None
 
 
 def _builds_index(paths: Sequence[str]) -> bool:
@@ -405,6 +405,9 @@ class SearchRun:
     command line named, when this run searches some of them (`-`, standard input, splits
     them): how rg reads the files it was given depends on all of them. `on_damage` is told
     of damage a search finds in `reader` (see `make_plan`; a warm tree's own is told).
+    `first_build(directory, files)` is offered the first index of a tree that is not small,
+    built by default before the search (`files`: how many it walked to know that): True when
+    it took it over (a daemon builds it), and the search reads every file meanwhile.
     """
 
     def __init__(
@@ -414,6 +417,7 @@ class SearchRun:
         on_error: Callable[[str], None] | None = None, render: FileFormat | None = None,
         named_paths: Sequence[str] | None = None,
         on_damage: Callable[[IndexReader, IndexCorruptError], None] | None = None,
+        first_build: Callable[[str, int], bool] | None = None,
     ) -> None:
         self.paths = paths
         self.query = query
@@ -428,6 +432,7 @@ class SearchRun:
         self.render = render
         self.named_paths = named_paths
         self.on_damage = warm.index_damaged if warm is not None else on_damage
+        self.first_build = first_build
 
     def _error(self, message: str) -> None:
         self.errors.append(message)
@@ -460,11 +465,14 @@ class SearchRun:
         # A daemon's tree without a usable index (damaged, being rebuilt) is searched without.
         if not every_file and index_narrows(codec, out_opts) and (
                 reader is not None or warm is None):
-            small = False
+            small = built_elsewhere = False
             limits = _scan_limits()
             if reader is None and warm is None and limits and _builds_index(self.paths):
-                walked, small = _small_walk(self._walk(), limits)
-            if not small:
+                walked, big = _small_walk(self._walk(), limits)
+                small = big is None
+                built_elsewhere = big is not None and self.first_build is not None and (
+                    self.first_build(self.paths[0] if self.paths else ".", big))
+            if not (small or built_elsewhere):
                 plan = make_plan(
                     self.paths, self.query, report_all=report_all,
                     search_zip=self.walk_opts.search_zip, pre=self.walk_opts.pre, reader=reader,
@@ -506,10 +514,12 @@ def search(
     out_opts: OutputOptions,
     console: Console | None = None,
     warm: WarmTree | None = None,
+    first_build: Callable[[str, int], bool] | None = None,
 ) -> int:
     """The CLI's search: prints rg's output for these options; returns rg's exit code.
 
     `console` defaults to this process's; a daemon passes its client's, and `warm`, its cache.
+    `first_build`: see SearchRun.
     """
 
     if out_opts.max_count == 0:
@@ -517,7 +527,7 @@ def search(
     console = console or Console.of_process()
     query = compile_query(match_opts)
     try:
-        return _search_and_print(paths, query, walk_opts, out_opts, console, warm)
+        return _search_and_print(paths, query, walk_opts, out_opts, console, warm, first_build)
     finally:
         console.out.flush()
 
@@ -529,6 +539,7 @@ def _search_and_print(
     out_opts: OutputOptions,
     console: Console,
     warm: WarmTree | None,
+    first_build: Callable[[str, int], bool] | None,
 ) -> int:
     from trigrep.printer import SearchStats, make_printer
 
@@ -560,7 +571,7 @@ def _search_and_print(
             run = SearchRun(group, query, walk_opts, out_opts, warm=warm,
                             on_warning=_warner(console, out_opts),
                             on_error=_reporter(console, out_opts), render=printer.file_format,
-                            named_paths=named)
+                            named_paths=named, first_build=first_build)
             runs.append(run)
             for entry, result in run.results():
                 printer.file(entry.display, result)

@@ -250,6 +250,18 @@ class IndexLock:
         os.close(self._fd)  # closing releases the flock
 
 
+def locked_by_another(index_dir: str) -> bool:
+    """Whether another process holds the writers' lock of `index_dir` (a build or an update
+    is under way); False where there is none to take (no such directory, or not writable)."""
+    try:
+        with IndexLock(index_dir, wait=False):
+            return False
+    except IndexBusy:
+        return True
+    except OSError:
+        return False
+
+
 def previous_generation(index_dir: str) -> int:
     """The generation of the current manifest; 0 if there is none or it is unreadable
     (a damaged index is simply replaced)."""
