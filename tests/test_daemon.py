@@ -1011,6 +1011,24 @@ def test_the_first_search_of_a_big_tree_answers_while_a_daemon_builds_its_index(
         trigrep_run(["stop"], tree, env)
 
 
+def test_status_and_stop_name_the_process_building_an_index_no_daemon_serves_yet(
+    tree: Path, env: dict[str, str]
+) -> None:
+    """While the daemon a first search started builds the index (see above), `status` and
+    `stop` say who builds it rather than only that no daemon serves the tree (a writer's
+    lock held here, as that daemon holds it)."""
+    from trigrep.index.build import IndexLock
+
+    (tree / ".trigrep").mkdir()
+    with IndexLock(str(tree / ".trigrep")):
+        for command in (["status"], ["stop"]):
+            got = trigrep_run(command, tree, env)
+            assert (got.code, got.err) == (1, b"trigrep: no daemon serves . yet: process %d is "
+                                              b"building its index\n" % os.getpid()), command
+        assert status(tree, env) == {"served": False, "indexing": os.getpid()}
+    assert status(tree, env) == {"served": False}
+
+
 def test_a_search_in_a_big_tree_another_user_indexed_starts_no_daemon(
     tree: Path, env: dict[str, str]
 ) -> None:

@@ -245,6 +245,11 @@ class IndexLock:
         except BlockingIOError:
             os.close(self._fd)
             raise IndexBusy(f"{self._path} is held by another trigrep") from None
+        # Its holder's pid, for `trigrep status` to name who builds an index no daemon serves
+        # yet (a full disk may refuse even these bytes: the lock holds all the same).
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, b"%d\n" % os.getpid(), 0)
 
     def __exit__(self, *exc: object) -> None:
         os.close(self._fd)  # closing releases the flock
@@ -260,6 +265,18 @@ def locked_by_another(index_dir: str) -> bool:
         return True
     except OSError:
         return False
+
+
+def lock_holder(index_dir: str) -> int | None:
+    """The pid of the process that holds the writers' lock of `index_dir` (0: not written
+    yet); None when none does."""
+    if not locked_by_another(index_dir):
+        return None
+    try:
+        with open(os.path.join(index_dir, LOCK_NAME), "rb") as f:
+            return int(f.read(32) or 0)
+    except (OSError, ValueError):
+        return 0
 
 
 def previous_generation(index_dir: str) -> int:

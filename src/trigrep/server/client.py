@@ -233,10 +233,13 @@ def print_status(path: str, *, as_json: bool) -> int:
         unreachable = _unreachable(path)
         silent = unreachable[1] if unreachable is not None else None
         if as_json:
-            sys.stdout.write(json.dumps({"served": False} if silent is None else {
-                "served": False, "unreachable": True, "pid": silent.get("pid")}) + "\n")
+            builder = _index_builder(path) if silent is None else None
+            sys.stdout.write(json.dumps(
+                {"served": False, "unreachable": True, "pid": silent.get("pid")}
+                if silent is not None else {"served": False} if builder is None
+                else {"served": False, "indexing": builder}) + "\n")
         elif silent is None:
-            sys.stderr.write(f"trigrep: no daemon serves {path}\n")
+            sys.stderr.write(_not_served(path))
         else:
             sys.stderr.write(f"trigrep: the daemon serving {path} (pid {silent.get('pid')}) "
                              "does not answer; searches run without it ('trigrep stop' ends "
@@ -259,12 +262,30 @@ def print_status(path: str, *, as_json: bool) -> int:
     return 0
 
 
+def _not_served(path: str) -> str:
+    """The line saying no daemon serves `path`, and which process builds its index if one
+    does (the daemon a first search started, before it serves: see `build_in_background`)."""
+    builder = _index_builder(path)
+    if builder is None:
+        return f"trigrep: no daemon serves {path}\n"
+    return f"trigrep: no daemon serves {path} yet: process {builder} is building its index\n"
+
+
+def _index_builder(path: str) -> int | None:
+    """The pid of the process writing the index of the tree holding `path` (see
+    `lock_holder`); None when none is."""
+    from trigrep.index.build import lock_holder
+    from trigrep.roots import tree_root
+
+    return lock_holder(os.path.join(tree_root(_directory_of(path)), INDEX_DIR_NAME))
+
+
 def stop(path: str, *, timeout: float = 10.0) -> int:
     """`trigrep stop`: ask the daemon serving `path` to exit and wait until it has."""
     answer = ask(path, {"op": "stop"})
     found = answer[:2] if answer is not None else _unreachable(path)
     if found is None:
-        sys.stderr.write(f"trigrep: no daemon serves {path}\n")
+        sys.stderr.write(_not_served(path))
         return 1
     root, record = found
     pid = int(record["pid"])
