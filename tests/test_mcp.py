@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -486,6 +487,31 @@ def test_daemon_results_follow_edits(served: Served) -> None:
     assert shown(out) == [("src/pkg/util.py", 2)]
     error(served.via_daemon.call("search", pattern="TODO: hello"))
     assert served.daemon_searches() - before == 2
+
+
+def test_a_big_tree_gets_a_daemon_whose_answers_the_tools_use(tmp_path: Path) -> None:
+    """As a search of the CLI does, the server starts a daemon for a big tree (here: of 2 files
+    or more), and the calls after go to it: each call without one walked and stat'ed the
+    whole tree (0.9 s for the Linux tree's)."""
+    root = make_tree(tmp_path)
+    (tmp_path / "home" / ".config").mkdir(parents=True)
+    env = dict(isolated_env(tmp_path / "home"), PYTHONPATH=str(SRC), TRIGREP_AUTO_SERVE="2")
+    cli = [sys.executable, "-m", "trigrep.cli"]
+    server = ServerProcess(root, env)
+    try:
+        expected = ok(server.call("search", pattern="hello"))
+        deadline = time.monotonic() + CALL_TIMEOUT
+        while json.loads(run([*cli, "status", "--json"], root, env).out).get("served") is not True:
+            assert time.monotonic() < deadline, "no daemon was started"
+            time.sleep(0.05)
+        status = json.loads(run([*cli, "status", "--json"], root, env).out)
+        before = status["roots"][0]["searches"]
+        assert ok(server.call("search", pattern="hello")) == expected
+        status = json.loads(run([*cli, "status", "--json"], root, env).out)
+        assert status["roots"][0]["searches"] == before + 1
+    finally:
+        server.close()
+        run([*cli, "stop"], root, env)
 
 
 def test_a_stopped_daemon_hangs_no_tool(served: Served) -> None:
