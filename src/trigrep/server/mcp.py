@@ -441,7 +441,8 @@ class Tree:
         connected = client.connect(self.root)
         if connected is None:
             # As after a search the CLI ran itself: a big tree gets a daemon for the next
-            # calls (without one each call walks and stats the tree: 0.9 s for Linux's).
+            # calls (without one each call walks and stats the tree: 1.3-1.6 s for Linux's,
+            # under a load of 5).
             client.serve_in_background(self.root)
             raise _Declined("no daemon serves the tree")
         served_root, _record, sock = connected
