@@ -599,6 +599,7 @@ IGNORE_FILE_ARGS = [
      "--files"],
     ["--ignore-file", "../rules/ig", "--no-ignore-vcs", "-g", "*.log", "foo"],
     ["--ignore-file", "../rules/rooted", "foo", "."], ["--ignore-file", "sub", "foo"],
+    ["--ignore-file", "missing1", "--ignore-file", "missing2", "foo"],  # reported in that order
 ]
 
 

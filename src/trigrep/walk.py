@@ -450,8 +450,8 @@ class Walker:
         self._filter = EntryFilter(opts)
         self._kinds = _kinds_respected(opts)
         self._global = self._load_global() if _GLOBAL in self._kinds else None
-        # the last --ignore-file given wins, as in rg: it comes first
-        self._explicit = self._load_explicit(reversed(opts.ignore_files))
+        # read (and reported) in the order given, but the last one wins, as in rg: it comes first
+        self._explicit = self._load_explicit(opts.ignore_files)[::-1]
 
     def __iter__(self) -> Iterator[FileEntry]:
         if self.opts.sort_by == "path" and not self.opts.sort_reverse:
