@@ -253,6 +253,10 @@ def test_globs_are_relative_to_the_root_whatever_the_cwd(
     monkeypatch.chdir(elsewhere)
     paths = {m.path for m in index.search("foo", glob=["src/*.c"])}
     assert paths == {"src/main.c"}
+    for under in [".", "./src", "././src", "./"]:  # as rg run in the root: `./` left out
+        paths = {m.path for m in index.search("foo", glob=["src/*.c"], paths=[under])}
+        assert paths == {"src/main.c"}, under
+    assert not list(index.search("foo", glob=["src/*.c"], paths=[".//src"]))  # (`/src/...`)
 
 
 def test_a_watched_index_sees_every_change(tmp_path: Path, env: dict[str, str]) -> None:

@@ -301,7 +301,7 @@ class Index:
             before_context=context if before_context is None else before_context,
             after_context=context if after_context is None else after_context,
         )
-        roots = [os.path.join(self.root, p) for p in paths]
+        roots = [_under(self.root, p) for p in paths]
         for path, root in zip(paths, roots, strict=True):
             if os.path.commonpath([self.root, os.path.abspath(root)]) != self.root:
                 raise PathError(f"{path}: outside the tree ({self.root})")
@@ -329,6 +329,17 @@ class Index:
         errors = [e for e in run.errors if e != REPORTED]  # (those were warned of)
         if errors:
             raise Error(errors[0])
+
+
+def _under(root: str, path: str) -> str:
+    """`path` (relative to `root`) joined to it as rg run from `root` walks it, for the globs
+    that see the walked paths relative to the root: rg strips a path's leading `./` (twice)
+    before it matches `-g` globs, so `.` and `./src` are searched as the root and `src`
+    (joined as they were, `src/*.c` selected nothing below them)."""
+    for _ in range(2):
+        if path.startswith("./") and not path.startswith(".//"):  # (`.//x` stays inside)
+            path = path[2:]
+    return root if path in (".", "") else os.path.join(root, path)
 
 
 def _strings(name: str, value: str | Sequence[str]) -> list[str]:
