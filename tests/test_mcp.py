@@ -316,6 +316,28 @@ def test_a_file_name_that_is_not_utf8(tmp_path: Path, rg_env: dict[str, str]) ->
         process.close()
 
 
+def test_a_subdirectory_of_an_indexed_tree_matches_globs_from_there(
+    tmp_path: Path, rg_env: dict[str, str]
+) -> None:
+    """Served from a subdirectory of the tree whose index it uses, globs are relative to
+    that subdirectory, as rg run there matches them (they were matched from the index's
+    root: `pkg/*.py` found nothing)."""
+    root = make_tree(tmp_path)
+    env = dict(rg_env, PYTHONPATH=str(SRC))
+    assert run([sys.executable, "-m", "trigrep.cli", "index", str(root)], root, env).code == 0
+    src = root / "src"
+    process = ServerProcess(src, env)
+    try:
+        for glob in ["pkg/*.py", "/main.py", "!pkg/"]:
+            expected = rg(src, rg_env, "-c", "--with-filename", "-g", glob, "e").splitlines()
+            counted = ok(process.call("count", pattern="e", glob=glob))["files"]
+            assert [f"{f['path']}:{f['count']}" for f in counted] == expected, glob
+            listed = ok(process.call("files", pattern="e", glob=glob))["files"]
+            assert listed == rg(src, rg_env, "-l", "-g", glob, "e").splitlines(), glob
+    finally:
+        process.close()
+
+
 def test_read_is_bounded(server: ServerProcess) -> None:
     result = server.call("read", path="many.txt")
     out = ok(result)

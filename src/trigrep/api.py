@@ -136,6 +136,9 @@ class Index:
         self._watch = watch
         self._warm: ServedTree | None = None
         self._pool = SharedSearchPool("fork")  # kept by warm searches between searches
+        # What `glob` patterns are relative to: the root, but `trigrep mcp` serving one of
+        # its subdirectories sets that directory, as rg run there sees them.
+        self._glob_base = self.root
 
     def __enter__(self) -> Index:
         return self
@@ -289,7 +292,7 @@ class Index:
         walk_opts = WalkOptions(
             globs=list(glob), iglobs=list(iglob), glob_case_insensitive=glob_case_insensitive,
             type_changes=type_changes, hidden=hidden, no_ignore=no_ignore, follow=follow,
-            glob_base=self.root,
+            glob_base=self._glob_base,
         )
         check_filters(walk_opts)
         if files_with_matches:  # as rg -l: no context, whose matching lines would be Matches,

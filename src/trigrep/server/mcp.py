@@ -347,7 +347,8 @@ class Tree:
         if not os.path.isdir(root):
             raise Error(f"{root}: not a directory")
         self.root = os.path.realpath(root)
-        self._index = Index(self.root)
+        self._index = Index(self.root)  # (its root: where .trigrep/ is, perhaps above)
+        self._index._glob_base = self.root  # globs are the tools', relative to this root
         # Tools run in worker threads; the index reader is not meant to be shared by them.
         self._lock = threading.Lock()
 
