@@ -374,6 +374,16 @@ def test_globs_see_the_walked_path_without_two_leading_dot_slashes(
             same_as_rg(tmp_path, WalkOptions(globs=[glob]), [path])
 
 
+def test_globs_see_the_cwd_walked_from_above_as_an_empty_path(
+        tmp_path: Path, home: Path) -> None:
+    """rg strips the cwd from an absolute walked path before it matches `-g` globs: the cwd
+    itself, walked from above, is an empty path (and name) that `!x` does not leave out."""
+    make_tree(tmp_path, ["top", "x/q", "x/y/r"])
+    for glob in ["!x", "!x/", "!*", "*", "!*/", "!**/x", "x/**", "!x*"]:
+        same_as_rg(tmp_path / "x", WalkOptions(globs=[glob]), [str(tmp_path)])
+        same_as_rg(tmp_path / "x" / "y", WalkOptions(globs=[glob]), [str(tmp_path)])
+
+
 def test_crlf_line_ends_before_an_escaped_trailing_space(tmp_path: Path, home: Path) -> None:
     """rg reads an ignore file's lines without `\\r\\n`: `a\\ ` keeps its escaped space (a
     `\\r` alone, at the end of the file, is trailing whitespace)."""

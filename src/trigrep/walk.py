@@ -163,7 +163,10 @@ class EntryFilter:
         if self._globs:
             # -g globs are gitignore lines with the meaning inverted: a plain glob selects,
             # even an ignored or hidden entry.
-            verdict = self._globs.matched(self.glob_path(path), name, is_dir)
+            rel = self.glob_path(path)
+            # (the directory that is the cwd, walked from above, is an empty path to rg's
+            # matcher, whose name is empty too: `-g '!x'` run in x/ does not leave it out)
+            verdict = self._globs.matched(rel, name if rel else b"", is_dir)
             if verdict is not None:
                 return not verdict
             if self._globs.num_ignores and not is_dir:
