@@ -484,7 +484,7 @@ class SearchRun:
         ):
             self.files_walked = len(cached)
             indexed_ids = warm.indexed_ids(cached, plan.reader)
-            selected = ((entry, True) for entry in plan.select(cached, indexed_ids))
+            selected = zip(plan.select(cached, indexed_ids), itertools.repeat(True))
         else:
             on_stale = warm.refresh_index if warm is not None else refresh_in_background
             selected = _selected(self._counted(walked if walked is not None else self._walk()),

@@ -24,6 +24,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
+from itertools import compress
 from typing import TYPE_CHECKING
 
 from trigrep.errors import Error
@@ -1080,7 +1081,15 @@ class _Batch:
 
     def outcomes(self) -> Iterator[tuple[FileEntry, Outcome | None]]:
         """The batch's files with their outcomes, leaving out the files searched that would
-        print nothing (see `_search_batch`)."""
+        print nothing (see `_search_batch`): in C when every file was searched (most
+        outcomes of a search printing thousands of files are None, each run of files joined
+        into its first)."""
+        found: Iterable[Outcome | None]
+        if len(self.to_search) == len(self.items):
+            found = self.found
+            for (entry, _), outcome in compress(zip(self.items, found, strict=True), found):
+                yield entry, outcome
+            return
         found = iter(self.found)
         for entry, needed in self.items:
             if not needed:
