@@ -349,8 +349,8 @@ def build_in_background(directory: str, files: int) -> bool:
     """A first search of a tree without an index, which walked `files` files of it so far:
     start a daemon that builds the index and then serves the tree, for the search to read
     every file meanwhile rather than wait for the build (see SearchRun's `first_build`; the
-    Linux tree: the first answer after 3.5-4.6 s under a load of 5-10, after the 12 s build
-    on a quiet machine before). False (the search builds it) when
+    Linux tree: the first answer after 2.3-2.7 s, after the build, 15.7-15.9 s, before).
+    False (the search builds it) when
     no daemon would serve the tree: auto-serve off, or fewer files than it asks for. True
     without a new daemon while another process builds the index (the daemon a search before
     started: each search during its build started one more, which waited for the build,
