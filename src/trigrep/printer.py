@@ -440,9 +440,7 @@ class LineFormat(FileFormat):
     def bare_output(self, display_path: str, lines: list[int | bytes],
                     numbered: bool = False) -> bytes:
         spec, heading_end, with_lead = self._bare_parts
-        path = shown_path(display_path, self.opts.path_separator)
-        if spec is not None:
-            path = spec + path + RESET
+        path = _paint(shown_path(display_path, self.opts.path_separator), spec)
         body = self._bare_lines(path if with_lead else None, lines, numbered)
         return body if heading_end is None else path + heading_end + body
 

@@ -233,11 +233,12 @@ def print_status(path: str, *, as_json: bool) -> int:
         unreachable = _unreachable(path)
         silent = unreachable[1] if unreachable is not None else None
         if as_json:
-            builder = _index_builder(path) if silent is None else None
-            sys.stdout.write(json.dumps(
-                {"served": False, "unreachable": True, "pid": silent.get("pid")}
-                if silent is not None else {"served": False} if builder is None
-                else {"served": False, "indexing": builder}) + "\n")
+            state: Message = {"served": False}
+            if silent is not None:
+                state.update(unreachable=True, pid=silent.get("pid"))
+            elif (builder := _index_builder(path)) is not None:
+                state["indexing"] = builder
+            sys.stdout.write(json.dumps(state) + "\n")
         elif silent is None:
             sys.stderr.write(_not_served(path))
         else:
@@ -350,8 +351,8 @@ def build_in_background(directory: str, files: int) -> bool:
     start a daemon that builds the index and then serves the tree, for the search to read
     every file meanwhile rather than wait for the build (see SearchRun's `first_build`; the
     Linux tree: the first answer after 2.3-2.7 s, after the build, 15.7-15.9 s, before).
-    False (the search builds it) when
-    no daemon would serve the tree: auto-serve off, or fewer files than it asks for. True
+    False (the search builds it) when no daemon would serve the tree: auto-serve off, or
+    fewer files than it asks for. True
     without a new daemon while another process builds the index (the daemon a search before
     started: each search during its build started one more, which waited for the build,
     updated the index again and exited)."""
