@@ -267,6 +267,9 @@ def test_count_matches_rg(server: ServerProcess, tree: Path, rg_env: dict[str, s
     ({"pattern": "hello", "iglob": ["*.md", "*.PY"]}, ["-l", "--iglob", "*.md", "--iglob", "*.PY",
                                                        "hello"]),
     ({"pattern": "def", "path": "src/pkg"}, ["-l", "def", "src/pkg"]),
+    ({"pattern": "x", "word_regexp": True}, ["-l", "-w", "x"]),
+    ({"pattern": "hello", "smart_case": True}, ["-l", "-S", "hello"]),
+    ({"pattern": "Hello", "smart_case": True}, ["-l", "-S", "Hello"]),
 ])
 def test_files_lists_what_rg_lists(
     server: ServerProcess, tree: Path, rg_env: dict[str, str],

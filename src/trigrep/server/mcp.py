@@ -555,14 +555,15 @@ class Tree:
 
     def files(self, pattern: str | None, path: str | None, *, glob: list[str],
               iglob: list[str], type: list[str], fixed_strings: bool, ignore_case: bool,
-              max_results: int) -> CallToolResult:
+              smart_case: bool, word_regexp: bool, max_results: int) -> CallToolResult:
         target = self.resolve(path)
         listed: list[str] = []
         bounded = _Bounded()
         size = 0
         with self._lock:
             for rel in self._list(pattern, target, glob=glob, iglob=iglob, type=type,
-                                  fixed_strings=fixed_strings, ignore_case=ignore_case):
+                                  fixed_strings=fixed_strings, ignore_case=ignore_case,
+                                  smart_case=smart_case, word_regexp=word_regexp):
                 if bounded.omitted or len(listed) >= max_results or size >= MAX_TEXT_BYTES:
                     if not bounded.leave_out():
                         break
@@ -583,12 +584,14 @@ class Tree:
         return _result(text, out)
 
     def _list(self, pattern: str | None, target: str, *, glob: list[str], iglob: list[str],
-              type: list[str], fixed_strings: bool, ignore_case: bool) -> Iterator[str]:
+              type: list[str], fixed_strings: bool, ignore_case: bool, smart_case: bool,
+              word_regexp: bool) -> Iterator[str]:
         """Files under `target` as `rg --files` lists them, or only those `pattern` matches."""
         if pattern is not None:
             for rel, _ in self._guarded(self.matches(
                     pattern, target, glob=glob, iglob=iglob, type=type,
                     fixed_strings=fixed_strings, ignore_case=ignore_case,
+                    smart_case=smart_case, word_regexp=word_regexp,
                     files_with_matches=True)):
                 yield rel
             return
@@ -718,11 +721,13 @@ def create_server(tree: Tree) -> MCPServer:
         glob: GlobArg = None, iglob: IGlobArg = None, type: TypeArg = None,
         pattern: OptionalPatternArg = None,
         path: PathArg = None, fixed_strings: FixedStringsArg = False,
-        ignore_case: IgnoreCaseArg = False, max_results: MaxResultsArg = DEFAULT_MAX_RESULTS,
+        ignore_case: IgnoreCaseArg = False, smart_case: SmartCaseArg = False,
+        word_regexp: WordRegexpArg = False, max_results: MaxResultsArg = DEFAULT_MAX_RESULTS,
     ) -> Annotated[CallToolResult, FilesOut]:
         return tree.files(
             pattern, path, glob=_as_list(glob), iglob=_as_list(iglob), type=_as_list(type),
-            fixed_strings=fixed_strings, ignore_case=ignore_case, max_results=max_results,
+            fixed_strings=fixed_strings, ignore_case=ignore_case, smart_case=smart_case,
+            word_regexp=word_regexp, max_results=max_results,
         )
 
     def read(
