@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trigrep.api import Index
+from trigrep.cpu import AVX512_TARGETS, is_zen4_family
 from trigrep.engine import open_index
 from trigrep.errors import IndexFormatError
 from trigrep.extract import read_searchable
@@ -713,3 +714,37 @@ def test_index_survives_copying(tree: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(tree, copy)
     assert answer(IndexReader.open(str(copy)), ALL) == set(reference(tree))
+
+
+# numpy's AVX-512 sort is the slow one on AMD Zen 4 (see trigrep.cpu).
+INTEL = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\n"
+ZEN4 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+ZEN5 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\n"
+
+
+def test_only_zen4_is_kept_off_numpys_avx512_sort() -> None:
+    assert is_zen4_family(ZEN4)
+    assert is_zen4_family(ZEN4[:-6])  # the head read, cut anywhere after the family
+    assert not is_zen4_family(INTEL)
+    assert not is_zen4_family(ZEN5)
+    assert not is_zen4_family("")
+
+
+@pytest.mark.parametrize("chosen", [None, "AVX512_SPR"])
+def test_the_cli_keeps_numpy_off_avx512_on_zen4_unless_the_user_chose(
+        chosen: str | None, tmp_path: Path) -> None:
+    """What the CLI's index build (and any process it starts) loads numpy with."""
+    env = {k: v for k, v in os.environ.items() if k != "NPY_DISABLE_CPU_FEATURES"}
+    if chosen is not None:
+        env["NPY_DISABLE_CPU_FEATURES"] = chosen
+    (tmp_path / "a.txt").write_text("hello\n")
+    env["TRIGREP_AUTO_SERVE"] = "off"
+    probe = ("import os, sys; sys.argv = ['trigrep', 'index', '.'];"
+             "import trigrep.cli as cli; cli.main();"
+             "print(os.environ.get('NPY_DISABLE_CPU_FEATURES'))")
+    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True)
+    with open("/proc/cpuinfo") as f:
+        zen4 = is_zen4_family(f.read(512))
+    expected = chosen if chosen is not None else AVX512_TARGETS if zen4 else None
+    assert run.stdout.splitlines()[-1] == str(expected)

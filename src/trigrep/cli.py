@@ -323,6 +323,9 @@ def main(argv: "Sequence[str] | None" = None, *, quick_exit: bool = False) -> in
                 if quick_exit:
                     _exit_now(answered)
                 return answered
+        from trigrep.cpu import prefer_fast_numpy_sort
+
+        prefer_fast_numpy_sort()  # (before anything here loads numpy)
         return _guarded(lambda: run(argv), sys.stderr)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): quiet exit, as rg does.

@@ -11,8 +11,9 @@ processes, not threads):
    << 8 | document id minus the chunk's first). A worker collects its chunks' keys into
    blocks of about BLOCK_KEYS and writes each to its run file range-major (for each of 4096
    trigram ranges, every chunk's keys in it, sorted: each chunk's keys sorted, then
-   scattered), with a table of where each piece starts. Sorting is numpy's AVX-512 sort,
-   far faster here than radix passes. Batches go to the workers as the files come: a walk
+   scattered), with a table of where each piece starts. Sorting is numpy's SIMD sort (its
+   AVX-512 code, or AVX2 on AMD Zen 4: see `trigrep.cpu`), far faster than radix passes.
+   Batches go to the workers as the files come: a walk
    in path order (PathOrdered) goes on meanwhile.
    Memory per worker is a few chunk-sized arrays and one block.
 2. Merge: the 4096 ranges are grouped into slices of about SLICE_POSTINGS pairs; workers
