@@ -8,7 +8,9 @@ in 390 ms through AVX-512, in 59 ms through AVX2; `trigrep index --full` of the 
 mostly sorts, 24.1 s (46 s of CPU) against 10.9 s (19 s). The other numpy calls trigrep
 makes ran as fast either way. numpy picks its code once, at import, by the environment
 variable NPY_DISABLE_CPU_FEATURES: the CLI sets it before anything loads numpy; a program
-using the API on such a machine can set it itself.
+using the API on such a machine can set it itself. A numpy built with AVX-512 in its
+baseline (PyPI's, conda-forge's and Debian's are not) refuses to load with it: the user then
+sets the variable to nothing, which the CLI leaves as it is.
 """
 
 import os
