@@ -36,6 +36,7 @@ from conftest import (
 from trigrep.parallel import WARM_INLINE_FILES
 from trigrep.searcher import DENSE_LINES
 from trigrep.server.protocol import read_record
+from trigrep.server.updater import UPDATE_NICENESS, IndexUpdater
 
 SRC = str(Path(trigrep.__file__).resolve().parents[1])
 SCRIPT = Path(SRC).parent / "scripts" / "trigrep"  # the installed `trigrep` command
@@ -1326,6 +1327,29 @@ def test_burst_of_rewrites_updates_the_index_incrementally(
         assert_like_rg(root, env, ["-l", "bar"])
     finally:
         daemon.close()
+
+
+def test_an_index_update_gives_the_cpu_up_to_searches(tmp_path: Path) -> None:
+    """The daemon's index update (a `trigrep index` process, then its pool) runs niced, so
+    that the searches a burst of changes brings take the cores first."""
+    root = tmp_path / "tree"
+    for i in range(3000):
+        _write(root / f"d{i % 30}" / f"f{i}.txt", f"line {i}\n" * 20)
+    updater = IndexUpdater(str(root))
+    updater.start()
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while updater.runs == 0 and time.monotonic() < deadline:
+            process = updater._process
+            with contextlib.suppress(OSError):  # (it may end between the two lines)
+                if process is not None:
+                    seen.add(os.getpriority(os.PRIO_PROCESS, process.pid))
+            time.sleep(0.002)
+    finally:
+        updater.stop()
+    assert updater.runs == 1 and (root / ".trigrep").is_dir()
+    assert seen == {os.getpriority(os.PRIO_PROCESS, 0) + UPDATE_NICENESS}
 
 
 def test_byte_filter_narrows_the_daemons_searches(tmp_path: Path, env: dict[str, str]) -> None:

@@ -10,6 +10,8 @@ leaves a consistent index; a restarted daemon walks afresh and updates the index
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import threading
 import time
@@ -23,6 +25,9 @@ from trigrep.spawn import popen, trigrep_command
 UPDATE_DEBOUNCE = 2.0  # seconds without a change before the index is updated...
 UPDATE_MAX_DELAY = 5.0  # ...or this long after the first change of a steady stream
 UPDATE_STOP_TIMEOUT = 5.0  # a stopping daemon waits this long for a running update to exit
+# An update (and its process pool) runs at this niceness: it gives the CPU up to the searches
+# of the person editing, which meanwhile read the changed files themselves.
+UPDATE_NICENESS = 10
 
 
 class IndexUpdater:
@@ -106,6 +111,8 @@ class IndexUpdater:
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
+                with contextlib.suppress(OSError):  # (before it starts its pool: it inherits)
+                    os.setpriority(os.PRIO_PROCESS, self._process.pid, UPDATE_NICENESS)
             self._process.wait()
             with self._cond:
                 self._process = None
