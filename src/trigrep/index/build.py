@@ -13,8 +13,8 @@ processes, not threads):
    trigram ranges, every chunk's keys in it, sorted: each chunk's keys sorted, then
    scattered), with a table of where each piece starts. Sorting is numpy's SIMD sort (its
    AVX-512 code, or AVX2 on AMD Zen 4: see `trigrep.cpu`), far faster than radix passes.
-   Batches go to the workers as the files come: a walk
-   in path order (PathOrdered) goes on meanwhile.
+   Batches go to the workers as the files come: a walk in path order (PathOrdered) goes on
+   meanwhile.
    Memory per worker is a few chunk-sized arrays and one block.
 2. Merge: the 4096 ranges are grouped into slices of about SLICE_POSTINGS pairs; workers
    read a slice's keys from every block (a pread of its table, one of its keys: consecutive
