@@ -25,8 +25,8 @@ from trigrep.spawn import popen, trigrep_command
 UPDATE_DEBOUNCE = 2.0  # seconds without a change before the index is updated...
 UPDATE_MAX_DELAY = 5.0  # ...or this long after the first change of a steady stream
 UPDATE_STOP_TIMEOUT = 5.0  # a stopping daemon waits this long for a running update to exit
-# An update (and its process pool) runs at this niceness: it gives the CPU up to the searches
-# of the person editing, which meanwhile read the changed files themselves.
+# An update (and its process pool) runs this much nicer than the daemon: it gives the CPU up
+# to the searches of the person editing, which meanwhile read the changed files themselves.
 UPDATE_NICENESS = 10
 
 
@@ -112,7 +112,8 @@ class IndexUpdater:
                     stderr=subprocess.DEVNULL,
                 )
                 with contextlib.suppress(OSError):  # (before it starts its pool: it inherits)
-                    os.setpriority(os.PRIO_PROCESS, self._process.pid, UPDATE_NICENESS)
+                    nicer = os.getpriority(os.PRIO_PROCESS, 0) + UPDATE_NICENESS
+                    os.setpriority(os.PRIO_PROCESS, self._process.pid, min(nicer, 19))
             self._process.wait()
             with self._cond:
                 self._process = None
