@@ -245,6 +245,18 @@ def test_errors_share_one_family(index: trigrep.Index, tmp_path: Path) -> None:
         trigrep.Index(tmp_path / "missing")
 
 
+def test_max_count_zero_reports_no_bad_pattern(index: trigrep.Index, env: dict[str, str]) -> None:
+    """As rg -m0 (exit 1, no word), no Match and no PatternError for a bad pattern; a bad
+    glob or type is still an error (rg's too)."""
+    for pattern in ["(", r"import\nfrom"]:
+        assert run([RG, "-m", "0", pattern], Path(index.root), env).code == 1
+        assert list(index.search(pattern, max_count=0)) == []
+        assert list(index.search(pattern, max_count=0, files_with_matches=True)) == []
+    for bad in [{"glob": "["}, {"type": "nosuchtype"}]:
+        with pytest.raises(trigrep.Error):
+            list(index.search("(", max_count=0, **bad))
+
+
 def test_globs_are_relative_to_the_root_whatever_the_cwd(
     index: trigrep.Index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

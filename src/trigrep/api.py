@@ -280,11 +280,6 @@ class Index:
                 raise Error(f"{name} must be a non-negative integer, not {value!r}")
         if not patterns:
             return  # as rg with no pattern (an empty -f file): nothing can match
-        query = compile_query(MatchOptions(
-            patterns, fixed_strings=fixed_strings, case=case, word_regexp=word_regexp,
-            line_regexp=line_regexp, invert_match=invert_match, multiline=multiline,
-            multiline_dotall=multiline_dotall,
-        ))
         type_changes: list[TypeChange] = [
             *(("add", d) for d in type_add), *(("select", t) for t in type),
             *(("negate", t) for t in type_not),
@@ -295,6 +290,13 @@ class Index:
             glob_base=self._glob_base,
         )
         check_filters(walk_opts)
+        if max_count == 0:
+            return  # as rg -m0: nothing searched, and no word of a bad pattern
+        query = compile_query(MatchOptions(
+            patterns, fixed_strings=fixed_strings, case=case, word_regexp=word_regexp,
+            line_regexp=line_regexp, invert_match=invert_match, multiline=multiline,
+            multiline_dotall=multiline_dotall,
+        ))
         if files_with_matches:  # as rg -l: no context, whose matching lines would be Matches,
             context, before_context, after_context = 0, None, None  # and one line (none: -m 0)
             max_count = 1 if max_count is None else min(max_count, 1)
