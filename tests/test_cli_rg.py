@@ -852,6 +852,27 @@ def test_preprocessor_like_rg(tmp_path: Path, env: dict[str, str], args: list[st
                                                                                    b"trigrep: "))
 
 
+@pytest.mark.parametrize("args", [["--pre", "cat", "-c", "foo"], ["-z", "-c", "foo"]],
+                         ids=" ".join)
+def test_programs_started_by_forked_workers(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """A search of more files than it searches inline (parallel.INLINE_FILES) forks workers
+    under spawn.FORK_LOCK: they were born holding it, and waited forever for it before their
+    first program (`--pre cat`, or zstd for -z)."""
+    if "-z" in args and shutil.which("zstd") is None:
+        pytest.skip("no zstd")
+    for i in range(600):
+        (tmp_path / f"{i:03}.txt").write_bytes(b"foo %d\n" % i)
+    if "-z" in args:
+        subprocess.run(["zstd", "-q", "-o", tmp_path / "z.txt.zst"], input=b"foo zipped\n",
+                       check=True)
+    want = _rg(args, tmp_path, env)
+    got = subprocess.run([*TRIGREP, *args], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                         capture_output=True, timeout=30, check=False)
+    assert (got.stdout, got.returncode, got.stderr) == (want.out, want.code, b"")
+
+
 CONFIGS = {
     "flags": b"# rg's flags\n  --smart-case  \n\n-n\r\n\t# indented comment\n--glob=!b.txt\n",
     "valued": b"-g\n!c.txt\n--context\n1\n",

@@ -23,6 +23,16 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 FORK_LOCK = threading.Lock()  # held while this process forks workers or starts a program
 
 
+def _release_in_child() -> None:
+    """A forked worker is born holding FORK_LOCK (its parent forks under it), and no thread
+    of its own will release it: its first `--pre` or `-z` program would wait forever."""
+    if FORK_LOCK.locked():
+        FORK_LOCK.release()
+
+
+os.register_at_fork(after_in_child=_release_in_child)
+
+
 def trigrep_command(*args: str) -> list[str]:
     """The command that runs `trigrep ARGS` in a new interpreter (its fork server too, which
     takes its flags). With -P (Python 3.11) no directory of the process (with -m, the current
