@@ -927,6 +927,26 @@ def test_flags_are_parsed_by_the_daemon_and_stdin_stays_local(
     assert status(tree, env)["roots"][0]["searches"] == searches + 2
 
 
+def test_a_pre_command_runs_in_the_clients_environment(
+    tmp_path: Path, tree: Path, env: dict[str, str], daemon: Daemon
+) -> None:
+    """--pre's command starts as rg starts it, with the client's PATH and directory (for a
+    relative command and the relative paths it is given): the daemon declines such searches.
+    It ran them in its own: `upcase`, on the client's PATH only, could not start, nor
+    `./up.sh` run from a subdirectory in its workers (past its first WARM_INLINE_FILES)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for script in (bin_dir / "upcase", tree / "src" / "up.sh"):
+        script.write_text('#!/bin/sh\ntr a-z A-Z < "$1"\n')
+        script.chmod(0o755)
+    for i in range(2 * WARM_INLINE_FILES):
+        _write(tree / "src" / f"more{i}.txt", f"foo {i}\n")
+    client = {**env, "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}"}
+    for args in (["--pre", "upcase", "-c", "FOO"],
+                 ["--pre", "./up.sh", "-c", "FOO", ".", "../docs"]):
+        assert_like_rg(tree, client, args, cwd=tree / "src")
+
+
 # All that a search the daemon answers may load beyond the interpreter's own start-up. Not
 # `re`, `enum`, `json`, `socket`, `typing`, `dataclasses`, `collections`, `contextlib`,
 # `__future__`...: their import time would add to every search.

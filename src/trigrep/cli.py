@@ -35,7 +35,9 @@ _LOCAL_SHORT_FLAGS = frozenset("hV")
 
 
 class Declined(Exception):
-    """A daemon cannot run this search for its client: it reads the client's stdin."""
+    """A daemon cannot run this search for its client (the message says why): it reads the
+    client's stdin, or runs the client's --pre command, which rg starts with its own
+    environment and directory (PATH, `./script`, the paths it is given)."""
 
 
 def _search(argv: "Sequence[str]", console: "Console | None" = None,
@@ -57,7 +59,9 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
     stdin_readable = console.stdin_readable if console else stdin_is_readable()
     reads_stdin = "-" in ns.file or "-" in paths or (not paths and stdin_readable)
     if console is not None and reads_stdin:
-        raise Declined
+        raise Declined("the search reads the client's stdin")
+    if console is not None and ns.pre:
+        raise Declined("--pre runs a program in the client's environment")
     use_daemon = console is None and not (
         reads_stdin or os.environ.get(NO_DAEMON_ENV) or os.environ.get(DEBUG_ENV) or ns.type_list
         or ns.generate or not (ns.args or ns.regexp or ns.file or ns.files)

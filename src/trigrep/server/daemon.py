@@ -307,8 +307,8 @@ class Daemon:
             except FileNotFoundError:
                 send({"id": request_id, "declined": "the working directory is gone"})
                 return
-            except Declined:
-                send({"id": request_id, "declined": "the search reads the client's stdin"})
+            except Declined as e:
+                send({"id": request_id, "declined": str(e)})
                 return
             out.flush()
             send({"id": request_id, "exit": code, "stderr": err.getvalue()})
