@@ -930,20 +930,25 @@ def test_flags_are_parsed_by_the_daemon_and_stdin_stays_local(
 def test_a_pre_command_runs_in_the_clients_environment(
     tmp_path: Path, tree: Path, env: dict[str, str], daemon: Daemon
 ) -> None:
-    """--pre's command starts as rg starts it, with the client's PATH and directory (for a
-    relative command and the relative paths it is given): the daemon declines such searches.
-    It ran them in its own: `upcase`, on the client's PATH only, could not start, nor
-    `./up.sh` run from a subdirectory in its workers (past its first WARM_INLINE_FILES)."""
+    """--pre's command (and --hostname-bin's) starts as rg starts it, with the client's PATH
+    and directory (for a relative command and the relative paths it is given): the daemon
+    declines such searches. It ran them in its own: `upcase`, on the client's PATH only,
+    could not start (nor `host`: the link named the daemon's host), nor `./up.sh` run from
+    a subdirectory in its workers (past its first WARM_INLINE_FILES)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for script in (bin_dir / "upcase", tree / "src" / "up.sh"):
         script.write_text('#!/bin/sh\ntr a-z A-Z < "$1"\n')
         script.chmod(0o755)
+    (bin_dir / "host").write_text("#!/bin/sh\necho clienthost\n")
+    (bin_dir / "host").chmod(0o755)
     for i in range(2 * WARM_INLINE_FILES):
         _write(tree / "src" / f"more{i}.txt", f"foo {i}\n")
     client = {**env, "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}"}
     for args in (["--pre", "upcase", "-c", "FOO"],
-                 ["--pre", "./up.sh", "-c", "FOO", ".", "../docs"]):
+                 ["--pre", "./up.sh", "-c", "FOO", ".", "../docs"],
+                 ["--hostname-bin", "host", "--hyperlink-format", "file://{host}{path}",
+                  "--color", "always", "-l", "foo"]):
         assert_like_rg(tree, client, args, cwd=tree / "src")
 
 

@@ -36,8 +36,8 @@ _LOCAL_SHORT_FLAGS = frozenset("hV")
 
 class Declined(Exception):
     """A daemon cannot run this search for its client (the message says why): it reads the
-    client's stdin, or runs the client's --pre command, which rg starts with its own
-    environment and directory (PATH, `./script`, the paths it is given)."""
+    client's stdin, or runs the client's --pre or --hostname-bin program, which rg starts
+    with its own environment and directory (PATH, `./script`, the paths it is given)."""
 
 
 def _search(argv: "Sequence[str]", console: "Console | None" = None,
@@ -60,8 +60,8 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
     reads_stdin = "-" in ns.file or "-" in paths or (not paths and stdin_readable)
     if console is not None and reads_stdin:
         raise Declined("the search reads the client's stdin")
-    if console is not None and ns.pre:
-        raise Declined("--pre runs a program in the client's environment")
+    if console is not None and (ns.pre or ns.hostname_bin):
+        raise Declined("--pre or --hostname-bin runs a program in the client's environment")
     use_daemon = console is None and not (
         reads_stdin or os.environ.get(NO_DAEMON_ENV) or os.environ.get(DEBUG_ENV) or ns.type_list
         or ns.generate or not (ns.args or ns.regexp or ns.file or ns.files)
