@@ -1363,6 +1363,14 @@ def test_more_of_rgs_flags(tree: Path, env: dict[str, str], args: list[str]) -> 
     assert_same(args, tree, env)
 
 
+@pytest.mark.parametrize("distro", ["Ubuntu", "a b/é", "", "\udcff"], ids=repr)
+def test_wsl_prefix_in_hyperlinks(tree: Path, env: dict[str, str], distro: str) -> None:
+    """`{wslprefix}` is `wsl$/` and WSL_DISTRO_NAME when that is set (even empty) and UTF-8,
+    as rg makes it whatever the system (it was always empty here)."""
+    args = ["--color", "always", "--hyperlink-format", "file://{wslprefix}{path}", "-l", "foo"]
+    assert_same(args, tree, {**env, "WSL_DISTRO_NAME": distro})
+
+
 def test_pcre2_is_not_available(tree: Path, env: dict[str, str]) -> None:
     for args in (["-P", "foo"], ["--engine", "pcre2", "foo"], ["--pcre2-version"]):
         want, got = _rg(args, tree, env), _trigrep(args, tree, env)

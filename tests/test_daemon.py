@@ -952,6 +952,19 @@ def test_a_pre_command_runs_in_the_clients_environment(
         assert_like_rg(tree, client, args, cwd=tree / "src")
 
 
+def test_hyperlinks_take_the_clients_wsl_prefix(
+    tree: Path, env: dict[str, str], daemon: Daemon
+) -> None:
+    """`{wslprefix}` comes from WSL_DISTRO_NAME: a client whose value differs from the
+    daemon's is declined (the daemon's links had its own), one with the same is served."""
+    args = ["--color", "always", "--hyperlink-format", "file://{wslprefix}{path}", "-l", "foo"]
+    for distro in ("Ubuntu", ""):
+        assert_like_rg(tree, {**env, "WSL_DISTRO_NAME": distro}, args)
+    before = daemon.warm_searches()
+    assert_like_rg(tree, env, args)
+    assert daemon.warm_searches() == before + 1
+
+
 # All that a search the daemon answers may load beyond the interpreter's own start-up. Not
 # `re`, `enum`, `json`, `socket`, `typing`, `dataclasses`, `collections`, `contextlib`,
 # `__future__`...: their import time would add to every search.

@@ -72,7 +72,7 @@ class Link(NamedTuple):
 def parse(text: str, base: str, hostname_bin: str | None = None) -> Hyperlinks | None:
     """The format `text` (None: no links), checked as rg checks it. `{host}` is what the
     program `hostname_bin` prints, trimmed, or else (it fails or prints nothing) the
-    system's host name; `{wslprefix}` is empty (not WSL)."""
+    system's host name; `{wslprefix}` is `wsl$/` and WSL_DISTRO_NAME (see _wsl_prefix)."""
     text = ALIASES.get(text, text)
     if not text:
         return None
@@ -115,8 +115,20 @@ def parse(text: str, base: str, hostname_bin: str | None = None) -> Hyperlinks |
     if "host" in names:
         host = _hostname(hostname_bin)
         pieces = [host if isinstance(p, Var) and p == "host" else p for p in pieces]
-    pieces = [p for p in pieces if p and not (isinstance(p, Var) and p == "wslprefix")]
+    prefix = _wsl_prefix()
+    pieces = [prefix if isinstance(p, Var) and p == "wslprefix" else p for p in pieces]
+    pieces = [p for p in pieces if p]
     return Hyperlinks(tuple(pieces), base)
+
+
+def _wsl_prefix() -> str:
+    """rg's `{wslprefix}`: `wsl$/` and the distribution WSL names in WSL_DISTRO_NAME, when
+    that is set (even empty) and UTF-8, whatever the system; else nothing."""
+    distro = os.environb.get(b"WSL_DISTRO_NAME")
+    try:
+        return "" if distro is None else "wsl$/" + distro.decode()
+    except UnicodeDecodeError:
+        return ""
 
 
 def _hostname(program: str | None) -> str:

@@ -34,6 +34,7 @@ from trigrep.server.claim import Claim
 from trigrep.server.client import spawn_daemon
 from trigrep.server.protocol import (
     DAEMON_LOG,
+    LINK_ENV,
     WALK_ENV,
     Message,
     decode,
@@ -174,6 +175,7 @@ class Daemon:
         self._gate = CwdGate()
         self._handlers = _Handlers(self._serve_connection)
         self._walk_env = {name: os.environ.get(name) for name in WALK_ENV}
+        self._link_env = {name: os.environ.get(name) for name in LINK_ENV}
 
     def run(self) -> None:
         """Serve until stopped by a `stop` request, SIGTERM or SIGINT, the idle timeout, the
@@ -275,6 +277,8 @@ class Daemon:
         env = request.get("env", {})
         if any(env.get(name) != value for name, value in self._walk_env.items()):
             return "HOME or XDG_CONFIG_HOME differ from the daemon's (git's global excludes)"
+        if any(env.get(name) != value for name, value in self._link_env.items()):
+            return "WSL_DISTRO_NAME differs from the daemon's (hyperlinks' {wslprefix})"
         for tree in self.trees:
             if tree.root == request["root"]:
                 return tree

@@ -19,12 +19,14 @@ Requests (client -> daemon):
 
     {"id": 1, "op": "search", "argv": [...], "root": "/abs/root", "cwd": "/abs/dir",
      "tty": false, "stdin_readable": false,
-     "env": {"TERM": ..., "NO_COLOR": ..., "HOME": ..., "XDG_CONFIG_HOME": ...}}
+     "env": {"TERM": ..., "NO_COLOR": ..., "HOME": ..., "XDG_CONFIG_HOME": ...,
+             "WSL_DISTRO_NAME": ...}}
         Run `trigrep ARGV` (the search command's arguments, as after `trigrep` or
         `trigrep search`, unparsed: the daemon parses them and reports flag errors) as if
         in `cwd` with stdout a terminal when `tty`. `root` is the served tree whose
         daemon.json the client found above its first path (or cwd); `env` holds those of the
-        listed variables the client has (they decide colours and git's global excludes).
+        listed variables the client has (they decide colours, git's global excludes and
+        hyperlinks' `{wslprefix}`).
         `stdin_readable`: the client's stdin is a pipe or file, so without a path the search
         would read it; the daemon declines such searches, and those reading patterns from
         stdin (`-f -`). Optional `"raw": true`: the output comes as raw bytes after
@@ -84,8 +86,9 @@ if TYPE_CHECKING:
 DAEMON_FILE = "daemon.json"  # in a served tree's .trigrep/
 DAEMON_LOCK = "daemon.lock"  # flock'ed by the daemon serving the tree, for its whole life
 DAEMON_LOG = "daemon.log"
-CLIENT_ENV = ("TERM", "NO_COLOR", "HOME", "XDG_CONFIG_HOME")
+CLIENT_ENV = ("TERM", "NO_COLOR", "HOME", "XDG_CONFIG_HOME", "WSL_DISTRO_NAME")
 WALK_ENV = ("HOME", "XDG_CONFIG_HOME")  # must match the daemon's: they locate global excludes
+LINK_ENV = ("WSL_DISTRO_NAME",)  # must match the daemon's: hyperlinks' {wslprefix}
 
 Message = dict[str, "Any"]
 
