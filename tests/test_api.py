@@ -343,7 +343,9 @@ def test_kept_contents_of_a_watched_index_never_outlive_an_edit(
 @pytest.fixture
 def sent_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of files of each batch a search sends to a worker (past the first 2 files,
-    in batches of 2 to 4 files)."""
+    in batches of 2 to 4 files). The machine's cores are taken as busy, as under load: a
+    search yielding many events then goes on inline (see parallel._cores_busy)."""
+    monkeypatch.setattr(parallel, "_cores_busy", lambda: True)
     monkeypatch.setattr(parallel, "WARM_INLINE_FILES", 2)
     monkeypatch.setattr(parallel, "BATCH_FILES", 2)
     monkeypatch.setattr(parallel, "BATCH_FILES_MAX", 4)
@@ -400,6 +402,26 @@ def test_searches_of_fewer_matches_a_file_than_inline_go_to_the_workers(
             got = api_matches(list(index.search(pattern)))
             assert got == rg_matches(tmp_path, env, pattern)
             assert bool(sent_batches) == to_workers, pattern
+
+
+@pytest.mark.parametrize(("rg_args", "options"), [
+    (("-C", "1", "dense"), {"context": 1}), (("dense",), {}), (("-v", "needle"),
+                                                               {"invert_match": True}),
+])
+def test_with_a_core_to_spare_searches_yielding_many_events_go_to_the_workers(
+    tmp_path: Path, env: dict[str, str], sent_batches: list[int],
+    monkeypatch: pytest.MonkeyPatch, rg_args: tuple[str, ...], options: dict,
+) -> None:
+    """On a machine with an idle core the workers search an eventful search's files too
+    (their columns and events rebuilt here cost less than the other core's time)."""
+    monkeypatch.setattr(parallel, "_cores_busy", lambda: False)
+    for n in range(12):
+        (tmp_path / f"f{n:02}.c").write_bytes(
+            b"dense line\r\n" * 6 + b"a needle\n" + b"dense \xff\n" * 3 + b"x\n" * 20)
+    with trigrep.Index(tmp_path, watch=True) as index:
+        got = api_matches(list(index.search(rg_args[-1], **options)))
+    assert got == rg_matches(tmp_path, env, *rg_args)
+    assert sum(sent_batches) == 12 - 2  # all but the first two, searched inline
 
 
 def test_a_search_turning_eventful_searches_its_next_batches_itself(

@@ -81,7 +81,10 @@ WARM_INLINE_BYTES = 256 << 10
 # searching inline: on this shared 2-core machine (Linux tree, warm API, load 4-5, A/B medians
 # of 3) the 4-name alternation, 4.7 matches a file, took 285 ms past 4 matches a file against
 # 241 past 2, 'static inline' -g '*.h' (8.7) 336 against 306, copy_from_user -t c (3.0) 61
-# against 63 (its process's CPU 18 ms against 64).
+# against 63 (its process's CPU 18 ms against 64). So only while the cores are busy (see
+# `_cores_busy`): with a core to spare the workers win (a quiet 2-core AMD host, 2 rounds,
+# medians: the alternation 140-149 ms against 193-256 inline, 'static inline' -g '*.h' 222-228
+# against 245-311, -t c 45-50 against 54-67; at a load of 2.7: 333-346 against 241-261).
 INLINE_EVENTS_PER_FILE = 2
 # Files go to a worker in batches of this size (whichever limit is reached first)...
 BATCH_FILES = 32
@@ -872,23 +875,32 @@ class _Tally:
     and the files it searched: whether the search is `eventful`, so cheaper inline (see
     INLINE_EVENTS_PER_FILE)."""
 
-    __slots__ = ("events", "searched", "unrendered")
+    __slots__ = ("events", "inline_if_eventful", "searched")
 
     def __init__(self, search: FileSearch) -> None:
-        self.unrendered = search.render is None
+        self.inline_if_eventful = search.render is None and _cores_busy()
         self.events = self.searched = 0
 
     def add(self, outcomes: list[Outcome | None]) -> None:
         """Count searched files' outcomes (None: a worker's file that printed nothing)."""
         self.searched += len(outcomes)
-        if self.unrendered:
+        if self.inline_if_eventful:
             self.events += sum(
                 len(result.events) if result.columns is None else len(result.columns[0])
                 for result in (o[0] for o in outcomes if o is not None) if result is not None)
 
     @property
     def eventful(self) -> bool:
-        return self.unrendered and self.events >= self.searched * INLINE_EVENTS_PER_FILE
+        return self.inline_if_eventful and self.events >= self.searched * INLINE_EVENTS_PER_FILE
+
+
+def _cores_busy() -> bool:
+    """Whether the machine has no core to spare: its load average over the last minute is
+    at least its number of cores."""
+    try:
+        return os.getloadavg()[0] >= (os.cpu_count() or 1)
+    except OSError:  # (no load average: taken as busy, the cheaper way for the CPU)
+        return True
 
 
 def _in_workers(
