@@ -106,15 +106,16 @@ class IndexUpdater:
                 self.running = True
                 full = ["--full"] if self._full else []
                 self._full = False
-                self._process = popen(
+                process = popen(
                     trigrep_command("index", *full, self.root),
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
                 with contextlib.suppress(OSError):  # (before it starts its pool: it inherits)
                     nicer = os.getpriority(os.PRIO_PROCESS, 0) + UPDATE_NICENESS
-                    os.setpriority(os.PRIO_PROCESS, self._process.pid, min(nicer, 19))
-            self._process.wait()
+                    os.setpriority(os.PRIO_PROCESS, process.pid, min(nicer, 19))
+                self._process = process
+            process.wait()
             with self._cond:
                 self._process = None
                 self.running = False
