@@ -34,8 +34,7 @@ from trigrep.server.claim import Claim
 from trigrep.server.client import spawn_daemon
 from trigrep.server.protocol import (
     DAEMON_LOG,
-    LINK_ENV,
-    WALK_ENV,
+    SHARED_ENV,
     Message,
     decode,
     encode,
@@ -174,8 +173,7 @@ class Daemon:
         self._stopping = threading.Event()
         self._gate = CwdGate()
         self._handlers = _Handlers(self._serve_connection)
-        self._walk_env = {name: os.environ.get(name) for name in WALK_ENV}
-        self._link_env = {name: os.environ.get(name) for name in LINK_ENV}
+        self._shared_env = {name: os.environ.get(name) for name in SHARED_ENV}
 
     def run(self) -> None:
         """Serve until stopped by a `stop` request, SIGTERM or SIGINT, the idle timeout, the
@@ -275,10 +273,9 @@ class Daemon:
     def _tree_for(self, request: Message) -> ServedTree | str:
         """The tree the client found serving its search, or why it should search by itself."""
         env = request.get("env", {})
-        if any(env.get(name) != value for name, value in self._walk_env.items()):
-            return "HOME or XDG_CONFIG_HOME differ from the daemon's (git's global excludes)"
-        if any(env.get(name) != value for name, value in self._link_env.items()):
-            return "WSL_DISTRO_NAME differs from the daemon's (hyperlinks' {wslprefix})"
+        for name, value in self._shared_env.items():
+            if env.get(name) != value:
+                return f"{name} differs from the daemon's ({SHARED_ENV[name]})"
         for tree in self.trees:
             if tree.root == request["root"]:
                 return tree

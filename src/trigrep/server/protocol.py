@@ -87,8 +87,9 @@ DAEMON_FILE = "daemon.json"  # in a served tree's .trigrep/
 DAEMON_LOCK = "daemon.lock"  # flock'ed by the daemon serving the tree, for its whole life
 DAEMON_LOG = "daemon.log"
 CLIENT_ENV = ("TERM", "NO_COLOR", "HOME", "XDG_CONFIG_HOME", "WSL_DISTRO_NAME")
-WALK_ENV = ("HOME", "XDG_CONFIG_HOME")  # must match the daemon's: they locate global excludes
-LINK_ENV = ("WSL_DISTRO_NAME",)  # must match the daemon's: hyperlinks' {wslprefix}
+# The client's variables that must match the daemon's for it to search, and what they decide.
+SHARED_ENV = {"HOME": "git's global excludes", "XDG_CONFIG_HOME": "git's global excludes",
+              "WSL_DISTRO_NAME": "hyperlinks' {wslprefix}"}
 
 Message = dict[str, "Any"]
 
