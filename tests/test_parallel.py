@@ -626,3 +626,28 @@ class _KeptFiles:
     def __call__(self, *entry: object) -> tuple[list[str], None]:
         assert parallel._cache is not None
         return sorted(parallel._cache.files), None
+
+
+def test_a_long_lived_forked_pool_has_numpy_in_its_workers(tmp_path: Path) -> None:
+    """A watched Index forks its workers before its reader imports numpy: they must have it
+    all the same, as a fork server's do, or their line numbers far into files are counted
+    without it (see searcher._newlines), 6x slower."""
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import marshal, pickle, sys\n"
+        "from trigrep.parallel import SharedSearchPool\n"
+        "assert 'numpy' not in sys.modules\n"
+        "class Probe:\n"
+        "    bare = misses_print_nothing = False\n"
+        "    def __call__(self, *entry):\n"
+        "        return 'numpy' in sys.modules, None\n"
+        "if __name__ == '__main__':\n"
+        "    shared = SharedSearchPool('fork')\n"
+        "    worker = shared.get().lease()\n"
+        "    worker.send(pickle.dumps(Probe()), [marshal.dumps(('f', 'f', False, None, None))],"
+        " False)\n"
+        "    print(worker.receive())\n"
+        "    shared.close()\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, env=isolated_env(tmp_path))
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[(True, None)]\n", "")
