@@ -1735,7 +1735,7 @@ def test_a_search_while_a_daemon_builds_the_first_index_starts_no_other(
     """While a daemon builds a tree's first index (the writers' lock held, no manifest yet),
     a search offers the build again (see above), and the offer is taken without a second
     daemon, which would wait for the build, update the index again and exit."""
-    from trigrep.index.build import IndexLock
+    from trigrep.index.lock import IndexLock
     from trigrep.server import client
 
     spawned: list[list[str]] = []
@@ -1748,6 +1748,25 @@ def test_a_search_while_a_daemon_builds_the_first_index_starts_no_other(
     assert spawned == []
     assert client.build_in_background(str(tmp_path), 4) is True
     assert spawned == [[os.path.realpath(tmp_path)]]
+
+
+def test_a_first_search_a_daemon_builds_for_loads_no_numpy(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A tree's first search, whose index a daemon builds (here a stand-in that starts
+    none), reads every file: asking whether a writer is at work loads none of the writers'
+    modules (numpy: ~90 ms on its path, before it read a file)."""
+    env = {**env, "TRIGREP_SCAN_SMALL": "3", "TRIGREP_AUTO_SERVE": "3"}
+    env.pop("TRIGREP_NO_DAEMON", None)
+    for i in range(4):
+        (tmp_path / f"f{i}.txt").write_bytes(b"foo\n")
+    code = ("import sys; from trigrep.server import client; from trigrep.cli import main; "
+            "client.spawn_daemon = lambda roots, idle: None; code = main(['-c', 'foo']); "
+            "sys.stderr.write(str('numpy' in sys.modules)); sys.exit(code)")
+    got = run([TRIGREP[0], "-c", code], tmp_path, env)
+    want = _rg(["-c", "foo"], tmp_path, env)
+    assert (got.out, got.code, got.err) == (want.out, want.code, b"False")
+    assert not (tmp_path / ".trigrep" / "manifest").exists()
 
 
 def test_a_small_tree_is_searched_without_modules_it_does_not_need(

@@ -477,7 +477,7 @@ def test_a_served_index_damaged_is_rebuilt_while_searches_answer_like_rg(
     while the rebuild waits (for the index lock the test holds) too, edits made meanwhile
     included; then the daemon serves from the rebuilt index. It failed every search in one
     line until its next update before."""
-    from trigrep.index.build import IndexLock
+    from trigrep.index.lock import IndexLock
 
     for i in range(300):
         _write(tree / "many" / f"f{i:03}.c", f"line {i}\n" + "foo here\n" * (i % 3))
@@ -1056,7 +1056,7 @@ def test_status_and_stop_name_the_process_building_an_index_no_daemon_serves_yet
     """While the daemon a first search started builds the index (see above), `status` and
     `stop` say who builds it rather than only that no daemon serves the tree (a writer's
     lock held here, as that daemon holds it)."""
-    from trigrep.index.build import IndexLock
+    from trigrep.index.lock import IndexLock
 
     (tree / ".trigrep").mkdir()
     with IndexLock(str(tree / ".trigrep")):

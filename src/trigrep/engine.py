@@ -221,7 +221,7 @@ def say_rebuilding(damage: IndexCorruptError) -> None:
 
 def _built(root: str) -> IndexReader | None:
     """The index of `root`, built (or updated) now; None when it cannot be."""
-    from trigrep.index.build import IndexBusy
+    from trigrep.index.lock import IndexBusy
 
     try:
         build_at(root, progress=sys.stderr.isatty(), wait=False)

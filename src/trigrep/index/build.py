@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import fcntl
 import itertools
 import multiprocessing
 import os
@@ -74,6 +73,7 @@ from trigrep.index.format import (
     temporary,
     write_atomically,
 )
+from trigrep.index.lock import IndexLock
 from trigrep.index.reader import distinct_sorted
 from trigrep.roots import INDEX_DIR_NAME
 from trigrep.spawn import die_with_parent
@@ -224,60 +224,6 @@ def publish(index_dir: str, manifest: Manifest) -> None:
     """Make `manifest` the current index, then delete the segments it no longer names."""
     write_atomically(os.path.join(index_dir, MANIFEST_NAME), manifest.dumps())
     remove_leftovers(index_dir, segments_in_use={ref.name for ref in manifest.segments})
-
-
-class IndexBusy(OSError):
-    """Another writer holds the index lock, and the caller would rather not wait."""
-
-
-class IndexLock:
-    """Context manager holding the writers' exclusive flock on `.trigrep/lock`; without
-    `wait`, IndexBusy when another writer holds it (a search then searches directly rather
-    than wait for a build that may take long, or never end: a stopped `trigrep index`)."""
-
-    def __init__(self, index_dir: str, *, wait: bool = True) -> None:
-        self._path = os.path.join(index_dir, LOCK_NAME)
-        self._wait = wait
-
-    def __enter__(self) -> None:
-        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | (0 if self._wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            os.close(self._fd)
-            raise IndexBusy(f"{self._path} is held by another trigrep") from None
-        # Its holder's pid, for `trigrep status` to name who builds an index no daemon serves
-        # yet (a full disk may refuse even these bytes: the lock holds all the same).
-        with contextlib.suppress(OSError):
-            os.ftruncate(self._fd, 0)
-            os.pwrite(self._fd, b"%d\n" % os.getpid(), 0)
-
-    def __exit__(self, *exc: object) -> None:
-        os.close(self._fd)  # closing releases the flock
-
-
-def locked_by_another(index_dir: str) -> bool:
-    """Whether another process holds the writers' lock of `index_dir` (a build or an update
-    is under way); False where there is none to take (no such directory, or not writable)."""
-    try:
-        with IndexLock(index_dir, wait=False):
-            return False
-    except IndexBusy:
-        return True
-    except OSError:
-        return False
-
-
-def lock_holder(index_dir: str) -> int | None:
-    """The pid of the process that holds the writers' lock of `index_dir` (0: not written
-    yet); None when none does."""
-    if not locked_by_another(index_dir):
-        return None
-    try:
-        with open(os.path.join(index_dir, LOCK_NAME), "rb") as f:
-            return int(f.read(32) or 0)
-    except (OSError, ValueError):
-        return 0
 
 
 def previous_generation(index_dir: str) -> int:

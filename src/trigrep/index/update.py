@@ -19,7 +19,6 @@ import numpy as np
 
 from trigrep.errors import IndexCorruptError, IndexFormatError
 from trigrep.index.build import (
-    IndexLock,
     SegmentWriter,
     encode_postings,
     prepare_index_dir,
@@ -42,6 +41,7 @@ from trigrep.index.format import (
     bitmap_bytes,
     header_crc,
 )
+from trigrep.index.lock import IndexLock
 from trigrep.index.reader import IndexReader, Segment, leb128_values
 
 MERGE_FANIN = 4  # merge as soon as this many segments at the end lie within one tier or below

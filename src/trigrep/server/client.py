@@ -275,7 +275,7 @@ def _not_served(path: str) -> str:
 def _index_builder(path: str) -> int | None:
     """The pid of the process writing the index of the tree holding `path` (see
     `lock_holder`); None when none is."""
-    from trigrep.index.build import lock_holder
+    from trigrep.index.lock import lock_holder
     from trigrep.roots import tree_root
 
     return lock_holder(os.path.join(tree_root(_directory_of(path)), INDEX_DIR_NAME))
@@ -356,7 +356,7 @@ def build_in_background(directory: str, files: int) -> bool:
     without a new daemon while another process builds the index (the daemon a search before
     started: each search during its build started one more, which waited for the build,
     updated the index again and exited)."""
-    from trigrep.index.build import locked_by_another
+    from trigrep.index.lock import locked_by_another
     from trigrep.roots import default_root
 
     min_files = _auto_serve_min_files()
