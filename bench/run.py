@@ -486,13 +486,14 @@ class Daemon:
         return run
 
 
-def _wait_until_served(daemon: Daemon, timeout_s: float = 60.0) -> int | None:
-    """The daemon's search counter once `status --json` reports it serving; None if never."""
+def _wait_until_served(daemon: Daemon, timeout_s: float = 120.0) -> int | None:
+    """The daemon's search counter once `status --json` reports it serving the tree from an
+    index (a daemon serves a tree without one at once, and builds it); None if never."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        counted = daemon.searches()
-        if counted is not None:
-            return counted
+        status = daemon.status()
+        if status is not None and all(root.get("indexed", True) for root in status["roots"]):
+            return daemon.searches()
         time.sleep(0.1)
     return None
 

@@ -1733,10 +1733,14 @@ def test_a_search_while_a_daemon_builds_the_first_index_starts_no_other(
     tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While a daemon builds a tree's first index (the writers' lock held, no manifest yet),
-    a search offers the build again (see above), and the offer is taken without a second
-    daemon, which would wait for the build, update the index again and exit."""
+    or is starting (its daemon lock held, not serving yet), a search offers the build again
+    (see above), and the offer is taken without a second daemon, which would wait for the
+    build, update the index again and exit (or exit at once)."""
+    import fcntl
+
     from trigrep.index.lock import IndexLock
     from trigrep.server import client
+    from trigrep.server.protocol import daemon_lock_path
 
     spawned: list[list[str]] = []
     monkeypatch.setattr(client, "spawn_daemon", lambda roots, idle: spawned.append(roots))
@@ -1744,6 +1748,9 @@ def test_a_search_while_a_daemon_builds_the_first_index_starts_no_other(
     assert client.build_in_background(str(tmp_path), 3) is False  # fewer files than asked
     (tmp_path / ".trigrep").mkdir()
     with IndexLock(str(tmp_path / ".trigrep"), wait=True):
+        assert client.build_in_background(str(tmp_path), 4) is True
+    with open(daemon_lock_path(str(tmp_path)), "wb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         assert client.build_in_background(str(tmp_path), 4) is True
     assert spawned == []
     assert client.build_in_background(str(tmp_path), 4) is True

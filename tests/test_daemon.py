@@ -101,8 +101,15 @@ def status(tree: Path, env: dict[str, str]) -> dict:
     return json.loads(trigrep_run(["status", "--json"], tree, env).out)
 
 
+def _indexed(state: dict) -> bool:
+    """Whether a daemon serves the tree from an index (`state`: its `status --json`)."""
+    return state["served"] and all(root["indexed"] for root in state["roots"])
+
+
 class Daemon:
-    """A foreground `trigrep serve` process, stopped (or killed) by the fixture's finaliser."""
+    """A foreground `trigrep serve` process, stopped (or killed) by the fixture's finaliser;
+    started once it serves the tree from an index (a tree without one is served at once,
+    searched without an index while one is built)."""
 
     def __init__(self, tree: Path, env: dict[str, str], prefix: tuple[str, ...] = ()) -> None:
         self.tree, self.env = tree, env
@@ -111,7 +118,7 @@ class Daemon:
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 30
-        while not status(tree, env)["served"]:
+        while not _indexed(status(tree, env)):
             assert self.proc.poll() is None, self.proc.communicate()
             assert time.monotonic() < deadline, "daemon did not start"
             time.sleep(0.05)
@@ -1043,11 +1050,41 @@ def test_the_first_search_of_a_big_tree_answers_while_a_daemon_builds_its_index(
     try:
         assert_like_rg(tree, env, ["-n", "foo"])
         assert_like_rg(tree, env, ["-c", "bar"])  # (perhaps while the daemon builds)
-        _wait_for(lambda: status(tree, env)["served"], "no daemon was started")
+        _wait_for(lambda: _indexed(status(tree, env)), "no daemon indexed the tree")
         assert (tree / ".trigrep" / "manifest").is_file()
         assert_all_like_rg(tree, Daemon.attach(tree, env))
     finally:
         trigrep_run(["stop"], tree, env)
+
+
+def test_a_daemon_serves_a_tree_without_an_index_while_it_builds_one(
+    tree: Path, env: dict[str, str]
+) -> None:
+    """`trigrep serve` on a tree without an index serves it once walked, every file read by
+    the searches it answers (as rg reads them), while the index is built in the background
+    (here held back by the writers' lock, as a slow build would be); then from the index. It
+    served nothing until the build had ended before (15 s of the Linux tree)."""
+    from trigrep.index.lock import IndexLock
+
+    (tree / ".trigrep").mkdir()
+    with IndexLock(str(tree / ".trigrep")):
+        proc = subprocess.Popen([*TRIGREP, "serve", str(tree)], cwd=tree, env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        try:
+            _wait_for(lambda: status(tree, env)["served"], "the daemon serves nothing")
+            assert not _tree_status(tree, env)["indexed"]
+            assert_all_like_rg(tree, Daemon.attach(tree, env))
+            assert not (tree / ".trigrep" / "manifest").exists()
+        except BaseException:
+            proc.kill()
+            raise
+    try:
+        _wait_for(lambda: _indexed(status(tree, env)), "the daemon built no index")
+        assert_all_like_rg(tree, Daemon.attach(tree, env))
+    finally:
+        proc.terminate()
+        assert proc.communicate(timeout=30)[1] == b""  # (a first build is no repair)
 
 
 def test_status_and_stop_name_the_process_building_an_index_no_daemon_serves_yet(
@@ -1388,6 +1425,21 @@ def test_an_index_update_gives_the_cpu_up_to_searches(tmp_path: Path) -> None:
         updater.stop()
     assert updater.runs == 1 and (root / ".trigrep").is_dir()
     assert seen == {min(os.getpriority(os.PRIO_PROCESS, 0) + UPDATE_NICENESS, 19)}
+
+
+def test_an_index_update_that_fails_says_why_in_the_daemons_log(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The update's one-line error (a full disk, for a tree's first index) goes to the
+    daemon's stderr, its log: it went nowhere, and a daemon that could not build a tree's
+    first index served it without a word."""
+    updater = IndexUpdater(str(tmp_path / "gone"))
+    updater.start()
+    try:
+        _wait_for(lambda: updater.runs, "no update ran")
+    finally:
+        updater.stop()
+    assert capfd.readouterr().err == f"trigrep: {tmp_path / 'gone'}: not a directory\n"
 
 
 def test_byte_filter_narrows_the_daemons_searches(tmp_path: Path, env: dict[str, str]) -> None:

@@ -254,18 +254,20 @@ def print_status(path: str, *, as_json: bool) -> int:
     sys.stdout.write(f"pid {status['pid']}, socket {status['socket']}, up {up:.0f}s\n")
     for tree in status["roots"]:
         ago = time.time() - tree["last_update"]
+        index = (f"{tree['segments']} segments, {tree['tombstones']} tombstones"
+                 f"{' (updating)' if tree['index_updating'] else ''}"
+                 if tree.get("indexed", True) else "being built (searches read every file)")
         sys.stdout.write(
             f"{tree['root']}: {tree['files']} files, last update {ago:.1f}s ago, "
             f"{tree['pending']} pending changes, {tree['searches']} searches "
-            f"({tree['warm_searches']} from the warm walk), index: {tree['segments']} segments, "
-            f"{tree['tombstones']} tombstones{' (updating)' if tree['index_updating'] else ''}\n"
+            f"({tree['warm_searches']} from the warm walk), index: {index}\n"
         )
     return 0
 
 
 def _not_served(path: str) -> str:
     """The line saying no daemon serves `path`, and which process builds its index if one
-    does (the daemon a first search started, before it serves: see `build_in_background`)."""
+    does (`trigrep index`, or a search)."""
     builder = _index_builder(path)
     if builder is None:
         return f"trigrep: no daemon serves {path}\n"
@@ -348,14 +350,14 @@ def serve_in_background(path: str) -> None:
 
 def build_in_background(directory: str, files: int) -> bool:
     """A first search of a tree without an index, which walked `files` files of it so far:
-    start a daemon that builds the index and then serves the tree, for the search to read
-    every file meanwhile rather than wait for the build (see SearchRun's `first_build`; the
-    Linux tree: the first answer after 2.3-2.7 s, after the build, 15.7-15.9 s, before).
-    False (the search builds it) when no daemon would serve the tree: auto-serve off, or
-    fewer files than it asks for. True
-    without a new daemon while another process builds the index (the daemon a search before
-    started: each search during its build started one more, which waited for the build,
-    updated the index again and exited)."""
+    start a daemon, which serves the tree once it has walked it and builds the index in the
+    background, for the search to read every file meanwhile rather than wait for the build
+    (see SearchRun's `first_build`; the Linux tree: the first answer after 1.3-1.5 s, after
+    the build, 15.7-15.9 s, before). False (the search builds it) when no daemon would serve
+    the tree: auto-serve off, or fewer files than it asks for. True without a new daemon
+    while one is starting (it holds the daemon lock before it serves) or another process
+    builds the index: each search meanwhile would start one more, which would exit, or wait
+    for the build, update the index again and exit."""
     from trigrep.index.lock import locked_by_another
     from trigrep.roots import default_root
 
@@ -363,7 +365,8 @@ def build_in_background(directory: str, files: int) -> bool:
     if min_files is None or files < min_files:
         return False
     root = default_root(directory)
-    return locked_by_another(os.path.join(root, INDEX_DIR_NAME)) or _spawned(root)
+    return (is_served(root) or locked_by_another(os.path.join(root, INDEX_DIR_NAME))
+            or _spawned(root))
 
 
 def _auto_serve_min_files() -> int | None:

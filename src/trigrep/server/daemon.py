@@ -25,11 +25,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from trigrep.console import OUTPUT_ENV, Console
-from trigrep.engine import build_at, rebuildable, say_rebuilding, writing_index
-from trigrep.errors import Error, IndexCorruptError, IndexVersionError
-from trigrep.index import IndexReader
+from trigrep.engine import writing_index
+from trigrep.errors import Error
 from trigrep.parallel import SharedSearchPool
-from trigrep.roots import INDEX_DIR_NAME, find_index_root, tree_root
+from trigrep.roots import INDEX_DIR_NAME, tree_root
 from trigrep.server.claim import Claim
 from trigrep.server.client import spawn_daemon
 from trigrep.server.protocol import (
@@ -47,7 +46,7 @@ from trigrep.server.tree import ServedTree
 ACCEPT_POLL_S = 0.2  # how often the accepting thread checks for shutdown
 OUTPUT_CHUNK = 64 << 10
 SEND_BUFFER = 4 << 20  # (capped by net.core.wmem_max)
-START_TIMEOUT = 600.0  # --detach waits this long for the first walk (and index build)
+START_TIMEOUT = 600.0  # --detach waits this long for the first walk
 
 
 class CwdGate:
@@ -411,27 +410,8 @@ def serve(paths: Sequence[str], *, detach: bool, idle_timeout: float | None = No
         with writing_index(roots[0]):  # (its log goes there)
             child = spawn_daemon(roots, idle_timeout)
         return _wait_until_serving(child, roots, log_path, logged_before)
-    for root in roots:
-        if find_index_root(root) != root or not _opens(root):
-            with writing_index(root):
-                build_at(root, progress=sys.stderr.isatty())
     Daemon(roots, idle_timeout).run()
     return 0
-
-
-def _opens(root: str) -> bool:
-    """Whether the index of `root` opens; a damaged one is said in one line (and rebuilt, as
-    a search would; unless this user cannot, which `serve` then says), one of another
-    version silently."""
-    try:
-        IndexReader.open(root)
-    except IndexCorruptError as e:
-        if rebuildable(root):
-            say_rebuilding(e)
-        return False
-    except IndexVersionError:
-        return False
-    return True
 
 
 def served_root(path: str) -> str:

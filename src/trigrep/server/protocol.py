@@ -60,8 +60,10 @@ Responses (daemon -> client):
         {"root": ..., "files": ..., "directories": ..., "last_update": <unix time>,
          "pending": <changes seen, not yet applied>, "searches": ..., "warm_searches": ...,
          "events": ..., "rewalks": ..., "index_updates": <runs of trigrep index>,
-         "index_updating": <bool>, "index_damaged": <bool: searched without it, rebuilt>,
-         "index_repairs": <damage found>, "segments": ..., "tombstones": ...}, ...]}}
+         "index_updating": <bool>, "indexed": <bool: false while searched without an index,
+         which is built (never built yet, damaged, of another version)>, "index_damaged":
+         <bool: found damaged, not rebuilt yet>, "index_repairs": <damage found>,
+         "segments": ..., "tombstones": ...}, ...]}}
     {"id": 4, "subscribed": true}     changes from now on are reported:
     {"id": 4, "event": "changed", "root": "/abs/root", "paths": ["rel/path", ...]}
         paths (relative to the root) of a batch of relevant changes the watcher saw

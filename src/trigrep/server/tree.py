@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from trigrep.engine import freshness, say_rebuilding
-from trigrep.errors import Error, IndexCorruptError, IndexFormatError
+from trigrep.errors import Error, IndexCorruptError, IndexFormatError, IndexVersionError
 from trigrep.index import IndexReader
 from trigrep.index.format import MANIFEST_NAME, Stamp, stat_stamp
 from trigrep.options import WalkOptions
@@ -208,10 +208,12 @@ class ServedTree:
         self._manifest_stamp: tuple[int, int] | None = None
         # While a replaced index is reopened in the background: paths changed meanwhile.
         self._touched: set[str] | None = None
-        # The index was found damaged (and its rebuild asked for): searches go without it
-        # until a manifest other than this one (its stamp; None: there was none) opens.
+        # No index to use (its build asked for): searches go without one until a manifest
+        # other than this one (its stamp; None: there was none) opens. The index was never
+        # built, or is of another version, or was found `_damaged`.
+        self._unindexed = False
+        self._unindexed_stamp: tuple[int, int] | None = None
         self._damaged = False
-        self._damaged_stamp: tuple[int, int] | None = None
         self._updater = IndexUpdater(root)
         self._watcher = TreeWatcher(f"watch {root}", self._note)
         self._blind_said = False
@@ -225,11 +227,15 @@ class ServedTree:
 
     def start(self) -> None:
         """Walk, watching each directory before it is listed: changes made while no daemon
-        ran are caught up by the walk, and those made during it by the watcher."""
+        ran are caught up by the walk, and those made during it by the watcher. A tree
+        without an index is served at once, its files read by every search until the
+        updater has built one."""
         self._watcher.start()
         with self._lock:
             self._dirty_dirs = {""}
             self._apply_changes()
+            if not os.path.exists(os.path.join(self.root, INDEX_DIR_NAME, MANIFEST_NAME)):
+                self._rebuild(None, None)
         self.reader()  # checks every file against the index now, not at the first search
         self._updater.start()  # catches up with changes made while no daemon ran
 
@@ -622,8 +628,8 @@ class ServedTree:
                 return None  # .trigrep/ deleted: the daemon stops (see Daemon.run)
             stamp = None  # the manifest alone deleted: damage, as IndexReader.open says
         with self._lock:
-            if self._damaged:
-                if stamp not in (self._damaged_stamp, None):
+            if self._unindexed:
+                if stamp not in (self._unindexed_stamp, None):
                     self._reopen_in_background(stamp)  # rebuilt, likely
             elif self._reader is None or self._reader.written_since_open(
                     or_deleted=stamp == self._manifest_stamp):
@@ -631,7 +637,9 @@ class ServedTree:
                     reader = IndexReader.open(self.root)
                     self._install(reader, stamp, _indexed_paths(reader, self._files))
                 except IndexCorruptError as e:
-                    self._mend(stamp, e)
+                    self._rebuild(stamp, e)
+                except IndexVersionError:
+                    self._rebuild(stamp, None)
             elif stamp != self._manifest_stamp:
                 self._reopen_in_background(stamp)
             return self._reader
@@ -647,21 +655,24 @@ class ServedTree:
     def index_damaged(self, reader: IndexReader, damage: IndexCorruptError) -> None:
         with self._lock:
             if reader is self._reader:  # (an index replaced since is no longer searched)
-                self._mend(self._manifest_stamp, damage)
+                self._rebuild(self._manifest_stamp, damage)
 
-    def _mend(self, stamp: tuple[int, int] | None, damage: IndexCorruptError) -> None:
-        """Stop using the index of manifest `stamp`, found damaged, and have the updater
-        rebuild it in full: the next searches read every file, as rg does, until the rebuilt
-        index opens. Said once in the log, and asked for once, however many searches find the
-        damage (lock held)."""
-        if self._damaged and stamp == self._damaged_stamp:
+    def _rebuild(self, stamp: tuple[int, int] | None, damage: IndexCorruptError | None
+                 ) -> None:
+        """Stop using the index of manifest `stamp` (None: there is none), found damaged
+        (`damage`, said in the log) or of another version, and have the updater build it in
+        full: the next searches read every file, as rg does, until the new index opens. Asked
+        for once, however many searches find the damage (lock held)."""
+        if self._unindexed and stamp == self._unindexed_stamp:
             return
-        say_rebuilding(damage)
-        self._damaged, self._damaged_stamp = True, stamp
+        if damage is not None:
+            say_rebuilding(damage)
+            self._damaged = True
+            self.counters["index_repairs"] += 1
+        self._unindexed, self._unindexed_stamp = True, stamp
         self._reader = self._indexed_by = None
         self._indexed, self._ids = {}, None
         self._drop_views()
-        self.counters["index_repairs"] += 1
         self._updater.rebuild()
 
     def _install(self, reader: IndexReader, stamp: tuple[int, int] | None,
@@ -669,7 +680,7 @@ class ServedTree:
         """Make `reader` the open index, `indexed` its `_indexed_paths` (lock held)."""
         self._reader, self._manifest_stamp, self._indexed_by = reader, stamp, reader
         self._indexed, self._ids = indexed, None
-        self._damaged = False
+        self._unindexed = self._damaged = False
         self._drop_views()
 
     def _reopen(self, stamp: tuple[int, int] | None) -> None:
@@ -689,7 +700,7 @@ class ServedTree:
                     self._ids = ids
         except IndexCorruptError as e:
             with self._lock:
-                self._mend(stamp, e)
+                self._rebuild(stamp, e)
         except (OSError, Error) as e:
             sys.stderr.write(f"trigrep: {self.root}: keeping the previous index: {e}\n")
         finally:
@@ -721,7 +732,7 @@ class ServedTree:
                 "pending": len(self._dirty_dirs) + len(self._relisted_dirs)
                 + len(self._dirty_files), **self.counters,
                 "index_updates": self._updater.runs, "index_updating": self._updater.running,
-                "index_damaged": self._damaged,
+                "indexed": not self._unindexed, "index_damaged": self._damaged,
                 "segments": index_stats.segments if index_stats else None,
                 "tombstones": index_stats.tombstones if index_stats else None,
             }

@@ -5,7 +5,8 @@ The update is incremental (one small segment, then merges; see `trigrep.index.up
 atomic under the index lock. A subprocess rather than a thread: it holds no GIL the daemon's
 searches need, may use a process pool for a big burst (forking the threaded daemon would not
 be safe), and returns its memory when done. Killing the daemon (or the update) at any moment
-leaves a consistent index; a restarted daemon walks afresh and updates the index.
+leaves a consistent index; a restarted daemon walks afresh and updates the index. An update
+that fails (a full disk) says why in one line in the daemon's log.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import threading
 import time
 
@@ -109,13 +111,15 @@ class IndexUpdater:
                 process = popen(
                     trigrep_command("index", *full, self.root),
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
                 )
                 with contextlib.suppress(OSError):  # (before it starts its pool: it inherits)
                     nicer = os.getpriority(os.PRIO_PROCESS, 0) + UPDATE_NICENESS
                     os.setpriority(os.PRIO_PROCESS, process.pid, min(nicer, 19))
                 self._process = process
-            process.wait()
+            said = process.communicate()[1]
+            if process.returncode > 0 and said:  # (not stopped: why, in the daemon's log)
+                sys.stderr.write(said.decode(errors="replace"))
             with self._cond:
                 self._process = None
                 self.running = False
