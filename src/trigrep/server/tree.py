@@ -85,6 +85,39 @@ def _subtree_range(keys: list[Key], directory: Key) -> tuple[int, int]:
     return lo, hi
 
 
+class _Shown:
+    """The cached files as a search from another directory than the root lists them (its
+    path argument, or the API's root): copies of the cached entries whose display is `shown`
+    joined to their path below the search's directory (`skip`: the length of that path's
+    part naming the directory). Each copy is made once and kept while its cached entry is
+    (a cached entry is replaced, never changed, when its file changes): every view of the
+    tree made its 78,000 copies of the Linux tree's entries again after each edit, 170 ms
+    of the API's next search (which searches from the root's absolute path)."""
+
+    def __init__(self, shown: str, skip: int) -> None:
+        self.base = os.path.join(shown, "")
+        self.skip = skip
+        self._copies: dict[FileEntry, FileEntry] = {}  # by cached entry (by identity)
+
+    def display(self, rel: str) -> str:
+        """How the search shows the cached path `rel` (as os.path.join(shown, rel[skip:]))."""
+        return self.base + rel[self.skip :]
+
+    def copies(self, cached: list[FileEntry], files: int) -> list[FileEntry]:
+        """The copies of `cached`, some of the `files` cached files below the directory."""
+        copies = self._copies
+        if len(copies) > 2 * files + 1024:  # (mostly of files replaced since)
+            copies.clear()
+        found = []
+        for entry in cached:
+            copy = copies.get(entry)
+            if copy is None:
+                copy = copies[entry] = FileEntry(
+                    self.base + entry.display[self.skip :], entry.path, False, entry.stat())
+            found.append(copy)
+        return found
+
+
 def _seen_as_cached(shown: str, rel: str) -> bool:
     """Whether git's global excludes see the files of a search shown from `shown` as the
     cache's walk saw those of `rel` (from the root): rg matches them against the shown path
@@ -205,6 +238,9 @@ class ServedTree:
         # What a view's globs and types decided of each cached file and directory, by path
         # (see `_filtered`): kept when the views are dropped.
         self._verdicts: dict[tuple[str, str, Hashable], dict[str, bool]] = {}
+        # The cached files as searches from elsewhere than the root list them, by the
+        # directory shown and the length of its path below the root (see `_Shown`).
+        self._shown: dict[tuple[str, int], _Shown] = {}
         self._manifest_stamp: tuple[int, int] | None = None
         # While a replaced index is reopened in the background: paths changed meanwhile.
         self._touched: set[str] | None = None
@@ -546,9 +582,6 @@ class ServedTree:
         shown = paths[0] if paths else ""
         skip = len(rel) + 1 if rel else 0
 
-        def display(rel_path: str) -> str:
-            return os.path.join(shown, rel_path[skip:]) if skip or shown else rel_path
-
         filter_key = None if entry_filter is None else _filter_key(opts)
         self.sync()
         if self.replaced():
@@ -571,11 +604,11 @@ class ServedTree:
                 return view.entries
             scope = _key(rel)
             lo, hi = _subtree_range(self._keys, scope)
+            as_shown = self._as_shown(shown, skip) if skip or shown else None
             if entry_filter is None:
                 listed = self._files[lo:hi]
-                if shown or rel:
-                    listed = [FileEntry(display(e.display), e.path, False, e.stat())
-                              for e in listed]
+                if as_shown is not None:
+                    listed = as_shown.copies(listed, hi - lo)
                 self._keep_view((shown, rel, None), listed, (lo, hi))
                 self.counters["warm_searches"] += 1
                 return listed
@@ -591,8 +624,7 @@ class ServedTree:
                 del self._verdicts[next(iter(self._verdicts))]  # (the least recently used)
             self._verdicts[(shown, rel, filter_key)] = verdicts
         # Filtered off the lock: a pass over every cached file.
-        found = _filtered(entry_filter, display if skip or shown else None, self.prefix,
-                          cached, skipped, dirs, verdicts)
+        found = _filtered(entry_filter, as_shown, self.prefix, cached, skipped, dirs, verdicts)
         if found is None:
             return None
         with self._lock:
@@ -607,6 +639,15 @@ class ServedTree:
         if len(self._views) >= MAX_VIEWS:
             self._drop_views()
         self._views[key] = _View(entries, span)
+
+    def _as_shown(self, shown: str, skip: int) -> _Shown:
+        """The `_Shown` of searches from `shown` (lock held; the least recently made go)."""
+        as_shown = self._shown.get((shown, skip))
+        if as_shown is None:
+            if len(self._shown) >= MAX_VIEWS:
+                del self._shown[next(iter(self._shown))]
+            as_shown = self._shown[(shown, skip)] = _Shown(shown, skip)
+        return as_shown
 
     def _drop_views(self) -> None:
         """Forget the cached lists of files: something changed (lock held)."""
@@ -782,7 +823,7 @@ def _filter_key(opts: WalkOptions) -> Hashable:
 
 def _filtered(
     entry_filter: EntryFilter,
-    display: Callable[[str], str] | None,
+    as_shown: _Shown | None,
     prefix: str,
     cached: list[FileEntry],
     skipped: list[_Skipped],
@@ -793,13 +834,13 @@ def _filtered(
     files (`cached`), what it left out (`skipped`) and the directories it walked below the
     search's directory (`dirs`); None when a glob brings in a directory it left out.
 
-    Paths are relative to the root; `display` turns them into the walk's paths (None: they
+    Paths are relative to the root; `as_shown` turns them into the walk's paths (None: they
     are those, and the cached entries are the walk's). A cached file's or directory's
     verdict depends on its path alone: `verdicts` holds those of the searches before (a
     directory's path ends in "/"), so that one after a change decides only what the change
     brought in (deciding them all took 160-250 ms for the Linux tree's 78,000 files, under
     load)."""
-    shown = (lambda rel: rel) if display is None else display
+    shown = (lambda rel: rel) if as_shown is None else as_shown.display
 
     def skip(rel: str, is_dir: bool, ruling: Ruling | None) -> bool:
         path = os.fsencode(shown(rel))
@@ -828,8 +869,7 @@ def _filtered(
     known = verdicts.get  # (a look-up per file decided already, no call)
     picked = [entry for entry in cached
               if (verdict := known(entry.display)) or (verdict is None and selected(entry.display))]
-    found = picked if display is None else [
-        FileEntry(display(entry.display), entry.path, False, entry.stat()) for entry in picked]
+    found = picked if as_shown is None else as_shown.copies(picked, len(cached))
     brought_in = []
     for entry in skipped:
         if not in_pruned(entry.rel) and not skip(
