@@ -867,6 +867,41 @@ def test_kill_9_leaves_a_usable_index_and_a_restart_catches_up(
         second.close()
 
 
+def test_a_daemon_the_trigrep_command_started_runs_no_cli_in_its_workers(
+    tree: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """`trigrep serve` run by the installed command (scripts/trigrep): its workers, forked
+    by a fork server, ran that file again as multiprocessing's `__mp_main__`, so the CLI with
+    the daemon's arguments (each said 'already served' in the log and died, its searches done
+    by the daemon's own thread). Once that daemon was killed, such a worker became the tree's
+    daemon, and answered every search with an 'internal error' (exit 2)."""
+    for i in range(40):  # (enough files for the searches to use the workers)
+        _write(tree / "many" / f"m{i}.c", f"foo {i}\n" * 50)
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as err:
+        first = subprocess.Popen([sys.executable, str(SCRIPT), "serve", str(tree)], cwd=tree,
+                                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=err)
+    try:
+        _wait_for(lambda: _indexed(status(tree, env)), "the daemon built no index")
+        for args in (["foo"], ["-c", "foo"], ["-w", "foo 1"]):
+            assert_like_rg(tree, env, args)
+    finally:
+        first.kill()
+        first.wait()
+    try:
+        assert log.read_bytes() == b""
+        assert not status(tree, env)["served"]  # (no worker took the tree over)
+        second = Daemon(tree, env)
+        try:
+            assert status(tree, env)["pid"] == second.proc.pid
+            assert_all_like_rg(tree, second)
+        finally:
+            second.close()
+    finally:
+        trigrep_run(["stop"], tree, env)  # (a worker that took over)
+
+
 def test_stop_status_and_private_socket(tree: Path, env: dict[str, str]) -> None:
     started = trigrep_run(["serve", "--detach", "."], tree, env)
     assert started.code == 0, started.err
