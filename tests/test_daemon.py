@@ -1462,19 +1462,29 @@ def test_an_index_update_gives_the_cpu_up_to_searches(tmp_path: Path) -> None:
     assert seen == {min(os.getpriority(os.PRIO_PROCESS, 0) + UPDATE_NICENESS, 19)}
 
 
-def test_an_index_update_that_fails_says_why_in_the_daemons_log(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+def test_an_index_update_that_fails_says_why_in_the_daemons_log_and_runs_again(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The update's one-line error (a full disk, for a tree's first index) goes to the
     daemon's stderr, its log: it went nowhere, and a daemon that could not build a tree's
-    first index served it without a word."""
-    updater = IndexUpdater(str(tmp_path / "gone"))
+    first index served it without a word. And it runs again later, as a full build if it was
+    one: a first build killed half-way (the OOM killer) was never run again until a file
+    changed."""
+    from trigrep.server import updater as updater_module
+
+    monkeypatch.setattr(updater_module, "UPDATE_RETRY", 0.5)
+    root = tmp_path / "gone"
+    updater = IndexUpdater(str(root))
+    updater.rebuild()
     updater.start()
     try:
         _wait_for(lambda: updater.runs, "no update ran")
+        root.mkdir()
+        (root / "a.txt").write_text("foo\n")
+        _wait_for(lambda: (root / ".trigrep" / "manifest").exists(), "no update ran again")
     finally:
         updater.stop()
-    assert capfd.readouterr().err == f"trigrep: {tmp_path / 'gone'}: not a directory\n"
+    assert capfd.readouterr().err == f"trigrep: {root}: not a directory\n"
 
 
 def test_byte_filter_narrows_the_daemons_searches(tmp_path: Path, env: dict[str, str]) -> None:

@@ -30,6 +30,11 @@ UPDATE_STOP_TIMEOUT = 5.0  # a stopping daemon waits this long for a running upd
 # An update (and its process pool) runs this much nicer than the daemon: it gives the CPU up
 # to the searches of the person editing, which meanwhile read the changed files themselves.
 UPDATE_NICENESS = 10
+# An update that failed (killed: the OOM killer; a full disk) is run again this long after,
+# the delay doubling with each failure in a row up to UPDATE_RETRY_MAX: a tree's first index
+# killed half-built was otherwise never built until a file changed.
+UPDATE_RETRY = 10.0
+UPDATE_RETRY_MAX = 600.0
 
 
 class IndexUpdater:
@@ -37,6 +42,7 @@ class IndexUpdater:
     UPDATE_DEBOUNCE after the last change seen (at most UPDATE_MAX_DELAY after the first of a
     stream), or at once on `request()`; `rebuild()` runs `trigrep index --full ROOT` at once
     (a damaged index: an update would find nothing to do when the damage was undone since).
+    One that failed runs again (see UPDATE_RETRY).
 
     Files changed just before an update started are indexed racily clean (searched directly
     until re-indexed, see `trigrep.index.format`), so once RACY_WINDOW_NS has passed after the
@@ -52,6 +58,7 @@ class IndexUpdater:
         self._last_change = 0.0  # time.time() when the newest change was seen (>= its mtime)
         self._stopping = False
         self._full = False  # the next run rebuilds the index in full
+        self._retry = 0.0  # the delay before the next retry of a failed update (0: none failed)
         self._process: subprocess.Popen[bytes] | None = None
         self._thread = threading.Thread(target=self._loop, name=f"index {root}", daemon=True)
 
@@ -124,6 +131,12 @@ class IndexUpdater:
                 self._process = None
                 self.running = False
                 self.runs += 1
+                if process.returncode and not self._stopping:  # failed: again, later
+                    self._full = self._full or bool(full)
+                    self._retry = min(2 * self._retry, UPDATE_RETRY_MAX) or UPDATE_RETRY
+                    self._schedule(time.monotonic() + self._retry, replace=False)
+                else:
+                    self._retry = 0.0
                 settle_at = self._last_change + RACY_WINDOW_NS / 1e9
                 if settle_at > started:
                     delay = settle_at - time.time() + UPDATE_DEBOUNCE
