@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RG, TRIGREP, normalise_json, run
+from conftest import RG, TRIGREP, normalise_json, normalise_timings, run
 from trigrep.extract import decoded, encoding_codec, text_decoder, transcoder_fills
 from trigrep.whatwg import LABELS
 
@@ -179,3 +179,24 @@ def test_pieces_read_apart_decode_as_the_whole(tmp_path: Path, env: dict[str, st
         decode, skipped = text_decoder(data, name)
         text = decode(data[skipped:cut], False) + decode(data[max(cut, skipped):], True)
         assert text + b"\n" * (not text.endswith(b"\n")) == want, cut
+
+
+@pytest.mark.parametrize("name", ["latin1", "utf-8", "shift_jis", "utf-16le"])
+def test_bytes_searched_of_a_transcoded_file_a_search_stopped_early(
+    tmp_path: Path, env: dict[str, str], name: str
+) -> None:
+    """-m, -l and --stop-on-nonmatch stop rg in the transcoder's fill holding the line: what
+    its buffer had consumed then is what --stats and --json report (trigrep said 0 for a
+    file under 64 KiB, and worked it out from its own reads for bigger ones)."""
+    codec = PYTHON_CODECS.get(name, name)
+    for size in (3_000, 6_000, 30_000):
+        lines = [f"filler {i} 日本" if name != "latin1" else f"filler {i} é" for i in range(size)]
+        for at in (size // 10, size // 3, size - 5):
+            lines[at] += " needle"
+        (tmp_path / f"f{size}.txt").write_bytes("\n".join(lines).encode(codec) + b"\n")
+    for args in (["--stats", "-m1"], ["--json", "-m1"], ["--json", "-m2", "-B2"],
+                 ["--stats", "-l"], ["--json", "-m1", "-A3"], ["--stats", "--stop-on-nonmatch"]):
+        for named in ([], ["f6000.txt"]):
+            search = ["--sort", "path", "-E", name, *args, "needle", *named]
+            got, want = run([*TRIGREP, *search], tmp_path, env), run([RG, *search], tmp_path, env)
+            assert normalise_timings(got.out) == normalise_timings(want.out), search

@@ -1485,9 +1485,9 @@ class BufferSearch:
         """Search `data`. `read_error`: reading failed with this message after `data` (a -z
         decompression program failed: its last, unterminated line is left out); the result's
         `error` says whether and how rg would report it. `fills`: where a transcoded file's
-        transcoder fills end (see `_TRANSCODER_FILLS`), asked for only when a NUL makes rg's
-        reads matter. `nul`: the offset of the first NUL in `data` (-1: none), if the caller
-        knows it."""
+        transcoder fills end (see `_TRANSCODER_FILLS`), asked for only when rg's reads matter
+        (a NUL, or the bytes searched reported). `nul`: the offset of the first NUL in
+        `data` (-1: none), if the caller knows it."""
         query = self.query
         if read_error is not None:
             if query.multiline:  # rg reads the whole output first: the failure leaves nothing
@@ -1507,7 +1507,9 @@ class BufferSearch:
         if nul < 0 and read_error is None and self.counts_inverted:
             _count_inverted(data, query, result, self.limit)
             return result
-        if nul < 0 or fills is None:
+        # (rg's reads decide where it met a NUL, and what it had consumed when it stopped
+        # early, which only --json and --stats report)
+        if fills is None or not (nul >= 0 or self.opts.json or self.opts.stats):
             return self._search(data, binary, read_error, result, nul)
         token = _TRANSCODER_FILLS.set(fills())
         try:
