@@ -148,7 +148,7 @@ class FileSearch:
     """How to search one file: everything a worker process needs, and picklable."""
 
     __slots__ = ("bare", "buffer_search", "codec", "columnar", "explicit_as_stream", "out_opts",
-                 "pre", "query", "render", "search_zip", "walked_mapped")
+                 "pre", "query", "reads_plainly", "render", "search_zip", "walked_mapped")
 
     def __init__(self, query: Query, out_opts: OutputOptions, search_zip: bool,
                  explicit_as_stream: bool, walked_mapped: bool, render: FileFormat | None,
@@ -169,11 +169,12 @@ class FileSearch:
             line_numbers=render is None or render.needs_line_numbers,
             first_span=render is not None and render.needs_first_span_only,
         )
-        # Walked files are read as they are, and rendered from their matching lines alone
-        # when they are text (see `_bare`).
+        # Walked files are read as they are (see `_read_walked`), and rendered from their
+        # matching lines alone when they are text (see `_bare`).
+        self.reads_plainly = (codec == "auto" and pre is None and not search_zip
+                              and not walked_mapped and out_opts.binary == "auto")
         self.bare = (render is not None and render.renders_bare and self.buffer_search.bare
-                     and codec == "auto" and pre is None and not search_zip
-                     and not walked_mapped and out_opts.binary == "auto")
+                     and self.reads_plainly)
         # A worker ships the Python API's results as columns (see `_in_columns`) when their
         # events are all matches: without context lines.
         search = self.buffer_search
@@ -218,8 +219,13 @@ class FileSearch:
         """Search one file; a failure is returned as rg's message for it, not raised.
         `size`: what a stat found (else the entry's own stat, if it has one), saving one;
         `stamp`: that stat's, for a worker's `_cache` (None: read the file)."""
-        if self.bare and not entry.explicit:
-            return self._bare(entry, size, stamp)
+        if self.reads_plainly and not entry.explicit:
+            if self.bare:
+                return self._bare(entry, size, stamp)
+            data, outcome = self._read_walked(
+                entry.display, entry.path, _known_size(entry) if size is None else size, stamp)
+            return self._searched(entry, data, BinaryMode.QUIT, None, -1) if outcome is None \
+                else outcome
         read_error = None
         binary = self.binary_mode(entry)
         if binary.mapped and (transcodes(entry.path, self.codec)
@@ -261,22 +267,11 @@ class FileSearch:
         """A walked file of a `bare` search: a text file (no NUL, no BOM, not big) is
         rendered from its matching lines, without the events, result and checks of the
         general search (which cost a -l search 15 µs a file, its regex 2): its count of
-        matching lines and its output (None: none), and no outcome. Another file is searched
-        as usual (rg's binary mode for it: QUIT), its outcome returned."""
-        try:
-            cached = _kept(path, stamp)
-            if cached is None:
-                data = read_file(path, size, binary_head=BUFFER_CAPACITY)
-                nul = data.find(b"\0")
-            else:
-                data, nul = cached
-        except OSError as e:
-            return 0, None, (None, f"{display}: {e.strerror} (os error {e.errno})")
-        # (a BOM starts with one of these bytes: `decoded` drops it or decodes the file)
-        if nul >= 0 or len(data) > BIG_FILE or (data and data[0] in _BOM_LEADS):
-            text = decoded(data, "auto")
-            return 0, None, self._searched(FileEntry(display, path, False), text,
-                                           BinaryMode.QUIT, None, nul if text is data else None)
+        matching lines and its output (None: none), and no outcome; or, for another file,
+        its outcome (see `_read_walked`)."""
+        data, outcome = self._read_walked(display, path, size, stamp)
+        if outcome is not None:
+            return 0, None, outcome
         render = self.render
         assert render is not None
         if render.counts_bare:  # (-c, -l, --count-matches: the lines are not made, only counted)
@@ -286,6 +281,30 @@ class FileSearch:
         lines = bare_lines(self.query, data, self.buffer_search.limit, numbered)
         return (len(lines) >> numbered, render.bare_output(display, lines, numbered) if lines
                 else None, None)
+
+    def _read_walked(self, display: str, path: str, size: int | None,
+                     stamp: CacheStamp | None) -> tuple[bytes, Outcome | None]:
+        """A walked file of a search that `reads_plainly`: its bytes, and no outcome, when it
+        is text (no NUL, no BOM, not big), which any search takes as it is, without the
+        checks of the general read (binary mode, decompression, transcoding: half of the
+        time a worker took for each of the Python API's files, 3,000 of them for a search
+        of `EXPORT_SYMBOL_GPL`); otherwise its outcome, searched as usual (rg's binary mode
+        for it: QUIT)."""
+        try:
+            cached = _kept(path, stamp)
+            if cached is None:
+                data = read_file(path, size, binary_head=BUFFER_CAPACITY)
+                nul = data.find(b"\0")
+            else:
+                data, nul = cached
+        except OSError as e:
+            return b"", (None, f"{display}: {e.strerror} (os error {e.errno})")
+        # (a BOM starts with one of these bytes: `decoded` drops it or decodes the file)
+        if nul >= 0 or len(data) > BIG_FILE or (data and data[0] in _BOM_LEADS):
+            text = decoded(data, "auto")
+            return b"", self._searched(FileEntry(display, path, False), text, BinaryMode.QUIT,
+                                       None, nul if text is data else None)
+        return data, None
 
     def bare_batch(self, named: Iterable[Named]) -> list[Outcome | None]:
         """The outcomes of a batch of a `bare` search whose misses print nothing: each run of
