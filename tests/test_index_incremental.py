@@ -99,6 +99,19 @@ def assert_exact(root: Path) -> None:
     assert stats.segments == len(reader.manifest.segments)
 
 
+def reopened(earlier: IndexReader, root: Path) -> IndexReader:
+    """The index of `root` opened again with its records made from `earlier`'s, as a daemon
+    does after an update: the same records as made in full, and every path whose record
+    changed said to have."""
+    reader = IndexReader.open(str(root))
+    changed = reader.records_since(earlier)
+    records, before = reader.records(), earlier.records()
+    assert records == IndexReader.open(str(root)).records()
+    assert changed is not None
+    assert {p for p in records.keys() | before.keys() if records.get(p) != before.get(p)} <= changed
+    return reader
+
+
 def manifest(root: Path):
     return parse_manifest((root / INDEX_DIR_NAME / MANIFEST_NAME).read_bytes(), str(root))
 
@@ -183,6 +196,8 @@ def test_a_file_gone_between_the_walk_and_its_stat_is_left_out(
 
 def test_many_updates_merge_and_stay_bounded(tree: Path, env: dict[str, str]) -> None:
     trigrep_index(tree, env)
+    reader = IndexReader.open(str(tree))
+    reader.records()
     rng = random.Random(5)
     merged = False
     for step in range(14):
@@ -194,6 +209,7 @@ def test_many_updates_merge_and_stay_bounded(tree: Path, env: dict[str, str]) ->
                 write(name, b"alpha needle %d Beta\n" % step * rng.randrange(1, 50), PAST + step)
         write(tree / "sub" / f"file{step + 1}.txt", b"delta %d\n" % step, PAST + step)
         trigrep_index(tree, env)
+        reader = reopened(reader, tree)
         segments = manifest(tree).segments
         assert len(segments) <= 5
         merged |= any(s.files > 8 for s in segments[1:])
@@ -441,6 +457,8 @@ def test_random_edits_updates_and_merges_match_rg(steps: list[tuple[str, str, ob
         env = {**isolated_env(home), "TRIGREP_NO_DAEMON": "1"}
         write(root / "base.txt", b"alpha base\n")
         assert trigrep_main(["index", "."], root, env)[1] == 0
+        reader = IndexReader.open(str(root))
+        reader.records()
         for tick, (op, name, arg) in enumerate(steps):
             path = root / name
             if op == "write":
@@ -453,7 +471,8 @@ def test_random_edits_updates_and_merges_match_rg(steps: list[tuple[str, str, ob
                 os.replace(path, target)
             elif op == "index":
                 assert trigrep_main(["index", "."], root, env)[1] == 0
-                assert merge_run(IndexReader.open(str(root)).manifest.segments) is None
+                reader = reopened(reader, root)
+                assert merge_run(reader.manifest.segments) is None
         assert trigrep_main(["index", "."], root, env)[1] == 0
         for args in (["-c", "alpha|needle"], ["-l", "Beta"], ["--json", "gamma"], ["-c", "a"]):
             theirs = run([RG, "--sort", "path", *args], root, env)

@@ -725,14 +725,29 @@ class ServedTree:
         self._drop_views()
 
     def _reopen(self, stamp: tuple[int, int] | None) -> None:
-        """Open the replaced index and check every cached file against it, off the lock;
-        files that change meanwhile (`_touched`) are left to be searched directly."""
+        """Open the replaced index and check the cached files against it, off the lock: those
+        whose record it changed (see `IndexReader.records_since`), or all; files that change
+        meanwhile (`_touched`) are left to be searched directly."""
         try:
             reader = IndexReader.open(self.root)
             with self._lock:
-                files, version = list(self._files), self._files_version
-            indexed = _indexed_paths(reader, files)
-            ids = _ids_in(indexed, files)  # (the next search's, if no file changes meanwhile)
+                files, version, ids = list(self._files), self._files_version, self._ids
+                earlier, indexed = self._indexed_by, dict(self._indexed)
+            changed = None if earlier is None else reader.records_since(earlier)
+            if changed is None:
+                indexed = _indexed_paths(reader, files)
+            else:  # the others' records, so their verdicts and ids, are as they were
+                prefix = os.path.join(self.root, "")
+                changed = {prefix + path for path in changed}
+                for path in changed:
+                    indexed.pop(path, None)
+                at = [i for i, entry in enumerate(files) if entry.path in changed]
+                indexed.update(_indexed_paths(reader, (files[i] for i in at)))
+                if ids is not None:
+                    ids = ids.copy()
+                    ids[at] = _ids_in(indexed, [files[i] for i in at])
+            if changed is None or ids is None:  # (the next search's, if no file changes)
+                ids = _ids_in(indexed, files)
             with self._lock:
                 for path in self._touched or ():
                     indexed.pop(path, None)
