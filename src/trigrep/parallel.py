@@ -224,8 +224,9 @@ class FileSearch:
                 return self._bare(entry, size, stamp)
             data, outcome = self._read_walked(
                 entry.display, entry.path, _known_size(entry) if size is None else size, stamp)
-            return self._searched(entry, data, BinaryMode.QUIT, None, -1) if outcome is None \
-                else outcome
+            if outcome is not None:
+                return outcome
+            return self._searched(entry, data, BinaryMode.QUIT, None, -1)
         read_error = None
         binary = self.binary_mode(entry)
         if binary.mapped and (transcodes(entry.path, self.codec)
