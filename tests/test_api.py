@@ -140,7 +140,8 @@ def test_a_watched_index_knows_which_files_it_holds_after_every_kind_of_change(
     and renames of files and directories, and once the index holds them, what a search uses
     equals a check of every file from scratch, for the tree and for a directory of it, and
     the Matches equal rg's, also through globs and types (whose verdicts on the files are
-    kept from one search to the next). The index is updated only where the test says: an
+    kept from one search to the next). The index is updated (and merged) only where the
+    test says, each reopened from the one before (see `IndexReader.records_since`): an
     update reopened while a file changes leaves that file searched directly until the next
     (safe, but not what a check from scratch says; under a load of 8 that happened)."""
     from trigrep.engine import freshness
@@ -171,9 +172,10 @@ def test_a_watched_index_knows_which_files_it_holds_after_every_kind_of_change(
             time.sleep(0.05)
 
     def updated_index() -> None:  # the changes indexed in the background, then reopened
+        current = warm.reader()  # (from the previous one's records: see records_since)
         warm.refresh_index(str(tmp_path))
         deadline = time.monotonic() + 60
-        while warm.reader() is before and time.monotonic() < deadline:
+        while warm.reader() is current and time.monotonic() < deadline:
             time.sleep(0.05)
         settled()
 
@@ -188,7 +190,9 @@ def test_a_watched_index_knows_which_files_it_holds_after_every_kind_of_change(
             time.sleep(0.05)
         settled()
         before = warm.reader()
-        for change in [lambda: None, *changes, updated_index]:
+        steps = [lambda: None, *changes[:2], updated_index, *changes[2:5], updated_index,
+                 changes[5], updated_index, *changes[6:], updated_index]
+        for change in steps:
             change()
             assert api_matches(list(index.search("foo"))) == rg_matches(tmp_path, env, "foo")
             for options, flags in filters:  # (their verdicts on the files kept: see _filtered)
