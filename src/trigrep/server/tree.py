@@ -731,17 +731,18 @@ class ServedTree:
         try:
             reader = IndexReader.open(self.root)
             with self._lock:
-                files, version, ids = list(self._files), self._files_version, self._ids
-                earlier, indexed = self._indexed_by, dict(self._indexed)
+                files, keys, version = list(self._files), list(self._keys), self._files_version
+                ids, earlier, indexed = self._ids, self._indexed_by, dict(self._indexed)
             changed = None if earlier is None else reader.records_since(earlier)
             if changed is None:
                 indexed = _indexed_paths(reader, files)
             else:  # the others' records, so their verdicts and ids, are as they were
-                prefix = os.path.join(self.root, "")
-                changed = {prefix + path for path in changed}
+                at = []  # (the cached files among them)
                 for path in changed:
-                    indexed.pop(path, None)
-                at = [i for i, entry in enumerate(files) if entry.path in changed]
+                    indexed.pop(self.prefix + path, None)
+                    i = bisect.bisect_left(keys, _key(path))
+                    if i < len(keys) and files[i].path == self.prefix + path:
+                        at.append(i)
                 indexed.update(_indexed_paths(reader, (files[i] for i in at)))
                 if ids is not None:
                     ids = ids.copy()
