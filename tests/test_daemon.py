@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import json
 import os
 import shutil
@@ -1711,3 +1712,25 @@ def test_cached_contents_never_outlive_an_edit(tmp_path: Path, env: dict[str, st
                 assert_like_rg(root, env, args)
     finally:
         daemon.close()
+
+
+def test_z_programs_run_in_the_directory_of_the_search(tmp_path: Path, env: dict[str, str]
+                                                      ) -> None:
+    """A daemon's workers keep the working directory they started in (a search's from a
+    subdirectory here), while -z hands a decompression program the path as shown, relative
+    to the search's: a broken `./zip.gz` searched from the root was decompressed as
+    `sub/zip.gz`, printing a match that rg does not and no error (found by a helper's hunt)."""
+    root = tmp_path / "tree"
+    (root / ".git").mkdir(parents=True)
+    for i in range(12):
+        _write(root / f"f{i}.txt", f"bar {i}\n")
+        _write(root / "sub" / f"g{i}.txt", f"bar sub {i}\n")
+    (root / "zip.gz").write_bytes(b"not gzip, bar\n")
+    (root / "sub" / "zip.gz").write_bytes(gzip.compress(b"bar in sub\n"))
+    d = Daemon(root, env)
+    try:
+        assert trigrep_run(["-c", "bar", ".."], root / "sub", env).code == 0  # (the workers)
+        assert_like_rg(root, env, ["-z", "-c", "bar", "."])
+        assert_like_rg(root, env, ["-z", "-c", "bar", ".."], root / "sub")
+    finally:
+        d.close()

@@ -253,13 +253,14 @@ def _decoder(kind: str) -> tuple[_Decoder, type[Exception]]:
         lzma.LZMAError)
 
 
-def _run_program(fmt: _Format, program_path: str) -> bytes:
-    """Decompress the way rg does, raising DecompressionError with rg's message on failure."""
+def _run_program(fmt: _Format, program_path: str, cwd: str | None) -> bytes:
+    """Decompress the way rg does, raising DecompressionError with rg's message on failure.
+    `program_path` is relative to `cwd` (None: this process's working directory)."""
     import subprocess
 
     proc = popen(
         [*fmt.argv, program_path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE, cwd=cwd,
     )
     return _output(proc, "")
 
@@ -393,12 +394,15 @@ def read_searchable(
     binary_head: int = 0,
     codec: str = "auto",
     pre: Preprocessor | None = None,
+    program_cwd: str | None = None,
 ) -> bytes:
     """Read a file and return the bytes rg would search (`pre`: through --pre's command).
 
     Raises OSError when the file cannot be read, DecompressionError (an OSError) when `-z`
     decompression fails. `program_path` is the path handed to a decompression program (rg
-    gives it the path as displayed, which its error messages quote); default `path`.
+    gives it the path as displayed, which its error messages quote); default `path`. It is
+    run in `program_cwd`, the search's working directory (None: this process's; a daemon's
+    workers keep the one they started in).
     `size_hint` and `binary_head`: see read_file (a decompressed file is read whole).
     `codec`: -E's (see `decoded`).
     """
@@ -410,17 +414,19 @@ def read_searchable(
             fmt = _format_for(path) if search_zip else None
             if fmt is None:
                 return decoded(read_file(path, size_hint, binary_head=binary_head), codec)
-            content = _decompressed(fmt, path, shown)
+            content = _decompressed(fmt, path, shown, program_cwd)
     except DecompressionError as e:
         raise DecompressionError(e.message, _decoded_output(e.partial, codec)) from None
     return decoded(content, codec)
 
 
-def _decompressed(fmt: _Format, path: str | os.PathLike[str], shown: str) -> bytes:
-    """The content `-z` searches of a compressed file (`shown`: the path its program gets)."""
+def _decompressed(fmt: _Format, path: str | os.PathLike[str], shown: str, cwd: str | None
+                  ) -> bytes:
+    """The content `-z` searches of a compressed file (`shown`: the path its program gets,
+    in `cwd`)."""
     try:
         with open(path, "rb") as f:
             content = _decode_in_process(fmt, f.read())
     except OSError:
         content = None  # the program reports unreadable files in its own words
-    return _run_program(fmt, shown) if content is None else content
+    return _run_program(fmt, shown, cwd) if content is None else content

@@ -148,14 +148,19 @@ class FileSearch:
     """How to search one file: everything a worker process needs, and picklable."""
 
     __slots__ = ("bare", "buffer_search", "codec", "columnar", "explicit_as_stream", "out_opts",
-                 "pre", "query", "reads_plainly", "render", "search_zip", "walked_mapped")
+                 "pre", "program_cwd", "query", "reads_plainly", "render", "search_zip",
+                 "walked_mapped")
 
     def __init__(self, query: Query, out_opts: OutputOptions, search_zip: bool,
                  explicit_as_stream: bool, walked_mapped: bool, render: FileFormat | None,
-                 codec: str = "auto", pre: Preprocessor | None = None) -> None:
+                 codec: str = "auto", pre: Preprocessor | None = None,
+                 program_cwd: str | None = None) -> None:
         self.query = query
         self.out_opts = out_opts
         self.search_zip = search_zip
+        # -z's programs get the paths as shown, relative to the search's working directory,
+        # which a daemon's workers do not share (see extract.read_searchable)
+        self.program_cwd = program_cwd
         # How rg reads the files, which decides how it treats their NULs: named on the command
         # line, they are memory-mapped unless `explicit_as_stream`; walked, only if
         # `walked_mapped` (--mmap).
@@ -189,7 +194,8 @@ class FileSearch:
         # neither a directory, nor `-`, nor a missing path).
         as_stream = mmap == "never" or (mmap == "auto" and (
             len(paths) > MMAP_MAX_PATHS or not all(os.path.isfile(p) for p in paths)))
-        return cls(query, out_opts, search_zip, as_stream, mmap == "always", render, codec, pre)
+        return cls(query, out_opts, search_zip, as_stream, mmap == "always", render, codec, pre,
+                   os.getcwd() if search_zip else None)
 
     @property
     def misses_print_nothing(self) -> bool:
@@ -246,6 +252,7 @@ class FileSearch:
                     entry.path, self.search_zip, program_path=entry.display,
                     size_hint=_known_size(entry) if size is None else size,
                     binary_head=binary_head, codec=self.codec, pre=self.pre,
+                    program_cwd=self.program_cwd,
                 )
         except DecompressionError as e:
             data, read_error = e.partial, e.message  # rg still searches what came out
