@@ -226,10 +226,10 @@ class FileSearch:
         `size`: what a stat found (else the entry's own stat, if it has one), saving one;
         `stamp`: that stat's, for a worker's `_cache` (None: read the file)."""
         if self.reads_plainly and not entry.explicit:
+            size = _known_size(entry) if size is None else size
             if self.bare:
                 return self._bare(entry, size, stamp)
-            data, outcome = self._read_walked(
-                entry.display, entry.path, _known_size(entry) if size is None else size, stamp)
+            data, outcome = self._read_walked(entry.display, entry.path, size, stamp)
             if outcome is not None:
                 return outcome
             return self._searched(entry, data, BinaryMode.QUIT, None, -1)
@@ -262,8 +262,7 @@ class FileSearch:
 
     def _bare(self, entry: FileEntry, size: int | None, stamp: CacheStamp | None) -> Outcome:
         """A walked file of a `bare` search (see `_bare_file`), as a result."""
-        count, body, outcome = self._bare_file(
-            entry.display, entry.path, _known_size(entry) if size is None else size, stamp)
+        count, body, outcome = self._bare_file(entry.display, entry.path, size, stamp)
         if outcome is not None:
             return outcome
         assert self.render is not None
