@@ -311,3 +311,20 @@ def test_matches_counted_without_events(
         (tmp_path / name).write_bytes(data)
     assert_same([*flags, pattern], tmp_path, env)
     assert_same([*flags, pattern, *sorted(NUMBERED_FILES)], tmp_path, env)
+
+
+@pytest.mark.parametrize("flags", [
+    ["-c"], ["--count-matches"], ["--files-without-match"], ["-c", "--include-zero"],
+    ["-v", "-c"], ["-c", "--passthru"], ["-c", "-m3"], ["--files-without-match", "-m2"],
+    ["-c", "--stats"], ["--count-matches", "--json"], ["-c", "--stop-on-nonmatch"],
+], ids=" ".join)
+def test_summaries_dropped_at_a_nul_after_many_matching_lines(
+    tmp_path: Path, env: dict[str, str], flags: list[str]
+) -> None:
+    """A walked file whose NUL comes after 200,000 matching lines: rg drops its count (or
+    its --files-without-match line) when it meets the NUL, which a search without -m, --json
+    or --stats need not search up to (BufferSearch.drops_at_nul); with them, it does."""
+    (tmp_path / "log.txt").write_bytes(b"foo bar\n" * 200_000 + b"x\0y\n")
+    (tmp_path / "head.bin").write_bytes(b"\0foo\n")
+    (tmp_path / "plain.txt").write_bytes(b"foo\nbar\n")
+    assert_same([*flags, "foo"], tmp_path, env)

@@ -1419,9 +1419,9 @@ class BufferSearch:
     printer needs only the first span of each line (see _submatches).
     """
 
-    __slots__ = ("after", "bare", "before", "counts_inverted", "counts_matches", "first_span",
-                 "kept_lines", "limit", "line_numbers", "need_submatches", "opts", "passthru",
-                 "plain", "query", "spans", "stop_at_first")
+    __slots__ = ("after", "bare", "before", "counts_inverted", "counts_matches",
+                 "drops_at_nul", "first_span", "kept_lines", "limit", "line_numbers",
+                 "need_submatches", "opts", "passthru", "plain", "query", "spans", "stop_at_first")
 
     def __init__(self, query: Query, opts: OutputOptions, spans: bool = True,
                  line_numbers: bool = True, first_span: bool = False) -> None:
@@ -1467,6 +1467,13 @@ class BufferSearch:
         self.counts_inverted = query.invert and query.inverted_lines_bare and not (
             query.multiline or opts.mode == "lines" or opts.json or opts.stats
             or opts.stop_on_nonmatch or opts.first_line)
+        # A walked file's summary that rg drops once it meets a NUL (see
+        # FileResult.quit_at_nul), which a search without -m always reaches: nothing of
+        # the file before it need be searched (a 24 MB log ending in a NUL, 3 million
+        # matching lines: -c took 6 s, its events all dropped).
+        self.drops_at_nul = opts.mode in ("count", "count_matches", "files_without_match") and (
+            self.limit is None and not (query.multiline or opts.json or opts.stats
+                                        or opts.stop_on_nonmatch))
 
     def bare_count(self, data: bytes) -> int:
         """What a `bare` summary prints of a text file: its count of matches
@@ -1533,6 +1540,9 @@ class BufferSearch:
                     if binary.quits:
                         return result
                     detect_at = 0
+            elif binary is BinaryMode.QUIT and self.drops_at_nul and read_error is None:
+                result.binary_offset = nul
+                return result
             elif binary is BinaryMode.QUIT:
                 # as far as rg could have read, keeping no line for context (below: as far
                 # as it did read, given the lines it printed)
