@@ -1593,6 +1593,25 @@ def test_multiline_summaries_of_binary_and_inverted_files(
     assert_same(args, tmp_path, env)
 
 
+@pytest.mark.parametrize("args", [
+    ["-x", "-v", "-U", "-o", "-C1", "(?:a)*"], ["-v", "-U", "-o", "-B1", "^$"],
+    ["-v", "-U", "--json", "-C1", "^$"], ["-v", "-U", "--json", "-A1", "(?m)^"],
+    ["-v", "-U", "-o", "-n", "-b", "--column", "-C2", "a*"], ["-v", "-U", "-o", "-C1", "a\\n"],
+    ["-v", "-U", "--vimgrep", "-C1", "a"], ["-v", "-U", "-o", "-C1", "--color=always", "a*"],
+], ids=" ".join)
+def test_inverted_multiline_context_lines_show_their_matches(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """-U -v: a context line holds matches of the regex, which rg finds in that line alone
+    (not an empty one after its terminator: the next line's) and prints as a line-by-line
+    search prints them: with -o, an empty match as an empty line (found by helper-70's
+    fuzzing: `-x -v -U -o -C1 '(?:a)*'` on `\\nb` left out the first line)."""
+    (tmp_path / "a.txt").write_bytes(b"\nb")
+    (tmp_path / "b.txt").write_bytes(b"a\n\n\na\nxx\n  \n b a\n")
+    (tmp_path / "c.txt").write_bytes(b"a\r\n\r\nb\r\n")
+    assert_same(args, tmp_path, env)
+
+
 
 def _answer_kind(out: bytes) -> str:
     """What -h, -V or --pcre2-version printed."""

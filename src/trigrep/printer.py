@@ -408,7 +408,10 @@ class LineFormat(FileFormat):
                     if self._breaks_before(event, i, last_line, result):
                         chunks.append(self.context_break)
                     last_line = event.last_line_number(self.opts.eol)
-                chunks.extend(self._event(self._replaced(event), lead, result.multiline))
+                # (rg prints a -U search's context lines as a line-by-line search's: an
+                # inverted one's empty matches too, with -o)
+                chunks.extend(self._event(self._replaced(event), lead,
+                                          result.multiline and event.is_match))
         at_cut = result.events[cut] if cut is not None and cut < len(result.events) else None
         if has_context and last_line and (
                 result.quit_break or (at_cut and at_cut.line_number > last_line + 1)):

@@ -732,11 +732,16 @@ def _line_spans(query: Query, data: bytes, start: int, stop: int, first_only: bo
                 ) -> list[tuple[int, int]]:
     """-v with -U or --null-data: the matches rg shows on a context line, found in that line
     alone (its terminator included only with -U), as its printers do (`first_only`: as in
-    _submatches)."""
+    _submatches). With -U, as rg, not an empty match at the end of the line (after its
+    terminator): the next line's."""
+    end = stop - start
     if not query.multiline:
         stop = _trimmed_end(data, stop, start, query.crlf, query.eol)
     found = find_iter(query.regex, data[start:stop], 0, stop - start)
-    return [m.span() for m in (islice(found, 1) if first_only else found)]
+    spans = [m.span() for m in (islice(found, 1) if first_only else found)]
+    if spans and spans[-1][0] >= end:
+        spans.pop()
+    return spans
 
 
 def _locate(data: bytes, start: int, end: int, eol: bytes) -> tuple[int, int]:
