@@ -1728,16 +1728,19 @@ def test_a_first_search_of_a_big_tree_offers_its_build_to_a_daemon(
     tmp_path: Path, env: dict[str, str], taken: bool
 ) -> None:
     """The first search of a tree that is not small (TRIGREP_SCAN_SMALL: a file count) offers
-    the build of its index to a daemon (`client.build_in_background`, here a stand-in): taken,
-    the search reads every file, with rg's output, and builds nothing (it built the index
-    first: 15.7-15.9 s of the Linux tree before its first answer); declined, it builds it first."""
+    the build of its index to a daemon (`client.FirstBuild`, here a stand-in): taken, the
+    search reads every file, with rg's output, and builds nothing (it built the index first:
+    15.7-15.9 s of the Linux tree before its first answer); declined, it builds it first."""
     env = {**env, "TRIGREP_SCAN_SMALL": "3"}
     env.pop("TRIGREP_NO_DAEMON", None)
     for i in range(4):
         (tmp_path / f"f{i}.txt").write_bytes(b"foo\n" if i % 2 else b"bar\nfoo\n")
     code = ("import sys; from trigrep.server import client; from trigrep.cli import main; "
-            "offers = []; client.build_in_background = lambda directory, files: "
-            f"offers.append((directory, files)) or {taken}; code = main(['-n', 'foo']); "
+            "offers = []\n"
+            "class Offer(client.FirstBuild):\n"
+            "    def __call__(self, directory, files):\n"
+            f"        return offers.append((directory, files)) or {taken}\n"
+            "client.FirstBuild = Offer; code = main(['-n', 'foo']); "
             "sys.stderr.write(repr(offers)); sys.exit(code)")
     for _ in range(2):  # (offered again while no index exists)
         got = run([TRIGREP[0], "-c", code], tmp_path, env)
@@ -1746,6 +1749,25 @@ def test_a_first_search_of_a_big_tree_offers_its_build_to_a_daemon(
         assert (tmp_path / ".trigrep" / "manifest").exists() is not taken
         if not taken:
             break
+
+
+def test_a_first_search_starts_its_daemon_once_it_has_answered(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """The daemon a tree's first search offered its build to starts after the search's
+    output (here a stand-in that writes a line where the daemon would start): its walk of the
+    tree would take a core from the search."""
+    env = {**env, "TRIGREP_SCAN_SMALL": "3", "TRIGREP_AUTO_SERVE": "3"}
+    env.pop("TRIGREP_NO_DAEMON", None)
+    for i in range(4):
+        (tmp_path / f"f{i}.txt").write_bytes(b"foo\n" * (i + 1))
+    code = ("import os, sys; from trigrep.server import client; from trigrep.cli import main; "
+            "client.spawn_daemon = lambda roots, idle: os.write(1, b'spawned\\n'); "
+            "sys.exit(main(['-n', 'foo']))")
+    got = run([TRIGREP[0], "-c", code], tmp_path, env)
+    want = _rg(["-n", "foo"], tmp_path, env)
+    assert (got.out, got.code, got.err) == (want.out + b"spawned\n", want.code, b"")
+    assert not (tmp_path / ".trigrep" / "manifest").exists()
 
 
 def test_a_search_while_a_daemon_builds_the_first_index_starts_no_other(
@@ -1764,15 +1786,19 @@ def test_a_search_while_a_daemon_builds_the_first_index_starts_no_other(
     spawned: list[list[str]] = []
     monkeypatch.setattr(client, "spawn_daemon", lambda roots, idle: spawned.append(roots))
     monkeypatch.setenv("TRIGREP_AUTO_SERVE", "4")
-    assert client.build_in_background(str(tmp_path), 3) is False  # fewer files than asked
+    offer = client.FirstBuild()
+    assert offer(str(tmp_path), 3) is False  # fewer files than asked
     (tmp_path / ".trigrep").mkdir()
     with IndexLock(str(tmp_path / ".trigrep"), wait=True):
-        assert client.build_in_background(str(tmp_path), 4) is True
+        assert offer(str(tmp_path), 4) is True
     with open(daemon_lock_path(str(tmp_path)), "wb") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        assert client.build_in_background(str(tmp_path), 4) is True
+        assert offer(str(tmp_path), 4) is True
+    offer.start()
     assert spawned == []
-    assert client.build_in_background(str(tmp_path), 4) is True
+    assert offer(str(tmp_path), 4) is True
+    assert spawned == []  # (once the search is over)
+    offer.start()
     assert spawned == [[os.path.realpath(tmp_path)]]
 
 

@@ -126,8 +126,13 @@ def _search(argv: "Sequence[str]", console: "Console | None" = None,
         from trigrep.console import Console
 
         console = Console.of_process(stdin_read=("file", "-") in ns.pattern_sources)
-    code = engine.search(args, match_opts, walk_opts, out_opts, console, warm,
-                         first_build=client.build_in_background if use_daemon else None)
+    first_build = client.FirstBuild() if use_daemon else None
+    try:
+        code = engine.search(args, match_opts, walk_opts, out_opts, console, warm,
+                             first_build=first_build)
+    finally:  # (also after `| head` closed the output)
+        if first_build is not None:
+            first_build.start()
     if use_daemon:
         client.serve_in_background(args[0] if args else ".")
     return code
