@@ -1612,6 +1612,38 @@ def test_inverted_multiline_context_lines_show_their_matches(
     assert_same(args, tmp_path, env)
 
 
+@pytest.mark.parametrize("args", [
+    ["-U", "-o", "--trim", "\\t\\n"], ["-U", "-o", "--trim", "-n", "\\r\\nx"],
+    ["-U", "-o", "--trim", "--color=always", "\\t\\s*x"],
+    ["-U", "-o", "--trim", "-n", "-b", "--column", "\\s+\\n"], ["-U", "-o", "--trim", "\\s*x"],
+], ids=" ".join)
+def test_multiline_only_matching_trims_each_line_of_a_match(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """-U -o --trim: rg trims each line a match covers of its leading spaces, so a match that
+    starts in them loses them, and one made of them prints nothing (found by helper-70's
+    fuzzing: ` \\t\\n` printed a tab)."""
+    (tmp_path / "a.txt").write_bytes(b" \t\n")
+    (tmp_path / "b.txt").write_bytes(b"\t\r\nx\n")
+    (tmp_path / "c.txt").write_bytes(b" a \t\nb\n  \t x\n")
+    assert_same(args, tmp_path, env)
+
+
+@pytest.mark.parametrize("args", [
+    ["-U", "-o", "--crlf", "\\W"], ["-U", "-o", "--crlf", "(?s)."], ["-U", "-o", "--crlf", "a\\r"],
+    ["-U", "-o", "--crlf", "-n", "-b", "--column", "\\r\\n?"], ["-U", "--vimgrep", "--crlf", "\\W"],
+    ["-U", "-o", "--crlf", "--color=always", "\\s+"],
+], ids=" ".join)
+def test_multiline_only_matching_leaves_a_crlf_terminator_out(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """-U -o --crlf: the `\\r` of a line's `\\r\\n` is its terminator's, also when the match
+    ends before the `\\n` (`\\W` on `\\r\\n`: rg prints nothing; a line `\\r` was printed)."""
+    (tmp_path / "a.txt").write_bytes(b"\r\n")
+    (tmp_path / "b.txt").write_bytes(b"a\r\nb\r\n \r\n\r\nx\r\n")
+    (tmp_path / "c.txt").write_bytes(b"a\r\nb")
+    assert_same(args, tmp_path, env)
+
 
 def _answer_kind(out: bytes) -> str:
     """What -h, -V or --pcre2-version printed."""

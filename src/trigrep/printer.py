@@ -697,13 +697,18 @@ class LineFormat(FileFormat):
                 parts.pop()
             part_start = start
             for index, whole in enumerate(parts):
-                # --crlf: a `\r` before the `\n` is the rest of the line's terminator
-                part = whole[:-1] if (self.opts.crlf and index < ended
-                                      and whole.endswith(b"\r")) else whole
-                # --trim: rg trims a piece that starts its line, or line by line any match.
-                trimmed = 0
+                # --crlf: a `\r` before the `\n` (in the match or after it) is the rest of
+                # the line's terminator
+                part = whole[:-1] if (self.opts.crlf and whole.endswith(b"\r") and (
+                    index < ended or lines.startswith(eol, part_start + len(whole)))) else whole
+                # --trim: rg trims line by line any match; across lines, each line's leading
+                # spaces, which a piece starting in them loses (all of them: no piece).
                 if not across_lines or index or start == 0 or lines[start - 1] == eol[0]:
                     trimmed = self._trimmed(part)
+                else:
+                    line_start = lines.rfind(eol, 0, start) + 1
+                    trimmed = max(0, self._trimmed(lines[line_start : start + len(part)])
+                                  - (start - line_start))
                 shown = part[trimmed:]
                 # -U searching across lines: rg prints no empty piece (an empty match, or a
                 # line's bare terminator); line by line it prints empty matches.

@@ -352,10 +352,10 @@ class FirstBuild:
     """A first search's offer of the index of a tree without one, which it walked `files`
     files of so far (see SearchRun's `first_build`): taken (True), a daemon builds it in the
     background and serves the tree, and the search reads every file meanwhile rather than
-    wait for the build (the Linux tree: the first answer after 15.7-15.9 s before). The
-    daemon starts once the search is over (`start`, after its output): its walk of the
-    tree took a core from the search, the first answer 1.9-3.1 s against 1.1-1.2 s later on
-    the 2-core machine under load.
+    wait for the build (which put the Linux tree's first answer at 15.7-15.9 s). The daemon
+    starts once the search is over (`start`, after its output): its walk of the tree took a
+    core from the search (the Linux tree's first answer, quiet, 2 cores: 0.93-1.18 s, against
+    1.60-1.87 s with the daemon started during the search).
 
     Declined (False: the search builds it) when no daemon would serve the tree: auto-serve
     off, or fewer files than it asks for. Taken without a new daemon while one is starting
