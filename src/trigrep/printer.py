@@ -703,9 +703,10 @@ class LineFormat(FileFormat):
                     index < ended or lines.startswith(eol, part_start + len(whole)))) else whole
                 # --trim: rg trims line by line any match; across lines, each line's leading
                 # spaces, which a piece starting in them loses (all of them: no piece).
+                trimmed = 0
                 if not across_lines or index or start == 0 or lines[start - 1] == eol[0]:
                     trimmed = self._trimmed(part)
-                else:
+                elif self.opts.trim:
                     line_start = lines.rfind(eol, 0, start) + 1
                     trimmed = max(0, self._trimmed(lines[line_start : start + len(part)])
                                   - (start - line_start))
