@@ -12,7 +12,7 @@ import pytest
 from conftest import RG, TRIGREP, run
 from test_cli_rg import assert_same
 from trigrep.parallel import BIG_FILE, INLINE_FILES
-from trigrep.searcher import DENSE_LINES
+from trigrep.searcher import COUNT_CHUNK, DENSE_LINES
 
 FILES: dict[str, bytes] = {
     "crlf.txt": b"ab cd\r\nxx\r\n\r\nfoo bar\r\n",
@@ -328,3 +328,22 @@ def test_summaries_dropped_at_a_nul_after_many_matching_lines(
     (tmp_path / "head.bin").write_bytes(b"\0foo\n")
     (tmp_path / "plain.txt").write_bytes(b"foo\nbar\n")
     assert_same([*flags, "foo"], tmp_path, env)
+
+
+@pytest.mark.parametrize("flags", [
+    ["--count-matches"], ["--count-matches", "-w"], ["--count-matches", "-i"],
+    ["--count-matches", "--include-zero"], ["--count-matches", "-m3"],
+], ids=" ".join)
+@pytest.mark.parametrize("pattern", ["foo", "o\\b", "\\bf", "o$", "^f", "o\\z", "o+"])
+def test_matches_counted_a_chunk_of_lines_at_a_time(
+    tmp_path: Path, env: dict[str, str], flags: list[str], pattern: str
+) -> None:
+    """--count-matches counts a text file's matches COUNT_CHUNK bytes of lines at a time
+    (searcher.counted_matches): lines of many lengths put the chunks' ends and starts at
+    matches, a long line spans a chunk, and a last line lacks its terminator."""
+    line_lengths = [1, 7, 300, 4095, 70_000]
+    lines = [b"foo" + b"o" * (n % 11) + b" foo" * (n // 4) + b" x\n" for n in line_lengths]
+    body = b"".join(lines[i % len(lines)] for i in range(3 * COUNT_CHUNK // 15_000))
+    (tmp_path / "chunks.txt").write_bytes(body + b"f foo")
+    (tmp_path / "small.txt").write_bytes(b"foo\nxfoo\nfo o\n")
+    assert_same([*flags, pattern], tmp_path, env)

@@ -42,6 +42,9 @@ VECTOR_COUNT_MIN = 8 * 1024
 # (then the regexes) of this many searches are kept.
 DENSE_LINES = 2048
 REST_OF_LINE_KEPT = 32
+# --count-matches counts a buffer's matches this many bytes of lines at a time (see
+# `counted_matches`): the list of the matches found stays small.
+COUNT_CHUNK = 256 << 10
 # (source, eol) of a search -> the lines found so far, or then its rest_of_line_regex
 _rest_of_line: dict[tuple[str, bytes], int | rurex.Pattern] = {}
 # -U: the bytes a re-run of the regex copies at first (see `_MultiLine._restarted`)
@@ -667,6 +670,23 @@ def _counted_matches(regex: rurex.Pattern, data: bytes) -> tuple[int, int]:
             lines += 1
             stop = data.find(b"\n", m.end()) + 1 or len(data)
     return lines, matches
+
+
+def counted_matches(regex: rurex.Pattern, data: bytes) -> int:
+    """How many matches a regex that cannot match empty finds in a text buffer (see
+    _spans_unbounded): the length of its `findall`, one Rust loop without a Python step a
+    match (the files of the Linux tree's kernel/, mm/ and two more holding `static`: 2.9 ms,
+    where _counted_matches' `finditer` loop took 11.8; `e`: 45 against 426 ms). Run over
+    COUNT_CHUNK bytes of lines at a time, each from a line's start, which a search from
+    there sees as one over the whole buffer does, to just after a terminator, which no
+    match ends in."""
+    findall, find, end = regex.findall, data.find, len(data)
+    found = pos = 0
+    while pos < end:
+        stop = find(b"\n", pos + COUNT_CHUNK) + 1 or end
+        found += len(findall(data, pos, stop))
+        pos = stop
+    return found
 
 
 def _lines_with_first_span(
@@ -1485,7 +1505,7 @@ class BufferSearch:
         (`counts_matches`), or of matching lines up to `limit` (-c, -l)."""
         query = self.query
         if self.counts_matches:
-            return _counted_matches(query.regex, data)[1]
+            return counted_matches(query.regex, data)
         if self.limit is None and query.line_regex is query.regex and not query.matches_empty:
             return counted_dense_lines(query, data)
         return counted_lines(query, data, 0, self.limit)
