@@ -270,7 +270,8 @@ def test_numbered_lines_of_many_files_and_a_big_one(tmp_path: Path, env: dict[st
         (tmp_path / f"f{i:04}.txt").write_bytes(b"x\n" * (i % 5) + b"foo %d\n" % i * (i % 3))
     line = b"some text of a line, foo or not\n"
     (tmp_path / "big.txt").write_bytes(line * ((BIG_FILE + (1 << 20)) // len(line)) + b"foo")
-    for flags in (["-n"], ["-n", "--heading"], ["-n", "-m3"], ["--count-matches"]):
+    for flags in (["-n"], ["-n", "--heading"], ["-n", "-m3"], ["--count-matches"], ["-N"],
+                  ["-N", "--heading", "-m", "40000"], ["-c"], ["-c", "-v"]):
         assert_same([*flags, "foo|o$"], tmp_path, env)
 
 
@@ -333,17 +334,22 @@ def test_summaries_dropped_at_a_nul_after_many_matching_lines(
 @pytest.mark.parametrize("flags", [
     ["--count-matches"], ["--count-matches", "-w"], ["--count-matches", "-i"],
     ["--count-matches", "--include-zero"], ["--count-matches", "-m3"],
+    ["-c"], ["-c", "-w"], ["-c", "-v"], ["-c", "-v", "--include-zero"], ["-c", "-m3"],
 ], ids=" ".join)
 @pytest.mark.parametrize("pattern", ["foo", "o\\b", "\\bf", "o$", "^f", "o\\z", "o+"])
-def test_matches_counted_a_chunk_of_lines_at_a_time(
+def test_matches_and_lines_counted_a_chunk_of_lines_at_a_time(
     tmp_path: Path, env: dict[str, str], flags: list[str], pattern: str
 ) -> None:
-    """--count-matches counts a text file's matches COUNT_CHUNK bytes of lines at a time
-    (searcher.counted_matches): lines of many lengths put the chunks' ends and starts at
-    matches, a long line spans a chunk, and a last line lacks its terminator."""
+    """--count-matches and -c count a text file's matches and lines COUNT_CHUNK bytes of
+    lines at a time (searcher.counted_matches, counted_lines), -c with its rest-of-line
+    regex once the first chunk found DENSE_LINES lines: lines of many lengths put the
+    chunks' ends and starts at matches, a long line spans a chunk, and a last line lacks
+    its terminator. Walked, and named (searched as any named file, then counted so)."""
     line_lengths = [1, 7, 300, 4095, 70_000]
     lines = [b"foo" + b"o" * (n % 11) + b" foo" * (n // 4) + b" x\n" for n in line_lengths]
-    body = b"".join(lines[i % len(lines)] for i in range(3 * COUNT_CHUNK // 15_000))
-    (tmp_path / "chunks.txt").write_bytes(body + b"f foo")
+    long_lines = b"".join(lines[i % len(lines)] for i in range(3 * COUNT_CHUNK // 15_000))
+    short_lines = b"foo x\nxfoo\nx\n" * DENSE_LINES
+    (tmp_path / "chunks.txt").write_bytes(short_lines + long_lines + short_lines + b"f foo")
     (tmp_path / "small.txt").write_bytes(b"foo\nxfoo\nfo o\n")
     assert_same([*flags, pattern], tmp_path, env)
+    assert_same([*flags, pattern, "chunks.txt", "small.txt"], tmp_path, env)

@@ -24,7 +24,7 @@ from trigrep.flags import parse_search_flags
 from trigrep.parallel import BIG_FILE
 from trigrep.printer import LineFormat, make_printer
 from trigrep.query import compile_query
-from trigrep.searcher import BinaryMode, search_buffer
+from trigrep.searcher import BinaryMode, BufferSearch, search_buffer
 
 WORDS = [b"foo", b"bar", b"foobar", b"", b"x foo y", b"Foo", b"\xc3\xa9foo", b"zzz " * 40,
          b"baz\r", b"fo", b"o"]
@@ -365,6 +365,7 @@ BIG_FLAGS = [
     ["-m7", "-A2", "-n"], ["-v", "-n"], ["-v", "-C1"], ["-o", "-b"], ["--color", "always"],
     ["-n", "--context-separator", "=="], ["-r", "[$0]", "-n"], ["--column", "-w"],
     ["-M", "9", "-n"], ["--vimgrep"], ["-B1", "-H", "--no-heading"],
+    ["-n", "--heading", "-H", "-m9"], ["-H", "--null"], ["-m30", "-H"],
 ]
 
 
@@ -392,6 +393,11 @@ def test_a_big_file_searched_in_windows_prints_what_one_search_does(
     else:
         assert windowed is not None
         assert (windowed.body, windowed.has_match) == (whole.body, whole.has_match), argv
+    # (a search printing its matching lines whole has them found without events)
+    search = BufferSearch(query, opts, spans=fmt.needs_spans)
+    if fmt.renders_bare and search.bare:
+        bare = stream.bare_big_file(data, query, search.limit, fmt, "big.txt").rendered
+        assert (None if bare is None else bare.body) == (None if whole is None else whole.body)
 
 
 @pytest.mark.parametrize("args", [["-n", "-C1", "needle"], ["-c", "needle"], ["-m2", "needle"]],

@@ -364,12 +364,16 @@ class FileSearch:
         """Search the file's `data` (see BufferSearch for `nul`)."""
         render = self.render
         if render is not None and len(data) > BIG_FILE and read_error is None:
-            from trigrep.stream import search_big_file, windowed  # (big files only)
+            from trigrep.stream import bare_big_file, search_big_file, windowed  # (big files)
 
             if render.renders_in_windows and windowed(self.query, self.out_opts) and (
                     binary in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP) or b"\0" not in data):
-                result = search_big_file(data, self.query, self.out_opts, binary, render,
-                                         entry.display)
+                if render.renders_bare and self.buffer_search.bare:
+                    result = bare_big_file(data, self.query, self.buffer_search.limit, render,
+                                           entry.display)
+                else:
+                    result = search_big_file(data, self.query, self.out_opts, binary, render,
+                                             entry.display)
                 return result, None
         fills = partial(self._fills, entry, len(data))
         result = self.buffer_search(data, binary, read_error, fills, nul)

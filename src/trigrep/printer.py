@@ -240,9 +240,10 @@ class FileFormat:
         return False
 
     def bare_output(self, display_path: str, lines: list[int | bytes],
-                    numbered: bool = False) -> bytes:
+                    numbered: bool = False, continued: bool = False) -> bytes:
         """The output of a text file whose matching lines are `lines`, at least one, each
-        after its number if `numbered` (`bare_numbered`; see `renders_bare`)."""
+        after its number if `numbered` (`bare_numbered`; see `renders_bare`); `continued`:
+        more lines of a file whose lines were output before (a big file's: no heading)."""
         raise NotImplementedError
 
     def bare_count_output(self, display_path: str, count: int) -> bytes:
@@ -441,11 +442,11 @@ class LineFormat(FileFormat):
         return self.line_number
 
     def bare_output(self, display_path: str, lines: list[int | bytes],
-                    numbered: bool = False) -> bytes:
+                    numbered: bool = False, continued: bool = False) -> bytes:
         spec, heading_end, with_lead = self._bare_parts
         path = _paint(shown_path(display_path, self.opts.path_separator), spec)
         body = self._bare_lines(path if with_lead else None, lines, numbered)
-        return body if heading_end is None else path + heading_end + body
+        return body if heading_end is None or continued else path + heading_end + body
 
     @cached_property
     def _bare_parts(self) -> tuple[bytes | None, bytes | None, bool]:

@@ -627,25 +627,38 @@ def _note_lines_found(query: Query, found: int) -> None:
         _rest_of_line[key] = rest
 
 
-def counted_dense_lines(query: Query, data: bytes) -> int:
-    """How many lines hold a match in a text buffer (`counted_lines` from 0, without a
-    limit), for a search whose line regex is its regex and which cannot match empty: once
-    the search is dense, the length of its rest-of-line regex's `findall`, one match a line
-    and no Python step per match (-c spin_lock_irqsave over its 3,722 candidates in the
-    Linux tree: 34 ms, where `counted_lines` took 48)."""
-    rest = _dense_rest_of_line(query)
-    if rest is not None:
-        return len(rest.findall(data))
-    found = counted_lines(query, data, 0, None)
-    _note_lines_found(query, found)
+def counted_lines(query: Query, data: bytes, pos: int, limit: int | None) -> int:
+    """How many lines from the line start `pos` on hold a match (as _matching_lines finds
+    them), up to `limit`: -c's count (and -l's, and -v's), without a generator nor each
+    line's start and bytes. Without a limit, a search whose line regex is its regex and
+    which cannot match empty counts COUNT_CHUNK bytes of lines at a time (as
+    `counted_matches`), by the length of its rest-of-line regex's `findall` once the search
+    is dense (see `_note_lines_found`): one match a line and no Python step per match (-c
+    spin_lock_irqsave over its 3,722 candidates in the Linux tree: 34 ms, where a search
+    from each line took 48). A big file turns dense within its first chunks (-c on a 21 MB
+    log of 1.9 million matching lines: 0.96 -> 0.33 s, rg 0.1)."""
+    end = len(data)
+    if limit is not None or query.line_regex is not query.regex or query.matches_empty:
+        return _searched_count(query, data, pos, end, limit)
+    find, eol = data.find, query.eol
+    found = 0
+    while pos < end:
+        stop = find(eol, pos + COUNT_CHUNK) + 1 or end
+        rest = _dense_rest_of_line(query)
+        if rest is None:
+            lines = _searched_count(query, data, pos, stop, None)
+            _note_lines_found(query, lines)
+        else:
+            lines = len(rest.findall(data, pos, stop))
+        found += lines
+        pos = stop
     return found
 
 
-def counted_lines(query: Query, data: bytes, pos: int, limit: int | None) -> int:
-    """How many lines from the line start `pos` on hold a match (as _matching_lines finds
-    them), up to `limit`: -c's count (and -l's), without a generator nor each line's start
-    and bytes."""
-    regex, eol, end = query.line_regex, query.eol, len(data)
+def _searched_count(query: Query, data: bytes, pos: int, end: int, limit: int | None) -> int:
+    """`counted_lines` up to `end` (a line start, or the buffer's end) by a search of the line
+    regex from each line's start."""
+    regex, eol = query.line_regex, query.eol
     search, find = regex.search, data.find
     lines = 0
     while pos < end and lines != limit:
@@ -660,23 +673,11 @@ def counted_lines(query: Query, data: bytes, pos: int, limit: int | None) -> int
     return lines
 
 
-def _counted_matches(regex: rurex.Pattern, data: bytes) -> tuple[int, int]:
-    """(lines, matches) of a regex that cannot match empty (see _spans_unbounded), counted in
-    one run over the buffer: --count-matches needs no span nor line (see _span_events)."""
-    lines = matches = stop = 0
-    for m in regex.finditer(data):
-        matches += 1
-        if m.start() >= stop:
-            lines += 1
-            stop = data.find(b"\n", m.end()) + 1 or len(data)
-    return lines, matches
-
-
 def counted_matches(regex: rurex.Pattern, data: bytes) -> int:
     """How many matches a regex that cannot match empty finds in a text buffer (see
     _spans_unbounded): the length of its `findall`, one Rust loop without a Python step a
     match (the files of the Linux tree's kernel/, mm/ and two more holding `static`: 2.9 ms,
-    where _counted_matches' `finditer` loop took 11.8; `e`: 45 against 426 ms). Run over
+    where a `finditer` loop took 11.8; `e`: 45 against 426 ms). Run over
     COUNT_CHUNK bytes of lines at a time, each from a line's start, which a search from
     there sees as one over the whole buffer does, to just after a terminator, which no
     match ends in."""
@@ -1337,8 +1338,9 @@ def _search_plain(
     if kept_lines is None and not need_submatches:
         result.matched_lines = _bare_events(query, data, events, line_numbers, limit)
         return
-    if one_run and kept_lines == 0 and limit is None:
-        result.matched_lines, result.matches = _counted_matches(query.regex, data)
+    if one_run and kept_lines == 0 and limit is None:  # (a line holds a match or more)
+        result.matches = matches = counted_matches(query.regex, data)
+        result.matched_lines = counted_lines(query, data, 0, None) if matches > 1 else matches
         return
     lines = _Lines(data, query.eol) if line_numbers else None
     if not need_submatches:  # a summary's count (-c, -l, -q): `kept_lines` events, then a count
@@ -1380,8 +1382,14 @@ def _search_plain(
 def _count_inverted(data: bytes, query: Query, result: FileResult, limit: int | None) -> None:
     """-v in a summary mode (-c, -l, -q, --files-without-match) on a text file: the lines
     without a match are counted between the matching lines, up to `limit`, not made events
-    (which cost -c -v 20 times rg's time)."""
+    (which cost -c -v 20 times rg's time); without a limit, all lines less those that match,
+    which `counted_lines` counts (on a 21 MB log of 1.9 million matching lines: 1.16 -> 0.36
+    s, rg 0.05)."""
     eol, end = query.eol, len(data)
+    if limit is None:
+        lines = _newlines(data, 0, end, eol) + (bool(data) and data[-1] != eol[0])
+        result.matched_lines = lines - counted_lines(query, data, 0, None)
+        return
     inverted = pos = 0
     for start, stop in chain(_matching_lines(query, data, end), [(end, end)]):
         if limit is not None and inverted >= limit:
@@ -1478,7 +1486,7 @@ class BufferSearch:
                           or (opts.json and opts.mode in ("lines", "quiet")))
         self.kept_lines = None if opts.mode == "lines" else int(opts.first_line)
         # --count-matches, when _search_plain would count a text file's matches in one run
-        # (_counted_matches) and keep no event: the count is all it needs.
+        # (counted_matches) and keep no event: the count is all it needs.
         self.counts_matches = (self.plain and opts.mode == "count_matches" and not (
             self.kept_lines or self.limit is not None or query.matches_empty)
             and _spans_unbounded(query))
@@ -1506,8 +1514,6 @@ class BufferSearch:
         query = self.query
         if self.counts_matches:
             return counted_matches(query.regex, data)
-        if self.limit is None and query.line_regex is query.regex and not query.matches_empty:
-            return counted_dense_lines(query, data)
         return counted_lines(query, data, 0, self.limit)
 
     def __call__(

@@ -39,6 +39,7 @@ from trigrep.searcher import (
     FileResult,
     LineEvent,
     Rendered,
+    bare_lines,
     joined_output,
     nonmatch_end,
     search_buffer,
@@ -215,6 +216,31 @@ def search_big_file(data: bytes, query: Query, opts: OutputOptions, binary: Bina
     result.rendered = Rendered(joined_output(bodies), has_match, has_lines)
     result.events = []
     return result
+
+
+def bare_big_file(data: bytes, query: Query, limit: int | None, fmt: LineFormat,
+                  display_path: str) -> FileResult:
+    """A big text file's search that prints its matching lines whole (a `bare` search: see
+    searcher.bare_lines), up to `limit`, FILE_WINDOW of lines at a time: the lines of each
+    window without the events and windows of `search_big_file` (printing the 1.9 million
+    matching lines of a 21 MB log: 3.3 -> 1.3 s, rg 0.14). The result holds only the output."""
+    numbered, eol, end = fmt.bare_numbered, query.eol, len(data)
+    bodies: list[bytes] = []
+    found = start = lines_before = 0
+    while start < end and found != limit:
+        stop = data.find(eol, start + FILE_WINDOW) + 1 or end
+        window = data[start:stop]
+        lines = bare_lines(query, window, None if limit is None else limit - found, numbered)
+        if lines:
+            if numbered and lines_before:  # (numbered from the window's first line)
+                lines[::2] = [number + lines_before for number in lines[::2]]
+            bodies.append(fmt.bare_output(display_path, lines, numbered, bool(bodies)))
+            found += len(lines) >> numbered
+        if numbered:
+            lines_before += window.count(eol)
+        start = stop
+    rendered = Rendered(joined_output(bodies), True, fmt.bare_has_lines) if bodies else None
+    return FileResult(matched_lines=found, rendered=rendered)
 
 
 def streams(query: Query, opts: OutputOptions) -> bool:
