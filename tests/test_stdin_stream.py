@@ -369,16 +369,19 @@ BIG_FLAGS = [
 ]
 
 
-@pytest.mark.parametrize("case", range(60))
+@pytest.mark.parametrize("case", range(100))
 def test_a_big_file_searched_in_windows_prints_what_one_search_does(
         monkeypatch: pytest.MonkeyPatch, case: int) -> None:
     """A big text file's output, rendered window by window (windows of a few bytes here),
-    is that of one search of the whole file (which the other tests compare with rg's)."""
+    is that of one search of the whole file (which the other tests compare with rg's); so is
+    that of a search printing its lines whole (stream.bare_big_file: the windows here are
+    dense, their lines then found by a regex matching whole lines)."""
     rng = random.Random(case)
     monkeypatch.setattr(stream, "FILE_WINDOW", rng.choice([1, 7, 40, 200]))
     lines = [rng.choice(WORDS) for _ in range(rng.randrange(1, 300))]
     data = b"\n".join(lines) + rng.choice([b"\n", b""])
-    argv = [*rng.choice(BIG_FLAGS), rng.choice(["foo", "^$", "o+", "bar|^x", "zzz"])]
+    argv = [*rng.choice(BIG_FLAGS),
+            rng.choice(["foo", "^$", "o+", "bar|^x", "zzz", "o\\b", "(?i)^f", "\\w$"])]
     match_opts, opts = parse_search_flags(argv)
     query = compile_query(match_opts)
     printer = make_printer(io.BytesIO(), opts, with_filename=bool(opts.with_filename),
@@ -393,7 +396,6 @@ def test_a_big_file_searched_in_windows_prints_what_one_search_does(
     else:
         assert windowed is not None
         assert (windowed.body, windowed.has_match) == (whole.body, whole.has_match), argv
-    # (a search printing its matching lines whole has them found without events)
     search = BufferSearch(query, opts, spans=fmt.needs_spans)
     if fmt.renders_bare and search.bare:
         bare = stream.bare_big_file(data, query, search.limit, fmt, "big.txt").rendered

@@ -379,12 +379,15 @@ def _compiled(opts: MatchOptions) -> Query:
     )
 
 
-def rest_of_line_regex(query: Query) -> rurex.Pattern:
+def rest_of_line_regex(query: Query, whole_line: bool = False) -> rurex.Pattern:
     """`query.regex` followed by the rest of the line it matches in, terminator included: a
     match for each line holding one, from its first match to the next line's start, in a run
-    over a buffer (nothing matches a line terminator without -U; see searcher.bare_lines)."""
+    over a buffer (nothing matches a line terminator without -U; see searcher.bare_lines).
+    `whole_line`: from the line's start, too (the leftmost match starts there): the line
+    itself (see stream.bare_big_file)."""
     eol = f"\\x{query.eol[0]:02X}"
-    return _compile(f"(?:{query.source})(?-u:[^{eol}])*{eol}?")
+    rest = f"(?-u:[^{eol}])*"
+    return _compile(f"{rest if whole_line else ''}(?:{query.source}){rest}{eol}?")
 
 
 def compile_replacer(opts: MatchOptions, template: bytes) -> Replacer:
