@@ -42,8 +42,8 @@ VECTOR_COUNT_MIN = 8 * 1024
 # (then the regexes) of this many searches are kept.
 DENSE_LINES = 2048
 REST_OF_LINE_KEPT = 32
-# --count-matches counts a buffer's matches this many bytes of lines at a time (see
-# `counted_matches`): the list of the matches found stays small.
+# Matches, and matching lines without a limit, are counted this many bytes of lines at a
+# time (see `counted_matches`, `counted_lines`): the lists of the matches found stay small.
 COUNT_CHUNK = 256 << 10
 # (source, eol) of a search -> the lines found so far, or then its rest_of_line_regex
 _rest_of_line: dict[tuple[str, bytes], int | rurex.Pattern] = {}
