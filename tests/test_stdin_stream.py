@@ -371,13 +371,15 @@ BIG_FLAGS = [
 
 @pytest.mark.parametrize("case", range(100))
 def test_a_big_file_searched_in_windows_prints_what_one_search_does(
-        monkeypatch: pytest.MonkeyPatch, case: int) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: int) -> None:
     """A big text file's output, rendered window by window (windows of a few bytes here),
     is that of one search of the whole file (which the other tests compare with rg's); so is
     that of a search printing its lines whole (stream.bare_big_file: the windows here are
-    dense, their lines then found by a regex matching whole lines)."""
+    dense, their lines then found by a regex matching whole lines). Both search the file's
+    bytes, and the file itself through a FileView (read a few bytes at a time here)."""
     rng = random.Random(case)
     monkeypatch.setattr(stream, "FILE_WINDOW", rng.choice([1, 7, 40, 200]))
+    monkeypatch.setattr(stream.FileView, "CHUNK", rng.choice([1, 3, 64]))
     lines = [rng.choice(WORDS) for _ in range(rng.randrange(1, 300))]
     data = b"\n".join(lines) + rng.choice([b"\n", b""])
     argv = [*rng.choice(BIG_FLAGS),
@@ -390,16 +392,48 @@ def test_a_big_file_searched_in_windows_prints_what_one_search_does(
     assert isinstance(fmt, LineFormat) and stream.windowed(query, opts)
     binary = BinaryMode.QUIT
     whole = fmt.output("big.txt", search_buffer(data, query, opts, binary=binary))
-    windowed = stream.search_big_file(data, query, opts, binary, fmt, "big.txt").rendered
-    if whole is None:
-        assert windowed is not None and (windowed.body, windowed.has_match) == (b"", False)
-    else:
-        assert windowed is not None
-        assert (windowed.body, windowed.has_match) == (whole.body, whole.has_match), argv
     search = BufferSearch(query, opts, spans=fmt.needs_spans)
-    if fmt.renders_bare and search.bare:
-        bare = stream.bare_big_file(data, query, search.limit, fmt, "big.txt").rendered
-        assert (None if bare is None else bare.body) == (None if whole is None else whole.body)
+    (tmp_path / "big.txt").write_bytes(data)
+    with (tmp_path / "big.txt").open("rb") as f:
+        for source in (data, stream.FileView(f.fileno(), len(data))):
+            windowed = stream.search_big_file(source, query, opts, binary, fmt, "big.txt").rendered
+            assert windowed is not None
+            if whole is None:
+                assert (windowed.body, windowed.has_match) == (b"", False)
+            else:
+                assert (windowed.body, windowed.has_match) == (whole.body, whole.has_match), argv
+            if fmt.renders_bare and search.bare:
+                bare = stream.bare_big_file(source, query, search.limit, fmt, "big.txt").rendered
+                assert (None if bare is None else bare.body) == (
+                    None if whole is None else whole.body)
+
+
+@pytest.mark.parametrize("case", range(20))
+def test_a_file_view_reads_what_the_bytes_hold(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: int) -> None:
+    """stream.FileView's length, slices, and finds of a byte (read a few bytes at a time
+    here) are those of the file's bytes; a file cut shorter since it was opened reads as
+    ending there."""
+    rng = random.Random(case)
+    monkeypatch.setattr(stream.FileView, "CHUNK", rng.choice([1, 2, 5, 64]))
+    data = bytes(rng.choice(b"ab\n\0") for _ in range(rng.randrange(0, 200)))
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    with path.open("rb") as f:
+        view = stream.FileView(f.fileno(), len(data))
+        assert len(view) == len(data)
+        for _ in range(50):
+            start, end = sorted(rng.randrange(len(data) + 3) for _ in range(2))
+            byte = rng.choice([b"\n", b"\0", b"a", b"z"])
+            assert view[start:end] == data[start:end]
+            assert view.find(byte, start) == data.find(byte, start)
+            assert view.rfind(byte, start, end) == data.rfind(byte, start, end)
+            assert (byte in view) == (byte in data)
+        cut = rng.randrange(len(data) + 1)
+        os.truncate(path, cut)
+        assert view[0:len(data)] == data[:cut]
+        assert view.find(b"\n", 0) == data[:cut].find(b"\n")
+        assert view.rfind(b"\n", 0, len(data)) == data[:cut].rfind(b"\n")
 
 
 @pytest.mark.parametrize("args", [["-n", "-C1", "needle"], ["-c", "needle"], ["-m2", "needle"]],

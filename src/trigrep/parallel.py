@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
 
     from trigrep.printer import FileFormat
+    from trigrep.stream import FileView
 
 # A search hands files to workers only once it has searched this much itself: forking costs
 # more than searching a few candidate files...
@@ -239,6 +240,9 @@ class FileSearch:
                               or drops_utf8_bom(entry.path, self.codec)):
             binary = binary.streamed()
         binary_head = BUFFER_CAPACITY if binary.quits and keeps_nuls(self.codec) else 0
+        outcome = self._unread_big(entry, _known_size(entry) if size is None else size, binary)
+        if outcome is not None:
+            return outcome
         nul = None  # the offset of the data's first NUL (-1: none), if the cache knows it
         try:
             cached = _kept(entry.path, stamp) if (
@@ -297,6 +301,10 @@ class FileSearch:
         time a worker took for each of the Python API's files, 3,000 of them for a search
         of `EXPORT_SYMBOL_GPL`); otherwise its outcome, searched as usual (rg's binary mode
         for it: QUIT)."""
+        if size is not None and size > BIG_FILE:
+            outcome = self._unread_big(FileEntry(display, path, False), size, BinaryMode.QUIT)
+            if outcome is not None:
+                return b"", outcome
         try:
             cached = _kept(path, stamp)
             if cached is None:
@@ -345,6 +353,51 @@ class FileSearch:
             outcomes[first] = self._run_outcome(bodies, count)
         return outcomes
 
+    def _windowed(self, entry: FileEntry, data: bytes | FileView, binary: BinaryMode
+                  ) -> Outcome | None:
+        """A big text file's outcome, searched window by window (see trigrep.stream) when
+        its output is rendered here and the search gives rg's output so (a file holding a
+        NUL does not, unless read as text); None otherwise."""
+        from trigrep.stream import bare_big_file, search_big_file, windowed  # (big files)
+
+        render = self.render
+        if render is None or not (render.renders_in_windows
+                                  and windowed(self.query, self.out_opts)):
+            return None
+        if binary not in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP) and b"\0" in data:
+            return None
+        if render.renders_bare and self.buffer_search.bare:
+            return bare_big_file(data, self.query, self.buffer_search.limit, render,
+                                 entry.display), None
+        return search_big_file(data, self.query, self.out_opts, binary, render,
+                               entry.display), None
+
+    def _unread_big(self, entry: FileEntry, size: int | None, binary: BinaryMode
+                    ) -> Outcome | None:
+        """The outcome of a file over BIG_FILE (as `size`, a stat's, says) searched window by
+        window as `_windowed` would search it once read, its windows read as they are
+        searched (see stream.FileView), when it is text taken as it is (no -E, --pre, -z
+        nor BOM); None otherwise, for the caller to read it whole as before."""
+        if size is None or size <= BIG_FILE or self.codec != "auto" or self.pre is not None or (
+                is_decompressed(entry.path, self.search_zip)):
+            return None
+        from trigrep.stream import FileView
+
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None  # (read as before, which reports it as rg does)
+        try:
+            data = FileView(fd, os.fstat(fd).st_size)
+            head = data[:1]
+            if len(data) <= BIG_FILE or (head and head[0] in _BOM_LEADS):
+                return None
+            return self._windowed(entry, data, binary)
+        except OSError as e:
+            return None, f"{entry.display}: {e.strerror} (os error {e.errno})"
+        finally:
+            os.close(fd)
+
     def _run_outcome(self, bodies: list[bytes], count: int) -> Outcome:
         """One result for a run of text files' outputs (see `bare_batch`), with the break
         the printer writes between files that print lines."""
@@ -363,18 +416,10 @@ class FileSearch:
                   read_error: str | None, nul: int | None) -> Outcome:
         """Search the file's `data` (see BufferSearch for `nul`)."""
         render = self.render
-        if render is not None and len(data) > BIG_FILE and read_error is None:
-            from trigrep.stream import bare_big_file, search_big_file, windowed  # (big files)
-
-            if render.renders_in_windows and windowed(self.query, self.out_opts) and (
-                    binary in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP) or b"\0" not in data):
-                if render.renders_bare and self.buffer_search.bare:
-                    result = bare_big_file(data, self.query, self.buffer_search.limit, render,
-                                           entry.display)
-                else:
-                    result = search_big_file(data, self.query, self.out_opts, binary, render,
-                                             entry.display)
-                return result, None
+        if len(data) > BIG_FILE and read_error is None:
+            outcome = self._windowed(entry, data, binary)
+            if outcome is not None:
+                return outcome
         fills = partial(self._fills, entry, len(data))
         result = self.buffer_search(data, binary, read_error, fills, nul)
         if render is not None:

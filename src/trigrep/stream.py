@@ -193,8 +193,54 @@ class Windows:
         return start
 
 
-def search_big_file(data: bytes, query: Query, opts: OutputOptions, binary: BinaryMode,
-                    fmt: LineFormat, display_path: str) -> FileResult:
+class FileView:
+    """A big file's bytes as `search_big_file` and `bare_big_file` use them (its length, the
+    `find` and `rfind` of a byte, slices), each read from the open file `fd` when asked
+    for: a search then holds a window, not the file (a 1 GB log took 1 GB before its search
+    began, and failed with a MemoryError where memory was short; rg maps or streams it). Its
+    length is the file's when it was opened: one cut shorter since reads as ending sooner,
+    one grown as ending there."""
+
+    CHUNK = 1 << 20  # (a `find` reads this much at a time)
+
+    def __init__(self, fd: int, size: int) -> None:
+        self._fd = fd
+        self._size = size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, span: slice) -> bytes:
+        start, stop, _ = span.indices(self._size)
+        return os.pread(self._fd, stop - start, start) if start < stop else b""
+
+    def find(self, byte: bytes, start: int = 0) -> int:
+        while start < self._size:
+            chunk = os.pread(self._fd, min(self.CHUNK, self._size - start), start)
+            if not chunk:
+                break
+            found = chunk.find(byte)
+            if found >= 0:
+                return start + found
+            start += len(chunk)
+        return -1
+
+    def rfind(self, byte: bytes, start: int, end: int) -> int:
+        end = min(end, self._size)
+        while start < end:
+            chunk_start = max(start, end - self.CHUNK)
+            found = os.pread(self._fd, end - chunk_start, chunk_start).rfind(byte)
+            if found >= 0:
+                return chunk_start + found
+            end = chunk_start
+        return -1
+
+    def __contains__(self, byte: bytes) -> bool:
+        return self.find(byte) >= 0
+
+
+def search_big_file(data: bytes | FileView, query: Query, opts: OutputOptions,
+                    binary: BinaryMode, fmt: LineFormat, display_path: str) -> FileResult:
     """A big text file's search, its output rendered window by window (see the module's
     doc): the result holds no event, only the rendered output."""
     windows = Windows(query, opts, binary, spans=fmt.needs_spans,
@@ -228,7 +274,7 @@ def search_big_file(data: bytes, query: Query, opts: OutputOptions, binary: Bina
     return result
 
 
-def bare_big_file(data: bytes, query: Query, limit: int | None, fmt: LineFormat,
+def bare_big_file(data: bytes | FileView, query: Query, limit: int | None, fmt: LineFormat,
                   display_path: str) -> FileResult:
     """A big text file's search that prints its matching lines whole (a `bare` search: see
     searcher.bare_lines), up to `limit`, FILE_WINDOW of lines at a time: the lines of each
