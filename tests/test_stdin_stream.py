@@ -408,19 +408,52 @@ def test_a_big_file_searched_in_windows_prints_what_one_search_does(
                     None if whole is None else whole.body)
 
 
+SUMMARY_FLAGS = [
+    ["-c"], ["--count-matches"], ["-c", "-v"], ["-l"], ["--files-without-match"], ["-q"],
+    ["-c", "-m2"], ["--count-matches", "-m3"], ["-v", "-l"], ["-c", "-v", "-m5"], ["-c", "-w"],
+]
+
+
+@pytest.mark.parametrize("case", range(60))
+def test_a_big_file_counted_in_windows_counts_what_one_search_does(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: int) -> None:
+    """A big text file's summary counted window by window (stream.counted_big_file; windows
+    of a few bytes here), from its bytes or through a FileView, counts the lines and matches
+    of one search of the whole file (which the other tests compare with rg's)."""
+    rng = random.Random(case)
+    monkeypatch.setattr(stream, "FILE_WINDOW", rng.choice([1, 7, 40, 200]))
+    monkeypatch.setattr(stream.FileView, "CHUNK", rng.choice([1, 3, 64]))
+    lines = [rng.choice(WORDS) for _ in range(rng.randrange(1, 300))]
+    data = b"\n".join(lines) + rng.choice([b"\n", b""])
+    argv = [*rng.choice(SUMMARY_FLAGS),
+            rng.choice(["foo", "^$", "o+", "bar|^x", "zzz", "o\\b", "(?i)^f", "\\w$", "x*"])]
+    match_opts, opts = parse_search_flags(argv)
+    query = compile_query(match_opts)
+    assert stream.counts_in_windows(query, opts)
+    binary = BinaryMode.QUIT
+    whole = search_buffer(data, query, opts, binary=binary, spans=False, line_numbers=False)
+    (tmp_path / "big.txt").write_bytes(data)
+    with (tmp_path / "big.txt").open("rb") as f:
+        for source in (data, stream.FileView(f.fileno(), len(data))):
+            counted = stream.counted_big_file(source, query, opts, binary)
+            assert (counted.matched_lines, counted.matches) == (
+                whole.matched_lines, whole.matches), argv
+
+
 @pytest.mark.parametrize("case", range(20))
 def test_a_file_view_reads_what_the_bytes_hold(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: int) -> None:
     """stream.FileView's length, slices, and finds of a byte (read a few bytes at a time
     here) are those of the file's bytes; a file cut shorter since it was opened reads as
-    ending there."""
+    ending there. A slice holding a NUL raises BinaryContent, unless the view takes NULs."""
     rng = random.Random(case)
     monkeypatch.setattr(stream.FileView, "CHUNK", rng.choice([1, 2, 5, 64]))
     data = bytes(rng.choice(b"ab\n\0") for _ in range(rng.randrange(0, 200)))
     path = tmp_path / "f"
     path.write_bytes(data)
     with path.open("rb") as f:
-        view = stream.FileView(f.fileno(), len(data))
+        view = stream.FileView(f.fileno(), len(data), nuls=True)
+        checked = stream.FileView(f.fileno(), len(data))
         assert len(view) == len(data)
         for _ in range(50):
             start, end = sorted(rng.randrange(len(data) + 3) for _ in range(2))
@@ -428,7 +461,11 @@ def test_a_file_view_reads_what_the_bytes_hold(
             assert view[start:end] == data[start:end]
             assert view.find(byte, start) == data.find(byte, start)
             assert view.rfind(byte, start, end) == data.rfind(byte, start, end)
-            assert (byte in view) == (byte in data)
+            if b"\0" in data[start:end]:
+                with pytest.raises(stream.BinaryContent):
+                    checked[start:end]
+            else:
+                assert checked[start:end] == data[start:end]
         cut = rng.randrange(len(data) + 1)
         os.truncate(path, cut)
         assert view[0:len(data)] == data[:cut]
@@ -436,10 +473,14 @@ def test_a_file_view_reads_what_the_bytes_hold(
         assert view.rfind(b"\n", 0, len(data)) == data[:cut].rfind(b"\n")
 
 
-@pytest.mark.parametrize("args", [["-n", "-C1", "needle"], ["-c", "needle"], ["-m2", "needle"]],
-                         ids=" ".join)
+@pytest.mark.parametrize("args", [
+    ["-n", "-C1", "needle"], ["-c", "needle"], ["-m2", "needle"], ["--count-matches", "e"],
+    ["-c", "-v", "needle"], ["-l", "needle"], ["--files-without-match", "needle"],
+    ["-c", "-m3", "needle"], ["-q", "needle"], ["-n", "-m1", "needle"], ["-a", "-c", "needle"],
+], ids=" ".join)
 def test_a_big_file_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
-    """A text file over BIG_FILE (searched in windows) and one with a NUL (searched whole)."""
+    """A text file over BIG_FILE (searched in windows, each read as it is searched) and one
+    with a NUL (searched whole; -a: in windows)."""
     line = b"some text of a line, nothing to see\n"
     body = line * ((BIG_FILE + (1 << 20)) // len(line))
     (tmp_path / "big.txt").write_bytes(b"needle 1\n" + body + b"a needle 2\n" + body[:99999]

@@ -358,19 +358,30 @@ class FileSearch:
         """A big text file's outcome, searched window by window (see trigrep.stream) when
         its output is rendered here and the search gives rg's output so (a file holding a
         NUL does not, unless read as text); None otherwise."""
-        from trigrep.stream import bare_big_file, search_big_file, windowed  # (big files)
+        from trigrep.stream import (  # (big files only)
+            bare_big_file,
+            counted_big_file,
+            counts_in_windows,
+            search_big_file,
+            windowed,
+        )
 
-        render = self.render
-        if render is None or not (render.renders_in_windows
-                                  and windowed(self.query, self.out_opts)):
+        render, query, opts = self.render, self.query, self.out_opts
+        prints_lines = render is not None and render.renders_in_windows and windowed(query, opts)
+        if render is None or not (prints_lines or counts_in_windows(query, opts)):
             return None
-        if binary not in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP) and b"\0" in data:
+        # (a FileView checks the windows it reads: see `_unread_big`)
+        if isinstance(data, bytes) and binary not in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP) and (
+                b"\0" in data):
             return None
+        if not prints_lines:
+            result = counted_big_file(data, query, opts, binary)
+            result.rendered = render.output(entry.display, result)
+            return result, None
         if render.renders_bare and self.buffer_search.bare:
-            return bare_big_file(data, self.query, self.buffer_search.limit, render,
+            return bare_big_file(data, query, self.buffer_search.limit, render,
                                  entry.display), None
-        return search_big_file(data, self.query, self.out_opts, binary, render,
-                               entry.display), None
+        return search_big_file(data, query, opts, binary, render, entry.display), None
 
     def _unread_big(self, entry: FileEntry, size: int | None, binary: BinaryMode
                     ) -> Outcome | None:
@@ -381,18 +392,21 @@ class FileSearch:
         if size is None or size <= BIG_FILE or self.codec != "auto" or self.pre is not None or (
                 is_decompressed(entry.path, self.search_zip)):
             return None
-        from trigrep.stream import FileView
+        from trigrep.stream import BinaryContent, FileView
 
         try:
             fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None  # (read as before, which reports it as rg does)
         try:
-            data = FileView(fd, os.fstat(fd).st_size)
+            data = FileView(fd, os.fstat(fd).st_size,
+                            nuls=binary in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP))
             head = data[:1]
             if len(data) <= BIG_FILE or (head and head[0] in _BOM_LEADS):
                 return None
             return self._windowed(entry, data, binary)
+        except BinaryContent:
+            return None
         except OSError as e:
             return None, f"{entry.display}: {e.strerror} (os error {e.errno})"
         finally:

@@ -80,6 +80,36 @@ def windowed(query: Query, opts: OutputOptions) -> bool:
                 or opts.mode not in ("lines", "files_with_matches", "quiet"))
 
 
+def counts_in_windows(query: Query, opts: OutputOptions) -> bool:
+    """Whether a big file's summary (-c, --count-matches, -l, -q, --files-without-match) adds
+    up window by window (see `counted_big_file`): a window's lines are searched as in the
+    whole file (no -U, nor a text anchor, which would see the window's start as the text's),
+    and nothing reports the bytes searched (--json, --stats) or stops at a line
+    (--stop-on-nonmatch)."""
+    return opts.mode != "lines" and not (
+        query.multiline or query.slow_lines or opts.json or opts.stats
+        or opts.stop_on_nonmatch or opts.null_data or opts.max_count == 0)
+
+
+def counted_big_file(data: bytes | FileView, query: Query, opts: OutputOptions,
+                     binary: BinaryMode) -> FileResult:
+    """A big text file's summary (see `counts_in_windows`): the counts of its matching lines
+    (or with -v, of the others) and of its matches, summed over FILE_WINDOW of lines at a
+    time, up to -m's (or -l's) limit."""
+    counted = FileResult(binary_mode=binary)
+    limit = BufferSearch(query, opts).limit
+    eol, end = query.eol, len(data)
+    start = 0
+    while start < end and counted.matched_lines != limit:
+        stop = data.find(eol, start + FILE_WINDOW) + 1 or end
+        left = opts if limit is None else opts._replace(max_count=limit - counted.matched_lines)
+        result = BufferSearch(query, left)(data[start:stop], binary, nul=-1)
+        counted.matched_lines += result.matched_lines
+        counted.matches += result.matches
+        start = stop
+    return counted
+
+
 class Windows:
     """One search run window by window: `search` each window in turn, then drop the bytes it
     says from the front of the next."""
@@ -193,26 +223,37 @@ class Windows:
         return start
 
 
+class BinaryContent(Exception):
+    """A FileView read a NUL, which the search of its file cannot take window by window."""
+
+
 class FileView:
-    """A big file's bytes as `search_big_file` and `bare_big_file` use them (its length, the
-    `find` and `rfind` of a byte, slices), each read from the open file `fd` when asked
-    for: a search then holds a window, not the file (a 1 GB log took 1 GB before its search
-    began, and failed with a MemoryError where memory was short; rg maps or streams it). Its
-    length is the file's when it was opened: one cut shorter since reads as ending sooner,
-    one grown as ending there."""
+    """A big file's bytes as the searches window by window use them (its length, the `find`
+    and `rfind` of a byte, slices), each read from the open file `fd` when asked for: a
+    search then holds a window, not the file (a 1 GB log took 1 GB before its search began,
+    and failed with a MemoryError where memory was short; rg maps or streams it), and one
+    that stops early (-l, -q, -m) reads no further. A slice holding a NUL raises
+    BinaryContent, unless `nuls` (the file is searched as text): the search, which has
+    printed nothing yet, is then made over the whole file's bytes. Its length is the file's
+    when it was opened: one cut shorter since reads as ending sooner, one grown as ending
+    there."""
 
     CHUNK = 1 << 20  # (a `find` reads this much at a time)
 
-    def __init__(self, fd: int, size: int) -> None:
+    def __init__(self, fd: int, size: int, nuls: bool = False) -> None:
         self._fd = fd
         self._size = size
+        self._nuls = nuls
 
     def __len__(self) -> int:
         return self._size
 
     def __getitem__(self, span: slice) -> bytes:
         start, stop, _ = span.indices(self._size)
-        return os.pread(self._fd, stop - start, start) if start < stop else b""
+        data = os.pread(self._fd, stop - start, start) if start < stop else b""
+        if not self._nuls and b"\0" in data:
+            raise BinaryContent
+        return data
 
     def find(self, byte: bytes, start: int = 0) -> int:
         while start < self._size:
@@ -235,8 +276,6 @@ class FileView:
             end = chunk_start
         return -1
 
-    def __contains__(self, byte: bytes) -> bool:
-        return self.find(byte) >= 0
 
 
 def search_big_file(data: bytes | FileView, query: Query, opts: OutputOptions,
