@@ -7,9 +7,10 @@ and `-q` stop reading as soon as they have their answer (`tail -f log | trigrep 
 && ...`); the counting modes (-c, --count-matches, --files-without-match), --stats and
 --json's `end` add up the windows' counts, so memory follows the window, not the input. An
 -E encoding (or UTF-16 with a BOM) is decoded as it arrives. A file bigger than
-trigrep.parallel.BIG_FILE holding no NUL is searched FILE_WINDOW at a time, each window's
-output rendered before the next is searched: memory follows the window and the output, not
-the number of matches.
+trigrep.parallel.BIG_FILE holding no NUL is searched FILE_WINDOW at a time, each window read
+from the file (`FileView`) and its output rendered before the next is searched, and its
+counts (-c, --count-matches, -l, -q, --files-without-match) summed over its windows: memory
+follows the window and the output, not the file nor the number of matches.
 
 Each window (`Windows`) is the lines not searched yet plus the `max(-A, -B)` lines before them
 (the before-context of what follows, and the matches whose after-context is still open). What
@@ -19,8 +20,9 @@ so the lines are those of one search of the whole input.
 
 Whatever cannot be followed this way is searched as one buffer: for standard input (once the
 rest is read) -U (rg reads its input whole for it too), --stop-on-nonmatch with -v and a
-regular file; for a big file, also --json, --stats, --passthru, --null-data and the counting
-modes (see `windowed`).
+regular file; for a big file, also --json, --stats, --passthru and --null-data (see
+`windowed` and `counts_in_windows`), and a file holding a NUL, a BOM, or read through -E,
+--pre or -z (see parallel.FileSearch._unread_big).
 """
 
 from __future__ import annotations
