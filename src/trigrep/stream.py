@@ -279,7 +279,6 @@ class FileView:
         return -1
 
 
-
 def search_big_file(data: bytes | FileView, query: Query, opts: OutputOptions,
                     binary: BinaryMode, fmt: LineFormat, display_path: str) -> FileResult:
     """A big text file's search, its output rendered window by window (see the module's
