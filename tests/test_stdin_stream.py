@@ -369,6 +369,15 @@ BIG_FLAGS = [
 ]
 
 
+def _big_file_in_small_windows(monkeypatch: pytest.MonkeyPatch, rng: random.Random) -> bytes:
+    """A random file's bytes, searched here a window of a few bytes at a time, and read
+    through a FileView a few bytes at a time."""
+    monkeypatch.setattr(stream, "FILE_WINDOW", rng.choice([1, 7, 40, 200]))
+    monkeypatch.setattr(stream.FileView, "CHUNK", rng.choice([1, 3, 64]))
+    lines = [rng.choice(WORDS) for _ in range(rng.randrange(1, 300))]
+    return b"\n".join(lines) + rng.choice([b"\n", b""])
+
+
 @pytest.mark.parametrize("case", range(100))
 def test_a_big_file_searched_in_windows_prints_what_one_search_does(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: int) -> None:
@@ -378,10 +387,7 @@ def test_a_big_file_searched_in_windows_prints_what_one_search_does(
     dense, their lines then found by a regex matching whole lines). Both search the file's
     bytes, and the file itself through a FileView (read a few bytes at a time here)."""
     rng = random.Random(case)
-    monkeypatch.setattr(stream, "FILE_WINDOW", rng.choice([1, 7, 40, 200]))
-    monkeypatch.setattr(stream.FileView, "CHUNK", rng.choice([1, 3, 64]))
-    lines = [rng.choice(WORDS) for _ in range(rng.randrange(1, 300))]
-    data = b"\n".join(lines) + rng.choice([b"\n", b""])
+    data = _big_file_in_small_windows(monkeypatch, rng)
     argv = [*rng.choice(BIG_FLAGS),
             rng.choice(["foo", "^$", "o+", "bar|^x", "zzz", "o\\b", "(?i)^f", "\\w$"])]
     match_opts, opts = parse_search_flags(argv)
@@ -421,10 +427,7 @@ def test_a_big_file_counted_in_windows_counts_what_one_search_does(
     of a few bytes here), from its bytes or through a FileView, counts the lines and matches
     of one search of the whole file (which the other tests compare with rg's)."""
     rng = random.Random(case)
-    monkeypatch.setattr(stream, "FILE_WINDOW", rng.choice([1, 7, 40, 200]))
-    monkeypatch.setattr(stream.FileView, "CHUNK", rng.choice([1, 3, 64]))
-    lines = [rng.choice(WORDS) for _ in range(rng.randrange(1, 300))]
-    data = b"\n".join(lines) + rng.choice([b"\n", b""])
+    data = _big_file_in_small_windows(monkeypatch, rng)
     argv = [*rng.choice(SUMMARY_FLAGS),
             rng.choice(["foo", "^$", "o+", "bar|^x", "zzz", "o\\b", "(?i)^f", "\\w$", "x*"])]
     match_opts, opts = parse_search_flags(argv)

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from enum import Enum
 from functools import partial
 from itertools import chain, islice, repeat
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import rurex
 
@@ -640,18 +640,15 @@ def counted_lines(query: Query, data: bytes, pos: int, limit: int | None) -> int
     end = len(data)
     if limit is not None or query.line_regex is not query.regex or query.matches_empty:
         return _searched_count(query, data, pos, end, limit)
-    find, eol = data.find, query.eol
     found = 0
-    while pos < end:
-        stop = find(eol, pos + COUNT_CHUNK) + 1 or end
+    for start, stop in line_runs(data, COUNT_CHUNK, query.eol, pos):
         rest = _dense_rest_of_line(query)
         if rest is None:
-            lines = _searched_count(query, data, pos, stop, None)
+            lines = _searched_count(query, data, start, stop, None)
             _note_lines_found(query, lines)
         else:
-            lines = len(rest.findall(data, pos, stop))
+            lines = len(rest.findall(data, start, stop))
         found += lines
-        pos = stop
     return found
 
 
@@ -681,13 +678,28 @@ def counted_matches(regex: rurex.Pattern, data: bytes) -> int:
     COUNT_CHUNK bytes of lines at a time, each from a line's start, which a search from
     there sees as one over the whole buffer does, to just after a terminator, which no
     match ends in."""
-    findall, find, end = regex.findall, data.find, len(data)
-    found = pos = 0
+    findall = regex.findall
+    return sum(len(findall(data, start, stop)) for start, stop in line_runs(data, COUNT_CHUNK))
+
+
+class Lines(Protocol):
+    """What `line_runs` needs of a buffer: bytes, or a big file's stream.FileView."""
+
+    def __len__(self) -> int: ...
+
+    def find(self, byte: bytes, start: int) -> int: ...
+
+
+def line_runs(data: Lines, size: int, eol: bytes = b"\n", pos: int = 0
+              ) -> Iterator[tuple[int, int]]:
+    """(start, stop) of the successive runs of whole lines of `data` from the line start
+    `pos`, each at least `size` bytes (but the last) and ending just after a terminator:
+    the pieces a search takes one at a time (see COUNT_CHUNK, stream.FILE_WINDOW)."""
+    end = len(data)
     while pos < end:
-        stop = find(b"\n", pos + COUNT_CHUNK) + 1 or end
-        found += len(findall(data, pos, stop))
+        stop = data.find(eol, pos + size) + 1 or end
+        yield pos, stop
         pos = stop
-    return found
 
 
 def _lines_with_first_span(
