@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 import trigrep
 from conftest import RG, parse_json_lines, run
 from test_cli_rg import make_tree
-from trigrep import parallel
+from trigrep import parallel, stream
 
 
 def _text(data: dict) -> bytes:
@@ -130,6 +131,42 @@ def test_searches_in_workers_equal_rg(
         listed = run([RG, "--sort", "path", "-l", *rg_args], tmp_path, env).out
         assert [m.path.encode() for m in index.search(
             pattern, files_with_matches=True, **options)] == listed.splitlines()
+
+
+@pytest.mark.parametrize(("rg_args", "options"), CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_big_files_searched_as_their_matches_are_taken_equal_rg(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    rg_args: tuple[str, ...], options: dict,
+) -> None:
+    """A big text file (over BIG_FILE: a few KB here) that the search takes itself has its
+    matches searched a window (a few lines here) at a time as they are taken (see
+    stream.streamed_events): the same Matches, counts and files as rg; and its first Match
+    comes once its first windows were searched."""
+    monkeypatch.setattr(parallel, "BIG_FILE", 2000)
+    monkeypatch.setattr(stream, "FILE_WINDOW", 300)
+    make_tree(tmp_path)
+    rng = random.Random(7)
+    words = ["foo", "bar", "PM_RESUME", "foo()", "o", "x", "fo\tbar", ""]
+    (tmp_path / "big.log").write_bytes("\n".join(
+        " ".join(rng.choice(words) for _ in range(rng.randrange(4))) for _ in range(2000)
+    ).encode())
+    pattern = rg_args[-1]
+    with trigrep.Index(tmp_path) as index:
+        got = api_matches(list(index.search(pattern, **options)))
+        assert got == rg_matches(tmp_path, env, *rg_args)
+        got = list(index.search(pattern, count=True, **options))
+        assert [(m.path.encode(), m.count) for m in got] == rg_counts(tmp_path, env, rg_args)
+        listed = run([RG, "--sort", "path", "-l", *rg_args], tmp_path, env).out
+        assert [m.path.encode() for m in index.search(
+            pattern, files_with_matches=True, **options)] == listed.splitlines()
+        windows: list[int] = []
+        search_window = stream.Windows.search
+        monkeypatch.setattr(stream.Windows, "search", lambda self, window, at_end: (
+            windows.append(len(window)) or search_window(self, window, at_end)))
+        found = index.search("foo", paths="big.log")
+        assert next(found).line_number == int(run(
+            [RG, "-m1", "-n", "foo", "big.log"], tmp_path, env).out.split(b":")[0])
+        assert 0 < sum(windows) < 1000
 
 
 def test_a_watched_index_knows_which_files_it_holds_after_every_kind_of_change(

@@ -34,7 +34,7 @@ from conftest import (
     run,
     run_until_first_line,
 )
-from trigrep.parallel import WARM_INLINE_FILES
+from trigrep.parallel import BIG_FILE, WARM_INLINE_FILES
 from trigrep.searcher import DENSE_LINES
 from trigrep.server.protocol import read_record
 from trigrep.server.updater import UPDATE_NICENESS, IndexUpdater
@@ -804,6 +804,31 @@ def test_big_output_pieces_keep_their_order(
         assert len(want) > 500_000
         assert _raw_protocol_search(tree, env, argv) == (want, 0)
         assert trigrep_run(argv, tree, daemon.env).out == want
+
+
+def test_a_big_file_the_daemon_searches_itself_prints_like_rg(
+    tree: Path, daemon: Daemon, env: dict[str, str]
+) -> None:
+    """A big text file (over BIG_FILE) the daemon's thread searches itself (named, or among
+    a walk's first files) is sent as it is searched (see stream.streamed), as rg prints it;
+    a client that goes away after its first lines stops that search, and the daemon
+    answers the next."""
+    line = b"some text of a line, nothing to see\n"
+    body = line * ((BIG_FILE + (1 << 20)) // len(line))
+    (tree / "big.log").write_bytes(b"needle 1\n" + body + b"a needle 2\n" + b"needle\n" * 90_000
+                                   + body[:99_999] + b"needle 3")
+    searches = status(tree, daemon.env)["roots"][0]["searches"]
+    for argv in (["needle", "big.log"], ["-n", "-C1", "needle"], ["-b", "-m3", "needle"]):
+        want = run([RG, "--sort", "path", *argv], tree, env)
+        assert trigrep_run(argv, tree, daemon.env) == want
+    reader = subprocess.Popen([*TRIGREP, "needle", "big.log"], cwd=tree, env=daemon.env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    assert reader.stdout is not None
+    assert reader.stdout.read(9) == b"needle 1\n"
+    reader.stdout.close()
+    reader.wait(timeout=60)
+    assert trigrep_run(["-c", "needle", "big.log"], tree, daemon.env).out == b"90003\n"
+    assert status(tree, daemon.env)["roots"][0]["searches"] == searches + 5
 
 
 def test_the_client_reads_base64_output_of_older_daemons() -> None:

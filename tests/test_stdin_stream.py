@@ -19,12 +19,13 @@ from typing import BinaryIO
 import pytest
 
 from conftest import RG, TRIGREP, normalise_timings, run
-from trigrep import stream
+from trigrep import parallel, stream
 from trigrep.flags import parse_search_flags
 from trigrep.parallel import BIG_FILE
 from trigrep.printer import LineFormat, make_printer
 from trigrep.query import compile_query
-from trigrep.searcher import BinaryMode, BufferSearch, search_buffer
+from trigrep.searcher import BinaryMode, BufferSearch, FileResult, search_buffer
+from trigrep.walk import FileEntry
 
 WORDS = [b"foo", b"bar", b"foobar", b"", b"x foo y", b"Foo", b"\xc3\xa9foo", b"zzz " * 40,
          b"baz\r", b"fo", b"o"]
@@ -378,6 +379,17 @@ def _big_file_in_small_windows(monkeypatch: pytest.MonkeyPatch, rng: random.Rand
     return b"\n".join(lines) + rng.choice([b"\n", b""])
 
 
+def _printed(result: FileResult) -> tuple[bytes, bool, bool] | None:
+    """A result's rendered output as the printer takes it: its bytes (its pieces, perhaps
+    searched as they are written, joined), whether it matches and has lines."""
+    rendered = result.rendered
+    if rendered is None:
+        return None
+    body = rendered.body
+    return (body if isinstance(body, bytes) else b"".join(body), rendered.has_match,
+            rendered.has_lines)
+
+
 @pytest.mark.parametrize("case", range(100))
 def test_a_big_file_searched_in_windows_prints_what_one_search_does(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: int) -> None:
@@ -385,7 +397,8 @@ def test_a_big_file_searched_in_windows_prints_what_one_search_does(
     is that of one search of the whole file (which the other tests compare with rg's); so is
     that of a search printing its lines whole (stream.bare_big_file: the windows here are
     dense, their lines then found by a regex matching whole lines). Both search the file's
-    bytes, and the file itself through a FileView (read a few bytes at a time here)."""
+    bytes, and the file itself through a FileView (read a few bytes at a time here), their
+    windows' outputs gathered, or searched as they are printed (stream.streamed)."""
     rng = random.Random(case)
     data = _big_file_in_small_windows(monkeypatch, rng)
     argv = [*rng.choice(BIG_FLAGS),
@@ -398,20 +411,20 @@ def test_a_big_file_searched_in_windows_prints_what_one_search_does(
     assert isinstance(fmt, LineFormat) and stream.windowed(query, opts)
     binary = BinaryMode.QUIT
     whole = fmt.output("big.txt", search_buffer(data, query, opts, binary=binary))
+    want = None if whole is None or not (whole.body or whole.has_match) else (
+        whole.body, whole.has_match, whole.has_lines)
     search = BufferSearch(query, opts, spans=fmt.needs_spans)
     (tmp_path / "big.txt").write_bytes(data)
     with (tmp_path / "big.txt").open("rb") as f:
         for source in (data, stream.FileView(f.fileno(), len(data))):
-            windowed = stream.search_big_file(source, query, opts, binary, fmt, "big.txt").rendered
-            assert windowed is not None
-            if whole is None:
-                assert (windowed.body, windowed.has_match) == (b"", False)
-            else:
-                assert (windowed.body, windowed.has_match) == (whole.body, whole.has_match), argv
-            if fmt.renders_bare and search.bare:
-                bare = stream.bare_big_file(source, query, search.limit, fmt, "big.txt").rendered
-                assert (None if bare is None else bare.body) == (
-                    None if whole is None else whole.body)
+            for outputs in (stream.gathered, stream.streamed):
+                windowed = outputs(stream.search_big_file(source, query, opts, binary, fmt,
+                                                          "big.txt"))
+                assert _printed(windowed) == want, argv
+                if fmt.renders_bare and search.bare:
+                    bare = outputs(stream.bare_big_file(source, query, search.limit, fmt,
+                                                        "big.txt"))
+                    assert _printed(bare) == want, argv
 
 
 SUMMARY_FLAGS = [
@@ -480,15 +493,51 @@ def test_a_file_view_reads_what_the_bytes_hold(
     ["-n", "-C1", "needle"], ["-c", "needle"], ["-m2", "needle"], ["--count-matches", "e"],
     ["-c", "-v", "needle"], ["-l", "needle"], ["--files-without-match", "needle"],
     ["-c", "-m3", "needle"], ["-q", "needle"], ["-n", "-m1", "needle"], ["-a", "-c", "needle"],
+    ["needle"], ["-o", "-b", "-A1", "needle"], ["-a", "-n", "needle"], ["-B2", "--heading", "2"],
 ], ids=" ".join)
 def test_a_big_file_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
-    """A text file over BIG_FILE (searched in windows, each read as it is searched) and one
-    with a NUL (searched whole; -a: in windows)."""
+    """A text file over BIG_FILE (searched in windows, each read as it is searched) and two
+    with a NUL, after the matches or between them (searched whole; -a: in windows), named
+    or walked."""
     line = b"some text of a line, nothing to see\n"
     body = line * ((BIG_FILE + (1 << 20)) // len(line))
     (tmp_path / "big.txt").write_bytes(b"needle 1\n" + body + b"a needle 2\n" + body[:99999]
                                        + b"needle 3\nneedle 4")
     (tmp_path / "big.bin").write_bytes(b"needle\n" + body + b"\0needle\n")
-    for path in ("big.txt", "big.bin"):
-        want = run([RG, *args, path], tmp_path, env)
-        assert run([*TRIGREP, *args, path], tmp_path, env) == want
+    (tmp_path / "mid.bin").write_bytes(b"needle\n" + body[:5000] + b"\0" + body + b"needle\n")
+    for paths in (["big.txt"], ["big.bin"], ["mid.bin"], []):
+        want = run([RG, "--sort", "path", *args, *paths], tmp_path, env)
+        assert run([*TRIGREP, *args, *paths], tmp_path, env) == want
+
+
+def test_a_big_file_is_printed_as_it_is_searched(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    """A big text file's lines, searched by the process that prints them, are read, searched
+    and printed a window at a time (after a look for a NUL): the output's first piece comes
+    when its first windows were read, not the file; all of them are the file's output. A
+    file holding a NUL is searched as before (its output whole)."""
+    monkeypatch.setattr(parallel, "BIG_FILE", 1000)
+    monkeypatch.setattr(stream, "FILE_WINDOW", 4096)
+    data = b"".join(b"line %d foo\n" % i for i in range(20000))
+    path = tmp_path / "big.txt"
+    path.write_bytes(data)
+    match_opts, opts = parse_search_flags(["-n", "foo"])
+    query = compile_query(match_opts)
+    fmt = make_printer(io.BytesIO(), opts, with_filename=False, is_tty=False).file_format
+    search = parallel.FileSearch.of(query, opts, False, [str(path)], render=fmt)
+    read: list[int] = []
+    pread = os.pread
+    monkeypatch.setattr(os, "pread", lambda fd, n, at: read.append(n) or pread(fd, n, at))
+    result, error = search.streamed(FileEntry("big.txt", str(path), True))
+    assert error is None and result is not None and result.rendered is not None
+    body = result.rendered.body
+    assert not isinstance(body, (bytes, list))
+    read.clear()
+    first = next(body)
+    assert sum(read) < 3 * 4096
+    assert first + b"".join(body) == fmt.output(
+        "big.txt", search_buffer(data, query, opts, binary=BinaryMode.QUIT)).body
+    path.write_bytes(data + b"\0")
+    result, error = search.streamed(FileEntry("big.txt", str(path), True))
+    assert result is not None and result.rendered is not None
+    assert isinstance(result.rendered.body, bytes)

@@ -18,6 +18,7 @@ import gc
 import marshal
 import os
 import signal
+import stat
 import threading
 import time
 from collections import OrderedDict, deque
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
 from itertools import compress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from trigrep.errors import Error
 from trigrep.extract import (
@@ -142,6 +143,7 @@ CACHE_RACY_NS = 2_000_000_000
 
 _BOM_LEADS = frozenset(b"\xef\xfe\xff")  # the first bytes of UTF-8's and UTF-16's BOMs
 
+_T = TypeVar("_T")
 Outcome = tuple[FileResult | None, str | None]  # the result (None: unreadable), an error
 
 
@@ -358,16 +360,10 @@ class FileSearch:
         """A big text file's outcome, searched window by window (see trigrep.stream) when
         its output is rendered here and the search gives rg's output so (a file holding a
         NUL does not, unless read as text); None otherwise."""
-        from trigrep.stream import (  # (big files only)
-            bare_big_file,
-            counted_big_file,
-            counts_in_windows,
-            search_big_file,
-            windowed,
-        )
+        from trigrep.stream import counted_big_file, counts_in_windows, gathered  # (big files)
 
         render, query, opts = self.render, self.query, self.out_opts
-        prints_lines = render is not None and render.renders_in_windows and windowed(query, opts)
+        prints_lines = self._prints_in_windows()
         if render is None or not (prints_lines or counts_in_windows(query, opts)):
             return None
         # (a FileView checks the windows it reads: see `_unread_big`)
@@ -378,10 +374,89 @@ class FileSearch:
             result = counted_big_file(data, query, opts, binary)
             result.rendered = render.output(entry.display, result)
             return result, None
+        return gathered(self._window_outputs(entry, data, binary)), None
+
+    def _prints_in_windows(self) -> bool:
+        """Whether a big text file's lines are printed window by window (see trigrep.stream)."""
+        from trigrep.stream import windowed
+
+        render = self.render
+        return render is not None and render.renders_in_windows and windowed(
+            self.query, self.out_opts)
+
+    def _window_outputs(self, entry: FileEntry, data: bytes | FileView, binary: BinaryMode
+                        ) -> Iterator[Rendered]:
+        """The output of each window of a big text file whose lines are printed."""
+        from trigrep.stream import bare_big_file, search_big_file
+
+        render = self.render
         if render.renders_bare and self.buffer_search.bare:
-            return bare_big_file(data, query, self.buffer_search.limit, render,
-                                 entry.display), None
-        return search_big_file(data, query, opts, binary, render, entry.display), None
+            return bare_big_file(data, self.query, self.buffer_search.limit, render,
+                                 entry.display)
+        return search_big_file(data, self.query, self.out_opts, binary, render, entry.display)
+
+    def streamed(self, entry: FileEntry) -> Outcome:
+        """`self(entry)`, but for a big text file whose lines are printed, a result whose
+        output is searched as it is printed (see stream.streamed), and for one whose
+        matches the Python API takes (without context), whose events are searched as they
+        are taken: what a search calls for the files it searches itself, its results taken
+        at once, in order."""
+        outcome = self._streamed_big(entry) if self._streams_big() else None
+        return self(entry) if outcome is None else outcome
+
+    def _streams_big(self) -> bool:
+        from trigrep.stream import windowed
+
+        if self.out_opts.mode != "lines":
+            return False
+        if self.render is None:
+            return self.columnar and windowed(self.query, self.out_opts)
+        return self._prints_in_windows()
+
+    def _streamed_big(self, entry: FileEntry) -> Outcome | None:
+        """`streamed`'s outcome for a regular file over BIG_FILE holding text taken as it is
+        (no -E, --pre, -z, BOM nor NUL, unless searched as text: its windows are all read
+        for a NUL first, since the whole file's search, which such a file needs, could
+        not take back what was printed); None for any other file."""
+        from trigrep.stream import (
+            BinaryContent,
+            FileView,
+            big_file_events,
+            streamed,
+            streamed_events,
+        )
+
+        if self.codec != "auto" or self.pre is not None or is_decompressed(
+                entry.path, self.search_zip):
+            return None
+        try:  # (a walked file's stat is known; one named costs one here)
+            st = entry.stat() if entry.explicit else entry.known_stat()
+        except OSError:
+            return None  # (searched as before, which reports it as rg does)
+        if st is None or not stat.S_ISREG(st.st_mode) or st.st_size <= BIG_FILE:
+            return None
+        binary = (BinaryMode.QUIT if self.reads_plainly and not entry.explicit
+                  else self.binary_mode(entry))
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            text = binary in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP)
+            data = FileView(fd, os.fstat(fd).st_size, nuls=text)
+            head = data[:1]
+            if len(data) <= BIG_FILE or (head and head[0] in _BOM_LEADS) or (
+                    not text and data.find(b"\0") >= 0):
+                os.close(fd)
+                return None
+        except (BinaryContent, OSError):
+            os.close(fd)
+            return None
+        if self.render is None:
+            events = big_file_events(data, self.query, self.out_opts, binary)
+            return streamed_events(_closing(events, fd, entry.display)), None
+        return streamed(_closing(self._window_outputs(entry, data, binary), fd,
+                                 entry.display)), None
 
     def _unread_big(self, entry: FileEntry, size: int | None, binary: BinaryMode
                     ) -> Outcome | None:
@@ -910,6 +985,22 @@ def _end_run(first: FileResult | None, rest: list[Rendered], file_format: FileFo
     rest.clear()
 
 
+def _closing(outputs: Iterator[_T], fd: int, display: str) -> Iterator[_T]:
+    """A streamed big file's outputs or events (see FileSearch.streamed), closing `fd` when
+    they end or are dropped. A NUL written in the file since it was checked ends them there
+    (as if the file ended); a failed read ends the whole search, with rg's message for it."""
+    from trigrep.stream import BinaryContent
+
+    try:
+        yield from outputs
+    except BinaryContent:
+        return
+    except OSError as e:
+        raise Error(f"{display}: {e.strerror} (os error {e.errno})") from None
+    finally:
+        os.close(fd)
+
+
 def _is_miss(outcome: Outcome) -> bool:
     """A file searched without a match, an error or anything to print."""
     result, error = outcome
@@ -945,7 +1036,7 @@ def search_in_order(
         if not needed:
             yield entry, None
             continue
-        outcome = search(entry)
+        outcome = search.streamed(entry)
         yield entry, outcome
         searched += 1
         searched_bytes += _known_size(entry) or 0
@@ -981,7 +1072,8 @@ class _Tally:
         self.searched += len(outcomes)
         if self.inline_if_eventful:
             self.events += sum(
-                len(result.events) if result.columns is None else len(result.columns[0])
+                len(result.columns[0]) if result.columns is not None
+                else len(result.events) if isinstance(result.events, list) else 0
                 for result in (o[0] for o in outcomes if o is not None) if result is not None)
 
     @property

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property, partial
 from itertools import chain
 from typing import BinaryIO, NamedTuple, Protocol
@@ -953,15 +953,19 @@ class StandardPrinter:
         self.matched = self.matched or rendered.has_match
         self._write(rendered.body)
 
-    def _write(self, body: bytes | list[bytes]) -> None:
-        """Write a rendered body and count it. Only --stats reports the bytes printed: with
-        colours, counting them is a regex over the whole output (a quarter of a second for
-        250,000 painted lines)."""
-        pieces = body if isinstance(body, list) else [body]
-        self.out.writelines(pieces)
-        if self.file_format.opts.stats:
-            color = self.file_format.color
-            self.bytes_printed += sum(_printed_length(piece, color) for piece in pieces)
+    def _write(self, body: bytes | Iterable[bytes]) -> None:
+        """Write a rendered body (pieces: perhaps searched as they are written, see
+        stream.streamed) and count it. Only --stats reports the bytes printed: with colours,
+        counting them is a regex over the whole output (a quarter of a second for 250,000
+        painted lines)."""
+        pieces = [body] if isinstance(body, bytes) else body
+        if not self.file_format.opts.stats:
+            self.out.writelines(pieces)
+            return
+        color = self.file_format.color
+        for piece in pieces:
+            self.out.write(piece)
+            self.bytes_printed += _printed_length(piece, color)
 
     def finish(self) -> None:
         """Nothing is buffered across files."""

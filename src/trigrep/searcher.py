@@ -146,9 +146,11 @@ class Rendered(NamedTuple):
     `body` is bytes, or a list of pieces when it is at least SPREAD_OUTPUT_MIN bytes: pieces
     may be one object repeated (--vimgrep prints a line once per match: 'x*' on an 80 KB
     line is 6.4 GB, which joined, shipped and written whole took 12 GB of memory), which a
-    list holds, and pickle ships, once (see `joined_output`)."""
+    list holds, and pickle ships, once (see `joined_output`); or an iterator of pieces, a
+    big file's output searched as the printer writes it (see stream.streamed), which only the
+    process that searched the file can print."""
 
-    body: bytes | list[bytes]
+    body: bytes | list[bytes] | Iterator[bytes]
     has_match: bool  # rg exits 0 because of this file
     # it has lines to print (perhaps as nothing: empty -o matches): a break (`--` or a blank
     # line) goes before it when something was printed before
@@ -174,17 +176,20 @@ class FileResult:
     that stopped early. `rendered` is set (and `events` emptied) when a worker process
     rendered the output already; `columns` (and `events` emptied) when it searched for the
     Python API's Matches, and the events were all matches (see FileSearch.columnar).
+    `events` may be an iterator in the process that searched the file: a big file's, for
+    the Python API, searched as they are taken (see stream.streamed_events).
     """
 
     def __init__(
-        self, events: list[LineEvent] | None = None, matched_lines: int = 0, matches: int = 0,
+        self, events: list[LineEvent] | Iterator[LineEvent] | None = None,
+        matched_lines: int = 0, matches: int = 0,
         binary_mode: BinaryMode = BinaryMode.QUIT, binary_offset: int | None = None,
         text_cut: int | None = None, unbroken: int | None = None, quit_break: bool = False,
         bytes_searched: int = 0, multiline: bool = False, error: str | None = None,
         cut_short: bool = False, rendered: Rendered | None = None,
         columns: MatchColumns | None = None,
     ) -> None:
-        self.events: list[LineEvent] = [] if events is None else events
+        self.events: list[LineEvent] | Iterator[LineEvent] = [] if events is None else events
         self.matched_lines = matched_lines
         self.matches = matches
         self.binary_mode = binary_mode

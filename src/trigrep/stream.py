@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import select
 import stat
-from itertools import accumulate, count, repeat
+from itertools import accumulate, chain, count, repeat
 from operator import add
 from typing import TYPE_CHECKING
 
@@ -53,7 +53,7 @@ from trigrep.searcher import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Iterator
     from typing import BinaryIO
 
     import rurex
@@ -282,14 +282,33 @@ class FileView:
 
 
 def search_big_file(data: bytes | FileView, query: Query, opts: OutputOptions,
-                    binary: BinaryMode, fmt: LineFormat, display_path: str) -> FileResult:
+                    binary: BinaryMode, fmt: LineFormat, display_path: str) -> Iterator[Rendered]:
     """A big text file's search, its output rendered window by window (see the module's
-    doc): the result holds no event, only the rendered output."""
+    doc): each window's output that is not None."""
     windows = Windows(query, opts, binary, spans=fmt.needs_spans,
                       first_span=fmt.needs_first_span_only)
-    bodies: list[bytes | list[bytes]] = []
-    has_match = has_lines = False
+    has_match = False
     last_line: int | None = None
+    for result in _searched_windows(data, windows):
+        rendered = fmt.output(display_path, result) if last_line is None else (
+            fmt.continued_output(display_path, result, last_line, has_match))
+        if rendered is not None:
+            has_match = has_match or rendered.has_match
+            yield rendered
+        if result.events:
+            last_line = result.events[-1].line_number
+
+
+def big_file_events(data: bytes | FileView, query: Query, opts: OutputOptions,
+                    binary: BinaryMode) -> Iterator[LineEvent]:
+    """A big text file's match events (no context), searched window by window as they are
+    taken (see the module's doc): the Python API's, whose caller may stop early."""
+    for result in _searched_windows(data, Windows(query, opts, binary)):
+        yield from result.events
+
+
+def _searched_windows(data: bytes | FileView, windows: Windows) -> Iterator[FileResult]:
+    """Each window's result, searched by `windows` in turn."""
     start = end = 0
     while True:
         # the lines up to FILE_WINDOW past the kept lines, at least one more
@@ -301,34 +320,24 @@ def search_big_file(data: bytes | FileView, query: Query, opts: OutputOptions,
                    or len(data))
         at_end = end == len(data)
         result, done, kept = windows.search(data[start:end], at_end)
-        rendered = fmt.output(display_path, result) if last_line is None else (
-            fmt.continued_output(display_path, result, last_line, has_match))
-        if rendered is not None:
-            bodies.append(rendered.body)
-            has_match, has_lines = has_match or rendered.has_match, has_lines or rendered.has_lines
-        if result.events:
-            last_line = result.events[-1].line_number
+        yield result
         if done or at_end:
             break
         start += kept
-    result.rendered = Rendered(joined_output(bodies), has_match, has_lines)
-    result.events = []
-    return result
 
 
 def bare_big_file(data: bytes | FileView, query: Query, limit: int | None, fmt: LineFormat,
-                  display_path: str) -> FileResult:
+                  display_path: str) -> Iterator[Rendered]:
     """A big text file's search that prints its matching lines whole (a `bare` search: see
-    searcher.bare_lines), up to `limit`, FILE_WINDOW of lines at a time: the lines of each
-    window without the events and windows of `search_big_file`, and once they are dense, by
-    a regex matching whole lines (see DENSE_LINE_BYTES). Printing the 1.9 million matching
-    lines of a 21 MB log: 3.3 -> 0.46 s (rg 0.15; with -n 3.5 -> 1.1 s, rg 0.28). The result
-    holds only the output."""
+    searcher.bare_lines), up to `limit`, FILE_WINDOW of lines at a time: the output of each
+    window holding a matching line, made from its lines without the events and windows of
+    `search_big_file`, and once they are dense, by a regex matching whole lines (see
+    DENSE_LINE_BYTES). Printing the 1.9 million matching lines of a 21 MB log: 3.3 -> 0.46 s
+    (rg 0.15; with -n 3.5 -> 1.1 s, rg 0.28)."""
     numbered, eol = fmt.bare_numbered, query.eol
-    bodies: list[bytes] = []
     found = lines_before = 0
     whole_lines: rurex.Pattern | None = None
-    for start, stop in line_runs(data, FILE_WINDOW, eol):
+    for start, stop in _bare_windows(data, eol):
         if found == limit:
             break
         window = data[start:stop]
@@ -342,12 +351,64 @@ def bare_big_file(data: bytes | FileView, query: Query, limit: int | None, fmt: 
             if (len(lines) >> numbered) * DENSE_LINE_BYTES >= len(window):
                 whole_lines = _whole_line_regex(query)
         if lines:
-            bodies.append(fmt.bare_output(display_path, lines, numbered, bool(bodies)))
+            yield Rendered(fmt.bare_output(display_path, lines, numbered, bool(found)), True,
+                           fmt.bare_has_lines)
             found += len(lines) >> numbered
         if numbered:
             lines_before += window.count(eol)
-    rendered = Rendered(joined_output(bodies), True, fmt.bare_has_lines) if bodies else None
-    return FileResult(matched_lines=found, rendered=rendered)
+
+
+def _bare_windows(data: bytes | FileView, eol: bytes) -> Iterator[tuple[int, int]]:
+    """(start, stop) of `bare_big_file`'s windows: FILE_WINDOW of lines, but the first a
+    sixteenth of that, whose density decides how the next are searched (the 21 MB log's
+    first 1 MiB of lines, all matching, took 0.2 s of its 0.9 s with -n)."""
+    for start, stop in line_runs(data, max(FILE_WINDOW >> 4, 1), eol):
+        yield start, stop
+        yield from line_runs(data, FILE_WINDOW, eol, stop)
+        return
+
+
+def gathered(outputs: Iterable[Rendered]) -> FileResult:
+    """A file's result holding the outputs of its windows (`search_big_file`,
+    `bare_big_file`) as one."""
+    bodies: list[bytes | list[bytes]] = []
+    has_match = has_lines = False
+    for rendered in outputs:
+        bodies.append(rendered.body)
+        has_match, has_lines = has_match or rendered.has_match, has_lines or rendered.has_lines
+    return FileResult(matched_lines=int(has_match), rendered=Rendered(
+        joined_output(bodies), has_match, has_lines) if bodies else None)
+
+
+def streamed(outputs: Iterator[Rendered]) -> FileResult:
+    """A file's result whose output is its windows' (`search_big_file`, `bare_big_file`)
+    as the printer writes them: each window is read, searched and rendered once the one
+    before is written, so `| head` gets the first lines at once, and memory follows a
+    window, not the output (a 1 GB log whose lines all match held 1.1 GB). What decides how
+    the printer takes the file (whether it matches, prints lines, prints anything) is
+    searched for first. Only the process that searched the file can print it so."""
+    taken: list[Rendered] = []
+    has_match = has_lines = printed = False
+    for rendered in outputs:
+        taken.append(rendered)
+        has_match, has_lines = has_match or rendered.has_match, has_lines or rendered.has_lines
+        printed = printed or bool(rendered.body)
+        if has_match and has_lines and printed:
+            break
+    else:
+        return gathered(taken)
+    pieces = (piece for rendered in chain(taken, outputs) for piece in (
+        [rendered.body] if isinstance(rendered.body, bytes) else rendered.body))
+    return FileResult(matched_lines=1, rendered=Rendered(pieces, has_match, has_lines))
+
+
+def streamed_events(events: Iterator[LineEvent]) -> FileResult:
+    """A file's result whose events (`big_file_events`) are searched as they are taken,
+    after the first, which tells whether the file matches (the Python API's -l asks)."""
+    first = next(events, None)
+    if first is None:
+        return FileResult()
+    return FileResult(chain([first], events), matched_lines=1)
 
 
 def _whole_lines(regex: rurex.Pattern, window: bytes, limit: int | None, numbered: bool,
@@ -355,16 +416,21 @@ def _whole_lines(regex: rurex.Pattern, window: bytes, limit: int | None, numbere
     """The lines of `window` holding a match, found by `regex` (see `_whole_line_regex`), up
     to `limit`; if `numbered`, each after its number, counted on from `lines_before` by the
     terminators in the gaps between them, which the regex's `split` gives (a 1 MiB window
-    of a log where every line matches: 41 ms, where `bare_lines` took 79)."""
+    of a log where every line matches: 41 ms, where `bare_lines` took 79), or in a row when
+    the window has no other line (then 18 ms)."""
     lines: list[int | bytes] = regex.findall(window)
+    every_line = len(lines) == window.count(eol) + (not window.endswith(eol))
     if limit is not None:
         del lines[limit:]
     if not numbered:
         return lines
-    gaps = regex.split(window)[:len(lines)]
     numbered_lines: list[int | bytes] = [0] * (2 * len(lines))
-    numbered_lines[::2] = list(map(add, accumulate(map(bytes.count, gaps, repeat(eol))),
-                                   count(lines_before + 1)))
+    if every_line:
+        numbered_lines[::2] = range(lines_before + 1, lines_before + 1 + len(lines))
+    else:
+        gaps = regex.split(window)[:len(lines)]
+        numbered_lines[::2] = list(map(add, accumulate(map(bytes.count, gaps, repeat(eol))),
+                                       count(lines_before + 1)))
     numbered_lines[1::2] = lines
     return numbered_lines
 
