@@ -1404,6 +1404,22 @@ def test_context_lines_printed_before_a_nul_past_the_first_read(
 
 
 @pytest.mark.parametrize("args", [
+    ["needle"], ["-n", "-C2", "needle"], ["-v", "-c", "x"], ["--stats", "needle"],
+    ["--json", "-B1", "needle"],
+], ids=" ".join)
+def test_a_nul_after_a_line_longer_than_the_read_buffer(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """A line that does not fit in rg's 64 KiB buffer grows it to three times its size (192
+    KiB, then 576: each growth adds twice the length), which sets where its later reads
+    begin, and so where the read that meets a NUL does: the matches before it are rg's."""
+    needles = b"".join(b"needle %d\n" % i for i in range(60_000))
+    for name, long in (("a.bin", 100_000), ("b.bin", 300_000)):
+        (tmp_path / name).write_bytes(b"x" * long + b"\n" + needles + b"\0needle\n")
+    assert_same(args, tmp_path, env)
+
+
+@pytest.mark.parametrize("args", [
     ["a"], ["-n", "-C1", "a"], ["-l", "a"], ["--json", "a"], ["--stats", "a"], ["--binary", "a"],
     ["-E", "latin1", "a"], ["-E", "none", "a"], ["-v", "x"],
 ], ids=" ".join)

@@ -303,7 +303,8 @@ def _stream_reads(
     are searched, keeping the partial last line and, with context, the last `context` + 1
     complete lines (lines::preceding counts back from the last line) unless rg visited them
     already (printed them while searching that buffer: `visited`, see `_visits`); the buffer
-    doubles when a line does not fit. The first read returns only BOM_PEEK bytes; an
+    grows to three times its size when a line does not fit (its default allocation adds
+    twice the length: 64 KiB, 192, 576...). The first read returns only BOM_PEEK bytes; an
     unterminated last line is searched after one more, empty, read. A transcoded file's read
     ends no later than the transcoder's fill it starts in (its first with any text).
     """
@@ -313,7 +314,7 @@ def _stream_reads(
     while searched_end < len(data):
         free = capacity - (read_end - consumed)
         if free <= 0:
-            capacity *= 2
+            capacity *= 3
             continue
         if read_end == len(data):
             searched_end = read_end

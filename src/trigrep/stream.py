@@ -10,7 +10,10 @@ and `-q` stop reading as soon as they have their answer (`tail -f log | trigrep 
 trigrep.parallel.BIG_FILE holding no NUL is searched FILE_WINDOW at a time, each window read
 from the file (`FileView`) and its output rendered before the next is searched, and its
 counts (-c, --count-matches, -l, -q, --files-without-match) summed over its windows: memory
-follows the window and the output, not the file nor the number of matches.
+follows the window and the output, not the file nor the number of matches. When the process
+printing the output searches the file itself (a file named, or among a search's first), each
+window is searched as the one before is printed (`streamed`), and so are the Python API's
+matches (`streamed_events`): memory follows the window, and `| head` gets its lines at once.
 
 Each window (`Windows`) is the lines not searched yet plus the `max(-A, -B)` lines before them
 (the before-context of what follows, and the matches whose after-context is still open). What
