@@ -1420,6 +1420,23 @@ def test_a_nul_after_a_line_longer_than_the_read_buffer(
 
 
 @pytest.mark.parametrize("args", [
+    ["-A1", "needle"], ["-n", "-C1", "needle"], ["-B1", "needle"], ["--json", "-A1", "needle"],
+    ["--stats", "-C2", "needle"],
+], ids=" ".join)
+def test_a_nul_read_further_for_the_context_kept(
+    tmp_path: Path, env: dict[str, str], args: list[str]
+) -> None:
+    """Lines kept for context can grow rg's buffer (two long lines, a match and its context,
+    where one alone fits), and a bigger buffer reads further at a time: its read that
+    meets a NUL may begin later than it would without context (where the search used to
+    stop looking), and the matches before are rg's."""
+    lines = b"".join(b"needle %d\nzz\no\n" % i for i in range(3_000))
+    (tmp_path / "a.bin").write_bytes(b"x" * 50_000 + b"\n" + b"x" * 98_000 + b" needle\n"
+                                     + lines + b"\0needle\n")
+    assert_same(args, tmp_path, env)
+
+
+@pytest.mark.parametrize("args", [
     ["a"], ["-n", "-C1", "a"], ["-l", "a"], ["--json", "a"], ["--stats", "a"], ["--binary", "a"],
     ["-E", "latin1", "a"], ["-E", "none", "a"], ["-v", "x"],
 ], ids=" ".join)

@@ -418,7 +418,15 @@ class FileSearch:
         (no -E, --pre, -z, BOM nor NUL, unless searched as text: its windows are all read
         for a NUL first, since the whole file's search, which such a file needs, could
         not take back what was printed); None for any other file."""
-        from trigrep.stream import (
+        try:  # (a walked file's stat is known; one named costs one here)
+            st = entry.stat() if entry.explicit else entry.known_stat()
+        except OSError:
+            return None  # (searched as before, which reports it as rg does)
+        if st is None or st.st_size <= BIG_FILE or not stat.S_ISREG(st.st_mode) or (
+                self.codec != "auto" or self.pre is not None
+                or is_decompressed(entry.path, self.search_zip)):
+            return None
+        from trigrep.stream import (  # (big files only)
             BinaryContent,
             FileView,
             big_file_events,
@@ -426,15 +434,6 @@ class FileSearch:
             streamed_events,
         )
 
-        if self.codec != "auto" or self.pre is not None or is_decompressed(
-                entry.path, self.search_zip):
-            return None
-        try:  # (a walked file's stat is known; one named costs one here)
-            st = entry.stat() if entry.explicit else entry.known_stat()
-        except OSError:
-            return None  # (searched as before, which reports it as rg does)
-        if st is None or not stat.S_ISREG(st.st_mode) or st.st_size <= BIG_FILE:
-            return None
         binary = (BinaryMode.QUIT if self.reads_plainly and not entry.explicit
                   else self.binary_mode(entry))
         try:

@@ -1593,9 +1593,11 @@ class BufferSearch:
                 result.binary_offset = nul
                 return result
             elif binary is BinaryMode.QUIT:
-                # as far as rg could have read, keeping no line for context (below: as far
-                # as it did read, given the lines it printed)
-                end = stream_detect = _stream_searched_end(data, nul, 0)
+                # Without context, where rg's reads met the NUL; with it, where they met it
+                # depends on the lines rg printed (below: they keep fewer lines for the
+                # next read, so reads go further or not as far), so at most its line.
+                end = stream_detect = (data.rfind(query.eol, 0, nul) + 1 if context
+                                       else _stream_searched_end(data, nul, 0))
             else:
                 data = data.replace(b"\0", b"\n")
         before, after, passthru = self.before, self.after, self.passthru
