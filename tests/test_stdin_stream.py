@@ -13,6 +13,7 @@ import random
 import subprocess
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,7 +23,7 @@ from conftest import RG, TRIGREP, normalise_timings, run
 from trigrep import parallel, stream
 from trigrep.flags import parse_search_flags
 from trigrep.parallel import BIG_FILE
-from trigrep.printer import LineFormat, make_printer
+from trigrep.printer import make_printer
 from trigrep.query import compile_query
 from trigrep.searcher import BinaryMode, BufferSearch, FileResult, search_buffer
 from trigrep.walk import FileEntry
@@ -390,41 +391,51 @@ def _printed(result: FileResult) -> tuple[bytes, bool, bool] | None:
             rendered.has_lines)
 
 
-@pytest.mark.parametrize("case", range(100))
+@pytest.mark.parametrize("case", range(120))
 def test_a_big_file_searched_in_windows_prints_what_one_search_does(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: int) -> None:
     """A big text file's output, rendered window by window (windows of a few bytes here),
-    is that of one search of the whole file (which the other tests compare with rg's); so is
-    that of a search printing its lines whole (stream.bare_big_file: the windows here are
-    dense, their lines then found by a regex matching whole lines). Both search the file's
-    bytes, and the file itself through a FileView (read a few bytes at a time here), their
-    windows' outputs gathered, or searched as they are printed (stream.streamed)."""
+    is that of one search of the whole file (which the other tests compare with rg's), and
+    so are its counts (--json's `end` reports them); so is that of a search printing its
+    lines whole (stream.bare_big_file: the windows here are dense, their lines then found by
+    a regex matching whole lines). Both search the file's bytes, and the file itself through
+    a FileView (read a few bytes at a time here), their windows' outputs gathered, or
+    searched as they are printed (stream.streamed)."""
     rng = random.Random(case)
     data = _big_file_in_small_windows(monkeypatch, rng)
-    argv = [*rng.choice(BIG_FLAGS),
+    argv = [*rng.choice([*BIG_FLAGS, ["--json"], ["--json", "-C1"], ["--json", "-v", "-n"]]),
             rng.choice(["foo", "^$", "o+", "bar|^x", "zzz", "o\\b", "(?i)^f", "\\w$"])]
     match_opts, opts = parse_search_flags(argv)
     query = compile_query(match_opts)
     printer = make_printer(io.BytesIO(), opts, with_filename=bool(opts.with_filename),
                            is_tty=False)
     fmt = printer.file_format
-    assert isinstance(fmt, LineFormat) and stream.windowed(query, opts)
+    assert fmt.renders_in_windows and stream.windowed(query, opts)
     binary = BinaryMode.QUIT
-    whole = fmt.output("big.txt", search_buffer(data, query, opts, binary=binary))
+    one = search_buffer(data, query, opts, binary=binary)
+    whole = fmt.output("big.txt", one)
     want = None if whole is None or not (whole.body or whole.has_match) else (
         whole.body, whole.has_match, whole.has_lines)
+    # (the matches and the bytes searched are counted where they are reported: --json)
+    counts = (one.matched_lines, one.matches, one.bytes_searched) if opts.json else (
+        one.matched_lines,)
     search = BufferSearch(query, opts, spans=fmt.needs_spans)
     (tmp_path / "big.txt").write_bytes(data)
     with (tmp_path / "big.txt").open("rb") as f:
         for source in (data, stream.FileView(f.fileno(), len(data))):
             for outputs in (stream.gathered, stream.streamed):
+                total = FileResult()
                 windowed = outputs(stream.search_big_file(source, query, opts, binary, fmt,
-                                                          "big.txt"))
+                                                          "big.txt", total), total)
                 assert _printed(windowed) == want, argv
+                assert (total.matched_lines, total.matches, total.bytes_searched)[
+                    :len(counts)] == counts, argv
                 if fmt.renders_bare and search.bare:
+                    total = FileResult()
                     bare = outputs(stream.bare_big_file(source, query, search.limit, fmt,
-                                                        "big.txt"))
+                                                        "big.txt", total), total)
                     assert _printed(bare) == want, argv
+                    assert total.matched_lines == one.matched_lines, argv
 
 
 SUMMARY_FLAGS = [
@@ -494,6 +505,7 @@ def test_a_file_view_reads_what_the_bytes_hold(
     ["-c", "-v", "needle"], ["-l", "needle"], ["--files-without-match", "needle"],
     ["-c", "-m3", "needle"], ["-q", "needle"], ["-n", "-m1", "needle"], ["-a", "-c", "needle"],
     ["needle"], ["-o", "-b", "-A1", "needle"], ["-a", "-n", "needle"], ["-B2", "--heading", "2"],
+    ["--json", "needle"], ["--json", "-C1", "needle"], ["--json", "-m2", "needle"],
 ], ids=" ".join)
 def test_a_big_file_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
     """A text file over BIG_FILE (searched in windows, each read as it is searched) and two
@@ -507,7 +519,10 @@ def test_a_big_file_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]
     (tmp_path / "mid.bin").write_bytes(b"needle\n" + body[:5000] + b"\0" + body + b"needle\n")
     for paths in (["big.txt"], ["big.bin"], ["mid.bin"], []):
         want = run([RG, "--sort", "path", *args, *paths], tmp_path, env)
-        assert run([*TRIGREP, *args, *paths], tmp_path, env) == want
+        got = run([*TRIGREP, *args, *paths], tmp_path, env)
+        if "--json" in args:
+            want, got = (replace(r, out=normalise_timings(r.out)) for r in (want, got))
+        assert got == want
 
 
 def test_a_big_file_is_printed_as_it_is_searched(monkeypatch: pytest.MonkeyPatch,

@@ -374,7 +374,8 @@ class FileSearch:
             result = counted_big_file(data, query, opts, binary)
             result.rendered = render.output(entry.display, result)
             return result, None
-        return gathered(self._window_outputs(entry, data, binary)), None
+        total = FileResult(binary_mode=binary)
+        return gathered(self._window_outputs(entry, data, binary, total), total), None
 
     def _prints_in_windows(self) -> bool:
         """Whether a big text file's lines are printed window by window (see trigrep.stream)."""
@@ -384,16 +385,19 @@ class FileSearch:
         return render is not None and render.renders_in_windows and windowed(
             self.query, self.out_opts)
 
-    def _window_outputs(self, entry: FileEntry, data: bytes | FileView, binary: BinaryMode
-                        ) -> Iterator[Rendered]:
-        """The output of each window of a big text file whose lines are printed."""
+    def _window_outputs(self, entry: FileEntry, data: bytes | FileView, binary: BinaryMode,
+                        total: FileResult) -> Iterator[Rendered]:
+        """The output of each window of a big text file whose lines are printed, counted in
+        `total`."""
         from trigrep.stream import bare_big_file, search_big_file
 
         render = self.render
+        assert render is not None
         if render.renders_bare and self.buffer_search.bare:
             return bare_big_file(data, self.query, self.buffer_search.limit, render,
-                                 entry.display)
-        return search_big_file(data, self.query, self.out_opts, binary, render, entry.display)
+                                 entry.display, total)
+        return search_big_file(data, self.query, self.out_opts, binary, render, entry.display,
+                               total)
 
     def streamed(self, entry: FileEntry) -> Outcome:
         """`self(entry)`, but for a big text file whose lines are printed, a result whose
@@ -454,8 +458,9 @@ class FileSearch:
         if self.render is None:
             events = big_file_events(data, self.query, self.out_opts, binary)
             return streamed_events(_closing(events, fd, entry.display)), None
-        return streamed(_closing(self._window_outputs(entry, data, binary), fd,
-                                 entry.display)), None
+        total = FileResult(binary_mode=binary)
+        return streamed(_closing(self._window_outputs(entry, data, binary, total), fd,
+                                 entry.display), total), None
 
     def _unread_big(self, entry: FileEntry, size: int | None, binary: BinaryMode
                     ) -> Outcome | None:

@@ -251,6 +251,12 @@ class FileFormat:
         `counts_bare`)."""
         raise NotImplementedError
 
+    def continued_output(self, display_path: str, result: FileResult, after_line: int,
+                         matched: bool) -> Rendered | None:
+        """The output of more lines of a file whose lines rendered so far ended at line
+        `after_line`, a match among them if `matched` (see `renders_in_windows`)."""
+        raise NotImplementedError
+
     def output(self, display_path: str, result: FileResult) -> Rendered | None:
         """The file's output, as a worker rendered it already or rendered now."""
         if result.rendered is not None:
@@ -1145,6 +1151,8 @@ class JsonFormat(FileFormat):
     worker processes render: the printer adds the `end`, which holds the time the search
     took, and the summary."""
 
+    renders_in_windows = True  # (a big file's messages: see trigrep.stream)
+
     def __init__(self, opts: OutputOptions) -> None:
         self.opts = opts
 
@@ -1160,6 +1168,14 @@ class JsonFormat(FileFormat):
         body = b"".join([b'{"type":"begin","data":{"path":%s}}\n' % path,
                          *self.messages(path, result.events)])
         return Rendered(body, result.has_match, True)
+
+    def continued_output(self, display_path: str, result: FileResult, after_line: int,
+                         matched: bool) -> Rendered | None:
+        """The messages of more lines: no `begin` again."""
+        if not result.events or self.opts.mode == "quiet":
+            return None
+        path = _json_data(os.fsencode(display_path))
+        return Rendered(b"".join(self.messages(path, result.events)), result.has_match, True)
 
     def messages(self, path: bytes, events: Sequence[LineEvent]) -> list[bytes]:
         """The `match` and `context` messages of `events`, with the JSON of their path: filled
@@ -1221,44 +1237,44 @@ class JsonPrinter:
         whole search's result (without events) and ends it."""
         if not result.events or self.opts.mode == "quiet":
             return
-        if self.streamed is None:
-            body = self.file_format.render(display_path, result)
-            assert body is not None
-            body = body.body
-        else:
-            path = _json_data(os.fsencode(display_path))
-            body = b"".join(self.file_format.messages(path, result.events))
-        self.streamed = (self.streamed or 0) + len(body)
-        self.out.write(body)
+        fmt = self.file_format
+        rendered = (fmt.render(display_path, result) if self.streamed is None
+                    else fmt.continued_output(display_path, result, 0, False))
+        assert rendered is not None and isinstance(rendered.body, bytes)
+        self.streamed = (self.streamed or 0) + len(rendered.body)
+        self.out.write(rendered.body)
 
     def file(self, display_path: str, result: FileResult) -> None:
         streamed, self.streamed = self.streamed, None
-        now = time.perf_counter_ns()
-        elapsed, self.last_file_done = now - self.last_file_done, now
-        has_match = result.has_match
-        self.matched = self.matched or (has_match and result.error is None)
-        stats = {
-            "searches": 1,
-            "searches_with_match": int(has_match),
-            "bytes_searched": result.bytes_searched,
-            "bytes_printed": 0,
-            "matched_lines": result.matched_lines,
-            "matches": result.matches,
-        }
+        printed = streamed or 0
+        self.matched = self.matched or (result.has_match and result.error is None)
         if self.opts.mode != "quiet":
-            # (a worker rendered the messages, or they are rendered now)
+            # (a worker rendered the messages, or they are rendered now, or a big file's
+            # are searched as they are written: its counts are final after them)
             rendered = None if streamed is not None else self.file_format.output(
                 display_path, result)
             if rendered is None and streamed is None:
                 return  # rg prints nothing for the file and leaves it out of the summary
-            body = b"" if rendered is None else rendered.body
-            stats["bytes_printed"] = (streamed or 0) + len(body)
-            if not result.cut_short:
-                path = _data(os.fsencode(display_path))
-                body += _dumps({"type": "end", "data": {
-                    "path": path, "binary_offset": result.binary_offset,
-                    "stats": {"elapsed": _elapsed(elapsed), **stats}}})
-            self.out.write(body)
+            if rendered is not None:
+                body = rendered.body
+                for piece in [body] if isinstance(body, bytes) else body:
+                    self.out.write(piece)
+                    printed += len(piece)
+        now = time.perf_counter_ns()
+        elapsed, self.last_file_done = now - self.last_file_done, now
+        stats = {
+            "searches": 1,
+            "searches_with_match": int(result.has_match),
+            "bytes_searched": result.bytes_searched,
+            "bytes_printed": printed,
+            "matched_lines": result.matched_lines,
+            "matches": result.matches,
+        }
+        if self.opts.mode != "quiet" and not result.cut_short:
+            path = _data(os.fsencode(display_path))
+            self.out.write(_dumps({"type": "end", "data": {
+                "path": path, "binary_offset": result.binary_offset,
+                "stats": {"elapsed": _elapsed(elapsed), **stats}}}))
         if result.error is not None:
             return  # a failed search adds nothing to the summary
         self.total_elapsed += elapsed

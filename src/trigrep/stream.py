@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from trigrep.errors import PatternError
 from trigrep.extract import decoded, text_decoder, transcoder_fills, transcodes_text
-from trigrep.printer import JsonPrinter, LineFormat, StandardPrinter
+from trigrep.printer import JsonPrinter, StandardPrinter
 from trigrep.query import rest_of_line_regex
 from trigrep.searcher import (
     BOM_PEEK,
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     import rurex
 
     from trigrep.options import OutputOptions
-    from trigrep.printer import Printer
+    from trigrep.printer import FileFormat, Printer
     from trigrep.query import Query
 
 STDIN_PATH = "<stdin>"
@@ -83,10 +83,13 @@ STDIN_BUFFER = 8 << 10  # Rust's buffer of standard input (std::io::stdio::STDIN
 
 
 def windowed(query: Query, opts: OutputOptions) -> bool:
-    """Whether a search of these options can run window by window (see the module's doc)."""
-    return not (query.multiline or opts.json or opts.stats or opts.passthru
+    """Whether a search of these options can run window by window (see the module's doc):
+    --json's only when it prints lines and searches the whole file (its `end` then reports
+    the file's size as the bytes searched; where -m stopped it, rg's reads decide)."""
+    return not (query.multiline or opts.stats or opts.passthru
                 or opts.stop_on_nonmatch or opts.max_count == 0 or opts.null_data
-                or opts.mode not in ("lines", "files_with_matches", "quiet"))
+                or opts.mode not in ("lines", "files_with_matches", "quiet")
+                or (opts.json and (opts.mode != "lines" or opts.max_count is not None)))
 
 
 def counts_in_windows(query: Query, opts: OutputOptions) -> bool:
@@ -285,14 +288,19 @@ class FileView:
 
 
 def search_big_file(data: bytes | FileView, query: Query, opts: OutputOptions,
-                    binary: BinaryMode, fmt: LineFormat, display_path: str) -> Iterator[Rendered]:
+                    binary: BinaryMode, fmt: FileFormat, display_path: str, total: FileResult
+                    ) -> Iterator[Rendered]:
     """A big text file's search, its output rendered window by window (see the module's
-    doc): each window's output that is not None."""
+    doc): each window's output that is not None, its counts added to `total` (and its bytes
+    searched: --json's `end` reports them)."""
     windows = Windows(query, opts, binary, spans=fmt.needs_spans,
                       first_span=fmt.needs_first_span_only)
     has_match = False
     last_line: int | None = None
     for result in _searched_windows(data, windows):
+        total.matched_lines += result.matched_lines
+        total.matches += result.matches
+        total.bytes_searched = result.bytes_searched
         rendered = fmt.output(display_path, result) if last_line is None else (
             fmt.continued_output(display_path, result, last_line, has_match))
         if rendered is not None:
@@ -329,14 +337,14 @@ def _searched_windows(data: bytes | FileView, windows: Windows) -> Iterator[File
         start += kept
 
 
-def bare_big_file(data: bytes | FileView, query: Query, limit: int | None, fmt: LineFormat,
-                  display_path: str) -> Iterator[Rendered]:
+def bare_big_file(data: bytes | FileView, query: Query, limit: int | None, fmt: FileFormat,
+                  display_path: str, total: FileResult) -> Iterator[Rendered]:
     """A big text file's search that prints its matching lines whole (a `bare` search: see
     searcher.bare_lines), up to `limit`, FILE_WINDOW of lines at a time: the output of each
     window holding a matching line, made from its lines without the events and windows of
     `search_big_file`, and once they are dense, by a regex matching whole lines (see
-    DENSE_LINE_BYTES). Printing the 1.9 million matching lines of a 21 MB log: 3.3 -> 0.46 s
-    (rg 0.15; with -n 3.5 -> 1.1 s, rg 0.28)."""
+    DENSE_LINE_BYTES), its matching lines counted in `total`. Printing the 1.9 million
+    matching lines of a 21 MB log: 3.3 -> 0.46 s (rg 0.15; with -n 3.5 -> 1.1 s, rg 0.28)."""
     numbered, eol = fmt.bare_numbered, query.eol
     found = lines_before = 0
     whole_lines: rurex.Pattern | None = None
@@ -357,6 +365,7 @@ def bare_big_file(data: bytes | FileView, query: Query, limit: int | None, fmt: 
             yield Rendered(fmt.bare_output(display_path, lines, numbered, bool(found)), True,
                            fmt.bare_has_lines)
             found += len(lines) >> numbered
+            total.matched_lines = found
         if numbered:
             lines_before += window.count(eol)
 
@@ -371,25 +380,26 @@ def _bare_windows(data: bytes | FileView, eol: bytes) -> Iterator[tuple[int, int
         return
 
 
-def gathered(outputs: Iterable[Rendered]) -> FileResult:
-    """A file's result holding the outputs of its windows (`search_big_file`,
-    `bare_big_file`) as one."""
+def gathered(outputs: Iterable[Rendered], total: FileResult) -> FileResult:
+    """`total`, the result of a file whose windows' outputs (`search_big_file`,
+    `bare_big_file`) it counts, holding them as one."""
     bodies: list[bytes | list[bytes]] = []
     has_match = has_lines = False
     for rendered in outputs:
-        bodies.append(rendered.body)
+        bodies.append(rendered.body)  # (a window's: bytes or a list)
         has_match, has_lines = has_match or rendered.has_match, has_lines or rendered.has_lines
-    return FileResult(matched_lines=int(has_match), rendered=Rendered(
-        joined_output(bodies), has_match, has_lines) if bodies else None)
+    total.rendered = Rendered(joined_output(bodies), has_match, has_lines) if bodies else None
+    return total
 
 
-def streamed(outputs: Iterator[Rendered]) -> FileResult:
-    """A file's result whose output is its windows' (`search_big_file`, `bare_big_file`)
-    as the printer writes them: each window is read, searched and rendered once the one
-    before is written, so `| head` gets the first lines at once, and memory follows a
-    window, not the output (a 1 GB log whose lines all match held 1.1 GB). What decides how
-    the printer takes the file (whether it matches, prints lines, prints anything) is
-    searched for first. Only the process that searched the file can print it so."""
+def streamed(outputs: Iterator[Rendered], total: FileResult) -> FileResult:
+    """`total`, the result of a file whose windows' outputs (`search_big_file`,
+    `bare_big_file`) it counts, as the printer writes them: each window is read, searched
+    and rendered once the one before is written (the counts are the whole file's once it
+    is), so `| head` gets the first lines at once, and memory follows a window, not the
+    output (a 1 GB log whose lines all match held 1.1 GB). What decides how the printer
+    takes the file (whether it matches, prints lines, prints anything) is searched for
+    first. Only the process that searched the file can print it so."""
     taken: list[Rendered] = []
     has_match = has_lines = printed = False
     for rendered in outputs:
@@ -399,10 +409,11 @@ def streamed(outputs: Iterator[Rendered]) -> FileResult:
         if has_match and has_lines and printed:
             break
     else:
-        return gathered(taken)
+        return gathered(taken, total)
     pieces = (piece for rendered in chain(taken, outputs) for piece in (
         [rendered.body] if isinstance(rendered.body, bytes) else rendered.body))
-    return FileResult(matched_lines=1, rendered=Rendered(pieces, has_match, has_lines))
+    total.rendered = Rendered(pieces, has_match, has_lines)
+    return total
 
 
 def streamed_events(events: Iterator[LineEvent]) -> FileResult:
