@@ -133,25 +133,31 @@ def test_searches_in_workers_equal_rg(
             pattern, files_with_matches=True, **options)] == listed.splitlines()
 
 
+@pytest.mark.parametrize("watch", [False, True], ids=["taken-here", "in-workers"])
 @pytest.mark.parametrize(("rg_args", "options"), CASES, ids=[" ".join(c[0]) for c in CASES])
-def test_big_files_searched_as_their_matches_are_taken_equal_rg(
+def test_big_files_searched_in_windows_equal_rg(
     tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
-    rg_args: tuple[str, ...], options: dict,
+    rg_args: tuple[str, ...], options: dict, watch: bool,
 ) -> None:
-    """A big text file (over BIG_FILE: a few KB here) that the search takes itself has its
-    matches searched a window (a few lines here) at a time as they are taken (see
-    stream.streamed_events): the same Matches, counts and files as rg; and its first Match
-    comes once its first windows were searched."""
+    """A big text file (over BIG_FILE: a few KB here) is searched a window (a few lines
+    here) at a time, read as it is searched: the same Matches, counts and files as rg.
+    One the search takes itself has its matches searched as they are taken (see
+    stream.streamed_events): its first Match comes once its first windows were searched;
+    a worker (past the first file of a watched index's search) sends them all."""
     monkeypatch.setattr(parallel, "BIG_FILE", 2000)
+    monkeypatch.setattr(parallel, "WARM_INLINE_FILES", 1)
+    monkeypatch.setattr(parallel, "BATCH_FILES", 2)
     monkeypatch.setattr(stream, "FILE_WINDOW", 300)
     make_tree(tmp_path)
     rng = random.Random(7)
     words = ["foo", "bar", "PM_RESUME", "foo()", "o", "x", "fo\tbar", ""]
-    (tmp_path / "big.log").write_bytes("\n".join(
+    big = "big.log" if not watch else "zz/big.log"
+    (tmp_path / big).parent.mkdir(exist_ok=True)
+    (tmp_path / big).write_bytes("\n".join(
         " ".join(rng.choice(words) for _ in range(rng.randrange(4))) for _ in range(2000)
     ).encode())
     pattern = rg_args[-1]
-    with trigrep.Index(tmp_path) as index:
+    with trigrep.Index(tmp_path, watch=watch) as index:
         got = api_matches(list(index.search(pattern, **options)))
         assert got == rg_matches(tmp_path, env, *rg_args)
         got = list(index.search(pattern, count=True, **options))
@@ -163,6 +169,8 @@ def test_big_files_searched_as_their_matches_are_taken_equal_rg(
         search_window = stream.Windows.search
         monkeypatch.setattr(stream.Windows, "search", lambda self, window, at_end: (
             windows.append(len(window)) or search_window(self, window, at_end)))
+        if watch:
+            return
         found = index.search("foo", paths="big.log")
         assert next(found).line_number == int(run(
             [RG, "-m1", "-n", "foo", "big.log"], tmp_path, env).out.split(b":")[0])

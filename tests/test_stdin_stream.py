@@ -525,6 +525,19 @@ def test_a_big_file_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]
         assert got == want
 
 
+@pytest.mark.parametrize("args", [["-m1", "foo"], ["-m1", "-n", "foo"], ["-l", "foo"],
+                                  ["-q", "foo"], ["-m2", "-A1", "foo"]], ids=" ".join)
+def test_a_big_file_search_stopping_before_a_nul_rg_read_with_its_match(
+        tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
+    """A walked big file's search that stops early (-m, -l, -q) after its first window has
+    not read the NUL just past it, which rg read with the line of its first match (a line
+    across its 64 KiB reads), so rg stopped before printing it: a NUL within reach of the
+    lines searched sends the file to the whole search."""
+    (tmp_path / "a.log").write_bytes(b"x\n" * (65_500 // 2) + b"y" * 89 + b" foo\n"
+                                     + b"z\n" * 2_000 + b"\0\n" + b"foo\n" * 4_300_000)
+    assert run([*TRIGREP, *args], tmp_path, env) == run([RG, *args], tmp_path, env)
+
+
 def test_a_big_file_is_printed_as_it_is_searched(monkeypatch: pytest.MonkeyPatch,
                                                  tmp_path: Path) -> None:
     """A big text file's lines, searched by the process that prints them, are read, searched

@@ -358,24 +358,36 @@ class FileSearch:
     def _windowed(self, entry: FileEntry, data: bytes | FileView, binary: BinaryMode
                   ) -> Outcome | None:
         """A big text file's outcome, searched window by window (see trigrep.stream) when
-        its output is rendered here and the search gives rg's output so (a file holding a
-        NUL does not, unless read as text); None otherwise."""
-        from trigrep.stream import counted_big_file, counts_in_windows, gathered  # (big files)
+        the search gives rg's output (or the Python API's matches) so (a file holding a NUL
+        does not, unless read as text); None otherwise."""
+        from trigrep.stream import (  # (big files)
+            big_file_events,
+            counted_big_file,
+            counts_in_windows,
+            gathered,
+        )
 
         render, query, opts = self.render, self.query, self.out_opts
-        prints_lines = self._prints_in_windows()
-        if render is None or not (prints_lines or counts_in_windows(query, opts)):
+        in_lines = self._streams_big()  # (else a summary, if it counts in windows)
+        if not (in_lines or counts_in_windows(query, opts)):
             return None
         # (a FileView checks the windows it reads: see `_unread_big`)
         if isinstance(data, bytes) and binary not in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP) and (
                 b"\0" in data):
             return None
-        if not prints_lines:
-            result = counted_big_file(data, query, opts, binary)
+        if in_lines:
+            total = FileResult(binary_mode=binary)
+            if render is None:
+                total.events = list(big_file_events(data, query, opts, binary, total))
+                return total, None
+            return gathered(self._window_outputs(entry, data, binary, total), total), None
+        result = counted_big_file(data, query, opts, binary)
+        if render is not None:
             result.rendered = render.output(entry.display, result)
-            return result, None
-        total = FileResult(binary_mode=binary)
-        return gathered(self._window_outputs(entry, data, binary, total), total), None
+        elif opts.first_line and result.matched_lines:  # (the Python API's count: its Match)
+            first = opts._replace(mode="lines", max_count=1, first_line=False)
+            result.events = list(big_file_events(data, query, first, binary, FileResult()))
+        return result, None
 
     def _prints_in_windows(self) -> bool:
         """Whether a big text file's lines are printed window by window (see trigrep.stream)."""
@@ -455,10 +467,10 @@ class FileSearch:
         except (BinaryContent, OSError):
             os.close(fd)
             return None
-        if self.render is None:
-            events = big_file_events(data, self.query, self.out_opts, binary)
-            return streamed_events(_closing(events, fd, entry.display)), None
         total = FileResult(binary_mode=binary)
+        if self.render is None:
+            events = big_file_events(data, self.query, self.out_opts, binary, total)
+            return streamed_events(_closing(events, fd, entry.display), total), None
         return streamed(_closing(self._window_outputs(entry, data, binary, total), fd,
                                  entry.display), total), None
 
@@ -483,7 +495,8 @@ class FileSearch:
             head = data[:1]
             if len(data) <= BIG_FILE or (head and head[0] in _BOM_LEADS):
                 return None
-            return self._windowed(entry, data, binary)
+            outcome = self._windowed(entry, data, binary)
+            return None if outcome is not None and data.nul_in_reach() else outcome
         except BinaryContent:
             return None
         except OSError as e:

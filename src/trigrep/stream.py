@@ -43,6 +43,7 @@ from trigrep.printer import JsonPrinter, StandardPrinter
 from trigrep.query import rest_of_line_regex
 from trigrep.searcher import (
     BOM_PEEK,
+    BUFFER_CAPACITY,
     BinaryMode,
     BufferSearch,
     FileResult,
@@ -254,6 +255,7 @@ class FileView:
         self._fd = fd
         self._size = size
         self._nuls = nuls
+        self._read_end = self._largest = 0  # of the slices read
 
     def __len__(self) -> int:
         return self._size
@@ -263,7 +265,26 @@ class FileView:
         data = os.pread(self._fd, stop - start, start) if start < stop else b""
         if not self._nuls and b"\0" in data:
             raise BinaryContent
+        self._read_end, self._largest = max(self._read_end, stop), max(self._largest, len(data))
         return data
+
+    def nul_in_reach(self) -> bool:
+        """Whether, past the slices read (a search that stopped early: -m, -l, -q), a NUL
+        lies where rg's read of its last lines could have reached: rg stops at a read holding
+        a NUL before searching any of its lines. Its buffer holds a line and the lines kept
+        for context (at most two slices' worth) and grows to three times what did not fit."""
+        if self._nuls or self._read_end >= self._size:
+            return False
+        start = self._read_end
+        end = min(self._size, start + 6 * max(BUFFER_CAPACITY, self._largest))
+        while start < end:
+            chunk = os.pread(self._fd, min(self.CHUNK, end - start), start)
+            if not chunk:
+                break
+            if b"\0" in chunk:
+                return True
+            start += len(chunk)
+        return False
 
     def find(self, byte: bytes, start: int = 0) -> int:
         while start < self._size:
@@ -311,10 +332,13 @@ def search_big_file(data: bytes | FileView, query: Query, opts: OutputOptions,
 
 
 def big_file_events(data: bytes | FileView, query: Query, opts: OutputOptions,
-                    binary: BinaryMode) -> Iterator[LineEvent]:
+                    binary: BinaryMode, total: FileResult) -> Iterator[LineEvent]:
     """A big text file's match events (no context), searched window by window as they are
-    taken (see the module's doc): the Python API's, whose caller may stop early."""
+    taken (see the module's doc), counted in `total`: the Python API's, whose caller may
+    stop early."""
     for result in _searched_windows(data, Windows(query, opts, binary)):
+        total.matched_lines += result.matched_lines
+        total.matches += result.matches
         yield from result.events
 
 
@@ -416,13 +440,14 @@ def streamed(outputs: Iterator[Rendered], total: FileResult) -> FileResult:
     return total
 
 
-def streamed_events(events: Iterator[LineEvent]) -> FileResult:
-    """A file's result whose events (`big_file_events`) are searched as they are taken,
-    after the first, which tells whether the file matches (the Python API's -l asks)."""
+def streamed_events(events: Iterator[LineEvent], total: FileResult) -> FileResult:
+    """`total`, the result of a file whose events (`big_file_events`) it counts, searched
+    as they are taken, after the first, which tells whether the file matches (the Python
+    API's -l asks)."""
     first = next(events, None)
-    if first is None:
-        return FileResult()
-    return FileResult(chain([first], events), matched_lines=1)
+    if first is not None:
+        total.events = chain([first], events)
+    return total
 
 
 def _whole_lines(regex: rurex.Pattern, window: bytes, limit: int | None, numbered: bool,
