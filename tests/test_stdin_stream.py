@@ -396,14 +396,15 @@ def test_a_big_file_searched_in_windows_prints_what_one_search_does(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: int) -> None:
     """A big text file's output, rendered window by window (windows of a few bytes here),
     is that of one search of the whole file (which the other tests compare with rg's), and
-    so are its counts (--json's `end` reports them); so is that of a search printing its
+    so are its counts (--json and --stats report them); so is that of a search printing its
     lines whole (stream.bare_big_file: the windows here are dense, their lines then found by
     a regex matching whole lines). Both search the file's bytes, and the file itself through
     a FileView (read a few bytes at a time here), their windows' outputs gathered, or
     searched as they are printed (stream.streamed)."""
     rng = random.Random(case)
     data = _big_file_in_small_windows(monkeypatch, rng)
-    argv = [*rng.choice([*BIG_FLAGS, ["--json"], ["--json", "-C1"], ["--json", "-v", "-n"]]),
+    argv = [*rng.choice([*BIG_FLAGS, ["--json"], ["--json", "-C1"], ["--json", "-v", "-n"],
+                         ["--stats"], ["--stats", "-B2", "-n"]]),
             rng.choice(["foo", "^$", "o+", "bar|^x", "zzz", "o\\b", "(?i)^f", "\\w$"])]
     match_opts, opts = parse_search_flags(argv)
     query = compile_query(match_opts)
@@ -416,9 +417,9 @@ def test_a_big_file_searched_in_windows_prints_what_one_search_does(
     whole = fmt.output("big.txt", one)
     want = None if whole is None or not (whole.body or whole.has_match) else (
         whole.body, whole.has_match, whole.has_lines)
-    # (the matches and the bytes searched are counted where they are reported: --json)
-    counts = (one.matched_lines, one.matches, one.bytes_searched) if opts.json else (
-        one.matched_lines,)
+    # (the matches and the bytes searched are counted where they are reported)
+    counts = (one.matched_lines, one.matches, one.bytes_searched) if (
+        opts.json or opts.stats) else (one.matched_lines,)
     search = BufferSearch(query, opts, spans=fmt.needs_spans)
     (tmp_path / "big.txt").write_bytes(data)
     with (tmp_path / "big.txt").open("rb") as f:
@@ -506,6 +507,7 @@ def test_a_file_view_reads_what_the_bytes_hold(
     ["-c", "-m3", "needle"], ["-q", "needle"], ["-n", "-m1", "needle"], ["-a", "-c", "needle"],
     ["needle"], ["-o", "-b", "-A1", "needle"], ["-a", "-n", "needle"], ["-B2", "--heading", "2"],
     ["--json", "needle"], ["--json", "-C1", "needle"], ["--json", "-m2", "needle"],
+    ["--stats", "needle"], ["--stats", "-A1", "-n", "needle"],
 ], ids=" ".join)
 def test_a_big_file_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]) -> None:
     """A text file over BIG_FILE (searched in windows, each read as it is searched) and two
@@ -520,7 +522,7 @@ def test_a_big_file_like_rg(tmp_path: Path, env: dict[str, str], args: list[str]
     for paths in (["big.txt"], ["big.bin"], ["mid.bin"], []):
         want = run([RG, "--sort", "path", *args, *paths], tmp_path, env)
         got = run([*TRIGREP, *args, *paths], tmp_path, env)
-        if "--json" in args:
+        if "--json" in args or "--stats" in args:
             want, got = (replace(r, out=normalise_timings(r.out)) for r in (want, got))
         assert got == want
 

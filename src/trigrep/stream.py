@@ -23,9 +23,9 @@ so the lines are those of one search of the whole input.
 
 Whatever cannot be followed this way is searched as one buffer: for standard input (once the
 rest is read) -U (rg reads its input whole for it too), --stop-on-nonmatch with -v and a
-regular file; for a big file, also --json, --stats, --passthru and --null-data (see
-`windowed` and `counts_in_windows`), and a file holding a NUL, a BOM, or read through -E,
---pre or -z (see parallel.FileSearch._unread_big).
+regular file; for a big file, also --passthru, --null-data, and --json or --stats with -m
+or a summary (see `windowed` and `counts_in_windows`), and a file holding a NUL, a BOM, or
+read through -E, --pre or -z (see parallel.FileSearch._unread_big).
 """
 
 from __future__ import annotations
@@ -85,12 +85,13 @@ STDIN_BUFFER = 8 << 10  # Rust's buffer of standard input (std::io::stdio::STDIN
 
 def windowed(query: Query, opts: OutputOptions) -> bool:
     """Whether a search of these options can run window by window (see the module's doc):
-    --json's only when it prints lines and searches the whole file (its `end` then reports
-    the file's size as the bytes searched; where -m stopped it, rg's reads decide)."""
-    return not (query.multiline or opts.stats or opts.passthru
+    --json's and --stats' only when they print lines and search the whole file (their bytes
+    searched are then the file's size; where -m stopped it, rg's reads decide)."""
+    return not (query.multiline or opts.passthru
                 or opts.stop_on_nonmatch or opts.max_count == 0 or opts.null_data
                 or opts.mode not in ("lines", "files_with_matches", "quiet")
-                or (opts.json and (opts.mode != "lines" or opts.max_count is not None)))
+                or ((opts.json or opts.stats)
+                    and (opts.mode != "lines" or opts.max_count is not None)))
 
 
 def counts_in_windows(query: Query, opts: OutputOptions) -> bool:
