@@ -421,6 +421,8 @@ class FileSearch:
         return self(entry) if outcome is None else outcome
 
     def _streams_big(self) -> bool:
+        """Whether a big text file's lines are searched window by window: printed (see
+        `_prints_in_windows`), or the Python API's matches without context."""
         from trigrep.stream import windowed
 
         if self.out_opts.mode != "lines":
