@@ -1254,7 +1254,9 @@ class JsonPrinter:
             rendered = None if streamed is not None else self.file_format.output(
                 display_path, result)
             if rendered is None and streamed is None:
-                return  # rg prints nothing for the file and leaves it out of the summary
+                # rg prints nothing for the file and leaves it out of the summary
+                self.last_file_done = time.perf_counter_ns()
+                return
             if rendered is not None:
                 body = rendered.body
                 for piece in [body] if isinstance(body, bytes) else body:
