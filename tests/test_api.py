@@ -143,7 +143,8 @@ def test_big_files_searched_in_windows_equal_rg(
     here) at a time, read as it is searched: the same Matches, counts and files as rg.
     One the search takes itself has its matches searched as they are taken (see
     stream.streamed_events): its first Match comes once its first windows were searched;
-    a worker (past the first file of a watched index's search) sends them all."""
+    a worker (past the first file of a watched index's search) sends them all. With
+    context, its Matches are those of a search of each file whole, context lines too."""
     monkeypatch.setattr(parallel, "BIG_FILE", 2000)
     monkeypatch.setattr(parallel, "WARM_INLINE_FILES", 1)
     monkeypatch.setattr(parallel, "BATCH_FILES", 2)
@@ -151,7 +152,7 @@ def test_big_files_searched_in_windows_equal_rg(
     make_tree(tmp_path)
     rng = random.Random(7)
     words = ["foo", "bar", "PM_RESUME", "foo()", "o", "x", "fo\tbar", ""]
-    big = "big.log" if not watch else "zz/big.log"
+    big = "big.txt" if not watch else "zz/big.txt"  # (*.log: ignored)
     (tmp_path / big).parent.mkdir(exist_ok=True)
     (tmp_path / big).write_bytes("\n".join(
         " ".join(rng.choice(words) for _ in range(rng.randrange(4))) for _ in range(2000)
@@ -169,12 +170,21 @@ def test_big_files_searched_in_windows_equal_rg(
         search_window = stream.Windows.search
         monkeypatch.setattr(stream.Windows, "search", lambda self, window, at_end: (
             windows.append(len(window)) or search_window(self, window, at_end)))
-        if watch:
-            return
-        found = index.search("foo", paths="big.log")
-        assert next(found).line_number == int(run(
-            [RG, "-m1", "-n", "foo", "big.log"], tmp_path, env).out.split(b":")[0])
-        assert 0 < sum(windows) < 1000
+        in_context = list(index.search(pattern, context=1, **options))
+        assert api_matches(in_context) == rg_matches(tmp_path, env, "-C1", *rg_args)
+        if not watch:
+            # (big.txt, when it matches, was searched here in windows; -U searches it whole)
+            assert windows or options.get("multiline") or all(
+                m.path != "big.txt" for m in in_context)
+            windows.clear()
+            found = index.search("foo", paths="big.txt")
+            assert next(found).line_number == int(run(
+                [RG, "-m1", "-n", "foo", "big.txt"], tmp_path, env).out.split(b":")[0])
+            assert 0 < sum(windows) < 1000
+    # Matches (their context lines too) as a search of each file whole finds them:
+    monkeypatch.setattr(parallel, "BIG_FILE", 1 << 40)
+    with trigrep.Index(tmp_path) as whole:
+        assert in_context == list(whole.search(pattern, context=1, **options))
 
 
 def test_a_watched_index_knows_which_files_it_holds_after_every_kind_of_change(

@@ -365,10 +365,14 @@ class FileSearch:
             counted_big_file,
             counts_in_windows,
             gathered,
+            windowed,
         )
 
         render, query, opts = self.render, self.query, self.out_opts
-        in_lines = self._streams_big()  # (else a summary, if it counts in windows)
+        # lines printed, or the Python API's matches (with their context: a list of events,
+        # which it reads as a whole; else a summary, if it counts in windows)
+        in_lines = self._prints_in_windows() if render is not None else (
+            opts.mode == "lines" and windowed(query, opts))
         if not (in_lines or counts_in_windows(query, opts)):
             return None
         # (a FileView checks the windows it reads: see `_unread_big`)

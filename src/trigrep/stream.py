@@ -334,9 +334,9 @@ def search_big_file(data: bytes | FileView, query: Query, opts: OutputOptions,
 
 def big_file_events(data: bytes | FileView, query: Query, opts: OutputOptions,
                     binary: BinaryMode, total: FileResult) -> Iterator[LineEvent]:
-    """A big text file's match events (no context), searched window by window as they are
-    taken (see the module's doc), counted in `total`: the Python API's, whose caller may
-    stop early."""
+    """A big text file's match events (and context events, where the options ask for them),
+    searched window by window as they are taken (see the module's doc), counted in `total`:
+    the Python API's, whose caller may stop early."""
     for result in _searched_windows(data, Windows(query, opts, binary)):
         total.matched_lines += result.matched_lines
         total.matches += result.matches
