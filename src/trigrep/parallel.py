@@ -437,70 +437,50 @@ class FileSearch:
 
     def _streamed_big(self, entry: FileEntry) -> Outcome | None:
         """`streamed`'s outcome for a regular file over BIG_FILE holding text taken as it is
-        (no -E, --pre, -z, BOM nor NUL, unless searched as text: its windows are all read
-        for a NUL first, since the whole file's search, which such a file needs, could
-        not take back what was printed); None for any other file."""
+        (see `_text_view`) and no NUL, unless searched as text (its windows are all read for
+        a NUL first, since the whole file's search, which such a file needs, could not take
+        back what was printed); None for any other file."""
         try:  # (a walked file's stat is known; one named costs one here)
             st = entry.stat() if entry.explicit else entry.known_stat()
         except OSError:
             return None  # (searched as before, which reports it as rg does)
-        if st is None or st.st_size <= BIG_FILE or not stat.S_ISREG(st.st_mode) or (
-                self.codec != "auto" or self.pre is not None
-                or is_decompressed(entry.path, self.search_zip)):
+        if st is None or st.st_size <= BIG_FILE or not stat.S_ISREG(st.st_mode):
             return None
-        from trigrep.stream import (  # (big files only)
-            BinaryContent,
-            FileView,
-            big_file_events,
-            streamed,
-            streamed_events,
-        )
-
         binary = (BinaryMode.QUIT if self.reads_plainly and not entry.explicit
                   else self.binary_mode(entry))
+        data = self._text_view(entry.path, binary)
+        if data is None:
+            return None
         try:
-            fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
+            nul = data.holds_nul()
         except OSError:
+            nul = True
+        if nul:
+            data.close()
             return None
-        try:
-            text = binary in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP)
-            data = FileView(fd, os.fstat(fd).st_size, nuls=text)
-            head = data[:1]
-            if len(data) <= BIG_FILE or (head and head[0] in _BOM_LEADS) or (
-                    not text and data.find(b"\0") >= 0):
-                os.close(fd)
-                return None
-        except (BinaryContent, OSError):
-            os.close(fd)
-            return None
+        from trigrep.stream import big_file_events, streamed, streamed_events
+
         total = FileResult(binary_mode=binary)
         if self.render is None:
             events = big_file_events(data, self.query, self.out_opts, binary, total)
-            return streamed_events(_closing(events, fd, entry.display), total), None
-        return streamed(_closing(self._window_outputs(entry, data, binary, total), fd,
+            return streamed_events(_closing(events, data, entry.display), total), None
+        return streamed(_closing(self._window_outputs(entry, data, binary, total), data,
                                  entry.display), total), None
 
     def _unread_big(self, entry: FileEntry, size: int | None, binary: BinaryMode
                     ) -> Outcome | None:
         """The outcome of a file over BIG_FILE (as `size`, a stat's, says) searched window by
         window as `_windowed` would search it once read, its windows read as they are
-        searched (see stream.FileView), when it is text taken as it is (no -E, --pre, -z
-        nor BOM); None otherwise, for the caller to read it whole as before."""
-        if size is None or size <= BIG_FILE or self.codec != "auto" or self.pre is not None or (
-                is_decompressed(entry.path, self.search_zip)):
+        searched (see `_text_view`); None otherwise, for the caller to read it whole as
+        before."""
+        if size is None or size <= BIG_FILE:
             return None
-        from trigrep.stream import BinaryContent, FileView
+        data = self._text_view(entry.path, binary)
+        if data is None:
+            return None
+        from trigrep.stream import BinaryContent
 
         try:
-            fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            return None  # (read as before, which reports it as rg does)
-        try:
-            data = FileView(fd, os.fstat(fd).st_size,
-                            nuls=binary in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP))
-            head = data[:1]
-            if len(data) <= BIG_FILE or (head and head[0] in _BOM_LEADS):
-                return None
             outcome = self._windowed(entry, data, binary)
             return None if outcome is not None and data.nul_in_reach() else outcome
         except BinaryContent:
@@ -508,7 +488,32 @@ class FileSearch:
         except OSError as e:
             return None, f"{entry.display}: {e.strerror} (os error {e.errno})"
         finally:
-            os.close(fd)
+            data.close()
+
+    def _text_view(self, path: str, binary: BinaryMode) -> FileView | None:
+        """A view of the file at `path` read as its windows are searched (see
+        stream.FileView; the caller closes it), when it is over BIG_FILE and text taken as
+        it is: no -E, --pre, -z, nor BOM, nor a NUL first; None otherwise (and when it cannot
+        be opened or read: the search as before reports that as rg does)."""
+        if self.codec != "auto" or self.pre is not None or is_decompressed(
+                path, self.search_zip):
+            return None
+        from trigrep.stream import BinaryContent, FileView
+
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            view = FileView(fd, os.fstat(fd).st_size,
+                            nuls=binary in (BinaryMode.TEXT, BinaryMode.TEXT_MMAP))
+            head = view[:1]
+            if len(view) > BIG_FILE and not (head and head[0] in _BOM_LEADS):
+                return view
+        except (BinaryContent, OSError):
+            pass
+        os.close(fd)
+        return None
 
     def _run_outcome(self, bodies: list[bytes], count: int) -> Outcome:
         """One result for a run of text files' outputs (see `bare_batch`), with the break
@@ -1008,9 +1013,9 @@ def _end_run(first: FileResult | None, rest: list[Rendered], file_format: FileFo
     rest.clear()
 
 
-def _closing(outputs: Iterator[_T], fd: int, display: str) -> Iterator[_T]:
-    """A streamed big file's outputs or events (see FileSearch.streamed), closing `fd` when
-    they end or are dropped. A NUL written in the file since it was checked ends them there
+def _closing(outputs: Iterator[_T], view: FileView, display: str) -> Iterator[_T]:
+    """A streamed big file's outputs or events (see FileSearch.streamed), closing its `view`
+    when they end or are dropped. A NUL written in the file since it was checked ends them there
     (as if the file ended); a failed read ends the whole search, with rg's message for it."""
     from trigrep.stream import BinaryContent
 
@@ -1021,7 +1026,7 @@ def _closing(outputs: Iterator[_T], fd: int, display: str) -> Iterator[_T]:
     except OSError as e:
         raise Error(f"{display}: {e.strerror} (os error {e.errno})") from None
     finally:
-        os.close(fd)
+        view.close()
 
 
 def _is_miss(outcome: Outcome) -> bool:
