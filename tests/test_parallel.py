@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import RG, isolated_env, normalise_json, run
 from trigrep import engine, parallel
@@ -509,6 +511,68 @@ def test_a_kept_file_searches_as_a_file_read(
             assert kept is not None and error is None
             assert kept.__dict__ == read.__dict__, name
     assert len(parallel._cache.files) == 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(st.integers(0, 2600), min_size=0, max_size=40),
+       spans=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 1 << 16)), max_size=8))
+def test_a_line_indexed_buffer_counts_its_newlines_as_bytes_count(
+        lines: list[int], spans: list[tuple[int, int]]) -> None:
+    """A kept file's newlines, counted from the counts it keeps per block (see
+    searcher.LineIndexed), are those a count finds: for any span, across and within blocks,
+    and up to its end (lines of 0-2,600 bytes, some ending exactly at a block's end). The
+    counts are numpy's (loaded in every search worker)."""
+    import numpy  # noqa: F401
+
+    from trigrep.searcher import NEWLINE_BLOCK, LineIndexed, _newlines
+
+    data = b"".join(b"x" * n + b"\n" for n in lines) + b"tail"
+    indexed = LineIndexed(data)
+    ends = [0, len(data), NEWLINE_BLOCK, NEWLINE_BLOCK - 1, NEWLINE_BLOCK + 1]
+    for a, b in [*spans, *((e, f) for e in ends for f in ends)]:
+        a, b = sorted((min(a, len(data)), min(b, len(data))))
+        assert _newlines(indexed, a, b, b"\n") == data.count(b"\n", a, b), (a, b)
+        assert indexed.newlines_before(b) == data.count(b"\n", 0, b)
+    assert indexed.blocks is not None
+
+
+@pytest.mark.parametrize("args", [
+    ["-n", "needle"], ["-n", "--color", "always", "needle"], ["--json", "needle"],
+    ["-n", "-C1", "needle"], ["-v", "-n", "-m3", "needle"], ["-n", "-o", "needle|hay"],
+    ["-c", "needle"], ["--null-data", "-n", "needle"], ["-n", "-w", "needle"],
+], ids=" ".join)
+@pytest.mark.parametrize("render", [True, False], ids=["printed", "api"])
+def test_a_kept_file_numbers_its_lines_as_a_file_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], render: bool) -> None:
+    """The line numbers of a kept file's matches, far apart, come from the newlines it
+    counted per block once (see searcher.LineIndexed): its results, printed or the Python
+    API's (columns), are those of the file read, on its first search and the ones after."""
+    import numpy  # noqa: F401  (loaded in every search worker: see the test above)
+
+    from trigrep.printer import make_printer
+    from trigrep.searcher import NEWLINE_BLOCK
+
+    monkeypatch.setattr(parallel, "CACHE_RACY_NS", 0)
+    monkeypatch.setattr(parallel, "_cache", parallel._ContentCache(1 << 22))
+    parallel._cache.keeps_first_reads = True
+    path = tmp_path / "far.c"
+    gaps = [0, 1, NEWLINE_BLOCK - 7, 3 * NEWLINE_BLOCK, 40, 9 * NEWLINE_BLOCK + 5, 2]
+    path.write_bytes(b"".join(
+        b"hay %d\n" % i + b"y" * gap + b"\n" + b"needle %d\n" % i
+        for i, gap in enumerate(gaps * 3)))
+    match_opts, out_opts = parse_search_flags(args)
+    query = engine.compile_query(match_opts)
+    printer = make_printer(io.BytesIO(), out_opts, with_filename=True, is_tty=False, env={})
+    search = parallel.FileSearch.of(query, out_opts, False, ["."],
+                                    printer.file_format if render else None)
+    entry = FileEntry("far.c", str(path), False)
+    read, error = search(entry)
+    assert read is not None and error is None
+    for _ in range(3):
+        kept, error = search(entry, entry.stat().st_size, _stamp(path))
+        assert kept is not None and error is None
+        assert kept.__dict__ == read.__dict__
+    assert type(parallel._cache.files[str(path)][1]).__name__ == "LineIndexed"
 
 
 def test_the_content_cache_admits_nothing_from_repeated_scans(

@@ -48,9 +48,11 @@ from trigrep.searcher import (
     BinaryMode,
     BufferSearch,
     FileResult,
+    LineIndexed,
     Rendered,
     bare_lines,
     joined_output,
+    span_columns,
 )
 from trigrep.spawn import FORK_LOCK, die_with_parent, safe_path_children
 from trigrep.walk import FileEntry
@@ -150,7 +152,8 @@ Outcome = tuple[FileResult | None, str | None]  # the result (None: unreadable),
 class FileSearch:
     """How to search one file: everything a worker process needs, and picklable."""
 
-    __slots__ = ("bare", "buffer_search", "codec", "columnar", "explicit_as_stream", "out_opts",
+    __slots__ = ("bare", "buffer_search", "codec", "columnar", "columns_bare",
+                 "explicit_as_stream", "out_opts",
                  "pre", "program_cwd", "query", "reads_plainly", "render", "search_zip",
                  "walked_mapped")
 
@@ -184,9 +187,11 @@ class FileSearch:
         self.bare = (render is not None and render.renders_bare and self.buffer_search.bare
                      and self.reads_plainly)
         # A worker ships the Python API's results as columns (see `_in_columns`) when their
-        # events are all matches: without context lines.
+        # events are all matches: without context lines; and searches a batch's text files
+        # straight into columns when they are a run of its regex (see `columnar_batch`).
         search = self.buffer_search
         self.columnar = render is None and not (search.before or search.after or search.passthru)
+        self.columns_bare = self.columnar and self.reads_plainly and search.spans_in_one_run
 
     @classmethod
     def of(cls, query: Query, out_opts: OutputOptions, search_zip: bool,
@@ -353,6 +358,31 @@ class FileSearch:
             outcomes.append(outcome)
         if bodies:
             outcomes[first] = self._run_outcome(bodies, count)
+        return outcomes
+
+    def columnar_batch(self, named: Iterable[Named]) -> list[Outcome | None]:
+        """The outcomes of a batch of a `columns_bare` search (the Python API's): a walked
+        text file's matches go straight into columns (`span_columns`), without the events,
+        result and checks of the general search, which took half of a worker's time for the
+        876 files of -w kmalloc_array on the Linux tree; misses are None, and the other
+        files searched as usual, their events then made columns."""
+        search, shared = self.buffer_search, {}
+        regex, numbered, limit = self.query.regex, search.line_numbers, search.limit
+        outcomes: list[Outcome | None] = []
+        for display, path, explicit, size, stamp in named:
+            outcome: Outcome | None = None
+            if explicit:
+                outcome = self(FileEntry(display, path, True), size, stamp)
+            else:
+                data, outcome = self._read_walked(display, path, size, stamp)
+                if outcome is None:
+                    matches, (numbers, offsets, lines, spans) = span_columns(
+                        regex, data, numbered, limit)
+                    if numbers:
+                        outcome = FileResult(matched_lines=len(numbers), matches=matches, columns=(
+                            numbers, offsets, lines, _shared_spans(spans, shared))), None
+            outcomes.append(None if outcome is None or _is_miss(outcome) else outcome)
+        _in_columns(outcomes, shared)
         return outcomes
 
     def _windowed(self, entry: FileEntry, data: bytes | FileView, binary: BinaryMode
@@ -784,6 +814,7 @@ class _ContentCache:
         data = read_file(path, stamp[0])
         nul = data.find(b"\0")
         if len(data) == stamp[0] and max(stamp[1], stamp[2]) < time.time_ns() - CACHE_RACY_NS:
+            data = LineIndexed(data)  # (a copy, once: its line numbers cost less after)
             self.files[path] = stamp, data, nul
             self.used += len(data)
             while self.used > self.budget:
@@ -952,6 +983,8 @@ def _search_batch(search: bytes, shipped: list[bytes], shipped_back: bool = True
     if run.bare and run.misses_print_nothing:
         assert run.render is not None
         return _joined(run.bare_batch(named), run.render)
+    if run.columns_bare and shipped_back and run.misses_print_nothing:
+        return run.columnar_batch(named)
     outcomes = [run(FileEntry(display, path, explicit), size, stamp)
                 for display, path, explicit, size, stamp in named]
     if not run.misses_print_nothing:
@@ -962,15 +995,16 @@ def _search_batch(search: bytes, shipped: list[bytes], shipped_back: bool = True
     return outcomes if run.render is None else _joined(outcomes, run.render)
 
 
-def _in_columns(outcomes: list[Outcome | None]) -> None:
+def _in_columns(outcomes: list[Outcome | None],
+                shared: dict[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] | None = None
+                ) -> None:
     """The outcomes' results with their match events as columns (see FileResult.columns): a
     few lists pickle and load in a tenth of the time of as many events, each rebuilt by a
     call (57,000 events: 72 ms to dump and 70 to load, against 6 and 11). Equal spans share
     one tuple, pickled once: most matches of a search are at a few columns ('static inline'
     -g '*.h' on the Linux tree: 29 distinct spans in 57,387 lines; dumped in 20 ms instead
     of 45, loaded in 18 instead of 28)."""
-    shared: dict[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] = {}
-    share = shared.setdefault
+    shared = {} if shared is None else shared
     for outcome in outcomes:
         result = None if outcome is None else outcome[0]
         if result is not None and result.events:
@@ -978,8 +1012,16 @@ def _in_columns(outcomes: list[Outcome | None]) -> None:
             result.columns = (
                 [e.line_number for e in events], [e.offset for e in events],
                 [e.lines for e in events],
-                [share(spans, spans) for spans in (tuple(e.submatches) for e in events)])
+                _shared_spans([e.submatches for e in events], shared))
             result.events = []
+
+
+def _shared_spans(spans: list[list[tuple[int, int]]],
+                  shared: dict[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]
+                  ) -> list[tuple[tuple[int, int], ...]]:
+    """Each line's spans as a tuple, equal ones the same (see `_in_columns`)."""
+    share = shared.setdefault
+    return [share(t, t) for t in map(tuple, spans)]
 
 
 def _joined(outcomes: list[Outcome | None], file_format: FileFormat) -> list[Outcome | None]:

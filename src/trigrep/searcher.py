@@ -9,12 +9,14 @@ and NUL bytes are handled by the binary mode rg would use for that file, includi
 from __future__ import annotations
 
 import sys
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from enum import Enum
 from functools import partial
 from itertools import chain, islice, repeat
+from types import ModuleType
 from typing import NamedTuple, Protocol
 
 import rurex
@@ -36,6 +38,9 @@ PROGRAM_DONE_SIZE = 32 * 1024
 # Newlines in spans this long are counted with numpy (~9 GB/s here) rather than bytes.count
 # (~1.2 GB/s), when numpy is loaded already: importing it would cost more than it saves.
 VECTOR_COUNT_MIN = 8 * 1024
+# A LineIndexed's newlines are counted per block of this many bytes: spans longer than one go
+# to its counts (a count of a block's bytes: 1.2 us). At most 2040 (see `_block_newlines`).
+NEWLINE_BLOCK = 1024
 # A process finds the lines of a search's regex with its `rest_of_line_regex` once it found
 # this many (see bare_lines): compiling that regex costs 0.1-0.4 ms (11 ms for
 # `\w{5}\s+\w{5}...`), which a search printing fewer lines would not win back. The counts
@@ -135,6 +140,8 @@ class LineEvent:
 # A file's match events as columns: their line numbers, offsets, lines and spans (see
 # FileResult.columns).
 MatchColumns = tuple[list[int], list[int], list[bytes], list[tuple[tuple[int, int], ...]]]
+# ...as `span_columns` finds them, each line's spans a list
+SpanColumns = tuple[list[int], list[int], list[bytes], list[list[tuple[int, int]]]]
 
 # A rendered output this big stays in pieces rather than joined (see Rendered).
 SPREAD_OUTPUT_MIN = 1 << 24
@@ -469,20 +476,34 @@ def _span_events(
     regex: rurex.Pattern, data: bytes, events: list[LineEvent], numbered: bool,
     limit: int | None,
 ) -> tuple[int, int]:
-    """The events of the lines holding a match, with their spans, up to `limit` lines, from
-    one run over the buffer of a regex that cannot match empty (see _spans_unbounded) rather
-    than a search for each line and one more for its spans (-n with colour, the API's
-    Matches); numbered (if `numbered`, else 0) in the same loop. Returns (lines, matches).
+    """The events of the lines holding a match, with their spans (see `span_columns`), up
+    to `limit` lines; returns (lines, matches)."""
+    matches, (numbers, offsets, lines, spans) = span_columns(regex, data, numbered, limit)
+    events += map(LineEvent, repeat(True), numbers, offsets, lines, spans)
+    return len(numbers), matches
 
-    An event goes into `events` at its line's first match, its spans list growing while the
-    matches after stay on its line: one loop and no generator, which cost as much as the
-    search (see _bare_events). The `limit`-th line's other matches are looked for in that
-    line alone, not by a search running on to the next line's first match (the API's
-    files_with_matches, and count's first line: the rest of a file, for a match found
-    once in it)."""
-    find, rfind, count, append = data.find, data.rfind, data.count, events.append
+
+def span_columns(regex: rurex.Pattern, data: bytes, numbered: bool, limit: int | None
+                 ) -> tuple[int, SpanColumns]:
+    """The lines holding a match, with their spans, up to `limit` lines, from one run over
+    the buffer of a regex that cannot match empty (see _spans_unbounded) rather than a
+    search for each line and one more for its spans (-n with colour, the API's Matches);
+    numbered (if `numbered`, else 0) in the same loop: (how many matches, the lines'
+    numbers, offsets, bytes and spans).
+
+    A line is taken at its first match, its spans list growing while the matches after stay
+    on it: one loop and no generator, which cost as much as the search (see _bare_events).
+    The `limit`-th line's other matches are looked for in that line alone, not by a search
+    running on to the next line's first match (the API's files_with_matches: the rest of a
+    file, for a match found once in it)."""
+    find, rfind, count = data.find, data.rfind, data.count
+    far = _far(data)
+    numbers: list[int] = []
+    offsets: list[int] = []
+    lines: list[bytes] = []
+    spans_of: list[list[tuple[int, int]]] = []
     spans: list[tuple[int, int]] = []
-    start = stop = counted = lines = matches = 0
+    start = stop = counted = matches = 0
     number = 1 if numbered else 0
     for m in regex.finditer(data):
         m_start, m_end = m.span()
@@ -490,23 +511,25 @@ def _span_events(
             start = rfind(b"\n", 0, m_start) + 1
             stop = find(b"\n", m_end) + 1 or len(data)
             if numbered:  # (_Lines.at, inlined)
-                number += (count(b"\n", counted, start) if start - counted < VECTOR_COUNT_MIN
+                number += (count(b"\n", counted, start) if start - counted < far
                            else _newlines(data, counted, start, b"\n"))
                 counted = start
             spans = []
-            append(LineEvent(True, number, start, data[start:stop], spans))
-            lines += 1
-            if lines == limit:
+            numbers.append(number)
+            offsets.append(start)
+            lines.append(data[start:stop])
+            spans_of.append(spans)
+            if len(numbers) == limit:
                 break
         spans.append((m_start - start, m_end - start))
         matches += 1
     else:
-        return lines, matches
+        return matches, (numbers, offsets, lines, spans_of)
     spans.append((m_start - start, m_end - start))
     # (a window ending at the line's end sees there what the buffer shows: its `\n`)
     for m in regex.finditer(data, m_end, stop):
         spans.append((m.start() - start, m.end() - start))
-    return lines, matches + len(spans)
+    return matches + len(spans), (numbers, offsets, lines, spans_of)
 
 
 def _bare_events(
@@ -520,6 +543,7 @@ def _bare_events(
     regex, eol, end = query.line_regex, query.eol, len(data)
     search, find, rfind, count, append = (
         regex.search, data.find, data.rfind, data.count, events.append)
+    far = _far(data)
     pos = counted = lines = 0
     number = 1 if numbered else 0
     while pos < end and lines != limit:
@@ -532,7 +556,7 @@ def _bare_events(
             break
         pos = find(eol, m_start, end) + 1 or end
         if numbered:
-            number += (count(eol, counted, start) if start - counted < VECTOR_COUNT_MIN
+            number += (count(eol, counted, start) if start - counted < far
                        else _newlines(data, counted, start, eol))
             counted = start
         append(LineEvent(True, number, start, data[start:pos], []))
@@ -563,6 +587,7 @@ def bare_lines(query: Query, data: bytes, limit: int | None, numbered: bool = Fa
     eol, end = query.eol, len(data)
     lines = []
     rfind, count, append = data.rfind, data.count, lines.append
+    far = _far(data)
     pos = number = 0
     matches = rest.finditer(data)
     for m in matches if limit is None else islice(matches, limit):
@@ -573,7 +598,7 @@ def bare_lines(query: Query, data: bytes, limit: int | None, numbered: bool = Fa
         if start == end or start < pos:
             break
         if numbered:  # (the line before, if any, ends at `pos`: only the gap is counted)
-            number += 1 + (count(eol, pos, start) if start - pos < VECTOR_COUNT_MIN
+            number += 1 + (count(eol, pos, start) if start - pos < far
                            else _newlines(data, pos, start, eol))
             append(number)
         pos = stop
@@ -588,6 +613,7 @@ def _searched_lines(query: Query, data: bytes, limit: int | None, numbered: bool
     lines: list[int | bytes] = []
     search, find, rfind, count, append = (
         regex.search, data.find, data.rfind, data.count, lines.append)
+    far = _far(data)
     pos = number = found = 0
     while pos < end and found != limit:
         m = search(data, pos, end)
@@ -598,7 +624,7 @@ def _searched_lines(query: Query, data: bytes, limit: int | None, numbered: bool
         if start == end:  # an empty match after the final terminator is not a line
             break
         if numbered:  # (as in bare_lines)
-            number += 1 + (count(eol, pos, start) if start - pos < VECTOR_COUNT_MIN
+            number += 1 + (count(eol, pos, start) if start - pos < far
                            else _newlines(data, pos, start, eol))
             append(number)
         pos = find(eol, m_start, end) + 1 or end
@@ -798,12 +824,13 @@ class _Lines:
     def __init__(self, data: bytes, eol: bytes) -> None:
         self.data = data
         self.eol = eol
+        self.far = _far(data)
         self.pos = 0
         self.number = 1
 
     def at(self, offset: int) -> int:
         pos = self.pos
-        if pos <= offset < pos + VECTOR_COUNT_MIN:  # (most: _newlines inlined)
+        if pos <= offset < pos + self.far:  # (most: _newlines inlined)
             self.number += self.data.count(self.eol, pos, offset)
         elif offset >= pos:
             self.number += _newlines(self.data, pos, offset, self.eol)
@@ -815,11 +842,51 @@ class _Lines:
 
 def _newlines(data: bytes, start: int, end: int, eol: bytes) -> int:
     """data.count(eol, start, end), vectorised for long spans (line numbers of matches far
-    into big files)."""
+    into big files), or from the counts a LineIndexed keeps."""
+    if type(data) is LineIndexed and eol == b"\n":
+        return data.newlines_before(end) - data.newlines_before(start)
     np = sys.modules.get("numpy") if end - start >= VECTOR_COUNT_MIN else None
     if np is None:
         return data.count(eol, start, end)
     return int(np.count_nonzero(np.frombuffer(data, np.uint8, end - start, start) == eol[0]))
+
+
+def _far(data: bytes) -> int:
+    """How long a span must be for its newlines to go to `_newlines` rather than a count."""
+    return NEWLINE_BLOCK if type(data) is LineIndexed else VECTOR_COUNT_MIN
+
+
+class LineIndexed(bytes):
+    """The bytes of a file kept for the searches to come (a search worker's cache of files),
+    which keep how many `\n`s come before each NEWLINE_BLOCK-byte block, counted the first
+    time a search asks for the number of a line far into them. Without them, each search
+    numbering the file's lines (the Python API's Matches, -n, a terminal's output) counted
+    the newlines from its start to its last match: as many bytes as the regex scans, at a
+    tenth of its speed (-w kmalloc_array through the API: a seventh of its workers' time)."""
+
+    blocks: array | None = None  # blocks[i]: the newlines before byte i * NEWLINE_BLOCK
+
+    def newlines_before(self, offset: int) -> int:
+        blocks = self.blocks
+        if blocks is None:
+            np = sys.modules.get("numpy")
+            if np is None:  # (numpy is not worth importing for it: counted)
+                return self.count(b"\n", 0, offset)
+            blocks = self.blocks = _block_newlines(np, self)
+        return blocks[offset // NEWLINE_BLOCK] + self.count(
+            b"\n", offset - offset % NEWLINE_BLOCK, offset)
+
+
+def _block_newlines(np: ModuleType, data: bytes) -> array:
+    """The newlines before each NEWLINE_BLOCK-byte block of `data` (the first 0), counted in
+    one pass: each block's flags, a byte each, are summed as 64-bit words, whose bytes hold
+    each lane's count (NEWLINE_BLOCK / 8 at most, under 256) and are summed after."""
+    blocks = len(data) // NEWLINE_BLOCK
+    flags = np.frombuffer(data, np.uint8, blocks * NEWLINE_BLOCK) == 10
+    lanes = flags.view(np.uint64).reshape(blocks, NEWLINE_BLOCK // 8).sum(axis=1)
+    counts = np.zeros(blocks + 1, np.int64)
+    np.cumsum(lanes.view(np.uint8).reshape(blocks, 8).sum(axis=1), out=counts[1:])
+    return array("q", counts.tobytes())
 
 
 class _Collector:
@@ -1330,6 +1397,14 @@ def _search_by_line(
     return stopped, after_pending
 
 
+def spans_in_one_run(query: Query, kept_lines: int | None, need_submatches: bool,
+                     first_only: bool) -> bool:
+    """Whether `_search_plain` takes a file's matching lines, all kept with their spans, from
+    one run of the regex (see `span_columns`)."""
+    return (kept_lines is None and need_submatches and not first_only
+            and _spans_unbounded(query) and not query.matches_empty)
+
+
 def _search_plain(
     data: bytes,
     query: Query,
@@ -1349,7 +1424,7 @@ def _search_plain(
     if limit == 0:
         return
     one_run = need_submatches and _spans_unbounded(query) and not query.matches_empty
-    if kept_lines is None and one_run and not first_only:
+    if spans_in_one_run(query, kept_lines, need_submatches, first_only):
         result.matched_lines, result.matches = _span_events(
             query.regex, data, events, line_numbers, limit)
         return
@@ -1472,7 +1547,8 @@ class BufferSearch:
 
     __slots__ = ("after", "bare", "before", "counts_inverted", "counts_matches",
                  "drops_at_nul", "first_span", "kept_lines", "limit", "line_numbers",
-                 "need_submatches", "opts", "passthru", "plain", "query", "spans", "stop_at_first")
+                 "need_submatches", "opts", "passthru", "plain", "query", "spans",
+                 "spans_in_one_run", "stop_at_first")
 
     def __init__(self, query: Query, opts: OutputOptions, spans: bool = True,
                  line_numbers: bool = True, first_span: bool = False) -> None:
@@ -1503,6 +1579,9 @@ class BufferSearch:
                           or opts.stop_on_nonmatch or opts.stats
                           or (opts.json and opts.mode in ("lines", "quiet")))
         self.kept_lines = None if opts.mode == "lines" else int(opts.first_line)
+        # (a text file's lines are then `span_columns`' in whole)
+        self.spans_in_one_run = self.plain and spans_in_one_run(
+            query, self.kept_lines, self.need_submatches, self.first_span)
         # --count-matches, when _search_plain would count a text file's matches in one run
         # (counted_matches) and keep no event: the count is all it needs.
         self.counts_matches = (self.plain and opts.mode == "count_matches" and not (
