@@ -980,10 +980,10 @@ def _search_batch(search: bytes, shipped: list[bytes], shipped_back: bool = True
 
         run = _searches[search] = pickle.loads(search)
     named: Iterator[Named] = map(marshal.loads, shipped)
-    if run.bare and run.misses_print_nothing:
+    if run.misses_print_nothing and run.bare:
         assert run.render is not None
         return _joined(run.bare_batch(named), run.render)
-    if run.columns_bare and shipped_back and run.misses_print_nothing:
+    if run.misses_print_nothing and run.columns_bare and shipped_back:
         return run.columnar_batch(named)
     outcomes = [run(FileEntry(display, path, explicit), size, stamp)
                 for display, path, explicit, size, stamp in named]

@@ -538,12 +538,14 @@ class LineFormat(FileFormat):
         if opts.column:
             return partial(self._with_column, formats,
                            (template(context_sep, True), template(match_sep, True)), numbered)
-        if numbered:
-            if self.paints_matches:
-                return lambda e: formats[e.is_match] % (e.line_number, self._painted(e))
-            return lambda e: formats[e.is_match] % (e.line_number, e.lines)
         if self.paints_matches:
-            return lambda e: formats[e.is_match] % self._painted(e)
+            paint = self._match_painter
+            if numbered:
+                return lambda e: formats[e.is_match] % (e.line_number, paint(e.lines,
+                                                                              e.submatches))
+            return lambda e: formats[e.is_match] % paint(e.lines, e.submatches)
+        if numbered:
+            return lambda e: formats[e.is_match] % (e.line_number, e.lines)
         return lambda e: formats[e.is_match] % e.lines
 
     @cached_property
@@ -595,8 +597,28 @@ class LineFormat(FileFormat):
         return b"".join([line_format % piece for piece in pieces])
 
     def _painted(self, event: LineEvent) -> bytes:
-        lines = event.lines
-        return self._paint_line(lines, 0, event.submatches) if event.submatches else lines
+        return self._match_painter(event.lines, event.submatches)
+
+    @cached_property
+    def _match_painter(self) -> Callable[[bytes, list[tuple[int, int]]], bytes]:
+        """A line with its matches painted (`_paint_line` from its start): a line of one
+        match (most lines a terminal shows) in one join, the style and the line's end
+        looked up once (`_paint_line` took half of a worker's time for the 57,000 lines
+        of 'static inline' -g '*.h' in a terminal on the Linux tree)."""
+        spec, eol, paint_line = self.opts.palette.match, self.opts.eol, self._paint_line
+        if spec is None or self.opts.crlf:
+            return lambda line, spans: paint_line(line, 0, spans) if spans else line
+
+        def paint(line: bytes, spans: list[tuple[int, int]]) -> bytes:
+            if len(spans) != 1:
+                return paint_line(line, 0, spans) if spans else line
+            (start, end), = spans
+            end = min(end, len(line) - line.endswith(eol))  # (the terminator is not painted)
+            if end <= start:
+                return line
+            return b"".join((line[:start], spec, line[start:end], RESET, line[end:]))
+
+        return paint
 
     def continued_output(self, display_path: str, result: FileResult, after_line: int,
                          matched: bool) -> Rendered | None:
