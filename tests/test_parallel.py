@@ -32,6 +32,8 @@ ARGS = [
     ["-n", "-C1", "needle"],
     ["--heading", "needle"],
     ["--heading", "-A1", "needle|hay 3"],
+    ["--color", "always", "-n", "needle|hay"],
+    ["--color", "always", "--heading", "-C1", "needle"],
     ["-c", "e"],
     ["--count-matches", "needle|hay"],
     ["-l", "needle"],

@@ -539,7 +539,7 @@ class LineFormat(FileFormat):
             return partial(self._with_column, formats,
                            (template(context_sep, True), template(match_sep, True)), numbered)
         if self.paints_matches:
-            paint = self._match_painter
+            paint = self._match_painter()
             if numbered:
                 return lambda e: formats[e.is_match] % (e.line_number, paint(e.lines,
                                                                               e.submatches))
@@ -597,14 +597,15 @@ class LineFormat(FileFormat):
         return b"".join([line_format % piece for piece in pieces])
 
     def _painted(self, event: LineEvent) -> bytes:
-        return self._match_painter(event.lines, event.submatches)
+        lines = event.lines
+        return self._paint_line(lines, 0, event.submatches) if event.submatches else lines
 
-    @cached_property
     def _match_painter(self) -> Callable[[bytes, list[tuple[int, int]]], bytes]:
-        """A line with its matches painted (`_paint_line` from its start): a line of one
-        match (most lines a terminal shows) in one join, the style and the line's end
-        looked up once (`_paint_line` took half of a worker's time for the 57,000 lines
-        of 'static inline' -g '*.h' in a terminal on the Linux tree)."""
+        """How a file's lines are painted whole (`_painted`'s work): a line of one match
+        (most lines a terminal shows) in one join, the style and the line's end looked up
+        once (`_paint_line` took half of a worker's time for the 57,000 lines of 'static
+        inline' -g '*.h' in a terminal on the Linux tree). Made for each file, not kept: a
+        format goes to the workers pickled, which a function of its own would forbid."""
         spec, eol, paint_line = self.opts.palette.match, self.opts.eol, self._paint_line
         if spec is None or self.opts.crlf:
             return lambda line, spans: paint_line(line, 0, spans) if spans else line
