@@ -91,6 +91,9 @@ QUERIES = (
           {"type": ["c"]}),
     Query(("-C2", r"BUG_ON\(1\)"), None, {"context": 2}),
     Query(("--json", "PM_RESUME"), None),  # the API yields objects: its closest is a plain search
+    # What a terminal shows (rg's defaults there): numbered lines under headings, matches painted
+    Query(("-n", "--heading", "--color", "always", "-w", "kmalloc_array"), None,
+          {"word_regexp": True}),
     # Output-heavy: the time goes into the lines printed (a million) and the matches counted
     # (csearch counts no matches: its closest is -c, as the API's)
     Query(("-n", "return"), ("-n", "return")),
