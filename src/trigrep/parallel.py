@@ -153,9 +153,8 @@ class FileSearch:
     """How to search one file: everything a worker process needs, and picklable."""
 
     __slots__ = ("bare", "buffer_search", "codec", "columnar", "columns_bare",
-                 "explicit_as_stream", "out_opts",
-                 "pre", "program_cwd", "query", "reads_plainly", "render", "search_zip",
-                 "walked_mapped")
+                 "explicit_as_stream", "out_opts", "pre", "program_cwd", "query",
+                 "reads_plainly", "render", "search_zip", "walked_mapped")
 
     def __init__(self, query: Query, out_opts: OutputOptions, search_zip: bool,
                  explicit_as_stream: bool, walked_mapped: bool, render: FileFormat | None,
