@@ -548,7 +548,8 @@ def test_a_kept_file_numbers_its_lines_as_a_file_read(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], render: bool) -> None:
     """The line numbers of a kept file's matches, far apart, come from the newlines it
     counted per block once (see searcher.LineIndexed): its results, printed or the Python
-    API's (columns), are those of the file read, on its first search and the ones after."""
+    API's (events, made columns by the batch), are those of the file read, on its first
+    search and the ones after."""
     import numpy  # noqa: F401  (loaded in every search worker: see the test above)
 
     from trigrep.printer import make_printer
