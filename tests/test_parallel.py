@@ -522,10 +522,7 @@ def test_a_line_indexed_buffer_counts_its_newlines_as_bytes_count(
         lines: list[int], spans: list[tuple[int, int]]) -> None:
     """A kept file's newlines, counted from the counts it keeps per block (see
     searcher.LineIndexed), are those a count finds: for any span, across and within blocks,
-    and up to its end (lines of 0-2,600 bytes, some ending exactly at a block's end). The
-    counts are numpy's (loaded in every search worker)."""
-    import numpy  # noqa: F401
-
+    and up to its end (lines of 0-2,600 bytes, some ending exactly at a block's end)."""
     from trigrep.searcher import NEWLINE_BLOCK, LineIndexed, _newlines
 
     data = b"".join(b"x" * n + b"\n" for n in lines) + b"tail"
@@ -550,8 +547,6 @@ def test_a_kept_file_numbers_its_lines_as_a_file_read(
     counted per block once (see searcher.LineIndexed): its results, printed or the Python
     API's (events, made columns by the batch), are those of the file read, on its first
     search and the ones after."""
-    import numpy  # noqa: F401  (loaded in every search worker: see the test above)
-
     from trigrep.printer import make_printer
     from trigrep.searcher import NEWLINE_BLOCK
 

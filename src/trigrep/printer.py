@@ -541,8 +541,8 @@ class LineFormat(FileFormat):
         if self.paints_matches:
             paint = self._match_painter()
             if numbered:
-                return lambda e: formats[e.is_match] % (e.line_number, paint(e.lines,
-                                                                              e.submatches))
+                return lambda e: (formats[e.is_match]
+                                  % (e.line_number, paint(e.lines, e.submatches)))
             return lambda e: formats[e.is_match] % paint(e.lines, e.submatches)
         if numbered:
             return lambda e: formats[e.is_match] % (e.line_number, e.lines)

@@ -16,7 +16,6 @@ from contextvars import ContextVar
 from enum import Enum
 from functools import partial
 from itertools import chain, islice, repeat
-from types import ModuleType
 from typing import NamedTuple, Protocol
 
 import rurex
@@ -869,18 +868,18 @@ class LineIndexed(bytes):
     def newlines_before(self, offset: int) -> int:
         blocks = self.blocks
         if blocks is None:
-            np = sys.modules.get("numpy")
-            if np is None:  # (numpy is not worth importing for it: counted)
-                return self.count(b"\n", 0, offset)
-            blocks = self.blocks = _block_newlines(np, self)
+            blocks = self.blocks = _block_newlines(self)
         return blocks[offset // NEWLINE_BLOCK] + self.count(
             b"\n", offset - offset % NEWLINE_BLOCK, offset)
 
 
-def _block_newlines(np: ModuleType, data: bytes) -> array:
+def _block_newlines(data: bytes) -> array:
     """The newlines before each NEWLINE_BLOCK-byte block of `data` (the first 0), counted in
     one pass: each block's flags, a byte each, are summed as 64-bit words, whose bytes hold
-    each lane's count (NEWLINE_BLOCK / 8 at most, under 256) and are summed after."""
+    each lane's count (NEWLINE_BLOCK / 8 at most, under 256) and are summed after. (Only the
+    search workers keep files, and they load numpy when they start.)"""
+    import numpy as np
+
     blocks = len(data) // NEWLINE_BLOCK
     flags = np.frombuffer(data, np.uint8, blocks * NEWLINE_BLOCK) == 10
     lanes = flags.view(np.uint64).reshape(blocks, NEWLINE_BLOCK // 8).sum(axis=1)

@@ -240,16 +240,15 @@ class BinaryContent(Exception):
 
 
 class FileView:
-    """A big file's bytes as the searches window by window use them (its length, the `find`
-    and `rfind` of a byte, slices), each read from the open file `fd` (closed by `close`)
-    when asked for: a
-    search then holds a window, not the file (a 1 GB log took 1 GB before its search began,
-    and failed with a MemoryError where memory was short; rg maps or streams it), and one
-    that stops early (-l, -q, -m) reads no further. A slice holding a NUL raises
-    BinaryContent, unless `nuls` (the file is searched as text): the search, which has
-    printed nothing yet, is then made over the whole file's bytes. Its length is the file's
-    when it was opened: one cut shorter since reads as ending sooner, one grown as ending
-    there."""
+    """A big file's bytes as the searches window by window use them (its length, the `find` and
+    `rfind` of a byte, slices), each read from the open file `fd` (closed by `close`) when
+    asked for: a search then holds a window, not the file (a 1 GB log took 1 GB before its
+    search began, and failed with a MemoryError where memory was short; rg maps or streams
+    it), and one that stops early (-l, -q, -m) reads no further. A slice holding a NUL
+    raises BinaryContent, unless `nuls` (the file is searched as text): the search, which
+    has printed nothing yet, is then made over the whole file's bytes. Its length is the
+    file's when it was opened: one cut shorter since reads as ending sooner, one grown as
+    ending there."""
 
     CHUNK = 1 << 20  # (a `find` reads this much at a time)
 
