@@ -51,6 +51,7 @@ CASES = [
     (("-F", "foo()"), {"fixed_strings": True}),
     (("-v", "o"), {"invert_match": True}),
     (("-m", "1", "foo"), {"max_count": 1}),
+    (("-m", "2", "foo"), {"max_count": 2}),
     (("-m", "0", "foo"), {"max_count": 0}),
     (("-g", "*.c", "foo"), {"glob": ["*.c"]}),
     (("-t", "md", "foo"), {"type": ["md"]}),
@@ -127,7 +128,12 @@ def test_searches_in_workers_equal_rg(
             got = api_matches(list(index.search(pattern, context=context, **options)))
             assert got == rg_matches(tmp_path, env, *rg_context, *rg_args)
         got = list(index.search(pattern, count=True, **options))
-        assert [(m.path.encode(), m.count) for m in got] == rg_counts(tmp_path, env, rg_args)
+        counts = rg_counts(tmp_path, env, rg_args)
+        assert [(m.path.encode(), m.count) for m in got] == counts
+        firsts: dict[bytes, tuple] = {}  # each file's first Match
+        for match in rg_matches(tmp_path, env, *rg_args):
+            firsts.setdefault(match[0], match)
+        assert api_matches(got) == [firsts[path] for path, _ in counts]
         listed = run([RG, "--sort", "path", "-l", *rg_args], tmp_path, env).out
         assert [m.path.encode() for m in index.search(
             pattern, files_with_matches=True, **options)] == listed.splitlines()

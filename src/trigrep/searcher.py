@@ -1545,9 +1545,9 @@ class BufferSearch:
     """
 
     __slots__ = ("after", "bare", "before", "counts_inverted", "counts_matches",
-                 "drops_at_nul", "first_span", "kept_lines", "limit", "line_numbers",
-                 "need_submatches", "opts", "passthru", "plain", "query", "spans",
-                 "spans_in_one_run", "stop_at_first")
+                 "counts_past_first_line", "drops_at_nul", "first_span", "kept_lines",
+                 "limit", "line_numbers", "need_submatches", "opts", "passthru", "plain",
+                 "query", "spans", "spans_in_one_run", "stop_at_first")
 
     def __init__(self, query: Query, opts: OutputOptions, spans: bool = True,
                  line_numbers: bool = True, first_span: bool = False) -> None:
@@ -1581,6 +1581,11 @@ class BufferSearch:
         # (a text file's lines are then `span_columns`' in whole)
         self.spans_in_one_run = self.plain and spans_in_one_run(
             query, self.kept_lines, self.need_submatches, self.first_span)
+        # A count keeping a text file's first matching line (the Python API's count=True):
+        # that line and its spans as `span_columns` takes them, the lines after it counted
+        # (see `counted_lines`), when those are the lines _search_plain finds.
+        self.counts_past_first_line = self.plain and opts.mode == "count" and (
+            self.kept_lines == 1 and _spans_unbounded(query) and not query.matches_empty)
         # --count-matches, when _search_plain would count a text file's matches in one run
         # (counted_matches) and keep no event: the count is all it needs.
         self.counts_matches = (self.plain and opts.mode == "count_matches" and not (
