@@ -224,6 +224,29 @@ def test_numbered_lines_cut_from_the_buffer(
 
 
 @pytest.mark.parametrize("flags", [
+    ["-p"], ["--color", "always"], ["--color", "always", "-n"], ["-p", "--null"],
+    ["--color", "always", "--heading"], ["-p", "-m1"], ["--color", "always", "-n", "-m2"],
+    ["-p", "--no-filename"], ["--color", "always", "-H", "-n"], ["-p", "--crlf"],
+    ["-p", "--path-separator", "|"], ["--color", "always", "-n", "--field-match-separator", "%d"],
+    ["-p", "--colors", "match:fg:green", "--colors", "line:none", "--colors", "path:none"],
+    ["-p", "--colors", "match:style:bold"], ["-p", "-w"], ["-p", "-i"], ["-p", "-v"],
+    ["-p", "-a"], ["-p", "--hyperlink-format", "default"],
+], ids=" ".join)
+@pytest.mark.parametrize("pattern", ["foo", "", "x*", "o\\b", "foo$", "^", "o", "%s|d"])
+def test_painted_lines_cut_from_the_buffer(
+    tmp_path: Path, env: dict[str, str], flags: list[str], pattern: str
+) -> None:
+    """What a terminal shows (matches painted, lines printed whole) is made from a text
+    file's lines and spans as one run of the regex finds them, with one %-format for the
+    file (printer.LineFormat.painted_output): the cases of
+    test_numbered_lines_cut_from_the_buffer, painted, under headings or not."""
+    for name, data in NUMBERED_FILES.items():
+        (tmp_path / name).write_bytes(data)
+    assert_same([*flags, pattern], tmp_path, env)
+    assert_same([*flags, pattern, *sorted(NUMBERED_FILES)], tmp_path, env)
+
+
+@pytest.mark.parametrize("flags", [
     ["-n"], ["-N"], ["-n", "-m", str(DENSE_LINES + 10)], ["-n", "--crlf"], ["-n", "-w"],
     ["-n", "-i"], ["-n", "--heading"], ["-n", "--null"],
 ], ids=" ".join)

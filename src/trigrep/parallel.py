@@ -182,11 +182,13 @@ class FileSearch:
             first_span=render is not None and render.needs_first_span_only,
         )
         # Walked files are read as they are (see `_read_walked`), and rendered from their
-        # matching lines alone when they are text (see `_bare`).
+        # matching lines alone when they are text (see `_bare`), or their lines and spans
+        # when those come from one run of the regex (`paints_bare`).
         self.reads_plainly = (codec == "auto" and pre is None and not search_zip
                               and not walked_mapped and out_opts.binary == "auto")
-        self.bare = (render is not None and render.renders_bare and self.buffer_search.bare
-                     and self.reads_plainly)
+        self.bare = render is not None and self.reads_plainly and (
+            (render.renders_bare and self.buffer_search.bare)
+            or (render.paints_bare and self.buffer_search.spans_in_one_run))
         # A worker ships the Python API's results as columns (see `_in_columns`) when their
         # events are all matches: without context lines; and searches a batch's text files
         # straight into columns when they are a run of its regex (see `columnar_batch`).
@@ -285,8 +287,9 @@ class FileSearch:
     def _bare_file(self, display: str, path: str, size: int | None, stamp: CacheStamp | None
                    ) -> tuple[int, bytes | None, Outcome | None]:
         """A walked file of a `bare` search: a text file (no NUL, no BOM, not big) is
-        rendered from its matching lines, without the events, result and checks of the
-        general search (which cost a -l search 15 µs a file, its regex 2): its count of
+        rendered from its matching lines (and their spans, to paint them), without the
+        events, result and checks of the general search (which cost a -l search 15 µs a
+        file, its regex 2): its count of
         matching lines and its output (None: none), and no outcome; or, for another file,
         its outcome (see `_read_walked`)."""
         data, outcome = self._read_walked(display, path, size, stamp)
@@ -297,6 +300,11 @@ class FileSearch:
         if render.counts_bare:  # (-c, -l, --count-matches: the lines are not made, only counted)
             count = self.buffer_search.bare_count(data)
             return count, render.bare_count_output(display, count) if count else None, None
+        if render.paints_bare:
+            _, (numbers, _, lines, spans) = span_columns(
+                self.query.regex, data, render.needs_line_numbers, self.buffer_search.limit)
+            return (len(lines), render.painted_output(display, numbers, lines, spans) if lines
+                    else None, None)
         numbered = render.bare_numbered
         lines = bare_lines(self.query, data, self.buffer_search.limit, numbered)
         return (len(lines) >> numbered, render.bare_output(display, lines, numbered) if lines

@@ -226,6 +226,20 @@ class FileFormat:
         raise NotImplementedError
 
     @property
+    def paints_bare(self) -> bool:
+        """Whether a text file's output (without a NUL or an error) is made from its matching
+        lines and their matches' spans alone, by `painted_output` (a worker then makes no
+        events: see parallel.FileSearch)."""
+        return False
+
+    def painted_output(self, display_path: str, numbers: list[int], lines: list[bytes],
+                       spans: list[list[tuple[int, int]]]) -> bytes:
+        """The output of a text file whose matching lines are `lines`, at least one, their
+        numbers `numbers` (0s if not numbered) and their matches at `spans` (see
+        `paints_bare`)."""
+        raise NotImplementedError
+
+    @property
     def counts_bare(self) -> bool:
         """Whether a bare output needs only the count of the matching lines (rendered by
         `bare_count_output`), not their bytes (`bare_output`)."""
@@ -465,6 +479,34 @@ class LineFormat(FileFormat):
         heads = self.heading and self.with_filename and self.continued is None
         heading_end = self._heading_end if heads else None
         return spec or None, heading_end, self.with_filename and not self.heading
+
+    @property
+    def paints_bare(self) -> bool:
+        """Matches painted, each line printed whole after its path and number: what render()
+        prints with `_whole_lines`' painting formats, without context, links (around a
+        heading or a path before each line) or a field per match (a terminal's output)."""
+        opts = self.opts
+        return self.paints_matches and not (
+            self.has_context or opts.only_matching or opts.column or opts.vimgrep
+            or opts.byte_offset or opts.trim or opts.max_columns or opts.replace is not None
+            or opts.passthru or opts.stats or (opts.hyperlinks is not None and self.with_filename))
+
+    def painted_output(self, display_path: str, numbers: list[int], lines: list[bytes],
+                       spans: list[list[tuple[int, int]]]) -> bytes:
+        """render()'s output of these lines' events, without the events (nor a result and
+        checks a file): one %-format for all the lines, as `_bare_lines`. A terminal's
+        searches of the Linux tree through a daemon, against one making events: 'static
+        inline' -g '*.h' 0.72-0.78x the time, -w kmalloc_array 0.71-0.79x."""
+        spec, heading_end, with_lead = self._bare_parts
+        path = _paint(shown_path(display_path, self.opts.path_separator), spec)
+        line_format = self._line_fields[self.opts.field_match_separator, False]
+        if with_lead:
+            line_format = _escaped(path + self._bare_formats[0]) + line_format
+        painted = map(self._match_painter(), lines, spans)
+        fields = (tuple(chain.from_iterable(zip(numbers, painted, strict=True)))
+                  if self.line_number else tuple(painted))
+        body = self._ended((line_format * len(lines)) % fields)
+        return body if heading_end is None else path + heading_end + body
 
     def _painted_path(self, display_path: str) -> tuple[bytes, hyperlink.Link | None]:
         """The file's path as its lines show it, and its link (None: none)."""
