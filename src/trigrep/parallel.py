@@ -155,8 +155,8 @@ class FileSearch:
     """How to search one file: everything a worker process needs, and picklable."""
 
     __slots__ = ("bare", "buffer_search", "codec", "columnar", "columns_bare",
-                 "explicit_as_stream", "out_opts", "pre", "program_cwd", "query",
-                 "reads_plainly", "render", "search_zip", "walked_mapped")
+                 "explicit_as_stream", "out_opts", "paints_bare", "pre", "program_cwd",
+                 "query", "reads_plainly", "render", "search_zip", "walked_mapped")
 
     def __init__(self, query: Query, out_opts: OutputOptions, search_zip: bool,
                  explicit_as_stream: bool, walked_mapped: bool, render: FileFormat | None,
@@ -186,9 +186,10 @@ class FileSearch:
         # when those come from one run of the regex (`paints_bare`).
         self.reads_plainly = (codec == "auto" and pre is None and not search_zip
                               and not walked_mapped and out_opts.binary == "auto")
+        self.paints_bare = render is not None and render.paints_bare
         self.bare = render is not None and self.reads_plainly and (
             (render.renders_bare and self.buffer_search.bare)
-            or (render.paints_bare and self.buffer_search.spans_in_one_run))
+            or (self.paints_bare and self.buffer_search.spans_in_one_run))
         # A worker ships the Python API's results as columns (see `_in_columns`) when their
         # events are all matches: without context lines; and searches a batch's text files
         # straight into columns when they are a run of its regex (see `columnar_batch`).
@@ -300,7 +301,7 @@ class FileSearch:
         if render.counts_bare:  # (-c, -l, --count-matches: the lines are not made, only counted)
             count = self.buffer_search.bare_count(data)
             return count, render.bare_count_output(display, count) if count else None, None
-        if render.paints_bare:
+        if self.paints_bare:
             _, (numbers, _, lines, spans) = span_columns(
                 self.query.regex, data, render.needs_line_numbers, self.buffer_search.limit)
             return (len(lines), render.painted_output(display, numbers, lines, spans) if lines
