@@ -1001,7 +1001,9 @@ def _search_batch(search: bytes, shipped: list[bytes], shipped_back: bool = True
     are such: not shipping them back spares the printing process a pickle and a printer call
     for each). Matches go in columns only if `shipped_back` (by a worker): the searching
     process that searches a batch itself takes its events as they are (their columns, alive
-    with the batch, made its collector run over its heap: 150 ms a 'static inline' search)."""
+    with the batch, made its collector run over its heap: 150 ms a 'static inline' search).
+    A worker's `columns_bare` batch is answered as a ColumnarAnswer, which gives the same
+    outcomes."""
     run = _searches.get(search)
     if run is None:
         if len(_searches) > 16:
