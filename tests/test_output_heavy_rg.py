@@ -247,6 +247,24 @@ def test_painted_lines_cut_from_the_buffer(
 
 
 @pytest.mark.parametrize("flags", [
+    ["--json"], ["--json", "-N"], ["--json", "-w"], ["--json", "-i"], ["--json", "--crlf"],
+    ["--json", "-m2"], ["--json", "-a"], ["--json", "-F"], ["--json", "-c"],
+    ["--json", "--count-matches"], ["--json", "-l"], ["--json", "--files-without-match"],
+], ids=" ".join)
+@pytest.mark.parametrize("pattern", ["foo", "", "x*", "o\\b", "foo$", "^", "o", "%s|d"])
+def test_json_lines_of_a_plain_search(
+    tmp_path: Path, env: dict[str, str], flags: list[str], pattern: str
+) -> None:
+    """--json without -m, context or -v takes a text file's lines as a plain search finds
+    them, reporting the whole file searched (searcher.BufferSearch.plain): the files of
+    test_numbered_lines_cut_from_the_buffer, walked and named."""
+    for name, data in NUMBERED_FILES.items():
+        (tmp_path / name).write_bytes(data)
+    assert_same([*flags, pattern], tmp_path, env)
+    assert_same([*flags, pattern, *sorted(NUMBERED_FILES)], tmp_path, env)
+
+
+@pytest.mark.parametrize("flags", [
     ["-n"], ["-N"], ["-n", "-m", str(DENSE_LINES + 10)], ["-n", "--crlf"], ["-n", "-w"],
     ["-n", "-i"], ["-n", "--heading"], ["-n", "--null"],
 ], ids=" ".join)

@@ -1572,11 +1572,11 @@ class BufferSearch:
         self.passthru = opts.passthru and opts.mode == "lines"
         # A text file (no NUL, no read error) goes to _search_plain, keeping `kept_lines`
         # events (None: all), when its search is just its matching lines: no -v, -U, context,
-        # --passthru or --stop-on-nonmatch, and nothing that reports `bytes_searched` (a JSON
-        # lines printer).
+        # --passthru or --stop-on-nonmatch, and nothing that reports `bytes_searched` but a
+        # JSON printer of all the lines (which reports the whole file: it stops nowhere).
         self.plain = not (query.invert or query.multiline or before or after or opts.passthru
                           or opts.stop_on_nonmatch or opts.stats
-                          or (opts.json and opts.mode in ("lines", "quiet")))
+                          or (opts.json and (opts.mode == "quiet" or self.limit is not None)))
         self.kept_lines = None if opts.mode == "lines" else int(opts.first_line)
         # (a text file's lines are then `span_columns`' in whole)
         self.spans_in_one_run = self.plain and spans_in_one_run(
@@ -1642,6 +1642,8 @@ class BufferSearch:
         if nul < 0 and read_error is None and self.plain:
             _search_plain(data, query, result, self.limit, self.need_submatches,
                           self.kept_lines, self.line_numbers, self.first_span)
+            if self.opts.json:
+                result.bytes_searched = len(data)
             return result
         if nul < 0 and read_error is None and self.counts_inverted:
             _count_inverted(data, query, result, self.limit)
