@@ -290,9 +290,8 @@ class FileSearch:
         """A walked file of a `bare` search: a text file (no NUL, no BOM, not big) is
         rendered from its matching lines (and their spans, to paint them), without the
         events, result and checks of the general search (which cost a -l search 15 µs a
-        file, its regex 2): its count of
-        matching lines and its output (None: none), and no outcome; or, for another file,
-        its outcome (see `_read_walked`)."""
+        file, its regex 2): its count of matching lines and its output (None: none), and no
+        outcome; or, for another file, its outcome (see `_read_walked`)."""
         data, outcome = self._read_walked(display, path, size, stamp)
         if outcome is not None:
             return 0, None, outcome
