@@ -1277,6 +1277,13 @@ def _json_string(text: str) -> str:
     return encode_basestring(text)
 
 
+# A file's `end` message, as serde_json writes it: filled in, not dumped from a dict (8 µs
+# a file, a tenth of the daemon's time for the 880 files of --json -w kmalloc_array).
+_END_MESSAGE = (b'{"type":"end","data":{"path":%s,"binary_offset":%s,"stats":{"elapsed":'
+                b'{"secs":%d,"nanos":%d,"human":"%ss"},"searches":%d,"searches_with_match":%d,'
+                b'"bytes_searched":%d,"bytes_printed":%d,"matched_lines":%d,"matches":%d}}}\n')
+
+
 class JsonPrinter:
     """--json: rg's JSON Lines messages (begin, match, context, end, summary)."""
 
@@ -1329,24 +1336,20 @@ class JsonPrinter:
                     printed += len(piece)
         now = time.perf_counter_ns()
         elapsed, self.last_file_done = now - self.last_file_done, now
-        stats = {
-            "searches": 1,
-            "searches_with_match": int(result.has_match),
-            "bytes_searched": result.bytes_searched,
-            "bytes_printed": printed,
-            "matched_lines": result.matched_lines,
-            "matches": result.matches,
-        }
+        stats = (1, int(result.has_match), result.bytes_searched, printed,
+                 result.matched_lines, result.matches)  # (in _STAT_KEYS' order)
         if self.opts.mode != "quiet" and not result.cut_short:
-            path = _data(os.fsencode(display_path))
-            self.out.write(_dumps({"type": "end", "data": {
-                "path": path, "binary_offset": result.binary_offset,
-                "stats": {"elapsed": _elapsed(elapsed), **stats}}}))
+            offset = result.binary_offset
+            self.out.write(_END_MESSAGE % (
+                _json_data(os.fsencode(display_path)),
+                b"null" if offset is None else b"%d" % offset,
+                elapsed // 10**9, elapsed % 10**9, b"%.6f" % (elapsed / 1e9), *stats))
         if result.error is not None:
             return  # a failed search adds nothing to the summary
         self.total_elapsed += elapsed
-        for key in self._STAT_KEYS:
-            self.total[key] += stats[key]
+        total = self.total
+        for key, value in zip(self._STAT_KEYS, stats, strict=True):
+            total[key] += value
 
     def finish(self) -> None:
         """The closing `summary` message (serde_json sorts its keys)."""
