@@ -217,10 +217,7 @@ def test_numbered_lines_cut_from_the_buffer(
     between them, with one %-format for the file (parallel.FileSearch._bare_file): CRLF, a
     last line without a terminator or holding the match, -m, several or empty matches on a
     line, --null, headings, paths holding `%`, NUL bytes (searched as before)."""
-    for name, data in NUMBERED_FILES.items():
-        (tmp_path / name).write_bytes(data)
-    assert_same([*flags, pattern], tmp_path, env)
-    assert_same([*flags, pattern, *sorted(NUMBERED_FILES)], tmp_path, env)
+    _same_on_numbered_files([*flags, pattern], tmp_path, env)
 
 
 @pytest.mark.parametrize("flags", [
@@ -240,10 +237,7 @@ def test_painted_lines_cut_from_the_buffer(
     file's lines and spans as one run of the regex finds them, with one %-format for the
     file (printer.LineFormat.painted_output): the cases of
     test_numbered_lines_cut_from_the_buffer, painted, under headings or not."""
-    for name, data in NUMBERED_FILES.items():
-        (tmp_path / name).write_bytes(data)
-    assert_same([*flags, pattern], tmp_path, env)
-    assert_same([*flags, pattern, *sorted(NUMBERED_FILES)], tmp_path, env)
+    _same_on_numbered_files([*flags, pattern], tmp_path, env)
 
 
 @pytest.mark.parametrize("flags", [
@@ -258,10 +252,15 @@ def test_json_lines_of_a_plain_search(
     """--json without -m, context or -v takes a text file's lines as a plain search finds
     them, reporting the whole file searched (searcher.BufferSearch.plain): the files of
     test_numbered_lines_cut_from_the_buffer, walked and named."""
+    _same_on_numbered_files([*flags, pattern], tmp_path, env)
+
+
+def _same_on_numbered_files(args: list[str], tmp_path: Path, env: dict[str, str]) -> None:
+    """rg and trigrep print alike for NUMBERED_FILES, walked and named."""
     for name, data in NUMBERED_FILES.items():
         (tmp_path / name).write_bytes(data)
-    assert_same([*flags, pattern], tmp_path, env)
-    assert_same([*flags, pattern, *sorted(NUMBERED_FILES)], tmp_path, env)
+    assert_same(args, tmp_path, env)
+    assert_same([*args, *sorted(NUMBERED_FILES)], tmp_path, env)
 
 
 @pytest.mark.parametrize("flags", [
@@ -349,10 +348,7 @@ def test_matches_counted_without_events(
     """--count-matches counts a text file's matches in one run and prints the count, with no
     result to render (parallel.FileSearch._bare_file); with -m, a regex matching empty,
     --crlf or --include-zero, files are searched as before."""
-    for name, data in NUMBERED_FILES.items():
-        (tmp_path / name).write_bytes(data)
-    assert_same([*flags, pattern], tmp_path, env)
-    assert_same([*flags, pattern, *sorted(NUMBERED_FILES)], tmp_path, env)
+    _same_on_numbered_files([*flags, pattern], tmp_path, env)
 
 
 @pytest.mark.parametrize("flags", [
