@@ -486,10 +486,9 @@ class LineFormat(FileFormat):
         prints with `_whole_lines`' painting formats, without context, links (around a
         heading or a path before each line) or a field per match (a terminal's output)."""
         opts = self.opts
-        return self.paints_matches and not (
-            self.has_context or opts.only_matching or opts.column or opts.vimgrep
-            or opts.byte_offset or opts.trim or opts.max_columns or opts.replace is not None
-            or opts.passthru or opts.stats or (opts.hyperlinks is not None and self.with_filename))
+        return self.paints_matches and self._prints_lines_whole and not (
+            self.has_context or opts.only_matching or opts.column or opts.stats
+            or (opts.hyperlinks is not None and self.with_filename))
 
     def painted_output(self, display_path: str, numbers: list[int], lines: list[bytes],
                        spans: list[list[tuple[int, int]]]) -> bytes:
@@ -546,6 +545,15 @@ class LineFormat(FileFormat):
         return self._path_end(sep), self._template(
             None, sep, self._number_field(self.opts.palette.line))
 
+    @property
+    def _prints_lines_whole(self) -> bool:
+        """Whether the options print each line whole, after its path and numbers (see
+        `_whole_lines`): no line per match, nor a line cut, replaced or passed through."""
+        opts = self.opts
+        return not (opts.vimgrep or (opts.column and opts.only_matching) or opts.byte_offset
+                    or opts.trim or opts.max_columns or opts.replace is not None
+                    or opts.passthru)
+
     @staticmethod
     def _breaks_before(event: LineEvent, index: int, last_line: int | None,
                        result: FileResult) -> bool:
@@ -562,9 +570,7 @@ class LineFormat(FileFormat):
         assembly (for -o, -o --column, -b, --trim, --max-columns, -r, links) costs 2 µs more a
         line, most of a worker's time in searches that print many lines."""
         opts = self.opts
-        if (across_lines or lead.link is not None or opts.vimgrep
-                or (opts.column and opts.only_matching) or opts.byte_offset or opts.trim
-                or opts.max_columns or opts.replace is not None or opts.passthru):
+        if across_lines or lead.link is not None or not self._prints_lines_whole:
             return None
         fields, path = self._line_fields, lead.path
 
