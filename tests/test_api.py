@@ -8,6 +8,7 @@ import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,6 +16,9 @@ import trigrep
 from conftest import RG, parse_json_lines, run
 from test_cli_rg import make_tree
 from trigrep import parallel, stream
+
+if TYPE_CHECKING:
+    from trigrep.server.tree import ServedTree
 
 
 def _text(data: dict) -> bytes:
@@ -193,6 +197,34 @@ def test_big_files_searched_in_windows_equal_rg(
         assert in_context == list(whole.search(pattern, context=1, **options))
 
 
+def _caught_up(warm: ServedTree) -> None:
+    """Wait for the update a warm tree starts with (to catch up with changes made while it
+    was not watched), then until it is `_settled`."""
+    deadline = time.monotonic() + 60
+    while warm._updater.runs == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _settled(warm)
+
+
+def _settled(warm: ServedTree) -> None:
+    """Wait until no update of the warm tree's index runs and none is being reopened."""
+    deadline = time.monotonic() + 60
+    while (warm._updater.running or warm._touched is not None) and (
+            time.monotonic() < deadline):
+        time.sleep(0.05)
+
+
+def _updated_index(warm: ServedTree) -> None:
+    """Have the warm tree's index updated in the background, and wait until it is reopened
+    (from the previous one's records: see `IndexReader.records_since`) and `_settled`."""
+    current = warm.reader()
+    warm.refresh_index(warm.root)
+    deadline = time.monotonic() + 60
+    while warm.reader() is current and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _settled(warm)
+
+
 def test_a_watched_index_knows_which_files_it_holds_after_every_kind_of_change(
     tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -226,19 +258,8 @@ def test_a_watched_index_knows_which_files_it_holds_after_every_kind_of_change(
         lambda: (tmp_path / "new_dir").rename(tmp_path / "moved_dir"),
         lambda: (tmp_path / "top.txt").write_text("foo at the top\n"),
     ]
-    def settled() -> None:  # no update running, none reopening
-        deadline = time.monotonic() + 60
-        while (warm._updater.running or warm._touched is not None) and (
-                time.monotonic() < deadline):
-            time.sleep(0.05)
-
-    def updated_index() -> None:  # the changes indexed in the background, then reopened
-        current = warm.reader()  # (from the previous one's records: see records_since)
-        warm.refresh_index(str(tmp_path))
-        deadline = time.monotonic() + 60
-        while warm.reader() is current and time.monotonic() < deadline:
-            time.sleep(0.05)
-        settled()
+    def updated_index() -> None:
+        _updated_index(warm)
 
     filters = [({"glob": ["*.c"]}, ["-g", "*.c"]), ({"glob": ["!*.txt"]}, ["-g", "!*.txt"]),
                ({"type": ["c"]}, ["-t", "c"]), ({"glob": ["!new_dir/"]}, ["-g", "!new_dir/"])]
@@ -246,10 +267,7 @@ def test_a_watched_index_knows_which_files_it_holds_after_every_kind_of_change(
         list(index.search("foo"))
         warm = index._warm
         assert warm is not None
-        deadline = time.monotonic() + 60  # the update a warm tree starts with, to catch up
-        while warm._updater.runs == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        settled()
+        _caught_up(warm)
         before = warm.reader()
         steps = [lambda: None, *changes[:2], updated_index, *changes[2:5], updated_index,
                  changes[5], updated_index, *changes[6:], updated_index]
@@ -269,6 +287,56 @@ def test_a_watched_index_knows_which_files_it_holds_after_every_kind_of_change(
                 assert warm.indexed_ids(entries, reader).tolist() == truth
                 assert max(truth) >= 0
         assert reader is not before
+
+
+def test_a_watched_tree_takes_again_the_stats_its_watcher_missed_once_the_index_has_them(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hard link made outside the tree changes a file's ctime (its count of links) with no
+    event for the tree's watches, and an index update after it records the new ctime: the
+    warm tree then takes those files' stats again. Holding the old ones, it took every such
+    file for changed since it was indexed, and searched each directly, search after search
+    (the Linux tree copied with `cp -al`: 1.2 s a search, rg's time), while the index held
+    them all as they were."""
+    from trigrep.engine import freshness
+    from trigrep.options import WalkOptions
+    from trigrep.server import updater
+
+    monkeypatch.setattr(updater, "UPDATE_DEBOUNCE", 3600.0)
+    monkeypatch.setattr(updater, "UPDATE_MAX_DELAY", 3600.0)
+    tree, links = tmp_path / "tree", tmp_path / "links"
+    tree.mkdir()
+    links.mkdir()
+    make_tree(tree)
+    for path in tree.rglob("*"):  # (not racily clean once indexed: see the test above)
+        os.utime(path, (time.time() - 60,) * 2)
+    monkeypatch.chdir(tree)
+
+    def held(warm: ServedTree) -> list[int]:
+        """Per file of the tree, its id in the index if the warm tree searches it there."""
+        reader = warm.reader()
+        assert reader is not None
+        entries = warm.entries([], WalkOptions())
+        assert entries is not None
+        truth = [freshness(reader).indexed_id(entry)[0] for entry in entries]
+        assert warm.indexed_ids(entries, reader).tolist() == truth
+        return truth
+
+    with trigrep.Index(tree, watch=True) as index:
+        list(index.search("foo"))
+        warm = index._warm
+        assert warm is not None
+        _caught_up(warm)
+        before = held(warm)
+        assert max(before) >= 0
+        records = warm.reader().records()
+        for number, path in enumerate(sorted(tree.rglob("*"))):
+            if path.is_file() and ".trigrep" not in path.parts:
+                os.link(path, links / str(number))
+        _updated_index(warm)
+        assert api_matches(list(index.search("foo"))) == rg_matches(tree, env, "foo")
+        assert [file_id >= 0 for file_id in held(warm)] == [file_id >= 0 for file_id in before]
+        assert warm.reader().records() != records  # (indexed again: their ctimes changed)
 
 
 @pytest.mark.parametrize("watch", [False, True], ids=["cold", "watched"])

@@ -146,15 +146,28 @@ def _merged(fresh: list[T], fresh_keys: list[Key], cached: list[T], cached_keys:
     return items + fresh[done:], keys + fresh_keys[done:]
 
 
-def _indexed_paths(reader: IndexReader, entries: Iterable[FileEntry]) -> dict[str, int]:
-    """Absolute path -> file id of those `entries` the index holds as they are now."""
+def _indexed_paths(reader: IndexReader, entries: Iterable[FileEntry],
+                   missed: list[str] | None = None) -> dict[str, int]:
+    """Absolute path -> file id of those `entries` the index holds as they are now. The
+    paths of the others whose stat is no longer the one the walk took (a change the watcher
+    did not report) are added to `missed`, if given: see `ServedTree._take_again`."""
     indexed_id = freshness(reader).indexed_id
     found = {}
     for entry in entries:
-        file_id, _ = indexed_id(entry)
+        file_id, changed = indexed_id(entry)
         if file_id >= 0:
             found[entry.path] = file_id
+        elif changed and missed is not None and _stat_changed(entry):
+            missed.append(entry.path)
     return found
+
+
+def _stat_changed(entry: FileEntry) -> bool:
+    """Whether the file's stat now differs from the one `entry` holds (or it is gone)."""
+    try:
+        return stat_stamp(os.stat(entry.path)) != stat_stamp(entry.stat())
+    except OSError:
+        return True
 
 
 def _ids_in(indexed: dict[str, int], entries: Sequence[FileEntry]) -> np.ndarray:
@@ -676,7 +689,9 @@ class ServedTree:
                     or_deleted=stamp == self._manifest_stamp):
                 try:
                     reader = IndexReader.open(self.root)
-                    self._install(reader, stamp, _indexed_paths(reader, self._files))
+                    missed: list[str] = []
+                    self._install(reader, stamp, _indexed_paths(reader, self._files, missed))
+                    self._take_again(missed)
                 except IndexCorruptError as e:
                     self._rebuild(stamp, e)
                 except IndexVersionError:
@@ -726,6 +741,18 @@ class ServedTree:
         self._indexed, self._ids = indexed, None
         self._unindexed = self._damaged = False
 
+    def _take_again(self, missed: list[str]) -> None:
+        """Have the next search stat again the cached files at the absolute paths `missed`,
+        whose stat changed unreported (lock held). A hard link made or removed outside the
+        tree changes a file's ctime (its count of links) without an event for the watches of
+        its directories; an index update, walking afresh, then records the new ctime, and the
+        cached file, its old one kept, was searched directly by every search (the Linux
+        tree's files linked by `cp -al`: 1.2 s a search, rg's time), the index of no use."""
+        for path in missed:
+            rel = path[len(self.prefix) :]
+            if rel in self._cached:
+                self._dirty_files.add(rel)
+
     def _reopen(self, stamp: tuple[int, int] | None) -> None:
         """Open the replaced index and check the cached files against it, off the lock: those
         whose record it changed (see `IndexReader.records_since`), or all; files that change
@@ -736,8 +763,9 @@ class ServedTree:
                 files, keys, version = list(self._files), list(self._keys), self._files_version
                 ids, earlier, indexed = self._ids, self._indexed_by, dict(self._indexed)
             changed = None if earlier is None else reader.records_since(earlier)
+            missed: list[str] = []
             if changed is None:
-                indexed = _indexed_paths(reader, files)
+                indexed = _indexed_paths(reader, files, missed)
             else:  # the others' records, so their verdicts and ids, are as they were
                 at = []  # (the cached files among them)
                 for path in changed:
@@ -745,7 +773,7 @@ class ServedTree:
                     i = bisect.bisect_left(keys, _key(path))
                     if i < len(keys) and files[i].path == self.prefix + path:
                         at.append(i)
-                indexed.update(_indexed_paths(reader, (files[i] for i in at)))
+                indexed.update(_indexed_paths(reader, (files[i] for i in at), missed))
                 if ids is not None:
                     ids = ids.copy()
                     ids[at] = _ids_in(indexed, [files[i] for i in at])
@@ -757,6 +785,7 @@ class ServedTree:
                 self._install(reader, stamp, indexed)
                 if self._files_version == version:
                     self._ids = ids
+                self._take_again(missed)
         except IndexCorruptError as e:
             with self._lock:
                 self._rebuild(stamp, e)
