@@ -165,14 +165,15 @@ def test_workers_ship_back_only_files_that_print_something(
 @pytest.mark.parametrize(
     "args",
     [["needle"], ["-C1", "needle"], ["--heading", "needle"], ["-c", "needle"], ["-l", "needle"],
-     ["-q", "needle"]],
+     ["-q", "needle"], ["--json", "needle"], ["--json", "-C1", "-c", "needle"]],
     ids=" ".join,
 )
 def test_a_batch_rendered_in_a_worker_comes_back_joined(tree: Path, args: list[str]) -> None:
-    """A worker joins consecutive files it rendered (their lines, or their summary lines)
-    into the first one's result, with the breaks between them that the printer would write;
-    files without a match do not end the join, an unreadable file does. Printed, the batch
-    is what printing each file gives."""
+    """A worker joins consecutive files it rendered (their lines, or their summary lines;
+    --json's messages, each file's `end` too, with what they add to the summary) into the
+    first one's result, with the breaks between them that the printer would write; files
+    without a match do not end the join, an unreadable file does. Printed, the batch is what
+    printing each file gives (--json's times aside), its summary too."""
     import pickle
 
     from trigrep.parallel import FileSearch
@@ -193,7 +194,8 @@ def test_a_batch_rendered_in_a_worker_comes_back_joined(tree: Path, args: list[s
         printer = make_printer(out, out_opts, with_filename=True, is_tty=False, env={})
         for name, result in results:
             printer.file(name, result)
-        return out.getvalue()
+        printer.finish()
+        return normalise_json(out.getvalue())
 
     one_by_one = [(name, search(FileEntry(name, str(tree / name), False))[0]) for name in names]
     joined = [(name, o[0]) for name, o in zip(names, outcomes, strict=True) if o is not None]
@@ -684,6 +686,7 @@ class _KeptFiles:
     answers with the paths its worker's cache keeps."""
 
     bare = misses_print_nothing = False
+    render = None
 
     def __call__(self, *entry: object) -> tuple[list[str], None]:
         assert parallel._cache is not None
@@ -701,6 +704,7 @@ def test_a_long_lived_forked_pool_has_numpy_in_its_workers(tmp_path: Path) -> No
         "assert 'numpy' not in sys.modules\n"
         "class Probe:\n"
         "    bare = misses_print_nothing = False\n"
+        "    render = None\n"
         "    def __call__(self, *entry):\n"
         "        return 'numpy' in sys.modules, None\n"
         "if __name__ == '__main__':\n"

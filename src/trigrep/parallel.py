@@ -1019,6 +1019,8 @@ def _search_batch(search: bytes, shipped: list[bytes], shipped_back: bool = True
         return _joined(run.bare_batch(named), run.render)
     if run.misses_print_nothing and run.columns_bare and shipped_back:
         return run.columnar_batch(named)
+    if run.render is not None and run.render.ends_files:
+        return _ended_runs(run, named)
     outcomes = [run(FileEntry(display, path, explicit), size, stamp)
                 for display, path, explicit, size, stamp in named]
     if not run.misses_print_nothing:
@@ -1027,6 +1029,47 @@ def _search_batch(search: bytes, shipped: list[bytes], shipped_back: bool = True
     if run.columnar and shipped_back:
         _in_columns(outcomes)
     return outcomes if run.render is None else _joined(outcomes, run.render)
+
+
+def _ended_runs(run: FileSearch, named: Iterable[Named]) -> list[Outcome | None]:
+    """The outcomes of a batch of a search whose format `ends_files` (--json): each run of
+    files rendered here is ended here too (see JsonFormat.ended, each file timed as rg times
+    its search) and joined into the run's first result, the others' outcomes None, as are
+    those of files that print nothing (which --json leaves out of its summary too). A file
+    the printer ends (an error) ends the run."""
+    render = run.render
+    assert render is not None
+    clock = time.perf_counter_ns
+    outcomes: list[Outcome | None] = []
+    runs: list[tuple[FileResult, list[Rendered]]] = []  # each run's first result, outputs
+    ended: list[Rendered] | None = None  # the outputs of the run in progress
+    for display, path, explicit, size, stamp in named:
+        started = clock()
+        outcome = run(FileEntry(display, path, explicit), size, stamp)
+        elapsed = clock() - started
+        result, error = outcome
+        rendered = None if result is None else result.rendered
+        if error is None and rendered is not None and isinstance(rendered.body, bytes | list):
+            assert result is not None
+            output = render.ended(display, rendered, result, elapsed)
+            if ended is None:
+                ended = []
+                runs.append((result, ended))
+                outcomes.append(outcome)
+            else:
+                outcomes.append(None)
+            ended.append(output)
+        elif _is_miss(outcome):
+            outcomes.append(None)
+        else:
+            outcomes.append(outcome)
+            ended = None
+    for first, outputs in runs:
+        first.rendered = Rendered(
+            joined_output([output.body for output in outputs]),  # type: ignore[misc]
+            any(output.has_match for output in outputs), True,
+            tuple(map(sum, zip(*[output.totals for output in outputs], strict=True))))
+    return outcomes
 
 
 def _in_columns(outcomes: Iterable[Outcome | None],

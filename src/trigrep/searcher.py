@@ -161,6 +161,9 @@ class Rendered(NamedTuple):
     # it has lines to print (perhaps as nothing: empty -o matches): a break (`--` or a blank
     # line) goes before it when something was printed before
     has_lines: bool
+    # --json: the output of files whose `end` messages it holds too, a run of files a worker
+    # joined, with what they add to the summary (see JsonFormat.ended); None: not ended
+    totals: tuple[int, ...] | None = None
 
 
 class FileResult:
