@@ -1032,44 +1032,22 @@ def _search_batch(search: bytes, shipped: list[bytes], shipped_back: bool = True
 
 
 def _ended_runs(run: FileSearch, named: Iterable[Named]) -> list[Outcome | None]:
-    """The outcomes of a batch of a search whose format `ends_files` (--json): each run of
-    files rendered here is ended here too (see JsonFormat.ended, each file timed as rg times
-    its search) and joined into the run's first result, the others' outcomes None, as are
-    those of files that print nothing (which --json leaves out of its summary too). A file
-    the printer ends (an error) ends the run."""
+    """The outcomes of a batch of a search whose format `ends_files` (--json): each file
+    rendered here is ended here too (see JsonFormat.ended, each file timed as rg times its
+    search), then the runs are `_joined`; files that print nothing come back as None (--json
+    leaves them out of its summary too)."""
     render = run.render
     assert render is not None
     clock = time.perf_counter_ns
     outcomes: list[Outcome | None] = []
-    runs: list[tuple[FileResult, list[Rendered]]] = []  # each run's first result, outputs
-    ended: list[Rendered] | None = None  # the outputs of the run in progress
     for display, path, explicit, size, stamp in named:
         started = clock()
         outcome = run(FileEntry(display, path, explicit), size, stamp)
-        elapsed = clock() - started
         result, error = outcome
-        rendered = None if result is None else result.rendered
-        if error is None and rendered is not None and isinstance(rendered.body, bytes | list):
-            assert result is not None
-            output = render.ended(display, rendered, result, elapsed)
-            if ended is None:
-                ended = []
-                runs.append((result, ended))
-                outcomes.append(outcome)
-            else:
-                outcomes.append(None)
-            ended.append(output)
-        elif _is_miss(outcome):
-            outcomes.append(None)
-        else:
-            outcomes.append(outcome)
-            ended = None
-    for first, outputs in runs:
-        first.rendered = Rendered(
-            joined_output([output.body for output in outputs]),  # type: ignore[misc]
-            any(output.has_match for output in outputs), True,
-            tuple(map(sum, zip(*[output.totals for output in outputs], strict=True))))
-    return outcomes
+        if result is not None and error is None and result.rendered is not None:
+            result.rendered = render.ended(display, result.rendered, result, clock() - started)
+        outcomes.append(None if _is_miss(outcome) else outcome)
+    return _joined(outcomes, render)
 
 
 def _in_columns(outcomes: Iterable[Outcome | None],

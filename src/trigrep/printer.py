@@ -1249,6 +1249,14 @@ class JsonFormat(FileFormat):
                                       else [*body, end])  # type: ignore[misc]
         return Rendered(ended, rendered.has_match, True, (*stats, elapsed_ns))
 
+    def joined(self, first: Rendered, rest: list[Rendered]) -> Rendered:
+        """(Files `ended`: with the sums of their totals.)"""
+        joined = super().joined(first, rest)
+        if first.totals is None:
+            return joined
+        return joined._replace(totals=tuple(map(sum, zip(
+            first.totals, *[rendered.totals for rendered in rest], strict=True))))
+
     @property
     def needs_spans(self) -> bool:
         return True
