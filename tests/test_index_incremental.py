@@ -140,6 +140,35 @@ def test_edit_add_delete_rename_make_one_segment_with_tombstones(
     assert_like_rg(tree, env)
 
 
+def test_a_segment_whose_files_all_died_leaves_the_manifest(
+    tree: Path, env: dict[str, str]
+) -> None:
+    """Files added, then deleted (a burst of build output, a branch switched back): their
+    segment goes at once, the segments after it move up, and a daemon's records follow."""
+    trigrep_index(tree, env)
+    for k in range(3):
+        write(tree / "burst" / f"b{k}.txt", f"alpha burst {k}\n".encode())
+    trigrep_index(tree, env)
+    write(tree / "later.txt", b"alpha Beta later\n")
+    trigrep_index(tree, env)
+    segments = manifest(tree).segments
+    assert [s.files for s in segments[1:]] == [3, 1]
+    burst, later = segments[1].name, segments[2].name
+    earlier = IndexReader.open(str(tree))
+    earlier.records()
+    for k in range(3):
+        (tree / "burst" / f"b{k}.txt").unlink()
+    trigrep_index(tree, env)
+    assert [(s.name, s.tombstones) for s in manifest(tree).segments[1:]] == [(later, [])]
+    assert not (tree / INDEX_DIR_NAME / burst).exists()
+    reader = reopened(earlier, tree)
+    stats = reader.stats()
+    assert stats.trigrams == sum(s.header.n_trigrams for s in reader.segments)
+    assert stats.postings == sum(s.header.n_postings for s in reader.segments)
+    assert_exact(tree)
+    assert_like_rg(tree, env)
+
+
 def test_an_empty_tree_indexes_then_grows_and_merges(tmp_path: Path, env: dict[str, str]) -> None:
     """The segment of no files has an empty path table; searches and updates read it, and
     merges take it in."""
