@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import RG
-from trigrep.extract import read_searchable, searchable_bytes
+from trigrep.extract import decoded, read_searchable
 from trigrep.flags import parse_search_flags
 from trigrep.printer import make_printer
 from trigrep.query import compile_query
@@ -177,7 +177,7 @@ def _drive_matched(
         spans=fmt.needs_spans, line_numbers=fmt.needs_line_numbers,
         first_span=fmt.needs_first_span_only)
     for name in names:
-        data = searchable_bytes((root / name).read_bytes())
+        data = decoded((root / name).read_bytes(), "auto")
         printer.file(name, search_buffer(data, query, out_opts, binary=mode, **needs))
     printer.finish()
     return buf.getvalue(), printer.matched

@@ -44,9 +44,10 @@ def encoding_codec(label: str) -> str | None:
 
 def decoded(data: bytes, codec: str) -> bytes:
     """The bytes rg searches for file bytes under `-E` (`codec` from `encoding_codec`): as
-    they are for "none", BOM sniffing for "auto" (`searchable_bytes`); for an encoding, its
-    text as UTF-8, with U+FFFD for ill-formed input. A UTF-16 BOM still decides the encoding;
-    a UTF-8 one is only dropped (what follows it is read in the encoding given)."""
+    they are for "none", BOM sniffing for "auto" (a UTF-8 BOM dropped, UTF-16 with a BOM
+    transcoded to UTF-8, as rg's `--encoding auto`); for an encoding, its text as UTF-8,
+    with U+FFFD for ill-formed input. A UTF-16 BOM still decides the encoding; a UTF-8 one
+    is only dropped (what follows it is read in the encoding given)."""
     decode, skipped = text_decoder(data, codec)
     return decode(data[skipped:], True)
 
@@ -147,11 +148,6 @@ def transcoder_fills(
         if end == len(raw) or (upto is not None and out >= upto):
             break
     return tuple(fills)
-
-
-def searchable_bytes(data: bytes) -> bytes:
-    """Drop a UTF-8 BOM and transcode UTF-16 with a BOM to UTF-8, as rg's `--encoding auto`."""
-    return decoded(data, "auto")
 
 
 class _Decoder(Protocol):

@@ -30,16 +30,17 @@ Segments and updates (a log-structured merge tree): a full build (`trigrep index
 any index that is missing, damaged or of another version) writes one segment of every file.
 `trigrep index` on a valid index writes ONE new segment of the files that are new, changed
 (size, mtime, ctime or inode differ) or were racily clean (below) and no longer would be,
-appends it, and tombstones the old records of those files and of the files no longer walked;
-nothing changed, nothing written. Merges keep the segment count bounded: whenever MERGE_FANIN
-segments at the end of the list lie within one size tier or below (tiers of live files grow
-8-fold), and no one of them holds most of their files, they are combined into one by merging
-their posting lists (tombstoned files dropped, ids renumbered, no file re-read), in the place
-of the run. When the first (full-build) segment has tombstoned over REBUILD_TOMBSTONE_SHARE of
-its files, the next update rebuilds in full instead. Updates and merges are atomic like a
-build: new segment, then new manifest, then the files no longer named are deleted, all under
-the lock (constants in `trigrep.index.update`). Readers keep their open segments until they see
-a new manifest.
+appends it, and tombstones the old records of those files and of the files no longer walked
+(a later segment left with no live file is dropped from the manifest then, its successors'
+ids renumbered); nothing changed, nothing written. Merges keep the segment count bounded:
+whenever MERGE_FANIN segments at the end of the list lie within one size tier or below (tiers
+of live files grow 8-fold), and no one of them holds most of their files, they are combined
+into one by merging their posting lists (tombstoned files dropped, ids renumbered, no file
+re-read), in the place of the run. When the first (full-build) segment has tombstoned over
+REBUILD_TOMBSTONE_SHARE of its files, the next update rebuilds in full instead. Updates and
+merges are atomic like a build: new segment, then new manifest, then the files no longer
+named are deleted, all under the lock (constants in `trigrep.index.update`). Readers keep
+their open segments until they see a new manifest.
 
 Racily clean files (git's term): the walker's stat precedes the read of a file's content, and
 an edit within the same mtime tick after the read would leave size and mtime unchanged. So a
