@@ -953,6 +953,24 @@ def test_stop_status_and_private_socket(tree: Path, env: dict[str, str]) -> None
     assert (tree / ".trigrep" / "daemon.log").exists()
 
 
+def test_status_counts_the_files_a_search_would_find_now(
+    tree: Path, env: dict[str, str], daemon: Daemon
+) -> None:
+    """Changes and then `status`, no search between: it counts what a search would find, and
+    nothing is left pending (it said the count of the last search, the changes pending, until
+    a search came)."""
+    before = status(tree, env)["roots"][0]
+    (tree / "src" / "app.py").unlink()
+    _write(tree / "docs" / "new.md", "new\n")
+    _write(tree / "src" / "deep" / "new.c", "new\n")
+    _write(tree / "more.log", "ignored\n")
+    after = status(tree, env)["roots"][0]
+    assert (after["files"], after["pending"]) == (before["files"] + 1, 0)
+    assert after["searches"] == before["searches"]
+    listed = trigrep_run(["--files", "--sort", "path"], tree, env).out.splitlines()
+    assert len(listed) == after["files"]
+
+
 @pytest.mark.parametrize("unusable", ["a file", "open to all"])
 def test_an_unusable_socket_directory_is_one_line(
     tree: Path, env: dict[str, str], tmp_path: Path, unusable: str

@@ -57,8 +57,9 @@ Responses (daemon -> client):
     {"id": 1, "declined": "<reason>"}   this daemon cannot answer exactly as a local run would
                                         (path not served, other HOME...): search locally
     {"id": 3, "status": {"pid": ..., "socket": ..., "started": ..., "roots": [
-        {"root": ..., "files": ..., "directories": ..., "last_update": <unix time>,
-         "pending": <changes seen, not yet applied>, "searches": ..., "warm_searches": ...,
+        {"root": ..., "files": ..., "directories": ..., "last_update": <unix time of the
+         last change applied>, "pending": <changes left to walk for: the watcher was behind
+         or is blind; those it reported are applied first>, "searches": ..., "warm_searches": ...,
          "events": ..., "rewalks": ..., "index_updates": <runs of trigrep index>,
          "index_updating": <bool>, "indexed": <bool: false while searched without an index,
          which is built (never built yet, damaged, of another version)>, "index_damaged":

@@ -807,6 +807,14 @@ class ServedTree:
             self.counters[counter] += 1
 
     def status(self) -> Message:
+        """The tree as a search would see it now: the changes its watcher reported are applied
+        first, as the next search would apply them (else a file deleted a minute before was
+        still counted, as a pending change, until a search came). `pending` is what is left:
+        changes of a watcher that is behind or blind, which the next search walks for."""
+        if not self._watcher.blind and self._watcher.caught_up(SYNC_TIMEOUT):
+            with self._lock:
+                if not self.replaced():
+                    self._apply_changes()
         try:
             reader = self.reader()
             index_stats = reader.stats() if reader is not None else None
